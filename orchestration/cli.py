@@ -1,0 +1,45 @@
+"""The `lolpim` command. Each subcommand lives in orchestration/commands/<name>.py and
+exposes ``register(subparsers)``; they are discovered, so adding one touches no other file."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import commands
+from ..hardware.errors import ParameterError
+from .errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lolpim",
+        description="Simulate multi-node PIM systems for long-context LLM decoding, and "
+                    "learning with physical synapses, as discrete-event actors on Ray.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, ParameterError) as exc:
+        print(f"lolpim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lolpim: interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""`lolpim validate`: every anchor comparison, computed live, in one table."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+
+def run(args) -> int:
+    from ..validation import all_checks, format_table
+    checks = all_checks(set(args.area) if args.area else None)
+    if args.json:
+        print(json.dumps([dict(dataclasses.asdict(c), error=c.error, passed=c.passed)
+                          for c in checks], indent=1))
+    else:
+        print(format_table(checks))
+        failed = sum(not c.passed for c in checks)
+        print(f"\n{len(checks) - failed} passed, {failed} failed")
+    return 0 if all(c.passed for c in checks) else 1
+
+
+def register(sub) -> None:
+    p = sub.add_parser("validate", help="compare the models with every published/measured anchor")
+    p.add_argument("--area", action="append", help="only this area (repeatable), e.g. hardware")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)

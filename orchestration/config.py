@@ -1,0 +1,172 @@
+"""Loading frozen-dataclass configs from TOML files plus `--set key=value` overrides.
+
+A config class is a frozen dataclass. Each field may carry metadata:
+  ``min`` / ``max``  inclusive numeric bounds,
+  ``choices``        the allowed values,
+  ``help``           one line shown in error messages.
+Nested dataclass fields become TOML tables and dotted keys (``stage.service_s``).
+Every problem is reported as a ConfigError naming the dotted key and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import ConfigError, UserError
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def read_toml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file '{path}' does not exist")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config file '{path}' is not valid TOML: {exc}") from None
+
+
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """Turn ['a.b=3', 'c=x'] into a nested dict of raw strings (typed later by field)."""
+    nested: dict = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UserError(f"--set expects key=value, got '{pair}'")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise UserError(f"--set expects key=value, got '{pair}'")
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"--set key '{key}' conflicts with another --set")
+        node[parts[-1]] = _RawString(value.strip())
+    return nested
+
+
+class _RawString(str):
+    """A value typed on the command line; converted by the target field's type."""
+
+
+def merge(base: Mapping, override: Mapping) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build(cls: type, data: Mapping[str, Any], prefix: str = ""):
+    """Construct dataclass ``cls`` from ``data``, validating every key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(prefix.rstrip(".") or "<root>", "expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        allowed = ", ".join(sorted(fields))
+        raise ConfigError(prefix + unknown[0], f"unknown key; allowed keys here: {allowed}")
+    kwargs = {}
+    for name, field in fields.items():
+        key = prefix + name
+        if name not in data:
+            continue
+        ftype = hints[name]
+        if dataclasses.is_dataclass(ftype):
+            kwargs[name] = build(ftype, data[name], key + ".")
+        else:
+            kwargs[name] = _coerce(key, data[name], ftype, field.metadata)
+    try:
+        obj = cls(**kwargs)
+    except ConfigError:
+        raise
+    except TypeError as exc:  # missing required field
+        raise ConfigError(prefix.rstrip(".") or "<root>", str(exc)) from None
+    validate_fields(obj, prefix)
+    return obj
+
+
+def validate_fields(obj, prefix: str = "") -> None:
+    """Check metadata bounds/choices on an already constructed dataclass."""
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        meta = field.metadata
+        key = prefix + field.name
+        if dataclasses.is_dataclass(value):
+            continue
+        if "choices" in meta and value not in meta["choices"]:
+            allowed = ", ".join(repr(c) for c in meta["choices"])
+            raise ConfigError(key, f"got {value!r}; allowed values: {allowed}")
+        lo, hi = meta.get("min"), meta.get("max")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            raise ConfigError(key, f"got {value!r}; allowed range: {_range_text(lo, hi)}")
+
+
+def _range_text(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo} .. {hi}"
+    return f">= {lo}" if lo is not None else f"<= {hi}"
+
+
+def _coerce(key: str, value: Any, ftype: Any, meta: Mapping) -> Any:
+    origin = typing.get_origin(ftype)
+    if origin in (tuple, list):
+        (inner, *_) = typing.get_args(ftype) or (Any,)
+        if isinstance(value, _RawString):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", v, inner, {}) for i, v in enumerate(value))
+    if isinstance(value, _RawString):
+        return _from_text(key, str(value), ftype)
+    if ftype is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if ftype in _TYPE_NAMES and (not isinstance(value, ftype) or (ftype is int and isinstance(value, bool))):
+        raise ConfigError(key, f"expected {_TYPE_NAMES[ftype]}, got {value!r}")
+    return value
+
+
+def _from_text(key: str, text: str, ftype: Any) -> Any:
+    try:
+        if ftype is bool:
+            lowered = text.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if ftype is int:
+            return int(text.replace("_", ""))
+        if ftype is float:
+            return float(text)
+        return text
+    except ValueError:
+        raise ConfigError(key, f"expected {_TYPE_NAMES.get(ftype, ftype)}, got {text!r}") from None
+
+
+def load(cls: type, path: str | Path | None = None, overrides: list[str] | None = None,
+         defaults: Mapping | None = None):
+    """defaults (dict) <- TOML file <- --set overrides, then validated into ``cls``."""
+    data = dict(defaults or {})
+    if path is not None:
+        data = merge(data, read_toml(path))
+    data = merge(data, parse_overrides(overrides))
+    return build(cls, data)
+
+
+def to_dict(obj) -> dict:
+    return dataclasses.asdict(obj)

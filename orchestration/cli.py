@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ParameterError) as exc:
         print(f"lolpim: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into `head`: the reader has gone, not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("lolpim: interrupted; results written so far are kept", file=sys.stderr)
         return 130

@@ -1,0 +1,28 @@
+"""Choosing an executor from CLI flags."""
+from __future__ import annotations
+
+from .errors import UserError
+
+EXECUTORS = ("inline", "ray")
+
+
+def make_executor(name: str, address: str | None = None, progress=None, max_processes: int | None = None,
+                  record_trace: bool = False):
+    if name == "inline":
+        from lolpim.actors.inline import InlineExecutor
+        return InlineExecutor(progress=progress, record_trace=record_trace)
+    if name == "ray":
+        from lolpim.actors.ray_executor import RayExecutor
+        return RayExecutor(address=address, progress=progress, max_processes=max_processes,
+                           record_trace=record_trace)
+    raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{name}'")
+
+
+def add_executor_flags(parser) -> None:
+    parser.add_argument("--executor", choices=EXECUTORS, default="ray",
+                        help="inline: one process; ray: every actor a Ray actor (default: ray)")
+    parser.add_argument("--address", default=None,
+                        help="join an existing Ray cluster (e.g. 'auto' or 'ray://head:10001'); "
+                             "default: start an embedded local Ray sized to this machine")
+    parser.add_argument("--max-processes", type=int, default=None,
+                        help="with --executor ray: pack the actors into at most this many Ray processes")

@@ -1,0 +1,56 @@
+"""Reading device presets (TOML data files under hardware/presets/<kind>/) into frozen dataclasses.
+
+Kept apart from the models so every preset kind (GPU, link, HBM-PIM) gets the same checks:
+unknown keys and unknown names are errors that list what exists.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from lolpim.hardware.errors import ParameterError
+
+PRESET_ROOT = Path(__file__).parent / "presets"
+
+
+def preset_names(kind: str) -> list[str]:
+    return sorted(p.stem for p in (PRESET_ROOT / kind).glob("*.toml"))
+
+
+def load_preset(kind: str, name: str, cls, field_label: str):
+    """Build ``cls`` from presets/<kind>/<name>.toml; ``field_label`` names the user-facing option."""
+    path = PRESET_ROOT / kind / f"{name}.toml"
+    if not path.is_file():
+        raise ParameterError(field_label, f"unknown {kind} preset {name!r}; available: "
+                                          f"{', '.join(preset_names(kind))}")
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    allowed = {f.name for f in fields(cls)}
+    unknown = set(data) - allowed
+    if unknown:
+        raise ParameterError(sorted(unknown)[0], f"unknown key in preset {kind}/{path.name}; "
+                                                 f"allowed: {sorted(allowed)}")
+    return cls(**data)
+
+
+def require_positive(obj, *names: str, allow_zero: bool = False) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok or value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ParameterError(name, f"must be a finite number {bound}, got {value!r}")
+
+
+def require_fraction(obj, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
+            raise ParameterError(name, f"must lie in (0, 1], got {value!r}")

@@ -1,0 +1,80 @@
+"""The quasi-static schedule of CBP: when to raise the multipliers and tighten the window.
+
+Weights descend the Lagrangian every step; multipliers and g change at most once per
+epoch, and only when the epoch's summed Lagrangian has stopped decreasing (the weights
+have settled for the current lambda and g) or after ``p_max`` epochs without an update.
+Updating lambda on every step instead would chase a moving target before the weights
+could follow it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from lolpim.hardware.errors import ParameterError
+
+from .constraint import g_at
+
+
+@dataclass(frozen=True)
+class CBPSettings:
+    lr_weights: float = 0.01           # SGD learning rate of the latent weights
+    momentum: float = 0.9
+    eta_lambda: float = 1.0            # multiplier ascent rate: lambda += eta_lambda * cs
+    p_max_epochs: int = 20             # longest stretch without a lambda/g update
+    lr_drop_at_g: float = 20.0         # weight LR x lr_drop_factor once g reaches this
+    lr_drop_factor: float = 0.1
+    grad_clip_norm: float = 1.0        # global L2 norm of all weight gradients
+    clamp_scales: float = 2.0          # latent weights kept in [-clamp*a, +clamp*a]
+    batch_size: int = 64
+    window: bool = True                # False: full constraint from the start (ablation)
+    use_constraint: bool = True        # False: plain rounding + STE fine-tuning (ablation)
+
+    def __post_init__(self):
+        for name in ("lr_weights", "eta_lambda", "grad_clip_norm", "lr_drop_factor"):
+            if not getattr(self, name) > 0:
+                raise ParameterError(name, "must be > 0")
+        if not 0 <= self.momentum < 1:
+            raise ParameterError("momentum", "must be in [0, 1)")
+        if self.p_max_epochs < 1:
+            raise ParameterError("p_max_epochs", "must be >= 1")
+        if not self.clamp_scales >= 1:
+            raise ParameterError("clamp_scales", "must be >= 1 (the levels lie in [-a, a])")
+        if self.batch_size < 1:
+            raise ParameterError("batch_size", "must be >= 1")
+
+
+class QuasiStaticSchedule:
+    """Tracks g and decides, at each epoch end, whether lambda and g move on."""
+
+    def __init__(self, settings: CBPSettings):
+        self.settings = settings
+        self.step = 0                      # number of lambda/g updates so far
+        self.previous_lagrangian = math.inf
+        self.epochs_since_update = 0
+
+    @property
+    def g(self) -> float:
+        return g_at(self.step) if self.settings.window else math.inf
+
+    @property
+    def lr_weights(self) -> float:
+        s = self.settings
+        dropped = s.window and self.g >= s.lr_drop_at_g
+        # without a window g is infinite from the start; drop the LR after the same
+        # number of updates as a windowed run would need to reach lr_drop_at_g
+        dropped = dropped or (not s.window and g_at(self.step) >= s.lr_drop_at_g)
+        return s.lr_weights * (s.lr_drop_factor if dropped else 1.0)
+
+    def end_epoch(self, lagrangian_sum: float) -> bool:
+        """Record the epoch's summed Lagrangian; True means: update lambda now, then g moves on."""
+        self.epochs_since_update += 1
+        stalled = lagrangian_sum >= self.previous_lagrangian
+        self.previous_lagrangian = lagrangian_sum
+        if stalled or self.epochs_since_update >= self.settings.p_max_epochs:
+            self.step += 1
+            self.epochs_since_update = 0
+            # the Lagrangian jumps when lambda grows; compare the next epoch with itself only
+            self.previous_lagrangian = math.inf
+            return True
+        return False

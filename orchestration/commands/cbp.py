@@ -1,0 +1,220 @@
+"""`lolpim cbp`: constrained backpropagation on scikit-learn's digits.
+
+Pretrains a full-precision MLP, post-trains it with CBP under a weight constraint,
+prints a results table, and with --out writes CSV/JSON, CFS and accuracy curves (PNG)
+and the constrained layers as packed low-bit arrays (.npz, see models/cbp/export.py).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+CONSTRAINT_CHOICES = ("binary", "ternary", "shift1", "shift2")
+
+
+class ProgressBar:
+    """One line on stderr, redrawn in place on a terminal, every 10 % otherwise."""
+
+    def __init__(self, total: int, enabled: bool = True, width: int = 30):
+        self.total, self.enabled, self.width = max(total, 1), enabled, width
+        self.done, self.started, self.last_decile = 0, time.monotonic(), -1
+        self.tty = sys.stderr.isatty()
+
+    def advance(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        frac = min(self.done / self.total, 1.0)
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / frac * (1 - frac) if frac else 0.0
+        filled = int(frac * self.width)
+        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} "
+                f"{label}  {elapsed:4.0f}s elapsed, ~{eta:.0f}s left")
+        if self.tty:
+            print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
+        elif int(frac * 10) > self.last_decile:
+            self.last_decile = int(frac * 10)
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr, flush=True)
+
+
+def _single_thread_blas():
+    """Tiny matrices run far faster on one BLAS thread than on contended many."""
+    try:
+        from threadpoolctl import threadpool_limits
+        return threadpool_limits(1)
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it, run as is
+        import contextlib
+        return contextlib.nullcontext()
+
+
+def _runs(args) -> list[tuple[str, str]]:
+    """(constraint, variant) pairs this invocation trains."""
+    constraints = CONSTRAINT_CHOICES if args.constraint == "all" else (args.constraint,)
+    if args.ablation:
+        from lolpim.models.cbp.experiment import ABLATIONS
+        return [(c, v) for c in constraints for v in ABLATIONS]
+    return [(c, "cbp") for c in constraints]
+
+
+def run(args) -> int:
+    from lolpim.models.cbp.experiment import (DigitsSetup, export_result, pretrained_digits,
+                                              rounded_accuracy, run_cbp)
+    from lolpim.models.cbp.levels import level_set
+    from ..errors import UserError
+
+    if args.epochs < 1 or args.seeds < 1 or args.pretrain_epochs < 1:
+        raise UserError("--epochs, --pretrain-epochs and --seeds must be >= 1")
+    setup = DigitsSetup(hidden_sizes=tuple(args.hidden), pretrain_epochs=args.pretrain_epochs,
+                        cbp_epochs=args.epochs)
+    setup = replace(setup, settings=replace(setup.settings, p_max_epochs=args.p_max))
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    runs = _runs(args)
+    bar = ProgressBar(len(seeds) * (setup.pretrain_epochs + len(runs) * setup.cbp_epochs),
+                      enabled=not args.quiet)
+    rows, histories, packed = [], {}, {}
+    with _single_thread_blas():
+        for seed in seeds:
+            pre = pretrained_digits(seed, setup, on_epoch=lambda r: bar.advance(f"seed {seed} pretrain"))
+            for constraint, variant in runs:
+                tag = f"{constraint}/{variant}/seed{seed}"
+                result = run_cbp(pre, constraint, setup, variant, on_epoch=lambda r: bar.advance(
+                    f"{tag} epoch {r['epoch'] + 1} g={r['g']:g} cfs={r['cfs']:.3f}"))
+                final = result.final
+                rows.append({"constraint": constraint, "variant": variant, "seed": seed,
+                             "weight_bits": level_set(constraint).weight_bits,
+                             "fp_test_acc": pre.fp_test_acc,
+                             "rounded_test_acc": rounded_accuracy(pre, constraint),
+                             "test_acc": final["test_acc"], "train_acc": final["train_acc"],
+                             "drop_points": 100 * (pre.fp_test_acc - final["test_acc"]),
+                             "final_cfs": final["cfs"], "final_g": final["g"],
+                             "lambda_updates": sum(h["updated"] for h in result.history)})
+                histories[tag] = result.history
+                packed[tag] = export_result(result)
+    bar.close()
+    summary = _summary(rows)
+    pim = _pim_costs(packed) if args.pim else None
+
+    if args.json:
+        print(json.dumps({"setup": {"hidden_sizes": list(setup.hidden_sizes),
+                                    "pretrain_epochs": setup.pretrain_epochs,
+                                    "cbp_epochs": setup.cbp_epochs, "seeds": seeds,
+                                    "p_max_epochs": setup.settings.p_max_epochs},
+                          "runs": rows, "summary": summary, "pim": pim}))
+    else:
+        print(_table(summary))
+        if pim:
+            for tag, costs in pim.items():
+                print(tag, costs)
+    if args.out:
+        _write(Path(args.out), rows, summary, histories, packed, pim)
+    return 0
+
+
+def _summary(rows: list[dict]) -> list[dict]:
+    import numpy as np
+    out = []
+    for key in dict.fromkeys((r["constraint"], r["variant"]) for r in rows):
+        group = [r for r in rows if (r["constraint"], r["variant"]) == key]
+        mean = lambda k: float(np.mean([r[k] for r in group]))  # noqa: E731
+        out.append({"constraint": key[0], "variant": key[1], "seeds": len(group),
+                    "weight_bits": group[0]["weight_bits"],
+                    "fp_test_acc": mean("fp_test_acc"), "rounded_test_acc": mean("rounded_test_acc"),
+                    "test_acc": mean("test_acc"), "drop_points": mean("drop_points"),
+                    "final_cfs": mean("final_cfs"), "final_g": mean("final_g")})
+    return out
+
+
+def _table(summary: list[dict]) -> str:
+    header = ("constraint", "variant", "bits", "seeds", "FP acc", "rounded acc", "CBP acc",
+              "drop (pts)", "CFS", "g")
+    lines = [header] + [(s["constraint"], s["variant"], str(s["weight_bits"]), str(s["seeds"]),
+                         f"{100 * s['fp_test_acc']:.2f}", f"{100 * s['rounded_test_acc']:.2f}",
+                         f"{100 * s['test_acc']:.2f}", f"{s['drop_points']:+.2f}",
+                         f"{s['final_cfs']:.4f}", f"{s['final_g']:g}") for s in summary]
+    widths = [max(len(l[i]) for l in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) for c, w in zip(l, widths)) for l in lines]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def _pim_costs(packed: dict) -> dict:
+    from lolpim.models.cbp.deploy import pim_gemv_costs
+    from ..errors import UserError
+    try:
+        return {tag: {name: {"time_s": c.time_s, "bytes_moved": c.bytes_moved}
+                      for name, c in pim_gemv_costs(layers).items()}
+                for tag, layers in packed.items()}
+    except NotImplementedError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _write(out: Path, rows, summary, histories, packed, pim) -> None:
+    import csv
+
+    import numpy as np
+
+    from lolpim.models.cbp.export import to_arrays
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in (("runs.csv", rows), ("summary.csv", summary)):
+        with open(out / name, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+    (out / "results.json").write_text(json.dumps({"runs": rows, "summary": summary,
+                                                  "histories": histories, "pim": pim}, indent=1))
+    for tag, layers in packed.items():
+        np.savez(out / f"weights_{tag.replace('/', '_')}.npz", **to_arrays(layers))
+    _plot(out / "curves.png", histories)
+
+
+def _plot(path: Path, histories: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax_cfs, ax_acc, ax_g) = plt.subplots(3, 1, figsize=(7, 9), sharex=True)
+    for tag, hist in histories.items():
+        epochs = [h["epoch"] + 1 for h in hist]
+        ax_cfs.plot(epochs, [max(h["cfs"], 1e-6) for h in hist], label=tag, lw=1)
+        ax_acc.plot(epochs, [100 * h["test_acc"] for h in hist], lw=1)
+        ax_g.plot(epochs, [h["g"] if h["g"] != float("inf") else float("nan") for h in hist], lw=1)
+    ax_cfs.set_yscale("log")
+    ax_cfs.set_ylabel("CFS (mean Y / a)")
+    ax_acc.set_ylabel("test accuracy, rounded weights (%)")
+    ax_g.set_yscale("log")
+    ax_g.set_ylabel("window g")
+    ax_g.set_xlabel("CBP epoch")
+    ax_cfs.legend(fontsize=6, ncol=2)
+    ax_cfs.set_title("CBP on digits: constraint failure, accuracy and g")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cbp", help="constrained backpropagation (binary/ternary/shift weights) on digits")
+    p.add_argument("--constraint", choices=CONSTRAINT_CHOICES + ("all",), default="binary",
+                   help="weight level set (default binary); 'all' runs the four")
+    p.add_argument("--epochs", type=int, default=300, help="CBP post-training epochs (default 300)")
+    p.add_argument("--pretrain-epochs", type=int, default=40,
+                   help="full-precision pretraining epochs (default 40)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds from --seed (default 1)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[128, 128, 128],
+                   help="hidden layer widths (>= 2; default 128 128 128)")
+    p.add_argument("--p-max", type=int, default=20,
+                   help="max epochs between lambda/g updates (default 20, as in the paper)")
+    p.add_argument("--ablation", action="store_true",
+                   help="also run rounding+fine-tuning and CBP without the window")
+    p.add_argument("--pim", action="store_true",
+                   help="charge each exported layer's GEMV on the PIM module model")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    p.add_argument("--out", metavar="DIR", help="write CSV/JSON, curves.png and packed weights")
+    p.set_defaults(func=run)

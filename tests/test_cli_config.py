@@ -1,0 +1,89 @@
+"""The CLI and config loader: errors name the key and what is allowed; exit code 2."""
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from lolpim.orchestration import config
+from lolpim.orchestration.cli import main
+from lolpim.orchestration.errors import ConfigError, UserError
+
+
+@dataclass(frozen=True)
+class Inner:
+    rate_hz: float = field(default=1.0, metadata={"min": 0.0, "max": 100.0})
+    mode: str = field(default="fast", metadata={"choices": ("fast", "slow")})
+
+
+@dataclass(frozen=True)
+class Outer:
+    count: int = field(default=3, metadata={"min": 1})
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_toml_and_overrides_are_typed_and_merged(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("count = 5\n[inner]\nrate_hz = 2\n")
+    cfg = config.load(Outer, path, ["inner.mode=slow"])
+    assert cfg == Outer(count=5, inner=Inner(rate_hz=2.0, mode="slow"))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["colour=red"], "config key 'colour': unknown key; allowed keys here: count, inner"),
+    (["inner.speed=3"], "config key 'inner.speed': unknown key; allowed keys here: mode, rate_hz"),
+    (["count=three"], "config key 'count': expected an integer, got 'three'"),
+    (["count=0"], "config key 'count': got 0; allowed range: >= 1"),
+    (["inner.rate_hz=500"], "config key 'inner.rate_hz': got 500.0; allowed range: 0.0 .. 100.0"),
+    (["inner.mode=medium"], "config key 'inner.mode': got 'medium'; allowed values: 'fast', 'slow'"),
+])
+def test_bad_overrides_name_the_key_and_what_is_allowed(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        config.load(Outer, None, overrides)
+    assert str(err.value) == message
+
+
+def test_wrong_type_in_toml_file(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('count = "many"\n')
+    with pytest.raises(ConfigError, match="config key 'count': expected an integer, got 'many'"):
+        config.load(Outer, path)
+
+
+def test_missing_config_file_and_bad_toml(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        config.load(Outer, tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("count = = 1")
+    with pytest.raises(UserError, match="is not valid TOML"):
+        config.load(Outer, bad)
+
+
+def test_cli_exit_code_2_and_message_for_a_bad_key(capsys):
+    assert main(["run", "--executor", "inline", "--set", "pipeline.stagez=4"]) == 2
+    err = capsys.readouterr().err
+    assert "lolpim: error: config key 'pipeline.stagez': unknown key; allowed keys here:" in err
+    assert "Traceback" not in err
+
+
+def test_cli_out_of_range_value(capsys):
+    assert main(["run", "--executor", "inline", "--set", "pipeline.link_latency_s=-1"]) == 2
+    assert "config key 'pipeline.link_latency_s': got -1.0; allowed range: 1e-12 .. 1.0" in capsys.readouterr().err
+
+
+def test_cli_version_and_help(capsys):
+    assert main(["version", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["lolpim"] and info["ray"]
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "run" in capsys.readouterr().out
+
+
+def test_cli_pipeline_demo_json_and_out_files(capsys, tmp_path):
+    rc = main(["run", "--executor", "inline", "--set", "system=pipeline-demo", "--set", "pipeline.stages=4",
+               "--set", "pipeline.rounds=10", "--json", "--out", str(tmp_path)])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["simulated"]["makespan_s"] == pytest.approx(summary["analytic"]["makespan_s"], rel=1e-9)
+    assert (tmp_path / "result.json").is_file() and (tmp_path / "stages.csv").is_file()

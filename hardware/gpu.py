@@ -205,7 +205,14 @@ def _head_parts(spec: GpuSpec, model: LlmConfig, rows_in: int, rows_out: int, n_
     norm = gpu_elementwise_cost(spec, 2 * rows_out * model.hidden * ACT_BYTES, 4.0 * rows_out * model.hidden)
     lm_head = gpu_gemm_cost(spec, model.hidden, math.ceil(model.vocab / n_gpus), rows_out, weight_bits)
     logits = allgather_cost(spec.link, rows_out * model.vocab * ACT_BYTES, n_gpus)
-    return {"other": gather + norm + lm_head, "communication": logits}
+    return {"other": group_cost(gather + norm + lm_head, n_gpus), "communication": logits}
+
+
+def group_cost(cost: OpCost, n_devices: int) -> OpCost:
+    """A cost every device of a parallel group pays at once: the time of one, the bytes,
+    FLOPs and energy of all."""
+    return OpCost(cost.time_s, cost.bytes_moved * n_devices, cost.flops * n_devices,
+                  cost.energy_j * n_devices, cost.bound, dict(cost.detail))
 
 
 def _assemble(per_layer: dict[str, OpCost], layers: int, head: dict[str, OpCost] | None) -> dict[str, OpCost]:
@@ -228,13 +235,16 @@ def _check_layers(model: LlmConfig, layers) -> int | None:
 
 def gpu_decode_layer_cost(spec: GpuSpec, model: LlmConfig, contexts_tokens, n_gpus: int = 1,
                           weight_bits: int = 16) -> dict[str, OpCost]:
-    """One decoder layer of one decode step (one new token per request) on each GPU of the group."""
+    """One decoder layer of one decode step (one new token per request) on an ``n_gpus``
+    tensor-parallel group: times are those of one GPU (all work in parallel); bytes, FLOPs and
+    energy are summed over the group."""
     ctx = _contexts(contexts_tokens)
     rows = ctx.size
     parts = _fc_parts(spec, model, rows, n_gpus, weight_bits)
     parts["attention"] = gpu_decode_attention_cost(spec, model, ctx, n_gpus)
-    parts["communication"] = _allreduces(spec, model, rows, n_gpus)
     parts["other"] = _elementwise_parts(spec, model, rows, n_gpus)
+    parts = {p: group_cost(c, n_gpus) for p, c in parts.items()}
+    parts["communication"] = _allreduces(spec, model, rows, n_gpus)  # already counts every sender
     return {p: parts[p] for p in STEP_PARTS}
 
 
@@ -272,8 +282,9 @@ def gpu_prefill_cost(spec: GpuSpec, model: LlmConfig, prompt_tokens, n_gpus: int
     attn_bytes = rows * (2 * q_heads + 2 * kv_heads) * model.head_dim * ACT_BYTES  # Q, O, K, V once
     parts["attention"] = _kernel(spec, attn_bytes, attn_flops, spec.attention_overhead_s,
                                  spec.attention_bandwidth_efficiency, {})
-    parts["communication"] = _allreduces(spec, model, rows, n_gpus)
     parts["other"] = _elementwise_parts(spec, model, rows, n_gpus)
+    parts = {p: group_cost(c, n_gpus) for p, c in parts.items()}
+    parts["communication"] = _allreduces(spec, model, rows, n_gpus)
     head = None if layers else _head_parts(spec, model, rows, prompts.size, n_gpus, weight_bits)
     return _assemble(parts, layers or model.layers, head)
 

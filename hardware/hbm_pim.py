@@ -119,12 +119,14 @@ def gpu_pim_decode_step_cost(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, co
                              n_gpus: int = 1, layers: int | None = None,
                              weight_bits: int = 16) -> dict[str, OpCost]:
     """One decode step on ``n_gpus`` tensor-parallel GPUs, each paired with one HBM-PIM device
-    holding its share of the KV cache. Keys as `gpu_decode_step_cost`; GPU and PIM work run
-    one after the other (no overlap of FC and attention across micro-batches)."""
+    holding its share of the KV cache. Keys as `gpu_decode_step_cost` (time of one device,
+    bytes / FLOPs / energy of all); GPU and PIM work run one after the other (no overlap of FC
+    and attention across micro-batches, which AttAcc's pipelining option would add)."""
     ctx = gpu_model._contexts(contexts_tokens)
     per_layer = gpu_model.gpu_decode_layer_cost(gpu, model, ctx, n_gpus, weight_bits)
-    per_layer["attention"] = hbm_pim_attention_cost(pim, model, ctx, n_gpus)
-    per_layer["communication"] = per_layer["communication"] + gpu_pim_transfer_cost(pim, model, ctx.size, n_gpus)
+    per_layer["attention"] = gpu_model.group_cost(hbm_pim_attention_cost(pim, model, ctx, n_gpus), n_gpus)
+    per_layer["communication"] = per_layer["communication"] + gpu_model.group_cost(
+        gpu_pim_transfer_cost(pim, model, ctx.size, n_gpus), n_gpus)
     layers = gpu_model._check_layers(model, layers)
     head = None if layers else gpu_model._head_parts(gpu, model, ctx.size, ctx.size, n_gpus, weight_bits)
     return gpu_model._assemble({p: per_layer[p] for p in STEP_PARTS}, layers or model.layers, head)

@@ -1,0 +1,86 @@
+"""`lolpim estimate`: one decode step (or one prefill) of a model on a GPU, GPU+HBM-PIM or PIM system."""
+from __future__ import annotations
+
+import json
+
+
+def _format(result) -> str:
+    head = (f"{result.model} on {result.system} ({result.device} x{result.modules}), "
+            f"{result.phase}{' step' if result.phase == 'decode' else ''}, batch {result.batch}, "
+            f"context {result.context}, layers {result.layers or 'all'}")
+    rows = [("part", "time", "share", "bytes", "GFLOP", "energy", "bound")]
+    tot = result.total
+    for name, c in list(result.parts.items()) + [("total", tot)]:
+        label = "total" if name == "total" else _labels()[name]
+        share = c.time_s / tot.time_s if tot.time_s else 0.0
+        bound = result.bound if name == "total" else c.bound
+        rows.append((label, _seconds(c.time_s), f"{share:.1%}", _bytes(c.bytes_moved),
+                     f"{c.flops / 1e9:.3g}", f"{c.energy_j:.3g} J", bound))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(-1, lines[1])
+    mem = result.memory
+    if mem.get("fits") is False:
+        lines.append("warning: the weights and KV cache do not fit the devices' memory "
+                     f"({json.dumps({k: v for k, v in mem.items() if k != 'fits'})})")
+    return head + "\n" + "\n".join(lines)
+
+
+def _labels():
+    from lolpim.hardware.estimate import PART_LABELS
+    return PART_LABELS
+
+
+def _seconds(t: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if t >= scale:
+            return f"{t / scale:.4g} {unit}"
+    return f"{t / 1e-9:.4g} ns"
+
+
+def _bytes(b: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= scale:
+            return f"{b / scale:.4g} {unit}"
+    return f"{b:.0f} B"
+
+
+def run(args) -> int:
+    from lolpim.hardware.estimate import estimate
+    result = estimate(args.system, args.model, args.batch, args.context, device=args.device,
+                      module=args.module, modules=args.modules, layers=args.layers, prefill=args.prefill,
+                      hbm_pim_device=args.hbm_pim, link=args.link, weight_bits=args.weight_bits,
+                      partitioning=args.partitioning)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+    else:
+        print(_format(result))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("estimate", help="time, bytes, FLOPs and energy of one decode step or prefill",
+                       description="Cost of one decode step (one new token per request) or one prefill "
+                                   "of a model on a system, broken down by part.")
+    p.add_argument("--system", default="gpu", help="gpu, gpu-pim or pim (default gpu)")
+    p.add_argument("--device", default="h200", help="GPU preset for gpu / gpu-pim (default h200)")
+    p.add_argument("--module", default="lolpim-module", help="PIM module preset for pim (default lolpim-module)")
+    p.add_argument("--modules", type=int, default=1,
+                   help="number of devices: GPUs (gpu, gpu-pim; tensor parallel) or PIM modules "
+                        "(pim; pipeline parallel). Default 1")
+    p.add_argument("--hbm-pim", default="attacc-bg", help="HBM-PIM preset for gpu-pim (default attacc-bg)")
+    p.add_argument("--link", default="cxl-gen5-x16", help="module link preset for pim (default cxl-gen5-x16)")
+    p.add_argument("--model", required=True, help="LLM preset, e.g. llama2-7b")
+    p.add_argument("--batch", type=int, default=1, help="requests in the batch (default 1)")
+    p.add_argument("--context", type=int, required=True,
+                   help="tokens per request: KV length (decode) or prompt length (--prefill)")
+    p.add_argument("--layers", type=int, default=None,
+                   help="only the first N decoder layers (no embedding or LM head); default: whole model")
+    p.add_argument("--prefill", action="store_true", help="estimate the prefill instead of a decode step")
+    p.add_argument("--weight-bits", type=int, default=16, help="bits per weight (default 16)")
+    p.add_argument("--partitioning", default="token-centric",
+                   help="attention partitioning on PIM: token-centric or head-first")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)

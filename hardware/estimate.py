@@ -5,7 +5,8 @@ Systems
 - ``gpu-pim``: as ``gpu`` for the FC layers; attention in one HBM-PIM device per GPU
   (AttAcc-style, preset ``hbm_pim``).
 - ``pim``: ``modules`` PIM modules of preset ``module``, pipeline parallel: decoder layers are
-  split into contiguous stages; activations hop between stages over ``link``.
+  split into contiguous stages; activations hop between stages over ``link`` (default: the
+  module preset's own link).
 
 Every request in the batch has the same ``context`` (KV length for decode, prompt length for
 prefill). ``layers=N`` restricts the estimate to the first N decoder layers (no embedding or
@@ -79,7 +80,7 @@ def _positive_int(name: str, value) -> int:
 def estimate(system: str, model: str | LlmConfig, batch: int = 1, context: int = 4096, *,
              device: str = "h200", module: str = "lolpim-module", modules: int = 1,
              layers: int | None = None, prefill: bool = False, hbm_pim_device: str = "attacc-bg",
-             link: str = "cxl-gen5-x16", weight_bits: int = 16,
+             link: str | None = None, weight_bits: int = 16,
              partitioning: str = "token-centric") -> Estimate:
     if system not in SYSTEMS:
         raise ParameterError("system", f"unknown system {system!r}; available: {', '.join(SYSTEMS)}")
@@ -142,13 +143,13 @@ def _stage_layers(n_layers: int, modules: int) -> list[int]:
 
 
 def _pim_system(cfg: LlmConfig, contexts: np.ndarray, module: str, modules: int, layers: int | None,
-                prefill: bool, link_name: str, weight_bits: int, partitioning: str):
+                prefill: bool, link_name: str | None, weight_bits: int, partitioning: str):
     pim = _pim_api()
     if module not in pim.pim_module_names():
         raise ParameterError("module", f"unknown PIM module {module!r}; available: "
                                        f"{', '.join(pim.pim_module_names())}")
     spec = pim.load_pim_module(module)
-    link = load_link(link_name)
+    link = load_link(link_name or spec.link)
     n_layers = layers or cfg.layers
     stages = _stage_layers(n_layers, modules)
     parts = {p: ZERO for p in PARTS}

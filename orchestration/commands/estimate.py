@@ -71,7 +71,8 @@ def register(sub) -> None:
                    help="number of devices: GPUs (gpu, gpu-pim; tensor parallel) or PIM modules "
                         "(pim; pipeline parallel). Default 1")
     p.add_argument("--hbm-pim", default="attacc-bg", help="HBM-PIM preset for gpu-pim (default attacc-bg)")
-    p.add_argument("--link", default="cxl-gen5-x16", help="module link preset for pim (default cxl-gen5-x16)")
+    p.add_argument("--link", default=None,
+                   help="link preset between PIM modules and host (default: the module preset's link)")
     p.add_argument("--model", required=True, help="LLM preset, e.g. llama2-7b")
     p.add_argument("--batch", type=int, default=1, help="requests in the batch (default 1)")
     p.add_argument("--context", type=int, required=True,

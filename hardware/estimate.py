@@ -109,8 +109,8 @@ def estimate(system: str, model: str | LlmConfig, batch: int = 1, context: int =
                       "fits": need <= spec.hbm_capacity_bytes}
         else:
             pim_spec = hbm_pim.load_hbm_pim(hbm_pim_device)
-            if prefill:  # AttAcc runs prefill (the summarisation stage) on the GPU
-                parts = gpu_model.gpu_prefill_cost(spec, cfg, contexts, modules, layers, weight_bits)
+            if prefill:
+                parts = hbm_pim.gpu_pim_prefill_cost(spec, pim_spec, cfg, contexts, modules, layers, weight_bits)
             else:
                 parts = hbm_pim.gpu_pim_decode_step_cost(spec, pim_spec, cfg, contexts, modules, layers,
                                                          weight_bits)

@@ -132,6 +132,19 @@ def gpu_pim_decode_step_cost(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, co
     return gpu_model._assemble({p: per_layer[p] for p in STEP_PARTS}, layers or model.layers, head)
 
 
+def gpu_pim_prefill_cost(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, prompt_tokens,
+                          n_gpus: int = 1, layers: int | None = None, weight_bits: int = 16) -> dict[str, OpCost]:
+    """Prefill runs on the GPUs (AttAcc's summarisation stage); each layer's new K and V then
+    move to the PIM devices over the link, charged to ``communication``."""
+    prompts = gpu_model._contexts(prompt_tokens)
+    parts = gpu_model.gpu_prefill_cost(gpu, model, prompts, n_gpus, layers, weight_bits)
+    _, kv_heads = gpu_model._tp_heads(model, n_gpus)
+    kv_layer = float(prompts.sum()) * 2 * kv_heads * model.head_dim * ACT_BYTES
+    offload = gpu_model.group_cost(link_transfer_cost(load_link(pim.link), kv_layer), n_gpus)
+    parts["communication"] = parts["communication"] + offload.scaled(layers or model.layers)
+    return parts
+
+
 def gpu_pim_memory_bytes(model: LlmConfig, contexts_tokens, n_gpus: int = 1,
                          weight_bits: int = 16) -> tuple[float, float]:
     """(weights per GPU, KV cache per PIM device)."""

@@ -4,9 +4,9 @@ external under the power constraint (8x without), 1 FLOP per internal byte."""
 import pytest
 
 from lolpim.hardware.cost import total
-from lolpim.hardware.gpu import STEP_PARTS, gpu_decode_step_cost, load_gpu
-from lolpim.hardware.hbm_pim import (gpu_pim_decode_step_cost, hbm_pim_attention_cost, hbm_pim_names,
-                                     load_hbm_pim)
+from lolpim.hardware.gpu import STEP_PARTS, gpu_decode_step_cost, gpu_prefill_cost, load_gpu
+from lolpim.hardware.hbm_pim import (gpu_pim_decode_step_cost, gpu_pim_prefill_cost, hbm_pim_attention_cost,
+                                     hbm_pim_names, load_hbm_pim)
 from lolpim.models.llm import load_llm
 
 A100 = load_gpu("a100-80gb")
@@ -48,3 +48,14 @@ def test_layers_consistency():
     one = total(gpu_pim_decode_step_cost(A100, BG, m, ctx, 1, layers=1)).time_s
     ten = total(gpu_pim_decode_step_cost(A100, BG, m, ctx, 1, layers=10)).time_s
     assert ten == pytest.approx(10 * one, rel=1e-12)
+
+
+def test_prefill_runs_on_the_gpu_and_ships_kv_to_pim():
+    m = load_llm("llama2-7b")
+    gpu = gpu_prefill_cost(A100, m, [1024] * 2, 2)
+    hyb = gpu_pim_prefill_cost(A100, BG, m, [1024] * 2, 2)
+    for part in ("qkv", "attention", "out_proj", "ffn", "other"):
+        assert hyb[part] == gpu[part]
+    kv_total = 2 * 1024 * m.kv_bytes_per_token()
+    extra = hyb["communication"].bytes_moved - gpu["communication"].bytes_moved
+    assert extra == pytest.approx(kv_total)

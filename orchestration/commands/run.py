@@ -1,23 +1,19 @@
-"""`lolpim run [CONFIG.toml] [--set key=value ...]`: simulate one system and report it."""
+"""`lolpim run [CONFIG.toml] [--set key=value ...]`: simulate and report.
+
+With no arguments: LoL-PIM against multi-GPU, GPU+PIM and CENT-style on a LongBench-like
+trace for a 7B model with 128 GB of PIM, on an embedded local Ray.
+"""
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config as cfgmod
 from ..executors import add_executor_flags, make_executor
-from ..pipeline_demo import PipelineDemoConfig, format_summary, summarise
+from ..llm_config import RunConfig
+from ..pipeline_demo import format_summary, summarise
 from ..progress import Progress
-
-SYSTEMS = ("pipeline-demo",)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    system: str = field(default="pipeline-demo", metadata={"choices": SYSTEMS})
-    pipeline: PipelineDemoConfig = field(default_factory=PipelineDemoConfig)
 
 
 def load_run_config(path, overrides) -> RunConfig:
@@ -36,40 +32,53 @@ def run_pipeline_demo(cfg: RunConfig, executor_name: str, seed: int, address=Non
     finally:
         bar.close()
     summary = summarise(cfg.pipeline, run)
-    summary["executor"] = executor_name
-    summary["seed"] = seed
-    summary["wall_s"] = run.stats["wall_s"]
-    summary["config"] = cfgmod.to_dict(cfg)
+    summary.update(executor=executor_name, seed=seed, wall_s=run.stats["wall_s"], config=cfgmod.to_dict(cfg))
     return summary
 
 
-def run(args) -> int:
-    cfg = load_run_config(args.config, args.set)
-    summary = run_pipeline_demo(cfg, args.executor, args.seed, args.address, args.max_processes,
-                                show_progress=not args.json and sys.stderr.isatty() or args.progress)
+def _run_demo(cfg, args, show_progress) -> int:
+    summary = run_pipeline_demo(cfg, args.executor, args.seed, args.address, args.max_processes, show_progress)
     if args.out:
-        out = Path(args.out)
         from ..results import write_csv, write_json
+        out = Path(args.out)
         write_json(out / "result.json", summary)
         write_csv(out / "stages.csv", [{"stage": k, "utilisation": v} for k, v in summary["stage_utilisation"].items()])
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"system: {summary['system']}  executor: {args.executor}  seed: {args.seed}  "
-              f"wall: {summary['wall_s']:.2f} s")
+        print(f"system: pipeline-demo  executor: {args.executor}  seed: {args.seed}  wall: {summary['wall_s']:.2f} s")
         print(format_summary(summary))
-        if args.out:
-            print(f"results written to {args.out}/")
+    return 0
+
+
+def run(args) -> int:
+    cfg = load_run_config(args.config, args.set)
+    show_progress = (not args.json and sys.stderr.isatty()) or args.progress
+    if cfg.system == "pipeline-demo":
+        return _run_demo(cfg, args, show_progress)
+    from ..compare import format_table, run_systems, write_outputs
+    kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
+    result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress)
+    result["config"] = cfgmod.to_dict(cfg)
+    written = write_outputs(result, Path(args.out)) if args.out else []
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_table(result))
+        for path in written:
+            print(f"wrote {path}")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="simulate a system (default: the built-in comparison) and print its results")
-    p.add_argument("config", nargs="?", default=None, help="TOML config file (optional)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p = sub.add_parser("run", help="simulate LoL-PIM against its baselines (default) or another system")
+    p.add_argument("config", nargs="?", default=None, help="TOML config file (optional); keys as for --set")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config key (repeatable), e.g. --set model=llama3.1-8b "
+                        "--set workload.requests=64 --set lolpim.kv_mode=static")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument("--out", default=None, help="directory for result files (JSON, CSV)")
+    p.add_argument("--out", default=None, help="directory for result files (JSON, CSV, PNG)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     add_executor_flags(p)
     p.set_defaults(func=run)

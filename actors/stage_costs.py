@@ -1,0 +1,100 @@
+"""What one pipeline stage charges for one pass of a micro-batch, from hardware/ models.
+
+A stage is built from plain parameters (so a Ray process can rebuild it):
+  kind        "pim" (layers on one PIM module), "gpu" (a tensor-parallel GPU group running the
+              whole model) or "gpu-pim" (GPUs run FC, HBM-PIM runs attention; AttAcc-style)
+  model       LLM preset name
+  layers      decoder layers held by this stage
+  lm_head     whether this stage also runs the LM head (the last pipeline stage does)
+  device      PIM module / GPU preset name; hbm_pim: HBM-PIM preset for gpu-pim
+  n_devices   tensor-parallel width (GPUs, or PIM modules acting as one stage)
+  partitioning, weight_bits   PIM attention mapping and weight precision
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from lolpim.hardware.cost import total
+from lolpim.models.llm import LlmConfig, load_llm
+
+
+def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
+    """The slice of every layer one of ``ways`` tensor-parallel devices holds (Megatron-style:
+    heads and FFN columns split; KV heads replicated when there are fewer than ``ways``)."""
+    if ways == 1:
+        return model
+    heads = max(1, model.heads // ways)
+    kv_heads = max(1, model.kv_heads // ways)
+    return replace(model, heads=heads, kv_heads=min(kv_heads, heads), ffn_hidden=max(1, model.ffn_hidden // ways))
+
+
+class StageCost:
+    def __init__(self, kind: str, model: str, layers: int, device: str, n_devices: int = 1,
+                 partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
+                 hbm_pim: str = "attacc-bg"):
+        self.kind = kind
+        self.model = load_llm(model)
+        self.layers = layers
+        self.n_devices = n_devices
+        self.partitioning = partitioning
+        self.weight_bits = weight_bits
+        self.lm_head = lm_head
+        if kind == "pim":
+            from lolpim.hardware.pim import load_pim_module
+            self.spec = load_pim_module(device)
+            self.shard = shard_model(self.model, n_devices)
+        elif kind in ("gpu", "gpu-pim"):
+            from lolpim.hardware.gpu import load_gpu
+            self.spec = load_gpu(device)
+            if kind == "gpu-pim":
+                from lolpim.hardware.hbm_pim import load_hbm_pim
+                self.pim = load_hbm_pim(hbm_pim)
+        else:
+            raise ValueError(f"unknown stage kind {kind!r}")
+
+    def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
+        """One new token for every request; ``contexts`` = KV length each attends over."""
+        if self.kind == "pim":
+            from lolpim.hardware.pim import pim_decode_layers_cost, pim_gemv_cost
+            parts = pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
+                                           self.weight_bits)
+            if self.lm_head:
+                parts["lm_head"] = pim_gemv_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices,
+                                                 len(contexts), self.weight_bits)
+            if self.n_devices > 1:
+                parts["communication"] = self._pim_allreduce(len(contexts))
+        elif self.kind == "gpu":
+            from lolpim.hardware.gpu import gpu_decode_step_cost
+            parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,
+                                         layers=None if self.lm_head else self.layers, weight_bits=self.weight_bits)
+        else:
+            from lolpim.hardware.hbm_pim import gpu_pim_decode_step_cost
+            parts = gpu_pim_decode_step_cost(self.spec, self.pim, self.model, contexts, self.n_devices,
+                                             layers=None if self.lm_head else self.layers,
+                                             weight_bits=self.weight_bits)
+        cost = total(parts)
+        return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
+
+    def prefill_s(self, prompts: np.ndarray) -> float:
+        if len(prompts) == 0:
+            return 0.0
+        if self.kind == "pim":
+            from lolpim.hardware.pim import pim_prefill_layers_cost
+            return sum(total(pim_prefill_layers_cost(self.spec, self.shard, int(p), self.layers)).time_s
+                       for p in prompts)
+        from lolpim.hardware.gpu import gpu_prefill_cost
+        return total(gpu_prefill_cost(self.spec, self.model, prompts, self.n_devices,
+                                      layers=None if self.lm_head else self.layers,
+                                      weight_bits=self.weight_bits)).time_s
+
+    def _pim_allreduce(self, batch: int):
+        from lolpim.hardware.links import allreduce_cost, load_link
+        link = load_link(self.spec.link) if isinstance(getattr(self.spec, "link", None), str) else load_link("cxl-gen5-x16")
+        per_layer = allreduce_cost(link, batch * self.model.hidden * 2, self.n_devices)
+        return per_layer.scaled(2 * self.layers)
+
+    def min_pass_s(self) -> float:
+        """A lower bound on any pass: one request at a one-token context (weights still stream)."""
+        return min(self.decode_s(np.array([1]))[0], self.prefill_s(np.array([1])) or np.inf)

@@ -1,0 +1,246 @@
+"""Building LLM serving systems (LoL-PIM and its baselines) as actor systems, and reading
+their results back as the figures a researcher reports."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lolpim.actors.events import seconds_to_ps
+from lolpim.actors.system import ActorSpec, SystemSpec
+from lolpim.hardware.errors import ParameterError
+from lolpim.models.llm import LlmConfig, load_llm
+from lolpim.models.workload import Trace, dataset_trace, fixed_trace, load_trace_csv
+
+from .llm_config import RunConfig
+
+HOST = "lolpim.actors.llm_host:LlmHost"
+STAGE = "lolpim.actors.llm_stage:LlmStage"
+KV = "lolpim.actors.kv_manager:KvManager"
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class BuiltSystem:
+    kind: str
+    spec: SystemSpec
+    description: str
+    stages: int
+    kv_capacity_bytes: float
+    chunk_bytes: int
+    devices: int
+
+
+def make_trace(cfg: RunConfig, seed: int) -> Trace:
+    w = cfg.workload
+    out = w.output_tokens or None
+    if w.source == "fixed":
+        return fixed_trace(w.requests, w.input_tokens, w.output_tokens or 128, w.arrival, w.arrival_rate_per_s, seed)
+    if w.source == "csv":
+        if not w.csv_path:
+            raise ParameterError("workload.csv_path", "needed when workload.source = 'csv'")
+        return load_trace_csv(w.csv_path)
+    return dataset_trace(w.source, w.requests, w.arrival, w.arrival_rate_per_s, seed, output_tokens=out)
+
+
+def split_layers(layers: int, parts: int) -> list[int]:
+    if parts > layers:
+        raise ParameterError("modules", f"{parts} pipeline stages for {layers} layers: at most one stage per layer")
+    return [layers // parts + (1 if i < layers % parts else 0) for i in range(parts)]
+
+
+def _trace_params(trace: Trace) -> dict:
+    return {"input": trace.input_tokens.tolist(), "output": trace.output_tokens.tolist(),
+            "arrival_ps": [seconds_to_ps(a) for a in trace.arrival_s]}
+
+
+def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, stage_costs: list[dict], stage_link,
+              host_link, dpa_specs: list[tuple[int, int]], kv_mode: str, static_reserve: int, microbatches: int,
+              max_mb: int, kv_capacity_bytes: float, chunk_bytes: int, gpu_prefill: dict | None) -> SystemSpec:
+    stage_names = [f"{kind}.stage{i:03d}" for i in range(len(stage_costs))]
+    dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(dpa_specs))]
+    host = f"{kind}.host"
+    actors = [ActorSpec(host, HOST, {
+        "trace": _trace_params(trace), "first_stage": stage_names[0], "dpas": dpa_names,
+        "dpa_tokens_per_chunk": [tpc for _, tpc in dpa_specs], "kv_mode": kv_mode, "microbatches": microbatches,
+        "max_microbatch_requests": max_mb, "link_latency_s": host_link.latency_s,
+        "kv_bytes_per_token": model.kv_bytes_per_token(), "kv_capacity_bytes": kv_capacity_bytes,
+        "gpu_prefill": gpu_prefill})]
+    for i, cost in enumerate(stage_costs):
+        last = i + 1 == len(stage_costs)
+        link = host_link if last else stage_link
+        actors.append(ActorSpec(stage_names[i], STAGE, {
+            "next_actor": host if last else stage_names[i + 1], "cost": cost,
+            "link_latency_s": link.latency_s + link.message_overhead_s,
+            "link_bandwidth_bytes_per_s": link.payload_bandwidth_bytes_per_s,
+            "activation_bytes_per_request": model.hidden * model.bytes_per_value}))
+    for name, (capacity, tpc) in zip(dpa_names, dpa_specs):
+        if kv_mode == "static" and -(-static_reserve // tpc) > capacity:
+            raise ParameterError("kv_mode", f"static KV reserves {static_reserve} tokens per request, which needs "
+                                            f"{-(-static_reserve // tpc)} chunks on {name}; it has {capacity}")
+        actors.append(ActorSpec(name, KV, {
+            "host": host, "capacity_chunks": capacity, "tokens_per_chunk": tpc, "mode": kv_mode,
+            "static_reserve_tokens": static_reserve, "watermark_chunks": 0 if kv_mode == "static" else 1,
+            "link_latency_s": host_link.latency_s}))
+    return SystemSpec(tuple(actors), seed=seed)
+
+
+def _check_fits(trace: Trace, dpa_specs, name: str):
+    longest = int(np.max(trace.input_tokens + trace.output_tokens))
+    for capacity, tpc in dpa_specs:
+        if -(-longest // tpc) > capacity:
+            raise ParameterError("workload", f"a request of {longest} tokens needs {-(-longest // tpc)} KV chunks "
+                                             f"but a {name} memory holds {capacity}: use more modules/devices")
+
+
+def _pim_modules(cfg: RunConfig, spec, requested: int) -> int:
+    if requested:
+        return requested
+    return max(1, round(cfg.pim_capacity_gb * GB / spec.capacity_bytes))
+
+
+def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
+    """LoL-PIM (pipeline or tensor parallel over modules) or the CENT-style PIM-only system."""
+    from lolpim.hardware.links import load_link
+    from lolpim.hardware.pim import load_pim_module
+    model = load_llm(cfg.model)
+    sub = cfg.lolpim if kind == "lolpim" else cfg.cent
+    spec = load_pim_module(sub.module)
+    n = _pim_modules(cfg, spec, sub.modules)
+    weight_bits = getattr(sub, "weight_bits", 16)
+    tensor = kind == "lolpim" and cfg.lolpim.parallelism == "tensor"
+    link = load_link(spec.link)
+    usable = spec.capacity_bytes - spec.channels * spec.reserved_bytes_per_channel
+    layer_bytes = model.params_per_layer * weight_bits / 8
+    head_bytes = model.vocab * model.hidden * weight_bits / 8   # embedding table or LM head
+    chunk = cfg.lolpim.chunk_bytes
+    kv_layer_token = model.kv_bytes_per_token_per_layer()
+    common = {"kind": "pim", "model": cfg.model, "device": sub.module, "partitioning": sub.partitioning,
+              "weight_bits": weight_bits}
+    if tensor:
+        layers_per_stage = [model.layers]
+        kv_bytes = usable - (model.layers * layer_bytes + 2 * head_bytes) / n
+        dpa = [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * model.layers / n))))] * n
+        costs = [dict(common, layers=model.layers, n_devices=n, lm_head=True)]
+        microbatches = 1
+    else:
+        layers_per_stage = split_layers(model.layers, n)
+        dpa, costs = [], []
+        for i, layers in enumerate(layers_per_stage):
+            weights = layers * layer_bytes + head_bytes * ((i == 0) + (i == n - 1))
+            kv_bytes = usable - weights
+            if kv_bytes < chunk:
+                raise ParameterError("modules", f"{sub.module} #{i} holds {weights / GB:.1f} GB of weights and has no "
+                                                f"room for KV: use more modules")
+            dpa.append((int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers)))))
+            costs.append(dict(common, layers=layers, n_devices=1, lm_head=i == n - 1))
+        microbatches = sub.microbatches or n
+    _check_fits(trace, dpa, sub.module)
+    gpu_prefill = None
+    if kind == "lolpim" and cfg.lolpim.prefill_on == "gpu":
+        gpu_prefill = {"cost": {"kind": "gpu", "model": cfg.model, "layers": model.layers, "lm_head": True,
+                                "device": cfg.lolpim.prefill_gpu, "n_devices": 1},
+                       "link_bandwidth_bytes_per_s": link.payload_bandwidth_bytes_per_s}
+    kv_total = sum(c for c, _ in dpa) * chunk
+    system = _assemble(kind, model, trace, seed, costs, link, link, dpa, sub.kv_mode, trace.context_limit,
+                       microbatches, sub.max_microbatch_requests, kv_total, chunk, gpu_prefill)
+    desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GB), "
+            f"{'tensor' if tensor else 'pipeline'}-parallel, {sub.kv_mode} KV, {sub.partitioning}, "
+            f"{microbatches} micro-batches")
+    return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n)
+
+
+def gpu_count(cfg: RunConfig) -> int:
+    from lolpim.hardware.gpu import load_gpu
+    if cfg.gpu.count:
+        return cfg.gpu.count
+    return max(1, math.ceil(cfg.pim_capacity_gb * GB / load_gpu(cfg.gpu.device).hbm_capacity_bytes - 1e-9))
+
+
+def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
+    """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style)."""
+    from lolpim.hardware.gpu import load_gpu
+    from lolpim.hardware.links import load_link
+    model = load_llm(cfg.model)
+    sub = cfg.gpu if kind == "gpu" else cfg.gpu_pim
+    gpu = load_gpu(sub.device)
+    n = sub.count or gpu_count(cfg)
+    weights = model.params_total * model.bytes_per_value
+    if kind == "gpu":
+        kv_bytes = n * gpu.hbm_capacity_bytes * (1 - cfg.gpu.activation_reserve_fraction) - weights
+        where = f"{n} x {sub.device}"
+        desc = f"{n} x {sub.device} ({n * gpu.hbm_capacity_bytes / GB:.0f} GB HBM), tensor-parallel, paged KV"
+    else:
+        from lolpim.hardware.hbm_pim import load_hbm_pim
+        pim = load_hbm_pim(sub.hbm_pim)
+        if weights > n * gpu.hbm_capacity_bytes:
+            raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GB of weights")
+        kv_bytes = n * pim.capacity_bytes
+        where = f"{n} x {sub.hbm_pim}"
+        desc = (f"{n} x {sub.device} (FC) + {n} x {sub.hbm_pim} ({n * pim.capacity_bytes / GB:.0f} GB HBM-PIM, "
+                f"attention), paged KV")
+    if kv_bytes <= 0:
+        raise ParameterError(f"{'gpu' if kind == 'gpu' else 'gpu_pim'}.count",
+                             f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GB of weights of {cfg.model}")
+    chunk = sub.block_tokens * model.kv_bytes_per_token()
+    dpa = [(int(kv_bytes // chunk), sub.block_tokens)]
+    _check_fits(trace, dpa, where)
+    cost = {"kind": kind, "model": cfg.model, "layers": model.layers, "lm_head": True, "device": sub.device,
+            "n_devices": n}
+    if kind == "gpu-pim":
+        cost["hbm_pim"] = sub.hbm_pim
+    host_link = load_link("pcie-gen5-x16")
+    system = _assemble(kind, model, trace, seed, [cost], host_link, host_link, dpa, "dynamic", trace.context_limit,
+                       1, sub.max_batch_requests, dpa[0][0] * chunk, chunk, None)
+    return BuiltSystem(kind, system, desc, 1, dpa[0][0] * chunk, chunk, n)
+
+
+def build(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
+    if kind in ("lolpim", "cent"):
+        return build_pim(kind, cfg, trace, seed)
+    return build_gpu(kind, cfg, trace, seed)
+
+
+# ------------------------------------------------------------------------------ results
+
+def summarise(built: BuiltSystem, run) -> dict:
+    res = run.results
+    host = res[f"{built.kind}.host"]
+    arrival = np.asarray(host["arrival_ps"]) * 1e-12
+    first = np.asarray(host["first_token_ps"]) * 1e-12
+    finish = np.asarray(host["finish_ps"]) * 1e-12
+    generated = np.asarray(host["generated"])
+    if np.any(finish < 0):
+        unfinished = int(np.sum(finish < 0))
+        raise RuntimeError(f"{built.kind}: {unfinished} requests never finished (simulation stalled)")
+    makespan = float(finish.max() - arrival.min())
+    tpot = (finish - first) / np.maximum(generated - 1, 1)
+    ttft = first - arrival
+    intervals = np.asarray(host["intervals_ps"], dtype=np.float64) * 1e-12
+    stages = [v for k, v in res.items() if ".stage" in k]
+    dpas = [v for k, v in res.items() if ".dpa" in k]
+    duration = host["end_ps"] * 1e-12
+    kv_cap = host["kv_capacity_bytes"]
+    used_util = host["used_token_s"] * host["kv_bytes_per_token"] / (kv_cap * duration) if duration else 0.0
+    sat_util = (host["saturated_token_s"] * host["kv_bytes_per_token"] / (kv_cap * host["saturated_s"])
+                if host["saturated_s"] > 0 else float("nan"))
+    alloc_util = float(np.mean([d["allocated_chunk_s"] / (d["capacity_chunks"] * duration) for d in dpas]))
+    return {
+        "system": built.kind, "description": built.description,
+        "requests": int(len(generated)), "output_tokens": int(generated.sum()),
+        "makespan_s": makespan,
+        "throughput_tokens_per_s": float(generated.sum() / makespan),
+        "tpot_mean_s": float(tpot.mean()), "tpot_p99_s": float(np.percentile(tpot, 99)),
+        "token_interval_p99_s": float(np.percentile(intervals, 99)) if intervals.size else float("nan"),
+        "ttft_mean_s": float(ttft.mean()), "ttft_p99_s": float(np.percentile(ttft, 99)),
+        "kv_used_utilisation": float(used_util),
+        "kv_used_utilisation_saturated": float(sat_util),
+        "kv_allocated_utilisation": alloc_util,
+        "kv_capacity_gb": kv_cap / GB,
+        "module_utilisation": float(np.mean([s["busy_ps"] * 1e-12 / makespan for s in stages])),
+        "preemptions": int(host["preemptions"]),
+        "energy_j": float(sum(s["energy_j"] for s in stages)),
+        "stages": built.stages, "devices": built.devices,
+        "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
+    }

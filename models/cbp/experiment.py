@@ -84,3 +84,9 @@ def export_result(result: CBPResult) -> list[PackedLayer]:
     """The constrained layers of a CBP run, packed with their fixed scales."""
     return [pack_layer(f"layer{i}", result.latent.weights[i], result.constraint, result.scales[i])
             for i in result.constrained_layers]
+
+
+# A few-second configuration (validation anchors, tests): a narrow net and p_max = 3
+# so that the window schedule runs past g = 100 within 60 epochs.
+QUICK_SETUP = DigitsSetup(hidden_sizes=(32, 32, 32), pretrain_epochs=20, cbp_epochs=60,
+                          settings=CBPSettings(p_max_epochs=3))

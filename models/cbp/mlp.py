@@ -71,13 +71,6 @@ def accuracy(weights: list[np.ndarray], biases: list[np.ndarray], x: np.ndarray,
     return float(np.mean(forward(weights, biases, x)[-1].argmax(axis=1) == labels))
 
 
-def clip_by_global_norm(grads: list[np.ndarray], max_norm: float) -> list[np.ndarray]:
-    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
-    if norm <= max_norm:
-        return grads
-    return [g * (max_norm / norm) for g in grads]
-
-
 def pretrain(net: MLP, x: np.ndarray, y: np.ndarray, epochs: int, rng: np.random.Generator,
              lr: float = 0.05, momentum: float = 0.9, batch_size: int = 64,
              weight_decay: float = 1e-4, on_epoch=None) -> MLP:

@@ -20,18 +20,18 @@ from .constraint import g_at
 class CBPSettings:
     lr_weights: float = 0.01           # SGD learning rate of the latent weights
     momentum: float = 0.9
-    eta_lambda: float = 1.0            # multiplier ascent rate: lambda += eta_lambda * cs
+    eta_lambda: float = 0.1            # multiplier ascent rate: lambda += eta_lambda * cs
     p_max_epochs: int = 20             # longest stretch without a lambda/g update
     lr_drop_at_g: float = 20.0         # weight LR x lr_drop_factor once g reaches this
     lr_drop_factor: float = 0.1
-    grad_clip_norm: float = 1.0        # global L2 norm of all weight gradients
+    grad_clip: float = 1.0             # every gradient element clipped to [-1, 1]
     clamp_scales: float = 2.0          # latent weights kept in [-clamp*a, +clamp*a]
     batch_size: int = 64
     window: bool = True                # False: full constraint from the start (ablation)
     use_constraint: bool = True        # False: plain rounding + STE fine-tuning (ablation)
 
     def __post_init__(self):
-        for name in ("lr_weights", "eta_lambda", "grad_clip_norm", "lr_drop_factor"):
+        for name in ("lr_weights", "eta_lambda", "grad_clip", "lr_drop_factor"):
             if not getattr(self, name) > 0:
                 raise ParameterError(name, "must be > 0")
         if not 0 <= self.momentum < 1:
@@ -67,7 +67,7 @@ class QuasiStaticSchedule:
         return s.lr_weights * (s.lr_drop_factor if dropped else 1.0)
 
     def end_epoch(self, lagrangian_sum: float) -> bool:
-        """Record the epoch's summed Lagrangian; True means: update lambda now, then g moves on."""
+        """Record the epoch's summed Lagrangian; True means g has moved on: update lambda now."""
         self.epochs_since_update += 1
         stalled = lagrangian_sum >= self.previous_lagrangian
         self.previous_lagrangian = lagrangian_sum

@@ -84,9 +84,15 @@ def constrain(model, constraint_name: str, batches, loss_fn, epochs: int,
     def latent_np(p):
         return p.detach().cpu().numpy().astype(np.float64)
 
+    def ascend_multipliers():   # with the window as it stands now (see trainer.post_train)
+        if settings.use_constraint:
+            for i, (p, a) in enumerate(zip(params, scales)):
+                lambdas[i] += settings.eta_lambda * constraint(latent_np(p), levels, a, schedule.g)[0]
+
     def rounded(p, a):
         return torch.as_tensor(levels.round(latent_np(p), a), dtype=p.dtype, device=p.device)
 
+    ascend_multipliers()
     model.train()
     for epoch in range(epochs):
         g = schedule.g
@@ -114,15 +120,14 @@ def constrain(model, constraint_name: str, batches, loss_fn, epochs: int,
                     cs, slope = constraint(latent_np(p), levels, a, g)
                     p.grad += torch.as_tensor(lam * slope, dtype=p.dtype, device=p.device)
                     lagrangian += float(np.sum(lam * cs))
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
+            torch.nn.utils.clip_grad_value_(model.parameters(), settings.grad_clip)
             optimiser.step()
             with torch.no_grad():
                 for p, a in zip(params, scales):
                     p.clamp_(-settings.clamp_scales * a, settings.clamp_scales * a)
         updated = schedule.end_epoch(lagrangian)
-        if updated and settings.use_constraint:
-            for i, (p, a) in enumerate(zip(params, scales)):
-                lambdas[i] += settings.eta_lambda * constraint(latent_np(p), levels, a, g)[0]
+        if updated:
+            ascend_multipliers()
         sizes = [p.numel() for p in params]
         cfs = float(np.average([constraint_failure_score(latent_np(p), levels, a)
                                 for p, a in zip(params, scales)], weights=sizes))

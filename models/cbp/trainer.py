@@ -15,7 +15,7 @@ from lolpim.hardware.errors import ParameterError
 
 from .constraint import constraint, constraint_failure_score
 from .levels import LevelSet, layer_scale, level_set
-from .mlp import MLP, accuracy, backward, clip_by_global_norm, forward, softmax_cross_entropy
+from .mlp import MLP, accuracy, backward, forward, softmax_cross_entropy
 from .schedule import CBPSettings, QuasiStaticSchedule
 
 
@@ -70,6 +70,16 @@ def post_train(pretrained: MLP, constraint_name: str, data: tuple, epochs: int,
     history: list[dict] = []
     n = len(y_train)
 
+    def ascend_multipliers():
+        # lambda <- lambda + eta * cs(W; g) with the window as it stands *now*: weights that
+        # the window has just released get their multiplier at once, not one stage later
+        if settings.use_constraint:
+            for i in layers:
+                lambdas[i] += settings.eta_lambda * constraint(net.weights[i], levels, scales[i],
+                                                               schedule.g)[0]
+
+    ascend_multipliers()   # at g = 1 only weights outside [q_min, q_max] are charged
+
     for epoch in range(epochs):
         g = schedule.g
         lr = schedule.lr_weights
@@ -88,8 +98,8 @@ def post_train(pretrained: MLP, constraint_name: str, data: tuple, epochs: int,
                     cs, slope = constraint(net.weights[i], levels, scales[i], g)
                     gw[i] = gw[i] + lambdas[i] * slope
                     lagrangian += float(np.sum(lambdas[i] * cs))
-            grads = clip_by_global_norm(gw + gb, settings.grad_clip_norm)
-            for p, v, gr in zip(params, velocity, grads):
+            for p, v, gr in zip(params, velocity, gw + gb):
+                gr = np.clip(gr, -settings.grad_clip, settings.grad_clip)
                 v *= settings.momentum
                 v -= lr * gr
                 p += v
@@ -97,10 +107,9 @@ def post_train(pretrained: MLP, constraint_name: str, data: tuple, epochs: int,
                 limit = settings.clamp_scales * scales[i]
                 np.clip(net.weights[i], -limit, limit, out=net.weights[i])
 
-        updated = schedule.end_epoch(lagrangian)
-        if updated and settings.use_constraint:
-            for i in layers:  # ascent with the constraint as it stood during this epoch
-                lambdas[i] += settings.eta_lambda * constraint(net.weights[i], levels, scales[i], g)[0]
+        updated = schedule.end_epoch(lagrangian)   # True: g has moved on
+        if updated:
+            ascend_multipliers()
         used = quantise(net, levels, scales)
         record = {"epoch": epoch, "g": g, "lr": lr, "lagrangian": lagrangian,
                   "loss": loss_sum / n, "cfs": mean_cfs(net, levels, scales),

@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 
 from lolpim.hardware.errors import ParameterError
-from lolpim.models.cbp.experiment import DigitsSetup, pretrained_digits, run_cbp
+from lolpim.models.cbp.experiment import QUICK_SETUP, pretrained_digits, run_cbp
 from lolpim.models.cbp.mlp import MLP
 from lolpim.models.cbp.trainer import post_train
 
-SMALL = DigitsSetup(hidden_sizes=(32, 32, 32), pretrain_epochs=20, cbp_epochs=60)
-SMALL = replace(SMALL, settings=replace(SMALL.settings, p_max_epochs=3))
+SMALL = QUICK_SETUP   # 32-32-32 hidden, 20 pretraining epochs, 60 CBP epochs, p_max = 3
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,36 @@
+"""`lolpim cbp`: JSON on stdout, CSV/JSON/PNG/packed weights under --out, errors exit 2."""
+import json
+
+import numpy as np
+
+from lolpim.models.cbp.export import load_packed
+from lolpim.models.cbp.levels import level_set
+from lolpim.orchestration.cli import main
+
+TINY = ["--epochs", "4", "--pretrain-epochs", "3", "--hidden", "12", "12", "--p-max", "2", "--quiet"]
+
+
+def test_json_and_out_files(tmp_path, capsys):
+    assert main(["cbp", "--constraint", "ternary", "--json", "--out", str(tmp_path), *TINY]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (run,) = report["runs"]
+    assert run["constraint"] == "ternary" and run["weight_bits"] == 2 and 0 <= run["test_acc"] <= 1
+    assert len(report["summary"]) == 1
+    for name in ("runs.csv", "summary.csv", "results.json", "curves.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    (layer,) = load_packed(tmp_path / "weights_ternary_cbp_seed0.npz")
+    assert layer.shape == (12, 12)
+    assert set(np.unique(layer.weights() / layer.scale)) <= set(level_set("ternary").levels)
+
+
+def test_ablation_runs_three_variants(capsys):
+    assert main(["cbp", "--constraint", "binary", "--ablation", *TINY]) == 0
+    out = capsys.readouterr().out
+    for variant in ("cbp", "round_finetune", "no_window"):
+        assert variant in out
+
+
+def test_bad_flags_exit_2(capsys):
+    assert main(["cbp", "--epochs", "0", "--quiet"]) == 2
+    assert main(["cbp", "--hidden", "16", "--quiet"]) == 2   # needs >= 2 hidden layers
+    assert "error" in capsys.readouterr().err

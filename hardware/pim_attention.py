@@ -56,9 +56,11 @@ def _check_partitioning(partitioning: str) -> None:
         raise ParameterError("partitioning", f"got {partitioning!r}; allowed: {list(PARTITIONINGS)}")
 
 
-def _check_layers(layers) -> int:
+def _check_layers(layers, model: LlmConfig) -> int:
     if isinstance(layers, bool) or not isinstance(layers, (int, np.integer)) or layers < 1:
         raise ParameterError("layers", f"must be a positive integer, got {layers!r}")
+    if layers > model.layers:
+        raise ParameterError("layers", f"{model.name} has {model.layers} decoder layers, got {layers}")
     return int(layers)
 
 
@@ -203,7 +205,7 @@ def pim_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
     Keys: qkv, attention, out_proj, ffn, other. FC weights are spread over every channel x bank
     of the module; the micro-batch's tokens are the GEMVs' input vectors.
     """
-    layers = _check_layers(layers)
+    layers = _check_layers(layers, model)
     weight_bits = check_weight_bits(weight_bits)
     ctx = _contexts(contexts_tokens)
     batch = int(ctx.size)
@@ -252,7 +254,7 @@ def pim_prefill_layers_cost(spec: PimModuleSpec, model: LlmConfig, prompt_tokens
     FC layers use the faster of NMU GEMM and PIM GEMV; causal attention and element-wise work
     run on the NMU, whose KV writes go over the channel I/O.
     """
-    layers = _check_layers(layers)
+    layers = _check_layers(layers, model)
     prompts = _contexts(np.atleast_1d(prompt_tokens))
     tokens = int(prompts.sum())
     shapes = model.fc_shapes()

@@ -55,7 +55,7 @@ def matrix_bytes_in_banks(spec: PimModuleSpec, k_in: int, n_out: int, weight_bit
 def module_capacity(spec: PimModuleSpec, model: LlmConfig, layers: int, weight_bits: int = 16) -> PimCapacity:
     """Capacity account of one module holding ``layers`` decoder layers of ``model``."""
     from lolpim.hardware.pim_attention import _check_layers
-    layers = _check_layers(layers)
+    layers = _check_layers(layers, model)
     weight_bits = check_weight_bits(weight_bits)
     per_layer = sum(matrix_bytes_in_banks(spec, k, n, weight_bits) for k, n in model.fc_shapes().values())
     weights = layers * per_layer

@@ -90,8 +90,10 @@ class PimModuleSpec:
         if self.row_bytes % self.column_bytes:
             raise ParameterError("row_bytes", f"{self.row_bytes} must be a multiple of column_bytes "
                                               f"({self.column_bytes})")
-        if self.global_buffer_bytes < self.column_bytes:
-            raise ParameterError("global_buffer_bytes", f"must hold at least one column ({self.column_bytes} B)")
+        if not self.column_bytes <= self.global_buffer_bytes <= self.row_bytes:
+            # a K tile of 16-bit weights must fit one bank row: the GEMV model opens one row per pass
+            raise ParameterError("global_buffer_bytes", f"must lie in [column_bytes, row_bytes] = "
+                                                        f"[{self.column_bytes}, {self.row_bytes}]")
         if self.n_rfc >= self.n_refi:
             raise ParameterError("n_rfc", f"must be < n_refi ({self.n_refi}): refresh would never end")
         if self.reserved_bytes_per_channel >= self.channel_bytes:

@@ -309,13 +309,16 @@ def _split_outputs(spec: PimModuleSpec, n_out: int):
     return q + 1, min(rem, spec.channels), q, spec.channels if q > 0 else min(rem, spec.channels)
 
 
-def _energy_j(spec: PimModuleSpec, acts, macs, io_columns, useful_macs, bits) -> float:
+def _energy_parts_j(spec: PimModuleSpec, acts, macs, io_columns, useful_macs, bits) -> dict:
+    """Activation (per bit of row opened), array read (per bit into the bank units), I/O (per
+    bit of WR-INP / RD-OUT), MAC (per multiply-accumulate at this weight precision)."""
     bank_bits = spec.banks_per_channel * 8
-    pj = (acts * spec.row_bytes * bank_bits * spec.activate_energy_pj_per_bit
-          + macs * spec.column_bytes * bank_bits * spec.read_energy_pj_per_bit
-          + io_columns * spec.column_bytes * 8 * spec.io_energy_pj_per_bit
-          + useful_macs * spec.mac_energy_for(bits))
-    return float(pj) * 1e-12
+    return {
+        "activate_j": float(acts * spec.row_bytes * bank_bits * spec.activate_energy_pj_per_bit) * 1e-12,
+        "read_j": float(macs * spec.column_bytes * bank_bits * spec.read_energy_pj_per_bit) * 1e-12,
+        "io_j": float(io_columns * spec.column_bytes * 8 * spec.io_energy_pj_per_bit) * 1e-12,
+        "mac_j": float(useful_macs * spec.mac_energy_for(bits)) * 1e-12,
+    }
 
 
 def _module_gemv(spec: PimModuleSpec, k_in: int, n_out: int, batch: int, weight_bits: int,
@@ -335,7 +338,8 @@ def _module_gemv(spec: PimModuleSpec, k_in: int, n_out: int, batch: int, weight_
     array_bytes = macs * spec.column_bytes * spec.banks_per_channel
     io_bytes = (rdouts + wrinps) * spec.column_bytes
     useful = float(k_in) * n_out * batch
-    energy = _energy_j(spec, acts, macs, rdouts + wrinps, useful, weight_bits)
+    energy_parts = _energy_parts_j(spec, acts, macs, rdouts + wrinps, useful, weight_bits)
+    energy = sum(energy_parts.values())
     c = spec.n_ccd
     io_slots = (hi["wrinps"] + (0 if spec.output_dual_port else hi["rdouts"])) * c
     bound = "io" if io_slots > hi["macs"] * c else "memory"
@@ -346,6 +350,7 @@ def _module_gemv(spec: PimModuleSpec, k_in: int, n_out: int, batch: int, weight_
         "array_bytes": array_bytes, "io_bytes": io_bytes, "weight_bits": weight_bits,
         "mac_slot_utilisation": float(hi["macs"] * c / max(hi["time_tck"], 1)),
         "refresh_s": float(hi["refreshes"]) * spec.n_rfc * spec.tck_s,
+        "energy_breakdown_j": energy_parts,
     }
     return OpCost(time_s, bytes_moved=array_bytes + io_bytes, flops=2.0 * useful, energy_j=energy,
                   bound=bound, detail=detail)

@@ -1,0 +1,262 @@
+"""Calcium-cascade synapse (a reconstruction of Kornijcuk, Kim, Kim & Jeong, arXiv 1911.11326).
+
+The paper's equations are not public; docs/plasticity-cascade.md writes down this reconstruction,
+its parameters, units and the reasoning. In short, per synapse i:
+
+    spine voltage    V_i   = V_base_i + a_fast_i + a_slow_i          (bAP waveform at this spine)
+    NMDA gating      dg/dt = -g/tau_nmda, and g += u (1 - g) at each presynaptic spike
+    Mg block         B(V)  = 1 / (1 + [Mg]/3.57 mM * exp(-0.062 V/mV))   (Jahr & Stevens 1990)
+    calcium          dCa/dt = -Ca/tau_ca + k_nmda g B(V) (E_ca - V);  Ca += k_vgcc A at a bAP
+    catalysts        dC_k/dt = on_k h_k(Ca) (1 - C_k) - off_k C_k,  h_k = Ca^n_k / (K_k^n_k + Ca^n_k)
+    phosphorylation  dP/dt = k_p C1 (1 - P) - k_d C2 P;   weight w = P / P_initial
+
+C1 (kinase-like) has low affinity and high cooperativity, C2 (phosphatase-like) high affinity; there
+is no calcium threshold at which the sign of plasticity is decided: LTP or LTD is whichever enzyme
+does more work, which depends on the whole calcium time course. A bAP of local amplitude A arrives
+at each spine; with boosting on, A = A_bap (1 + gain * e_i) where e_i = exp(-(t - t_pre_i)/tau_boost)
+marks synapses that were active just before (A-type K+ channel inactivation by the local EPSP).
+
+Integration: every synapse keeps its own clock. Between events each synapse is stepped with an
+exponential-Euler scheme (linear decays exact, enzyme kinetics exact for the step's mid-point
+calcium) whose step grows with the time since that synapse's last event: fine (0.1 ms) right after
+a spike, up to ``max_step_s`` when everything is quiet.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from lolpim.hardware.errors import ParameterError
+
+PRESET_FILE = Path(__file__).parent / "presets" / "cascade.toml"
+
+NO_EVENT, PRE, BAP = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class CascadeParams:
+    v_rest_mV: float = -65.0
+    mg_mM: float = 1.0
+    nmda_tau_s: float = 0.07
+    nmda_bind_fraction: float = 0.5
+    nmda_ca_uM_per_s_per_mV: float = 1.0
+    ca_reversal_mV: float = 130.0
+    ca_tau_s: float = 0.03
+    vgcc_ca_uM_per_mV: float = 0.001
+    bap_amplitude_mV: float = 40.0
+    bap_fast_fraction: float = 0.3
+    bap_fast_tau_s: float = 0.003
+    bap_slow_tau_s: float = 0.04
+    bap_boosting: bool = True
+    boost_gain: float = 2.0
+    boost_tau_s: float = 0.02
+    c1_half_uM: float = 0.65
+    c1_hill: float = 6.0
+    c1_on_per_s: float = 20.0
+    c1_off_per_s: float = 1.3
+    c2_half_uM: float = 0.2
+    c2_hill: float = 6.0
+    c2_on_per_s: float = 5.0
+    c2_off_per_s: float = 0.5
+    phos_per_s: float = 4.0
+    dephos_per_s: float = 0.06
+    p_initial: float = 0.5
+    name: str = "custom"
+    description: str = ""
+
+    def __post_init__(self):
+        positive = ("mg_mM", "nmda_tau_s", "ca_tau_s", "bap_fast_tau_s", "bap_slow_tau_s",
+                    "boost_tau_s", "c1_half_uM", "c1_hill", "c1_on_per_s", "c1_off_per_s",
+                    "c2_half_uM", "c2_hill", "c2_on_per_s", "c2_off_per_s")
+        for f in positive:
+            if not getattr(self, f) > 0:
+                raise ParameterError(f, f"must be > 0, got {getattr(self, f)!r}")
+        for f in ("nmda_ca_uM_per_s_per_mV", "vgcc_ca_uM_per_mV", "bap_amplitude_mV",
+                  "boost_gain", "phos_per_s", "dephos_per_s"):
+            if not getattr(self, f) >= 0:
+                raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
+        for f in ("nmda_bind_fraction", "bap_fast_fraction"):
+            if not 0.0 <= getattr(self, f) <= 1.0:
+                raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
+        if not 0.0 < self.p_initial < 1.0:
+            raise ParameterError("p_initial", f"must be in (0, 1), got {self.p_initial!r}")
+        if not isinstance(self.bap_boosting, bool):
+            raise ParameterError("bap_boosting", f"must be true or false, got {self.bap_boosting!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def preset_names() -> list[str]:
+    with PRESET_FILE.open("rb") as fh:
+        return list(tomllib.load(fh))
+
+
+def load_params(name: str = "hippocampal", **overrides) -> CascadeParams:
+    with PRESET_FILE.open("rb") as fh:
+        table = tomllib.load(fh)
+    if name not in table:
+        raise ParameterError("params", f"unknown cascade set {name!r}; allowed: {sorted(table)}")
+    values = dict(table[name], name=name)
+    known = {f.name for f in fields(CascadeParams)}
+    for key in overrides:
+        if key not in known:
+            raise ParameterError(key, f"not a cascade parameter; allowed: {sorted(known)}")
+    values.update(overrides)
+    return CascadeParams(**values)
+
+
+def mg_unblocked_fraction(v_mV, mg_mM: float):
+    """Jahr & Stevens (1990) voltage dependence of the NMDA Mg2+ block."""
+    return 1.0 / (1.0 + (mg_mM / 3.57) * np.exp(-0.062 * np.asarray(v_mV, dtype=float)))
+
+
+STATE_FIELDS = ("t_s", "t_event_s", "g", "boost", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base")
+
+
+class CascadePopulation:
+    """``n`` cascade synapses; numpy arrays, one clock per synapse (equal when driven together)."""
+
+    min_step_s = 1e-4
+    step_growth = 0.1      # step = 10% of the time since the synapse's last event
+    max_step_s = 0.2
+
+    def __init__(self, params: CascadeParams, n: int, v_base_mV=None, t0_s: float = 0.0):
+        if n < 1:
+            raise ParameterError("n", f"must be >= 1, got {n}")
+        self.p = params
+        self.n = n
+        z = np.zeros(n)
+        self.t_s = z + t0_s
+        self.t_event_s = z + t0_s - 1.0   # "long ago": first step is already coarse
+        self.g, self.boost, self.a_fast, self.a_slow = z.copy(), z.copy(), z.copy(), z.copy()
+        self.ca, self.c1, self.c2 = z.copy(), z.copy(), z.copy()
+        self.p = params
+        self.phos = z + params.p_initial
+        base = params.v_rest_mV if v_base_mV is None else v_base_mV
+        self.v_base = np.broadcast_to(np.asarray(base, dtype=float), (n,)).copy()
+
+    # -- readout --------------------------------------------------------------------------------
+    def weights(self) -> np.ndarray:
+        """Synaptic weight relative to the initial phosphorylation level (1 = unchanged)."""
+        return self.phos / self.p.p_initial
+
+    # -- integration ----------------------------------------------------------------------------
+    def _step(self, h):
+        p = self.p
+        half = 0.5 * h
+        g_mid = self.g * np.exp(-half / p.nmda_tau_s)
+        v_mid = (self.v_base + self.a_fast * np.exp(-half / p.bap_fast_tau_s)
+                 + self.a_slow * np.exp(-half / p.bap_slow_tau_s))
+        flux = p.nmda_ca_uM_per_s_per_mV * g_mid * mg_unblocked_fraction(v_mid, p.mg_mM) \
+            * (p.ca_reversal_mV - v_mid)
+        decay_ca = np.exp(-h / p.ca_tau_s)
+        ca_new = self.ca * decay_ca + flux * p.ca_tau_s * (1.0 - decay_ca)
+        ca_mid = 0.5 * (self.ca + ca_new)
+        c1_new = self._enzyme(self.c1, ca_mid, h, p.c1_half_uM, p.c1_hill, p.c1_on_per_s, p.c1_off_per_s)
+        c2_new = self._enzyme(self.c2, ca_mid, h, p.c2_half_uM, p.c2_hill, p.c2_on_per_s, p.c2_off_per_s)
+        k_up = p.phos_per_s * 0.5 * (self.c1 + c1_new)
+        k_down = p.dephos_per_s * 0.5 * (self.c2 + c2_new)
+        rate = k_up + k_down
+        target = np.where(rate > 0, k_up / np.maximum(rate, 1e-300), self.phos)
+        self.phos = target + (self.phos - target) * np.exp(-rate * h)
+        self.ca, self.c1, self.c2 = ca_new, c1_new, c2_new
+        self.g = self.g * np.exp(-h / p.nmda_tau_s)
+        self.a_fast = self.a_fast * np.exp(-h / p.bap_fast_tau_s)
+        self.a_slow = self.a_slow * np.exp(-h / p.bap_slow_tau_s)
+        self.boost = self.boost * np.exp(-h / p.boost_tau_s)
+        self.t_s = self.t_s + h
+
+    @staticmethod
+    def _enzyme(c, ca, h, half, hill, on, off):
+        x = (np.maximum(ca, 0.0) / half) ** hill
+        drive = on * x / (1.0 + x)
+        rate = drive + off
+        target = drive / rate
+        return target + (c - target) * np.exp(-rate * h)
+
+    def advance_each(self, targets_s) -> None:
+        """Advance synapse i to ``targets_s[i]`` (synapses already there do not move)."""
+        targets_s = np.broadcast_to(np.asarray(targets_s, dtype=float), (self.n,))
+        if np.any(targets_s < self.t_s - 1e-12):
+            raise ParameterError("to_time_s", "cannot go back in time")
+        while True:
+            remaining = targets_s - self.t_s
+            if not np.any(remaining > 1e-12):
+                break
+            h = np.clip(self.step_growth * (self.t_s - self.t_event_s), self.min_step_s, self.max_step_s)
+            self._step(np.clip(np.minimum(h, remaining), 0.0, None))
+        self.t_s = np.maximum(self.t_s, targets_s)
+
+    def advance(self, to_time_s: float) -> None:
+        self.advance_each(np.full(self.n, float(to_time_s)))
+
+    # -- events ---------------------------------------------------------------------------------
+    def _index(self, idx):
+        return np.arange(self.n) if idx is None else np.asarray(idx, dtype=np.int64)
+
+    def on_pre(self, t_s: float, idx=None) -> np.ndarray:
+        """Presynaptic spikes at ``t_s`` on ``idx`` (all if None). Returns their weights (the
+        drive the postsynaptic neuron receives)."""
+        self.advance(t_s)
+        idx = self._index(idx)
+        self._apply_pre(idx, t_s)
+        return self.weights()[idx]
+
+    def on_bap(self, t_s: float, idx=None) -> None:
+        """A back-propagating action potential reaches the spines ``idx`` (all if None) at ``t_s``."""
+        self.advance(t_s)
+        self._apply_bap(self._index(idx), t_s)
+
+    def _apply_pre(self, idx, t_s):
+        p = self.p
+        self.g[idx] += p.nmda_bind_fraction * (1.0 - self.g[idx])
+        self.boost[idx] = 1.0
+        self.t_event_s[idx] = t_s
+
+    def _apply_bap(self, idx, t_s):
+        p = self.p
+        amplitude = p.bap_amplitude_mV * (1.0 + p.boost_gain * self.boost[idx]) if p.bap_boosting \
+            else np.full(len(idx), p.bap_amplitude_mV)
+        self.a_fast[idx] += p.bap_fast_fraction * amplitude
+        self.a_slow[idx] += (1.0 - p.bap_fast_fraction) * amplitude
+        self.ca[idx] += p.vgcc_ca_uM_per_mV * amplitude
+        self.t_event_s[idx] = t_s
+
+    def run_schedule(self, times_s, kinds) -> None:
+        """Drive every synapse with its own event list: row i of ``times_s``/``kinds`` (sorted in
+        time; kinds PRE, BAP, or NO_EVENT as padding). Vectorised over synapses, one event index
+        at a time, so protocols with many conditions run as one population."""
+        times_s = np.asarray(times_s, dtype=float)
+        kinds = np.asarray(kinds)
+        for k in range(times_s.shape[1]):
+            t_k, kind_k = times_s[:, k], kinds[:, k]
+            active = kind_k != NO_EVENT
+            self.advance_each(np.where(active, t_k, self.t_s))
+            pre = np.flatnonzero(kind_k == PRE)
+            bap = np.flatnonzero(kind_k == BAP)
+            if pre.size:
+                self._apply_pre(pre, t_k[pre])
+            if bap.size:
+                self._apply_bap(bap, t_k[bap])
+
+    # -- state as plain data (msgpack-friendly) -------------------------------------------------
+    def snapshot(self) -> dict:
+        arrays = {"t_s": self.t_s, "t_event_s": self.t_event_s, "g": self.g, "boost": self.boost,
+                  "a_fast": self.a_fast, "a_slow": self.a_slow, "ca": self.ca, "c1": self.c1,
+                  "c2": self.c2, "p": self.phos, "v_base": self.v_base}
+        return {key: value.tolist() for key, value in arrays.items()}
+
+    def restore(self, state: dict) -> None:
+        for key in STATE_FIELDS:
+            value = np.asarray(state[key], dtype=float)
+            setattr(self, "phos" if key == "p" else key, value)
+        self.n = len(self.phos)

@@ -1,0 +1,221 @@
+"""`lolpim plasticity PROTOCOL`: run an induction protocol on the cascade or Graupner-Brunel synapse.
+
+    pairing            voltage-clamp sweep (cascade only: Graupner-Brunel has no voltage)
+    stdp               delta-t sweep of pre-post pairs
+    frequency          Sjostrom protocol, +10 and -10 ms pairs against pairing frequency
+    ocular-dominance   binocular phase, monocular deprivation, optional recovery (cascade only),
+                       run with bAP boosting on and off
+Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result on stdout.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from ..errors import UserError
+
+PROTOCOLS = ("pairing", "stdp", "frequency", "ocular-dominance")
+DEFAULT_SETS = {("cascade", "pairing"): "hippocampal", ("cascade", "stdp"): "hippocampal",
+                ("cascade", "frequency"): "cortical", ("cascade", "ocular-dominance"): "hippocampal",
+                ("graupner-brunel", "stdp"): "DP", ("graupner-brunel", "frequency"): "cortical-slices"}
+
+
+def _params(args):
+    from lolpim.models.plasticity import cascade, graupner_brunel
+    if (args.model, args.protocol) not in DEFAULT_SETS:
+        raise UserError(f"protocol '{args.protocol}' needs the cascade model "
+                        f"(Graupner-Brunel has no membrane voltage or bAP boosting)")
+    name = args.params or DEFAULT_SETS[(args.model, args.protocol)]
+    if args.model == "cascade":
+        return cascade.load_params(name, bap_boosting=not args.no_boost)
+    return graupner_brunel.load_params(name)
+
+
+def run_protocol(args) -> dict:
+    """The protocol's result as plain data: rows for the CSV plus the experimental comparison."""
+    import numpy as np
+
+    from lolpim.models.plasticity import ocular_dominance as od
+    from lolpim.models.plasticity import protocols as pr
+
+    params = _params(args)
+    data = pr.experimental_data()
+    out = {"protocol": args.protocol, "model": args.model, "params": params.to_dict()}
+    cascade = args.model == "cascade"
+    if args.protocol == "pairing":
+        v_hold = np.arange(-75.0, 0.1, 2.5)
+        dw = pr.cascade_pairing(params, v_hold, n_pulses=args.pairs or 100, frequency_hz=args.frequency or 1.0)
+        out["columns"] = ["v_hold_mV", "dw"]
+        out["rows"] = [[float(v), float(d)] for v, d in zip(v_hold, dw)]
+        out["experiment"] = data["pairing"]
+    elif args.protocol == "stdp":
+        n_pairs, freq = args.pairs or 60, args.frequency or 1.0
+        delta = np.arange(-100.0, 100.1, 2.0 if cascade else 0.5) * 1e-3
+        delta = delta[delta != 0]
+        dw = pr.cascade_stdp(params, delta, n_pairs, freq) if cascade else pr.gb_stdp(params, delta, n_pairs, freq)
+        out["columns"] = ["delta_t_ms", "dw"]
+        out["rows"] = [[float(d * 1e3), float(w)] for d, w in zip(delta, dw)]
+        out["experiment"] = data["stdp"]
+    elif args.protocol == "frequency":
+        freqs = [0.1, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0] if args.frequency is None else [args.frequency]
+        table = pr.cascade_frequency(params, freqs) if cascade else pr.gb_frequency(params, freqs)
+        out["columns"] = ["frequency_hz", "dw_plus_10ms", "dw_minus_10ms"]
+        out["rows"] = [[f, float(a), float(b)] for f, (a, b) in zip(freqs, table)]
+        out["experiment"] = data["frequency"]
+        out["comparison"] = sjostrom_comparison(out["rows"], data["frequency"])
+    else:
+        cfg = od.OcularDominanceConfig(neurons=args.neurons, synapses_per_eye=args.synapses,
+                                       binocular_s=args.binocular_s, deprivation_s=args.deprivation_s,
+                                       recovery_s=args.recovery_s)
+        runs = {}
+        for label, boosting in (("boost_on", True), ("boost_off", False)):
+            p = params.__class__(**{**params.to_dict(), "bap_boosting": boosting})
+            runs[label] = od.run_ocular_dominance(p, cfg, seed=args.seed)
+            runs[label]["deprivation"] = od.deprivation_shift(runs[label])
+        out["config"] = cfg.to_dict()
+        out["columns"] = ["time_s", "w_left_boost_on", "w_right_boost_on", "w_left_boost_off", "w_right_boost_off"]
+        on, off = runs["boost_on"], runs["boost_off"]
+        out["rows"] = [list(r) for r in zip(on["time_s"], on["w_left"], on["w_right"], off["w_left"], off["w_right"])]
+        out["runs"] = {k: {"phases": v["phases"], "deprivation": v["deprivation"]} for k, v in runs.items()}
+    return out
+
+
+def sjostrom_comparison(rows, exp) -> list[dict]:
+    """Model vs experiment at the five published frequencies (only those present in rows)."""
+    model = {r[0]: (r[1], r[2]) for r in rows}
+    out = []
+    for i, f in enumerate(exp["frequency_hz"]):
+        if f not in model:
+            continue
+        for j, (label, values) in enumerate((("+10ms", exp["dw_plus_10ms"]), ("-10ms", exp["dw_minus_10ms"]))):
+            sim = model[f][j]
+            out.append({"frequency_hz": f, "delta_t": label, "experiment": values[i], "model": sim,
+                        "same_sign": bool((sim > 0) == (values[i] > 0)),
+                        "within_tolerance": bool(abs(sim - values[i]) <= exp["close_tolerance"])})
+    return out
+
+
+def write_outputs(result: dict, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"plasticity_{result['protocol'].replace('-', '_')}"
+    with open(f"{stem}.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(result["columns"])
+        writer.writerows(result["rows"])
+    Path(f"{stem}.json").write_text(json.dumps(result, indent=1))
+    plot(result, Path(f"{stem}.png"))
+    return [Path(f"{stem}.{ext}") for ext in ("csv", "json", "png")]
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = np.array(result["rows"], dtype=float)
+    exp = result.get("experiment", {})
+    name = f"{result['model']} ({result['params'].get('name', '')})"
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.axhline(0, color="0.6", lw=0.8)
+    protocol = result["protocol"]
+    if protocol == "pairing":
+        ax.plot(rows[:, 0], 100 * rows[:, 1], "o-", ms=3, label=name)
+        ax.axvspan(*exp["trough_range_mV"], color="tab:blue", alpha=0.12, label="expected LTD trough (Shouval 2002)")
+        ax.axvspan(exp["potentiation_from_mV"], rows[-1, 0], color="tab:red", alpha=0.08, label="expected LTP")
+        ax.errorbar([exp["no_change_at_mV"]], [0], yerr=[100 * exp["no_change_tolerance"]], fmt="ks",
+                    capsize=4, label="no change near rest")
+        ax.set_xlabel("holding potential V_h (mV)")
+        ax.set_title("Pairing: 100 presynaptic pulses at 1 Hz under voltage clamp")
+    elif protocol == "stdp":
+        ax.plot(rows[:, 0], 100 * rows[:, 1], "-", lw=2, label=name)
+        t = np.linspace(0.5, 100, 200)
+        a_plus, a_minus = np.mean(exp["peak_ltp_range"]), np.mean(exp["peak_ltd_range"])
+        ax.plot(t, 100 * a_plus * np.exp(-t / exp["tau_plus_ms"]), "k--", lw=1,
+                label=f"Bi & Poo 1998 fit shape (tau+ {exp['tau_plus_ms']} ms, tau- {exp['tau_minus_ms']} ms)")
+        ax.plot(-t, 100 * a_minus * np.exp(-t / exp["tau_minus_ms"]), "k--", lw=1)
+        ax.errorbar([exp["peak_ltp_near_ms"]], [100 * a_plus], yerr=[100 * (exp["peak_ltp_range"][1] - a_plus)],
+                    fmt="ks", capsize=4, label="published peak ranges")
+        ax.errorbar([-exp["peak_ltp_near_ms"]], [100 * a_minus], yerr=[100 * (exp["peak_ltd_range"][1] - a_minus)],
+                    fmt="ks", capsize=4)
+        ax.set_xlabel("delta t = t_post - t_pre (ms)")
+        ax.set_title("STDP: pre-post pairs")
+    elif protocol == "frequency":
+        ax.plot(rows[:, 0], 100 * rows[:, 1], "o-", color="tab:red", label=f"{name}, +10 ms")
+        ax.plot(rows[:, 0], 100 * rows[:, 2], "o-", color="tab:blue", label=f"{name}, -10 ms")
+        ax.plot(exp["frequency_hz"], 100 * np.array(exp["dw_plus_10ms"]), "s", mfc="none", mec="tab:red",
+                ms=9, mew=2, label="Sjostrom 2001, +10 ms")
+        ax.plot(exp["frequency_hz"], 100 * np.array(exp["dw_minus_10ms"]), "s", mfc="none", mec="tab:blue",
+                ms=9, mew=2, label="Sjostrom 2001, -10 ms")
+        ax.set_xlabel("pairing frequency (Hz)")
+        ax.set_title("Frequency dependence: 5 pairs per burst, 15 bursts 10 s apart")
+    else:
+        ax.axhline(0, color="0.6", lw=0.8)
+        for col, label, style in ((1, "left (deprived), boost on", "-"), (2, "right (open), boost on", "-"),
+                                  (3, "left (deprived), boost off", "--"), (4, "right (open), boost off", "--")):
+            ax.plot(rows[:, 0], 100 * (rows[:, col] - 1), style, color="tab:blue" if col % 2 else "tab:red", label=label)
+        for phase in result["runs"]["boost_on"]["phases"][1:]:
+            ax.axvline(phase["start_s"], color="k", lw=0.8)
+            ax.text(phase["start_s"], ax.get_ylim()[1], f" {phase['name']}", va="top", fontsize=8)
+        ax.set_xlabel("time (s)")
+        ax.set_title("Ocular dominance: binocular vision, then left eye deprived")
+    ax.set_ylabel("weight change (%)")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(args) -> int:
+    if args.pairs is not None and args.pairs < 1:
+        raise UserError("--pairs must be >= 1")
+    if args.frequency is not None and not args.frequency > 0:
+        raise UserError("--frequency must be > 0")
+    result = run_protocol(args)
+    files = write_outputs(result, Path(args.out)) if args.out else []
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(summary_text(result))
+        for f in files:
+            print(f"wrote {f}")
+    return 0
+
+
+def summary_text(result: dict) -> str:
+    lines = [f"{result['protocol']} on {result['model']} ({result['params'].get('name')})",
+             "  " + "  ".join(result["columns"])]
+    rows = result["rows"]
+    step = max(1, len(rows) // 20)
+    for r in rows[::step]:
+        lines.append("  " + "  ".join(f"{v:9.3f}" for v in r))
+    for c in result.get("comparison", []):
+        lines.append(f"  Sjostrom {c['frequency_hz']:>5} Hz {c['delta_t']}: model {c['model']:+.2f} "
+                     f"vs {c['experiment']:+.2f}  sign {'ok' if c['same_sign'] else 'WRONG'}, "
+                     f"{'within' if c['within_tolerance'] else 'outside'} 0.25")
+    for label, run_ in result.get("runs", {}).items():
+        d = run_["deprivation"]
+        lines.append(f"  {label}: deprived {d['dw_deprived']:+.3f}, open {d['dw_open']:+.3f}, "
+                     f"shift {d['shift']:+.3f}, post rate {d['post_rate_hz']:.1f} Hz")
+    return "\n".join(lines)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("plasticity", help="synaptic plasticity protocols (calcium cascade, Graupner-Brunel)")
+    p.add_argument("protocol", choices=PROTOCOLS)
+    p.add_argument("--model", choices=("cascade", "graupner-brunel"), default="cascade")
+    p.add_argument("--params", help="parameter set (cascade: hippocampal, cortical; Graupner-Brunel: DP, "
+                                    "DPD, hippocampal-slices, hippocampal-cultures, cortical-slices)")
+    p.add_argument("--pairs", type=int, help="pulses (pairing) or pairs (stdp); default 100 / 60")
+    p.add_argument("--frequency", type=float, help="pairing frequency in Hz (default 1; frequency: one value)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the ocular-dominance input trains")
+    p.add_argument("--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off")
+    p.add_argument("--neurons", type=int, default=1, help="ocular dominance: neurons")
+    p.add_argument("--synapses", type=int, default=10, help="ocular dominance: synapses per eye")
+    p.add_argument("--binocular-s", type=float, default=20.0)
+    p.add_argument("--deprivation-s", type=float, default=20.0)
+    p.add_argument("--recovery-s", type=float, default=0.0)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--out", help="write CSV, JSON and PNG here")
+    p.set_defaults(func=run)

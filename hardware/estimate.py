@@ -6,7 +6,7 @@ Systems
   (AttAcc-style, preset ``hbm_pim``).
 - ``pim``: ``modules`` PIM modules of preset ``module``, pipeline parallel: decoder layers are
   split into contiguous stages; activations hop between stages over ``link`` (default: the
-  module preset's own link).
+  module preset's own link); for the whole model the LM head is a GEMV on the last module.
 
 Every request in the batch has the same ``context`` (KV length for decode, prompt length for
 prefill). ``layers=N`` restricts the estimate to the first N decoder layers (no embedding or
@@ -162,21 +162,22 @@ def _pim_system(cfg: LlmConfig, contexts: np.ndarray, module: str, modules: int,
         count = stages.count(n)
         for p, cost in stage.items():
             parts[p] = parts[p] + cost.scaled(count)
-    # Activations enter the first stage, hop between stages and return to the host:
-    # one message of rows x hidden per hop, modules + 1 hops.
+    # Activations enter the first stage and hop between stages (one message of rows x hidden
+    # per hop); a partial model returns its hidden state to the host, a whole model its logits.
     rows = int(contexts.sum()) if prefill else contexts.size
     hop = link_transfer_cost(link, rows * cfg.hidden * gpu_model.ACT_BYTES)
-    parts["communication"] = parts["communication"] + hop.scaled(modules + 1)
+    parts["communication"] = parts["communication"] + hop.scaled(modules + (1 if layers else 0))
     if layers is None:
-        # Embedding lookup and LM head run on the host side of the link in this estimate's
-        # scope: the logits (rows x vocab) come back over the link instead of the hidden state.
-        out_rows = contexts.size
+        # The host looks up embeddings (their rows are the first hop above). The LM head is a
+        # GEMV on the last module, whose logits (one row per request) go back to the host.
+        lm_head = pim.pim_gemv_cost(spec, cfg.hidden, cfg.vocab, contexts.size, weight_bits)
+        parts["other"] = parts["other"] + lm_head
         parts["communication"] = parts["communication"] + link_transfer_cost(
-            link, out_rows * cfg.vocab * gpu_model.ACT_BYTES)
-    per_module_weights = cfg.params_per_layer * weight_bits / 8 * max(stages)
-    kv = float(contexts.sum()) * cfg.kv_bytes_per_token_per_layer() * max(stages)
-    capacity = getattr(spec, "capacity_bytes", None)
-    memory = {"module_bytes": per_module_weights + kv, "module_capacity_bytes": capacity,
-              "fits": None if capacity is None else per_module_weights + kv <= capacity,
-              "stage_layers": stages}
+            link, contexts.size * cfg.vocab * gpu_model.ACT_BYTES)
+    # Capacity of the fullest stage (the LM head's weights on the last module are not counted).
+    account = pim.module_capacity(spec, cfg, max(stages), weight_bits)
+    kv_tokens = int(contexts.sum()) + (0 if prefill else contexts.size)
+    memory = {"stage_layers": stages, "module_capacity_bytes": account.capacity_bytes,
+              "module_weight_bytes": account.weight_bytes, "max_kv_tokens": account.max_kv_tokens,
+              "kv_tokens": kv_tokens, "fits": account.fits_tokens(kv_tokens)}
     return {p: parts[p] for p in PARTS}, memory

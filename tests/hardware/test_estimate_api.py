@@ -92,3 +92,18 @@ def test_pim_system_without_pim_models_is_a_clear_error():
     else:
         with pytest.raises(ParameterError, match="lolpim.hardware.pim"):
             estimate("pim", "llama2-7b")
+
+
+def test_pim_pipeline_stages_share_the_layers():
+    """Pipeline parallelism moves layers between modules without changing their total work;
+    each extra stage adds one activation hop over the module link."""
+    _needs_pim("pim")
+    from lolpim.hardware.estimate import _stage_layers
+    assert _stage_layers(32, 5) == [7, 7, 6, 6, 6]
+    one = estimate("pim", "qwen1.5-7b", batch=4, context=8192, module="lolpim-module", modules=1)
+    four = estimate("pim", "qwen1.5-7b", batch=4, context=8192, module="lolpim-module", modules=4)
+    for part in ("qkv", "attention", "out_proj", "ffn", "other"):
+        assert four.parts[part].time_s == pytest.approx(one.parts[part].time_s, rel=1e-9)
+    assert four.parts["communication"].time_s > one.parts["communication"].time_s
+    assert four.memory["stage_layers"] == [8, 8, 8, 8]
+    assert four.memory["max_kv_tokens"] > one.memory["max_kv_tokens"]

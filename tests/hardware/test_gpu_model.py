@@ -123,3 +123,14 @@ def test_memory_footprint_counts_weights_and_kv():
     m = load_llm("llama2-7b")
     assert gpu_memory_bytes(m, [0]) == pytest.approx(m.params_total * 2)
     assert gpu_memory_bytes(m, [1000], 2) == pytest.approx(m.params_total + 1000 * m.kv_bytes_per_token() / 2)
+
+
+@pytest.mark.parametrize("gpu", gpu_names())
+def test_modelled_power_stays_below_board_power(gpu):
+    """Energy per step / step time is the modelled dynamic power: it must stay under the
+    datasheet board power (TDP) for memory-bound decode and compute-bound prefill alike."""
+    spec = load_gpu(gpu)
+    m = load_llm("llama2-7b")
+    for parts in (gpu_decode_step_cost(spec, m, [4096] * 32), gpu_prefill_cost(spec, m, [4096] * 4)):
+        step = total(parts)
+        assert 0.05 * spec.tdp_w < step.energy_j / step.time_s < spec.tdp_w

@@ -89,11 +89,13 @@ class MultiplicationMemory:
 
     def prime_factors(self, number: int) -> list[int]:
         """Prime factorisation by repeated backward recall: split by any stored pair with
-        both factors > 1; a number whose only stored pair is (1, n) is prime."""
+        both factors > 1 and recall again on both factors. A number with no such pair is
+        prime if it is at most 2N: every composite m <= 2N has the pair (p, m/p) with p >= 2
+        and m/p <= N, so the table would hold it. Above 2N the memory cannot tell."""
         if number < 2:
             raise ParameterError("number", f"must be >= 2, got {number!r}")
         pairs = self.factor_pairs(number)
-        if not pairs:
+        if not pairs and number > 2 * self.n:
             raise ParameterError("number", f"{number} is not a product in the 1..{self.n} table; "
                                            f"train a larger table (max_operand >= {(number + 1) // 2})")
         split = [(a, b) for a, b in pairs if a > 1]

@@ -20,6 +20,7 @@ reconstruction (the paper's exact rule is not public); docs/hebbian.md explains 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -52,11 +53,16 @@ class TransitionRule:
 
     def move_probabilities(self) -> tuple[np.ndarray, np.ndarray]:
         """(p_up, p_down) tables indexed [post + 1, pre]: post in (-1, 0, +1), pre in (0, 1)."""
+        return self._tables
+
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:  # built once: step() runs per sample
         p_up = np.zeros((3, 2))
         p_down = np.zeros((3, 2))
         p_up[POST_LTP + 1, 1] = self.p_potentiate
         p_down[POST_LTD + 1, 1] = self.p_depress
         p_down[POST_LTP + 1, 0] = self.p_hetero_depress
+        p_up.flags.writeable = p_down.flags.writeable = False
         return p_up, p_down
 
     def matrix(self, pre: int, post: int) -> np.ndarray:
@@ -84,18 +90,20 @@ def step(weights: np.ndarray, pre: np.ndarray, post: np.ndarray, uniforms: np.nd
     one (pre, post) both an up and a down probability, so one draw per synapse suffices.
     """
     p_up, p_down = rule.move_probabilities()
-    post_idx = np.asarray(post, dtype=np.int64) + 1
-    pre_idx = np.asarray(pre, dtype=np.int64)
+    post_idx = np.asarray(post, dtype=np.intp) + 1
+    pre_idx = np.asarray(pre, dtype=np.intp)
     up = p_up[post_idx, pre_idx]
     down = p_down[post_idx, pre_idx]
-    move = (uniforms < up).astype(np.int8) - ((uniforms >= up) & (uniforms < up + down)).astype(np.int8)
-    return np.clip(np.asarray(weights, dtype=np.int8) + move, -1, 1).astype(np.int8)
+    w = np.asarray(weights, dtype=np.int8)
+    go_up = (uniforms < up) & (w < 1)          # saturating: +1 stays on an up move
+    go_down = (uniforms >= up) & (uniforms < up + down) & (w > -1)
+    return (w + go_up.view(np.int8) - go_down.view(np.int8)).astype(np.int8)
 
 
 def transition_counts(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """3x3 counts of (from-state, to-state) pairs over synapses that changed; diagonal is 0."""
-    before = np.asarray(before, dtype=np.int64).ravel()
-    after = np.asarray(after, dtype=np.int64).ravel()
+    before = np.asarray(before).ravel()
+    after = np.asarray(after).ravel()
     changed = before != after
-    flat = (before[changed] + 1) * 3 + (after[changed] + 1)
+    flat = (before[changed].astype(np.intp) + 1) * 3 + (after[changed] + 1)
     return np.bincount(flat, minlength=9).reshape(3, 3)

@@ -50,7 +50,8 @@ def test_prime_factorisation_of_every_composite_up_to_81(table40):
     assert len(composites) == 58  # 80 numbers 2..81, 22 of them prime
     for n in composites:
         assert table40.prime_factors(n) == _primes_of(n), n
-    assert table40.prime_factors(37) == [37]
+    assert table40.prime_factors(37) == [37]   # stored as 1 x 37
+    assert table40.prime_factors(79) == [79]   # not stored, but every composite <= 80 is
 
 
 def test_larger_table_is_configurable():
@@ -65,4 +66,5 @@ def test_bad_inputs(table9):
     with pytest.raises(ParameterError, match="a"):
         table9.multiply(0, 3)
     with pytest.raises(ParameterError, match="not a product"):
-        table9.prime_factors(22)
+        table9.prime_factors(22)  # 22 = 2 x 11 is not stored and 22 > 2 x 9: undecidable here
+    assert table9.prime_factors(17) == [17]

@@ -1,0 +1,282 @@
+"""`lolpim hebbian digits|multiply|factorize`: Markov-chain Hebbian learning with ternary synapses.
+
+digits     train on scikit-learn's 8x8 digits (or a local MNIST copy, --idx-dir) over several
+           seeds; test accuracy mean and std, learning curves, synapse transitions per sample,
+           and the PIM inference cost of the trained layer with 2-bit weights.
+multiply   store the multiplication table 1..N and recall every product.
+factorize  store a table large enough for the given numbers, recall factor pairs backwards and
+           prime-factorise by repeated recall.
+
+--json prints one JSON object on stdout; --out DIR writes results.json, curves.csv and
+learning_curves.png.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+TASKS = ("digits", "multiply", "factorize")
+IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+
+
+def _idx_files(directory: str) -> list[Path]:
+    """The four standard MNIST file names, gzipped or not, with '-idx' or '.idx' spelling."""
+    from ..errors import UserError
+    root, found = Path(directory), []
+    for name in IDX_NAMES:
+        candidates = [root / (variant + ext) for variant in (name, name.replace("-idx", ".idx"))
+                      for ext in ("", ".gz")]
+        hit = next((c for c in candidates if c.is_file()), None)
+        if hit is None:
+            raise UserError(f"--idx-dir {directory}: no {name}[.gz] there")
+        found.append(hit)
+    return found
+
+
+def _transitions(history_counts, samples: int, synapses: int) -> dict:
+    per_epoch = [int(c.sum()) / samples for c in history_counts]
+    total = int(sum(c.sum() for c in history_counts))
+    return {"per_sample_mean": total / (samples * len(history_counts)),
+            "per_sample_first_epoch": per_epoch[0], "per_sample_last_epoch": per_epoch[-1],
+            "per_synapse_per_sample": total / (samples * len(history_counts) * synapses),
+            "total": total}
+
+
+def run_digits(args) -> dict:
+    import numpy as np
+
+    from lolpim.models.hebbian_digits import DigitsConfig, load_idx_digits, load_sklearn_digits, train_digits
+    from lolpim.models.hebbian_hw import pim_inference_cost
+
+    data = load_idx_digits(*_idx_files(args.idx_dir)) if args.idx_dir else load_sklearn_digits()
+    config = DigitsConfig(**{k: v for k, v in (("epochs", args.epochs), ("contacts", args.contacts))
+                             if v is not None})
+    runs = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        result = train_digits(data, config, seed)
+        synapses = result.layer.weights.size
+        n_train = len(data.y_train)
+        samples = len(result.transitions_per_sample)
+        runs.append({
+            "seed": seed, "test_accuracy": result.test_accuracy, "train_accuracy": result.train_accuracy,
+            "curve": result.curve,
+            "transitions": {"per_sample_mean": float(result.transitions_per_sample.mean()),
+                            "per_sample_first_epoch": result.curve[0]["transitions_per_sample"],
+                            "per_sample_last_epoch": result.curve[-1]["transitions_per_sample"],
+                            "per_synapse_per_sample": float(result.transitions_per_sample.sum()
+                                                            / (samples * synapses)),
+                            "by_kind": _kinds(result.counts)},
+            "weights_fraction": {str(s): float((result.layer.weights == s).mean()) for s in (-1, 0, 1)},
+            "samples_per_epoch": n_train})
+        last_layer = result.layer
+    accs = np.array([r["test_accuracy"] for r in runs])
+    pim = pim_inference_cost(last_layer, module=args.module).as_dict()
+    return {"task": "digits", "dataset": data.name, "config": vars(config),
+            "synapses": int(last_layer.weights.size), "inputs": int(last_layer.config.n_in),
+            "runs": runs, "test_accuracy_mean": float(accs.mean()), "test_accuracy_std": float(accs.std()),
+            "pim_inference": pim}
+
+
+def _kinds(counts) -> dict:
+    states = (-1, 0, 1)
+    return {f"{states[i]:+d}->{states[j]:+d}": int(counts[i, j])
+            for i in range(3) for j in range(3) if i != j and abs(i - j) == 1}
+
+
+def _table_run(max_operand: int, seed: int):
+    from lolpim.models.hebbian_arithmetic import TableConfig, train_multiplication
+    return train_multiplication(TableConfig(max_operand=max_operand), seed=seed)
+
+
+def _table_curves(memory) -> dict:
+    layers = {}
+    for name, layer, history in zip(("operands->pairs", "pairs->products"),
+                                    (memory.pair_layer, memory.product_layer), memory.histories):
+        samples = memory.n * memory.n
+        curve = [dict(m, transitions_per_sample=int(c.sum()) / samples)
+                 for m, c in zip(history.epoch_metrics, history.counts_per_epoch)]
+        for point in curve:
+            point.pop("stop", None)
+        layers[name] = {"epochs": len(curve), "curve": curve, "synapses": int(layer.weights.size),
+                        "transitions": _transitions(history.counts_per_epoch, samples, layer.weights.size),
+                        "by_kind": _kinds(sum(history.counts_per_epoch))}
+    return layers
+
+
+def run_multiply(args) -> dict:
+    n = args.max_operand or 9
+    runs = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        memory = _table_run(n, seed)
+        wrong = [(a, b, memory.multiply(a, b)) for a in range(1, n + 1) for b in range(1, n + 1)
+                 if memory.multiply(a, b) != a * b]
+        runs.append({"seed": seed, "recall_accuracy": 1 - len(wrong) / (n * n),
+                     "wrong": [list(w) for w in wrong[:20]], "layers": _table_curves(memory)})
+    return {"task": "multiply", "max_operand": n, "products": int(len(memory.products)), "runs": runs}
+
+
+def _trial_division(n: int) -> list[int]:
+    out, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    return out
+
+
+def run_factorize(args) -> dict:
+    from lolpim.models.hebbian_arithmetic import expected_pairs
+    from ..errors import UserError
+
+    numbers = args.numbers or list(range(4, 82))
+    if min(numbers) < 2:
+        raise UserError("numbers to factorise must be >= 2")
+    # a table 1..N holds a pair for every composite up to 2N, so N = max/2 decides them all
+    n = args.max_operand or max(9, (max(numbers) + 1) // 2)
+    if n > 64:
+        raise UserError(f"numbers up to {max(numbers)} need a table 1..{n}; the largest is 1..64")
+    runs = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        memory = _table_run(n, seed)
+        rows = []
+        for number in numbers:
+            pairs = memory.factor_pairs(number)
+            try:
+                primes = memory.prime_factors(number)
+            except ValueError:   # not a product of this table
+                primes = None
+            rows.append({"number": number, "factor_pairs": [list(p) for p in pairs],
+                         "pairs_correct": pairs == expected_pairs(number, n),
+                         "prime_factors": primes, "primes_correct": primes == _trial_division(number)})
+        product_symbols = [int(p) for p in memory.products]
+        pairs_ok = sum(memory.factor_pairs(p) == expected_pairs(p, n) for p in product_symbols)
+        runs.append({"seed": seed, "rows": rows,
+                     "all_products_pairs_correct": f"{pairs_ok}/{len(product_symbols)}",
+                     "prime_factorisations_correct": f"{sum(r['primes_correct'] for r in rows)}/{len(rows)}",
+                     "layers": _table_curves(memory)})
+    return {"task": "factorize", "max_operand": n, "numbers": numbers, "runs": runs}
+
+
+def _print_text(result: dict) -> None:
+    if result["task"] == "digits":
+        print(f"digits ({result['dataset']}): {result['inputs']} inputs, {result['synapses']} ternary synapses")
+        print("seed  test acc  train acc  transitions/sample (mean, first epoch, last epoch)  per synapse")
+        for r in result["runs"]:
+            t = r["transitions"]
+            print(f"{r['seed']:>4}  {100 * r['test_accuracy']:7.2f}%  {100 * r['train_accuracy']:8.2f}%  "
+                  f"{t['per_sample_mean']:8.2f} {t['per_sample_first_epoch']:8.2f} {t['per_sample_last_epoch']:8.2f}"
+                  f"{'':22}{t['per_synapse_per_sample']:.2e}")
+        print(f"test accuracy over {len(result['runs'])} seeds: {100 * result['test_accuracy_mean']:.2f}% "
+              f"+/- {100 * result['test_accuracy_std']:.2f}% (mean +/- std)")
+        p = result["pim_inference"]
+        print(f"PIM inference on {p['module']} (batch {p['batch']}): 2-bit weights {p['ternary_time_s'] * 1e9:.1f} ns, "
+              f"{p['ternary_energy_j'] * 1e9:.3f} nJ; bf16 {p['bf16_time_s'] * 1e9:.1f} ns, "
+              f"{p['bf16_energy_j'] * 1e9:.3f} nJ")
+        return
+    for r in result["runs"]:
+        head = f"seed {r['seed']}: "
+        if result["task"] == "multiply":
+            head += f"table 1..{result['max_operand']}, recall accuracy {100 * r['recall_accuracy']:.1f}%"
+        else:
+            head += (f"table 1..{result['max_operand']}, factor pairs of every product "
+                     f"{r['all_products_pairs_correct']}, prime factorisations {r['prime_factorisations_correct']}")
+        print(head)
+        for name, layer in r["layers"].items():
+            t = layer["transitions"]
+            print(f"  {name}: {layer['epochs']} epochs, {t['per_sample_mean']:.2f} transitions/sample "
+                  f"(first epoch {t['per_sample_first_epoch']:.2f}, last {t['per_sample_last_epoch']:.2f})")
+        if result["task"] == "factorize":
+            for row in r["rows"]:
+                pairs = " ".join(f"{a}x{b}" for a, b in row["factor_pairs"]) or "-"
+                primes = "x".join(map(str, row["prime_factors"])) if row["prime_factors"] else "not stored"
+                flag = "" if row["primes_correct"] and row["pairs_correct"] else "  WRONG"
+                print(f"  {row['number']:>4} = {primes:<14} pairs: {pairs}{flag}")
+
+
+def _write(out: Path, result: dict) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "results.json"]
+    written[0].write_text(json.dumps(result, indent=1))
+    rows = []
+    for r in result["runs"]:
+        if result["task"] == "digits":
+            rows += [dict(seed=r["seed"], layer="digits", **p) for p in r["curve"]]
+        else:
+            rows += [dict(seed=r["seed"], layer=name, **p) for name, layer in r["layers"].items()
+                     for p in layer["curve"]]
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    with open(out / "curves.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    written.append(out / "curves.csv")
+
+    fig, (acc_ax, tr_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    metric = "test_accuracy" if result["task"] == "digits" else "recall_accuracy"
+    for key in dict.fromkeys((row["seed"], row["layer"]) for row in rows):
+        pts = [row for row in rows if (row["seed"], row["layer"]) == key]
+        label = f"seed {key[0]}" + ("" if result["task"] == "digits" else f" {key[1]}")
+        acc_ax.plot([p["epoch"] for p in pts], [100 * p[metric] for p in pts], marker=".", label=label)
+        tr_ax.plot([p["epoch"] for p in pts], [p["transitions_per_sample"] for p in pts], marker=".", label=label)
+    acc_ax.set(xlabel="epoch", ylabel=metric.replace("_", " ") + " (%)", title=f"hebbian {result['task']}")
+    tr_ax.set(xlabel="epoch", ylabel="synapse transitions per sample",
+              title="weight transitions (endurance, write energy)")
+    for ax in (acc_ax, tr_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "learning_curves.png", dpi=120)
+    plt.close(fig)
+    written.append(out / "learning_curves.png")
+    return written
+
+
+def run(args) -> int:
+    from ..errors import UserError
+    if args.seeds < 1 or args.seed < 0:
+        raise UserError("--seeds must be >= 1 and --seed >= 0")
+    if args.task != "factorize" and args.numbers:
+        raise UserError("numbers are only for 'factorize'")
+    if args.max_operand is not None and not 2 <= args.max_operand <= 64:
+        raise UserError("--max-operand must be in 2..64")
+    result = {"digits": run_digits, "multiply": run_multiply, "factorize": run_factorize}[args.task](args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_text(result)
+    if args.out:
+        written = _write(Path(args.out), result)
+        if not args.json:
+            print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("hebbian", help="Markov-chain Hebbian learning with ternary synapses "
+                                       "(digits, multiplication table, factorisation)")
+    p.add_argument("task", choices=TASKS)
+    p.add_argument("numbers", nargs="*", type=int, help="factorize: numbers (default 4..81)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5 for digits, else 1)")
+    p.add_argument("--epochs", type=int, default=None, help="digits: training epochs (default 15)")
+    p.add_argument("--contacts", type=int, default=None, help="digits: output neurons per class (default 10)")
+    p.add_argument("--idx-dir", help="digits: folder with a local MNIST copy (IDX files) instead of load_digits")
+    p.add_argument("--max-operand", type=int, default=None,
+                   help="multiply: table 1..N (default 9); factorize: default large enough for the numbers")
+    p.add_argument("--module", default="lolpim-module", help="PIM module preset for the inference cost")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--out", help="folder for results.json, curves.csv, learning_curves.png")
+    p.set_defaults(func=_with_defaults)
+
+
+def _with_defaults(args) -> int:
+    if args.seeds is None:
+        args.seeds = 5 if args.task == "digits" else 1
+    return run(args)

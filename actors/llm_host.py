@@ -35,7 +35,8 @@ class LlmHost(Actor):
 
     def __init__(self, name, seed, trace: dict, first_stage: str, dpas: list, dpa_tokens_per_chunk: list,
                  kv_mode: str, microbatches: int, max_microbatch_requests: int, link_latency_s: float,
-                 kv_bytes_per_token: int, kv_capacity_bytes: float, gpu_prefill: dict | None = None):
+                 kv_bytes_per_token: int, kv_capacity_bytes: float, gpu_prefill: dict | None = None,
+                 prefill_before: bool = False):
         super().__init__(name, seed)
         self.input = np.asarray(trace["input"], dtype=np.int64)
         self.output = np.asarray(trace["output"], dtype=np.int64)
@@ -50,6 +51,9 @@ class LlmHost(Actor):
         self.lookahead_ps = max(1, seconds_to_ps(link_latency_s))
         self.kv_bytes_per_token = kv_bytes_per_token
         self.kv_capacity_bytes = kv_capacity_bytes
+        # prefill_before: prompts were prefilled ahead of decode (their cost is reported apart),
+        # so an admitted request starts decoding at once with its prompt's KV in place.
+        self.prefill_before = prefill_before
         self.gpu_prefill = None
         if gpu_prefill:
             from .stage_costs import StageCost
@@ -195,6 +199,10 @@ class LlmHost(Actor):
         for r in admitted:
             self.status[r] = RUNNING
             self.members[m].append(r)
+            if self.prefill_before:
+                self.kv[r] = self._prompt_len(r)
+                if self.generated[r] == 0:
+                    self._token_out(r)   # the prefill's token: TTFT here is the wait for memory
         if self.gpu_prefill is not None and admitted:
             return out + self._gpu_prefill(m, admitted)
         return out + self._dispatch(m)

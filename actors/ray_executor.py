@@ -2,7 +2,7 @@
 through conservative time windows.
 
 Each window [T, W) is safe: T is the earliest pending event anywhere and
-W = min over processes p with pending work of (next_p + lookahead_p), so nothing sent
+W = min over actors a with pending work of (next_a + lookahead_a), so nothing sent
 inside the window can land inside it. Every process with work before W gets exactly
 one call per window carrying all its inbound events as one msgpack batch.
 
@@ -80,7 +80,11 @@ class ActorHost:
 
     def _reply(self, out, trace, processed, last_ps) -> bytes:
         metrics = {name: a.metrics() for name, a in self.actors.items()}
-        return msgpack.packb({"out": encode_batch(out), "next": self.queue[0][0] if self.queue else None,
+        nxt: dict[str, int] = {}
+        for ev in self.queue:   # earliest pending event per actor: windows are bounded per actor
+            if ev.dst not in nxt or ev.time_ps < nxt[ev.dst]:
+                nxt[ev.dst] = ev.time_ps
+        return msgpack.packb({"out": encode_batch(out), "next": nxt,
                               "trace": trace, "n": processed, "last": last_ps, "metrics": metrics},
                              use_bin_type=True)
 
@@ -116,19 +120,19 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 @dataclass
 class _Process:
     specs: list[dict]
-    lookahead_ps: int
     handle: object = None
     inbox: list = field(default_factory=list)
-    next_ps: int | None = None
+    next_by_actor: dict = field(default_factory=dict)
     replay_log: list = field(default_factory=list)   # (inbox bytes, W) since the last checkpoint
     checkpoint: bytes | None = None
 
 
-def _earliest(proc: _Process) -> int | None:
-    times = [e[0] for e in proc.inbox]
-    if proc.next_ps is not None:
-        times.append(proc.next_ps)
-    return min(times) if times else None
+def _pending_by_actor(proc: _Process) -> dict[str, int]:
+    pending = dict(proc.next_by_actor)
+    for ev in proc.inbox:
+        if ev.dst not in pending or ev.time_ps < pending[ev.dst]:
+            pending[ev.dst] = ev.time_ps
+    return pending
 
 
 class RayExecutor:
@@ -163,10 +167,11 @@ class RayExecutor:
             name, value = next(iter(bad.items()))
             raise KernelError(f"actor '{name}' declares lookahead {value!r}; the Ray executor needs an integer > 0 ps")
         self.owner = {}
+        self.lookahead = probe
         self.processes = []
         for i, group in enumerate(groups):
             dicts = [{"name": s.name, "cls": s.cls, "params": s.params} for s in group]
-            self.processes.append(_Process(dicts, min(probe[s.name] for s in group)))
+            self.processes.append(_Process(dicts))
             for s in group:
                 self.owner[s.name] = i
 
@@ -211,19 +216,21 @@ class RayExecutor:
             until = system.until_ps
             window = 0
             while True:
-                pending = [(t, i) for i, p in enumerate(self.processes)
-                           if (t := _earliest(p)) is not None]
+                pending = {}   # actor -> earliest pending event
+                for p in self.processes:
+                    pending.update(_pending_by_actor(p))
                 if not pending:
                     break
-                t_min = min(t for t, _ in pending)
+                t_min = min(pending.values())
                 if until is not None and t_min > until:
                     break
-                w_end = min(t + self.processes[i].lookahead_ps for t, i in pending)
+                # W: nothing any actor sends from its earliest event on can land before W
+                w_end = min(t + self.lookahead[a] for a, t in pending.items())
                 if until is not None:
                     w_end = min(w_end, until + 1)
                 if self.on_window is not None:
                     self.on_window(window, self)
-                active = [i for t, i in pending if t < w_end]
+                active = sorted({self.owner[a] for a, t in pending.items() if t < w_end})
                 inboxes = {}
                 for i in active:
                     proc = self.processes[i]
@@ -260,7 +267,7 @@ class RayExecutor:
     def _absorb(self, i: int, reply: bytes, trace: list, w_end: int | None = None) -> tuple[int, int]:
         data = msgpack.unpackb(reply, raw=False, strict_map_key=False)
         proc = self.processes[i]
-        proc.next_ps = data["next"]
+        proc.next_by_actor = data["next"]
         for ev in decode_batch(data["out"], "coordinator"):
             if ev.dst not in self.owner:
                 raise MessageError(ev.dst, ev.kind, "dst", f"names no actor in this system (sent by '{ev.src}')")

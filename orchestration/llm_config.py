@@ -13,7 +13,7 @@ from .pipeline_demo import PipelineDemoConfig
 KV_MODES = ("dynamic", "static")
 PARTITIONINGS = ("token-centric", "head-first")
 PARALLELISMS = ("pipeline", "tensor")
-PREFILL_ON = ("pim", "gpu")
+PREFILL_MODES = ("before", "inline", "attached-gpu")
 SYSTEM_KINDS = ("lolpim", "gpu", "gpu-pim", "cent")
 WEIGHT_BITS = (16, 8, 3, 2, 1)
 
@@ -40,8 +40,6 @@ class LolpimSystemConfig:
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})  # 0: one per pipeline stage
     chunk_bytes: int = field(default=1 << 20, metadata={"min": 4096})
     weight_bits: int = field(default=16, metadata={"choices": WEIGHT_BITS})
-    prefill_on: str = field(default="pim", metadata={"choices": PREFILL_ON})
-    prefill_gpu: str = "a100-80gb"
     max_microbatch_requests: int = field(default=64, metadata={"min": 1, "max": 100_000})
 
 
@@ -78,6 +76,11 @@ class RunConfig:
     system: str = field(default="compare", metadata={"choices": ("compare",) + SYSTEM_KINDS + ("pipeline-demo",)})
     model: str = "qwen1.5-7b"
     pim_capacity_gb: float = field(default=128.0, metadata={"min": 1.0, "max": 1_000_000.0})
+    # before: prompts are prefilled ahead of decode (charged to TTFT, not to decode throughput);
+    # inline: each system prefills in its own passes (PIM near-memory unit / GPU);
+    # attached-gpu: PIM systems prefill on `prefill_gpu`, overlapping decode
+    prefill: str = field(default="before", metadata={"choices": PREFILL_MODES})
+    prefill_gpu: str = "a100-80gb"
     systems: tuple[str, ...] = ("lolpim", "gpu", "gpu-pim", "cent")   # which systems "compare" runs
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     lolpim: LolpimSystemConfig = field(default_factory=LolpimSystemConfig)

@@ -18,7 +18,7 @@ from .llm_config import RunConfig
 HOST = "lolpim.actors.llm_host:LlmHost"
 STAGE = "lolpim.actors.llm_stage:LlmStage"
 KV = "lolpim.actors.kv_manager:KvManager"
-GB = 1e9
+GB = 2**30   # memory capacities are binary: "16 GB" modules hold 16 GiB
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ def make_trace(cfg: RunConfig, seed: int) -> Trace:
 
 
 def split_layers(layers: int, parts: int) -> list[int]:
+    """Contiguous, even layer ranges per pipeline stage. (Shifting layers off the last stage to
+    offset the LM head was measured to lose more KV room on the fuller modules than it gained.)"""
     if parts > layers:
         raise ParameterError("modules", f"{parts} pipeline stages for {layers} layers: at most one stage per layer")
     return [layers // parts + (1 if i < layers % parts else 0) for i in range(parts)]
@@ -57,7 +59,8 @@ def _trace_params(trace: Trace) -> dict:
 
 def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, stage_costs: list[dict], stage_link,
               host_link, dpa_specs: list[tuple[int, int]], kv_mode: str, static_reserve: int, microbatches: int,
-              max_mb: int, kv_capacity_bytes: float, chunk_bytes: int, gpu_prefill: dict | None) -> SystemSpec:
+              max_mb: int, kv_capacity_bytes: float, chunk_bytes: int, gpu_prefill: dict | None,
+              prefill_before: bool) -> SystemSpec:
     stage_names = [f"{kind}.stage{i:03d}" for i in range(len(stage_costs))]
     dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(dpa_specs))]
     host = f"{kind}.host"
@@ -66,7 +69,7 @@ def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, stage_costs:
         "dpa_tokens_per_chunk": [tpc for _, tpc in dpa_specs], "kv_mode": kv_mode, "microbatches": microbatches,
         "max_microbatch_requests": max_mb, "link_latency_s": host_link.latency_s,
         "kv_bytes_per_token": model.kv_bytes_per_token(), "kv_capacity_bytes": kv_capacity_bytes,
-        "gpu_prefill": gpu_prefill})]
+        "gpu_prefill": gpu_prefill, "prefill_before": prefill_before})]
     for i, cost in enumerate(stage_costs):
         last = i + 1 == len(stage_costs)
         link = host_link if last else stage_link
@@ -138,13 +141,14 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
         microbatches = sub.microbatches or n
     _check_fits(trace, dpa, sub.module)
     gpu_prefill = None
-    if kind == "lolpim" and cfg.lolpim.prefill_on == "gpu":
+    if cfg.prefill == "attached-gpu":
         gpu_prefill = {"cost": {"kind": "gpu", "model": cfg.model, "layers": model.layers, "lm_head": True,
-                                "device": cfg.lolpim.prefill_gpu, "n_devices": 1},
+                                "device": cfg.prefill_gpu, "n_devices": 1},
                        "link_bandwidth_bytes_per_s": link.payload_bandwidth_bytes_per_s}
     kv_total = sum(c for c, _ in dpa) * chunk
     system = _assemble(kind, model, trace, seed, costs, link, link, dpa, sub.kv_mode, trace.context_limit,
-                       microbatches, sub.max_microbatch_requests, kv_total, chunk, gpu_prefill)
+                       microbatches, sub.max_microbatch_requests, kv_total, chunk, gpu_prefill,
+                       cfg.prefill == "before")
     desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GB), "
             f"{'tensor' if tensor else 'pipeline'}-parallel, {sub.kv_mode} KV, {sub.partitioning}, "
             f"{microbatches} micro-batches")
@@ -192,7 +196,7 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
         cost["hbm_pim"] = sub.hbm_pim
     host_link = load_link("pcie-gen5-x16")
     system = _assemble(kind, model, trace, seed, [cost], host_link, host_link, dpa, "dynamic", trace.context_limit,
-                       1, sub.max_batch_requests, dpa[0][0] * chunk, chunk, None)
+                       1, sub.max_batch_requests, dpa[0][0] * chunk, chunk, None, cfg.prefill == "before")
     return BuiltSystem(kind, system, desc, 1, dpa[0][0] * chunk, chunk, n)
 
 

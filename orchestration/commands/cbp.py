@@ -178,20 +178,26 @@ def _plot(path: Path, histories: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax_cfs, ax_acc, ax_g) = plt.subplots(3, 1, figsize=(7, 9), sharex=True)
+    fig, (ax_cfs, ax_acc, ax_g) = plt.subplots(3, 1, figsize=(7, 10))
     for tag, hist in histories.items():
         epochs = [h["epoch"] + 1 for h in hist]
-        ax_cfs.plot(epochs, [max(h["cfs"], 1e-6) for h in hist], label=tag, lw=1)
-        ax_acc.plot(epochs, [100 * h["test_acc"] for h in hist], lw=1)
-        ax_g.plot(epochs, [h["g"] if h["g"] != float("inf") else float("nan") for h in hist], lw=1)
+        cfs = [max(h["cfs"], 1e-6) for h in hist]
+        line, = ax_cfs.plot(epochs, cfs, label=tag, lw=1)
+        ax_acc.plot(epochs, [100 * h["test_acc"] for h in hist], lw=1, color=line.get_color())
+        finite = [(h["g"], c) for h, c in zip(hist, cfs) if h["g"] != float("inf")]
+        if finite:  # the no-window ablation has g = inf throughout
+            ax_g.plot(*zip(*finite), ".", ms=2, color=line.get_color())
     ax_cfs.set_yscale("log")
     ax_cfs.set_ylabel("CFS (mean Y / a)")
+    ax_cfs.set_xlabel("CBP epoch")
     ax_acc.set_ylabel("test accuracy, rounded weights (%)")
+    ax_acc.set_xlabel("CBP epoch")
+    ax_g.set_xscale("log")
     ax_g.set_yscale("log")
-    ax_g.set_ylabel("window g")
-    ax_g.set_xlabel("CBP epoch")
+    ax_g.set_xlabel("window parameter g")
+    ax_g.set_ylabel("CFS (mean Y / a)")
     ax_cfs.legend(fontsize=6, ncol=2)
-    ax_cfs.set_title("CBP on digits: constraint failure, accuracy and g")
+    ax_cfs.set_title("CBP on digits: constraint failure, accuracy, CFS against g")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,0 +1,62 @@
+"""The DPA controller's memory policy, driven by hand-written plan messages."""
+from lolpim.actors.actor import deliver
+from lolpim.actors.codec import pack_payload, unpack_payload
+from lolpim.actors.events import Event
+from lolpim.actors.kv_manager import KvManager
+
+
+def dpa(mode, capacity=10, tpc=100, reserve=400, watermark=0):
+    return KvManager("dpa", 0, host="host", capacity_chunks=capacity, tokens_per_chunk=tpc, mode=mode,
+                     static_reserve_tokens=reserve, watermark_chunks=watermark, link_latency_s=1e-9)
+
+
+def plan(actor, t, admit=(), admit_tokens=(), grow=(), grow_tokens=(), rnd=0):
+    ev = Event(t, "dpa", "host", t + 1, "plan", pack_payload({"round": rnd, "admit": list(admit),
+                                                              "admit_tokens": list(admit_tokens),
+                                                              "grow": list(grow), "grow_tokens": list(grow_tokens)}))
+    (reply,) = deliver(actor, ev)
+    return unpack_payload(reply.payload)
+
+
+def free(actor, t, reqs):
+    deliver(actor, Event(t, "dpa", "host", t + 1, "free", pack_payload({"reqs": list(reqs)})))
+
+
+def test_static_mode_reserves_the_maximum_context_per_request():
+    d = dpa("static", capacity=10, tpc=100, reserve=400)   # 4 chunks each
+    reply = plan(d, 10, admit=[1, 2, 3], admit_tokens=[50, 50, 50])
+    assert reply["admit_ok"] == [1, 1, 0]                     # 8 of 10 chunks taken by two short prompts
+    assert d.free_chunks == 2
+
+
+def test_dynamic_mode_maps_chunks_on_demand_and_refuses_growth_when_full():
+    d = dpa("dynamic", capacity=10, tpc=100)
+    reply = plan(d, 10, admit=[1, 2, 3], admit_tokens=[150, 250, 300])   # 2 + 3 + 3 chunks
+    assert reply["admit_ok"] == [1, 1, 1] and d.free_chunks == 2
+    assert plan(d, 20, grow=[1], grow_tokens=[200])["grow_ok"] == [1]    # still 2 chunks: nothing new
+    assert plan(d, 30, grow=[1, 2], grow_tokens=[201, 301])["grow_ok"] == [1, 1]
+    assert d.free_chunks == 0
+    assert plan(d, 40, grow=[3], grow_tokens=[301])["grow_ok"] == [0]
+    free(d, 50, [2])
+    assert d.free_chunks == 4
+    assert plan(d, 60, grow=[3], grow_tokens=[301])["grow_ok"] == [1]
+
+
+def test_admission_is_first_come_first_served():
+    d = dpa("dynamic", capacity=5, tpc=100)
+    reply = plan(d, 10, admit=[1, 2, 3], admit_tokens=[300, 300, 100])
+    assert reply["admit_ok"] == [1, 0, 0]     # request 3 would fit, but may not overtake request 2
+
+
+def test_watermark_keeps_headroom_for_growth():
+    # 3 + 2 chunks fill the 5 exactly: fine without a watermark, refused with one
+    assert plan(dpa("dynamic", capacity=5, tpc=100), 10, admit=[1, 2], admit_tokens=[300, 200])["admit_ok"] == [1, 1]
+    d = dpa("dynamic", capacity=5, tpc=100, watermark=1)
+    assert plan(d, 10, admit=[1, 2], admit_tokens=[300, 200])["admit_ok"] == [1, 0]
+
+
+def test_allocated_chunks_are_integrated_over_time():
+    d = dpa("dynamic", capacity=10, tpc=100)
+    plan(d, 0, admit=[1], admit_tokens=[500])           # 5 chunks from t = 0
+    free(d, 2_000_000_000_000, [1])                      # freed at t = 2 s
+    assert abs(d.result()["allocated_chunk_s"] - 10.0) < 1e-9

@@ -110,8 +110,7 @@ def run(args) -> int:
     else:
         print(_table(summary))
         if pim:
-            for tag, costs in pim.items():
-                print(tag, costs)
+            print(_pim_table(pim))
     if args.out:
         _write(Path(args.out), rows, summary, histories, packed, pim)
     return 0
@@ -145,14 +144,19 @@ def _table(summary: list[dict]) -> str:
 
 
 def _pim_costs(packed: dict) -> dict:
-    from lolpim.models.cbp.deploy import pim_gemv_costs
-    from ..errors import UserError
-    try:
-        return {tag: {name: {"time_s": c.time_s, "bytes_moved": c.bytes_moved}
-                      for name, c in pim_gemv_costs(layers).items()}
-                for tag, layers in packed.items()}
-    except NotImplementedError as exc:
-        raise UserError(str(exc)) from exc
+    """Per run: each exported layer's GEMV time and bank bytes on the PIM module, vs bf16."""
+    from lolpim.models.cbp.deploy import pim_deployment
+    return {tag: pim_deployment(layers) for tag, layers in packed.items()}
+
+
+def _pim_table(pim: dict) -> str:
+    lines = ["PIM module 'lolpim-module', one GEMV per exported layer (batch 1):"]
+    for tag, rows in pim.items():
+        for r in rows:
+            lines.append(f"  {tag} {r['layer']} {r['shape'][0]}x{r['shape'][1]} {r['weight_bits']}-bit: "
+                         f"GEMV {1e9 * r['gemv_time_s']:.0f} ns (bf16 {1e9 * r['gemv_time_bf16_s']:.0f} ns), "
+                         f"{r['bank_bytes']} bank bytes (bf16 {r['bank_bytes_bf16']})")
+    return "\n".join(lines)
 
 
 def _write(out: Path, rows, summary, histories, packed, pim) -> None:

@@ -11,9 +11,11 @@ TINY = ["--epochs", "4", "--pretrain-epochs", "3", "--hidden", "12", "12", "--p-
 
 
 def test_json_and_out_files(tmp_path, capsys):
-    assert main(["cbp", "--constraint", "ternary", "--json", "--out", str(tmp_path), *TINY]) == 0
+    assert main(["cbp", "--constraint", "ternary", "--json", "--pim", "--out", str(tmp_path), *TINY]) == 0
     report = json.loads(capsys.readouterr().out)
     (run,) = report["runs"]
+    (pim_row,) = report["pim"]["ternary/cbp/seed0"]
+    assert pim_row["weight_bits"] == 2 and pim_row["bank_bytes"] < pim_row["bank_bytes_bf16"]
     assert run["constraint"] == "ternary" and run["weight_bits"] == 2 and 0 <= run["test_acc"] <= 1
     assert len(report["summary"]) == 1
     for name in ("runs.csv", "summary.csv", "results.json", "curves.png"):

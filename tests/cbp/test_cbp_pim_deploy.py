@@ -1,25 +1,24 @@
-"""Deployment hook: packed layers hand their weight_bits to the PIM GEMV model."""
-import importlib.util
-
+"""Deployment hook: packed layers hand their weight_bits to the PIM module model."""
 import numpy as np
-import pytest
 
-from lolpim.models.cbp.deploy import pim_gemv_costs
+from lolpim.models.cbp.deploy import pim_deployment, pim_gemv_costs
 from lolpim.models.cbp.export import pack_layer
 
-HAVE_PIM = importlib.util.find_spec("lolpim.hardware.pim") is not None
 W = np.random.default_rng(0).normal(0, 0.05, size=(4096, 4096))
+NAMES = ("binary", "ternary", "shift2")
 
 
-@pytest.mark.skipif(HAVE_PIM, reason="hardware/pim.py is present")
-def test_clear_error_until_the_pim_model_lands():
-    with pytest.raises(NotImplementedError, match="lolpim.hardware.pim"):
-        pim_gemv_costs([pack_layer("l", W, "binary", 0.05)])
-
-
-@pytest.mark.skipif(not HAVE_PIM, reason="hardware/pim.py not there yet")
-def test_fewer_weight_bits_never_cost_more():
-    costs = pim_gemv_costs([pack_layer(name, W, name, 0.05) for name in ("binary", "ternary", "shift2")])
-    times = [costs[name].time_s for name in ("binary", "ternary", "shift2")]
+def test_fewer_weight_bits_never_cost_more_time():
+    costs = pim_gemv_costs([pack_layer(name, W, name, 0.05) for name in NAMES])
+    times = [costs[name].time_s for name in NAMES]
     assert all(t > 0 for t in times)
     assert times[0] <= times[1] <= times[2]
+
+
+def test_low_bit_layers_take_fewer_bank_bytes_than_bf16():
+    rows = pim_deployment([pack_layer(name, W, name, 0.05) for name in NAMES])
+    assert [r["weight_bits"] for r in rows] == [1, 2, 3]
+    for r in rows:
+        assert r["bank_bytes"] < r["bank_bytes_bf16"]
+        assert r["gemv_time_s"] < r["gemv_time_bf16_s"]
+    assert rows[0]["bank_bytes"] < rows[1]["bank_bytes"] < rows[2]["bank_bytes"]

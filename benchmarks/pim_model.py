@@ -67,7 +67,7 @@ def figures() -> None:
                 a = pim_attention_cost(spec, model, [16384] * batch, p)
                 row.append(f"{p} {a.time_s * 1e6:8.1f} us util {a.detail['channel_utilisation']:.2f}")
             print(f"attention {model_name} on {module}, batch {batch:2d}, 16K: " + " | ".join(row))
-    model = load_llm("qwen1.5-7b")
+    model, spec = load_llm("qwen1.5-7b"), load_pim_module("lolpim-module")
     parts = pim_decode_layers_cost(spec, model, [16384] * 4, 4)
     print("decode step, qwen1.5-7b, 4 layers, 4 x 16K on lolpim-module: " +
           ", ".join(f"{k} {v.time_s * 1e6:.0f} us" for k, v in parts.items()) +

@@ -69,7 +69,8 @@ _SCHEDULE_KEYS = ("time_tck", "acts", "macs", "rdouts", "wrinps")
 
 @lru_cache(maxsize=1 << 16)
 def _kv_job(spec: PimModuleSpec, k_in: int, n_per_bank: int, vectors: int) -> tuple:
-    return tuple(gemv_channel_schedule(spec, k_in, n_per_bank, vectors, 16)[key] for key in _SCHEDULE_KEYS)
+    schedule = gemv_channel_schedule(spec, k_in, n_per_bank, vectors, 16)
+    return tuple(schedule[key] for key in _SCHEDULE_KEYS)
 
 
 def _kv_jobs(spec: PimModuleSpec, k_in, n_per_bank, vectors: int) -> dict:

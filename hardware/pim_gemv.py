@@ -100,11 +100,14 @@ class _Timing:
         self.cl, self.rfc, self.refi = spec.n_cl, spec.n_rfc, spec.n_refi
         self.r = _drain_columns(spec)
         self.dual = spec.output_dual_port
+        self.prefetch = spec.input_prefetch
 
     def slots(self, groups, m):
         """(column slots up to and including the pass's last MAC, slots the pass occupies)."""
         if self.dual:
-            x = (groups - 1) * self.xp.maximum(m, self.r) + m
+            # two output buffers: a group may start only once the group two back has drained;
+            # when draining (r columns) outlasts computing (m), every group from the third waits
+            x = groups * m + self.xp.maximum(groups - 2, 0) * self.xp.maximum(self.r - m, 0)
             return x, x
         return groups * (m + self.r) - self.r, groups * (m + self.r)
 
@@ -113,26 +116,43 @@ class _Timing:
         mx = self.xp.maximum
         return mx(mx(self.ras, d + x * self.c) + self.rp, self.rc)
 
-    def tail(self):
+    def tail(self, groups, m):
         """Last column slot of the last pass -> last output on the pins."""
-        return (self.r * self.c if self.dual else 0) + self.cl + self.c
+        if self.dual:   # the last group's drain, behind the previous group's when draining is slower
+            backlog = self.xp.where(groups >= 2, self.xp.maximum(self.r - m, 0), 0)
+            return (self.r + backlog) * self.c + self.cl + self.c
+        return self.cl + self.c
 
 
-def _segment(tm: _Timing, slack, n, m, s, e, w):
+_FAR_PAST = -(10 ** 12)        # "long ago": a buffer set nobody has used yet
+
+
+def _segment(tm: _Timing, state, n, m, s, e, w):
     """One K tile for one batch chunk: WR-INP then ceil(n/s) passes.
 
-    ``slack``: earliest free column slot minus this segment's first ACT. Only the first pass
-    can wait for the column path (its WR-INPs); every later pass starts its MACs tRCD after
-    its ACT, because a pass's drain (r columns) ends before the next ACT + tRCD (checked on
-    the spec: r * tCCD <= tRP + tRCD). Returns (sum of pass periods, slack handed on, end of
-    the last pass's work after its ACT, last pass's period, first pass's ACT -> MAC delay).
+    ``state`` (all relative to this segment's first ACT): earliest free column slot; when the
+    WR-INP bus is free; when the buffer set the previous segment used is free (its last MAC
+    plus one slot) and the same for the segment before it. Without input prefetch the tile's
+    WR-INPs take column slots in front of the first MAC; with it they run on their own bus into
+    the other buffer set, as soon as that set is free. Only the first pass can wait for its
+    inputs; every later pass starts its MACs tRCD after its ACT, because a pass's drain
+    (r columns) ends before the next ACT + tRCD (checked on the spec: r * tCCD <= tRP + tRCD).
+    Returns (sum of pass periods, state for the next segment, end of the last pass's work after
+    its ACT, last pass's period, how long the first MAC waited for the column path or inputs).
     """
     xp = tm.xp
+    col_slack, bus_free, set_free, set_free_before = state
     passes = -(-n // s)
     single = passes == 1
     g_last = (n - (passes - 1) * s) * e
     g_first = xp.where(single, g_last, s * e)
-    d1 = xp.maximum(tm.rcd, slack + w * tm.c)
+    if tm.prefetch:
+        ready = xp.maximum(bus_free, set_free_before) + w * tm.c
+        wait = xp.maximum(col_slack, ready)
+    else:
+        ready = 0
+        wait = col_slack + w * tm.c
+    d1 = xp.maximum(tm.rcd, wait)
     x1, y1 = tm.slots(g_first, m)
     p1 = tm.period(d1, x1)
     xf, _ = tm.slots(s * e, m)
@@ -140,20 +160,33 @@ def _segment(tm: _Timing, slack, n, m, s, e, w):
     d_end = xp.where(single, d1, tm.rcd)
     p_end = xp.where(single, p1, tm.period(tm.rcd, xl))
     total = xp.where(single, p1, p1 + (passes - 2) * tm.period(tm.rcd, xf) + p_end)
-    slack_out = d_end + yl * tm.c - p_end
-    end_from_act = d_end + (yl - 1) * tm.c + tm.tail()
-    return total, slack_out, end_from_act, p_end, d1
+    last_mac = total - p_end + d_end + (xl - 1) * tm.c
+    state_out = (d_end + yl * tm.c - p_end, ready - total, last_mac + tm.c - total, set_free - total)
+    end_from_act = d_end + (yl - 1) * tm.c + tm.tail(g_last, m)
+    return total, state_out, end_from_act, p_end, wait
 
 
-def _repeat(xp, step, slack, count):
-    """Run ``step`` ``count`` times (count >= 0); the third run onwards repeats the second."""
-    t1, s1, e1, p1, _ = step(slack)
-    t2, s2, e2, p2, _ = step(s1)
-    total = xp.where(count >= 1, t1, 0) + xp.maximum(count - 1, 0) * t2
-    slack_out = xp.where(count == 0, slack, xp.where(count == 1, s1, s2))
-    end = xp.where(count == 1, e1, e2)
-    last_p = xp.where(count == 1, p1, p2)
-    return total, slack_out, end, last_p, None
+def _pick(xp, cond, a, b):
+    return tuple(xp.where(cond, x, y) for x, y in zip(a, b))
+
+
+def _repeat(xp, step, state, count, warm, bus_floor=0):
+    """Run ``step`` ``count`` times (count >= 0); runs after the first ``warm`` repeat the last
+    warm-up run (the state settles: after one run without prefetch, two with it). With input
+    prefetch a run can be bound by its WR-INPs on their bus (``bus_floor`` tCK per run), where
+    the state creeps towards that bound for longer; the steady run takes at least the bound."""
+    runs, st = [], state
+    for _ in range(warm):
+        runs.append(step(st))
+        st = runs[-1][1]
+    total = sum(xp.where(count > j, run[0], 0) for j, run in enumerate(runs))
+    total = total + xp.maximum(count - warm, 0) * xp.maximum(runs[-1][0], bus_floor)
+    state_out, end, last_p = state, runs[0][2], runs[0][3]
+    for j, run in enumerate(runs):
+        reached = count >= j + 1
+        state_out = _pick(xp, reached, run[1], state_out)
+        end, last_p = xp.where(reached, run[2], end), xp.where(reached, run[3], last_p)
+    return total, state_out, end, last_p, None
 
 
 def gemv_channel_schedule(spec: PimModuleSpec, k_in, n_per_bank, batch=1, weight_bits=16) -> dict:
@@ -171,6 +204,7 @@ def gemv_channel_schedule(spec: PimModuleSpec, k_in, n_per_bank, batch=1, weight
         k, n, b, bits = np.broadcast_arrays(*(np.asarray(a, dtype=np.int64) for a in args))
         zero = np.zeros_like(k)
     tm = _Timing(spec, xp)
+    warm = 3 if tm.prefetch else 2
     gb = spec.global_buffer_inputs
     entries = spec.input_buffer_entries
     n_tiles = -(-k // gb)
@@ -180,40 +214,47 @@ def gemv_channel_schedule(spec: PimModuleSpec, k_in, n_per_bank, batch=1, weight
     m_f, s_f, w_f = _tile_shape(spec, gb, bits, xp)
     m_l, s_l, w_l = _tile_shape(spec, k_last, bits, xp)
     many_tiles, many_chunks = xp.any(n_tiles > 1), xp.any(n_chunks > 1)
+    start = (zero, zero, zero + _FAR_PAST, zero + _FAR_PAST)
 
     def chunk(e):
-        def run(slack):
+        def run(state):
             if not many_tiles:
-                return _segment(tm, slack, n, m_l, s_l, e, w_l * e)
-            full = _repeat(xp, lambda sl: _segment(tm, sl, n, m_f, s_f, e, w_f * e), slack, n_tiles - 1)
+                return _segment(tm, state, n, m_l, s_l, e, w_l * e)
+            full = _repeat(xp, lambda st: _segment(tm, st, n, m_f, s_f, e, w_f * e), state, n_tiles - 1, warm,
+                           bus_floor=w_f * e * tm.c if tm.prefetch else 0)
             last = _segment(tm, full[1], n, m_l, s_l, e, w_l * e)
             return full[0] + last[0], last[1], last[2], last[3], None
         return run
 
     if many_chunks:
-        body = _repeat(xp, chunk(entries), zero, n_chunks - 1)
+        chunk_bus = entries * ((n_tiles - 1) * w_f + w_l) * tm.c if tm.prefetch else 0
+        body = _repeat(xp, chunk(entries), start, n_chunks - 1, warm, bus_floor=chunk_bus)
         last = chunk(e_last)(body[1])
         periods = body[0] + last[0]
     else:
-        last = chunk(e_last)(zero)
+        last = chunk(e_last)(start)
         periods = last[0]
     time0 = periods - last[3] + last[2]          # the last pass ends its work, not its period
     last_act = time0 - last[2]
 
     # Refresh: before the first ACT after each tREFI deadline, once the banks are closed and the
-    # queued column commands are out. Between passes that costs tRFC; before a tile-start ACT it
-    # also waits for the tile's WR-INPs, which the ACT -> MAC delay would otherwise have hidden:
-    # up to tRCD more. Which ACT a deadline hits is taken in expectation: a tile-start ACT is hit
-    # with probability (period of the pass before it) / (time between tile starts).
+    # queued column commands (and WR-INPs) are out. Between passes that costs tRFC; before a
+    # tile-start ACT it also waits for the tile's inputs, which the ACT -> MAC delay would
+    # otherwise have hidden: up to tRCD more. Which ACT a deadline hits is taken in expectation:
+    # a tile-start ACT is hit with probability (period of the pass before it) / (time between
+    # tile starts), on a typical tile segment.
     starts = n_tiles * n_chunks - 1
     cost_per_refresh = tm.rfc
     if xp.any(starts > 0):
         e_typ = xp.minimum(entries, b)
         m_t, s_t, w_t = (xp.where(n_tiles > 1, m_f, m_l), xp.where(n_tiles > 1, s_f, s_l),
                          xp.where(n_tiles > 1, w_f, w_l))
-        typical = _segment(tm, zero, n, m_t, s_t, e_typ, w_t * e_typ)
-        hit = xp.minimum(1.0, starts * typical[3] / xp.maximum(time0, 1))
-        cost_per_refresh = tm.rfc + hit * xp.clip(typical[1] + w_t * e_typ * tm.c, 0, tm.rcd)
+        typical = start
+        for _ in range(warm):
+            seg = _segment(tm, typical, n, m_t, s_t, e_typ, w_t * e_typ)
+            typical = seg[1]
+        hit = xp.minimum(1.0, starts * seg[3] / xp.maximum(time0, 1))
+        cost_per_refresh = tm.rfc + hit * xp.clip(seg[4], 0, tm.rcd)
     refreshes = last_act // tm.refi
     for _ in range(4):                           # deadlines passed before the last ACT (fixed point)
         refreshes = (last_act + refreshes * cost_per_refresh) // tm.refi
@@ -250,6 +291,9 @@ def reference_channel_schedule(spec: PimModuleSpec, k_in: int, bank_outputs: lis
     next_ref = spec.n_refi
     port_free = 0                        # second (RD-OUT) port, dual-port modules only
     drains: list[int] = []               # when each group's output buffer is free again
+    wr_free = 0                          # WR-INP bus (input prefetch only)
+    set_free: list[int] = []             # per segment: its buffer set is free again (last MAC + 1 slot)
+    ref_windows: list[tuple[int, int]] = []
     last_out = 0
     for first in range(0, batch, spec.input_buffer_entries):
         e = min(spec.input_buffer_entries, batch - first)
@@ -257,20 +301,32 @@ def reference_channel_schedule(spec: PimModuleSpec, k_in: int, bank_outputs: lis
             k = min(gb, k_in - tile_start)
             m = math.ceil(k * weight_bits / (8 * spec.column_bytes))
             s = max(1, spec.columns_per_row // m)
+            if spec.input_prefetch:      # into the set the segment before last used, on its own bus
+                t = max(wr_free, set_free[-2] if len(set_free) >= 2 else 0)
             for _ in range(e * math.ceil(k * ACTIVATION_BYTES / spec.column_bytes)):   # WR-INP
-                col_free += c
+                if spec.input_prefetch:
+                    for lo, hi in ref_windows:                            # no command during tRFC
+                        if lo <= t < hi:
+                            t = hi
+                    wr_free = t = t + c
+                else:
+                    col_free += c
                 counts["wrinps"] += 1
+            ready = wr_free if spec.input_prefetch else col_free
+            segment_last_mac = 0
             for p in range(math.ceil(n_max / s)):
                 segments = max(min(s, n - p * s) for n in bank_outputs)   # lockstep: fullest bank
                 act = max(last_pre + spec.n_rp, last_act + spec.n_rc)
                 if act >= next_ref:
                     # REFab needs every bank closed and, as in GDDR6, no other command during
                     # tRFC: it waits for queued column commands (the tile's WR-INPs) too.
-                    ref = max(last_pre + spec.n_rp, col_free, port_free)
+                    ref = max(last_pre + spec.n_rp, col_free, port_free, wr_free)
+                    ref_start = ref
                     while act >= next_ref:
                         ref += spec.n_rfc
                         next_ref += spec.n_refi
                         counts["refreshes"] += 1
+                    ref_windows.append((ref_start, ref))
                     act = max(act, ref)
                     col_free, port_free = max(col_free, ref), max(port_free, ref)
                 last_act = act
@@ -278,7 +334,7 @@ def reference_channel_schedule(spec: PimModuleSpec, k_in: int, bank_outputs: lis
                 last_mac = act
                 for _group in range(segments * e):
                     for j in range(m):
-                        t = max(col_free, act + spec.n_rcd_mac)
+                        t = max(col_free, act + spec.n_rcd_mac, ready)
                         if j == 0 and spec.output_dual_port and len(drains) >= 2:
                             t = max(t, drains[-2])                        # both output buffers busy
                         col_free = t + c
@@ -295,6 +351,8 @@ def reference_channel_schedule(spec: PimModuleSpec, k_in: int, bank_outputs: lis
                         counts["rdouts"] += 1
                     drains.append(last_out + c)
                 last_pre = max(act + spec.n_ras, last_mac + c)
+                segment_last_mac = last_mac
+            set_free.append(segment_last_mac + c)
     return dict(counts, time_tck=last_out + spec.n_cl + c)
 
 

@@ -47,6 +47,7 @@ class PimModuleSpec:
     mac_lanes_per_bank: int              # BF16 multipliers per bank (16)
     global_buffer_bytes: int             # per channel, one input-vector entry (2 KB)
     input_buffer_entries: int            # input vectors held at once (1 = AiM's single global buffer)
+    input_prefetch: bool                 # a second set of entries: WR-INP of the next tile overlaps MACs
     output_register_bytes: int           # per bank per entry (4 B: one FP32 accumulator)
     output_dual_port: bool               # RD-OUT drains one output buffer while MACs fill the other
     # --- timing, in command-clock cycles of tck_s (Ramulator 2 GDDR6_AiM_timing) ---------
@@ -82,6 +83,9 @@ class PimModuleSpec:
             value = getattr(self, f)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ParameterError(f, f"must be a positive integer, got {value!r}")
+        for f in ("input_prefetch", "output_dual_port"):
+            if not isinstance(getattr(self, f), bool):
+                raise ParameterError(f, f"must be true or false, got {getattr(self, f)!r}")
         if not isinstance(self.reserved_bytes_per_channel, int) or self.reserved_bytes_per_channel < 0:
             raise ParameterError("reserved_bytes_per_channel", "must be an integer >= 0")
         require_positive(self, "tck_s", "io_bytes_per_s_per_channel", "nmu_flops_per_s")

@@ -31,7 +31,7 @@ def test_lolpim_module_default_is_16x16_16gb_and_configurable():
 @pytest.mark.parametrize("field, value", [("channels", 0), ("n_rfc", 5000), ("tck_s", -1.0),
                                           ("link", "pcie-gen9"), ("row_bytes", 2050),
                                           ("reserved_bytes_per_channel", 2 ** 40),
-                                          ("mac_energy_pj", {"16": 1.0})])
+                                          ("mac_energy_pj", {"16": 1.0}), ("input_prefetch", 1)])
 def test_bad_fields_are_named(field, value):
     with pytest.raises(ParameterError, match=field):
         load_pim_module("aim-gddr6").with_changes(**{field: value})

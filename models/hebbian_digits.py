@@ -32,9 +32,9 @@ N_CLASSES = 10
 class DigitsConfig:
     levels: int = 7                 # thermometer inputs per pixel
     contacts: int = 10              # output neurons per class
-    epochs: int = 15
-    p_potentiate: float = 0.02
-    p_depress: float = 0.02
+    epochs: int = 10
+    p_potentiate: float = 0.01
+    p_depress: float = 0.01
     margin: float = 4.0             # stop-learning margin (in units of one synapse)
 
     def __post_init__(self):

@@ -265,7 +265,7 @@ def register(sub) -> None:
     p.add_argument("numbers", nargs="*", type=int, help="factorize: numbers (default 4..81)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5 for digits, else 1)")
-    p.add_argument("--epochs", type=int, default=None, help="digits: training epochs (default 15)")
+    p.add_argument("--epochs", type=int, default=None, help="digits: training epochs (default 10)")
     p.add_argument("--contacts", type=int, default=None, help="digits: output neurons per class (default 10)")
     p.add_argument("--idx-dir", help="digits: folder with a local MNIST copy (IDX files) instead of load_digits")
     p.add_argument("--max-operand", type=int, default=None,

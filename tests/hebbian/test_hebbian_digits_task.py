@@ -93,3 +93,13 @@ def test_idx_loader_rejects_bad_files(tmp_path):
     short.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05ab")
     with pytest.raises(ParameterError, match="header says"):
         read_idx(short)
+
+
+def test_anchor_rows_pass():
+    """orchestration/anchors/hebbian.py: issue 6 targets (ANCHORS section 7 gives no load_digits
+    figure): digits seed 0 accuracy in [90%, 100%]; 1-9 table recall and factor pairs exact (0 tolerance)."""
+    from lolpim.orchestration.anchors.hebbian import checks
+    rows = checks()
+    assert len(rows) == 3
+    for c in rows:
+        assert c.passed, c

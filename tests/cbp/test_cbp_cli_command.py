@@ -15,7 +15,8 @@ def test_json_and_out_files(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     (run,) = report["runs"]
     (pim_row,) = report["pim"]["ternary/cbp/seed0"]
-    assert pim_row["weight_bits"] == 2 and pim_row["bank_bytes"] < pim_row["bank_bytes_bf16"]
+    # a 12x12 layer fills one column per bank at any precision, so only "no more" holds here
+    assert pim_row["weight_bits"] == 2 and pim_row["bank_bytes"] <= pim_row["bank_bytes_bf16"]
     assert run["constraint"] == "ternary" and run["weight_bits"] == 2 and 0 <= run["test_acc"] <= 1
     assert len(report["summary"]) == 1
     for name in ("runs.csv", "summary.csv", "results.json", "curves.png"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lolpim.hardware.pim_gemv import _tile_shape
+from lolpim.hardware.pim_gemv import tile_shape
 from lolpim.hardware.pim_spec import PimModuleSpec, check_weight_bits
 from lolpim.models.llm import LlmConfig
 
@@ -45,9 +45,9 @@ def matrix_bytes_in_banks(spec: PimModuleSpec, k_in: int, n_out: int, weight_bit
     full_tiles, k_last = divmod(k_in, gb)
     columns = 0
     if full_tiles:
-        columns += full_tiles * int(_tile_shape(spec, gb, weight_bits)[0])
+        columns += full_tiles * int(tile_shape(spec, gb, weight_bits)[0])
     if k_last:
-        columns += int(_tile_shape(spec, k_last, weight_bits)[0])
+        columns += int(tile_shape(spec, k_last, weight_bits)[0])
     outputs_placed = -(-n_out // spec.banks) * spec.banks          # every bank holds as many outputs
     return outputs_placed * columns * spec.column_bytes
 

@@ -4,7 +4,9 @@ One channel runs this program (all channels run theirs at the same time on diffe
 
     for each batch chunk (``input_buffer_entries`` input vectors):
         for each K tile (one global-buffer entry of inputs, 1024 BF16 values in AiM):
-            WR-INP   the chunk's input tiles into the global buffer (one column slot per 32 B)
+            WR-INP   the chunk's input tiles into the global buffer (one column slot per 32 B);
+                     with ``input_prefetch`` over their own bus into the other buffer set, as
+                     soon as the tile before last has finished with it
             for each pass (one all-bank row activation):
                 ACT      open one row in every bank (a row miss; every MAC after it is a row hit)
                 for each output segment held in the row, for each input vector of the chunk:
@@ -83,7 +85,7 @@ class _ArrayOps:
         return np.rint(x).astype(np.int64)
 
 
-def _tile_shape(spec: PimModuleSpec, k, bits, xp=_ArrayOps):
+def tile_shape(spec: PimModuleSpec, k, bits, xp=_ArrayOps):
     """MAC columns per output segment and segments per row for a K tile of ``k`` inputs."""
     m = -(-(k * bits) // (8 * spec.column_bytes))
     s = xp.maximum(1, spec.columns_per_row // m)
@@ -211,8 +213,8 @@ def gemv_channel_schedule(spec: PimModuleSpec, k_in, n_per_bank, batch=1, weight
     k_last = k - (n_tiles - 1) * gb
     n_chunks = -(-b // entries)
     e_last = b - (n_chunks - 1) * entries
-    m_f, s_f, w_f = _tile_shape(spec, gb, bits, xp)
-    m_l, s_l, w_l = _tile_shape(spec, k_last, bits, xp)
+    m_f, s_f, w_f = tile_shape(spec, gb, bits, xp)
+    m_l, s_l, w_l = tile_shape(spec, k_last, bits, xp)
     many_tiles, many_chunks = xp.any(n_tiles > 1), xp.any(n_chunks > 1)
     start = (zero, zero, zero + _FAR_PAST, zero + _FAR_PAST)
 

@@ -190,14 +190,25 @@ class GraupnerBrunelPopulation:
     def snapshot(self) -> dict:
         return {"t_s": self.t_s, "rho": self.rho.tolist(), "c": self.c.tolist(),
                 "pending": [[t, idx.tolist()] for t, idx in self._pending],
-                "rng": self.rng.bit_generator.state}
+                "rng": _plain_rng_state(self.rng.bit_generator.state)}
 
     def restore(self, state: dict) -> None:
         self.t_s = float(state["t_s"])
         self.rho = np.asarray(state["rho"], dtype=float)
         self.c = np.asarray(state["c"], dtype=float)
         self._pending = [(float(t), np.asarray(idx, dtype=np.int64)) for t, idx in state["pending"]]
-        self.rng.bit_generator.state = state["rng"]
+        self.rng.bit_generator.state = _rng_state_from_plain(state["rng"])
+
+
+def _plain_rng_state(state: dict) -> dict:
+    """PCG64 state holds 128-bit integers, which msgpack cannot carry: write them as decimal text."""
+    return {k: (_plain_rng_state(v) if isinstance(v, dict) else str(v) if isinstance(v, int) else v)
+            for k, v in state.items()}
+
+
+def _rng_state_from_plain(state: dict) -> dict:
+    return {k: (_rng_state_from_plain(v) if isinstance(v, dict) else int(v) if k != "bit_generator" else v)
+            for k, v in state.items()}
 
 
 def run_independent_trains(p: GraupnerBrunelParams, rho, event_times_s, event_amps, t_end_s, rng=None):

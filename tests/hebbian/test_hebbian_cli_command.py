@@ -38,3 +38,24 @@ def test_bad_input_exits_2(capsys):
     assert main(["hebbian", "multiply", "7"]) == 2
     assert main(["hebbian", "digits", "--idx-dir", "/nonexistent"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_digits_from_an_idx_folder(tmp_path, capsys):
+    """--idx-dir finds the four standard MNIST names (gzipped or not) and trains on them."""
+    import gzip
+    import struct
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+
+    def write(name, array, gz=False):
+        raw = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+        (tmp_path / (name + (".gz" if gz else ""))).write_bytes(gzip.compress(raw) if gz else raw)
+
+    write("train-images-idx3-ubyte", rng.integers(0, 256, (20, 6, 6)).astype(np.uint8), gz=True)
+    write("train-labels-idx1-ubyte", (np.arange(20) % 10).astype(np.uint8))
+    write("t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 6, 6)).astype(np.uint8))
+    write("t10k-labels-idx1-ubyte", (np.arange(10) % 10).astype(np.uint8), gz=True)
+    assert main(["hebbian", "digits", "--idx-dir", str(tmp_path), "--seeds", "1", "--epochs", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["dataset"] == "IDX files" and result["inputs"] == 36 * 7

@@ -73,6 +73,9 @@ class LlmHost(Actor):
         self.rounds: dict[int, dict] = {}
         self.next_round = 0
         self.gpu_free_ps = 0
+        # set when a DPA refused an admission; cleared when memory is freed. Asking again
+        # before anything was freed would only be refused again.
+        self.admission_blocked = False
         self.used_token_s = 0.0        # integral of KV tokens in use over time
         self.saturated_token_s = 0.0   # the same, only while requests wait for memory
         self.saturated_s = 0.0
@@ -135,6 +138,7 @@ class LlmHost(Actor):
         self.last_token_ps[r] = self.now_ps
 
     def _retire(self, m, reqs):
+        self.admission_blocked = False   # their memory is about to be freed
         for r in reqs:
             self.status[r] = DONE
             self.finish_ps[r] = self.now_ps
@@ -149,6 +153,8 @@ class LlmHost(Actor):
 
     # --- admission and growth -------------------------------------------------------
     def _admission_quota(self, m) -> int:
+        if self.admission_blocked:
+            return 0
         demand = int((self.status == RUNNING).sum()) + len(self.waiting)
         fair_share = max(1, math.ceil(demand / self.microbatches))
         return max(0, min(self.max_mb, fair_share) - len(self.members[m]))
@@ -187,9 +193,13 @@ class LlmHost(Actor):
         for i, r in enumerate(plan["admit"]):
             (admitted if all(x["admit_ok"][i] for x in replies) else refused).append(r)
         stuck = [r for i, r in enumerate(plan["grow"]) if not all(x["grow_ok"][i] for x in replies)]
-        release = refused + stuck
-        if release:
-            out += [self.send(d, "free", {"reqs": release}, self.lookahead_ps) for d in self.dpas]
+        if refused:
+            self.admission_blocked = True
+        for x in replies:   # give back what a DPA granted but another refused
+            give_back = [r for i, r in enumerate(plan["admit"]) if x["admit_ok"][i] and r in refused]
+            give_back += [r for i, r in enumerate(plan["grow"]) if r in stuck]
+            if give_back:
+                out.append(self.send(x["dpa"], "free", {"reqs": give_back}, self.lookahead_ps))
         for r in stuck:  # no memory to grow: preempt, recompute later (vLLM-style)
             self.members[m].remove(r)
             self.status[r] = WAITING
@@ -262,6 +272,7 @@ class LlmHost(Actor):
                                                          "last_token_ps", "finish_ps")}
         return {"arrays": arrays, "preemptions": self.preemptions, "intervals": self.intervals_ps,
                 "waiting": self.waiting, "members": self.members, "mb_state": self.mb_state,
+                "blocked": self.admission_blocked,
                 "rounds": {str(k): v for k, v in self.rounds.items()}, "next_round": self.next_round,
                 "gpu_free_ps": self.gpu_free_ps, "used": self.used_token_s, "sat": self.saturated_token_s,
                 "sat_s": self.saturated_s, "last_tick": self.last_tick_ps}
@@ -272,6 +283,7 @@ class LlmHost(Actor):
         self.preemptions, self.intervals_ps = s["preemptions"], list(s["intervals"])
         self.waiting, self.members = list(s["waiting"]), [list(x) for x in s["members"]]
         self.mb_state = list(s["mb_state"])
+        self.admission_blocked = s["blocked"]
         self.rounds = {int(k): v for k, v in s["rounds"].items()}
         self.next_round, self.gpu_free_ps = s["next_round"], s["gpu_free_ps"]
         self.used_token_s, self.saturated_token_s = s["used"], s["sat"]

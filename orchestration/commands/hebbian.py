@@ -50,6 +50,8 @@ def run_digits(args) -> dict:
     from lolpim.models.hebbian_digits import DigitsConfig, load_idx_digits, load_sklearn_digits, train_digits
     from lolpim.models.hebbian_hw import pim_inference_cost
 
+    from lolpim.hardware.pim import load_pim_module
+    load_pim_module(args.module)  # a bad preset name fails now, not after training
     data = load_idx_digits(*_idx_files(args.idx_dir)) if args.idx_dir else load_sklearn_digits()
     config = DigitsConfig(**{k: v for k, v in (("epochs", args.epochs), ("contacts", args.contacts))
                              if v is not None})

@@ -7,7 +7,9 @@ neuron's bAPs, which are boosted at synapses that were active just before (casca
                    gamma distributed (shape ``fixation_shape``, mean 1/rate: saccades rarely
                    follow each other within 100 ms); at each event every synapse of an
                    open eye joins the eye's volley with probability ``volley_probability``; the volley
-                   reaches the neuron after an eye-specific latency
+                   reaches the neuron after an eye-specific latency (0 and 0.5 ms: never equal
+                   to the 2 ms pre -> soma -> bAP loop, so no spike and bAP share a timestamp
+                   and no executor's tie-breaking rule can decide a pairing's sign)
     background     independent Poisson spikes on every synapse, open or deprived
     deprivation    the deprived eye gets background only (lid suture: no patterned vision)
 Input spike trains are a pure function of (seed, neuron, phase, eye), so any executor that
@@ -36,7 +38,7 @@ class OcularDominanceConfig:
     visual_rate_hz: float = 3.0
     fixation_shape: float = 4.0
     volley_probability: float = 0.6
-    eye_latency_s: tuple = (0.0, 0.002)
+    eye_latency_s: tuple = (0.0, 0.0005)
     background_rate_hz: float = 1.0
     binocular_s: float = 20.0
     deprivation_s: float = 20.0

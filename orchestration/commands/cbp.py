@@ -93,7 +93,9 @@ def run(args) -> int:
                              "rounded_test_acc": rounded_accuracy(pre, constraint),
                              "test_acc": final["test_acc"], "train_acc": final["train_acc"],
                              "drop_points": 100 * (pre.fp_test_acc - final["test_acc"]),
-                             "final_cfs": final["cfs"], "final_g": final["g"],
+                             "final_cfs": final["cfs"],
+                             # g means nothing without a constraint, and is infinite without a window
+                             "final_g": final["g"] if variant == "cbp" else None,
                              "lambda_updates": sum(h["updated"] for h in result.history)})
                 histories[tag] = result.history
                 packed[tag] = export_result(result)
@@ -126,17 +128,19 @@ def _summary(rows: list[dict]) -> list[dict]:
                     "weight_bits": group[0]["weight_bits"],
                     "fp_test_acc": mean("fp_test_acc"), "rounded_test_acc": mean("rounded_test_acc"),
                     "test_acc": mean("test_acc"), "drop_points": mean("drop_points"),
-                    "final_cfs": mean("final_cfs"), "final_g": mean("final_g")})
+                    "final_cfs": mean("final_cfs"),
+                    "final_g": mean("final_g") if group[0]["final_g"] is not None else None})
     return out
 
 
 def _table(summary: list[dict]) -> str:
-    header = ("constraint", "variant", "bits", "seeds", "FP acc", "rounded acc", "CBP acc",
+    header = ("constraint", "variant", "bits", "seeds", "FP acc", "rounded acc", "trained acc",
               "drop (pts)", "CFS", "g")
     lines = [header] + [(s["constraint"], s["variant"], str(s["weight_bits"]), str(s["seeds"]),
                          f"{100 * s['fp_test_acc']:.2f}", f"{100 * s['rounded_test_acc']:.2f}",
                          f"{100 * s['test_acc']:.2f}", f"{s['drop_points']:+.2f}",
-                         f"{s['final_cfs']:.4f}", f"{s['final_g']:g}") for s in summary]
+                         f"{s['final_cfs']:.4f}",
+                         "-" if s["final_g"] is None else f"{s['final_g']:g}") for s in summary]
     widths = [max(len(l[i]) for l in lines) for i in range(len(header))]
     text = ["  ".join(c.ljust(w) for c, w in zip(l, widths)) for l in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
@@ -171,8 +175,10 @@ def _write(out: Path, rows, summary, histories, packed, pim) -> None:
             writer = csv.DictWriter(f, fieldnames=list(table[0]))
             writer.writeheader()
             writer.writerows(table)
+    finite = {tag: [{k: (None if v == float("inf") else v) for k, v in h.items()} for h in hist]
+              for tag, hist in histories.items()}   # strict JSON has no Infinity
     (out / "results.json").write_text(json.dumps({"runs": rows, "summary": summary,
-                                                  "histories": histories, "pim": pim}, indent=1))
+                                                  "histories": finite, "pim": pim}, indent=1))
     for tag, layers in packed.items():
         np.savez(out / f"weights_{tag.replace('/', '_')}.npz", **to_arrays(layers))
     _plot(out / "curves.png", histories)

@@ -153,11 +153,13 @@ class LlmHost(Actor):
 
     # --- admission and growth -------------------------------------------------------
     def _admission_quota(self, m) -> int:
+        """Grow micro-batches evenly: none may hold more than one request above the average,
+        so memory fills the pipeline's micro-batches in step rather than the first few."""
         if self.admission_blocked:
             return 0
-        demand = int((self.status == RUNNING).sum()) + len(self.waiting)
-        fair_share = max(1, math.ceil(demand / self.microbatches))
-        return max(0, min(self.max_mb, fair_share) - len(self.members[m]))
+        running = int((self.status == RUNNING).sum())
+        target = min(self.max_mb, math.ceil((running + 1) / self.microbatches))
+        return max(0, target - len(self.members[m]))
 
     def _plan(self, m):
         quota = self._admission_quota(m)
@@ -265,7 +267,9 @@ class LlmHost(Actor):
     def metrics(self):
         return {"tokens_generated_total": int(self.generated.sum()),
                 "requests_admitted_total": int((self.status >= RUNNING).sum()),
-                "requests_waiting": len(self.waiting)}
+                "requests_waiting": len(self.waiting),
+                "kv_tokens_in_use": int(self.kv[self.status == RUNNING].sum()),
+                "kv_capacity_bytes": float(self.kv_capacity_bytes)}
 
     def state(self):
         arrays = {k: getattr(self, k).tolist() for k in ("status", "kv", "generated", "first_token_ps",

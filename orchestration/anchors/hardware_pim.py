@@ -14,6 +14,12 @@ TCP = "LoL-PIM v3 token-centric partitioning, 16 ch x 16 banks (ANCHORS section 
 GIB = 2 ** 30
 
 
+def tcp_example_module():
+    """The 16-channel x 16-bank, 16 GB module LoL-PIM v3 uses to explain token-centric partitioning."""
+    from lolpim.hardware.pim import load_pim_module
+    return load_pim_module("lolpim-module").with_changes(channels=16, rows_per_bank=32768)
+
+
 def checks() -> list[AnchorCheck]:
     from lolpim.hardware.pim import load_pim_module, pim_attention_cost
     from lolpim.models.llm import load_llm
@@ -21,7 +27,7 @@ def checks() -> list[AnchorCheck]:
     aim = load_pim_module("aim-gddr6")
     cent = load_pim_module("cent-module")
     neupims = load_pim_module("neupims-module")
-    lolpim = load_pim_module("lolpim-module")
+    lolpim = tcp_example_module()
     out = [
         AnchorCheck("hardware", "AiM internal bandwidth per channel, all-bank MAC mode",
                     AIM + ": 16 banks x 32 B/cycle x 1 GHz", 512.0,

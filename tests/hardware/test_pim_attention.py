@@ -7,9 +7,9 @@ from lolpim.hardware.errors import ParameterError
 from lolpim.hardware.pim import (load_pim_module, module_capacity, pim_attention_cost, pim_decode_layers_cost,
                                  pim_gemv_cost, pim_prefill_layers_cost)
 from lolpim.models.llm import load_llm
-from lolpim.orchestration.anchors.hardware_pim import checks
+from lolpim.orchestration.anchors.hardware_pim import checks, tcp_example_module
 
-LOLPIM = load_pim_module("lolpim-module")     # 16 channels x 16 banks
+LOLPIM = tcp_example_module()                 # 16 channels x 16 banks (the paper's TCP example)
 CENT = load_pim_module("cent-module")
 QWEN7 = load_llm("qwen1.5-7b")                # 32 heads, no GQA
 LLAMA8 = load_llm("llama3.1-8b")              # 8 KV heads (GQA group 4)

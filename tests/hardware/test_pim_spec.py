@@ -21,11 +21,14 @@ def test_aim_timing_is_the_public_ramulator_preset():
         (16, 2048, 2048, 4)
 
 
-def test_lolpim_module_default_is_16x16_16gb_and_configurable():
+def test_lolpim_module_is_cent_hardware_plus_lolpim_buffers_and_configurable():
     spec = load_pim_module("lolpim-module")
-    assert (spec.channels, spec.banks_per_channel, spec.capacity_bytes) == (16, 16, 16 * 2 ** 30)
-    bigger = spec.with_changes(channels=32)
-    assert bigger.internal_bandwidth_bytes_per_s == pytest.approx(2 * spec.internal_bandwidth_bytes_per_s)
+    cent = load_pim_module("cent-module")
+    assert (spec.channels, spec.banks_per_channel, spec.capacity_bytes) == (32, 16, 16 * 2 ** 30)
+    assert spec.internal_bandwidth_bytes_per_s == cent.internal_bandwidth_bytes_per_s
+    assert (spec.input_buffer_entries, spec.input_prefetch, spec.output_dual_port) == (4, True, True)
+    smaller = spec.with_changes(channels=16)
+    assert smaller.internal_bandwidth_bytes_per_s == pytest.approx(spec.internal_bandwidth_bytes_per_s / 2)
 
 
 @pytest.mark.parametrize("field, value", [("channels", 0), ("n_rfc", 5000), ("tck_s", -1.0),

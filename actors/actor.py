@@ -38,6 +38,7 @@ class Actor:
         self.name = name
         self.now_ps = 0
         self._seq = 0
+        self.events_processed = 0   # delivered events; reported as lolpim_events_processed_total
         self.rng = np.random.Generator(np.random.PCG64(actor_seed(seed, name)))
 
     # --- to implement -----------------------------------------------------------
@@ -73,11 +74,12 @@ class Actor:
 
     def snapshot(self) -> dict:
         bitgen = self.rng.bit_generator.state
-        return {"now_ps": self.now_ps, "seq": self._seq,
+        return {"now_ps": self.now_ps, "seq": self._seq, "events": self.events_processed,
                 "rng": pack_payload(_ints_to_text(bitgen)), "state": self.state()}
 
     def restore(self, snap: dict) -> None:
         self.now_ps, self._seq = snap["now_ps"], snap["seq"]
+        self.events_processed = snap.get("events", 0)
         self.rng.bit_generator.state = _text_to_ints(unpack_payload(snap["rng"]))
         self.load_state(snap["state"])
 
@@ -147,8 +149,14 @@ def deliver(actor: Actor, event: Event, max_payload_bytes: int = DEFAULT_MAX_PAY
                           f"'{event.src}' at {event.time_ps} ps arrived after local time {actor.now_ps} ps")
     payload = check_payload(actor, event, max_payload_bytes)
     actor.now_ps = event.time_ps
+    actor.events_processed += 1
     out = actor.handle(event, payload)
     return out if out is not None else []
+
+
+def actor_metrics(actor: Actor) -> dict[str, float]:
+    """What an executor reports for one actor: its own metrics plus the kernel's event count."""
+    return {**actor.metrics(), "events_processed_total": actor.events_processed}
 
 
 def trace_entry(event: Event) -> tuple:

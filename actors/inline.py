@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import time
 
-from .actor import deliver, trace_entry
+from .actor import actor_metrics, deliver, trace_entry
 from .codec import DEFAULT_MAX_PAYLOAD_BYTES, pack_payload, unpack_payload
 from .system import RunResult, SystemSpec
 
@@ -19,11 +19,16 @@ class InlineExecutor:
     name = "inline"
 
     def __init__(self, record_trace: bool = False, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-                 progress=None, progress_every_events: int = 20000):
+                 progress=None, progress_every_events: int = 20000, on_metrics=None,
+                 metrics_every_events: int = 20000):
         self.record_trace = record_trace
         self.max_payload_bytes = max_payload_bytes
         self.progress = progress
         self.progress_every_events = progress_every_events
+        # on_metrics(sim_time_ps, {actor: {metric: value}}): every metrics_every_events
+        # events and once at the end (the inline counterpart of the Ray executor's windows)
+        self.on_metrics = on_metrics
+        self.metrics_every_events = max(1, metrics_every_events)
 
     def run(self, system: SystemSpec) -> RunResult:
         wall0 = time.perf_counter()
@@ -55,6 +60,10 @@ class InlineExecutor:
             last_time = ev.time_ps
             if self.progress is not None and processed % self.progress_every_events == 0:
                 self.progress(last_time, processed)
+            if self.on_metrics is not None and processed % self.metrics_every_events == 0:
+                self.on_metrics(last_time, {n: actor_metrics(a) for n, a in actors.items()})
+        if self.on_metrics is not None:
+            self.on_metrics(last_time, {n: actor_metrics(a) for n, a in actors.items()})
         if trace is not None:
             trace.sort()
         wall = time.perf_counter() - wall0

@@ -97,7 +97,8 @@ class KvManager(Actor):
                 "refused_growths": self.refused_growths, "tokens_per_chunk": self.tokens_per_chunk}
 
     def metrics(self):
-        return {"kv_allocated_chunks": self.capacity - self.free_chunks, "kv_capacity_chunks": self.capacity}
+        return {"kv_allocated_chunks": self.capacity - self.free_chunks, "kv_capacity_chunks": self.capacity,
+                "kv_tokens_per_chunk": self.tokens_per_chunk}
 
     def state(self):
         return {"alloc": self.alloc, "free": self.free_chunks, "peak": self.peak_chunks,

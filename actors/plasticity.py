@@ -79,6 +79,10 @@ class SynapsePopulation(Actor):
         return {"neuron": self.neuron, "eye": self.eye, "weights": self.pop.weights().tolist(),
                 "trace": self.trace}
 
+    def metrics(self):
+        # every spike, bAP or sample advances the state of all the population's synapses
+        return {"synapse_updates_total": self.events_processed * self.cfg.synapses_per_eye}
+
     def state(self):
         return {"pop": self.pop.snapshot(), "trace": self.trace}
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import msgpack
 import ray
 
-from .actor import KernelError, deliver, trace_entry
+from .actor import KernelError, actor_metrics, deliver, trace_entry
 from .codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, decode_batch, encode_batch
 from .system import ActorSpec, RunResult, SystemSpec
 
@@ -45,6 +45,9 @@ class ActorHost:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def node_id(self) -> str:
+        return ray.get_runtime_context().get_node_id()
 
     def start(self) -> bytes:
         out = []
@@ -79,7 +82,7 @@ class ActorHost:
         return remote
 
     def _reply(self, out, trace, processed, last_ps) -> bytes:
-        metrics = {name: a.metrics() for name, a in self.actors.items()}
+        metrics = {name: actor_metrics(a) for name, a in self.actors.items()}
         nxt: dict[str, int] = {}
         for ev in self.queue:   # earliest pending event per actor: windows are bounded per actor
             if ev.dst not in nxt or ev.time_ps < nxt[ev.dst]:
@@ -141,7 +144,7 @@ class RayExecutor:
     def __init__(self, address: str | None = None, max_processes: int | None = None,
                  checkpoint_every: int = 64, record_trace: bool = False,
                  max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES, progress=None, on_window=None,
-                 keep_processes: bool = False):
+                 keep_processes: bool = False, on_metrics=None, actor_options: dict | None = None):
         self.address = address
         self.max_processes = max_processes
         self.checkpoint_every = max(1, checkpoint_every)
@@ -155,6 +158,11 @@ class RayExecutor:
         # call close() when done. Process start-up (~0.3 s each) then happens once.
         self.keep_processes = keep_processes
         self._pool: list = []
+        # on_metrics(sim_time_ps, {actor: {metric: value}}) after every window and at the end
+        self.on_metrics = on_metrics
+        # Ray actor options for the processes, e.g. {"scheduling_strategy": "SPREAD"} to place
+        # them across a cluster's nodes
+        self.actor_options = dict(actor_options or {})
 
     # --- set-up -------------------------------------------------------------------
     def _place(self, system: SystemSpec) -> None:
@@ -175,8 +183,12 @@ class RayExecutor:
             for s in group:
                 self.owner[s.name] = i
 
+    def _new_host(self, specs: list[dict], seed: int):
+        remote = _RemoteHost.options(**self.actor_options) if self.actor_options else _RemoteHost
+        return remote.remote(specs, seed, self.max_payload_bytes, self.record_trace)
+
     def _spawn(self, proc: _Process, seed: int) -> None:
-        proc.handle = _RemoteHost.remote(proc.specs, seed, self.max_payload_bytes, self.record_trace)
+        proc.handle = self._new_host(proc.specs, seed)
 
     def _attach(self, seed: int) -> None:
         if not self.keep_processes:
@@ -184,7 +196,7 @@ class RayExecutor:
                 self._spawn(proc, seed)
             return
         while len(self._pool) < len(self.processes):
-            self._pool.append(_RemoteHost.remote([], seed, self.max_payload_bytes, self.record_trace))
+            self._pool.append(self._new_host([], seed))
         for proc, handle in zip(self.processes, self._pool):
             proc.handle = handle
         ray.get([p.handle.configure.remote(p.specs, seed, self.max_payload_bytes, self.record_trace)
@@ -249,6 +261,10 @@ class RayExecutor:
                     self._checkpoint()
                 if self.progress is not None:
                     self.progress(t_min, processed)
+                if self.on_metrics is not None:
+                    self.on_metrics(last_time, self.metrics)
+            if self.on_metrics is not None:
+                self.on_metrics(last_time, self.metrics)
             results = {}
             for blob in ray.get([p.handle.results.remote() for p in self.processes]):
                 results.update(msgpack.unpackb(blob, raw=False, strict_map_key=False))

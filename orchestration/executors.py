@@ -7,14 +7,18 @@ EXECUTORS = ("inline", "ray")
 
 
 def make_executor(name: str, address: str | None = None, progress=None, max_processes: int | None = None,
-                  record_trace: bool = False):
+                  record_trace: bool = False, on_metrics=None):
+    # without an explicit callback, report to the process's /metrics exporter if one is serving
+    if on_metrics is None:
+        from .metrics import active_sink
+        on_metrics = active_sink()
     if name == "inline":
         from lolpim.actors.inline import InlineExecutor
-        return InlineExecutor(progress=progress, record_trace=record_trace)
+        return InlineExecutor(progress=progress, record_trace=record_trace, on_metrics=on_metrics)
     if name == "ray":
         from lolpim.actors.ray_executor import RayExecutor
         return RayExecutor(address=address, progress=progress, max_processes=max_processes,
-                           record_trace=record_trace)
+                           record_trace=record_trace, on_metrics=on_metrics)
     raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{name}'")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import config as cfgmod
 from ..executors import add_executor_flags, make_executor
 from ..llm_config import RunConfig
+from ..metrics import add_metrics_flags
 from ..pipeline_demo import format_summary, summarise
 from ..progress import Progress
 
@@ -52,6 +53,12 @@ def _run_demo(cfg, args, show_progress) -> int:
 
 
 def run(args) -> int:
+    from ..metrics import serving
+    with serving(args.metrics_host, args.metrics_port, args.metrics_linger_s):
+        return _run(args)
+
+
+def _run(args) -> int:
     cfg = load_run_config(args.config, args.set)
     show_progress = (not args.json and sys.stderr.isatty()) or args.progress
     if cfg.system == "pipeline-demo":
@@ -81,4 +88,5 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="directory for result files (JSON, CSV, PNG)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     add_executor_flags(p)
+    add_metrics_flags(p)
     p.set_defaults(func=run)

@@ -1,0 +1,57 @@
+"""`lolpim sweep SWEEP.toml`: run a parameter grid as Ray tasks, resumably.
+
+Every finished point is appended to the results file (JSON lines) at once; a rerun skips
+the points already there, so Ctrl-C or a crash costs only the points in flight.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+
+def run(args) -> int:
+    from ..errors import UserError
+    from ..progress import Progress
+    from ..sweep import load_sweep, run_sweep
+    spec = load_sweep(args.sweep)
+    results = args.results or spec.results or Path(args.sweep).with_suffix(".jsonl")
+    show = (not args.json and sys.stderr.isatty()) or args.progress
+    bar = Progress("sweep", total=1.0, enabled=show, delay_s=0.0)
+    try:
+        report = run_sweep(spec, results, address=args.address, serial=args.serial,
+                           max_in_flight=args.max_in_flight, retry_errors=args.retry_errors,
+                           progress=lambda done, total: bar.update(done / total, f"{done}/{total} points"))
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report)))
+    else:
+        print(f"{report.results}: {report.points} points, {report.skipped} already done, {report.ran} run now "
+              f"({report.errors} errors), {report.wall_s:.1f} s")
+    if report.interrupted:
+        print("interrupted: finished points are saved; run the same command again to continue", file=sys.stderr)
+        return 130
+    if report.errors and not args.json:
+        print("some points failed: see their 'error' field in the results file "
+              "(--retry-errors runs them again)", file=sys.stderr)
+    if not Path(results).exists() and report.points:
+        raise UserError(f"no results were written to {results}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="run a parameter grid (system x model x modules x context x ...) as Ray tasks")
+    p.add_argument("sweep", help="sweep file (TOML): [grid] axes, optional [set] keys, seed, config, results")
+    p.add_argument("--results", default=None,
+                   help="results file (JSON lines); default: the sweep file's 'results' key, else SWEEP.jsonl")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to run on (e.g. 'auto'); default: an embedded local Ray")
+    p.add_argument("--serial", action="store_true", help="run the points one by one in this process, without Ray")
+    p.add_argument("--max-in-flight", type=int, default=None,
+                   help="points queued on Ray at once (default: twice the cluster's CPUs)")
+    p.add_argument("--retry-errors", action="store_true", help="run again the points recorded with an error")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    p.set_defaults(func=run)

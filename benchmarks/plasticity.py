@@ -13,6 +13,8 @@
    ($LOLPIM_BRIAN2_PYTHON, default /tmp/brianvenv/bin/python; build it with
    `python3 -m venv /tmp/brianvenv && /tmp/brianvenv/bin/pip install "brian2==2.9.*" "numpy<2" cython`).
 4. Memory per million synapses: model state, and peak traced memory of the speed run.
+5. With --ray: the ocular-dominance actor system (K neurons x 2 cascade populations) inline and on
+   Ray with 1, 2, 4 processes: cascade synapse updates per wall second against the process count.
 """
 from __future__ import annotations
 
@@ -170,6 +172,35 @@ def brian2(n: int, duration_s: float, targets: list[str]) -> list[dict]:
     return rows
 
 
+def ray_scaling(neurons: int, synapses: int, duration_s: float, processes: list[int]) -> list[dict]:
+    """Cascade synapse-steps/s (dt 0.1 ms equivalent) of the ocular-dominance actor system."""
+    from lolpim.actors.inline import InlineExecutor
+    from lolpim.actors.plasticity import ocular_dominance_system
+    from lolpim.actors.ray_executor import RayExecutor, ensure_ray
+    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
+    cfg = OcularDominanceConfig(neurons=neurons, synapses_per_eye=synapses, binocular_s=duration_s / 2,
+                                deprivation_s=duration_s / 2)
+    system = ocular_dominance_system(cascade_params(), cfg, seed=0)
+    total = 2 * neurons * synapses * duration_s / DT_REFERENCE_S
+    rows = []
+    t0 = time.perf_counter()
+    reference = InlineExecutor().run(system)
+    rows.append({"executor": "inline", "processes": 1, "wall_s": time.perf_counter() - t0})
+    ensure_ray()
+    for n in processes:
+        ex = RayExecutor(max_processes=n, keep_processes=True)
+        ex.run(system)                      # first run starts the processes; time the second
+        t0 = time.perf_counter()
+        run = ex.run(system)
+        rows.append({"executor": "ray", "processes": n, "wall_s": time.perf_counter() - t0,
+                     "identical_to_inline": run.results == reference.results})
+        ex.close()
+    for r in rows:
+        r["synapse_steps_per_s"] = total / r["wall_s"]
+        r.update(neurons=neurons, synapses_per_eye=synapses, duration_s=duration_s)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
@@ -178,6 +209,10 @@ def main(argv=None) -> int:
     ap.add_argument("--brian-targets", default="cython,numpy")
     ap.add_argument("--no-brian", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ray", action="store_true", help="also the actor system on Ray (starts a local Ray)")
+    ap.add_argument("--ray-neurons", type=int, default=4)
+    ap.add_argument("--ray-synapses", type=int, default=50)
+    ap.add_argument("--ray-duration-s", type=float, default=4.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -202,6 +237,13 @@ def main(argv=None) -> int:
             print(f"  Brian2 {r['brian2']} {r['target']}: {r['synapse_steps_per_s']:.3g} synapse-steps/s "
                   f"({r['duration_s']} s simulated in {r['wall_s']:.1f} s; compile/setup {r['setup_s']:.1f} s); "
                   f"event-driven is {s['synapse_steps_per_s'] / r['synapse_steps_per_s']:.0f}x faster")
+    if args.ray:
+        report["ray"] = ray_scaling(args.ray_neurons, args.ray_synapses, args.ray_duration_s, [1, 2, 4])
+        for r in report["ray"]:
+            extra = f", identical to inline: {r['identical_to_inline']}" if "identical_to_inline" in r else ""
+            print(f"  cascade OD actors ({r['neurons']} neurons x 2 x {r['synapses_per_eye']} synapses, "
+                  f"{r['duration_s']:.0f} s) {r['executor']} {r['processes']} process(es): "
+                  f"{r['synapse_steps_per_s']:.3g} synapse-steps/s, wall {r['wall_s']:.1f} s{extra}")
     if args.json:
         print(json.dumps(report))
     return 0

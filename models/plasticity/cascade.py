@@ -46,8 +46,8 @@ class CascadeParams:
     v_rest_mV: float = -65.0
     mg_mM: float = 1.0
     nmda_tau_s: float = 0.07
-    nmda_bind_fraction: float = 0.5
-    nmda_ca_uM_per_s_per_mV: float = 1.0
+    nmda_bind_fraction: float = 0.9
+    nmda_ca_uM_per_s_per_mV: float = 0.5556
     ca_reversal_mV: float = 130.0
     ca_tau_s: float = 0.03
     vgcc_ca_uM_per_mV: float = 0.001

@@ -3,10 +3,11 @@ from messages sent by a teacher.
 
     TernarySynapsePopulation  one layer of ternary synapses (n_out x n_in, int8) and its
                               own random stream. "sample" carries a batch of (pre, target)
-                              pairs: each takes one Markov step through ``online_update``,
-                              in the order given. "query" carries input patterns: the reply
-                              "recall" holds the layer's answer (fire, winner or raw drive)
-                              plus its running transition counts.
+                              pairs: each takes one Markov step, in the order given
+                              (``TernaryLayer.learn``: ``online_update`` done in place).
+                              "query" carries input patterns: the reply "recall" holds the
+                              layer's answer (fire, winner or raw drive) plus its running
+                              transition counts.
     SampleSource              the teacher. Streams each stage's training set in batches at a
                               fixed simulated rate (one batch every ``batch_interval_ps``),
                               asks for a recall of the whole set after every epoch, keeps a
@@ -20,13 +21,16 @@ the population draws its uniforms from its own stream and takes samples in the o
 arrive, it ends with exactly the weights of ``TernaryLayer.learn`` (or ``fit`` with
 ``shuffle=False``) fed the same order with a generator seeded like the actor (see
 ``actor_rng``); tests/hebbian/test_hebbian_actor.py checks that.
+
+Binary patterns travel as lists of active indices ([3, 17] = inputs 3 and 17 fire): plain
+msgpack lists, and for one-hot symbols hundreds of times smaller than dense 0/1 rows.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from lolpim.hardware.errors import ParameterError
-from lolpim.models.hebbian import LayerConfig, TernaryLayer, online_update, restore, snapshot
+from lolpim.models.hebbian import LayerConfig, TernaryLayer, restore, snapshot
 from lolpim.models.hebbian_rule import TransitionRule
 
 from .actor import Actor, actor_seed
@@ -40,6 +44,25 @@ READOUTS = ("fire", "winner", "scores")
 def actor_rng(seed: int, name: str) -> np.random.Generator:
     """The generator an actor called ``name`` gets in a run with ``seed`` (for reference runs)."""
     return np.random.Generator(np.random.PCG64(actor_seed(seed, name)))
+
+
+def active(rows) -> list[list[int]]:
+    """Dense 0/1 rows -> per row, the ascending indices of its nonzero entries."""
+    rows = np.atleast_2d(np.asarray(rows)) != 0
+    r, c = np.nonzero(rows)
+    cuts = np.searchsorted(r, np.arange(1, len(rows)))
+    return [part.tolist() for part in np.split(c, cuts)]
+
+
+def dense(rows: list, width: int, field: str = "pre") -> np.ndarray:
+    """Lists of active indices -> int8 0/1 matrix of ``width`` columns."""
+    out = np.zeros((len(rows), width), dtype=np.int8)
+    lengths = [len(r) for r in rows]
+    cols = np.fromiter((c for r in rows for c in r), dtype=np.int64, count=sum(lengths))
+    if cols.size and (cols.min() < 0 or cols.max() >= width):
+        raise ParameterError(field, f"active indices must lie in 0..{width - 1}")
+    out[np.repeat(np.arange(len(rows)), lengths), cols] = 1
+    return out
 
 
 def _counts_dict(counts: np.ndarray) -> dict:
@@ -74,16 +97,20 @@ class TernarySynapsePopulation(Actor):
         return self._recall(event.src, payload)
 
     def _learn(self, payload) -> list:
-        pre, target = payload["pre"], payload["target"]
-        if len(pre) != len(target):
-            raise ParameterError("target", f"batch {payload['batch']}: {len(pre)} inputs but {len(target)} targets")
+        if len(payload["pre"]) != len(payload["target"]):
+            raise ParameterError("target", f"batch {payload['batch']}: {len(payload['pre'])} inputs "
+                                           f"but {len(payload['target'])} targets")
+        config = self.layer.config
+        pre, target = dense(payload["pre"], config.n_in), dense(payload["target"], config.n_out, "target")
         for x, t in zip(pre, target):
-            update = online_update(self.layer.weights, x, t, self.rng, self.layer.config)
-            self.layer.weights = update.weights
-            self.counts += update.counts
+            # TernaryLayer.learn is online_update done in place: the same Markov step and the
+            # same draws (tests/hebbian/test_hebbian_streaming_state.py), without copying the
+            # whole matrix per sample, which dominates for large layers (2401 x 778 synapses)
+            counts = self.layer.learn(x, t, self.rng)
+            self.counts += counts
             self.samples += 1
             if self.record_per_sample:
-                self.per_sample.append(update.transitions)
+                self.per_sample.append(int(counts.sum()))
         self.batches += 1
         return []   # the teacher streams at a fixed rate: no acknowledgement needed
 
@@ -91,15 +118,15 @@ class TernarySynapsePopulation(Actor):
         readout = payload["readout"]
         if readout not in READOUTS:
             raise ParameterError("readout", f"must be one of {', '.join(READOUTS)}, got {readout!r}")
-        pre = np.asarray(payload["pre"], dtype=np.int8).reshape(-1, self.layer.config.n_in)
+        pre = dense(payload["pre"], self.layer.config.n_in)
         if readout == "fire":
-            out = self.layer.fire(pre)
+            out = active(self.layer.fire(pre))
         elif readout == "winner":
-            out = self.layer.winner(pre)
-        else:
-            out = self.layer.scores(pre)
+            out = active(self.layer.winner(pre))
+        else:                       # raw drive of every output neuron, dense
+            out = self.layer.scores(pre).tolist()
         self.queries += 1
-        reply = {"tag": payload["tag"], "part": payload["part"], "outputs": out.tolist(),
+        reply = {"tag": payload["tag"], "part": payload["part"], "outputs": out,
                  "samples": self.samples, "transitions": int(self.counts.sum())}
         return [self.send(src, "recall", reply, self.lookahead_ps)]
 
@@ -130,7 +157,7 @@ class SampleSource(Actor):
     """The teacher. ``stages`` is a list of dicts:
 
     population  name of the TernarySynapsePopulation actor this stage trains;
-    x           training inputs (rows of 0/1), or None with ``input_from`` = index of an
+    x           training inputs (dense rows of 0/1), or None with ``input_from`` = index of an
                 earlier stage whose final recall (over that stage's inputs) becomes x;
     targets     teacher rows (0/1), one per input row;
     max_epochs  epochs at most; ``stop_when_exact`` ends the stage at exact recall;
@@ -183,8 +210,11 @@ class SampleSource(Actor):
                 raise ParameterError(f"stages[{i}].{key}", "is missing")
         if s.get("x") is None and not (isinstance(s.get("input_from"), int) and 0 <= s["input_from"] < i):
             raise ParameterError(f"stages[{i}].x", "give inputs x or input_from = an earlier stage index")
-        for key in ("x", "targets", "labels", "test_x", "test_labels"):
-            if s.get(key) is not None:   # payloads must be msgpack-native: plain lists of ints
+        for key in ("x", "targets", "test_x"):   # kept as active-index lists, as they travel
+            if s.get(key) is not None:
+                s[key] = active(s[key])
+        for key in ("labels", "test_labels"):
+            if s.get(key) is not None:
                 s[key] = np.asarray(s[key]).astype(np.int64).tolist()
         s.setdefault("readout", "fire")
         if s["readout"] not in ("fire", "winner"):
@@ -255,11 +285,11 @@ class SampleSource(Actor):
         return self._end_epoch()
 
     def _accuracy(self, s: dict, answer: list, labels, targets) -> float:
-        out = np.asarray(answer)
-        if labels is not None:
+        if labels is not None:       # answer: dense drives, summed over each class's contacts
+            out = np.asarray(answer)
             classes = out.reshape(len(out), -1, s["contacts"]).sum(axis=2).argmax(axis=1)
             return float((classes == np.asarray(labels)).mean())
-        return float(((out != 0) == (np.asarray(targets) != 0)).all(axis=1).mean())
+        return sum(a == t for a, t in zip(answer, targets)) / len(targets)   # exact active sets
 
     def _end_epoch(self) -> list:
         s = self.stages[self.stage]
@@ -297,7 +327,7 @@ class SampleSource(Actor):
             return self._ask(f"chain{self.chain_step}", self.stages[self.chain_step]["population"],
                              answer, "winner")
         last = self.stages[-1]["targets"]
-        self.chain_accuracy = float((np.asarray(answer) == np.asarray(last)).all(axis=1).mean())
+        self.chain_accuracy = sum(a == t for a, t in zip(answer, last)) / len(last)
         self.finished_ps = self.now_ps
         return []
 
@@ -341,9 +371,9 @@ def multiplication_system(max_operand: int = 9, seed: int = 0, batch_size: int =
     pair_rule = {"p_potentiate": config.p_potentiate, "p_depress": config.p_depress,
                  "p_hetero_depress": config.p_hetero_depress}
     product_rule = {"p_potentiate": config.p_potentiate, "p_depress": config.p_depress}
-    stages = [{"population": "pairs", "x": x.tolist(), "targets": pair_t.tolist(),
+    stages = [{"population": "pairs", "x": x, "targets": pair_t,
                "max_epochs": config.max_epochs, "readout": "fire"},
-              {"population": "products", "x": None, "input_from": 0, "targets": product_t.tolist(),
+              {"population": "products", "x": None, "input_from": 0, "targets": product_t,
                "max_epochs": config.max_epochs, "readout": "fire"}]
     return SystemSpec((
         ActorSpec("teacher", SOURCE_CLS, {"stages": stages, "batch_size": batch_size,

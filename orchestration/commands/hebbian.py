@@ -6,6 +6,7 @@ digits     train on scikit-learn's 8x8 digits (or a local MNIST copy, --idx-dir)
 multiply   store the multiplication table 1..N and recall every product.
 factorize  store a table large enough for the given numbers, recall factor pairs backwards and
            prime-factorise by repeated recall.
+           With --executor inline|ray both tasks train the table inside the actor system.
 
 --json prints one JSON object on stdout; --out DIR writes results.json, curves.csv and
 learning_curves.png.
@@ -92,6 +93,37 @@ def _table_run(max_operand: int, seed: int):
     return train_multiplication(TableConfig(max_operand=max_operand), seed=seed)
 
 
+def _table(max_operand: int, seed: int, executor: str):
+    """(memory, per-layer curves, actor-run facts or None). ``direct`` trains in this process
+    with models.hebbian_arithmetic; ``inline``/``ray`` train the same two layers as synapse
+    population actors taught by messages (actors/hebbian_actor.py)."""
+    if executor == "direct":
+        memory = _table_run(max_operand, seed)
+        return memory, _table_curves(memory), None
+    import numpy as np
+
+    from lolpim.actors.hebbian_actor import multiplication_memory, multiplication_system
+    from ..executors import make_executor
+    run = make_executor(executor).run(multiplication_system(max_operand, seed=seed))
+    memory = multiplication_memory(run.results, max_operand)
+    teacher = run.results["teacher"]
+    layers = {}
+    samples = max_operand * max_operand
+    for name, stage in zip(("operands->pairs", "pairs->products"), teacher["stages"]):
+        pop = run.results[stage["population"]]
+        counts = [np.full((1,), p["transitions"]) for p in stage["curve"]]
+        synapses = int(np.frombuffer(pop["layer"]["weights"], dtype=np.int8).size)
+        layers[name] = {"epochs": stage["epochs"],
+                        "curve": [{k: p[k] for k in ("epoch", "recall_accuracy", "transitions_per_sample")}
+                                  for p in stage["curve"]],
+                        "synapses": synapses, "transitions": _transitions(counts, samples, synapses),
+                        "by_kind": pop["by_kind"]}
+    facts = {"executor": executor, "actors": 3, "events": run.events,
+             "simulated_time_s": run.end_time_ps * 1e-12, "chain_recall_accuracy": teacher["chain_accuracy"],
+             "wall_s": run.stats["wall_s"]}
+    return memory, layers, facts
+
+
 def _table_curves(memory) -> dict:
     layers = {}
     for name, layer, history in zip(("operands->pairs", "pairs->products"),
@@ -111,11 +143,13 @@ def run_multiply(args) -> dict:
     n = args.max_operand or 9
     runs = []
     for seed in range(args.seed, args.seed + args.seeds):
-        memory = _table_run(n, seed)
+        memory, layers, facts = _table(n, seed, args.executor)
         wrong = [(a, b, memory.multiply(a, b)) for a in range(1, n + 1) for b in range(1, n + 1)
                  if memory.multiply(a, b) != a * b]
         runs.append({"seed": seed, "recall_accuracy": 1 - len(wrong) / (n * n),
-                     "wrong": [list(w) for w in wrong[:20]], "layers": _table_curves(memory)})
+                     "wrong": [list(w) for w in wrong[:20]], "layers": layers})
+        if facts:
+            runs[-1]["actor_run"] = facts
     return {"task": "multiply", "max_operand": n, "products": int(len(memory.products)), "runs": runs}
 
 
@@ -142,7 +176,7 @@ def run_factorize(args) -> dict:
         raise UserError(f"numbers up to {max(numbers)} need a table 1..{n}; the largest is 1..64")
     runs = []
     for seed in range(args.seed, args.seed + args.seeds):
-        memory = _table_run(n, seed)
+        memory, layers, facts = _table(n, seed, args.executor)
         rows = []
         for number in numbers:
             pairs = memory.factor_pairs(number)
@@ -158,7 +192,9 @@ def run_factorize(args) -> dict:
         runs.append({"seed": seed, "rows": rows,
                      "all_products_pairs_correct": f"{pairs_ok}/{len(product_symbols)}",
                      "prime_factorisations_correct": f"{sum(r['primes_correct'] for r in rows)}/{len(rows)}",
-                     "layers": _table_curves(memory)})
+                     "layers": layers})
+        if facts:
+            runs[-1]["actor_run"] = facts
     return {"task": "factorize", "max_operand": n, "numbers": numbers, "runs": runs}
 
 
@@ -186,6 +222,11 @@ def _print_text(result: dict) -> None:
             head += (f"table 1..{result['max_operand']}, factor pairs of every product "
                      f"{r['all_products_pairs_correct']}, prime factorisations {r['prime_factorisations_correct']}")
         print(head)
+        if "actor_run" in r:
+            f = r["actor_run"]
+            print(f"  trained in {f['actors']} actors ({f['executor']} executor): {f['events']} events, "
+                  f"{f['simulated_time_s'] * 1e6:.1f} us simulated, recall through the actors "
+                  f"{100 * f['chain_recall_accuracy']:.1f}%, wall {f['wall_s']:.2f} s")
         for name, layer in r["layers"].items():
             t = layer["transitions"]
             print(f"  {name}: {layer['epochs']} epochs, {t['per_sample_mean']:.2f} transitions/sample "
@@ -246,6 +287,8 @@ def run(args) -> int:
         raise UserError("--seeds must be >= 1 and --seed >= 0")
     if args.task != "factorize" and args.numbers:
         raise UserError("numbers are only for 'factorize'")
+    if args.task == "digits" and args.executor != "direct":
+        raise UserError("--executor inline|ray is for 'multiply' and 'factorize'")
     if args.max_operand is not None and not 2 <= args.max_operand <= 64:
         raise UserError("--max-operand must be in 2..64")
     result = {"digits": run_digits, "multiply": run_multiply, "factorize": run_factorize}[args.task](args)
@@ -272,6 +315,9 @@ def register(sub) -> None:
     p.add_argument("--idx-dir", help="digits: folder with a local MNIST copy (IDX files) instead of load_digits")
     p.add_argument("--max-operand", type=int, default=None,
                    help="multiply: table 1..N (default 9); factorize: default large enough for the numbers")
+    p.add_argument("--executor", choices=("direct", "inline", "ray"), default="direct",
+                   help="multiply/factorize: direct = train in this process (default); inline/ray = train "
+                        "inside the actor system (teacher + one synapse-population actor per layer)")
     p.add_argument("--module", default="lolpim-module", help="PIM module preset for the inference cost")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--out", help="folder for results.json, curves.csv, learning_curves.png")

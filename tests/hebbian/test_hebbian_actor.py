@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from lolpim.actors.actor import deliver
-from lolpim.actors.hebbian_actor import (POPULATION_CLS, SOURCE_CLS, actor_rng, multiplication_memory,
-                                         multiplication_system)
+from lolpim.actors.hebbian_actor import (POPULATION_CLS, SOURCE_CLS, active, actor_rng, dense,
+                                         multiplication_memory, multiplication_system)
 from lolpim.actors.inline import InlineExecutor
 from lolpim.actors.system import ActorSpec, SystemSpec
 from lolpim.hardware.errors import ParameterError
@@ -200,17 +200,23 @@ def test_population_snapshot_carries_weights_counts_and_generator():
     system = _random_stage_system(5, batch_size=4, margin=1.0, p_het=0.2)
     spec = next(a for a in system.actors if a.name == "pop")
     pop = spec.build(system.seed)
-    x, t = system.actors[0].params["stages"][0]["x"], system.actors[0].params["stages"][0]["targets"]
+    x, t = (active(system.actors[0].params["stages"][0][k]) for k in ("x", "targets"))
     teach = spec.build(system.seed)  # a stand-in sender: any actor can build events for pop
     teach.name, teach.lookahead_ps = "t", 1
-    deliver(pop, teach.send("pop", "sample", {"batch": 0, "pre": x[:10].tolist(), "target": t[:10].tolist()}, 1))
+    deliver(pop, teach.send("pop", "sample", {"batch": 0, "pre": x[:10], "target": t[:10]}, 1))
     copy = spec.build(999)
     copy.restore(msgpack.unpackb(msgpack.packb(pop.snapshot(), use_bin_type=True), raw=False))
     assert copy.result() == pop.result()
-    nxt = teach.send("pop", "sample", {"batch": 1, "pre": x[10:].tolist(), "target": t[10:].tolist()}, 2)
+    nxt = teach.send("pop", "sample", {"batch": 1, "pre": x[10:], "target": t[10:]}, 2)
     deliver(pop, nxt)
     deliver(copy, nxt)
     assert copy.result() == pop.result() and pop.result()["samples"] == 23
+
+
+def test_patterns_travel_as_active_index_lists():
+    rows = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]])
+    assert active(rows) == [[1, 3], [], [0, 1, 2, 3]]
+    assert np.array_equal(dense(active(rows), 4), rows)
 
 
 def test_bad_messages_and_stages_are_rejected():
@@ -219,10 +225,32 @@ def test_bad_messages_and_stages_are_rejected():
     sender = system.actors[1].build(0)
     sender.name = "t"
     with pytest.raises(ParameterError, match="pre"):
-        deliver(pop, sender.send("pop", "sample", {"batch": 0, "pre": [[1, 0]], "target": [[1] * 5]}, 50))
+        deliver(pop, sender.send("pop", "sample", {"batch": 0, "pre": [[3, 12]], "target": [[1]]}, 50))
+    with pytest.raises(ParameterError, match="target"):
+        deliver(pop, sender.send("pop", "sample", {"batch": 0, "pre": [[3]], "target": [[1], [2]]}, 50))
+    assert pop.samples == 0
     with pytest.raises(ParameterError, match="readout"):
-        deliver(pop, sender.send("pop", "query", {"tag": "x", "part": 0, "pre": [[0] * 12], "readout": "max"}, 50))
+        deliver(pop, sender.send("pop", "query", {"tag": "x", "part": 0, "pre": [[0, 11]], "readout": "max"}, 50))
     with pytest.raises(ParameterError, match=r"stages\[1\].x"):
         SystemSpec((ActorSpec("teacher", SOURCE_CLS, {"stages": [
             {"population": "a", "x": [[1]], "targets": [[1]], "max_epochs": 1},
             {"population": "b", "targets": [[1]], "max_epochs": 1}]}),)).actors[0].build(0)
+
+
+def test_cli_multiply_and_factorize_through_the_actors(tmp_path, capsys):
+    import json
+
+    from lolpim.orchestration.cli import main
+    assert main(["hebbian", "multiply", "--executor", "inline", "--max-operand", "6", "--json",
+                 "--out", str(tmp_path)]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["recall_accuracy"] == 1.0 and run["actor_run"]["chain_recall_accuracy"] == 1.0
+    assert run["actor_run"]["events"] > 0 and run["actor_run"]["simulated_time_s"] > 0
+    pairs = run["layers"]["operands->pairs"]
+    assert pairs["synapses"] == 12 * 36 and pairs["curve"][-1]["recall_accuracy"] == 1.0
+    assert sum(pairs["by_kind"].values()) == pairs["transitions"]["total"] > 0
+    assert (tmp_path / "learning_curves.png").stat().st_size > 0
+    assert main(["hebbian", "factorize", "30", "35", "--executor", "inline", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["runs"][0]["rows"]
+    assert [r["prime_factors"] for r in rows] == [[2, 3, 5], [5, 7]]
+    assert main(["hebbian", "digits", "--executor", "inline"]) == 2

@@ -394,3 +394,27 @@ def multiplication_memory(results: dict, max_operand: int, config=None):
     products = table_data(config.max_operand)[3]
     return MultiplicationMemory(config, TernaryLayer.from_state(results["pairs"]["layer"]),
                                 TernaryLayer.from_state(results["products"]["layer"]), products)
+
+
+def digits_system(data, config=None, seed: int = 0, batch_size: int = 64,
+                  batch_interval_ps: int = 1_000_000, link_ps: int = 100_000) -> SystemSpec:
+    """The digits task as two actors: the teacher streams the thermometer-coded training
+    images (one-vs-rest targets, ``contacts`` neurons per class, as models.hebbian_digits)
+    for ``config.epochs`` epochs and scores the test set after each epoch."""
+    from lolpim.models.hebbian_digits import N_CLASSES, DigitsConfig, thermometer
+    config = config or DigitsConfig()
+    x_train = thermometer(data.x_train, config.levels, data.full_scale)
+    x_test = thermometer(data.x_test, config.levels, data.full_scale)
+    unit_class = np.repeat(np.arange(N_CLASSES), config.contacts)
+    targets = (unit_class[None, :] == data.y_train[:, None]).astype(np.int8)
+    stages = [{"population": "digits", "x": x_train, "targets": targets, "labels": data.y_train,
+               "contacts": config.contacts, "test_x": x_test, "test_labels": data.y_test,
+               "max_epochs": config.epochs, "stop_when_exact": False}]
+    return SystemSpec((
+        ActorSpec("teacher", SOURCE_CLS, {"stages": stages, "batch_size": batch_size,
+                                          "batch_interval_ps": batch_interval_ps, "link_ps": link_ps}),
+        ActorSpec("digits", POPULATION_CLS, {"n_in": x_train.shape[1], "n_out": N_CLASSES * config.contacts,
+                                             "rule": {"p_potentiate": config.p_potentiate,
+                                                      "p_depress": config.p_depress},
+                                             "threshold": 0.0, "margin": config.margin, "link_ps": link_ps}),
+    ), seed=seed)

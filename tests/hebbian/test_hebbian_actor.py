@@ -152,6 +152,19 @@ def test_classification_stage_with_test_set_equals_reference():
     assert curve[-1]["test_accuracy"] > 0.5                # prototypes with 15% noise are learnable
 
 
+def test_digits_in_actors_equals_reference():
+    from lolpim.actors.hebbian_actor import digits_system
+    from lolpim.models.hebbian_digits import DigitsConfig, DigitsData, load_sklearn_digits
+    d = load_sklearn_digits()
+    small = DigitsData(d.x_train[:300], d.y_train[:300], d.x_test[:100], d.y_test[:100], d.full_scale, d.name)
+    system = digits_system(small, DigitsConfig(levels=3, contacts=2, epochs=2, p_potentiate=0.05,
+                                               p_depress=0.05), seed=2)
+    run = InlineExecutor().run(system)
+    _assert_matches_reference(system, run)
+    curve = run.results["teacher"]["stages"][0]["curve"]
+    assert len(curve) == 2 and curve[-1]["test_accuracy"] > 0.6
+
+
 @pytest.mark.ray
 def test_multiplication_actors_inline_equals_ray(ray_session):
     from lolpim.actors.ray_executor import RayExecutor

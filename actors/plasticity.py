@@ -123,7 +123,7 @@ def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig
                             neuron_params: NeuronParams | None = None, seed: int = 0) -> SystemSpec:
     """K neurons (cfg.neurons), each with a left-eye and a right-eye population."""
     neuron_params = neuron_params or NeuronParams()
-    cascade = {k: v for k, v in params.to_dict().items()}
+    cascade = params.to_dict()
     config = {**cfg.to_dict(), "eye_latency_s": list(cfg.eye_latency_s)}
     nparams = neuron_params.to_dict()
     specs = []

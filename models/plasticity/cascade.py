@@ -139,7 +139,6 @@ class CascadePopulation:
         self.t_event_s = z + t0_s - 1.0   # "long ago": first step is already coarse
         self.g, self.boost, self.a_fast, self.a_slow = z.copy(), z.copy(), z.copy(), z.copy()
         self.ca, self.c1, self.c2 = z.copy(), z.copy(), z.copy()
-        self.p = params
         self.phos = z + params.p_initial
         base = params.v_rest_mV if v_base_mV is None else v_base_mV
         self.v_base = np.broadcast_to(np.asarray(base, dtype=float), (n,)).copy()

@@ -7,9 +7,15 @@ Each returns relative weight changes (w_after / w_before - 1).
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from . import graupner_brunel as gb
 from .cascade import BAP, NO_EVENT, PRE, CascadeParams, CascadePopulation
@@ -132,19 +138,7 @@ def gb_stdp_simulated(params: gb.GraupnerBrunelParams, delta_t_s, n_pairs: int =
     return w.mean(axis=1) / w0.mean(axis=1) - 1.0
 
 
-def check_model(model: str) -> str:
-    if model not in ("cascade", "graupner-brunel"):
-        raise ParameterError("model", f"got {model!r}; allowed: 'cascade', 'graupner-brunel'")
-    return model
-
-
 def experimental_data() -> dict:
     """The published figures each protocol is compared with (presets/experiments.toml)."""
-    import sys
-    from pathlib import Path
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     with (Path(__file__).parent / "presets" / "experiments.toml").open("rb") as fh:
         return tomllib.load(fh)

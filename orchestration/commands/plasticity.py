@@ -151,7 +151,6 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xlabel("pairing frequency (Hz)")
         ax.set_title("Frequency dependence: 5 pairs per burst, 15 bursts 10 s apart")
     else:
-        ax.axhline(0, color="0.6", lw=0.8)
         for col, label, style in ((1, "left (deprived), boost on", "-"), (2, "right (open), boost on", "-"),
                                   (3, "left (deprived), boost off", "--"), (4, "right (open), boost off", "--")):
             ax.plot(rows[:, 0], 100 * (rows[:, col] - 1), style, color="tab:blue" if col % 2 else "tab:red", label=label)
@@ -210,7 +209,8 @@ def register(sub) -> None:
     p.add_argument("--pairs", type=int, help="pulses (pairing) or pairs (stdp); default 100 / 60")
     p.add_argument("--frequency", type=float, help="pairing frequency in Hz (default 1; frequency: one value)")
     p.add_argument("--seed", type=int, default=0, help="seed of the ocular-dominance input trains")
-    p.add_argument("--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off")
+    p.add_argument("--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off "
+                                                           "(ocular-dominance always runs both)")
     p.add_argument("--neurons", type=int, default=1, help="ocular dominance: neurons")
     p.add_argument("--synapses", type=int, default=10, help="ocular dominance: synapses per eye")
     p.add_argument("--binocular-s", type=float, default=20.0)

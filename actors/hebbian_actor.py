@@ -216,6 +216,10 @@ class SampleSource(Actor):
         for key in ("labels", "test_labels"):
             if s.get(key) is not None:
                 s[key] = np.asarray(s[key]).astype(np.int64).tolist()
+        if not s["targets"]:
+            raise ParameterError(f"stages[{i}].targets", "need at least one training sample")
+        if s.get("x") is not None and len(s["x"]) != len(s["targets"]):
+            raise ParameterError(f"stages[{i}].x", f"{len(s['x'])} input rows for {len(s['targets'])} targets")
         s.setdefault("readout", "fire")
         if s["readout"] not in ("fire", "winner"):
             raise ParameterError(f"stages[{i}].readout", f"must be 'fire' or 'winner', got {s['readout']!r}")

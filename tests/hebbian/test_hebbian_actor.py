@@ -248,6 +248,9 @@ def test_bad_messages_and_stages_are_rejected():
         SystemSpec((ActorSpec("teacher", SOURCE_CLS, {"stages": [
             {"population": "a", "x": [[1]], "targets": [[1]], "max_epochs": 1},
             {"population": "b", "targets": [[1]], "max_epochs": 1}]}),)).actors[0].build(0)
+    with pytest.raises(ParameterError, match=r"stages\[0\].x"):
+        ActorSpec("teacher", SOURCE_CLS, {"stages": [
+            {"population": "a", "x": [[1], [0]], "targets": [[1]], "max_epochs": 1}]}).build(0)
 
 
 def test_cli_multiply_and_factorize_through_the_actors(tmp_path, capsys):

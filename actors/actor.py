@@ -58,6 +58,14 @@ class Actor:
     def load_state(self, state: dict) -> None:
         pass
 
+    def send_horizon_ps(self, pending: list[Event]) -> int:
+        """The earliest time this actor could send to another actor, given the events already
+        queued for it and assuming nothing else arrives (the Ray executor adds one lookahead
+        to anything still in flight). The default is safe for any actor; an actor that knows
+        more (a busy pipeline stage knows when its queue drains) may return a later time,
+        which widens the executor's safe windows."""
+        return min(ev.time_ps for ev in pending) + self.lookahead_ps
+
     def metrics(self) -> dict[str, float]:
         """Counters and gauges reported with each window reply (name -> value)."""
         return {}

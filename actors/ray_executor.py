@@ -83,11 +83,13 @@ class ActorHost:
 
     def _reply(self, out, trace, processed, last_ps) -> bytes:
         metrics = {name: actor_metrics(a) for name, a in self.actors.items()}
-        nxt: dict[str, int] = {}
-        for ev in self.queue:   # earliest pending event per actor: windows are bounded per actor
-            if ev.dst not in nxt or ev.time_ps < nxt[ev.dst]:
-                nxt[ev.dst] = ev.time_ps
-        return msgpack.packb({"out": encode_batch(out), "next": nxt,
+        pending: dict[str, list] = {}
+        for ev in self.queue:
+            pending.setdefault(ev.dst, []).append(ev)
+        wake = {name: min(ev.time_ps for ev in evs) for name, evs in pending.items()}
+        # earliest time each actor could send to another actor, given what it has pending
+        bound = {name: self.actors[name].send_horizon_ps(evs) for name, evs in pending.items()}
+        return msgpack.packb({"out": encode_batch(out), "wake": wake, "bound": bound,
                               "trace": trace, "n": processed, "last": last_ps, "metrics": metrics},
                              use_bin_type=True)
 
@@ -125,17 +127,15 @@ class _Process:
     specs: list[dict]
     handle: object = None
     inbox: list = field(default_factory=list)
-    next_by_actor: dict = field(default_factory=dict)
+    wake: dict = field(default_factory=dict)     # actor -> earliest pending event in the process
+    bound: dict = field(default_factory=dict)    # actor -> earliest possible send to another actor
     replay_log: list = field(default_factory=list)   # (inbox bytes, W) since the last checkpoint
     checkpoint: bytes | None = None
 
 
-def _pending_by_actor(proc: _Process) -> dict[str, int]:
-    pending = dict(proc.next_by_actor)
-    for ev in proc.inbox:
-        if ev.dst not in pending or ev.time_ps < pending[ev.dst]:
-            pending[ev.dst] = ev.time_ps
-    return pending
+def _merge_min(into: dict, key, value) -> None:
+    if key not in into or value < into[key]:
+        into[key] = value
 
 
 class RayExecutor:
@@ -228,16 +228,20 @@ class RayExecutor:
             until = system.until_ps
             window = 0
             while True:
-                pending = {}   # actor -> earliest pending event
+                pending, bound = {}, {}   # actor -> earliest pending event / earliest possible send
                 for p in self.processes:
-                    pending.update(_pending_by_actor(p))
+                    pending.update(p.wake)
+                    bound.update(p.bound)
+                    for ev in p.inbox:
+                        _merge_min(pending, ev.dst, ev.time_ps)
+                        _merge_min(bound, ev.dst, ev.time_ps + self.lookahead[ev.dst])
                 if not pending:
                     break
                 t_min = min(pending.values())
                 if until is not None and t_min > until:
                     break
-                # W: nothing any actor sends from its earliest event on can land before W
-                w_end = min(t + self.lookahead[a] for a, t in pending.items())
+                # W: no actor can send anything that lands before W (self-timers stay local)
+                w_end = min(bound.values()) if bound else max(pending.values()) + 1
                 if until is not None:
                     w_end = min(w_end, until + 1)
                 if self.on_window is not None:
@@ -283,7 +287,7 @@ class RayExecutor:
     def _absorb(self, i: int, reply: bytes, trace: list, w_end: int | None = None) -> tuple[int, int]:
         data = msgpack.unpackb(reply, raw=False, strict_map_key=False)
         proc = self.processes[i]
-        proc.next_by_actor = data["next"]
+        proc.wake, proc.bound = data["wake"], data["bound"]
         for ev in decode_batch(data["out"], "coordinator"):
             if ev.dst not in self.owner:
                 raise MessageError(ev.dst, ev.kind, "dst", f"names no actor in this system (sent by '{ev.src}')")

@@ -1,0 +1,94 @@
+"""Scale benchmark: LoL-PIM runs with many simulated PIM modules on this machine.
+
+Each case runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is its own.
+Prints, per case: modules, actors, events, wall time, peak memory and the simulated decode
+throughput. The default study is Llama-3.1-70B at a 1M-token context (GQA keeps one request's
+KV at 320 GiB), 16 requests of 256 output tokens, on 32..256 modules of 16 GB:
+
+  * tensor-parallel over 32, 64, 128, 256 modules (one stage actor, one DPA controller per
+    module: every module's KV memory is managed by its own actor),
+  * pipeline-parallel over 80 modules (one layer each: the most stages an 80-layer model has),
+  * the 128-module run again on the Ray executor packed into 2 processes (this machine's cores).
+
+    .venv/bin/python benchmarks/scale.py              # the table above
+    .venv/bin/python benchmarks/scale.py --quick      # 128 modules, inline only
+    .venv/bin/python benchmarks/scale.py --json       # machine-readable
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+BASE = ["system=lolpim", "model=llama3.1-70b", "workload.source=fixed", "workload.input_tokens=1048576",
+        "workload.requests=16", "workload.output_tokens=256"]
+
+
+def cases(quick: bool) -> list[dict]:
+    def tensor(n, executor="inline", procs=None):
+        return {"label": f"tensor x{n}" + (f" ({executor}, {procs} processes)" if executor == "ray" else ""),
+                "set": BASE + ["lolpim.parallelism=tensor", f"lolpim.modules={n}"],
+                "executor": executor, "max_processes": procs}
+    if quick:
+        return [tensor(128)]
+    return [tensor(32), tensor(64), tensor(128), tensor(256),
+            {"label": "pipeline x80", "set": BASE + ["lolpim.modules=80"], "executor": "inline",
+             "max_processes": None},
+            tensor(128, "ray", 2)]
+
+
+def run_one(case: dict) -> dict:
+    """Runs in the child process: simulate one case and measure it."""
+    from lolpim.orchestration import config as cfgmod
+    from lolpim.orchestration.compare import run_systems
+    from lolpim.orchestration.llm_config import RunConfig
+    cfg = cfgmod.load(RunConfig, None, case["set"])
+    wall0 = time.perf_counter()
+    out = run_systems(cfg, (cfg.system,), case["executor"], 0, max_processes=case["max_processes"])
+    wall = time.perf_counter() - wall0
+    s = out["systems"][0]
+    if case["executor"] == "ray":
+        import ray
+        ray.shutdown()
+    actors = s["stages"] + s["devices"] + 1   # stages, one DPA per module, the host
+    return {"label": case["label"], "modules": s["devices"], "stages": s["stages"], "actors": actors,
+            "events": s["events"], "wall_s": wall, "sim_wall_s": s["wall_s"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "simulated_s": s["makespan_s"], "tokens": s["output_tokens"],
+            "tokens_per_s": s["throughput_tokens_per_s"], "kv_used": s["kv_used_utilisation"],
+            "description": s["description"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(run_one(json.loads(args.one))))
+        return 0
+    rows = []
+    for case in cases(args.quick):
+        done = subprocess.run([sys.executable, __file__, "--one", json.dumps(case)], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return 1
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        if not args.json:
+            r = rows[-1]
+            if len(rows) == 1:
+                print(f"{'case':34s} {'modules':>7s} {'actors':>6s} {'events':>8s} {'sim wall s':>10s} "
+                      f"{'peak MB':>8s} {'sim tok/s':>9s} {'KV used':>7s}")
+            print(f"{r['label']:34s} {r['modules']:7d} {r['actors']:6d} {r['events']:8d} {r['sim_wall_s']:10.2f} "
+                  f"{r['peak_rss_mb']:8.0f} {r['tokens_per_s']:9.1f} {r['kv_used']:7.1%}", flush=True)
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

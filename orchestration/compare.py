@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .executors import make_executor
@@ -19,32 +20,49 @@ TABLE_COLUMNS = (
     ("kv_allocated_utilisation", "KV alloc", "{:.1%}"),
     ("module_utilisation", "busy", "{:.1%}"),
     ("speedup", "LoL-PIM speedup", "{:.2f}x"),
+    ("preemptions", "preempt", "{}"),
 )
 
 
 def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=None, max_processes=None,
                 show_progress: bool = False) -> dict:
+    """Simulate each system on the same trace. On Ray the systems run side by side (each
+    coordinator waits on its own Ray processes); inline they run one after another."""
     trace = make_trace(cfg, seed)
-    summaries = []
-    for kind in kinds:
-        built = build(kind, cfg, trace, seed)
-        total_tokens = int(trace.output_tokens.sum())
-        bar = Progress(f"{kind:8s}", total=1.0, enabled=show_progress)
-        executor = make_executor(executor_name, address, max_processes=max_processes,
-                                 progress=lambda t, n, b=bar: b.update(min(0.99, n / (6.0 * total_tokens + 1)),
-                                                                       f"{n} events"))
-        try:
-            run = executor.run(built.spec)
-        finally:
-            bar.close()
-        summaries.append(summarise(built, run))
+    built = [build(kind, cfg, trace, seed) for kind in kinds]   # config errors surface before any run
+    total_tokens = int(trace.output_tokens.sum()) * len(built)
+    bar = Progress("simulating", total=1.0, enabled=show_progress)
+    done_events: dict[str, int] = {}
+
+    def progress(kind):
+        def update(_t, n):
+            done_events[kind] = n
+            # about six events per output token per system: a rough but monotone estimate
+            bar.update(min(0.99, sum(done_events.values()) / (6.0 * total_tokens + 1)),
+                       f"{sum(done_events.values())} events")
+        return update
+
+    def simulate(system):
+        executor = make_executor(executor_name, address, max_processes=max_processes, progress=progress(system.kind))
+        return summarise(system, executor.run(system.spec))
+
+    try:
+        if executor_name == "ray" and len(built) > 1:
+            from lolpim.actors.ray_executor import ensure_ray
+            ensure_ray(address)
+            with ThreadPoolExecutor(len(built)) as pool:
+                summaries = list(pool.map(simulate, built))
+        else:
+            summaries = [simulate(system) for system in built]
+    finally:
+        bar.close()
     base = next((s for s in summaries if s["system"] == "lolpim"), None)
     for s in summaries:
         s["speedup"] = base["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if base else math.nan
     return {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
             "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
-            "mean_output_tokens": float(trace.output_tokens.mean()), "executor": executor_name, "seed": seed,
-            "systems": summaries}
+            "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
+            "executor": executor_name, "seed": seed, "systems": summaries}
 
 
 def format_table(result: dict) -> str:
@@ -55,7 +73,7 @@ def format_table(result: dict) -> str:
             value = s[col[0]]
             if len(col) > 3:
                 value = value * col[3]
-            row.append(col[2].format(value))
+            row.append("-" if isinstance(value, float) and math.isnan(value) else col[2].format(value))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
@@ -81,13 +99,13 @@ def plot(result: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
     systems = [s["system"] for s in result["systems"]]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    panels = [("throughput_tokens_per_s", "decode throughput [tokens/s]", 1.0),
-              ("tpot_mean_s", "mean time per output token [ms]", 1e3),
-              ("kv_used_utilisation", "KV capacity in use [%]", 100.0)]
-    for ax, (key, label, scale) in zip(axes, panels):
+    panels = [("throughput_tokens_per_s", "throughput [output tokens/s]", 1.0, "%.0f"),
+              ("tpot_mean_s", "mean time per output token [ms]", 1e3, "%.1f"),
+              ("kv_used_utilisation", "KV capacity in use [%]", 100.0, "%.0f")]
+    for ax, (key, label, scale, fmt) in zip(axes, panels):
         values = [s[key] * scale for s in result["systems"]]
         bars = ax.bar(systems, values, color=["#c0392b" if s == "lolpim" else "#7f8c8d" for s in systems])
-        ax.bar_label(bars, fmt="%.3g", fontsize=8)
+        ax.bar_label(bars, fmt=fmt, fontsize=8)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"{result['model']}, {result['pim_capacity_gb']:.0f} GB PIM, {result['trace']} "

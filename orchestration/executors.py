@@ -28,5 +28,7 @@ def add_executor_flags(parser) -> None:
     parser.add_argument("--address", default=None,
                         help="join an existing Ray cluster (e.g. 'auto' or 'ray://head:10001'); "
                              "default: start an embedded local Ray sized to this machine")
-    parser.add_argument("--max-processes", type=int, default=None,
-                        help="with --executor ray: pack the actors into at most this many Ray processes")
+    parser.add_argument("--max-processes", type=int, default=1,
+                        help="with --executor ray: Ray processes per simulated system (default 1: on a small "
+                             "machine one process per system is fastest, and the systems of a comparison run "
+                             "side by side); 0 = every actor in its own Ray process")

@@ -22,7 +22,7 @@ WEIGHT_BITS = (16, 8, 3, 2, 1)
 class WorkloadConfig:
     # a dataset from models/presets/datasets.toml, "fixed" (input_tokens/output_tokens), or "csv"
     source: str = field(default="longbench-qmsum", metadata={"choices": tuple(dataset_names()) + ("fixed", "csv")})
-    requests: int = field(default=48, metadata={"min": 1, "max": 1_000_000})
+    requests: int = field(default=32, metadata={"min": 1, "max": 1_000_000})
     input_tokens: int = field(default=16384, metadata={"min": 1, "max": 10_000_000})   # for source = "fixed"
     output_tokens: int = field(default=0, metadata={"min": 0, "max": 1_000_000})  # 0: the dataset's range
     arrival: str = field(default="closed", metadata={"choices": ARRIVALS})

@@ -149,7 +149,7 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     system = _assemble(kind, model, trace, seed, costs, link, link, dpa, sub.kv_mode, trace.context_limit,
                        microbatches, sub.max_microbatch_requests, kv_total, chunk, gpu_prefill,
                        cfg.prefill == "before")
-    desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GB), "
+    desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GiB), "
             f"{'tensor' if tensor else 'pipeline'}-parallel, {sub.kv_mode} KV, {sub.partitioning}, "
             f"{microbatches} micro-batches")
     return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n)
@@ -174,7 +174,7 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     if kind == "gpu":
         kv_bytes = n * gpu.hbm_capacity_bytes * (1 - cfg.gpu.activation_reserve_fraction) - weights
         where = f"{n} x {sub.device}"
-        desc = f"{n} x {sub.device} ({n * gpu.hbm_capacity_bytes / GB:.0f} GB HBM), tensor-parallel, paged KV"
+        desc = f"{n} x {sub.device} ({n * gpu.hbm_capacity_bytes / 1e9:.0f} GB HBM), tensor-parallel, paged KV"
     else:
         from lolpim.hardware.hbm_pim import load_hbm_pim
         pim = load_hbm_pim(sub.hbm_pim)
@@ -182,7 +182,7 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
             raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GB of weights")
         kv_bytes = n * pim.capacity_bytes
         where = f"{n} x {sub.hbm_pim}"
-        desc = (f"{n} x {sub.device} (FC) + {n} x {sub.hbm_pim} ({n * pim.capacity_bytes / GB:.0f} GB HBM-PIM, "
+        desc = (f"{n} x {sub.device} (FC) + {n} x {sub.hbm_pim} ({n * pim.capacity_bytes / GB:.0f} GiB HBM-PIM, "
                 f"attention), paged KV")
     if kv_bytes <= 0:
         raise ParameterError(f"{'gpu' if kind == 'gpu' else 'gpu_pim'}.count",

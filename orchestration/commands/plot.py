@@ -36,6 +36,17 @@ def _groups(records, x_axis: str, x_of) -> dict:
     return {k: sorted(v, key=lambda p: p[0]) for k, v in lines.items()}
 
 
+def _order(item) -> list:
+    """Sort lines by their axis values as numbers/strings, not as JSON text ("4" before "16")."""
+    return [(k, json.loads(v)) for k, v in item[0]]
+
+
+def _style(key: tuple) -> str:
+    """LoL-PIM solid, baselines dashed, so systems read apart at a glance."""
+    system = dict(key).get("system")
+    return "-" if system is None or json.loads(system) == "lolpim" else "--"
+
+
 def _label(key: tuple, varying: set) -> str:
     parts = [f"{k}={json.loads(v)}" for k, v in key if k in varying]
     return ", ".join(parts) or "all"
@@ -92,8 +103,8 @@ def plot_results(records, out: Path) -> list[Path]:
             continue
         varying = _varying(records, axis)
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for key, pts in sorted(groups.items()):
-            ax.plot([p[0] for p in pts], [p[1]["result"][THROUGHPUT] for p in pts], marker="o",
+        for key, pts in sorted(groups.items(), key=_order):
+            ax.plot([p[0] for p in pts], [p[1]["result"][THROUGHPUT] for p in pts], _style(key), marker="o",
                     label=_label(key, varying))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -111,16 +122,17 @@ def plot_results(records, out: Path) -> list[Path]:
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
         varying = _varying(records, "modules")
         top = 1.0
-        for key, pts in sorted(scaling.items()):
+        for key, pts in sorted(scaling.items(), key=_order):
             x0, t0 = pts[0][0], pts[0][1]["result"][THROUGHPUT]
-            left.plot([p[0] / x0 for p in pts], [p[1]["result"][THROUGHPUT] / t0 for p in pts], marker="o",
+            left.plot([p[0] / x0 for p in pts], [p[1]["result"][THROUGHPUT] / t0 for p in pts], _style(key),
+                      marker="o",
                       label=_label(key, varying))
             top = max(top, pts[-1][0] / x0)
         left.plot([1, top], [1, top], "k--", lw=0.8, label="ideal (relative modules)")
         left.set_xlabel("modules relative to the smallest")
         left.set_ylabel("throughput speedup")
         left.set_title("scaling with modules")
-        for (system, rest), pts in sorted(baselines.items()):
+        for (system, rest), pts in sorted(baselines.items(), key=lambda kv: (kv[0][0], _order((kv[0][1],)))):
             right.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
                        label=", ".join([f"over {system}"] + [f"{k}={json.loads(v)}" for k, v in rest
                                                              if k in varying]))

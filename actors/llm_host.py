@@ -79,6 +79,7 @@ class LlmHost(Actor):
         self.used_token_s = 0.0        # integral of KV tokens in use over time
         self.saturated_token_s = 0.0   # the same, only while requests wait for memory
         self.saturated_s = 0.0
+        self.saturated_tokens = 0      # tokens produced while requests waited: steady-state throughput
         self.last_tick_ps = 0
 
     # --- bookkeeping --------------------------------------------------------------
@@ -131,6 +132,8 @@ class LlmHost(Actor):
 
     def _token_out(self, r):
         self.generated[r] += 1
+        if self.waiting:
+            self.saturated_tokens += 1
         if self.first_token_ps[r] < 0:
             self.first_token_ps[r] = self.now_ps
         elif self.last_token_ps[r] >= 0:
@@ -260,7 +263,7 @@ class LlmHost(Actor):
             "finish_ps": self.finish_ps.tolist(), "generated": self.generated.tolist(),
             "output": self.output.tolist(), "intervals_ps": self.intervals_ps, "preemptions": self.preemptions,
             "used_token_s": self.used_token_s, "saturated_token_s": self.saturated_token_s,
-            "saturated_s": self.saturated_s, "end_ps": self.last_tick_ps,
+            "saturated_s": self.saturated_s, "saturated_tokens": self.saturated_tokens, "end_ps": self.last_tick_ps,
             "kv_bytes_per_token": self.kv_bytes_per_token, "kv_capacity_bytes": self.kv_capacity_bytes,
         }
 
@@ -279,7 +282,8 @@ class LlmHost(Actor):
                 "blocked": self.admission_blocked,
                 "rounds": {str(k): v for k, v in self.rounds.items()}, "next_round": self.next_round,
                 "gpu_free_ps": self.gpu_free_ps, "used": self.used_token_s, "sat": self.saturated_token_s,
-                "sat_s": self.saturated_s, "last_tick": self.last_tick_ps}
+                "sat_s": self.saturated_s, "sat_tokens": self.saturated_tokens,
+                "last_tick": self.last_tick_ps}
 
     def load_state(self, s):
         for k, v in s["arrays"].items():
@@ -292,3 +296,4 @@ class LlmHost(Actor):
         self.next_round, self.gpu_free_ps = s["next_round"], s["gpu_free_ps"]
         self.used_token_s, self.saturated_token_s = s["used"], s["sat"]
         self.saturated_s, self.last_tick_ps = s["sat_s"], s["last_tick"]
+        self.saturated_tokens = s["sat_tokens"]

@@ -30,6 +30,11 @@ class AnchorCheck:
         return self.simulated - self.expected
 
     @property
+    def known_miss(self) -> bool:
+        """A documented miss: the row fails for a reason stated in ``note`` (tests keep it xfail)."""
+        return self.note.startswith("known miss") and not self.passed
+
+    @property
     def passed(self) -> bool:
         if self.error_kind == "bound":  # simulated must lie in [expected - tol, expected + tol]
             return abs(self.simulated - self.expected) <= self.tolerance
@@ -54,8 +59,13 @@ def format_table(checks: list[AnchorCheck]) -> str:
         err = f"{c.error:+.1%}" if c.error_kind == "relative" else f"{c.error:+.3g}"
         tol = f"{c.tolerance:.0%}" if c.error_kind == "relative" else f"{c.tolerance:.3g}"
         rows.append((c.area, c.name, c.source, f"{c.expected:.4g}{c.unit}",
-                     f"{c.simulated:.4g}{c.unit}", err, tol, "PASS" if c.passed else "FAIL"))
+                     f"{c.simulated:.4g}{c.unit}", err, tol,
+                     "PASS" if c.passed else "MISS*" if c.known_miss else "FAIL"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    misses = [c for c in checks if c.known_miss]
+    if misses:
+        lines.append("")
+        lines += [f"MISS* {c.name}: {c.note}" for c in misses]
     return "\n".join(lines)

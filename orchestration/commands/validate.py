@@ -13,9 +13,12 @@ def run(args) -> int:
                           for c in checks], indent=1))
     else:
         print(format_table(checks))
-        failed = sum(not c.passed for c in checks)
-        print(f"\n{len(checks) - failed} passed, {failed} failed")
-    return 0 if all(c.passed for c in checks) else 1
+        passed = sum(c.passed for c in checks)
+        known = sum(c.known_miss for c in checks)
+        print(f"\n{passed} passed, {known} known misses (MISS*, reasons above), "
+              f"{len(checks) - passed - known} failed")
+    # exit 1 only for an unexpected failure: known misses are documented results
+    return 0 if all(c.passed or c.known_miss for c in checks) else 1
 
 
 def register(sub) -> None:

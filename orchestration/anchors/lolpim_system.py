@@ -1,0 +1,97 @@
+"""LoL-PIM system anchors (ANCHORS sections 2-3): DPA capacity utilisation, CENT against
+GPUs in CENT's setup, LoL-PIM against CENT. Nothing in the system layer is fitted to these:
+the hardware presets come from their own anchors (hardware_pim, hardware_gpu), and the
+rows below are predictions. Rows whose miss is understood carry the cause in ``note``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lolpim.orchestration.validation import AnchorCheck
+
+LOLPIM_V3 = "LoL-PIM v3 (arXiv 2412.20166)"
+CENT = "CENT ASPLOS'25 Fig. 13 (ANCHORS section 3)"
+# The DPA and LoL-PIM/CENT rows simulate these traces (closed loop, output 32 tokens each).
+DPA_CASES = (("qwen1.5-7b", "longbench-qmsum", 128.0), ("llama3.1-8b", "lveval-multifieldqa", 128.0))
+
+
+@lru_cache(maxsize=None)
+def simulate(model: str, source: str, pim_gb: float, systems: tuple, overrides: tuple = (), requests: int = 24,
+             output_tokens: int = 32) -> dict:
+    """One small closed-loop comparison (inline executor); cached per process."""
+    from lolpim.orchestration import config
+    from lolpim.orchestration.compare import run_systems
+    from lolpim.orchestration.llm_config import RunConfig
+    cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={pim_gb}",
+                                        f"workload.requests={requests}", f"workload.output_tokens={output_tokens}",
+                                        *overrides])
+    return {s["system"]: s for s in run_systems(cfg, systems, "inline", 0)["systems"]}
+
+
+def dpa_utilisation(kv_mode: str) -> float:
+    """Mean over the LongBench and LV-Eval cases of the KV capacity in use while requests
+    wait for memory (the phase where the policy, not the trace's length, limits it)."""
+    values = [simulate(m, src, gb, ("lolpim",), (f"lolpim.kv_mode={kv_mode}",), requests=48)["lolpim"]
+              ["kv_used_utilisation_saturated"] for m, src, gb in DPA_CASES]
+    return sum(values) / len(values)
+
+
+def lolpim_over_cent(model: str, source: str, pim_gb: float) -> float:
+    result = simulate(model, source, pim_gb, ("lolpim", "cent"), requests=48)
+    key = "steady_throughput_tokens_per_s"   # sustained rates: the trace's ramp and drain excluded
+    return result["lolpim"][key] / result["cent"][key]
+
+
+def checks() -> list[AnchorCheck]:
+    from lolpim.orchestration.cent_study import compare, load_setup
+    out = [
+        AnchorCheck("lolpim", "DPA static: KV capacity in use (LongBench QMSum + LV-Eval multifieldqa)",
+                    LOLPIM_V3 + ": 36.2% (31.0-40.5%) static", 0.362, dpa_utilisation("static"), 0.08,
+                    error_kind="absolute", unit="", note="within 8 points"),
+        AnchorCheck("lolpim", "DPA dynamic: KV capacity in use (same traces)",
+                    LOLPIM_V3 + ": 75.6% dynamic", 0.756, dpa_utilisation("dynamic"), 0.08,
+                    error_kind="absolute",
+                    note="known miss: 1 MB chunks per request and module waste < 1%, so dynamic mapping fills "
+                         "~90%; what keeps the paper at 75.6% is not described in enough detail to model"),
+    ]
+    published = load_setup()["published"]
+    for model in ("llama2-7b", "llama2-13b", "llama2-70b"):
+        r = compare(model)
+        out.append(AnchorCheck("lolpim", f"CENT-style vs GPU, batch-1 latency ratio GPU/CENT, {model}",
+                               CENT + "a, 512 + 3584 tokens", published["latency_gpu_over_cent"][model],
+                               r.latency_ratio, 0.25, note=_cent_note(model, "latency")))
+        out.append(AnchorCheck("lolpim", f"CENT-style vs GPU, decode throughput ratio CENT/GPU, {model}",
+                               CENT + "b, max batch", published["decode_throughput_cent_over_gpu"][model],
+                               r.throughput_ratio, 0.25, note=_cent_note(model, "throughput")))
+    out += [
+        AnchorCheck("lolpim", "LoL-PIM / CENT throughput, Qwen1.5-72B, LongBench Musique (32K, no GQA), 512 GB",
+                    LOLPIM_V3 + ": 2.1-4.5x on 32K non-GQA models", 3.3,
+                    lolpim_over_cent("qwen1.5-72b", "longbench-musique", 512.0), 1.2, error_kind="bound",
+                    note="pass: ratio in [2.1, 4.5]"),
+        AnchorCheck("lolpim", "LoL-PIM / CENT throughput, Qwen1.5-7B, LongBench QMSum (32K, no GQA), 128 GB",
+                    LOLPIM_V3 + ": 2.1-4.5x on 32K non-GQA models", 3.3,
+                    lolpim_over_cent("qwen1.5-7b", "longbench-qmsum", 128.0), 1.2, error_kind="bound",
+                    note="known miss (~1.4x): with 32 KV heads head-first already fills every channel and "
+                         "long-context attention is bandwidth-bound in both; only DPA's larger batch helps"),
+        AnchorCheck("lolpim", "LoL-PIM / CENT throughput, Llama-3.1-70B, LV-Eval Loogle-SD (128K, GQA 8), 512 GB",
+                    LOLPIM_V3 + ": up to 11.3x at 128K", 11.3,
+                    lolpim_over_cent("llama3.1-70b", "lveval-loogle-sd", 512.0), 0.25),
+    ]
+    return out
+
+
+KNOWN_CENT_MISSES = {
+    ("llama2-7b", "latency"): "our CENT-style per-token latency is ~2x lower than CENT's own simulator "
+                              "(3.3 s vs 6.8 s per query) while the A100 roofline is 25% faster than the "
+                              "measured GPU; the ratio overshoots",
+    ("llama2-70b", "latency"): "same cause as 7B: CENT's simulator charges PNM and CXL work we model as cheaper",
+    ("llama2-7b", "throughput"): "CENT-style stage model faster than CENT's simulator (4.9k vs 2.9k tok/s)",
+    ("llama2-70b", "throughput"): "the measured 4xA100 70B decode (917 tok/s at batch 128) is ~3x below a "
+                                  "tensor-parallel roofline (2.9k tok/s); the measured baseline's parallelism "
+                                  "is not public",
+}
+
+
+def _cent_note(model: str, metric: str) -> str:
+    reason = KNOWN_CENT_MISSES.get((model, metric))
+    return f"known miss: {reason}" if reason else "within 25%"

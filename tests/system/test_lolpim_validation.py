@@ -1,0 +1,37 @@
+"""LoL-PIM system anchors (ANCHORS sections 2-3), the same rows `lolpim validate` prints.
+
+Each row cites its figure and tolerance in orchestration/anchors/lolpim_system.py:
+- DPA KV capacity in use, LoL-PIM v3: static 36.2% and dynamic 75.6%, each within 8 points;
+- CENT-style vs GPU in CENT's setup (CENT Fig. 13a/b): batch-1 latency ratios 6.32 / 4.65 / 3.18
+  and decode throughput ratios 2.97 / 4.13 / 1.25 for Llama-2 7B / 13B / 70B, each within 25%;
+- LoL-PIM vs CENT, LoL-PIM v3: 2.1-4.5x on 32K non-GQA models, up to 11.3x at 128K (25%).
+Rows whose miss is understood are strict xfails: they must keep failing until the model
+changes, and the reason is printed in the validation table and the docs.
+"""
+import pytest
+
+from lolpim.orchestration.anchors.lolpim_system import checks
+
+CHECKS = checks()
+
+
+@pytest.mark.parametrize("check", [
+    pytest.param(c, id=c.name, marks=[pytest.mark.xfail(strict=True, reason=c.note)]
+                 if c.note.startswith("known miss") else [])
+    for c in CHECKS])
+def test_lolpim_anchor(check):
+    assert check.passed, f"{check.name}: expected {check.expected}, simulated {check.simulated:.4g}"
+
+
+def test_dynamic_kv_at_least_doubles_what_static_reservation_uses():
+    """The DPA's effect, whatever the absolute level: LoL-PIM v3 reports 36.2% -> 75.6% (2.09x)."""
+    static, dynamic = (c for c in CHECKS if c.name.startswith("DPA"))
+    assert dynamic.simulated >= 2.0 * static.simulated
+
+
+def test_lolpim_gain_over_cent_grows_with_context_and_gqa():
+    """LoL-PIM v3: 2.1-4.5x at 32K without GQA, up to 11.3x at 128K with GQA."""
+    ratios = {c.name: c.simulated for c in CHECKS if c.name.startswith("LoL-PIM / CENT")}
+    at_32k = [v for k, v in ratios.items() if "32K" in k]
+    at_128k = [v for k, v in ratios.items() if "128K" in k]
+    assert min(at_128k) > 2 * max(at_32k)

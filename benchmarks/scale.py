@@ -43,19 +43,21 @@ def cases(quick: bool) -> list[dict]:
 def run_one(case: dict) -> dict:
     """Runs in the child process: simulate one case and measure it."""
     from lolpim.orchestration import config as cfgmod
-    from lolpim.orchestration.compare import run_systems
+    from lolpim.orchestration.executors import make_executor
     from lolpim.orchestration.llm_config import RunConfig
+    from lolpim.orchestration.llm_systems import build, make_trace, summarise
     cfg = cfgmod.load(RunConfig, None, case["set"])
     wall0 = time.perf_counter()
-    out = run_systems(cfg, (cfg.system,), case["executor"], 0, max_processes=case["max_processes"])
+    built = build(cfg.system, cfg, make_trace(cfg, 0), 0)
+    run = make_executor(case["executor"], max_processes=case["max_processes"]).run(built.spec)
+    s = summarise(built, run)
     wall = time.perf_counter() - wall0
-    s = out["systems"][0]
     if case["executor"] == "ray":
         import ray
         ray.shutdown()
-    actors = s["stages"] + s["devices"] + 1   # stages, one DPA per module, the host
-    return {"label": case["label"], "modules": s["devices"], "stages": s["stages"], "actors": actors,
-            "events": s["events"], "wall_s": wall, "sim_wall_s": s["wall_s"],
+    return {"label": case["label"], "modules": s["devices"], "stages": s["stages"],
+            "actors": len(built.spec.actors), "events": s["events"], "wall_s": wall, "sim_wall_s": s["wall_s"],
+            "windows": run.stats.get("windows"), "calls": run.stats.get("calls"),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "simulated_s": s["makespan_s"], "tokens": s["output_tokens"],
             "tokens_per_s": s["throughput_tokens_per_s"], "kv_used": s["kv_used_utilisation"],

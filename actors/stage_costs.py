@@ -6,7 +6,7 @@ A stage is built from plain parameters (so a Ray process can rebuild it):
   model       LLM preset name
   layers      decoder layers held by this stage
   lm_head     whether this stage also runs the LM head (the last pipeline stage does)
-  device      PIM module / GPU preset name; hbm_pim: HBM-PIM preset for gpu-pim
+  device      PIM module / GPU preset name; hbm_pim (and hbm_pim_stacks, 0 = preset): HBM-PIM for gpu-pim
   n_devices   tensor-parallel width (GPUs, or PIM modules acting as one stage)
   partitioning, weight_bits   PIM attention mapping and weight precision
 """
@@ -33,7 +33,7 @@ def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
 class StageCost:
     def __init__(self, kind: str, model: str, layers: int, device: str, n_devices: int = 1,
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
-                 hbm_pim: str = "attacc-bg"):
+                 hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0):
         self.kind = kind
         self.model = load_llm(model)
         self.layers = layers
@@ -49,8 +49,12 @@ class StageCost:
             from lolpim.hardware.gpu import load_gpu
             self.spec = load_gpu(device)
             if kind == "gpu-pim":
+                from dataclasses import replace as _replace
+
                 from lolpim.hardware.hbm_pim import load_hbm_pim
                 self.pim = load_hbm_pim(hbm_pim)
+                if hbm_pim_stacks:
+                    self.pim = _replace(self.pim, stacks_per_device=hbm_pim_stacks)
         else:
             raise ValueError(f"unknown stage kind {kind!r}")
 

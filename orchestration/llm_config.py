@@ -67,6 +67,9 @@ class GpuPimSystemConfig:
     device: str = "a100-80gb"
     hbm_pim: str = "attacc-bg"
     count: int = field(default=0, metadata={"min": 0, "max": 1024})    # 0: same GPU count as the gpu system
+    # HBM-PIM stacks beside each GPU; 0: capacity-matched, i.e. all stacks together hold
+    # pim_capacity_gb (the LoL-PIM system's PIM capacity), as few as the preset's stack size allows
+    stacks_per_device: int = field(default=0, metadata={"min": 0, "max": 64})
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})
     max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})
 

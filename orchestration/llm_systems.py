@@ -180,13 +180,18 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
         where = f"{n} x {sub.device}"
         desc = f"{n} x {sub.device} ({n * gpu.hbm_capacity_bytes / 1e9:.0f} GB HBM), tensor-parallel, paged KV"
     else:
+        from dataclasses import replace
+
         from lolpim.hardware.hbm_pim import load_hbm_pim
         pim = load_hbm_pim(sub.hbm_pim)
+        stacks = sub.stacks_per_device or max(1, round(cfg.pim_capacity_gb * GB / pim.stack_capacity_bytes / n))
+        pim = replace(pim, stacks_per_device=stacks)
         if weights > n * gpu.hbm_capacity_bytes:
             raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GB of weights")
         kv_bytes = n * pim.capacity_bytes
         where = f"{n} x {sub.hbm_pim}"
-        desc = (f"{n} x {sub.device} (FC) + {n} x {sub.hbm_pim} ({n * pim.capacity_bytes / GB:.0f} GiB HBM-PIM, "
+        desc = (f"{n} x {sub.device} (FC) + {n} x {sub.hbm_pim} with {pim.stacks_per_device} stacks "
+                f"({n * pim.capacity_bytes / GB:.0f} GiB HBM-PIM, "
                 f"attention), paged KV")
     if kv_bytes <= 0:
         raise ParameterError(f"{'gpu' if kind == 'gpu' else 'gpu_pim'}.count",
@@ -198,6 +203,7 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
             "n_devices": n}
     if kind == "gpu-pim":
         cost["hbm_pim"] = sub.hbm_pim
+        cost["hbm_pim_stacks"] = pim.stacks_per_device
     host_link = load_link("pcie-gen5-x16")
     system = _assemble(kind, model, trace, seed, [cost], host_link, host_link, dpa, "dynamic", trace.context_limit,
                        1, sub.max_batch_requests, dpa[0][0] * chunk, chunk, None, cfg.prefill == "before")

@@ -1,0 +1,65 @@
+"""LoL-PIM against multi-GPU and GPU+PIM across models and context lengths (a study, printed).
+
+For each (model, trace, PIM capacity) it simulates the four systems on the same closed-loop
+trace and prints sustained (steady-state) and end-to-end throughput ratios. The paper's
+abstract reports "up to 8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup that is not
+public; nothing here is fitted to those numbers.
+
+Run: .venv/bin/python benchmarks/lolpim_speedups.py [--requests 48] [--output-tokens 64] [--csv FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from lolpim.orchestration import config
+from lolpim.orchestration.compare import run_systems
+from lolpim.orchestration.llm_config import RunConfig
+from lolpim.orchestration.results import write_csv
+
+CASES = [  # model, trace, PIM capacity (GB): the paper's 7B/128 GB and 72B/512 GB systems
+    ("qwen1.5-7b", "longbench-qmsum", 128), ("qwen1.5-7b", "longbench-musique", 128),
+    ("llama3.1-8b", "lveval-multifieldqa", 128), ("llama3.1-8b", "lveval-loogle-sd", 128),
+    ("qwen1.5-72b", "longbench-musique", 512), ("llama3.1-70b", "lveval-multifieldqa", 512),
+    ("llama3.1-70b", "lveval-loogle-sd", 512),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=48)
+    ap.add_argument("--output-tokens", type=int, default=64)
+    ap.add_argument("--csv", default=None)
+    args = ap.parse_args()
+    rows = []
+    print(f"{'model':14s} {'trace':22s} {'GB':>4s} | steady tok/s: {'lolpim':>7s} {'gpu':>7s} {'gpu-pim':>7s} "
+          f"{'cent':>7s} | speedup vs gpu, gpu-pim, cent (steady; end-to-end)")
+    for model, trace, gb in CASES:
+        t0 = time.perf_counter()
+        cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gb={gb}",
+                                            f"workload.requests={args.requests}",
+                                            f"workload.output_tokens={args.output_tokens}"])
+        result = {s["system"]: s for s in run_systems(cfg, ("lolpim", "gpu", "gpu-pim", "cent"), "inline", 0)["systems"]}
+        steady = {k: v["steady_throughput_tokens_per_s"] for k, v in result.items()}
+        e2e = {k: v["throughput_tokens_per_s"] for k, v in result.items()}
+        row = {"model": model, "trace": trace, "pim_gb": gb, "gpus": result["gpu"]["devices"]}
+        for k in ("gpu", "gpu-pim", "cent"):
+            row[f"steady_speedup_vs_{k}"] = steady["lolpim"] / steady[k]
+            row[f"e2e_speedup_vs_{k}"] = e2e["lolpim"] / e2e[k]
+        row.update({f"steady_{k}": v for k, v in steady.items()})
+        rows.append(row)
+        print(f"{model:14s} {trace:22s} {gb:4d} | {'':14s}{steady['lolpim']:7.0f} {steady['gpu']:7.0f} "
+              f"{steady['gpu-pim']:7.0f} {steady['cent']:7.0f} | "
+              + ", ".join(f"{row[f'steady_speedup_vs_{k}']:.2f}x ({row[f'e2e_speedup_vs_{k}']:.2f}x)"
+                          for k in ("gpu", "gpu-pim", "cent"))
+              + f"   [{time.perf_counter() - t0:.0f} s wall]", flush=True)
+    for k, paper in (("gpu", "8.54x"), ("gpu-pim", "16.0x"), ("cent", "11.3x (v3)")):
+        best = max(rows, key=lambda r: r[f"steady_speedup_vs_{k}"])
+        print(f"largest speedup vs {k}: {best[f'steady_speedup_vs_{k}']:.2f}x ({best['model']}, {best['trace']}); "
+              f"paper: up to {paper}")
+    if args.csv:
+        write_csv(args.csv, rows)
+
+
+if __name__ == "__main__":
+    main()

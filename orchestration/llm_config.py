@@ -35,6 +35,8 @@ class LolpimSystemConfig:
     module: str = "lolpim-module"
     modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gb / module size
     parallelism: str = field(default="pipeline", metadata={"choices": PARALLELISMS})
+    # modules per pipeline stage (a tensor-parallel group); parallelism = "tensor" means all of them
+    tensor_parallel: int = field(default=1, metadata={"min": 1, "max": 4096})
     kv_mode: str = field(default="dynamic", metadata={"choices": KV_MODES})
     partitioning: str = field(default="token-centric", metadata={"choices": PARTITIONINGS})
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})  # 0: one per pipeline stage
@@ -48,6 +50,7 @@ class CentSystemConfig:
     module: str = "cent-module"
     modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gb / module size
     kv_mode: str = field(default="static", metadata={"choices": KV_MODES})
+    tensor_parallel: int = field(default=1, metadata={"min": 1, "max": 4096})
     partitioning: str = field(default="head-first", metadata={"choices": PARTITIONINGS})
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})
     max_microbatch_requests: int = field(default=64, metadata={"min": 1, "max": 100_000})

@@ -112,7 +112,11 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     spec = load_pim_module(sub.module)
     n = _pim_modules(cfg, spec, sub.modules)
     weight_bits = getattr(sub, "weight_bits", 16)
-    tensor = kind == "lolpim" and cfg.lolpim.parallelism == "tensor"
+    # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
+    tp = n if kind == "lolpim" and cfg.lolpim.parallelism == "tensor" else sub.tensor_parallel
+    if n % tp:
+        raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules")
+    stages = n // tp
     link = load_link(spec.link)
     usable = spec.capacity_bytes - spec.channels * spec.reserved_bytes_per_channel
     layer_bytes = model.params_per_layer * weight_bits / 8
@@ -120,25 +124,18 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     chunk = cfg.lolpim.chunk_bytes
     kv_layer_token = model.kv_bytes_per_token_per_layer()
     common = {"kind": "pim", "model": cfg.model, "device": sub.module, "partitioning": sub.partitioning,
-              "weight_bits": weight_bits}
-    if tensor:
-        layers_per_stage = [model.layers]
-        kv_bytes = usable - (model.layers * layer_bytes + 2 * head_bytes) / n
-        dpa = [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * model.layers / n))))] * n
-        costs = [dict(common, layers=model.layers, n_devices=n, lm_head=True)]
-        microbatches = 1
-    else:
-        layers_per_stage = split_layers(model.layers, n)
-        dpa, costs = [], []
-        for i, layers in enumerate(layers_per_stage):
-            weights = layers * layer_bytes + head_bytes * ((i == 0) + (i == n - 1))
-            kv_bytes = usable - weights
-            if kv_bytes < chunk:
-                raise ParameterError("modules", f"{sub.module} #{i} holds {weights / GB:.1f} GB of weights and has no "
-                                                f"room for KV: use more modules")
-            dpa.append((int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers)))))
-            costs.append(dict(common, layers=layers, n_devices=1, lm_head=i == n - 1))
-        microbatches = sub.microbatches or n
+              "weight_bits": weight_bits, "n_devices": tp}
+    dpa, costs = [], []
+    for i, layers in enumerate(split_layers(model.layers, stages)):
+        # every module of the group holds 1/tp of the stage's weights and of its KV heads
+        weights = (layers * layer_bytes + head_bytes * ((i == 0) + (i == stages - 1))) / tp
+        kv_bytes = usable - weights
+        if kv_bytes < chunk:
+            raise ParameterError("modules", f"{sub.module} of stage {i} holds {weights / GB:.1f} GB of weights and "
+                                            f"has no room for KV: use more modules")
+        dpa += [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers / tp))))] * tp
+        costs.append(dict(common, layers=layers, lm_head=i == stages - 1))
+    microbatches = sub.microbatches or stages
     _check_fits(trace, dpa, sub.module)
     gpu_prefill = None
     if cfg.prefill == "attached-gpu":
@@ -149,9 +146,10 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     system = _assemble(kind, model, trace, seed, costs, link, link, dpa, sub.kv_mode, trace.context_limit,
                        microbatches, sub.max_microbatch_requests, kv_total, chunk, gpu_prefill,
                        cfg.prefill == "before")
-    desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GiB), "
-            f"{'tensor' if tensor else 'pipeline'}-parallel, {sub.kv_mode} KV, {sub.partitioning}, "
-            f"{microbatches} micro-batches")
+    shape = "tensor-parallel" if stages == 1 else f"pipeline-parallel ({stages} stages" + (
+        f" x {tp}-way tensor)" if tp > 1 else ")")
+    desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GiB), {shape}, {sub.kv_mode} KV, "
+            f"{sub.partitioning}, {microbatches} micro-batches")
     return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n)
 
 

@@ -8,6 +8,7 @@ KV at 320 GiB), 16 requests of 256 output tokens, on 32..256 modules of 16 GB:
   * tensor-parallel over 32, 64, 128, 256 modules (one stage actor, one DPA controller per
     module: every module's KV memory is managed by its own actor),
   * pipeline-parallel over 80 modules (one layer each: the most stages an 80-layer model has),
+  * hybrid: 128 modules as 64 stages x 2-way or 32 stages x 4-way tensor parallelism,
   * the 128-module run again on the Ray executor packed into 2 processes (this machine's cores).
 
     .venv/bin/python benchmarks/scale.py              # the table above
@@ -34,9 +35,11 @@ def cases(quick: bool) -> list[dict]:
                 "executor": executor, "max_processes": procs}
     if quick:
         return [tensor(128)]
-    return [tensor(32), tensor(64), tensor(128), tensor(256),
-            {"label": "pipeline x80", "set": BASE + ["lolpim.modules=80"], "executor": "inline",
-             "max_processes": None},
+    def hybrid(stages, tp):
+        return {"label": f"pipeline {stages} x tensor {tp}",
+                "set": BASE + [f"lolpim.modules={stages * tp}", f"lolpim.tensor_parallel={tp}"],
+                "executor": "inline", "max_processes": None}
+    return [tensor(32), tensor(64), tensor(128), tensor(256), hybrid(80, 1), hybrid(64, 2), hybrid(32, 4),
             tensor(128, "ray", 2)]
 
 

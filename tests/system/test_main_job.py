@@ -67,3 +67,17 @@ def test_too_few_modules_for_the_weights_is_a_clear_error(capsys):
                  "--set", "systems=lolpim"]) == 2
     err = capsys.readouterr().err
     assert "use more modules" in err and "Traceback" not in err
+
+
+def test_prefill_modes(capsys):
+    """before: prompts prefilled ahead (TTFT = wait for memory); inline: each system's own
+    passes (PIM near-memory unit / GPU) charge prefill; attached-gpu: an A100 prefills for PIM."""
+    common = ["--executor", "inline", "--set", "systems=lolpim,gpu"]
+    before = {s["system"]: s for s in run_json(capsys, *common)["systems"]}
+    inline = {s["system"]: s for s in run_json(capsys, *common, "--set", "prefill=inline")["systems"]}
+    attached = {s["system"]: s for s in run_json(capsys, *common, "--set", "prefill=attached-gpu")["systems"]}
+    for system in ("lolpim", "gpu"):
+        assert inline[system]["ttft_mean_s"] > before[system]["ttft_mean_s"]
+    # the GPU prefills much faster than the PIM near-memory unit (3 TFLOPS)
+    assert attached["lolpim"]["ttft_mean_s"] < inline["lolpim"]["ttft_mean_s"]
+    assert all(s["output_tokens"] == 6 * 12 for s in (*inline.values(), *attached.values()))

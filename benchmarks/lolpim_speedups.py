@@ -17,6 +17,7 @@ import time
 from lolpim.orchestration import config
 from lolpim.orchestration.compare import run_systems
 from lolpim.orchestration.llm_config import RunConfig
+from lolpim.hardware.errors import ParameterError
 from lolpim.orchestration.results import write_csv
 
 CASES = [  # model, trace, PIM capacity (GB): the paper's 7B/128 GB and 72B/512 GB systems
@@ -50,7 +51,7 @@ def main() -> None:
                                                   f"workload.output_tokens={args.output_tokens}",
                                                   f"lolpim.tensor_parallel={tp}"])
                 shapes.append(run_systems(c, ("lolpim",), "inline", 0)["systems"][0])
-            except Exception as exc:   # e.g. tp does not divide the module count
+            except ParameterError as exc:   # e.g. tp does not divide the module count
                 print(f"  (tensor_parallel={tp} skipped: {exc})")
         result["lolpim"] = max(shapes, key=lambda s: s["steady_throughput_tokens_per_s"])
         steady = {k: v["steady_throughput_tokens_per_s"] for k, v in result.items()}

@@ -178,7 +178,8 @@ class LlmHost(Actor):
         self.next_round += 1
         self.rounds[rnd] = {"mb": m, "admit": admit, "grow": grow, "replies": []}
         self.mb_state[m] = "plan"
-        payload = {"round": rnd, "admit": admit, "admit_tokens": [int(self._prompt_len(r)) for r in admit],
+        # an admitted request's first decode pass appends token prompt + 1: reserve it now
+        payload = {"round": rnd, "admit": admit, "admit_tokens": [self._prompt_len(r) + 1 for r in admit],
                    "grow": grow, "grow_tokens": [int(self.kv[r]) + 1 for r in grow]}
         return [self.send(d, "plan", payload, self.lookahead_ps) for d in self.dpas]
 

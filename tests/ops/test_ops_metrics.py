@@ -56,7 +56,7 @@ def kv_disorder(during) -> list:
 
 def test_scrape_agrees_with_the_runs_results_and_kv_stays_ordered(tiny):
     from lolpim.orchestration.llm_systems import summarise
-    # 500-token prompts: not a whole number of 16-token chunks (see the xfail test below)
+    # 500-token prompts: not a whole number of 16-token chunks (whole chunks: the next test)
     built = tiny.llm(extra=["workload.input_tokens=500"])
     run, exporter, during = run_scraped(built)
     summary = summarise(built, run)
@@ -80,10 +80,6 @@ def test_scrape_agrees_with_the_runs_results_and_kv_stays_ordered(tiny):
     assert {k[0] for k in final} >= {f for f in FAMILIES if "synapse" not in f and "window" not in f}
 
 
-@pytest.mark.xfail(reason="LlmHost with prefill 'before' dispatches a newly admitted request's first decode "
-                          "pass without asking for the chunk of token prompt+1; when the prompt fills whole "
-                          "chunks (512 = 32 x 16 tokens) that token's KV runs one chunk short until the next "
-                          "chunk boundary. Reported to the lead (actors/llm_host.py).", strict=False)
 def test_kv_used_within_allocated_when_prompts_fill_whole_chunks(tiny):
     run, exporter, during = run_scraped(tiny.llm())
     assert not kv_disorder(during)

@@ -32,13 +32,13 @@ class AnchorCheck:
     @property
     def known_miss(self) -> bool:
         """A documented miss: the row fails for a reason stated in ``note`` (tests keep it xfail)."""
-        return self.note.startswith("known miss") and not self.passed
+        return bool(self.note.startswith("known miss") and not self.passed)
 
     @property
     def passed(self) -> bool:
         if self.error_kind == "bound":  # simulated must lie in [expected - tol, expected + tol]
-            return abs(self.simulated - self.expected) <= self.tolerance
-        return abs(self.error) <= self.tolerance
+            return bool(abs(self.simulated - self.expected) <= self.tolerance)
+        return bool(abs(self.error) <= self.tolerance)
 
 
 def all_checks(areas: set[str] | None = None) -> list[AnchorCheck]:

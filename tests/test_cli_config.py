@@ -87,3 +87,10 @@ def test_cli_pipeline_demo_json_and_out_files(capsys, tmp_path):
     summary = json.loads(capsys.readouterr().out)
     assert summary["simulated"]["makespan_s"] == pytest.approx(summary["analytic"]["makespan_s"], rel=1e-9)
     assert (tmp_path / "result.json").is_file() and (tmp_path / "stages.csv").is_file()
+
+
+def test_validate_json_lists_every_row_with_its_status(capsys):
+    assert main(["validate", "--area", "hardware_pim", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all({"name", "source", "expected", "simulated", "passed", "known_miss"} <= set(r) for r in rows)
+    assert all(r["passed"] for r in rows)

@@ -9,7 +9,7 @@ def run(args) -> int:
     from ..validation import all_checks, format_table
     checks = all_checks(set(args.area) if args.area else None)
     if args.json:
-        print(json.dumps([dict(dataclasses.asdict(c), error=c.error, passed=c.passed, known_miss=c.known_miss)
+        print(json.dumps([dict(dataclasses.asdict(c), simulated=float(c.simulated), error=float(c.error), passed=c.passed, known_miss=c.known_miss)
                           for c in checks], indent=1))
     else:
         print(format_table(checks))

@@ -95,7 +95,7 @@ class StageCost:
 
     def _pim_allreduce(self, batch: int):
         from lolpim.hardware.links import allreduce_cost, load_link
-        link = load_link(self.spec.link) if isinstance(getattr(self.spec, "link", None), str) else load_link("cxl-gen5-x16")
+        link = load_link(self.spec.link)
         per_layer = allreduce_cost(link, batch * self.model.hidden * 2, self.n_devices)
         return per_layer.scaled(2 * self.layers)
 

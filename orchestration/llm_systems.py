@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lolpim.actors.events import seconds_to_ps
+from lolpim.actors.stage_costs import shard_model
 from lolpim.actors.system import ActorSpec, SystemSpec
 from lolpim.hardware.errors import ParameterError
 from lolpim.models.llm import LlmConfig, load_llm
@@ -122,7 +123,9 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     layer_bytes = model.params_per_layer * weight_bits / 8
     head_bytes = model.vocab * model.hidden * weight_bits / 8   # embedding table or LM head
     chunk = cfg.lolpim.chunk_bytes
-    kv_layer_token = model.kv_bytes_per_token_per_layer()
+    # KV one module keeps per token and layer: its shard's KV heads (replicated when a group is
+    # wider than the model's KV heads, exactly as the cost model shards them)
+    kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
     common = {"kind": "pim", "model": cfg.model, "device": sub.module, "partitioning": sub.partitioning,
               "weight_bits": weight_bits, "n_devices": tp}
     dpa, costs = [], []
@@ -133,7 +136,7 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
         if kv_bytes < chunk:
             raise ParameterError("modules", f"{sub.module} of stage {i} holds {weights / GB:.1f} GB of weights and "
                                             f"has no room for KV: use more modules")
-        dpa += [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers / tp))))] * tp
+        dpa += [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))] * tp
         costs.append(dict(common, layers=layers, lm_head=i == stages - 1))
     microbatches = sub.microbatches or stages
     _check_fits(trace, dpa, sub.module)

@@ -19,7 +19,6 @@ PIM units (1 FLOP per byte in AttAcc's default) become compute bound.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

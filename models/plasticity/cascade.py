@@ -23,18 +23,13 @@ a spike, up to ``max_step_s`` when everything is quiet.
 """
 from __future__ import annotations
 
-import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from lolpim.hardware.errors import ParameterError
+from lolpim.models.plasticity.param_sets import load_set, set_names
 
 PRESET_FILE = Path(__file__).parent / "presets" / "cascade.toml"
 
@@ -96,22 +91,11 @@ class CascadeParams:
 
 
 def preset_names() -> list[str]:
-    with PRESET_FILE.open("rb") as fh:
-        return list(tomllib.load(fh))
+    return set_names(PRESET_FILE)
 
 
 def load_params(name: str = "hippocampal", **overrides) -> CascadeParams:
-    with PRESET_FILE.open("rb") as fh:
-        table = tomllib.load(fh)
-    if name not in table:
-        raise ParameterError("params", f"unknown cascade set {name!r}; allowed: {sorted(table)}")
-    values = dict(table[name], name=name)
-    known = {f.name for f in fields(CascadeParams)}
-    for key in overrides:
-        if key not in known:
-            raise ParameterError(key, f"not a cascade parameter; allowed: {sorted(known)}")
-    values.update(overrides)
-    return CascadeParams(**values)
+    return load_set(PRESET_FILE, CascadeParams, name, "cascade", overrides)
 
 
 def mg_unblocked_fraction(v_mV, mg_mM: float):

@@ -16,19 +16,14 @@ benchmarks/plasticity.py measures it below the error of dt = 0.1 ms Heun steppin
 """
 from __future__ import annotations
 
-import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from math import erf, exp, log, sqrt
 from pathlib import Path
 
 import numpy as np
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from lolpim.hardware.errors import ParameterError
+from lolpim.models.plasticity.param_sets import load_set, set_names
 
 PRESET_FILE = Path(__file__).parent / "presets" / "graupner_brunel.toml"
 
@@ -72,23 +67,12 @@ class GraupnerBrunelParams:
 
 
 def preset_names() -> list[str]:
-    with PRESET_FILE.open("rb") as fh:
-        return list(tomllib.load(fh))
+    return set_names(PRESET_FILE)
 
 
 def load_params(name: str = "DP", **overrides) -> GraupnerBrunelParams:
     """A published parameter set by name (see presets/graupner_brunel.toml), fields overridable."""
-    with PRESET_FILE.open("rb") as fh:
-        table = tomllib.load(fh)
-    if name not in table:
-        raise ParameterError("params", f"unknown Graupner-Brunel set {name!r}; allowed: {sorted(table)}")
-    values = dict(table[name], name=name)
-    known = {f.name for f in fields(GraupnerBrunelParams)}
-    for key in overrides:
-        if key not in known:
-            raise ParameterError(key, f"not a Graupner-Brunel parameter; allowed: {sorted(known)}")
-    values.update(overrides)
-    return GraupnerBrunelParams(**values)
+    return load_set(PRESET_FILE, GraupnerBrunelParams, name, "Graupner-Brunel", overrides)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,31 @@
+"""Named parameter sets kept as tables of one TOML file (one table per published set)."""
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from lolpim.hardware.errors import ParameterError
+
+
+def set_names(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        return list(tomllib.load(fh))
+
+
+def load_set(path: Path, cls, name: str, what: str, overrides: dict):
+    """Build ``cls`` from table ``name`` of ``path``, with field overrides checked by name."""
+    with path.open("rb") as fh:
+        table = tomllib.load(fh)
+    if name not in table:
+        raise ParameterError("params", f"unknown {what} set {name!r}; allowed: {sorted(table)}")
+    known = {f.name for f in fields(cls)}
+    for key in overrides:
+        if key not in known:
+            raise ParameterError(key, f"not a {what} parameter; allowed: {sorted(known)}")
+    return cls(**dict(table[name], name=name, **overrides))

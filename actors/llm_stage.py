@@ -18,7 +18,7 @@ from .codec import unpack_payload
 from .events import seconds_to_ps
 from .stage_costs import StageCost
 
-NEVER = 2**62   # a send horizon meaning "my timers send nothing"
+NEVER = 2**62   # send horizon when no pass is queued or pending: nothing to send
 MICROBATCH = {"mb": int, "reqs": list, "ctx": list, "prompt": list, "sent_ps": int}
 
 

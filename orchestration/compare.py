@@ -88,7 +88,10 @@ def format_table(result: dict) -> str:
 def write_outputs(result: dict, out: Path) -> list[Path]:
     from .results import write_csv, write_json
     paths = [write_json(out / "comparison.json", result),
-             write_csv(out / "comparison.csv", [{k: v for k, v in s.items()} for s in result["systems"]])]
+             write_csv(out / "comparison.csv", [{k: v for k, v in s.items() if k != "per_request"}
+                                                for s in result["systems"]]),
+             write_csv(out / "requests.csv", [dict(system=s["system"], **r) for s in result["systems"]
+                                              for r in s["per_request"]])]
     paths.append(plot(result, out / "comparison.png"))
     return paths
 

@@ -261,4 +261,7 @@ def summarise(built: BuiltSystem, run) -> dict:
         "energy_j": float(sum(s["energy_j"] for s in stages)),
         "stages": built.stages, "devices": built.devices,
         "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
+        "per_request": [{"request": i, "arrival_s": float(a), "ttft_s": float(f - a), "finish_s": float(e),
+                         "output_tokens": int(g), "tpot_s": float(t)}
+                        for i, (a, f, e, g, t) in enumerate(zip(arrival, first, finish, generated, tpot))],
     }

@@ -25,8 +25,9 @@ def test_main_job_is_identical_inline_and_on_ray(capsys, tmp_path, ray_session):
     on_ray = run_json(capsys, "--executor", "ray", "--out", str(tmp_path))
     assert [s["system"] for s in inline["systems"]] == ["lolpim", "gpu", "gpu-pim", "cent"]
     assert strip_wall(inline) == strip_wall(on_ray)
-    for name in ("comparison.json", "comparison.csv", "comparison.png"):
+    for name in ("comparison.json", "comparison.csv", "comparison.png", "requests.csv"):
         assert (tmp_path / name).stat().st_size > 0
+    assert len((tmp_path / "requests.csv").read_text().splitlines()) == 1 + 4 * 6   # header + requests
     lolpim = inline["systems"][0]
     assert lolpim["output_tokens"] == 6 * 12 and lolpim["speedup"] == 1.0
 

@@ -1,0 +1,78 @@
+"""Whole decoder layers measured on one H200 against the GPU model (nothing here is fitted).
+
+The GPU model's efficiencies are fitted on single kernels (gpu_calibration.py). The layers in
+data/h200_decoder_layers.json were measured later, on a lent H200, by
+benchmarks/device/measure_decoder_layers.py: every model preset's decode layer (one GPU's
+tensor-parallel share for 70B/72B) at batch 1-64 and KV 1K-32K, as eager PyTorch (about 30
+kernels per layer, element-wise work unfused), the same layer's weight GEMMs alone, the layer
+without its attention call, a few layers with the element-wise work fused by torch.compile (12
+kernels, close to a serving stack's fused norm / rotary / SiLU-and-multiply), and prefill
+layers. The model assumes the fused stack, so the checks compare:
+
+- FC: the four weight GEMMs in sequence vs the model's qkv + out_proj + ffn;
+- attention: (layer - layer without attention) vs the model's decode attention;
+- fused layer: the torch.compile'd layer vs the model's layer (all parts but communication);
+- prefill: the eager prefill layer vs the model's prefill layer.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from lolpim.hardware.gpu import GpuSpec, gpu_decode_layer_cost, gpu_prefill_cost
+from lolpim.models.llm import load_llm
+
+DATA_FILE = "h200_decoder_layers.json"
+FC_PARTS = ("qkv", "out_proj", "ffn")
+
+
+@dataclass(frozen=True)
+class LayerComparison:
+    kind: str            # "fc", "attention", "fused_layer", "eager_layer", "prefill_layer"
+    label: str
+    measured_s: float
+    predicted_s: float
+
+    @property
+    def error(self) -> float:
+        return (self.predicted_s - self.measured_s) / self.measured_s
+
+
+def load_layer_measurements() -> dict:
+    return json.loads(resources.files("lolpim.hardware").joinpath("data", DATA_FILE).read_text())
+
+
+def _decode_parts(spec: GpuSpec, row: dict) -> dict[str, float]:
+    # the measured layer appends the new token, then attends over context + 1 tokens
+    parts = gpu_decode_layer_cost(spec, load_llm(row["model"]), [row["context"] + 1] * row["batch"],
+                                  n_gpus=row["tp"])
+    return {name: cost.time_s for name, cost in parts.items()}
+
+
+def _layer_time(parts: dict[str, float]) -> float:
+    return sum(t for name, t in parts.items() if name != "communication")  # one GPU: no all-reduce
+
+
+def compare_layers(spec: GpuSpec, data: dict | None = None) -> list[LayerComparison]:
+    data = data or load_layer_measurements()
+    out = []
+    for row in data["rows"]:
+        label = f"{row['model']} tp{row['tp']} B={row['batch']} " + (
+            f"P={row['prompt']}" if row["kind"] == "prefill" else f"L={row['context']}")
+        if row["kind"] == "prefill":
+            parts = gpu_prefill_cost(spec, load_llm(row["model"]), [row["prompt"]], n_gpus=row["tp"], layers=1)
+            out.append(LayerComparison("prefill_layer", label, row["layer_s"],
+                                       _layer_time({n: c.time_s for n, c in parts.items()})))
+            continue
+        if "layer_s" not in row:            # a torch.compile row that failed to build
+            continue
+        parts = _decode_parts(spec, row)
+        if row["kind"] == "decode_compiled":
+            out.append(LayerComparison("fused_layer", label, row["layer_s"], _layer_time(parts)))
+            continue
+        out.append(LayerComparison("eager_layer", label, row["layer_s"], _layer_time(parts)))
+        out.append(LayerComparison("fc", label, row["gemms_only_s"], sum(parts[p] for p in FC_PARTS)))
+        out.append(LayerComparison("attention", label, row["layer_s"] - row["no_attention_s"],
+                                   parts["attention"]))
+    return out

@@ -99,6 +99,7 @@ class _Timing:
     def __init__(self, spec: PimModuleSpec, xp):
         self.xp = xp
         self.c, self.rcd, self.rp, self.ras, self.rc = spec.n_ccd, spec.n_rcd_mac, spec.n_rp, spec.n_ras, spec.n_rc
+        self.rtp = spec.n_rtp
         self.cl, self.rfc, self.refi = spec.n_cl, spec.n_rfc, spec.n_refi
         self.r = _drain_columns(spec)
         self.dual = spec.output_dual_port
@@ -114,9 +115,14 @@ class _Timing:
         return groups * (m + self.r) - self.r, groups * (m + self.r)
 
     def period(self, d, x):
-        """ACT-to-next-ACT of a pass whose first MAC is ``d`` after its ACT."""
+        """ACT-to-next-ACT of a pass whose first MAC is ``d`` after its ACT.
+
+        The PRE waits tRAS after the ACT and tRTP after the pass's last MAC (slot x - 1): a MAC
+        reads the array like a RD, and the AiM timing table (aim_simulator GDDR6.cpp, MAC16 ->
+        PRE/PREA = nRTP, 12 tCK in GDDR6_AiM_timing) keeps the row open that long after it.
+        """
         mx = self.xp.maximum
-        return mx(mx(self.ras, d + x * self.c) + self.rp, self.rc)
+        return mx(mx(self.ras, d + (x - 1) * self.c + self.rtp) + self.rp, self.rc)
 
     def tail(self, groups, m):
         """Last column slot of the last pass -> last output on the pins."""
@@ -352,7 +358,7 @@ def reference_channel_schedule(spec: PimModuleSpec, k_in: int, bank_outputs: lis
                         last_out = t
                         counts["rdouts"] += 1
                     drains.append(last_out + c)
-                last_pre = max(act + spec.n_ras, last_mac + c)
+                last_pre = max(act + spec.n_ras, last_mac + spec.n_rtp)     # tRAS and MAC -> PRE tRTP
                 segment_last_mac = last_mac
             set_free.append(segment_last_mac + c)
     return dict(counts, time_tck=last_out + spec.n_cl + c)

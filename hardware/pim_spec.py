@@ -58,6 +58,7 @@ class PimModuleSpec:
     n_ras: int
     n_rc: int
     n_ccd: int                           # column-to-column (MAC, WR-INP, RD-OUT)
+    n_rtp: int                           # last MAC (array read) of a row to its PRE
     n_rfc: int                           # refresh blocks the channel this long
     n_refi: int                          # a refresh is due every n_refi
     # --- channel I/O and near-memory unit ------------------------------------------------
@@ -78,7 +79,7 @@ class PimModuleSpec:
     def __post_init__(self):
         ints = ("channels", "bank_groups", "banks_per_group", "rows_per_bank", "row_bytes", "column_bytes",
                 "mac_lanes_per_bank", "global_buffer_bytes", "input_buffer_entries", "output_register_bytes",
-                "n_cl", "n_rcd_mac", "n_rp", "n_ras", "n_rc", "n_ccd", "n_rfc", "n_refi")
+                "n_cl", "n_rcd_mac", "n_rp", "n_ras", "n_rc", "n_ccd", "n_rtp", "n_rfc", "n_refi")
         for f in ints:
             value = getattr(self, f)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

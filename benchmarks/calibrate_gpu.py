@@ -21,7 +21,8 @@ from lolpim.hardware.gpu_calibration import load_microbench, predictions, refit
 from lolpim.hardware.toml_presets import PRESET_ROOT
 
 CALIBRATED = ("kernel_overhead_s", "attention_overhead_s", "gemv_bandwidth_efficiency",
-              "attention_bandwidth_efficiency", "gemm_compute_efficiency")
+              "attention_bandwidth_efficiency", "gemm_compute_efficiency", "prefill_attention_overhead_s",
+              "prefill_attention_compute_efficiency")
 
 
 def main() -> None:
@@ -36,13 +37,14 @@ def main() -> None:
     for field in CALIBRATED:
         print(f"  {field} = {getattr(spec, field)!r}")
 
-    print(f"\n{'kind':<10}{'row':<34}{'measured':>12}{'predicted':>12}{'error':>9}  set")
+    print(f"\n{'kind':<18}{'row':<34}{'measured':>12}{'predicted':>12}{'error':>9}  set")
     for p in predictions(spec, mb):
-        print(f"{p.kind:<10}{p.label:<34}{p.measured:>12.4g}{p.predicted:>12.4g}{p.error:>+9.1%}  "
+        print(f"{p.kind:<18}{p.label:<34}{p.measured:>12.4g}{p.predicted:>12.4g}{p.error:>+9.1%}  "
               f"{'held out' if p.held_out else 'fit'}")
-    for kinds, label in ((("gemv",), "GEMV"), (("attention",), "attention"), (("gemv", "attention"), "all")):
+    for kinds, label in ((("gemv",), "GEMV"), (("attention",), "attention"), (("gemv", "attention"), "all"),
+                         (("prefill_attention",), "prefill attention")):
         errs = [abs(p.error) for p in predictions(spec, mb) if p.held_out and p.kind in kinds]
-        print(f"held-out {label:<10} rows {len(errs):>3}  median |error| {np.median(errs):.1%}  "
+        print(f"held-out {label:<18} rows {len(errs):>3}  median |error| {np.median(errs):.1%}  "
               f"max {max(errs):.1%}")
 
     if args.write:

@@ -19,6 +19,8 @@ KINDS = {
     "attention": "attention inside the layer",
     "fused_layer": "whole layer, element-wise fused (torch.compile)",
     "eager_layer": "whole layer, eager PyTorch (~30 kernels; the model assumes fused)",
+    "prefill_fc": "prefill: 4 weight GEMMs in sequence",
+    "fused_prefill_layer": "prefill layer, element-wise fused (torch.compile)",
     "prefill_layer": "prefill layer, eager PyTorch",
 }
 
@@ -26,9 +28,9 @@ KINDS = {
 def main():
     data = json.load(open(sys.argv[1])) if len(sys.argv) > 1 else None
     rows = compare_layers(load_gpu("h200"), data)
-    print(f"{'part':14s} {'row':34s} {'measured us':>12s} {'model us':>10s} {'error':>7s}")
+    print(f"{'part':14s} {'row':36s} {'measured us':>12s} {'model us':>10s} {'error':>7s}")
     for r in rows:
-        print(f"{r.kind:14s} {r.label:34s} {r.measured_s * 1e6:12.1f} {r.predicted_s * 1e6:10.1f} {r.error:+7.1%}")
+        print(f"{r.kind:14s} {r.label:36s} {r.measured_s * 1e6:12.1f} {r.predicted_s * 1e6:10.1f} {r.error:+7.1%}")
     print()
     print(f"{'part':66s} {'rows':>4s} {'median |err|':>12s} {'max |err|':>9s} {'mean err':>8s}")
     for kind, text in KINDS.items():

@@ -44,6 +44,8 @@ class GpuSpec:
     gemv_bandwidth_efficiency: float        # weight streaming in FC kernels (and element-wise)
     attention_bandwidth_efficiency: float   # KV streaming in decode attention, long-KV limit
     gemm_compute_efficiency: float          # share of peak FLOPS a large GEMM reaches
+    prefill_attention_overhead_s: float     # fixed cost of one causal (flash) prefill-attention call
+    prefill_attention_compute_efficiency: float  # share of peak FLOPS long causal attention reaches
     hbm_energy_pj_per_bit: float            # DRAM cell + on-die movement + TSV + interposer I/O
     compute_energy_pj_per_flop: float
     tdp_w: float
@@ -51,10 +53,11 @@ class GpuSpec:
 
     def __post_init__(self):
         require_positive(self, "peak_flops_per_s", "hbm_bandwidth_bytes_per_s", "hbm_capacity_bytes", "tdp_w")
-        require_positive(self, "kernel_overhead_s", "attention_overhead_s", "hbm_energy_pj_per_bit",
+        require_positive(self, "kernel_overhead_s", "attention_overhead_s", "prefill_attention_overhead_s",
+                         "hbm_energy_pj_per_bit",
                          "compute_energy_pj_per_flop", allow_zero=True)
         require_fraction(self, "gemv_bandwidth_efficiency", "attention_bandwidth_efficiency",
-                         "gemm_compute_efficiency")
+                         "gemm_compute_efficiency", "prefill_attention_compute_efficiency")
         if not isinstance(self.interconnect, str) or not self.interconnect:
             raise ParameterError("interconnect", "must name a link preset, e.g. 'nvlink4'")
 
@@ -119,6 +122,20 @@ def gpu_attention_kernel_cost(spec: GpuSpec, kv_tokens: float, q_heads: int, kv_
     eff = kv_bytes / (spec.hbm_bandwidth_bytes_per_s * cost.time_s) if cost.time_s else 0.0
     return OpCost(cost.time_s, cost.bytes_moved, cost.flops, cost.energy_j, cost.bound,
                   {"kv_bytes": kv_bytes, "effective_bandwidth_efficiency": eff})
+
+
+def gpu_prefill_attention_cost(spec: GpuSpec, prompt_tokens, q_heads: int, kv_heads: int,
+                               head_dim: int) -> OpCost:
+    """Causal self-attention over each prompt in ``prompt_tokens``, one variable-length call
+    (flash-attention style: Q, K, V read once, O written once; compute-bound for long prompts)."""
+    prompts = np.atleast_1d(np.asarray(prompt_tokens, dtype=np.float64))
+    flops = 4.0 * float(np.sum(prompts * (prompts + 1) / 2)) * q_heads * head_dim
+    bytes_ = float(prompts.sum()) * (2 * q_heads + 2 * kv_heads) * head_dim * ACT_BYTES
+    t_cmp = flops / (spec.peak_flops_per_s * spec.prefill_attention_compute_efficiency)
+    t_mem = bytes_ / (spec.hbm_bandwidth_bytes_per_s * spec.attention_bandwidth_efficiency)
+    energy = (bytes_ * 8 * spec.hbm_energy_pj_per_bit + flops * spec.compute_energy_pj_per_flop) * 1e-12
+    return OpCost(spec.prefill_attention_overhead_s + max(t_cmp, t_mem), bytes_, flops, energy,
+                  "compute" if t_cmp >= t_mem else "memory", {})
 
 
 def gpu_attention_efficiency(spec: GpuSpec, kv_tokens_per_request: float, batch: int,
@@ -267,8 +284,9 @@ def gpu_prefill_cost(spec: GpuSpec, model: LlmConfig, prompt_tokens, n_gpus: int
                      layers: int | None = None, weight_bits: int = 16) -> dict[str, OpCost]:
     """Prefill of one prompt per entry of ``prompt_tokens``, all in one batch.
 
-    FC layers are GEMMs over all prompt tokens; causal attention (flash-attention style) is
-    charged its FLOPs at the GEMM efficiency, as no prefill attention was measured here.
+    FC layers are GEMMs over all prompt tokens; causal attention (flash-attention style, one
+    variable-length call) costs its own fixed overhead plus its FLOPs at the prefill-attention
+    efficiency fitted on measured H200 prefill attention (gpu_calibration.py).
     """
     layers = _check_layers(model, layers)
     prompts = _contexts(prompt_tokens)
@@ -277,11 +295,7 @@ def gpu_prefill_cost(spec: GpuSpec, model: LlmConfig, prompt_tokens, n_gpus: int
     rows = int(prompts.sum())
     q_heads, kv_heads = _tp_heads(model, n_gpus)
     parts = _fc_parts(spec, model, rows, n_gpus, weight_bits)
-    causal_pairs = float(np.sum(prompts * (prompts + 1) / 2))
-    attn_flops = 4.0 * causal_pairs * q_heads * model.head_dim
-    attn_bytes = rows * (2 * q_heads + 2 * kv_heads) * model.head_dim * ACT_BYTES  # Q, O, K, V once
-    parts["attention"] = _kernel(spec, attn_bytes, attn_flops, spec.attention_overhead_s,
-                                 spec.attention_bandwidth_efficiency, {})
+    parts["attention"] = gpu_prefill_attention_cost(spec, prompts, q_heads, kv_heads, model.head_dim)
     parts["other"] = _elementwise_parts(spec, model, rows, n_gpus)
     parts = {p: group_cost(c, n_gpus) for p, c in parts.items()}
     parts["communication"] = _allreduces(spec, model, rows, n_gpus)

@@ -12,6 +12,10 @@ Calibration split (fixed before looking at held-out errors; held-out rows never 
   held out: every B = 4 row and every L in {16K, 64K} row (27 rows).
 - GEMM: the one measured throughput sets gemm_compute_efficiency (a calibration point).
 - Device copy: held out; predicted with the GEMV streaming efficiency (read + write).
+- Prefill attention (hardware/data/h200_prefill_parts.json, causal flash attention over one
+  prompt, measured later on a lent H200): fit on prompts of 1K, 4K and 16K tokens (all five
+  head shapes, 15 rows); held out: 512, 2K and 8K (15 rows). It sets the overhead and compute
+  efficiency of prefill attention (t = overhead + FLOPs / (peak * efficiency)).
 
 Each kernel is t = overhead + bytes / (peak_bandwidth * efficiency); with x = 1 / (peak *
 efficiency) this is linear in (overhead, x), so the fit minimising squared relative error
@@ -25,9 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lolpim.hardware.gpu import GpuSpec, gpu_attention_kernel_cost, gpu_gemm_cost
+from lolpim.hardware.gpu import GpuSpec, gpu_attention_kernel_cost, gpu_gemm_cost, gpu_prefill_attention_cost
 
 MICROBENCH_PATH = Path(__file__).parent / "data" / "h200_decode_microbench.json"
+PREFILL_PATH = Path(__file__).parent / "data" / "h200_prefill_parts.json"
+PREFILL_FIT_PROMPTS = frozenset({1024, 4096, 16384})
+HEAD_DIM = 128   # every measured shape
 
 GEMV_FIT_SHAPES = frozenset({(4096, 4096), (4096, 11008), (8192, 28672)})
 ATTENTION_FIT_L = frozenset({4096, 32768, 131072})
@@ -38,6 +45,39 @@ COPY_BYTES = 1 << 30  # the measurement's buffer size is not recorded; a large c
 def load_microbench(path: str | Path | None = None) -> dict:
     with open(path or MICROBENCH_PATH) as fh:
         return json.load(fh)
+
+
+def load_prefill_parts(path: str | Path | None = None) -> list[dict]:
+    with open(path or PREFILL_PATH) as fh:
+        return [r for r in json.load(fh)["rows"] if r["kind"] == "prefill_parts"]
+
+
+def prefill_is_fit_row(row: dict) -> bool:
+    return row["prompt"] in PREFILL_FIT_PROMPTS
+
+
+def prefill_attention_heads(row: dict) -> tuple[int, int]:
+    """Query and KV heads one GPU held in a prefill row (its model preset's share)."""
+    from lolpim.models.llm import load_llm
+    model = load_llm(row["model"])
+    return model.heads // row["tp"], max(1, model.kv_heads // row["tp"])
+
+
+def _prefill_flops(row: dict) -> float:
+    q_heads, _ = prefill_attention_heads(row)
+    p = row["prompt"]
+    return 4.0 * p * (p + 1) / 2 * q_heads * HEAD_DIM
+
+
+def fit_prefill_attention(spec: GpuSpec, rows: list[dict]) -> dict[str, float]:
+    """Overhead and compute efficiency of causal prefill attention, on the calibration rows."""
+    fit = [r for r in rows if prefill_is_fit_row(r)]
+    times = np.array([r["attention_s"] for r in fit])
+    flops = np.array([_prefill_flops(r) for r in fit])
+    a = np.column_stack([1.0 / times, flops / times])
+    (overhead, x), *_ = np.linalg.lstsq(a, np.ones_like(times), rcond=None)
+    return {"prefill_attention_overhead_s": float(overhead),
+            "prefill_attention_compute_efficiency": float(1.0 / (x * spec.peak_flops_per_s))}
 
 
 def gemv_is_fit_row(row: dict) -> bool:
@@ -80,15 +120,16 @@ def fit_gpu_efficiencies(spec: GpuSpec, microbench: dict) -> dict[str, float]:
     }
 
 
-def refit(spec: GpuSpec, microbench: dict | None = None) -> GpuSpec:
+def refit(spec: GpuSpec, microbench: dict | None = None, prefill_rows: list[dict] | None = None) -> GpuSpec:
     """``spec`` with its efficiencies refitted (rounded as the preset stores them)."""
     fitted = fit_gpu_efficiencies(spec, microbench or load_microbench())
+    fitted.update(fit_prefill_attention(spec, prefill_rows or load_prefill_parts()))
     return dataclasses.replace(spec, **{k: float(f"{v:.4g}") for k, v in fitted.items()})
 
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:
-    kind: str          # "gemv", "attention", "copy", "gemm"
+    kind: str          # "gemv", "attention", "copy", "gemm", "prefill_attention"
     label: str         # the row's shape, readable
     measured: float    # seconds (gemv, attention) or bytes/s (copy) or FLOP/s (gemm)
     predicted: float
@@ -114,6 +155,11 @@ def predictions(spec: GpuSpec, microbench: dict | None = None) -> list[Predictio
         spec.hbm_bandwidth_bytes_per_s * spec.gemv_bandwidth_efficiency)
     out.append(Prediction("copy", "device copy, read + write", mb["hbm_copy_TBps"] * 1e12,
                           2 * COPY_BYTES / copy_time, True))
+    for r in load_prefill_parts():
+        q_heads, kv_heads = prefill_attention_heads(r)
+        cost = gpu_prefill_attention_cost(spec, r["prompt"], q_heads, kv_heads, HEAD_DIM)
+        out.append(Prediction("prefill_attention", f"{r['model']} tp{r['tp']} P={r['prompt']}",
+                              r["attention_s"], cost.time_s, not prefill_is_fit_row(r)))
     big = gpu_gemm_cost(spec, 8192, 8192, 8192)
     out.append(Prediction("gemm", "BF16 GEMM 8192^3", mb["gemm_bf16_TFLOPs"] * 1e12,
                           big.flops / big.time_s, False))

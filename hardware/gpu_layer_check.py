@@ -12,7 +12,10 @@ layers. The model assumes the fused stack, so the checks compare:
 - FC: the four weight GEMMs in sequence vs the model's qkv + out_proj + ffn;
 - attention: (layer - layer without attention) vs the model's decode attention;
 - fused layer: the torch.compile'd layer vs the model's layer (all parts but communication);
-- prefill: the eager prefill layer vs the model's prefill layer.
+- prefill: the eager prefill layer vs the model's prefill layer; from the second file
+  (data/h200_prefill_parts.json) the prefill GEMMs alone and two torch.compile'd prefill layers
+  per model (Llama-2 7B, Llama-3.1-70B TP4 share). Prefill attention alone is in that file too;
+  it calibrates the model (gpu_calibration.py), so it is not compared here.
 """
 from __future__ import annotations
 
@@ -24,12 +27,13 @@ from lolpim.hardware.gpu import GpuSpec, gpu_decode_layer_cost, gpu_prefill_cost
 from lolpim.models.llm import load_llm
 
 DATA_FILE = "h200_decoder_layers.json"
+PREFILL_FILE = "h200_prefill_parts.json"
 FC_PARTS = ("qkv", "out_proj", "ffn")
 
 
 @dataclass(frozen=True)
 class LayerComparison:
-    kind: str            # "fc", "attention", "fused_layer", "eager_layer", "prefill_layer"
+    kind: str  # "fc", "attention", "fused_layer", "eager_layer", "prefill_layer", "prefill_fc", "fused_prefill_layer"
     label: str
     measured_s: float
     predicted_s: float
@@ -40,7 +44,11 @@ class LayerComparison:
 
 
 def load_layer_measurements() -> dict:
-    return json.loads(resources.files("lolpim.hardware").joinpath("data", DATA_FILE).read_text())
+    """Both measured files' rows together."""
+    data = resources.files("lolpim.hardware").joinpath("data")
+    layers = json.loads(data.joinpath(DATA_FILE).read_text())
+    prefill = json.loads(data.joinpath(PREFILL_FILE).read_text())
+    return {**layers, "rows": layers["rows"] + prefill["rows"]}
 
 
 def _decode_parts(spec: GpuSpec, row: dict) -> dict[str, float]:
@@ -59,11 +67,17 @@ def compare_layers(spec: GpuSpec, data: dict | None = None) -> list[LayerCompari
     out = []
     for row in data["rows"]:
         label = f"{row['model']} tp{row['tp']} B={row['batch']} " + (
-            f"P={row['prompt']}" if row["kind"] == "prefill" else f"L={row['context']}")
-        if row["kind"] == "prefill":
+            f"P={row['prompt']}" if "prompt" in row else f"L={row['context']}")
+        if row["kind"].startswith("prefill"):
             parts = gpu_prefill_cost(spec, load_llm(row["model"]), [row["prompt"]], n_gpus=row["tp"], layers=1)
-            out.append(LayerComparison("prefill_layer", label, row["layer_s"],
-                                       _layer_time({n: c.time_s for n, c in parts.items()})))
+            times = {n: c.time_s for n, c in parts.items()}
+            if row["kind"] == "prefill":
+                out.append(LayerComparison("prefill_layer", label, row["layer_s"], _layer_time(times)))
+            elif row["kind"] == "prefill_parts":
+                out.append(LayerComparison("prefill_fc", label, row["gemms_only_s"],
+                                           sum(times[p] for p in FC_PARTS)))
+            elif "layer_s" in row:
+                out.append(LayerComparison("fused_prefill_layer", label, row["layer_s"], _layer_time(times)))
             continue
         if "layer_s" not in row:            # a torch.compile row that failed to build
             continue

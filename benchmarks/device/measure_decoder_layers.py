@@ -173,6 +173,40 @@ def measure_compiled(shape, batch, context, device, gen):
     return row
 
 
+def measure_prefill_parts(shape, prompt, device, gen):
+    """Prefill pieces alone: causal attention (one prompt) and the four weight GEMMs."""
+    name, tp, hidden, heads, kv_heads, ffn = shape
+    q_heads, kv_local = heads // tp, max(1, kv_heads // tp)
+    q = torch.randn(1, q_heads, prompt, HEAD_DIM, device=device, dtype=DTYPE, generator=gen)
+    k = torch.randn(1, kv_local, prompt, HEAD_DIM, device=device, dtype=DTYPE, generator=gen)
+    v = torch.randn(1, kv_local, prompt, HEAD_DIM, device=device, dtype=DTYPE, generator=gen)
+    attention, _ = time_graph(lambda: F.scaled_dot_product_attention(
+        q, k, v, is_causal=True, enable_gqa=kv_local != q_heads), device)
+    layer = Layer(hidden, q_heads, kv_local, ffn // tp, 1, 1, device, gen)
+    h = torch.randn(prompt, hidden, device=device, dtype=DTYPE, generator=gen)
+    a = torch.randn(prompt, q_heads * HEAD_DIM, device=device, dtype=DTYPE, generator=gen)
+    act = torch.randn(prompt, ffn // tp, device=device, dtype=DTYPE, generator=gen)
+    gemms, _ = time_graph(lambda: layer.gemms_only(h, a, act), device)
+    return {"kind": "prefill_parts", "model": name, "tp": tp, "batch": 1, "prompt": prompt,
+            "attention_s": attention, "gemms_only_s": gemms}
+
+
+def measure_prefill_compiled(shape, prompt, device, gen):
+    name, tp, hidden, heads, kv_heads, ffn = shape
+    q_heads, kv_local = heads // tp, max(1, kv_heads // tp)
+    layer = Layer(hidden, q_heads, kv_local, ffn // tp, 1, prompt, device, gen)
+    x = torch.randn(1, prompt, hidden, device=device, dtype=DTYPE, generator=gen)
+    cos = torch.randn(1, 1, prompt, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
+    sin = torch.randn(1, 1, prompt, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
+    row = {"kind": "prefill_compiled", "model": name, "tp": tp, "batch": 1, "prompt": prompt}
+    try:
+        compiled = torch.compile(lambda x: layer.forward(x, 0, cos, sin), dynamic=False)
+        row["layer_s"], _ = time_graph(lambda: compiled(x), device)
+    except Exception as error:
+        row["error"] = repr(error)[:500]
+    return row
+
+
 def count_kernels(fn, device):
     """Device kernels one call launches (eager), to tell the element-wise kernel count."""
     if device.type != "cuda":
@@ -232,6 +266,8 @@ def main():
     parser.add_argument("--out", default=os.environ.get("OUT", "."))
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU")
     parser.add_argument("--compiled", action="store_true", help="also time torch.compile'd layers (slow to build)")
+    parser.add_argument("--prefill-only", action="store_true",
+                        help="only prefill pieces (attention, GEMMs) and compiled prefill layers")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() and not args.dry_run else "cpu")
     gen = torch.Generator(device=device).manual_seed(0)
@@ -246,6 +282,19 @@ def main():
     print("drift check:", result["drift_check"], flush=True)
     path = os.path.join(args.out, "decoder_layers.json")
     started = time.time()
+    if args.prefill_only:
+        path = os.path.join(args.out, "prefill_parts.json")
+        for shape in shapes:
+            for prompt in ([32, 64] if args.dry_run else [512, 1024, 2048, 4096, 8192, 16384]):
+                row = measure_prefill_parts(shape, prompt, device, gen)
+                result["rows"].append(row)
+                print(f"{time.time() - started:6.1f}s {row}", flush=True)
+        for shape in shapes[:1] if args.dry_run else (SHAPES[0], SHAPES[3]):
+            for prompt in ([32] if args.dry_run else [2048, 8192]):
+                row = measure_prefill_compiled(shape, prompt, device, gen)
+                result["rows"].append(row)
+                print(f"{time.time() - started:6.1f}s {row}", flush=True)
+        shapes = []
     for shape in shapes:
         name, tp, hidden, heads, kv_heads, ffn = shape
         kv_bytes_per_token = 2 * max(1, kv_heads // tp) * HEAD_DIM * 2

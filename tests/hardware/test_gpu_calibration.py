@@ -17,11 +17,13 @@ import pytest
 
 from lolpim.hardware.gpu import gpu_names, load_gpu
 from lolpim.hardware.gpu_calibration import (attention_is_fit_row, fit_gpu_efficiencies, gemv_is_fit_row,
-                                             load_microbench, predictions, refit)
+                                             load_microbench, load_prefill_parts, predictions,
+                                             prefill_is_fit_row, refit)
 from lolpim.orchestration.anchors import hardware_gpu
 
 CALIBRATED = ("kernel_overhead_s", "attention_overhead_s", "gemv_bandwidth_efficiency",
-              "attention_bandwidth_efficiency", "gemm_compute_efficiency")
+              "attention_bandwidth_efficiency", "gemm_compute_efficiency", "prefill_attention_overhead_s",
+              "prefill_attention_compute_efficiency")
 
 
 @pytest.mark.parametrize("check", [
@@ -40,6 +42,8 @@ def test_split_sizes_are_as_documented():
     mb = load_microbench()
     assert sum(not gemv_is_fit_row(r) for r in mb["gemv"]) == 8
     assert sum(not attention_is_fit_row(r) for r in mb["attention_decode"]) == 27
+    prefill = load_prefill_parts()
+    assert len(prefill) == 30 and sum(not prefill_is_fit_row(r) for r in prefill) == 15
 
 
 def test_preset_holds_the_refit_values():

@@ -35,8 +35,9 @@ class LolpimSystemConfig:
     module: str = "lolpim-module"
     modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gb / module size
     parallelism: str = field(default="pipeline", metadata={"choices": PARALLELISMS})
-    # modules per pipeline stage (a tensor-parallel group); parallelism = "tensor" means all of them
-    tensor_parallel: int = field(default=1, metadata={"min": 1, "max": 4096})
+    # modules per pipeline stage (a tensor-parallel group); parallelism = "tensor" means all of
+    # them; 0 = choose the shape with the best estimated throughput (orchestration/pim_shape.py)
+    tensor_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
     kv_mode: str = field(default="dynamic", metadata={"choices": KV_MODES})
     partitioning: str = field(default="token-centric", metadata={"choices": PARTITIONINGS})
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})  # 0: one per pipeline stage

@@ -104,8 +104,22 @@ def _pim_modules(cfg: RunConfig, spec, requested: int) -> int:
     return max(1, round(cfg.pim_capacity_gb * GB / spec.capacity_bytes))
 
 
-def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
-    """LoL-PIM (pipeline or tensor parallel over modules) or the CENT-style PIM-only system."""
+@dataclass(frozen=True)
+class PimPlan:
+    """How a PIM system is laid out: modules, stages of ``tensor_parallel`` modules each, the
+    KV memory each module's DPA controller owns and each stage's cost description."""
+    modules: int
+    tensor_parallel: int
+    stages: int
+    dpa_specs: tuple          # (capacity in chunks, tokens per chunk) per module
+    stage_costs: tuple        # StageCost keyword arguments per stage
+    module: str
+    link: object
+
+
+def pim_plan(kind: str, cfg: RunConfig, tensor_parallel: int | None = None) -> PimPlan:
+    """The layout of the LoL-PIM or CENT-style system ``cfg`` asks for; ``tensor_parallel``
+    overrides the configured modules per stage (the automatic shape choice tries several)."""
     from lolpim.hardware.links import load_link
     from lolpim.hardware.pim import load_pim_module
     model = load_llm(cfg.model)
@@ -114,11 +128,13 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     n = _pim_modules(cfg, spec, sub.modules)
     weight_bits = getattr(sub, "weight_bits", 16)
     # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
-    tp = n if kind == "lolpim" and cfg.lolpim.parallelism == "tensor" else sub.tensor_parallel
+    tp = tensor_parallel or (n if kind == "lolpim" and cfg.lolpim.parallelism == "tensor" else sub.tensor_parallel)
     if n % tp:
         raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules")
     stages = n // tp
-    link = load_link(spec.link)
+    if stages > model.layers:
+        raise ParameterError("modules", f"{stages} pipeline stages for the {model.layers} layers of {cfg.model}: "
+                                        "every stage needs a layer; use fewer modules or more per stage")
     usable = spec.capacity_bytes - spec.channels * spec.reserved_bytes_per_channel
     layer_bytes = model.params_per_layer * weight_bits / 8
     head_bytes = model.vocab * model.hidden * weight_bits / 8   # embedding table or LM head
@@ -138,6 +154,22 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
                                             f"has no room for KV: use more modules")
         dpa += [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))] * tp
         costs.append(dict(common, layers=layers, lm_head=i == stages - 1))
+    return PimPlan(n, tp, stages, tuple(dpa), tuple(costs), sub.module, load_link(spec.link))
+
+
+def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
+    """LoL-PIM (pipeline or tensor parallel over modules) or the CENT-style PIM-only system."""
+    from lolpim.hardware.pim import load_pim_module
+    model = load_llm(cfg.model)
+    sub = cfg.lolpim if kind == "lolpim" else cfg.cent
+    spec = load_pim_module(sub.module)
+    auto = None
+    if kind == "lolpim" and cfg.lolpim.parallelism == "pipeline" and cfg.lolpim.tensor_parallel == 0:
+        from .pim_shape import choose_tensor_parallel
+        auto = choose_tensor_parallel(cfg, trace)
+    plan = pim_plan(kind, cfg, auto.tensor_parallel if auto else None)
+    n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, cfg.lolpim.chunk_bytes
+    dpa, costs = list(plan.dpa_specs), list(plan.stage_costs)
     microbatches = sub.microbatches or stages
     _check_fits(trace, dpa, sub.module)
     gpu_prefill = None
@@ -151,6 +183,8 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
                        cfg.prefill == "before")
     shape = "tensor-parallel" if stages == 1 else f"pipeline-parallel ({stages} stages" + (
         f" x {tp}-way tensor)" if tp > 1 else ")")
+    if auto:
+        shape += f" [chosen: {auto.summary()}]"
     desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GiB), {shape}, {sub.kv_mode} KV, "
             f"{sub.partitioning}, {microbatches} micro-batches")
     return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n)

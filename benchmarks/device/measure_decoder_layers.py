@@ -146,7 +146,6 @@ def measure_decode(shape, batch, context, device, gen):
     out["gemms_only_s"] = t / 2
     if batch == 1 and context == CONTEXTS[0]:
         out["kernels_per_layer"] = count_kernels(lambda: layers[0].forward(x, context, cos, sin), device)
-    del layers
     return {"kind": "decode", "model": name, "tp": tp, "batch": batch, "context": context, **out}
 
 
@@ -169,7 +168,6 @@ def measure_compiled(shape, batch, context, device, gen):
         row["kernels_per_layer"] = count_kernels(lambda: compiled[0](x), device)
     except Exception as error:       # compilation is a bonus; keep the eager numbers regardless
         row["error"] = repr(error)[:500]
-    del layers
     return row
 
 
@@ -232,7 +230,6 @@ def measure_prefill(shape, prompt, device, gen):
     cos = torch.randn(1, 1, prompt, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
     sin = torch.randn(1, 1, prompt, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
     t, _ = time_graph(lambda: [layer.forward(x, 0, cos, sin) for layer in layers], device)
-    del layers
     return {"kind": "prefill", "model": name, "tp": tp, "batch": 1, "prompt": prompt, "layer_s": t / 2}
 
 

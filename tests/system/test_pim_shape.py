@@ -1,0 +1,57 @@
+"""Automatic pipeline x tensor shape (lolpim.tensor_parallel = 0, orchestration/pim_shape.py).
+
+The choice is an analytic estimate; these tests simulate every candidate shape in full and
+require the chosen one to be within 3% of the best simulated steady decode throughput.
+"""
+import pytest
+
+from lolpim.hardware.errors import ParameterError
+from lolpim.orchestration import config
+from lolpim.orchestration.compare import run_systems
+from lolpim.orchestration.llm_config import RunConfig
+from lolpim.orchestration.llm_systems import build_pim, make_trace
+from lolpim.orchestration.pim_shape import choose_tensor_parallel, estimate_shape
+
+
+def _cfg(*overrides):
+    return config.load(RunConfig, None, list(overrides))
+
+
+@pytest.mark.parametrize("model,source,gb", [
+    ("qwen1.5-7b", "longbench-qmsum", 128),
+    ("qwen1.5-72b", "longbench-qmsum", 512),
+])
+def test_auto_shape_is_within_3_percent_of_the_best_simulated(model, source, gb):
+    base = [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={gb}",
+            "workload.requests=24", "workload.output_tokens=32"]
+    cfg = _cfg(*base, "lolpim.tensor_parallel=0")
+    choice = choose_tensor_parallel(cfg, make_trace(cfg, 0))
+    simulated = {}
+    for cand in choice.candidates:
+        run = run_systems(_cfg(*base, f"lolpim.tensor_parallel={cand.tensor_parallel}"), ("lolpim",), "inline", 0)
+        simulated[cand.tensor_parallel] = run["systems"][0]["steady_throughput_tokens_per_s"]
+    assert len(simulated) >= 3
+    assert simulated[choice.tensor_parallel] >= 0.97 * max(simulated.values()), (choice.summary(), simulated)
+
+
+def test_auto_shape_is_named_in_the_description():
+    cfg = _cfg("workload.requests=8", "workload.output_tokens=8", "lolpim.tensor_parallel=0")
+    built = build_pim("lolpim", cfg, make_trace(cfg, 0), 0)
+    assert "[chosen: auto" in built.description
+
+
+def test_tensor_parallelism_flag_overrides_auto():
+    cfg = _cfg("workload.requests=8", "workload.output_tokens=8", "lolpim.tensor_parallel=0",
+               "lolpim.parallelism=tensor")
+    built = build_pim("lolpim", cfg, make_trace(cfg, 0), 0)
+    assert built.description.split(", ")[1] == "tensor-parallel"
+
+
+def test_no_feasible_shape_is_a_clear_error():
+    """One 16 GB module cannot hold a 72B model in any shape."""
+    cfg = _cfg("model=qwen1.5-72b", "pim_capacity_gb=16", "workload.requests=8", "lolpim.tensor_parallel=0")
+    trace = make_trace(cfg, 0)
+    with pytest.raises(ParameterError, match="no room for KV"):
+        estimate_shape(cfg, trace, 1)
+    with pytest.raises(ParameterError, match="no pipeline x tensor shape of 1 modules fits qwen1.5-72b"):
+        choose_tensor_parallel(cfg, trace)

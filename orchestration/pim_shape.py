@@ -11,9 +11,9 @@ run would cost more than the run): for each feasible t,
 
 - batch = the requests the DPA memory holds at the trace's mean decode context (dynamic KV) or
   its static reservation (static KV), capped by the trace size and the micro-batch limits;
-- M = min(micro-batches, batch) micro-batches carry batch / M requests each at that mean
-  context; stage i takes s_i = its decode pass (stage_costs, with its all-reduces) + the
-  activation hop to the next;
+- M = min(micro-batches, batch) micro-batches carry b = batch / M requests each at that mean
+  context; stage i takes s_i = its decode pass (stage_costs, with its all-reduces, interpolated
+  between floor(b) and ceil(b) requests) + the activation hop to the next;
 - tokens/s = (batch / M) x min(M / sum_i s_i, 1 / max_i s_i), the pipeline formula the system
   tests check (throughput = min(M / C, 1 / s_max) per micro-batch).
 
@@ -73,12 +73,19 @@ def estimate_shape(cfg: RunConfig, trace: Trace, tensor_parallel: int) -> ShapeE
     if batch < 1:
         raise ParameterError("tensor_parallel", f"{tensor_parallel} modules per stage leave no KV room")
     in_flight = min(microbatches, batch)      # micro-batches with at least one request
-    per_mb = -(-batch // in_flight)
-    contexts = np.full(per_mb, int(round(mean_context)), dtype=np.int64)
-    hop = _hop_s(plan.link, per_mb, model.hidden, model.bytes_per_value)
-    stage_s = [StageCost(**cost).decode_s(contexts)[0] + hop for cost in plan.stage_costs]
-    per_mb_rate = min(in_flight / sum(stage_s), 1.0 / max(stage_s))
-    return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, per_mb * per_mb_rate)
+    per_mb = batch / in_flight                # requests per micro-batch, on average
+    context = int(round(mean_context))
+    costs = [StageCost(**cost) for cost in plan.stage_costs]
+
+    def stage_s(cost: StageCost, requests: int) -> float:
+        hop = _hop_s(plan.link, requests, model.hidden, model.bytes_per_value)
+        return cost.decode_s(np.full(requests, context, dtype=np.int64))[0] + hop
+
+    # micro-batches of floor and ceil(per_mb) requests alternate: interpolate between them
+    low, frac = int(per_mb), per_mb - int(per_mb)
+    times = [stage_s(c, low) + (frac * (stage_s(c, low + 1) - stage_s(c, low)) if frac else 0.0) for c in costs]
+    passes_per_s = min(in_flight / sum(times), 1.0 / max(times))
+    return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, batch / in_flight * passes_per_s)
 
 
 def choose_tensor_parallel(cfg: RunConfig, trace: Trace) -> ShapeChoice:

@@ -1,13 +1,14 @@
 """Print the GPU model against the whole decoder layers measured on a lent H200.
 
-    .venv/bin/python benchmarks/check_decoder_layers.py            # packaged data
-    .venv/bin/python benchmarks/check_decoder_layers.py FILE.json  # a new run of
-                                    # benchmarks/device/measure_decoder_layers.py
+    .venv/bin/python benchmarks/check_decoder_layers.py                 # packaged H200 data
+    .venv/bin/python benchmarks/check_decoder_layers.py --gpu h100-sxm  # packaged H100 data
+    .venv/bin/python benchmarks/check_decoder_layers.py --gpu h200 FILE.json [FILE.json]
+                        # new runs of benchmarks/device/measure_decoder_layers.py
 
 Nothing is fitted here: the H200 preset's efficiencies come from single-kernel data only.
 """
+import argparse
 import json
-import sys
 
 import numpy as np
 
@@ -26,8 +27,15 @@ KINDS = {
 
 
 def main():
-    data = json.load(open(sys.argv[1])) if len(sys.argv) > 1 else None
-    rows = compare_layers(load_gpu("h200"), data)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu", default="h200", help="GPU preset to compare (h200, h100-sxm)")
+    parser.add_argument("files", nargs="*", help="measured JSON files (default: the packaged ones)")
+    args = parser.parse_args()
+    data = None
+    if args.files:
+        loaded = [json.load(open(f)) for f in args.files]
+        data = {**loaded[0], "rows": [r for d in loaded for r in d["rows"]]}
+    rows = compare_layers(load_gpu(args.gpu), data)
     print(f"{'part':14s} {'row':36s} {'measured us':>12s} {'model us':>10s} {'error':>7s}")
     for r in rows:
         print(f"{r.kind:14s} {r.label:36s} {r.measured_s * 1e6:12.1f} {r.predicted_s * 1e6:10.1f} {r.error:+7.1%}")

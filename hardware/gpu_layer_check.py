@@ -1,4 +1,4 @@
-"""Whole decoder layers measured on one H200 against the GPU model (nothing here is fitted).
+"""Whole decoder layers measured on a lent H200 and H100 against the GPU model (nothing fitted).
 
 The GPU model's efficiencies are fitted on single kernels (gpu_calibration.py). The layers in
 data/h200_decoder_layers.json were measured later, on a lent H200, by
@@ -23,11 +23,13 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from lolpim.hardware.errors import ParameterError
 from lolpim.hardware.gpu import GpuSpec, gpu_decode_layer_cost, gpu_prefill_cost
 from lolpim.models.llm import load_llm
 
-DATA_FILE = "h200_decoder_layers.json"
-PREFILL_FILE = "h200_prefill_parts.json"
+# GPU preset -> the measured files' prefix (an H100 was lent too: its rows test whether the
+# H200-learned efficiencies carry over to another card with only the datasheet changed)
+MEASURED = {"h200": "h200", "h100-sxm": "h100"}
 FC_PARTS = ("qkv", "out_proj", "ffn")
 
 
@@ -43,11 +45,13 @@ class LayerComparison:
         return (self.predicted_s - self.measured_s) / self.measured_s
 
 
-def load_layer_measurements() -> dict:
-    """Both measured files' rows together."""
+def load_layer_measurements(device: str = "h200") -> dict:
+    """Both measured files' rows together, for the GPU preset ``device``."""
+    if device not in MEASURED:
+        raise ParameterError("device", f"no measured layers for {device!r}; measured: {', '.join(MEASURED)}")
     data = resources.files("lolpim.hardware").joinpath("data")
-    layers = json.loads(data.joinpath(DATA_FILE).read_text())
-    prefill = json.loads(data.joinpath(PREFILL_FILE).read_text())
+    layers = json.loads(data.joinpath(f"{MEASURED[device]}_decoder_layers.json").read_text())
+    prefill = json.loads(data.joinpath(f"{MEASURED[device]}_prefill_parts.json").read_text())
     return {**layers, "rows": layers["rows"] + prefill["rows"]}
 
 
@@ -63,7 +67,7 @@ def _layer_time(parts: dict[str, float]) -> float:
 
 
 def compare_layers(spec: GpuSpec, data: dict | None = None) -> list[LayerComparison]:
-    data = data or load_layer_measurements()
+    data = data or load_layer_measurements(spec.name)
     out = []
     for row in data["rows"]:
         label = f"{row['model']} tp{row['tp']} B={row['batch']} " + (

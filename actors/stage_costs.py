@@ -9,6 +9,9 @@ A stage is built from plain parameters (so a Ray process can rebuild it):
   device      PIM module / GPU preset name; hbm_pim (and hbm_pim_stacks, 0 = preset): HBM-PIM for gpu-pim
   n_devices   tensor-parallel width (GPUs, or PIM modules acting as one stage)
   partitioning, weight_bits   PIM attention mapping and weight precision
+  dataflow    "ideal" (default) or "artifact": a CENT stage priced the way CENT's own simulator
+              prices its published design (hardware/cent_dataflow.py); system_devices = CXL
+              devices in the whole system (they share the host's PCIe lanes)
 """
 from __future__ import annotations
 
@@ -33,8 +36,14 @@ def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
 class StageCost:
     def __init__(self, kind: str, model: str, layers: int, device: str, n_devices: int = 1,
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
-                 hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0):
+                 hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
+                 system_devices: int = 0):
+        from lolpim.hardware.cent_dataflow import check_dataflow
         self.kind = kind
+        self.dataflow = check_dataflow(dataflow)
+        if dataflow != "ideal" and kind != "pim":
+            raise ValueError(f"dataflow {dataflow!r} applies to PIM stages only, not {kind!r}")
+        self.system_devices = system_devices or n_devices
         self.model = load_llm(model)
         self.layers = layers
         self.n_devices = n_devices
@@ -69,6 +78,8 @@ class StageCost:
                                                  len(contexts), self.weight_bits)
             if self.n_devices > 1:
                 parts["communication"] = self._pim_allreduce(len(contexts))
+            if self.dataflow == "artifact":
+                return self._artifact_decode_s(contexts, parts)
         elif self.kind == "gpu":
             from lolpim.hardware.gpu import gpu_decode_step_cost
             parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,
@@ -80,6 +91,41 @@ class StageCost:
                                              weight_bits=self.weight_bits)
         cost = total(parts)
         return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
+
+    def _artifact_layout(self):
+        from lolpim.hardware.cent_dataflow import CentBlockLayout
+        if self.n_devices > 1:      # tensor parallel: every device runs every block on all its channels
+            return CentBlockLayout(fc_devices=self.n_devices, channels_per_block=self.spec.channels,
+                                   blocks_per_device=1, devices=self.system_devices)
+        # pipeline: the module's blocks sit on disjoint channel groups (CENT's throughput mode)
+        return CentBlockLayout(channels_per_block=max(1, self.spec.channels // self.layers),
+                               blocks_per_device=self.layers, devices=self.system_devices)
+
+    def _artifact_decode_s(self, contexts: np.ndarray, ideal_parts: dict) -> tuple[float, dict]:
+        """CENT's published dataflow: every request at batch 1, one after another.
+        Tensor parallel: layers x (PIM + PNM + CXL multicast) per request. Pipeline: the module's
+        blocks form an internal pipeline, one block step per request plus (layers - 1) steps to
+        fill; the hop to the next stage is the simulator's link. Energy stays the ideal model's."""
+        from lolpim.hardware import cent_dataflow as cd
+        layout = self._artifact_layout()
+        steps, attention = 0.0, 0.0
+        for ctx in np.asarray(contexts, dtype=np.int64):
+            terms = cd.block_terms_s(self.spec, self.model, int(ctx), layout)
+            if self.n_devices == 1:
+                terms.pop("cxl")
+            steps += sum(terms.values())
+            attention += sum(terms[k] for k in ("attention_qk", "attention_sv", "softmax_banks", "softmax_ewmul"))
+        n = len(contexts)
+        if self.n_devices > 1:
+            time_s = self.layers * steps
+            attention_s = self.layers * attention
+        else:
+            per_step = steps / max(n, 1)
+            time_s = steps + (self.layers - 1) * per_step
+            attention_s = attention * (n + self.layers - 1) / max(n, 1)
+        if self.lm_head:
+            time_s += n * cd.lm_head_s(self.spec, self.model, layout)
+        return time_s, {"energy_j": total(ideal_parts).energy_j, "attention_s": attention_s}
 
     def prefill_s(self, prompts: np.ndarray) -> float:
         if len(prompts) == 0:

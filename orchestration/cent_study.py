@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -55,14 +56,22 @@ def _positions(setup, first: int, last: int) -> np.ndarray:
     return np.arange(first + stride // 2, last + 1, stride)
 
 
-def cent_token_latency_s(model_name: str, context: int, setup=None) -> float:
-    """Batch 1, tensor parallel over all CENT devices: every device holds 1/N of each layer."""
+def cent_token_latency_s(model_name: str, context: int, setup=None, dataflow: str = "ideal") -> float:
+    """Batch 1, tensor parallel over all CENT devices: every device holds 1/N of each layer.
+    ``dataflow = "artifact"`` prices each block as CENT's own simulator does
+    (hardware/cent_dataflow.py: all heads per device, softmax through the banks, PNM cycle
+    counts, in-order AiM controller, CXL multicast)."""
+    from lolpim.hardware import cent_dataflow as cd
     from lolpim.hardware.links import allreduce_cost, load_link
     from lolpim.hardware.pim import load_pim_module, pim_decode_layers_cost, pim_gemv_cost
     setup = setup or load_setup()
     model = load_llm(model_name)
     n = setup["models"][model_name]["devices"]
     spec = load_pim_module("cent-module")
+    if cd.check_dataflow(dataflow) == "artifact":
+        layout = cd.CentBlockLayout(fc_devices=n, channels_per_block=spec.channels, devices=n)
+        return (model.layers * cd.block_s(spec, model, context, layout) + cd.lm_head_s(spec, model, layout)
+                + setup["host_sampling_s"])
     shard = shard_model(model, n)
     layers = total(pim_decode_layers_cost(spec, shard, [context], model.layers, "head-first")).time_s
     head = pim_gemv_cost(spec, model.hidden, -(-model.vocab // n), 1).time_s
@@ -71,17 +80,28 @@ def cent_token_latency_s(model_name: str, context: int, setup=None) -> float:
     return layers + head + comm + setup["host_sampling_s"]
 
 
-def cent_decode_throughput(model_name: str, setup=None) -> float:
+def cent_decode_throughput(model_name: str, setup=None, dataflow: str = "ideal") -> float:
     """Throughput mode: one transformer block per pipeline stage, as many queries in flight as
     stages; tokens/s = stages / (time for one token to pass every stage), averaged over the
-    decode positions (CENT artifact's definition)."""
+    decode positions (CENT artifact's definition). With ``dataflow = "artifact"`` a stage's
+    block is priced as CENT's simulator does: the device's blocks run together on disjoint
+    channel groups and share its command DMA and PNM (hardware/cent_dataflow.py)."""
+    from lolpim.hardware import cent_dataflow as cd
     from lolpim.hardware.pim import load_pim_module, pim_decode_layers_cost, pim_gemv_cost
     setup = setup or load_setup()
     model = load_llm(model_name)
     m = setup["models"][model_name]
+    positions = _positions(setup, setup["prompt_tokens"] + 1, setup["prompt_tokens"] + setup["decode_tokens"])
+    if cd.check_dataflow(dataflow) == "artifact":
+        spec = load_pim_module("cent-module")
+        layout = cd.CentBlockLayout(channels_per_block=m["channels_per_stage"],
+                                    blocks_per_device=-(-m["stages"] // m["devices"]), devices=m["devices"])
+        head = cd.lm_head_s(spec, model, layout)
+        return float(np.mean([m["stages"] / (model.layers * cd.block_s(spec, model, int(p), layout) + head
+                                             + setup["host_sampling_s"]) for p in positions]))
     stage_spec = load_pim_module("cent-module").with_changes(channels=m["channels_per_stage"])
     rates = []
-    for pos in _positions(setup, setup["prompt_tokens"] + 1, setup["prompt_tokens"] + setup["decode_tokens"]):
+    for pos in positions:
         block = total(pim_decode_layers_cost(stage_spec, model, [int(pos)], 1, "head-first")).time_s
         head = pim_gemv_cost(stage_spec, model.hidden, model.vocab, 1).time_s
         token_s = model.layers * (block + setup["cxl_hop_s"]) + head + setup["host_sampling_s"]
@@ -125,11 +145,17 @@ def gpu_decode_throughput(model_name: str, setup=None) -> tuple[float, int]:
     return float(np.mean(rates)), batch
 
 
-def compare(model_name: str) -> CentVsGpu:
+def compare(model_name: str, dataflow: str = "ideal") -> CentVsGpu:
     setup = load_setup()
     positions = _positions(setup, 1, setup["prompt_tokens"] + setup["decode_tokens"])
-    cent_latency = float(np.mean([cent_token_latency_s(model_name, int(p), setup) for p in positions])) * len(
-        range(1, setup["prompt_tokens"] + setup["decode_tokens"] + 1))
-    gpu_tp, batch = gpu_decode_throughput(model_name, setup)
+    cent_latency = float(np.mean([cent_token_latency_s(model_name, int(p), setup, dataflow)
+                                  for p in positions])) * len(range(1, setup["prompt_tokens"] + setup["decode_tokens"] + 1))
+    gpu_tp, batch = _gpu_side(model_name)
     return CentVsGpu(model_name, cent_latency, gpu_latency_s(model_name, setup),
-                     cent_decode_throughput(model_name, setup), gpu_tp, batch)
+                     cent_decode_throughput(model_name, setup, dataflow), gpu_tp, batch)
+
+
+@lru_cache(maxsize=None)
+def _gpu_side(model_name: str) -> tuple[float, int]:
+    """The GPU throughput does not depend on how CENT is priced: computed once per model."""
+    return gpu_decode_throughput(model_name, load_setup())

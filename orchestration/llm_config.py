@@ -16,6 +16,10 @@ PARALLELISMS = ("pipeline", "tensor")
 PREFILL_MODES = ("before", "inline", "attached-gpu")
 SYSTEM_KINDS = ("lolpim", "gpu", "gpu-pim", "cent")
 WEIGHT_BITS = (16, 8, 3, 2, 1)
+# how a CENT device is priced: "ideal" (optimally scheduled AiM GEMVs, heads split over tensor-parallel
+# devices, 3 TFLOPS near-memory unit, ring all-reduces) or "artifact" (CENT's published design as its
+# own simulator prices it: hardware/cent_dataflow.py)
+CENT_DATAFLOWS = ("ideal", "artifact")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class CentSystemConfig:
     partitioning: str = field(default="head-first", metadata={"choices": PARTITIONINGS})
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})
     max_microbatch_requests: int = field(default=64, metadata={"min": 1, "max": 100_000})
+    dataflow: str = field(default="ideal", metadata={"choices": CENT_DATAFLOWS})
 
 
 @dataclass(frozen=True)

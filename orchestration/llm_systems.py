@@ -144,6 +144,8 @@ def pim_plan(kind: str, cfg: RunConfig, tensor_parallel: int | None = None) -> P
     kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
     common = {"kind": "pim", "model": cfg.model, "device": sub.module, "partitioning": sub.partitioning,
               "weight_bits": weight_bits, "n_devices": tp}
+    if kind == "cent" and cfg.cent.dataflow != "ideal":
+        common.update(dataflow=cfg.cent.dataflow, system_devices=n)
     dpa, costs = [], []
     for i, layers in enumerate(split_layers(model.layers, stages)):
         # every module of the group holds 1/tp of the stage's weights and of its KV heads
@@ -187,6 +189,8 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
         shape += f" [chosen: {auto.summary()}]"
     desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GiB), {shape}, {sub.kv_mode} KV, "
             f"{sub.partitioning}, {microbatches} micro-batches")
+    if kind == "cent" and cfg.cent.dataflow != "ideal":
+        desc += f", {cfg.cent.dataflow} dataflow"
     return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n)
 
 

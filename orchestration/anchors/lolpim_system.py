@@ -36,10 +36,13 @@ def dpa_utilisation(kv_mode: str) -> float:
     return sum(values) / len(values)
 
 
-def lolpim_over_cent(model: str, source: str, pim_gb: float) -> float:
+def lolpim_over_cent(model: str, source: str, pim_gb: float, dataflow: str = "ideal") -> float:
     result = simulate(model, source, pim_gb, ("lolpim", "cent"), requests=48)
     key = "steady_throughput_tokens_per_s"   # sustained rates: the trace's ramp and drain excluded
-    return result["lolpim"][key] / result["cent"][key]
+    cent = result["cent"]
+    if dataflow != "ideal":     # LoL-PIM's run does not depend on how CENT is priced: reuse it
+        cent = simulate(model, source, pim_gb, ("cent",), (f"cent.dataflow={dataflow}",), requests=48)["cent"]
+    return result["lolpim"][key] / cent[key]
 
 
 def checks() -> list[AnchorCheck]:
@@ -77,7 +80,76 @@ def checks() -> list[AnchorCheck]:
                     LOLPIM_V3 + ": up to 11.3x at 128K", 11.3,
                     lolpim_over_cent("llama3.1-70b", "lveval-loogle-sd", 512.0), 0.25),
     ]
+    return out + artifact_checks()
+
+
+ARTIFACT = " [artifact dataflow]"
+
+
+def artifact_checks() -> list[AnchorCheck]:
+    """The same CENT anchors with CENT priced as its own simulator prices its published design
+    (cent.dataflow = "artifact", hardware/cent_dataflow.py), plus CENT's absolute figures behind
+    the ratios. The GPU side is unchanged."""
+    from lolpim.orchestration.cent_study import compare, load_setup
+    published = load_setup()["published"]
+    out = []
+    for model in ("llama2-7b", "llama2-13b", "llama2-70b"):
+        r = compare(model, "artifact")
+        out += [
+            AnchorCheck("lolpim", f"CENT as published: one query's latency (s), {model}" + ARTIFACT,
+                        "CENT artifact figure_source_data/figure_13a.csv (CENT latency, 512 + 3584 tokens)",
+                        published["cent_latency_s"][model], r.cent_latency_s, 0.20, unit="s",
+                        note="within 20%: CENT's own simulator reproduced"),
+            AnchorCheck("lolpim", f"CENT as published: decode tokens/s, {model}" + ARTIFACT,
+                        "CENT artifact figure_source_data/figure_13b.csv (CENT decode throughput, PP mode)",
+                        published["cent_decode_tokens_per_s"][model], r.cent_decode_tokens_per_s, 0.20,
+                        unit="tok/s", note="within 20%: CENT's own simulator reproduced"),
+            AnchorCheck("lolpim", f"CENT vs GPU, batch-1 latency ratio GPU/CENT, {model}" + ARTIFACT,
+                        CENT + "a, 512 + 3584 tokens", published["latency_gpu_over_cent"][model],
+                        r.latency_ratio, 0.25, note=_artifact_note(model, "latency")),
+            AnchorCheck("lolpim", f"CENT vs GPU, decode throughput ratio CENT/GPU, {model}" + ARTIFACT,
+                        CENT + "b, max batch", published["decode_throughput_cent_over_gpu"][model],
+                        r.throughput_ratio, 0.25, note=_artifact_note(model, "throughput")),
+        ]
+    long_context = ("known miss: CENT's published design is 4-10x slower than LoL-PIM's CENT at 32K-128K: "
+                    "every query runs at batch 1 through FC tiles at ~1/3 of AiM peak, and the softmax goes "
+                    "through the banks at one DMA request per cycle (6 x heads x L/16 per block, for every "
+                    "block on the device) plus PNM softmax at 3.4 ns x L per block; LoL-PIM v3's CENT "
+                    "baseline cannot be this design, so the artifact dataflow bounds the ratio from above")
+    out += [
+        AnchorCheck("lolpim", "LoL-PIM / CENT throughput, Qwen1.5-72B, LongBench Musique (32K, no GQA), 512 GB"
+                    + ARTIFACT, LOLPIM_V3 + ": 2.1-4.5x on 32K non-GQA models", 3.3,
+                    lolpim_over_cent("qwen1.5-72b", "longbench-musique", 512.0, "artifact"), 1.2,
+                    error_kind="bound", note=long_context),
+        AnchorCheck("lolpim", "LoL-PIM / CENT throughput, Qwen1.5-7B, LongBench QMSum (32K, no GQA), 128 GB"
+                    + ARTIFACT, LOLPIM_V3 + ": 2.1-4.5x on 32K non-GQA models", 3.3,
+                    lolpim_over_cent("qwen1.5-7b", "longbench-qmsum", 128.0, "artifact"), 1.2,
+                    error_kind="bound", note=long_context),
+        AnchorCheck("lolpim", "LoL-PIM / CENT throughput, Llama-3.1-70B, LV-Eval Loogle-SD (128K, GQA 8), 512 GB"
+                    + ARTIFACT, LOLPIM_V3 + ": up to 11.3x at 128K", 11.3,
+                    lolpim_over_cent("llama3.1-70b", "lveval-loogle-sd", 512.0, "artifact"), 0.25,
+                    note=long_context),
+    ]
     return out
+
+
+# With CENT priced as published, CENT's own absolute latency and throughput come out within 1-3%;
+# what is left of each ratio miss is the GPU side (unchanged here).
+GPU_SIDE = ("CENT's side matches its published figure (row above) within 3%, so the miss is the GPU side: "
+            "our A100 model (a roofline calibrated on H200 measurements) is faster than CENT's measured A100")
+KNOWN_ARTIFACT_MISSES = {
+    ("llama2-7b", "latency"): GPU_SIDE + " (32 s vs the measured 43 s per query; at the 25% edge)",
+    ("llama2-13b", "latency"): GPU_SIDE + " (2 x A100: 34 s vs the measured 51 s)",
+    ("llama2-70b", "latency"): GPU_SIDE + " (4 x A100: 89 s vs the measured 127 s)",
+    ("llama2-13b", "throughput"): GPU_SIDE + " (2 x A100 at its largest batch: 1.5k vs the measured 953 tok/s)",
+    ("llama2-70b", "throughput"): "the measured 4xA100 70B decode (917 tok/s at batch 128) is ~3x below a tensor-parallel roofline "
+    "(2.9k tok/s); CENT's side matches its published 1151 tok/s",
+}
+
+
+def _artifact_note(model: str, metric: str) -> str:
+    reason = KNOWN_ARTIFACT_MISSES.get((model, metric))
+    return f"known miss: {reason}" if reason else "within 25%"
 
 
 KNOWN_CENT_MISSES = {

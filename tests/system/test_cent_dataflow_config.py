@@ -1,0 +1,22 @@
+"""cent.dataflow: "ideal" (default) or "artifact" (hardware/cent_dataflow.py); anything else is a
+clear error naming the key and the allowed values."""
+from lolpim.orchestration import config
+from lolpim.orchestration.cli import main
+from lolpim.orchestration.llm_config import RunConfig
+from lolpim.orchestration.llm_systems import pim_plan
+
+
+def test_unknown_cent_dataflow_is_a_clear_error(capsys):
+    assert main(["run", "--set", "systems=cent", "--set", "cent.dataflow=cycle", "--executor", "inline"]) == 2
+    err = capsys.readouterr().err
+    assert "cent.dataflow" in err and "'ideal', 'artifact'" in err and "Traceback" not in err
+
+
+def test_dataflow_reaches_the_cent_stage_costs_only_when_asked():
+    ideal = pim_plan("cent", config.load(RunConfig, None, ["model=qwen1.5-7b"]))
+    assert all("dataflow" not in c for c in ideal.stage_costs)        # default: nothing changes
+    art = pim_plan("cent", config.load(RunConfig, None, ["model=qwen1.5-7b", "cent.dataflow=artifact"]))
+    assert {c["dataflow"] for c in art.stage_costs} == {"artifact"}
+    assert {c["system_devices"] for c in art.stage_costs} == {art.modules}
+    lolpim = pim_plan("lolpim", config.load(RunConfig, None, ["model=qwen1.5-7b", "cent.dataflow=artifact"]))
+    assert all("dataflow" not in c for c in lolpim.stage_costs)

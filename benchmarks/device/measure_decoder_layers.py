@@ -128,13 +128,21 @@ def time_graph(fn, device, warmup=3, reps=20):
     return times[len(times) // 2], times
 
 
-def measure_decode(shape, batch, context, device, gen):
+def _decode_setup(shape, batch, context, device, gen):
+    """Two layers (own weights and KV of context + 1 tokens), one token per request, rotary."""
     name, tp, hidden, heads, kv_heads, ffn = shape
     q_heads, kv_local = heads // tp, max(1, kv_heads // tp)
     layers = [Layer(hidden, q_heads, kv_local, ffn // tp, batch, context + 1, device, gen) for _ in range(2)]
     x = torch.randn(batch, 1, hidden, device=device, dtype=DTYPE, generator=gen)
     cos = torch.randn(1, 1, 1, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
     sin = torch.randn(1, 1, 1, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
+    return layers, x, cos, sin
+
+
+def measure_decode(shape, batch, context, device, gen):
+    name, tp, hidden, heads, kv_heads, ffn = shape
+    q_heads = heads // tp
+    layers, x, cos, sin = _decode_setup(shape, batch, context, device, gen)
     out = {}
     for label, attention in (("layer_s", True), ("no_attention_s", False)):
         t, _ = time_graph(lambda: [layer.forward(x, context, cos, sin, attention) for layer in layers], device)
@@ -152,12 +160,8 @@ def measure_decode(shape, batch, context, device, gen):
 def measure_compiled(shape, batch, context, device, gen):
     """The same decode layer with torch.compile fusing the element-wise work (norms, rotary,
     residuals, SiLU-and-multiply), as serving stacks do with hand-fused kernels."""
-    name, tp, hidden, heads, kv_heads, ffn = shape
-    q_heads, kv_local = heads // tp, max(1, kv_heads // tp)
-    layers = [Layer(hidden, q_heads, kv_local, ffn // tp, batch, context + 1, device, gen) for _ in range(2)]
-    x = torch.randn(batch, 1, hidden, device=device, dtype=DTYPE, generator=gen)
-    cos = torch.randn(1, 1, 1, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
-    sin = torch.randn(1, 1, 1, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
+    name, tp = shape[:2]
+    layers, x, cos, sin = _decode_setup(shape, batch, context, device, gen)
     row = {"kind": "decode_compiled", "model": name, "tp": tp, "batch": batch, "context": context}
     try:
         for label, attention in (("layer_s", True), ("no_attention_s", False)):

@@ -130,7 +130,10 @@ def pim_plan(kind: str, cfg: RunConfig, tensor_parallel: int | None = None) -> P
     # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
     tp = tensor_parallel or (n if kind == "lolpim" and cfg.lolpim.parallelism == "tensor" else sub.tensor_parallel)
     if n % tp:
-        raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules")
+        divisors = ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+        raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules "
+                                                f"(allowed: {divisors}"
+                                                + ("; 0 = choose automatically)" if kind == "lolpim" else ")"))
     stages = n // tp
     if stages > model.layers:
         raise ParameterError("modules", f"{stages} pipeline stages for the {model.layers} layers of {cfg.model}: "

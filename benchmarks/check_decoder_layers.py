@@ -20,6 +20,7 @@ KINDS = {
     "attention": "attention inside the layer",
     "fused_layer": "whole layer, element-wise fused (torch.compile)",
     "eager_layer": "whole layer, eager PyTorch (~30 kernels; the model assumes fused)",
+    "whole_model": "whole-model decode step, fused, one CUDA graph (H200)",
     "prefill_fc": "prefill: 4 weight GEMMs in sequence",
     "fused_prefill_layer": "prefill layer, element-wise fused (torch.compile)",
     "prefill_layer": "prefill layer, eager PyTorch",

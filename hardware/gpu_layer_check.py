@@ -15,7 +15,10 @@ layers. The model assumes the fused stack, so the checks compare:
 - prefill: the eager prefill layer vs the model's prefill layer; from the second file
   (data/h200_prefill_parts.json) the prefill GEMMs alone and two torch.compile'd prefill layers
   per model (Llama-2 7B, Llama-3.1-70B TP4 share). Prefill attention alone is in that file too;
-  it calibrates the model (gpu_calibration.py), so it is not compared here.
+  it calibrates the model (gpu_calibration.py), so it is not compared here;
+- whole model (H200 only, data/h200_whole_model.json): one decode step of Llama-2-7B and
+  Llama-3.1-8B (embedding gather, 32 fused layers, final norm, LM head) as one CUDA graph vs the
+  model's whole step (gpu_decode_step_cost).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from lolpim.hardware.errors import ParameterError
-from lolpim.hardware.gpu import GpuSpec, gpu_decode_layer_cost, gpu_prefill_cost
+from lolpim.hardware.gpu import GpuSpec, gpu_decode_layer_cost, gpu_decode_step_cost, gpu_prefill_cost
 from lolpim.models.llm import load_llm
 
 # GPU preset -> the measured files' prefix (an H100 was lent too: its rows test whether the
@@ -35,7 +38,7 @@ FC_PARTS = ("qkv", "out_proj", "ffn")
 
 @dataclass(frozen=True)
 class LayerComparison:
-    kind: str  # "fc", "attention", "fused_layer", "eager_layer", "prefill_layer", "prefill_fc", "fused_prefill_layer"
+    kind: str  # fc, attention, fused_layer, eager_layer, prefill_layer, prefill_fc, fused_prefill_layer, whole_model
     label: str
     measured_s: float
     predicted_s: float
@@ -52,7 +55,11 @@ def load_layer_measurements(device: str = "h200") -> dict:
     data = resources.files("lolpim.hardware").joinpath("data")
     layers = json.loads(data.joinpath(f"{MEASURED[device]}_decoder_layers.json").read_text())
     prefill = json.loads(data.joinpath(f"{MEASURED[device]}_prefill_parts.json").read_text())
-    return {**layers, "rows": layers["rows"] + prefill["rows"]}
+    rows = layers["rows"] + prefill["rows"]
+    whole = data.joinpath(f"{MEASURED[device]}_whole_model.json")   # measured on the H200 only
+    if whole.is_file():
+        rows += json.loads(whole.read_text())["rows"]
+    return {**layers, "rows": rows}
 
 
 def _decode_parts(spec: GpuSpec, row: dict) -> dict[str, float]:
@@ -82,6 +89,12 @@ def compare_layers(spec: GpuSpec, data: dict | None = None) -> list[LayerCompari
                                            sum(times[p] for p in FC_PARTS)))
             elif "layer_s" in row:
                 out.append(LayerComparison("fused_prefill_layer", label, row["layer_s"], _layer_time(times)))
+            continue
+        if row["kind"] == "decode_whole_model":
+            if "step_s" in row:
+                parts = gpu_decode_step_cost(spec, load_llm(row["model"]), [row["context"] + 1] * row["batch"])
+                out.append(LayerComparison("whole_model", label, row["step_s"],
+                                           sum(c.time_s for c in parts.values())))
             continue
         if "layer_s" not in row:            # a torch.compile row that failed to build
             continue

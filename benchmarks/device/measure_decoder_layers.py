@@ -209,6 +209,58 @@ def measure_prefill_compiled(shape, prompt, device, gen):
     return row
 
 
+WHOLE_MODELS = {  # preset: (layers, hidden, heads, kv heads, FFN hidden, vocab)
+    "llama2-7b": (32, 4096, 32, 32, 11008, 32000),
+    "llama3.1-8b": (32, 4096, 32, 8, 14336, 128256),
+}
+
+
+def _fused_layer(x, w_qkv, w_o, w_up, w_down, norm1, norm2, k_cache, v_cache, cos, sin, pos: int,
+                 q_heads: int, kv_heads: int):
+    """One decode layer as a pure function of its tensors, so torch.compile builds it once and
+    every layer of a model reuses the compiled code."""
+    b, t, hidden = x.shape
+    h = F.rms_norm(x, (hidden,), norm1)
+    q, k, v = (h @ w_qkv).split([q_heads * HEAD_DIM, kv_heads * HEAD_DIM, kv_heads * HEAD_DIM], -1)
+    q = rotate(q.view(b, t, q_heads, HEAD_DIM).transpose(1, 2), cos, sin)
+    k = rotate(k.view(b, t, kv_heads, HEAD_DIM).transpose(1, 2), cos, sin)
+    k_cache[:, :, pos:pos + t] = k
+    v_cache[:, :, pos:pos + t] = v.view(b, t, kv_heads, HEAD_DIM).transpose(1, 2)
+    a = F.scaled_dot_product_attention(q, k_cache[:, :, :pos + t], v_cache[:, :, :pos + t],
+                                       enable_gqa=kv_heads != q_heads)
+    x = x + a.transpose(1, 2).reshape(b, t, q_heads * HEAD_DIM) @ w_o
+    gate, up = (F.rms_norm(x, (hidden,), norm2) @ w_up).chunk(2, -1)
+    return x + (F.silu(gate) * up) @ w_down
+
+
+def measure_whole_model(name, batch, context, device, gen, dims=None):
+    """One whole decode step (embedding gather, every layer, final norm, LM head), element-wise
+    work fused by torch.compile, as one CUDA graph."""
+    n_layers, hidden, heads, kv_heads, ffn, vocab = dims or WHOLE_MODELS[name]
+    layers = [Layer(hidden, heads, kv_heads, ffn, batch, context + 1, device, gen) for _ in range(n_layers)]
+    embedding = torch.randn(vocab, hidden, device=device, dtype=DTYPE, generator=gen)
+    lm_head = torch.randn(hidden, vocab, device=device, dtype=DTYPE, generator=gen) * hidden ** -0.5
+    final_norm = torch.ones(hidden, device=device, dtype=DTYPE)
+    tokens = torch.randint(0, vocab, (batch, 1), device=device, generator=gen)
+    cos = torch.randn(1, 1, 1, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
+    sin = torch.randn(1, 1, 1, HEAD_DIM // 2, device=device, dtype=DTYPE, generator=gen)
+    row = {"kind": "decode_whole_model", "model": name, "tp": 1, "batch": batch, "context": context}
+    try:
+        layer = torch.compile(_fused_layer, dynamic=False)
+
+        def step():
+            x = embedding[tokens]
+            for lay in layers:
+                x = layer(x, lay.w_qkv, lay.w_o, lay.w_up, lay.w_down, lay.norm1, lay.norm2, lay.k_cache,
+                          lay.v_cache, cos, sin, context, heads, kv_heads)
+            return F.rms_norm(x, (hidden,), final_norm) @ lm_head
+
+        row["step_s"], _ = time_graph(step, device)
+    except Exception as error:
+        row["error"] = repr(error)[:500]
+    return row
+
+
 def count_kernels(fn, device):
     """Device kernels one call launches (eager), to tell the element-wise kernel count."""
     if device.type != "cuda":
@@ -267,6 +319,8 @@ def main():
     parser.add_argument("--out", default=os.environ.get("OUT", "."))
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU")
     parser.add_argument("--compiled", action="store_true", help="also time torch.compile'd layers (slow to build)")
+    parser.add_argument("--whole-model", action="store_true",
+                        help="only whole decode steps of the WHOLE_MODELS presets (torch.compile'd)")
     parser.add_argument("--prefill-only", action="store_true",
                         help="only prefill pieces (attention, GEMMs) and compiled prefill layers")
     args = parser.parse_args()
@@ -283,7 +337,19 @@ def main():
     print("drift check:", result["drift_check"], flush=True)
     path = os.path.join(args.out, "decoder_layers.json")
     started = time.time()
-    if args.prefill_only:
+    if args.whole_model:
+        path = os.path.join(args.out, "whole_model.json")
+        cases = ([("tiny", 1, 32, (2, 256, 8, 4, 512, 1000))] if args.dry_run else
+                 [("llama2-7b", 1, 4096, None), ("llama2-7b", 16, 4096, None),
+                  ("llama3.1-8b", 1, 4096, None), ("llama3.1-8b", 64, 4096, None)])
+        for name, batch, context, dims in cases:
+            row = measure_whole_model(name, batch, context, device, gen, dims)
+            result["rows"].append(row)
+            print(f"{time.time() - started:6.1f}s {row}", flush=True)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        shapes = []
+    elif args.prefill_only:
         path = os.path.join(args.out, "prefill_parts.json")
         for shape in shapes:
             for prompt in ([32, 64] if args.dry_run else [512, 1024, 2048, 4096, 8192, 16384]):

@@ -97,6 +97,10 @@ def layer_checks(spec) -> list[AnchorCheck]:
         out.append(AnchorCheck("hardware", f"{card} whole decode layer, fused element-wise: {r.label}",
                                layers + " (decode_compiled rows, torch.compile)", r.measured_s * 1e6,
                                r.predicted_s * 1e6, 0.15, unit=" us", note=_fused_note(r)))
+    for r in (r for r in rows if r.kind == "whole_model"):
+        out.append(AnchorCheck("hardware", f"{card} whole-model decode step (fused, one CUDA graph): {r.label}",
+                               f"measured here: hardware/data/{MEASURED[spec.name]}_whole_model.json",
+                               r.measured_s * 1e3, r.predicted_s * 1e3, 0.10, unit=" ms"))
     for r in (r for r in rows if r.kind == "fused_prefill_layer"):
         out.append(AnchorCheck("hardware", f"{card} whole prefill layer, fused element-wise: {r.label}",
                                prefill + " (prefill_compiled rows, torch.compile)", r.measured_s * 1e6,

@@ -129,6 +129,8 @@ def pim_plan(kind: str, cfg: RunConfig, tensor_parallel: int | None = None) -> P
     weight_bits = getattr(sub, "weight_bits", 16)
     # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
     tp = tensor_parallel or (n if kind == "lolpim" and cfg.lolpim.parallelism == "tensor" else sub.tensor_parallel)
+    if tp == 0:     # "choose automatically" is resolved by build_pim before it asks for a plan
+        raise ParameterError("tensor_parallel", "0 (automatic) needs a shape choice first: use build_pim")
     if n % tp:
         divisors = ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
         raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules "

@@ -83,9 +83,12 @@ def estimate_shape(cfg: RunConfig, trace: Trace, tensor_parallel: int) -> ShapeE
 
     # micro-batches of floor and ceil(per_mb) requests alternate: interpolate between them
     low, frac = int(per_mb), per_mb - int(per_mb)
-    times = [stage_s(c, low) + (frac * (stage_s(c, low + 1) - stage_s(c, low)) if frac else 0.0) for c in costs]
+    times = []
+    for cost in costs:
+        t_low = stage_s(cost, low)
+        times.append(t_low + frac * (stage_s(cost, low + 1) - t_low) if frac else t_low)
     passes_per_s = min(in_flight / sum(times), 1.0 / max(times))
-    return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, batch / in_flight * passes_per_s)
+    return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, per_mb * passes_per_s)
 
 
 def choose_tensor_parallel(cfg: RunConfig, trace: Trace) -> ShapeChoice:

@@ -155,14 +155,21 @@ def predictions(spec: GpuSpec, microbench: dict | None = None) -> list[Predictio
         spec.hbm_bandwidth_bytes_per_s * spec.gemv_bandwidth_efficiency)
     out.append(Prediction("copy", "device copy, read + write", mb["hbm_copy_TBps"] * 1e12,
                           2 * COPY_BYTES / copy_time, True))
-    for r in load_prefill_parts():
+    out += prefill_attention_predictions(spec, load_prefill_parts())
+    big = gpu_gemm_cost(spec, 8192, 8192, 8192)
+    out.append(Prediction("gemm", "BF16 GEMM 8192^3", mb["gemm_bf16_TFLOPs"] * 1e12,
+                          big.flops / big.time_s, False))
+    return out
+
+
+def prefill_attention_predictions(spec: GpuSpec, rows: list[dict]) -> list[Prediction]:
+    """Measured prefill-attention rows (load_prefill_parts) against the model."""
+    out = []
+    for r in rows:
         q_heads, kv_heads = prefill_attention_heads(r)
         cost = gpu_prefill_attention_cost(spec, r["prompt"], q_heads, kv_heads, HEAD_DIM)
         out.append(Prediction("prefill_attention", f"{r['model']} tp{r['tp']} P={r['prompt']}",
                               r["attention_s"], cost.time_s, not prefill_is_fit_row(r)))
-    big = gpu_gemm_cost(spec, 8192, 8192, 8192)
-    out.append(Prediction("gemm", "BF16 GEMM 8192^3", mb["gemm_bf16_TFLOPs"] * 1e12,
-                          big.flops / big.time_s, False))
     return out
 
 

@@ -149,7 +149,7 @@ def compare(model_name: str, dataflow: str = "ideal") -> CentVsGpu:
     setup = load_setup()
     positions = _positions(setup, 1, setup["prompt_tokens"] + setup["decode_tokens"])
     cent_latency = float(np.mean([cent_token_latency_s(model_name, int(p), setup, dataflow)
-                                  for p in positions])) * len(range(1, setup["prompt_tokens"] + setup["decode_tokens"] + 1))
+                                  for p in positions])) * (setup["prompt_tokens"] + setup["decode_tokens"])
     gpu_tp, batch = _gpu_side(model_name)
     return CentVsGpu(model_name, cent_latency, gpu_latency_s(model_name, setup),
                      cent_decode_throughput(model_name, setup, dataflow), gpu_tp, batch)

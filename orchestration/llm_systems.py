@@ -210,6 +210,11 @@ def gpu_count(cfg: RunConfig) -> int:
     return n
 
 
+def gpu_kv_bytes(model: LlmConfig, gpu, n: int, reserve_fraction: float) -> float:
+    """HBM left for KV on ``n`` GPUs after the weights and the activation reserve."""
+    return n * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value
+
+
 def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
     """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style)."""
     from lolpim.hardware.gpu import load_gpu
@@ -220,7 +225,7 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     n = sub.count or gpu_count(cfg)
     weights = model.params_total * model.bytes_per_value
     if kind == "gpu":
-        kv_bytes = n * gpu.hbm_capacity_bytes * (1 - cfg.gpu.activation_reserve_fraction) - weights
+        kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
         desc = f"{n} x {sub.device} ({n * gpu.hbm_capacity_bytes / 1e9:.0f} GB HBM), tensor-parallel, paged KV"
     else:

@@ -29,7 +29,7 @@ from lolpim.models.workload import fixed_trace
 
 from . import config
 from .llm_config import RunConfig
-from .llm_systems import GB, pim_plan
+from .llm_systems import GB, _check_fits, gpu_kv_bytes, pim_plan
 from .pim_shape import choose_tensor_parallel
 
 
@@ -75,9 +75,12 @@ def _cfg(model: str, module: str, modules: int, context: int, output: int, reque
                                          f"workload.requests={requests}"])
 
 
-def _holds_one_request(cfg: RunConfig, tensor_parallel: int, longest: int) -> bool:
-    plan = pim_plan("lolpim", cfg, tensor_parallel)
-    return all(chunks >= -(-longest // tpc) for chunks, tpc in plan.dpa_specs)
+def _holds_one_request(cfg: RunConfig, tensor_parallel: int, trace) -> bool:
+    try:
+        _check_fits(trace, pim_plan("lolpim", cfg, tensor_parallel).dpa_specs, cfg.lolpim.module)
+    except ParameterError:
+        return False
+    return True
 
 
 def _pim_size(model: str, module: str, modules: int, context: int, output: int, requests: int) -> PimSize | None:
@@ -88,7 +91,7 @@ def _pim_size(model: str, module: str, modules: int, context: int, output: int, 
         choice = choose_tensor_parallel(cfg, trace)
     except ParameterError:
         return None
-    fitting = [c for c in choice.candidates if _holds_one_request(cfg, c.tensor_parallel, context + output)]
+    fitting = [c for c in choice.candidates if _holds_one_request(cfg, c.tensor_parallel, trace)]
     if not fitting:
         return None
     best = max(fitting, key=lambda c: (c.tokens_per_s, -c.tensor_parallel))
@@ -102,7 +105,7 @@ def _gpu_size(model_name: str, device: str, count: int, context: int, output: in
     model, gpu = load_llm(model_name), load_gpu(device)
     if model.heads % count:
         raise ParameterError("gpus", f"{count} GPUs must divide the {model.heads} heads of {model_name}")
-    kv_bytes = count * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value
+    kv_bytes = gpu_kv_bytes(model, gpu, count, reserve_fraction)
     held = max(0, int(kv_bytes // (model.kv_bytes_per_token() * (context + output))))
     batch = min(held, requests)
     if batch == 0:

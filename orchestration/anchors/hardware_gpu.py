@@ -129,17 +129,13 @@ KNOWN_FUSED_MISSES = {
 def h100_checks() -> list[AnchorCheck]:
     """The H100 preset is the datasheet (989 TFLOPS, 3.35 TB/s) plus the efficiencies learned on
     the H200: its measured layers test whether those carry over (nothing refitted)."""
-    from lolpim.hardware.gpu import gpu_prefill_attention_cost, load_gpu
-    from lolpim.hardware.gpu_calibration import PREFILL_PATH, HEAD_DIM, load_prefill_parts, prefill_attention_heads
+    from lolpim.hardware.gpu import load_gpu
+    from lolpim.hardware.gpu_calibration import PREFILL_PATH, load_prefill_parts, prefill_attention_predictions
 
     h100 = load_gpu("h100-sxm")
     path = "hardware/data/h100_prefill_parts.json"
     rows = load_prefill_parts(PREFILL_PATH.with_name("h100_prefill_parts.json"))
-    errors = []
-    for r in rows:
-        q_heads, kv_heads = prefill_attention_heads(r)
-        cost = gpu_prefill_attention_cost(h100, r["prompt"], q_heads, kv_heads, HEAD_DIM)
-        errors.append(abs(cost.time_s / r["attention_s"] - 1))
+    errors = [abs(p.error) for p in prefill_attention_predictions(h100, rows)]
     return layer_checks(h100) + [
         AnchorCheck("hardware", "H100 causal prefill attention, median |error| (30 rows, H200 fit)",
                     f"measured here: {path} (attention_s)", 0.0, float(np.median(errors)), 0.10,

@@ -1,147 +1,208 @@
-"""Ocular dominance as actors: synapse populations and neurons exchanging spikes and bAPs.
+"""Ocular dominance as actors: eye populations and neuron blocks exchanging batched spikes and bAPs.
 
-    SynapsePopulation  one eye's synapses onto one neuron (cascade model, numpy state). Its
-                       presynaptic spike trains are timers it sets itself (the input is a pure
-                       function of run seed, neuron and eye); each spike sends the summed
-                       weight x EPSP to the neuron ("epsp", delay = synaptic delay = lookahead).
-    Neuron             LIF soma; when it fires it sends a "bap" to each of its populations
-                       (delay = bAP travel time = lookahead).
+    EyePopulation  one eye's cascade synapses onto a block of neurons (numpy state, compiled
+                   integration: models/plasticity/ocular_dominance.py EyeBlock). Once per tick it
+                   takes its presynaptic spikes of that tick (a pure function of run seed, neuron
+                   and eye) and sends the block's neurons their input jumps in one "epsp" message.
+    NeuronBlock    the block's LIF somata; for each tick with input it sends the spikes it fired,
+                   as bAPs with the neuron's activity trace, to both eye populations in one "baps"
+                   message.
+A tick is the shorter of the synaptic and bAP delays (both whole multiples of it). A population
+handles tick [T, T + tick) one picosecond after T, when every bAP arriving in the tick has been
+delivered (it was sent a delay earlier); its epsp message lands at T + synaptic delay, where the
+neuron block's own tick picks it up one picosecond later. So each actor's lookahead is its delay
+less 1 ps, and the executor's safe windows are one tick long.
+
 The two populations of a neuron share nothing but the neuron's bAPs, so their competition runs
-entirely through messages. ``ocular_dominance_system`` builds K neurons x 2 populations; the
-inline and Ray executors give identical weights (tests/plasticity/test_plasticity_actors.py).
+entirely through messages. The inline and Ray executors give identical weights
+(tests/plasticity/test_plasticity_actors.py).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from lolpim.hardware.errors import ParameterError
 from lolpim.models.plasticity import ocular_dominance as od
-from lolpim.models.plasticity.cascade import CascadeParams, CascadePopulation
-from lolpim.models.plasticity.neuron import LifNeuron, NeuronParams
+from lolpim.models.plasticity.cascade import CascadeParams
 
 from .actor import Actor
 from .events import ps_to_seconds, seconds_to_ps
 from .system import ActorSpec, SystemSpec
 
-POPULATION_CLS = "lolpim.actors.plasticity:SynapsePopulation"
-NEURON_CLS = "lolpim.actors.plasticity:Neuron"
+POPULATION_CLS = "lolpim.actors.plasticity:EyePopulation"
+NEURON_CLS = "lolpim.actors.plasticity:NeuronBlock"
+TICK_OFFSET_PS = 1      # a tick runs 1 ps after its start, behind every message stamped at the start
 
 
-def population_name(neuron: int, eye: int) -> str:
-    return f"n{neuron}.{od.EYES[eye]}"
+def block_name(block: int) -> str:
+    return f"b{block}"
 
 
-def neuron_name(neuron: int) -> str:
-    return f"n{neuron}"
+def population_name(block: int, eye: int) -> str:
+    return f"b{block}.{od.EYES[eye]}"
 
 
-class SynapsePopulation(Actor):
-    accepts = {"bap": {}, "spike": {"i": int}, "sample": {}}
+def _f64(a) -> bytes:
+    return np.ascontiguousarray(a, dtype=np.float64).tobytes()
 
-    def __init__(self, name, seed, neuron: int, eye: int, cascade: dict, config: dict, neuron_params: dict):
+
+def _i64(a) -> bytes:
+    return np.ascontiguousarray(a, dtype=np.int64).tobytes()
+
+
+def timing_ps(variant: od.Variant) -> tuple[int, int, int]:
+    """(tick, synaptic delay, bAP delay) in ps; the delays must be whole multiples of the tick."""
+    syn_ps = seconds_to_ps(variant.neuron.synaptic_delay_s)
+    bap_ps = seconds_to_ps(variant.neuron.bap_delay_s)
+    tick = min(syn_ps, bap_ps)
+    if tick < 2 * TICK_OFFSET_PS or syn_ps % tick or bap_ps % tick:
+        raise ParameterError("synaptic_delay_s", f"synaptic ({syn_ps} ps) and bAP ({bap_ps} ps) delays must be "
+                                                 "whole multiples of the shorter one")
+    return tick, syn_ps, bap_ps
+
+
+class EyePopulation(Actor):
+    accepts = {"baps": {"t": bytes, "n": bytes, "r": bytes}, "tick": {}}
+
+    def __init__(self, name, seed, cascade: dict, config: dict, variant: str, block: int, first: int,
+                 count: int, eye: int):
         super().__init__(name, seed)
-        self.neuron, self.eye = neuron, eye
-        self.cfg = od.OcularDominanceConfig(**{**config, "eye_latency_s": tuple(config["eye_latency_s"])})
-        self.neuron_params = NeuronParams(**neuron_params)
-        self.lookahead_ps = seconds_to_ps(self.neuron_params.synaptic_delay_s)
-        self.pop = CascadePopulation(CascadeParams(**cascade), self.cfg.synapses_per_eye)
-        self.spikes = od.input_spikes(self.cfg, seed, neuron, eye)
-        self.trace: list[list[float]] = []
-        self.end_ps = seconds_to_ps(self.cfg.phases()[-1][2])
-
-    def _timer(self, kind: str, payload: dict, at_s: float):
-        return self.send(self.name, kind, payload, max(0, seconds_to_ps(at_s) - self.now_ps))
+        self.variant = od.load_variant(variant)
+        self.cfg = replace(od.OcularDominanceConfig.from_dict(config), contrast_spread=self.variant.contrast_spread)
+        self.block = od.EyeBlock(CascadeParams(**cascade), self.cfg, self.variant, seed, first, count, eye)
+        self.tick_ps, self.syn_ps, _ = timing_ps(self.variant)
+        self.lookahead_ps = self.syn_ps - TICK_OFFSET_PS
+        self.sample_ps = seconds_to_ps(self.cfg.sample_interval_s)
+        self.end_ps = seconds_to_ps(self.cfg.duration_s())
+        self.neuron_block = block_name(block)
+        self.sample_t: list[float] = []
+        self.sample_w: list[np.ndarray] = []
 
     def start(self):
-        out = [self._timer("sample", {}, 0.0)]
-        if self.spikes:
-            out.append(self._timer("spike", {"i": 0}, self.spikes[0][0]))
-        return out
+        self.block.allocate()
+        return [self.send(self.name, "tick", {}, TICK_OFFSET_PS)]
 
     def handle(self, event, payload):
-        t_s = ps_to_seconds(self.now_ps)
-        if event.kind == "bap":
-            self.pop.on_bap(t_s)
+        if event.kind == "baps":
+            self.block.add_baps(np.frombuffer(payload["t"]), np.frombuffer(payload["n"], dtype=np.int64),
+                                np.frombuffer(payload["r"]))
             return []
-        if event.kind == "sample":
-            self.pop.advance(t_s)
-            self.trace.append([t_s, float(self.pop.weights().mean())])
-            nxt = self.now_ps + seconds_to_ps(self.cfg.sample_interval_s)
-            return [self.send(self.name, "sample", {}, nxt - self.now_ps)] if nxt <= self.end_ps else []
-        i = payload["i"]
-        weights = self.pop.on_pre(t_s, self.spikes[i][1])
-        out = [self.send(neuron_name(self.neuron), "epsp",
-                         {"drive_mV": float(weights.sum()) * self.neuron_params.epsp_mV}, self.lookahead_ps)]
-        if i + 1 < len(self.spikes):
-            out.append(self._timer("spike", {"i": i + 1}, self.spikes[i + 1][0]))
+        start_ps = self.now_ps - TICK_OFFSET_PS
+        t0 = ps_to_seconds(start_ps)
+        next_sample = len(self.sample_t) * self.sample_ps
+        if start_ps >= min(next_sample, self.end_ps):
+            self.block.sync_all(t0)
+            self.sample_t.append(t0)
+            self.sample_w.append(self.block.mean_weights())
+        if start_ps >= self.end_ps:
+            return []
+        end_ps = min(start_ps + self.tick_ps, self.end_ps)
+        times, neurons, drive = self.block.tick(t0, ps_to_seconds(end_ps))
+        out = [self.send(self.name, "tick", {}, end_ps - start_ps)]
+        if times.size:
+            delay = self.variant.neuron.synaptic_delay_s
+            out.append(self.send(self.neuron_block, "epsp",
+                                 {"eye": self.block.eye, "t": _f64(times + delay), "n": _i64(neurons),
+                                  "w": _f64(drive)}, self.lookahead_ps))
         return out
 
     def result(self):
-        return {"neuron": self.neuron, "eye": self.eye, "weights": self.pop.weights().tolist(),
-                "trace": self.trace}
+        return {"first": self.block.first, "eye": self.block.eye, "sample_t": self.sample_t,
+                "mean_w": _f64(np.array(self.sample_w)), "final_w": _f64(self.block.weights()),
+                "steps": self.block.steps, "events": self.block.events}
 
     def metrics(self):
-        # every spike, bAP or sample advances the state of all the population's synapses
-        return {"synapse_updates_total": self.events_processed * self.cfg.synapses_per_eye}
+        return {"synapse_updates_total": self.block.steps, "synapse_events_total": self.block.events}
 
     def state(self):
-        return {"pop": self.pop.snapshot(), "trace": self.trace}
+        return {"block": self.block.snapshot(), "sample_t": self.sample_t,
+                "sample_w": _f64(np.array(self.sample_w).reshape(len(self.sample_w), self.block.count))}
 
     def load_state(self, state):
-        self.pop.restore(state["pop"])
-        self.trace = [list(x) for x in state["trace"]]
+        self.block.restore(state["block"])
+        self.sample_t = list(state["sample_t"])
+        w = np.frombuffer(state["sample_w"]).reshape(len(self.sample_t), self.block.count)
+        self.sample_w = [row.copy() for row in w]
 
 
-class Neuron(Actor):
-    accepts = {"epsp": {"drive_mV": float}}
+class NeuronBlock(Actor):
+    accepts = {"epsp": {"eye": int, "t": bytes, "n": bytes, "w": bytes}, "tick": {}}
 
-    def __init__(self, name, seed, populations: list, neuron_params: dict):
+    def __init__(self, name, seed, config: dict, variant: str, block: int, first: int, count: int):
         super().__init__(name, seed)
-        self.populations = list(populations)
-        self.cell = LifNeuron(NeuronParams(**neuron_params))
-        self.lookahead_ps = seconds_to_ps(self.cell.p.bap_delay_s)
-        self.spike_times: list[float] = []
+        self.variant = od.load_variant(variant)
+        cfg = od.OcularDominanceConfig.from_dict(config)
+        self.neurons = od.NeuronBlock(cfg, self.variant, first, count)
+        _, _, self.bap_ps = timing_ps(self.variant)
+        self.lookahead_ps = self.bap_ps - TICK_OFFSET_PS
+        self.populations = [population_name(block, eye) for eye in range(2)]
+        self.inbox: list[tuple[int, dict]] = []
 
     def handle(self, event, payload):
-        t_s = ps_to_seconds(self.now_ps)
-        if not self.cell.receive(t_s, payload["drive_mV"]):
+        if event.kind == "epsp":
+            if not self.inbox:
+                out = [self.send(self.name, "tick", {}, TICK_OFFSET_PS)]
+            else:
+                out = []
+            self.inbox.append((payload["eye"], payload))
+            return out
+        self.inbox.sort(key=lambda item: item[0])      # left eye first, whatever the delivery order
+        parts = [p for _, p in self.inbox]
+        self.inbox = []
+        times = np.concatenate([np.frombuffer(p["t"]) for p in parts])
+        neurons = np.concatenate([np.frombuffer(p["n"], dtype=np.int64) for p in parts])
+        drive = np.concatenate([np.frombuffer(p["w"]) for p in parts])
+        t, n, r = self.neurons.inputs(times, neurons, drive)
+        if not t.size:
             return []
-        self.spike_times.append(t_s)
-        return [self.send(pop, "bap", {}, self.lookahead_ps) for pop in self.populations]
+        payload = {"t": _f64(t + self.variant.neuron.bap_delay_s), "n": _i64(n), "r": _f64(r)}
+        return [self.send(pop, "baps", payload, self.lookahead_ps) for pop in self.populations]
 
     def result(self):
-        return {"spike_times": self.spike_times}
+        t, n = self.neurons.spikes()
+        return {"spike_t": _f64(t), "spike_n": _i64(n)}
 
     def state(self):
-        return {"cell": self.cell.snapshot(), "spike_times": self.spike_times}
+        return {"neurons": self.neurons.snapshot(),
+                "inbox": [[eye, p] for eye, p in self.inbox]}
 
     def load_state(self, state):
-        self.cell.restore(state["cell"])
-        self.spike_times = list(state["spike_times"])
+        self.neurons.restore(state["neurons"])
+        self.inbox = [(eye, p) for eye, p in state["inbox"]]
 
 
-def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig,
-                            neuron_params: NeuronParams | None = None, seed: int = 0) -> SystemSpec:
-    """K neurons (cfg.neurons), each with a left-eye and a right-eye population."""
-    neuron_params = neuron_params or NeuronParams()
-    cascade = params.to_dict()
-    config = {**cfg.to_dict(), "eye_latency_s": list(cfg.eye_latency_s)}
-    nparams = neuron_params.to_dict()
+def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig, variant: str = "network",
+                            seed: int = 0, blocks: int = 1) -> SystemSpec:
+    """cfg.neurons neurons in ``blocks`` blocks, each block a NeuronBlock and two EyePopulations
+    (listed together, so a Ray placement of one block per process keeps their messages local)."""
+    od.load_variant(variant)   # a bad name fails here, not inside an actor
+    if not (isinstance(blocks, int) and 1 <= blocks <= cfg.neurons):
+        raise ParameterError("blocks", f"must be an integer in 1..{cfg.neurons} (the neurons), got {blocks!r}")
+    cascade, config = params.to_dict(), cfg.to_dict()
     specs = []
-    for k in range(cfg.neurons):
-        pops = [population_name(k, eye) for eye in range(2)]
-        specs.append(ActorSpec(neuron_name(k), NEURON_CLS, {"populations": pops, "neuron_params": nparams}))
+    for b in range(blocks):
+        first = b * cfg.neurons // blocks
+        count = (b + 1) * cfg.neurons // blocks - first
+        common = {"config": config, "variant": variant, "block": b, "first": first, "count": count}
+        specs.append(ActorSpec(block_name(b), NEURON_CLS, common))
         for eye in range(2):
-            specs.append(ActorSpec(pops[eye], POPULATION_CLS, {"neuron": k, "eye": eye, "cascade": cascade,
-                                                                "config": config, "neuron_params": nparams}))
+            specs.append(ActorSpec(population_name(b, eye), POPULATION_CLS, {**common, "cascade": cascade, "eye": eye}))
     return SystemSpec(tuple(specs), seed=seed)
 
 
 def summarise_run(results: dict, cfg: od.OcularDominanceConfig) -> dict:
-    """Executor results -> the same summary as models.plasticity.ocular_dominance.summarise."""
-    per_neuron = []
-    for k in range(cfg.neurons):
-        left = np.array(results[population_name(k, 0)]["trace"])
-        right = np.array(results[population_name(k, 1)]["trace"])
-        per_neuron.append({"trace": np.column_stack([left[:, 0], left[:, 1], right[:, 1]]),
-                           "spikes": np.array(results[neuron_name(k)]["spike_times"])})
-    return od.summarise(cfg, per_neuron)
+    """Executor results -> models.plasticity.ocular_dominance.summarise, plus work counters."""
+    pops = sorted((r for r in results.values() if "eye" in r), key=lambda r: (r["first"], r["eye"]))
+    per_eye = {0: [], 1: []}
+    steps = events = 0
+    for r in pops:
+        per_eye[r["eye"]].append(np.frombuffer(r["mean_w"]).reshape(len(r["sample_t"]), -1))
+        steps += r["steps"]
+        events += r["events"]
+    spikes = np.concatenate([np.frombuffer(r["spike_t"]) for r in results.values() if "spike_t" in r])
+    out = od.summarise(cfg, pops[0]["sample_t"], np.hstack(per_eye[0]), np.hstack(per_eye[1]), spikes, None)
+    out["integration_steps"] = steps
+    out["synapse_events"] = events
+    return out

@@ -16,10 +16,11 @@ does more work, which depends on the whole calcium time course. A bAP of local a
 at each spine; with boosting on, A = A_bap (1 + gain * e_i) where e_i = exp(-(t - t_pre_i)/tau_boost)
 marks synapses that were active just before (A-type K+ channel inactivation by the local EPSP).
 
-Integration: every synapse keeps its own clock. Between events each synapse is stepped with an
-exponential-Euler scheme (linear decays exact, enzyme kinetics exact for the step's mid-point
-calcium) whose step grows with the time since that synapse's last event: fine (0.1 ms) right after
-a spike, up to ``max_step_s`` when everything is quiet.
+Integration (cascade_kernel.py, compiled): every synapse keeps its own clock and moves only when
+it is advanced. Between events each synapse is stepped with an exponential-Euler scheme (linear
+decays exact, enzyme kinetics exact for the step's mid-point calcium) whose step grows with the
+time since that synapse's last event: fine (0.1 ms) right after a spike, up to ``max_step_s``
+when everything is quiet.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.hardware.errors import ParameterError
+from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.param_sets import load_set, set_names
 
 PRESET_FILE = Path(__file__).parent / "presets" / "cascade.toml"
@@ -103,13 +105,16 @@ def mg_unblocked_fraction(v_mV, mg_mM: float):
     return 1.0 / (1.0 + (mg_mM / 3.57) * np.exp(-0.062 * np.asarray(v_mV, dtype=float)))
 
 
-STATE_FIELDS = ("t_s", "t_event_s", "g", "boost", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base")
+STATE_FIELDS = ("t_s", "t_event_s", "g", "t_pre_s", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base")
 
 
 class CascadePopulation:
-    """``n`` cascade synapses; numpy arrays, one clock per synapse (equal when driven together)."""
+    """``n`` independent cascade synapses, one state row and one clock each (cascade_kernel.py).
 
-    min_step_s = 1e-4
+    Advancing costs steps only for the synapses that move, so a population's cost is linear in
+    synapses x their own events."""
+
+    min_step_s = 5e-4     # the error is set by step_growth; a finer first step changes weights < 1e-4
     step_growth = 0.1      # step = 10% of the time since the synapse's last event
     max_step_s = 0.2
 
@@ -118,14 +123,18 @@ class CascadePopulation:
             raise ParameterError("n", f"must be >= 1, got {n}")
         self.p = params
         self.n = n
-        z = np.zeros(n)
-        self.t_s = z + t0_s
-        self.t_event_s = z + t0_s - 1.0   # "long ago": first step is already coarse
-        self.g, self.boost, self.a_fast, self.a_slow = z.copy(), z.copy(), z.copy(), z.copy()
-        self.ca, self.c1, self.c2 = z.copy(), z.copy(), z.copy()
-        self.phos = z + params.p_initial
         base = params.v_rest_mV if v_base_mV is None else v_base_mV
-        self.v_base = np.broadcast_to(np.asarray(base, dtype=float), (n,)).copy()
+        self.state = kernel.new_state(n, params.p_initial, np.broadcast_to(np.asarray(base, dtype=float), (n,)), t0_s)
+        self.k = kernel.pack_params(params, self.min_step_s, self.step_growth, self.max_step_s)
+        self.steps = 0   # integration steps taken (all synapses together)
+
+    @property
+    def t_s(self) -> np.ndarray:
+        return self.state[:, kernel.T]
+
+    @property
+    def phos(self) -> np.ndarray:
+        return self.state[:, kernel.P]
 
     # -- readout --------------------------------------------------------------------------------
     def weights(self) -> np.ndarray:
@@ -133,51 +142,12 @@ class CascadePopulation:
         return self.phos / self.p.p_initial
 
     # -- integration ----------------------------------------------------------------------------
-    def _step(self, h):
-        p = self.p
-        half = 0.5 * h
-        g_mid = self.g * np.exp(-half / p.nmda_tau_s)
-        v_mid = (self.v_base + self.a_fast * np.exp(-half / p.bap_fast_tau_s)
-                 + self.a_slow * np.exp(-half / p.bap_slow_tau_s))
-        flux = p.nmda_ca_uM_per_s_per_mV * g_mid * mg_unblocked_fraction(v_mid, p.mg_mM) \
-            * (p.ca_reversal_mV - v_mid)
-        decay_ca = np.exp(-h / p.ca_tau_s)
-        ca_new = self.ca * decay_ca + flux * p.ca_tau_s * (1.0 - decay_ca)
-        ca_mid = 0.5 * (self.ca + ca_new)
-        c1_new = self._enzyme(self.c1, ca_mid, h, p.c1_half_uM, p.c1_hill, p.c1_on_per_s, p.c1_off_per_s)
-        c2_new = self._enzyme(self.c2, ca_mid, h, p.c2_half_uM, p.c2_hill, p.c2_on_per_s, p.c2_off_per_s)
-        k_up = p.phos_per_s * 0.5 * (self.c1 + c1_new)
-        k_down = p.dephos_per_s * 0.5 * (self.c2 + c2_new)
-        rate = k_up + k_down
-        target = np.where(rate > 0, k_up / np.maximum(rate, 1e-300), self.phos)
-        self.phos = target + (self.phos - target) * np.exp(-rate * h)
-        self.ca, self.c1, self.c2 = ca_new, c1_new, c2_new
-        self.g = self.g * np.exp(-h / p.nmda_tau_s)
-        self.a_fast = self.a_fast * np.exp(-h / p.bap_fast_tau_s)
-        self.a_slow = self.a_slow * np.exp(-h / p.bap_slow_tau_s)
-        self.boost = self.boost * np.exp(-h / p.boost_tau_s)
-        self.t_s = self.t_s + h
-
-    @staticmethod
-    def _enzyme(c, ca, h, half, hill, on, off):
-        x = (np.maximum(ca, 0.0) / half) ** hill
-        drive = on * x / (1.0 + x)
-        rate = drive + off
-        target = drive / rate
-        return target + (c - target) * np.exp(-rate * h)
-
     def advance_each(self, targets_s) -> None:
         """Advance synapse i to ``targets_s[i]`` (synapses already there do not move)."""
-        targets_s = np.broadcast_to(np.asarray(targets_s, dtype=float), (self.n,))
+        targets_s = np.ascontiguousarray(np.broadcast_to(np.asarray(targets_s, dtype=float), (self.n,)))
         if np.any(targets_s < self.t_s - 1e-12):
             raise ParameterError("to_time_s", "cannot go back in time")
-        while True:
-            remaining = targets_s - self.t_s
-            if not np.any(remaining > 1e-12):
-                break
-            h = np.clip(self.step_growth * (self.t_s - self.t_event_s), self.min_step_s, self.max_step_s)
-            self._step(np.clip(np.minimum(h, remaining), 0.0, None))
-        self.t_s = np.maximum(self.t_s, targets_s)
+        self.steps += kernel.advance_rows(self.state, targets_s, self.k)
 
     def advance(self, to_time_s: float) -> None:
         self.advance_each(np.full(self.n, float(to_time_s)))
@@ -191,55 +161,33 @@ class CascadePopulation:
         drive the postsynaptic neuron receives)."""
         self.advance(t_s)
         idx = self._index(idx)
-        self._apply_pre(idx, t_s)
+        self._events(idx, t_s, PRE)
         return self.weights()[idx]
 
     def on_bap(self, t_s: float, idx=None) -> None:
         """A back-propagating action potential reaches the spines ``idx`` (all if None) at ``t_s``."""
         self.advance(t_s)
-        self._apply_bap(self._index(idx), t_s)
+        self._events(self._index(idx), t_s, BAP)
 
-    def _apply_pre(self, idx, t_s):
-        p = self.p
-        self.g[idx] += p.nmda_bind_fraction * (1.0 - self.g[idx])
-        self.boost[idx] = 1.0
-        self.t_event_s[idx] = t_s
-
-    def _apply_bap(self, idx, t_s):
-        p = self.p
-        amplitude = p.bap_amplitude_mV * (1.0 + p.boost_gain * self.boost[idx]) if p.bap_boosting \
-            else np.full(len(idx), p.bap_amplitude_mV)
-        self.a_fast[idx] += p.bap_fast_fraction * amplitude
-        self.a_slow[idx] += (1.0 - p.bap_fast_fraction) * amplitude
-        self.ca[idx] += p.vgcc_ca_uM_per_mV * amplitude
-        self.t_event_s[idx] = t_s
+    def _events(self, idx, t_s, kind):
+        times = np.full((self.n, 1), float(t_s))
+        kinds = np.zeros((self.n, 1), dtype=np.int64)
+        kinds[idx, 0] = kind
+        kernel.run_rows(self.state, times, kinds, self.k)
 
     def run_schedule(self, times_s, kinds) -> None:
         """Drive every synapse with its own event list: row i of ``times_s``/``kinds`` (sorted in
-        time; kinds PRE, BAP, or NO_EVENT as padding). Vectorised over synapses, one event index
-        at a time, so protocols with many conditions run as one population."""
-        times_s = np.asarray(times_s, dtype=float)
-        kinds = np.asarray(kinds)
-        for k in range(times_s.shape[1]):
-            t_k, kind_k = times_s[:, k], kinds[:, k]
-            active = kind_k != NO_EVENT
-            self.advance_each(np.where(active, t_k, self.t_s))
-            pre = np.flatnonzero(kind_k == PRE)
-            bap = np.flatnonzero(kind_k == BAP)
-            if pre.size:
-                self._apply_pre(pre, t_k[pre])
-            if bap.size:
-                self._apply_bap(bap, t_k[bap])
+        time; kinds PRE, BAP, or NO_EVENT as padding)."""
+        times_s = np.ascontiguousarray(times_s, dtype=float)
+        kinds = np.ascontiguousarray(kinds, dtype=np.int64)
+        if times_s.shape != kinds.shape or times_s.ndim != 2 or times_s.shape[0] != self.n:
+            raise ParameterError("times_s", f"must be an ({self.n}, k) array matching kinds")
+        self.steps += kernel.run_rows(self.state, times_s, kinds, self.k)
 
     # -- state as plain data (msgpack-friendly) -------------------------------------------------
     def snapshot(self) -> dict:
-        arrays = {"t_s": self.t_s, "t_event_s": self.t_event_s, "g": self.g, "boost": self.boost,
-                  "a_fast": self.a_fast, "a_slow": self.a_slow, "ca": self.ca, "c1": self.c1,
-                  "c2": self.c2, "p": self.phos, "v_base": self.v_base}
-        return {key: value.tolist() for key, value in arrays.items()}
+        return {key: self.state[:, col].tolist() for col, key in enumerate(STATE_FIELDS)}
 
     def restore(self, state: dict) -> None:
-        for key in STATE_FIELDS:
-            value = np.asarray(state[key], dtype=float)
-            setattr(self, "phos" if key == "p" else key, value)
-        self.n = len(self.phos)
+        self.state = np.column_stack([np.asarray(state[key], dtype=float) for key in STATE_FIELDS])
+        self.n = self.state.shape[0]

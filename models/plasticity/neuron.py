@@ -14,6 +14,9 @@ from math import exp
 from lolpim.hardware.errors import ParameterError
 
 
+DRIVES = ("per-synapse", "per-eye")
+
+
 @dataclass(frozen=True)
 class NeuronParams:
     v_rest_mV: float = -65.0
@@ -21,7 +24,10 @@ class NeuronParams:
     v_reset_mV: float = -65.0
     tau_m_s: float = 0.02
     refractory_s: float = 0.003
-    epsp_mV: float = 3.0          # somatic EPSP of a synapse with weight 1
+    drive: str = "per-synapse"    # "per-synapse": each synapse gives epsp_mV x weight;
+                                  # "per-eye": each gives eye_epsp_mV / S x weight (S synapses per eye)
+    epsp_mV: float = 3.0          # somatic EPSP of a synapse with weight 1 ("per-synapse")
+    eye_epsp_mV: float = 30.0     # summed EPSP of all S synapses of one eye at weight 1 ("per-eye")
     bap_delay_s: float = 0.001    # soma -> spine travel time of the bAP (the actor lookahead)
     synaptic_delay_s: float = 0.001
 
@@ -29,7 +35,9 @@ class NeuronParams:
         for f in ("tau_m_s", "bap_delay_s", "synaptic_delay_s"):
             if not getattr(self, f) > 0:
                 raise ParameterError(f, f"must be > 0, got {getattr(self, f)!r}")
-        for f in ("refractory_s", "epsp_mV"):
+        if self.drive not in DRIVES:
+            raise ParameterError("drive", f"must be one of {', '.join(DRIVES)}, got {self.drive!r}")
+        for f in ("refractory_s", "epsp_mV", "eye_epsp_mV"):
             if not getattr(self, f) >= 0:
                 raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
         if not self.v_threshold_mV > self.v_rest_mV:

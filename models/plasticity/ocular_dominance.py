@@ -1,34 +1,56 @@
-"""Ocular dominance: neurons with a left-eye and a right-eye synapse population, driven by shared
-visual events, then monocular deprivation (MD) of the left eye, then optional recovery.
+"""Ocular dominance in a network: K neurons, each with a left-eye and a right-eye population of S
+cascade synapses; binocular vision, then monocular deprivation (MD) of the left eye, then
+optional recovery.
 
-The two populations of a neuron never see each other's state: they compete only through the
-neuron's bAPs, which are boosted at synapses that were active just before (cascade.py). Inputs:
-    visual events  one per fixation, shared by both eyes (same scene); fixation durations are
-                   gamma distributed (shape ``fixation_shape``, mean 1/rate: saccades rarely
-                   follow each other within 100 ms); at each event every synapse of an
-                   open eye joins the eye's volley with probability ``volley_probability``; the volley
-                   reaches the neuron after an eye-specific latency (0 and 0.5 ms: never equal
-                   to the 2 ms pre -> soma -> bAP loop, so no spike and bAP share a timestamp
-                   and no executor's tie-breaking rule can decide a pairing's sign)
+The two eye populations of a neuron never see each other's state: they compete only through the
+neuron's back-propagating APs (bAPs), boosted at synapses that were active just before
+(cascade.py). Inputs, a pure function of (seed, neuron, eye) so any grouping of neurons into
+blocks and any executor reproduce the same weights:
+    visual events  one per fixation, shared by both eyes (same scene); fixation intervals are
+                   gamma distributed (shape ``fixation_shape``, mean 1/rate); each fixation has a
+                   contrast c in [1 - contrast_spread, 1]; every synapse of an open eye joins the
+                   eye's volley with probability volley_probability x c; the volley reaches the
+                   neuron after an eye-specific latency (0 and 0.5 ms: never a multiple of the
+                   pre -> soma -> bAP loop, so no spike and bAP share a timestamp)
     background     independent Poisson spikes on every synapse, open or deprived
     deprivation    the deprived eye gets background only (lid suture: no patterned vision)
-Input spike trains are a pure function of (seed, neuron, phase, eye), so any executor that
-delivers the same messages in the same order reproduces the same weights.
+
+Work is organised in blocks of neurons (EyeBlock: one eye's synapses onto a block of neurons;
+NeuronBlock: the block's somata), advanced one tick at a time. A tick is as long as the shortest
+of the synaptic and bAP delays, so everything a block receives for a tick is known when the tick
+starts: the actors in actors/plasticity.py exchange one batched message per block pair and tick.
+
+Model variants (presets/ocular_dominance.toml): ``seed`` is the seed paper's setting as first
+reconstructed here (a fixed EPSP per synapse, no metaplasticity); ``network`` scales the EPSP as
+1/S so the firing rate does not depend on S and adds a metaplastic NMDA gain (BCM's sliding
+threshold in the cascade's own calcium chemistry), docs/plasticity-cascade.md section 3.
 """
 from __future__ import annotations
 
-import heapq
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import numpy as np
+from numba import njit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from lolpim.hardware.errors import ParameterError
 
+from . import cascade_kernel as kernel
 from .cascade import CascadeParams, CascadePopulation
-from .neuron import LifNeuron, NeuronParams
+from .neuron import NeuronParams
 
 EYES = ("left", "right")
 DEPRIVED_EYE = 0
+VARIANT_FILE = Path(__file__).parent / "presets" / "ocular_dominance.toml"
+BAP_RING = 512          # bAPs kept per neuron; synapses are synchronised before it can wrap
+CHUNK_S = 1.0           # inputs are drawn per neuron and chunk of simulated time
+PS_PER_S = 10**12
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,7 @@ class OcularDominanceConfig:
     visual_rate_hz: float = 3.0
     fixation_shape: float = 4.0
     volley_probability: float = 0.6
+    contrast_spread: float = 0.0
     eye_latency_s: tuple = (0.0, 0.0005)
     background_rate_hz: float = 1.0
     binocular_s: float = 20.0
@@ -50,14 +73,17 @@ class OcularDominanceConfig:
             if not (isinstance(getattr(self, f), int) and getattr(self, f) >= 1):
                 raise ParameterError(f, f"must be an integer >= 1, got {getattr(self, f)!r}")
         for f in ("visual_rate_hz", "background_rate_hz", "binocular_s", "deprivation_s", "recovery_s"):
-            if not getattr(self, f) >= 0:
-                raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
+            if not (np.isfinite(getattr(self, f)) and getattr(self, f) >= 0):
+                raise ParameterError(f, f"must be a finite number >= 0, got {getattr(self, f)!r}")
         if not self.fixation_shape > 0:
             raise ParameterError("fixation_shape", f"must be > 0, got {self.fixation_shape!r}")
-        if not 0 <= self.volley_probability <= 1:
-            raise ParameterError("volley_probability", f"must be in [0, 1], got {self.volley_probability!r}")
+        for f in ("volley_probability", "contrast_spread"):
+            if not 0 <= getattr(self, f) <= 1:
+                raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
         if not self.sample_interval_s > 0:
             raise ParameterError("sample_interval_s", f"must be > 0, got {self.sample_interval_s!r}")
+        if self.duration_s() <= 0:
+            raise ParameterError("binocular_s", "the phases must last longer than 0 s in all")
 
     def phases(self) -> list[tuple[str, float, float, tuple[bool, bool]]]:
         """(name, start, end, (left open?, right open?)) for each phase with a duration."""
@@ -70,99 +96,361 @@ class OcularDominanceConfig:
                 t += length
         return out
 
+    def duration_s(self) -> float:
+        return self.binocular_s + self.deprivation_s + self.recovery_s
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "eye_latency_s": list(self.eye_latency_s)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OcularDominanceConfig":
+        return cls(**{**d, "eye_latency_s": tuple(d["eye_latency_s"])})
 
 
-def input_spikes(cfg: OcularDominanceConfig, seed: int, neuron: int, eye: int):
-    """Presynaptic spikes of one eye population over the whole run: sorted list of
-    (time_s, synapse indices)."""
-    events: list[tuple[float, np.ndarray]] = []
-    for phase_id, (_, start, end, open_eyes) in enumerate(cfg.phases()):
-        scene = np.random.default_rng([seed, neuron, phase_id, 2])      # shared by both eyes
-        own = np.random.default_rng([seed, neuron, phase_id, eye])
+@dataclass(frozen=True)
+class Metaplasticity:
+    """Sliding modification threshold as an NMDA gain (kernel.nmda_gain): the neuron keeps a
+    firing-rate trace r (time constant tau_s); every NMDA receptor of the neuron lets in
+    max_gain / (1 + (max_gain - 1) (r / target_hz)^2) times the calcium of the plain cascade."""
+    enabled: bool = False
+    tau_s: float = 5.0
+    target_hz: float = 2.0
+    max_gain: float = 2.0
+
+    def __post_init__(self):
+        if not isinstance(self.enabled, bool):
+            raise ParameterError("enabled", f"must be true or false, got {self.enabled!r}")
+        for f in ("tau_s", "target_hz"):
+            if not (np.isfinite(getattr(self, f)) and getattr(self, f) > 0):
+                raise ParameterError(f"meta_{f}", f"must be a finite number > 0, got {getattr(self, f)!r}")
+        if not (np.isfinite(self.max_gain) and self.max_gain >= 1):
+            raise ParameterError("meta_max_gain", f"must be a finite number >= 1, got {self.max_gain!r}")
+
+    def vector(self):
+        return (self.tau_s, self.target_hz, self.max_gain) if self.enabled else None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named model setting: how the EPSP scales with S, metaplasticity, input contrast."""
+    name: str
+    description: str
+    neuron: NeuronParams
+    meta: Metaplasticity
+    contrast_spread: float
+
+
+def variant_names() -> list[str]:
+    with VARIANT_FILE.open("rb") as fh:
+        return list(tomllib.load(fh))
+
+
+def load_variant(name: str) -> Variant:
+    with VARIANT_FILE.open("rb") as fh:
+        table = tomllib.load(fh)
+    if name not in table:
+        raise ParameterError("variant", f"unknown ocular-dominance variant {name!r}; allowed: {sorted(table)}")
+    t = dict(table[name])
+    neuron_keys = {f.name for f in fields(NeuronParams)}
+    meta = {k[len("meta_"):]: t.pop(k) for k in list(t) if k.startswith("meta_")}
+    neuron = {k: t.pop(k) for k in list(t) if k in neuron_keys}
+    description, spread = t.pop("description", ""), t.pop("contrast_spread", 0.0)
+    if t:
+        raise ParameterError(sorted(t)[0], f"not an ocular-dominance variant field (variant {name!r})")
+    return Variant(name, description, NeuronParams(**neuron), Metaplasticity(**meta), spread)
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+
+def fixations(cfg: OcularDominanceConfig, seed: int, neuron: int):
+    """Fixation onsets of one neuron's scene over the whole run, their contrasts and phase ids."""
+    times, contrast, phase_of = [], [], []
+    for phase_id, (_, start, end, _) in enumerate(cfg.phases()):
+        if cfg.visual_rate_hz <= 0:
+            continue
+        scene = np.random.default_rng([seed, neuron, phase_id, 2])
         n_max = int(3 * cfg.visual_rate_hz * (end - start)) + 10
-        visual = start + np.cumsum(scene.gamma(cfg.fixation_shape, 1 / (cfg.fixation_shape * cfg.visual_rate_hz), n_max)) \
-            if cfg.visual_rate_hz > 0 else np.array([])
-        visual = visual[visual < end]
-        joins = own.random((len(visual), cfg.synapses_per_eye)) < cfg.volley_probability
-        if open_eyes[eye]:
-            for t, mask in zip(visual + cfg.eye_latency_s[eye], joins):
-                if mask.any() and t < end:
-                    events.append((float(t), np.flatnonzero(mask)))
-        if cfg.background_rate_hz > 0:
-            n_bg = own.poisson(cfg.background_rate_hz * (end - start) * cfg.synapses_per_eye)
-            times = np.sort(own.uniform(start, end, n_bg))
-            which = own.integers(0, cfg.synapses_per_eye, n_bg)
-            events.extend((float(t), np.array([i])) for t, i in zip(times, which))
-    events.sort(key=lambda e: e[0])
-    return events
+        t = start + np.cumsum(scene.gamma(cfg.fixation_shape, 1 / (cfg.fixation_shape * cfg.visual_rate_hz), n_max))
+        c = 1.0 - cfg.contrast_spread * scene.random(n_max)
+        keep = t < end
+        times.append(t[keep])
+        contrast.append(c[keep])
+        phase_of.append(np.full(int(keep.sum()), phase_id))
+    if not times:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.concatenate(times), np.concatenate(contrast), np.concatenate(phase_of)
 
 
-def run_ocular_dominance(params: CascadeParams, cfg: OcularDominanceConfig, neuron_params=None,
-                         seed: int = 0) -> dict:
-    """Inline reference run. Returns per-phase mean weights per eye, samples and spike counts."""
-    neuron_params = neuron_params or NeuronParams()
-    results = [_run_one_neuron(params, cfg, neuron_params, seed, k) for k in range(cfg.neurons)]
-    return summarise(cfg, results)
+def chunk_spikes(cfg: OcularDominanceConfig, seed: int, neuron: int, eye: int, chunk: int, fix):
+    """Presynaptic spikes of one eye population in [chunk, chunk + 1) x CHUNK_S: (times, synapse)."""
+    t0, t1 = chunk * CHUNK_S, min((chunk + 1) * CHUNK_S, cfg.duration_s())
+    own = np.random.default_rng([seed, neuron, eye, chunk, 7])
+    s = cfg.synapses_per_eye
+    phases = cfg.phases()
+    f_t, f_c, f_phase = fix
+    latency = cfg.eye_latency_s[eye]
+    in_chunk = (f_t >= t0) & (f_t < t1)
+    times, syn = [], []
+    for t, c, ph in zip(f_t[in_chunk], f_c[in_chunk], f_phase[in_chunk]):
+        joins = np.flatnonzero(own.random(s) < cfg.volley_probability * c)
+        arrival = t + latency
+        if phases[ph][3][eye] and joins.size and arrival < phases[ph][2]:
+            times.append(np.full(joins.size, arrival))
+            syn.append(joins)
+    if cfg.background_rate_hz > 0 and t1 > t0:
+        n_bg = own.poisson(cfg.background_rate_hz * (t1 - t0) * s)
+        times.append(own.uniform(t0, t1, n_bg))
+        syn.append(own.integers(0, s, n_bg))
+    if not times:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.concatenate(times), np.concatenate(syn).astype(np.int64)
 
 
-def _run_one_neuron(params, cfg, neuron_params, seed, k):
-    pops = [CascadePopulation(params, cfg.synapses_per_eye) for _ in EYES]
-    cell = LifNeuron(neuron_params)
-    queue: list = []
-    seq = 0
-    for eye in range(2):
-        for t, idx in input_spikes(cfg, seed, k, eye):
-            queue.append((t, seq, "pre", eye, idx))
-            seq += 1
-    end = cfg.phases()[-1][2]
-    samples = np.arange(0.0, end + 1e-9, cfg.sample_interval_s)
-    for t in samples:
-        queue.append((float(t), seq, "sample", -1, None))
-        seq += 1
-    heapq.heapify(queue)
-    trace, spikes = [], []
-    while queue:
-        t, _, kind, eye, idx = heapq.heappop(queue)
-        if kind == "pre":
-            w = pops[eye].on_pre(t, idx)
-            heapq.heappush(queue, (t + neuron_params.synaptic_delay_s, seq, "input", eye, float(w.sum())))
-        elif kind == "input":
-            if cell.receive(t, idx * neuron_params.epsp_mV):
-                spikes.append(t)
-                heapq.heappush(queue, (t + neuron_params.bap_delay_s, seq, "bap", -1, None))
-        elif kind == "bap":
-            for pop in pops:
-                pop.on_bap(t)
+# -- blocks -------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _sum_drive(times, neurons, weights):
+    """Merge consecutive spikes with the same (time, neuron): a volley is one input."""
+    n = times.shape[0]
+    out_t, out_n, out_w = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
+    m = -1
+    for e in range(n):
+        if m >= 0 and times[e] == out_t[m] and neurons[e] == out_n[m]:
+            out_w[m] += weights[e]
         else:
-            for pop in pops:
-                pop.advance(t)
-            trace.append([t] + [float(pop.weights().mean()) for pop in pops])
-        seq += 1
-    return {"trace": np.array(trace), "spikes": np.array(spikes),
-            "weights": [pop.weights() for pop in pops]}
+            m += 1
+            out_t[m], out_n[m], out_w[m] = times[e], neurons[e], weights[e]
+    return out_t[:m + 1], out_n[:m + 1], out_w[:m + 1]
 
 
-def summarise(cfg: OcularDominanceConfig, results: list[dict]) -> dict:
-    """Mean over neurons of the weight traces; changes of each eye over each phase."""
-    trace = np.mean([r["trace"] for r in results], axis=0)
-    out = {"time_s": trace[:, 0].tolist(), "w_left": trace[:, 1].tolist(), "w_right": trace[:, 2].tolist(),
-           "phases": []}
+class EyeBlock:
+    """One eye's synapses onto neurons [first, first + count): cascade state in one array."""
+
+    def __init__(self, params: CascadeParams, cfg: OcularDominanceConfig, variant: Variant, seed: int,
+                 first: int, count: int, eye: int):
+        self.params, self.cfg, self.variant = params, cfg, variant
+        self.seed, self.first, self.count, self.eye = seed, first, count, eye
+        self.s = cfg.synapses_per_eye
+        self.k = kernel.pack_params(params, CascadePopulation.min_step_s, CascadePopulation.step_growth,
+                                    CascadePopulation.max_step_s, variant.meta.vector())
+        n = variant.neuron
+        scale = n.eye_epsp_mV / self.s if n.drive == "per-eye" else n.epsp_mV
+        self.epsp_per_phos_mV = scale / params.p_initial
+        self.steps = 0
+        self.events = 0
+        self.allocated = False
+
+    def allocate(self) -> None:
+        """The big arrays, made when the run starts (not when a driver builds the block to ask
+        its lookahead)."""
+        n_syn = self.count * self.s
+        self.state = kernel.new_state(n_syn, self.params.p_initial, self.params.v_rest_mV)
+        self.applied = np.ones(n_syn, dtype=np.int64)       # bAP index 0 is the virtual start entry
+        self.bap_t = np.zeros((self.count, BAP_RING))
+        self.bap_trace = np.zeros((self.count, BAP_RING))
+        self.bap_trace[:, 0] = self.variant.meta.target_hz
+        self.bap_count = np.ones(self.count, dtype=np.int64)
+        self.synced_count = np.ones(self.count, dtype=np.int64)
+        self.fix = [fixations(self.cfg, self.seed, self.first + j) for j in range(self.count)]
+        self.chunk = -1
+        self.allocated = True
+
+    # -- inputs ----------------------------------------------------------------------------------
+    def _load_chunk(self, chunk: int) -> None:
+        times, syn = [], []
+        for j in range(self.count):
+            t, i = chunk_spikes(self.cfg, self.seed, self.first + j, self.eye, chunk, self.fix[j])
+            times.append(t)
+            syn.append(i + j * self.s)
+        t, i = np.concatenate(times), np.concatenate(syn)
+        order = np.lexsort((i, t))
+        self.chunk_t, self.chunk_syn = t[order], i[order]
+        self.chunk = chunk
+
+    def spikes_in(self, t0: float, t1: float):
+        chunk = int(t0 // CHUNK_S)
+        if chunk != self.chunk:
+            self._load_chunk(chunk)
+        a, b = np.searchsorted(self.chunk_t, [t0, t1])
+        return self.chunk_t[a:b], self.chunk_syn[a:b]
+
+    # -- events ----------------------------------------------------------------------------------
+    def add_baps(self, times, neurons, traces) -> None:
+        """bAPs arriving at this block's spines (global neuron ids), in time order."""
+        for t, n, r in zip(times, neurons, traces):
+            j = int(n) - self.first
+            if self.bap_count[j] - self.synced_count[j] >= BAP_RING - 2:
+                self.sync_neuron(j, float(t))
+            slot = self.bap_count[j] % BAP_RING
+            self.bap_t[j, slot], self.bap_trace[j, slot] = t, r
+            self.bap_count[j] += 1
+
+    def sync_neuron(self, j: int, t: float) -> None:
+        rows = np.arange(j * self.s, (j + 1) * self.s)
+        self.steps += kernel.catch_up_all(self.state, t, self.k, self.applied, self.s, self.bap_t,
+                                          self.bap_trace, self.bap_count, rows, False)
+        self.synced_count[j] = self.bap_count[j]
+
+    def sync_all(self, t: float) -> None:
+        """Every synapse to time t with every bAP that arrived at or before t (samples, end)."""
+        rows = np.arange(self.count * self.s)
+        self.steps += kernel.catch_up_all(self.state, t, self.k, self.applied, self.s, self.bap_t,
+                                          self.bap_trace, self.bap_count, rows, True)
+        self.synced_count[:] = self.bap_count
+
+    def tick(self, t0: float, t1: float):
+        """Presynaptic spikes in [t0, t1): returns the drive they send (arrival = spike time +
+        synaptic delay, so the caller shifts the times): (times, global neuron, drive_mV)."""
+        times, syn = self.spikes_in(t0, t1)
+        if not times.size:
+            return times, syn, np.zeros(0)
+        phos = np.empty(times.size)
+        self.steps += kernel.pre_spikes(self.state, self.k, self.applied, self.s, self.bap_t, self.bap_trace,
+                                        self.bap_count, times, syn, phos)
+        self.events += times.size
+        return _sum_drive(times, syn // self.s + self.first, phos * self.epsp_per_phos_mV)
+
+    def mean_weights(self) -> np.ndarray:
+        """Mean weight per neuron (1 = unchanged)."""
+        return (self.state[:, kernel.P] / self.params.p_initial).reshape(self.count, self.s).mean(axis=1)
+
+    def weights(self) -> np.ndarray:
+        return self.state[:, kernel.P] / self.params.p_initial
+
+    # -- snapshots --------------------------------------------------------------------------------
+    ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count")
+
+    def snapshot(self) -> dict:
+        return {name: _pack(getattr(self, name)) for name in self.ARRAYS} | {"steps": self.steps,
+                                                                             "events": self.events}
+
+    def restore(self, snap: dict) -> None:
+        if not self.allocated:
+            self.allocate()
+        for name in self.ARRAYS:
+            setattr(self, name, _unpack(snap[name]))
+        self.steps, self.events = snap["steps"], snap["events"]
+        self.chunk = -1
+
+
+@njit(cache=True)
+def _lif(times, neurons, drives, v, t_last, last_spike, trace, t_trace, v_rest, v_thr, v_reset, tau_m,
+         refractory, meta_tau, out_t, out_n, out_r):
+    """Leaky integrate-and-fire somata driven by input jumps (sorted in time; local neuron ids).
+    Writes spikes into out_*; returns their count."""
+    m = 0
+    for e in range(times.shape[0]):
+        j, t = neurons[e], times[e]
+        v[j] = v_rest + (v[j] - v_rest) * np.exp(-(t - t_last[j]) / tau_m)
+        t_last[j] = t
+        if t - last_spike[j] < refractory:
+            continue
+        v[j] += drives[e]
+        if v[j] >= v_thr:
+            v[j] = v_reset
+            last_spike[j] = t
+            trace[j] = trace[j] * np.exp(-(t - t_trace[j]) / meta_tau) + 1.0 / meta_tau
+            t_trace[j] = t
+            out_t[m], out_n[m], out_r[m] = t, j, trace[j]
+            m += 1
+    return m
+
+
+class NeuronBlock:
+    """Somata of neurons [first, first + count): LIF state and a firing-rate trace per neuron."""
+
+    def __init__(self, cfg: OcularDominanceConfig, variant: Variant, first: int, count: int):
+        self.cfg, self.variant, self.first, self.count = cfg, variant, first, count
+        n = self.count
+        self.v = np.full(n, variant.neuron.v_rest_mV)
+        self.t_last = np.zeros(n)
+        self.last_spike = np.full(n, -1e9)
+        self.trace = np.full(n, variant.meta.target_hz)
+        self.t_trace = np.zeros(n)
+        self.spike_t: list[np.ndarray] = []
+        self.spike_n: list[np.ndarray] = []
+
+    def inputs(self, times, neurons, drives):
+        """Input jumps (any order between eyes; merged stably in time). Returns the spikes:
+        (times, global neuron ids, trace at the spike)."""
+        order = np.argsort(times, kind="stable")
+        times, neurons, drives = times[order], neurons[order] - self.first, drives[order]
+        p, meta = self.variant.neuron, self.variant.meta
+        out_t, out_n, out_r = np.empty(times.size), np.empty(times.size, dtype=np.int64), np.empty(times.size)
+        m = _lif(times, neurons, drives, self.v, self.t_last, self.last_spike, self.trace, self.t_trace,
+                 p.v_rest_mV, p.v_threshold_mV, p.v_reset_mV, p.tau_m_s, p.refractory_s, meta.tau_s,
+                 out_t, out_n, out_r)
+        if m:
+            self.spike_t.append(out_t[:m].copy())
+            self.spike_n.append(out_n[:m] + self.first)
+        return out_t[:m], out_n[:m] + self.first, out_r[:m]
+
+    def spikes(self):
+        if not self.spike_t:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        return np.concatenate(self.spike_t), np.concatenate(self.spike_n)
+
+    ARRAYS = ("v", "t_last", "last_spike", "trace", "t_trace")
+
+    def snapshot(self) -> dict:
+        t, n = self.spikes()
+        return {name: _pack(getattr(self, name)) for name in self.ARRAYS} | {"spike_t": _pack(t),
+                                                                             "spike_n": _pack(n)}
+
+    def restore(self, snap: dict) -> None:
+        for name in self.ARRAYS:
+            setattr(self, name, _unpack(snap[name]))
+        self.spike_t, self.spike_n = [_unpack(snap["spike_t"])], [_unpack(snap["spike_n"])]
+
+
+def _pack(a: np.ndarray) -> dict:
+    a = np.ascontiguousarray(a)
+    return {"dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+
+
+def _unpack(d: dict) -> np.ndarray:
+    return np.frombuffer(d["data"], dtype=np.dtype(d["dtype"])).reshape(d["shape"]).copy()
+
+
+# -- summaries ----------------------------------------------------------------------------------
+
+
+def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times, spike_neurons) -> dict:
+    """Per-sample weights (arrays [sample, neuron]) -> mean and spread across neurons, changes of
+    each eye over each phase and postsynaptic rates."""
+    time_s = np.asarray(time_s)
+    out = {"time_s": time_s.tolist()}
+    for name, w in (("left", np.asarray(w_left)), ("right", np.asarray(w_right))):
+        out[f"w_{name}"] = w.mean(axis=1).tolist()
+        out[f"w_{name}_p10"] = np.percentile(w, 10, axis=1).tolist()
+        out[f"w_{name}_p90"] = np.percentile(w, 90, axis=1).tolist()
+    mean_l, mean_r = np.asarray(out["w_left"]), np.asarray(out["w_right"])
+    out["phases"] = []
     for name, start, end, open_eyes in cfg.phases():
-        i0 = int(np.argmin(abs(trace[:, 0] - start)))
-        i1 = int(np.argmin(abs(trace[:, 0] - end)))
-        spikes = sum(int(((r["spikes"] >= start) & (r["spikes"] < end)).sum()) for r in results)
+        i0, i1 = int(np.argmin(abs(time_s - start))), int(np.argmin(abs(time_s - end)))
+        spikes = int(((spike_times >= start) & (spike_times < end)).sum())
         out["phases"].append({
             "name": name, "start_s": start, "end_s": end, "open_eyes": [EYES[e] for e in (0, 1) if open_eyes[e]],
-            "dw_left": float(trace[i1, 1] / trace[i0, 1] - 1), "dw_right": float(trace[i1, 2] / trace[i0, 2] - 1),
-            "post_rate_hz": spikes / max(end - start, 1e-12) / len(results)})
+            "dw_left": float(mean_l[i1] / mean_l[i0] - 1), "dw_right": float(mean_r[i1] / mean_r[i0] - 1),
+            "post_rate_hz": spikes / max(end - start, 1e-12) / cfg.neurons})
     return out
 
 
 def deprivation_shift(summary: dict) -> dict:
-    """Changes over the deprivation phase: deprived (left) and open (right) eye, and the shift
-    (open-eye change minus deprived-eye change) that ocular dominance plots show."""
+    """Changes over the deprivation phase relative to its start: deprived (left) and open (right)
+    eye, the shift (open-eye change minus deprived-eye change) and when each eye moved: the time
+    the deprived eye reached half its drop, and the time the open eye first rose above its level
+    at the start of deprivation (None if it never did)."""
     md = next(p for p in summary["phases"] if p["name"] == "deprivation")
-    return {"dw_deprived": md["dw_left"], "dw_open": md["dw_right"],
-            "shift": md["dw_right"] - md["dw_left"], "post_rate_hz": md["post_rate_hz"]}
+    t = np.asarray(summary["time_s"])
+    inside = (t >= md["start_s"] - 1e-9) & (t <= md["end_s"] + 1e-9)
+    tt, left, right = t[inside], np.asarray(summary["w_left"])[inside], np.asarray(summary["w_right"])[inside]
+    drop = left - left[0]
+    half = np.flatnonzero(drop <= 0.5 * drop[-1]) if drop[-1] < 0 else np.zeros(0, dtype=int)
+    rise = np.flatnonzero(right > right[0] * (1 + 1e-3))
+    return {"deprived_change": md["dw_left"], "open_change": md["dw_right"],
+            "shift": md["dw_right"] - md["dw_left"], "post_rate_hz": md["post_rate_hz"],
+            "deprived_half_drop_s": float(tt[half[0]] - md["start_s"]) if half.size else None,
+            "open_rise_s": float(tt[rise[0]] - md["start_s"]) if rise.size else None}

@@ -3,13 +3,22 @@ Bi & Poo STDP, the Sjostrom frequency table and ocular dominance; Graupner-Brune
 published STDP curve.
 
 Calibrated (fitted) vs checked: the hippocampal cascade set was calibrated on the pairing curve
-and on the STDP peak sizes; the cortical set's two differing fields on the Sjostrom 0.1 Hz and
-50 Hz rows. Not fitted: STDP window widths, the Sjostrom 10/20/40 Hz rows, ocular dominance and
-everything about Graupner-Brunel (published parameters used as they are).
+(no change at rest, trough range, potentiation above -30 mV) and on the STDP peak sizes; the
+cortical set's two differing fields on the Sjostrom 0.1 Hz and 50 Hz rows (4 fitted points,
+reported in their own rows). Not fitted: the pairing crossover, STDP window widths and the curve
+beyond the LTP window, the 6 Sjostrom 10/20/40 Hz points, ocular dominance and everything about
+Graupner-Brunel (published parameters used as they are).
+
+Known misses (MISS*, strict xfail in tests/plasticity/test_plasticity_anchors.py) carry their
+cause in ``note``; each excuse covers only the documented miss (a different failure of the same
+row is a FAIL): the pairing crossover just below -40 mV, the second depression window at
++30..+100 ms, and the Sjostrom check points outside 0.25.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
+from math import isfinite
 
 import numpy as np
 
@@ -33,11 +42,30 @@ def count(name, source, expected, simulated, allowed_shortfall, note=""):
                        "absolute", "", note)
 
 
+def known_miss(check: AnchorCheck, documented: bool, reason: str) -> AnchorCheck:
+    """Mark ``check`` as a documented miss unless it fails in an undocumented way.
+
+    ``documented``: the row fails the way the docs describe. A pass keeps the note too (the strict
+    xfail then reports the fix, and the docs must change); a failure that is not the documented
+    one keeps the plain note and shows as FAIL."""
+    if check.passed or documented:
+        return replace(check, note="known miss: " + reason)
+    return check
+
+
 # -- the simulations, computed once per process -------------------------------------------------
 
 PAIRING_V_MV = np.arange(-75.0, 0.1, 2.5)
 STDP_DT_MS = np.array([d for d in np.arange(-100.0, 100.1, 2.5) if d != 0])
 SJOSTROM_HZ = [0.1, 10.0, 20.0, 40.0, 50.0]
+SJOSTROM_DT_MS = (+10, -10)                      # the columns of the table (cascade_frequency order)
+SJOSTROM_FITTED_HZ = (0.1, 50.0)                 # the cortical set was fitted on these two rows
+
+# What docs/plasticity-cascade.md (section 1, Results) states; the rows below keep the text true.
+DOC_CROSSOVER_MV = (-41.5, -40.0)                # documented miss: crossover at -40.8 mV
+DOC_LATE_MIN_AT_MS = (40.0, 50.0)                # second depression window: minimum at +45 ms ...
+DOC_LATE_MIN_DW = (-0.42, -0.32)                 # ... of -0.37
+DOC_SJOSTROM_FAR = {(10.0, +10), (20.0, +10), (20.0, -10)}   # check points outside 0.25
 
 
 @lru_cache(maxsize=None)
@@ -65,6 +93,26 @@ def ocular_dominance(boosting: bool):
     summary = od.run_ocular_dominance(cascade.load_params("hippocampal", bap_boosting=boosting),
                                       od.OcularDominanceConfig(), seed=0)
     return od.deprivation_shift(summary)
+
+
+def pairing_crossover_mV(v_mV, dw):
+    """V_h where dw changes sign from depression to potentiation above the trough (linear
+    interpolation between grid points); nan without a depression or without a crossing."""
+    k = int(np.argmin(dw))
+    up = np.flatnonzero(dw[k:] > 0)
+    if dw[k] >= 0 or not up.size:
+        return float("nan")
+    j = k + int(up[0])
+    return float(np.interp(0.0, [dw[j - 1], dw[j]], [v_mV[j - 1], v_mV[j]]))
+
+
+def sjostrom_points(table):
+    """One row per published point: (f_Hz, delta-t ms, model, data, fitted)."""
+    from lolpim.models.plasticity import protocols
+    exp = protocols.experimental_data()["frequency"]
+    data = np.column_stack([exp["dw_plus_10ms"], exp["dw_minus_10ms"]])
+    return [(float(f), d, float(table[i, j]), float(data[i, j]), float(f) in SJOSTROM_FITTED_HZ)
+            for i, f in enumerate(exp["frequency_hz"]) for j, d in enumerate(SJOSTROM_DT_MS)]
 
 
 def sjostrom_scores(table):
@@ -103,6 +151,10 @@ def gb_extrema(n_pairs: int):
 
 
 def pairing_checks():
+    return pairing_curve_checks() + pairing_crossover_checks()
+
+
+def pairing_curve_checks():
     dw = cascade_pairing()
     v = PAIRING_V_MV
     rest = float(dw[v == -65.0][0])
@@ -115,7 +167,28 @@ def pairing_checks():
     ]
 
 
+def pairing_crossover_checks():
+    """The crossover (ANCHORS 5: 'near -40..-30 mV') was not a calibration target."""
+    from lolpim.models.plasticity import protocols
+    lo, hi = protocols.experimental_data()["pairing"]["crossover_range_mV"]
+    x = pairing_crossover_mV(PAIRING_V_MV, cascade_pairing())
+    row = within("cascade pairing: V_h of the crossover, depression -> potentiation (-40..-30 mV)",
+                 SRC_PAIRING, lo, hi, x, " mV", note="not fitted; interpolated on the 2.5 mV grid")
+    return [known_miss(
+        row, isfinite(x) and DOC_CROSSOVER_MV[0] <= x < DOC_CROSSOVER_MV[1],
+        f"crossover at {x:.1f} mV, just below -40 mV. It lies where the kinase's work (k_p C1) "
+        "catches up with the phosphatase's (k_d C2): with the calibrated calcium scale and k_p/k_d = 67 "
+        "that takes a single-release peak calcium of ~0.30 uM (1.5 K_2, 0.46 K_1), which the NMDA "
+        "current reaches at ~-41 mV. The crossover was not a calibration target; variants that move it "
+        "into the range (higher K_1, lower k_p) deepen the LTD and the +40 ms depression window, and the "
+        "model was not refitted to this row")]
+
+
 def stdp_checks():
+    return stdp_window_checks() + stdp_late_checks()
+
+
+def stdp_window_checks():
     dw, dt = cascade_stdp(), STDP_DT_MS
     ltp_side, ltd_side = (dt > 0) & (dt <= 20), (dt < 0) & (dt >= -20)
     tau_plus, tau_minus = decay_width_ms(dt, dw, +1), decay_width_ms(dt, dw, -1)
@@ -134,13 +207,107 @@ def stdp_checks():
     ]
 
 
-def sjostrom_checks():
-    same_sign, close = sjostrom_scores(cascade_sjostrom())
-    note = "cortical set fitted on the 0.1 and 50 Hz rows; 10/20/40 Hz are checks"
+LATE_WINDOW_CAUSE = (
+    "a second depression window after the LTP window, a property of this model class: NMDA "
+    "unbinding is slow (70 ms), so a bAP 30-100 ms after the pre spike meets partly bound NMDA "
+    "receptors with its boost mostly decayed, and the moderate calcium activates the high-affinity "
+    "phosphatase-like C2 but not C1. Shouval, Bear & Cooper 2002 (PNAS) discuss the same window in "
+    "calcium-control models. Not changed")
+
+
+def stdp_late_checks():
+    """+30..+100 ms, beyond the LTP window: what the docs say about the model, and the data."""
+    from lolpim.models.plasticity import protocols
+    exp = protocols.experimental_data()["stdp"]
+    lo, hi = exp["no_change_after_ms"]
+    dw, dt = cascade_stdp(), STDP_DT_MS
+    late = (dt >= lo) & (dt <= hi)
+    k = int(np.argmin(dw[late]))
+    at_ms, lowest = float(dt[late][k]), float(dw[late][k])
+    extreme = float(dw[late][np.argmax(np.abs(dw[late]))])
+    doc = "documented model property (docs/plasticity-cascade.md), not a data check"
+    documented = (DOC_LATE_MIN_AT_MS[0] <= at_ms <= DOC_LATE_MIN_AT_MS[1]
+                  and DOC_LATE_MIN_DW[0] <= lowest <= DOC_LATE_MIN_DW[1])
+    tol = exp["no_change_after_tolerance"]
+    data = AnchorCheck(AREA, f"cascade STDP: largest |dw| at +{lo:.0f}..+{hi:.0f} ms (no change beyond the "
+                             f"LTP window, |dw| <= {tol})", SRC_STDP, 0.0, extreme, tol, "bound",
+                       note="not fitted")
     return [
-        within("cascade Sjostrom table: points with the right sign (>= 8 of 10)", SRC_SJOSTROM, 8, 10, same_sign,
+        within(f"cascade STDP: delta-t of the lowest dw at +{lo:.0f}..+{hi:.0f} ms (second depression window)",
+               SRC_STDP, *DOC_LATE_MIN_AT_MS, at_ms, " ms", note=doc),
+        within(f"cascade STDP: lowest dw at +{lo:.0f}..+{hi:.0f} ms (second depression window)", SRC_STDP,
+               *DOC_LATE_MIN_DW, lowest, note=doc),
+        known_miss(data, documented and extreme < 0,
+                   f"lowest dw {lowest:+.2f} at +{at_ms:.1f} ms: " + LATE_WINDOW_CAUSE),
+    ]
+
+
+def sjostrom_checks():
+    return sjostrom_table_checks() + sjostrom_fitted_checks() + sjostrom_held_out_checks()
+
+
+def sjostrom_table_checks():
+    """The acceptance as written (ANCHORS 5 / issue): all 10 points, 4 of them fitted."""
+    same_sign, close = sjostrom_scores(cascade_sjostrom())
+    note = "all 10 points, 4 of them fitted (0.1 and 50 Hz rows); the 6 check points have their own rows"
+    return [
+        within("cascade Sjostrom table, all 10 points: right sign (>= 8 of 10)", SRC_SJOSTROM, 8, 10, same_sign,
                note=note),
-        within("cascade Sjostrom table: points within 0.25 (>= 7 of 10)", SRC_SJOSTROM, 7, 10, close, note=note),
+        within("cascade Sjostrom table, all 10 points: within 0.25 (>= 7 of 10)", SRC_SJOSTROM, 7, 10, close,
+               note=note),
+    ]
+
+
+def _sjostrom_counts(fitted: bool):
+    """(points, right sign, within tolerance, needed signs, needed within, the far points) for the fitted or
+    the check points; 'needed' applies the 10-point acceptance rates (8/10, 7/10) to this subset, rounded up."""
+    from lolpim.models.plasticity import protocols
+    exp = protocols.experimental_data()["frequency"]
+    total, tol = len(exp["frequency_hz"]) * len(SJOSTROM_DT_MS), exp["close_tolerance"]
+    pts = [p for p in sjostrom_points(cascade_sjostrom()) if p[4] == fitted]
+    signs = sum(np.sign(m) == np.sign(d) for _, _, m, d, _ in pts)
+    far = {(f, dt): (m, d) for f, dt, m, d, _ in pts if abs(m - d) > tol}
+    n = len(pts)
+    need_sign = -(-exp["sign_points_needed"] * n // total)
+    need_close = -(-exp["close_points_needed"] * n // total)
+    return n, int(signs), n - len(far), need_sign, need_close, far
+
+
+def _describe(points) -> str:
+    return ", ".join(f"{f:g} Hz {dt:+d} ms {m:+.2f} vs {d:+.2f}" for (f, dt), (m, d) in sorted(points.items()))
+
+
+def sjostrom_fitted_checks():
+    """The 4 points the cortical set was fitted on: a calibration result, not a check."""
+    n, signs, close, need_sign, need_close, _ = _sjostrom_counts(fitted=True)
+    hz = " and ".join(f"{f:g}" for f in SJOSTROM_FITTED_HZ)
+    note = "fitted (calibration of the cortical set), not a check"
+    return [
+        within(f"cascade Sjostrom fitted points ({hz} Hz): right sign (>= {need_sign} of {n})", SRC_SJOSTROM,
+               need_sign, n, signs, note=note),
+        within(f"cascade Sjostrom fitted points ({hz} Hz): within 0.25 (>= {need_close} of {n})", SRC_SJOSTROM,
+               need_close, n, close, note=note),
+    ]
+
+
+def sjostrom_held_out_checks():
+    """The 6 check points (10, 20, 40 Hz), at the same rates as the 10-point acceptance."""
+    from lolpim.models.plasticity import protocols
+    exp = protocols.experimental_data()["frequency"]
+    n, signs, close, need_sign, need_close, far = _sjostrom_counts(fitted=False)
+    wrong = {(f, dt): (m, d) for f, dt, m, d, fit in sjostrom_points(cascade_sjostrom())
+             if not fit and np.sign(m) != np.sign(d)}
+    hz = ", ".join(f"{f:g}" for f in exp["frequency_hz"] if f not in SJOSTROM_FITTED_HZ)
+    close_row = within(f"cascade Sjostrom check points ({hz} Hz): within 0.25 (>= {need_close} of {n})",
+                       SRC_SJOSTROM, need_close, n, close, note="not fitted")
+    return [
+        within(f"cascade Sjostrom check points ({hz} Hz): right sign (>= {need_sign} of {n})", SRC_SJOSTROM,
+               need_sign, n, signs, note="not fitted; wrong sign: " + (_describe(wrong) or "none")),
+        known_miss(close_row, set(far) == DOC_SJOSTROM_FAR,
+                   f"{close} of {n} within 0.25 (outside: {_describe(far)}); the model's LTP rises with "
+                   "frequency more steeply than the data: calcium from successive pairs 50-100 ms apart "
+                   "summates and the cooperative C1 responds to the sum. The 10-point acceptance (>= 7 of "
+                   "10) is met only because all 4 fitted points are close"),
     ]
 
 

@@ -1,5 +1,13 @@
 """Validation of the plasticity models against ANCHORS.md section 5 (tolerances in
-orchestration/anchors/plasticity.py, printed by `lolpim validate --area plasticity`)."""
+orchestration/anchors/plasticity.py, printed by `lolpim validate --area plasticity`).
+
+Rows whose miss is understood are strict xfails (the same convention as tests/system and
+tests/hardware): they must keep failing until the model changes, and their cause is the row's
+note, printed by `lolpim validate` and written in docs/plasticity-cascade.md. A row fails as a
+plain test when it misses in a way the docs do not describe.
+"""
+import pytest
+
 from lolpim.orchestration.anchors import plasticity as anchors
 
 
@@ -9,23 +17,64 @@ def _assert_all(checks):
         assert c.passed, c
 
 
-def test_cascade_pairing_curve():
-    """Shouval 2002-style pairing (100 pulses at 1 Hz, clamp at V_h): |dw| < 5% at -65 mV, the
-    depression trough between -55 and -40 mV, potentiation at every V_h >= -30 mV."""
-    _assert_all(anchors.pairing_checks())
+def _rows(checks):
+    assert checks
+    return [pytest.param(c, id=c.name, marks=[pytest.mark.xfail(strict=True, reason=c.note)]
+                         if c.note.startswith("known miss") else [])
+            for c in checks]
 
 
-def test_cascade_stdp_curve():
+@pytest.mark.parametrize("check", _rows(anchors.pairing_curve_checks()))
+def test_cascade_pairing_curve(check):
+    """Shouval 2002-style pairing (100 pulses at 1 Hz, clamp at V_h; ANCHORS 5): |dw| <= 0.05 at
+    -65 mV, the depression trough between -55 and -40 mV, potentiation at every V_h >= -30 mV
+    (all calibration targets of the hippocampal set)."""
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("check", _rows(anchors.pairing_crossover_checks()))
+def test_cascade_pairing_crossover(check):
+    """Pairing crossover (ANCHORS 5, experiments.toml crossover_range_mV): the interpolated V_h
+    where dw turns from depression to potentiation must lie in -40..-30 mV, no widened tolerance.
+    Not fitted. Documented miss (strict xfail) while it sits just below, in -41.5..-40 mV (the
+    model gives about -40.8 mV); anywhere else it is a plain failure."""
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("check", _rows(anchors.stdp_window_checks()))
+def test_cascade_stdp_curve(check):
     """Bi & Poo 1998 (60 pairs at 1 Hz): LTP on (0, +20] ms, LTD on [-20, 0) ms, peak LTP in
     +80..+100% within 0..10 ms, peak LTD in -30..-50%, LTP side narrower; 1/e widths within 50%
     of tau+ = 16.8 ms and tau- = 33.7 ms (widths not fitted)."""
-    _assert_all(anchors.stdp_checks())
+    assert check.passed, check
 
 
-def test_cascade_sjostrom_frequency_table():
-    """Sjostrom, Turrigiano & Nelson 2001: right sign at >= 8 of 10 points and within 0.25 at
-    >= 7 of 10 (cortical set fitted on the 0.1 and 50 Hz rows only)."""
-    _assert_all(anchors.sjostrom_checks())
+@pytest.mark.parametrize("check", _rows(anchors.stdp_late_checks()))
+def test_cascade_stdp_beyond_the_ltp_window(check):
+    """+30..+100 ms after pre. The model's documented second depression window (slow NMDA
+    unbinding; docs/plasticity-cascade.md section 1): its lowest dw at +40..+50 ms and within
+    -0.37 +- 0.05, so the text cannot drift. Against Bi & Poo 1998 Fig. 7 (changes scattered
+    around zero there): |dw| <= 0.1 at every point, a documented miss (strict xfail) while the
+    window is the documented one."""
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("check", _rows(anchors.sjostrom_table_checks() + anchors.sjostrom_fitted_checks()))
+def test_cascade_sjostrom_table_and_fitted_points(check):
+    """Sjostrom, Turrigiano & Nelson 2001 (5 pairs per burst, 15 bursts 10 s apart; +-10 ms): all
+    10 points, right sign at >= 8 and within 0.25 at >= 7 (the acceptance as written); the 4
+    fitted points (0.1 and 50 Hz rows, the cortical set's calibration) at the same rates, >= 4 of
+    4 signs and >= 3 of 4 within 0.25."""
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("check", _rows(anchors.sjostrom_held_out_checks()))
+def test_cascade_sjostrom_check_points(check):
+    """Sjostrom 2001, the 6 check points (10, 20 and 40 Hz rows, not fitted), at the 10-point
+    acceptance rates rounded up: right sign at >= 5 of 6 (the model: 5), within 0.25 at >= 5 of 6
+    (the model: 3; a documented miss, strict xfail, while the points outside are the documented
+    10 Hz +10 ms, 20 Hz +10 ms and 20 Hz -10 ms)."""
+    assert check.passed, check
 
 
 def test_cascade_ocular_dominance():
@@ -40,3 +89,24 @@ def test_graupner_brunel_dp_stdp_extrema():
     the analytic readout; cortical-slices set right-signed at >= 8 of the 10 Sjostrom points."""
     _assert_all(anchors.graupner_brunel_checks())
 
+
+
+def test_crossover_is_interpolated_above_the_trough():
+    """The crossover row's helper: linear interpolation of the first sign change from depression to
+    potentiation above the trough; nan without a depression or without a crossing."""
+    import numpy as np
+    v = np.array([-70.0, -60.0, -50.0, -40.0, -30.0])
+    assert anchors.pairing_crossover_mV(v, np.array([0.01, -0.1, -0.5, -0.1, 0.3])) == -37.5
+    assert np.isnan(anchors.pairing_crossover_mV(v, np.array([-0.01, -0.1, -0.5, -0.3, -0.1])))
+    assert np.isnan(anchors.pairing_crossover_mV(v, np.array([0.01, 0.1, 0.5, 0.6, 0.7])))
+
+
+def test_only_the_documented_miss_is_excused():
+    """known_miss: a row failing the documented way is MISS*, one failing another way stays a plain
+    FAIL, and a row that passes keeps the note so its strict xfail reports the fix."""
+    from lolpim.orchestration.validation import AnchorCheck
+    failing = AnchorCheck("plasticity", "x", "src", 0.0, 1.0, 0.1, "bound")
+    passing = AnchorCheck("plasticity", "x", "src", 0.0, 0.05, 0.1, "bound")
+    assert anchors.known_miss(failing, True, "why").known_miss
+    assert not anchors.known_miss(failing, False, "why").known_miss
+    assert anchors.known_miss(passing, False, "why").note.startswith("known miss")

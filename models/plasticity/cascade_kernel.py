@@ -21,6 +21,8 @@ from numba import njit
 # state columns (one row per synapse); 11 float64 = 88 bytes of state per synapse
 T, T_EVENT, G, T_PRE, A_FAST, A_SLOW, CA, C1, C2, P, V_BASE = range(11)
 N_STATE = 11
+FLUSH_G = 1e-9          # NMDA gating and bAP voltage below these count as fully decayed
+FLUSH_MV = 1e-9
 
 # parameter vector layout (see pack_params)
 (K_TAU_NMDA, K_BIND, K_FLUX, K_E_CA, K_TAU_CA, K_VGCC, K_A_BAP, K_FAST_FRAC, K_TAU_FAST, K_TAU_SLOW,
@@ -84,13 +86,18 @@ def integrate_to(s, i, t_target, k, nmda_gain):
         h = min(max(h, k[K_MIN_STEP]), k[K_MAX_STEP])
         h = min(h, t_target - s[i, T])
         half = 0.5 * h
-        e_n = np.exp(-half / k[K_TAU_NMDA])
-        e_f = np.exp(-half / k[K_TAU_FAST])
-        e_s = np.exp(-half / k[K_TAU_SLOW])
-        g_mid = s[i, G] * e_n
-        v_mid = s[i, V_BASE] + s[i, A_FAST] * e_f + s[i, A_SLOW] * e_s
-        unblocked = 1.0 / (1.0 + (k[K_MG] / 3.57) * np.exp(-0.062 * v_mid))
-        flux = nmda_gain * k[K_FLUX] * g_mid * unblocked * (k[K_E_CA] - v_mid)
+        # components that have decayed below FLUSH are set to zero (their effect on the calcium
+        # is < 1e-9 of a spike's), which saves their exponentials for the rest of the interval
+        g, a_fast, a_slow = s[i, G], s[i, A_FAST], s[i, A_SLOW]
+        e_n = np.exp(-half / k[K_TAU_NMDA]) if g != 0.0 else 0.0
+        e_f = np.exp(-half / k[K_TAU_FAST]) if a_fast != 0.0 else 0.0
+        e_s = np.exp(-half / k[K_TAU_SLOW]) if a_slow != 0.0 else 0.0
+        flux = 0.0
+        if g != 0.0:
+            g_mid = g * e_n
+            v_mid = s[i, V_BASE] + a_fast * e_f + a_slow * e_s
+            unblocked = 1.0 / (1.0 + (k[K_MG] / 3.57) * np.exp(-0.062 * v_mid))
+            flux = nmda_gain * k[K_FLUX] * g_mid * unblocked * (k[K_E_CA] - v_mid)
         decay_ca = np.exp(-h / k[K_TAU_CA])
         ca_old = s[i, CA]
         ca_new = ca_old * decay_ca + flux * k[K_TAU_CA] * (1.0 - decay_ca)
@@ -105,9 +112,10 @@ def integrate_to(s, i, t_target, k, nmda_gain):
             target = k_up / rate
             s[i, P] = target + (s[i, P] - target) * np.exp(-rate * h)
         s[i, CA], s[i, C1], s[i, C2] = ca_new, c1_new, c2_new
-        s[i, G] *= e_n * e_n
-        s[i, A_FAST] *= e_f * e_f
-        s[i, A_SLOW] *= e_s * e_s
+        g, a_fast, a_slow = g * e_n * e_n, a_fast * e_f * e_f, a_slow * e_s * e_s
+        s[i, G] = g if g > FLUSH_G else 0.0
+        s[i, A_FAST] = a_fast if abs(a_fast) > FLUSH_MV else 0.0
+        s[i, A_SLOW] = a_slow if abs(a_slow) > FLUSH_MV else 0.0
         s[i, T] += h
         steps += 1
     if t_target > s[i, T]:

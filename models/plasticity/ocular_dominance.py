@@ -63,8 +63,8 @@ class OcularDominanceConfig:
     contrast_spread: float = 0.0
     eye_latency_s: tuple = (0.0, 0.0005)
     background_rate_hz: float = 1.0
-    binocular_s: float = 20.0
-    deprivation_s: float = 20.0
+    binocular_s: float = 10.0
+    deprivation_s: float = 15.0
     recovery_s: float = 0.0
     sample_interval_s: float = 1.0
 
@@ -169,10 +169,12 @@ def fixations(cfg: OcularDominanceConfig, seed: int, neuron: int):
     for phase_id, (_, start, end, _) in enumerate(cfg.phases()):
         if cfg.visual_rate_hz <= 0:
             continue
-        scene = np.random.default_rng([seed, neuron, phase_id, 2])
+        # intervals and contrasts from their own streams: a longer phase only appends fixations
+        onsets = np.random.default_rng([seed, neuron, phase_id, 2])
+        contrasts = np.random.default_rng([seed, neuron, phase_id, 3])
         n_max = int(3 * cfg.visual_rate_hz * (end - start)) + 10
-        t = start + np.cumsum(scene.gamma(cfg.fixation_shape, 1 / (cfg.fixation_shape * cfg.visual_rate_hz), n_max))
-        c = 1.0 - cfg.contrast_spread * scene.random(n_max)
+        t = start + np.cumsum(onsets.gamma(cfg.fixation_shape, 1 / (cfg.fixation_shape * cfg.visual_rate_hz), n_max))
+        c = 1.0 - cfg.contrast_spread * contrasts.random(n_max)
         keep = t < end
         times.append(t[keep])
         contrast.append(c[keep])
@@ -438,19 +440,35 @@ def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times, 
     return out
 
 
+def _half_time(t, w, start_s):
+    """Seconds after ``start_s`` when w first covers half of its final change (None if no change)."""
+    change = w - w[0]
+    if change[-1] == 0:
+        return None
+    k = np.flatnonzero(change / change[-1] >= 0.5)
+    return float(t[k[0]] - start_s)
+
+
 def deprivation_shift(summary: dict) -> dict:
     """Changes over the deprivation phase relative to its start: deprived (left) and open (right)
-    eye, the shift (open-eye change minus deprived-eye change) and when each eye moved: the time
-    the deprived eye reached half its drop, and the time the open eye first rose above its level
-    at the start of deprivation (None if it never did)."""
+    eye, the shift (open-eye change minus deprived-eye change), the post rate, and when each eye
+    had covered half of its change (Frenkel & Bear 2004: the deprived eye moves first)."""
     md = next(p for p in summary["phases"] if p["name"] == "deprivation")
     t = np.asarray(summary["time_s"])
     inside = (t >= md["start_s"] - 1e-9) & (t <= md["end_s"] + 1e-9)
-    tt, left, right = t[inside], np.asarray(summary["w_left"])[inside], np.asarray(summary["w_right"])[inside]
-    drop = left - left[0]
-    half = np.flatnonzero(drop <= 0.5 * drop[-1]) if drop[-1] < 0 else np.zeros(0, dtype=int)
-    rise = np.flatnonzero(right > right[0] * (1 + 1e-3))
+    left, right = np.asarray(summary["w_left"])[inside], np.asarray(summary["w_right"])[inside]
     return {"deprived_change": md["dw_left"], "open_change": md["dw_right"],
             "shift": md["dw_right"] - md["dw_left"], "post_rate_hz": md["post_rate_hz"],
-            "deprived_half_drop_s": float(tt[half[0]] - md["start_s"]) if half.size else None,
-            "open_rise_s": float(tt[rise[0]] - md["start_s"]) if rise.size else None}
+            "deprived_half_time_s": _half_time(t[inside], left, md["start_s"]),
+            "open_half_time_s": _half_time(t[inside], right, md["start_s"])}
+
+
+def criteria(on: dict, off: dict) -> dict:
+    """The ocular-dominance criteria (docs/plasticity-cascade.md section 3) from the boost-on and
+    boost-off deprivation_shift results: each a bool, plus the shift ratio."""
+    ratio = off["shift"] / on["shift"] if on["shift"] != 0 else float("inf")
+    order = (on["deprived_half_time_s"] is not None and on["open_half_time_s"] is not None
+             and on["deprived_half_time_s"] < on["open_half_time_s"])
+    return {"deprived_falls": on["deprived_change"] < 0, "open_rises": on["open_change"] > 0,
+            "deprived_first": bool(order), "shift_ratio_off_on": ratio,
+            "boosting_needed": on["shift"] > 0 and ratio <= 0.5}

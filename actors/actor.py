@@ -4,6 +4,9 @@ delivers an event to an actor (used by both executors, so they cannot drift apar
 A subclass declares:
   ``accepts``      {kind: {field: type or tuple of types}}: the messages it understands;
   ``lookahead_ps`` the smallest delay of anything it sends to *another* actor (> 0);
+  ``peer_names``   optionally, the only actors it ever sends to (None: any). The Ray executor
+                   lets a process whose actors send only to each other run past the window
+                   bound its lookahead would set (actors/ray_executor.py);
 and implements ``handle(event, payload) -> list[Event]`` (build outputs with ``send``),
 optionally ``start()``, ``result()``, and ``state()`` / ``load_state()`` for snapshots.
 Self-addressed events (timers) may use any delay >= 0: they never cross a window.
@@ -33,6 +36,7 @@ def actor_seed(seed: int, name: str) -> np.random.SeedSequence:
 class Actor:
     accepts: dict[str, dict[str, Any]] = {}
     lookahead_ps: int = 1
+    peer_names: frozenset | None = None
 
     def __init__(self, name: str, seed: int = 0):
         self.name = name
@@ -77,6 +81,9 @@ class Actor:
                               f"below its declared lookahead {self.lookahead_ps} ps")
         if delay_ps < 0:
             raise KernelError(f"actor '{self.name}' scheduled '{kind}' in the past ({delay_ps} ps)")
+        if self.peer_names is not None and dst != self.name and dst not in self.peer_names:
+            raise KernelError(f"actor '{self.name}' sent '{kind}' to '{dst}', which is not among its declared "
+                              f"peers ({', '.join(sorted(self.peer_names))})")
         self._seq += 1
         return Event(self.now_ps + int(delay_ps), dst, self.name, self._seq, kind, pack_payload(payload))
 

@@ -77,6 +77,7 @@ class EyePopulation(Actor):
         self.sample_ps = seconds_to_ps(self.cfg.sample_interval_s)
         self.end_ps = seconds_to_ps(self.cfg.duration_s())
         self.neuron_block = block_name(block)
+        self.peer_names = frozenset({self.neuron_block})
         self.sample_t: list[float] = []
         self.sample_w: list[np.ndarray] = []
 
@@ -138,6 +139,7 @@ class NeuronBlock(Actor):
         _, _, self.bap_ps = timing_ps(self.variant)
         self.lookahead_ps = self.bap_ps - TICK_OFFSET_PS
         self.populations = [population_name(block, eye) for eye in range(2)]
+        self.peer_names = frozenset(self.populations)
         self.inbox: list[tuple[int, dict]] = []
 
     def handle(self, event, payload):

@@ -7,7 +7,10 @@ inside the window can land inside it. Every process with work before W gets exac
 one call per window carrying all its inbound events as one msgpack batch.
 
 Several logical actors may share one process (``max_processes``); the message flow is
-unchanged. Every ``checkpoint_every`` windows the coordinator snapshots every process;
+unchanged. An actor that declares its peers (Actor.peer_names) and whose peers all live in its
+own process can never send anything across processes, so its lookahead does not bound the
+window; when no pending actor bounds it, a window spans ``max_window_ps`` (each process then runs
+many of its actors' ticks in one call). Every ``checkpoint_every`` windows the coordinator snapshots every process;
 if a process dies, it is rebuilt from its specs, restored from the snapshot, replayed
 through the logged windows since, and the run continues with an identical result.
 """
@@ -144,7 +147,8 @@ class RayExecutor:
     def __init__(self, address: str | None = None, max_processes: int | None = None,
                  checkpoint_every: int = 64, record_trace: bool = False,
                  max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES, progress=None, on_window=None,
-                 keep_processes: bool = False, on_metrics=None, actor_options: dict | None = None):
+                 keep_processes: bool = False, on_metrics=None, actor_options: dict | None = None,
+                 max_window_ps: int | None = None):
         self.address = address
         self.max_processes = max_processes
         self.checkpoint_every = max(1, checkpoint_every)
@@ -163,13 +167,19 @@ class RayExecutor:
         # Ray actor options for the processes, e.g. {"scheduling_strategy": "SPREAD"} to place
         # them across a cluster's nodes
         self.actor_options = dict(actor_options or {})
+        # the longest window when no actor's lookahead bounds it (progress and checkpoints
+        # happen between windows); None: up to the latest pending event
+        if max_window_ps is not None and not (isinstance(max_window_ps, int) and max_window_ps > 0):
+            raise ValueError(f"max_window_ps must be an integer > 0, got {max_window_ps!r}")
+        self.max_window_ps = max_window_ps
 
     # --- set-up -------------------------------------------------------------------
     def _place(self, system: SystemSpec) -> None:
         specs = list(system.actors)
         n = len(specs) if not self.max_processes else min(self.max_processes, len(specs))
         groups = [specs[i * len(specs) // n:(i + 1) * len(specs) // n] for i in range(n)]
-        probe = {s.name: s.build(system.seed).lookahead_ps for s in specs}
+        built = {s.name: s.build(system.seed) for s in specs}
+        probe = {name: a.lookahead_ps for name, a in built.items()}
         bad = {k: v for k, v in probe.items() if not isinstance(v, int) or v <= 0}
         if bad:
             name, value = next(iter(bad.items()))
@@ -182,6 +192,9 @@ class RayExecutor:
             self.processes.append(_Process(dicts))
             for s in group:
                 self.owner[s.name] = i
+        # actors that can only send inside their own process do not bound the windows
+        self.local_only = {name for name, a in built.items() if a.peer_names is not None
+                           and all(self.owner.get(p) == self.owner[name] for p in a.peer_names)}
 
     def _new_host(self, specs: list[dict], seed: int):
         remote = _RemoteHost.options(**self.actor_options) if self.actor_options else _RemoteHost
@@ -235,13 +248,22 @@ class RayExecutor:
                     for ev in p.inbox:
                         _merge_min(pending, ev.dst, ev.time_ps)
                         _merge_min(bound, ev.dst, ev.time_ps + self.lookahead[ev.dst])
+                for name in self.local_only:
+                    bound.pop(name, None)
                 if not pending:
                     break
                 t_min = min(pending.values())
                 if until is not None and t_min > until:
                     break
                 # W: no actor can send anything that lands before W (self-timers stay local)
-                w_end = min(bound.values()) if bound else max(pending.values()) + 1
+                if bound:
+                    w_end = min(bound.values())
+                elif self.max_window_ps is not None:
+                    w_end = t_min + self.max_window_ps
+                else:
+                    w_end = max(pending.values()) + 1
+                if self.max_window_ps is not None:
+                    w_end = min(w_end, t_min + self.max_window_ps)
                 if until is not None:
                     w_end = min(w_end, until + 1)
                 if self.on_window is not None:

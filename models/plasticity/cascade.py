@@ -105,7 +105,7 @@ def mg_unblocked_fraction(v_mV, mg_mM: float):
     return 1.0 / (1.0 + (mg_mM / 3.57) * np.exp(-0.062 * np.asarray(v_mV, dtype=float)))
 
 
-STATE_FIELDS = ("t_s", "t_event_s", "g", "t_pre_s", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base")
+STATE_FIELDS = ("t_s", "ladder_rung", "g", "t_pre_s", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base")
 
 
 class CascadePopulation:

@@ -4,7 +4,7 @@ Every synapse is an independent row of one float64 array (``state``, columns bel
 clock. Advancing a synapse costs steps only for that synapse: an event at one synapse never moves
 the others, so a population's cost is linear in (synapses x their own events). Within a synapse
 the scheme is exponential Euler on a step ladder set by the time since its last event (fine,
-0.1 ms, right after a spike; 10% of the elapsed time later; at most 0.2 s): the linear decays are
+0.5 ms, right after a spike; 10% of the elapsed time later; at most 0.2 s): the linear decays are
 exact, each enzyme equation is solved exactly for the step's mid-point calcium, P likewise for
 the mid-point enzyme levels (docs/plasticity-cascade.md section 1).
 
@@ -19,10 +19,9 @@ import numpy as np
 from numba import njit
 
 # state columns (one row per synapse); 11 float64 = 88 bytes of state per synapse
-T, T_EVENT, G, T_PRE, A_FAST, A_SLOW, CA, C1, C2, P, V_BASE = range(11)
+T, LADDER, G, T_PRE, A_FAST, A_SLOW, CA, C1, C2, P, V_BASE = range(11)
 N_STATE = 11
-FLUSH_G = 1e-9          # NMDA gating and bAP voltage below these count as fully decayed
-FLUSH_MV = 1e-9
+FLUSH_G = 1e-9          # NMDA gating below this counts as fully decayed
 
 # parameter vector layout (see pack_params)
 (K_TAU_NMDA, K_BIND, K_FLUX, K_E_CA, K_TAU_CA, K_VGCC, K_A_BAP, K_FAST_FRAC, K_TAU_FAST, K_TAU_SLOW,
@@ -30,6 +29,9 @@ FLUSH_MV = 1e-9
  K_C2_ON, K_C2_OFF, K_PHOS, K_DEPHOS, K_MG, K_MIN_STEP, K_GROWTH, K_MAX_STEP,
  K_META_ON, K_META_TAU, K_META_TARGET, K_META_MAX) = range(31)
 N_PARAMS = 31
+# the step ladder follows the parameter vector: per rung, the step and its decay factors
+(L_H, L_NMDA_HALF, L_FAST_HALF, L_SLOW_HALF, L_CA, L_C1_OFF, L_C2_OFF) = range(7)
+L_WIDTH = 7
 
 
 def pack_params(p, min_step_s: float, step_growth: float, max_step_s: float, meta=None) -> np.ndarray:
@@ -47,13 +49,28 @@ def pack_params(p, min_step_s: float, step_growth: float, max_step_s: float, met
     if meta is not None:
         v[K_META_ON] = 1.0
         v[K_META_TAU], v[K_META_TARGET], v[K_META_MAX] = meta
-    return v
+    return np.concatenate([v, ladder(p, min_step_s, step_growth, max_step_s).ravel()])
+
+
+def ladder(p, min_step_s: float, step_growth: float, max_step_s: float) -> np.ndarray:
+    """The steps a synapse takes after an event when nothing interrupts it: step j is
+    step_growth x (time since the event), within [min_step_s, max_step_s]; the last rung repeats.
+    Each rung carries its decay factors, so a full step needs no exponential for them."""
+    rows, elapsed = [], 0.0
+    while True:
+        h = min(max(step_growth * elapsed, min_step_s), max_step_s)
+        rows.append((h, np.exp(-0.5 * h / p.nmda_tau_s), np.exp(-0.5 * h / p.bap_fast_tau_s),
+                     np.exp(-0.5 * h / p.bap_slow_tau_s), np.exp(-h / p.ca_tau_s),
+                     np.exp(-p.c1_off_per_s * h), np.exp(-p.c2_off_per_s * h)))
+        if h >= max_step_s or len(rows) > 10_000:
+            return np.array(rows)
+        elapsed += h
 
 
 def new_state(n: int, p_initial: float, v_base_mV, t0_s: float = 0.0) -> np.ndarray:
     s = np.zeros((n, N_STATE))
     s[:, T] = t0_s
-    s[:, T_EVENT] = t0_s - 1.0          # "long ago": the first step is already coarse
+    s[:, LADDER] = 1e9                  # "long ago": on the last (coarsest) rung
     s[:, T_PRE] = -np.inf              # never active: no boost
     s[:, P] = p_initial
     s[:, V_BASE] = v_base_mV
@@ -69,8 +86,10 @@ def _hill_power(x, n):
 
 
 @njit(cache=True, inline="always")
-def _enzyme(c, ca, h, half, hill, on, off):
+def _enzyme(c, ca, h, half, hill, on, off, off_decay):
     x = _hill_power(max(ca, 0.0) / half, hill)
+    if x < 1e-15:           # no calcium drive: the enzyme only decays (factor from the ladder)
+        return c * off_decay
     drive = on * x / (1.0 + x)
     rate = drive + off
     target = drive / rate
@@ -79,32 +98,40 @@ def _enzyme(c, ca, h, half, hill, on, off):
 
 @njit(cache=True)
 def integrate_to(s, i, t_target, k, nmda_gain):
-    """Advance synapse ``i`` to ``t_target`` (no events in between). Returns the steps taken."""
+    """Advance synapse ``i`` to ``t_target`` (no events in between). Returns the steps taken.
+    Full steps come from the ladder (decays precomputed); a step cut short to land on the
+    target computes its own, and the ladder resumes where it was."""
     steps = 0
+    last = (k.shape[0] - N_PARAMS) // L_WIDTH - 1
     while t_target - s[i, T] > 1e-12:
-        h = k[K_GROWTH] * (s[i, T] - s[i, T_EVENT])
-        h = min(max(h, k[K_MIN_STEP]), k[K_MAX_STEP])
-        h = min(h, t_target - s[i, T])
-        half = 0.5 * h
-        # components that have decayed below FLUSH are set to zero (their effect on the calcium
-        # is < 1e-9 of a spike's), which saves their exponentials for the rest of the interval
+        j = min(int(s[i, LADDER]), last)
+        r = N_PARAMS + j * L_WIDTH
+        h = k[r + L_H]
+        remaining = t_target - s[i, T]
+        if h <= remaining:
+            e_n, e_f, e_s = k[r + L_NMDA_HALF], k[r + L_FAST_HALF], k[r + L_SLOW_HALF]
+            decay_ca, d1, d2 = k[r + L_CA], k[r + L_C1_OFF], k[r + L_C2_OFF]
+            s[i, LADDER] = j + 1
+        else:
+            h = remaining
+            e_n = np.exp(-0.5 * h / k[K_TAU_NMDA])
+            e_f = np.exp(-0.5 * h / k[K_TAU_FAST])
+            e_s = np.exp(-0.5 * h / k[K_TAU_SLOW])
+            decay_ca = np.exp(-h / k[K_TAU_CA])
+            d1, d2 = np.exp(-k[K_C1_OFF] * h), np.exp(-k[K_C2_OFF] * h)
         g, a_fast, a_slow = s[i, G], s[i, A_FAST], s[i, A_SLOW]
-        e_n = np.exp(-half / k[K_TAU_NMDA]) if g != 0.0 else 0.0
-        e_f = np.exp(-half / k[K_TAU_FAST]) if a_fast != 0.0 else 0.0
-        e_s = np.exp(-half / k[K_TAU_SLOW]) if a_slow != 0.0 else 0.0
         flux = 0.0
         if g != 0.0:
             g_mid = g * e_n
             v_mid = s[i, V_BASE] + a_fast * e_f + a_slow * e_s
             unblocked = 1.0 / (1.0 + (k[K_MG] / 3.57) * np.exp(-0.062 * v_mid))
             flux = nmda_gain * k[K_FLUX] * g_mid * unblocked * (k[K_E_CA] - v_mid)
-        decay_ca = np.exp(-h / k[K_TAU_CA])
         ca_old = s[i, CA]
         ca_new = ca_old * decay_ca + flux * k[K_TAU_CA] * (1.0 - decay_ca)
         ca_mid = 0.5 * (ca_old + ca_new)
         c1_old, c2_old = s[i, C1], s[i, C2]
-        c1_new = _enzyme(c1_old, ca_mid, h, k[K_C1_HALF], k[K_C1_HILL], k[K_C1_ON], k[K_C1_OFF])
-        c2_new = _enzyme(c2_old, ca_mid, h, k[K_C2_HALF], k[K_C2_HILL], k[K_C2_ON], k[K_C2_OFF])
+        c1_new = _enzyme(c1_old, ca_mid, h, k[K_C1_HALF], k[K_C1_HILL], k[K_C1_ON], k[K_C1_OFF], d1)
+        c2_new = _enzyme(c2_old, ca_mid, h, k[K_C2_HALF], k[K_C2_HILL], k[K_C2_ON], k[K_C2_OFF], d2)
         k_up = k[K_PHOS] * 0.5 * (c1_old + c1_new)
         k_down = k[K_DEPHOS] * 0.5 * (c2_old + c2_new)
         rate = k_up + k_down
@@ -112,10 +139,12 @@ def integrate_to(s, i, t_target, k, nmda_gain):
             target = k_up / rate
             s[i, P] = target + (s[i, P] - target) * np.exp(-rate * h)
         s[i, CA], s[i, C1], s[i, C2] = ca_new, c1_new, c2_new
-        g, a_fast, a_slow = g * e_n * e_n, a_fast * e_f * e_f, a_slow * e_s * e_s
+        # components decayed below FLUSH count as gone (their effect on calcium is < 1e-9 of
+        # a spike's): the NMDA branch, Mg block included, is then skipped
+        g = g * e_n * e_n
         s[i, G] = g if g > FLUSH_G else 0.0
-        s[i, A_FAST] = a_fast if abs(a_fast) > FLUSH_MV else 0.0
-        s[i, A_SLOW] = a_slow if abs(a_slow) > FLUSH_MV else 0.0
+        s[i, A_FAST] = a_fast * e_f * e_f
+        s[i, A_SLOW] = a_slow * e_s * e_s
         s[i, T] += h
         steps += 1
     if t_target > s[i, T]:
@@ -127,7 +156,7 @@ def integrate_to(s, i, t_target, k, nmda_gain):
 def apply_pre(s, i, t, k):
     s[i, G] += k[K_BIND] * (1.0 - s[i, G])
     s[i, T_PRE] = t
-    s[i, T_EVENT] = t
+    s[i, LADDER] = 0.0
 
 
 @njit(cache=True, inline="always")
@@ -139,7 +168,7 @@ def apply_bap(s, i, t, k):
     s[i, A_FAST] += k[K_FAST_FRAC] * amplitude
     s[i, A_SLOW] += (1.0 - k[K_FAST_FRAC]) * amplitude
     s[i, CA] += k[K_VGCC] * amplitude
-    s[i, T_EVENT] = t
+    s[i, LADDER] = 0.0
 
 
 @njit(cache=True)

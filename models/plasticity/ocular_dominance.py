@@ -48,7 +48,7 @@ from .neuron import NeuronParams
 EYES = ("left", "right")
 DEPRIVED_EYE = 0
 VARIANT_FILE = Path(__file__).parent / "presets" / "ocular_dominance.toml"
-BAP_RING = 512          # bAPs kept per neuron; synapses are synchronised before it can wrap
+BAP_RING = 64           # bAPs kept per neuron; a neuron's synapses are brought up to date before it wraps
 CHUNK_S = 1.0           # inputs are drawn per neuron and chunk of simulated time
 PS_PER_S = 10**12
 

@@ -19,7 +19,7 @@ class AnchorCheck:
     expected: float      # the published or measured figure
     simulated: float     # what our model gives, computed live
     tolerance: float     # allowed |error|, in the unit of ``error_kind``
-    error_kind: str = "relative"   # "relative" (fraction), "absolute", or "bound"
+    error_kind: str = "relative"   # "relative" (fraction), "absolute", "bound", or "at_most"
     unit: str = ""
     note: str = ""
 
@@ -38,6 +38,8 @@ class AnchorCheck:
     def passed(self) -> bool:
         if self.error_kind == "bound":  # simulated must lie in [expected - tol, expected + tol]
             return bool(abs(self.simulated - self.expected) <= self.tolerance)
+        if self.error_kind == "at_most":  # one-sided: simulated <= expected + tol (nan fails)
+            return bool(self.simulated <= self.expected + self.tolerance)
         return bool(abs(self.error) <= self.tolerance)
 
 
@@ -58,7 +60,8 @@ def format_table(checks: list[AnchorCheck]) -> str:
     for c in checks:
         err = f"{c.error:+.1%}" if c.error_kind == "relative" else f"{c.error:+.3g}"
         tol = f"{c.tolerance:.0%}" if c.error_kind == "relative" else f"{c.tolerance:.3g}"
-        rows.append((c.area, c.name, c.source, f"{c.expected:.4g}{c.unit}",
+        at_most = "<=" if c.error_kind == "at_most" else ""
+        rows.append((c.area, c.name, c.source, f"{at_most}{c.expected:.4g}{c.unit}",
                      f"{c.simulated:.4g}{c.unit}", err, tol,
                      "PASS" if c.passed else "MISS*" if c.known_miss else "FAIL"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

@@ -1,4 +1,5 @@
-"""Leaky integrate-and-fire point neuron, updated exactly at its input events.
+"""Parameters of the leaky integrate-and-fire point neuron, updated exactly at its input events
+(the compiled somata are ocular_dominance.NeuronBlock, models/plasticity/ocular_dominance.py).
 
 Synaptic input is a voltage jump (weight x EPSP size) arriving at a given time, so between inputs
 the membrane only relaxes to rest: V(t) = V_rest + (V(t0) - V_rest) exp(-(t - t0)/tau_m), and a
@@ -9,7 +10,6 @@ synapse populations shape it (synapse-specific boosting, spine voltage per synap
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from math import exp
 
 from lolpim.hardware.errors import ParameterError
 
@@ -47,39 +47,3 @@ class NeuronParams:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class LifNeuron:
-    def __init__(self, params: NeuronParams, t0_s: float = 0.0):
-        self.p = params
-        self.v_mV = params.v_rest_mV
-        self.t_s = t0_s
-        self.last_spike_s = -1e9
-        self.spike_count = 0
-
-    def receive(self, t_s: float, drive_mV: float) -> bool:
-        """Input of ``drive_mV`` (sum of weight x EPSP) at ``t_s``. Returns True if it fires."""
-        if t_s < self.t_s:
-            raise ParameterError("t_s", f"input at {t_s} arrives before the neuron's time {self.t_s}")
-        p = self.p
-        self.v_mV = p.v_rest_mV + (self.v_mV - p.v_rest_mV) * exp(-(t_s - self.t_s) / p.tau_m_s)
-        self.t_s = t_s
-        if t_s - self.last_spike_s < p.refractory_s:
-            return False
-        self.v_mV += drive_mV
-        if self.v_mV >= p.v_threshold_mV:
-            self.v_mV = p.v_reset_mV
-            self.last_spike_s = t_s
-            self.spike_count += 1
-            return True
-        return False
-
-    def snapshot(self) -> dict:
-        return {"v_mV": self.v_mV, "t_s": self.t_s, "last_spike_s": self.last_spike_s,
-                "spike_count": self.spike_count}
-
-    def restore(self, state: dict) -> None:
-        self.v_mV = float(state["v_mV"])
-        self.t_s = float(state["t_s"])
-        self.last_spike_s = float(state["last_spike_s"])
-        self.spike_count = int(state["spike_count"])

@@ -9,6 +9,10 @@ reported in their own rows). Not fitted: the pairing crossover, STDP window widt
 beyond the LTP window, the 6 Sjostrom 10/20/40 Hz points, ocular dominance and everything about
 Graupner-Brunel (published parameters used as they are).
 
+Ocular dominance (issue 12 item 6): the network variant over seeds 0-4 x S in {10, 50, 200,
+1000} synapses per eye, K = 4 neurons, default phases, inline executor (~40 runs, minutes: made
+only when the rows are asked for, once per process), and the seed variant at S = 10, K = 1.
+
 Known misses (MISS*, strict xfail in tests/plasticity/test_plasticity_anchors.py) carry their
 cause in ``note``; each excuse covers only the documented miss (a different failure of the same
 row is a FAIL): the pairing crossover just below -40 mV, the second depression window at
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
-from math import isfinite
+from math import inf, isfinite
 
 import numpy as np
 
@@ -33,7 +37,10 @@ SRC_GB = "ANCHORS 5: Graupner & Brunel 2012 Fig. 2 (DP set)"
 
 
 def within(name, source, lo, hi, simulated, unit="", note=""):
-    """A check that ``simulated`` lies in [lo, hi] (a 'bound' check centred on the interval)."""
+    """A check that ``simulated`` lies in [lo, hi] (a 'bound' check centred on the interval; with
+    lo = -inf a one-sided 'at_most' check, simulated <= hi)."""
+    if lo == -inf and isfinite(hi):
+        return AnchorCheck(AREA, name, source, float(hi), float(simulated), 0.0, "at_most", unit, note)
     return AnchorCheck(AREA, name, source, (lo + hi) / 2, float(simulated), (hi - lo) / 2, "bound", unit, note)
 
 
@@ -86,13 +93,41 @@ def cascade_sjostrom():
     return protocols.cascade_frequency(cascade.load_params("cortical"), SJOSTROM_HZ)
 
 
+# Ocular dominance (issue 12 item 6): the network variant over seeds x S synapses per eye, K
+# neurons, default phases; the seed variant at the seed paper's setting (S = 10, K = 1, seed 0).
+# The full grid is ~40 inline runs (a few minutes), made only when the rows are asked for.
+OD_SEEDS = (0, 1, 2, 3, 4)
+OD_SYNAPSES = (10, 50, 200, 1000)
+OD_NEURONS = 4
+OD_RATIO_MAX = 0.5            # boost-off shift / boost-on shift
+OD_RATE_MIN_OVER_MAX = 0.7    # binocular post rate across S: varies by less than 30%
+
+
 @lru_cache(maxsize=None)
-def ocular_dominance(boosting: bool):
+def ocular_dominance_run(cfg, variant: str, seed: int, boosting: bool) -> dict:
+    """One inline run of the actor system (actors/plasticity.py), summarised (summarise_run).
+    ``cfg`` is an OcularDominanceConfig (frozen, so it keys the cache)."""
+    from lolpim.actors.inline import InlineExecutor
+    from lolpim.actors.plasticity import ocular_dominance_system, summarise_run
     from lolpim.models.plasticity import cascade
+    params = cascade.load_params("hippocampal", bap_boosting=boosting)
+    run = InlineExecutor().run(ocular_dominance_system(params, cfg, variant, seed))
+    return summarise_run(run.results, cfg)
+
+
+@lru_cache(maxsize=None)
+def ocular_dominance(cfg, variant: str, seed: int) -> dict:
+    """Boost on and off for one (cfg, variant, seed): deprivation_shift of each, od.criteria, the
+    binocular post rate (boost on) and the ratio the shift row uses (inf unless boost on shifts
+    towards the open eye: a ratio of two non-positive shifts says nothing about boosting)."""
     from lolpim.models.plasticity import ocular_dominance as od
-    summary = od.run_ocular_dominance(cascade.load_params("hippocampal", bap_boosting=boosting),
-                                      od.OcularDominanceConfig(), seed=0)
-    return od.deprivation_shift(summary)
+    on_run, off_run = (ocular_dominance_run(cfg, variant, seed, b) for b in (True, False))
+    on, off = od.deprivation_shift(on_run), od.deprivation_shift(off_run)
+    crit = od.criteria(on, off)
+    ratio = crit["shift_ratio_off_on"] if on["shift"] > 0 else inf
+    binocular = next(p for p in on_run["phases"] if p["name"] == "binocular")
+    return {"on": on, "off": off, "criteria": crit, "ratio": ratio,
+            "binocular_rate_hz": binocular["post_rate_hz"]}
 
 
 def pairing_crossover_mV(v_mV, dw):
@@ -311,15 +346,94 @@ def sjostrom_held_out_checks():
     ]
 
 
-def ocular_dominance_checks():
-    on, off = ocular_dominance(True), ocular_dominance(False)
-    return [
-        within("cascade OD: deprived-eye weight change under MD (falls)", SRC_OD, -1.0, 0.0, on["dw_deprived"]),
-        within("cascade OD: open-eye weight change under MD (rises or holds, >= -2%)", SRC_OD, -0.02, 1.0,
-               on["dw_open"]),
-        within("cascade OD: shift with bAP boosting off / on (<= 0.5)", SRC_OD, -1.0, 0.5,
-               off["shift"] / on["shift"], note=f"shift on {on['shift']:+.3f}, off {off['shift']:+.3f}"),
-    ]
+def _od_config(synapses: int, neurons: int, base=None):
+    from lolpim.models.plasticity import ocular_dominance as od
+    return replace(base or od.OcularDominanceConfig(), neurons=neurons, synapses_per_eye=synapses)
+
+
+def _seeds_label(seeds) -> str:
+    seeds = list(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
+
+
+def _phases_label(cfg) -> str:
+    from lolpim.models.plasticity import ocular_dominance as od
+    if (cfg.binocular_s, cfg.deprivation_s, cfg.recovery_s) == (od.OcularDominanceConfig.binocular_s,
+                                                                 od.OcularDominanceConfig.deprivation_s,
+                                                                 od.OcularDominanceConfig.recovery_s):
+        return ""
+    return f", {cfg.binocular_s:g} s + {cfg.deprivation_s:g} s MD"
+
+
+def _half_times(r) -> str:
+    a, b = r["on"]["deprived_half_time_s"], r["on"]["open_half_time_s"]
+    return f"{'-' if a is None else f'{a:g}'}/{'-' if b is None else f'{b:g}'} s"
+
+
+def _od_grid_rows(variant: str, seeds, synapses: int, neurons: int, base=None, ratio_row=True,
+                  opens_row=True, order_row=True):
+    """The OD criteria for one S over ``seeds``: each row counts the seeds that meet it (all must),
+    and the shift-ratio row reports the worst seed's ratio."""
+    cfg = _od_config(synapses, neurons, base)
+    runs = [ocular_dominance(cfg, variant, seed) for seed in seeds]
+    n = len(runs)
+    every = f" in all {n} seeds" if n > 1 else ""
+    head = f"cascade OD {variant}, S = {synapses}/eye, K = {neurons}, {_seeds_label(seeds)}{_phases_label(cfg)}: "
+    pct = lambda key: ", ".join(f"{r['on'][key]:+.1%}" for r in runs)
+    rows = [count(head + "deprived eye falls" + every, SRC_OD, n, sum(r["criteria"]["deprived_falls"] for r in runs),
+                  0, note=f"deprived-eye change over MD (boost on): {pct('deprived_change')}")]
+    if opens_row:
+        rows.append(count(head + "open eye rises" + every, SRC_OD, n, sum(r["criteria"]["open_rises"] for r in runs),
+                          0, note=f"open-eye change over MD (boost on): {pct('open_change')}"))
+    if order_row:
+        rows.append(count(head + "deprived eye reaches half its drop before the open eye reaches half its rise "
+                                 "(Frenkel & Bear 2004: deprived eye first)" + every, SRC_OD, n,
+                          sum(r["criteria"]["deprived_first"] for r in runs), 0,
+                          note="half-change times after MD onset, deprived/open (boost on): "
+                               + ", ".join(_half_times(r) for r in runs)))
+    if ratio_row:
+        worst = max(r["ratio"] for r in runs)
+        shifts = ", ".join(f"{r['on']['shift']:+.3f}/{r['off']['shift']:+.3f}" for r in runs)
+        name = head + f"shift ratio boost-off/boost-on <= {OD_RATIO_MAX:g}" + (" (worst seed)" if n > 1 else "")
+        rows.append(within(name, SRC_OD, -inf, OD_RATIO_MAX, worst,
+                           note=f"shift (open minus deprived change) on/off per seed: {shifts}; "
+                                "a seed whose boost-on shift is not positive counts as inf"))
+    return rows
+
+
+def _od_rate_row(variant: str, seeds, synapses, neurons: int, base=None):
+    """Population-size invariance of the drive normalisation: the binocular post rate (boost on,
+    mean over seeds) at each S; min/max must stay above OD_RATE_MIN_OVER_MAX."""
+    rates = {s: float(np.mean([ocular_dominance(_od_config(s, neurons, base), variant, seed)["binocular_rate_hz"]
+                               for seed in seeds])) for s in synapses}
+    lo, hi = min(rates.values()), max(rates.values())
+    cfg = _od_config(synapses[0], neurons, base)
+    name = (f"cascade OD {variant}, K = {neurons}, {_seeds_label(seeds)}{_phases_label(cfg)}: binocular post "
+            f"rate across S = {', '.join(map(str, synapses))}, min/max (varies by less than "
+            f"{1 - OD_RATE_MIN_OVER_MAX:.0%})")
+    return within(name, SRC_OD, OD_RATE_MIN_OVER_MAX, 1.0, lo / hi if hi > 0 else float("nan"),
+                  note="mean over seeds, boost on: " + ", ".join(f"S = {s}: {r:.3g} Hz" for s, r in rates.items())
+                       + f"; min {lo:.3g} Hz, max {hi:.3g} Hz")
+
+
+def ocular_dominance_checks(seeds=OD_SEEDS, synapses=OD_SYNAPSES, neurons=OD_NEURONS, base=None):
+    """The network variant's OD rows over ``seeds`` x ``synapses`` (S per eye) with ``neurons`` (K);
+    ``base``: an OcularDominanceConfig for the phases (default: its defaults). The rate row needs
+    two or more S. Tests pass a smaller grid; `lolpim validate` runs the default one."""
+    rows = []
+    for s in synapses:
+        rows += _od_grid_rows("network", seeds, s, neurons, base)
+    if len(synapses) > 1:
+        rows.append(_od_rate_row("network", seeds, synapses, neurons, base))
+    return rows
+
+
+def ocular_dominance_seed_checks(synapses=10, neurons=1, seed=0, base=None):
+    """The seed variant at the seed paper's setting as published here (S = 10, K = 1, seed 0):
+    the deprived eye falls and boosting is needed (shift ratio <= 0.5), as before the rewrite."""
+    return _od_grid_rows("seed", (seed,), synapses, neurons, base, opens_row=False, order_row=False)
 
 
 def graupner_brunel_checks():
@@ -346,4 +460,4 @@ def graupner_brunel_checks():
 
 def checks() -> list[AnchorCheck]:
     return (pairing_checks() + stdp_checks() + sjostrom_checks() + ocular_dominance_checks()
-            + graupner_brunel_checks())
+            + ocular_dominance_seed_checks() + graupner_brunel_checks())

@@ -19,7 +19,7 @@ def tiny_plasticity_system():
     from lolpim.models.plasticity import cascade
     from lolpim.models.plasticity import ocular_dominance as od
     cfg = od.OcularDominanceConfig(neurons=1, synapses_per_eye=4, binocular_s=0.5, deprivation_s=0.5)
-    return ocular_dominance_system(cascade.load_params("hippocampal"), cfg, seed=3)
+    return ocular_dominance_system(cascade.load_params("hippocampal"), cfg, variant="network", seed=3, blocks=1)
 
 
 @pytest.fixture

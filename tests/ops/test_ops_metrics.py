@@ -86,14 +86,27 @@ def test_kv_used_within_allocated_when_prompts_fill_whole_chunks(tiny):
 
 
 def test_plasticity_reports_synapse_updates(tiny):
+    """One neuron block ("b0") and its two eye populations: each population reports its
+    integration steps (the compiled cascade's, all its synapses together) as synapse updates,
+    equal to the run's own count, and they grow during the run."""
     system = tiny.plasticity()
     exporter = MetricsExporter()
-    run = InlineExecutor(on_metrics=exporter.sink()).run(system)
+    seen = []
+    sink = exporter.sink()
+
+    def report(t_ps, metrics):
+        sink(t_ps, metrics)
+        seen.append(values(scrape(exporter), "lolpim_synapse_updates_total"))
+    run = InlineExecutor(on_metrics=report, metrics_every_events=200).run(system)
     updates = values(scrape(exporter), "lolpim_synapse_updates_total")
     events = values(scrape(exporter), "lolpim_events_processed_total")
-    assert set(updates) == {"n0.left", "n0.right"}
+    assert set(updates) == {"b0.left", "b0.right"}
     for pop, n in updates.items():
-        assert n == events[pop] * 4 > 0   # 4 synapses per eye, all advanced by every event
+        assert n == run.results[pop]["steps"] > 0
+        assert run.results[pop]["events"] > 0          # presynaptic spikes taken
+    assert len(seen) > 2 and all(a[p] <= b[p] for a, b in zip(seen, seen[1:]) for p in a if p in b)
+    assert seen[0].get("b0.left", 0) < updates["b0.left"]
+    assert set(events) == {"b0", "b0.left", "b0.right"}
     assert sum(events.values()) == run.events
 
 

@@ -1,38 +1,157 @@
-"""Ocular dominance as actors (SynapsePopulation, Neuron over the kernel): the actor system
-reproduces the protocol-level simulation, and the inline and Ray executors give identical
-weights for a multi-neuron run (3 Ray processes hosting 6 logical actors)."""
+"""Ocular dominance as block actors (actors/plasticity.py: EyePopulation, NeuronBlock): results do
+not depend on how the neurons are grouped into blocks; the inline and Ray executors give
+identical results, also when a Ray process is killed mid-run; actor snapshots round-trip and a
+run resumed from one continues bit for bit."""
+import heapq
+import os
+import signal
+
+import msgpack
 import numpy as np
 import pytest
 
+from lolpim.actors.actor import deliver
+from lolpim.actors.codec import DEFAULT_MAX_PAYLOAD_BYTES, pack_payload, unpack_payload
 from lolpim.actors.inline import InlineExecutor
 from lolpim.actors.plasticity import ocular_dominance_system, summarise_run
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import ocular_dominance as od
 
-CFG = od.OcularDominanceConfig(neurons=2, synapses_per_eye=6, binocular_s=3.0, deprivation_s=3.0)
+PARAMS = cascade.load_params("hippocampal")
+SHORT = dict(synapses_per_eye=6, binocular_s=1.0, deprivation_s=1.0)   # ~2 s simulated
+CFG4 = od.OcularDominanceConfig(neurons=4, **SHORT)
+
+
+def system(cfg=CFG4, blocks=2, seed=11, variant="network"):
+    return ocular_dominance_system(PARAMS, cfg, variant, seed=seed, blocks=blocks)
+
+
+def final_weights(results):
+    """Final weight of every synapse, per eye, in neuron order (block grouping removed)."""
+    pops = sorted((r for r in results.values() if "eye" in r), key=lambda r: (r["eye"], r["first"]))
+    return {eye: np.concatenate([np.frombuffer(r["final_w"]) for r in pops if r["eye"] == eye]) for eye in (0, 1)}
 
 
 @pytest.fixture(scope="module")
 def inline_run():
-    system = ocular_dominance_system(cascade.load_params("hippocampal"), CFG, seed=11)
-    return InlineExecutor().run(system)
+    return InlineExecutor().run(system())
 
 
-def test_actor_system_matches_the_protocol_level_run(inline_run):
-    ref = od.run_ocular_dominance(cascade.load_params("hippocampal"), CFG, seed=11)
-    got = summarise_run(inline_run.results, CFG)
-    np.testing.assert_allclose(got["w_left"], ref["w_left"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(got["w_right"], ref["w_right"], rtol=0, atol=1e-12)
-    assert [p["post_rate_hz"] for p in got["phases"]] == [p["post_rate_hz"] for p in ref["phases"]]
-    assert got["phases"][0]["post_rate_hz"] > 0
+@pytest.mark.parametrize("cfg, blocks", [(od.OcularDominanceConfig(neurons=2, **SHORT), (1, 2)),
+                                         (CFG4, (1, 2, 4))], ids=["K=2", "K=4"])
+def test_results_do_not_depend_on_the_blocks(cfg, blocks):
+    runs = {b: InlineExecutor().run(system(cfg, blocks=b)).results for b in blocks}
+    summaries = {b: summarise_run(r, cfg) for b, r in runs.items()}
+    ref = summaries[blocks[0]]
+    assert ref["phases"][0]["post_rate_hz"] > 0          # the neurons fire: bAPs reach the spines
+    assert ref["w_left"][-1] != ref["w_left"][0]         # and the weights move
+    for b in blocks[1:]:
+        assert summaries[b] == ref                        # bit for bit (floats compared with ==)
+        for eye in (0, 1):
+            np.testing.assert_array_equal(final_weights(runs[b])[eye], final_weights(runs[blocks[0]])[eye])
+        spikes = lambda res: sorted(zip(*(np.concatenate([np.frombuffer(r[k], dtype=d) for r in res.values()
+                                                          if "spike_t" in r]) for k, d in
+                                          (("spike_t", np.float64), ("spike_n", np.int64)))))
+        assert spikes(runs[b]) == spikes(runs[blocks[0]])
+
+
+def test_every_population_is_its_own(inline_run):
+    """Eight populations (4 neurons x 2 eyes), no two with the same weights: nothing is copied."""
+    w = final_weights(inline_run.results)
+    per_pop = [tuple(w[eye][k * 6:(k + 1) * 6]) for eye in (0, 1) for k in range(4)]
+    assert len(set(per_pop)) == 8
 
 
 @pytest.mark.ray
-def test_inline_and_ray_give_identical_weights(inline_run, ray_session):
+@pytest.mark.parametrize("max_processes, max_window_ps", [(2, None), (2, 50 * 10**9), (3, None)],
+                         ids=["one block per process", "one block per process, 50 ms windows",
+                              "blocks split across processes"])
+def test_inline_and_ray_give_identical_results(inline_run, ray_session, max_processes, max_window_ps):
+    """Two blocks, each in its own process (no message crosses a process: a window reaches just
+    past the latest pending event, one tick here, or max_window_ps, 50 ms) or split over three
+    processes (the lookaheads bound every window to one tick)."""
     from lolpim.actors.ray_executor import RayExecutor
-    system = ocular_dominance_system(cascade.load_params("hippocampal"), CFG, seed=11)
-    ray_run = RayExecutor(max_processes=3, checkpoint_every=50).run(system)
+    ray_run = RayExecutor(max_processes=max_processes, checkpoint_every=64, max_window_ps=max_window_ps).run(system())
+    assert ray_run.stats["processes"] == max_processes
     assert ray_run.results == inline_run.results
     assert ray_run.events == inline_run.events
-    weights = [inline_run.results[f"n{k}.{eye}"]["weights"] for k in range(2) for eye in od.EYES]
-    assert len({tuple(w) for w in weights}) == 4   # four distinct populations, not one copied
+    assert ray_run.end_time_ps == inline_run.end_time_ps
+
+
+@pytest.mark.ray
+def test_killed_ray_process_recovers_to_the_identical_result(inline_run, ray_session):
+    """The kernel's fault injection (tests/kernel/test_kernel_ray_equivalence.py): SIGKILL the
+    process of block 1 mid-run (window 13 of 50 ms, 0.65 s simulated, inside a 1 s input chunk);
+    it is rebuilt, restored from the checkpoint at window 8 (actor snapshots: cascade state, bAP
+    rings, samples, LIF state, NeuronBlock inbox), replays windows 8-12 and the run ends as the
+    undisturbed one."""
+    from lolpim.actors.ray_executor import RayExecutor
+    killed = []
+
+    def kill_block1(window, executor):
+        if window == 13 and not killed:
+            pid = executor.host_pids()[1]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    executor = RayExecutor(max_processes=2, checkpoint_every=8, max_window_ps=50 * 10**9, on_window=kill_block1)
+    recovered = executor.run(system())
+    assert killed, "the fault was never injected"
+    assert recovered.stats["recoveries"] == 1
+    assert recovered.results == inline_run.results
+
+
+def _run_with_restart(sys_spec, cut_events):
+    """The inline executor's loop, but after ``cut_events`` deliveries every actor is snapshotted
+    (through msgpack), a fresh set of actors is built from the specs and restored, and the run
+    continues on the fresh ones. Returns (results, original snapshots, restored snapshots)."""
+    build = lambda: {spec.name: spec.build(sys_spec.seed) for spec in sys_spec.actors}
+    actors = build()
+    queue = []
+    for actor in actors.values():
+        for ev in actor.start():
+            heapq.heappush(queue, ev)
+    processed, snaps, again = 0, None, None
+    while queue:
+        if processed == cut_events:
+            snaps = {n: msgpack.unpackb(msgpack.packb(a.snapshot(), use_bin_type=True), raw=False,
+                                        strict_map_key=False) for n, a in actors.items()}
+            actors = build()
+            for n, a in actors.items():
+                a.restore(snaps[n])
+            again = {n: msgpack.unpackb(msgpack.packb(a.snapshot(), use_bin_type=True), raw=False,
+                                        strict_map_key=False) for n, a in actors.items()}
+        ev = heapq.heappop(queue)
+        for out in deliver(actors[ev.dst], ev, DEFAULT_MAX_PAYLOAD_BYTES):
+            heapq.heappush(queue, out)
+        processed += 1
+    assert snaps is not None, "the cut was never reached"
+    results = unpack_payload(pack_payload({n: a.result() for n, a in sorted(actors.items())}))
+    return results, snaps, again
+
+
+@pytest.mark.parametrize("fraction", [0.37, 0.61])
+def test_actor_snapshots_round_trip_and_resume_bit_for_bit(inline_run, fraction):
+    """EyePopulation and NeuronBlock: snapshot mid-run, restore into freshly built actors (which
+    never ran start()), snapshot again: the same state; continuing gives the undisturbed run's
+    results. The cut points fall inside a 1 s input chunk, so the restored populations must
+    reload their inputs."""
+    cut = int(fraction * inline_run.events)
+    results, snaps, again = _run_with_restart(system(), cut)
+    assert again == snaps
+    assert results == inline_run.results
+    pops = [s for n, s in snaps.items() if "." in n]
+    assert pops and all(s["state"]["sample_t"] for s in pops)    # samples were taken before the cut
+
+
+def test_a_neuron_block_inbox_survives_a_snapshot():
+    """A NeuronBlock snapshotted between an "epsp" message and its own tick keeps the message."""
+    sys_spec = system(od.OcularDominanceConfig(neurons=1, **SHORT), blocks=1)
+    full = InlineExecutor(record_trace=True).run(sys_spec)
+    # trace entries: (time_ps, dst, src, seq, kind, ...); the first epsp delivered to the block
+    kinds = [(i, t) for i, t in enumerate(full.trace) if t[1] == "b0" and t[4] == "epsp"]
+    assert kinds
+    first_epsp = kinds[0][0]
+    results, snaps, _ = _run_with_restart(sys_spec, first_epsp + 1)
+    assert snaps["b0"]["state"]["inbox"], "the cut did not fall between an epsp and its tick"
+    assert results == full.results

@@ -1,12 +1,14 @@
 """Unit tests of the plasticity models: exactness of the integrators, presets, validation,
-determinism and msgpack snapshots (what the actors rely on)."""
+determinism and msgpack snapshots (what the actors rely on); the compiled LIF somata of the
+ocular-dominance network (ocular_dominance.NeuronBlock) and its inputs."""
 import msgpack
 import numpy as np
 import pytest
 
 from lolpim.hardware.errors import ParameterError
-from lolpim.models.plasticity import cascade, graupner_brunel as gb, protocols
-from lolpim.models.plasticity.neuron import LifNeuron, NeuronParams
+from lolpim.models.plasticity import cascade, cascade_kernel as kernel, graupner_brunel as gb, protocols
+from lolpim.models.plasticity import ocular_dominance as od
+from lolpim.models.plasticity.neuron import NeuronParams
 
 
 def test_all_published_graupner_brunel_sets_load():
@@ -116,6 +118,29 @@ def test_cascade_step_size_does_not_change_the_result():
     np.testing.assert_allclose(coarse, fine, atol=0.005)
 
 
+def test_cascade_state_columns_are_the_kernels():
+    """One row per synapse, one column per STATE_FIELDS entry (snapshots rely on it); the named
+    columns are distinct and a fresh synapse starts at t0, P_initial, no gating, no bAP, no
+    calcium, no enzymes, never active, at its base voltage."""
+    pop = cascade.CascadePopulation(cascade.load_params("hippocampal"), 4, v_base_mV=-60.0, t0_s=0.5)
+    assert pop.state.shape == (4, kernel.N_STATE) == (4, len(cascade.STATE_FIELDS))
+    cols = {"t": kernel.T, "g": kernel.G, "t_pre": kernel.T_PRE, "a_fast": kernel.A_FAST, "a_slow": kernel.A_SLOW,
+            "ca": kernel.CA, "c1": kernel.C1, "c2": kernel.C2, "p": kernel.P, "v_base": kernel.V_BASE}
+    assert len(set(cols.values())) == len(cols) and all(0 <= c < kernel.N_STATE for c in cols.values())
+    snap = pop.snapshot()
+    assert list(snap) == list(cascade.STATE_FIELDS)
+    for col, name in enumerate(cascade.STATE_FIELDS):
+        np.testing.assert_array_equal(snap[name], pop.state[:, col])
+    s = pop.state
+    np.testing.assert_array_equal(s[:, kernel.T], 0.5)
+    np.testing.assert_array_equal(pop.t_s, 0.5)
+    np.testing.assert_array_equal(pop.phos, pop.p.p_initial)
+    np.testing.assert_array_equal(s[:, kernel.V_BASE], -60.0)
+    np.testing.assert_array_equal(s[:, kernel.T_PRE], -np.inf)
+    for c in ("g", "a_fast", "a_slow", "ca", "c1", "c2"):
+        np.testing.assert_array_equal(s[:, cols[c]], 0.0)
+
+
 def test_cascade_has_no_change_without_activity_and_boosting_is_synapse_specific():
     p = cascade.load_params("hippocampal")
     pop = cascade.CascadePopulation(p, 3)
@@ -123,11 +148,14 @@ def test_cascade_has_no_change_without_activity_and_boosting_is_synapse_specific
     np.testing.assert_array_equal(pop.weights(), 1.0)
     pop.on_pre(5.0, [0])               # synapse 0 active just before the bAP
     pop.on_bap(5.005)
-    assert pop.a_slow[0] > pop.a_slow[1] == pop.a_slow[2] > 0
+    a_slow, a_fast = pop.state[:, kernel.A_SLOW], pop.state[:, kernel.A_FAST]
+    assert a_slow[0] > a_slow[1] == a_slow[2] > 0
+    assert a_fast[0] > a_fast[1] == a_fast[2] > 0
     off = cascade.CascadePopulation(cascade.load_params("hippocampal", bap_boosting=False), 3)
     off.on_pre(5.0, [0])
     off.on_bap(5.005)
-    assert off.a_slow[0] == off.a_slow[1]
+    assert off.state[0, kernel.A_SLOW] == off.state[1, kernel.A_SLOW]
+    assert off.state[0, kernel.A_FAST] == off.state[1, kernel.A_FAST]
 
 
 def test_boosting_is_what_makes_pre_post_pairs_potentiate():
@@ -136,26 +164,129 @@ def test_boosting_is_what_makes_pre_post_pairs_potentiate():
     assert on > 0.3 and off < 0
 
 
+def _lif_block(count=1, first=0, **neuron):
+    params = NeuronParams(**{"tau_m_s": 0.02, "v_threshold_mV": -50.0, "epsp_mV": 1.0, **neuron})
+    variant = od.Variant("test", "", params, od.Metaplasticity(), 0.0)
+    return od.NeuronBlock(od.OcularDominanceConfig(neurons=first + count), variant, first, count)
+
+
+def _inputs(block, t, n, w):
+    return block.inputs(np.asarray(t, dtype=float), np.asarray(n, dtype=np.int64), np.asarray(w, dtype=float))
+
+
 def test_lif_neuron_is_exact_between_inputs():
-    n = LifNeuron(NeuronParams(tau_m_s=0.02, v_threshold_mV=-50.0, epsp_mV=1.0))
-    assert not n.receive(0.0, 10.0)
-    assert not n.receive(0.02, 0.0)
-    assert n.v_mV == pytest.approx(-65.0 + 10.0 * np.exp(-1.0))
-    assert n.receive(0.021, 20.0) and n.v_mV == -65.0
-    assert not n.receive(0.022, 50.0)   # refractory
-    state = n.snapshot()
-    m = LifNeuron(NeuronParams(tau_m_s=0.02, v_threshold_mV=-50.0, epsp_mV=1.0))
+    """The compiled LIF (ocular_dominance.NeuronBlock.inputs): exact exponential relaxation
+    between inputs, reset on a spike, inputs during the refractory period are lost; its
+    snapshot round-trips through msgpack."""
+    b = _lif_block()
+    assert _inputs(b, [0.0], [0], [10.0])[0].size == 0
+    assert _inputs(b, [0.02], [0], [0.0])[0].size == 0
+    assert b.v[0] == pytest.approx(-65.0 + 10.0 * np.exp(-1.0))
+    t, n, r = _inputs(b, [0.021], [0], [20.0])
+    assert list(t) == [0.021] and list(n) == [0] and b.v[0] == -65.0
+    assert _inputs(b, [0.022], [0], [50.0])[0].size == 0      # refractory (3 ms)
+    assert b.v[0] == -65.0
+    assert _inputs(b, [0.0245], [0], [16.0])[0].size == 1     # refractory over, 16 mV fires again
+    state = b.snapshot()
+    m = _lif_block()
     m.restore(msgpack.unpackb(msgpack.packb(state)))
     assert m.snapshot() == state
+    _inputs(b, [0.03], [0], [14.0])
+    _inputs(m, [0.03], [0], [14.0])
+    assert b.snapshot() == m.snapshot()
+
+
+def _reference_lif(p: NeuronParams, inputs):
+    """The removed LifNeuron's update, one neuron, in plain Python: [(t, drive)] -> spike times, v."""
+    from math import exp
+    v, t_last, last_spike, spikes = p.v_rest_mV, 0.0, -1e9, []
+    for t, drive in inputs:
+        v = p.v_rest_mV + (v - p.v_rest_mV) * exp(-(t - t_last) / p.tau_m_s)
+        t_last = t
+        if t - last_spike < p.refractory_s:
+            continue
+        v += drive
+        if v >= p.v_threshold_mV:
+            v, last_spike = p.v_reset_mV, t
+            spikes.append(t)
+    return spikes, v
+
+
+def test_lif_block_matches_one_reference_neuron_per_row_and_numbers_neurons_globally():
+    """Three neurons (global ids 5..7) driven by interleaved random inputs, in batches: each row
+    is the reference single-neuron LIF; spikes come back with global ids; the activity trace at
+    a spike is the exponentially decaying spike count / tau (starting at the target rate)."""
+    rng = np.random.default_rng(3)
+    b = _lif_block(count=3, first=5)
+    p, meta = b.variant.neuron, b.variant.meta
+    t = np.sort(rng.uniform(0.0, 2.0, 3000))
+    n = rng.integers(5, 8, t.size)
+    w = rng.uniform(0.0, 9.0, t.size)
+    got_t, got_n, got_r = [], [], []
+    for lo, hi in [(0, 700), (700, 701), (701, 2200), (2200, 3000)]:
+        st, sn, sr = _inputs(b, t[lo:hi], n[lo:hi], w[lo:hi])
+        got_t += list(st)
+        got_n += list(sn)
+        got_r += list(sr)
+    assert len(got_t) > 20 and set(got_n) == {5, 6, 7}
+    for j in (5, 6, 7):
+        mine = n == j
+        spikes, v = _reference_lif(p, zip(t[mine], w[mine]))
+        assert [x for x, k in zip(got_t, got_n) if k == j] == spikes
+        assert b.v[j - 5] == pytest.approx(v, rel=1e-12, abs=1e-12)
+        trace, last = meta.target_hz, 0.0
+        for x, k, r in zip(got_t, got_n, got_r):
+            if k == j:
+                trace = trace * np.exp(-(x - last) / meta.tau_s) + 1.0 / meta.tau_s
+                last = x
+                assert r == pytest.approx(trace, rel=1e-12)
+    all_t, all_n = b.spikes()
+    assert list(all_t) == got_t and list(all_n) == got_n
+
+
+def test_lif_block_merges_the_eyes_stably_in_time():
+    """Inputs of both eyes arrive as one unsorted batch (left's, then right's): they are merged
+    in time, and equal times keep their order, so the same drive gives the same spikes in any
+    grouping."""
+    a, b = _lif_block(), _lif_block()
+    left_t, right_t = [0.001, 0.004, 0.004], [0.002, 0.004]
+    left_w, right_w = [6.0, 4.0, 3.0], [5.0, 2.0]
+    ta, _, _ = _inputs(a, left_t + right_t, [0] * 5, left_w + right_w)
+    order = [0, 3, 1, 2, 4]
+    tb, _, _ = _inputs(b, [(left_t + right_t)[i] for i in order], [0] * 5, [(left_w + right_w)[i] for i in order])
+    assert list(ta) == list(tb) == [0.004]
+    assert a.snapshot() == b.snapshot()
 
 
 def test_ocular_dominance_inputs_are_deterministic_per_seed():
-    from lolpim.models.plasticity import ocular_dominance as od
+    """Inputs are a pure function of (seed, neuron, eye, chunk): same seed, same spikes; another
+    seed or neuron, other spikes; both eyes see the same fixations (the open eye's volley after
+    its latency); under deprivation the deprived eye gets background only (no volleys) while the
+    open eye keeps its volleys."""
     cfg = od.OcularDominanceConfig(binocular_s=2.0, deprivation_s=2.0)
-    a = od.input_spikes(cfg, 7, 0, 1)
-    b = od.input_spikes(cfg, 7, 0, 1)
-    c = od.input_spikes(cfg, 8, 0, 1)
-    assert [t for t, _ in a] == [t for t, _ in b] != [t for t, _ in c]
-    deprived = od.input_spikes(cfg, 7, 0, od.DEPRIVED_EYE)
-    volleys_md = [idx for t, idx in deprived if t >= 2.0 and len(idx) > 1]
-    assert not volleys_md   # background only under deprivation
+
+    def spikes(seed, neuron, eye, chunk):
+        return od.chunk_spikes(cfg, seed, neuron, eye, chunk, od.fixations(cfg, seed, neuron))
+
+    a, b = spikes(7, 0, 1, 0), spikes(7, 0, 1, 0)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(spikes(8, 0, 1, 0)[0], a[0])
+    assert not np.array_equal(spikes(7, 1, 1, 0)[0], a[0])
+    f_t, f_c, f_phase = od.fixations(cfg, 7, 0)
+    assert f_t.size > 0 and np.all(np.diff(f_t) > 0) and set(f_phase) == {0, 1}
+
+    def volleys(t):
+        times, counts = np.unique(t, return_counts=True)
+        return set(times[counts > 1])
+
+    onsets = {eye: {round(x + cfg.eye_latency_s[eye], 12) for x in f_t} for eye in (0, 1)}
+    for chunk in (0, 1):                     # binocular: both eyes' volleys at the shared fixations
+        for eye in (0, 1):
+            seen = {round(x, 12) for x in volleys(spikes(7, 0, eye, chunk)[0])}
+            assert seen and seen <= onsets[eye]
+    for chunk in (2, 3):                     # deprivation of the left eye (od.DEPRIVED_EYE)
+        t_dep, syn_dep = spikes(7, 0, od.DEPRIVED_EYE, chunk)
+        assert t_dep.size > 0 and not volleys(t_dep)        # background only
+        assert np.all((t_dep >= 2.0) & (t_dep < 4.0)) and syn_dep.max() < cfg.synapses_per_eye
+        assert volleys(spikes(7, 0, 1 - od.DEPRIVED_EYE, chunk)[0])

@@ -3,8 +3,9 @@
     pairing            voltage-clamp sweep (cascade only: Graupner-Brunel has no voltage)
     stdp               delta-t sweep of pre-post pairs
     frequency          Sjostrom protocol, +10 and -10 ms pairs against pairing frequency
-    ocular-dominance   binocular phase, monocular deprivation, optional recovery (cascade only),
-                       run with bAP boosting on and off
+    ocular-dominance   binocular phase, monocular deprivation, optional recovery (cascade only):
+                       K neurons x 2 eyes x S synapses as block actors, run with bAP boosting on
+                       and off on the inline or Ray executor (orchestration/ocular_dominance.py)
 Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result on stdout.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import json
 from pathlib import Path
 
+from .. import ocular_dominance
 from ..errors import UserError
 
 PROTOCOLS = ("pairing", "stdp", "frequency", "ocular-dominance")
@@ -36,7 +38,6 @@ def run_protocol(args) -> dict:
     """The protocol's result as plain data: rows for the CSV plus the experimental comparison."""
     import numpy as np
 
-    from lolpim.models.plasticity import ocular_dominance as od
     from lolpim.models.plasticity import protocols as pr
 
     params = _params(args)
@@ -65,19 +66,8 @@ def run_protocol(args) -> dict:
         out["experiment"] = data["frequency"]
         out["comparison"] = sjostrom_comparison(out["rows"], data["frequency"])
     else:
-        cfg = od.OcularDominanceConfig(neurons=args.neurons, synapses_per_eye=args.synapses,
-                                       binocular_s=args.binocular_s, deprivation_s=args.deprivation_s,
-                                       recovery_s=args.recovery_s)
-        runs = {}
-        for label, boosting in (("boost_on", True), ("boost_off", False)):
-            p = params.__class__(**{**params.to_dict(), "bap_boosting": boosting})
-            runs[label] = od.run_ocular_dominance(p, cfg, seed=args.seed)
-            runs[label]["deprivation"] = od.deprivation_shift(runs[label])
-        out["config"] = cfg.to_dict()
-        out["columns"] = ["time_s", "w_left_boost_on", "w_right_boost_on", "w_left_boost_off", "w_right_boost_off"]
-        on, off = runs["boost_on"], runs["boost_off"]
-        out["rows"] = [list(r) for r in zip(on["time_s"], on["w_left"], on["w_right"], off["w_left"], off["w_right"])]
-        out["runs"] = {k: {"phases": v["phases"], "deprivation": v["deprivation"]} for k, v in runs.items()}
+        from ..ocular_dominance import run_ocular_dominance
+        out = run_ocular_dominance(args, params, out)
     return out
 
 
@@ -109,6 +99,8 @@ def write_outputs(result: dict, out_dir: Path) -> list[Path]:
 
 
 def plot(result: dict, path: Path) -> None:
+    if result["protocol"] == "ocular-dominance":
+        return ocular_dominance.plot(result, path)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -150,15 +142,6 @@ def plot(result: dict, path: Path) -> None:
                 ms=9, mew=2, label="Sjostrom 2001, -10 ms")
         ax.set_xlabel("pairing frequency (Hz)")
         ax.set_title("Frequency dependence: 5 pairs per burst, 15 bursts 10 s apart")
-    else:
-        for col, label, style in ((1, "left (deprived), boost on", "-"), (2, "right (open), boost on", "-"),
-                                  (3, "left (deprived), boost off", "--"), (4, "right (open), boost off", "--")):
-            ax.plot(rows[:, 0], 100 * (rows[:, col] - 1), style, color="tab:blue" if col % 2 else "tab:red", label=label)
-        for phase in result["runs"]["boost_on"]["phases"][1:]:
-            ax.axvline(phase["start_s"], color="k", lw=0.8)
-            ax.text(phase["start_s"], ax.get_ylim()[1], f" {phase['name']}", va="top", fontsize=8)
-        ax.set_xlabel("time (s)")
-        ax.set_title("Ocular dominance: binocular vision, then left eye deprived")
     ax.set_ylabel("weight change (%)")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -171,6 +154,8 @@ def run(args) -> int:
         raise UserError("--pairs must be >= 1")
     if args.frequency is not None and not args.frequency > 0:
         raise UserError("--frequency must be > 0")
+    if args.protocol != "ocular-dominance":
+        ocular_dominance.check_not_given(args)
     result = run_protocol(args)
     files = write_outputs(result, Path(args.out)) if args.out else []
     if args.json:
@@ -183,6 +168,8 @@ def run(args) -> int:
 
 
 def summary_text(result: dict) -> str:
+    if result["protocol"] == "ocular-dominance":
+        return ocular_dominance.summary_text(result)
     lines = [f"{result['protocol']} on {result['model']} ({result['params'].get('name')})",
              "  " + "  ".join(result["columns"])]
     rows = result["rows"]
@@ -193,15 +180,12 @@ def summary_text(result: dict) -> str:
         lines.append(f"  Sjostrom {c['frequency_hz']:>5} Hz {c['delta_t']}: model {c['model']:+.2f} "
                      f"vs {c['experiment']:+.2f}  sign {'ok' if c['same_sign'] else 'WRONG'}, "
                      f"{'within' if c['within_tolerance'] else 'outside'} 0.25")
-    for label, run_ in result.get("runs", {}).items():
-        d = run_["deprivation"]
-        lines.append(f"  {label}: deprived {d['dw_deprived']:+.3f}, open {d['dw_open']:+.3f}, "
-                     f"shift {d['shift']:+.3f}, post rate {d['post_rate_hz']:.1f} Hz")
     return "\n".join(lines)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("plasticity", help="synaptic plasticity protocols (calcium cascade, Graupner-Brunel)")
+    p = sub.add_parser("plasticity", help="synaptic plasticity protocols (calcium cascade, Graupner-Brunel)",
+                       formatter_class=ocular_dominance.HelpFormatter)
     p.add_argument("protocol", choices=PROTOCOLS)
     p.add_argument("--model", choices=("cascade", "graupner-brunel"), default="cascade")
     p.add_argument("--params", help="parameter set (cascade: hippocampal, cortical; Graupner-Brunel: DP, "
@@ -211,11 +195,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the ocular-dominance input trains")
     p.add_argument("--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off "
                                                            "(ocular-dominance always runs both)")
-    p.add_argument("--neurons", type=int, default=1, help="ocular dominance: neurons")
-    p.add_argument("--synapses", type=int, default=10, help="ocular dominance: synapses per eye")
-    p.add_argument("--binocular-s", type=float, default=20.0)
-    p.add_argument("--deprivation-s", type=float, default=20.0)
-    p.add_argument("--recovery-s", type=float, default=0.0)
+    ocular_dominance.add_flags(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--out", help="write CSV, JSON and PNG here")
     p.set_defaults(func=run)

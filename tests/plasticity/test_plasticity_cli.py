@@ -1,7 +1,44 @@
 """`lolpim plasticity` writes CSV/JSON/PNG and prints JSON; bad combinations exit with code 2."""
+import csv
 import json
+import math
+
+import pytest
 
 from lolpim.orchestration.cli import main
+
+# a small ocular-dominance network: 2 neurons x 2 eyes x 5 synapses, 1 s binocular, 2 s deprived
+OD_SMALL = ["plasticity", "ocular-dominance", "--neurons", "2", "--synapses", "5",
+            "--binocular-s", "1", "--deprivation-s", "2"]
+SIDE_KEYS = {"deprived_change", "open_change", "shift", "post_rate_hz", "deprived_half_time_s",
+             "open_half_time_s", "integration_steps"}
+# what must not depend on the executor or the blocks (wall times and work rates do)
+RESULT_KEYS = ("deprived_change", "open_change", "shift", "post_rate_hz", "deprived_half_time_s",
+               "open_half_time_s", "integration_steps", "synapse_events")
+
+
+def _od_json(capsys, *extra) -> dict:
+    assert main([*OD_SMALL, "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _numbers(result: dict) -> dict:
+    s = result["summary"]
+    return {"rows": result["rows"], "runs": result["runs"],
+            "sides": {side: {k: s[side][k] for k in RESULT_KEYS} for side in ("boost_on", "boost_off")},
+            "ratio": s["shift_ratio_off_on"],
+            "criteria": {k: s[k] for k in ("deprived_falls", "open_rises", "deprived_first", "boosting_needed")}}
+
+
+@pytest.fixture(scope="module")
+def od_inline():
+    """The small network on the inline executor, one block (shared by the tests below)."""
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main([*OD_SMALL, "--json"]) == 0
+    return json.loads(buf.getvalue())
 
 
 def test_graupner_brunel_stdp_json_and_files(tmp_path, capsys):
@@ -29,3 +66,120 @@ def test_pairing_needs_the_cascade_model(capsys):
 def test_unknown_parameter_set_is_a_user_error(capsys):
     assert main(["plasticity", "stdp", "--params", "cerebellar"]) == 2
     assert "cerebellar" in capsys.readouterr().err
+
+
+# -- ocular dominance ------------------------------------------------------------------------
+
+
+def test_ocular_dominance_json_summary(od_inline):
+    r = od_inline
+    assert r["columns"][:5] == ["time_s", "w_left_boost_on", "w_right_boost_on", "w_left_boost_off",
+                                "w_right_boost_off"]
+    assert "w_left_p10_boost_on" in r["columns"] and "w_right_p90_boost_off" in r["columns"]
+    assert all(len(row) == len(r["columns"]) for row in r["rows"])
+    times = [row[0] for row in r["rows"]]
+    assert times[0] == 0 and times[-1] == pytest.approx(3.0) and 1.0 in times   # a sample on each boundary
+    s = r["summary"]
+    for side in ("boost_on", "boost_off"):
+        assert SIDE_KEYS <= set(s[side])
+        assert s[side]["shift"] == pytest.approx(s[side]["open_change"] - s[side]["deprived_change"])
+        assert s[side]["deprived_change"] == r["runs"][side]["deprivation"]["deprived_change"]
+    assert (s["neurons"], s["synapses_per_eye"], s["executor"], s["processes"], s["blocks"]) == (2, 5, "inline", 1, 1)
+    assert s["variant"] == "network" and r["variant"]["name"] == "network"
+    for name in ("deprived_falls", "open_rises", "deprived_first", "boosting_needed"):
+        assert isinstance(s[name], bool)
+    if s["shift_ratio_off_on"] is not None:
+        assert s["shift_ratio_off_on"] == pytest.approx(s["boost_off"]["shift"] / s["boost_on"]["shift"])
+    # 2 runs x 2 eyes x K x S synapses x simulated s / 0.1 ms, over the wall time of both runs
+    expected = 2 * 2 * 2 * 5 * s["simulated_s"] / 1e-4 / s["wall_s"]
+    assert s["synapse_steps_per_s"] == pytest.approx(expected)
+    assert s["simulated_s"] == 3.0
+    assert [p["name"] for p in r["runs"]["boost_on"]["phases"]] == ["binocular", "deprivation"]
+
+
+def test_ocular_dominance_blocks_do_not_change_the_results(od_inline, capsys):
+    two = _od_json(capsys, "--blocks", "2")
+    assert two["summary"]["blocks"] == 2
+    assert _numbers(two) == _numbers(od_inline)
+
+
+def test_ocular_dominance_text_and_files(tmp_path, capsys):
+    assert main([*OD_SMALL, "--variant", "seed", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    for word in ("variant 'seed'", "binocular", "deprivation", "boost on", "boost off", "shift ratio off/on",
+                 "criteria:", "synapse-steps/s", "wall"):
+        assert word in text
+    assert ("PASS" in text) or ("FAIL" in text)
+    stem = tmp_path / "plasticity_ocular_dominance"
+    for ext in ("csv", "json", "png"):
+        assert stem.with_suffix(f".{ext}").stat().st_size > 0
+    with open(stem.with_suffix(".csv")) as fh:
+        header = next(csv.reader(fh))
+    saved = json.loads(stem.with_suffix(".json").read_text())
+    assert header == saved["columns"] and saved["summary"]["variant"] == "seed"
+
+
+def test_ocular_dominance_defaults_come_from_the_config():
+    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
+    from lolpim.orchestration.cli import build_parser
+    from lolpim.orchestration.ocular_dominance import check_args
+    settings = check_args(build_parser().parse_args(["plasticity", "ocular-dominance"]))
+    d = OcularDominanceConfig()
+    assert settings["durations"] == {"binocular_s": d.binocular_s, "deprivation_s": d.deprivation_s,
+                                     "recovery_s": d.recovery_s}
+    assert (settings["neurons"], settings["synapses"]) == (d.neurons, d.synapses_per_eye)
+    assert (settings["executor"], settings["processes"], settings["blocks"]) == ("inline", 1, 1)
+
+
+@pytest.mark.ray
+def test_ocular_dominance_on_ray_matches_inline(ray_session, capsys):
+    # shorter phases than OD_SMALL: Ray costs ~2 ms of round trips per 1 ms window
+    short = ["--binocular-s", "0.5", "--deprivation-s", "1"]
+    inline = _od_json(capsys, *short)
+    ray_result = _od_json(capsys, *short, "--executor", "ray", "--processes", "2")
+    s = ray_result["summary"]
+    assert (s["executor"], s["processes"], s["blocks"]) == ("ray", 2, 2)
+    assert (inline["summary"]["executor"], inline["summary"]["blocks"]) == ("inline", 1)
+    assert _numbers(ray_result) == _numbers(inline)
+
+
+@pytest.mark.parametrize("extra, flag", [
+    (["--neurons", "0"], "--neurons"),
+    (["--synapses", "0"], "--synapses"),
+    (["--blocks", "3"], "--blocks"),
+    (["--blocks", "0"], "--blocks"),
+    (["--processes", "2"], "--processes"),                    # inline has no processes
+    (["--address", "auto"], "--address"),
+    (["--executor", "ray", "--processes", "0"], "--processes"),
+    (["--binocular-s", "-1"], "--binocular-s"),
+    (["--deprivation-s", "nan"], "--deprivation-s"),
+    (["--deprivation-s", "0"], "--deprivation-s"),
+    (["--recovery-s", "inf"], "--recovery-s"),
+    (["--sample-s", "0"], "--sample-s"),
+    (["--sample-s", "5"], "--sample-s"),                      # longer than the deprivation phase
+    (["--sample-s", "1e-6"], "--sample-s"),                   # millions of samples
+    (["--variant", "bogus"], "--variant"),
+    (["--neurons", "1000000", "--synapses", "100000000"], "--neurons"),   # ~19 PB of synapse state
+])
+def test_ocular_dominance_bad_values_exit_2(extra, flag, capsys):
+    assert main([*OD_SMALL, *extra]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_ocular_dominance_memory_message_names_the_size(capsys):
+    assert main([*OD_SMALL, "--neurons", "1000000", "--synapses", "100000000"]) == 2
+    err = capsys.readouterr().err
+    assert "GiB" in err and "this machine" in err and "--synapses 100000000" in err
+
+
+def test_ocular_dominance_flags_on_another_protocol_are_an_error(capsys):
+    assert main(["plasticity", "stdp", "--model", "graupner-brunel", "--executor", "ray"]) == 2
+    assert "--executor" in capsys.readouterr().err
+
+
+def test_json_has_no_infinities():
+    # a zero boost-on shift gives an infinite ratio: written as null, not the non-JSON Infinity
+    from lolpim.orchestration.ocular_dominance import _finite
+    assert _finite({"a": [math.inf, 1.0], "b": math.nan}) == {"a": [None, 1.0], "b": None}

@@ -28,6 +28,7 @@ RAM_FRACTION = 0.7
 # keeps the last one of every process: about three copies of the state at the peak.
 RAY_COPIES = 3
 CHECKPOINT_SIM_S = 5.0           # one Ray checkpoint per this much simulated time
+WINDOW_S = 0.2                   # Ray window when no message crosses processes (one block each)
 MAX_AUTO_SAMPLES = 10_000       # a default interval shortened to the phase boundaries stops here
 MAX_SAMPLES = 100_000           # each sample synchronises every synapse
 PHASE_FLAGS = (("binocular_s", "--binocular-s"), ("deprivation_s", "--deprivation-s"),
@@ -171,7 +172,7 @@ def _executor(settings: dict, address, checkpoint_every: int, progress):
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"--address {address}: could not join a Ray cluster ({first})") from exc
     return RayExecutor(address=address, max_processes=settings["processes"], checkpoint_every=checkpoint_every,
-                       progress=progress, keep_processes=True)
+                       progress=progress, keep_processes=True, max_window_ps=round(WINDOW_S * 1e12))
 
 
 def _finite(x):
@@ -198,8 +199,9 @@ def run_ocular_dominance(args, params, out: dict) -> dict:
                                    contrast_spread=variant.contrast_spread,
                                    sample_interval_s=sample_interval(settings["durations"], settings["sample_s"]),
                                    **settings["durations"])
-    tick_ps = timing_ps(variant)[0]
-    checkpoint_every = max(1, round(CHECKPOINT_SIM_S * 1e12 / tick_ps))
+    # windows are one tick long when blocks share processes, WINDOW_S when each has its own
+    window_ps = timing_ps(variant)[0] if settings["blocks"] % max(settings["processes"], 1) else round(WINDOW_S * 1e12)
+    checkpoint_every = max(1, round(CHECKPOINT_SIM_S * 1e12 / window_ps))
     duration = cfg.duration_s()
     show = args.progress or (not args.json and sys.stderr.isatty())
     bar = Progress("ocular dominance", total=2 * duration, enabled=show, delay_s=2.0)

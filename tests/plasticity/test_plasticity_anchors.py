@@ -102,6 +102,20 @@ def test_cascade_ocular_dominance_network_reduced_grid():
     _assert_rows(anchors.ocular_dominance_checks(seeds=(0,), synapses=(1000,), neurons=1, base=short))
 
 
+def test_cascade_ocular_dominance_against_a_non_deprived_control():
+    """MD against the same neurons and inputs kept binocular (network variant, S = 50, K = 4,
+    seeds 0-4): the open eye gains relative to the control (mean > 0); the deprived eye should
+    lose relative to it (mean < 0, Frenkel & Bear 2004), a documented miss (strict xfail) while
+    it loses less than the control drifts (the binocular phase has not settled at MD onset).
+    Computed here rather than at collection, so the strict-xfail rule is applied by hand: a
+    documented miss must still fail, every other row must pass."""
+    for check in anchors.ocular_dominance_control_checks():
+        if check.note.startswith("known miss"):
+            assert not check.passed, f"documented miss now passes, update the docs: {check}"
+        else:
+            assert check.passed, check
+
+
 def test_cascade_ocular_dominance_seed_variant():
     """The seed variant at the seed paper's setting as published here (S = 10, K = 1, seed 0,
     default phases): the deprived eye falls and boosting is needed (shift ratio <= 0.5)."""

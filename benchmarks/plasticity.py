@@ -13,8 +13,13 @@
    ($LOLPIM_BRIAN2_PYTHON, default /tmp/brianvenv/bin/python; build it with
    `python3 -m venv /tmp/brianvenv && /tmp/brianvenv/bin/pip install "brian2==2.9.*" "numpy<2" cython`).
 4. Memory per million synapses: model state, and peak traced memory of the speed run.
-5. With --ray: the ocular-dominance actor system (K neurons x 2 cascade populations) inline and on
-   Ray with 1, 2, 4 processes: cascade synapse updates per wall second against the process count.
+
+With --scaling (only this runs; benchmarks/plasticity_scaling.py): the ocular-dominance network
+at K x S = 1000 x 1000 inline and on Ray with P = 1, 2 (more when the machine has the cores),
+wall time and synapse-steps/s, every Ray run checked bit-identical to inline; --sizes adds the
+cost-against-size table (1 x 10 to 1000 x 1000).
+
+    .venv/bin/python benchmarks/plasticity.py --scaling [--sizes] [--neurons 1000 --synapses 1000]
 
 With --cascade (only this runs): the speed anchor on the seed model itself, the calcium-cascade
 synapse, lolpim's CascadePopulation against the same equations in Brian2
@@ -58,6 +63,8 @@ import numpy as np
 
 from lolpim.models.plasticity import graupner_brunel as gb
 from lolpim.models.plasticity.cascade import CascadePopulation, load_params as cascade_params
+
+import plasticity_scaling as scaling   # a sibling file: benchmarks/ is on sys.path when run as a script
 
 DT_REFERENCE_S = 1e-4
 BRIAN_SCRIPT = Path(__file__).with_name("brian2_graupner_brunel.py")
@@ -195,35 +202,6 @@ def brian2(n: int, duration_s: float, targets: list[str]) -> list[dict]:
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode:
         print(f"Brian2 failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
-    return rows
-
-
-def ray_scaling(neurons: int, synapses: int, duration_s: float, processes: list[int]) -> list[dict]:
-    """Cascade synapse-steps/s (dt 0.1 ms equivalent) of the ocular-dominance actor system."""
-    from lolpim.actors.inline import InlineExecutor
-    from lolpim.actors.plasticity import ocular_dominance_system
-    from lolpim.actors.ray_executor import RayExecutor, ensure_ray
-    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
-    cfg = OcularDominanceConfig(neurons=neurons, synapses_per_eye=synapses, binocular_s=duration_s / 2,
-                                deprivation_s=duration_s / 2)
-    system = ocular_dominance_system(cascade_params(), cfg, seed=0)
-    total = 2 * neurons * synapses * duration_s / DT_REFERENCE_S
-    rows = []
-    t0 = time.perf_counter()
-    reference = InlineExecutor().run(system)
-    rows.append({"executor": "inline", "processes": 1, "wall_s": time.perf_counter() - t0})
-    ensure_ray()
-    for n in processes:
-        ex = RayExecutor(max_processes=n, keep_processes=True)
-        ex.run(system)                      # first run starts the processes; time the second
-        t0 = time.perf_counter()
-        run = ex.run(system)
-        rows.append({"executor": "ray", "processes": n, "wall_s": time.perf_counter() - t0,
-                     "identical_to_inline": run.results == reference.results})
-        ex.close()
-    for r in rows:
-        r["synapse_steps_per_s"] = total / r["wall_s"]
-        r.update(neurons=neurons, synapses_per_eye=synapses, duration_s=duration_s)
     return rows
 
 
@@ -450,10 +428,9 @@ def main(argv=None) -> int:
     ap.add_argument("--brian-targets", default="cython,numpy")
     ap.add_argument("--no-brian", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ray", action="store_true", help="also the actor system on Ray (starts a local Ray)")
-    ap.add_argument("--ray-neurons", type=int, default=4)
-    ap.add_argument("--ray-synapses", type=int, default=50)
-    ap.add_argument("--ray-duration-s", type=float, default=4.0)
+    ap.add_argument("--scaling", action="store_true", help="the ocular-dominance network against Ray processes "
+                                                           "(benchmarks/plasticity_scaling.py)")
+    scaling.add_arguments(ap)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--json-out", type=Path, help="also write the report as JSON to this file")
     ap.add_argument("--cascade", action="store_true",
@@ -466,6 +443,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cascade-methods", default="exponential_euler,euler,rk2,rk4")
     ap.add_argument("--cascade-target", default="cython")
     args = ap.parse_args(argv)
+    if args.scaling:
+        scaling.main(args)
+        return 0
 
     if args.cascade:
         report = cascade_benchmark([int(x) for x in args.cascade_n.split(",")], args.cascade_duration_s,
@@ -500,13 +480,6 @@ def main(argv=None) -> int:
             print(f"  Brian2 {r['brian2']} {r['target']}: {r['synapse_steps_per_s']:.3g} synapse-steps/s "
                   f"({r['duration_s']} s simulated in {r['wall_s']:.1f} s; compile/setup {r['setup_s']:.1f} s); "
                   f"event-driven is {s['synapse_steps_per_s'] / r['synapse_steps_per_s']:.0f}x faster")
-    if args.ray:
-        report["ray"] = ray_scaling(args.ray_neurons, args.ray_synapses, args.ray_duration_s, [1, 2, 4])
-        for r in report["ray"]:
-            extra = f", identical to inline: {r['identical_to_inline']}" if "identical_to_inline" in r else ""
-            print(f"  cascade OD actors ({r['neurons']} neurons x 2 x {r['synapses_per_eye']} synapses, "
-                  f"{r['duration_s']:.0f} s) {r['executor']} {r['processes']} process(es): "
-                  f"{r['synapse_steps_per_s']:.3g} synapse-steps/s, wall {r['wall_s']:.1f} s{extra}")
     if args.json_out:
         args.json_out.write_text(json.dumps(report, indent=1))
     if args.json:

@@ -64,8 +64,6 @@ import numpy as np
 from lolpim.models.plasticity import graupner_brunel as gb
 from lolpim.models.plasticity.cascade import CascadePopulation, load_params as cascade_params
 
-import plasticity_scaling as scaling   # a sibling file: benchmarks/ is on sys.path when run as a script
-
 DT_REFERENCE_S = 1e-4
 BRIAN_SCRIPT = Path(__file__).with_name("brian2_graupner_brunel.py")
 
@@ -210,11 +208,16 @@ def brian2(n: int, duration_s: float, targets: list[str]) -> list[dict]:
 CASCADE_BRIAN_SCRIPT = Path(__file__).with_name("brian2_cascade.py")
 
 
-def cascade_reference_module():
-    spec = importlib.util.spec_from_file_location("cascade_reference", Path(__file__).with_name("cascade_reference.py"))
+def sibling_module(name: str):
+    """A module of benchmarks/ (not a package), whether this file runs as a script or is imported."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def cascade_reference_module():
+    return sibling_module("cascade_reference")
 
 
 def brian2_python() -> str | None:
@@ -430,6 +433,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scaling", action="store_true", help="the ocular-dominance network against Ray processes "
                                                            "(benchmarks/plasticity_scaling.py)")
+    scaling = sibling_module("plasticity_scaling")
     scaling.add_arguments(ap)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--json-out", type=Path, help="also write the report as JSON to this file")

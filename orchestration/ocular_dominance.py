@@ -22,7 +22,6 @@ from .errors import UserError
 from .progress import Progress
 
 BYTES_PER_SYNAPSE = 96          # 11 float64 state columns + the int64 bAP cursor (cascade_kernel)
-BYTES_PER_NEURON = 2 * 2 * 512 * 8   # per eye: bAP time and trace rings of BAP_RING float64
 RAM_FRACTION = 0.7
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
 # keeps the last one of every process: about three copies of the state at the peak.
@@ -62,7 +61,9 @@ def machine_ram_bytes() -> int | None:
 
 def state_bytes(neurons: int, synapses: int) -> int:
     """Synapse and bAP state of one run (the two runs follow each other)."""
-    return BYTES_PER_SYNAPSE * 2 * neurons * synapses + BYTES_PER_NEURON * neurons
+    from lolpim.models.plasticity.ocular_dominance import BAP_RING
+    per_neuron = 2 * 2 * BAP_RING * 8      # per eye: bAP time and trace rings of BAP_RING float64
+    return BYTES_PER_SYNAPSE * 2 * neurons * synapses + per_neuron * neurons
 
 
 def _gib(n: float) -> str:

@@ -27,23 +27,18 @@ threshold in the cascade's own calcium chemistry), docs/plasticity-cascade.md se
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from numba import njit
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from lolpim.hardware.errors import ParameterError
 
 from . import cascade_kernel as kernel
 from .cascade import CascadeParams, CascadePopulation
 from .neuron import NeuronParams
+from .param_sets import read_set, set_names
 
 EYES = ("left", "right")
 DEPRIVED_EYE = 0
@@ -141,16 +136,11 @@ class Variant:
 
 
 def variant_names() -> list[str]:
-    with VARIANT_FILE.open("rb") as fh:
-        return list(tomllib.load(fh))
+    return set_names(VARIANT_FILE)
 
 
 def load_variant(name: str) -> Variant:
-    with VARIANT_FILE.open("rb") as fh:
-        table = tomllib.load(fh)
-    if name not in table:
-        raise ParameterError("variant", f"unknown ocular-dominance variant {name!r}; allowed: {sorted(table)}")
-    t = dict(table[name])
+    t = read_set(VARIANT_FILE, name, "ocular-dominance variant", field="variant")
     neuron_keys = {f.name for f in fields(NeuronParams)}
     meta = {k[len("meta_"):]: t.pop(k) for k in list(t) if k.startswith("meta_")}
     neuron = {k: t.pop(k) for k in list(t) if k in neuron_keys}

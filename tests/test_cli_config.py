@@ -94,3 +94,62 @@ def test_validate_json_lists_every_row_with_its_status(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert rows and all({"name", "source", "expected", "simulated", "passed", "known_miss"} <= set(r) for r in rows)
     assert all(r["passed"] for r in rows)
+
+
+def _help(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_plasticity_stdp_help_is_its_own(capsys):
+    text = _help(capsys, ["plasticity", "stdp"])
+    assert "--pairs" in text and "default 60" in text and "--frequency" in text
+    assert "--neurons" not in text and "--executor" not in text and "--seed" not in text
+
+
+def test_plasticity_ocular_dominance_help_lists_its_options_and_defaults(capsys):
+    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
+    text = _help(capsys, ["plasticity", "ocular-dominance"])
+    for flag in ("--neurons", "--synapses", "--executor", "--processes", "--variant", "--seed", "--out"):
+        assert flag in text
+    assert "--pairs" not in text and "--no-boost" not in text
+    assert f"(default {OcularDominanceConfig().neurons:g})" in text      # filled from the config
+
+
+def test_plasticity_help_lists_every_protocol(capsys):
+    from lolpim.orchestration.commands.plasticity import PROTOCOLS
+    text = _help(capsys, ["plasticity"])
+    assert all(p in text for p in PROTOCOLS)
+    assert "--pairs" in _help(capsys, ["plasticity", "pairing"]) and "--pairs" not in _help(capsys, ["plasticity", "frequency"])
+
+
+def test_plasticity_existing_command_lines_still_parse(tmp_path):
+    from lolpim.orchestration.cli import build_parser
+    parser = build_parser()
+    a = parser.parse_args(["plasticity", "stdp", "--model", "cascade", "--pairs", "60"])
+    assert (a.protocol, a.model, a.pairs, a.frequency, a.no_boost) == ("stdp", "cascade", 60, None, False)
+    a = parser.parse_args(["plasticity", "ocular-dominance", "--neurons", "4", "--synapses", "50", "--executor", "ray",
+                           "--processes", "2", "--json", "--out", str(tmp_path)])
+    assert (a.protocol, a.neurons, a.synapses, a.executor, a.processes, a.json, a.out, a.seed) == \
+        ("ocular-dominance", 4, 50, "ray", 2, True, str(tmp_path), 0)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["stdp", "--seed", "1"], "--seed"),
+    (["frequency", "--pairs", "5"], "--pairs"),
+    (["ocular-dominance", "--pairs", "5"], "--pairs"),
+    (["ocular-dominance", "--no-boost"], "--no-boost"),
+    (["pairing", "--neurons", "3"], "--neurons"),
+])
+def test_plasticity_flag_of_another_protocol_exits_2_naming_it(argv, flag, capsys):
+    assert main(["plasticity", *argv]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "only" in err and "Traceback" not in err
+
+
+def test_plasticity_stdp_runs_with_its_options(capsys):
+    assert main(["plasticity", "stdp", "--model", "cascade", "--pairs", "60", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["protocol"] == "stdp" and result["rows"]

@@ -10,6 +10,7 @@ Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the resul
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from pathlib import Path
@@ -154,6 +155,7 @@ def run(args) -> int:
         raise UserError("--pairs must be >= 1")
     if args.frequency is not None and not args.frequency > 0:
         raise UserError("--frequency must be > 0")
+    check_protocol_flags(args)
     if args.protocol != "ocular-dominance":
         ocular_dominance.check_not_given(args)
     result = run_protocol(args)
@@ -183,19 +185,71 @@ def summary_text(result: dict) -> str:
     return "\n".join(lines)
 
 
+# per protocol: its one-line help, and the --pairs / --frequency help with that protocol's default
+PROTOCOL_HELP = {
+    "pairing": "voltage-clamp sweep of the holding potential, -75..0 mV (cascade only)",
+    "stdp": "delta-t sweep of pre-post pairs, -100..+100 ms",
+    "frequency": "Sjostrom protocol: +10 and -10 ms pairs against pairing frequency",
+    "ocular-dominance": "binocular phase, monocular deprivation, recovery: a network of block actors, "
+                        "run with bAP boosting on and off (cascade only)",
+}
+PAIRS_HELP = {"pairing": "presynaptic pulses under clamp (default 100)", "stdp": "pre-post pairs per delta t (default 60)"}
+FREQUENCY_HELP = {"pairing": "pulse frequency in Hz (default 1)", "stdp": "pairing frequency in Hz (default 1)",
+                  "frequency": "one pairing frequency in Hz (default: the sweep 0.1, 1, 5, 10, 20, 30, 40, 50 Hz)"}
+PARAMS_DEFAULT = {protocol: ", ".join(f"{name} ({model})" for (model, pr), name in DEFAULT_SETS.items() if pr == protocol)
+                  for protocol in PROTOCOLS}
+# flags that some protocols do not take: hidden there, and an error when given (not ignored)
+NOT_FOR = {"pairs": ("--pairs", ("pairing", "stdp")), "frequency": ("--frequency", ("pairing", "stdp", "frequency")),
+           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency")), "seed": ("--seed", ("ocular-dominance",))}
+
+
+class _Hidden:
+    """Adds arguments with their help suppressed: a protocol that does not take a flag still parses
+    it, so `run` can name the protocols it belongs to instead of argparse's bare 'unrecognized'."""
+
+    def __init__(self, parser):
+        self.parser = parser
+
+    def add_argument(self, *names, **kwargs):
+        kwargs["help"] = argparse.SUPPRESS
+        return self.parser.add_argument(*names, **kwargs)
+
+
+def check_protocol_flags(args) -> None:
+    for dest, (flag, protocols) in NOT_FOR.items():
+        if args.protocol not in protocols and getattr(args, dest, None) not in (None, False):
+            names = protocols[0] if len(protocols) == 1 else f"{', '.join(protocols[:-1])} and {protocols[-1]}"
+            extra = " (ocular-dominance always runs with boosting on and off)" if dest == "no_boost" else ""
+            raise UserError(f"{flag} applies to the {names} protocol{'s' if len(protocols) > 1 else ''} only, "
+                            f"not '{args.protocol}'{extra}")
+
+
 def register(sub) -> None:
     p = sub.add_parser("plasticity", help="synaptic plasticity protocols (calcium cascade, Graupner-Brunel)",
-                       formatter_class=ocular_dominance.HelpFormatter)
-    p.add_argument("protocol", choices=PROTOCOLS)
-    p.add_argument("--model", choices=("cascade", "graupner-brunel"), default="cascade")
-    p.add_argument("--params", help="parameter set (cascade: hippocampal, cortical; Graupner-Brunel: DP, "
-                                    "DPD, hippocampal-slices, hippocampal-cultures, cortical-slices)")
-    p.add_argument("--pairs", type=int, help="pulses (pairing) or pairs (stdp); default 100 / 60")
-    p.add_argument("--frequency", type=float, help="pairing frequency in Hz (default 1; frequency: one value)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the ocular-dominance input trains")
-    p.add_argument("--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off "
-                                                           "(ocular-dominance always runs both)")
-    ocular_dominance.add_flags(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--out", help="write CSV, JSON and PNG here")
-    p.set_defaults(func=run)
+                       description="Run an induction protocol on the calcium-cascade or Graupner-Brunel "
+                                   "synapse. `lolpim plasticity PROTOCOL --help` lists the protocol's options "
+                                   "and their defaults.")
+    protocols = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
+    for protocol in PROTOCOLS:
+        q = protocols.add_parser(protocol, help=PROTOCOL_HELP[protocol], description=PROTOCOL_HELP[protocol],
+                                 formatter_class=ocular_dominance.HelpFormatter)
+        od = protocol == "ocular-dominance"
+        only_cascade = protocol in ("pairing", "ocular-dominance")
+        q.add_argument("--model", choices=("cascade", "graupner-brunel"), default="cascade",
+                       help="synapse model (default cascade" + ("; this protocol needs it)" if only_cascade else ")"))
+        q.add_argument("--params", help=f"parameter set (default {PARAMS_DEFAULT[protocol]}; cascade: hippocampal, "
+                                        "cortical; Graupner-Brunel: DP, DPD, hippocampal-slices, "
+                                        "hippocampal-cultures, cortical-slices)")
+        target = q if protocol in NOT_FOR["pairs"][1] else _Hidden(q)
+        target.add_argument("--pairs", type=int, help=PAIRS_HELP.get(protocol))
+        target = q if protocol in NOT_FOR["frequency"][1] else _Hidden(q)
+        target.add_argument("--frequency", type=float, help=FREQUENCY_HELP.get(protocol))
+        (_Hidden(q) if od else q).add_argument(
+            "--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off")
+        (q if od else _Hidden(q)).add_argument("--seed", type=int, default=0 if od else None,
+                                               help="seed of the input trains (default 0)")
+        ocular_dominance.add_flags(q if od else _Hidden(q))
+        q.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+        q.add_argument("--out", metavar="DIR",
+                       help=f"write plasticity_{protocol.replace('-', '_')}.csv, .json and .png here")
+        q.set_defaults(func=run)

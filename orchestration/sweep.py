@@ -3,22 +3,33 @@ file (JSON lines) as each one finishes.
 
 The sweep file (TOML):
 
-    seed = 0                    # optional; a "seed" axis in [grid] overrides it
+    seed = 0                    # optional; a "seed" axis overrides it
     config = "base.toml"        # optional RunConfig file, relative to this file
-    results = "sweep.jsonl"     # optional; relative to this file; --results overrides
+    results = "study.jsonl"     # optional; relative to ./results/; --results overrides;
+                                # default: results/<sweep file name>.jsonl
 
     [set]                       # RunConfig keys applied to every point (as `--set`)
     "workload.requests" = 8
 
-    [grid]                      # axes; the study is their cartesian product, in file order
+    [grid]                      # axes; their cartesian product, in file order
     system = ["lolpim", "cent"]
     modules = [2, 4, 8]
+    context = [4096, 16384]
+
+    [[baseline]]                # a fixed system, run once per combination of the grid's
+    system = "gpu"              # workload axes (context, trace, model, seed, workload.*, ...),
+    gpus = 4                    # not per module count: "4 A100s against 2/4/8 modules"
+
+    [[points]]                  # explicit points besides the grid; a list value expands
+    system = "lolpim"           # (a small grid of its own)
+    modules = 16
     context = [4096, 16384]
 
 Axis shorthands (any other axis is a dotted RunConfig key):
     system   system              model    model
     trace    workload.source     context  workload.input_tokens
-    modules  <system>.modules (PIM systems) or <system>.count (GPU systems)
+    modules  <system>.modules    PIM systems (lolpim, cent) only: it never sets a GPU count
+    gpus     <system>.count      GPU systems (gpu, gpu-pim) only
     batch    <system>.max_microbatch_requests (PIM) or <system>.max_batch_requests (GPU)
     seed     the point's random seed
 
@@ -49,20 +60,45 @@ from .llm_config import RunConfig
 
 SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim"}
 PIM_SYSTEMS = ("lolpim", "cent")
-SHORTHANDS = ("system", "model", "trace", "context", "modules", "batch", "seed")
+GPU_SYSTEMS = ("gpu", "gpu-pim")
+SHORTHANDS = ("system", "model", "trace", "context", "modules", "gpus", "batch", "seed")
+# axes that describe a system's hardware rather than its workload: a [[baseline]] does not
+# take them from the grid, and plots match systems "at equal settings" on the other axes
+HARDWARE_AXES = ("system", "modules", "gpus", "batch")
+HARDWARE_TABLES = ("lolpim", "cent", "gpu", "gpu_pim")
+RESULTS_DIR = Path("results")
+
+
+def is_hardware_axis(axis: str) -> bool:
+    return axis in HARDWARE_AXES or axis.split(".")[0] in HARDWARE_TABLES
 
 
 @dataclass(frozen=True)
 class SweepSpec:
-    grid: dict[str, list]                       # axis -> values, in file order
+    grid: dict[str, list]                       # axis -> values, in file order (may be empty)
     base: dict[str, Any] = field(default_factory=dict)   # dotted RunConfig key -> value
     seed: int = 0
     config: dict = field(default_factory=dict)  # the base RunConfig file's tables
     results: Path | None = None
+    baselines: tuple = ()                       # [[baseline]] tables: axis -> values
+    extra: tuple = ()                           # [[points]] tables: axis -> values
 
     def points(self) -> list[dict]:
-        axes = list(self.grid)
-        return [dict(zip(axes, combo)) for combo in itertools.product(*(self.grid[a] for a in axes))]
+        """The grid, then each baseline crossed with the grid's workload axes, then the
+        explicit points; a point listed twice runs once."""
+        out = _product(self.grid) if self.grid else []
+        workload = {a: v for a, v in self.grid.items() if not is_hardware_axis(a)}
+        for baseline in self.baselines:
+            out += _product({**{a: v for a, v in workload.items() if a not in baseline}, **baseline})
+        for table in self.extra:
+            out += _product(table)
+        seen, unique = set(), []
+        for point in out:
+            key = json.dumps(point, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                unique.append(point)
+        return unique
 
     def point_id(self, point: dict) -> str:
         key = json.dumps({"point": point, "set": self.base, "config": self.config,
@@ -70,30 +106,67 @@ class SweepSpec:
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def _product(table: dict) -> list[dict]:
+    axes = list(table)
+    return [dict(zip(axes, combo)) for combo in itertools.product(*(table[a] for a in axes))]
+
+
+def _axes_table(path, where: str, table, lists_only: bool) -> dict:
+    """A table of axes: each value a non-empty list without repeats (or, where scalars are
+    allowed, one value)."""
+    if not isinstance(table, dict):
+        raise UserError(f"{path}: {where} must be a table of axes")
+    out = {}
+    for axis, values in table.items():
+        if isinstance(values, dict):
+            raise UserError(f"{path}: {where} axis '{axis}' is a table; write dotted keys, e.g. \"gpu.count\" = 4")
+        if not isinstance(values, list):
+            if lists_only:
+                raise UserError(f"{path}: {where} axis '{axis}' must be a non-empty list")
+            values = [values]
+        if not values:
+            raise UserError(f"{path}: {where} axis '{axis}' must be a non-empty list")
+        if len(set(map(json.dumps, values))) != len(values):
+            raise UserError(f"{path}: {where} axis '{axis}' repeats a value")
+        out[axis] = values
+    return out
+
+
 def load_sweep(path: str | Path) -> SweepSpec:
     path = Path(path)
     data = cfgmod.read_toml(path)
-    unknown = sorted(set(data) - {"seed", "config", "results", "set", "grid"})
+    unknown = sorted(set(data) - {"seed", "config", "results", "set", "grid", "baseline", "points"})
     if unknown:
-        raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, [set], [grid]")
-    grid = data.get("grid")
-    if not isinstance(grid, dict) or not grid:
-        raise UserError(f"{path}: needs a [grid] table with at least one axis, e.g. modules = [2, 4, 8]")
-    for axis, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise UserError(f"{path}: grid axis '{axis}' must be a non-empty list")
-        if len(set(map(json.dumps, values))) != len(values):
-            raise UserError(f"{path}: grid axis '{axis}' repeats a value")
+        raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, [set], [grid], "
+                        f"[[baseline]], [[points]]")
+    grid = data.get("grid", {})
+    tables = {name: data.get(name, []) for name in ("baseline", "points")}
+    for name, value in tables.items():
+        if isinstance(value, dict):
+            value = tables[name] = [value]
+        if not isinstance(value, list):
+            raise UserError(f"{path}: '{name}' must be an array of tables ([[{name}]])")
+    if not grid and not tables["baseline"] and not tables["points"]:
+        raise UserError(f"{path}: needs a [grid] table with at least one axis (e.g. modules = [2, 4, 8]) "
+                        f"or [[points]] tables")
+    grid = _axes_table(path, "grid", grid, lists_only=True)
+    baselines = tuple(_axes_table(path, f"baseline {i + 1}", t, lists_only=False)
+                      for i, t in enumerate(tables["baseline"]))
+    extra = tuple(_axes_table(path, f"points {i + 1}", t, lists_only=False) for i, t in enumerate(tables["points"]))
+    if baselines and not grid:
+        raise UserError(f"{path}: a [[baseline]] is crossed with the [grid]'s workload axes; "
+                        f"without a [grid] write it as [[points]]")
     base = data.get("set", {})
     if not isinstance(base, dict):
         raise UserError(f"{path}: [set] must be a table of RunConfig keys")
     base = _flatten(base)
     config = cfgmod.read_toml(path.parent / data["config"]) if "config" in data else {}
-    results = path.parent / data["results"] if "results" in data else None
+    results = RESULTS_DIR / data["results"] if "results" in data else None   # never in the source tree
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"{path}: seed must be an integer >= 0")
-    spec = SweepSpec(grid=grid, base=base, seed=seed, config=config, results=results)
+    spec = SweepSpec(grid=grid, base=base, seed=seed, config=config, results=results, baselines=baselines,
+                     extra=extra)
     for point in spec.points():   # fail on a bad point now, not an hour into the sweep
         point_config(spec, point)
     return spec
@@ -129,11 +202,18 @@ def point_overrides(spec: SweepSpec, point: dict) -> dict:
                         f"(use a 'system' axis or [set] system = one of {', '.join(SYSTEM_TABLE)})")
     table = SYSTEM_TABLE[system]
     pim = system in PIM_SYSTEMS
+    if "modules" in point and not pim:
+        raise UserError(f"the 'modules' axis counts PIM modules and does not apply to system {system!r} "
+                        f"(point {point}); give its GPU count with a 'gpus' axis or \"{table}.count\", "
+                        f"and a fixed GPU baseline with a [[baseline]] table")
+    if "gpus" in point and pim:
+        raise UserError(f"the 'gpus' axis counts GPUs and does not apply to system {system!r} "
+                        f"(point {point}); use 'modules'")
     for axis, value in point.items():
         if axis == "seed":
             continue
         key = {"trace": "workload.source", "context": "workload.input_tokens",
-               "modules": f"{table}.modules" if pim else f"{table}.count",
+               "modules": f"{table}.modules", "gpus": f"{table}.count",
                "batch": f"{table}.max_microbatch_requests" if pim else f"{table}.max_batch_requests",
                }.get(axis, axis)
         flat[key] = value
@@ -157,7 +237,7 @@ def run_point(spec: SweepSpec, point: dict) -> dict:
         out = run_systems(cfg, (cfg.system,), "inline", record["seed"])
         summary = dict(out["systems"][0])
         summary.pop("speedup", None)   # relative to a LoL-PIM run of the same call: not meaningful here
-        record.update(status="ok", result=summary,
+        record.update(status="ok", result=summary, model=out["model"], prefill=out["prefill"],
                       trace={k: out[k] for k in ("trace", "requests", "mean_input_tokens", "mean_output_tokens")})
     except Exception as exc:   # recorded, so a point that cannot run is not retried forever
         record.update(status="error", error=f"{type(exc).__name__}: {exc}")
@@ -260,6 +340,7 @@ class SweepReport:
     errors: int = 0
     interrupted: bool = False
     wall_s: float = 0.0
+    failed: list = field(default_factory=list)   # [{"point", "error"}]: this sweep's points that cannot run
 
 
 def run_sweep(spec: SweepSpec, results_path: str | Path, address: str | None = None, serial: bool = False,
@@ -290,8 +371,72 @@ def run_sweep(spec: SweepSpec, results_path: str | Path, address: str | None = N
                 _run_on_ray(spec, todo, address, max_in_flight, finished)
         except KeyboardInterrupt:
             report.interrupted = True
+        report.failed = [{"point": r["point"], "error": r.get("error", "")}
+                         for r in sweep_records(spec, out.records()) if r.get("status") != "ok"]
     report.wall_s = time.perf_counter() - wall0
     return report
+
+
+def default_results(sweep_path: str | Path) -> Path:
+    """results/<sweep name>.jsonl under the working directory: never beside the sweep file
+    (which usually sits in the source tree, e.g. deploy/)."""
+    return RESULTS_DIR / (Path(sweep_path).stem + ".jsonl")
+
+
+def sweep_records(spec: SweepSpec, records: list[dict]) -> list[dict]:
+    """This sweep's records, in the order of its points (a results file may hold others)."""
+    by_id = {r.get("id"): r for r in records}
+    return [by_id[i] for i in (spec.point_id(p) for p in spec.points()) if i in by_id]
+
+
+def _hardware(result: dict) -> str:
+    """'4 x a100-80gb, 320 GB HBM': the system's hardware label, else its description's head."""
+    hw = result.get("hardware")
+    if isinstance(hw, dict) and hw.get("label"):
+        return str(hw["label"])
+    if isinstance(hw, str) and hw:
+        return hw
+    desc = result.get("description", "")
+    return desc.split(";")[0] if ";" in desc else desc.split(", ")[0]
+
+
+def j_per_token(result: dict) -> float:
+    for key in ("energy_per_token_j", "energy_j_per_token"):
+        if key in result:
+            return result[key] if result[key] is not None else math.nan
+    tokens = result.get("output_tokens") or 0
+    energy = result.get("energy_j")
+    return energy / tokens if tokens and energy is not None else math.nan
+
+
+def format_results(spec: SweepSpec, records: list[dict]) -> str:
+    """The table the driver prints when it finishes: one row per point of this sweep."""
+    recs = sweep_records(spec, records)
+    if not recs:
+        return "(no finished points)"
+    axes = [a for a in dict.fromkeys(a for r in recs for a in r["point"]) if a != "system"]
+    head = ["system", *axes, "hardware", "tok/s", "J/token", "KV used", "KV alloc", "status"]
+    rows = [head]
+
+    def pct(v):
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
+    for r in recs:
+        cells = [str(r["point"].get("system", "")), *(str(r["point"].get(a, "-")) for a in axes)]
+        if r.get("status") == "ok":
+            res = r["result"]
+            jt = j_per_token(res)
+            cells[0] = res["system"]
+            cells += [_hardware(res), f"{res['throughput_tokens_per_s']:.1f}",
+                      "-" if math.isnan(jt) else f"{jt:.3f}", pct(res.get("kv_used_utilisation")),
+                      pct(res.get("kv_allocated_utilisation")), "ok"]
+        else:
+            cells += ["-", "-", "-", "-", "-", "error"]
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i < len(axes) + 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finished) -> None:

@@ -1,14 +1,20 @@
 """`lolpim plot RESULTS.jsonl`: scaling plots of a sweep.
 
-  throughput_vs_modules.png  decode throughput against the number of modules/devices
+  throughput_vs_modules.png  decode throughput against the number of PIM modules (a fixed
+                             baseline, e.g. "4 x A100" from a [[baseline]] table, is a
+                             horizontal line across the module range)
   throughput_vs_context.png  decode throughput against the mean input length
-  speedup.png                left: each system's speedup over its smallest module count
-                             (with the ideal line); right: LoL-PIM's speedup over each
-                             baseline at equal settings
+  speedup.png                left: each system's speedup over its smallest module count,
+                             with ideal (linear) scaling; right: LoL-PIM's speedup over each
+                             baseline at equal settings (equal workload; equal modules where
+                             the baseline has modules too)
   points.csv                 one row per finished point
 
-Lines are the groups of points that differ only in the x axis; their labels name the
-axes that vary across lines.
+Lines are the groups of points that differ only in the x axis; a group of one point is
+drawn as a marker. Each figure is titled with the model, trace, requests and output tokens;
+x ticks sit at the values actually run. Colours stand for the workload (trace, context, ...)
+when it varies, else for the system, and are the same in every panel; line style and marker
+stand for the system.
 """
 from __future__ import annotations
 
@@ -17,47 +23,121 @@ from collections import defaultdict
 from pathlib import Path
 
 THROUGHPUT = "throughput_tokens_per_s"
+SYSTEM_NAMES = {"lolpim": "LoL-PIM", "cent": "CENT", "gpu": "GPU", "gpu-pim": "GPU+PIM"}
+SYSTEM_ORDER = ("lolpim", "cent", "gpu", "gpu-pim")
+SYSTEM_STYLE = {"lolpim": ("-", "o"), "cent": ("--", "s"), "gpu": (":", "^"), "gpu-pim": ("-.", "D")}
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf")
 
 
-def _x_modules(rec) -> float:
-    return rec["point"].get("modules", rec["result"]["devices"])
+def _hardware_axis(axis: str) -> bool:
+    from ..sweep import is_hardware_axis
+    return is_hardware_axis(axis)
+
+
+def _system(rec) -> str:
+    return rec["result"]["system"]
+
+
+def _x_modules(rec) -> float | None:
+    """A point's module count; None for a system without a modules axis (a fixed baseline)."""
+    return rec["point"].get("modules")
 
 
 def _x_context(rec) -> float:
     return rec["trace"]["mean_input_tokens"]
 
 
-def _groups(records, x_axis: str, x_of) -> dict:
-    """{line key: [(x, record)]}: the points that agree on every axis but ``x_axis``."""
-    lines = defaultdict(list)
-    for rec in records:
-        key = tuple(sorted((k, json.dumps(v)) for k, v in rec["point"].items() if k != x_axis))
-        lines[key].append((x_of(rec), rec))
-    return {k: sorted(v, key=lambda p: p[0]) for k, v in lines.items()}
+def _items(point: dict, drop=()) -> tuple:
+    return tuple(sorted((k, json.dumps(v)) for k, v in point.items() if k not in drop))
 
 
-def _order(item) -> list:
-    """Sort lines by their axis values as numbers/strings, not as JSON text ("4" before "16")."""
-    return [(k, json.loads(v)) for k, v in item[0]]
+def _value_order(items: tuple) -> list:
+    """Sort by axis values as numbers/strings, not as JSON text ("4" before "16")."""
+    return [(k, str(type(json.loads(v))), json.loads(v)) for k, v in items]
 
 
-def _style(key: tuple) -> str:
-    """LoL-PIM solid, baselines dashed, so systems read apart at a glance."""
-    system = dict(key).get("system")
-    return "-" if system is None or json.loads(system) == "lolpim" else "--"
-
-
-def _label(key: tuple, varying: set) -> str:
-    parts = [f"{k}={json.loads(v)}" for k, v in key if k in varying]
-    return ", ".join(parts) or "all"
-
-
-def _varying(records, exclude: str) -> set:
+def _varying(records) -> set:
     values = defaultdict(set)
     for rec in records:
         for k, v in rec["point"].items():
             values[k].add(json.dumps(v))
-    return {k for k, v in values.items() if len(v) > 1 and k != exclude}
+    keys = {k for rec in records for k in rec["point"]}
+    # an axis only some points have (a baseline without 'modules') varies too
+    return {k for k in keys if len(values[k]) > 1 or any(k not in rec["point"] for rec in records)}
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text.removeprefix("longbench-")
+
+
+class Palette:
+    """One colour per workload (the varying axes that are not hardware, nor the x axis), or per
+    system when the workload does not vary; shared by every panel of a figure."""
+
+    def __init__(self, records, x_axis: str):
+        varying = _varying(records)
+        self.axes = sorted(k for k in varying if k != x_axis and (not _hardware_axis(k) or
+                                                                   (k == "modules" and x_axis != "modules")))
+        if self.axes:
+            keys = sorted({self.key(rec) for rec in records}, key=_value_order)
+            self.colours = {k: COLOURS[i % len(COLOURS)] for i, k in enumerate(keys)}
+        else:
+            self.colours = {s: COLOURS[i] for i, s in enumerate(SYSTEM_ORDER)}
+
+    def key(self, rec) -> tuple:
+        return tuple((a, json.dumps(rec["point"].get(a))) for a in self.axes)
+
+    def colour(self, rec) -> str:
+        return self.colours[self.key(rec)] if self.axes else self.colours.get(_system(rec), "k")
+
+    def workload_label(self, rec) -> str:
+        parts = []
+        for a in self.axes:
+            if a not in rec["point"]:
+                continue
+            v = rec["point"][a]
+            parts.append(_short(v) if a == "trace" else f"{v} modules" if a == "modules" else f"{a} {v}")
+        return ", ".join(parts)
+
+
+def _system_label(rec, varying: set, x_axis: str, shown=()) -> str:
+    """'LoL-PIM' / 'CENT, kv_mode=dynamic' / 'GPU: 4 x a100-80gb (80 GB HBM), fixed'."""
+    from ..sweep import _hardware
+    system = _system(rec)
+    name = SYSTEM_NAMES.get(system, system)
+    extra = [f"{k.split('.')[-1]}={json.loads(v)}" for k, v in _items(rec["point"], ("system", "gpus", x_axis))
+             if k in varying and _hardware_axis(k) and k not in shown]
+    if "modules" not in rec["point"]:
+        name += f": {_hardware(rec['result'])}" + (", fixed" if x_axis == "modules" else "")
+    return ", ".join([name] + extra)
+
+
+def _label(rec, palette: Palette, varying: set, x_axis: str) -> str:
+    work = palette.workload_label(rec)
+    return _system_label(rec, varying, x_axis, palette.axes) + (f" · {work}" if work else "")
+
+
+def _style(rec) -> tuple[str, str]:
+    return SYSTEM_STYLE.get(_system(rec), ("-", "o"))
+
+
+def _groups(records, x_axis: str, x_of) -> dict:
+    """{line key: [(x, record)]}: the points that agree on every axis but ``x_axis``. Records
+    without the x axis are left out (the caller draws them as fixed references)."""
+    lines = defaultdict(list)
+    for rec in records:
+        x = x_of(rec)
+        if x is None:
+            continue
+        lines[_items(rec["point"], (x_axis,))].append((x, rec))
+    return {k: sorted(v, key=lambda p: p[0]) for k, v in lines.items()}
+
+
+def _series_order(item) -> tuple:
+    rec = item[1][0][1]
+    return (SYSTEM_ORDER.index(_system(rec)) if _system(rec) in SYSTEM_ORDER else 9, _value_order(item[0]))
 
 
 def scaling_rows(records) -> list[dict]:
@@ -73,21 +153,185 @@ def scaling_rows(records) -> list[dict]:
     return rows
 
 
-def speedups_over_baselines(records) -> dict:
-    """{(baseline system, other axes): [(modules, LoL-PIM tok/s / baseline tok/s)]}, matching
-    every axis but the system."""
-    index = {}
-    for rec in records:
-        key = tuple(sorted((k, json.dumps(v)) for k, v in rec["point"].items() if k != "system"))
-        index[(rec["result"]["system"], key)] = rec
-    curves = defaultdict(list)
-    for (system, key), rec in index.items():
-        ours = index.get(("lolpim", key))
-        if system == "lolpim" or ours is None:
+def _matches(ours: dict, theirs: dict) -> bool:
+    """Equal settings: every axis both points have agrees (but the system); an axis only one
+    of them has describes its own hardware (LoL-PIM's modules, the baseline's GPU count)."""
+    for k in set(ours) | set(theirs):
+        if k == "system":
             continue
-        rest = tuple(kv for kv in key if kv[0] != "modules")
-        curves[(system, rest)].append((_x_modules(rec), ours["result"][THROUGHPUT] / rec["result"][THROUGHPUT]))
-    return {k: sorted(v) for k, v in curves.items()}
+        if k in ours and k in theirs:
+            if ours[k] != theirs[k]:
+                return False
+        elif not _hardware_axis(k):
+            return False
+    return True
+
+
+def speedups_over_baselines(records) -> dict:
+    """{(baseline system, baseline point without modules, LoL-PIM's own hardware axes):
+    [(LoL-PIM modules, LoL-PIM tok/s / baseline tok/s, baseline record)]}. A baseline that
+    has a modules axis is compared at equal modules; a fixed one (no modules axis) with every
+    LoL-PIM point of the same workload."""
+    ours = [r for r in records if _system(r) == "lolpim" and _x_modules(r) is not None]
+    curves = defaultdict(list)
+    for base in records:
+        if _system(base) == "lolpim":
+            continue
+        for rec in ours:
+            if not _matches(rec["point"], base["point"]):
+                continue
+            own = tuple((k, v) for k, v in _items(rec["point"], ("modules", "system"))
+                        if _hardware_axis(k) and k not in base["point"])
+            key = (_system(base), _items(base["point"], ("modules",)), own)
+            curves[key].append((_x_modules(rec), rec["result"][THROUGHPUT] / base["result"][THROUGHPUT], base))
+    return {k: sorted(v, key=lambda p: p[0]) for k, v in curves.items()}
+
+
+def plot_title(records) -> str:
+    """'llama2-7b · trace longbench-qmsum · 32 requests x 64 output tokens (mean)'."""
+    def distinct(values):
+        return list(dict.fromkeys(v for v in values if v is not None))
+    models = distinct(r.get("model", r["point"].get("model")) for r in records)
+    traces = distinct(r["trace"]["trace"] for r in records)
+    requests = distinct(r["trace"]["requests"] for r in records)
+    outputs = distinct(round(r["trace"]["mean_output_tokens"]) for r in records)
+    parts = []
+    if models:
+        parts.append(", ".join(map(str, models)))
+    if traces and all(t.startswith("fixed-") for t in traces):
+        inputs = sorted({round(r["trace"]["mean_input_tokens"]) for r in records})
+        parts.append("fixed-length prompts of " + "/".join(map(str, inputs)) + " tokens")
+    elif traces:
+        parts.append(("trace " if len(traces) == 1 else "traces ") + ", ".join(traces))
+    parts.append("/".join(map(str, requests)) + " requests x " + "/".join(map(str, outputs)) + " output tokens")
+    prefill = distinct(r.get("prefill") for r in records)
+    if prefill == ["before"]:
+        parts.append("decode only")
+    return " · ".join(parts)
+
+
+def _ticks(ax, values, fmt=lambda v: f"{v:g}") -> None:
+    from matplotlib.ticker import NullLocator
+    values = sorted(set(values))
+    if not values or len(values) > 16:
+        return
+    ax.set_xticks(values)
+    ax.set_xticklabels([fmt(v) for v in values])
+    ax.xaxis.set_minor_locator(NullLocator())
+    if len(values) == 1:
+        ax.set_xlim(values[0] / 1.5, values[0] * 1.5)
+
+
+def _plain_log_y(ax) -> None:
+    """Log y with plain numbers (1, 2, 5, 10, ...) rather than 2 x 10^3."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _legend(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+
+
+def throughput_figure(records, x_axis: str):
+    """Throughput against ``x_axis`` ("modules" or "context"); None if nothing to draw."""
+    import matplotlib.pyplot as plt
+    x_of, xlabel = {"modules": (_x_modules, "PIM modules"),
+                    "context": (_x_context, "mean input tokens")}[x_axis]
+    groups = _groups(records, x_axis, x_of)
+    fixed = [r for r in records if x_of(r) is None] if x_axis == "modules" else []
+    fixed.sort(key=lambda r: (SYSTEM_ORDER.index(_system(r)) if _system(r) in SYSTEM_ORDER else 9,
+                              _value_order(_items(r["point"]))))
+    if x_axis == "context" and not any(len(v) > 1 for v in groups.values()):
+        return None   # no context axis: every point would be its own marker
+    if not groups:
+        return None
+    palette, varying = Palette(records, x_axis), _varying(records)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    xs = [x for pts in groups.values() for x, _ in pts]
+    for _key, pts in sorted(groups.items(), key=_series_order):
+        rec = pts[0][1]
+        ls, marker = _style(rec)
+        ax.plot([p[0] for p in pts], [p[1]["result"][THROUGHPUT] for p in pts], linestyle=ls, marker=marker,
+                color=palette.colour(rec), label=_label(rec, palette, varying, x_axis))
+    lo, hi = min(xs), max(xs)
+    for rec in fixed:   # a fixed baseline: its throughput across the whole module range
+        ls, marker = _style(rec)
+        y = rec["result"][THROUGHPUT]
+        ax.plot([lo, hi], [y, y], linestyle=ls, marker=marker, markevery=[0], color=palette.colour(rec),
+                label=_label(rec, palette, varying, x_axis))
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _plain_log_y(ax)
+    _ticks(ax, xs, (lambda v: f"{v:g}") if x_axis == "modules" else (lambda v: f"{v:.0f}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("decode throughput [tokens/s]")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(plot_title(records), fontsize=9)
+    _legend(ax)
+    fig.tight_layout()
+    return fig
+
+
+def speedup_figure(records):
+    """Left: scaling of each system with modules, with the ideal; right: LoL-PIM over each
+    baseline at equal settings. None if neither has data."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    scaling = {k: v for k, v in _groups(records, "modules", _x_modules).items() if len(v) > 1}
+    baselines = speedups_over_baselines(records)
+    if not scaling and not baselines:
+        return None
+    palette, varying = Palette(records, "modules"), _varying(records)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2))
+    ratios = {1.0}
+    for _key, pts in sorted(scaling.items(), key=_series_order):
+        rec = pts[0][1]
+        ls, marker = _style(rec)
+        x0, t0 = pts[0][0], pts[0][1]["result"][THROUGHPUT]
+        rel = [p[0] / x0 for p in pts]
+        ratios.update(rel)
+        left.plot(rel, [p[1]["result"][THROUGHPUT] / t0 for p in pts], linestyle=ls, marker=marker,
+                  color=palette.colour(rec), label=_label(rec, palette, varying, "modules"))
+    # ideal scaling: speedup = relative modules, sampled densely so it is the line y = x
+    # however the axes are scaled, and passing through every module ratio run
+    top = max(ratios)
+    ideal = np.unique(np.concatenate([np.geomspace(1.0, top, 64), sorted(ratios)]))
+    left.plot(ideal, ideal, color="k", linestyle="--", lw=0.8, label="ideal (speedup = relative modules)")
+    left.set_xscale("log", base=2)
+    left.set_yscale("log", base=2)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    left.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    left.yaxis.set_minor_formatter(NullFormatter())
+    _ticks(left, ratios)
+    left.set_xlabel("modules relative to the smallest")
+    left.set_ylabel("throughput speedup over the smallest")
+    left.set_title("scaling with modules", fontsize=10)
+    xs = []
+    for (system, _base, own), pts in sorted(baselines.items(), key=lambda kv: (
+            SYSTEM_ORDER.index(kv[0][0]) if kv[0][0] in SYSTEM_ORDER else 9, _value_order(kv[0][1]), kv[0][2])):
+        base = pts[0][2]
+        ls, marker = _style(base)
+        xs += [p[0] for p in pts]
+        extra = [f"{k.split('.')[-1]}={json.loads(v)}" for k, v in own if k in varying]
+        label = "over " + _system_label(base, varying, "modules", palette.axes) + (f" ({', '.join(extra)})" if extra else "")
+        work = palette.workload_label(base)
+        right.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=ls, marker=marker,
+                   color=palette.colour(base), label=label + (f" · {work}" if work else ""))
+    right.axhline(1.0, color="k", lw=0.8)
+    right.set_xscale("log", base=2)
+    _ticks(right, xs)
+    right.set_xlabel("LoL-PIM modules")
+    right.set_ylabel("LoL-PIM throughput / baseline throughput")
+    right.set_title("LoL-PIM speedup at equal settings", fontsize=10)
+    for ax in (left, right):
+        ax.grid(alpha=0.3, which="both")
+        _legend(ax)
+    fig.suptitle(plot_title(records), fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def plot_results(records, out: Path) -> list[Path]:
@@ -96,59 +340,15 @@ def plot_results(records, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for axis, x_of, xlabel, name in (("modules", _x_modules, "modules / devices", "throughput_vs_modules.png"),
-                                     ("context", _x_context, "mean input tokens", "throughput_vs_context.png")):
-        groups = {k: v for k, v in _groups(records, axis, x_of).items() if len(v) > 1}
-        if not groups:
+    for name, make in (("throughput_vs_modules.png", lambda: throughput_figure(records, "modules")),
+                       ("throughput_vs_context.png", lambda: throughput_figure(records, "context")),
+                       ("speedup.png", lambda: speedup_figure(records))):
+        fig = make()
+        if fig is None:
             continue
-        varying = _varying(records, axis)
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for key, pts in sorted(groups.items(), key=_order):
-            ax.plot([p[0] for p in pts], [p[1]["result"][THROUGHPUT] for p in pts], _style(key), marker="o",
-                    label=_label(key, varying))
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("decode throughput [tokens/s]")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
+        fig.savefig(out / name, dpi=110, bbox_inches="tight")
         plt.close(fig)
         written.append(out / name)
-    scaling = {k: v for k, v in _groups(records, "modules", _x_modules).items() if len(v) > 1}
-    baselines = speedups_over_baselines(records)
-    if scaling or baselines:
-        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-        varying = _varying(records, "modules")
-        top = 1.0
-        for key, pts in sorted(scaling.items(), key=_order):
-            x0, t0 = pts[0][0], pts[0][1]["result"][THROUGHPUT]
-            left.plot([p[0] / x0 for p in pts], [p[1]["result"][THROUGHPUT] / t0 for p in pts], _style(key),
-                      marker="o",
-                      label=_label(key, varying))
-            top = max(top, pts[-1][0] / x0)
-        left.plot([1, top], [1, top], "k--", lw=0.8, label="ideal (relative modules)")
-        left.set_xlabel("modules relative to the smallest")
-        left.set_ylabel("throughput speedup")
-        left.set_title("scaling with modules")
-        for (system, rest), pts in sorted(baselines.items(), key=lambda kv: (kv[0][0], _order((kv[0][1],)))):
-            right.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                       label=", ".join([f"over {system}"] + [f"{k}={json.loads(v)}" for k, v in rest
-                                                             if k in varying]))
-        right.axhline(1.0, color="k", lw=0.8)
-        right.set_xlabel("modules / devices")
-        right.set_ylabel("LoL-PIM throughput / baseline")
-        right.set_title("LoL-PIM speedup at equal settings")
-        for ax in (left, right):
-            ax.set_xscale("log", base=2)
-            ax.grid(alpha=0.3)
-            if ax.lines:
-                ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "speedup.png", dpi=110)
-        plt.close(fig)
-        written.append(out / "speedup.png")
     return written
 
 

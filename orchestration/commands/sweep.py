@@ -1,7 +1,10 @@
 """`lolpim sweep SWEEP.toml`: run a parameter grid as Ray tasks, resumably.
 
 Every finished point is appended to the results file (JSON lines) at once; a rerun skips
-the points already there, so Ctrl-C or a crash costs only the points in flight.
+the points already there, so Ctrl-C or a crash costs only the points in flight. The results
+file (and its lock) goes under results/ in the working directory unless --results or the
+sweep file's 'results' key says otherwise; when the sweep ends the driver prints its table
+and then the points that could not run, with their reasons.
 """
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ from pathlib import Path
 def run(args) -> int:
     from ..errors import UserError
     from ..progress import Progress
-    from ..sweep import load_sweep, run_sweep
+    from ..sweep import default_results, format_results, load_sweep, read_results, run_sweep
     spec = load_sweep(args.sweep)
-    results = args.results or spec.results or Path(args.sweep).with_suffix(".jsonl")
+    results = Path(args.results or spec.results or default_results(args.sweep))
     show = (not args.json and sys.stderr.isatty()) or args.progress
     bar = Progress("sweep", total=1.0, enabled=show, delay_s=0.0)
     try:
@@ -28,24 +31,30 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(dataclasses.asdict(report)))
     else:
+        if results.exists():
+            print(format_results(spec, read_results(results)))
+            print()
         print(f"{report.results}: {report.points} points, {report.skipped} already done, {report.ran} run now "
               f"({report.errors} errors), {report.wall_s:.1f} s")
+        if report.failed:
+            print(f"{len(report.failed)} point(s) cannot run (recorded, not retried without --retry-errors):")
+            for f in report.failed:
+                print(f"  {json.dumps(f['point'])}: {f['error']}")
     if report.interrupted:
         print("interrupted: finished points are saved; run the same command again to continue", file=sys.stderr)
         return 130
-    if report.errors and not args.json:
-        print("some points failed: see their 'error' field in the results file "
-              "(--retry-errors runs them again)", file=sys.stderr)
-    if not Path(results).exists() and report.points:
+    if not results.exists() and report.points:
         raise UserError(f"no results were written to {results}")
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a parameter grid (system x model x modules x context x ...) as Ray tasks")
-    p.add_argument("sweep", help="sweep file (TOML): [grid] axes, optional [set] keys, seed, config, results")
+    p.add_argument("sweep", help="sweep file (TOML): [grid] axes, [[baseline]] fixed systems, [[points]] explicit points, "
+                        "optional [set] keys, seed, config, results")
     p.add_argument("--results", default=None,
-                   help="results file (JSON lines); default: the sweep file's 'results' key, else SWEEP.jsonl")
+                   help="results file (JSON lines; its lock sits beside it); default: the sweep file's 'results' key "
+                        "(under results/), else results/SWEEP-NAME.jsonl")
     p.add_argument("--address", default=None,
                    help="Ray cluster to run on (e.g. 'auto'); default: an embedded local Ray")
     p.add_argument("--serial", action="store_true", help="run the points one by one in this process, without Ray")

@@ -300,3 +300,15 @@ def test_titles_ticks_and_colours(figures):
     assert len(colours["qmsum"]) == 1 and len(colours["musique"]) == 1 and colours["qmsum"] != colours["musique"]
     ax = modules_fig.axes[0]
     assert _line(ax, "LoL-PIM · qmsum").get_linestyle() != _line(ax, "CENT · qmsum").get_linestyle()
+
+
+def test_deploy_sweeps_load_and_write_under_results():
+    from lolpim.orchestration.sweep import RESULTS_DIR
+    files = sorted((Path(__file__).resolve().parents[2] / "deploy").glob("sweep-*.toml"))
+    assert files
+    for path in files:
+        spec = load_sweep(path)   # every point is a valid RunConfig
+        assert spec.results is None or spec.results.parent == RESULTS_DIR, path
+    baseline = load_sweep(files[0].with_name("sweep-gpu-baseline.toml"))
+    gpu = [p for p in baseline.points() if p["system"] == "gpu"]
+    assert gpu == [{"system": "gpu", "gpus": 4}]   # one fixed 4-GPU point, not one per module count

@@ -409,11 +409,14 @@ def j_per_token(result: dict) -> float:
     return energy / tokens if tokens and energy is not None else math.nan
 
 
-def format_results(spec: SweepSpec, records: list[dict]) -> str:
-    """The table the driver prints when it finishes: one row per point of this sweep."""
+def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) -> str:
+    """The table the driver prints when it finishes: one row per point of this sweep (the
+    first ``max_rows``; the results file and `lolpim plot`'s points.csv hold them all)."""
     recs = sweep_records(spec, records)
     if not recs:
         return "(no finished points)"
+    more = len(recs) - max_rows
+    recs = recs[:max_rows]
     axes = [a for a in dict.fromkeys(a for r in recs for a in r["point"]) if a != "system"]
     head = ["system", *axes, "hardware", "tok/s", "J/token", "KV used", "KV alloc", "status"]
     rows = [head]
@@ -436,6 +439,8 @@ def format_results(spec: SweepSpec, records: list[dict]) -> str:
     lines = ["  ".join(c.ljust(w) if i < len(axes) + 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if more > 0:
+        lines.append(f"... and {more} more points (all of them in the results file; `lolpim plot` writes points.csv)")
     return "\n".join(line.rstrip() for line in lines)
 
 

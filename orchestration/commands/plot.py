@@ -287,14 +287,16 @@ def speedup_figure(records):
     palette, varying = Palette(records, "modules"), _varying(records)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2))
     ratios = {1.0}
+    starts = {pts[0][0] for pts in scaling.values()}
     for _key, pts in sorted(scaling.items(), key=_series_order):
         rec = pts[0][1]
         ls, marker = _style(rec)
         x0, t0 = pts[0][0], pts[0][1]["result"][THROUGHPUT]
         rel = [p[0] / x0 for p in pts]
         ratios.update(rel)
+        label = _label(rec, palette, varying, "modules") + (f" (1 = {x0:g} modules)" if len(starts) > 1 else "")
         left.plot(rel, [p[1]["result"][THROUGHPUT] / t0 for p in pts], linestyle=ls, marker=marker,
-                  color=palette.colour(rec), label=_label(rec, palette, varying, "modules"))
+                  color=palette.colour(rec), label=label)
     # ideal scaling: speedup = relative modules, sampled densely so it is the line y = x
     # however the axes are scaled, and passing through every module ratio run
     top = max(ratios)
@@ -306,7 +308,7 @@ def speedup_figure(records):
     left.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     left.yaxis.set_minor_formatter(NullFormatter())
     _ticks(left, ratios)
-    left.set_xlabel("modules relative to the smallest")
+    left.set_xlabel("modules relative to the smallest" + (f" ({min(starts):g})" if len(starts) == 1 else " of each line"))
     left.set_ylabel("throughput speedup over the smallest")
     left.set_title("scaling with modules", fontsize=10)
     xs = []

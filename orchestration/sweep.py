@@ -310,11 +310,13 @@ class ResultsFile:
 
 
 def read_results(path: str | Path) -> list[dict]:
-    """Every complete record of a results file, first occurrence of each id."""
+    """Every complete record of a results file, one per id: the first, unless it is an error
+    and a later run of the point (--retry-errors) finished."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"results file '{path}' does not exist")
-    seen, out = set(), []
+    index: dict = {}
+    out: list = []
     with path.open() as fh:
         for line in fh:
             if not line.endswith("\n"):
@@ -323,9 +325,12 @@ def read_results(path: str | Path) -> list[dict]:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if rec.get("id") not in seen:
-                seen.add(rec.get("id"))
+            at = index.get(rec.get("id"))
+            if at is None:
+                index[rec.get("id")] = len(out)
                 out.append(rec)
+            elif out[at].get("status") != "ok" and rec.get("status") == "ok":
+                out[at] = rec
     return out
 
 

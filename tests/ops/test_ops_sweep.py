@@ -81,6 +81,11 @@ def test_torn_last_line_is_cut_and_a_second_writer_is_refused(tmp_path):
             ResultsFile(path).__enter__()
         out.append({"id": "c", "status": "ok"})
     assert [r["id"] for r in read_results(path)] == ["a", "c"]
+    with ResultsFile(path) as out:     # a point retried (--retry-errors): the finished run counts
+        out.append({"id": "d", "status": "error"})
+        out.append({"id": "d", "status": "ok"})
+        out.append({"id": "d", "status": "error"})
+    assert [(r["id"], r["status"]) for r in read_results(path)] == [("a", "ok"), ("c", "ok"), ("d", "ok")]
 
 
 @pytest.mark.ray

@@ -43,32 +43,113 @@ class AnchorCheck:
         return bool(abs(self.error) <= self.tolerance)
 
 
-def all_checks(areas: set[str] | None = None) -> list[AnchorCheck]:
+def anchor_modules() -> list[str]:
+    """The modules in orchestration/anchors/, found without importing them."""
     from . import anchors
+    return sorted(m.name for m in pkgutil.iter_modules(anchors.__path__))
+
+
+def area_of(module: str) -> str:
+    from .anchors import AREAS
+    return next((area for area, modules in AREAS.items() if module in modules), module)
+
+
+def areas() -> dict[str, list[str]]:
+    """Area -> its modules, for every module present (one not in AREAS is its own area)."""
+    out: dict[str, list[str]] = {}
+    for module in anchor_modules():
+        out.setdefault(area_of(module), []).append(module)
+    return dict(sorted(out.items()))
+
+
+def allowed_names() -> str:
+    """The values --area takes, in words: the areas, then the modules that split one."""
+    split = [m for a, ms in areas().items() for m in ms if m != a]
+    return ", ".join(areas()) + (f" (or one module: {', '.join(split)})" if split else "")
+
+
+def select_modules(names) -> list[str]:
+    """The modules named by areas or module names; UserError naming the allowed values otherwise."""
+    from .errors import UserError
+    table = areas()
+    if not names:
+        return anchor_modules()
+    wanted: set[str] = set()
+    for name in names:
+        key = name.strip().lower()
+        if key in table:
+            wanted.update(table[key])
+        elif key in anchor_modules():
+            wanted.add(key)
+        else:
+            raise UserError(f"unknown --area '{name}': choose from {allowed_names()}")
+    return [m for m in anchor_modules() if m in wanted]
+
+
+def all_checks(areas: set[str] | None = None, progress=None) -> list[AnchorCheck]:
+    """Every check of the selected areas (or module names); ``progress(i, n, module)`` is called
+    before module i of n runs, and ``progress(n, n, None)`` at the end."""
+    from . import anchors
+    modules = select_modules(sorted(areas) if areas else None)
     out: list[AnchorCheck] = []
-    for info in sorted(pkgutil.iter_modules(anchors.__path__), key=lambda m: m.name):
-        if areas and info.name not in areas:
-            continue
-        module = importlib.import_module(f"{anchors.__name__}.{info.name}")
-        out.extend(module.checks())
+    for i, name in enumerate(modules):
+        if progress:
+            progress(i, len(modules), name)
+        module = importlib.import_module(f"{anchors.__name__}.{name}")
+        rows = module.checks()
+        wrong = sorted({c.area for c in rows} - {area_of(name)})
+        if wrong:  # the table's area column must select the row with --area
+            raise ValueError(f"anchors/{name}.py returns area {wrong} but is listed under "
+                             f"'{area_of(name)}' in anchors/__init__.py AREAS")
+        out.extend(rows)
+    if progress:
+        progress(len(modules), len(modules), None)
     return out
 
 
-def format_table(checks: list[AnchorCheck]) -> str:
-    header = ("area", "check", "source", "expected", "simulated", "error", "tol", "ok")
-    rows = [header]
-    for c in checks:
-        err = f"{c.error:+.1%}" if c.error_kind == "relative" else f"{c.error:+.3g}"
-        tol = f"{c.tolerance:.0%}" if c.error_kind == "relative" else f"{c.tolerance:.3g}"
-        at_most = "<=" if c.error_kind == "at_most" else ""
-        rows.append((c.area, c.name, c.source, f"{at_most}{c.expected:.4g}{c.unit}",
-                     f"{c.simulated:.4g}{c.unit}", err, tol,
-                     "PASS" if c.passed else "MISS*" if c.known_miss else "FAIL"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+TABLE_WIDTH = 120
+HEADER = ("area", "check", "src", "expected", "simulated", "error", "tol", "ok")
+NAME_LINES = 2   # a check name longer than its column wraps onto this many lines, then is cut
+
+
+def _cells(c: AnchorCheck) -> tuple[str, ...]:
+    err = f"{c.error:+.1%}" if c.error_kind == "relative" else f"{c.error:+.3g}"
+    tol = f"{c.tolerance:.0%}" if c.error_kind == "relative" else f"{c.tolerance:.3g}"
+    at_most = "<=" if c.error_kind == "at_most" else ""
+    return (c.area, c.name, c.source, f"{at_most}{c.expected:.4g}{c.unit}", f"{c.simulated:.4g}{c.unit}",
+            err, tol, "PASS" if c.passed else "MISS*" if c.known_miss else "FAIL")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
+
+
+def format_table(checks: list[AnchorCheck], width: int = TABLE_WIDTH) -> str:
+    """The table, each line at most ``width`` columns. The source column holds a key, [1], [2], ...
+    into the list of sources below the table; a check name too long for its column wraps onto
+    NAME_LINES lines and is then cut (ending in "..."): `--json` / `--out` keep it whole. Known
+    misses follow with their reasons, wrapped."""
+    import textwrap
+    sources = list(dict.fromkeys(c.source for c in checks))
+    key = {src: f"[{i + 1}]" for i, src in enumerate(sources)}
+    rows = [HEADER] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c))) for c in checks]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    room = width - 2 * (len(HEADER) - 1) - sum(w for i, w in enumerate(widths) if i != 1)
+    widths[1] = max(len(HEADER[1]), min(widths[1], room))
+    lines = []
+    for r in rows:
+        name = textwrap.wrap(r[1], widths[1], max_lines=NAME_LINES, placeholder="...") or [""]
+        for k, part in enumerate(name):
+            cells = [part if j == 1 else (cell if k == 0 else "") for j, cell in enumerate(r)]
+            lines.append("  ".join(_clip(cell, w).ljust(w) for cell, w in zip(cells, widths)).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if sources:
+        lines += ["", "sources:"]
+        for src in sources:
+            lines += textwrap.wrap(f"{key[src]:>5} {src}", width, subsequent_indent=" " * 6)
     misses = [c for c in checks if c.known_miss]
     if misses:
         lines.append("")
-        lines += [f"MISS* {c.name}: {c.note}" for c in misses]
-    return "\n".join(lines)
+        for c in misses:
+            lines += textwrap.wrap(f"MISS* {c.name}: {c.note}", width, subsequent_indent=" " * 6)
+    return "\n".join(line[:width] for line in lines)

@@ -153,3 +153,79 @@ def test_plasticity_stdp_runs_with_its_options(capsys):
     assert main(["plasticity", "stdp", "--model", "cascade", "--pairs", "60", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["protocol"] == "stdp" and result["rows"]
+
+
+def test_validate_unknown_area_exits_2_listing_the_areas(capsys):
+    from lolpim.orchestration.anchors import AREAS
+    assert main(["validate", "--area", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert "'foo'" in err and all(area in err for area in AREAS) and len(err.strip().splitlines()) == 1
+
+
+def test_validate_help_lists_the_areas(capsys):
+    from lolpim.orchestration.anchors import AREAS
+    text = " ".join(_help(capsys, ["validate"]).split())
+    assert all(area in text for area in AREAS) and "--area hardware" in text
+
+
+def test_every_anchor_module_has_an_area_and_every_area_selects_modules():
+    from lolpim.orchestration import validation
+    from lolpim.orchestration.anchors import AREAS
+    listed = [m for modules in AREAS.values() for m in modules]
+    assert sorted(listed) == validation.anchor_modules()           # a new module must be given an area
+    for area, modules in AREAS.items():
+        assert validation.select_modules([area]) == sorted(modules)
+        assert validation.select_modules([area.upper()]) == sorted(modules)
+    assert validation.select_modules(["hardware_pim"]) == ["hardware_pim"]   # one module still works
+
+
+@pytest.mark.parametrize("area", ["hardware", "cbp", "hebbian"])   # the fast areas; lolpim and plasticity take minutes
+def test_validate_area_shown_in_the_table_selects_its_rows(area, capsys):
+    assert main(["validate", "--area", area, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {r["area"] for r in rows} == {area}
+
+
+def test_a_check_whose_area_is_not_its_modules_is_an_error(monkeypatch):
+    import types
+
+    from lolpim.orchestration import validation
+    fake = types.SimpleNamespace(checks=lambda: [validation.AnchorCheck("elsewhere", "x", "s", 1.0, 1.0, 0.1)])
+    monkeypatch.setattr(validation.importlib, "import_module", lambda name: fake)
+    with pytest.raises(ValueError, match="elsewhere"):
+        validation.all_checks({"cbp"})
+
+
+def _synthetic_checks():
+    from lolpim.orchestration.validation import AnchorCheck
+    long = "a very long check name " * 9
+    return [AnchorCheck("plasticity", long, "a long source, " * 10, 16.8, 17.3, 0.25, unit=" ms"),
+            AnchorCheck("hardware", "short", "measured here: hardware/data/h200.json", 4653.0, 4576.0, 0.1,
+                        unit=" GB/s"),
+            AnchorCheck("lolpim", "bounded " + "x" * 150, "src", 1.0, 1.9e9, 0.5, "bound", unit=" tok/s"),
+            AnchorCheck("lolpim", "at most", "src", 1.0, 5.0, 0.1, "at_most",
+                        note="known miss: " + "because of a documented cause, " * 8)]
+
+
+def test_validate_table_lines_fit_120_columns():
+    from lolpim.orchestration.validation import format_table
+    checks = _synthetic_checks()
+    text = format_table(checks)
+    assert max(len(line) for line in text.splitlines()) <= 120
+    assert "a very long check name" in text and "..." in text      # wrapped, then cut
+    assert "[1] a long source" in text                               # sources listed in full below
+    assert "MISS* at most: known miss" in text and "FAIL" in text and "PASS" in text
+
+
+def test_validate_out_writes_every_row_in_full(tmp_path, capsys):
+    assert main(["validate", "--area", "hardware_pim", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "validation.json").read_text())
+    assert rows and (tmp_path / "validation.csv").read_text().count("\n") == len(rows) + 1
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_validate_progress_goes_to_stderr(capsys):
+    assert main(["validate", "--area", "hardware", "--progress", "--json"]) == 0
+    out, err = capsys.readouterr()
+    json.loads(out)
+    assert "hardware_gpu" in err and "hardware_pim" in err and "2 modules" in err

@@ -1,28 +1,118 @@
 """`lolpim validate`: every anchor comparison, computed live, in one table."""
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def _row(c) -> dict:
+    return dict(dataclasses.asdict(c), simulated=float(c.simulated), error=float(c.error), passed=c.passed,
+                known_miss=c.known_miss)
+
+
+class _Progress:
+    """Which anchor module runs, on stderr: a line redrawn every second on a terminal, else one
+    line per module (a module can take minutes: the LoL-PIM traces, the plasticity networks)."""
+
+    def __init__(self, stream, tty: bool):
+        self.stream, self.tty = stream, tty
+        self.t0 = time.monotonic()
+        self.text = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True) if tty else None
+        if self._thread:
+            self._thread.start()
+
+    def _draw(self) -> None:
+        self.stream.write(f"\r{self.text} {time.monotonic() - self.t0:5.0f}s\033[K")
+        self.stream.flush()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self._draw()
+
+    def __call__(self, i: int, n: int, module: str | None) -> None:
+        from ..validation import area_of
+        if module is None:
+            self._stop.set()
+            if self._thread:
+                self._thread.join()
+                self.stream.write("\r\033[K")
+            self.stream.write(f"validate: {n} modules in {time.monotonic() - self.t0:.0f} s\n")
+            self.stream.flush()
+            return
+        area = area_of(module)
+        self.text = f"validate [{i + 1}/{n}] {area if area == module else f'{area}: {module}'}"
+        if self.tty:
+            self._draw()
+        else:
+            self.stream.write(f"{self.text} (at {time.monotonic() - self.t0:.0f} s)\n")
+            self.stream.flush()
+
+    def stop(self) -> None:
+        """End the redraws; after an error, end the line so the message starts on its own."""
+        if self._thread and self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "validation.json", out_dir / "validation.csv"]
+    paths[0].write_text(json.dumps(rows, indent=1))
+    with open(paths[1], "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["area", "name"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return paths
 
 
 def run(args) -> int:
-    from ..validation import all_checks, format_table
-    checks = all_checks(set(args.area) if args.area else None)
+    from ..validation import all_checks, format_table, select_modules
+    names = [n for a in args.area or [] for n in a.split(",") if n.strip()]
+    select_modules(names)                       # an unknown area exits 2 before anything runs
+    show = args.progress or sys.stderr.isatty()
+    progress = _Progress(sys.stderr, sys.stderr.isatty()) if show else None
+    try:
+        checks = all_checks(set(names) or None, progress=progress)
+    finally:
+        if progress:
+            progress.stop()
+    rows = [_row(c) for c in checks]
+    files = write_outputs(rows, Path(args.out)) if args.out else []
     if args.json:
-        print(json.dumps([dict(dataclasses.asdict(c), simulated=float(c.simulated), error=float(c.error), passed=c.passed, known_miss=c.known_miss)
-                          for c in checks], indent=1))
+        print(json.dumps(rows, indent=1))
     else:
         print(format_table(checks))
         passed = sum(c.passed for c in checks)
         known = sum(c.known_miss for c in checks)
         print(f"\n{passed} passed, {known} known misses (MISS*, reasons above), "
-              f"{len(checks) - passed - known} failed")
+              f"{len(checks) - passed - known} failed"
+              + ("" if args.out else "; whole names and sources: --json or --out DIR"))
+        for f in files:
+            print(f"wrote {f}")
     # exit 1 only for an unexpected failure: known misses are documented results
     return 0 if all(c.passed or c.known_miss for c in checks) else 1
 
 
 def register(sub) -> None:
-    p = sub.add_parser("validate", help="compare the models with every published/measured anchor")
-    p.add_argument("--area", action="append", help="only this area (repeatable), e.g. hardware")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    from ..validation import allowed_names
+    p = sub.add_parser("validate", help="compare the models with every published/measured anchor",
+                       description="Compare the models with every published or measured anchor, computed "
+                                   "live (a few minutes in all: lolpim and plasticity take the longest). "
+                                   "Exit 0 when every row passes or is a documented miss (MISS*), 1 otherwise.")
+    p.add_argument("--area", action="append", metavar="AREA",
+                   help=f"only this area, as shown in the table's first column (repeatable or "
+                        f"comma-separated): {allowed_names()}; e.g. --area hardware")
+    p.add_argument("--json", action="store_true", help="machine-readable output: every row in full")
+    p.add_argument("--out", metavar="DIR", help="write validation.json and validation.csv (every row in full) here")
+    p.add_argument("--progress", action="store_true",
+                   help="report each module on stderr even when it is not a terminal")
     p.set_defaults(func=run)

@@ -206,6 +206,9 @@ def test_driver_prints_the_table_and_the_points_that_cannot_run(study):
     assert "1 point(s) cannot run" in tail
     assert '"context": 200000' in tail and "KV chunks" in tail   # the point and its reason
     assert [r["status"] for r in records].count("error") == 1
+    from lolpim.orchestration.sweep import format_results
+    short = format_results(load_sweep(study[0]), records, max_rows=3).splitlines()
+    assert len(short) == 2 + 3 + 1 and short[-1].startswith("... and 13 more points")
 
 
 def test_results_and_lock_go_under_results_not_beside_the_sweep(study):

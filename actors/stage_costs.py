@@ -33,6 +33,15 @@ def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
     return replace(model, heads=heads, kv_heads=min(kv_heads, heads), ffn_hidden=max(1, model.ffn_hidden // ways))
 
 
+def _group(cost, n_devices: int):
+    """One tensor-parallel shard's cost as the group's: the same time, n_devices x the bytes,
+    FLOPs and energy (as the GPU model sums its tensor-parallel group)."""
+    if n_devices == 1:
+        return cost
+    return replace(cost, bytes_moved=cost.bytes_moved * n_devices, flops=cost.flops * n_devices,
+                   energy_j=cost.energy_j * n_devices)
+
+
 class StageCost:
     def __init__(self, kind: str, model: str, layers: int, device: str, n_devices: int = 1,
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
@@ -76,8 +85,11 @@ class StageCost:
             if self.lm_head:
                 parts["lm_head"] = pim_gemv_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices,
                                                  len(contexts), self.weight_bits)
+            # Each part above is one module's shard; the group's modules run theirs side by side, so
+            # the time is one shard's and the energy is the whole group's (n_devices shards).
+            parts = {name: _group(cost, self.n_devices) for name, cost in parts.items()}
             if self.n_devices > 1:
-                parts["communication"] = self._pim_allreduce(len(contexts))
+                parts["communication"] = self._pim_allreduce(len(contexts))   # ring: already all senders
             if self.dataflow == "artifact":
                 return self._artifact_decode_s(contexts, parts)
         elif self.kind == "gpu":

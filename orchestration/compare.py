@@ -19,9 +19,24 @@ TABLE_COLUMNS = (
     ("kv_used_utilisation", "KV used", "{:.1%}"),
     ("kv_allocated_utilisation", "KV alloc", "{:.1%}"),
     ("module_utilisation", "busy", "{:.1%}"),
+    ("energy_per_token_j", "J/token", "{:.3f}"),
     ("speedup", "LoL-PIM speedup", "{:.2f}x"),
     ("preemptions", "preempt", "{}"),
 )
+# with prefill = before no prompt is simulated: first token - arrival is the wait for KV memory
+QUEUE_COLUMN = ("queue_wait_mean_s", "queue wait s", "{:.2f}")
+SPEEDUP_DEFINITION = ("LoL-PIM speedup = LoL-PIM's tok/s / the row's tok/s, same trace "
+                      "(tok/s = output tokens / (last finish - first arrival))")
+ENERGY_DEFINITION = ("J/token = the stages' decode energy / output tokens (no prefill, no idle power; "
+                     "docs/lolpim-system.md)")
+DECODE_ONLY = ("decode-only (prefill = before: prompts are not simulated); "
+               "queue wait = arrival to first token = the wait for KV memory")
+
+
+def columns(result: dict) -> tuple:
+    if not result.get("decode_only"):
+        return TABLE_COLUMNS
+    return tuple(QUEUE_COLUMN if c[0] == "ttft_mean_s" else c for c in TABLE_COLUMNS)
 
 
 def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=None, max_processes=None,
@@ -62,33 +77,44 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     return {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
             "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
             "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
+            "decode_only": cfg.prefill == "before",
+            "hardware": {s["system"]: s["hardware"]["label"] for s in summaries},
+            "speedup_definition": SPEEDUP_DEFINITION, "energy_definition": ENERGY_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
 
 
 def format_table(result: dict) -> str:
-    rows = [[c[1] for c in TABLE_COLUMNS]]
+    cols = columns(result)
+    rows = [[c[1] for c in cols]]
     for s in result["systems"]:
         row = []
-        for col in TABLE_COLUMNS:
-            value = s[col[0]]
+        for col in cols:
+            value = s.get(col[0])
+            if value is None or isinstance(value, float) and math.isnan(value):
+                row.append("-")
+                continue
             if len(col) > 3:
                 value = value * col[3]
-            row.append("-" if isinstance(value, float) and math.isnan(value) else col[2].format(value))
+            row.append(col[2].format(value))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    head = (f"{result['model']}, {result['pim_capacity_gb']:.0f} GB of PIM, trace {result['trace']} "
+    head = (f"{result['model']}, trace {result['trace']} "
             f"({result['requests']} requests, mean input {result['mean_input_tokens']:.0f}, "
             f"mean output {result['mean_output_tokens']:.0f} tokens), executor {result['executor']}")
+    head += "\n" + (DECODE_ONLY if result.get("decode_only") else f"prefill simulated (prefill = {result['prefill']})")
+    # each system's description starts with its hardware (devices x preset, GiB of each memory)
     desc = "\n".join(f"  {s['system']:8s} {s['description']}" for s in result["systems"])
-    return f"{head}\n{desc}\n\n" + "\n".join(lines)
+    foot = SPEEDUP_DEFINITION + "\n" + ENERGY_DEFINITION
+    return f"{head}\n{desc}\n\n" + "\n".join(lines) + "\n" + foot
 
 
 def write_outputs(result: dict, out: Path) -> list[Path]:
     from .results import write_csv, write_json
     paths = [write_json(out / "comparison.json", result),
-             write_csv(out / "comparison.csv", [{k: v for k, v in s.items() if k != "per_request"}
+             write_csv(out / "comparison.csv", [dict({k: v for k, v in s.items() if k != "per_request"},
+                                                     hardware=(s.get("hardware") or {}).get("label", ""))
                                                 for s in result["systems"]]),
              write_csv(out / "requests.csv", [dict(system=s["system"], **r) for s in result["systems"]
                                               for r in s["per_request"]])]
@@ -96,24 +122,56 @@ def write_outputs(result: dict, out: Path) -> list[Path]:
     return paths
 
 
+def _tick_label(s: dict) -> str:
+    """A bar's label: the system and the hardware it really has (devices x preset, GiB)."""
+    hw = s.get("hardware") or {}
+    lines = [s["system"]]
+    for i, d in enumerate(hw.get("devices", [])):
+        lines += [("+ " if i else "") + f"{d['count']} x {d['model']}", f"{d['gib']:.0f} GiB {d['memory']}"]
+    return "\n".join(lines)
+
+
 def plot(result: dict, path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    systems = [s["system"] for s in result["systems"]]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    import numpy as np
+    systems = result["systems"]
+    labels = [_tick_label(s) for s in systems]
+    colours = ["#c0392b" if s["system"] == "lolpim" else "#7f8c8d" for s in systems]
+    x = np.arange(len(systems))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+    axes = axes.ravel()
     panels = [("throughput_tokens_per_s", "throughput [output tokens/s]", 1.0, "%.0f"),
               ("tpot_mean_s", "mean time per output token [ms]", 1e3, "%.1f"),
-              ("kv_used_utilisation", "KV capacity in use [%]", 100.0, "%.0f")]
+              (None, "KV capacity [%]", 100.0, "%.0f"),
+              ("energy_per_token_j", "energy [J/output token]", 1.0, "%.3f")]
     for ax, (key, label, scale, fmt) in zip(axes, panels):
-        values = [s[key] * scale for s in result["systems"]]
-        bars = ax.bar(systems, values, color=["#c0392b" if s == "lolpim" else "#7f8c8d" for s in systems])
-        ax.bar_label(bars, fmt=fmt, fontsize=8)
+        if key is None:      # KV used next to KV allocated (static reservations allocate what they do not use)
+            used = [s["kv_used_utilisation"] * scale for s in systems]
+            alloc = [s["kv_allocated_utilisation"] * scale for s in systems]
+            bars = ax.bar(x - 0.2, used, 0.4, color=colours, label="used")
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+            bars = ax.bar(x + 0.2, alloc, 0.4, color=colours, alpha=0.45, hatch="//", label="allocated")
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+            ax.set_ylim(0, max(used + alloc) * 1.2)
+            ax.legend(fontsize=8, loc="upper center", ncol=2)
+        else:
+            bars = ax.bar(x, [s[key] * scale for s in systems], color=colours)
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+        if key == "throughput_tokens_per_s":
+            for xi, s in zip(x, systems):
+                if s["system"] != "lolpim" and not math.isnan(s["speedup"]):
+                    ax.annotate(f"LoL-PIM {s['speedup']:.2f}x", (xi, 0), xytext=(0, 4), textcoords="offset points",
+                                ha="center", fontsize=7, color="white")
+        ax.set_xticks(x, labels, fontsize=7)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"{result['model']}, {result['pim_capacity_gb']:.0f} GB PIM, {result['trace']} "
-                 f"({result['requests']} requests)")
-    fig.tight_layout()
+    mode = "decode-only (prefill = before)" if result.get("decode_only") else f"prefill = {result['prefill']}"
+    fig.suptitle(f"{result['model']}, {result['trace']} ({result['requests']} requests, mean input "
+                 f"{result['mean_input_tokens']:.0f}, mean output {result['mean_output_tokens']:.0f} tokens), {mode}")
+    fig.text(0.5, 0.005, SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION, ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -31,6 +31,18 @@ class BuiltSystem:
     kv_capacity_bytes: float
     chunk_bytes: int
     devices: int
+    hardware: dict | None = None   # what the system really has: see hardware()
+    decode_only: bool = False      # prefill = before: prompts are not simulated
+
+
+def hardware(*groups: tuple[int, str, str, float]) -> dict:
+    """The hardware of a system as the table, the plot and the JSON report it: ``groups`` are
+    (count, preset, memory kind, bytes of that memory per device). One unit, GiB (2**30 bytes)."""
+    devices = [{"count": n, "model": model, "memory": kind, "gib_each": each / GB, "gib": n * each / GB}
+               for n, model, kind, each in groups]
+    label = " + ".join(f"{d['count']} x {d['model']}" for d in devices) + ", " + " + ".join(
+        f"{d['gib']:.0f} GiB {d['memory']}" for d in devices)
+    return {"label": label, "devices": devices, "memory_gib": sum(d["gib"] for d in devices)}
 
 
 def make_trace(cfg: RunConfig, seed: int) -> Trace:
@@ -157,7 +169,7 @@ def pim_plan(kind: str, cfg: RunConfig, tensor_parallel: int | None = None) -> P
         weights = (layers * layer_bytes + head_bytes * ((i == 0) + (i == stages - 1))) / tp
         kv_bytes = usable - weights
         if kv_bytes < chunk:
-            raise ParameterError("modules", f"{sub.module} of stage {i} holds {weights / GB:.1f} GB of weights and "
+            raise ParameterError("modules", f"{sub.module} of stage {i} holds {weights / GB:.1f} GiB of weights and "
                                             f"has no room for KV: use more modules")
         dpa += [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))] * tp
         costs.append(dict(common, layers=layers, lm_head=i == stages - 1))
@@ -192,11 +204,11 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:
         shape += f" [chosen: {auto.summary()}]"
-    desc = (f"{n} x {sub.module} ({n * spec.capacity_bytes / GB:.0f} GiB), {shape}, {sub.kv_mode} KV, "
-            f"{sub.partitioning}, {microbatches} micro-batches")
+    hw = hardware((n, sub.module, "PIM", spec.capacity_bytes))
+    desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.partitioning}, {microbatches} micro-batches"
     if kind == "cent" and cfg.cent.dataflow != "ideal":
         desc += f", {cfg.cent.dataflow} dataflow"
-    return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n)
+    return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n, hw, cfg.prefill == "before")
 
 
 def gpu_count(cfg: RunConfig) -> int:
@@ -227,7 +239,8 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     if kind == "gpu":
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
-        desc = f"{n} x {sub.device} ({n * gpu.hbm_capacity_bytes / 1e9:.0f} GB HBM), tensor-parallel, paged KV"
+        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes))
+        desc = f"{hw['label']}; tensor-parallel, paged KV"
     else:
         from dataclasses import replace
 
@@ -236,15 +249,15 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
         stacks = sub.stacks_per_device or max(1, round(cfg.pim_capacity_gb * GB / pim.stack_capacity_bytes / n))
         pim = replace(pim, stacks_per_device=stacks)
         if weights > n * gpu.hbm_capacity_bytes:
-            raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GB of weights")
+            raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GiB of weights")
         kv_bytes = n * pim.capacity_bytes
         where = f"{n} x {sub.hbm_pim}"
-        desc = (f"{n} x {sub.device} (FC) + {n} x {sub.hbm_pim} with {pim.stacks_per_device} stacks "
-                f"({n * pim.capacity_bytes / GB:.0f} GiB HBM-PIM, "
-                f"attention), paged KV")
+        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes),
+                      (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes))
+        desc = f"{hw['label']}; attention in HBM-PIM, paged KV"
     if kv_bytes <= 0:
         raise ParameterError(f"{'gpu' if kind == 'gpu' else 'gpu_pim'}.count",
-                             f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GB of weights of {cfg.model}")
+                             f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     chunk = sub.block_tokens * model.kv_bytes_per_token()
     dpa = [(int(kv_bytes // chunk), sub.block_tokens)]
     _check_fits(trace, dpa, where)
@@ -256,7 +269,7 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
     host_link = load_link("pcie-gen5-x16")
     system = _assemble(kind, model, trace, seed, [cost], host_link, host_link, dpa, "dynamic", trace.context_limit,
                        1, sub.max_batch_requests, dpa[0][0] * chunk, chunk, None, cfg.prefill == "before")
-    return BuiltSystem(kind, system, desc, 1, dpa[0][0] * chunk, chunk, n)
+    return BuiltSystem(kind, system, desc, 1, dpa[0][0] * chunk, chunk, n, hw, cfg.prefill == "before")
 
 
 def build(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
@@ -279,7 +292,11 @@ def summarise(built: BuiltSystem, run) -> dict:
         raise RuntimeError(f"{built.kind}: {unfinished} requests never finished (simulation stalled)")
     makespan = float(finish.max() - arrival.min())
     tpot = (finish - first) / np.maximum(generated - 1, 1)
+    # first token - arrival: with prefill = before the prompt's KV is in place on admission, so
+    # this is the wait for KV memory (a queue wait), not a time to first token
     ttft = first - arrival
+    decode_only = built.decode_only
+    wait = "queue_wait" if decode_only else "ttft"
     intervals = np.asarray(host["intervals_ps"], dtype=np.float64) * 1e-12
     stages = [v for k, v in res.items() if ".stage" in k]
     dpas = [v for k, v in res.items() if ".dpa" in k]
@@ -299,17 +316,23 @@ def summarise(built: BuiltSystem, run) -> dict:
                                            if host["saturated_s"] > 0 else float("nan")),
         "tpot_mean_s": float(tpot.mean()), "tpot_p99_s": float(np.percentile(tpot, 99)),
         "token_interval_p99_s": float(np.percentile(intervals, 99)) if intervals.size else float("nan"),
-        "ttft_mean_s": float(ttft.mean()), "ttft_p99_s": float(np.percentile(ttft, 99)),
+        "decode_only": decode_only,
+        "ttft_mean_s": None if decode_only else float(ttft.mean()),
+        "ttft_p99_s": None if decode_only else float(np.percentile(ttft, 99)),
+        "queue_wait_mean_s": float(ttft.mean()) if decode_only else None,
+        "queue_wait_p99_s": float(np.percentile(ttft, 99)) if decode_only else None,
         "kv_used_utilisation": float(used_util),
         "kv_used_utilisation_saturated": float(sat_util),
         "kv_allocated_utilisation": alloc_util,
-        "kv_capacity_gb": kv_cap / GB,
+        "kv_capacity_gib": kv_cap / GB,
         "module_utilisation": float(np.mean([s["busy_ps"] * 1e-12 / makespan for s in stages])),
         "preemptions": int(host["preemptions"]),
+        # decode passes only (prefill is not priced for energy): the stages' whole groups
         "energy_j": float(sum(s["energy_j"] for s in stages)),
-        "stages": built.stages, "devices": built.devices,
+        "energy_per_token_j": float(sum(s["energy_j"] for s in stages) / max(int(generated.sum()), 1)),
+        "stages": built.stages, "devices": built.devices, "hardware": built.hardware,
         "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
-        "per_request": [{"request": i, "arrival_s": float(a), "ttft_s": float(f - a), "finish_s": float(e),
+        "per_request": [{"request": i, "arrival_s": float(a), f"{wait}_s": float(f - a), "finish_s": float(e),
                          "output_tokens": int(g), "tpot_s": float(t)}
                         for i, (a, f, e, g, t) in enumerate(zip(arrival, first, finish, generated, tpot))],
     }

@@ -1,7 +1,7 @@
 """`lolpim run [CONFIG.toml] [--set key=value ...]`: simulate and report.
 
 With no arguments: LoL-PIM against multi-GPU, GPU+PIM and CENT-style on a LongBench-like
-trace for a 7B model with 128 GB of PIM, on an embedded local Ray.
+trace for a 7B model with 128 GiB of PIM (8 modules), decode only, on an embedded local Ray.
 """
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ scrape_configs:
         sim_time = float(query(prom_port, "lolpim_sim_time_seconds")[0]["value"][1])
         assert makespan <= sim_time <= makespan * 1.01 + 1e-6
         cap = query(prom_port, 'sum(lolpim_kv_bytes{state="capacity"})')
-        assert float(cap[0]["value"][1]) == pytest.approx(summary["kv_capacity_gb"] * 2**30)
+        assert float(cap[0]["value"][1]) == pytest.approx(summary["kv_capacity_gib"] * 2**30)
         events = float(query(prom_port, "sum(lolpim_events_processed_total)")[0]["value"][1])
         assert events == summary["events"]
         windows = float(query(prom_port, "sum(lolpim_window_duration_seconds_count)")[0]["value"][1])

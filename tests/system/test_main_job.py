@@ -35,7 +35,8 @@ def test_main_job_is_identical_inline_and_on_ray(capsys, tmp_path, ray_session):
 def test_table_output_names_every_column(capsys):
     assert main(["run", *SMALL, "--executor", "inline", "--set", "systems=lolpim,gpu"]) == 0
     out = capsys.readouterr().out
-    for column in ("tok/s", "TPOT mean ms", "TPOT p99 ms", "TTFT mean s", "KV used", "busy", "LoL-PIM speedup"):
+    for column in ("tok/s", "TPOT mean ms", "TPOT p99 ms", "queue wait s", "KV used", "KV alloc", "busy", "J/token",
+                   "LoL-PIM speedup"):
         assert column in out
 
 
@@ -78,7 +79,10 @@ def test_prefill_modes(capsys):
     inline = {s["system"]: s for s in run_json(capsys, *common, "--set", "prefill=inline")["systems"]}
     attached = {s["system"]: s for s in run_json(capsys, *common, "--set", "prefill=attached-gpu")["systems"]}
     for system in ("lolpim", "gpu"):
-        assert inline[system]["ttft_mean_s"] > before[system]["ttft_mean_s"]
+        # decode-only: no TTFT is claimed, the first-token delay is named a queue wait
+        assert before[system]["ttft_mean_s"] is None and before[system]["decode_only"]
+        assert inline[system]["queue_wait_mean_s"] is None and not inline[system]["decode_only"]
+        assert inline[system]["ttft_mean_s"] > before[system]["queue_wait_mean_s"]
     # the GPU prefills much faster than the PIM near-memory unit (3 TFLOPS)
     assert attached["lolpim"]["ttft_mean_s"] < inline["lolpim"]["ttft_mean_s"]
     assert all(s["output_tokens"] == 6 * 12 for s in (*inline.values(), *attached.values()))

@@ -44,7 +44,7 @@ def test_tensor_parallelism_flag_overrides_auto():
     cfg = _cfg("workload.requests=8", "workload.output_tokens=8", "lolpim.tensor_parallel=0",
                "lolpim.parallelism=tensor")
     built = build_pim("lolpim", cfg, make_trace(cfg, 0), 0)
-    assert built.description.split(", ")[1] == "tensor-parallel"
+    assert built.description.split("; ")[1].split(", ")[0] == "tensor-parallel"
 
 
 def test_no_feasible_shape_is_a_clear_error():

@@ -1,0 +1,106 @@
+"""What the main job's table, JSON, files and plot say (issue 13, points 2, 8, 9, 14): the
+hardware each system really has, decode-only vs simulated prefill, J/token, KV allocated next
+to KV used, the definition of the speedup, and result files that follow the user's umask."""
+import json
+import os
+import stat
+
+import pytest
+
+from lolpim.orchestration.cli import main
+
+SMALL = ["--set", "model=llama2-7b", "--set", "workload.source=fixed", "--set", "workload.input_tokens=3000",
+         "--set", "workload.output_tokens=12", "--set", "workload.requests=6", "--executor", "inline"]
+
+
+def _run(capsys, *args):
+    assert main(["run", *SMALL, *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_header_and_json_give_the_hardware_each_system_has(capsys):
+    # 24 modules = 384 GiB while pim_capacity_gb stays 128: the old header said "128 GB of PIM"
+    args = ["--set", "lolpim.modules=24", "--set", "lolpim.tensor_parallel=8", "--set", "systems=lolpim,gpu,gpu-pim,cent"]
+    out = _run(capsys, *args)
+    assert "128 GB of PIM" not in out and " GB" not in out.replace("GiB", "")
+    assert "24 x lolpim-module, 384 GiB PIM" in out
+    assert "8 x cent-module, 128 GiB PIM" in out
+    assert "2 x a100-80gb, 149 GiB HBM" in out
+    assert "2 x a100-80gb + 2 x attacc-bg (4 stacks), 149 GiB HBM + 128 GiB HBM-PIM" in out
+    result = json.loads(_run(capsys, *args, "--json"))
+    assert result["hardware"]["lolpim"] == "24 x lolpim-module, 384 GiB PIM"
+    assert not [k for s in result["systems"] for k in s if k.endswith("_gb")]   # one unit: GiB
+    lolpim = result["systems"][0]["hardware"]
+    assert lolpim["memory_gib"] == 384 and lolpim["devices"] == [
+        {"count": 24, "model": "lolpim-module", "memory": "PIM", "gib_each": 16.0, "gib": 384.0}]
+
+
+def test_table_stays_within_120_columns(capsys):
+    for extra in ([], ["--set", "prefill=inline"]):
+        out = _run(capsys, *extra)
+        assert max(len(line) for line in out.splitlines()) <= 120, out
+
+
+def test_decode_only_runs_name_the_first_token_delay_a_queue_wait(capsys):
+    out = _run(capsys, "--set", "systems=lolpim,gpu")
+    assert "decode-only" in out and "queue wait s" in out and "TTFT" not in out
+    result = json.loads(_run(capsys, "--set", "systems=lolpim,gpu", "--json"))
+    assert result["decode_only"] is True and result["prefill"] == "before"
+    out = _run(capsys, "--set", "systems=lolpim,gpu", "--set", "prefill=inline")
+    assert "decode-only" not in out and "TTFT mean s" in out and "queue wait" not in out
+    result = json.loads(_run(capsys, "--set", "systems=lolpim,gpu", "--set", "prefill=inline", "--json"))
+    assert result["decode_only"] is False
+    assert all(s["ttft_mean_s"] > 0 for s in result["systems"])
+
+
+def test_table_shows_joules_per_token_and_defines_the_speedup(capsys):
+    out = _run(capsys, "--set", "systems=lolpim,gpu")
+    assert "J/token" in out and "LoL-PIM speedup = LoL-PIM's tok/s / the row's tok/s" in out
+    result = json.loads(_run(capsys, "--set", "systems=lolpim,gpu", "--json"))
+    assert result["speedup_definition"].startswith("LoL-PIM speedup =")
+    for s in result["systems"]:
+        assert s["energy_per_token_j"] == pytest.approx(s["energy_j"] / s["output_tokens"])
+        assert f"{s['energy_per_token_j']:.3f}" in out
+
+
+def test_plot_shows_energy_kv_allocated_and_hardware(tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lolpim.orchestration import compare
+    seen = {}
+    monkeypatch.setattr(plt, "close", lambda fig: seen.setdefault("fig", fig))
+    assert main(["run", *SMALL, "--set", "lolpim.modules=8", "--set", "systems=lolpim,cent", "--json",
+                 "--out", str(tmp_path)]) == 0
+    fig = seen["fig"]
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert "energy [J/output token]" in labels and "KV capacity [%]" in labels
+    kv = fig.axes[labels.index("KV capacity [%]")]
+    assert [t.get_text() for t in kv.get_legend().get_texts()] == ["used", "allocated"]
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks[0] == "lolpim\n8 x lolpim-module\n128 GiB PIM"
+    texts = " ".join(t.get_text() for t in fig.texts) + fig._suptitle.get_text()
+    assert compare.SPEEDUP_DEFINITION in texts and "decode-only" in texts
+    assert "GB " not in texts.replace("GiB", "")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_out_files_follow_the_umask(tmp_path, capsys, umask):
+    old = os.umask(umask)
+    try:
+        assert main(["run", *SMALL, "--set", "systems=lolpim", "--json", "--out", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert set(modes) == {"comparison.json", "comparison.csv", "requests.csv", "comparison.png"}
+    assert modes == dict.fromkeys(modes, 0o666 & ~umask)
+
+
+def test_csv_files_carry_the_hardware_label_and_the_queue_wait(tmp_path, capsys):
+    import csv
+    assert main(["run", *SMALL, "--set", "systems=lolpim", "--json", "--out", str(tmp_path)]) == 0
+    row = next(csv.DictReader((tmp_path / "comparison.csv").open()))
+    assert row["hardware"] == "8 x lolpim-module, 128 GiB PIM"
+    request = next(csv.DictReader((tmp_path / "requests.csv").open()))
+    assert "queue_wait_s" in request and "ttft_s" not in request

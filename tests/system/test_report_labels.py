@@ -104,3 +104,18 @@ def test_csv_files_carry_the_hardware_label_and_the_queue_wait(tmp_path, capsys)
     assert row["hardware"] == "8 x lolpim-module, 128 GiB PIM"
     request = next(csv.DictReader((tmp_path / "requests.csv").open()))
     assert "queue_wait_s" in request and "ttft_s" not in request
+
+
+def test_readme_main_job_block_has_the_table_the_code_prints():
+    """The README pastes `make run`'s output: its column line, definitions and header wording
+    must be what format_table prints now (the numbers come from a real run, not checked here)."""
+    from pathlib import Path
+
+    from lolpim.orchestration import compare
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```\nqwen1.5-7b, trace longbench-qmsum", 1)[1].split("```", 1)[0]
+    heads = [c[1] for c in compare.columns({"decode_only": True})]
+    column_line = next(line for line in block.splitlines() if line.startswith("system "))
+    assert column_line.split() == " ".join(heads).split()
+    assert compare.DECODE_ONLY in block and compare.SPEEDUP_DEFINITION in block
+    assert compare.ENERGY_DEFINITION in block and "8 x lolpim-module, 128 GiB PIM" in block

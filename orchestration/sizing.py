@@ -18,17 +18,18 @@ command prints the exact line).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from lolpim.hardware.errors import ParameterError
 from lolpim.hardware.pim import load_pim_module
 from lolpim.models.llm import load_llm
-from lolpim.models.workload import fixed_trace
+from lolpim.models.workload import Trace, dataset_names, dataset_trace, fixed_trace
 
 from . import config
-from .llm_config import RunConfig
+from .errors import UserError
+from .llm_config import SYSTEM_KINDS, RunConfig
 from .llm_systems import GB, _check_fits, gpu_kv_bytes, pim_plan
 from .pim_shape import choose_tensor_parallel
 
@@ -41,6 +42,13 @@ class PimSize:
     tensor_parallel: int
     requests_held: int
     tokens_per_s: float
+    # the systems this row's `lolpim run` command simulates (each builds for this hardware and
+    # trace) and the ones it leaves out, with the reason the simulator gives
+    systems: tuple[str, ...] = ()
+    left_out: tuple[tuple[str, str], ...] = ()
+    # CENT's modules per stage at this capacity: 1 (pure pipeline) unless it has more modules
+    # than the model has layers
+    cent_tensor_parallel: int = 1
 
 
 @dataclass(frozen=True)
@@ -54,25 +62,54 @@ class GpuSize:
 @dataclass(frozen=True)
 class SizingResult:
     model: str
-    context_tokens: int
-    output_tokens: int
+    context_tokens: int        # fixed: every prompt; trace: the trace's mean prompt
+    output_tokens: int         # fixed: every output; trace: the trace's mean output
     module: str
     pim: tuple[PimSize, ...]   # fewest modules first, then doublings
     gpu: GpuSize
+    trace: str | None = None   # a dataset preset, or None for fixed-length requests
+    requests: int = 64         # requests in the trace (fixed: the cap on the batch)
+    longest_tokens: int = 0    # the longest request (prompt + output), which the fewest must hold
+    seed: int = 0
+    trace_output_tokens: int | None = None   # --output-tokens with --trace (None: the dataset's range)
+
+    @property
+    def estimate(self) -> str:
+        """What the estimates are for: ``fixed-length`` (every request the same prompt and output)
+        or ``trace`` (the trace's requests, at their mean decode context)."""
+        return "trace" if self.trace else "fixed-length"
+
+    def run_overrides(self, row: PimSize, systems: tuple[str, ...] | None = None) -> list[str]:
+        """The ``--set`` values of the command that simulates ``row`` on the same work: the same
+        trace (dataset, requests, seed) or the same fixed-length requests, the row's LoL-PIM shape,
+        the GPU system, every other PIM system at the row's PIM capacity, only the systems that
+        build."""
+        if self.trace:
+            work = [f"workload.source={self.trace}", f"workload.requests={self.requests}"]
+            if self.trace_output_tokens:
+                work.append(f"workload.output_tokens={self.trace_output_tokens}")
+        else:
+            # enough requests to keep the batch full (2 x held), no more than the batch cap the
+            # estimate assumed
+            work = ["workload.source=fixed", f"workload.input_tokens={self.context_tokens}",
+                    f"workload.output_tokens={self.output_tokens}",
+                    f"workload.requests={min(self.requests, max(2 * row.requests_held, 8))}"]
+        systems = row.systems if systems is None else systems
+        return [f"model={self.model}", *work, f"pim_capacity_gb={row.capacity_gib:g}",
+                f"lolpim.module={self.module}", f"lolpim.modules={row.modules}",
+                f"lolpim.tensor_parallel={row.tensor_parallel}", f"gpu.count={self.gpu.count}",
+                f"gpu.device={self.gpu.device}",
+                *([f"cent.tensor_parallel={row.cent_tensor_parallel}"] if row.cent_tensor_parallel > 1 else []),
+                "systems=" + ",".join(systems or ("lolpim",))]
 
     def run_command(self, row: PimSize) -> str:
-        return (f"lolpim run --set model={self.model} --set workload.source=fixed "
-                f"--set workload.input_tokens={self.context_tokens} --set workload.output_tokens={self.output_tokens} "
-                f"--set workload.requests={max(2 * row.requests_held, 8)} --set lolpim.module={self.module} "
-                f"--set lolpim.modules={row.modules} --set lolpim.tensor_parallel={row.tensor_parallel} "
-                f"--set gpu.count={self.gpu.count} --set gpu.device={self.gpu.device}")
+        seed = f" --seed {self.seed}" if self.trace and self.seed else ""
+        return "lolpim run" + "".join(f" --set {o}" for o in self.run_overrides(row)) + seed
 
 
-def _cfg(model: str, module: str, modules: int, context: int, output: int, requests: int) -> RunConfig:
+def _cfg(model: str, module: str, modules: int, requests: int) -> RunConfig:
     return config.load(RunConfig, None, [f"model={model}", f"lolpim.module={module}", f"lolpim.modules={modules}",
-                                         "lolpim.tensor_parallel=0", "workload.source=fixed",
-                                         f"workload.input_tokens={context}", f"workload.output_tokens={output}",
-                                         f"workload.requests={requests}"])
+                                         "lolpim.tensor_parallel=0", f"workload.requests={requests}"])
 
 
 def _holds_one_request(cfg: RunConfig, tensor_parallel: int, trace) -> bool:
@@ -83,10 +120,9 @@ def _holds_one_request(cfg: RunConfig, tensor_parallel: int, trace) -> bool:
     return True
 
 
-def _pim_size(model: str, module: str, modules: int, context: int, output: int, requests: int) -> PimSize | None:
-    """Best shape of ``modules`` modules, or None when no shape holds one whole request."""
-    cfg = _cfg(model, module, modules, context, output, requests)
-    trace = fixed_trace(requests, context, output)
+def _pim_size(model: str, module: str, modules: int, trace: Trace, requests: int) -> PimSize | None:
+    """Best shape of ``modules`` modules, or None when no shape holds the trace's longest request."""
+    cfg = _cfg(model, module, modules, requests)
     try:
         choice = choose_tensor_parallel(cfg, trace)
     except ParameterError:
@@ -99,24 +135,60 @@ def _pim_size(model: str, module: str, modules: int, context: int, output: int, 
     return PimSize(modules, capacity, best.stages, best.tensor_parallel, best.batch_requests, best.tokens_per_s)
 
 
-def _gpu_size(model_name: str, device: str, count: int, context: int, output: int, requests: int,
-              reserve_fraction: float) -> GpuSize:
+def _cent_tensor_parallel(model_name: str, capacity_gib: float) -> int:
+    """The fewest CENT modules per stage that leave no more stages than layers, for a CENT
+    system of ``capacity_gib`` (as `lolpim run` sizes it from ``pim_capacity_gb``)."""
+    from .llm_systems import _pim_modules
+    model = load_llm(model_name)
+    cfg = config.load(RunConfig, None, [f"pim_capacity_gb={capacity_gib:g}"])
+    n = _pim_modules(cfg, load_pim_module(cfg.cent.module), 0)
+    return next((t for t in range(1, n + 1) if n % t == 0 and n // t <= model.layers and model.heads % t == 0), 1)
+
+
+def runnable_systems(overrides: list[str], seed: int = 0) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Which systems of ``lolpim run --set <overrides>`` build (weights and the longest request
+    fit), and why each other one does not."""
+    from .llm_systems import build, make_trace
+    cfg = config.load(RunConfig, None, [o for o in overrides if not o.startswith("systems=")])
+    trace = make_trace(cfg, seed)
+    ok, left_out = [], []
+    for kind in SYSTEM_KINDS:
+        try:
+            build(kind, cfg, trace, seed)
+        except (ParameterError, UserError) as exc:
+            left_out.append((kind, str(exc)))
+        else:
+            ok.append(kind)
+    return tuple(ok), tuple(left_out)
+
+
+def _gpu_size(model_name: str, device: str, count: int, trace: Trace, reserve_fraction: float) -> GpuSize:
+    """Requests the GPUs' HBM holds at their whole length (fixed: prompt + output; trace: the
+    mean of prompt + output) and the decode tokens/s of that batch at the mean decode context."""
     from lolpim.hardware.gpu import gpu_decode_step_cost, load_gpu
     model, gpu = load_llm(model_name), load_gpu(device)
     if model.heads % count:
         raise ParameterError("gpus", f"{count} GPUs must divide the {model.heads} heads of {model_name}")
     kv_bytes = gpu_kv_bytes(model, gpu, count, reserve_fraction)
-    held = max(0, int(kv_bytes // (model.kv_bytes_per_token() * (context + output))))
-    batch = min(held, requests)
+    lengths = trace.input_tokens + trace.output_tokens
+    per_token = model.kv_bytes_per_token()
+    if kv_bytes < per_token * int(lengths.max()):
+        return GpuSize(device, count, 0, 0.0)
+    held = max(0, int(kv_bytes // (per_token * float(lengths.mean()))))
+    batch = min(held, len(trace))
     if batch == 0:
         return GpuSize(device, count, 0, 0.0)
-    step = gpu_decode_step_cost(gpu, model, np.full(batch, context + output // 2), count)
+    context = int(round(float(np.mean(trace.input_tokens + trace.output_tokens / 2.0))))
+    step = gpu_decode_step_cost(gpu, model, np.full(batch, context), count)
     return GpuSize(device, count, held, batch / sum(c.time_s for c in step.values()))
 
 
-def size(model: str, context_tokens: int, output_tokens: int = 256, requests: int = 64,
+def size(model: str, context_tokens: int | None = None, output_tokens: int | None = None, requests: int = 64,
          module: str = "lolpim-module", gpu: str = "a100-80gb", gpus: int = 4, max_modules: int = 1024,
-         doublings: int = 3) -> SizingResult:
+         doublings: int = 3, trace: str | None = None, seed: int = 0) -> SizingResult:
+    """Size for fixed-length requests (``context_tokens`` prompt + ``output_tokens``, default 256)
+    or for a dataset ``trace`` of ``requests`` requests (drawn with ``seed``, as `lolpim run`
+    draws it; ``output_tokens`` None keeps the dataset's output range)."""
     from lolpim.hardware.gpu import gpu_names
     from lolpim.hardware.pim import pim_module_names
     load_llm(model)   # clear errors for unknown presets before any search
@@ -124,27 +196,50 @@ def size(model: str, context_tokens: int, output_tokens: int = 256, requests: in
         raise ParameterError("module", f"unknown PIM module {module!r}; available: {', '.join(pim_module_names())}")
     if gpu not in gpu_names():
         raise ParameterError("gpu", f"unknown GPU {gpu!r}; available: {', '.join(gpu_names())}")
-    for name, value, low in (("context", context_tokens, 1), ("output_tokens", output_tokens, 1),
-                             ("requests", requests, 1), ("gpus", gpus, 1), ("max_modules", max_modules, 1),
-                             ("doublings", doublings, 0)):
+    if (context_tokens is None) == (trace is None):
+        raise ParameterError("context", "give either a context length (fixed-length requests) or a trace")
+    if trace is not None and trace not in dataset_names():
+        raise ParameterError("trace", f"unknown trace {trace!r}; available: {', '.join(dataset_names())}")
+    checks = [("requests", requests, 1), ("gpus", gpus, 1), ("max_modules", max_modules, 1),
+              ("doublings", doublings, 0)]
+    if context_tokens is not None:
+        output_tokens = 256 if output_tokens is None else output_tokens
+        checks.insert(0, ("context", context_tokens, 1))
+    if output_tokens is not None:
+        checks.insert(1, ("output_tokens", output_tokens, 1))
+    for name, value, low in checks:
         if not isinstance(value, int) or value < low:
             raise ParameterError(name, f"must be an integer >= {low}, got {value!r}")
+    if trace is None:
+        work = fixed_trace(requests, context_tokens, output_tokens)
+    else:
+        work = dataset_trace(trace, requests, seed=seed, output_tokens=output_tokens)
+    longest = int(np.max(work.input_tokens + work.output_tokens))
     fewest = None
     for n in range(1, max_modules + 1):
-        fewest = _pim_size(model, module, n, context_tokens, output_tokens, requests)
+        fewest = _pim_size(model, module, n, work, requests)
         if fewest:
             break
     if fewest is None:
         raise ParameterError("max_modules", f"no system of up to {max_modules} x {module} holds {model} with one "
-                                            f"request of {context_tokens + output_tokens} tokens")
+                                            f"request of {longest} tokens")
     rows = [fewest]
     for k in range(1, doublings + 1):
         n = fewest.modules * 2 ** k
         if n > max_modules:
             break
-        row = _pim_size(model, module, n, context_tokens, output_tokens, requests)
+        row = _pim_size(model, module, n, work, requests)
         if row:
             rows.append(row)
     reserve = RunConfig().gpu.activation_reserve_fraction
-    return SizingResult(model, context_tokens, output_tokens, module, tuple(rows),
-                        _gpu_size(model, gpu, gpus, context_tokens, output_tokens, requests, reserve))
+    result = SizingResult(model, context_tokens if trace is None else int(round(work.input_tokens.mean())),
+                          output_tokens if trace is None else int(round(work.output_tokens.mean())), module,
+                          tuple(rows), _gpu_size(model, gpu, gpus, work, reserve), trace, requests, longest, seed,
+                          output_tokens if trace is not None else None)
+    # which systems each row's command can run: build every one for that hardware and trace
+    checked = []
+    for row in rows:
+        row = replace(row, cent_tensor_parallel=_cent_tensor_parallel(model, row.capacity_gib))
+        ok, left_out = runnable_systems(result.run_overrides(row, SYSTEM_KINDS), seed)
+        checked.append(replace(row, systems=ok, left_out=left_out))
+    return replace(result, pim=tuple(checked))

@@ -1,17 +1,31 @@
-"""`lolpim size`: the fewest PIM modules a model needs at a context length, and the speedup over GPUs."""
+"""`lolpim size`: the fewest PIM modules a model needs at a context length or for a trace, and the
+speedup over GPUs."""
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 
+ESTIMATE_NOTE = {
+    "fixed-length": "fixed-length estimate (every request {context} + {output} tokens; --trace NAME sizes for a "
+                    "dataset's mix of lengths)",
+    "trace": "trace estimate (steady decode at the trace's mean context; optimistic when the KV holds few "
+             "requests: docs/lolpim-system.md)",
+}
+
 
 def _format(result) -> str:
     gpu = result.gpu
     versus = f"vs {gpu.count} x {gpu.device}"
-    lines = [f"{result.model}, {result.context_tokens} prompt + {result.output_tokens} output tokens per request "
-             "(analytic estimates; simulate a row with the command below)",
+    if result.trace:
+        work = (f"trace {result.trace}: {result.requests} requests (seed {result.seed}), mean {result.context_tokens} "
+                f"prompt + {result.output_tokens} output tokens, longest {result.longest_tokens}")
+    else:
+        work = f"{result.context_tokens} prompt + {result.output_tokens} output tokens per request"
+    note = ESTIMATE_NOTE[result.estimate].format(context=result.context_tokens, output=result.output_tokens)
+    lines = [f"{result.model}, {work}",
+             f"analytic {note}, no simulation",
              ""]
-    rows = [("PIM", "modules", "GiB", "stages x tensor", "requests held", "decode tok/s", versus)]
+    rows = [("PIM", "modules", "GiB", "stages x tensor", "requests held", "est. decode tok/s", versus)]
     for i, p in enumerate(result.pim):
         speedup = f"{p.tokens_per_s / gpu.tokens_per_s:.2f}x" if gpu.tokens_per_s else "GPUs hold none"
         rows.append(("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
@@ -26,17 +40,24 @@ def _format(result) -> str:
                      f"{gpu.tokens_per_s:.1f} decode tok/s")
     else:
         lines.append(f"GPU: {gpu.count} x {gpu.device} cannot hold the weights and one such request")
-    lines.append(f"simulate the fewest: {result.run_command(result.pim[0])}")
+    fewest = result.pim[0]
+    lines.append(f"simulate the fewest ({', '.join(fewest.systems)}; the other PIM systems at the same "
+                 f"{fewest.capacity_gib:.0f} GiB): {result.run_command(fewest)}")
+    for kind, why in fewest.left_out:
+        lines.append(f"  left out: {kind}: {why}")
+    lines.append("(every row's command: --json, \"run_commands\")")
     return "\n".join(lines)
 
 
 def run(args) -> int:
     from lolpim.orchestration.sizing import size
     result = size(args.model, args.context, args.output_tokens, args.requests, args.module, args.gpu, args.gpus,
-                  args.max_modules, args.doublings)
+                  args.max_modules, args.doublings, trace=args.trace, seed=args.seed)
     if args.json:
         out = asdict(result)
+        out["estimate"] = result.estimate
         out["run_command"] = result.run_command(result.pim[0])
+        out["run_commands"] = [result.run_command(p) for p in result.pim]
         print(json.dumps(out, indent=1))
     else:
         print(_format(result))
@@ -44,16 +65,24 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("size", help="fewest PIM modules for a model and context, and the speedup over GPUs",
-                       description="The fewest PIM modules that hold a model and one request at a context length, "
-                                   "their doublings, each one's best pipeline x tensor shape, the requests it holds "
-                                   "and its estimated decode throughput, against a GPU system (estimates, no "
-                                   "simulation).")
+    p = sub.add_parser("size", help="fewest PIM modules for a model and context or trace, and the speedup over GPUs",
+                       description="The fewest PIM modules that hold a model and its longest request (one fixed "
+                                   "context length, or a dataset trace), their doublings, each one's best pipeline x "
+                                   "tensor shape, the requests it holds and its estimated decode throughput, against "
+                                   "a GPU system (analytic estimates, no simulation; the printed `lolpim run` "
+                                   "command simulates a row on the same work with every system that fits).")
     p.add_argument("--model", required=True, help="LLM preset, e.g. llama3.1-70b")
-    p.add_argument("--context", type=int, required=True, help="prompt tokens per request, e.g. 131072")
-    p.add_argument("--output-tokens", type=int, default=256, help="tokens generated per request (default 256)")
+    work = p.add_mutually_exclusive_group(required=True)
+    work.add_argument("--context", type=int, help="prompt tokens per request (fixed-length requests), e.g. 131072")
+    work.add_argument("--trace", metavar="NAME",
+                      help="a dataset trace instead, as `lolpim run` draws it (workload.source), e.g. "
+                           "lveval-loogle-sd")
+    p.add_argument("--output-tokens", type=int, default=None,
+                   help="tokens generated per request (default 256 with --context, the dataset's range with --trace)")
     p.add_argument("--requests", type=int, default=64,
-                   help="requests waiting, which caps the batch the estimate assumes (default 64)")
+                   help="requests waiting, which caps the batch the estimate assumes; with --trace the trace's "
+                        "size (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="seed that draws the --trace requests (default 0)")
     p.add_argument("--module", default="lolpim-module", help="PIM module preset (default lolpim-module)")
     p.add_argument("--gpu", default="a100-80gb", help="GPU preset of the GPU system (default a100-80gb)")
     p.add_argument("--gpus", type=int, default=4, help="GPUs in the GPU system, tensor parallel (default 4)")

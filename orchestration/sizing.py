@@ -49,6 +49,7 @@ class PimSize:
     # CENT's modules per stage at this capacity: 1 (pure pipeline) unless it has more modules
     # than the model has layers
     cent_tensor_parallel: int = 1
+    simulated_tokens_per_s: float | None = None   # --simulate: LoL-PIM's simulated steady decode tok/s
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class GpuSize:
     count: int
     requests_held: int
     tokens_per_s: float        # 0 when not even one request fits
+    simulated_tokens_per_s: float | None = None   # --simulate: the simulated steady decode tok/s
 
 
 @dataclass(frozen=True)
@@ -243,3 +245,27 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
         ok, left_out = runnable_systems(result.run_overrides(row, SYSTEM_KINDS), seed)
         checked.append(replace(row, systems=ok, left_out=left_out))
     return replace(result, pim=tuple(checked))
+
+
+def simulate(result: SizingResult, executor: str = "inline", max_processes: int | None = None) -> SizingResult:
+    """``result`` with each row's LoL-PIM system and the GPU system simulated on the work of the
+    printed commands (steady decode tok/s, as the estimates are): LoL-PIM per row, the GPUs once,
+    with as many requests as their batch needs (fixed) or the same trace."""
+    from .compare import run_systems
+
+    def steady(overrides: list[str], kind: str) -> float:
+        cfg = config.load(RunConfig, None, overrides)
+        (summary,) = run_systems(cfg, (kind,), executor, result.seed, max_processes=max_processes)["systems"]
+        return summary["steady_throughput_tokens_per_s"]
+
+    rows = tuple(replace(p, simulated_tokens_per_s=steady(result.run_overrides(p, ("lolpim",)), "lolpim"))
+                 for p in result.pim)
+    gpu = result.gpu
+    if gpu.requests_held:
+        overrides = result.run_overrides(result.pim[0], ("gpu",))
+        if not result.trace:
+            requests = min(result.requests, max(2 * gpu.requests_held, 8))
+            overrides = [o if not o.startswith("workload.requests=") else f"workload.requests={requests}"
+                         for o in overrides]
+        gpu = replace(gpu, simulated_tokens_per_s=steady(overrides, "gpu"))
+    return replace(result, pim=rows, gpu=gpu)

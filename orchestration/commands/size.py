@@ -25,11 +25,21 @@ def _format(result) -> str:
     lines = [f"{result.model}, {work}",
              f"analytic {note}, no simulation",
              ""]
+    simulated = result.pim[0].simulated_tokens_per_s is not None
+    if simulated:
+        lines[1] = f"analytic {note}; simulated: `lolpim run` of each row's command, steady decode"
     rows = [("PIM", "modules", "GiB", "stages x tensor", "requests held", "est. decode tok/s", versus)]
+    if simulated:
+        rows[0] += ("simulated tok/s", "est. / sim.", f"sim. {versus}")
     for i, p in enumerate(result.pim):
         speedup = f"{p.tokens_per_s / gpu.tokens_per_s:.2f}x" if gpu.tokens_per_s else "GPUs hold none"
-        rows.append(("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
-                     f"{p.stages} x {p.tensor_parallel}", str(p.requests_held), f"{p.tokens_per_s:.1f}", speedup))
+        row = ("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
+               f"{p.stages} x {p.tensor_parallel}", str(p.requests_held), f"{p.tokens_per_s:.1f}", speedup)
+        if simulated:
+            sim = p.simulated_tokens_per_s
+            row += (f"{sim:.1f}", f"{p.tokens_per_s / sim:.2f}" if sim else "-",
+                    f"{sim / gpu.simulated_tokens_per_s:.2f}x" if gpu.simulated_tokens_per_s else "-")
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     table.insert(1, "  ".join("-" * w for w in widths))
@@ -37,7 +47,8 @@ def _format(result) -> str:
     lines.append("")
     if gpu.requests_held:
         lines.append(f"GPU: {gpu.count} x {gpu.device} hold {gpu.requests_held} such requests after the weights: "
-                     f"{gpu.tokens_per_s:.1f} decode tok/s")
+                     f"{gpu.tokens_per_s:.1f} decode tok/s"
+                     + (f" (simulated {gpu.simulated_tokens_per_s:.1f})" if gpu.simulated_tokens_per_s else ""))
     else:
         lines.append(f"GPU: {gpu.count} x {gpu.device} cannot hold the weights and one such request")
     fewest = result.pim[0]
@@ -50,9 +61,11 @@ def _format(result) -> str:
 
 
 def run(args) -> int:
-    from lolpim.orchestration.sizing import size
+    from lolpim.orchestration.sizing import simulate, size
     result = size(args.model, args.context, args.output_tokens, args.requests, args.module, args.gpu, args.gpus,
                   args.max_modules, args.doublings, trace=args.trace, seed=args.seed)
+    if args.simulate:
+        result = simulate(result, args.executor)
     if args.json:
         out = asdict(result)
         out["estimate"] = result.estimate
@@ -88,5 +101,10 @@ def register(sub) -> None:
     p.add_argument("--gpus", type=int, default=4, help="GPUs in the GPU system, tensor parallel (default 4)")
     p.add_argument("--max-modules", type=int, default=1024, help="largest PIM system searched (default 1024)")
     p.add_argument("--doublings", type=int, default=3, help="also show 2x, 4x, ... the fewest (default 3)")
+    p.add_argument("--simulate", action="store_true",
+                   help="also simulate each row's LoL-PIM system and the GPU system (inline; a minute or more per "
+                        "row for 70B at 128K) and show simulated tok/s and estimate / simulation")
+    p.add_argument("--executor", default="inline", choices=("inline", "ray"),
+                   help="executor for --simulate (default inline)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)

@@ -156,3 +156,17 @@ def test_either_context_or_trace(capsys):
         size("qwen1.5-7b", trace="bogus")
     assert main(["size", "--model", "qwen1.5-7b", "--trace", "bogus"]) == 2
     assert "'trace'" in capsys.readouterr().err
+
+
+def test_simulate_adds_simulated_rows(capsys):
+    """--simulate runs each row's LoL-PIM system and the GPU system and prints estimate / simulation."""
+    assert main(["size", "--model", "qwen1.5-7b", "--trace", "longbench-qmsum", "--output-tokens", "16",
+                 "--requests", "8", "--gpus", "1", "--doublings", "1", "--simulate", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["pim"]) == 2 and out["gpu"]["simulated_tokens_per_s"] > 0
+    for row in out["pim"]:
+        assert row["tokens_per_s"] == pytest.approx(row["simulated_tokens_per_s"], rel=0.25)
+    assert main(["size", "--model", "qwen1.5-7b", "--context", "4096", "--output-tokens", "8", "--requests", "8",
+                 "--gpus", "1", "--doublings", "0", "--simulate"]) == 0
+    text = capsys.readouterr().out
+    assert "simulated tok/s" in text and "est. / sim." in text and "(simulated " in text

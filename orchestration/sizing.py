@@ -1,20 +1,23 @@
-"""How many PIM modules a model needs at a context length, and how fast that is against GPUs.
+"""How many PIM modules a model needs at a context length or for a trace, and how fast that is
+against GPUs.
 
 ``lolpim size`` answers the question in the README's first line ("how many PIM modules does a 70B
 model need at 128K context, and how much faster is that than four GPUs?") in a second, before
-anyone runs a simulation:
+anyone runs a simulation. The work is fixed-length requests (``--context``: a *fixed-length
+estimate*) or a dataset trace (``--trace``: the requests `lolpim run` draws, a *trace estimate*):
 
-- the fewest modules of a preset that hold the weights plus one request's whole KV (prompt plus
-  output) in some pipeline x tensor shape, found by trying every module count in turn;
-- for that count and its doublings: the best shape, how many such requests the DPA memory holds
-  at once, and the estimated steady decode tokens/s (``pim_shape.estimate_shape``: the same
-  stage costs the actors use, the pipeline formula);
+- the fewest modules of a preset that hold the weights plus the longest request's whole KV
+  (prompt plus output) in some pipeline x tensor shape, found by trying every module count;
+- for that count and its doublings: the best shape, how many requests the DPA memory holds at
+  once, and the estimated steady decode tokens/s (``pim_shape.estimate_shape``: the same stage
+  costs the actors use, the pipeline formula, at the work's mean decode context);
 - the GPU system: requests its HBM holds after weights (``gpu.activation_reserve_fraction``
   kept free, as the simulated GPU system does) and its decode tokens/s at that batch
   (``gpu_decode_step_cost``, tensor parallel over NVLink).
 
-These are estimates; ``lolpim run --set workload.source=fixed ...`` simulates any row (the
-command prints the exact line).
+These are estimates. Each row's ``run_command`` simulates it on the same work with every system
+that builds there (CENT and GPU+PIM at the row's PIM capacity); ``simulate`` runs the rows
+(``--simulate``). Measured gaps, estimate / simulation: docs/lolpim-system.md ("How many modules?").
 """
 from __future__ import annotations
 

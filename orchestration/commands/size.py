@@ -82,14 +82,15 @@ def register(sub) -> None:
                        description="The fewest PIM modules that hold a model and its longest request (one fixed "
                                    "context length, or a dataset trace), their doublings, each one's best pipeline x "
                                    "tensor shape, the requests it holds and its estimated decode throughput, against "
-                                   "a GPU system (analytic estimates, no simulation; the printed `lolpim run` "
-                                   "command simulates a row on the same work with every system that fits).")
+                                   "a GPU system (analytic estimates; the printed `lolpim run` command simulates "
+                                   "a row on the same work with every system that fits, --simulate runs the rows).")
     p.add_argument("--model", required=True, help="LLM preset, e.g. llama3.1-70b")
     work = p.add_mutually_exclusive_group(required=True)
     work.add_argument("--context", type=int, help="prompt tokens per request (fixed-length requests), e.g. 131072")
+    from lolpim.models.workload import dataset_names
     work.add_argument("--trace", metavar="NAME",
-                      help="a dataset trace instead, as `lolpim run` draws it (workload.source), e.g. "
-                           "lveval-loogle-sd")
+                      help="a dataset trace instead, as `lolpim run` draws it (workload.source): "
+                           + ", ".join(dataset_names()))
     p.add_argument("--output-tokens", type=int, default=None,
                    help="tokens generated per request (default 256 with --context, the dataset's range with --trace)")
     p.add_argument("--requests", type=int, default=64,

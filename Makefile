@@ -1,12 +1,13 @@
 # Two entry points that do all set-up themselves on a fresh machine:
 #   make run    the main job (a default comparison on an embedded local Ray)
 #   make test   the test suite
+#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench docs-figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kernel.py
+
+PARTS ?= scaling,traces,speedups
+docs-figures: $(STAMP)
+	$(BIN)/python benchmarks/docs_figures.py --parts $(PARTS)
 
 clean:
 	rm -rf $(VENV) results

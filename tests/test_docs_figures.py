@@ -1,0 +1,90 @@
+"""The numbers in docs/ are what the code gives: a few points of the generated tables are
+rerun and compared with the docs' <!-- generated --> blocks (to the printed precision) and
+with the plotted points.csv (to float precision); the other tables and CSVs must agree with
+each other. When the simulator changes a number, regenerate with `make docs-figures`
+(benchmarks/docs_figures.py)."""
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("docs_figures", ROOT / "benchmarks" / "docs_figures.py")
+docs_figures = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(docs_figures)
+
+REGEN = "stale docs: rerun `make docs-figures` (or benchmarks/docs_figures.py --parts {part})"
+
+
+def _block_rows(part: str) -> list[list[str]]:
+    _, _, md, block, head, _ = docs_figures.SWEEPS[part]
+    body = docs_figures.read_block(ROOT / md, block)
+    assert body.splitlines()[0] == "| " + " | ".join(head) + " |"
+    return docs_figures.parse_markdown(body)
+
+
+def _points_csv(part: str) -> list[dict]:
+    with open(ROOT / docs_figures.SWEEPS[part][1] / "points.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("part, workload, modules", [("traces", "longbench-qmsum", 4),
+                                                     ("traces", "longbench-musique", 32),
+                                                     ("scaling", 4096, 4)])
+def test_documented_point_matches_a_fresh_run(part, workload, modules):
+    from lolpim.orchestration.sweep import load_sweep, run_point
+    sweep = load_sweep(ROOT / docs_figures.SWEEPS[part][0])
+    key = "trace" if part == "traces" else "context"
+    points = [p for p in sweep.points() if p[key] == workload and p["modules"] == modules]
+    assert sorted(p["system"] for p in points) == ["cent", "lolpim"]
+    records = [run_point(sweep, p) for p in points]
+    assert all(r["status"] == "ok" for r in records), records
+    fresh = docs_figures.SWEEPS[part][5](records)
+    assert len(fresh) == 1
+    documented = [r for r in _block_rows(part) if r[0] == str(workload) and r[1] == str(modules)]
+    assert documented == fresh, REGEN.format(part=part)
+    for rec in records:   # the figures' data, to float precision
+        row = next(r for r in _points_csv(part) if r["system"] == rec["result"]["system"]
+                   and r[f"axis_{key}"] == str(workload) and r["axis_modules"] == str(modules))
+        assert float(row["throughput_tokens_per_s"]) == pytest.approx(
+            rec["result"]["throughput_tokens_per_s"], rel=1e-9), REGEN.format(part=part)
+
+
+@pytest.mark.parametrize("part", ["scaling", "traces"])
+def test_tables_agree_with_the_plotted_points(part):
+    """Every row of the markdown table has the tok/s of docs/figures/<part>/points.csv."""
+    key = "trace" if part == "traces" else "context"
+    csv_rows = _points_csv(part)
+    rows = _block_rows(part)
+    assert len(rows) * 2 == len(csv_rows)
+    for row in rows:
+        for system, col in (("lolpim", 2), ("cent", 3)):
+            match = [r for r in csv_rows if r["system"] == system and r[f"axis_{key}"] == row[0]
+                     and r["axis_modules"] == row[1]]
+            assert len(match) == 1, (row, system)
+            assert f"{float(match[0]['throughput_tokens_per_s']):.0f}" == row[col], REGEN.format(part=part)
+
+
+def test_speedups_table_is_the_benchmark_csv():
+    """docs/lolpim-system.md's speedup table renders docs/figures/lolpim_speedups.csv, and the
+    benchmark's printed output (lolpim_speedups.txt) has the same ratios."""
+    csv_rows = docs_figures.read_csv(ROOT / "docs/figures/lolpim_speedups.csv")
+    body = docs_figures.read_block(ROOT / "docs/lolpim-system.md", "lolpim-speedups-table")
+    assert body == docs_figures.markdown(docs_figures.SPEEDUPS_HEAD, docs_figures.speedups_rows(csv_rows)), \
+        REGEN.format(part="speedups")
+    txt = (ROOT / "docs/figures/lolpim_speedups.txt").read_text()
+    for r in csv_rows:
+        ratios = ", ".join(f"{float(r[f'steady_speedup_vs_{k}']):.2f}x ({float(r[f'e2e_speedup_vs_{k}']):.2f}x)"
+                           for k in ("gpu", "gpu-pim", "cent"))
+        assert ratios in txt, (r["model"], r["trace"])
+
+
+def test_marker_blocks_round_trip(tmp_path):
+    md = tmp_path / "x.md"
+    md.write_text("a\n<!-- generated: t (note) -->\n| old |\n<!-- end generated -->\nb\n")
+    assert docs_figures.write_block(md, "t", "| new |\n")
+    assert md.read_text() == "a\n<!-- generated: t (note) -->\n| new |\n<!-- end generated -->\nb\n"
+    assert not docs_figures.write_block(md, "t", "| new |\n")
+    with pytest.raises(KeyError):
+        docs_figures.write_block(md, "missing", "")

@@ -37,6 +37,7 @@ class KvManager(Actor):
         if mode not in MODES:
             raise ValueError(f"KV mode must be one of {MODES}, got {mode!r}")
         self.host = host
+        self.peer_names = frozenset([host])
         self.capacity = capacity_chunks
         self.tokens_per_chunk = tokens_per_chunk
         self.mode = mode

@@ -44,6 +44,7 @@ class LlmHost(Actor):
         n = len(self.input)
         self.first_stage = first_stage
         self.dpas = list(dpas)
+        self.peer_names = frozenset([first_stage, *self.dpas])   # it sends to nothing else
         self.tpc = list(dpa_tokens_per_chunk)
         self.dynamic = kv_mode == "dynamic"
         self.microbatches = microbatches

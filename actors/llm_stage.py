@@ -29,6 +29,7 @@ class LlmStage(Actor):
                  link_bandwidth_bytes_per_s: float, activation_bytes_per_request: int):
         super().__init__(name, seed)
         self.next_actor = next_actor
+        self.peer_names = frozenset([next_actor])   # the next stage, or the host after the last
         self.cost = StageCost(**cost)
         self.link_ps = seconds_to_ps(link_latency_s)
         self.link_bw = link_bandwidth_bytes_per_s

@@ -7,9 +7,9 @@ inside the window can land inside it. Every process with work before W gets exac
 one call per window carrying all its inbound events as one msgpack batch.
 
 Several logical actors may share one process (``max_processes``); the message flow is
-unchanged. An actor that declares its peers (Actor.peer_names) and whose peers all live in its
-own process can never send anything across processes, so its lookahead does not bound the
-window; when no pending actor bounds it, a window spans ``max_window_ps`` (each process then runs
+unchanged. An actor that declares its peers (Actor.peer_names), and all of whose peers, their
+peers and so on declare theirs and live in its own process, can never cause a send across
+processes, so its lookahead does not bound the window; when no pending actor bounds it, a window spans ``max_window_ps`` (each process then runs
 many of its actors' ticks in one call). Every ``checkpoint_every`` windows the coordinator snapshots every process;
 if a process dies, it is rebuilt from its specs, restored from the snapshot, replayed
 through the logged windows since, and the run continues with an identical result.
@@ -115,14 +115,18 @@ _RemoteHost = ray.remote(max_restarts=0, max_task_retries=0)(ActorHost)
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join ``address`` if given, else start an embedded local Ray sized to this machine."""
+    """Join ``address`` if given, else start an embedded local Ray sized to this machine.
+
+    The embedded Ray's workers run at the driver's priority: Ray's default (niceness 15) lets
+    any other busy process on a shared machine starve the simulation, which then runs slower on
+    Ray than in one process."""
     if ray.is_initialized():
         return
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+        ray.init(num_cpus=num_cpus or os.cpu_count(), _system_config={"worker_niceness": os.nice(0)}, **kwargs)
 
 
 @dataclass
@@ -192,9 +196,33 @@ class RayExecutor:
             self.processes.append(_Process(dicts))
             for s in group:
                 self.owner[s.name] = i
-        # actors that can only send inside their own process do not bound the windows
-        self.local_only = {name for name, a in built.items() if a.peer_names is not None
-                           and all(self.owner.get(p) == self.owner[name] for p in a.peer_names)}
+        self.local_only = self._local_only(built)
+
+    def _local_only(self, built: dict) -> set:
+        """The actors that do not bound the windows: every actor reachable from one through the
+        declared peers (what it sends can make them send) declares its peers and lives in its
+        process. Direct peers are not enough: an event passed on inside the process within a window
+        could make a peer send across processes before that peer's own bound."""
+        closed: set = set()
+        for name in built:
+            if name in closed:
+                continue
+            home, seen, stack, ok = self.owner[name], {name}, [name], True
+            while stack and ok:
+                peers = built[stack.pop()].peer_names
+                if peers is None:
+                    ok = False
+                    break
+                for p in peers:
+                    if self.owner.get(p) != home:
+                        ok = False
+                        break
+                    if p not in seen:
+                        seen.add(p)
+                        stack.append(p)
+            if ok:
+                closed |= seen   # whatever a closed actor reaches is closed too
+        return closed
 
     def _new_host(self, specs: list[dict], seed: int):
         remote = _RemoteHost.options(**self.actor_options) if self.actor_options else _RemoteHost

@@ -7,7 +7,8 @@ EXECUTORS = ("inline", "ray")
 
 
 def make_executor(name: str, address: str | None = None, progress=None, max_processes: int | None = None,
-                  record_trace: bool = False, on_metrics=None):
+                  record_trace: bool = False, on_metrics=None, max_window_ps: int | None = None,
+                  keep_processes: bool = False):
     # without an explicit callback, report to the process's /metrics exporter if one is serving
     if on_metrics is None:
         from .metrics import active_sink
@@ -18,7 +19,8 @@ def make_executor(name: str, address: str | None = None, progress=None, max_proc
     if name == "ray":
         from lolpim.actors.ray_executor import RayExecutor
         return RayExecutor(address=address, progress=progress, max_processes=max_processes,
-                           record_trace=record_trace, on_metrics=on_metrics)
+                           record_trace=record_trace, on_metrics=on_metrics, max_window_ps=max_window_ps,
+                           keep_processes=keep_processes)
     raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{name}'")
 
 

@@ -114,12 +114,33 @@ class ActorHost:
 _RemoteHost = ray.remote(max_restarts=0, max_task_retries=0)(ActorHost)
 
 
+_embedded = {"started": False, "stopping": None}   # the local Ray ensure_ray started, its shutdown thread
+
+
+def shutdown_embedded_ray():
+    """Shut down the embedded local Ray that ensure_ray started (nothing when Ray was joined or
+    started by the caller), in a background thread: it takes 1-2 s (each Ray process gets a
+    graceful stop), which then overlaps what the caller does next. The thread is not a daemon, so
+    the interpreter waits for it before exiting; ensure_ray waits for it before starting Ray again."""
+    if not _embedded["started"] or not ray.is_initialized():
+        return None
+    import threading
+    _embedded["started"] = False
+    thread = threading.Thread(target=ray.shutdown, name="ray-shutdown")
+    thread.start()
+    _embedded["stopping"] = thread
+    return thread
+
+
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join ``address`` if given, else start an embedded local Ray sized to this machine.
 
     The embedded Ray's workers run at the driver's priority: Ray's default (niceness 15) lets
     any other busy process on a shared machine starve the simulation, which then runs slower on
     Ray than in one process."""
+    if _embedded["stopping"] is not None:
+        _embedded["stopping"].join()
+        _embedded["stopping"] = None
     if ray.is_initialized():
         return
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
@@ -127,6 +148,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, **kwargs)
     else:
         ray.init(num_cpus=num_cpus or os.cpu_count(), _system_config={"worker_niceness": os.nice(0)}, **kwargs)
+        _embedded["started"] = True
 
 
 @dataclass

@@ -66,6 +66,9 @@ def _run(args) -> int:
     from ..compare import format_table, run_systems, write_outputs
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
     result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress)
+    if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
+        from lolpim.actors.ray_executor import shutdown_embedded_ray
+        shutdown_embedded_ray()
     result["config"] = cfgmod.to_dict(cfg)
     written = write_outputs(result, Path(args.out)) if args.out else []
     if args.json:

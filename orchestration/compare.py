@@ -47,9 +47,11 @@ def columns(result: dict) -> tuple:
 
 
 def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=None, max_processes=None,
-                show_progress: bool = False) -> dict:
+                show_progress: bool = False, when_idle=None) -> dict:
     """Simulate each system on the same trace. On Ray the systems run side by side (one lane per
-    CPU, see _side_by_side); inline they run one after another."""
+    CPU, see _side_by_side); inline they run one after another. ``when_idle()``, if given, runs
+    once on Ray in the driver as soon as a lane has nothing left while others still run (a CPU
+    is free then): e.g. importing the plotting library."""
     trace = make_trace(cfg, seed)
     built = [build(kind, cfg, trace, seed) for kind in kinds]   # config errors surface before any run
     total_tokens = int(trace.output_tokens.sum()) * len(built)
@@ -74,7 +76,8 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         if executor_name == "ray" and len(built) > 1:
             summaries = _side_by_side(built, simulate, address,
                                       lambda: make_executor("ray", address, max_processes=max_processes,
-                                                            max_window_ps=RAY_WINDOW_PS, keep_processes=True))
+                                                            max_window_ps=RAY_WINDOW_PS, keep_processes=True),
+                                      when_idle)
         else:
             summaries = [simulate(system) for system in built]
     finally:
@@ -91,7 +94,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             "executor": executor_name, "seed": seed, "systems": summaries}
 
 
-def _side_by_side(built: list, simulate, address, new_executor) -> list:
+def _side_by_side(built: list, simulate, address, new_executor, when_idle=None) -> list:
     """Run the systems on Ray in as many lanes as the cluster has CPUs (at most one per system).
     Each lane keeps its Ray processes and runs system after system in them (the largest first),
     so a 2-CPU machine starts two processes, not one per system: on a small machine process
@@ -103,6 +106,7 @@ def _side_by_side(built: list, simulate, address, new_executor) -> list:
     queue = deque(sorted(range(len(built)), key=lambda i: -len(built[i].spec.actors)))
     lock = threading.Lock()
     summaries: list = [None] * len(built)
+    idle = [when_idle] if when_idle is not None else []
 
     def lane():
         executor = new_executor()
@@ -110,11 +114,15 @@ def _side_by_side(built: list, simulate, address, new_executor) -> list:
             while True:
                 with lock:
                     if not queue:
-                        return
+                        break
                     i = queue.popleft()
                 summaries[i] = simulate(built[i], executor)
         finally:
             executor.close()
+        with lock:
+            task = idle.pop() if idle and None in summaries else None
+        if task is not None:
+            task()
 
     with ThreadPoolExecutor(lanes) as pool:
         for future in [pool.submit(lane) for _ in range(lanes)]:
@@ -168,6 +176,13 @@ def _tick_label(s: dict) -> str:
     for i, d in enumerate(hw.get("devices", [])):
         lines += [("+ " if i else "") + f"{d['count']} x {d['model']}", f"{d['gib']:.0f} GiB {d['memory']}"]
     return "\n".join(lines)
+
+
+def warm_up_plotting() -> None:
+    """Import what plot() needs (about 0.7 s), e.g. while the last system still runs on Ray."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
 
 
 def plot(result: dict, path: Path) -> Path:

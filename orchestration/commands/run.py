@@ -63,9 +63,10 @@ def _run(args) -> int:
     show_progress = (not args.json and sys.stderr.isatty()) or args.progress
     if cfg.system == "pipeline-demo":
         return _run_demo(cfg, args, show_progress)
-    from ..compare import format_table, run_systems, write_outputs
+    from ..compare import format_table, run_systems, warm_up_plotting, write_outputs
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
-    result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress)
+    result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
+                         when_idle=warm_up_plotting if args.out else None)
     if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
         from lolpim.actors.ray_executor import shutdown_embedded_ray
         shutdown_embedded_ray()

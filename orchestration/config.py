@@ -10,6 +10,7 @@ Every problem is reported as a ConfigError naming the dotted key and what is all
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 from pathlib import Path
@@ -111,6 +112,9 @@ def validate_fields(obj, prefix: str = "") -> None:
         if "choices" in meta and value not in meta["choices"]:
             allowed = ", ".join(repr(c) for c in meta["choices"])
             raise ConfigError(key, f"got {value!r}; allowed values: {allowed}")
+        # NaN compares False with every bound and inf passes a lower one: neither is a setting
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(key, f"got {value!r}; must be a finite number")
         lo, hi = meta.get("min"), meta.get("max")
         if lo is not None and value < lo or hi is not None and value > hi:
             raise ConfigError(key, f"got {value!r}; allowed range: {_range_text(lo, hi)}")

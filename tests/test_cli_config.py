@@ -65,6 +65,19 @@ def test_cli_exit_code_2_and_message_for_a_bad_key(capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("setting", ["pim_capacity_gb=nan", "pipeline.jitter=nan", "pipeline.service_skew=nan",
+                                     "gpu.activation_reserve_fraction=nan", "workload.arrival_rate_per_s=inf",
+                                     "pim_capacity_gb=inf"])
+def test_cli_non_finite_values_are_refused_naming_the_key(capsys, setting):
+    """Issue 14: NaN passed every range check (comparisons with NaN are false) and inf passed
+    lower bounds; both must exit 2 naming the key before anything runs."""
+    assert main(["run", "--executor", "inline", "--set", setting]) == 2
+    err = capsys.readouterr().err
+    key = setting.split("=")[0]
+    assert f"config key '{key}': got" in err and "must be a finite number" in err
+    assert "Traceback" not in err
+
+
 def test_cli_out_of_range_value(capsys):
     assert main(["run", "--executor", "inline", "--set", "pipeline.link_latency_s=-1"]) == 2
     assert "config key 'pipeline.link_latency_s': got -1.0; allowed range: 1e-12 .. 1.0" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from .progress import Progress
 
 BYTES_PER_SYNAPSE = 96          # 11 float64 state columns + the int64 bAP cursor (cascade_kernel)
 RAM_FRACTION = 0.7
+MAX_SIMULATED_S = 3600.0        # one simulated hour: about 5 min at K x S = 1 x 10 here
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
 # keeps the last one of every process: about three copies of the state at the peak.
 RAY_COPIES = 3
@@ -85,6 +86,10 @@ def check_args(args) -> dict:
         if not (math.isfinite(value) and value >= 0):
             raise UserError(f"{flag} must be a finite number of seconds >= 0, got {value}")
         durations[field_name] = float(value)
+    if sum(durations.values()) > MAX_SIMULATED_S:
+        raise UserError(f"--binocular-s + --deprivation-s + --recovery-s must be at most {MAX_SIMULATED_S:g} s "
+                        f"(1,000 ticks per simulated second; the inputs are drawn per neuron for the whole run), "
+                        f"got {sum(durations.values()):g}")
     if durations["deprivation_s"] <= 0:
         raise UserError(f"--deprivation-s must be > 0 (the summary measures the shift over the deprivation "
                         f"phase), got {durations['deprivation_s']}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import ocular_dominance
 from ..errors import UserError
 
+MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
 PROTOCOLS = ("pairing", "stdp", "frequency", "ocular-dominance")
 DEFAULT_SETS = {("cascade", "pairing"): "hippocampal", ("cascade", "stdp"): "hippocampal",
                 ("cascade", "frequency"): "cortical", ("cascade", "ocular-dominance"): "hippocampal",
@@ -151,8 +152,9 @@ def plot(result: dict, path: Path) -> None:
 
 
 def run(args) -> int:
-    if args.pairs is not None and args.pairs < 1:
-        raise UserError("--pairs must be >= 1")
+    if args.pairs is not None and not 1 <= args.pairs <= MAX_PAIRS:
+        raise UserError(f"--pairs must be in 1..{MAX_PAIRS:,} (the schedule holds every pair of every condition "
+                        f"in memory), got {args.pairs}")
     if args.frequency is not None and not args.frequency > 0:
         raise UserError("--frequency must be > 0")
     check_protocol_flags(args)

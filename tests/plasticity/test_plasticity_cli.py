@@ -183,3 +183,16 @@ def test_json_has_no_infinities():
     # a zero boost-on shift gives an infinite ratio: written as null, not the non-JSON Infinity
     from lolpim.orchestration.ocular_dominance import _finite
     assert _finite({"a": [math.inf, 1.0], "b": math.nan}) == {"a": [None, 1.0], "b": None}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plasticity", "stdp", "--pairs", "1000000000"], "--pairs must be in 1..100,000"),
+    (["plasticity", "ocular-dominance", "--binocular-s", "1e7"], "must be at most 3600 s"),
+])
+def test_runs_too_large_to_hold_exit_2_before_allocating(capsys, argv, message):
+    """Issue 14: `stdp --pairs 1e9` reached 18.9 GB and `ocular-dominance --binocular-s 1e7`
+    grew past 4.7 GB before failing; both are refused up front, naming the flag."""
+    from lolpim.orchestration.cli import main
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

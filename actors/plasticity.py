@@ -70,7 +70,7 @@ class EyePopulation(Actor):
                  count: int, eye: int):
         super().__init__(name, seed)
         self.variant = od.load_variant(variant)
-        self.cfg = replace(od.OcularDominanceConfig.from_dict(config), contrast_spread=self.variant.contrast_spread)
+        self.cfg = od.OcularDominanceConfig.from_dict(config)
         self.block = od.EyeBlock(CascadeParams(**cascade), self.cfg, self.variant, seed, first, count, eye)
         self.tick_ps, self.syn_ps, _ = timing_ps(self.variant)
         self.lookahead_ps = self.syn_ps - TICK_OFFSET_PS
@@ -179,7 +179,8 @@ def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig
                             seed: int = 0, blocks: int = 1) -> SystemSpec:
     """cfg.neurons neurons in ``blocks`` blocks, each block a NeuronBlock and two EyePopulations
     (listed together, so a Ray placement of one block per process keeps their messages local)."""
-    od.load_variant(variant)   # a bad name fails here, not inside an actor
+    # a bad name fails here, not inside an actor; the variant sets the inputs' contrast spread
+    cfg = replace(cfg, contrast_spread=od.load_variant(variant).contrast_spread)
     if not (isinstance(blocks, int) and 1 <= blocks <= cfg.neurons):
         raise ParameterError("blocks", f"must be an integer in 1..{cfg.neurons} (the neurons), got {blocks!r}")
     cascade, config = params.to_dict(), cfg.to_dict()
@@ -204,7 +205,7 @@ def summarise_run(results: dict, cfg: od.OcularDominanceConfig) -> dict:
         steps += r["steps"]
         events += r["events"]
     spikes = np.concatenate([np.frombuffer(r["spike_t"]) for r in results.values() if "spike_t" in r])
-    out = od.summarise(cfg, pops[0]["sample_t"], np.hstack(per_eye[0]), np.hstack(per_eye[1]), spikes, None)
+    out = od.summarise(cfg, pops[0]["sample_t"], np.hstack(per_eye[0]), np.hstack(per_eye[1]), spikes)
     out["integration_steps"] = steps
     out["synapse_events"] = events
     return out

@@ -9,10 +9,11 @@ one call per window carrying all its inbound events as one msgpack batch.
 Several logical actors may share one process (``max_processes``); the message flow is
 unchanged. An actor that declares its peers (Actor.peer_names), and all of whose peers, their
 peers and so on declare theirs and live in its own process, can never cause a send across
-processes, so its lookahead does not bound the window; when no pending actor bounds it, a window spans ``max_window_ps`` (each process then runs
-many of its actors' ticks in one call). Every ``checkpoint_every`` windows the coordinator snapshots every process;
-if a process dies, it is rebuilt from its specs, restored from the snapshot, replayed
-through the logged windows since, and the run continues with an identical result.
+processes, so its lookahead does not bound the window; when no pending actor bounds it, a
+window spans ``max_window_ps`` (each process then runs many of its actors' ticks in one call).
+Every ``checkpoint_every`` windows the coordinator snapshots every process; if a process dies,
+it is rebuilt from its specs, restored from the snapshot, replayed through the logged windows
+since, and the run continues with an identical result.
 """
 from __future__ import annotations
 

@@ -25,7 +25,6 @@ import time
 from lolpim.actors.inline import InlineExecutor
 from lolpim.actors.plasticity import ocular_dominance_system, summarise_run
 from lolpim.models.plasticity import cascade
-from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity import ocular_dominance as od
 
 DT_REFERENCE_S = 1e-4
@@ -68,8 +67,7 @@ def run_ray(cfg, processes, seed=0):
 
 
 def memory_per_synapse(cfg) -> dict:
-    per_synapse = kernel.N_STATE * 8 + 8                       # state row + applied-bAP counter
-    per_neuron = 2 * od.BAP_RING * 2 * 8 + 2 * 3 * 8 + 5 * 8    # two eyes' rings and counters, soma
+    per_synapse, per_neuron = od.BYTES_PER_SYNAPSE, od.BYTES_PER_NEURON
     return {"state_bytes_per_synapse": per_synapse, "bytes_per_neuron": per_neuron,
             "bytes_per_synapse_all_in": per_synapse + per_neuron / (2 * cfg.synapses_per_eye)}
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from .errors import UserError
 from .progress import Progress
 
-BYTES_PER_SYNAPSE = 96          # 11 float64 state columns + the int64 bAP cursor (cascade_kernel)
 RAM_FRACTION = 0.7
 MAX_SIMULATED_S = 3600.0        # one simulated hour: about 5 min at K x S = 1 x 10 here
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
@@ -62,9 +61,8 @@ def machine_ram_bytes() -> int | None:
 
 def state_bytes(neurons: int, synapses: int) -> int:
     """Synapse and bAP state of one run (the two runs follow each other)."""
-    from lolpim.models.plasticity.ocular_dominance import BAP_RING
-    per_neuron = 2 * 2 * BAP_RING * 8      # per eye: bAP time and trace rings of BAP_RING float64
-    return BYTES_PER_SYNAPSE * 2 * neurons * synapses + per_neuron * neurons
+    from lolpim.models.plasticity.ocular_dominance import BYTES_PER_NEURON, BYTES_PER_SYNAPSE
+    return BYTES_PER_SYNAPSE * 2 * neurons * synapses + BYTES_PER_NEURON * neurons
 
 
 def _gib(n: float) -> str:
@@ -126,6 +124,7 @@ def check_args(args) -> dict:
     need = state_bytes(k, s) * (RAY_COPIES if executor == "ray" and not args.address else 1)
     ram = machine_ram_bytes()
     if ram is not None and need > RAM_FRACTION * ram:
+        from lolpim.models.plasticity.ocular_dominance import BYTES_PER_SYNAPSE
         raise UserError(f"--neurons {k} x --synapses {s} needs about {_gib(need)} of synapse state "
                         f"({BYTES_PER_SYNAPSE} B x 2 eyes x {k} x {s} synapses"
                         f"{f', x{RAY_COPIES} for Ray checkpoints' if executor == 'ray' and not args.address else ''}), "

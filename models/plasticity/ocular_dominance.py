@@ -44,6 +44,10 @@ EYES = ("left", "right")
 DEPRIVED_EYE = 0
 VARIANT_FILE = Path(__file__).parent / "presets" / "ocular_dominance.toml"
 BAP_RING = 64           # bAPs kept per neuron; a neuron's synapses are brought up to date before it wraps
+# model state: a cascade row and the applied-bAP counter per synapse; per neuron both eyes' bAP
+# rings (time, trace) and counters and the soma (v, t_last, last_spike, trace, t_trace)
+BYTES_PER_SYNAPSE = kernel.N_STATE * 8 + 8
+BYTES_PER_NEURON = 2 * (2 * BAP_RING * 8 + 2 * 8) + 5 * 8
 CHUNK_S = 1.0           # inputs are drawn per neuron and chunk of simulated time
 PS_PER_S = 10**12
 
@@ -409,7 +413,7 @@ def _unpack(d: dict) -> np.ndarray:
 # -- summaries ----------------------------------------------------------------------------------
 
 
-def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times, spike_neurons) -> dict:
+def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times) -> dict:
     """Per-sample weights (arrays [sample, neuron]) -> mean and spread across neurons, changes of
     each eye over each phase and postsynaptic rates."""
     time_s = np.asarray(time_s)

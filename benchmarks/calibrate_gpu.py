@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/calibrate_gpu.py --write          # also store the fit in the presets
     .venv/bin/python benchmarks/calibrate_gpu.py --microbench my_h200.json
 
-The split between calibration and held-out rows is fixed in lolpim.hardware.gpu_calibration.
+The split between calibration and held-out rows is fixed in lolpim.hardware.gpu.calibration.
 --write updates the calibrated lines of h200.toml and, because no other GPU was measured,
 the same lines of a100-80gb.toml and h100-sxm.toml (their datasheet lines stay as they are).
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lolpim.hardware.gpu import gpu_names, load_gpu
-from lolpim.hardware.gpu_calibration import load_microbench, predictions, refit
+from lolpim.hardware.gpu.model import gpu_names, load_gpu
+from lolpim.hardware.gpu.calibration import load_microbench, predictions, refit
 from lolpim.hardware.toml_presets import PRESET_ROOT
 
 CALIBRATED = ("kernel_overhead_s", "attention_overhead_s", "gemv_bandwidth_efficiency",
@@ -33,7 +33,7 @@ def main() -> None:
 
     mb = load_microbench(args.microbench)
     spec = refit(load_gpu("h200"), mb)
-    print(f"fitted on the calibration rows of {args.microbench or 'hardware/data/h200_decode_microbench.json'}:")
+    print(f"fitted on the calibration rows of {args.microbench or 'hardware/gpu/data/h200_decode_microbench.json'}:")
     for field in CALIBRATED:
         print(f"  {field} = {getattr(spec, field)!r}")
 

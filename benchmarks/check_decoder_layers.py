@@ -12,8 +12,8 @@ import json
 
 import numpy as np
 
-from lolpim.hardware.gpu import load_gpu
-from lolpim.hardware.gpu_layer_check import compare_layers
+from lolpim.hardware.gpu.model import load_gpu
+from lolpim.hardware.gpu.layer_check import compare_layers
 
 KINDS = {
     "fc": "4 weight GEMMs in sequence",

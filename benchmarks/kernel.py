@@ -13,11 +13,11 @@ import argparse
 import os
 import time
 
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.pipeline_demo import PipelineShape
-from lolpim.actors.system import ActorSpec, SystemSpec
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.demo.pipeline import PipelineShape
+from lolpim.actors.kernel.system import ActorSpec, SystemSpec
 
-NODE = "lolpim.actors.random_graph:GraphNode"
+NODE = "lolpim.actors.demo.random_graph:GraphNode"
 
 
 def ring(n_actors: int, tokens: int, hops: int, lookahead_ps: int = 10) -> SystemSpec:
@@ -43,7 +43,7 @@ def main() -> None:
     print(f"inline null-work ring (8 actors): {run.events} events in {wall:.2f} s = {inline_eps:,.0f} events/s")
 
     import ray
-    from lolpim.actors.ray_executor import RayExecutor, ensure_ray
+    from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray
     t = time.perf_counter()
     ensure_ray()
     print(f"ray.init (embedded local): {time.perf_counter() - t:.2f} s")

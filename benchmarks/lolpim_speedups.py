@@ -6,7 +6,7 @@ with 1, 2, 4 and 8 modules per pipeline stage (and the automatic choice's, if wi
 kept, as a designer would choose it; the baselines run in their standard shapes. The paper's
 abstract reports "up to 8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup that is not
 public; nothing here is fitted to those numbers. It also prints which shape the automatic
-choice (lolpim.tensor_parallel = 0, orchestration/pim_shape.py) would have taken, and how close
+choice (lolpim.tensor_parallel = 0, orchestration/llm/shape.py) would have taken, and how close
 that shape's simulated throughput is to the best one's.
 
 Run: .venv/bin/python benchmarks/lolpim_speedups.py [--requests 48] [--output-tokens 64] [--csv FILE]
@@ -17,11 +17,11 @@ import argparse
 import time
 
 from lolpim.orchestration import config
-from lolpim.orchestration.compare import run_systems
-from lolpim.orchestration.llm_config import RunConfig
-from lolpim.hardware.errors import ParameterError
-from lolpim.orchestration.llm_systems import make_trace
-from lolpim.orchestration.pim_shape import choose_tensor_parallel
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.core.errors import ParameterError
+from lolpim.orchestration.llm.systems import make_trace
+from lolpim.orchestration.llm.shape import choose_tensor_parallel
 from lolpim.orchestration.results import write_csv
 
 CASES = [  # model, trace, PIM capacity (GB): the paper's 7B/128 GB and 72B/512 GB systems

@@ -12,7 +12,7 @@ import numpy as np
 from lolpim.hardware.cost import total
 from lolpim.hardware.pim import (PARTITIONINGS, load_pim_module, pim_attention_cost, pim_decode_layers_cost,
                                  pim_gemv_cost, pim_gemv_reference, pim_module_names)
-from lolpim.models.llm import load_llm
+from lolpim.models.llm.architecture import load_llm
 
 
 def agreement(n_shapes: int, seed: int = 0) -> None:

@@ -22,8 +22,8 @@ import os
 import resource
 import time
 
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.plasticity import ocular_dominance_system, summarise_run
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import ocular_dominance as od
 
@@ -58,7 +58,7 @@ def run_inline(cfg, seed=0):
 
 
 def run_ray(cfg, processes, seed=0):
-    from lolpim.actors.ray_executor import RayExecutor
+    from lolpim.actors.kernel.ray_executor import RayExecutor
     system = ocular_dominance_system(cascade.load_params("hippocampal"), cfg, seed=seed, blocks=processes)
     executor = RayExecutor(max_processes=processes, checkpoint_every=25, max_window_ps=WINDOW_PS)
     t0 = time.perf_counter()
@@ -86,7 +86,7 @@ def sizes_table(binocular_s, deprivation_s) -> list[dict]:
 
 
 def processes_table(neurons, synapses, binocular_s, deprivation_s, processes) -> list[dict]:
-    from lolpim.actors.ray_executor import ensure_ray
+    from lolpim.actors.kernel.ray_executor import ensure_ray
     cfg = _cfg(neurons, synapses, binocular_s, deprivation_s)
     ref, wall = run_inline(cfg)
     rows = [_row("inline", cfg, ref, wall)]

@@ -43,8 +43,8 @@ def run_one(case: dict) -> dict:
     """Runs in the child process: simulate one case and measure it."""
     from lolpim.orchestration import config as cfgmod
     from lolpim.orchestration.executors import make_executor
-    from lolpim.orchestration.llm_config import RunConfig
-    from lolpim.orchestration.llm_systems import build, make_trace, summarise
+    from lolpim.orchestration.llm.config import RunConfig
+    from lolpim.orchestration.llm.systems import build, make_trace, summarise
     cfg = cfgmod.load(RunConfig, None, case["set"])
     wall0 = time.perf_counter()
     built = build(cfg.system, cfg, make_trace(cfg, 0), 0)

@@ -18,8 +18,8 @@ BASE = ["workload.source=fixed", "workload.output_tokens=16", "systems=lolpim"]
 
 def _point(args, queue) -> None:
     from lolpim.orchestration import config
-    from lolpim.orchestration.compare import run_systems
-    from lolpim.orchestration.llm_config import RunConfig
+    from lolpim.orchestration.llm.compare import run_systems
+    from lolpim.orchestration.llm.config import RunConfig
     overrides, executor = args
     cfg = config.load(RunConfig, None, overrides)
     t0 = time.perf_counter()

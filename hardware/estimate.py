@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lolpim.hardware import gpu as gpu_model
+from lolpim.hardware.gpu import model as gpu_model
 from lolpim.hardware import hbm_pim
 from lolpim.hardware.cost import ZERO, OpCost, total
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import link_transfer_cost, load_link
-from lolpim.models.llm import LlmConfig, load_llm
+from lolpim.models.llm.architecture import LlmConfig, load_llm
 
 SYSTEMS = ("gpu", "gpu-pim", "pim")
 PARTS = gpu_model.STEP_PARTS

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lolpim.hardware import gpu as gpu_model
+from lolpim.hardware.gpu import model as gpu_model
 from lolpim.hardware.cost import OpCost
-from lolpim.hardware.errors import ParameterError
-from lolpim.hardware.gpu import ACT_BYTES, STEP_PARTS, GpuSpec
+from lolpim.core.errors import ParameterError
+from lolpim.hardware.gpu.model import ACT_BYTES, STEP_PARTS, GpuSpec
 from lolpim.hardware.links import link_transfer_cost, load_link
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_positive
-from lolpim.models.llm import LlmConfig
+from lolpim.models.llm.architecture import LlmConfig
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lolpim.hardware.cost import ZERO, OpCost
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_fraction, require_positive
 
 

@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
 PRESET_ROOT = Path(__file__).parent / "presets"
 

@@ -7,9 +7,9 @@ import importlib
 import pkgutil
 import sys
 
-from . import commands
-from ..hardware.errors import ParameterError
-from .errors import UserError
+from lolpim.orchestration import commands
+from lolpim.core.errors import ParameterError
+from lolpim.core.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:

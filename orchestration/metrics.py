@@ -193,7 +193,7 @@ def serving(host: str, port: int | None, linger_s: float = 0.0):
     if port is None:
         yield None
         return
-    from .errors import UserError
+    from lolpim.core.errors import UserError
     exporter = MetricsExporter()
     try:
         bound = exporter.serve(port, host)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lolpim.actors.events import ps_to_seconds, seconds_to_ps
-from lolpim.actors.pipeline_demo import PipelineShape
+from lolpim.actors.kernel.events import ps_to_seconds, seconds_to_ps
+from lolpim.actors.demo.pipeline import PipelineShape
 
 
 @dataclass(frozen=True)

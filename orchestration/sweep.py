@@ -54,9 +54,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config as cfgmod
-from .errors import UserError
-from .llm_config import RunConfig
+from lolpim.orchestration import config as cfgmod
+from lolpim.core.errors import UserError
+from lolpim.orchestration.llm.config import RunConfig
 
 SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim"}
 PIM_SYSTEMS = ("lolpim", "cent")
@@ -229,7 +229,7 @@ def point_config(spec: SweepSpec, point: dict) -> RunConfig:
 
 def run_point(spec: SweepSpec, point: dict) -> dict:
     """Simulate one point (inline executor, this process) and return its results record."""
-    from .compare import run_systems
+    from lolpim.orchestration.llm.compare import run_systems
     wall0 = time.perf_counter()
     record = {"id": spec.point_id(point), "point": point, "seed": point.get("seed", spec.seed)}
     try:
@@ -452,7 +452,7 @@ def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) ->
 def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finished) -> None:
     import ray
 
-    from lolpim.actors.ray_executor import ensure_ray
+    from lolpim.actors.kernel.ray_executor import ensure_ray
     if not todo:
         return
     ensure_ray(address)

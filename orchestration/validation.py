@@ -45,12 +45,12 @@ class AnchorCheck:
 
 def anchor_modules() -> list[str]:
     """The modules in orchestration/anchors/, found without importing them."""
-    from . import anchors
+    from lolpim.orchestration import anchors
     return sorted(m.name for m in pkgutil.iter_modules(anchors.__path__))
 
 
 def area_of(module: str) -> str:
-    from .anchors import AREAS
+    from lolpim.orchestration.anchors import AREAS
     return next((area for area, modules in AREAS.items() if module in modules), module)
 
 
@@ -70,7 +70,7 @@ def allowed_names() -> str:
 
 def select_modules(names) -> list[str]:
     """The modules named by areas or module names; UserError naming the allowed values otherwise."""
-    from .errors import UserError
+    from lolpim.core.errors import UserError
     table = areas()
     if not names:
         return anchor_modules()
@@ -89,7 +89,7 @@ def select_modules(names) -> list[str]:
 def all_checks(areas: set[str] | None = None, progress=None) -> list[AnchorCheck]:
     """Every check of the selected areas (or module names); ``progress(i, n, module)`` is called
     before module i of n runs, and ``progress(n, n, None)`` at the end."""
-    from . import anchors
+    from lolpim.orchestration import anchors
     modules = select_modules(sorted(areas) if areas else None)
     out: list[AnchorCheck] = []
     for i, name in enumerate(modules):

@@ -6,7 +6,7 @@ import pytest
 
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
-from lolpim.orchestration.errors import ConfigError, UserError
+from lolpim.core.errors import ConfigError, UserError
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def _synthetic_checks():
     from lolpim.orchestration.validation import AnchorCheck
     long = "a very long check name " * 9
     return [AnchorCheck("plasticity", long, "a long source, " * 10, 16.8, 17.3, 0.25, unit=" ms"),
-            AnchorCheck("hardware", "short", "measured here: hardware/data/h200.json", 4653.0, 4576.0, 0.1,
+            AnchorCheck("hardware", "short", "measured here: hardware/gpu/data/h200.json", 4653.0, 4576.0, 0.1,
                         unit=" GB/s"),
             AnchorCheck("lolpim", "bounded " + "x" * 150, "src", 1.0, 1.9e9, 0.5, "bound", unit=" tok/s"),
             AnchorCheck("lolpim", "at most", "src", 1.0, 5.0, 0.1, "at_most",

@@ -1,6 +1,6 @@
 """Measure whole decoder layers (decode and prefill) on a real GPU, for checking the GPU model.
 
-The GPU cost model (hardware/gpu.py) is calibrated on single kernels (GEMV, decode attention:
+The GPU cost model (hardware/gpu/model.py) is calibrated on single kernels (GEMV, decode attention:
 data/h200_decode_microbench.json). This script measures what the model must then predict
 without further fitting: whole decoder layers of the model presets, one decode step (one new
 token per request) and one prefill, built from the same PyTorch kernels a simple serving stack

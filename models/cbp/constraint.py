@@ -17,9 +17,9 @@ import math
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
-from .levels import LevelSet
+from lolpim.models.cbp.levels import LevelSet
 
 SLOPE = 2.0
 

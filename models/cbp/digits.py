@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
 
 def load_digits_split(seed: int, test_fraction: float = 0.2):

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
-from .digits import load_digits_split
-from .export import PackedLayer, pack_layer
-from .levels import CONSTRAINTS, layer_scale, level_set
-from .mlp import MLP, accuracy, pretrain
-from .schedule import CBPSettings
-from .trainer import CBPResult, hidden_layers, post_train
+from lolpim.models.cbp.digits import load_digits_split
+from lolpim.models.cbp.export import PackedLayer, pack_layer
+from lolpim.models.cbp.levels import CONSTRAINTS, layer_scale, level_set
+from lolpim.models.cbp.mlp import MLP, accuracy, pretrain
+from lolpim.models.cbp.schedule import CBPSettings
+from lolpim.models.cbp.trainer import CBPResult, hidden_layers, post_train
 
 # the paper's ablation (ResNet-18 binary, ImageNet top-1): CBP 66.6, rounding +
 # fine-tuning 64.6, CBP without the unconstrained window 60.2

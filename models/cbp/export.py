@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
-from .levels import level_set
+from lolpim.models.cbp.levels import level_set
 
 
 @dataclass(frozen=True)

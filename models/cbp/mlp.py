@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
 
 @dataclass

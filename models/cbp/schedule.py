@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
-from .constraint import g_at
+from lolpim.models.cbp.constraint import g_at
 
 
 @dataclass(frozen=True)

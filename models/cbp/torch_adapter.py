@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
-from .constraint import constraint, constraint_failure_score
-from .export import PackedLayer, pack_layer
-from .levels import layer_scale, level_set
-from .schedule import CBPSettings, QuasiStaticSchedule
+from lolpim.models.cbp.constraint import constraint, constraint_failure_score
+from lolpim.models.cbp.export import PackedLayer, pack_layer
+from lolpim.models.cbp.levels import layer_scale, level_set
+from lolpim.models.cbp.schedule import CBPSettings, QuasiStaticSchedule
 
 
 def _torch():

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
-from .constraint import constraint, constraint_failure_score
-from .levels import LevelSet, layer_scale, level_set
-from .mlp import MLP, accuracy, backward, forward, softmax_cross_entropy
-from .schedule import CBPSettings, QuasiStaticSchedule
+from lolpim.models.cbp.constraint import constraint, constraint_failure_score
+from lolpim.models.cbp.levels import LevelSet, layer_scale, level_set
+from lolpim.models.cbp.mlp import MLP, accuracy, backward, forward, softmax_cross_entropy
+from lolpim.models.cbp.schedule import CBPSettings, QuasiStaticSchedule
 
 
 @dataclass

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.param_sets import load_set, set_names
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.models.plasticity.param_sets import load_set, set_names
 
 PRESET_FILE = Path(__file__).parent / "presets" / "graupner_brunel.toml"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
 
 DRIVES = ("per-synapse", "per-eye")

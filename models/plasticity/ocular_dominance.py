@@ -18,7 +18,7 @@ blocks and any executor reproduce the same weights:
 Work is organised in blocks of neurons (EyeBlock: one eye's synapses onto a block of neurons;
 NeuronBlock: the block's somata), advanced one tick at a time. A tick is as long as the shortest
 of the synaptic and bAP delays, so everything a block receives for a tick is known when the tick
-starts: the actors in actors/plasticity.py exchange one batched message per block pair and tick.
+starts: the actors in actors/plasticity/ocular_dominance.py exchange one batched message per block pair and tick.
 
 Model variants (presets/ocular_dominance.toml): ``seed`` is the seed paper's setting as first
 reconstructed here (a fixed EPSP per synapse, no metaplasticity); ``network`` scales the EPSP as
@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
-from . import cascade_kernel as kernel
-from .cascade import CascadeParams, CascadePopulation
-from .neuron import NeuronParams
-from .param_sets import read_set, set_names
+from lolpim.models.plasticity import cascade_kernel as kernel
+from lolpim.models.plasticity.cascade import CascadeParams, CascadePopulation
+from lolpim.models.plasticity.neuron import NeuronParams
+from lolpim.models.plasticity.param_sets import read_set, set_names
 
 EYES = ("left", "right")
 DEPRIVED_EYE = 0

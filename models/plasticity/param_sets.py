@@ -10,7 +10,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 
 
 def set_names(path: Path) -> list[str]:

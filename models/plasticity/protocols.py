@@ -17,8 +17,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from . import graupner_brunel as gb
-from .cascade import BAP, NO_EVENT, PRE, CascadeParams, CascadePopulation
+from lolpim.models.plasticity import graupner_brunel as gb
+from lolpim.models.plasticity.cascade import BAP, NO_EVENT, PRE, CascadeParams, CascadePopulation
 
 SETTLE_S = 10.0   # wait after the protocol so that catalysts decay and the weight is final
 

@@ -2,7 +2,7 @@
 
 Nothing here is fitted. The chip and module figures follow from the organisation and timing
 in the presets (hardware/presets/pim/*.toml); the token-centric thresholds and the SV reduction
-share come out of the attention mapping rules in hardware/pim_attention.py.
+share come out of the attention mapping rules in hardware/pim/attention.py.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def tcp_example_module():
 
 def checks() -> list[AnchorCheck]:
     from lolpim.hardware.pim import load_pim_module, pim_attention_cost
-    from lolpim.models.llm import load_llm
+    from lolpim.models.llm.architecture import load_llm
 
     aim = load_pim_module("aim-gddr6")
     cent = load_pim_module("cent-module")

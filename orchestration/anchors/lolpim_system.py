@@ -20,8 +20,8 @@ def simulate(model: str, source: str, pim_gb: float, systems: tuple, overrides: 
              output_tokens: int = 32) -> dict:
     """One small closed-loop comparison (inline executor); cached per process."""
     from lolpim.orchestration import config
-    from lolpim.orchestration.compare import run_systems
-    from lolpim.orchestration.llm_config import RunConfig
+    from lolpim.orchestration.llm.compare import run_systems
+    from lolpim.orchestration.llm.config import RunConfig
     cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={pim_gb}",
                                         f"workload.requests={requests}", f"workload.output_tokens={output_tokens}",
                                         *overrides])
@@ -46,7 +46,7 @@ def lolpim_over_cent(model: str, source: str, pim_gb: float, dataflow: str = "id
 
 
 def checks() -> list[AnchorCheck]:
-    from lolpim.orchestration.cent_study import compare, load_setup
+    from lolpim.hardware.systems.cent_study import compare, load_setup
     out = [
         AnchorCheck("lolpim", "DPA static: KV capacity in use (LongBench QMSum + LV-Eval multifieldqa)",
                     LOLPIM_V3 + ": 36.2% (31.0-40.5%) static", 0.362, dpa_utilisation("static"), 0.08,
@@ -88,9 +88,9 @@ ARTIFACT = " [artifact dataflow]"
 
 def artifact_checks() -> list[AnchorCheck]:
     """The same CENT anchors with CENT priced as its own simulator prices its published design
-    (cent.dataflow = "artifact", hardware/cent_dataflow.py), plus CENT's absolute figures behind
+    (cent.dataflow = "artifact", hardware/pim/cent_dataflow.py), plus CENT's absolute figures behind
     the ratios. The GPU side is unchanged."""
-    from lolpim.orchestration.cent_study import compare, load_setup
+    from lolpim.hardware.systems.cent_study import compare, load_setup
     published = load_setup()["published"]
     out = []
     for model in ("llama2-7b", "llama2-13b", "llama2-70b"):

@@ -26,7 +26,7 @@ from math import inf, isfinite
 
 import numpy as np
 
-from ..validation import AnchorCheck
+from lolpim.orchestration.validation import AnchorCheck
 
 AREA = "plasticity"
 SRC_PAIRING = "ANCHORS 5: Shouval 2002-style pairing, 100 pulses at 1 Hz"
@@ -110,10 +110,10 @@ OD_CONTROL_MISS = ("the deprived eye falls less than a non-deprived control drif
 
 @lru_cache(maxsize=None)
 def ocular_dominance_run(cfg, variant: str, seed: int, boosting: bool) -> dict:
-    """One inline run of the actor system (actors/plasticity.py), summarised (summarise_run).
+    """One inline run of the actor system (actors/plasticity/ocular_dominance.py), summarised (summarise_run).
     ``cfg`` is an OcularDominanceConfig (frozen, so it keys the cache)."""
-    from lolpim.actors.inline import InlineExecutor
-    from lolpim.actors.plasticity import ocular_dominance_system, summarise_run
+    from lolpim.actors.kernel.inline import InlineExecutor
+    from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run
     from lolpim.models.plasticity import cascade
     params = cascade.load_params("hippocampal", bap_boosting=boosting)
     run = InlineExecutor().run(ocular_dominance_system(params, cfg, variant, seed))

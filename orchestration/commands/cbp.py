@@ -67,7 +67,7 @@ def run(args) -> int:
     from lolpim.models.cbp.experiment import (DigitsSetup, export_result, pretrained_digits,
                                               rounded_accuracy, run_cbp)
     from lolpim.models.cbp.levels import level_set
-    from ..errors import UserError
+    from lolpim.core.errors import UserError
 
     if args.epochs < 1 or args.seeds < 1 or args.pretrain_epochs < 1:
         raise UserError("--epochs, --pretrain-epochs and --seeds must be >= 1")
@@ -149,7 +149,7 @@ def _table(summary: list[dict]) -> str:
 
 def _pim_costs(packed: dict) -> dict:
     """Per run: each exported layer's GEMV time and bank bytes on the PIM module, vs bf16."""
-    from lolpim.models.cbp.deploy import pim_deployment
+    from lolpim.hardware.pim.packed_layers import pim_deployment
     return {tag: pim_deployment(layers) for tag, layers in packed.items()}
 
 

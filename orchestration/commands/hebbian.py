@@ -24,7 +24,7 @@ IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 def _idx_files(directory: str) -> list[Path]:
     """The four standard MNIST file names, gzipped or not, with '-idx' or '.idx' spelling."""
-    from ..errors import UserError
+    from lolpim.core.errors import UserError
     root, found = Path(directory), []
     for name in IDX_NAMES:
         candidates = [root / (variant + ext) for variant in (name, name.replace("-idx", ".idx"))
@@ -48,8 +48,8 @@ def _transitions(history_counts, samples: int, synapses: int) -> dict:
 def run_digits(args) -> dict:
     import numpy as np
 
-    from lolpim.models.hebbian_digits import DigitsConfig, load_idx_digits, load_sklearn_digits, train_digits
-    from lolpim.models.hebbian_hw import pim_inference_cost
+    from lolpim.models.hebbian.digits import DigitsConfig, load_idx_digits, load_sklearn_digits, train_digits
+    from lolpim.hardware.pim.ternary_layer import pim_inference_cost
 
     from lolpim.hardware.pim import load_pim_module
     load_pim_module(args.module)  # a bad preset name fails now, not after training
@@ -89,21 +89,21 @@ def _kinds(counts) -> dict:
 
 
 def _table_run(max_operand: int, seed: int):
-    from lolpim.models.hebbian_arithmetic import TableConfig, train_multiplication
+    from lolpim.models.hebbian.arithmetic import TableConfig, train_multiplication
     return train_multiplication(TableConfig(max_operand=max_operand), seed=seed)
 
 
 def _table(max_operand: int, seed: int, executor: str):
     """(memory, per-layer curves, actor-run facts or None). ``direct`` trains in this process
     with models.hebbian_arithmetic; ``inline``/``ray`` train the same two layers as synapse
-    population actors taught by messages (actors/hebbian_actor.py)."""
+    population actors taught by messages (actors/hebbian/population.py)."""
     if executor == "direct":
         memory = _table_run(max_operand, seed)
         return memory, _table_curves(memory), None
     import numpy as np
 
-    from lolpim.actors.hebbian_actor import multiplication_memory, multiplication_system
-    from ..executors import make_executor
+    from lolpim.actors.hebbian.population import multiplication_memory, multiplication_system
+    from lolpim.orchestration.executors import make_executor
     run = make_executor(executor).run(multiplication_system(max_operand, seed=seed))
     memory = multiplication_memory(run.results, max_operand)
     teacher = run.results["teacher"]
@@ -164,8 +164,8 @@ def _trial_division(n: int) -> list[int]:
 
 
 def run_factorize(args) -> dict:
-    from lolpim.models.hebbian_arithmetic import expected_pairs
-    from ..errors import UserError
+    from lolpim.models.hebbian.arithmetic import expected_pairs
+    from lolpim.core.errors import UserError
 
     numbers = args.numbers or list(range(4, 82))
     if min(numbers) < 2:
@@ -282,7 +282,7 @@ def _write(out: Path, result: dict) -> list[Path]:
 
 
 def run(args) -> int:
-    from ..errors import UserError
+    from lolpim.core.errors import UserError
     if args.seeds < 1 or args.seed < 0:
         raise UserError("--seeds must be >= 1 and --seed >= 0")
     if args.task != "factorize" and args.numbers:

@@ -5,7 +5,7 @@
     frequency          Sjostrom protocol, +10 and -10 ms pairs against pairing frequency
     ocular-dominance   binocular phase, monocular deprivation, optional recovery (cascade only):
                        K neurons x 2 eyes x S synapses as block actors, run with bAP boosting on
-                       and off on the inline or Ray executor (orchestration/ocular_dominance.py)
+                       and off on the inline or Ray executor (orchestration/plasticity/ocular_dominance.py)
 Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result on stdout.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import csv
 import json
 from pathlib import Path
 
-from .. import ocular_dominance
-from ..errors import UserError
+from lolpim.orchestration.plasticity import ocular_dominance
+from lolpim.core.errors import UserError
 
 MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
 PROTOCOLS = ("pairing", "stdp", "frequency", "ocular-dominance")
@@ -68,7 +68,7 @@ def run_protocol(args) -> dict:
         out["experiment"] = data["frequency"]
         out["comparison"] = sjostrom_comparison(out["rows"], data["frequency"])
     else:
-        from ..ocular_dominance import run_ocular_dominance
+        from lolpim.orchestration.plasticity.ocular_dominance import run_ocular_dominance
         out = run_ocular_dominance(args, params, out)
     return out
 

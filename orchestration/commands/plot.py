@@ -31,7 +31,7 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 
 def _hardware_axis(axis: str) -> bool:
-    from ..sweep import is_hardware_axis
+    from lolpim.orchestration.sweep import is_hardware_axis
     return is_hardware_axis(axis)
 
 
@@ -104,7 +104,7 @@ class Palette:
 
 def _system_label(rec, varying: set, x_axis: str, shown=()) -> str:
     """'LoL-PIM' / 'CENT, kv_mode=dynamic' / 'GPU: 4 x a100-80gb (80 GB HBM), fixed'."""
-    from ..sweep import _hardware
+    from lolpim.orchestration.sweep import _hardware
     system = _system(rec)
     name = SYSTEM_NAMES.get(system, system)
     extra = [f"{k.split('.')[-1]}={json.loads(v)}" for k, v in _items(rec["point"], ("system", "gpus", x_axis))
@@ -355,9 +355,9 @@ def plot_results(records, out: Path) -> list[Path]:
 
 
 def run(args) -> int:
-    from ..errors import UserError
-    from ..results import write_csv
-    from ..sweep import read_results
+    from lolpim.core.errors import UserError
+    from lolpim.orchestration.results import write_csv
+    from lolpim.orchestration.sweep import read_results
     records = [r for r in read_results(args.results) if r.get("status") == "ok"]
     if not records:
         raise UserError(f"{args.results} holds no finished points")

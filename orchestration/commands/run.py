@@ -9,12 +9,12 @@ import json
 import sys
 from pathlib import Path
 
-from .. import config as cfgmod
-from ..executors import add_executor_flags, make_executor
-from ..llm_config import RunConfig
-from ..metrics import add_metrics_flags
-from ..pipeline_demo import format_summary, summarise
-from ..progress import Progress
+from lolpim.orchestration import config as cfgmod
+from lolpim.orchestration.executors import add_executor_flags, make_executor
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.metrics import add_metrics_flags
+from lolpim.orchestration.pipeline_demo import format_summary, summarise
+from lolpim.orchestration.progress import Progress
 
 
 def load_run_config(path, overrides) -> RunConfig:
@@ -40,7 +40,7 @@ def run_pipeline_demo(cfg: RunConfig, executor_name: str, seed: int, address=Non
 def _run_demo(cfg, args, show_progress) -> int:
     summary = run_pipeline_demo(cfg, args.executor, args.seed, args.address, args.max_processes, show_progress)
     if args.out:
-        from ..results import write_csv, write_json
+        from lolpim.orchestration.results import write_csv, write_json
         out = Path(args.out)
         write_json(out / "result.json", summary)
         write_csv(out / "stages.csv", [{"stage": k, "utilisation": v} for k, v in summary["stage_utilisation"].items()])
@@ -53,7 +53,7 @@ def _run_demo(cfg, args, show_progress) -> int:
 
 
 def run(args) -> int:
-    from ..metrics import serving
+    from lolpim.orchestration.metrics import serving
     with serving(args.metrics_host, args.metrics_port, args.metrics_linger_s):
         return _run(args)
 
@@ -63,12 +63,12 @@ def _run(args) -> int:
     show_progress = (not args.json and sys.stderr.isatty()) or args.progress
     if cfg.system == "pipeline-demo":
         return _run_demo(cfg, args, show_progress)
-    from ..compare import format_table, run_systems, warm_up_plotting, write_outputs
+    from lolpim.orchestration.llm.compare import format_table, run_systems, warm_up_plotting, write_outputs
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
     result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
                          when_idle=warm_up_plotting if args.out else None)
     if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
-        from lolpim.actors.ray_executor import shutdown_embedded_ray
+        from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
         shutdown_embedded_ray()
     result["config"] = cfgmod.to_dict(cfg)
     written = write_outputs(result, Path(args.out)) if args.out else []

@@ -15,9 +15,9 @@ from pathlib import Path
 
 
 def run(args) -> int:
-    from ..errors import UserError
-    from ..progress import Progress
-    from ..sweep import default_results, format_results, load_sweep, read_results, run_sweep
+    from lolpim.core.errors import UserError
+    from lolpim.orchestration.progress import Progress
+    from lolpim.orchestration.sweep import default_results, format_results, load_sweep, read_results, run_sweep
     spec = load_sweep(args.sweep)
     results = Path(args.results or spec.results or default_results(args.sweep))
     show = (not args.json and sys.stderr.isatty()) or args.progress

@@ -37,7 +37,7 @@ class _Progress:
             self._draw()
 
     def __call__(self, i: int, n: int, module: str | None) -> None:
-        from ..validation import area_of
+        from lolpim.orchestration.validation import area_of
         if module is None:
             self._stop.set()
             if self._thread:
@@ -75,7 +75,7 @@ def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:
 
 
 def run(args) -> int:
-    from ..validation import all_checks, format_table, select_modules
+    from lolpim.orchestration.validation import all_checks, format_table, select_modules
     names = [n for a in args.area or [] for n in a.split(",") if n.strip()]
     select_modules(names)                       # an unknown area exits 2 before anything runs
     show = args.progress or sys.stderr.isatty()
@@ -103,7 +103,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    from ..validation import allowed_names
+    from lolpim.orchestration.validation import allowed_names
     p = sub.add_parser("validate", help="compare the models with every published/measured anchor",
                        description="Compare the models with every published or measured anchor, computed "
                                    "live (a few minutes in all: lolpim and plasticity take the longest). "

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.models.cbp.constraint import constraint, constraint_failure_score, g_at
 from lolpim.models.cbp.levels import CONSTRAINTS, level_set
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.models.cbp.experiment import QUICK_SETUP, pretrained_digits, run_cbp
 from lolpim.models.cbp.mlp import MLP
 from lolpim.models.cbp.trainer import post_train

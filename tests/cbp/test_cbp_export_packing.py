@@ -4,7 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.models.cbp.experiment import DigitsSetup, export_result, pretrained_digits, run_cbp
 from lolpim.models.cbp.export import PackedLayer, from_arrays, load_packed, pack_layer, to_arrays
 from lolpim.models.cbp.levels import CONSTRAINTS, level_set

@@ -1,7 +1,7 @@
 """Deployment hook: packed layers hand their weight_bits to the PIM module model."""
 import numpy as np
 
-from lolpim.models.cbp.deploy import pim_deployment, pim_gemv_costs
+from lolpim.hardware.pim.packed_layers import pim_deployment, pim_gemv_costs
 from lolpim.models.cbp.export import pack_layer
 
 W = np.random.default_rng(0).normal(0, 0.05, size=(4096, 4096))

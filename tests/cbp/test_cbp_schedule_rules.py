@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.models.cbp.schedule import CBPSettings, QuasiStaticSchedule
 
 

@@ -1,4 +1,4 @@
-"""CENT's published design as its own simulator prices it (hardware/cent_dataflow.py).
+"""CENT's published design as its own simulator prices it (hardware/pim/cent_dataflow.py).
 
 The check: CENT's per-block times in its artifact, github Yufeng98/CENT
 cent_simulation/simulation_results.csv (HEAD 8c79786), columns 'PIM latency', 'CXL latency',
@@ -10,10 +10,10 @@ import math
 
 import pytest
 
-from lolpim.hardware import cent_dataflow as cd
-from lolpim.hardware.errors import ParameterError
+from lolpim.hardware.pim import cent_dataflow as cd
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim import load_pim_module
-from lolpim.models.llm import load_llm
+from lolpim.models.llm.architecture import load_llm
 
 SPEC = load_pim_module("cent-module")
 
@@ -103,7 +103,7 @@ def test_bad_constants_and_layouts_raise_parameter_errors():
 def test_stage_cost_artifact_prices_requests_one_after_another():
     """A CENT tensor-parallel stage in artifact mode: batch 1 per request, so two requests cost
     twice one; the ideal dataflow batches the FC weights and is cheaper."""
-    from lolpim.actors.stage_costs import StageCost
+    from lolpim.hardware.systems.stage_costs import StageCost
     import numpy as np
     art = StageCost("pim", "llama2-7b", 32, "cent-module", n_devices=8, partitioning="head-first",
                     dataflow="artifact", system_devices=8)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.estimate import PARTS, SYSTEMS, estimate
-from lolpim.hardware.gpu import gpu_decode_step_cost, load_gpu
-from lolpim.models.llm import load_llm, preset_names
+from lolpim.hardware.gpu.model import gpu_decode_step_cost, load_gpu
+from lolpim.models.llm.architecture import load_llm, preset_names
 from lolpim.orchestration.cli import main
 
 HAVE_PIM = importlib.util.find_spec("lolpim.hardware.pim") is not None

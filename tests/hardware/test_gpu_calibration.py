@@ -1,13 +1,13 @@
 """H200 calibration: fitted on part of the measured microbenchmarks, checked on the rest.
 
-Source: measured here, hardware/data/h200_decode_microbench.json (ANCHORS section 4).
+Source: measured here, hardware/gpu/data/h200_decode_microbench.json (ANCHORS section 4).
 Calibration rows: GEMV K x N = 4096x4096, 4096x11008, 8192x28672 (B = 1, 4, 16, 64);
 attention L in {4096, 32768, 131072} with B in {1, 16} for (H, KVH) = (32, 32), (32, 8), (64, 8);
 the BF16 GEMM throughput (791.5 TFLOP/s) sets the GEMM efficiency.
 Held-out rows: GEMV 11008x4096 and 8192x8192 (8 rows); attention every B = 4 row and every
 L in {16384, 65536} row (27 rows); the device copy (4.263 TB/s).
 Acceptance: median |error| <= 10% on the held-out rows (ANCHORS section 4 / issue 3).
-Whole decoder layers measured later on a lent H200 (hardware/data/h200_decoder_layers.json) are
+Whole decoder layers measured later on a lent H200 (hardware/gpu/data/h200_decoder_layers.json) are
 all held out.
 Cross-check: AttAcc (ASPLOS'24) GPU model caps 0.8 compute / 0.85 memory, tolerance 10%.
 """
@@ -15,8 +15,8 @@ import dataclasses
 
 import pytest
 
-from lolpim.hardware.gpu import gpu_names, load_gpu
-from lolpim.hardware.gpu_calibration import (attention_is_fit_row, fit_gpu_efficiencies, gemv_is_fit_row,
+from lolpim.hardware.gpu.model import gpu_names, load_gpu
+from lolpim.hardware.gpu.calibration import (attention_is_fit_row, fit_gpu_efficiencies, gemv_is_fit_row,
                                              load_microbench, load_prefill_parts, predictions,
                                              prefill_is_fit_row, refit)
 from lolpim.orchestration.anchors import hardware_gpu
@@ -32,11 +32,11 @@ CALIBRATED = ("kernel_overhead_s", "attention_overhead_s", "gemv_bandwidth_effic
     for c in hardware_gpu.checks()])
 def test_h200_anchor(check):
     """Each AnchorCheck of orchestration/anchors/hardware_gpu.py (sources in their fields).
-    Whole decoder layers (hardware/data/h200_decoder_layers.json, held out): weight GEMMs and
+    Whole decoder layers (hardware/gpu/data/h200_decoder_layers.json, held out): weight GEMMs and
     in-layer attention median |error| <= 10% (72 rows each), each torch.compile'd layer within
-    15%; the same on a lent H100 (hardware/data/h100_*.json) against the h100-sxm preset with
+    15%; the same on a lent H100 (hardware/gpu/data/h100_*.json) against the h100-sxm preset with
     the H200-learned efficiencies; whole-model decode steps of Llama-2-7B and Llama-3.1-8B on the
-    H200 (hardware/data/h200_whole_model.json) each within 10%; eager prefill layers and the H100 70B-TP4 batch-1 fused layer
+    H200 (hardware/gpu/data/h200_whole_model.json) each within 10%; eager prefill layers and the H100 70B-TP4 batch-1 fused layer
     (-15.2%) are documented misses (strict xfail)."""
     assert check.passed, check
 

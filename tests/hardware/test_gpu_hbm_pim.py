@@ -4,10 +4,10 @@ external under the power constraint (8x without), 1 FLOP per internal byte."""
 import pytest
 
 from lolpim.hardware.cost import total
-from lolpim.hardware.gpu import STEP_PARTS, gpu_decode_step_cost, gpu_prefill_cost, load_gpu
+from lolpim.hardware.gpu.model import STEP_PARTS, gpu_decode_step_cost, gpu_prefill_cost, load_gpu
 from lolpim.hardware.hbm_pim import (gpu_pim_decode_step_cost, gpu_pim_prefill_cost, hbm_pim_attention_cost,
                                      hbm_pim_names, load_hbm_pim)
-from lolpim.models.llm import load_llm
+from lolpim.models.llm.architecture import load_llm
 
 A100 = load_gpu("a100-80gb")
 BG = load_hbm_pim("attacc-bg")

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import (allgather_cost, allreduce_cost, link_names, link_transfer_cost,
                                    load_link)
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from lolpim.hardware.cost import total
-from lolpim.hardware.errors import ParameterError
-from lolpim.hardware.gpu import (STEP_PARTS, gpu_attention_efficiency, gpu_decode_attention_cost,
+from lolpim.core.errors import ParameterError
+from lolpim.hardware.gpu.model import (STEP_PARTS, gpu_attention_efficiency, gpu_decode_attention_cost,
                                  gpu_decode_layer_cost, gpu_decode_step_cost, gpu_gemm_cost, gpu_gemv_cost,
                                  gpu_memory_bytes, gpu_names, gpu_prefill_cost, load_gpu)
-from lolpim.models.llm import load_llm, preset_names
+from lolpim.models.llm.architecture import load_llm, preset_names
 
 H200 = load_gpu("h200")
 

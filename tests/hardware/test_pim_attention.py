@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from lolpim.hardware.cost import total
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim import (load_pim_module, module_capacity, pim_attention_cost, pim_decode_layers_cost,
                                  pim_gemv_cost, pim_prefill_layers_cost)
-from lolpim.models.llm import load_llm
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.anchors.hardware_pim import checks, tcp_example_module
 
 LOLPIM = tcp_example_module()                 # 16 channels x 16 banks (the paper's TCP example)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim import (gemv_channel_schedule, load_pim_module, pim_gemv_cost, pim_gemv_reference,
                                  reference_channel_schedule)
 

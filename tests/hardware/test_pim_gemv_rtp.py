@@ -6,7 +6,7 @@ therefore stays open 12 tCK after its last MAC, not one column slot (2 tCK).
 """
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim import gemv_channel_schedule, load_pim_module, reference_channel_schedule
 
 PRESETS = ("aim-gddr6", "cent-module", "lolpim-module", "neupims-module")

@@ -1,7 +1,7 @@
 """PIM module presets: organisation, derived bandwidth/compute/capacity, validation messages."""
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim import WEIGHT_FORMAT_BITS, load_pim_module, pim_module_names, weight_bits_for
 
 

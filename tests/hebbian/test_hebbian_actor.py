@@ -1,4 +1,4 @@
-"""The ternary memory inside the actor system (actors/hebbian_actor.py).
+"""The ternary memory inside the actor system (actors/hebbian/population.py).
 
 1. Learning from messages gives exactly the weights, per-sample transition counts and
    learning curve of the streaming learner (``TernaryLayer.learn``) and of the batched one
@@ -15,15 +15,15 @@ import msgpack
 import numpy as np
 import pytest
 
-from lolpim.actors.actor import deliver
-from lolpim.actors.hebbian_actor import (POPULATION_CLS, SOURCE_CLS, active, actor_rng, dense,
+from lolpim.actors.kernel.actor import deliver
+from lolpim.actors.hebbian.population import (POPULATION_CLS, SOURCE_CLS, active, actor_rng, dense,
                                          multiplication_memory, multiplication_system)
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.system import ActorSpec, SystemSpec
-from lolpim.hardware.errors import ParameterError
-from lolpim.models.hebbian import LayerConfig, TernaryLayer
-from lolpim.models.hebbian_arithmetic import expected_pairs, table_data
-from lolpim.models.hebbian_rule import TransitionRule
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.kernel.system import ActorSpec, SystemSpec
+from lolpim.core.errors import ParameterError
+from lolpim.models.hebbian.network import LayerConfig, TernaryLayer
+from lolpim.models.hebbian.arithmetic import expected_pairs, table_data
+from lolpim.models.hebbian.rule import TransitionRule
 
 
 def _reference(system: SystemSpec, mode: str):
@@ -153,8 +153,8 @@ def test_classification_stage_with_test_set_equals_reference():
 
 
 def test_digits_in_actors_equals_reference():
-    from lolpim.actors.hebbian_actor import digits_system
-    from lolpim.models.hebbian_digits import DigitsConfig, DigitsData, load_sklearn_digits
+    from lolpim.actors.hebbian.population import digits_system
+    from lolpim.models.hebbian.digits import DigitsConfig, DigitsData, load_sklearn_digits
     d = load_sklearn_digits()
     small = DigitsData(d.x_train[:300], d.y_train[:300], d.x_test[:100], d.y_test[:100], d.full_scale, d.name)
     system = digits_system(small, DigitsConfig(levels=3, contacts=2, epochs=2, p_potentiate=0.05,
@@ -167,7 +167,7 @@ def test_digits_in_actors_equals_reference():
 
 @pytest.mark.ray
 def test_multiplication_actors_inline_equals_ray(ray_session):
-    from lolpim.actors.ray_executor import RayExecutor
+    from lolpim.actors.kernel.ray_executor import RayExecutor
     system = multiplication_system(4, seed=1, batch_size=3)
     inline = InlineExecutor(record_trace=True).run(system)
     on_ray = RayExecutor(record_trace=True).run(system)

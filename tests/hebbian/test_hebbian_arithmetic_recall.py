@@ -4,8 +4,8 @@ factorisation by repeated recall is correct for every composite up to 81."""
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
-from lolpim.models.hebbian_arithmetic import TableConfig, expected_pairs, train_multiplication
+from lolpim.core.errors import ParameterError
+from lolpim.models.hebbian.arithmetic import TableConfig, expected_pairs, train_multiplication
 
 
 def _primes_of(n):

@@ -6,8 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
-from lolpim.models.hebbian_digits import (DigitsConfig, load_idx_digits, load_sklearn_digits, read_idx,
+from lolpim.core.errors import ParameterError
+from lolpim.models.hebbian.digits import (DigitsConfig, load_idx_digits, load_sklearn_digits, read_idx,
                                           thermometer, train_digits)
 
 

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lolpim.hardware.errors import ParameterError
-from lolpim.models.hebbian import LayerConfig, TernaryLayer, online_update
-from lolpim.models.hebbian_rule import TransitionRule, step, transition_counts
+from lolpim.core.errors import ParameterError
+from lolpim.models.hebbian.network import LayerConfig, TernaryLayer, online_update
+from lolpim.models.hebbian.rule import TransitionRule, step, transition_counts
 
 probability = st.floats(0.0, 1.0, allow_nan=False)
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim import load_pim_module, pim_gemv_cost
-from lolpim.models.hebbian import LayerConfig, TernaryLayer
-from lolpim.models.hebbian_hw import pim_inference_cost
+from lolpim.models.hebbian.network import LayerConfig, TernaryLayer
+from lolpim.hardware.pim.ternary_layer import pim_inference_cost
 
 
 def test_ternary_layer_cost_is_the_2_bit_gemv():

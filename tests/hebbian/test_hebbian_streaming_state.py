@@ -5,9 +5,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lolpim.models.hebbian import (LayerConfig, TernaryLayer, online_update, restore, rng_from_state,
+from lolpim.models.hebbian.network import (LayerConfig, TernaryLayer, online_update, restore, rng_from_state,
                                    rng_state, snapshot)
-from lolpim.models.hebbian_rule import TransitionRule
+from lolpim.models.hebbian.rule import TransitionRule
 
 
 def _data(seed, samples, n_in, n_out):

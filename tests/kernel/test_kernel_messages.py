@@ -2,11 +2,11 @@
 import msgpack
 import pytest
 
-from lolpim.actors.actor import Actor, KernelError, deliver
-from lolpim.actors.codec import SCHEMA_VERSION, MessageError, decode_batch, encode_batch, pack_payload
-from lolpim.actors.events import Event
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.system import ActorSpec, SystemSpec
+from lolpim.actors.kernel.actor import Actor, KernelError, deliver
+from lolpim.actors.kernel.codec import SCHEMA_VERSION, MessageError, decode_batch, encode_batch, pack_payload
+from lolpim.actors.kernel.events import Event
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.kernel.system import ActorSpec, SystemSpec
 
 
 class Counter(Actor):

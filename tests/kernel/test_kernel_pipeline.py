@@ -2,8 +2,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.pipeline_demo import PipelineShape
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.demo.pipeline import PipelineShape
 
 
 @settings(max_examples=60, deadline=None)

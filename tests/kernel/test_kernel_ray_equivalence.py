@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.pipeline_demo import PipelineShape
-from lolpim.actors.ray_executor import RayExecutor
-from lolpim.actors.system import ActorSpec, SystemSpec
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.demo.pipeline import PipelineShape
+from lolpim.actors.kernel.ray_executor import RayExecutor
+from lolpim.actors.kernel.system import ActorSpec, SystemSpec
 
 pytestmark = pytest.mark.ray
 
-NODE = "lolpim.actors.random_graph:GraphNode"
+NODE = "lolpim.actors.demo.random_graph:GraphNode"
 
 
 @st.composite

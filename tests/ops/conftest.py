@@ -8,14 +8,14 @@ TINY_SET = ["model=llama2-7b", "workload.source=fixed", "workload.requests=4", "
 
 def tiny_llm_system(system: str = "lolpim", extra: list[str] | None = None):
     from lolpim.orchestration import config as cfgmod
-    from lolpim.orchestration.llm_config import RunConfig
-    from lolpim.orchestration.llm_systems import build, make_trace
+    from lolpim.orchestration.llm.config import RunConfig
+    from lolpim.orchestration.llm.systems import build, make_trace
     cfg = cfgmod.load(RunConfig, None, TINY_SET + [f"system={system}"] + (extra or []))
     return build(system, cfg, make_trace(cfg, 0), 0)
 
 
 def tiny_plasticity_system():
-    from lolpim.actors.plasticity import ocular_dominance_system
+    from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system
     from lolpim.models.plasticity import cascade
     from lolpim.models.plasticity import ocular_dominance as od
     cfg = od.OcularDominanceConfig(neurons=1, synapses_per_eye=4, binocular_s=0.5, deprivation_s=0.5)

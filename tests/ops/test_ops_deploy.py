@@ -115,7 +115,7 @@ def emitted_names(tiny) -> set[str]:
     plasticity run (what the dashboard can rely on)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    from lolpim.actors.inline import InlineExecutor
+    from lolpim.actors.kernel.inline import InlineExecutor
     from lolpim.orchestration.metrics import MetricsExporter
     exporter = MetricsExporter()
     for system in (tiny.llm().spec, tiny.plasticity()):

@@ -7,7 +7,7 @@ import socket
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from lolpim.actors.inline import InlineExecutor
+from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.orchestration.metrics import FAMILIES, MetricsExporter, module_label, system_label
 
 
@@ -55,7 +55,7 @@ def kv_disorder(during) -> list:
 
 
 def test_scrape_agrees_with_the_runs_results_and_kv_stays_ordered(tiny):
-    from lolpim.orchestration.llm_systems import summarise
+    from lolpim.orchestration.llm.systems import summarise
     # 500-token prompts: not a whole number of 16-token chunks (whole chunks: the next test)
     built = tiny.llm(extra=["workload.input_tokens=500"])
     run, exporter, during = run_scraped(built)
@@ -112,7 +112,7 @@ def test_plasticity_reports_synapse_updates(tiny):
 
 @pytest.mark.ray
 def test_ray_executor_reports_per_window_and_ends_equal_to_inline(tiny, ray_session):
-    from lolpim.actors.ray_executor import RayExecutor
+    from lolpim.actors.kernel.ray_executor import RayExecutor
     built = tiny.llm()
     inline, ray_exp = MetricsExporter(), MetricsExporter()
     InlineExecutor(on_metrics=inline.sink()).run(built.spec)

@@ -12,11 +12,11 @@ SCRIPT = r"""
 import json, sys
 import ray
 from ray.cluster_utils import Cluster
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.ray_executor import RayExecutor
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.kernel.ray_executor import RayExecutor
 from lolpim.orchestration import config as cfgmod
-from lolpim.orchestration.llm_config import RunConfig
-from lolpim.orchestration.llm_systems import build, make_trace
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import build, make_trace
 
 cfg = cfgmod.load(RunConfig, None, sys.argv[1:])
 built = build(cfg.system, cfg, make_trace(cfg, 0), 0)

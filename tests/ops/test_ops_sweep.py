@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lolpim.orchestration.errors import UserError
+from lolpim.core.errors import UserError
 from lolpim.orchestration.sweep import ResultsFile, load_sweep, point_overrides, read_results, run_sweep
 
 SWEEP = """

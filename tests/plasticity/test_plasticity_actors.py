@@ -1,4 +1,4 @@
-"""Ocular dominance as block actors (actors/plasticity.py: EyePopulation, NeuronBlock): results do
+"""Ocular dominance as block actors (actors/plasticity/ocular_dominance.py: EyePopulation, NeuronBlock): results do
 not depend on how the neurons are grouped into blocks; the inline and Ray executors give
 identical results, also when a Ray process is killed mid-run; actor snapshots round-trip and a
 run resumed from one continues bit for bit."""
@@ -10,10 +10,10 @@ import msgpack
 import numpy as np
 import pytest
 
-from lolpim.actors.actor import deliver
-from lolpim.actors.codec import DEFAULT_MAX_PAYLOAD_BYTES, pack_payload, unpack_payload
-from lolpim.actors.inline import InlineExecutor
-from lolpim.actors.plasticity import ocular_dominance_system, summarise_run
+from lolpim.actors.kernel.actor import deliver
+from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, pack_payload, unpack_payload
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import ocular_dominance as od
 
@@ -70,7 +70,7 @@ def test_inline_and_ray_give_identical_results(inline_run, ray_session, max_proc
     """Two blocks, each in its own process (no message crosses a process: a window reaches just
     past the latest pending event, one tick here, or max_window_ps, 50 ms) or split over three
     processes (the lookaheads bound every window to one tick)."""
-    from lolpim.actors.ray_executor import RayExecutor
+    from lolpim.actors.kernel.ray_executor import RayExecutor
     ray_run = RayExecutor(max_processes=max_processes, checkpoint_every=64, max_window_ps=max_window_ps).run(system())
     assert ray_run.stats["processes"] == max_processes
     assert ray_run.results == inline_run.results
@@ -85,7 +85,7 @@ def test_killed_ray_process_recovers_to_the_identical_result(inline_run, ray_ses
     it is rebuilt, restored from the checkpoint at window 8 (actor snapshots: cascade state, bAP
     rings, samples, LIF state, NeuronBlock inbox), replays windows 8-12 and the run ends as the
     undisturbed one."""
-    from lolpim.actors.ray_executor import RayExecutor
+    from lolpim.actors.kernel.ray_executor import RayExecutor
     killed = []
 
     def kill_block1(window, executor):

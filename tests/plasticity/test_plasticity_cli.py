@@ -122,7 +122,7 @@ def test_ocular_dominance_text_and_files(tmp_path, capsys):
 def test_ocular_dominance_defaults_come_from_the_config():
     from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
     from lolpim.orchestration.cli import build_parser
-    from lolpim.orchestration.ocular_dominance import check_args
+    from lolpim.orchestration.plasticity.ocular_dominance import check_args
     settings = check_args(build_parser().parse_args(["plasticity", "ocular-dominance"]))
     d = OcularDominanceConfig()
     assert settings["durations"] == {"binocular_s": d.binocular_s, "deprivation_s": d.deprivation_s,
@@ -181,7 +181,7 @@ def test_ocular_dominance_flags_on_another_protocol_are_an_error(capsys):
 
 def test_json_has_no_infinities():
     # a zero boost-on shift gives an infinite ratio: written as null, not the non-JSON Infinity
-    from lolpim.orchestration.ocular_dominance import _finite
+    from lolpim.orchestration.plasticity.ocular_dominance import _finite
     assert _finite({"a": [math.inf, 1.0], "b": math.nan}) == {"a": [None, 1.0], "b": None}
 
 

@@ -5,7 +5,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.models.plasticity import cascade, cascade_kernel as kernel, graupner_brunel as gb, protocols
 from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.models.plasticity.neuron import NeuronParams

@@ -1,9 +1,9 @@
-"""cent.dataflow: "ideal" (default) or "artifact" (hardware/cent_dataflow.py); anything else is a
+"""cent.dataflow: "ideal" (default) or "artifact" (hardware/pim/cent_dataflow.py); anything else is a
 clear error naming the key and the allowed values."""
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
-from lolpim.orchestration.llm_config import RunConfig
-from lolpim.orchestration.llm_systems import pim_plan
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import pim_plan
 
 
 def test_unknown_cent_dataflow_is_a_clear_error(capsys):

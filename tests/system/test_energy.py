@@ -5,8 +5,8 @@ import pytest
 
 from lolpim.hardware.estimate import estimate
 from lolpim.orchestration import config
-from lolpim.orchestration.compare import run_systems
-from lolpim.orchestration.llm_config import RunConfig
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
 
 REQUESTS, PROMPT, OUTPUT, MODULES = 16, 8192, 16, 8
 WORK = ["model=qwen1.5-7b", "workload.source=fixed", f"workload.input_tokens={PROMPT}",

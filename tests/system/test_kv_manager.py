@@ -1,8 +1,8 @@
 """The DPA controller's memory policy, driven by hand-written plan messages."""
-from lolpim.actors.actor import deliver
-from lolpim.actors.codec import pack_payload, unpack_payload
-from lolpim.actors.events import Event
-from lolpim.actors.kv_manager import KvManager
+from lolpim.actors.kernel.actor import deliver
+from lolpim.actors.kernel.codec import pack_payload, unpack_payload
+from lolpim.actors.kernel.events import Event
+from lolpim.actors.llm.kv_manager import KvManager
 
 
 def dpa(mode, capacity=10, tpc=100, reserve=400, watermark=0):

@@ -3,10 +3,10 @@ in a few wide windows (not one per pipeline hop) and still gives the inline resu
 however its actors are placed, and after a process is killed and restored."""
 import pytest
 
-from lolpim.actors.inline import InlineExecutor
+from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.orchestration import config
-from lolpim.orchestration.llm_config import RunConfig
-from lolpim.orchestration.llm_systems import build, make_trace
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import build, make_trace
 
 SMALL = ["model=llama2-7b", "workload.source=fixed", "workload.input_tokens=2000", "workload.output_tokens=16",
          "workload.requests=6", "pim_capacity_gb=64"]
@@ -32,7 +32,7 @@ def test_serving_actors_declare_exactly_the_actors_they_send_to():
 @pytest.mark.parametrize("kind", ["lolpim", "cent", "gpu"])
 @pytest.mark.parametrize("max_processes", [1, 2, 0])
 def test_llm_system_on_ray_equals_inline_for_any_placement(ray_session, kind, max_processes):
-    from lolpim.actors.ray_executor import RayExecutor
+    from lolpim.actors.kernel.ray_executor import RayExecutor
     spec = system(kind)
     inline = InlineExecutor(record_trace=True).run(spec)
     ray_run = RayExecutor(max_processes=max_processes, max_window_ps=WINDOW_PS, record_trace=True).run(spec)
@@ -47,7 +47,7 @@ def test_llm_system_on_ray_equals_inline_for_any_placement(ray_session, kind, ma
 def test_killed_process_in_a_wide_window_run_is_restored_with_the_same_result(ray_session):
     import ray
 
-    from lolpim.actors.ray_executor import RayExecutor
+    from lolpim.actors.kernel.ray_executor import RayExecutor
     spec = system("lolpim")
     inline = InlineExecutor().run(spec)
 

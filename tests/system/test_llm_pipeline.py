@@ -3,10 +3,10 @@ in flight, throughput follows the analytic pipeline formula min(M / C, 1 / s_max
 round trip through every stage and link) and the bubbles shrink as M grows to P."""
 import pytest
 
-from lolpim.actors.inline import InlineExecutor
+from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.orchestration import config
-from lolpim.orchestration.llm_config import RunConfig
-from lolpim.orchestration.llm_systems import build, make_trace, summarise
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import build, make_trace, summarise
 
 BASE = ["model=llama2-7b", "workload.source=fixed", "workload.input_tokens=256", "workload.output_tokens=48",
         "lolpim.modules=4", "lolpim.max_microbatch_requests=1", "lolpim.kv_mode=static"]

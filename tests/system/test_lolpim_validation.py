@@ -6,7 +6,7 @@ Each row cites its figure and tolerance in orchestration/anchors/lolpim_system.p
   and decode throughput ratios 2.97 / 4.13 / 1.25 for Llama-2 7B / 13B / 70B, each within 25%;
 - LoL-PIM vs CENT, LoL-PIM v3: 2.1-4.5x on 32K non-GQA models, up to 11.3x at 128K (25%).
 The same CENT rows are repeated with CENT priced as its own simulator prices its published design
-("[artifact dataflow]", hardware/cent_dataflow.py), plus CENT's absolute figures behind the ratios
+("[artifact dataflow]", hardware/pim/cent_dataflow.py), plus CENT's absolute figures behind the ratios
 (artifact figure_source_data/figure_13a.csv and 13b.csv: 6.796 / 11.065 / 39.986 s per query and
 2850.5 / 3931.4 / 1150.8 decode tok/s, each within 20%).
 Rows whose miss is understood are strict xfails: they must keep failing until the model

@@ -1,16 +1,16 @@
-"""Automatic pipeline x tensor shape (lolpim.tensor_parallel = 0, orchestration/pim_shape.py).
+"""Automatic pipeline x tensor shape (lolpim.tensor_parallel = 0, orchestration/llm/shape.py).
 
 The choice is an analytic estimate; these tests simulate every candidate shape in full and
 require the chosen one to be within 3% of the best simulated steady decode throughput.
 """
 import pytest
 
-from lolpim.hardware.errors import ParameterError
+from lolpim.core.errors import ParameterError
 from lolpim.orchestration import config
-from lolpim.orchestration.compare import run_systems
-from lolpim.orchestration.llm_config import RunConfig
-from lolpim.orchestration.llm_systems import build_pim, make_trace
-from lolpim.orchestration.pim_shape import choose_tensor_parallel, estimate_shape
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import build_pim, make_trace
+from lolpim.orchestration.llm.shape import choose_tensor_parallel, estimate_shape
 
 
 def _cfg(*overrides):

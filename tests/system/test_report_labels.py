@@ -68,7 +68,7 @@ def test_plot_shows_energy_kv_allocated_and_hardware(tmp_path, monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lolpim.orchestration import compare
+    from lolpim.orchestration.llm import compare
     seen = {}
     monkeypatch.setattr(plt, "close", lambda fig: seen.setdefault("fig", fig))
     assert main(["run", *SMALL, "--set", "lolpim.modules=8", "--set", "systems=lolpim,cent", "--json",
@@ -111,7 +111,7 @@ def test_readme_main_job_block_has_the_table_the_code_prints():
     must be what format_table prints now (the numbers come from a real run, not checked here)."""
     from pathlib import Path
 
-    from lolpim.orchestration import compare
+    from lolpim.orchestration.llm import compare
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     block = readme.split("```\nqwen1.5-7b, trace longbench-qmsum", 1)[1].split("```", 1)[0]
     heads = [c[1] for c in compare.columns({"decode_only": True})]

@@ -1,4 +1,4 @@
-"""`lolpim size` (orchestration/sizing.py): the fewest PIM modules for a model and context, and
+"""`lolpim size` (orchestration/llm/sizing.py): the fewest PIM modules for a model and context, and
 analytic throughput estimates checked against full simulations of the same setups."""
 import json
 import shlex
@@ -7,12 +7,12 @@ import pytest
 
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
-from lolpim.orchestration.compare import run_systems
-from lolpim.orchestration.llm_config import RunConfig
-from lolpim.models.workload import fixed_trace
-from lolpim.orchestration.llm_config import SYSTEM_KINDS
-from lolpim.orchestration.llm_systems import build, make_trace
-from lolpim.orchestration.sizing import _pim_size, size
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.models.llm.workload import fixed_trace
+from lolpim.orchestration.llm.config import SYSTEM_KINDS
+from lolpim.orchestration.llm.systems import build, make_trace
+from lolpim.orchestration.llm.sizing import _pim_size, size
 
 
 def test_fewest_modules_is_the_fewest():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from lolpim.hardware.errors import ParameterError
-from lolpim.models.workload import dataset_names, dataset_trace, fixed_trace, load_dataset, load_trace_csv
+from lolpim.core.errors import ParameterError
+from lolpim.models.llm.workload import dataset_names, dataset_trace, fixed_trace, load_dataset, load_trace_csv
 
 
 def test_every_published_dataset_is_available():

@@ -1,0 +1,179 @@
+"""The actor contract shared by every simulated component, and the one function that
+delivers an event to an actor (used by both executors, so they cannot drift apart).
+
+A subclass declares:
+  ``accepts``      {kind: {field: type or tuple of types}}: the messages it understands;
+  ``lookahead_ps`` the smallest delay of anything it sends to *another* actor (> 0);
+  ``peer_names``   optionally, the only actors it ever sends to (None: any). The Ray executor
+                   lets a process whose actors send only to each other run past the window
+                   bound its lookahead would set (actors/kernel/ray_executor.py);
+and implements ``handle(event, payload) -> list[Event]`` (build outputs with ``send``),
+optionally ``start()``, ``result()``, and ``state()`` / ``load_state()`` for snapshots.
+Self-addressed events (timers) may use any delay >= 0: they never cross a window.
+"""
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Any
+
+import numpy as np
+
+from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, pack_payload, unpack_payload
+from lolpim.actors.kernel.events import Event
+
+
+class KernelError(Exception):
+    """An actor broke the kernel's rules (causality, lookahead). A bug in that actor."""
+
+
+def actor_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """Each actor's random stream depends only on (run seed, actor name), never on placement."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return np.random.SeedSequence([seed & 0xFFFFFFFF, seed >> 32, int.from_bytes(digest, "little")])
+
+
+class Actor:
+    accepts: dict[str, dict[str, Any]] = {}
+    lookahead_ps: int = 1
+    peer_names: frozenset | None = None
+
+    def __init__(self, name: str, seed: int = 0):
+        self.name = name
+        self.now_ps = 0
+        self._seq = 0
+        self.events_processed = 0   # delivered events; reported as lolpim_events_processed_total
+        self.rng = np.random.Generator(np.random.PCG64(actor_seed(seed, name)))
+
+    # --- to implement -----------------------------------------------------------
+    def start(self) -> list[Event]:
+        return []
+
+    def handle(self, event: Event, payload: dict) -> list[Event]:
+        raise NotImplementedError
+
+    def result(self) -> dict:
+        return {}
+
+    def state(self) -> dict:
+        """Subclass state as msgpack-friendly values (numpy arrays as lists or bytes)."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        pass
+
+    def send_horizon_ps(self, pending: list[Event]) -> int:
+        """The earliest time this actor could send to another actor, given the events already
+        queued for it and assuming nothing else arrives (the Ray executor adds one lookahead
+        to anything still in flight). The default is safe for any actor; an actor that knows
+        more (a busy pipeline stage knows when its queue drains) may return a later time,
+        which widens the executor's safe windows."""
+        return min(ev.time_ps for ev in pending) + self.lookahead_ps
+
+    def metrics(self) -> dict[str, float]:
+        """Counters and gauges reported with each window reply (name -> value)."""
+        return {}
+
+    # --- helpers ----------------------------------------------------------------
+    def send(self, dst: str, kind: str, payload: dict, delay_ps: int = 0) -> Event:
+        if dst != self.name and delay_ps < self.lookahead_ps:
+            raise KernelError(f"actor '{self.name}' sent '{kind}' to '{dst}' with delay {delay_ps} ps, "
+                              f"below its declared lookahead {self.lookahead_ps} ps")
+        if delay_ps < 0:
+            raise KernelError(f"actor '{self.name}' scheduled '{kind}' in the past ({delay_ps} ps)")
+        if self.peer_names is not None and dst != self.name and dst not in self.peer_names:
+            raise KernelError(f"actor '{self.name}' sent '{kind}' to '{dst}', which is not among its declared "
+                              f"peers ({', '.join(sorted(self.peer_names))})")
+        self._seq += 1
+        return Event(self.now_ps + int(delay_ps), dst, self.name, self._seq, kind, pack_payload(payload))
+
+    def snapshot(self) -> dict:
+        bitgen = self.rng.bit_generator.state
+        return {"now_ps": self.now_ps, "seq": self._seq, "events": self.events_processed,
+                "rng": pack_payload(_ints_to_text(bitgen)), "state": self.state()}
+
+    def restore(self, snap: dict) -> None:
+        self.now_ps, self._seq = snap["now_ps"], snap["seq"]
+        self.events_processed = snap.get("events", 0)
+        self.rng.bit_generator.state = _text_to_ints(unpack_payload(snap["rng"]))
+        self.load_state(snap["state"])
+
+
+def _ints_to_text(obj):
+    # PCG64 state holds 128-bit integers, which msgpack cannot carry; write them as text.
+    if isinstance(obj, dict):
+        return {k: _ints_to_text(v) for k, v in obj.items()}
+    if isinstance(obj, int) and not isinstance(obj, bool) and abs(obj) >= 2**63:
+        return {"__bigint__": str(obj)}
+    return obj
+
+
+def _text_to_ints(obj):
+    if isinstance(obj, dict):
+        if set(obj) == {"__bigint__"}:
+            return int(obj["__bigint__"])
+        return {k: _text_to_ints(v) for k, v in obj.items()}
+    return obj
+
+
+_SCALARS = {int: "int", float: "float", str: "str", bool: "bool", bytes: "bytes", list: "list",
+            dict: "dict", type(None): "nil"}
+
+
+def _type_ok(value, expected) -> bool:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    for t in types:
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t is float and isinstance(value, (float, int)) and not isinstance(value, bool):
+            return True
+        if t not in (int, float) and isinstance(value, t):
+            return True
+    return False
+
+
+def check_payload(actor: Actor, event: Event, max_payload_bytes: int) -> dict:
+    """Validate an incoming event against the receiving actor's declared schema."""
+    schema = actor.accepts.get(event.kind)
+    if schema is None:
+        allowed = ", ".join(sorted(actor.accepts)) or "none"
+        raise MessageError(actor.name, event.kind, "kind", f"is unknown to this actor; it accepts: {allowed}")
+    if len(event.payload) > max_payload_bytes:
+        raise MessageError(actor.name, event.kind, "payload",
+                           f"is {len(event.payload)} bytes, over the limit of {max_payload_bytes} bytes")
+    payload = unpack_payload(event.payload)
+    if not isinstance(payload, dict):
+        raise MessageError(actor.name, event.kind, "payload", f"must be a map, got {type(payload).__name__}")
+    for field, expected in schema.items():
+        if field not in payload:
+            raise MessageError(actor.name, event.kind, field, "is missing")
+        if not _type_ok(payload[field], expected):
+            names = "/".join(_SCALARS.get(t, t.__name__) for t in (expected if isinstance(expected, tuple) else (expected,)))
+            raise MessageError(actor.name, event.kind, field,
+                               f"must be {names}, got {_SCALARS.get(type(payload[field]), type(payload[field]).__name__)}")
+    extra = set(payload) - set(schema)
+    if extra:
+        raise MessageError(actor.name, event.kind, sorted(extra)[0], "is not part of this message kind")
+    return payload
+
+
+def deliver(actor: Actor, event: Event, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> list[Event]:
+    """Validate ``event``, advance the actor's clock, run its handler, check its outputs."""
+    if event.time_ps < actor.now_ps:
+        raise KernelError(f"causality violated at actor '{actor.name}': event '{event.kind}' from "
+                          f"'{event.src}' at {event.time_ps} ps arrived after local time {actor.now_ps} ps")
+    payload = check_payload(actor, event, max_payload_bytes)
+    actor.now_ps = event.time_ps
+    actor.events_processed += 1
+    out = actor.handle(event, payload)
+    return out if out is not None else []
+
+
+def actor_metrics(actor: Actor) -> dict[str, float]:
+    """What an executor reports for one actor: its own metrics plus the kernel's event count."""
+    return {**actor.metrics(), "events_processed_total": actor.events_processed}
+
+
+def trace_entry(event: Event) -> tuple:
+    """What a trace keeps of a processed event: its identity plus a checksum of its payload."""
+    return (event.time_ps, event.dst, event.src, event.seq, event.kind, zlib.crc32(event.payload))

@@ -1,0 +1,64 @@
+"""msgpack wire format for batches of events, with a versioned schema and strict checks.
+
+A batch is ``{"v": SCHEMA_VERSION, "events": [[time_ps, dst, src, seq, kind, payload], ...]}``.
+Nothing malformed is ever dropped silently: every check raises MessageError naming the
+actor, the kind and the field at fault.
+"""
+from __future__ import annotations
+
+import msgpack
+
+from lolpim.actors.kernel.events import Event
+
+SCHEMA_VERSION = 1
+DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+
+_EVENT_FIELDS = (("time_ps", int), ("dst", str), ("src", str), ("seq", int), ("kind", str),
+                 ("payload", bytes))
+
+
+class MessageError(Exception):
+    """A message that breaks the schema. Names the actor, the kind and the field."""
+
+    def __init__(self, actor: str, kind: str, field: str, problem: str):
+        self.actor, self.kind, self.field = actor, kind, field
+        super().__init__(f"actor '{actor}' rejected message kind '{kind}': field '{field}' {problem}")
+
+
+def pack_payload(payload: dict) -> bytes:
+    return msgpack.packb(payload, use_bin_type=True)
+
+
+def unpack_payload(data: bytes) -> dict:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def encode_batch(events) -> bytes:
+    return msgpack.packb({"v": SCHEMA_VERSION, "events": [list(e) for e in events]}, use_bin_type=True)
+
+
+def decode_batch(data: bytes, receiver: str = "?") -> list[Event]:
+    """Decode and structurally check a batch addressed to actors hosted by ``receiver``."""
+    try:
+        batch = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise MessageError(receiver, "?", "batch", f"is not valid msgpack ({exc})") from None
+    if not isinstance(batch, dict) or "v" not in batch:
+        raise MessageError(receiver, "?", "v", "is missing: not a lolpim message batch")
+    if batch["v"] != SCHEMA_VERSION:
+        raise MessageError(receiver, "?", "v", f"has unknown schema version {batch['v']!r}; "
+                                               f"this build speaks version {SCHEMA_VERSION}")
+    raw_events = batch.get("events")
+    if not isinstance(raw_events, list):
+        raise MessageError(receiver, "?", "events", "must be a list")
+    out = []
+    for raw in raw_events:
+        if not isinstance(raw, list) or len(raw) != len(_EVENT_FIELDS):
+            raise MessageError(receiver, "?", "event", f"must have {len(_EVENT_FIELDS)} fields, got {raw!r:.80}")
+        kind = raw[4] if isinstance(raw[4], str) else "?"
+        dst = raw[1] if isinstance(raw[1], str) else receiver
+        for (name, typ), value in zip(_EVENT_FIELDS, raw):
+            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+                raise MessageError(dst, kind, name, f"must be {typ.__name__}, got {type(value).__name__}")
+        out.append(Event(*raw))
+    return out

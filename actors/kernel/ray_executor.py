@@ -1,0 +1,396 @@
+"""The Ray executor: actors live in Ray actor processes; a coordinator advances them
+through conservative time windows.
+
+Each window [T, W) is safe: T is the earliest pending event anywhere and
+W = min over actors a with pending work of (next_a + lookahead_a), so nothing sent
+inside the window can land inside it. Every process with work before W gets exactly
+one call per window carrying all its inbound events as one msgpack batch.
+
+Several logical actors may share one process (``max_processes``); the message flow is
+unchanged. An actor that declares its peers (Actor.peer_names), and all of whose peers, their
+peers and so on declare theirs and live in its own process, can never cause a send across
+processes, so its lookahead does not bound the window; when no pending actor bounds it, a
+window spans ``max_window_ps`` (each process then runs many of its actors' ticks in one call).
+Every ``checkpoint_every`` windows the coordinator snapshots every process; if a process dies,
+it is rebuilt from its specs, restored from the snapshot, replayed through the logged windows
+since, and the run continues with an identical result.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import time
+from dataclasses import dataclass, field
+
+import msgpack
+import ray
+
+from lolpim.actors.kernel.actor import KernelError, actor_metrics, deliver, trace_entry
+from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, decode_batch, encode_batch
+from lolpim.actors.kernel.system import ActorSpec, RunResult, SystemSpec
+
+
+class ActorHost:
+    """Runs a group of logical actors inside one process. Plain class: Ray wraps it."""
+
+    def __init__(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool):
+        self.configure(specs, seed, max_payload_bytes, record_trace)
+
+    def configure(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool) -> None:
+        """(Re)build this process's actors; a kept process serves many runs this way."""
+        self.actors = {}
+        for s in specs:
+            spec = ActorSpec(**s)
+            self.actors[spec.name] = spec.build(seed)
+        self.label = ",".join(self.actors) if len(self.actors) <= 3 else f"{next(iter(self.actors))}+{len(self.actors) - 1}"
+        self.queue: list = []
+        self.max_payload_bytes = max_payload_bytes
+        self.record_trace = record_trace
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def node_id(self) -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    def start(self) -> bytes:
+        out = []
+        for actor in self.actors.values():
+            out.extend(self._route(actor.start()))
+        return self._reply(out, [], 0, 0)
+
+    def advance(self, inbox: bytes, window_end_ps: int) -> bytes:
+        for ev in decode_batch(inbox, self.label):
+            if ev.dst not in self.actors:
+                raise MessageError(ev.dst, ev.kind, "dst", f"is not hosted by process '{self.label}'")
+            heapq.heappush(self.queue, ev)
+        out, trace, processed, last = [], [], 0, 0
+        queue, limit = self.queue, self.max_payload_bytes
+        while queue and queue[0][0] < window_end_ps:
+            ev = heapq.heappop(queue)
+            out.extend(self._route(deliver(self.actors[ev.dst], ev, limit)))
+            if self.record_trace:
+                trace.append(trace_entry(ev))
+            processed += 1
+            last = ev.time_ps
+        return self._reply(out, trace, processed, last)
+
+    def _route(self, events) -> list:
+        # Events between actors of this process stay here: they are >= W anyway.
+        remote = []
+        for ev in events:
+            if ev.dst in self.actors:
+                heapq.heappush(self.queue, ev)
+            else:
+                remote.append(ev)
+        return remote
+
+    def _reply(self, out, trace, processed, last_ps) -> bytes:
+        metrics = {name: actor_metrics(a) for name, a in self.actors.items()}
+        pending: dict[str, list] = {}
+        for ev in self.queue:
+            pending.setdefault(ev.dst, []).append(ev)
+        wake = {name: min(ev.time_ps for ev in evs) for name, evs in pending.items()}
+        # earliest time each actor could send to another actor, given what it has pending
+        bound = {name: self.actors[name].send_horizon_ps(evs) for name, evs in pending.items()}
+        return msgpack.packb({"out": encode_batch(out), "wake": wake, "bound": bound,
+                              "trace": trace, "n": processed, "last": last_ps, "metrics": metrics},
+                             use_bin_type=True)
+
+    def snapshot(self) -> bytes:
+        return msgpack.packb({"actors": {n: a.snapshot() for n, a in self.actors.items()},
+                              "queue": encode_batch(sorted(self.queue))}, use_bin_type=True)
+
+    def restore(self, data: bytes) -> None:
+        snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        for name, s in snap["actors"].items():
+            self.actors[name].restore(s)
+        self.queue = decode_batch(snap["queue"], self.label)
+        heapq.heapify(self.queue)
+
+    def results(self) -> bytes:
+        return msgpack.packb({n: a.result() for n, a in self.actors.items()}, use_bin_type=True)
+
+
+_RemoteHost = ray.remote(max_restarts=0, max_task_retries=0)(ActorHost)
+
+
+_embedded = {"started": False, "stopping": None}   # the local Ray ensure_ray started, its shutdown thread
+
+
+def shutdown_embedded_ray():
+    """Shut down the embedded local Ray that ensure_ray started (nothing when Ray was joined or
+    started by the caller), in a background thread: it takes 1-2 s (each Ray process gets a
+    graceful stop), which then overlaps what the caller does next. The thread is not a daemon, so
+    the interpreter waits for it before exiting; ensure_ray waits for it before starting Ray again."""
+    if not _embedded["started"] or not ray.is_initialized():
+        return None
+    import threading
+    _embedded["started"] = False
+    thread = threading.Thread(target=ray.shutdown, name="ray-shutdown")
+    thread.start()
+    _embedded["stopping"] = thread
+    return thread
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join ``address`` if given, else start an embedded local Ray sized to this machine.
+
+    The embedded Ray's workers run at the driver's priority: Ray's default (niceness 15) lets
+    any other busy process on a shared machine starve the simulation, which then runs slower on
+    Ray than in one process."""
+    if _embedded["stopping"] is not None:
+        _embedded["stopping"].join()
+        _embedded["stopping"] = None
+    if ray.is_initialized():
+        return
+    kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus or os.cpu_count(), _system_config={"worker_niceness": os.nice(0)}, **kwargs)
+        _embedded["started"] = True
+
+
+@dataclass
+class _Process:
+    specs: list[dict]
+    handle: object = None
+    inbox: list = field(default_factory=list)
+    wake: dict = field(default_factory=dict)     # actor -> earliest pending event in the process
+    bound: dict = field(default_factory=dict)    # actor -> earliest possible send to another actor
+    replay_log: list = field(default_factory=list)   # (inbox bytes, W) since the last checkpoint
+    checkpoint: bytes | None = None
+
+
+def _merge_min(into: dict, key, value) -> None:
+    if key not in into or value < into[key]:
+        into[key] = value
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None = None, max_processes: int | None = None,
+                 checkpoint_every: int = 64, record_trace: bool = False,
+                 max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES, progress=None, on_window=None,
+                 keep_processes: bool = False, on_metrics=None, actor_options: dict | None = None,
+                 max_window_ps: int | None = None):
+        self.address = address
+        self.max_processes = max_processes
+        self.checkpoint_every = max(1, checkpoint_every)
+        self.record_trace = record_trace
+        self.max_payload_bytes = max_payload_bytes
+        self.progress = progress
+        self.on_window = on_window   # callback(window_index, executor); tests inject faults here
+        self.processes: list[_Process] = []
+        self.recoveries = 0
+        # keep_processes: reuse Ray processes across runs (sweeps, property tests);
+        # call close() when done. Process start-up (~0.3 s each) then happens once.
+        self.keep_processes = keep_processes
+        self._pool: list = []
+        # on_metrics(sim_time_ps, {actor: {metric: value}}) after every window and at the end
+        self.on_metrics = on_metrics
+        # Ray actor options for the processes, e.g. {"scheduling_strategy": "SPREAD"} to place
+        # them across a cluster's nodes
+        self.actor_options = dict(actor_options or {})
+        # the longest window when no actor's lookahead bounds it (progress and checkpoints
+        # happen between windows); None: up to the latest pending event
+        if max_window_ps is not None and not (isinstance(max_window_ps, int) and max_window_ps > 0):
+            raise ValueError(f"max_window_ps must be an integer > 0, got {max_window_ps!r}")
+        self.max_window_ps = max_window_ps
+
+    # --- set-up -------------------------------------------------------------------
+    def _place(self, system: SystemSpec) -> None:
+        specs = list(system.actors)
+        n = len(specs) if not self.max_processes else min(self.max_processes, len(specs))
+        groups = [specs[i * len(specs) // n:(i + 1) * len(specs) // n] for i in range(n)]
+        built = {s.name: s.build(system.seed) for s in specs}
+        probe = {name: a.lookahead_ps for name, a in built.items()}
+        bad = {k: v for k, v in probe.items() if not isinstance(v, int) or v <= 0}
+        if bad:
+            name, value = next(iter(bad.items()))
+            raise KernelError(f"actor '{name}' declares lookahead {value!r}; the Ray executor needs an integer > 0 ps")
+        self.owner = {}
+        self.lookahead = probe
+        self.processes = []
+        for i, group in enumerate(groups):
+            dicts = [{"name": s.name, "cls": s.cls, "params": s.params} for s in group]
+            self.processes.append(_Process(dicts))
+            for s in group:
+                self.owner[s.name] = i
+        self.local_only = self._local_only(built)
+
+    def _local_only(self, built: dict) -> set:
+        """The actors that do not bound the windows: every actor reachable from one through the
+        declared peers (what it sends can make them send) declares its peers and lives in its
+        process. Direct peers are not enough: an event passed on inside the process within a window
+        could make a peer send across processes before that peer's own bound."""
+        closed: set = set()
+        for name in built:
+            if name in closed:
+                continue
+            home, seen, stack, ok = self.owner[name], {name}, [name], True
+            while stack and ok:
+                peers = built[stack.pop()].peer_names
+                if peers is None:
+                    ok = False
+                    break
+                for p in peers:
+                    if self.owner.get(p) != home:
+                        ok = False
+                        break
+                    if p not in seen:
+                        seen.add(p)
+                        stack.append(p)
+            if ok:
+                closed |= seen   # whatever a closed actor reaches is closed too
+        return closed
+
+    def _new_host(self, specs: list[dict], seed: int):
+        remote = _RemoteHost.options(**self.actor_options) if self.actor_options else _RemoteHost
+        return remote.remote(specs, seed, self.max_payload_bytes, self.record_trace)
+
+    def _spawn(self, proc: _Process, seed: int) -> None:
+        proc.handle = self._new_host(proc.specs, seed)
+
+    def _attach(self, seed: int) -> None:
+        if not self.keep_processes:
+            for proc in self.processes:
+                self._spawn(proc, seed)
+            return
+        while len(self._pool) < len(self.processes):
+            self._pool.append(self._new_host([], seed))
+        for proc, handle in zip(self.processes, self._pool):
+            proc.handle = handle
+        ray.get([p.handle.configure.remote(p.specs, seed, self.max_payload_bytes, self.record_trace)
+                 for p in self.processes])
+
+    def close(self) -> None:
+        for handle in self._pool:
+            ray.kill(handle)
+        self._pool = []
+
+    def host_pids(self) -> list[int]:
+        return ray.get([p.handle.pid.remote() for p in self.processes])
+
+    # --- the run ------------------------------------------------------------------
+    def run(self, system: SystemSpec) -> RunResult:
+        ensure_ray(self.address)
+        wall0 = time.perf_counter()
+        self._place(system)
+        self.seed = system.seed
+        self._attach(system.seed)
+        trace: list = []
+        processed, last_time, calls = 0, 0, 0
+        self.metrics: dict = {}
+        try:
+            replies = ray.get([p.handle.start.remote() for p in self.processes])
+            for i, reply in enumerate(replies):
+                self._absorb(i, reply, trace)
+            self._checkpoint()
+            until = system.until_ps
+            window = 0
+            while True:
+                pending, bound = {}, {}   # actor -> earliest pending event / earliest possible send
+                for p in self.processes:
+                    pending.update(p.wake)
+                    bound.update(p.bound)
+                    for ev in p.inbox:
+                        _merge_min(pending, ev.dst, ev.time_ps)
+                        _merge_min(bound, ev.dst, ev.time_ps + self.lookahead[ev.dst])
+                for name in self.local_only:
+                    bound.pop(name, None)
+                if not pending:
+                    break
+                t_min = min(pending.values())
+                if until is not None and t_min > until:
+                    break
+                # W: no actor can send anything that lands before W (self-timers stay local)
+                if bound:
+                    w_end = min(bound.values())
+                elif self.max_window_ps is not None:
+                    w_end = t_min + self.max_window_ps
+                else:
+                    w_end = max(pending.values()) + 1
+                if self.max_window_ps is not None:
+                    w_end = min(w_end, t_min + self.max_window_ps)
+                if until is not None:
+                    w_end = min(w_end, until + 1)
+                if self.on_window is not None:
+                    self.on_window(window, self)
+                active = sorted({self.owner[a] for a, t in pending.items() if t < w_end})
+                inboxes = {}
+                for i in active:
+                    proc = self.processes[i]
+                    inboxes[i] = encode_batch(sorted(proc.inbox))
+                    proc.inbox = []
+                refs = {i: self.processes[i].handle.advance.remote(inboxes[i], w_end) for i in active}
+                calls += len(refs)
+                for i in active:
+                    reply = self._get_or_recover(i, refs[i], inboxes[i], w_end)
+                    self.processes[i].replay_log.append((inboxes[i], w_end))
+                    n, t = self._absorb(i, reply, trace, w_end)
+                    processed += n
+                    last_time = max(last_time, t)
+                window += 1
+                if window % self.checkpoint_every == 0:
+                    self._checkpoint()
+                if self.progress is not None:
+                    self.progress(t_min, processed)
+                if self.on_metrics is not None:
+                    self.on_metrics(last_time, self.metrics)
+            if self.on_metrics is not None:
+                self.on_metrics(last_time, self.metrics)
+            results = {}
+            for blob in ray.get([p.handle.results.remote() for p in self.processes]):
+                results.update(msgpack.unpackb(blob, raw=False, strict_map_key=False))
+        finally:
+            if not self.keep_processes:
+                for proc in self.processes:
+                    ray.kill(proc.handle)
+        if self.record_trace:
+            trace.sort()
+        return RunResult(results=dict(sorted(results.items())), end_time_ps=last_time, events=processed,
+                         trace=trace if self.record_trace else None,
+                         stats={"executor": self.name, "windows": window, "calls": calls,
+                                "processes": len(self.processes), "recoveries": self.recoveries,
+                                "wall_s": time.perf_counter() - wall0})
+
+    def _absorb(self, i: int, reply: bytes, trace: list, w_end: int | None = None) -> tuple[int, int]:
+        data = msgpack.unpackb(reply, raw=False, strict_map_key=False)
+        proc = self.processes[i]
+        proc.wake, proc.bound = data["wake"], data["bound"]
+        for ev in decode_batch(data["out"], "coordinator"):
+            if ev.dst not in self.owner:
+                raise MessageError(ev.dst, ev.kind, "dst", f"names no actor in this system (sent by '{ev.src}')")
+            if w_end is not None and ev.time_ps < w_end:
+                raise KernelError(f"actor '{ev.src}' sent '{ev.kind}' at {ev.time_ps} ps inside the safe window "
+                                  f"ending {w_end} ps: its lookahead is declared too large")
+            self.processes[self.owner[ev.dst]].inbox.append(ev)
+        trace.extend(tuple(t) for t in data["trace"])
+        self.metrics.update(data["metrics"])
+        return data["n"], data["last"]
+
+    def _checkpoint(self) -> None:
+        snaps = ray.get([p.handle.snapshot.remote() for p in self.processes])
+        for proc, snap in zip(self.processes, snaps):
+            proc.checkpoint = snap
+            proc.replay_log = []
+
+    def _get_or_recover(self, i: int, ref, inbox: bytes, w_end: int) -> bytes:
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayActorError:
+            pass
+        # The process died: rebuild it, restore the last checkpoint, replay the logged
+        # windows (their outputs were already routed; determinism makes them equal), retry.
+        proc = self.processes[i]
+        self.recoveries += 1
+        self._spawn(proc, self.seed)
+        if self.keep_processes:
+            self._pool[i] = proc.handle
+        ray.get(proc.handle.restore.remote(proc.checkpoint))
+        for logged_inbox, logged_end in proc.replay_log:
+            ray.get(proc.handle.advance.remote(logged_inbox, logged_end))
+        return ray.get(proc.handle.advance.remote(inbox, w_end))

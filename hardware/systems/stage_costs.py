@@ -1,0 +1,162 @@
+"""What one pipeline stage charges for one pass of a micro-batch, from hardware/ models.
+
+A stage is built from plain parameters (so a Ray process can rebuild it):
+  kind        "pim" (layers on one PIM module), "gpu" (a tensor-parallel GPU group running the
+              whole model) or "gpu-pim" (GPUs run FC, HBM-PIM runs attention; AttAcc-style)
+  model       LLM preset name
+  layers      decoder layers held by this stage
+  lm_head     whether this stage also runs the LM head (the last pipeline stage does)
+  device      PIM module / GPU preset name; hbm_pim (and hbm_pim_stacks, 0 = preset): HBM-PIM for gpu-pim
+  n_devices   tensor-parallel width (GPUs, or PIM modules acting as one stage)
+  partitioning, weight_bits   PIM attention mapping and weight precision
+  dataflow    "ideal" (default) or "artifact": a CENT stage priced the way CENT's own simulator
+              prices its published design (hardware/pim/cent_dataflow.py); system_devices = CXL
+              devices in the whole system (they share the host's PCIe lanes)
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from lolpim.hardware.cost import total
+from lolpim.models.llm.architecture import LlmConfig, load_llm
+
+
+def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
+    """The slice of every layer one of ``ways`` tensor-parallel devices holds (Megatron-style:
+    heads and FFN columns split; KV heads replicated when there are fewer than ``ways``)."""
+    if ways == 1:
+        return model
+    heads = max(1, model.heads // ways)
+    kv_heads = max(1, model.kv_heads // ways)
+    return replace(model, heads=heads, kv_heads=min(kv_heads, heads), ffn_hidden=max(1, model.ffn_hidden // ways))
+
+
+def _group(cost, n_devices: int):
+    """One tensor-parallel shard's cost as the group's: the same time, n_devices x the bytes,
+    FLOPs and energy (as the GPU model sums its tensor-parallel group)."""
+    if n_devices == 1:
+        return cost
+    return replace(cost, bytes_moved=cost.bytes_moved * n_devices, flops=cost.flops * n_devices,
+                   energy_j=cost.energy_j * n_devices)
+
+
+class StageCost:
+    def __init__(self, kind: str, model: str, layers: int, device: str, n_devices: int = 1,
+                 partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
+                 hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
+                 system_devices: int = 0):
+        from lolpim.hardware.pim.cent_dataflow import check_dataflow
+        self.kind = kind
+        self.dataflow = check_dataflow(dataflow)
+        if dataflow != "ideal" and kind != "pim":
+            raise ValueError(f"dataflow {dataflow!r} applies to PIM stages only, not {kind!r}")
+        self.system_devices = system_devices or n_devices
+        self.model = load_llm(model)
+        self.layers = layers
+        self.n_devices = n_devices
+        self.partitioning = partitioning
+        self.weight_bits = weight_bits
+        self.lm_head = lm_head
+        if kind == "pim":
+            from lolpim.hardware.pim import load_pim_module
+            self.spec = load_pim_module(device)
+            self.shard = shard_model(self.model, n_devices)
+        elif kind in ("gpu", "gpu-pim"):
+            from lolpim.hardware.gpu.model import load_gpu
+            self.spec = load_gpu(device)
+            if kind == "gpu-pim":
+                from dataclasses import replace as _replace
+
+                from lolpim.hardware.hbm_pim import load_hbm_pim
+                self.pim = load_hbm_pim(hbm_pim)
+                if hbm_pim_stacks:
+                    self.pim = _replace(self.pim, stacks_per_device=hbm_pim_stacks)
+        else:
+            raise ValueError(f"unknown stage kind {kind!r}")
+
+    def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
+        """One new token for every request; ``contexts`` = KV length each attends over."""
+        if self.kind == "pim":
+            from lolpim.hardware.pim import pim_decode_layers_cost, pim_gemv_cost
+            parts = pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
+                                           self.weight_bits)
+            if self.lm_head:
+                parts["lm_head"] = pim_gemv_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices,
+                                                 len(contexts), self.weight_bits)
+            # Each part above is one module's shard; the group's modules run theirs side by side, so
+            # the time is one shard's and the energy is the whole group's (n_devices shards).
+            parts = {name: _group(cost, self.n_devices) for name, cost in parts.items()}
+            if self.n_devices > 1:
+                parts["communication"] = self._pim_allreduce(len(contexts))   # ring: already all senders
+            if self.dataflow == "artifact":
+                return self._artifact_decode_s(contexts, parts)
+        elif self.kind == "gpu":
+            from lolpim.hardware.gpu.model import gpu_decode_step_cost
+            parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,
+                                         layers=None if self.lm_head else self.layers, weight_bits=self.weight_bits)
+        else:
+            from lolpim.hardware.hbm_pim import gpu_pim_decode_step_cost
+            parts = gpu_pim_decode_step_cost(self.spec, self.pim, self.model, contexts, self.n_devices,
+                                             layers=None if self.lm_head else self.layers,
+                                             weight_bits=self.weight_bits)
+        cost = total(parts)
+        return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
+
+    def _artifact_layout(self):
+        from lolpim.hardware.pim.cent_dataflow import CentBlockLayout
+        if self.n_devices > 1:      # tensor parallel: every device runs every block on all its channels
+            return CentBlockLayout(fc_devices=self.n_devices, channels_per_block=self.spec.channels,
+                                   blocks_per_device=1, devices=self.system_devices)
+        # pipeline: the module's blocks sit on disjoint channel groups (CENT's throughput mode)
+        return CentBlockLayout(channels_per_block=max(1, self.spec.channels // self.layers),
+                               blocks_per_device=self.layers, devices=self.system_devices)
+
+    def _artifact_decode_s(self, contexts: np.ndarray, ideal_parts: dict) -> tuple[float, dict]:
+        """CENT's published dataflow: every request at batch 1, one after another.
+        Tensor parallel: layers x (PIM + PNM + CXL multicast) per request. Pipeline: the module's
+        blocks form an internal pipeline, one block step per request plus (layers - 1) steps to
+        fill; the hop to the next stage is the simulator's link. Energy stays the ideal model's."""
+        from lolpim.hardware.pim import cent_dataflow as cd
+        layout = self._artifact_layout()
+        steps, attention = 0.0, 0.0
+        for ctx in np.asarray(contexts, dtype=np.int64):
+            terms = cd.block_terms_s(self.spec, self.model, int(ctx), layout)
+            if self.n_devices == 1:
+                terms.pop("cxl")
+            steps += sum(terms.values())
+            attention += sum(terms[k] for k in ("attention_qk", "attention_sv", "softmax_banks", "softmax_ewmul"))
+        n = len(contexts)
+        if self.n_devices > 1:
+            time_s = self.layers * steps
+            attention_s = self.layers * attention
+        else:
+            per_step = steps / max(n, 1)
+            time_s = steps + (self.layers - 1) * per_step
+            attention_s = attention * (n + self.layers - 1) / max(n, 1)
+        if self.lm_head:
+            time_s += n * cd.lm_head_s(self.spec, self.model, layout)
+        return time_s, {"energy_j": total(ideal_parts).energy_j, "attention_s": attention_s}
+
+    def prefill_s(self, prompts: np.ndarray) -> float:
+        if len(prompts) == 0:
+            return 0.0
+        if self.kind == "pim":
+            from lolpim.hardware.pim import pim_prefill_layers_cost
+            return sum(total(pim_prefill_layers_cost(self.spec, self.shard, int(p), self.layers)).time_s
+                       for p in prompts)
+        from lolpim.hardware.gpu.model import gpu_prefill_cost
+        return total(gpu_prefill_cost(self.spec, self.model, prompts, self.n_devices,
+                                      layers=None if self.lm_head else self.layers,
+                                      weight_bits=self.weight_bits)).time_s
+
+    def _pim_allreduce(self, batch: int):
+        from lolpim.hardware.links import allreduce_cost, load_link
+        link = load_link(self.spec.link)
+        per_layer = allreduce_cost(link, batch * self.model.hidden * 2, self.n_devices)
+        return per_layer.scaled(2 * self.layers)
+
+    def min_pass_s(self) -> float:
+        """A lower bound on any pass: one request at a one-token context (weights still stream)."""
+        return min(self.decode_s(np.array([1]))[0], self.prefill_s(np.array([1])) or np.inf)

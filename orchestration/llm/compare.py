@@ -1,0 +1,232 @@
+"""The main job: LoL-PIM against its baselines on one trace, as a table, JSON, CSV and a plot."""
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lolpim.orchestration.executors import make_executor
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import build, make_trace, summarise
+from lolpim.orchestration.progress import Progress
+
+TABLE_COLUMNS = (
+    ("system", "system", "{}"),
+    ("throughput_tokens_per_s", "tok/s", "{:.1f}"),
+    ("tpot_mean_s", "TPOT mean ms", "{:.2f}", 1e3),
+    ("tpot_p99_s", "TPOT p99 ms", "{:.2f}", 1e3),
+    ("ttft_mean_s", "TTFT mean s", "{:.2f}"),
+    ("kv_used_utilisation", "KV used", "{:.1%}"),
+    ("kv_allocated_utilisation", "KV alloc", "{:.1%}"),
+    ("module_utilisation", "busy", "{:.1%}"),
+    ("energy_per_token_j", "J/token", "{:.3f}"),
+    ("speedup", "LoL-PIM speedup", "{:.2f}x"),
+    ("preemptions", "preempt", "{}"),
+)
+# with prefill = before no prompt is simulated: first token - arrival is the wait for KV memory
+QUEUE_COLUMN = ("queue_wait_mean_s", "queue wait s", "{:.2f}")
+SPEEDUP_DEFINITION = ("LoL-PIM speedup = LoL-PIM's tok/s / the row's tok/s, same trace "
+                      "(tok/s = output tokens / (last finish - first arrival))")
+ENERGY_DEFINITION = ("J/token = the stages' decode energy / output tokens (no prefill, no idle power; "
+                     "docs/lolpim-system.md)")
+# On Ray, a system's serving actors declare their peers (host, stages, KV managers talk only to each
+# other), so when they share a process nothing bounds the safe window but this cap: each process then
+# runs 200 ms of simulated time per call (progress, metrics and checkpoints happen between calls)
+# instead of one pipeline hop.
+RAY_WINDOW_PS = 200 * 10**9
+DECODE_ONLY = ("decode-only (prefill = before: prompts are not simulated); "
+               "queue wait = arrival to first token = the wait for KV memory")
+
+
+def columns(result: dict) -> tuple:
+    if not result.get("decode_only"):
+        return TABLE_COLUMNS
+    return tuple(QUEUE_COLUMN if c[0] == "ttft_mean_s" else c for c in TABLE_COLUMNS)
+
+
+def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=None, max_processes=None,
+                show_progress: bool = False, when_idle=None) -> dict:
+    """Simulate each system on the same trace. On Ray the systems run side by side (one lane per
+    CPU, see _side_by_side); inline they run one after another. ``when_idle()``, if given, runs
+    once on Ray in the driver as soon as a lane has nothing left while others still run (a CPU
+    is free then): e.g. importing the plotting library."""
+    trace = make_trace(cfg, seed)
+    built = [build(kind, cfg, trace, seed) for kind in kinds]   # config errors surface before any run
+    total_tokens = int(trace.output_tokens.sum()) * len(built)
+    bar = Progress("simulating", total=1.0, enabled=show_progress)
+    done_events: dict[str, int] = {}
+
+    def progress(kind):
+        def update(_t, n):
+            done_events[kind] = n
+            # about six events per output token per system: a rough but monotone estimate
+            bar.update(min(0.99, sum(done_events.values()) / (6.0 * total_tokens + 1)),
+                       f"{sum(done_events.values())} events")
+        return update
+
+    def simulate(system, executor=None):
+        if executor is None:
+            executor = make_executor(executor_name, address, max_processes=max_processes, max_window_ps=RAY_WINDOW_PS)
+        executor.progress = progress(system.kind)
+        return summarise(system, executor.run(system.spec))
+
+    try:
+        if executor_name == "ray" and len(built) > 1:
+            summaries = _side_by_side(built, simulate, address,
+                                      lambda: make_executor("ray", address, max_processes=max_processes,
+                                                            max_window_ps=RAY_WINDOW_PS, keep_processes=True),
+                                      when_idle)
+        else:
+            summaries = [simulate(system) for system in built]
+    finally:
+        bar.close()
+    base = next((s for s in summaries if s["system"] == "lolpim"), None)
+    for s in summaries:
+        s["speedup"] = base["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if base else math.nan
+    return {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
+            "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
+            "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
+            "decode_only": cfg.prefill == "before",
+            "hardware": {s["system"]: s["hardware"]["label"] for s in summaries},
+            "speedup_definition": SPEEDUP_DEFINITION, "energy_definition": ENERGY_DEFINITION,
+            "executor": executor_name, "seed": seed, "systems": summaries}
+
+
+def _side_by_side(built: list, simulate, address, new_executor, when_idle=None) -> list:
+    """Run the systems on Ray in as many lanes as the cluster has CPUs (at most one per system).
+    Each lane keeps its Ray processes and runs system after system in them (the largest first),
+    so a 2-CPU machine starts two processes, not one per system: on a small machine process
+    start-up costs about as much as the small systems' whole runs."""
+    import ray
+    from lolpim.actors.kernel.ray_executor import ensure_ray
+    ensure_ray(address)
+    lanes = max(1, min(len(built), int(ray.cluster_resources().get("CPU", 1))))
+    queue = deque(sorted(range(len(built)), key=lambda i: -len(built[i].spec.actors)))
+    lock = threading.Lock()
+    summaries: list = [None] * len(built)
+    idle = [when_idle] if when_idle is not None else []
+
+    def lane():
+        executor = new_executor()
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    i = queue.popleft()
+                summaries[i] = simulate(built[i], executor)
+        finally:
+            executor.close()
+        with lock:
+            task = idle.pop() if idle and None in summaries else None
+        if task is not None:
+            task()
+
+    with ThreadPoolExecutor(lanes) as pool:
+        for future in [pool.submit(lane) for _ in range(lanes)]:
+            future.result()
+    return summaries
+
+
+def format_table(result: dict) -> str:
+    cols = columns(result)
+    rows = [[c[1] for c in cols]]
+    for s in result["systems"]:
+        row = []
+        for col in cols:
+            value = s.get(col[0])
+            if value is None or isinstance(value, float) and math.isnan(value):
+                row.append("-")
+                continue
+            if len(col) > 3:
+                value = value * col[3]
+            row.append(col[2].format(value))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    head = (f"{result['model']}, trace {result['trace']} "
+            f"({result['requests']} requests, mean input {result['mean_input_tokens']:.0f}, "
+            f"mean output {result['mean_output_tokens']:.0f} tokens), executor {result['executor']}")
+    head += "\n" + (DECODE_ONLY if result.get("decode_only") else f"prefill simulated (prefill = {result['prefill']})")
+    # each system's description starts with its hardware (devices x preset, GiB of each memory)
+    desc = "\n".join(f"  {s['system']:8s} {s['description']}" for s in result["systems"])
+    foot = SPEEDUP_DEFINITION + "\n" + ENERGY_DEFINITION
+    return f"{head}\n{desc}\n\n" + "\n".join(lines) + "\n" + foot
+
+
+def write_outputs(result: dict, out: Path) -> list[Path]:
+    from lolpim.orchestration.results import write_csv, write_json
+    paths = [write_json(out / "comparison.json", result),
+             write_csv(out / "comparison.csv", [dict({k: v for k, v in s.items() if k != "per_request"},
+                                                     hardware=(s.get("hardware") or {}).get("label", ""))
+                                                for s in result["systems"]]),
+             write_csv(out / "requests.csv", [dict(system=s["system"], **r) for s in result["systems"]
+                                              for r in s["per_request"]])]
+    paths.append(plot(result, out / "comparison.png"))
+    return paths
+
+
+def _tick_label(s: dict) -> str:
+    """A bar's label: the system and the hardware it really has (devices x preset, GiB)."""
+    hw = s.get("hardware") or {}
+    lines = [s["system"]]
+    for i, d in enumerate(hw.get("devices", [])):
+        lines += [("+ " if i else "") + f"{d['count']} x {d['model']}", f"{d['gib']:.0f} GiB {d['memory']}"]
+    return "\n".join(lines)
+
+
+def warm_up_plotting() -> None:
+    """Import what plot() needs (about 0.7 s), e.g. while the last system still runs on Ray."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
+def plot(result: dict, path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    systems = result["systems"]
+    labels = [_tick_label(s) for s in systems]
+    colours = ["#c0392b" if s["system"] == "lolpim" else "#7f8c8d" for s in systems]
+    x = np.arange(len(systems))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+    axes = axes.ravel()
+    panels = [("throughput_tokens_per_s", "throughput [output tokens/s]", 1.0, "%.0f"),
+              ("tpot_mean_s", "mean time per output token [ms]", 1e3, "%.1f"),
+              (None, "KV capacity [%]", 100.0, "%.0f"),
+              ("energy_per_token_j", "energy [J/output token]", 1.0, "%.3f")]
+    for ax, (key, label, scale, fmt) in zip(axes, panels):
+        if key is None:      # KV used next to KV allocated (static reservations allocate what they do not use)
+            used = [s["kv_used_utilisation"] * scale for s in systems]
+            alloc = [s["kv_allocated_utilisation"] * scale for s in systems]
+            bars = ax.bar(x - 0.2, used, 0.4, color=colours, label="used")
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+            bars = ax.bar(x + 0.2, alloc, 0.4, color=colours, alpha=0.45, hatch="//", label="allocated")
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+            ax.set_ylim(0, max(used + alloc) * 1.2)
+            ax.legend(fontsize=8, loc="upper center", ncol=2)
+        else:
+            bars = ax.bar(x, [s[key] * scale for s in systems], color=colours)
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+        if key == "throughput_tokens_per_s":
+            for xi, s in zip(x, systems):
+                if s["system"] != "lolpim" and not math.isnan(s["speedup"]):
+                    ax.annotate(f"LoL-PIM {s['speedup']:.2f}x", (xi, 0), xytext=(0, 4), textcoords="offset points",
+                                ha="center", fontsize=7, color="white")
+        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+    mode = "decode-only (prefill = before)" if result.get("decode_only") else f"prefill = {result['prefill']}"
+    fig.suptitle(f"{result['model']}, {result['trace']} ({result['requests']} requests, mean input "
+                 f"{result['mean_input_tokens']:.0f}, mean output {result['mean_output_tokens']:.0f} tokens), {mode}")
+    fig.text(0.5, 0.005, SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION, ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -7,8 +7,14 @@ A subclass declares:
   ``peer_names``   optionally, the only actors it ever sends to (None: any). The Ray executor
                    lets a process whose actors send only to each other run past the window
                    bound its lookahead would set (actors/kernel/ray_executor.py);
+  ``Params``       the frozen dataclass of its parameters (None: it has none); the
+                   constructor is ``__init__(name, seed, params)``;
+  ``state_fields`` every attribute that changes during a run. Snapshots (Ray recovery)
+                   carry exactly these, so ``state()`` / ``load_state()`` derive from the
+                   declaration and a field cannot be forgotten (tests/kernel/test_actor_state.py
+                   checks that nothing outside it changes);
 and implements ``handle(event, payload) -> list[Event]`` (build outputs with ``send``),
-optionally ``start()``, ``result()``, and ``state()`` / ``load_state()`` for snapshots.
+optionally ``start()`` and ``result()``.
 Self-addressed events (timers) may use any delay >= 0: they never cross a window.
 """
 from __future__ import annotations
@@ -37,6 +43,8 @@ class Actor:
     accepts: dict[str, dict[str, Any]] = {}
     lookahead_ps: int = 1
     peer_names: frozenset | None = None
+    Params: type | None = None
+    state_fields: tuple[str, ...] = ()
 
     def __init__(self, name: str, seed: int = 0):
         self.name = name
@@ -56,11 +64,15 @@ class Actor:
         return {}
 
     def state(self) -> dict:
-        """Subclass state as msgpack-friendly values (numpy arrays as lists or bytes)."""
-        return {}
+        """The declared state (``state_fields``) as msgpack-friendly values."""
+        return {f: encode_state(getattr(self, f)) for f in self.state_fields}
 
     def load_state(self, state: dict) -> None:
-        pass
+        missing = set(self.state_fields) - set(state)
+        if missing:
+            raise KernelError(f"actor '{self.name}': snapshot lacks declared state {sorted(missing)}")
+        for f in self.state_fields:
+            setattr(self, f, decode_state(state[f]))
 
     def send_horizon_ps(self, pending: list[Event]) -> int:
         """The earliest time this actor could send to another actor, given the events already
@@ -97,6 +109,56 @@ class Actor:
         self.events_processed = snap.get("events", 0)
         self.rng.bit_generator.state = _text_to_ints(unpack_payload(snap["rng"]))
         self.load_state(snap["state"])
+
+
+def encode_state(value):
+    """A state value as msgpack data that ``decode_state`` turns back into an equal value of the
+    same type: numpy arrays keep dtype and shape, tuples, sets and non-text dict keys survive."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": [value.dtype.str, list(value.shape), np.ascontiguousarray(value).tobytes()]}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (bool, str, bytes, float)) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else {"__bigint__": str(value)}
+    if isinstance(value, list):
+        return [encode_state(v) for v in value]
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode_state(v) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"__set__": [encode_state(v) for v in sorted(value)]}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in value):
+            return {k: encode_state(v) for k, v in value.items()}
+        return {"__map__": [[encode_state(k), encode_state(v)] for k, v in value.items()]}
+    raise TypeError(f"state value of type {type(value).__name__} cannot be snapshotted; keep actor state "
+                    "to numbers, text, bytes, numpy arrays and lists/tuples/sets/dicts of them")
+
+
+def decode_state(data):
+    if isinstance(data, list):
+        return [decode_state(v) for v in data]
+    if isinstance(data, dict):
+        if len(data) == 1:
+            (tag, body), = data.items()
+            if tag == "__ndarray__":
+                dtype, shape, raw = body
+                return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+            if tag == "__bigint__":
+                return int(body)
+            if tag == "__tuple__":
+                return tuple(decode_state(v) for v in body)
+            if tag == "__set__":
+                return {decode_state(v) for v in body}
+            if tag == "__map__":
+                return {_hashable(decode_state(k)): decode_state(v) for k, v in body}
+        return {k: decode_state(v) for k, v in data.items()}
+    return data
+
+
+def _hashable(key):
+    return tuple(_hashable(k) for k in key) if isinstance(key, (list, tuple)) else key
 
 
 def _ints_to_text(obj):

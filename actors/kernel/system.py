@@ -1,11 +1,13 @@
 """A simulated system = a list of actor specs plus a seed; a run = that system on an executor.
 
-Specs are plain data (class path + parameters), so the Ray executor can rebuild any
-actor in another process, and again after that process dies.
+A spec names its actor, its class (the class object itself) and the class's frozen parameter
+dataclass (``cls.Params``), so a typo in a parameter fails when the spec is written, not
+inside an actor process. Both are picklable, so the Ray executor can rebuild any actor in
+another process, and again after that process dies.
 """
 from __future__ import annotations
 
-import importlib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +17,29 @@ from lolpim.actors.kernel.actor import Actor
 @dataclass(frozen=True)
 class ActorSpec:
     name: str
-    cls: str                        # "package.module:ClassName"
-    params: dict = field(default_factory=dict)
+    cls: type[Actor]
+    params: Any = None              # an instance of cls.Params (None when the class has none)
+
+    def __post_init__(self):
+        if not (isinstance(self.cls, type) and issubclass(self.cls, Actor)):
+            raise TypeError(f"actor '{self.name}': cls must be an Actor subclass, got {self.cls!r}")
+        expected = self.cls.Params
+        if expected is None:
+            if self.params is not None:
+                raise TypeError(f"actor '{self.name}': {self.cls.__name__} takes no parameters")
+        elif type(self.params) is not expected:
+            raise TypeError(f"actor '{self.name}': params must be {self.cls.__name__}.Params "
+                            f"({expected.__name__}), got {type(self.params).__name__}")
 
     def build(self, seed: int) -> Actor:
-        module_name, _, class_name = self.cls.partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(name=self.name, seed=seed, **self.params)
+        if self.params is None:
+            return self.cls(name=self.name, seed=seed)
+        return self.cls(name=self.name, seed=seed, params=self.params)
+
+
+def frozen_params(cls):
+    """Decorator for an actor's parameter dataclass: frozen, keyword-only fields."""
+    return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
 
 
 @dataclass(frozen=True)

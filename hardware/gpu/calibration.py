@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lolpim.models.llm.architecture import load_llm
 from lolpim.hardware.gpu.model import GpuSpec, gpu_attention_kernel_cost, gpu_gemm_cost, gpu_prefill_attention_cost
 
 MICROBENCH_PATH = Path(__file__).parent / "data" / "h200_decode_microbench.json"
@@ -58,7 +59,6 @@ def prefill_is_fit_row(row: dict) -> bool:
 
 def prefill_attention_heads(row: dict) -> tuple[int, int]:
     """Query and KV heads one GPU held in a prefill row (its model preset's share)."""
-    from lolpim.models.llm.architecture import load_llm
     model = load_llm(row["model"])
     return model.heads // row["tp"], max(1, model.kv_heads // row["tp"])
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lolpim.hardware.pim.attention import _check_layers
 from lolpim.hardware.pim.gemv import tile_shape
 from lolpim.hardware.pim.spec import PimModuleSpec, check_weight_bits
 from lolpim.models.llm.architecture import LlmConfig
@@ -54,7 +55,6 @@ def matrix_bytes_in_banks(spec: PimModuleSpec, k_in: int, n_out: int, weight_bit
 
 def module_capacity(spec: PimModuleSpec, model: LlmConfig, layers: int, weight_bits: int = 16) -> PimCapacity:
     """Capacity account of one module holding ``layers`` decoder layers of ``model``."""
-    from lolpim.hardware.pim.attention import _check_layers
     layers = _check_layers(layers, model)
     weight_bits = check_weight_bits(weight_bits)
     per_layer = sum(matrix_bytes_in_banks(spec, k, n, weight_bits) for k, n in model.fc_shapes().values())

@@ -14,6 +14,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from lolpim.core.errors import ParameterError
+from lolpim.models.llm.hf_config import canonical_reference, hf_model_fields, is_hf_reference, read_hf_config
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -31,6 +32,7 @@ class LlmConfig:
     vocab: int
     max_context_tokens: int
     bytes_per_value: int = 2  # FP16/BF16 activations, KV and (by default) weights
+    tied_embeddings: bool = False   # the LM head reuses the embedding table (stored once)
 
     def __post_init__(self):
         for f in ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "vocab",
@@ -42,6 +44,8 @@ class LlmConfig:
             raise ParameterError("ffn_kind", f"got {self.ffn_kind!r}; allowed: 'gated', 'plain'")
         if self.heads % self.kv_heads:
             raise ParameterError("kv_heads", f"{self.kv_heads} must divide heads ({self.heads})")
+        if not isinstance(self.tied_embeddings, bool):
+            raise ParameterError("tied_embeddings", f"must be true or false, got {self.tied_embeddings!r}")
 
     @property
     def gqa_group(self) -> int:
@@ -72,8 +76,8 @@ class LlmConfig:
 
     @property
     def params_total(self) -> int:
-        # embedding and LM head are untied in every preset here
-        return self.layers * self.params_per_layer + 2 * self.vocab * self.hidden
+        tables = 1 if self.tied_embeddings else 2     # embedding table, LM head
+        return self.layers * self.params_per_layer + tables * self.vocab * self.hidden
 
     def kv_bytes_per_token_per_layer(self) -> int:
         return 2 * self.kv_dim * self.bytes_per_value
@@ -87,6 +91,9 @@ def preset_names() -> list[str]:
 
 
 def load_llm(name: str) -> LlmConfig:
+    """A preset by name, or ``hf:<path to config.json>`` (models/llm/hf_config.py)."""
+    if is_hf_reference(name):
+        return llm_from_hf(name)
     path = PRESET_DIR / f"{name}.toml"
     if not path.is_file():
         raise ParameterError("model", f"unknown model {name!r}; available: {', '.join(preset_names())}")
@@ -97,3 +104,14 @@ def load_llm(name: str) -> LlmConfig:
     if unknown:
         raise ParameterError(sorted(unknown)[0], f"unknown key in preset {path.name}; allowed: {sorted(allowed)}")
     return LlmConfig(**data)
+
+
+def llm_from_hf(reference: str) -> LlmConfig:
+    """The shapes of the model whose Hugging Face config.json ``reference`` ("hf:<path>") names."""
+    fields_ = hf_model_fields(read_hf_config(reference), name=canonical_reference(reference))
+    if "experts" in fields_:
+        # routed experts change both what is stored and what a token multiplies; pricing only
+        # the dense part would be a silent wrong result, so refuse until experts are priced
+        raise ParameterError("num_experts", f"{reference}: mixture-of-experts models ({fields_['experts']} "
+                                            "experts) are not priced yet; use a dense model")
+    return LlmConfig(**fields_)

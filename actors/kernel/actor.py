@@ -2,7 +2,9 @@
 delivers an event to an actor (used by both executors, so they cannot drift apart).
 
 A subclass declares:
-  ``accepts``      {kind: {field: type or tuple of types}}: the messages it understands;
+  ``accepts``      {kind: PayloadClass}: the messages it understands, each a frozen dataclass
+                   (actors/kernel/messages.py); ``handle`` receives an instance of it. The old
+                   form {kind: {field: type}} (handle gets a dict) is accepted during the transition;
   ``lookahead_ps`` the smallest delay of anything it sends to *another* actor (> 0);
   ``peer_names``   optionally, the only actors it ever sends to (None: any). The Ray executor
                    lets a process whose actors send only to each other run past the window
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from lolpim.actors.kernel import messages
 from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, pack_payload, unpack_payload
 from lolpim.actors.kernel.events import Event
 
@@ -40,11 +43,20 @@ def actor_seed(seed: int, name: str) -> np.random.SeedSequence:
 
 
 class Actor:
-    accepts: dict[str, dict[str, Any]] = {}
+    accepts: dict[str, Any] = {}
     lookahead_ps: int = 1
     peer_names: frozenset | None = None
     Params: type | None = None
     state_fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        # a bad message declaration fails at import, not on the first message
+        super().__init_subclass__(**kwargs)
+        for kind, schema in cls.accepts.items():
+            if messages.is_message_class(schema):
+                messages.schema_of(schema)
+            elif not isinstance(schema, dict):
+                raise TypeError(f"{cls.__name__}.accepts['{kind}'] must be a message dataclass, got {schema!r}")
 
     def __init__(self, name: str, seed: int = 0):
         self.name = name
@@ -87,7 +99,12 @@ class Actor:
         return {}
 
     # --- helpers ----------------------------------------------------------------
-    def send(self, dst: str, kind: str, payload: dict, delay_ps: int = 0) -> Event:
+    def reject(self, event: Event, field: str, problem: str):
+        """Refuse a well-typed message that is wrong for this actor's state (raises MessageError)."""
+        raise MessageError(self.name, event.kind, field, problem)
+
+    def send(self, dst: str, kind: str, payload, delay_ps: int = 0) -> Event:
+        """``payload``: a message dataclass instance (or, during the transition, a dict)."""
         if dst != self.name and delay_ps < self.lookahead_ps:
             raise KernelError(f"actor '{self.name}' sent '{kind}' to '{dst}' with delay {delay_ps} ps, "
                               f"below its declared lookahead {self.lookahead_ps} ps")
@@ -97,7 +114,7 @@ class Actor:
             raise KernelError(f"actor '{self.name}' sent '{kind}' to '{dst}', which is not among its declared "
                               f"peers ({', '.join(sorted(self.peer_names))})")
         self._seq += 1
-        return Event(self.now_ps + int(delay_ps), dst, self.name, self._seq, kind, pack_payload(payload))
+        return Event(self.now_ps + int(delay_ps), dst, self.name, self._seq, kind, messages.encode(payload))
 
     def snapshot(self) -> dict:
         bitgen = self.rng.bit_generator.state
@@ -194,8 +211,10 @@ def _type_ok(value, expected) -> bool:
     return False
 
 
-def check_payload(actor: Actor, event: Event, max_payload_bytes: int) -> dict:
-    """Validate an incoming event against the receiving actor's declared schema."""
+def check_payload(actor: Actor, event: Event, max_payload_bytes: int):
+    """Validate an incoming event against the receiving actor's declared schema; returns the
+    payload as an instance of the declared message class (a dict for old dict schemas).
+    Anything malformed raises MessageError, never another exception."""
     schema = actor.accepts.get(event.kind)
     if schema is None:
         allowed = ", ".join(sorted(actor.accepts)) or "none"
@@ -203,9 +222,9 @@ def check_payload(actor: Actor, event: Event, max_payload_bytes: int) -> dict:
     if len(event.payload) > max_payload_bytes:
         raise MessageError(actor.name, event.kind, "payload",
                            f"is {len(event.payload)} bytes, over the limit of {max_payload_bytes} bytes")
-    payload = unpack_payload(event.payload)
-    if not isinstance(payload, dict):
-        raise MessageError(actor.name, event.kind, "payload", f"must be a map, got {type(payload).__name__}")
+    if not isinstance(schema, dict):
+        return messages.decode(actor.name, event.kind, schema, event.payload)
+    payload = messages.unpack(actor.name, event.kind, event.payload)
     for field, expected in schema.items():
         if field not in payload:
             raise MessageError(actor.name, event.kind, field, "is missing")
@@ -215,7 +234,7 @@ def check_payload(actor: Actor, event: Event, max_payload_bytes: int) -> dict:
                                f"must be {names}, got {_SCALARS.get(type(payload[field]), type(payload[field]).__name__)}")
     extra = set(payload) - set(schema)
     if extra:
-        raise MessageError(actor.name, event.kind, sorted(extra)[0], "is not part of this message kind")
+        raise MessageError(actor.name, event.kind, str(sorted(extra, key=repr)[0])[:80], "is not part of this message kind")
     return payload
 
 

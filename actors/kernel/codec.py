@@ -45,7 +45,7 @@ def decode_batch(data: bytes, receiver: str = "?") -> list[Event]:
         raise MessageError(receiver, "?", "batch", f"is not valid msgpack ({exc})") from None
     if not isinstance(batch, dict) or "v" not in batch:
         raise MessageError(receiver, "?", "v", "is missing: not a lolpim message batch")
-    if batch["v"] != SCHEMA_VERSION:
+    if type(batch["v"]) is not int or batch["v"] != SCHEMA_VERSION:   # True == 1 == 1.0: exact int only
         raise MessageError(receiver, "?", "v", f"has unknown schema version {batch['v']!r}; "
                                                f"this build speaks version {SCHEMA_VERSION}")
     raw_events = batch.get("events")

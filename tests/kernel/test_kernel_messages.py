@@ -89,7 +89,7 @@ class TooEager(Actor):
 
 
 def test_sending_below_the_declared_lookahead_is_a_kernel_error():
-    system = SystemSpec((ActorSpec("eager", f"{__name__}:TooEager"), ActorSpec("peer", f"{__name__}:Counter")))
+    system = SystemSpec((ActorSpec("eager", TooEager), ActorSpec("peer", Counter)))
     with pytest.raises(KernelError, match="below its declared lookahead 100 ps"):
         InlineExecutor().run(system)
 
@@ -103,6 +103,6 @@ class SendsToNobody(Actor):
 
 
 def test_message_to_an_unknown_actor_is_named():
-    system = SystemSpec((ActorSpec("lonely", f"{__name__}:SendsToNobody"),))
+    system = SystemSpec((ActorSpec("lonely", SendsToNobody),))
     with pytest.raises(MessageError, match="actor 'ghost' rejected message kind 'go': field 'dst' names no actor"):
         InlineExecutor().run(system)

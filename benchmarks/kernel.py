@@ -15,17 +15,17 @@ import time
 
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.actors.demo.pipeline import PipelineShape
-from lolpim.actors.kernel.system import ActorSpec, SystemSpec
+from lolpim.actors.demo.random_graph import node
+from lolpim.actors.kernel.system import SystemSpec
 
-NODE = "lolpim.actors.demo.random_graph:GraphNode"
 
 
 def ring(n_actors: int, tokens: int, hops: int, lookahead_ps: int = 10) -> SystemSpec:
     """n actors in a ring, ``tokens`` pings per actor, each forwarded ``hops`` times, no work."""
     names = [f"r{i:03d}" for i in range(n_actors)]
-    return SystemSpec(tuple(ActorSpec(name, NODE, {
-        "targets": [names[(i + 1) % n_actors]], "lookahead_ps": lookahead_ps, "delay_choices_ps": [0],
-        "initial_pings": tokens, "max_hops": hops, "null_work": True}) for i, name in enumerate(names)))
+    return SystemSpec(tuple(node(name,
+        targets=[names[(i + 1) % n_actors]], lookahead_ps=lookahead_ps, delay_choices_ps=[0],
+        initial_pings=tokens, max_hops=hops, null_work=True) for i, name in enumerate(names)))
 
 
 def main() -> None:

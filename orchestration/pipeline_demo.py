@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lolpim.actors.kernel.events import ps_to_seconds, seconds_to_ps
+from lolpim.actors.kernel.events import ps_to_seconds
 from lolpim.actors.demo.pipeline import PipelineShape
 
 
@@ -13,6 +13,7 @@ class PipelineDemoConfig:
     stages: int = field(default=8, metadata={"min": 1, "max": 4096})
     stage_service_s: float = field(default=1e-3, metadata={"min": 1e-9, "max": 10.0})
     # service time of stage i = stage_service_s * (1 + service_skew * i / (stages - 1)): 0 = uniform
+    # (PipelineShape.from_seconds)
     service_skew: float = field(default=0.0, metadata={"min": 0.0, "max": 10.0})
     link_latency_s: float = field(default=2e-6, metadata={"min": 1e-12, "max": 1.0})
     microbatches: int = field(default=8, metadata={"min": 1, "max": 100000})
@@ -20,11 +21,8 @@ class PipelineDemoConfig:
     jitter: float = field(default=0.0, metadata={"min": 0.0, "max": 0.9})
 
     def shape(self) -> PipelineShape:
-        n = self.stages
-        service = tuple(seconds_to_ps(self.stage_service_s * (1 + self.service_skew * i / max(1, n - 1)))
-                        for i in range(n))
-        return PipelineShape(service, seconds_to_ps(self.link_latency_s), self.microbatches, self.rounds,
-                             self.jitter)
+        return PipelineShape.from_seconds(self.stages, self.stage_service_s, self.service_skew, self.link_latency_s,
+                                          self.microbatches, self.rounds, self.jitter)
 
 
 def summarise(cfg: PipelineDemoConfig, run) -> dict:

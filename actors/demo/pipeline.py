@@ -12,41 +12,64 @@ stages the makespan is exactly max(R C + (M - 1) s, C + (R M - 1) s).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lolpim.actors.kernel.actor import Actor
-from lolpim.actors.kernel.events import Event
-from lolpim.actors.kernel.system import ActorSpec, SystemSpec
+from lolpim.actors.kernel.events import Event, seconds_to_ps
+from lolpim.actors.kernel.messages import Empty, message
+from lolpim.actors.kernel.system import ActorSpec, SystemSpec, frozen_params
 
-_WORK = {"mb": int, "round": int, "sent_ps": int}
+
+@message
+class Work:
+    mb: int = field(metadata={"min": 0})
+    round: int = field(metadata={"min": 0})
+    sent_ps: int = field(metadata={"min": 0})
 
 
 class Source(Actor):
-    accepts = {"work": _WORK}
+    accepts = {"work": Work}
+    state_fields = ("round_latencies_ps", "completed", "finish_ps")
 
-    def __init__(self, name, seed, first_stage: str, microbatches: int, rounds: int, link_ps: int):
+    @frozen_params
+    class Params:
+        first_stage: str
+        microbatches: int
+        rounds: int
+        link_ps: int
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return params.link_ps
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        self.first_stage = first_stage
-        self.microbatches = microbatches
-        self.rounds = rounds
-        self.lookahead_ps = link_ps
+        self.p = params
+        self.lookahead_ps = params.link_ps
         self.round_latencies_ps: list[int] = []
         self.completed = 0
         self.finish_ps = 0
 
     def start(self) -> list[Event]:
-        return [self.send(self.first_stage, "work", {"mb": m, "round": 0, "sent_ps": 0}, self.lookahead_ps)
-                for m in range(self.microbatches)]
+        return [self.send(self.p.first_stage, "work", Work(mb=m, round=0, sent_ps=0), self.lookahead_ps)
+                for m in range(self.p.microbatches)]
 
-    def handle(self, event, payload):
+    def handle(self, event, payload: Work):
+        # a forged message must not make the Source loop or send round past its rounds
+        if payload.mb >= self.p.microbatches:
+            self.reject(event, "mb", f"is {payload.mb}; this source has {self.p.microbatches} micro-batches")
+        if payload.round >= self.p.rounds:
+            self.reject(event, "round", f"is {payload.round}; this source runs {self.p.rounds} rounds")
+        if payload.sent_ps > self.now_ps:
+            self.reject(event, "sent_ps", f"is {payload.sent_ps}, after the arrival time {self.now_ps}")
         # work arriving here has been through every stage: one round done
-        self.round_latencies_ps.append(self.now_ps - payload["sent_ps"])
+        self.round_latencies_ps.append(self.now_ps - payload.sent_ps)
         self.completed += 1
         self.finish_ps = self.now_ps
-        nxt = payload["round"] + 1
-        if nxt >= self.rounds:
+        nxt = payload.round + 1
+        if nxt >= self.p.rounds:
             return []
-        return [self.send(self.first_stage, "work", {"mb": payload["mb"], "round": nxt, "sent_ps": self.now_ps},
+        return [self.send(self.p.first_stage, "work", Work(mb=payload.mb, round=nxt, sent_ps=self.now_ps),
                           self.lookahead_ps)]
 
     def result(self):
@@ -55,23 +78,28 @@ class Source(Actor):
                 "mean_round_latency_ps": sum(lat) // len(lat) if lat else 0,
                 "max_round_latency_ps": max(lat) if lat else 0}
 
-    def state(self):
-        return {"lat": self.round_latencies_ps, "completed": self.completed, "finish": self.finish_ps}
-
-    def load_state(self, s):
-        self.round_latencies_ps, self.completed, self.finish_ps = list(s["lat"]), s["completed"], s["finish"]
-
 
 class Stage(Actor):
-    accepts = {"work": _WORK, "done": {}}
+    accepts = {"work": Work, "done": Empty}
+    # queue: (mb, round, sent_ps) of each waiting micro-batch, the head in service when busy
+    state_fields = ("queue", "busy", "busy_ps", "served")
 
-    def __init__(self, name, seed, next_actor: str, service_ps: int, link_ps: int, jitter: float = 0.0):
+    @frozen_params
+    class Params:
+        next_actor: str
+        service_ps: int
+        link_ps: int
+        jitter: float = 0.0
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return params.link_ps
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        self.next_actor = next_actor
-        self.service_ps = service_ps
-        self.jitter = jitter
-        self.lookahead_ps = link_ps
-        self.queue: list[dict] = []
+        self.p = params
+        self.lookahead_ps = params.link_ps
+        self.queue: list[tuple] = []
         self.busy = False
         self.busy_ps = 0
         self.served = 0
@@ -79,19 +107,24 @@ class Stage(Actor):
     def handle(self, event, payload):
         out = []
         if event.kind == "work":
-            self.queue.append(payload)
+            self.queue.append((payload.mb, payload.round, payload.sent_ps))
         else:  # service finished: pass the head of the queue on
-            done = self.queue.pop(0)
+            # 'done' is this stage's own timer; a forged one (issue 14) popped an empty queue
+            if event.src != self.name:
+                self.reject(event, "src", f"is '{event.src}'; only this stage times its own service")
+            if not self.busy or not self.queue:
+                self.reject(event, "kind", "arrived with nothing in service")
+            mb, rnd, sent = self.queue.pop(0)
             self.busy = False
             self.served += 1
-            out.append(self.send(self.next_actor, "work", done, self.lookahead_ps))
+            out.append(self.send(self.p.next_actor, "work", Work(mb=mb, round=rnd, sent_ps=sent), self.lookahead_ps))
         if not self.busy and self.queue:
-            service = self.service_ps
-            if self.jitter:
-                service = int(service * (1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)))
+            service = self.p.service_ps
+            if self.p.jitter:
+                service = int(service * (1.0 + self.p.jitter * (2.0 * self.rng.random() - 1.0)))
             self.busy = True
             self.busy_ps += service
-            out.append(self.send(self.name, "done", {}, service))
+            out.append(self.send(self.name, "done", Empty(), service))
         return out
 
     def result(self):
@@ -99,12 +132,6 @@ class Stage(Actor):
 
     def metrics(self):
         return {"served": self.served, "busy_ps": self.busy_ps}
-
-    def state(self):
-        return {"queue": self.queue, "busy": self.busy, "busy_ps": self.busy_ps, "served": self.served}
-
-    def load_state(self, s):
-        self.queue, self.busy, self.busy_ps, self.served = list(s["queue"]), s["busy"], s["busy_ps"], s["served"]
 
 
 @dataclass(frozen=True)
@@ -115,16 +142,23 @@ class PipelineShape:
     rounds: int
     jitter: float = 0.0
 
+    @classmethod
+    def from_seconds(cls, stages: int, stage_service_s: float, service_skew: float, link_latency_s: float,
+                     microbatches: int, rounds: int, jitter: float = 0.0) -> PipelineShape:
+        """Service time of stage i = stage_service_s * (1 + service_skew * i / (stages - 1)): skew 0 = uniform."""
+        service = tuple(seconds_to_ps(stage_service_s * (1 + service_skew * i / max(1, stages - 1)))
+                        for i in range(stages))
+        return cls(service, seconds_to_ps(link_latency_s), microbatches, rounds, jitter)
+
     def system(self, seed: int = 0) -> SystemSpec:
         n = len(self.service_ps)
         names = [f"stage{i:03d}" for i in range(n)]
-        mod = __name__
-        actors = [ActorSpec("source", f"{mod}:Source", {"first_stage": names[0], "microbatches": self.microbatches,
-                                                       "rounds": self.rounds, "link_ps": self.link_ps})]
+        actors = [ActorSpec("source", Source, Source.Params(first_stage=names[0], microbatches=self.microbatches,
+                                                            rounds=self.rounds, link_ps=self.link_ps))]
         for i, name in enumerate(names):
-            actors.append(ActorSpec(name, f"{mod}:Stage", {
-                "next_actor": names[i + 1] if i + 1 < n else "source", "service_ps": self.service_ps[i],
-                "link_ps": self.link_ps, "jitter": self.jitter}))
+            actors.append(ActorSpec(name, Stage, Stage.Params(
+                next_actor=names[i + 1] if i + 1 < n else "source", service_ps=self.service_ps[i],
+                link_ps=self.link_ps, jitter=self.jitter)))
         return SystemSpec(tuple(actors), seed=seed)
 
     # --- analytic formulas --------------------------------------------------------

@@ -5,63 +5,84 @@ so any difference in delivery order between executors shows up in the result."""
 from __future__ import annotations
 
 import zlib
+from dataclasses import field
 
 from lolpim.actors.kernel.actor import Actor
+from lolpim.actors.kernel.messages import message
+from lolpim.actors.kernel.system import ActorSpec, frozen_params
 
-_PING = {"hops": int, "value": int}
+
+@message
+class Ping:
+    hops: int = field(metadata={"min": 0})   # a negative count would be forwarded ~2^63 times
+    value: int
+
+
+@message
+class Tick:
+    value: int
 
 
 class GraphNode(Actor):
-    accepts = {"ping": _PING, "tick": {"value": int}}
+    accepts = {"ping": Ping, "tick": Tick}
+    state_fields = ("checksum", "received")
 
-    def __init__(self, name, seed, targets: list, lookahead_ps: int, delay_choices_ps: list,
-                 initial_pings: int = 0, max_hops: int = 8, send_prob: float = 0.7,
-                 timer_prob: float = 0.2, null_work: bool = False):
+    @frozen_params
+    class Params:
+        targets: tuple[str, ...]
+        lookahead_ps: int
+        delay_choices_ps: tuple[int, ...]   # extra delay on top of the lookahead
+        initial_pings: int = 0
+        max_hops: int = 8
+        send_prob: float = 0.7
+        timer_prob: float = 0.2
+        null_work: bool = False
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return params.lookahead_ps
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        self.targets = list(targets)
-        self.lookahead_ps = lookahead_ps
-        self.delay_choices_ps = list(delay_choices_ps)  # extra delay on top of the lookahead
-        self.initial_pings = initial_pings
-        self.max_hops = max_hops
-        self.send_prob = send_prob
-        self.timer_prob = timer_prob
-        self.null_work = null_work
+        self.p = params
+        self.targets = tuple(params.targets)
+        self.lookahead_ps = params.lookahead_ps
+        self.delays = tuple(params.delay_choices_ps)
         self.checksum = 0
         self.received = 0
 
     def start(self):
-        return [self.send(t, "ping", {"hops": 0, "value": i}, self.lookahead_ps)
-                for i in range(self.initial_pings) for t in self.targets[:1]]
+        return [self.send(t, "ping", Ping(hops=0, value=i), self.lookahead_ps)
+                for i in range(self.p.initial_pings) for t in self.targets[:1]]
 
     def handle(self, event, payload):
         self.received += 1
-        if self.null_work:
+        p = self.p
+        if p.null_work:
             # forward the same ping round the ring with no decisions: pure kernel overhead
-            if payload.get("hops", 0) < self.max_hops and self.targets:
-                return [self.send(self.targets[0], "ping", {"hops": payload["hops"] + 1, "value": 0},
-                                  self.lookahead_ps)]
+            if event.kind == "ping" and payload.hops < p.max_hops and self.targets:
+                return [self.send(self.targets[0], "ping", Ping(hops=payload.hops + 1, value=0), self.lookahead_ps)]
             return []
-        self.checksum = zlib.crc32(f"{self.now_ps}:{event.src}:{event.seq}:{event.kind}:{payload['value']}:"
+        self.checksum = zlib.crc32(f"{self.now_ps}:{event.src}:{event.seq}:{event.kind}:{payload.value}:"
                                    f"{self.checksum}".encode())
         if event.kind == "tick":
             return []
         out = []
-        if self.rng.random() < self.timer_prob:
-            out.append(self.send(self.name, "tick", {"value": self.received}, 0))
-        if payload["hops"] < self.max_hops:
+        if self.rng.random() < p.timer_prob:
+            out.append(self.send(self.name, "tick", Tick(value=self.received), 0))
+        if payload.hops < p.max_hops:
             for target in self.targets:
-                if self.rng.random() < self.send_prob:
-                    extra = self.delay_choices_ps[int(self.rng.integers(len(self.delay_choices_ps)))]
-                    out.append(self.send(target, "ping", {"hops": payload["hops"] + 1,
-                                                          "value": self.checksum & 0xFFFF},
+                if self.rng.random() < p.send_prob:
+                    extra = self.delays[int(self.rng.integers(len(self.delays)))]
+                    out.append(self.send(target, "ping", Ping(hops=payload.hops + 1, value=self.checksum & 0xFFFF),
                                          self.lookahead_ps + extra))
         return out
 
     def result(self):
         return {"checksum": self.checksum, "received": self.received, "last_ps": self.now_ps}
 
-    def state(self):
-        return {"checksum": self.checksum, "received": self.received}
 
-    def load_state(self, s):
-        self.checksum, self.received = s["checksum"], s["received"]
+def node(name: str, **params) -> ActorSpec:
+    """ActorSpec of a GraphNode; lists are taken as tuples (the Params are frozen)."""
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    return ActorSpec(name, GraphNode, GraphNode.Params(**params))

@@ -9,6 +9,9 @@ A subclass declares:
   ``peer_names``   optionally, the only actors it ever sends to (None: any). The Ray executor
                    lets a process whose actors send only to each other run past the window
                    bound its lookahead would set (actors/kernel/ray_executor.py);
+                   when either depends on params, override the classmethods
+                   ``lookahead_for(params)`` / ``peers_for(name, params)``, which the Ray
+                   driver reads without building the actor (deliver checks they agree);
   ``Params``       the frozen dataclass of its parameters (None: it has none); the
                    constructor is ``__init__(name, seed, params)``;
   ``state_fields`` every attribute that changes during a run. Snapshots (Ray recovery)
@@ -64,6 +67,17 @@ class Actor:
         self._seq = 0
         self.events_processed = 0   # delivered events; reported as lolpim_events_processed_total
         self.rng = np.random.Generator(np.random.PCG64(actor_seed(seed, name)))
+
+    # --- declared without building the actor (the Ray executor reads these on the driver) ----
+    @classmethod
+    def lookahead_for(cls, params) -> int:
+        """The lookahead an actor built with ``params`` will have. Override when it depends on params."""
+        return cls.lookahead_ps
+
+    @classmethod
+    def peers_for(cls, name: str, params) -> frozenset | None:
+        """The peers an actor ``name`` built with ``params`` will declare (None: any actor)."""
+        return cls.peer_names
 
     # --- to implement -----------------------------------------------------------
     def start(self) -> list[Event]:

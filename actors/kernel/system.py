@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from lolpim.actors.kernel.actor import Actor
+from lolpim.actors.kernel.actor import Actor, KernelError
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,16 @@ class ActorSpec:
 
     def build(self, seed: int) -> Actor:
         if self.params is None:
-            return self.cls(name=self.name, seed=seed)
-        return self.cls(name=self.name, seed=seed, params=self.params)
+            actor = self.cls(name=self.name, seed=seed)
+        else:
+            actor = self.cls(name=self.name, seed=seed, params=self.params)
+        # the Ray driver plans windows from the classmethods without building actors: they must agree
+        declared = (self.cls.lookahead_for(self.params), self.cls.peers_for(self.name, self.params))
+        if (actor.lookahead_ps, actor.peer_names) != declared:
+            raise KernelError(f"actor '{self.name}' ({self.cls.__name__}) has lookahead {actor.lookahead_ps!r} "
+                              f"and peers {actor.peer_names!r}, but {self.cls.__name__}.lookahead_for/peers_for "
+                              f"declare {declared[0]!r} and {declared[1]!r}; override them to match")
+        return actor
 
 
 def frozen_params(cls):

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.actors.demo.pipeline import PipelineShape
 from lolpim.actors.kernel.ray_executor import RayExecutor
-from lolpim.actors.kernel.system import ActorSpec, SystemSpec
+from lolpim.actors.demo.random_graph import node
+from lolpim.actors.kernel.system import SystemSpec
 
 pytestmark = pytest.mark.ray
 
-NODE = "lolpim.actors.demo.random_graph:GraphNode"
 
 
 @st.composite
@@ -29,17 +29,17 @@ def actor_graphs(draw):
         targets = draw(st.lists(st.sampled_from(others), min_size=0, max_size=3, unique=True))
         if name != hub and draw(st.booleans()):
             targets = [hub] + [t for t in targets if t != hub]   # fan-in: many senders hit the hub
-        specs.append(ActorSpec(name, NODE, {
-            "targets": targets,
-            "lookahead_ps": draw(st.sampled_from([1, 2, 5, 10])),
+        specs.append(node(name,
+            targets=targets,
+            lookahead_ps=draw(st.sampled_from([1, 2, 5, 10])),
             # small delay sets make equal timestamps (ties) common
-            "delay_choices_ps": draw(st.lists(st.sampled_from([0, 0, 1, 3]), min_size=1, max_size=3)),
-            "initial_pings": draw(st.integers(0, 3)),
-            "max_hops": draw(st.integers(0, 6)),
-            "send_prob": draw(st.sampled_from([0.0, 0.5, 0.9])),
-            "timer_prob": draw(st.sampled_from([0.0, 0.3])),
-            "null_work": draw(st.booleans()) and i % 2 == 1,   # zero-work handlers
-        }))
+            delay_choices_ps=draw(st.lists(st.sampled_from([0, 0, 1, 3]), min_size=1, max_size=3)),
+            initial_pings=draw(st.integers(0, 3)),
+            max_hops=draw(st.integers(0, 6)),
+            send_prob=draw(st.sampled_from([0.0, 0.5, 0.9])),
+            timer_prob=draw(st.sampled_from([0.0, 0.3])),
+            null_work=draw(st.booleans()) and i % 2 == 1,   # zero-work handlers
+        ))
     max_processes = draw(st.sampled_from([None, 1, 2]))
     return SystemSpec(tuple(specs), seed=draw(st.integers(0, 2**40))), max_processes
 
@@ -71,10 +71,10 @@ def test_random_graphs_inline_equals_ray_bit_for_bit(pooled_ray, case):
 
 def test_fan_in_ties_are_ordered_by_source_then_sequence(ray_session):
     # three senders hit one receiver at exactly the same timestamps
-    specs = [ActorSpec("sink", NODE, {"targets": [], "lookahead_ps": 1, "delay_choices_ps": [0]})]
+    specs = [node("sink", targets=[], lookahead_ps=1, delay_choices_ps=[0])]
     for s in ("a", "b", "c"):
-        specs.append(ActorSpec(s, NODE, {"targets": ["sink"], "lookahead_ps": 4, "delay_choices_ps": [0],
-                                         "initial_pings": 3, "max_hops": 0, "send_prob": 1.0}))
+        specs.append(node(s, targets=["sink"], lookahead_ps=4, delay_choices_ps=[0],
+                                         initial_pings=3, max_hops=0, send_prob=1.0))
     system = SystemSpec(tuple(specs), seed=3)
     inline = InlineExecutor(record_trace=True).run(system)
     on_ray = RayExecutor(record_trace=True).run(system)

@@ -180,14 +180,21 @@ def _fc_parts(spec: GpuSpec, model: LlmConfig, rows: int, n_gpus: int, weight_bi
     """QKV, output projection and FFN of one layer on one GPU (column-parallel QKV and FFN-up,
     row-parallel output projection and FFN-down, as Megatron-style tensor parallelism)."""
     q_heads, kv_heads = _tp_heads(model, n_gpus)
-    shapes = model.fc_shapes()
     qkv_n = (q_heads + 2 * kv_heads) * model.head_dim
-    ffn_up_n = shapes["ffn_up"][1] // n_gpus
+    ffn = ZERO
+    for role, k, n, gemm_rows, count in model.ffn_gemms(rows):
+        if role == "down":               # row-parallel: each GPU holds K / n_gpus
+            k_local, n_local = math.ceil(k / n_gpus), n
+        elif role == "router":           # tiny, replicated on every GPU
+            k_local, n_local = k, n
+        else:                            # up: column-parallel
+            k_local, n_local = k, n // n_gpus
+        cost = gpu_gemm_cost(spec, k_local, n_local, gemm_rows, weight_bits)
+        ffn = ffn + (cost if count == 1 else cost.scaled(count))
     return {
         "qkv": gpu_gemm_cost(spec, model.hidden, qkv_n, rows, weight_bits),
         "out_proj": gpu_gemm_cost(spec, q_heads * model.head_dim, model.hidden, rows, weight_bits),
-        "ffn": gpu_gemm_cost(spec, model.hidden, ffn_up_n, rows, weight_bits)
-               + gpu_gemm_cost(spec, math.ceil(model.ffn_hidden / n_gpus), model.hidden, rows, weight_bits),
+        "ffn": ffn,
     }
 
 
@@ -196,7 +203,7 @@ def _elementwise_parts(spec: GpuSpec, model: LlmConfig, rows: int, n_gpus: int) 
     h = rows * model.hidden * ACT_BYTES
     _, kv_heads = _tp_heads(model, n_gpus)
     q_heads = model.heads // n_gpus
-    ffn_local = math.ceil(model.ffn_hidden / n_gpus) * rows * ACT_BYTES
+    ffn_local = math.ceil(model.ffn_width_per_token / n_gpus) * rows * ACT_BYTES
     kernels = [
         gpu_elementwise_cost(spec, 3 * h, 4.0 * rows * model.hidden),              # norm + residual
         gpu_elementwise_cost(spec, 3 * h, 4.0 * rows * model.hidden),              # norm + residual

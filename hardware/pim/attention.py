@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from lolpim.hardware.cost import OpCost
+from lolpim.hardware.cost import ZERO, OpCost
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim.gemv import gemv_channel_schedule, pim_gemv_cost
 from lolpim.hardware.pim.spec import ACTIVATION_BYTES, PimModuleSpec, check_weight_bits
@@ -195,7 +195,7 @@ def _elementwise_flops(model: LlmConfig, tokens: int) -> tuple[float, float]:
     """(other, ffn activation) NMU flops of one layer for ``tokens`` tokens."""
     other = tokens * (2 * NORM_FLOPS_PER_VALUE * model.hidden
                       + ROPE_FLOPS_PER_VALUE * (model.q_dim + model.kv_dim) + 2 * model.hidden)
-    act = tokens * ACTIVATION_FLOPS_PER_VALUE * model.ffn_hidden
+    act = tokens * ACTIVATION_FLOPS_PER_VALUE * model.ffn_width_per_token
     return float(other), float(act)
 
 
@@ -211,9 +211,10 @@ def pim_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
     ctx = _contexts(contexts_tokens)
     batch = int(ctx.size)
     shapes = model.fc_shapes()
-    fc = {part: _gemv_cached(spec, k, n, batch, weight_bits) for part, (k, n) in shapes.items()}
+    fc = {part: _gemv_cached(spec, *shapes[part], batch, weight_bits) for part in ("qkv", "out_proj")}
     other_flops, act_flops = _elementwise_flops(model, batch)
-    ffn = fc["ffn_up"] + fc["ffn_down"] + _nmu_cost(spec, act_flops, "nmu")
+    ffn = _ffn_cost(model, batch, lambda k, n, rows: _gemv_cached(spec, k, n, rows, weight_bits)) \
+        + _nmu_cost(spec, act_flops, "nmu")
     parts = {
         "qkv": fc["qkv"],
         "attention": pim_attention_cost(spec, model, ctx, partitioning),
@@ -222,6 +223,16 @@ def pim_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
         "other": _nmu_cost(spec, other_flops, "nmu"),
     }
     return {name: _per_layers(cost, layers) for name, cost in parts.items()}
+
+
+def _ffn_cost(model: LlmConfig, tokens: int, gemm) -> OpCost:
+    """The FFN of one layer for ``tokens`` tokens, each of its GEMMs priced by ``gemm(k, n, rows)``;
+    for a mixture of experts, the experts the batch activates (LlmConfig.ffn_gemms)."""
+    out = ZERO
+    for _role, k, n, rows, count in model.ffn_gemms(tokens):
+        cost = gemm(k, n, rows)
+        out = out + (cost if count == 1 else cost.scaled(count))
+    return out
 
 
 def _per_layers(cost: OpCost, layers: int) -> OpCost:
@@ -259,7 +270,7 @@ def pim_prefill_layers_cost(spec: PimModuleSpec, model: LlmConfig, prompt_tokens
     prompts = _contexts(np.atleast_1d(prompt_tokens))
     tokens = int(prompts.sum())
     shapes = model.fc_shapes()
-    fc = {part: _prefill_fc(spec, k, n, tokens) for part, (k, n) in shapes.items()}
+    fc = {part: _prefill_fc(spec, *shapes[part], tokens) for part in ("qkv", "out_proj")}
     other_flops, act_flops = _elementwise_flops(model, tokens)
     # causal attention: QK^T and SV over on average half the prompt, per query head
     attn_flops = float(2 * 2 * model.heads * model.head_dim * (prompts * (prompts + 1) // 2).sum()
@@ -273,7 +284,8 @@ def pim_prefill_layers_cost(spec: PimModuleSpec, model: LlmConfig, prompt_tokens
         "qkv": fc["qkv"],
         "attention": attention,
         "out_proj": fc["out_proj"],
-        "ffn": fc["ffn_up"] + fc["ffn_down"] + _nmu_cost(spec, act_flops, "nmu"),
+        "ffn": _ffn_cost(model, tokens, lambda k, n, rows: _prefill_fc(spec, k, n, rows))
+               + _nmu_cost(spec, act_flops, "nmu"),
         "other": _nmu_cost(spec, other_flops, "nmu"),
     }
     return {name: _per_layers(cost, layers) for name, cost in parts.items()}

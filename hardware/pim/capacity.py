@@ -57,7 +57,8 @@ def module_capacity(spec: PimModuleSpec, model: LlmConfig, layers: int, weight_b
     """Capacity account of one module holding ``layers`` decoder layers of ``model``."""
     layers = _check_layers(layers, model)
     weight_bits = check_weight_bits(weight_bits)
-    per_layer = sum(matrix_bytes_in_banks(spec, k, n, weight_bits) for k, n in model.fc_shapes().values())
+    per_layer = sum(copies * matrix_bytes_in_banks(spec, k, n, weight_bits)
+                    for k, n, copies in model.weight_matrices())
     weights = layers * per_layer
     buffers = spec.channels * spec.reserved_bytes_per_channel
     available = spec.capacity_bytes - weights - buffers

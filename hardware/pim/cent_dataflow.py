@@ -95,6 +95,14 @@ def check_dataflow(dataflow: str) -> str:
     return dataflow
 
 
+def _require_dense(model) -> None:
+    # CENT's artifact traces dense Llama blocks only; pricing a mixture of experts as if it
+    # were dense would be a silent wrong result
+    if model.is_moe:
+        raise ParameterError("cent.dataflow", f"the 'artifact' dataflow traces dense blocks only; "
+                                              f"{model.name} has {model.experts} experts: use 'ideal'")
+
+
 def _ceil(a: float, b: float) -> int:
     return int(math.ceil(a / b - 1e-12))
 
@@ -180,6 +188,7 @@ class CentBlockLayout:
 def pim_block_terms_s(spec, model, context: int, layout: CentBlockLayout,
                       c: CentArtifactConstants = ARTIFACT) -> dict[str, float]:
     """PIM time (the artifact's 'PIM latency' column) of one block for one query, by term."""
+    _require_dense(model)
     aim = _Aim(spec, c)
     cpb = layout.channels_per_block
     banks = cpb * spec.banks_per_channel

@@ -4,6 +4,7 @@ Presets live in models/llm/presets/*.toml. Only shapes are modelled, never weigh
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,6 +34,13 @@ class LlmConfig:
     max_context_tokens: int
     bytes_per_value: int = 2  # FP16/BF16 activations, KV and (by default) weights
     tied_embeddings: bool = False   # the LM head reuses the embedding table (stored once)
+    # mixture of experts (1 expert = a dense FFN): each token is routed to ``experts_per_token``
+    # of ``experts`` FFNs of width ``expert_ffn_hidden``; a shared FFN of width
+    # ``shared_expert_ffn_hidden`` (0: none) is always active beside them
+    experts: int = 1
+    experts_per_token: int = 1
+    expert_ffn_hidden: int = 0      # 0: ffn_hidden
+    shared_expert_ffn_hidden: int = 0
 
     def __post_init__(self):
         for f in ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "vocab",
@@ -46,6 +54,12 @@ class LlmConfig:
             raise ParameterError("kv_heads", f"{self.kv_heads} must divide heads ({self.heads})")
         if not isinstance(self.tied_embeddings, bool):
             raise ParameterError("tied_embeddings", f"must be true or false, got {self.tied_embeddings!r}")
+        for f in ("experts", "experts_per_token", "expert_ffn_hidden", "shared_expert_ffn_hidden"):
+            value = getattr(self, f)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if f.startswith("experts") else 0):
+                raise ParameterError(f, f"must be an integer >= {1 if f.startswith('experts') else 0}, got {value!r}")
+        if self.experts_per_token > self.experts:
+            raise ParameterError("experts_per_token", f"{self.experts_per_token} exceeds the {self.experts} experts")
 
     @property
     def gqa_group(self) -> int:
@@ -60,24 +74,89 @@ class LlmConfig:
     def kv_dim(self) -> int:
         return self.kv_heads * self.head_dim
 
+    @property
+    def is_moe(self) -> bool:
+        return self.experts > 1
+
+    @property
+    def routed_ffn_hidden(self) -> int:
+        """Width of one routed expert (the FFN itself for a dense model)."""
+        return self.expert_ffn_hidden or self.ffn_hidden
+
+    def _ffn_pair(self, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        up = 2 * width if self.ffn_kind == "gated" else width
+        return (self.hidden, up), (width, self.hidden)
+
     def fc_shapes(self) -> dict[str, tuple[int, int]]:
-        """Weight matrices of one decoder layer as (input size K, output size N) per part."""
-        ffn_up = 2 * self.ffn_hidden if self.ffn_kind == "gated" else self.ffn_hidden
+        """The attention projections and one FFN (one routed expert for MoE) of a decoder layer,
+        as (input size K, output size N) per part. What a layer stores: ``weight_matrices``;
+        what a batch multiplies in the FFN: ``ffn_gemms``."""
+        ffn_up, ffn_down = self._ffn_pair(self.routed_ffn_hidden)
         return {
             "qkv": (self.hidden, self.q_dim + 2 * self.kv_dim),
             "out_proj": (self.q_dim, self.hidden),
-            "ffn_up": (self.hidden, ffn_up),
-            "ffn_down": (self.ffn_hidden, self.hidden),
+            "ffn_up": ffn_up,
+            "ffn_down": ffn_down,
         }
+
+    def weight_matrices(self) -> list[tuple[int, int, int]]:
+        """Every weight matrix of one decoder layer as (K, N, copies): all experts are stored."""
+        shapes = self.fc_shapes()
+        out = [(*shapes["qkv"], 1), (*shapes["out_proj"], 1),
+               (*shapes["ffn_up"], self.experts), (*shapes["ffn_down"], self.experts)]
+        if self.is_moe:
+            out.append((self.hidden, self.experts, 1))                 # the router
+            if self.shared_expert_ffn_hidden:
+                out += [(*s, 1) for s in self._ffn_pair(self.shared_expert_ffn_hidden)]
+        return out
+
+    def expert_load(self, tokens: int) -> tuple[float, int]:
+        """(experts a batch of ``tokens`` tokens activates, tokens each active expert takes).
+
+        Routing is taken as uniform and independent per token (no measured router statistics
+        are available for a shape-only model): an expert is idle with probability
+        (1 - k/E)^tokens, so E (1 - (1 - k/E)^tokens) experts are active on average, each with
+        ceil(tokens k / active) tokens (rounded up: a GEMM has whole rows)."""
+        if not self.is_moe:
+            return 1.0, tokens
+        e, k = self.experts, self.experts_per_token
+        active = e * (1.0 - (1.0 - k / e) ** tokens)
+        return active, max(1, math.ceil(tokens * k / active - 1e-9))
+
+    def ffn_gemms(self, tokens: int) -> list[tuple[str, int, int, int, float]]:
+        """The FFN of one layer for a batch of ``tokens`` tokens as (role, K, N, rows, count):
+        ``count`` GEMMs of K x N weights with ``rows`` input rows each (count 1 for a dense
+        model). Roles: "up" (gate and up projections), "down", "router"."""
+        up, down = self._ffn_pair(self.routed_ffn_hidden)
+        active, rows = self.expert_load(tokens)
+        out = [("up", *up, rows, active), ("down", *down, rows, active)]
+        if self.is_moe:
+            out.append(("router", self.hidden, self.experts, tokens, 1.0))
+            if self.shared_expert_ffn_hidden:
+                shared_up, shared_down = self._ffn_pair(self.shared_expert_ffn_hidden)
+                out += [("up", *shared_up, tokens, 1.0), ("down", *shared_down, tokens, 1.0)]
+        return out
+
+    @property
+    def ffn_width_per_token(self) -> int:
+        """FFN activations one token computes (its routed experts and the shared FFN)."""
+        return self.experts_per_token * self.routed_ffn_hidden + self.shared_expert_ffn_hidden
 
     @property
     def params_per_layer(self) -> int:
-        return sum(k * n for k, n in self.fc_shapes().values())
+        return sum(k * n * copies for k, n, copies in self.weight_matrices())
 
     @property
     def params_total(self) -> int:
         tables = 1 if self.tied_embeddings else 2     # embedding table, LM head
         return self.layers * self.params_per_layer + tables * self.vocab * self.hidden
+
+    @property
+    def params_active_per_token(self) -> int:
+        """Parameters one token multiplies (MoE: its routed experts only)."""
+        expert = sum(k * n for k, n in self._ffn_pair(self.routed_ffn_hidden))
+        idle_experts = self.experts - self.experts_per_token
+        return self.params_total - self.layers * idle_experts * expert
 
     def kv_bytes_per_token_per_layer(self) -> int:
         return 2 * self.kv_dim * self.bytes_per_value
@@ -109,9 +188,4 @@ def load_llm(name: str) -> LlmConfig:
 def llm_from_hf(reference: str) -> LlmConfig:
     """The shapes of the model whose Hugging Face config.json ``reference`` ("hf:<path>") names."""
     fields_ = hf_model_fields(read_hf_config(reference), name=canonical_reference(reference))
-    if "experts" in fields_:
-        # routed experts change both what is stored and what a token multiplies; pricing only
-        # the dense part would be a silent wrong result, so refuse until experts are priced
-        raise ParameterError("num_experts", f"{reference}: mixture-of-experts models ({fields_['experts']} "
-                                            "experts) are not priced yet; use a dense model")
     return LlmConfig(**fields_)

@@ -7,11 +7,10 @@ queued before the first of them pops, so each actor sees exactly the delivery or
 """
 from __future__ import annotations
 
-import heapq
 import time
 
-from lolpim.actors.kernel.actor import actor_metrics, deliver, trace_entry
 from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, pack_payload, unpack_payload
+from lolpim.actors.kernel.loop import EventLoop
 from lolpim.actors.kernel.system import RunResult, SystemSpec
 
 
@@ -32,49 +31,23 @@ class InlineExecutor:
 
     def run(self, system: SystemSpec) -> RunResult:
         wall0 = time.perf_counter()
-        actors = {spec.name: spec.build(system.seed) for spec in system.actors}
-        queue: list = []
-        for actor in actors.values():
-            for ev in actor.start():
-                _check_dst(ev, actors)
-                heapq.heappush(queue, ev)
-        until = system.until_ps
-        trace = [] if self.record_trace else None
-        processed, last_time = 0, 0
-        limit = self.max_payload_bytes
-        pop, push = heapq.heappop, heapq.heappush
-        while queue:
-            if until is not None and queue[0][0] > until:
-                break
-            ev = pop(queue)
-            actor = actors.get(ev.dst)
-            if actor is None:
-                _check_dst(ev, actors)
-            for out in deliver(actor, ev, limit):
-                if out.dst not in actors:
-                    _check_dst(out, actors)
-                push(queue, out)
-            if trace is not None:
-                trace.append(trace_entry(ev))
-            processed += 1
-            last_time = ev.time_ps
-            if self.progress is not None and processed % self.progress_every_events == 0:
-                self.progress(last_time, processed)
-            if self.on_metrics is not None and processed % self.metrics_every_events == 0:
-                self.on_metrics(last_time, {n: actor_metrics(a) for n, a in actors.items()})
+        loop = EventLoop({spec.name: spec.build(system.seed) for spec in system.actors},
+                         self.max_payload_bytes, self.record_trace, remote_ok=False)
+        loop.start()
+        hooks = []
+        if self.progress is not None:
+            hooks.append((self.progress_every_events, self.progress))
         if self.on_metrics is not None:
-            self.on_metrics(last_time, {n: actor_metrics(a) for n, a in actors.items()})
+            hooks.append((self.metrics_every_events, lambda last, _n: self.on_metrics(last, loop.metrics())))
+        loop.run(None if system.until_ps is None else system.until_ps + 1, hooks)
+        if self.on_metrics is not None:
+            self.on_metrics(loop.last_ps, loop.metrics())
+        trace = loop.trace
         if trace is not None:
             trace.sort()
         wall = time.perf_counter() - wall0
         # Results go through msgpack as they do on Ray, so both report identical types.
-        results = unpack_payload(pack_payload({n: a.result() for n, a in sorted(actors.items())}))
+        results = unpack_payload(pack_payload({n: a.result() for n, a in sorted(loop.actors.items())}))
         return RunResult(results=results,
-                         end_time_ps=last_time, events=processed, trace=trace,
+                         end_time_ps=loop.last_ps, events=loop.processed, trace=trace,
                          stats={"executor": self.name, "wall_s": wall})
-
-
-def _check_dst(ev, actors) -> None:
-    from lolpim.actors.kernel.codec import MessageError
-    if ev.dst not in actors:
-        raise MessageError(ev.dst, ev.kind, "dst", f"names no actor in this system (sent by '{ev.src}')")

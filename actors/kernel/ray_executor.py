@@ -25,27 +25,28 @@ from dataclasses import dataclass, field
 import msgpack
 import ray
 
-from lolpim.actors.kernel.actor import KernelError, actor_metrics, deliver, trace_entry
+from lolpim.actors.kernel.actor import KernelError
 from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, decode_batch, encode_batch
-from lolpim.actors.kernel.system import ActorSpec, RunResult, SystemSpec
+from lolpim.actors.kernel.loop import EventLoop, local_only_actors, plan_window
+from lolpim.actors.kernel.system import ActorSpec, RunResult, SystemSpec, actor_plan
 
 
 class ActorHost:
-    """Runs a group of logical actors inside one process. Plain class: Ray wraps it."""
+    """Runs a group of logical actors inside one process (the shared EventLoop, a window per
+    call). Plain class: Ray wraps it."""
 
     def __init__(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool):
         self.configure(specs, seed, max_payload_bytes, record_trace)
 
     def configure(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool) -> None:
         """(Re)build this process's actors; a kept process serves many runs this way."""
-        self.actors = {}
+        actors = {}
         for s in specs:
             spec = ActorSpec(**s)
-            self.actors[spec.name] = spec.build(seed)
-        self.label = ",".join(self.actors) if len(self.actors) <= 3 else f"{next(iter(self.actors))}+{len(self.actors) - 1}"
-        self.queue: list = []
-        self.max_payload_bytes = max_payload_bytes
-        self.record_trace = record_trace
+            actors[spec.name] = spec.build(seed)
+        self.actors = actors
+        self.label = ",".join(actors) if len(actors) <= 3 else f"{next(iter(actors))}+{len(actors) - 1}"
+        self.loop = EventLoop(actors, max_payload_bytes, record_trace, remote_ok=True)
 
     def pid(self) -> int:
         return os.getpid()
@@ -54,59 +55,34 @@ class ActorHost:
         return ray.get_runtime_context().get_node_id()
 
     def start(self) -> bytes:
-        out = []
-        for actor in self.actors.values():
-            out.extend(self._route(actor.start()))
-        return self._reply(out, [], 0, 0)
+        return self._reply(self.loop.start(), 0)
 
     def advance(self, inbox: bytes, window_end_ps: int) -> bytes:
-        for ev in decode_batch(inbox, self.label):
-            if ev.dst not in self.actors:
-                raise MessageError(ev.dst, ev.kind, "dst", f"is not hosted by process '{self.label}'")
-            heapq.heappush(self.queue, ev)
-        out, trace, processed, last = [], [], 0, 0
-        queue, limit = self.queue, self.max_payload_bytes
-        while queue and queue[0][0] < window_end_ps:
-            ev = heapq.heappop(queue)
-            out.extend(self._route(deliver(self.actors[ev.dst], ev, limit)))
-            if self.record_trace:
-                trace.append(trace_entry(ev))
-            processed += 1
-            last = ev.time_ps
-        return self._reply(out, trace, processed, last)
-
-    def _route(self, events) -> list:
+        self.loop.push_inbound(decode_batch(inbox, self.label), self.label)
+        before = self.loop.processed
         # Events between actors of this process stay here: they are >= W anyway.
-        remote = []
-        for ev in events:
-            if ev.dst in self.actors:
-                heapq.heappush(self.queue, ev)
-            else:
-                remote.append(ev)
-        return remote
+        out = self.loop.run(window_end_ps)
+        return self._reply(out, self.loop.processed - before)
 
-    def _reply(self, out, trace, processed, last_ps) -> bytes:
-        metrics = {name: actor_metrics(a) for name, a in self.actors.items()}
-        pending: dict[str, list] = {}
-        for ev in self.queue:
-            pending.setdefault(ev.dst, []).append(ev)
-        wake = {name: min(ev.time_ps for ev in evs) for name, evs in pending.items()}
-        # earliest time each actor could send to another actor, given what it has pending
-        bound = {name: self.actors[name].send_horizon_ps(evs) for name, evs in pending.items()}
+    def _reply(self, out, processed) -> bytes:
+        trace = self.loop.trace or []
+        if self.loop.trace is not None:
+            self.loop.trace = []
+        wake, bound = self.loop.pending()
         return msgpack.packb({"out": encode_batch(out), "wake": wake, "bound": bound,
-                              "trace": trace, "n": processed, "last": last_ps, "metrics": metrics},
-                             use_bin_type=True)
+                              "trace": trace, "n": processed, "last": self.loop.last_ps,
+                              "metrics": self.loop.metrics()}, use_bin_type=True)
 
     def snapshot(self) -> bytes:
         return msgpack.packb({"actors": {n: a.snapshot() for n, a in self.actors.items()},
-                              "queue": encode_batch(sorted(self.queue))}, use_bin_type=True)
+                              "queue": encode_batch(sorted(self.loop.queue))}, use_bin_type=True)
 
     def restore(self, data: bytes) -> None:
         snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
         for name, s in snap["actors"].items():
             self.actors[name].restore(s)
-        self.queue = decode_batch(snap["queue"], self.label)
-        heapq.heapify(self.queue)
+        self.loop.queue = decode_batch(snap["queue"], self.label)
+        heapq.heapify(self.loop.queue)
 
     def results(self) -> bytes:
         return msgpack.packb({n: a.result() for n, a in self.actors.items()}, use_bin_type=True)
@@ -163,11 +139,6 @@ class _Process:
     checkpoint: bytes | None = None
 
 
-def _merge_min(into: dict, key, value) -> None:
-    if key not in into or value < into[key]:
-        into[key] = value
-
-
 class RayExecutor:
     name = "ray"
 
@@ -205,9 +176,10 @@ class RayExecutor:
         specs = list(system.actors)
         n = len(specs) if not self.max_processes else min(self.max_processes, len(specs))
         groups = [specs[i * len(specs) // n:(i + 1) * len(specs) // n] for i in range(n)]
-        built = {s.name: s.build(system.seed) for s in specs}
-        probe = {name: a.lookahead_ps for name, a in built.items()}
-        bad = {k: v for k, v in probe.items() if not isinstance(v, int) or v <= 0}
+        # lookahead and peers from the classes, without building every actor here (actor_plan)
+        plan = {s.name: actor_plan(s, system.seed) for s in specs}
+        probe = {name: look for name, (look, _) in plan.items()}
+        bad = {k: v for k, v in probe.items() if type(v) is not int or v <= 0}
         if bad:
             name, value = next(iter(bad.items()))
             raise KernelError(f"actor '{name}' declares lookahead {value!r}; the Ray executor needs an integer > 0 ps")
@@ -219,33 +191,7 @@ class RayExecutor:
             self.processes.append(_Process(dicts))
             for s in group:
                 self.owner[s.name] = i
-        self.local_only = self._local_only(built)
-
-    def _local_only(self, built: dict) -> set:
-        """The actors that do not bound the windows: every actor reachable from one through the
-        declared peers (what it sends can make them send) declares its peers and lives in its
-        process. Direct peers are not enough: an event passed on inside the process within a window
-        could make a peer send across processes before that peer's own bound."""
-        closed: set = set()
-        for name in built:
-            if name in closed:
-                continue
-            home, seen, stack, ok = self.owner[name], {name}, [name], True
-            while stack and ok:
-                peers = built[stack.pop()].peer_names
-                if peers is None:
-                    ok = False
-                    break
-                for p in peers:
-                    if self.owner.get(p) != home:
-                        ok = False
-                        break
-                    if p not in seen:
-                        seen.add(p)
-                        stack.append(p)
-            if ok:
-                closed |= seen   # whatever a closed actor reaches is closed too
-        return closed
+        self.local_only = local_only_actors(self.owner, {name: peers for name, (_, peers) in plan.items()})
 
     def _new_host(self, specs: list[dict], seed: int):
         remote = _RemoteHost.options(**self.actor_options) if self.actor_options else _RemoteHost
@@ -292,34 +238,20 @@ class RayExecutor:
             until = system.until_ps
             window = 0
             while True:
-                pending, bound = {}, {}   # actor -> earliest pending event / earliest possible send
+                wake, bound, in_flight = {}, {}, []
                 for p in self.processes:
-                    pending.update(p.wake)
+                    wake.update(p.wake)
                     bound.update(p.bound)
-                    for ev in p.inbox:
-                        _merge_min(pending, ev.dst, ev.time_ps)
-                        _merge_min(bound, ev.dst, ev.time_ps + self.lookahead[ev.dst])
-                for name in self.local_only:
-                    bound.pop(name, None)
-                if not pending:
+                    in_flight.extend((ev.dst, ev.time_ps) for ev in p.inbox)
+                planned = plan_window(wake, bound, in_flight, self.lookahead, self.local_only,
+                                      self.max_window_ps, until)
+                if planned is None:
                     break
-                t_min = min(pending.values())
-                if until is not None and t_min > until:
-                    break
-                # W: no actor can send anything that lands before W (self-timers stay local)
-                if bound:
-                    w_end = min(bound.values())
-                elif self.max_window_ps is not None:
-                    w_end = t_min + self.max_window_ps
-                else:
-                    w_end = max(pending.values()) + 1
-                if self.max_window_ps is not None:
-                    w_end = min(w_end, t_min + self.max_window_ps)
-                if until is not None:
-                    w_end = min(w_end, until + 1)
+                t_min, w_end = planned
                 if self.on_window is not None:
                     self.on_window(window, self)
-                active = sorted({self.owner[a] for a, t in pending.items() if t < w_end})
+                active = sorted({i for i, p in enumerate(self.processes)
+                                 if any(t < w_end for t in p.wake.values()) or any(ev.time_ps < w_end for ev in p.inbox)})
                 inboxes = {}
                 for i in active:
                     proc = self.processes[i]

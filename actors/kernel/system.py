@@ -36,13 +36,30 @@ class ActorSpec:
             actor = self.cls(name=self.name, seed=seed)
         else:
             actor = self.cls(name=self.name, seed=seed, params=self.params)
-        # the Ray driver plans windows from the classmethods without building actors: they must agree
-        declared = (self.cls.lookahead_for(self.params), self.cls.peers_for(self.name, self.params))
-        if (actor.lookahead_ps, actor.peer_names) != declared:
-            raise KernelError(f"actor '{self.name}' ({self.cls.__name__}) has lookahead {actor.lookahead_ps!r} "
-                              f"and peers {actor.peer_names!r}, but {self.cls.__name__}.lookahead_for/peers_for "
-                              f"declare {declared[0]!r} and {declared[1]!r}; override them to match")
+        if declares_without_building(self.cls):
+            # the Ray driver plans windows from the classmethods without building actors: they must agree
+            declared = (self.cls.lookahead_for(self.params), self.cls.peers_for(self.name, self.params))
+            if (actor.lookahead_ps, actor.peer_names) != declared:
+                raise KernelError(f"actor '{self.name}' ({self.cls.__name__}) has lookahead {actor.lookahead_ps!r} "
+                                  f"and peers {actor.peer_names!r}, but {self.cls.__name__}.lookahead_for/peers_for "
+                                  f"declare {declared[0]!r} and {declared[1]!r}; make them match")
         return actor
+
+
+def declares_without_building(cls: type[Actor]) -> bool:
+    """Whether ``cls`` overrides ``lookahead_for`` / ``peers_for`` (then the Ray driver reads them
+    from the class). During the transition a class that does not is built once on the driver,
+    since it may set them in ``__init__`` (``actor_plan``)."""
+    return cls.lookahead_for.__func__ is not Actor.lookahead_for.__func__ \
+        or cls.peers_for.__func__ is not Actor.peers_for.__func__
+
+
+def actor_plan(spec: ActorSpec, seed: int) -> tuple[int, frozenset | None]:
+    """(lookahead_ps, peer_names) of the actor ``spec`` builds, without building it when its class declares them."""
+    if declares_without_building(spec.cls):
+        return spec.cls.lookahead_for(spec.params), spec.cls.peers_for(spec.name, spec.params)
+    actor = spec.build(seed)   # transition: the class may set them in __init__
+    return actor.lookahead_ps, actor.peer_names
 
 
 def frozen_params(cls):

@@ -241,17 +241,23 @@ def _per_layers(cost: OpCost, layers: int) -> OpCost:
                   dict(cost.detail, layers=layers))
 
 
+def nmu_gemm_cost(spec: PimModuleSpec, k: int, n: int, rows: int, weight_bits: int = 16) -> OpCost:
+    """A GEMM on the module's compute units (near-memory unit or xPU matrix units): ``rows``
+    input rows times K x N weights, which stream from the banks over the channel I/O."""
+    flops = 2.0 * k * n * rows
+    weight_bytes = float(k) * n * weight_bits / 8
+    nmu_compute, nmu_io = flops / spec.nmu_flops_per_s, weight_bytes / spec.io_bytes_per_s
+    return OpCost(max(nmu_compute, nmu_io), bytes_moved=weight_bytes, flops=flops,
+                  energy_j=weight_bytes * 8 * (spec.read_energy_pj_per_bit + spec.io_energy_pj_per_bit
+                                               + spec.activate_energy_pj_per_bit) * 1e-12
+                  + k * n * rows * spec.mac_energy_for(weight_bits) * 1e-12,
+                  bound="compute" if nmu_compute >= nmu_io else "io", detail={"engine": "nmu"})
+
+
 def _prefill_fc(spec: PimModuleSpec, k: int, n: int, tokens: int) -> OpCost:
     """A prefill GEMM: on the NMU (weights read over the channel I/O) or as PIM GEMVs with the
     prompt's tokens as input vectors, whichever is faster."""
-    flops = 2.0 * k * n * tokens
-    weight_bytes = float(k) * n * 2
-    nmu_compute, nmu_io = flops / spec.nmu_flops_per_s, weight_bytes / spec.io_bytes_per_s
-    nmu = OpCost(max(nmu_compute, nmu_io), bytes_moved=weight_bytes, flops=flops,
-                 energy_j=weight_bytes * 8 * (spec.read_energy_pj_per_bit + spec.io_energy_pj_per_bit
-                                              + spec.activate_energy_pj_per_bit) * 1e-12
-                 + k * n * tokens * spec.mac_energy_for(16) * 1e-12,
-                 bound="compute" if nmu_compute >= nmu_io else "io", detail={"engine": "nmu"})
+    nmu = nmu_gemm_cost(spec, k, n, tokens)
     pim = _gemv_cached(spec, k, n, tokens, 16)
     if pim.time_s < nmu.time_s:
         return OpCost(pim.time_s, pim.bytes_moved, pim.flops, pim.energy_j, pim.bound,

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import heapq
 import os
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -101,7 +103,6 @@ def shutdown_embedded_ray():
     the interpreter waits for it before exiting; ensure_ray waits for it before starting Ray again."""
     if not _embedded["started"] or not ray.is_initialized():
         return None
-    import threading
     _embedded["started"] = False
     thread = threading.Thread(target=ray.shutdown, name="ray-shutdown")
     thread.start()
@@ -112,9 +113,11 @@ def shutdown_embedded_ray():
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join ``address`` if given, else start an embedded local Ray sized to this machine.
 
-    The embedded Ray's workers run at the driver's priority: Ray's default (niceness 15) lets
-    any other busy process on a shared machine starve the simulation, which then runs slower on
-    Ray than in one process."""
+    The embedded Ray listens on 127.0.0.1 only (issue 14: by default its GCS, raylet, workers and
+    agents listen on every interface, open to anyone on the network) and runs no dashboard.
+    Its workers run at the driver's priority: Ray's default (niceness 15) lets any other busy
+    process on a shared machine starve the simulation, which then runs slower on Ray than in
+    one process."""
     if _embedded["stopping"] is not None:
         _embedded["stopping"].join()
         _embedded["stopping"] = None
@@ -122,10 +125,51 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     if address:
+        check_reachable(address)
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), _system_config={"worker_niceness": os.nice(0)}, **kwargs)
+        _loopback_only()
+        ray.init(num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
+                 _system_config={"worker_niceness": os.nice(0)}, **kwargs)
         _embedded["started"] = True
+
+
+def _loopback_only() -> None:
+    # ray.init turns _node_ip_address="127.0.0.1" into the machine's routable address (so other
+    # nodes could join) unless Ray thinks clusters are off, as on macOS; then every Ray server
+    # binds to the node address, 127.0.0.1. The constant is read when the node address is
+    # resolved (this process) and the environment variable by the processes Ray starts.
+    from ray._private import ray_constants
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast, in one line naming --address, when a cluster address cannot be reached:
+    ray.init would otherwise retry for a minute or more. 'auto' / 'local' are left to Ray."""
+    from lolpim.core.errors import UserError
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].split("/", 1)[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UserError(f"--address '{address}' is not host:port, ray://host:port or 'auto'")
+    host = host.strip("[]")
+    problem: list = []
+
+    def connect():
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        except (OSError, ValueError) as exc:     # refused, timed out, unknown host, bad port
+            problem.append(exc)
+    # in a thread: name resolution has no timeout of its own
+    thread = threading.Thread(target=connect, name="ray-address-check", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 1)
+    if thread.is_alive():
+        raise UserError(f"--address '{address}': no answer from {host}:{port} within {timeout_s + 1:.0f} s")
+    if problem:
+        raise UserError(f"--address '{address}': cannot reach {host}:{port} ({problem[0]})")
 
 
 @dataclass

@@ -27,18 +27,22 @@ msgpack lists, and for one-hot symbols hundreds of times smaller than dense 0/1 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+
 import numpy as np
 
 from lolpim.core.errors import ParameterError
-from lolpim.models.hebbian.network import LayerConfig, TernaryLayer, restore, snapshot
+from lolpim.models.hebbian.arithmetic import MultiplicationMemory, TableConfig, table_data
+from lolpim.models.hebbian.digits import N_CLASSES, DigitsConfig, thermometer
+from lolpim.models.hebbian.network import LayerConfig, TernaryLayer
 from lolpim.models.hebbian.rule import TransitionRule
 
 from lolpim.actors.kernel.actor import Actor, actor_seed
-from lolpim.actors.kernel.system import ActorSpec, SystemSpec
+from lolpim.actors.kernel.messages import Empty, message
+from lolpim.actors.kernel.system import ActorSpec, SystemSpec, frozen_params
 
-POPULATION_CLS = "lolpim.actors.hebbian.population:TernarySynapsePopulation"
-SOURCE_CLS = "lolpim.actors.hebbian.population:SampleSource"
 READOUTS = ("fire", "winner", "scores")
+MAX_TAG = 64
 
 
 def actor_rng(seed: int, name: str) -> np.random.Generator:
@@ -71,42 +75,98 @@ def _counts_dict(counts: np.ndarray) -> dict:
             for i in range(3) for j in range(3) if abs(i - j) == 1}  # one level per step
 
 
-class TernarySynapsePopulation(Actor):
-    accepts = {"sample": {"batch": int, "pre": list, "target": list},
-               "query": {"tag": str, "part": int, "pre": list, "readout": str}}
+def _positive_ints(**values) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ParameterError(name, f"must be a positive integer, got {value!r}")
 
-    def __init__(self, name, seed, n_in: int, n_out: int, rule: dict | None = None, threshold: float = 0.0,
-                 margin: float | None = 2.0, link_ps: int = 100_000, record_per_sample: bool = True):
+
+# --- messages (patterns as lists of active indices) ---------------------------------------
+
+@message
+class Sample:
+    """A batch of training pairs, learned in the order given."""
+    batch: int = field(metadata={"min": 0})
+    pre: list[list[int]]
+    target: list[list[int]]
+
+
+@message
+class Query:
+    """Input patterns to recall; ``part`` numbers the chunks of one query ``tag``."""
+    tag: str = field(metadata={"max_len": MAX_TAG})
+    part: int = field(metadata={"min": 0})
+    pre: list[list[int]]
+    readout: str = field(metadata={"choices": READOUTS})
+
+
+@message
+class Recall:
+    """The answer to one query chunk: active indices per row (fire, winner) or drives (scores)."""
+    tag: str = field(metadata={"max_len": MAX_TAG})
+    part: int = field(metadata={"min": 0})
+    outputs: list[list[float]]
+    samples: int = field(metadata={"min": 0})
+    transitions: int = field(metadata={"min": 0})
+
+
+class TernarySynapsePopulation(Actor):
+    accepts = {"sample": Sample, "query": Query}
+    state_fields = ("weights", "counts", "samples", "batches", "queries", "per_sample")
+
+    @frozen_params
+    class Params:
+        layer: LayerConfig
+        link_ps: int = 100_000
+        record_per_sample: bool = True     # keep the synapse changes of every presentation
+
+        def __post_init__(self):
+            _positive_ints(link_ps=self.link_ps)
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return params.link_ps
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        config = LayerConfig(int(n_in), int(n_out), TransitionRule(**(rule or {})), float(threshold),
-                             None if margin is None else float(margin))
-        self.layer = TernaryLayer(config)
-        if not isinstance(link_ps, int) or link_ps < 1:
-            raise ParameterError("link_ps", f"must be a positive integer (ps), got {link_ps!r}")
-        self.lookahead_ps = link_ps
-        self.record_per_sample = record_per_sample
+        self.config = params.layer
+        self.lookahead_ps = params.link_ps
+        self.record_per_sample = params.record_per_sample
+        self.weights = TernaryLayer(self.config).weights     # n_out x n_in int8, all 0
         self.counts = np.zeros((3, 3), dtype=np.int64)      # (from, to) over the whole run
         self.samples = 0
         self.batches = 0
         self.queries = 0
         self.per_sample: list[int] = []                     # synapse changes per presentation
 
+    @property
+    def layer(self) -> TernaryLayer:
+        """The model layer over this actor's weights (shared, not copied)."""
+        return TernaryLayer.over(self.config, self.weights)
+
     def handle(self, event, payload):
         if event.kind == "sample":
-            return self._learn(payload)
-        return self._recall(event.src, payload)
+            return self._learn(event, payload)
+        return self._recall(event, payload)
 
-    def _learn(self, payload) -> list:
-        if len(payload["pre"]) != len(payload["target"]):
-            raise ParameterError("target", f"batch {payload['batch']}: {len(payload['pre'])} inputs "
-                                           f"but {len(payload['target'])} targets")
-        config = self.layer.config
-        pre, target = dense(payload["pre"], config.n_in), dense(payload["target"], config.n_out, "target")
+    def _patterns(self, event, rows: list, width: int, field: str) -> np.ndarray:
+        try:
+            return dense(rows, width, field)
+        except ParameterError:
+            self.reject(event, field, f"active indices must lie in 0..{width - 1}")
+
+    def _learn(self, event, payload: Sample) -> list:
+        if len(payload.pre) != len(payload.target):
+            self.reject(event, "target", f"batch {payload.batch}: {len(payload.pre)} inputs "
+                                         f"but {len(payload.target)} targets")
+        pre = self._patterns(event, payload.pre, self.config.n_in, "pre")
+        target = self._patterns(event, payload.target, self.config.n_out, "target")
+        layer = self.layer
         for x, t in zip(pre, target):
             # TernaryLayer.learn is online_update done in place: the same Markov step and the
             # same draws (tests/hebbian/test_hebbian_streaming_state.py), without copying the
             # whole matrix per sample, which dominates for large layers (2401 x 778 synapses)
-            counts = self.layer.learn(x, t, self.rng)
+            counts = layer.learn(x, t, self.rng)
             self.counts += counts
             self.samples += 1
             if self.record_per_sample:
@@ -114,47 +174,35 @@ class TernarySynapsePopulation(Actor):
         self.batches += 1
         return []   # the teacher streams at a fixed rate: no acknowledgement needed
 
-    def _recall(self, src: str, payload) -> list:
-        readout = payload["readout"]
-        if readout not in READOUTS:
-            raise ParameterError("readout", f"must be one of {', '.join(READOUTS)}, got {readout!r}")
-        pre = dense(payload["pre"], self.layer.config.n_in)
-        if readout == "fire":
-            out = active(self.layer.fire(pre))
-        elif readout == "winner":
-            out = active(self.layer.winner(pre))
+    def _recall(self, event, payload: Query) -> list:
+        pre = self._patterns(event, payload.pre, self.config.n_in, "pre")
+        layer = self.layer
+        if payload.readout == "fire":
+            out = active(layer.fire(pre))
+        elif payload.readout == "winner":
+            out = active(layer.winner(pre))
         else:                       # raw drive of every output neuron, dense
-            out = self.layer.scores(pre).tolist()
+            out = layer.scores(pre).tolist()
         self.queries += 1
-        reply = {"tag": payload["tag"], "part": payload["part"], "outputs": out,
-                 "samples": self.samples, "transitions": int(self.counts.sum())}
-        return [self.send(src, "recall", reply, self.lookahead_ps)]
+        reply = Recall(tag=payload.tag, part=payload.part, outputs=out, samples=self.samples,
+                       transitions=int(self.counts.sum()))
+        return [self.send(event.src, "recall", reply, self.lookahead_ps)]
 
     def result(self):
         return {"layer": self.layer.state(), "samples": self.samples, "batches": self.batches,
                 "queries": self.queries, "transitions": int(self.counts.sum()),
                 "counts": self.counts.ravel().tolist(), "by_kind": _counts_dict(self.counts),
                 "transitions_per_sample": self.per_sample,
-                "weights_fraction": {str(s): float((self.layer.weights == s).mean()) for s in (-1, 0, 1)}}
+                "weights_fraction": {str(s): float((self.weights == s).mean()) for s in (-1, 0, 1)}}
 
     def metrics(self):
         return {"samples_learned": self.samples, "transitions": int(self.counts.sum())}
 
-    def state(self):
-        return {"memory": snapshot(self.layer, self.rng), "counts": self.counts.ravel().tolist(),
-                "samples": self.samples, "batches": self.batches, "queries": self.queries,
-                "per_sample": self.per_sample}
 
-    def load_state(self, state):
-        # the memory snapshot carries weights, rule and the exact generator state
-        self.layer, self.rng = restore(state["memory"])
-        self.counts = np.asarray(state["counts"], dtype=np.int64).reshape(3, 3)
-        self.samples, self.batches, self.queries = state["samples"], state["batches"], state["queries"]
-        self.per_sample = list(state["per_sample"])
-
-
-class SampleSource(Actor):
-    """The teacher. ``stages`` is a list of dicts:
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One stage of the teacher (SampleSource.Params checks it and keeps patterns as
+    active-index lists, as they travel).
 
     population  name of the TernarySynapsePopulation actor this stage trains;
     x           training inputs (dense rows of 0/1), or None with ``input_from`` = index of an
@@ -165,162 +213,201 @@ class SampleSource(Actor):
     labels, contacts   (optional) classification: accuracy = class with the largest summed
                 drive of its ``contacts`` neurons; ``test_x``/``test_labels`` are then
                 evaluated too after each epoch.
+    """
+    population: str
+    targets: object
+    max_epochs: int
+    x: object = None
+    input_from: int | None = None
+    readout: str = "fire"
+    stop_when_exact: bool = True
+    labels: object = None
+    contacts: int = 1
+    test_x: object = None
+    test_labels: object = None
+
+
+def _checked_stage(i: int, s: Stage) -> Stage:
+    if s.x is None and not (isinstance(s.input_from, int) and 0 <= s.input_from < i):
+        raise ParameterError(f"stages[{i}].x", "give inputs x or input_from = an earlier stage index")
+    _positive_ints(**{f"stages[{i}].max_epochs": s.max_epochs, f"stages[{i}].contacts": s.contacts})
+    if s.readout not in ("fire", "winner"):
+        raise ParameterError(f"stages[{i}].readout", f"must be 'fire' or 'winner', got {s.readout!r}")
+    patterns = {k: None if getattr(s, k) is None else active(getattr(s, k)) for k in ("x", "targets", "test_x")}
+    labels = {k: None if getattr(s, k) is None else np.asarray(getattr(s, k)).astype(np.int64).tolist()
+              for k in ("labels", "test_labels")}
+    s = replace(s, **patterns, **labels)
+    if not s.targets:
+        raise ParameterError(f"stages[{i}].targets", "need at least one training sample")
+    if s.x is not None and len(s.x) != len(s.targets):
+        raise ParameterError(f"stages[{i}].x", f"{len(s.x)} input rows for {len(s.targets)} targets")
+    return s
+
+
+class SampleSource(Actor):
+    """The teacher: streams each stage (``Stage``) to its population, recalls after every epoch.
 
     With ``chain`` the teacher finally recalls the whole chain of stages (winner-take-all in
     each) and reports the fraction of rows whose last output equals the last targets.
     """
 
-    accepts = {"tick": {}, "recall": {"tag": str, "part": int, "outputs": list, "samples": int,
-                                      "transitions": int}}
+    accepts = {"tick": Empty, "recall": Recall}
+    state_fields = ("stage", "epoch", "order", "cursor", "inflight", "answers", "last_transitions",
+                    "transitions_now", "curves", "outputs", "chain_step", "chain_accuracy", "finished_ps")
 
-    def __init__(self, name, seed, stages: list, batch_size: int = 16, batch_interval_ps: int = 1_000_000,
-                 link_ps: int = 100_000, query_rows: int = 512, shuffle: bool = True, chain: bool = False):
+    @frozen_params
+    class Params:
+        stages: tuple
+        batch_size: int = 16
+        batch_interval_ps: int = 1_000_000
+        link_ps: int = 100_000
+        query_rows: int = 512
+        shuffle: bool = True
+        chain: bool = False
+
+        def __post_init__(self):
+            _positive_ints(batch_size=self.batch_size, batch_interval_ps=self.batch_interval_ps,
+                           link_ps=self.link_ps, query_rows=self.query_rows)
+            if not self.stages:
+                raise ParameterError("stages", "need at least one stage")
+            stages = tuple(_checked_stage(i, s) for i, s in enumerate(self.stages))
+            if self.chain and any(s.input_from != i - 1 for i, s in enumerate(stages) if i > 0):
+                raise ParameterError("chain", "a chain needs every stage k > 0 to take input_from = k - 1")
+            object.__setattr__(self, "stages", stages)
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return params.link_ps
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        for field, value in (("batch_size", batch_size), ("batch_interval_ps", batch_interval_ps),
-                             ("link_ps", link_ps), ("query_rows", query_rows)):
-            if not isinstance(value, int) or value < 1:
-                raise ParameterError(field, f"must be a positive integer, got {value!r}")
-        if not stages:
-            raise ParameterError("stages", "need at least one stage")
-        self.stages = [self._check_stage(i, dict(s)) for i, s in enumerate(stages)]
-        if chain and any(s.get("input_from") != i - 1 for i, s in enumerate(self.stages) if i > 0):
-            raise ParameterError("chain", "a chain needs every stage k > 0 to take input_from = k - 1")
-        self.batch_size, self.batch_interval_ps = batch_size, batch_interval_ps
-        self.lookahead_ps = link_ps
-        self.query_rows, self.shuffle, self.chain = query_rows, shuffle, chain
-        # run state (all of it in state()/load_state())
+        self.p = params
+        self.stages = params.stages
+        self.lookahead_ps = params.link_ps
         self.stage = 0
         self.epoch = 0
         self.order: list[int] = []
         self.cursor = 0
-        self.inflight: dict[str, list] = {}        # tag -> parts received (None until then)
+        self.inflight: dict[str, dict] = {}        # tag -> {"rows": per part, "outputs": per part (None until then)}
         self.answers: dict[str, list] = {}         # tag -> concatenated outputs
         self.last_transitions = 0
-        self._transitions_now = 0                  # population's running total at the last recall
+        self.transitions_now = 0                   # population's running total at the last recall
         self.curves: list[list[dict]] = [[] for _ in self.stages]
         self.outputs: list = [None] * len(self.stages)   # final recall of each stage
         self.chain_step = 0
         self.chain_accuracy: float | None = None
         self.finished_ps: int | None = None
 
-    @staticmethod
-    def _check_stage(i: int, s: dict) -> dict:
-        for key in ("population", "targets", "max_epochs"):
-            if key not in s:
-                raise ParameterError(f"stages[{i}].{key}", "is missing")
-        if s.get("x") is None and not (isinstance(s.get("input_from"), int) and 0 <= s["input_from"] < i):
-            raise ParameterError(f"stages[{i}].x", "give inputs x or input_from = an earlier stage index")
-        for key in ("x", "targets", "test_x"):   # kept as active-index lists, as they travel
-            if s.get(key) is not None:
-                s[key] = active(s[key])
-        for key in ("labels", "test_labels"):
-            if s.get(key) is not None:
-                s[key] = np.asarray(s[key]).astype(np.int64).tolist()
-        if not s["targets"]:
-            raise ParameterError(f"stages[{i}].targets", "need at least one training sample")
-        if s.get("x") is not None and len(s["x"]) != len(s["targets"]):
-            raise ParameterError(f"stages[{i}].x", f"{len(s['x'])} input rows for {len(s['targets'])} targets")
-        s.setdefault("readout", "fire")
-        if s["readout"] not in ("fire", "winner"):
-            raise ParameterError(f"stages[{i}].readout", f"must be 'fire' or 'winner', got {s['readout']!r}")
-        s.setdefault("stop_when_exact", True)
-        s.setdefault("contacts", 1)
-        return s
-
     # --- data of the current stage ------------------------------------------------------
     def _inputs(self, i: int) -> list:
         s = self.stages[i]
-        return s["x"] if s.get("x") is not None else self.outputs[s["input_from"]]
+        return s.x if s.x is not None else self.outputs[s.input_from]
 
     # --- protocol -----------------------------------------------------------------------
     def start(self):
         self._new_epoch()
-        return [self.send(self.name, "tick", {}, 0)]
+        return [self.send(self.name, "tick", Empty(), 0)]
 
     def _new_epoch(self) -> None:
-        n = len(self.stages[self.stage]["targets"])
-        self.order = self.rng.permutation(n).tolist() if self.shuffle else list(range(n))
+        n = len(self.stages[self.stage].targets)
+        self.order = self.rng.permutation(n).tolist() if self.p.shuffle else list(range(n))
         self.cursor = 0
 
     def handle(self, event, payload):
         if event.kind == "tick":
             return self._stream_batch()
-        return self._collect(payload)
+        return self._collect(event, payload)
 
     def _stream_batch(self) -> list:
         s = self.stages[self.stage]
-        x, t = self._inputs(self.stage), s["targets"]
-        rows = self.order[self.cursor:self.cursor + self.batch_size]
+        x, t, size = self._inputs(self.stage), s.targets, self.p.batch_size
+        rows = self.order[self.cursor:self.cursor + size]
         self.cursor += len(rows)
-        out = [self.send(s["population"], "sample",
-                         {"batch": self.cursor // self.batch_size, "pre": [x[i] for i in rows],
-                          "target": [t[i] for i in rows]}, self.lookahead_ps)]
+        out = [self.send(s.population, "sample", Sample(batch=self.cursor // size, pre=[x[i] for i in rows],
+                                                        target=[t[i] for i in rows]), self.lookahead_ps)]
         if self.cursor < len(self.order):
-            out.append(self.send(self.name, "tick", {}, self.batch_interval_ps))
+            out.append(self.send(self.name, "tick", Empty(), self.p.batch_interval_ps))
             return out
         # epoch streamed: ask for a recall of the training set (and of the test set), sent
         # after the last batch so the population has learned it when the query arrives
-        readout = "scores" if s.get("labels") is not None else s["readout"]
-        out += self._ask("train", s["population"], x, readout)
-        if s.get("test_x") is not None:
-            out += self._ask("test", s["population"], s["test_x"], "scores")
+        readout = "scores" if s.labels is not None else s.readout
+        out += self._ask("train", s.population, x, readout)
+        if s.test_x is not None:
+            out += self._ask("test", s.population, s.test_x, "scores")
         return out
 
     def _ask(self, tag: str, population: str, rows: list, readout: str) -> list:
-        chunks = [rows[i:i + self.query_rows] for i in range(0, len(rows), self.query_rows)]
-        self.inflight[tag] = [None] * len(chunks)
-        return [self.send(population, "query", {"tag": tag, "part": k, "pre": chunk, "readout": readout},
+        n = self.p.query_rows
+        chunks = [rows[i:i + n] for i in range(0, len(rows), n)]
+        self.inflight[tag] = {"rows": [len(c) for c in chunks], "outputs": [None] * len(chunks)}
+        return [self.send(population, "query", Query(tag=tag, part=k, pre=chunk, readout=readout),
                           self.lookahead_ps) for k, chunk in enumerate(chunks)]
 
-    def _collect(self, payload) -> list:
-        parts = self.inflight[payload["tag"]]
-        parts[payload["part"]] = payload["outputs"]
+    def _check_recall(self, event, payload: Recall) -> None:
+        """A recall must answer a part still in flight, one output row per row asked,
+        drives (scores) as equal rows of whole class groups."""
+        asked = self.inflight.get(payload.tag)
+        if asked is None:
+            self.reject(event, "tag", f"{payload.tag!r} answers no query in flight")
+        if payload.part >= len(asked["rows"]) or asked["outputs"][payload.part] is not None:
+            self.reject(event, "part", f"{payload.part} is no part of query {payload.tag!r} still awaited")
+        if len(payload.outputs) != asked["rows"][payload.part]:
+            self.reject(event, "outputs", f"has {len(payload.outputs)} rows for {asked['rows'][payload.part]} asked")
+        s = self.stages[self.stage] if payload.tag in ("train", "test") else None
+        if s is not None and s.labels is not None:
+            widths = {len(row) for row in payload.outputs}
+            if len(widths) > 1 or any(w == 0 or w % s.contacts for w in widths):
+                self.reject(event, "outputs", f"drives must be equal rows of whole groups of {s.contacts}")
+
+    def _collect(self, event, payload: Recall) -> list:
+        self._check_recall(event, payload)
+        tag = payload.tag
+        parts = self.inflight[tag]["outputs"]
+        parts[payload.part] = payload.outputs
         if any(p is None for p in parts):
             return []
-        tag = payload["tag"]
         del self.inflight[tag]
         self.answers[tag] = [row for p in parts for row in p]
         if tag.startswith("chain"):
             return self._chain_next()
         if tag == "train":
-            self._transitions_now = payload["transitions"]
+            self.transitions_now = payload.transitions
         if self.inflight:          # wait for the test-set answer too
             return []
         return self._end_epoch()
 
-    def _accuracy(self, s: dict, answer: list, labels, targets) -> float:
+    def _accuracy(self, s: Stage, answer: list, labels, targets) -> float:
         if labels is not None:       # answer: dense drives, summed over each class's contacts
             out = np.asarray(answer)
-            classes = out.reshape(len(out), -1, s["contacts"]).sum(axis=2).argmax(axis=1)
+            classes = out.reshape(len(out), -1, s.contacts).sum(axis=2).argmax(axis=1)
             return float((classes == np.asarray(labels)).mean())
         return sum(a == t for a, t in zip(answer, targets)) / len(targets)   # exact active sets
 
     def _end_epoch(self) -> list:
         s = self.stages[self.stage]
-        labels = s.get("labels")
-        train_acc = self._accuracy(s, self.answers["train"], labels, s["targets"])
-        transitions = self._transitions_now - self.last_transitions
-        self.last_transitions = self._transitions_now
+        train_acc = self._accuracy(s, self.answers["train"], s.labels, s.targets)
+        transitions = self.transitions_now - self.last_transitions
+        self.last_transitions = self.transitions_now
         point = {"epoch": self.epoch + 1, "recall_accuracy": train_acc, "transitions": transitions,
-                 "transitions_per_sample": transitions / len(s["targets"]), "time_ps": self.now_ps}
+                 "transitions_per_sample": transitions / len(s.targets), "time_ps": self.now_ps}
         if "test" in self.answers:
-            point["test_accuracy"] = self._accuracy(s, self.answers.pop("test"), s["test_labels"], None)
+            point["test_accuracy"] = self._accuracy(s, self.answers.pop("test"), s.test_labels, None)
         self.curves[self.stage].append(point)
         self.epoch += 1
-        exact = train_acc == 1.0 and s["stop_when_exact"]
-        if not exact and self.epoch < s["max_epochs"]:
+        exact = train_acc == 1.0 and s.stop_when_exact
+        if not exact and self.epoch < s.max_epochs:
             self._new_epoch()
-            return [self.send(self.name, "tick", {}, 0)]
+            return [self.send(self.name, "tick", Empty(), 0)]
         # stage done: its last recall (fire/winner) is the input of any stage built on it
-        self.outputs[self.stage] = self.answers.pop("train") if labels is None else None
+        self.outputs[self.stage] = self.answers.pop("train") if s.labels is None else None
         self.stage += 1
         self.epoch, self.last_transitions = 0, 0
         if self.stage < len(self.stages):
             self._new_epoch()
-            return [self.send(self.name, "tick", {}, 0)]
-        if self.chain:
+            return [self.send(self.name, "tick", Empty(), 0)]
+        if self.p.chain:
             self.chain_step = 0
-            return self._ask("chain0", self.stages[0]["population"], self._inputs(0), "winner")
+            return self._ask("chain0", self.stages[0].population, self._inputs(0), "winner")
         self.finished_ps = self.now_ps
         return []
 
@@ -328,72 +415,54 @@ class SampleSource(Actor):
         answer = self.answers.pop(f"chain{self.chain_step}")
         self.chain_step += 1
         if self.chain_step < len(self.stages):
-            return self._ask(f"chain{self.chain_step}", self.stages[self.chain_step]["population"],
+            return self._ask(f"chain{self.chain_step}", self.stages[self.chain_step].population,
                              answer, "winner")
-        last = self.stages[-1]["targets"]
+        last = self.stages[-1].targets
         self.chain_accuracy = sum(a == t for a, t in zip(answer, last)) / len(last)
         self.finished_ps = self.now_ps
         return []
 
-    # --- reporting and snapshots --------------------------------------------------------
+    # --- reporting ----------------------------------------------------------------------
     def result(self):
-        return {"stages": [{"population": s["population"], "epochs": len(c), "curve": c}
+        return {"stages": [{"population": s.population, "epochs": len(c), "curve": c}
                            for s, c in zip(self.stages, self.curves)],
                 "chain_accuracy": self.chain_accuracy, "finished_ps": self.finished_ps}
 
     def metrics(self):
         return {"stage": self.stage, "epoch": self.epoch}
 
-    def state(self):
-        return {"stage": self.stage, "epoch": self.epoch, "order": self.order, "cursor": self.cursor,
-                "inflight": self.inflight, "answers": self.answers, "last": self.last_transitions,
-                "now_transitions": self._transitions_now, "curves": self.curves,
-                "outputs": self.outputs, "chain_step": self.chain_step, "chain_acc": self.chain_accuracy,
-                "finished": self.finished_ps}
-
-    def load_state(self, s):
-        self.stage, self.epoch, self.order, self.cursor = s["stage"], s["epoch"], list(s["order"]), s["cursor"]
-        self.inflight = {k: list(v) for k, v in s["inflight"].items()}
-        self.answers = dict(s["answers"])
-        self.last_transitions, self._transitions_now = s["last"], s["now_transitions"]
-        self.curves = [list(c) for c in s["curves"]]
-        self.outputs = list(s["outputs"])
-        self.chain_step, self.chain_accuracy, self.finished_ps = s["chain_step"], s["chain_acc"], s["finished"]
-
 
 # --- ready-made systems -------------------------------------------------------------------
+
+def population(name: str, n_in: int, n_out: int, rule: TransitionRule, threshold: float, margin: float | None,
+               link_ps: int) -> ActorSpec:
+    layer = LayerConfig(n_in, n_out, rule, threshold, margin)
+    return ActorSpec(name, TernarySynapsePopulation, TernarySynapsePopulation.Params(layer=layer, link_ps=link_ps))
+
 
 def multiplication_system(max_operand: int = 9, seed: int = 0, batch_size: int = 9,
                           batch_interval_ps: int = 1_000_000, link_ps: int = 100_000, config=None) -> SystemSpec:
     """The multiplication table as three actors: teacher, operands->pairs population and
-    pairs->products population (rules and thresholds as in models.hebbian_arithmetic),
+    pairs->products population (rules and thresholds as in models.hebbian.arithmetic),
     trained greedily through messages, then recalled end to end through both populations."""
-    from lolpim.models.hebbian.arithmetic import TableConfig, table_data
     config = config or TableConfig(max_operand=max_operand)
     n = config.max_operand
     x, pair_t, product_t, products = table_data(n)
-    pair_rule = {"p_potentiate": config.p_potentiate, "p_depress": config.p_depress,
-                 "p_hetero_depress": config.p_hetero_depress}
-    product_rule = {"p_potentiate": config.p_potentiate, "p_depress": config.p_depress}
-    stages = [{"population": "pairs", "x": x, "targets": pair_t,
-               "max_epochs": config.max_epochs, "readout": "fire"},
-              {"population": "products", "x": None, "input_from": 0, "targets": product_t,
-               "max_epochs": config.max_epochs, "readout": "fire"}]
-    return SystemSpec((
-        ActorSpec("teacher", SOURCE_CLS, {"stages": stages, "batch_size": batch_size,
-                                          "batch_interval_ps": batch_interval_ps, "link_ps": link_ps,
-                                          "chain": True}),
-        ActorSpec("pairs", POPULATION_CLS, {"n_in": 2 * n, "n_out": n * n, "rule": pair_rule,
-                                            "threshold": 1.0, "margin": 0.5, "link_ps": link_ps}),
-        ActorSpec("products", POPULATION_CLS, {"n_in": n * n, "n_out": len(products), "rule": product_rule,
-                                               "threshold": 0.5, "margin": 0.5, "link_ps": link_ps}),
-    ), seed=seed)
+    pair_rule = TransitionRule(p_potentiate=config.p_potentiate, p_depress=config.p_depress,
+                               p_hetero_depress=config.p_hetero_depress)
+    product_rule = TransitionRule(p_potentiate=config.p_potentiate, p_depress=config.p_depress)
+    stages = (Stage(population="pairs", x=x, targets=pair_t, max_epochs=config.max_epochs),
+              Stage(population="products", input_from=0, targets=product_t, max_epochs=config.max_epochs))
+    teacher = SampleSource.Params(stages=stages, batch_size=batch_size, batch_interval_ps=batch_interval_ps,
+                                  link_ps=link_ps, chain=True)
+    return SystemSpec((ActorSpec("teacher", SampleSource, teacher),
+                       population("pairs", 2 * n, n * n, pair_rule, 1.0, 0.5, link_ps),
+                       population("products", n * n, len(products), product_rule, 0.5, 0.5, link_ps)), seed=seed)
 
 
 def multiplication_memory(results: dict, max_operand: int, config=None):
     """Rebuild a MultiplicationMemory from the weights the two populations ended with, so the
-    recall and factorisation code of models.hebbian_arithmetic runs on them unchanged."""
-    from lolpim.models.hebbian.arithmetic import MultiplicationMemory, TableConfig, table_data
+    recall and factorisation code of models.hebbian.arithmetic runs on them unchanged."""
     config = config or TableConfig(max_operand=max_operand)
     products = table_data(config.max_operand)[3]
     return MultiplicationMemory(config, TernaryLayer.from_state(results["pairs"]["layer"]),
@@ -403,22 +472,18 @@ def multiplication_memory(results: dict, max_operand: int, config=None):
 def digits_system(data, config=None, seed: int = 0, batch_size: int = 64,
                   batch_interval_ps: int = 1_000_000, link_ps: int = 100_000) -> SystemSpec:
     """The digits task as two actors: the teacher streams the thermometer-coded training
-    images (one-vs-rest targets, ``contacts`` neurons per class, as models.hebbian_digits)
+    images (one-vs-rest targets, ``contacts`` neurons per class, as models.hebbian.digits)
     for ``config.epochs`` epochs and scores the test set after each epoch."""
-    from lolpim.models.hebbian.digits import N_CLASSES, DigitsConfig, thermometer
     config = config or DigitsConfig()
     x_train = thermometer(data.x_train, config.levels, data.full_scale)
     x_test = thermometer(data.x_test, config.levels, data.full_scale)
     unit_class = np.repeat(np.arange(N_CLASSES), config.contacts)
     targets = (unit_class[None, :] == data.y_train[:, None]).astype(np.int8)
-    stages = [{"population": "digits", "x": x_train, "targets": targets, "labels": data.y_train,
-               "contacts": config.contacts, "test_x": x_test, "test_labels": data.y_test,
-               "max_epochs": config.epochs, "stop_when_exact": False}]
-    return SystemSpec((
-        ActorSpec("teacher", SOURCE_CLS, {"stages": stages, "batch_size": batch_size,
-                                          "batch_interval_ps": batch_interval_ps, "link_ps": link_ps}),
-        ActorSpec("digits", POPULATION_CLS, {"n_in": x_train.shape[1], "n_out": N_CLASSES * config.contacts,
-                                             "rule": {"p_potentiate": config.p_potentiate,
-                                                      "p_depress": config.p_depress},
-                                             "threshold": 0.0, "margin": config.margin, "link_ps": link_ps}),
-    ), seed=seed)
+    stage = Stage(population="digits", x=x_train, targets=targets, labels=data.y_train, contacts=config.contacts,
+                  test_x=x_test, test_labels=data.y_test, max_epochs=config.epochs, stop_when_exact=False)
+    teacher = SampleSource.Params(stages=(stage,), batch_size=batch_size, batch_interval_ps=batch_interval_ps,
+                                  link_ps=link_ps)
+    rule = TransitionRule(p_potentiate=config.p_potentiate, p_depress=config.p_depress)
+    return SystemSpec((ActorSpec("teacher", SampleSource, teacher),
+                       population("digits", x_train.shape[1], N_CLASSES * config.contacts, rule, 0.0, config.margin,
+                                  link_ps)), seed=seed)

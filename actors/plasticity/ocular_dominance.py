@@ -19,7 +19,7 @@ entirely through messages. The inline and Ray executors give identical weights
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import field, replace
 
 import numpy as np
 
@@ -27,12 +27,11 @@ from lolpim.core.errors import ParameterError
 from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.models.plasticity.cascade import CascadeParams
 
-from lolpim.actors.kernel.actor import Actor
+from lolpim.actors.kernel.actor import Actor, decode_state, encode_state
 from lolpim.actors.kernel.events import ps_to_seconds, seconds_to_ps
-from lolpim.actors.kernel.system import ActorSpec, SystemSpec
+from lolpim.actors.kernel.messages import Empty, message
+from lolpim.actors.kernel.system import ActorSpec, SystemSpec, frozen_params
 
-POPULATION_CLS = "lolpim.actors.plasticity.ocular_dominance:EyePopulation"
-NEURON_CLS = "lolpim.actors.plasticity.ocular_dominance:NeuronBlock"
 TICK_OFFSET_PS = 1      # a tick runs 1 ps after its start, behind every message stamped at the start
 
 
@@ -63,32 +62,108 @@ def timing_ps(variant: od.Variant) -> tuple[int, int, int]:
     return tick, syn_ps, bap_ps
 
 
-class EyePopulation(Actor):
-    accepts = {"baps": {"t": bytes, "n": bytes, "r": bytes}, "tick": {}}
+# -- messages: spike columns as packed 8-byte arrays, one value per spike ------------------------
 
-    def __init__(self, name, seed, cascade: dict, config: dict, variant: str, block: int, first: int,
-                 count: int, eye: int):
+@message
+class Baps:
+    """Spikes of a neuron block, as bAPs reaching an eye population's spines."""
+    t: bytes        # arrival times in s (float64)
+    n: bytes        # global neuron ids (int64)
+    r: bytes        # the neuron's activity trace at the spike (float64)
+
+
+@message
+class Epsp:
+    """One eye population's input jumps of a tick, for its neuron block."""
+    eye: int = field(metadata={"choices": (0, 1)})
+    t: bytes        # arrival times in s (float64)
+    n: bytes        # global neuron ids (int64)
+    w: bytes        # drive in mV (float64)
+
+
+def _columns(actor: Actor, event, payload, names: tuple[str, ...], first: int, count: int) -> list[np.ndarray]:
+    """The payload's spike columns (times, neuron ids, values) as arrays; a column that is not
+    whole 8-byte values, of another length than the times, non-finite, or a neuron outside
+    [first, first + count) is refused (MessageError)."""
+    columns = []
+    for name in names:
+        raw = getattr(payload, name)
+        if len(raw) % 8:
+            actor.reject(event, name, f"is {len(raw)} bytes, not whole 8-byte values")
+        column = np.frombuffer(raw, dtype=np.int64 if name == "n" else np.float64)
+        if column.size != len(payload.t) // 8:
+            actor.reject(event, name, f"holds {column.size} values for {len(payload.t) // 8} spike times")
+        if name != "n" and not np.isfinite(column).all():
+            actor.reject(event, name, "holds NaN or inf")
+        columns.append(column)
+    ids = columns[names.index("n")]
+    if ids.size and (ids.min() < first or ids.max() >= first + count):
+        actor.reject(event, "n", f"names a neuron outside this block's {first}..{first + count - 1}")
+    return columns
+
+
+class _ModelStateActor(Actor):
+    """An actor whose state includes one model object (``model_field``) that packs its own
+    arrays (``snapshot`` / ``restore``); every other declared field is encoded as usual."""
+    model_field = ""
+
+    def state(self):
+        return {f: getattr(self, f).snapshot() if f == self.model_field else encode_state(getattr(self, f))
+                for f in self.state_fields}
+
+    def load_state(self, state):
+        getattr(self, self.model_field).restore(state[self.model_field])
+        for f in self.state_fields:
+            if f != self.model_field:
+                setattr(self, f, decode_state(state[f]))
+
+
+class EyePopulation(_ModelStateActor):
+    accepts = {"baps": Baps, "tick": Empty}
+    state_fields = ("block", "sample_t", "sample_w")
+    model_field = "block"
+
+    @frozen_params
+    class Params:
+        cascade: CascadeParams
+        config: od.OcularDominanceConfig
+        variant: od.Variant
+        block: int              # index of the neuron block
+        first_neuron: int       # global id of the block's first neuron
+        neurons: int            # neurons in the block
+        eye: int                # 0 left, 1 right
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return timing_ps(params.variant)[1] - TICK_OFFSET_PS
+
+    @classmethod
+    def peers_for(cls, name: str, params: Params) -> frozenset:
+        return frozenset({block_name(params.block)})
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        self.variant = od.load_variant(variant)
-        self.cfg = od.OcularDominanceConfig.from_dict(config)
-        self.block = od.EyeBlock(CascadeParams(**cascade), self.cfg, self.variant, seed, first, count, eye)
+        self.variant, self.cfg = params.variant, params.config
+        self.block = od.EyeBlock(params.cascade, self.cfg, self.variant, seed, params.first_neuron, params.neurons,
+                                 params.eye)
         self.tick_ps, self.syn_ps, _ = timing_ps(self.variant)
-        self.lookahead_ps = self.syn_ps - TICK_OFFSET_PS
+        self.lookahead_ps = self.lookahead_for(params)
         self.sample_ps = seconds_to_ps(self.cfg.sample_interval_s)
         self.end_ps = seconds_to_ps(self.cfg.duration_s())
-        self.neuron_block = block_name(block)
-        self.peer_names = frozenset({self.neuron_block})
+        self.neuron_block = block_name(params.block)
+        self.peer_names = self.peers_for(name, params)
         self.sample_t: list[float] = []
         self.sample_w: list[np.ndarray] = []
 
     def start(self):
         self.block.allocate()
-        return [self.send(self.name, "tick", {}, TICK_OFFSET_PS)]
+        return [self.send(self.name, "tick", Empty(), TICK_OFFSET_PS)]
 
     def handle(self, event, payload):
         if event.kind == "baps":
-            self.block.add_baps(np.frombuffer(payload["t"]), np.frombuffer(payload["n"], dtype=np.int64),
-                                np.frombuffer(payload["r"]))
+            times, neurons, traces = _columns(self, event, payload, ("t", "n", "r"), self.block.first,
+                                              self.block.count)
+            self.block.add_baps(times, neurons, traces)
             return []
         start_ps = self.now_ps - TICK_OFFSET_PS
         t0 = ps_to_seconds(start_ps)
@@ -101,12 +176,12 @@ class EyePopulation(Actor):
             return []
         end_ps = min(start_ps + self.tick_ps, self.end_ps)
         times, neurons, drive = self.block.tick(t0, ps_to_seconds(end_ps))
-        out = [self.send(self.name, "tick", {}, end_ps - start_ps)]
+        out = [self.send(self.name, "tick", Empty(), end_ps - start_ps)]
         if times.size:
             delay = self.variant.neuron.synaptic_delay_s
             out.append(self.send(self.neuron_block, "epsp",
-                                 {"eye": self.block.eye, "t": _f64(times + delay), "n": _i64(neurons),
-                                  "w": _f64(drive)}, self.lookahead_ps))
+                                 Epsp(eye=self.block.eye, t=_f64(times + delay), n=_i64(neurons), w=_f64(drive)),
+                                 self.lookahead_ps))
         return out
 
     def result(self):
@@ -117,62 +192,56 @@ class EyePopulation(Actor):
     def metrics(self):
         return {"synapse_updates_total": self.block.steps, "synapse_events_total": self.block.events}
 
-    def state(self):
-        return {"block": self.block.snapshot(), "sample_t": self.sample_t,
-                "sample_w": _f64(np.array(self.sample_w).reshape(len(self.sample_w), self.block.count))}
 
-    def load_state(self, state):
-        self.block.restore(state["block"])
-        self.sample_t = list(state["sample_t"])
-        w = np.frombuffer(state["sample_w"]).reshape(len(self.sample_t), self.block.count)
-        self.sample_w = [row.copy() for row in w]
+class NeuronBlock(_ModelStateActor):
+    accepts = {"epsp": Epsp, "tick": Empty}
+    state_fields = ("neurons", "inbox")
+    model_field = "neurons"
 
+    @frozen_params
+    class Params:
+        config: od.OcularDominanceConfig
+        variant: od.Variant
+        block: int              # index of the neuron block
+        first_neuron: int       # global id of the block's first neuron
+        neurons: int            # neurons in the block
 
-class NeuronBlock(Actor):
-    accepts = {"epsp": {"eye": int, "t": bytes, "n": bytes, "w": bytes}, "tick": {}}
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return timing_ps(params.variant)[2] - TICK_OFFSET_PS
 
-    def __init__(self, name, seed, config: dict, variant: str, block: int, first: int, count: int):
+    @classmethod
+    def peers_for(cls, name: str, params: Params) -> frozenset:
+        return frozenset(population_name(params.block, eye) for eye in range(2))
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        self.variant = od.load_variant(variant)
-        cfg = od.OcularDominanceConfig.from_dict(config)
-        self.neurons = od.NeuronBlock(cfg, self.variant, first, count)
-        _, _, self.bap_ps = timing_ps(self.variant)
-        self.lookahead_ps = self.bap_ps - TICK_OFFSET_PS
-        self.populations = [population_name(block, eye) for eye in range(2)]
-        self.peer_names = frozenset(self.populations)
-        self.inbox: list[tuple[int, dict]] = []
+        self.variant = params.variant
+        self.neurons = od.NeuronBlock(params.config, self.variant, params.first_neuron, params.neurons)
+        self.lookahead_ps = self.lookahead_for(params)
+        self.populations = [population_name(params.block, eye) for eye in range(2)]
+        self.peer_names = self.peers_for(name, params)
+        self.inbox: list[tuple] = []        # (eye, times, neuron ids, drives) of this tick's epsp messages
 
     def handle(self, event, payload):
         if event.kind == "epsp":
-            if not self.inbox:
-                out = [self.send(self.name, "tick", {}, TICK_OFFSET_PS)]
-            else:
-                out = []
-            self.inbox.append((payload["eye"], payload))
+            columns = _columns(self, event, payload, ("t", "n", "w"), self.neurons.first, self.neurons.count)
+            out = [] if self.inbox else [self.send(self.name, "tick", Empty(), TICK_OFFSET_PS)]
+            self.inbox.append((payload.eye, *columns))
             return out
         self.inbox.sort(key=lambda item: item[0])      # left eye first, whatever the delivery order
-        parts = [p for _, p in self.inbox]
+        parts = self.inbox
         self.inbox = []
-        times = np.concatenate([np.frombuffer(p["t"]) for p in parts])
-        neurons = np.concatenate([np.frombuffer(p["n"], dtype=np.int64) for p in parts])
-        drive = np.concatenate([np.frombuffer(p["w"]) for p in parts])
+        times, neurons, drive = (np.concatenate([p[c] for p in parts]) for c in (1, 2, 3))
         t, n, r = self.neurons.inputs(times, neurons, drive)
         if not t.size:
             return []
-        payload = {"t": _f64(t + self.variant.neuron.bap_delay_s), "n": _i64(n), "r": _f64(r)}
-        return [self.send(pop, "baps", payload, self.lookahead_ps) for pop in self.populations]
+        baps = Baps(t=_f64(t + self.variant.neuron.bap_delay_s), n=_i64(n), r=_f64(r))
+        return [self.send(pop, "baps", baps, self.lookahead_ps) for pop in self.populations]
 
     def result(self):
         t, n = self.neurons.spikes()
         return {"spike_t": _f64(t), "spike_n": _i64(n)}
-
-    def state(self):
-        return {"neurons": self.neurons.snapshot(),
-                "inbox": [[eye, p] for eye, p in self.inbox]}
-
-    def load_state(self, state):
-        self.neurons.restore(state["neurons"])
-        self.inbox = [(eye, p) for eye, p in state["inbox"]]
 
 
 def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig, variant: str = "network",
@@ -180,18 +249,19 @@ def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig
     """cfg.neurons neurons in ``blocks`` blocks, each block a NeuronBlock and two EyePopulations
     (listed together, so a Ray placement of one block per process keeps their messages local)."""
     # a bad name fails here, not inside an actor; the variant sets the inputs' contrast spread
-    cfg = replace(cfg, contrast_spread=od.load_variant(variant).contrast_spread)
+    resolved = od.load_variant(variant)
+    cfg = replace(cfg, contrast_spread=resolved.contrast_spread)
     if not (isinstance(blocks, int) and 1 <= blocks <= cfg.neurons):
         raise ParameterError("blocks", f"must be an integer in 1..{cfg.neurons} (the neurons), got {blocks!r}")
-    cascade, config = params.to_dict(), cfg.to_dict()
     specs = []
     for b in range(blocks):
         first = b * cfg.neurons // blocks
         count = (b + 1) * cfg.neurons // blocks - first
-        common = {"config": config, "variant": variant, "block": b, "first": first, "count": count}
-        specs.append(ActorSpec(block_name(b), NEURON_CLS, common))
+        common = {"config": cfg, "variant": resolved, "block": b, "first_neuron": first, "neurons": count}
+        specs.append(ActorSpec(block_name(b), NeuronBlock, NeuronBlock.Params(**common)))
         for eye in range(2):
-            specs.append(ActorSpec(population_name(b, eye), POPULATION_CLS, {**common, "cascade": cascade, "eye": eye}))
+            specs.append(ActorSpec(population_name(b, eye), EyePopulation,
+                                   EyePopulation.Params(cascade=params, eye=eye, **common)))
     return SystemSpec(tuple(specs), seed=seed)
 
 

@@ -144,6 +144,14 @@ class TernaryLayer:
             raise ParameterError("weights", "every weight must be -1, 0 or +1")
         self.weights = weights
 
+    @classmethod
+    def over(cls, config: LayerConfig, weights: np.ndarray) -> "TernaryLayer":
+        """A layer working on ``weights`` in place (not copied or checked: the caller owns a valid
+        int8 matrix of shape (n_out, n_in), e.g. an actor's declared state)."""
+        layer = cls.__new__(cls)
+        layer.config, layer.weights = config, weights
+        return layer
+
     # --- recall ---------------------------------------------------------------------------
     def scores(self, X: np.ndarray) -> np.ndarray:
         """Summed ternary drive of every output neuron, shape (samples, n_out)."""

@@ -330,6 +330,14 @@ class EyeBlock:
         self.steps, self.events = snap["steps"], snap["events"]
         self.chunk = -1
 
+    def __eq__(self, other):
+        """The same block in the same state (what a snapshot holds; input caches aside)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        same_block = (self.first, self.count, self.eye, self.allocated) == (other.first, other.count, other.eye,
+                                                                             other.allocated)
+        return same_block and (not self.allocated or self.snapshot() == other.snapshot())
+
 
 @njit(cache=True)
 def _lif(times, neurons, drives, v, t_last, last_spike, trace, t_trace, v_rest, v_thr, v_reset, tau_m,
@@ -399,6 +407,12 @@ class NeuronBlock:
         for name in self.ARRAYS:
             setattr(self, name, _unpack(snap[name]))
         self.spike_t, self.spike_n = [_unpack(snap["spike_t"])], [_unpack(snap["spike_n"])]
+
+    def __eq__(self, other):
+        """The same neurons in the same state (what a snapshot holds)."""
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.first, self.count) == (other.first, other.count) and self.snapshot() == other.snapshot()
 
 
 def _pack(a: np.ndarray) -> dict:

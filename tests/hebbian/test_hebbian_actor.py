@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from lolpim.actors.kernel.actor import deliver
-from lolpim.actors.hebbian.population import (POPULATION_CLS, SOURCE_CLS, active, actor_rng, dense,
-                                         multiplication_memory, multiplication_system)
+from lolpim.actors.hebbian.population import (SampleSource, Stage, TernarySynapsePopulation, active, actor_rng,
+                                              dense, multiplication_memory, multiplication_system)
 from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.kernel.codec import MessageError
 from lolpim.actors.kernel.system import ActorSpec, SystemSpec
 from lolpim.core.errors import ParameterError
 from lolpim.models.hebbian.network import LayerConfig, TernaryLayer
@@ -31,33 +32,31 @@ def _reference(system: SystemSpec, mode: str):
     draws one permutation per epoch, the population's generator drives the Markov steps.
     Returns {population: (layer, per-sample transitions)} and the teacher's curves."""
     specs = {a.name: a for a in system.actors}
-    teacher = next(a for a in system.actors if a.cls == SOURCE_CLS)
+    teacher = next(a for a in system.actors if a.cls is SampleSource)
     order_rng = actor_rng(system.seed, teacher.name)
     layers, curves, outputs = {}, [], []
-    for stage in teacher.params["stages"]:
-        p = specs[stage["population"]].params
-        config = LayerConfig(p["n_in"], p["n_out"], TransitionRule(**p.get("rule", {})),
-                             p.get("threshold", 0.0), p.get("margin", 2.0))
-        layer, rng, per_sample, curve = TernaryLayer(config), actor_rng(system.seed, stage["population"]), [], []
-        x = np.asarray(stage["x"] if stage.get("x") is not None else outputs[stage["input_from"]])
-        t = np.asarray(stage["targets"])
-        for _ in range(stage["max_epochs"]):
+    for stage in teacher.params.stages:
+        config = specs[stage.population].params.layer
+        layer, rng, per_sample, curve = TernaryLayer(config), actor_rng(system.seed, stage.population), [], []
+        x = dense(stage.x, config.n_in) if stage.x is not None else np.asarray(outputs[stage.input_from])
+        t = dense(stage.targets, config.n_out)
+        for _ in range(stage.max_epochs):
             order = order_rng.permutation(len(t))
             if mode == "streaming":
                 per_sample += [int(layer.learn(x[i], t[i], rng).sum()) for i in order]
             else:
                 per_sample += layer.fit(x[order], t[order], rng, shuffle=False).transitions_per_sample.tolist()
-            if stage.get("labels") is not None:
-                classes = layer.scores(x).reshape(len(x), -1, stage["contacts"]).sum(axis=2).argmax(axis=1)
-                acc = float((classes == np.asarray(stage["labels"])).mean())
+            if stage.labels is not None:
+                classes = layer.scores(x).reshape(len(x), -1, stage.contacts).sum(axis=2).argmax(axis=1)
+                acc = float((classes == np.asarray(stage.labels)).mean())
             else:
-                recall = layer.fire(x) if stage.get("readout", "fire") == "fire" else layer.winner(x)
+                recall = layer.fire(x) if stage.readout == "fire" else layer.winner(x)
                 acc = float(((recall != 0) == (t != 0)).all(axis=1).mean())
             curve.append(acc)
-            if acc == 1.0 and stage.get("stop_when_exact", True):
+            if acc == 1.0 and stage.stop_when_exact:
                 break
-        outputs.append(layer.fire(x).tolist() if stage.get("readout", "fire") == "fire" else layer.winner(x).tolist())
-        layers[stage["population"]] = (layer, per_sample)
+        outputs.append(layer.fire(x).tolist() if stage.readout == "fire" else layer.winner(x).tolist())
+        layers[stage.population] = (layer, per_sample)
         curves.append(curve)
     return layers, curves
 
@@ -67,7 +66,7 @@ def _weights(result: dict) -> np.ndarray:
 
 
 def _assert_matches_reference(system: SystemSpec, run):
-    teacher = next(a.name for a in system.actors if a.cls == SOURCE_CLS)
+    teacher = next(a.name for a in system.actors if a.cls is SampleSource)
     for mode in ("streaming", "batched"):
         layers, curves = _reference(system, mode)
         for name, (layer, per_sample) in layers.items():
@@ -80,13 +79,16 @@ def _assert_matches_reference(system: SystemSpec, run):
 def _random_stage_system(seed: int, batch_size: int, margin, p_het: float, shuffle_epochs: int = 4):
     data = np.random.default_rng(seed + 100)
     x, t = data.integers(0, 2, (23, 12)), data.integers(0, 2, (23, 5))
-    stages = [{"population": "pop", "x": x, "targets": t, "max_epochs": shuffle_epochs, "readout": "fire"}]
+    stages = (Stage(population="pop", x=x, targets=t, max_epochs=shuffle_epochs, readout="fire"),)
+    rule = TransitionRule(p_potentiate=0.4, p_depress=0.3, p_hetero_depress=p_het)
     return SystemSpec((
-        ActorSpec("teacher", SOURCE_CLS, {"stages": stages, "batch_size": batch_size, "link_ps": 50}),
-        ActorSpec("pop", POPULATION_CLS, {"n_in": 12, "n_out": 5, "threshold": 0.5, "margin": margin,
-                                          "rule": {"p_potentiate": 0.4, "p_depress": 0.3,
-                                                   "p_hetero_depress": p_het}, "link_ps": 50}),
+        ActorSpec("teacher", SampleSource, SampleSource.Params(stages=stages, batch_size=batch_size, link_ps=50)),
+        _population("pop", LayerConfig(12, 5, rule, 0.5, margin), link_ps=50),
     ), seed=seed)
+
+
+def _population(name: str, layer: LayerConfig, **params) -> ActorSpec:
+    return ActorSpec(name, TernarySynapsePopulation, TernarySynapsePopulation.Params(layer=layer, **params))
 
 
 @pytest.mark.parametrize("seed,batch_size,margin,p_het", [(0, 1, None, 0.0), (7, 5, 1.0, 0.3),
@@ -135,13 +137,12 @@ def test_classification_stage_with_test_set_equals_reference():
     labels = data.integers(0, classes, 60)
     x = np.where(data.random((60, 30)) < 0.15, 1 - proto[labels], proto[labels])
     targets = (np.repeat(np.arange(classes), contacts)[None, :] == labels[:, None]).astype(int)
-    stages = [{"population": "cls", "x": x[:40], "targets": targets[:40], "labels": labels[:40],
-               "contacts": contacts, "test_x": x[40:], "test_labels": labels[40:], "max_epochs": 3,
-               "stop_when_exact": False}]
+    stages = (Stage(population="cls", x=x[:40], targets=targets[:40], labels=labels[:40], contacts=contacts,
+                    test_x=x[40:], test_labels=labels[40:], max_epochs=3, stop_when_exact=False),)
+    rule = TransitionRule(p_potentiate=0.2, p_depress=0.2)
     system = SystemSpec((
-        ActorSpec("teacher", SOURCE_CLS, {"stages": stages, "batch_size": 8, "query_rows": 16}),
-        ActorSpec("cls", POPULATION_CLS, {"n_in": 30, "n_out": classes * contacts, "margin": 2.0,
-                                          "rule": {"p_potentiate": 0.2, "p_depress": 0.2}}),
+        ActorSpec("teacher", SampleSource, SampleSource.Params(stages=stages, batch_size=8, query_rows=16)),
+        _population("cls", LayerConfig(30, classes * contacts, rule, 0.0, 2.0)),
     ), seed=4)
     run = InlineExecutor().run(system)
     _assert_matches_reference(system, run)
@@ -213,7 +214,8 @@ def test_population_snapshot_carries_weights_counts_and_generator():
     system = _random_stage_system(5, batch_size=4, margin=1.0, p_het=0.2)
     spec = next(a for a in system.actors if a.name == "pop")
     pop = spec.build(system.seed)
-    x, t = (active(system.actors[0].params["stages"][0][k]) for k in ("x", "targets"))
+    stage = system.actors[0].params.stages[0]
+    x, t = stage.x, stage.targets
     teach = spec.build(system.seed)  # a stand-in sender: any actor can build events for pop
     teach.name, teach.lookahead_ps = "t", 1
     deliver(pop, teach.send("pop", "sample", {"batch": 0, "pre": x[:10], "target": t[:10]}, 1))
@@ -237,20 +239,50 @@ def test_bad_messages_and_stages_are_rejected():
     pop = system.actors[1].build(0)
     sender = system.actors[1].build(0)
     sender.name = "t"
-    with pytest.raises(ParameterError, match="pre"):
+    with pytest.raises(MessageError, match="pre"):
         deliver(pop, sender.send("pop", "sample", {"batch": 0, "pre": [[3, 12]], "target": [[1]]}, 50))
-    with pytest.raises(ParameterError, match="target"):
+    with pytest.raises(MessageError, match="target"):
         deliver(pop, sender.send("pop", "sample", {"batch": 0, "pre": [[3]], "target": [[1], [2]]}, 50))
+    with pytest.raises(MessageError, match="target"):
+        deliver(pop, sender.send("pop", "sample", {"batch": 0, "pre": [[3]], "target": [[-1]]}, 50))
+    with pytest.raises(MessageError, match="batch"):
+        deliver(pop, sender.send("pop", "sample", {"batch": -1, "pre": [], "target": []}, 50))
     assert pop.samples == 0
-    with pytest.raises(ParameterError, match="readout"):
+    with pytest.raises(MessageError, match="readout"):
         deliver(pop, sender.send("pop", "query", {"tag": "x", "part": 0, "pre": [[0, 11]], "readout": "max"}, 50))
     with pytest.raises(ParameterError, match=r"stages\[1\].x"):
-        SystemSpec((ActorSpec("teacher", SOURCE_CLS, {"stages": [
-            {"population": "a", "x": [[1]], "targets": [[1]], "max_epochs": 1},
-            {"population": "b", "targets": [[1]], "max_epochs": 1}]}),)).actors[0].build(0)
+        SampleSource.Params(stages=(Stage(population="a", x=[[1]], targets=[[1]], max_epochs=1),
+                                    Stage(population="b", targets=[[1]], max_epochs=1)))
     with pytest.raises(ParameterError, match=r"stages\[0\].x"):
-        ActorSpec("teacher", SOURCE_CLS, {"stages": [
-            {"population": "a", "x": [[1], [0]], "targets": [[1]], "max_epochs": 1}]}).build(0)
+        SampleSource.Params(stages=(Stage(population="a", x=[[1], [0]], targets=[[1]], max_epochs=1),))
+    with pytest.raises(ParameterError, match=r"stages\[0\].max_epochs"):
+        SampleSource.Params(stages=(Stage(population="a", x=[[1]], targets=[[1]], max_epochs=-3),))
+    with pytest.raises(ParameterError, match="link_ps"):
+        TernarySynapsePopulation.Params(layer=LayerConfig(2, 2), link_ps=0)
+
+
+def test_forged_recalls_are_refused():
+    """A recall the teacher did not ask for (unknown tag, part out of range or already
+    answered, wrong row count, ragged drives) is a MessageError, not a KeyError or IndexError."""
+    system = _random_stage_system(3, batch_size=23, margin=1.0, p_het=0.0, shuffle_epochs=1)
+    teacher = system.actors[0].build(0)
+    teacher.start()
+    deliver(teacher, teacher.send("teacher", "tick", {}, 0))        # the one batch, then the train query
+    pop = system.actors[1].build(0)
+
+    def recall(**fields):
+        base = {"tag": "train", "part": 0, "outputs": [[0]] * 23, "samples": 0, "transitions": 0}
+        return pop.send("teacher", "recall", {**base, **fields}, 50)
+    for fields, field in (({"tag": "nope"}, "tag"), ({"part": 5}, "part"), ({"outputs": [[0]]}, "outputs"),
+                          ({"part": -1}, "part"), ({"samples": -2}, "samples")):
+        with pytest.raises(MessageError, match=field):
+            deliver(teacher, recall(**fields))
+    assert teacher.inflight and not teacher.curves[0]
+
+
+def test_state_round_trip(state_round_trip):
+    counts = state_round_trip(multiplication_system(3, seed=2, batch_size=2), events=100_000)
+    assert all(counts.values())
 
 
 def test_cli_multiply_and_factorize_through_the_actors(tmp_path, capsys):

@@ -155,3 +155,32 @@ def test_a_neuron_block_inbox_survives_a_snapshot():
     results, snaps, _ = _run_with_restart(sys_spec, first_epsp + 1)
     assert snaps["b0"]["state"]["inbox"], "the cut did not fall between an epsp and its tick"
     assert results == full.results
+
+
+def test_state_round_trip(state_round_trip):
+    """EyePopulation and NeuronBlock declare all they change (cascade block, samples, LIF state, inbox)."""
+    counts = state_round_trip(system(od.OcularDominanceConfig(neurons=2, **SHORT), blocks=1), events=3000)
+    assert all(counts.values())
+
+
+def test_forged_spike_messages_are_refused():
+    """Well-typed spike columns that do not fit the block (ragged, partial values, NaN times,
+    neurons of another block, an eye that is no eye) are MessageErrors, not crashes."""
+    from lolpim.actors.kernel.codec import MessageError
+    spec = system(od.OcularDominanceConfig(neurons=2, **SHORT), blocks=2)
+    actors = {s.name: s.build(spec.seed) for s in spec.actors}
+    pop, block = actors["b0.left"], actors["b0"]
+    pop.start()
+    f64, i64 = (lambda *v: np.array(v, dtype=np.float64).tobytes()), (lambda *v: np.array(v, dtype=np.int64).tobytes())
+    for payload, field in (({"t": f64(0.1), "n": i64(0, 0), "r": f64(1.0)}, "n"),
+                           ({"t": f64(0.1)[:5], "n": i64(0), "r": f64(1.0)}, "t"),
+                           ({"t": f64(np.nan), "n": i64(0), "r": f64(1.0)}, "t"),
+                           ({"t": f64(0.1), "n": i64(1), "r": f64(1.0)}, "n")):      # neuron 1 is block b1's
+        with pytest.raises(MessageError, match=field):
+            deliver(pop, block.send("b0.left", "baps", payload, block.lookahead_ps))
+    for payload, field in (({"eye": 2, "t": f64(0.1), "n": i64(0), "w": f64(1.0)}, "eye"),
+                           ({"eye": 0, "t": f64(0.1), "n": i64(-5), "w": f64(1.0)}, "n"),
+                           ({"eye": 0, "t": f64(0.1), "n": i64(0), "w": f64(np.inf)}, "w")):
+        with pytest.raises(MessageError, match=field):
+            deliver(block, pop.send("b0", "epsp", payload, pop.lookahead_ps))
+    assert not block.inbox

@@ -7,6 +7,7 @@ the file, never a traceback from the parser.
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -30,6 +31,8 @@ def read_toml(path: str | Path, label: str = "file") -> dict:
             raise ParameterError(label, f"{path} is {size / 2**20:.0f} MiB; a TOML file here is at most "
                                         f"{MAX_TOML_BYTES // 2**20} MiB")
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise ParameterError(label, f"file '{path}' does not exist") from None
     except OSError as exc:
         raise ParameterError(label, f"cannot read {path}: {exc.strerror or exc}") from None
     try:
@@ -40,3 +43,36 @@ def read_toml(path: str | Path, label: str = "file") -> dict:
         raise ParameterError(label, f"{path} is not valid TOML: {exc}") from None
     except RecursionError:
         raise ParameterError(label, f"{path} nests tables or arrays too deeply") from None
+
+
+# a preset name: letters, digits, '.', '_', '-' (never a path: no '/', no leading '.')
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+MAX_NAME_CHARS = 100
+
+
+def preset_names(directory: Path) -> list[str]:
+    """The presets in ``directory``: the stems of its *.toml files."""
+    return sorted(p.stem for p in Path(directory).glob("*.toml"))
+
+
+def preset_path(directory: Path, name, label: str, kind: str = "preset") -> Path:
+    """The file of preset ``name`` in ``directory``. Only a listed name is accepted, so a name
+    can never reach a file outside the folder (no '..', '/', absolute path or huge string)."""
+    names = preset_names(directory)
+    ok = (isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS and not name.startswith(".")
+          and set(name) <= _NAME_CHARS and name in names)
+    if not ok:
+        shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
+        raise ParameterError(label, f"unknown {kind} {shown}; allowed: {', '.join(names)}")
+    return Path(directory) / f"{name}.toml"
+
+
+def load_preset_table(directory: Path, name, cls, label: str, kind: str = "preset"):
+    """Build dataclass ``cls`` from preset ``name`` in ``directory``; unknown keys are errors."""
+    path = preset_path(directory, name, label, kind)
+    data = read_toml(path, label)
+    allowed = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ParameterError(unknown[0], f"unknown key in {kind} file {path.name}; allowed: {sorted(allowed)}")
+    return cls(**data)

@@ -6,38 +6,22 @@ unknown keys and unknown names are errors that list what exists.
 from __future__ import annotations
 
 import math
-import sys
-from dataclasses import fields
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from lolpim.core import presets
 from lolpim.core.errors import ParameterError
 
 PRESET_ROOT = Path(__file__).parent / "presets"
 
 
 def preset_names(kind: str) -> list[str]:
-    return sorted(p.stem for p in (PRESET_ROOT / kind).glob("*.toml"))
+    return presets.preset_names(PRESET_ROOT / kind)
 
 
 def load_preset(kind: str, name: str, cls, field_label: str):
-    """Build ``cls`` from presets/<kind>/<name>.toml; ``field_label`` names the user-facing option."""
-    path = PRESET_ROOT / kind / f"{name}.toml"
-    if not path.is_file():
-        raise ParameterError(field_label, f"unknown {kind} preset {name!r}; available: "
-                                          f"{', '.join(preset_names(kind))}")
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    allowed = {f.name for f in fields(cls)}
-    unknown = set(data) - allowed
-    if unknown:
-        raise ParameterError(sorted(unknown)[0], f"unknown key in preset {kind}/{path.name}; "
-                                                 f"allowed: {sorted(allowed)}")
-    return cls(**data)
+    """Build ``cls`` from presets/<kind>/<name>.toml; ``field_label`` names the user-facing option.
+    ``name`` must be one of the preset names (never a path)."""
+    return presets.load_preset_table(PRESET_ROOT / kind, name, cls, field_label, f"{kind} preset")
 
 
 def require_positive(obj, *names: str, allow_zero: bool = False) -> None:

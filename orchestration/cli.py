@@ -7,13 +7,20 @@ import importlib
 import pkgutil
 import sys
 
+from lolpim.core.errors import ParameterError, UserError
 from lolpim.orchestration import commands
-from lolpim.core.errors import ParameterError
-from lolpim.core.errors import UserError
+from lolpim.orchestration.cli_checks import check_args
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the usage is one `--help` away), exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lolpim",
         description="Simulate multi-node PIM systems for long-context LLM decoding, and "
                     "learning with physical synapses, as discrete-event actors on Ray.",
@@ -32,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        check_args(args)
         return int(args.func(args) or 0)
     except (UserError, ParameterError) as exc:
         print(f"lolpim: error: {exc}", file=sys.stderr)

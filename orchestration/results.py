@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -33,9 +34,25 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def json_safe(obj):
+    """``obj`` with every NaN/Infinity as None: JSON has neither (Python's bare NaN is not JSON)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def json_text(obj, **kwargs) -> str:
+    """Strict JSON of ``obj``: NaN and Infinity written as null."""
+    return json.dumps(json_safe(obj), allow_nan=False, **kwargs)
+
+
 def write_json(path: str | Path, obj) -> Path:
     path = Path(path)
-    _atomic_write(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    _atomic_write(path, json_text(obj, indent=2, sort_keys=False) + "\n")
     return path
 
 

@@ -4,8 +4,8 @@ file (JSON lines) as each one finishes.
 The sweep file (TOML):
 
     seed = 0                    # optional; a "seed" axis overrides it
-    config = "base.toml"        # optional RunConfig file, relative to this file
-    results = "study.jsonl"     # optional; relative to ./results/; --results overrides;
+    config = "base.toml"        # optional RunConfig file, in this file's folder (--config: anywhere)
+    results = "study.jsonl"     # optional; under ./results/; --results (anywhere) overrides;
                                 # default: results/<sweep file name>.jsonl
 
     [set]                       # RunConfig keys applied to every point (as `--set`)
@@ -38,6 +38,13 @@ unit of parallelism; a point's actors are cheap next to a Ray process each). A p
 named by a hash of what determines its numbers (its axes, the [set] table, the base
 config, the seed), so a rerun recognises finished points and skips them: interrupting a
 sweep loses at most the points in flight and never duplicates one.
+
+Every axis value is checked when the file is loaded (each point is built into a RunConfig, and
+a seed must be an integer >= 0), so a bad value fails at once naming its axis. The file's own
+'config' and 'results' may not lead outside their folders (through '..', an absolute path or a
+symbolic link); a path elsewhere is given on the command line. The results file and its lock
+are never opened through a symbolic link, so a planted link cannot make a sweep overwrite
+another file; a line of the results file that is not a record is moved to <results>.corrupt.
 """
 from __future__ import annotations
 
@@ -49,6 +56,7 @@ import json
 import math
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +64,9 @@ from typing import Any
 
 from lolpim.orchestration import config as cfgmod
 from lolpim.core.errors import UserError
+from lolpim.core.presets import read_toml
 from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.results import json_safe
 
 SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim"}
 PIM_SYSTEMS = ("lolpim", "cent")
@@ -132,9 +142,32 @@ def _axes_table(path, where: str, table, lists_only: bool) -> dict:
     return out
 
 
-def load_sweep(path: str | Path) -> SweepSpec:
+def _path_inside(sweep_path: Path, key: str, value, folder: Path, flag: str) -> Path:
+    """``folder / value`` for the sweep file's ``key``, refused if it leads outside ``folder``."""
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise UserError(f"{sweep_path}: '{key}' must be a file name (a string), got {value!r}"[:300])
+    path = folder / value
+    if Path(value).is_absolute() or not path.resolve().is_relative_to(folder.resolve()):
+        raise UserError(f"{sweep_path}: '{key}' = {value!r} leads outside {folder}/; "
+                        f"give a file elsewhere on the command line ({flag})"[:300])
+    return path
+
+
+def _check_point(path: Path, spec: SweepSpec, point: dict) -> None:
+    """Build the point's RunConfig now (a bad axis value fails at load, not an hour in)."""
+    seed = point.get("seed", spec.seed)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise UserError(f"{path}: axis 'seed': got {seed!r}; allowed: an integer >= 0")
+    try:
+        point_config(spec, point)
+    except UserError as exc:
+        raise UserError(f"{path}: point {json.dumps(point)[:200]}: {exc}") from None
+
+
+def load_sweep(path: str | Path, config: str | Path | None = None) -> SweepSpec:
+    """The sweep in file ``path``; ``config`` (a path from the command line) replaces its 'config' key."""
     path = Path(path)
-    data = cfgmod.read_toml(path)
+    data = read_toml(path, "sweep")
     unknown = sorted(set(data) - {"seed", "config", "results", "set", "grid", "baseline", "points"})
     if unknown:
         raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, [set], [grid], "
@@ -160,15 +193,18 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if not isinstance(base, dict):
         raise UserError(f"{path}: [set] must be a table of RunConfig keys")
     base = _flatten(base)
-    config = cfgmod.read_toml(path.parent / data["config"]) if "config" in data else {}
-    results = RESULTS_DIR / data["results"] if "results" in data else None   # never in the source tree
+    if config is None and "config" in data:
+        config = _path_inside(path, "config", data["config"], path.parent, "--config")
+    config = read_toml(config, "config") if config is not None else {}
+    # never in the source tree
+    results = _path_inside(path, "results", data["results"], RESULTS_DIR, "--results") if "results" in data else None
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"{path}: seed must be an integer >= 0")
     spec = SweepSpec(grid=grid, base=base, seed=seed, config=config, results=results, baselines=baselines,
                      extra=extra)
     for point in spec.points():   # fail on a bad point now, not an hour into the sweep
-        point_config(spec, point)
+        _check_point(path, spec, point)
     return spec
 
 
@@ -242,18 +278,7 @@ def run_point(spec: SweepSpec, point: dict) -> dict:
     except Exception as exc:   # recorded, so a point that cannot run is not retried forever
         record.update(status="error", error=f"{type(exc).__name__}: {exc}")
     record.update(wall_s=time.perf_counter() - wall0, host=socket.gethostname())
-    return _finite(record)
-
-
-def _finite(obj):
-    """JSON has no NaN/Infinity: write them as null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
+    return json_safe(record)
 
 
 # ------------------------------------------------------------------------ the results file
@@ -262,75 +287,141 @@ class ResultsFile:
     """JSON lines, one finished point each, appended with one write + fsync per point.
 
     A crash can at worst leave a torn last line; opening the file cuts it off (that point
-    simply runs again). An exclusive lock keeps two sweeps from writing one file."""
+    simply runs again), and moves any other line that is not a record to <results>.corrupt.
+    An exclusive lock keeps two sweeps from writing one file. Neither the file nor its lock is
+    ever opened through a symbolic link (O_NOFOLLOW) or truncated by opening."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fh = None
+        _check_results_path(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--results {self.path}: cannot create its folder ({exc.strerror or exc})") from None
+        self._lock_fd = None
 
     def __enter__(self):
-        self._lock_fh = open(self.path.with_name(self.path.name + ".lock"), "w")
+        self._lock_fd = _open_no_follow(self.path.with_name(self.path.name + ".lock"), os.O_WRONLY)
         try:
-            fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock_fh.close()
+            os.close(self._lock_fd)
             raise UserError(f"another sweep is writing {self.path}") from None
-        self._repair()
+        try:
+            self._repair()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
-        self._lock_fh.close()
+        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        os.close(self._lock_fd)
 
     def _repair(self) -> None:
+        """Cut a torn last line; move every other line that is not a record to <results>.corrupt."""
         if not self.path.exists():
             return
-        data = self.path.read_bytes()
-        keep = data.rfind(b"\n") + 1
-        if keep < len(data):
-            with open(self.path, "r+b") as fh:
-                fh.truncate(keep)
-                fh.flush()
-                os.fsync(fh.fileno())
+        data = _read_bytes(self.path)
+        _, bad, lines = _parse_lines(data)
+        if not bad and data.endswith(b"\n") or not data:
+            return
+        if bad:   # moved aside, never lost: the points they held run again
+            corrupt = self.path.with_name(self.path.name + ".corrupt")
+            _append(corrupt, b"".join(lines[n - 1] + b"\n" for n in bad))
+            print(f"lolpim: warning: {self.path}: line(s) {_line_list(bad)} are not results records; "
+                  f"moved to {corrupt}", file=sys.stderr)
+        skip = set(bad)
+        tmp = self.path.with_name(f".{self.path.name}.repair")
+        tmp.unlink(missing_ok=True)
+        _append(tmp, b"".join(line + b"\n" for n, line in enumerate(lines, 1) if n not in skip))
+        os.replace(tmp, self.path)
 
     def records(self) -> list[dict]:
         return read_results(self.path) if self.path.exists() else []
 
     def append(self, record: dict) -> None:
-        line = (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        _append(self.path, (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode())
+
+
+def _open_no_follow(path: Path, mode: int) -> int:
+    """Open (creating, never truncating) ``path`` itself: refused if it is a symbolic link."""
+    try:
+        return os.open(path, mode | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UserError(f"{path} is a symbolic link; a sweep never writes through one: "
+                            f"give the real path with --results") from None
+        raise UserError(f"cannot open {path}: {exc.strerror or exc}") from None
+
+
+def _append(path: Path, data: bytes) -> None:
+    fd = _open_no_follow(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_results_path(path: Path) -> None:
+    if path.is_dir():
+        raise UserError(f"results {path} is a folder; give a file name (JSON lines), e.g. {path / 'sweep.jsonl'}")
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise UserError(f"results file '{path}' does not exist")
+    _check_results_path(path)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read results file '{path}': {exc.strerror or exc}") from None
+
+
+def _parse_lines(data: bytes) -> tuple[list[dict], list[int], list[bytes]]:
+    """(records, numbers of the complete lines that are not a record, the complete lines);
+    a torn last line (no newline) is not a complete line."""
+    lines = data.split(b"\n")[:-1]
+    records, bad = [], []
+    for n, line in enumerate(lines, 1):
         try:
-            view = memoryview(line)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            rec = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            rec = None
+        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+            records.append(rec)
+        else:
+            bad.append(n)
+    return records, bad, lines
+
+
+def _line_list(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:10])) + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
 
 
 def read_results(path: str | Path) -> list[dict]:
     """Every complete record of a results file, one per id: the first, unless it is an error
-    and a later run of the point (--retry-errors) finished."""
+    and a later run of the point (--retry-errors) finished. A line that is not a record is
+    reported (a sweep run moves it aside); a file with no record at all is an error."""
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"results file '{path}' does not exist")
+    records, bad, _ = _parse_lines(_read_bytes(path))
+    if bad and not records:
+        raise UserError(f"'{path}' is not a sweep results file (JSON lines): line {bad[0]} is not a record")
+    if bad:
+        print(f"lolpim: warning: {path}: skipped line(s) {_line_list(bad)}, which are not results records",
+              file=sys.stderr)
     index: dict = {}
     out: list = []
-    with path.open() as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break   # a torn last line: the point was not finished
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            at = index.get(rec.get("id"))
-            if at is None:
-                index[rec.get("id")] = len(out)
-                out.append(rec)
-            elif out[at].get("status") != "ok" and rec.get("status") == "ok":
-                out[at] = rec
+    for rec in records:
+        at = index.get(rec["id"])
+        if at is None:
+            index[rec["id"]] = len(out)
+            out.append(rec)
+        elif out[at].get("status") != "ok" and rec.get("status") == "ok":
+            out[at] = rec
     return out
 
 

@@ -5,15 +5,10 @@ Presets live in models/llm/presets/*.toml. Only shapes are modelled, never weigh
 from __future__ import annotations
 
 import math
-import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from lolpim.core import presets
 from lolpim.core.errors import ParameterError
 from lolpim.models.llm.hf_config import canonical_reference, hf_model_fields, is_hf_reference, read_hf_config
 
@@ -166,23 +161,15 @@ class LlmConfig:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    return presets.preset_names(PRESET_DIR)
 
 
 def load_llm(name: str) -> LlmConfig:
-    """A preset by name, or ``hf:<path to config.json>`` (models/llm/hf_config.py)."""
-    if is_hf_reference(name):
+    """A preset by name, or ``hf:<path to config.json>`` (models/llm/hf_config.py): a user's own
+    model is always given as an explicit hf: path, never as a name."""
+    if isinstance(name, str) and is_hf_reference(name):
         return llm_from_hf(name)
-    path = PRESET_DIR / f"{name}.toml"
-    if not path.is_file():
-        raise ParameterError("model", f"unknown model {name!r}; available: {', '.join(preset_names())}")
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    allowed = {f.name for f in fields(LlmConfig)}
-    unknown = set(data) - allowed
-    if unknown:
-        raise ParameterError(sorted(unknown)[0], f"unknown key in preset {path.name}; allowed: {sorted(allowed)}")
-    return LlmConfig(**data)
+    return presets.load_preset_table(PRESET_DIR, name, LlmConfig, "model", "model")
 
 
 def llm_from_hf(reference: str) -> LlmConfig:

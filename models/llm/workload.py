@@ -8,21 +8,19 @@ columns ``input_tokens, output_tokens`` and optionally ``arrival_s``.
 from __future__ import annotations
 
 import csv
-import sys
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import read_toml
 
 DATASETS_FILE = Path(__file__).parent / "datasets.toml"
 ARRIVALS = ("closed", "poisson")
+MAX_TRACE_ROWS = 1_000_000     # as workload.requests: a longer trace is refused before it is read in full
+MAX_TRACE_TOKENS = 10_000_000  # per request and column, as workload.input_tokens
 
 
 @dataclass(frozen=True)
@@ -69,13 +67,11 @@ class Trace:
 
 
 def dataset_names() -> list[str]:
-    with DATASETS_FILE.open("rb") as fh:
-        return sorted(tomllib.load(fh))
+    return sorted(read_toml(DATASETS_FILE, "dataset"))
 
 
 def load_dataset(name: str) -> DatasetStats:
-    with DATASETS_FILE.open("rb") as fh:
-        table = tomllib.load(fh)
+    table = read_toml(DATASETS_FILE, "dataset")
     if name not in table:
         raise ParameterError("dataset", f"unknown dataset {name!r}; available: {', '.join(sorted(table))}")
     return DatasetStats(name=name, **table[name])
@@ -115,26 +111,51 @@ def dataset_trace(dataset: str, requests: int, arrival: str = "closed", arrival_
                  context_limit=limit)
 
 
+def _csv_row(path: Path, line: int, row: dict) -> tuple[int, int, float]:
+    """One request of a trace CSV, checked: whole token counts in 1 .. MAX_TRACE_TOKENS and a
+    finite arrival time >= 0."""
+    try:
+        if None in row or None in row.values():
+            raise ValueError
+        inp, out = int(row["input_tokens"]), int(row["output_tokens"])
+        arrival = float(row.get("arrival_s") or 0.0)
+        if not (1 <= inp <= MAX_TRACE_TOKENS and 1 <= out <= MAX_TRACE_TOKENS and math.isfinite(arrival)
+                and arrival >= 0):
+            raise ValueError
+    except ValueError:
+        raise ParameterError("workload.csv_path", f"'{path}' line {line}: needs whole numbers 1 .. {MAX_TRACE_TOKENS} "
+                                                  "for input_tokens and output_tokens and a finite arrival_s >= 0, "
+                                                  f"one value per column; got {dict(row)}"[:300]) from None
+    return inp, out, arrival
+
+
 def load_trace_csv(path: str | Path, context_limit: int | None = None) -> Trace:
+    """A trace CSV (UTF-8, at most MAX_TRACE_ROWS requests); every problem is a ParameterError
+    naming workload.csv_path and the line."""
     path = Path(path)
-    if not path.is_file():
-        raise ParameterError("trace_csv", f"file '{path}' does not exist")
-    inputs, outputs, arrivals = [], [], []
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"input_tokens", "output_tokens"} - set(reader.fieldnames or [])
-        if missing:
-            raise ParameterError("trace_csv", f"'{path}' lacks column(s) {', '.join(sorted(missing))}; "
-                                              "needs input_tokens, output_tokens and optionally arrival_s")
-        for line, row in enumerate(reader, start=2):
-            try:
-                inputs.append(int(row["input_tokens"]))
-                outputs.append(int(row["output_tokens"]))
-                arrivals.append(float(row.get("arrival_s") or 0.0))
-            except ValueError:
-                raise ParameterError("trace_csv", f"'{path}' line {line}: expected integers for input_tokens and "
-                                                  f"output_tokens and a number for arrival_s, got {row}") from None
-    order = np.argsort(np.asarray(arrivals), kind="stable")
-    inp, out = np.asarray(inputs, dtype=np.int64)[order], np.asarray(outputs, dtype=np.int64)[order]
-    return Trace(inp, out, np.asarray(arrivals)[order], name=path.stem,
-                 context_limit=context_limit or int(np.max(inp + out)) if len(inp) else 0)
+    rows = []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"input_tokens", "output_tokens"} - set(reader.fieldnames or [])
+            if missing:
+                raise ParameterError("workload.csv_path", f"'{path}' lacks column(s) {', '.join(sorted(missing))}; "
+                                                          "needs input_tokens, output_tokens and optionally arrival_s")
+            for line, row in enumerate(reader, start=2):
+                if len(rows) == MAX_TRACE_ROWS:
+                    raise ParameterError("workload.csv_path", f"'{path}' has more than {MAX_TRACE_ROWS:,} requests "
+                                                              f"(the most a trace may have, as workload.requests)")
+                rows.append(_csv_row(path, line, row))
+    except OSError as exc:
+        raise ParameterError("workload.csv_path", f"cannot read '{path}': {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError("workload.csv_path", f"'{path}' is not UTF-8 text (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise ParameterError("workload.csv_path", f"'{path}' is not a valid CSV file: {exc}") from None
+    if not rows:
+        raise ParameterError("workload.csv_path", f"'{path}' holds no requests")
+    inputs, outputs, arrivals = (np.asarray(col) for col in zip(*rows))
+    order = np.argsort(arrivals, kind="stable")
+    inp, out = inputs.astype(np.int64)[order], outputs.astype(np.int64)[order]
+    return Trace(inp, out, arrivals.astype(float)[order], name=path.stem,
+                 context_limit=context_limit or int(np.max(inp + out)))

@@ -5,16 +5,17 @@ trace for a 7B model with 128 GiB of PIM (8 modules), decode only, on an embedde
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from lolpim.core.errors import ConfigError
 from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration.executors import add_executor_flags, make_executor
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.metrics import add_metrics_flags
 from lolpim.orchestration.pipeline_demo import format_summary, summarise
 from lolpim.orchestration.progress import Progress
+from lolpim.orchestration.results import json_text
 
 
 def load_run_config(path, overrides) -> RunConfig:
@@ -45,7 +46,7 @@ def _run_demo(cfg, args, show_progress) -> int:
         write_json(out / "result.json", summary)
         write_csv(out / "stages.csv", [{"stage": k, "utilisation": v} for k, v in summary["stage_utilisation"].items()])
     if args.json:
-        print(json.dumps(summary))
+        print(json_text(summary))
     else:
         print(f"system: pipeline-demo  executor: {args.executor}  seed: {args.seed}  wall: {summary['wall_s']:.2f} s")
         print(format_summary(summary))
@@ -65,6 +66,8 @@ def _run(args) -> int:
         return _run_demo(cfg, args, show_progress)
     from lolpim.orchestration.llm.compare import format_table, run_systems, warm_up_plotting, write_outputs
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
+    if not kinds:
+        raise ConfigError("systems", "is empty; system = \"compare\" needs one or more of lolpim, gpu, gpu-pim, cent")
     result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
                          when_idle=warm_up_plotting if args.out else None)
     if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
@@ -73,7 +76,7 @@ def _run(args) -> int:
     result["config"] = cfgmod.to_dict(cfg)
     written = write_outputs(result, Path(args.out)) if args.out else []
     if args.json:
-        print(json.dumps(result))
+        print(json_text(result))
     else:
         print(format_table(result))
         for path in written:

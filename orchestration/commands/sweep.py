@@ -17,8 +17,9 @@ from pathlib import Path
 def run(args) -> int:
     from lolpim.core.errors import UserError
     from lolpim.orchestration.progress import Progress
+    from lolpim.orchestration.results import json_text
     from lolpim.orchestration.sweep import default_results, format_results, load_sweep, read_results, run_sweep
-    spec = load_sweep(args.sweep)
+    spec = load_sweep(args.sweep, args.config)
     results = Path(args.results or spec.results or default_results(args.sweep))
     show = (not args.json and sys.stderr.isatty()) or args.progress
     bar = Progress("sweep", total=1.0, enabled=show, delay_s=0.0)
@@ -29,7 +30,7 @@ def run(args) -> int:
     finally:
         bar.close()
     if args.json:
-        print(json.dumps(dataclasses.asdict(report)))
+        print(json_text(dataclasses.asdict(report)))
     else:
         if results.exists():
             print(format_results(spec, read_results(results)))
@@ -55,6 +56,9 @@ def register(sub) -> None:
     p.add_argument("--results", default=None,
                    help="results file (JSON lines; its lock sits beside it); default: the sweep file's 'results' key "
                         "(under results/), else results/SWEEP-NAME.jsonl")
+    p.add_argument("--config", default=None,
+                   help="base RunConfig file (TOML) for every point, anywhere; default: the sweep file's 'config' "
+                        "key (a file in the sweep file's folder)")
     p.add_argument("--address", default=None,
                    help="Ray cluster to run on (e.g. 'auto'); default: an embedded local Ray")
     p.add_argument("--serial", action="store_true", help="run the points one by one in this process, without Ray")

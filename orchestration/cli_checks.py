@@ -1,0 +1,77 @@
+"""Checks of the flags shared by several commands, applied by the CLI to every command before
+it runs: a bad flag is one line naming it and what is allowed (exit 2), never a traceback
+from deep inside a run, and never a run lost because its output folder is unusable.
+
+Each check is keyed by the argparse destination (``--metrics-port`` -> ``metrics_port``) and
+runs on every command that has that flag, so a new command gets the checks for free.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from lolpim.core.errors import UserError
+
+MAX_SEED = 2**63 - 1
+MAX_LINGER_S = 86_400.0
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _int_range(dest: str, value, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise UserError(f"{_flag(dest)} {value}: allowed {lo} .. {hi}")
+
+
+def _seconds(dest: str, value) -> None:
+    if not (math.isfinite(value) and 0 <= value <= MAX_LINGER_S):
+        raise UserError(f"{_flag(dest)} {value}: allowed a number of seconds 0 .. {MAX_LINGER_S:.0f}")
+
+
+def check_out_dir(value, flag: str = "--out") -> Path:
+    """Make sure ``value`` is (or can be made) a folder this process can write files into:
+    create it now and write a probe file, so the run is not lost at the end."""
+    path = Path(value)
+    try:
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{flag} {value}: exists and is not a folder; give a folder for the result files")
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise UserError(f"{flag} {str(value)[:200]}: cannot write result files there ({reason})") from None
+    return path
+
+
+CHECKS = {
+    "seed": lambda d, v: _int_range(d, v, 0, MAX_SEED),
+    "metrics_port": lambda d, v: _int_range(d, v, 0, 65_535),
+    "metrics_linger_s": _seconds,
+    "max_processes": lambda d, v: _int_range(d, v, 0, 4096),
+    "max_in_flight": lambda d, v: _int_range(d, v, 1, 1_000_000),
+    "out": lambda d, v: check_out_dir(v, _flag(d)),
+}
+
+
+def check_args(args) -> None:
+    """Check every shared flag ``args`` carries (None: not given), then their combinations."""
+    for dest, check in CHECKS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            check(dest, value)
+    if getattr(args, "executor", None) == "inline":
+        if getattr(args, "address", None) is not None:
+            raise UserError("--address applies to --executor ray only; drop it or use --executor ray")
+        if getattr(args, "max_processes", 1) != 1:
+            raise UserError("--max-processes applies to --executor ray only; drop it or use --executor ray")
+    if getattr(args, "serial", False) and getattr(args, "address", None) is not None:
+        raise UserError("--address applies to a sweep on Ray only; drop it or drop --serial")
+    if getattr(args, "serial", False) and getattr(args, "max_in_flight", None) is not None:
+        raise UserError("--max-in-flight applies to a sweep on Ray only; drop it or drop --serial")

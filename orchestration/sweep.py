@@ -294,6 +294,8 @@ class ResultsFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         _check_results_path(self.path)
+        if self.path.is_symlink():
+            raise _symlink_refused(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -344,14 +346,17 @@ class ResultsFile:
         _append(self.path, (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode())
 
 
+def _symlink_refused(path: Path) -> UserError:
+    return UserError(f"{path} is a symbolic link; a sweep never writes through one: give the real path with --results")
+
+
 def _open_no_follow(path: Path, mode: int) -> int:
     """Open (creating, never truncating) ``path`` itself: refused if it is a symbolic link."""
     try:
         return os.open(path, mode | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         if path.is_symlink():
-            raise UserError(f"{path} is a symbolic link; a sweep never writes through one: "
-                            f"give the real path with --results") from None
+            raise _symlink_refused(path) from None
         raise UserError(f"cannot open {path}: {exc.strerror or exc}") from None
 
 

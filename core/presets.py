@@ -20,21 +20,28 @@ from lolpim.core.errors import ParameterError
 MAX_TOML_BYTES = 8 * 2**20     # presets and configs are a few KB; anything this big is a mistake
 
 
+def read_file_bytes(path: str | Path, label: str, limit: int, what: str = "file") -> bytes:
+    """The bytes of the regular file ``path`` (at most ``limit``: /dev/zero or a huge file is
+    refused, never read whole); every problem is a one-line ParameterError naming ``label``."""
+    path = Path(path)
+    shown = str(path) if len(str(path)) <= 200 else str(path)[:197] + "..."
+    try:
+        if not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "missing"
+            raise ParameterError(label, f"'{shown}' is {kind}; give a {what}" if kind != "missing"
+                                 else f"cannot read '{shown}': it does not exist")
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ParameterError(label, f"cannot read '{shown}': {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ParameterError(label, f"'{shown}' is over {limit / 2**20:.0f} MiB; a {what} here is smaller")
+    return data
+
+
 def read_toml(path: str | Path, label: str = "file") -> dict:
     """The table in the TOML file ``path``; ``label`` names the option or key that gave the path."""
-    path = Path(path)
-    try:
-        if path.is_dir():
-            raise ParameterError(label, f"{path} is a directory, not a TOML file")
-        size = path.stat().st_size
-        if size > MAX_TOML_BYTES:
-            raise ParameterError(label, f"{path} is {size / 2**20:.0f} MiB; a TOML file here is at most "
-                                        f"{MAX_TOML_BYTES // 2**20} MiB")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ParameterError(label, f"file '{path}' does not exist") from None
-    except OSError as exc:
-        raise ParameterError(label, f"cannot read {path}: {exc.strerror or exc}") from None
+    data = read_file_bytes(path, label, MAX_TOML_BYTES, "TOML file")
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:

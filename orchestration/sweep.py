@@ -64,7 +64,7 @@ from typing import Any
 
 from lolpim.orchestration import config as cfgmod
 from lolpim.core.errors import UserError
-from lolpim.core.presets import read_toml
+from lolpim.core.presets import read_file_bytes, read_toml
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.results import json_safe
 
@@ -77,6 +77,7 @@ SHORTHANDS = ("system", "model", "trace", "context", "modules", "gpus", "batch",
 HARDWARE_AXES = ("system", "modules", "gpus", "batch")
 HARDWARE_TABLES = ("lolpim", "cent", "gpu", "gpu_pim")
 RESULTS_DIR = Path("results")
+MAX_RESULTS_BYTES = 2**30   # ~500k points; read whole by `lolpim plot` and on resume
 
 
 def is_hardware_axis(axis: str) -> bool:
@@ -377,13 +378,7 @@ def _check_results_path(path: Path) -> None:
 
 
 def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise UserError(f"results file '{path}' does not exist")
-    _check_results_path(path)
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read results file '{path}': {exc.strerror or exc}") from None
+    return read_file_bytes(path, "results", MAX_RESULTS_BYTES, "sweep results file (JSON lines)")
 
 
 def _parse_lines(data: bytes) -> tuple[list[dict], list[int], list[bytes]]:

@@ -7,10 +7,12 @@ researcher can bring a new model without writing a preset.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import read_file_bytes
 
 PREFIX = "hf:"
 MAX_CONFIG_BYTES = 1 << 20        # a config.json is a few KB
@@ -36,14 +38,12 @@ def is_hf_reference(name: str) -> bool:
 def read_hf_config(reference: str) -> dict:
     """The JSON object of ``hf:<path>`` (the path to a config.json, or a folder holding one)."""
     path = Path(reference[len(PREFIX):] if is_hf_reference(reference) else reference)
-    if path.is_dir():
-        path = path / "config.json"
+    with contextlib.suppress(OSError):   # e.g. a name too long for the OS: read_file_bytes says so
+        if path.is_dir():
+            path = path / "config.json"
+    raw = read_file_bytes(path, "model", MAX_CONFIG_BYTES, "Hugging Face config.json")
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ParameterError("model", f"{path} is over {MAX_CONFIG_BYTES >> 10} KiB: not a model config.json")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParameterError("model", f"cannot read Hugging Face config {path}: {exc.strerror or exc}") from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ParameterError("model", f"{path} is not UTF-8 text") from None
     try:

@@ -21,6 +21,7 @@ DATASETS_FILE = Path(__file__).parent / "datasets.toml"
 ARRIVALS = ("closed", "poisson")
 MAX_TRACE_ROWS = 1_000_000     # as workload.requests: a longer trace is refused before it is read in full
 MAX_TRACE_TOKENS = 10_000_000  # per request and column, as workload.input_tokens
+MAX_TRACE_BYTES = 256 * 2**20  # 1M rows of a few columns take ~20-50 MB
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,11 @@ def load_trace_csv(path: str | Path, context_limit: int | None = None) -> Trace:
     path = Path(path)
     rows = []
     try:
+        if path.is_file() and path.stat().st_size > MAX_TRACE_BYTES:
+            raise ParameterError("workload.csv_path", f"'{path}' is over {MAX_TRACE_BYTES >> 20} MiB: "
+                                                      f"a trace holds at most {MAX_TRACE_ROWS:,} requests")
+        if path.exists() and not path.is_file():
+            raise ParameterError("workload.csv_path", f"'{path}' is not a regular file; give a CSV file")
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             missing = {"input_tokens", "output_tokens"} - set(reader.fieldnames or [])

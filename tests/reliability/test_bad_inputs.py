@@ -148,6 +148,11 @@ CASES = [
     ("plot-non-utf8", lambda f: ["plot", str(f["bad_utf8.jsonl"]), "--out", "plots"], "bad_utf8.jsonl"),
     ("plot-garbage", lambda f: ["plot", str(f["garbage.jsonl"]), "--out", "plots"], "garbage.jsonl"),
     ("plot-folder", lambda f: ["plot", str(f["dir"]), "--out", "plots"], "folder"),
+    ("plot-device", lambda f: ["plot", "/dev/zero", "--out", "plots"], "not a regular file"),
+    ("toml-device", lambda f: ["run", "/dev/zero", "--executor", "inline"], "config"),
+    ("csv-device", lambda f: S("workload.source=csv", "workload.csv_path=/dev/zero"), "csv_path"),
+    ("hf-device", lambda f: S("model=hf:/dev/zero"), "model"),
+    ("hf-huge-name", lambda f: S("model=hf:" + "x" * 5_000_000), "model"),
     ("plot-missing", lambda f: ["plot", "no-such.jsonl", "--out", "plots"], "no-such.jsonl"),
     ("plot-out-is-a-file", lambda f: ["plot", str(f["garbage.jsonl"]), "--out", str(f["file"])], "--out"),
     # the other commands: their model / preset names and the shared flags

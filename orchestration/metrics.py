@@ -37,6 +37,8 @@ import sys
 import threading
 import time
 
+from lolpim.core.errors import UserError
+
 SIM_PREFIX = "lolpim"
 WINDOW_BUCKETS_S = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -193,7 +195,6 @@ def serving(host: str, port: int | None, linger_s: float = 0.0):
     if port is None:
         yield None
         return
-    from lolpim.core.errors import UserError
     exporter = MetricsExporter()
     try:
         bound = exporter.serve(port, host)

@@ -67,6 +67,7 @@ from lolpim.core.errors import UserError
 from lolpim.core.presets import read_file_bytes, read_toml
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.results import json_safe
+from lolpim.orchestration.llm.compare import run_systems
 
 SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim"}
 PIM_SYSTEMS = ("lolpim", "cent")
@@ -266,7 +267,6 @@ def point_config(spec: SweepSpec, point: dict) -> RunConfig:
 
 def run_point(spec: SweepSpec, point: dict) -> dict:
     """Simulate one point (inline executor, this process) and return its results record."""
-    from lolpim.orchestration.llm.compare import run_systems
     wall0 = time.perf_counter()
     record = {"id": spec.point_id(point), "point": point, "seed": point.get("seed", spec.seed)}
     try:
@@ -543,7 +543,7 @@ def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) ->
 def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finished) -> None:
     import ray
 
-    from lolpim.actors.kernel.ray_executor import ensure_ray
+    from lolpim.actors.kernel.ray_executor import ensure_ray   # imports Ray: only for a sweep on Ray
     if not todo:
         return
     ensure_ray(address)

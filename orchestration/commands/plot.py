@@ -22,17 +22,18 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
+from lolpim.core.errors import UserError
+from lolpim.orchestration.results import write_csv
+from lolpim.orchestration.sweep import _hardware, is_hardware_axis, read_results
+
 THROUGHPUT = "throughput_tokens_per_s"
 SYSTEM_NAMES = {"lolpim": "LoL-PIM", "cent": "CENT", "gpu": "GPU", "gpu-pim": "GPU+PIM"}
 SYSTEM_ORDER = ("lolpim", "cent", "gpu", "gpu-pim")
 SYSTEM_STYLE = {"lolpim": ("-", "o"), "cent": ("--", "s"), "gpu": (":", "^"), "gpu-pim": ("-.", "D")}
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
-
-
-def _hardware_axis(axis: str) -> bool:
-    from lolpim.orchestration.sweep import is_hardware_axis
-    return is_hardware_axis(axis)
 
 
 def _system(rec) -> str:
@@ -78,7 +79,7 @@ class Palette:
 
     def __init__(self, records, x_axis: str):
         varying = _varying(records)
-        self.axes = sorted(k for k in varying if k != x_axis and (not _hardware_axis(k) or
+        self.axes = sorted(k for k in varying if k != x_axis and (not is_hardware_axis(k) or
                                                                    (k == "modules" and x_axis != "modules")))
         if self.axes:
             keys = sorted({self.key(rec) for rec in records}, key=_value_order)
@@ -104,11 +105,10 @@ class Palette:
 
 def _system_label(rec, varying: set, x_axis: str, shown=()) -> str:
     """'LoL-PIM' / 'CENT, kv_mode=dynamic' / 'GPU: 4 x a100-80gb (80 GB HBM), fixed'."""
-    from lolpim.orchestration.sweep import _hardware
     system = _system(rec)
     name = SYSTEM_NAMES.get(system, system)
     extra = [f"{k.split('.')[-1]}={json.loads(v)}" for k, v in _items(rec["point"], ("system", "gpus", x_axis))
-             if k in varying and _hardware_axis(k) and k not in shown]
+             if k in varying and is_hardware_axis(k) and k not in shown]
     if "modules" not in rec["point"]:
         name += f": {_hardware(rec['result'])}" + (", fixed" if x_axis == "modules" else "")
     return ", ".join([name] + extra)
@@ -162,7 +162,7 @@ def _matches(ours: dict, theirs: dict) -> bool:
         if k in ours and k in theirs:
             if ours[k] != theirs[k]:
                 return False
-        elif not _hardware_axis(k):
+        elif not is_hardware_axis(k):
             return False
     return True
 
@@ -181,7 +181,7 @@ def speedups_over_baselines(records) -> dict:
             if not _matches(rec["point"], base["point"]):
                 continue
             own = tuple((k, v) for k, v in _items(rec["point"], ("modules", "system"))
-                        if _hardware_axis(k) and k not in base["point"])
+                        if is_hardware_axis(k) and k not in base["point"])
             key = (_system(base), _items(base["point"], ("modules",)), own)
             curves[key].append((_x_modules(rec), rec["result"][THROUGHPUT] / base["result"][THROUGHPUT], base))
     return {k: sorted(v, key=lambda p: p[0]) for k, v in curves.items()}
@@ -279,7 +279,6 @@ def speedup_figure(records):
     """Left: scaling of each system with modules, with the ideal; right: LoL-PIM over each
     baseline at equal settings. None if neither has data."""
     import matplotlib.pyplot as plt
-    import numpy as np
     scaling = {k: v for k, v in _groups(records, "modules", _x_modules).items() if len(v) > 1}
     baselines = speedups_over_baselines(records)
     if not scaling and not baselines:
@@ -355,9 +354,6 @@ def plot_results(records, out: Path) -> list[Path]:
 
 
 def run(args) -> int:
-    from lolpim.core.errors import UserError
-    from lolpim.orchestration.results import write_csv
-    from lolpim.orchestration.sweep import read_results
     records = [r for r in read_results(args.results) if r.get("status") == "ok"]
     if not records:
         raise UserError(f"{args.results} holds no finished points")

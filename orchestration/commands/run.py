@@ -11,11 +11,12 @@ from pathlib import Path
 from lolpim.core.errors import ConfigError
 from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration.executors import add_executor_flags, make_executor
+from lolpim.orchestration.llm.compare import format_table, run_systems, warm_up_plotting, write_outputs
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.metrics import add_metrics_flags
+from lolpim.orchestration.metrics import add_metrics_flags, serving
 from lolpim.orchestration.pipeline_demo import format_summary, summarise
 from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.results import json_text
+from lolpim.orchestration.results import json_text, write_csv, write_json
 
 
 def load_run_config(path, overrides) -> RunConfig:
@@ -41,7 +42,6 @@ def run_pipeline_demo(cfg: RunConfig, executor_name: str, seed: int, address=Non
 def _run_demo(cfg, args, show_progress) -> int:
     summary = run_pipeline_demo(cfg, args.executor, args.seed, args.address, args.max_processes, show_progress)
     if args.out:
-        from lolpim.orchestration.results import write_csv, write_json
         out = Path(args.out)
         write_json(out / "result.json", summary)
         write_csv(out / "stages.csv", [{"stage": k, "utilisation": v} for k, v in summary["stage_utilisation"].items()])
@@ -54,7 +54,6 @@ def _run_demo(cfg, args, show_progress) -> int:
 
 
 def run(args) -> int:
-    from lolpim.orchestration.metrics import serving
     with serving(args.metrics_host, args.metrics_port, args.metrics_linger_s):
         return _run(args)
 
@@ -64,7 +63,6 @@ def _run(args) -> int:
     show_progress = (not args.json and sys.stderr.isatty()) or args.progress
     if cfg.system == "pipeline-demo":
         return _run_demo(cfg, args, show_progress)
-    from lolpim.orchestration.llm.compare import format_table, run_systems, warm_up_plotting, write_outputs
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
     if not kinds:
         raise ConfigError("systems", "is empty; system = \"compare\" needs one or more of lolpim, gpu, gpu-pim, cent")

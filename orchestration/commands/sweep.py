@@ -13,12 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from lolpim.core.errors import UserError
+from lolpim.orchestration.progress import Progress
+from lolpim.orchestration.results import json_text
+from lolpim.orchestration.sweep import default_results, format_results, load_sweep, read_results, run_sweep
+
 
 def run(args) -> int:
-    from lolpim.core.errors import UserError
-    from lolpim.orchestration.progress import Progress
-    from lolpim.orchestration.results import json_text
-    from lolpim.orchestration.sweep import default_results, format_results, load_sweep, read_results, run_sweep
     spec = load_sweep(args.sweep, args.config)
     results = Path(args.results or spec.results or default_results(args.sweep))
     show = (not args.json and sys.stderr.isatty()) or args.progress

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from lolpim.orchestration.validation import all_checks, allowed_names, area_of, format_table, select_modules
+
 
 def _row(c) -> dict:
     return dict(dataclasses.asdict(c), simulated=float(c.simulated), error=float(c.error), passed=c.passed,
@@ -37,7 +39,6 @@ class _Progress:
             self._draw()
 
     def __call__(self, i: int, n: int, module: str | None) -> None:
-        from lolpim.orchestration.validation import area_of
         if module is None:
             self._stop.set()
             if self._thread:
@@ -75,7 +76,6 @@ def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:
 
 
 def run(args) -> int:
-    from lolpim.orchestration.validation import all_checks, format_table, select_modules
     names = [n for a in args.area or [] for n in a.split(",") if n.strip()]
     select_modules(names)                       # an unknown area exits 2 before anything runs
     show = args.progress or sys.stderr.isatty()
@@ -103,7 +103,6 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    from lolpim.orchestration.validation import allowed_names
     p = sub.add_parser("validate", help="compare the models with every published/measured anchor",
                        description="Compare the models with every published or measured anchor, computed "
                                    "live (a few minutes in all: lolpim and plasticity take the longest). "

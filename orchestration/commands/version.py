@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 import platform
+from importlib.metadata import PackageNotFoundError, version
+
+import msgpack
+import numpy
 
 
 def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version("lolpim")
     except PackageNotFoundError:  # running from a source tree without install
@@ -14,8 +17,6 @@ def package_version() -> str:
 
 
 def run(args) -> int:
-    import msgpack
-    import numpy
     import ray
     info = {"lolpim": package_version(), "python": platform.python_version(),
             "ray": ray.__version__, "numpy": numpy.__version__,

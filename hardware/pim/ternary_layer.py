@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lolpim.hardware.cost import OpCost
 from lolpim.core.errors import ParameterError
+from lolpim.hardware.cost import OpCost
+from lolpim.hardware.pim import load_pim_module, pim_gemv_cost
 
 TERNARY_WEIGHT_BITS = 2
 BASELINE_WEIGHT_BITS = 16
@@ -47,8 +48,6 @@ def pim_inference_cost(weights, module: str = "lolpim-module", batch: int = 1) -
 
     ``weights`` is a TernaryLayer or its (n_out, n_in) matrix of -1/0/+1.
     """
-    from lolpim.hardware.pim import load_pim_module, pim_gemv_cost  # models stay importable alone
-
     matrix = getattr(weights, "weights", weights)
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.size == 0:

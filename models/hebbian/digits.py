@@ -15,6 +15,7 @@ Independent stochastic copies average out the noise of one snapshot of a Markov 
 """
 from __future__ import annotations
 
+import gzip
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     uint32 sizes, then the data. Gzipped files (.gz) are read too."""
     path = Path(path)
     if path.suffix == ".gz":
-        import gzip
         raw = gzip.decompress(path.read_bytes())
     else:
         raw = path.read_bytes()

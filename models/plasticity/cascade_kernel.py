@@ -16,7 +16,8 @@ order whenever it is advanced (at its own presynaptic spikes and at samples).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from lolpim.models.plasticity.jit import njit
 
 # state columns (one row per synapse); 11 float64 = 88 bytes of state per synapse
 T, LADDER, G, T_PRE, A_FAST, A_SLOW, CA, C1, C2, P, V_BASE = range(11)

@@ -31,12 +31,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from lolpim.core.errors import ParameterError
-
 from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.cascade import CascadeParams, CascadePopulation
+from lolpim.models.plasticity.jit import njit
 from lolpim.models.plasticity.neuron import NeuronParams
 from lolpim.models.plasticity.param_sets import read_set, set_names
 

@@ -1,27 +1,20 @@
 """Named parameter sets kept as tables of one TOML file (one table per published set)."""
 from __future__ import annotations
 
-import sys
 from dataclasses import fields
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import read_toml
 
 
 def set_names(path: Path) -> list[str]:
-    with path.open("rb") as fh:
-        return list(tomllib.load(fh))
+    return list(read_toml(path, "params"))
 
 
 def read_set(path: Path, name: str, what: str, field: str = "params") -> dict:
     """Table ``name`` of ``path`` as a dict; an unknown name names ``field`` and the allowed ones."""
-    with path.open("rb") as fh:
-        table = tomllib.load(fh)
+    table = read_toml(path, field)
     if name not in table:
         raise ParameterError(field, f"unknown {what} set {name!r}; allowed: {sorted(table)}")
     return dict(table[name])

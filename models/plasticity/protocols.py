@@ -7,16 +7,11 @@ Each returns relative weight changes (w_after / w_before - 1).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from lolpim.core.presets import read_toml
 from lolpim.models.plasticity import graupner_brunel as gb
 from lolpim.models.plasticity.cascade import BAP, NO_EVENT, PRE, CascadeParams, CascadePopulation
 
@@ -140,5 +135,4 @@ def gb_stdp_simulated(params: gb.GraupnerBrunelParams, delta_t_s, n_pairs: int =
 
 def experimental_data() -> dict:
     """The published figures each protocol is compared with (presets/experiments.toml)."""
-    with (Path(__file__).parent / "presets" / "experiments.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return read_toml(Path(__file__).parent / "presets" / "experiments.toml", "experiments")

@@ -6,11 +6,28 @@ and the constrained layers as packed low-bit arrays (.npz, see models/cbp/export
 """
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
+
+from lolpim.core.errors import UserError
+from lolpim.hardware.pim.packed_layers import pim_deployment
+from lolpim.models.cbp.experiment import (ABLATIONS, DigitsSetup, export_result, pretrained_digits,
+                                          rounded_accuracy, run_cbp)
+from lolpim.models.cbp.export import to_arrays
+from lolpim.models.cbp.levels import level_set
+from lolpim.orchestration.memory import check_fits
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:   # optional (it comes with scikit-learn): without it, BLAS runs as configured
+    threadpool_limits = None
 
 CONSTRAINT_CHOICES = ("binary", "ternary", "shift1", "shift2")
 
@@ -46,31 +63,46 @@ class ProgressBar:
 
 def _single_thread_blas():
     """Tiny matrices run far faster on one BLAS thread than on contended many."""
-    try:
-        from threadpoolctl import threadpool_limits
-        return threadpool_limits(1)
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it, run as is
-        import contextlib
-        return contextlib.nullcontext()
+    return contextlib.nullcontext() if threadpool_limits is None else threadpool_limits(1)
 
 
 def _runs(args) -> list[tuple[str, str]]:
     """(constraint, variant) pairs this invocation trains."""
     constraints = CONSTRAINT_CHOICES if args.constraint == "all" else (args.constraint,)
     if args.ablation:
-        from lolpim.models.cbp.experiment import ABLATIONS
         return [(c, v) for c in constraints for v in ABLATIONS]
     return [(c, "cbp") for c in constraints]
 
 
-def run(args) -> int:
-    from lolpim.models.cbp.experiment import (DigitsSetup, export_result, pretrained_digits,
-                                              rounded_accuracy, run_cbp)
-    from lolpim.models.cbp.levels import level_set
-    from lolpim.core.errors import UserError
+DIGITS_INPUTS, DIGITS_CLASSES, DIGITS_SAMPLES = 64, 10, 1797   # scikit-learn's 8x8 digits
+WEIGHT_COPIES = 8       # float64 arrays per weight while CBP runs: pretrained, trained, multipliers,
+                        # velocity, quantised, gradient and the constraint's temporaries
+MAX_EPOCHS = 1_000_000
+MAX_SEEDS = 10_000
 
-    if args.epochs < 1 or args.seeds < 1 or args.pretrain_epochs < 1:
-        raise UserError("--epochs, --pretrain-epochs and --seeds must be >= 1")
+
+def train_bytes(hidden: list[int]) -> int:
+    """Memory of one CBP run: every weight WEIGHT_COPIES times, plus the activations of the
+    whole data set (accuracy passes) forward and backward."""
+    sizes = [DIGITS_INPUTS, *hidden, DIGITS_CLASSES]
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return 8 * (WEIGHT_COPIES * weights + 2 * DIGITS_SAMPLES * sum(sizes))
+
+
+def check_args(args) -> None:
+    """Flag values that cannot run are a UserError naming the flag (exit 2), before any allocation."""
+    for flag, value, top in (("--epochs", args.epochs, MAX_EPOCHS), ("--pretrain-epochs", args.pretrain_epochs,
+                             MAX_EPOCHS), ("--seeds", args.seeds, MAX_SEEDS), ("--p-max", args.p_max, MAX_EPOCHS)):
+        if not 1 <= value <= top:
+            raise UserError(f"{flag} must be in 1..{top:,}, got {value}")
+    if min(args.hidden) < 1:
+        raise UserError(f"--hidden sizes must be >= 1, got {' '.join(map(str, args.hidden))}")
+    check_fits(train_bytes(args.hidden), f"--hidden {' '.join(map(str, args.hidden))}",
+               f"{WEIGHT_COPIES} float64 copies of every weight while training", "use smaller hidden layers")
+
+
+def run(args) -> int:
+    check_args(args)
     setup = DigitsSetup(hidden_sizes=tuple(args.hidden), pretrain_epochs=args.pretrain_epochs,
                         cbp_epochs=args.epochs)
     setup = replace(setup, settings=replace(setup.settings, p_max_epochs=args.p_max))
@@ -119,7 +151,6 @@ def run(args) -> int:
 
 
 def _summary(rows: list[dict]) -> list[dict]:
-    import numpy as np
     out = []
     for key in dict.fromkeys((r["constraint"], r["variant"]) for r in rows):
         group = [r for r in rows if (r["constraint"], r["variant"]) == key]
@@ -149,7 +180,6 @@ def _table(summary: list[dict]) -> str:
 
 def _pim_costs(packed: dict) -> dict:
     """Per run: each exported layer's GEMV time and bank bytes on the PIM module, vs bf16."""
-    from lolpim.hardware.pim.packed_layers import pim_deployment
     return {tag: pim_deployment(layers) for tag, layers in packed.items()}
 
 
@@ -164,11 +194,6 @@ def _pim_table(pim: dict) -> str:
 
 
 def _write(out: Path, rows, summary, histories, packed, pim) -> None:
-    import csv
-
-    import numpy as np
-
-    from lolpim.models.cbp.export import to_arrays
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("runs.csv", rows), ("summary.csv", summary)):
         with open(out / name, "w", newline="") as f:

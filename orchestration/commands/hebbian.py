@@ -17,6 +17,17 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
+from lolpim.actors.hebbian.population import multiplication_memory, multiplication_system
+from lolpim.core.errors import UserError
+from lolpim.hardware.pim import load_pim_module
+from lolpim.hardware.pim.ternary_layer import pim_inference_cost
+from lolpim.models.hebbian.arithmetic import TableConfig, expected_pairs, train_multiplication
+from lolpim.models.hebbian.digits import N_CLASSES, DigitsConfig, load_idx_digits, load_sklearn_digits, train_digits
+from lolpim.orchestration.executors import make_executor
+from lolpim.orchestration.memory import check_fits
+
 TASKS = ("digits", "multiply", "factorize")
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte")
@@ -24,7 +35,6 @@ IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 def _idx_files(directory: str) -> list[Path]:
     """The four standard MNIST file names, gzipped or not, with '-idx' or '.idx' spelling."""
-    from lolpim.core.errors import UserError
     root, found = Path(directory), []
     for name in IDX_NAMES:
         candidates = [root / (variant + ext) for variant in (name, name.replace("-idx", ".idx"))
@@ -45,17 +55,26 @@ def _transitions(history_counts, samples: int, synapses: int) -> dict:
             "total": total}
 
 
+MAX_EPOCHS = 10_000
+MAX_SEEDS = 1_000
+BYTES_PER_SYNAPSE = 9       # int8 weight, plus its float32 copies in the batched recall (W^T and scores)
+
+
+def digits_bytes(config: DigitsConfig, data) -> int:
+    """Memory of one digits run: the synapses and the drive of every output for every image."""
+    n_in = data.x_train.shape[1] * config.levels
+    n_out = N_CLASSES * config.contacts
+    return BYTES_PER_SYNAPSE * n_in * n_out + 8 * n_out * (len(data.y_train) + len(data.y_test))
+
+
 def run_digits(args) -> dict:
-    import numpy as np
-
-    from lolpim.models.hebbian.digits import DigitsConfig, load_idx_digits, load_sklearn_digits, train_digits
-    from lolpim.hardware.pim.ternary_layer import pim_inference_cost
-
-    from lolpim.hardware.pim import load_pim_module
     load_pim_module(args.module)  # a bad preset name fails now, not after training
     data = load_idx_digits(*_idx_files(args.idx_dir)) if args.idx_dir else load_sklearn_digits()
     config = DigitsConfig(**{k: v for k, v in (("epochs", args.epochs), ("contacts", args.contacts))
                              if v is not None})
+    check_fits(digits_bytes(config, data), f"--contacts {config.contacts}",
+               f"{BYTES_PER_SYNAPSE} B x {data.x_train.shape[1] * config.levels} inputs x "
+               f"{N_CLASSES * config.contacts} output neurons", "use fewer contacts")
     runs = []
     for seed in range(args.seed, args.seed + args.seeds):
         result = train_digits(data, config, seed)
@@ -89,7 +108,6 @@ def _kinds(counts) -> dict:
 
 
 def _table_run(max_operand: int, seed: int):
-    from lolpim.models.hebbian.arithmetic import TableConfig, train_multiplication
     return train_multiplication(TableConfig(max_operand=max_operand), seed=seed)
 
 
@@ -100,10 +118,6 @@ def _table(max_operand: int, seed: int, executor: str):
     if executor == "direct":
         memory = _table_run(max_operand, seed)
         return memory, _table_curves(memory), None
-    import numpy as np
-
-    from lolpim.actors.hebbian.population import multiplication_memory, multiplication_system
-    from lolpim.orchestration.executors import make_executor
     run = make_executor(executor).run(multiplication_system(max_operand, seed=seed))
     memory = multiplication_memory(run.results, max_operand)
     teacher = run.results["teacher"]
@@ -164,9 +178,6 @@ def _trial_division(n: int) -> list[int]:
 
 
 def run_factorize(args) -> dict:
-    from lolpim.models.hebbian.arithmetic import expected_pairs
-    from lolpim.core.errors import UserError
-
     numbers = args.numbers or list(range(4, 82))
     if min(numbers) < 2:
         raise UserError("numbers to factorise must be >= 2")
@@ -282,9 +293,12 @@ def _write(out: Path, result: dict) -> list[Path]:
 
 
 def run(args) -> int:
-    from lolpim.core.errors import UserError
     if args.seeds < 1 or args.seed < 0:
         raise UserError("--seeds must be >= 1 and --seed >= 0")
+    if args.seeds > MAX_SEEDS:
+        raise UserError(f"--seeds must be at most {MAX_SEEDS:,}, got {args.seeds}")
+    if args.epochs is not None and not 1 <= args.epochs <= MAX_EPOCHS:
+        raise UserError(f"--epochs must be in 1..{MAX_EPOCHS:,}, got {args.epochs}")
     if args.task != "factorize" and args.numbers:
         raise UserError("numbers are only for 'factorize'")
     if args.task == "digits" and args.executor != "direct":

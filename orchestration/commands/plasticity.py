@@ -15,10 +15,16 @@ import csv
 import json
 from pathlib import Path
 
-from lolpim.orchestration.plasticity import ocular_dominance
+import numpy as np
+
 from lolpim.core.errors import UserError
+from lolpim.models.plasticity import cascade, graupner_brunel
+from lolpim.models.plasticity import protocols as pr
+from lolpim.orchestration.plasticity import ocular_dominance
 
 MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
+MIN_FREQUENCY_HZ = 0.01    # a 100 s period: slower pairing is no protocol, and its simulated time grows without bound
+MAX_FREQUENCY_HZ = 1000.0  # a 1 ms period, twice the cascade's finest step (0.5 ms)
 PROTOCOLS = ("pairing", "stdp", "frequency", "ocular-dominance")
 DEFAULT_SETS = {("cascade", "pairing"): "hippocampal", ("cascade", "stdp"): "hippocampal",
                 ("cascade", "frequency"): "cortical", ("cascade", "ocular-dominance"): "hippocampal",
@@ -26,7 +32,6 @@ DEFAULT_SETS = {("cascade", "pairing"): "hippocampal", ("cascade", "stdp"): "hip
 
 
 def _params(args):
-    from lolpim.models.plasticity import cascade, graupner_brunel
     if (args.model, args.protocol) not in DEFAULT_SETS:
         raise UserError(f"protocol '{args.protocol}' needs the cascade model "
                         f"(Graupner-Brunel has no membrane voltage or bAP boosting)")
@@ -38,14 +43,10 @@ def _params(args):
 
 def run_protocol(args) -> dict:
     """The protocol's result as plain data: rows for the CSV plus the experimental comparison."""
-    import numpy as np
-
-    from lolpim.models.plasticity import protocols as pr
-
     params = _params(args)
     data = pr.experimental_data()
     out = {"protocol": args.protocol, "model": args.model, "params": params.to_dict()}
-    cascade = args.model == "cascade"
+    is_cascade = args.model == "cascade"
     if args.protocol == "pairing":
         v_hold = np.arange(-75.0, 0.1, 2.5)
         dw = pr.cascade_pairing(params, v_hold, n_pulses=args.pairs or 100, frequency_hz=args.frequency or 1.0)
@@ -54,22 +55,21 @@ def run_protocol(args) -> dict:
         out["experiment"] = data["pairing"]
     elif args.protocol == "stdp":
         n_pairs, freq = args.pairs or 60, args.frequency or 1.0
-        delta = np.arange(-100.0, 100.1, 2.0 if cascade else 0.5) * 1e-3
+        delta = np.arange(-100.0, 100.1, 2.0 if is_cascade else 0.5) * 1e-3
         delta = delta[delta != 0]
-        dw = pr.cascade_stdp(params, delta, n_pairs, freq) if cascade else pr.gb_stdp(params, delta, n_pairs, freq)
+        dw = pr.cascade_stdp(params, delta, n_pairs, freq) if is_cascade else pr.gb_stdp(params, delta, n_pairs, freq)
         out["columns"] = ["delta_t_ms", "dw"]
         out["rows"] = [[float(d * 1e3), float(w)] for d, w in zip(delta, dw)]
         out["experiment"] = data["stdp"]
     elif args.protocol == "frequency":
         freqs = [0.1, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0] if args.frequency is None else [args.frequency]
-        table = pr.cascade_frequency(params, freqs) if cascade else pr.gb_frequency(params, freqs)
+        table = pr.cascade_frequency(params, freqs) if is_cascade else pr.gb_frequency(params, freqs)
         out["columns"] = ["frequency_hz", "dw_plus_10ms", "dw_minus_10ms"]
         out["rows"] = [[f, float(a), float(b)] for f, (a, b) in zip(freqs, table)]
         out["experiment"] = data["frequency"]
         out["comparison"] = sjostrom_comparison(out["rows"], data["frequency"])
     else:
-        from lolpim.orchestration.plasticity.ocular_dominance import run_ocular_dominance
-        out = run_ocular_dominance(args, params, out)
+        out = ocular_dominance.run_ocular_dominance(args, params, out)
     return out
 
 
@@ -106,7 +106,6 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     rows = np.array(result["rows"], dtype=float)
     exp = result.get("experiment", {})
@@ -155,8 +154,8 @@ def run(args) -> int:
     if args.pairs is not None and not 1 <= args.pairs <= MAX_PAIRS:
         raise UserError(f"--pairs must be in 1..{MAX_PAIRS:,} (the schedule holds every pair of every condition "
                         f"in memory), got {args.pairs}")
-    if args.frequency is not None and not args.frequency > 0:
-        raise UserError("--frequency must be > 0")
+    if args.frequency is not None and not MIN_FREQUENCY_HZ <= args.frequency <= MAX_FREQUENCY_HZ:
+        raise UserError(f"--frequency must be in {MIN_FREQUENCY_HZ:g}..{MAX_FREQUENCY_HZ:g} Hz, got {args.frequency:g}")
     check_protocol_flags(args)
     if args.protocol != "ocular-dominance":
         ocular_dominance.check_not_given(args)

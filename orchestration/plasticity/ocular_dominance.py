@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import sys
 import time
@@ -18,10 +17,15 @@ from dataclasses import fields, replace
 from math import gcd
 from pathlib import Path
 
+import numpy as np
+
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run, timing_ps
 from lolpim.core.errors import UserError
+from lolpim.models.plasticity import ocular_dominance as od
+from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
 
-RAM_FRACTION = 0.7
 MAX_SIMULATED_S = 3600.0        # one simulated hour: about 5 min at K x S = 1 x 10 here
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
 # keeps the last one of every process: about three copies of the state at the peak.
@@ -36,37 +40,15 @@ PHASE_FLAGS = (("binocular_s", "--binocular-s"), ("deprivation_s", "--deprivatio
 
 def config_default(name: str):
     """A default of OcularDominanceConfig (the CLI does not repeat them)."""
-    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
-    return next(f.default for f in fields(OcularDominanceConfig) if f.name == name)
+    return next(f.default for f in fields(od.OcularDominanceConfig) if f.name == name)
 
 
 # -- checks -------------------------------------------------------------------------------------
 
 
-def machine_ram_bytes() -> int | None:
-    """Physical memory, or the cgroup limit where that is smaller (None if unknown)."""
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        ram = None
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(path).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit() and (ram is None or int(text) < ram):
-            ram = int(text)
-    return ram
-
-
 def state_bytes(neurons: int, synapses: int) -> int:
     """Synapse and bAP state of one run (the two runs follow each other)."""
-    from lolpim.models.plasticity.ocular_dominance import BYTES_PER_NEURON, BYTES_PER_SYNAPSE
-    return BYTES_PER_SYNAPSE * 2 * neurons * synapses + BYTES_PER_NEURON * neurons
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.3g} GiB"
+    return od.BYTES_PER_SYNAPSE * 2 * neurons * synapses + od.BYTES_PER_NEURON * neurons
 
 
 def check_args(args) -> dict:
@@ -122,14 +104,10 @@ def check_args(args) -> dict:
     if executor == "ray":
         processes = min(processes, blocks)   # a process with no whole block would only split one
     need = state_bytes(k, s) * (RAY_COPIES if executor == "ray" and not args.address else 1)
-    ram = machine_ram_bytes()
-    if ram is not None and need > RAM_FRACTION * ram:
-        from lolpim.models.plasticity.ocular_dominance import BYTES_PER_SYNAPSE
-        raise UserError(f"--neurons {k} x --synapses {s} needs about {_gib(need)} of synapse state "
-                        f"({BYTES_PER_SYNAPSE} B x 2 eyes x {k} x {s} synapses"
-                        f"{f', x{RAY_COPIES} for Ray checkpoints' if executor == 'ray' and not args.address else ''}), "
-                        f"more than {RAM_FRACTION:.0%} of this machine's {_gib(ram)}; "
-                        "use fewer neurons or synapses")
+    ray_copies = f", x{RAY_COPIES} for Ray checkpoints" if executor == "ray" and not args.address else ""
+    check_fits(need, f"--neurons {k} x --synapses {s}",
+               f"synapse state: {od.BYTES_PER_SYNAPSE} B x 2 eyes x {k} x {s} synapses{ray_copies}",
+               "use fewer neurons or synapses")
     return {"neurons": k, "synapses": s, "executor": executor, "processes": processes, "blocks": blocks,
             "processes_requested": requested, "durations": durations, "state_bytes": need, "sample_s": args.sample_s}
 
@@ -166,9 +144,8 @@ def sample_interval(durations: dict, requested: float | None) -> float:
 
 def _executor(settings: dict, address, checkpoint_every: int, progress):
     if settings["executor"] == "inline":
-        from lolpim.actors.kernel.inline import InlineExecutor
         return InlineExecutor(progress=progress, progress_every_events=2000)
-    from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray
+    from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray   # imports Ray: only for --executor ray
     try:
         ensure_ray(address)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -193,9 +170,6 @@ def _finite(x):
 
 def run_ocular_dominance(args, params, out: dict) -> dict:
     """Fill ``out`` (protocol, model, params already there) with the two runs."""
-    from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run, timing_ps
-    from lolpim.models.plasticity import ocular_dominance as od
-
     settings = check_args(args)
     if args.variant not in od.variant_names():
         raise UserError(f"--variant must be one of {', '.join(od.variant_names())}, got '{args.variant}'")
@@ -324,7 +298,6 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     cols = {c: i for i, c in enumerate(result["columns"])}
     rows = np.array([[np.nan if v is None else v for v in r] for r in result["rows"]], dtype=float)
@@ -364,8 +337,7 @@ def plot(result: dict, path: Path) -> None:
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """Fills "{od:FIELD}" in help texts with OcularDominanceConfig's default, only when help is
-    shown (the model module compiles kernels on import; other commands should not pay for it)."""
+    """Fills "{od:FIELD}" in help texts with OcularDominanceConfig's default when help is shown."""
 
     def _get_help_string(self, action):
         text = super()._get_help_string(action) or ""

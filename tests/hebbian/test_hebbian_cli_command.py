@@ -59,3 +59,11 @@ def test_digits_from_an_idx_folder(tmp_path, capsys):
     assert main(["hebbian", "digits", "--idx-dir", str(tmp_path), "--seeds", "1", "--epochs", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["dataset"] == "IDX files" and result["inputs"] == 36 * 7
+
+
+def test_huge_or_bad_numbers_exit_2_with_one_line(capsys):
+    for args, flag in ((["digits", "--contacts", "100000000"], "--contacts"),
+                       (["digits", "--epochs", "1000000000000"], "--epochs"), (["digits", "--seeds", "10000000"], "--seeds")):
+        assert main(["hebbian", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and flag in err, (args, err)

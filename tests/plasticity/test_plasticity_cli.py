@@ -196,3 +196,11 @@ def test_runs_too_large_to_hold_exit_2_before_allocating(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e-300", "-1", "1e6"])
+def test_frequency_outside_the_protocol_range_exits_2(value, capsys):
+    """--frequency inf ran with inf Hz and 1e-300 simulated forever (issue 14)."""
+    assert main(["plasticity", "stdp", "--pairs", "2", "--frequency", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--frequency" in err and len(err.splitlines()) == 1

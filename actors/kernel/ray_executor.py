@@ -25,12 +25,12 @@ import time
 from dataclasses import dataclass, field
 
 import msgpack
-import ray
 
 from lolpim.actors.kernel.actor import KernelError
 from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, decode_batch, encode_batch
 from lolpim.actors.kernel.loop import EventLoop, local_only_actors, plan_window
 from lolpim.actors.kernel.system import ActorSpec, RunResult, SystemSpec, actor_plan
+from lolpim.core.errors import UserError
 
 
 class ActorHost:
@@ -54,6 +54,7 @@ class ActorHost:
         return os.getpid()
 
     def node_id(self) -> str:
+        import ray
         return ray.get_runtime_context().get_node_id()
 
     def start(self) -> bytes:
@@ -90,7 +91,16 @@ class ActorHost:
         return msgpack.packb({n: a.result() for n, a in self.actors.items()}, use_bin_type=True)
 
 
-_RemoteHost = ray.remote(max_restarts=0, max_task_retries=0)(ActorHost)
+# Ray is imported where it is used, never at import time (~1 s), so orchestration can import
+# this module at its top and an inline run never loads Ray.
+_remote_host: list = []
+
+
+def _RemoteHost():
+    if not _remote_host:
+        import ray
+        _remote_host.append(ray.remote(max_restarts=0, max_task_retries=0)(ActorHost))
+    return _remote_host[0]
 
 
 _embedded = {"started": False, "stopping": None}   # the local Ray ensure_ray started, its shutdown thread
@@ -101,6 +111,7 @@ def shutdown_embedded_ray():
     started by the caller), in a background thread: it takes 1-2 s (each Ray process gets a
     graceful stop), which then overlaps what the caller does next. The thread is not a daemon, so
     the interpreter waits for it before exiting; ensure_ray waits for it before starting Ray again."""
+    import ray
     if not _embedded["started"] or not ray.is_initialized():
         return None
     _embedded["started"] = False
@@ -118,6 +129,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     Its workers run at the driver's priority: Ray's default (niceness 15) lets any other busy
     process on a shared machine starve the simulation, which then runs slower on Ray than in
     one process."""
+    import ray
     if _embedded["stopping"] is not None:
         _embedded["stopping"].join()
         _embedded["stopping"] = None
@@ -147,7 +159,6 @@ def _loopback_only() -> None:
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail fast, in one line naming --address, when a cluster address cannot be reached:
     ray.init would otherwise retry for a minute or more. 'auto' / 'local' are left to Ray."""
-    from lolpim.core.errors import UserError
     if address in ("auto", "local"):
         return
     hostport = address.split("://", 1)[-1].split("/", 1)[0]
@@ -238,13 +249,14 @@ class RayExecutor:
         self.local_only = local_only_actors(self.owner, {name: peers for name, (_, peers) in plan.items()})
 
     def _new_host(self, specs: list[dict], seed: int):
-        remote = _RemoteHost.options(**self.actor_options) if self.actor_options else _RemoteHost
+        remote = _RemoteHost().options(**self.actor_options) if self.actor_options else _RemoteHost()
         return remote.remote(specs, seed, self.max_payload_bytes, self.record_trace)
 
     def _spawn(self, proc: _Process, seed: int) -> None:
         proc.handle = self._new_host(proc.specs, seed)
 
     def _attach(self, seed: int) -> None:
+        import ray
         if not self.keep_processes:
             for proc in self.processes:
                 self._spawn(proc, seed)
@@ -257,15 +269,18 @@ class RayExecutor:
                  for p in self.processes])
 
     def close(self) -> None:
+        import ray
         for handle in self._pool:
             ray.kill(handle)
         self._pool = []
 
     def host_pids(self) -> list[int]:
+        import ray
         return ray.get([p.handle.pid.remote() for p in self.processes])
 
     # --- the run ------------------------------------------------------------------
     def run(self, system: SystemSpec) -> RunResult:
+        import ray
         ensure_ray(self.address)
         wall0 = time.perf_counter()
         self._place(system)
@@ -349,12 +364,14 @@ class RayExecutor:
         return data["n"], data["last"]
 
     def _checkpoint(self) -> None:
+        import ray
         snaps = ray.get([p.handle.snapshot.remote() for p in self.processes])
         for proc, snap in zip(self.processes, snaps):
             proc.checkpoint = snap
             proc.replay_log = []
 
     def _get_or_recover(self, i: int, ref, inbox: bytes, w_end: int) -> bytes:
+        import ray
         try:
             return ray.get(ref)
         except ray.exceptions.RayActorError:

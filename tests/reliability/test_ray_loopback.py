@@ -70,8 +70,11 @@ for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             if cols[3] == "0A" and cols[9] in owner:        # 0A: LISTEN
                 ip, port = cols[1].split(":")
                 pid = owner[cols[9]]
-                with open(f"/proc/{pid}/cmdline", "rb") as c:
-                    cmd = c.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as c:
+                        cmd = c.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+                except OSError:         # the process exited meanwhile (an idle worker): its socket still counts
+                    cmd = f"pid {pid} (exited)"
                 listening.append([addr(ip), int(port, 16), cmd])
 ray.shutdown()
 print("LISTENING " + json.dumps(listening))

@@ -66,8 +66,25 @@ def _run(args) -> int:
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
     if not kinds:
         raise ConfigError("systems", "is empty; system = \"compare\" needs one or more of lolpim, gpu, gpu-pim, cent")
-    result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
-                         when_idle=warm_up_plotting if args.out else None)
+    try:
+        result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
+                             when_idle=warm_up_plotting if args.out else None)
+    except KeyboardInterrupt as stop:   # Ctrl-C: report (and write) the systems that finished
+        result = getattr(stop, "result", None)
+        if result is None:
+            raise
+        finished = [s["system"] for s in result["systems"]]
+        if finished:
+            _report(cfg, args, result)
+        print(f"lolpim: interrupted; finished: {', '.join(finished) or 'none'}; "
+              f"not finished: {', '.join(stop.unfinished)}", file=sys.stderr)
+        return 130
+    _report(cfg, args, result)
+    return 0
+
+
+def _report(cfg: RunConfig, args, result: dict) -> None:
+    """Stop the embedded Ray, then write --out and print the table (or --json)."""
     if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
         from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
         shutdown_embedded_ray()
@@ -79,7 +96,6 @@ def _run(args) -> int:
         print(format_table(result))
         for path in written:
             print(f"wrote {path}")
-    return 0
 
 
 def register(sub) -> None:

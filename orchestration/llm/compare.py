@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lolpim.orchestration.executors import make_executor
@@ -72,40 +72,61 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         executor.progress = progress(system.kind)
         return summarise(system, executor.run(system.spec))
 
+    summaries: list = [None] * len(built)
+    unfinished = None
     try:
         if executor_name == "ray" and len(built) > 1:
-            summaries = _side_by_side(built, simulate, address,
-                                      lambda: make_executor("ray", address, max_processes=max_processes,
-                                                            max_window_ps=RAY_WINDOW_PS, keep_processes=True),
-                                      when_idle)
+            _side_by_side(built, simulate, address,
+                          lambda: make_executor("ray", address, max_processes=max_processes,
+                                                max_window_ps=RAY_WINDOW_PS, keep_processes=True),
+                          when_idle, summaries)
         else:
-            summaries = [simulate(system) for system in built]
+            for i, system in enumerate(built):
+                summaries[i] = simulate(system)
+    except KeyboardInterrupt:   # Ctrl-C: stop now, and keep the systems that finished
+        unfinished = [b.kind for b, s in zip(built, summaries) if s is None]
     finally:
         bar.close()
+    summaries = [s for s in summaries if s is not None]
     base = next((s for s in summaries if s["system"] == "lolpim"), None)
     for s in summaries:
         s["speedup"] = base["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if base else math.nan
-    return {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
+    result = {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
             "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
             "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
             "decode_only": cfg.prefill == "before",
             "hardware": {s["system"]: s["hardware"]["label"] for s in summaries},
             "speedup_definition": SPEEDUP_DEFINITION, "energy_definition": ENERGY_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
+    if unfinished is not None:
+        raise ComparisonInterrupted(result, unfinished)
+    return result
 
 
-def _side_by_side(built: list, simulate, address, new_executor, when_idle=None) -> list:
+class ComparisonInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a comparison: ``result`` holds the systems that finished (maybe none),
+    ``unfinished`` the kinds of the others."""
+
+    def __init__(self, result: dict, unfinished: list[str]):
+        super().__init__("interrupted")
+        self.result, self.unfinished = result, unfinished
+
+
+def _side_by_side(built: list, simulate, address, new_executor, when_idle, summaries: list) -> None:
     """Run the systems on Ray in as many lanes as the cluster has CPUs (at most one per system).
     Each lane keeps its Ray processes and runs system after system in them (the largest first),
     so a 2-CPU machine starts two processes, not one per system: on a small machine process
-    start-up costs about as much as the small systems' whole runs."""
+    start-up costs about as much as the small systems' whole runs. ``summaries[i]`` is set as
+    system i finishes; the lanes are daemon threads, so Ctrl-C returns at once (within 2 s)
+    instead of waiting for every running system."""
     import ray
     from lolpim.actors.kernel.ray_executor import ensure_ray
     ensure_ray(address)
     lanes = max(1, min(len(built), int(ray.cluster_resources().get("CPU", 1))))
     queue = deque(sorted(range(len(built)), key=lambda i: -len(built[i].spec.actors)))
     lock = threading.Lock()
-    summaries: list = [None] * len(built)
+    stop = threading.Event()
+    errors: list = []
     idle = [when_idle] if when_idle is not None else []
 
     def lane():
@@ -113,21 +134,39 @@ def _side_by_side(built: list, simulate, address, new_executor, when_idle=None) 
         try:
             while True:
                 with lock:
-                    if not queue:
+                    if not queue or stop.is_set():
                         break
                     i = queue.popleft()
                 summaries[i] = simulate(built[i], executor)
         finally:
             executor.close()
         with lock:
-            task = idle.pop() if idle and None in summaries else None
+            task = idle.pop() if idle and None in summaries and not stop.is_set() else None
         if task is not None:
             task()
 
-    with ThreadPoolExecutor(lanes) as pool:
-        for future in [pool.submit(lane) for _ in range(lanes)]:
-            future.result()
-    return summaries
+    def guarded_lane():
+        try:
+            lane()
+        except BaseException as exc:   # after Ctrl-C, a lane's run fails as Ray stops: not news
+            if not stop.is_set():
+                errors.append(exc)
+
+    threads = [threading.Thread(target=guarded_lane, daemon=True, name=f"lane-{i}") for i in range(lanes)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)   # short waits: a signal is noticed whichever thread it lands on
+    except KeyboardInterrupt:
+        stop.set()
+        deadline = time.monotonic() + 2.0   # let a lane finish e.g. an import, never a whole system
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        raise
+    if errors:
+        raise errors[0]
 
 
 def format_table(result: dict) -> str:

@@ -1,0 +1,82 @@
+"""Ctrl-C of a comparison (issue 14): it stops within seconds, not when every system is done,
+and keeps (and names) the systems that finished. The systems are stand-ins here, so the test
+checks the control flow in a second, without simulating or starting Ray."""
+import _thread
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from lolpim.models.llm.workload import fixed_trace
+from lolpim.orchestration.llm import compare
+from lolpim.orchestration.llm.config import RunConfig
+
+
+def _summary(kind: str) -> dict:
+    return {"system": kind, "throughput_tokens_per_s": 10.0, "hardware": {"label": kind}}
+
+
+def _ctrl_c_after(seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, _thread.interrupt_main)
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_of_an_inline_comparison_keeps_the_systems_that_finished(monkeypatch):
+    def run(spec):
+        if spec == "gpu":
+            raise KeyboardInterrupt   # Ctrl-C while the second system runs
+        return spec
+    monkeypatch.setattr(compare, "make_trace", lambda cfg, seed: fixed_trace(4, 512, 8))
+    monkeypatch.setattr(compare, "resolve", lambda cfg: None, raising=False)
+    monkeypatch.setattr(compare, "build", lambda kind, *a: SimpleNamespace(kind=kind, spec=kind))
+    monkeypatch.setattr(compare, "make_executor", lambda *a, **k: SimpleNamespace(run=run, progress=None))
+    monkeypatch.setattr(compare, "summarise", lambda system, out: _summary(system.kind))
+    with pytest.raises(compare.ComparisonInterrupted) as stop:
+        compare.run_systems(RunConfig(), ("lolpim", "gpu", "cent"), "inline", 0)
+    assert [s["system"] for s in stop.value.result["systems"]] == ["lolpim"]
+    assert stop.value.unfinished == ["gpu", "cent"]
+    assert isinstance(stop.value, KeyboardInterrupt)   # a sweep point still stops the sweep
+
+
+def test_ctrl_c_of_a_side_by_side_comparison_returns_at_once(monkeypatch):
+    import ray
+
+    import lolpim.actors.kernel.ray_executor as ray_executor
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2})
+    monkeypatch.setattr(ray_executor, "ensure_ray", lambda address=None: None)
+    monkeypatch.setattr(compare, "ensure_ray_cluster", lambda address=None: None, raising=False)
+    built = [SimpleNamespace(kind=k, spec=SimpleNamespace(actors=[0] * n)) for k, n in
+             (("slow", 3), ("fast", 2), ("queued", 1))]
+
+    def simulate(system, executor):
+        if system.kind == "fast":
+            return _summary("fast")
+        time.sleep(60)            # a system that would run for a minute more
+
+    summaries = [None] * len(built)
+    _ctrl_c_after(0.5)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        compare._side_by_side(built, simulate, None, lambda: SimpleNamespace(close=lambda: None), None, summaries)
+    assert time.monotonic() - t0 < 5
+    assert summaries == [None, _summary("fast"), None]
+
+
+def test_run_reports_the_finished_systems_and_exits_130(monkeypatch, capsys):
+    import json
+
+    from lolpim.orchestration.cli import main
+    from lolpim.orchestration.commands import run as run_cmd
+    partial = {"model": "llama2-7b", "systems": [dict(_summary("lolpim"), tpot_mean_s=float("nan"))]}
+
+    def interrupted(*args, **kwargs):
+        raise compare.ComparisonInterrupted(partial, ["gpu", "cent"])
+    monkeypatch.setattr(run_cmd, "run_systems", interrupted)
+    rc = main(["run", "--executor", "inline", "--json", "--set", "model=llama2-7b", "--set", "system=compare",
+               "--set", "systems=lolpim,gpu,cent"])
+    out, err = capsys.readouterr()
+    assert rc == 130
+    assert err.strip() == "lolpim: interrupted; finished: lolpim; not finished: gpu, cent"
+    assert json.loads(out)["systems"][0]["tpot_mean_s"] is None   # strict JSON: NaN is null

@@ -11,30 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import typing
 from pathlib import Path
 from typing import Any, Mapping
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from lolpim.core import presets
 from lolpim.core.errors import ConfigError, UserError
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
-def read_toml(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file '{path}' does not exist")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"config file '{path}' is not valid TOML: {exc}") from None
+def read_toml(path: str | Path, label: str = "config") -> dict:
+    return presets.read_toml(path, label)   # one reader: unreadable, non-UTF-8, deep, huge -> one-line error
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:

@@ -5,11 +5,14 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One embedded local Ray for the whole test session (starting one costs ~2-3 s)."""
+    """One embedded local Ray for the whole test session (starting one costs ~2-3 s), started as
+    the CLI starts it: bound to 127.0.0.1, no dashboard."""
     import ray
-    if not ray.is_initialized():
-        ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, logging_level="ERROR",
-                 log_to_driver=False)
+
+    from lolpim.actors.kernel import ray_executor
+    ray_executor.ensure_ray(num_cpus=max(2, os.cpu_count() or 2))
+    # the session owns this Ray: a CLI run inside a test must not shut it down at its end
+    ray_executor._embedded["started"] = False
     yield ray
 
 

@@ -6,7 +6,7 @@ with 1, 2, 4 and 8 modules per pipeline stage (and the automatic choice's, if wi
 kept, as a designer would choose it; the baselines run in their standard shapes. The paper's
 abstract reports "up to 8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup that is not
 public; nothing here is fitted to those numbers. It also prints which shape the automatic
-choice (lolpim.tensor_parallel = 0, orchestration/llm/shape.py) would have taken, and how close
+choice (lolpim.tensor_parallel = 0, hardware/systems/shape.py) would have taken, and how close
 that shape's simulated throughput is to the best one's.
 
 Run: .venv/bin/python benchmarks/lolpim_speedups.py [--requests 48] [--output-tokens 64] [--csv FILE]
@@ -20,8 +20,9 @@ from lolpim.orchestration import config
 from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.core.errors import ParameterError
+from lolpim.hardware.systems.shape import choose_tensor_parallel
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.llm.systems import make_trace
-from lolpim.orchestration.llm.shape import choose_tensor_parallel
 from lolpim.orchestration.results import write_csv
 
 CASES = [  # model, trace, PIM capacity (GB): the paper's 7B/128 GB and 72B/512 GB systems
@@ -62,7 +63,8 @@ def main() -> None:
                                                  f"workload.requests={args.requests}",
                                                  f"workload.output_tokens={args.output_tokens}",
                                                  "lolpim.tensor_parallel=0"])
-        auto_tp = choose_tensor_parallel(auto_cfg, make_trace(auto_cfg, 0)).tensor_parallel
+        auto_tp = choose_tensor_parallel(load_llm(auto_cfg.model), auto_cfg.lolpim, auto_cfg.pim_capacity_gb,
+                                         make_trace(auto_cfg, 0)).tensor_parallel
         if auto_tp not in tried:      # the estimate may prefer a wider group than 8
             shapes.append(run_systems(auto_cfg, ("lolpim",), "inline", 0)["systems"][0])
             tried.append(auto_tp)

@@ -13,13 +13,14 @@ import multiprocessing as mp
 import resource
 import time
 
+from lolpim.orchestration import config
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
+
 BASE = ["workload.source=fixed", "workload.output_tokens=16", "systems=lolpim"]
 
 
 def _point(args, queue) -> None:
-    from lolpim.orchestration import config
-    from lolpim.orchestration.llm.compare import run_systems
-    from lolpim.orchestration.llm.config import RunConfig
     overrides, executor = args
     cfg = config.load(RunConfig, None, overrides)
     t0 = time.perf_counter()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lolpim.hardware.gpu import model as gpu_model
-from lolpim.hardware import hbm_pim
+from lolpim.hardware import hbm_pim, pim
 from lolpim.hardware.cost import ZERO, OpCost, total
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import link_transfer_cost, load_link
@@ -124,15 +124,6 @@ def estimate(system: str, model: str | LlmConfig, batch: int = 1, context: int =
     return Estimate(device=module, parts=parts, memory=memory, **common)
 
 
-def _pim_api():
-    try:
-        from lolpim.hardware import pim
-    except ImportError as exc:  # the PIM module models are delivered separately
-        raise ParameterError("system", "the 'pim' system needs lolpim.hardware.pim, which is not "
-                                       f"available in this installation ({exc})") from exc
-    return pim
-
-
 def _stage_layers(n_layers: int, modules: int) -> list[int]:
     """Contiguous pipeline stages, as even as possible (earlier stages take the remainder)."""
     if modules > n_layers:
@@ -144,7 +135,6 @@ def _stage_layers(n_layers: int, modules: int) -> list[int]:
 
 def _pim_system(cfg: LlmConfig, contexts: np.ndarray, module: str, modules: int, layers: int | None,
                 prefill: bool, link_name: str | None, weight_bits: int, partitioning: str):
-    pim = _pim_api()
     if module not in pim.pim_module_names():
         raise ParameterError("module", f"unknown PIM module {module!r}; available: "
                                        f"{', '.join(pim.pim_module_names())}")

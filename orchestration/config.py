@@ -4,12 +4,15 @@ A config class is a frozen dataclass. Each field may carry metadata:
   ``min`` / ``max``  inclusive numeric bounds,
   ``choices``        the allowed values,
   ``help``           one line shown in error messages.
+A field typed as an Enum (the str-valued choices of hardware/systems/config.py) takes the
+member's string; anything else is refused naming the key and the allowed values.
 Nested dataclass fields become TOML tables and dotted keys (``stage.service_s``).
 Every problem is reported as a ConfigError naming the dotted key and what is allowed.
 """
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import typing
 from pathlib import Path
@@ -122,7 +125,11 @@ def _coerce(key: str, value: Any, ftype: Any, meta: Mapping) -> Any:
             value = [v for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(key, f"expected a list, got {value!r}")
+        # a list of enum members stays text here: the config class checks the whole list at once
+        inner = str if _is_enum(inner) else inner
         return tuple(_coerce(f"{key}[{i}]", v, inner, {}) for i, v in enumerate(value))
+    if _is_enum(ftype):
+        return _enum_member(key, value, ftype)
     if isinstance(value, _RawString):
         return _from_text(key, str(value), ftype)
     if ftype is float and isinstance(value, int) and not isinstance(value, bool):
@@ -130,6 +137,19 @@ def _coerce(key: str, value: Any, ftype: Any, meta: Mapping) -> Any:
     if ftype in _TYPE_NAMES and (not isinstance(value, ftype) or (ftype is int and isinstance(value, bool))):
         raise ConfigError(key, f"expected {_TYPE_NAMES[ftype]}, got {value!r}")
     return value
+
+
+def _is_enum(ftype: Any) -> bool:
+    return isinstance(ftype, type) and issubclass(ftype, enum.Enum)
+
+
+def _enum_member(key: str, value: Any, ftype: type[enum.Enum]):
+    try:
+        return ftype(str(value) if isinstance(value, _RawString) else value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in ftype)
+        raise ConfigError(key, f"got {str(value) if isinstance(value, _RawString) else value!r}; "
+                               f"allowed values: {allowed}") from None
 
 
 def _from_text(key: str, text: str, ftype: Any) -> Any:

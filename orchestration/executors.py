@@ -24,6 +24,12 @@ def make_executor(name: str, address: str | None = None, progress=None, max_proc
     raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{name}'")
 
 
+def ensure_ray_cluster(address: str | None = None) -> None:
+    """Start (or join) Ray exactly as the Ray executor does; imports Ray, so only for --executor ray."""
+    from lolpim.actors.kernel.ray_executor import ensure_ray
+    ensure_ray(address)
+
+
 def add_executor_flags(parser) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="ray",
                         help="inline: one process; ray: every actor a Ray actor (default: ray)")

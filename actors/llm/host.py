@@ -10,56 +10,118 @@ the last stage (one new token for each of its requests) the host:
      sends m round again.
 Per request it records arrival, first-token and finish times and every inter-token
 interval; it integrates the KV tokens in use over time for capacity utilisation.
+
+A returning micro-batch, a grant or a dispatch that does not match what the host sent (an
+unknown round or DPA, a micro-batch not in flight, other requests) is refused with a
+MessageError before anything changes.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
 
 import numpy as np
 
 from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.events import seconds_to_ps
-from lolpim.actors.llm.kv_manager import chunks_for
-from lolpim.actors.llm.stage import MICROBATCH
+from lolpim.actors.kernel.messages import Empty, fields_of, message
+from lolpim.actors.kernel.system import frozen_params
+from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for
+from lolpim.actors.llm.stage import Microbatch
+from lolpim.hardware.systems.config import KvMode
+from lolpim.hardware.systems.stage_costs import StageCost
 
-FUTURE, WAITING, RUNNING, DONE = 0, 1, 2, 3
+
+class RequestState(IntEnum):   # stored in an int8 array, one per request
+    FUTURE = 0     # not arrived yet
+    WAITING = 1    # arrived (or preempted), waiting for KV memory
+    RUNNING = 2    # a member of a micro-batch
+    DONE = 3
+
+
+class MicrobatchState(StrEnum):
+    IDLE = "idle"          # at the host, nothing to send
+    PLAN = "plan"          # waiting for the DPAs' grants
+    PREFILL = "prefill"    # new members prefilling on the attached GPU
+    FLIGHT = "flight"      # in the pipeline
+
+
+FUTURE, WAITING, RUNNING, DONE = RequestState
+
+
+@message
+class Dispatch:
+    """Self-addressed: the attached GPU finished prefilling micro-batch ``mb``'s new members."""
+    mb: int = field(metadata={"min": 0})
+
+
+@dataclass(frozen=True)
+class GpuPrefill:
+    """Prompts prefilled on a GPU attached to the host, their KV shipped over its link."""
+    cost: dict                          # StageCost keyword arguments of the GPU (model resolved)
+    link_bandwidth_bytes_per_s: float
 
 
 class LlmHost(Actor):
-    accepts = {
-        "mb": MICROBATCH,
-        "granted": {"round": int, "dpa": str, "grow_ok": list, "admit_ok": list},
-        "arrive": {},
-        "dispatch": {"mb": int},
-    }
+    accepts = {"mb": Microbatch, "granted": Granted, "arrive": Empty, "dispatch": Dispatch}
+    state_fields = ("status", "kv", "generated", "first_token_ps", "last_token_ps", "finish_ps", "preemptions",
+                    "intervals_ps", "waiting", "members", "mb_state", "rounds", "next_round", "gpu_free_ps",
+                    "admission_blocked", "used_token_s", "saturated_token_s", "saturated_s", "saturated_tokens",
+                    "last_tick_ps")
 
-    def __init__(self, name, seed, trace: dict, first_stage: str, dpas: list, dpa_tokens_per_chunk: list,
-                 kv_mode: str, microbatches: int, max_microbatch_requests: int, link_latency_s: float,
-                 kv_bytes_per_token: int, kv_capacity_bytes: float, gpu_prefill: dict | None = None,
-                 prefill_before: bool = False):
+    @frozen_params
+    class Params:
+        input_tokens: tuple[int, ...]       # per request: the trace
+        output_tokens: tuple[int, ...]
+        arrival_ps: tuple[int, ...]
+        first_stage: str
+        dpas: tuple[str, ...]               # every DPA controller (KvManager)
+        dpa_tokens_per_chunk: tuple[int, ...]
+        kv_mode: KvMode
+        microbatches: int
+        max_microbatch_requests: int
+        link_latency_s: float
+        kv_bytes_per_token: int
+        kv_capacity_bytes: float
+        gpu_prefill: GpuPrefill | None = None
+        # prompts were prefilled ahead of decode (their cost is reported apart), so an admitted
+        # request starts decoding at once with its prompt's KV in place
+        prefill_before: bool = False
+
+        def __post_init__(self):
+            object.__setattr__(self, "kv_mode", KvMode(self.kv_mode))   # a typo fails here, never means static
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return max(1, seconds_to_ps(params.link_latency_s))
+
+    @classmethod
+    def peers_for(cls, name: str, params: Params) -> frozenset:
+        return frozenset([params.first_stage, *params.dpas])   # it sends to nothing else
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        self.input = np.asarray(trace["input"], dtype=np.int64)
-        self.output = np.asarray(trace["output"], dtype=np.int64)
-        self.arrival_ps = np.asarray(trace["arrival_ps"], dtype=np.int64)
+        self.p = params
+        self.input = np.asarray(params.input_tokens, dtype=np.int64)
+        self.output = np.asarray(params.output_tokens, dtype=np.int64)
+        self.arrival_ps = np.asarray(params.arrival_ps, dtype=np.int64)
         n = len(self.input)
-        self.first_stage = first_stage
-        self.dpas = list(dpas)
-        self.peer_names = frozenset([first_stage, *self.dpas])   # it sends to nothing else
-        self.tpc = list(dpa_tokens_per_chunk)
-        self.dynamic = kv_mode == "dynamic"
-        self.microbatches = microbatches
-        self.max_mb = max_microbatch_requests
-        self.lookahead_ps = max(1, seconds_to_ps(link_latency_s))
-        self.kv_bytes_per_token = kv_bytes_per_token
-        self.kv_capacity_bytes = kv_capacity_bytes
-        # prefill_before: prompts were prefilled ahead of decode (their cost is reported apart),
-        # so an admitted request starts decoding at once with its prompt's KV in place.
-        self.prefill_before = prefill_before
+        self.first_stage = params.first_stage
+        self.dpas = list(params.dpas)
+        self.peer_names = self.peers_for(name, params)
+        self.tpc = list(params.dpa_tokens_per_chunk)
+        self.dynamic = params.kv_mode == KvMode.DYNAMIC
+        self.microbatches = params.microbatches
+        self.max_mb = params.max_microbatch_requests
+        self.lookahead_ps = self.lookahead_for(params)
+        self.kv_bytes_per_token = params.kv_bytes_per_token
+        self.kv_capacity_bytes = params.kv_capacity_bytes
+        self.prefill_before = params.prefill_before
         self.gpu_prefill = None
-        if gpu_prefill:
-            from lolpim.hardware.systems.stage_costs import StageCost
-            self.gpu_prefill = StageCost(**gpu_prefill["cost"])
-            self.prefill_link_bytes_per_s = gpu_prefill["link_bandwidth_bytes_per_s"]
+        if params.gpu_prefill:
+            self.gpu_prefill = StageCost(**params.gpu_prefill.cost)
+            self.prefill_link_bytes_per_s = params.gpu_prefill.link_bandwidth_bytes_per_s
         self.status = np.zeros(n, dtype=np.int8)
         self.kv = np.zeros(n, dtype=np.int64)
         self.generated = np.zeros(n, dtype=np.int64)
@@ -69,9 +131,9 @@ class LlmHost(Actor):
         self.preemptions = 0
         self.intervals_ps: list[int] = []
         self.waiting: list[int] = []
-        self.members: list[list[int]] = [[] for _ in range(microbatches)]
-        self.mb_state = ["idle"] * microbatches
-        self.rounds: dict[int, dict] = {}
+        self.members: list[list[int]] = [[] for _ in range(self.microbatches)]
+        self.mb_state = [MicrobatchState.IDLE] * self.microbatches
+        self.rounds: dict[int, dict] = {}   # open plan rounds: micro-batch, admit, grow, replies so far
         self.next_round = 0
         self.gpu_free_ps = 0
         # set when a DPA refused an admission; cleared when memory is freed. Asking again
@@ -97,12 +159,20 @@ class LlmHost(Actor):
     def start(self):
         out = []
         for t in sorted(set(self.arrival_ps.tolist())):
-            out.append(self.send(self.name, "arrive", {}, int(t)))
+            out.append(self.send(self.name, "arrive", Empty(), int(t)))
         return out
 
     def handle(self, event, payload):
-        self._tick()
         kind = event.kind
+        # refuse what the host did not send before anything changes
+        if kind == "mb":
+            self._check_return(event, payload)
+        elif kind == "granted":
+            self._check_grant(event, payload)
+        elif kind == "dispatch" and (payload.mb >= self.microbatches
+                                     or self.mb_state[payload.mb] != MicrobatchState.PREFILL):
+            self.reject(event, "mb", f"micro-batch {payload.mb} is not prefilling")
+        self._tick()
         if kind == "arrive":
             arrived = np.flatnonzero((self.status == FUTURE) & (self.arrival_ps <= self.now_ps))
             self.status[arrived] = WAITING
@@ -112,20 +182,38 @@ class LlmHost(Actor):
             return self._on_return(payload)
         if kind == "granted":
             return self._on_granted(payload)
-        return self._dispatch(payload["mb"])  # "dispatch": GPU prefill of new members finished
+        return self._dispatch(payload.mb)   # "dispatch": GPU prefill of new members finished
 
-    def _on_return(self, mb):
-        m = mb["mb"]
+    # --- refusing messages that do not match what the host sent ------------------------
+    def _check_return(self, event, mb: Microbatch):
+        if mb.mb >= self.microbatches or self.mb_state[mb.mb] != MicrobatchState.FLIGHT:
+            self.reject(event, "mb", f"micro-batch {mb.mb} is not in flight (this host has {self.microbatches})")
+        if mb.reqs != self.members[mb.mb]:
+            self.reject(event, "reqs", f"are not the requests of micro-batch {mb.mb}")
+        if mb.sent_ps > self.now_ps:
+            self.reject(event, "sent_ps", f"is {mb.sent_ps}, after the arrival time {self.now_ps}")
+
+    def _check_grant(self, event, reply: Granted):
+        plan = self.rounds.get(reply.round)
+        if plan is None:
+            self.reject(event, "round", f"{reply.round} is no open plan round")
+        if reply.dpa not in self.dpas or any(x["dpa"] == reply.dpa for x in plan["replies"]):
+            self.reject(event, "dpa", f"{reply.dpa!r} is no DPA of this host or has already answered this round")
+        if len(reply.grow_ok) != len(plan["grow"]) or len(reply.admit_ok) != len(plan["admit"]):
+            self.reject(event, "grow_ok", "does not answer the round's growths and admissions one for one")
+
+    def _on_return(self, mb: Microbatch):
+        m = mb.mb
         finished = []
-        for r, prompt in zip(mb["reqs"], mb["prompt"]):
+        for r, prompt in zip(mb.reqs, mb.prompt):
             self.kv[r] = prompt if prompt else self.kv[r] + 1
             self._token_out(r)
             if self.generated[r] >= self.output[r]:
                 finished.append(r)
         if finished:
             self._retire(m, finished)
-        self.mb_state[m] = "idle"
-        out = [self.send(d, "free", {"reqs": finished}, self.lookahead_ps) for d in self.dpas] if finished else []
+        self.mb_state[m] = MicrobatchState.IDLE
+        out = [self.send(d, "free", Free(reqs=finished), self.lookahead_ps) for d in self.dpas] if finished else []
         out += self._plan(m)
         if finished:
             out += self._schedule_idle()
@@ -151,7 +239,7 @@ class LlmHost(Actor):
     def _schedule_idle(self):
         out = []
         for m in range(self.microbatches):
-            if self.mb_state[m] == "idle":
+            if self.mb_state[m] == MicrobatchState.IDLE:
                 out += self._plan(m)
         return out
 
@@ -178,22 +266,22 @@ class LlmHost(Actor):
         rnd = self.next_round
         self.next_round += 1
         self.rounds[rnd] = {"mb": m, "admit": admit, "grow": grow, "replies": []}
-        self.mb_state[m] = "plan"
+        self.mb_state[m] = MicrobatchState.PLAN
         # an admitted request's first decode pass appends token prompt + 1: reserve it now
-        payload = {"round": rnd, "admit": admit, "admit_tokens": [self._prompt_len(r) + 1 for r in admit],
-                   "grow": grow, "grow_tokens": [int(self.kv[r]) + 1 for r in grow]}
+        payload = Plan(round=rnd, admit=admit, admit_tokens=[self._prompt_len(r) + 1 for r in admit],
+                       grow=grow, grow_tokens=[int(self.kv[r]) + 1 for r in grow])
         return [self.send(d, "plan", payload, self.lookahead_ps) for d in self.dpas]
 
     def _prompt_len(self, r) -> int:
         # a preempted request recomputes its KV for the prompt plus what it already generated
         return int(self.input[r] + self.generated[r])
 
-    def _on_granted(self, reply):
-        plan = self.rounds[reply["round"]]
-        plan["replies"].append(reply)
+    def _on_granted(self, reply: Granted):
+        plan = self.rounds[reply.round]
+        plan["replies"].append(fields_of(reply))   # as a map: rounds are declared state
         if len(plan["replies"]) < len(self.dpas):
             return []
-        del self.rounds[reply["round"]]
+        del self.rounds[reply.round]
         m, out = plan["mb"], []
         replies = sorted(plan["replies"], key=lambda x: x["dpa"])
         admitted, refused = [], []
@@ -206,7 +294,7 @@ class LlmHost(Actor):
             give_back = [r for i, r in enumerate(plan["admit"]) if x["admit_ok"][i] and r in refused]
             give_back += [r for i, r in enumerate(plan["grow"]) if r in stuck]
             if give_back:
-                out.append(self.send(x["dpa"], "free", {"reqs": give_back}, self.lookahead_ps))
+                out.append(self.send(x["dpa"], "free", Free(reqs=give_back), self.lookahead_ps))
         for r in stuck:  # no memory to grow: preempt, recompute later (vLLM-style)
             self.members[m].remove(r)
             self.status[r] = WAITING
@@ -232,13 +320,13 @@ class LlmHost(Actor):
             t += prompt * self.kv_bytes_per_token / self.prefill_link_bytes_per_s
             self.gpu_free_ps = max(self.gpu_free_ps, self.now_ps) + seconds_to_ps(t)
             ready = self.gpu_free_ps
-        self.mb_state[m] = "prefill"
-        return [self.send(self.name, "dispatch", {"mb": m}, ready - self.now_ps)]
+        self.mb_state[m] = MicrobatchState.PREFILL
+        return [self.send(self.name, "dispatch", Dispatch(mb=m), ready - self.now_ps)]
 
     # --- sending a micro-batch round --------------------------------------------------
     def _dispatch(self, m):
         reqs = self.members[m]
-        if self.mb_state[m] == "prefill":   # GPU prefill produced each new request's first token
+        if self.mb_state[m] == MicrobatchState.PREFILL:   # GPU prefill produced each new request's first token
             for r in reqs:
                 if self.kv[r] == 0:
                     self.kv[r] = self._prompt_len(r)
@@ -246,17 +334,17 @@ class LlmHost(Actor):
             done = [r for r in reqs if self.generated[r] >= self.output[r]]
             if done:
                 self._retire(m, done)
-            out = [self.send(d, "free", {"reqs": done}, self.lookahead_ps) for d in self.dpas] if done else []
-            self.mb_state[m] = "idle"
+            out = [self.send(d, "free", Free(reqs=done), self.lookahead_ps) for d in self.dpas] if done else []
+            self.mb_state[m] = MicrobatchState.IDLE
             return out + (self._dispatch(m) if self.members[m] else self._schedule_idle())
         if not reqs:
-            self.mb_state[m] = "idle"
+            self.mb_state[m] = MicrobatchState.IDLE
             return []
         prompt = [self._prompt_len(r) if self.kv[r] == 0 else 0 for r in reqs]
         ctx = [p if p else int(self.kv[r]) + 1 for r, p in zip(reqs, prompt)]
-        self.mb_state[m] = "flight"
-        return [self.send(self.first_stage, "mb", {"mb": m, "reqs": list(reqs), "ctx": ctx, "prompt": prompt,
-                                                   "sent_ps": self.now_ps}, self.lookahead_ps)]
+        self.mb_state[m] = MicrobatchState.FLIGHT
+        return [self.send(self.first_stage, "mb", Microbatch(mb=m, reqs=list(reqs), ctx=ctx, prompt=prompt,
+                                                             sent_ps=self.now_ps), self.lookahead_ps)]
 
     # --- reporting ------------------------------------------------------------------
     def result(self):
@@ -275,27 +363,3 @@ class LlmHost(Actor):
                 "requests_waiting": len(self.waiting),
                 "kv_tokens_in_use": int(self.kv[self.status == RUNNING].sum()),
                 "kv_capacity_bytes": float(self.kv_capacity_bytes)}
-
-    def state(self):
-        arrays = {k: getattr(self, k).tolist() for k in ("status", "kv", "generated", "first_token_ps",
-                                                         "last_token_ps", "finish_ps")}
-        return {"arrays": arrays, "preemptions": self.preemptions, "intervals": self.intervals_ps,
-                "waiting": self.waiting, "members": self.members, "mb_state": self.mb_state,
-                "blocked": self.admission_blocked,
-                "rounds": {str(k): v for k, v in self.rounds.items()}, "next_round": self.next_round,
-                "gpu_free_ps": self.gpu_free_ps, "used": self.used_token_s, "sat": self.saturated_token_s,
-                "sat_s": self.saturated_s, "sat_tokens": self.saturated_tokens,
-                "last_tick": self.last_tick_ps}
-
-    def load_state(self, s):
-        for k, v in s["arrays"].items():
-            setattr(self, k, np.asarray(v, dtype=getattr(self, k).dtype))
-        self.preemptions, self.intervals_ps = s["preemptions"], list(s["intervals"])
-        self.waiting, self.members = list(s["waiting"]), [list(x) for x in s["members"]]
-        self.mb_state = list(s["mb_state"])
-        self.admission_blocked = s["blocked"]
-        self.rounds = {int(k): v for k, v in s["rounds"].items()}
-        self.next_round, self.gpu_free_ps = s["next_round"], s["gpu_free_ps"]
-        self.used_token_s, self.saturated_token_s = s["used"], s["sat"]
-        self.saturated_s, self.last_tick_ps = s["sat_s"], s["last_tick"]
-        self.saturated_tokens = s["sat_tokens"]

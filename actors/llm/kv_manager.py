@@ -12,40 +12,87 @@ allocates it):
            (what compile-time PIM address streams force); growth never allocates.
 
 It integrates allocated chunks over simulated time to report its capacity utilisation.
+A plan or free naming a request it does not hold (or admitting one it already holds) is
+refused with a MessageError: the host never sends one, so it is a forged or corrupted message.
 """
 from __future__ import annotations
 
+from dataclasses import field
+
 from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.events import seconds_to_ps
-
-MODES = ("dynamic", "static")
+from lolpim.actors.kernel.messages import message
+from lolpim.actors.kernel.system import frozen_params
+from lolpim.hardware.systems.config import KvMode
 
 
 def chunks_for(tokens: int, tokens_per_chunk: int) -> int:
     return -(-tokens // tokens_per_chunk)
 
 
-class KvManager(Actor):
-    accepts = {
-        "plan": {"round": int, "admit": list, "admit_tokens": list, "grow": list, "grow_tokens": list},
-        "free": {"reqs": list},
-    }
+@message
+class Plan:
+    """One admission round: admit ``admit`` (each reserving ``admit_tokens``), grow ``grow`` to ``grow_tokens``."""
+    round: int = field(metadata={"min": 0})
+    admit: list[int] = field(metadata={"min": 0})
+    admit_tokens: list[int] = field(metadata={"min": 1})
+    grow: list[int] = field(metadata={"min": 0})
+    grow_tokens: list[int] = field(metadata={"min": 1})
 
-    def __init__(self, name, seed, host: str, capacity_chunks: int, tokens_per_chunk: int, mode: str,
-                 static_reserve_tokens: int, watermark_chunks: int, link_latency_s: float):
+    def __post_init__(self):
+        if len(self.admit) != len(self.admit_tokens) or len(self.grow) != len(self.grow_tokens):
+            raise ValueError("admit/admit_tokens and grow/grow_tokens must be pairwise as long")
+
+
+@message
+class Free:
+    reqs: list[int] = field(metadata={"min": 0})
+
+
+@message
+class Granted:
+    """A DPA's answer to one plan round: per requested growth and admission, 1 granted, 0 refused."""
+    round: int = field(metadata={"min": 0})
+    dpa: str
+    grow_ok: list[int] = field(metadata={"choices": (0, 1)})
+    admit_ok: list[int] = field(metadata={"choices": (0, 1)})
+
+
+class KvManager(Actor):
+    accepts = {"plan": Plan, "free": Free}
+    state_fields = ("alloc", "free_chunks", "peak_chunks", "area_chunk_s", "last_ps", "refused_growths")
+
+    @frozen_params
+    class Params:
+        host: str
+        capacity_chunks: int
+        tokens_per_chunk: int
+        kv_mode: KvMode
+        static_reserve_tokens: int     # static KV: tokens reserved per request on admission
+        watermark_chunks: int          # dynamic KV: chunks kept free beyond an admission's need
+        link_latency_s: float
+
+        def __post_init__(self):
+            object.__setattr__(self, "kv_mode", KvMode(self.kv_mode))   # a typo fails here, never means static
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return max(1, seconds_to_ps(params.link_latency_s))
+
+    @classmethod
+    def peers_for(cls, name: str, params: Params) -> frozenset:
+        return frozenset([params.host])
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        if mode not in MODES:
-            raise ValueError(f"KV mode must be one of {MODES}, got {mode!r}")
-        self.host = host
-        self.peer_names = frozenset([host])
-        self.capacity = capacity_chunks
-        self.tokens_per_chunk = tokens_per_chunk
-        self.mode = mode
-        self.static_reserve_tokens = static_reserve_tokens
-        self.watermark = watermark_chunks
-        self.lookahead_ps = max(1, seconds_to_ps(link_latency_s))
-        self.alloc: dict[str, int] = {}   # request id (as text: msgpack map keys) -> chunks
-        self.free_chunks = capacity_chunks
+        self.p = params
+        self.peer_names = self.peers_for(name, params)
+        self.lookahead_ps = self.lookahead_for(params)
+        self.capacity = params.capacity_chunks
+        self.tokens_per_chunk = params.tokens_per_chunk
+        self.static = params.kv_mode == KvMode.STATIC
+        self.alloc: dict[int, int] = {}   # request id -> chunks
+        self.free_chunks = params.capacity_chunks
         self.peak_chunks = 0
         self.area_chunk_s = 0.0            # integral of allocated chunks over time (float: no overflow)
         self.last_ps = 0
@@ -55,42 +102,55 @@ class KvManager(Actor):
         self.area_chunk_s += (self.capacity - self.free_chunks) * ((self.now_ps - self.last_ps) * 1e-12)
         self.last_ps = self.now_ps
 
-    def _grow_to(self, req: str, tokens: int) -> bool:
-        need = chunks_for(tokens, self.tokens_per_chunk) - self.alloc.get(req, 0)
+    def _grow_to(self, req: int, tokens: int) -> bool:
+        need = chunks_for(tokens, self.tokens_per_chunk) - self.alloc[req]
         if need <= 0:
             return True
-        if self.mode == "static":
+        if self.static:
             raise RuntimeError(f"{self.name}: request {req} grew to {tokens} tokens, past its static reservation "
-                               f"of {self.static_reserve_tokens}")
+                               f"of {self.p.static_reserve_tokens}")
         if need > self.free_chunks:
             return False
-        self.alloc[req] = self.alloc.get(req, 0) + need
+        self.alloc[req] += need
         self.free_chunks -= need
         return True
 
+    def _check_held(self, event, field: str, reqs, held: bool):
+        for r in reqs:
+            if (r in self.alloc) != held:
+                self.reject(event, field, f"request {r} {'holds no KV here' if held else 'already holds KV here'}")
+        if len(set(reqs)) != len(reqs):
+            self.reject(event, field, "names a request twice")
+
     def handle(self, event, payload):
+        # validate before anything changes, so a refused message leaves the state as it was
+        if event.kind == "free":
+            self._check_held(event, "reqs", payload.reqs, held=True)
+        else:
+            self._check_held(event, "grow", payload.grow, held=True)
+            self._check_held(event, "admit", payload.admit, held=False)
         self._tick()
         if event.kind == "free":
-            for req in payload["reqs"]:
-                self.free_chunks += self.alloc.pop(str(req), 0)
+            for req in payload.reqs:
+                self.free_chunks += self.alloc.pop(req)
             return []
-        grow_ok = [int(self._grow_to(str(r), t)) for r, t in zip(payload["grow"], payload["grow_tokens"])]
+        grow_ok = [int(self._grow_to(r, t)) for r, t in zip(payload.grow, payload.grow_tokens)]
         self.refused_growths += grow_ok.count(0)
         admit_ok = []
         blocked = False   # first-come first-served: once one request does not fit, later ones wait too
-        for req, tokens in zip(payload["admit"], payload["admit_tokens"]):
-            reserve = self.static_reserve_tokens if self.mode == "static" else tokens
+        for req, tokens in zip(payload.admit, payload.admit_tokens):
+            reserve = self.p.static_reserve_tokens if self.static else tokens
             need = chunks_for(reserve, self.tokens_per_chunk)
-            headroom = self.watermark if self.mode == "dynamic" else 0
+            headroom = 0 if self.static else self.p.watermark_chunks
             ok = not blocked and need + headroom <= self.free_chunks
             blocked = blocked or not ok
             if ok:
-                self.alloc[str(req)] = need
+                self.alloc[req] = need
                 self.free_chunks -= need
             admit_ok.append(int(ok))
         self.peak_chunks = max(self.peak_chunks, self.capacity - self.free_chunks)
-        return [self.send(self.host, "granted", {"round": payload["round"], "dpa": self.name,
-                                                  "grow_ok": grow_ok, "admit_ok": admit_ok}, self.lookahead_ps)]
+        return [self.send(self.p.host, "granted", Granted(round=payload.round, dpa=self.name, grow_ok=grow_ok,
+                                                          admit_ok=admit_ok), self.lookahead_ps)]
 
     def result(self):
         return {"capacity_chunks": self.capacity, "peak_chunks": self.peak_chunks,
@@ -101,10 +161,3 @@ class KvManager(Actor):
         return {"kv_allocated_chunks": self.capacity - self.free_chunks, "kv_capacity_chunks": self.capacity,
                 "kv_tokens_per_chunk": self.tokens_per_chunk}
 
-    def state(self):
-        return {"alloc": self.alloc, "free": self.free_chunks, "peak": self.peak_chunks,
-                "area": self.area_chunk_s, "last": self.last_ps, "refused": self.refused_growths}
-
-    def load_state(self, s):
-        self.alloc, self.free_chunks, self.peak_chunks = dict(s["alloc"]), s["free"], s["peak"]
-        self.area_chunk_s, self.last_ps, self.refused_growths = s["area"], s["last"], s["refused"]

@@ -10,43 +10,83 @@ start with delay = service + link; that lets the stage declare a lookahead of
 from __future__ import annotations
 
 import math
+from dataclasses import field
 
 import numpy as np
 
 from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.codec import unpack_payload
 from lolpim.actors.kernel.events import seconds_to_ps
+from lolpim.actors.kernel.messages import Empty, fields_of, message
+from lolpim.actors.kernel.system import frozen_params
 from lolpim.hardware.systems.stage_costs import StageCost
 
 NEVER = 2**62   # send horizon when no pass is queued or pending: nothing to send
-MICROBATCH = {"mb": int, "reqs": list, "ctx": list, "prompt": list, "sent_ps": int}
+
+
+@message
+class Microbatch:
+    """One micro-batch's pass: its requests, the context each attends over and, for a request
+    whose KV is not there yet, its prompt length (0: decoding)."""
+    mb: int = field(metadata={"min": 0})
+    reqs: list[int] = field(metadata={"min": 0})
+    ctx: list[int] = field(metadata={"min": 1})
+    prompt: list[int] = field(metadata={"min": 0})
+    sent_ps: int = field(metadata={"min": 0})
+
+    def __post_init__(self):
+        if not len(self.reqs) == len(self.ctx) == len(self.prompt):
+            raise ValueError(f"reqs, ctx and prompt must be as long; got {len(self.reqs)}, {len(self.ctx)}, "
+                             f"{len(self.prompt)}")
+
+
+def _lookahead_ps(cost: StageCost, link_ps: int) -> int:
+    # 1% below the cheapest pass: a safe lower bound on any send delay.
+    return max(1, math.floor(seconds_to_ps(cost.min_pass_s()) * 0.99)) + link_ps
 
 
 class LlmStage(Actor):
-    accepts = {"mb": MICROBATCH, "free": {}}
+    accepts = {"mb": Microbatch, "free": Empty}
+    state_fields = ("queue", "busy", "busy_until_ps", "busy_ps", "passes", "energy_j")
 
-    def __init__(self, name, seed, next_actor: str, cost: dict, link_latency_s: float,
-                 link_bandwidth_bytes_per_s: float, activation_bytes_per_request: int):
+    @frozen_params
+    class Params:
+        next_actor: str                   # the next stage, or the host after the last
+        cost: dict                        # StageCost keyword arguments (model resolved)
+        link_latency_s: float             # latency + per-message overhead to next_actor
+        link_bandwidth_bytes_per_s: float
+        activation_bytes_per_request: int
+
+    @classmethod
+    def lookahead_for(cls, params: Params) -> int:
+        return _lookahead_ps(StageCost(**params.cost), seconds_to_ps(params.link_latency_s))
+
+    @classmethod
+    def peers_for(cls, name: str, params: Params) -> frozenset:
+        return frozenset([params.next_actor])
+
+    def __init__(self, name, seed=0, params: Params = None):
         super().__init__(name, seed)
-        self.next_actor = next_actor
-        self.peer_names = frozenset([next_actor])   # the next stage, or the host after the last
-        self.cost = StageCost(**cost)
-        self.link_ps = seconds_to_ps(link_latency_s)
-        self.link_bw = link_bandwidth_bytes_per_s
-        self.act_bytes = activation_bytes_per_request
-        # 1% below the cheapest pass: a safe lower bound on any send delay.
-        self.lookahead_ps = max(1, math.floor(seconds_to_ps(self.cost.min_pass_s()) * 0.99)) + self.link_ps
-        self.queue: list[dict] = []
+        self.p = params
+        self.peer_names = frozenset([params.next_actor])
+        self.cost = StageCost(**params.cost)
+        self.link_ps = seconds_to_ps(params.link_latency_s)
+        self.lookahead_ps = _lookahead_ps(self.cost, self.link_ps)
+        self.queue: list[list] = []    # [micro-batch fields, service ps, transfer ps, energy J] per waiting pass
         self.busy = False
         self.busy_until_ps = 0
-        self._price_cache: dict = {}   # (src, seq) -> priced pass, filled by send_horizon_ps
+        # (src, seq) -> priced pass, filled by send_horizon_ps and used on delivery: a cache of
+        # pending events, not state (after a restore a pass is priced again, to the same numbers)
+        self._price_cache: dict = {}
         self.busy_ps = 0
         self.passes = 0
         self.energy_j = 0.0
 
     def handle(self, event, payload):
         if event.kind == "mb":
-            self.queue.append(self._priced(payload, (event.src, event.seq)))
+            self.queue.append(self._priced(fields_of(payload), (event.src, event.seq)))
+        elif not self.busy:
+            self.reject(event, "kind", "'free' while no pass is in service")
         else:
             self.busy = False
         if self.busy or not self.queue:
@@ -57,11 +97,11 @@ class LlmStage(Actor):
         self.busy_ps += service_ps
         self.passes += 1
         self.energy_j += energy_j
-        return [self.send(self.next_actor, "mb", mb, service_ps + transfer_ps),
-                self.send(self.name, "free", {}, service_ps)]
+        return [self.send(self.p.next_actor, "mb", Microbatch(**mb), service_ps + transfer_ps),
+                self.send(self.name, "free", Empty(), service_ps)]
 
-    def _priced(self, mb, key=None) -> list:
-        """[micro-batch, service ps, transfer ps, energy J]: a pass's cost is known on arrival."""
+    def _priced(self, mb: dict, key=None) -> list:
+        """[micro-batch fields, service ps, transfer ps, energy J]: a pass's cost is known on arrival."""
         if key in self._price_cache:
             return self._price_cache.pop(key)
         ctx = np.asarray(mb["ctx"], dtype=np.int64)
@@ -72,7 +112,8 @@ class LlmStage(Actor):
             service_s, detail = self.cost.decode_s(ctx[decoding])
             energy_j = detail["energy_j"]
         service_s += self.cost.prefill_s(prompt[~decoding])
-        transfer_ps = self.link_ps + seconds_to_ps(len(mb["reqs"]) * self.act_bytes / self.link_bw)
+        transfer_ps = self.link_ps + seconds_to_ps(len(mb["reqs"]) * self.p.activation_bytes_per_request
+                                                   / self.p.link_bandwidth_bytes_per_s)
         return [mb, seconds_to_ps(service_s), transfer_ps, energy_j]
 
     def send_horizon_ps(self, pending):
@@ -98,12 +139,3 @@ class LlmStage(Actor):
 
     def metrics(self):
         return {"busy_seconds_total": self.busy_ps * 1e-12, "passes_total": self.passes}
-
-    def state(self):
-        return {"queue": self.queue, "busy": self.busy, "busy_until": self.busy_until_ps, "busy_ps": self.busy_ps,
-                "passes": self.passes, "energy_j": self.energy_j}
-
-    def load_state(self, s):
-        self.queue, self.busy, self.busy_ps = [list(q) for q in s["queue"]], s["busy"], s["busy_ps"]
-        self.busy_until_ps = s["busy_until"]
-        self.passes, self.energy_j = s["passes"], s["energy_j"]

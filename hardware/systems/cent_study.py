@@ -23,6 +23,10 @@ else:  # pragma: no cover
 
 from lolpim.hardware.systems.stage_costs import shard_model
 from lolpim.hardware.cost import total
+from lolpim.hardware.gpu.model import gpu_decode_step_cost, gpu_prefill_cost, load_gpu
+from lolpim.hardware.links import allreduce_cost, load_link
+from lolpim.hardware.pim import cent_dataflow as cd
+from lolpim.hardware.pim import load_pim_module, pim_decode_layers_cost, pim_gemv_cost
 from lolpim.models.llm.architecture import load_llm
 
 SETUP_FILE = Path(__file__).parent / "presets" / "cent_setup.toml"
@@ -61,9 +65,6 @@ def cent_token_latency_s(model_name: str, context: int, setup=None, dataflow: st
     ``dataflow = "artifact"`` prices each block as CENT's own simulator does
     (hardware/pim/cent_dataflow.py: all heads per device, softmax through the banks, PNM cycle
     counts, in-order AiM controller, CXL multicast)."""
-    from lolpim.hardware.pim import cent_dataflow as cd
-    from lolpim.hardware.links import allreduce_cost, load_link
-    from lolpim.hardware.pim import load_pim_module, pim_decode_layers_cost, pim_gemv_cost
     setup = setup or load_setup()
     model = load_llm(model_name)
     n = setup["models"][model_name]["devices"]
@@ -86,8 +87,6 @@ def cent_decode_throughput(model_name: str, setup=None, dataflow: str = "ideal")
     decode positions (CENT artifact's definition). With ``dataflow = "artifact"`` a stage's
     block is priced as CENT's simulator does: the device's blocks run together on disjoint
     channel groups and share its command DMA and PNM (hardware/pim/cent_dataflow.py)."""
-    from lolpim.hardware.pim import cent_dataflow as cd
-    from lolpim.hardware.pim import load_pim_module, pim_decode_layers_cost, pim_gemv_cost
     setup = setup or load_setup()
     model = load_llm(model_name)
     m = setup["models"][model_name]
@@ -111,7 +110,6 @@ def cent_decode_throughput(model_name: str, setup=None, dataflow: str = "ideal")
 
 def gpu_max_batch(model_name: str, setup=None) -> int:
     """Largest batch whose full 4096-token KV fits beside the weights ("maximum supported")."""
-    from lolpim.hardware.gpu.model import load_gpu
     setup = setup or load_setup()
     model = load_llm(model_name)
     gpus = setup["models"][model_name]["gpus"]
@@ -122,7 +120,6 @@ def gpu_max_batch(model_name: str, setup=None) -> int:
 
 
 def gpu_latency_s(model_name: str, setup=None) -> float:
-    from lolpim.hardware.gpu.model import gpu_decode_step_cost, gpu_prefill_cost, load_gpu
     setup = setup or load_setup()
     model = load_llm(model_name)
     gpus = setup["models"][model_name]["gpus"]
@@ -134,7 +131,6 @@ def gpu_latency_s(model_name: str, setup=None) -> float:
 
 
 def gpu_decode_throughput(model_name: str, setup=None) -> tuple[float, int]:
-    from lolpim.hardware.gpu.model import gpu_decode_step_cost, load_gpu
     setup = setup or load_setup()
     model = load_llm(model_name)
     gpus = setup["models"][model_name]["gpus"]

@@ -3,7 +3,7 @@
 A stage is built from plain parameters (so a Ray process can rebuild it):
   kind        "pim" (layers on one PIM module), "gpu" (a tensor-parallel GPU group running the
               whole model) or "gpu-pim" (GPUs run FC, HBM-PIM runs attention; AttAcc-style)
-  model       LLM preset name
+  model       the LLM (an LlmConfig, resolved once by the system builder; a preset name is loaded)
   layers      decoder layers held by this stage
   lm_head     whether this stage also runs the LM head (the last pipeline stage does)
   device      PIM module / GPU preset name; hbm_pim (and hbm_pim_stacks, 0 = preset): HBM-PIM for gpu-pim
@@ -20,6 +20,13 @@ from dataclasses import replace
 import numpy as np
 
 from lolpim.hardware.cost import total
+from lolpim.hardware.gpu.model import gpu_decode_step_cost, gpu_prefill_cost, load_gpu
+from lolpim.hardware.hbm_pim import gpu_pim_decode_step_cost, load_hbm_pim
+from lolpim.hardware.links import allreduce_cost, load_link
+from lolpim.hardware.pim import (load_pim_module, pim_decode_layers_cost, pim_gemv_cost,
+                                 pim_prefill_layers_cost)
+from lolpim.hardware.pim import cent_dataflow as cd
+from lolpim.hardware.pim.cent_dataflow import CentBlockLayout, check_dataflow
 from lolpim.models.llm.architecture import LlmConfig, load_llm
 
 
@@ -46,43 +53,43 @@ def _group(cost, n_devices: int):
 
 
 class StageCost:
-    def __init__(self, kind: str, model: str, layers: int, device: str, n_devices: int = 1,
+    def __init__(self, kind: str, model: LlmConfig | str, layers: int, device: str, n_devices: int = 1,
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
                  hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
                  system_devices: int = 0):
-        from lolpim.hardware.pim.cent_dataflow import check_dataflow
         self.kind = kind
         self.dataflow = check_dataflow(dataflow)
         if dataflow != "ideal" and kind != "pim":
             raise ValueError(f"dataflow {dataflow!r} applies to PIM stages only, not {kind!r}")
         self.system_devices = system_devices or n_devices
-        self.model = load_llm(model)
+        self.model = model if isinstance(model, LlmConfig) else load_llm(model)
         self.layers = layers
         self.n_devices = n_devices
         self.partitioning = partitioning
         self.weight_bits = weight_bits
         self.lm_head = lm_head
         if kind == "pim":
-            from lolpim.hardware.pim import load_pim_module
             self.spec = load_pim_module(device)
             self.shard = shard_model(self.model, n_devices)
         elif kind in ("gpu", "gpu-pim"):
-            from lolpim.hardware.gpu.model import load_gpu
             self.spec = load_gpu(device)
             if kind == "gpu-pim":
-                from dataclasses import replace as _replace
 
-                from lolpim.hardware.hbm_pim import load_hbm_pim
                 self.pim = load_hbm_pim(hbm_pim)
                 if hbm_pim_stacks:
-                    self.pim = _replace(self.pim, stacks_per_device=hbm_pim_stacks)
+                    self.pim = replace(self.pim, stacks_per_device=hbm_pim_stacks)
         else:
             raise ValueError(f"unknown stage kind {kind!r}")
+
+    def __eq__(self, other):
+        # built from the same parameters = the same prices (it holds no run state)
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None
 
     def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
         """One new token for every request; ``contexts`` = KV length each attends over."""
         if self.kind == "pim":
-            from lolpim.hardware.pim import pim_decode_layers_cost, pim_gemv_cost
             parts = pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
                                            self.weight_bits)
             if self.lm_head:
@@ -96,11 +103,9 @@ class StageCost:
             if self.dataflow == "artifact":
                 return self._artifact_decode_s(contexts, parts)
         elif self.kind == "gpu":
-            from lolpim.hardware.gpu.model import gpu_decode_step_cost
             parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,
                                          layers=None if self.lm_head else self.layers, weight_bits=self.weight_bits)
         else:
-            from lolpim.hardware.hbm_pim import gpu_pim_decode_step_cost
             parts = gpu_pim_decode_step_cost(self.spec, self.pim, self.model, contexts, self.n_devices,
                                              layers=None if self.lm_head else self.layers,
                                              weight_bits=self.weight_bits)
@@ -108,7 +113,6 @@ class StageCost:
         return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
 
     def _artifact_layout(self):
-        from lolpim.hardware.pim.cent_dataflow import CentBlockLayout
         if self.n_devices > 1:      # tensor parallel: every device runs every block on all its channels
             return CentBlockLayout(fc_devices=self.n_devices, channels_per_block=self.spec.channels,
                                    blocks_per_device=1, devices=self.system_devices)
@@ -121,7 +125,6 @@ class StageCost:
         Tensor parallel: layers x (PIM + PNM + CXL multicast) per request. Pipeline: the module's
         blocks form an internal pipeline, one block step per request plus (layers - 1) steps to
         fill; the hop to the next stage is the simulator's link. Energy stays the ideal model's."""
-        from lolpim.hardware.pim import cent_dataflow as cd
         layout = self._artifact_layout()
         steps, attention = 0.0, 0.0
         for ctx in np.asarray(contexts, dtype=np.int64):
@@ -146,16 +149,13 @@ class StageCost:
         if len(prompts) == 0:
             return 0.0
         if self.kind == "pim":
-            from lolpim.hardware.pim import pim_prefill_layers_cost
             return sum(total(pim_prefill_layers_cost(self.spec, self.shard, int(p), self.layers)).time_s
                        for p in prompts)
-        from lolpim.hardware.gpu.model import gpu_prefill_cost
         return total(gpu_prefill_cost(self.spec, self.model, prompts, self.n_devices,
                                       layers=None if self.lm_head else self.layers,
                                       weight_bits=self.weight_bits)).time_s
 
     def _pim_allreduce(self, batch: int):
-        from lolpim.hardware.links import allreduce_cost, load_link
         link = load_link(self.spec.link)
         per_layer = allreduce_cost(link, batch * self.model.hidden * 2, self.n_devices)
         return per_layer.scaled(2 * self.layers)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from lolpim.hardware.systems.cent_study import compare, load_setup
+from lolpim.orchestration import config
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.validation import AnchorCheck
 
 LOLPIM_V3 = "LoL-PIM v3 (arXiv 2412.20166)"
@@ -19,9 +23,6 @@ DPA_CASES = (("qwen1.5-7b", "longbench-qmsum", 128.0), ("llama3.1-8b", "lveval-m
 def simulate(model: str, source: str, pim_gb: float, systems: tuple, overrides: tuple = (), requests: int = 24,
              output_tokens: int = 32) -> dict:
     """One small closed-loop comparison (inline executor); cached per process."""
-    from lolpim.orchestration import config
-    from lolpim.orchestration.llm.compare import run_systems
-    from lolpim.orchestration.llm.config import RunConfig
     cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={pim_gb}",
                                         f"workload.requests={requests}", f"workload.output_tokens={output_tokens}",
                                         *overrides])
@@ -46,7 +47,6 @@ def lolpim_over_cent(model: str, source: str, pim_gb: float, dataflow: str = "id
 
 
 def checks() -> list[AnchorCheck]:
-    from lolpim.hardware.systems.cent_study import compare, load_setup
     out = [
         AnchorCheck("lolpim", "DPA static: KV capacity in use (LongBench QMSum + LV-Eval multifieldqa)",
                     LOLPIM_V3 + ": 36.2% (31.0-40.5%) static", 0.362, dpa_utilisation("static"), 0.08,
@@ -90,7 +90,6 @@ def artifact_checks() -> list[AnchorCheck]:
     """The same CENT anchors with CENT priced as its own simulator prices its published design
     (cent.dataflow = "artifact", hardware/pim/cent_dataflow.py), plus CENT's absolute figures behind
     the ratios. The GPU side is unchanged."""
-    from lolpim.hardware.systems.cent_study import compare, load_setup
     published = load_setup()["published"]
     out = []
     for model in ("llama2-7b", "llama2-13b", "llama2-70b"):

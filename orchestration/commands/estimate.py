@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from lolpim.hardware.estimate import PART_LABELS, estimate
+
 
 def _format(result) -> str:
     head = (f"{result.model} on {result.system} ({result.device} x{result.modules}), "
@@ -11,7 +13,7 @@ def _format(result) -> str:
     rows = [("part", "time", "share", "bytes", "GFLOP", "energy", "bound")]
     tot = result.total
     for name, c in list(result.parts.items()) + [("total", tot)]:
-        label = "total" if name == "total" else _labels()[name]
+        label = "total" if name == "total" else PART_LABELS[name]
         share = c.time_s / tot.time_s if tot.time_s else 0.0
         bound = result.bound if name == "total" else c.bound
         rows.append((label, _seconds(c.time_s), f"{share:.1%}", _bytes(c.bytes_moved),
@@ -26,11 +28,6 @@ def _format(result) -> str:
         lines.append("warning: the weights and KV cache do not fit the devices' memory "
                      f"({json.dumps({k: v for k, v in mem.items() if k != 'fits'})})")
     return head + "\n" + "\n".join(lines)
-
-
-def _labels():
-    from lolpim.hardware.estimate import PART_LABELS
-    return PART_LABELS
 
 
 def _seconds(t: float) -> str:
@@ -48,7 +45,6 @@ def _bytes(b: float) -> str:
 
 
 def run(args) -> int:
-    from lolpim.hardware.estimate import estimate
     result = estimate(args.system, args.model, args.batch, args.context, device=args.device,
                       module=args.module, modules=args.modules, layers=args.layers, prefill=args.prefill,
                       hbm_pim_device=args.hbm_pim, link=args.link, weight_bits=args.weight_bits,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from lolpim.models.llm.workload import dataset_names
+from lolpim.orchestration.llm.sizing import simulate, size
+
 ESTIMATE_NOTE = {
     "fixed-length": "fixed-length estimate (every request {context} + {output} tokens; --trace NAME sizes for a "
                     "dataset's mix of lengths)",
@@ -61,7 +64,6 @@ def _format(result) -> str:
 
 
 def run(args) -> int:
-    from lolpim.orchestration.llm.sizing import simulate, size
     result = size(args.model, args.context, args.output_tokens, args.requests, args.module, args.gpu, args.gpus,
                   args.max_modules, args.doublings, trace=args.trace, seed=args.seed)
     if args.simulate:
@@ -87,7 +89,6 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, help="LLM preset, e.g. llama3.1-70b")
     work = p.add_mutually_exclusive_group(required=True)
     work.add_argument("--context", type=int, help="prompt tokens per request (fixed-length requests), e.g. 131072")
-    from lolpim.models.llm.workload import dataset_names
     work.add_argument("--trace", metavar="NAME",
                       help="a dataset trace instead, as `lolpim run` draws it (workload.source): "
                            + ", ".join(dataset_names()))

@@ -7,10 +7,13 @@ import time
 from collections import deque
 from pathlib import Path
 
-from lolpim.orchestration.executors import make_executor
+import numpy as np
+
+from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.llm.systems import build, make_trace, summarise
+from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
 from lolpim.orchestration.progress import Progress
+from lolpim.orchestration.results import write_csv, write_json
 
 TABLE_COLUMNS = (
     ("system", "system", "{}"),
@@ -53,7 +56,8 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     once on Ray in the driver as soon as a lane has nothing left while others still run (a CPU
     is free then): e.g. importing the plotting library."""
     trace = make_trace(cfg, seed)
-    built = [build(kind, cfg, trace, seed) for kind in kinds]   # config errors surface before any run
+    model = resolve(cfg)   # the model is loaded once for every system
+    built = [build(kind, cfg, trace, seed, model) for kind in kinds]   # config errors surface before any run
     total_tokens = int(trace.output_tokens.sum()) * len(built)
     bar = Progress("simulating", total=1.0, enabled=show_progress)
     done_events: dict[str, int] = {}
@@ -119,9 +123,8 @@ def _side_by_side(built: list, simulate, address, new_executor, when_idle, summa
     start-up costs about as much as the small systems' whole runs. ``summaries[i]`` is set as
     system i finishes; the lanes are daemon threads, so Ctrl-C returns at once (within 2 s)
     instead of waiting for every running system."""
-    import ray
-    from lolpim.actors.kernel.ray_executor import ensure_ray
-    ensure_ray(address)
+    import ray   # heavy: only for --executor ray
+    ensure_ray_cluster(address)
     lanes = max(1, min(len(built), int(ray.cluster_resources().get("CPU", 1))))
     queue = deque(sorted(range(len(built)), key=lambda i: -len(built[i].spec.actors)))
     lock = threading.Lock()
@@ -197,7 +200,6 @@ def format_table(result: dict) -> str:
 
 
 def write_outputs(result: dict, out: Path) -> list[Path]:
-    from lolpim.orchestration.results import write_csv, write_json
     paths = [write_json(out / "comparison.json", result),
              write_csv(out / "comparison.csv", [dict({k: v for k, v in s.items() if k != "per_request"},
                                                      hardware=(s.get("hardware") or {}).get("label", ""))
@@ -228,7 +230,6 @@ def plot(result: dict, path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
     systems = result["systems"]
     labels = [_tick_label(s) for s in systems]
     colours = ["#c0392b" if s["system"] == "lolpim" else "#7f8c8d" for s in systems]

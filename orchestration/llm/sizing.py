@@ -1,251 +1,47 @@
-"""How many PIM modules a model needs at a context length or for a trace, and how fast that is
-against GPUs.
+"""``lolpim size`` beyond the estimates: which systems each row's ``run_command`` can simulate
+(built for that hardware and trace), and simulating the rows (``--simulate``).
 
-``lolpim size`` answers the question in the README's first line ("how many PIM modules does a 70B
-model need at 128K context, and how much faster is that than four GPUs?") in a second, before
-anyone runs a simulation. The work is fixed-length requests (``--context``: a *fixed-length
-estimate*) or a dataset trace (``--trace``: the requests `lolpim run` draws, a *trace estimate*):
-
-- the fewest modules of a preset that hold the weights plus the longest request's whole KV
-  (prompt plus output) in some pipeline x tensor shape, found by trying every module count;
-- for that count and its doublings: the best shape, how many requests the DPA memory holds at
-  once, and the estimated steady decode tokens/s (``pim_shape.estimate_shape``: the same stage
-  costs the actors use, the pipeline formula, at the work's mean decode context);
-- the GPU system: requests its HBM holds after weights (``gpu.activation_reserve_fraction``
-  kept free, as the simulated GPU system does) and its decode tokens/s at that batch
-  (``gpu_decode_step_cost``, tensor parallel over NVLink).
-
-These are estimates. Each row's ``run_command`` simulates it on the same work with every system
-that builds there (CENT and GPU+PIM at the row's PIM capacity); ``simulate`` runs the rows
-(``--simulate``). Measured gaps, estimate / simulation: docs/lolpim-system.md ("How many modules?").
+The estimates themselves (modules, shapes, requests held, tokens/s) are pure hardware physics:
+hardware/systems/sizing.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import numpy as np
-
-from lolpim.core.errors import ParameterError
-from lolpim.hardware.pim import load_pim_module
-from lolpim.models.llm.architecture import load_llm
-from lolpim.models.llm.workload import Trace, dataset_names, dataset_trace, fixed_trace
-
+from lolpim.core.errors import ParameterError, UserError
+from lolpim.hardware.systems import sizing as estimates
+from lolpim.hardware.systems.config import SystemKind
+from lolpim.hardware.systems.sizing import SizingResult
 from lolpim.orchestration import config
-from lolpim.core.errors import UserError
-from lolpim.orchestration.llm.config import SYSTEM_KINDS, RunConfig
-from lolpim.orchestration.llm.systems import GB, _check_fits, gpu_kv_bytes, pim_plan
-from lolpim.orchestration.llm.shape import choose_tensor_parallel
-
-
-@dataclass(frozen=True)
-class PimSize:
-    modules: int
-    capacity_gib: float
-    stages: int
-    tensor_parallel: int
-    requests_held: int
-    tokens_per_s: float
-    # the systems this row's `lolpim run` command simulates (each builds for this hardware and
-    # trace) and the ones it leaves out, with the reason the simulator gives
-    systems: tuple[str, ...] = ()
-    left_out: tuple[tuple[str, str], ...] = ()
-    # CENT's modules per stage at this capacity: 1 (pure pipeline) unless it has more modules
-    # than the model has layers
-    cent_tensor_parallel: int = 1
-    simulated_tokens_per_s: float | None = None   # --simulate: LoL-PIM's simulated steady decode tok/s
-
-
-@dataclass(frozen=True)
-class GpuSize:
-    device: str
-    count: int
-    requests_held: int
-    tokens_per_s: float        # 0 when not even one request fits
-    simulated_tokens_per_s: float | None = None   # --simulate: the simulated steady decode tok/s
-
-
-@dataclass(frozen=True)
-class SizingResult:
-    model: str
-    context_tokens: int        # fixed: every prompt; trace: the trace's mean prompt
-    output_tokens: int         # fixed: every output; trace: the trace's mean output
-    module: str
-    pim: tuple[PimSize, ...]   # fewest modules first, then doublings
-    gpu: GpuSize
-    trace: str | None = None   # a dataset preset, or None for fixed-length requests
-    requests: int = 64         # requests in the trace (fixed: the cap on the batch)
-    longest_tokens: int = 0    # the longest request (prompt + output), which the fewest must hold
-    seed: int = 0
-    trace_output_tokens: int | None = None   # --output-tokens with --trace (None: the dataset's range)
-
-    @property
-    def estimate(self) -> str:
-        """What the estimates are for: ``fixed-length`` (every request the same prompt and output)
-        or ``trace`` (the trace's requests, at their mean decode context)."""
-        return "trace" if self.trace else "fixed-length"
-
-    def run_overrides(self, row: PimSize, systems: tuple[str, ...] | None = None) -> list[str]:
-        """The ``--set`` values of the command that simulates ``row`` on the same work: the same
-        trace (dataset, requests, seed) or the same fixed-length requests, the row's LoL-PIM shape,
-        the GPU system, every other PIM system at the row's PIM capacity, only the systems that
-        build."""
-        if self.trace:
-            work = [f"workload.source={self.trace}", f"workload.requests={self.requests}"]
-            if self.trace_output_tokens:
-                work.append(f"workload.output_tokens={self.trace_output_tokens}")
-        else:
-            # enough requests to keep the batch full (2 x held), no more than the batch cap the
-            # estimate assumed
-            work = ["workload.source=fixed", f"workload.input_tokens={self.context_tokens}",
-                    f"workload.output_tokens={self.output_tokens}",
-                    f"workload.requests={min(self.requests, max(2 * row.requests_held, 8))}"]
-        systems = row.systems if systems is None else systems
-        return [f"model={self.model}", *work, f"pim_capacity_gb={row.capacity_gib:g}",
-                f"lolpim.module={self.module}", f"lolpim.modules={row.modules}",
-                f"lolpim.tensor_parallel={row.tensor_parallel}", f"gpu.count={self.gpu.count}",
-                f"gpu.device={self.gpu.device}",
-                *([f"cent.tensor_parallel={row.cent_tensor_parallel}"] if row.cent_tensor_parallel > 1 else []),
-                "systems=" + ",".join(systems or ("lolpim",))]
-
-    def run_command(self, row: PimSize) -> str:
-        seed = f" --seed {self.seed}" if self.trace and self.seed else ""
-        return "lolpim run" + "".join(f" --set {o}" for o in self.run_overrides(row)) + seed
-
-
-def _cfg(model: str, module: str, modules: int, requests: int) -> RunConfig:
-    return config.load(RunConfig, None, [f"model={model}", f"lolpim.module={module}", f"lolpim.modules={modules}",
-                                         "lolpim.tensor_parallel=0", f"workload.requests={requests}"])
-
-
-def _holds_one_request(cfg: RunConfig, tensor_parallel: int, trace) -> bool:
-    try:
-        _check_fits(trace, pim_plan("lolpim", cfg, tensor_parallel).dpa_specs, cfg.lolpim.module)
-    except ParameterError:
-        return False
-    return True
-
-
-def _pim_size(model: str, module: str, modules: int, trace: Trace, requests: int) -> PimSize | None:
-    """Best shape of ``modules`` modules, or None when no shape holds the trace's longest request."""
-    cfg = _cfg(model, module, modules, requests)
-    try:
-        choice = choose_tensor_parallel(cfg, trace)
-    except ParameterError:
-        return None
-    fitting = [c for c in choice.candidates if _holds_one_request(cfg, c.tensor_parallel, trace)]
-    if not fitting:
-        return None
-    best = max(fitting, key=lambda c: (c.tokens_per_s, -c.tensor_parallel))
-    capacity = modules * load_pim_module(module).capacity_bytes / GB
-    return PimSize(modules, capacity, best.stages, best.tensor_parallel, best.batch_requests, best.tokens_per_s)
-
-
-def _cent_tensor_parallel(model_name: str, capacity_gib: float) -> int:
-    """The fewest CENT modules per stage that leave no more stages than layers, for a CENT
-    system of ``capacity_gib`` (as `lolpim run` sizes it from ``pim_capacity_gb``)."""
-    from lolpim.orchestration.llm.systems import _pim_modules
-    model = load_llm(model_name)
-    cfg = config.load(RunConfig, None, [f"pim_capacity_gb={capacity_gib:g}"])
-    n = _pim_modules(cfg, load_pim_module(cfg.cent.module), 0)
-    return next((t for t in range(1, n + 1) if n % t == 0 and n // t <= model.layers and model.heads % t == 0), 1)
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import build, make_trace, resolve
 
 
 def runnable_systems(overrides: list[str], seed: int = 0) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """Which systems of ``lolpim run --set <overrides>`` build (weights and the longest request
     fit), and why each other one does not."""
-    from lolpim.orchestration.llm.systems import build, make_trace
     cfg = config.load(RunConfig, None, [o for o in overrides if not o.startswith("systems=")])
     trace = make_trace(cfg, seed)
+    model = resolve(cfg)
     ok, left_out = [], []
-    for kind in SYSTEM_KINDS:
+    for kind in SystemKind:
         try:
-            build(kind, cfg, trace, seed)
+            build(kind, cfg, trace, seed, model)
         except (ParameterError, UserError) as exc:
-            left_out.append((kind, str(exc)))
+            left_out.append((str(kind), str(exc)))
         else:
-            ok.append(kind)
+            ok.append(str(kind))
     return tuple(ok), tuple(left_out)
 
 
-def _gpu_size(model_name: str, device: str, count: int, trace: Trace, reserve_fraction: float) -> GpuSize:
-    """Requests the GPUs' HBM holds at their whole length (fixed: prompt + output; trace: the
-    mean of prompt + output) and the decode tokens/s of that batch at the mean decode context."""
-    from lolpim.hardware.gpu.model import gpu_decode_step_cost, load_gpu
-    model, gpu = load_llm(model_name), load_gpu(device)
-    if model.heads % count:
-        raise ParameterError("gpus", f"{count} GPUs must divide the {model.heads} heads of {model_name}")
-    kv_bytes = gpu_kv_bytes(model, gpu, count, reserve_fraction)
-    lengths = trace.input_tokens + trace.output_tokens
-    per_token = model.kv_bytes_per_token()
-    if kv_bytes < per_token * int(lengths.max()):
-        return GpuSize(device, count, 0, 0.0)
-    held = max(0, int(kv_bytes // (per_token * float(lengths.mean()))))
-    batch = min(held, len(trace))
-    if batch == 0:
-        return GpuSize(device, count, 0, 0.0)
-    context = int(round(float(np.mean(trace.input_tokens + trace.output_tokens / 2.0))))
-    step = gpu_decode_step_cost(gpu, model, np.full(batch, context), count)
-    return GpuSize(device, count, held, batch / sum(c.time_s for c in step.values()))
-
-
-def size(model: str, context_tokens: int | None = None, output_tokens: int | None = None, requests: int = 64,
-         module: str = "lolpim-module", gpu: str = "a100-80gb", gpus: int = 4, max_modules: int = 1024,
-         doublings: int = 3, trace: str | None = None, seed: int = 0) -> SizingResult:
-    """Size for fixed-length requests (``context_tokens`` prompt + ``output_tokens``, default 256)
-    or for a dataset ``trace`` of ``requests`` requests (drawn with ``seed``, as `lolpim run`
-    draws it; ``output_tokens`` None keeps the dataset's output range)."""
-    from lolpim.hardware.gpu.model import gpu_names
-    from lolpim.hardware.pim import pim_module_names
-    load_llm(model)   # clear errors for unknown presets before any search
-    if module not in pim_module_names():
-        raise ParameterError("module", f"unknown PIM module {module!r}; available: {', '.join(pim_module_names())}")
-    if gpu not in gpu_names():
-        raise ParameterError("gpu", f"unknown GPU {gpu!r}; available: {', '.join(gpu_names())}")
-    if (context_tokens is None) == (trace is None):
-        raise ParameterError("context", "give either a context length (fixed-length requests) or a trace")
-    if trace is not None and trace not in dataset_names():
-        raise ParameterError("trace", f"unknown trace {trace!r}; available: {', '.join(dataset_names())}")
-    checks = [("requests", requests, 1), ("gpus", gpus, 1), ("max_modules", max_modules, 1),
-              ("doublings", doublings, 0)]
-    if context_tokens is not None:
-        output_tokens = 256 if output_tokens is None else output_tokens
-        checks.insert(0, ("context", context_tokens, 1))
-    if output_tokens is not None:
-        checks.insert(1, ("output_tokens", output_tokens, 1))
-    for name, value, low in checks:
-        if not isinstance(value, int) or value < low:
-            raise ParameterError(name, f"must be an integer >= {low}, got {value!r}")
-    if trace is None:
-        work = fixed_trace(requests, context_tokens, output_tokens)
-    else:
-        work = dataset_trace(trace, requests, seed=seed, output_tokens=output_tokens)
-    longest = int(np.max(work.input_tokens + work.output_tokens))
-    fewest = None
-    for n in range(1, max_modules + 1):
-        fewest = _pim_size(model, module, n, work, requests)
-        if fewest:
-            break
-    if fewest is None:
-        raise ParameterError("max_modules", f"no system of up to {max_modules} x {module} holds {model} with one "
-                                            f"request of {longest} tokens")
-    rows = [fewest]
-    for k in range(1, doublings + 1):
-        n = fewest.modules * 2 ** k
-        if n > max_modules:
-            break
-        row = _pim_size(model, module, n, work, requests)
-        if row:
-            rows.append(row)
-    reserve = RunConfig().gpu.activation_reserve_fraction
-    result = SizingResult(model, context_tokens if trace is None else int(round(work.input_tokens.mean())),
-                          output_tokens if trace is None else int(round(work.output_tokens.mean())), module,
-                          tuple(rows), _gpu_size(model, gpu, gpus, work, reserve), trace, requests, longest, seed,
-                          output_tokens if trace is not None else None)
-    # which systems each row's command can run: build every one for that hardware and trace
+def size(*args, **kwargs) -> SizingResult:
+    """hardware/systems/sizing.size (same arguments), each row with the systems its command can run (every one is
+    built for that hardware and trace) and the reasons the others cannot."""
+    result = estimates.size(*args, **kwargs)
     checked = []
-    for row in rows:
-        row = replace(row, cent_tensor_parallel=_cent_tensor_parallel(model, row.capacity_gib))
-        ok, left_out = runnable_systems(result.run_overrides(row, SYSTEM_KINDS), seed)
+    for row in result.pim:
+        ok, left_out = runnable_systems(result.run_overrides(row, tuple(str(k) for k in SystemKind)), result.seed)
         checked.append(replace(row, systems=ok, left_out=left_out))
     return replace(result, pim=tuple(checked))
 
@@ -254,7 +50,6 @@ def simulate(result: SizingResult, executor: str = "inline", max_processes: int 
     """``result`` with each row's LoL-PIM system and the GPU system simulated on the work of the
     printed commands (steady decode tok/s, as the estimates are): LoL-PIM per row, the GPUs once,
     with as many requests as their batch needs (fixed) or the same trace."""
-    from lolpim.orchestration.llm.compare import run_systems
 
     def steady(overrides: list[str], kind: str) -> float:
         cfg = config.load(RunConfig, None, overrides)

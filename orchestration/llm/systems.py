@@ -1,30 +1,38 @@
 """Building LLM serving systems (LoL-PIM and its baselines) as actor systems, and reading
-their results back as the figures a researcher reports."""
+their results back as the figures a researcher reports.
+
+The layouts (plans, shapes) are hardware physics (hardware/systems/plan.py, shape.py); this
+module resolves the names in a RunConfig once (the model), asks for a plan and wires the host,
+the stages and the KV managers of that plan as actors.
+"""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from lolpim.actors.kernel.events import seconds_to_ps
-from lolpim.hardware.systems.stage_costs import shard_model
 from lolpim.actors.kernel.system import ActorSpec, SystemSpec
+from lolpim.actors.llm.host import GpuPrefill, LlmHost
+from lolpim.actors.llm.kv_manager import KvManager
+from lolpim.actors.llm.stage import LlmStage
 from lolpim.core.errors import ParameterError
+from lolpim.hardware.gpu.model import load_gpu
+from lolpim.hardware.hbm_pim import load_hbm_pim
+from lolpim.hardware.links import LinkSpec, load_link
+from lolpim.hardware.pim import load_pim_module
+from lolpim.hardware.systems.config import (CentDataflow, KvMode, Parallelism, PimSystemConfig, Prefill,
+                                            SystemKind)
+from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
+from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.models.llm.architecture import LlmConfig, load_llm
 from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_csv
-
 from lolpim.orchestration.llm.config import RunConfig
-
-HOST = "lolpim.actors.llm.host:LlmHost"
-STAGE = "lolpim.actors.llm.stage:LlmStage"
-KV = "lolpim.actors.llm.kv_manager:KvManager"
-GB = 2**30   # memory capacities are binary: "16 GB" modules hold 16 GiB
 
 
 @dataclass(frozen=True)
 class BuiltSystem:
-    kind: str
+    kind: SystemKind
     spec: SystemSpec
     description: str
     stages: int
@@ -57,194 +65,103 @@ def make_trace(cfg: RunConfig, seed: int) -> Trace:
     return dataset_trace(w.source, w.requests, w.arrival, w.arrival_rate_per_s, seed, output_tokens=out)
 
 
-def split_layers(layers: int, parts: int) -> list[int]:
-    """Contiguous, even layer ranges per pipeline stage. (Shifting layers off the last stage to
-    offset the LM head was measured to lose more KV room on the fuller modules than it gained.)"""
-    if parts > layers:
-        raise ParameterError("modules", f"{parts} pipeline stages for {layers} layers: at most one stage per layer")
-    return [layers // parts + (1 if i < layers % parts else 0) for i in range(parts)]
-
-
-def _trace_params(trace: Trace) -> dict:
-    return {"input": trace.input_tokens.tolist(), "output": trace.output_tokens.tolist(),
-            "arrival_ps": [seconds_to_ps(a) for a in trace.arrival_s]}
-
-
-def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, stage_costs: list[dict], stage_link,
-              host_link, dpa_specs: list[tuple[int, int]], kv_mode: str, static_reserve: int, microbatches: int,
-              max_mb: int, kv_capacity_bytes: float, chunk_bytes: int, gpu_prefill: dict | None,
-              prefill_before: bool) -> SystemSpec:
-    stage_names = [f"{kind}.stage{i:03d}" for i in range(len(stage_costs))]
-    dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(dpa_specs))]
-    host = f"{kind}.host"
-    actors = [ActorSpec(host, HOST, {
-        "trace": _trace_params(trace), "first_stage": stage_names[0], "dpas": dpa_names,
-        "dpa_tokens_per_chunk": [tpc for _, tpc in dpa_specs], "kv_mode": kv_mode, "microbatches": microbatches,
-        "max_microbatch_requests": max_mb, "link_latency_s": host_link.latency_s,
-        "kv_bytes_per_token": model.kv_bytes_per_token(), "kv_capacity_bytes": kv_capacity_bytes,
-        "gpu_prefill": gpu_prefill, "prefill_before": prefill_before})]
-    for i, cost in enumerate(stage_costs):
-        last = i + 1 == len(stage_costs)
-        link = host_link if last else stage_link
-        actors.append(ActorSpec(stage_names[i], STAGE, {
-            "next_actor": host if last else stage_names[i + 1], "cost": cost,
-            "link_latency_s": link.latency_s + link.message_overhead_s,
-            "link_bandwidth_bytes_per_s": link.payload_bandwidth_bytes_per_s,
-            "activation_bytes_per_request": model.hidden * model.bytes_per_value}))
-    for name, (capacity, tpc) in zip(dpa_names, dpa_specs):
-        if kv_mode == "static" and -(-static_reserve // tpc) > capacity:
-            raise ParameterError("kv_mode", f"static KV reserves {static_reserve} tokens per request, which needs "
-                                            f"{-(-static_reserve // tpc)} chunks on {name}; it has {capacity}")
-        actors.append(ActorSpec(name, KV, {
-            "host": host, "capacity_chunks": capacity, "tokens_per_chunk": tpc, "mode": kv_mode,
-            "static_reserve_tokens": static_reserve, "watermark_chunks": 0 if kv_mode == "static" else 1,
-            "link_latency_s": host_link.latency_s}))
-    return SystemSpec(tuple(actors), seed=seed)
-
-
-def _check_fits(trace: Trace, dpa_specs, name: str):
-    longest = int(np.max(trace.input_tokens + trace.output_tokens))
-    for capacity, tpc in dpa_specs:
-        if -(-longest // tpc) > capacity:
-            raise ParameterError("workload", f"a request of {longest} tokens needs {-(-longest // tpc)} KV chunks "
-                                             f"but a {name} memory holds {capacity}: use more modules/devices")
-
-
-def _pim_modules(cfg: RunConfig, spec, requested: int) -> int:
-    if requested:
-        return requested
-    return max(1, round(cfg.pim_capacity_gb * GB / spec.capacity_bytes))
+def resolve(cfg: RunConfig) -> LlmConfig:
+    """The model ``cfg`` names, loaded once per build and passed down from here."""
+    return load_llm(cfg.model)
 
 
 @dataclass(frozen=True)
-class PimPlan:
-    """How a PIM system is laid out: modules, stages of ``tensor_parallel`` modules each, the
-    KV memory each module's DPA controller owns and each stage's cost description."""
-    modules: int
-    tensor_parallel: int
-    stages: int
-    dpa_specs: tuple          # (capacity in chunks, tokens per chunk) per module
-    stage_costs: tuple        # StageCost keyword arguments per stage
-    module: str
-    link: object
+class Serving:
+    """What one system's host, stages and KV managers are wired from."""
+    stage_costs: tuple[dict, ...]       # StageCost keyword arguments per pipeline stage
+    stage_link: LinkSpec                # between stages
+    host_link: LinkSpec                 # host <-> first/last stage and DPAs
+    dpa_specs: tuple[DpaMemory, ...]    # one KV manager each
+    kv_mode: KvMode
+    microbatches: int
+    max_microbatch_requests: int
+    kv_capacity_bytes: float
+    gpu_prefill: GpuPrefill | None
+    prefill_before: bool
 
 
-def pim_plan(kind: str, cfg: RunConfig, tensor_parallel: int | None = None) -> PimPlan:
-    """The layout of the LoL-PIM or CENT-style system ``cfg`` asks for; ``tensor_parallel``
-    overrides the configured modules per stage (the automatic shape choice tries several)."""
-    from lolpim.hardware.links import load_link
-    from lolpim.hardware.pim import load_pim_module
-    model = load_llm(cfg.model)
-    sub = cfg.lolpim if kind == "lolpim" else cfg.cent
-    spec = load_pim_module(sub.module)
-    n = _pim_modules(cfg, spec, sub.modules)
-    weight_bits = getattr(sub, "weight_bits", 16)
-    # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
-    tp = tensor_parallel or (n if kind == "lolpim" and cfg.lolpim.parallelism == "tensor" else sub.tensor_parallel)
-    if tp == 0:     # "choose automatically" is resolved by build_pim before it asks for a plan
-        raise ParameterError("tensor_parallel", "0 (automatic) needs a shape choice first: use build_pim")
-    if n % tp:
-        divisors = ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
-        raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules "
-                                                f"(allowed: {divisors}"
-                                                + ("; 0 = choose automatically)" if kind == "lolpim" else ")"))
-    stages = n // tp
-    if stages > model.layers:
-        raise ParameterError("modules", f"{stages} pipeline stages for the {model.layers} layers of {cfg.model}: "
-                                        "every stage needs a layer; use fewer modules or more per stage")
-    usable = spec.capacity_bytes - spec.channels * spec.reserved_bytes_per_channel
-    layer_bytes = model.params_per_layer * weight_bits / 8
-    head_bytes = model.vocab * model.hidden * weight_bits / 8   # embedding table or LM head
-    chunk = cfg.lolpim.chunk_bytes
-    # KV one module keeps per token and layer: its shard's KV heads (replicated when a group is
-    # wider than the model's KV heads, exactly as the cost model shards them)
-    kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
-    common = {"kind": "pim", "model": cfg.model, "device": sub.module, "partitioning": sub.partitioning,
-              "weight_bits": weight_bits, "n_devices": tp}
-    if kind == "cent" and cfg.cent.dataflow != "ideal":
-        common.update(dataflow=cfg.cent.dataflow, system_devices=n)
-    dpa, costs = [], []
-    for i, layers in enumerate(split_layers(model.layers, stages)):
-        # every module of the group holds 1/tp of the stage's weights and of its KV heads
-        weights = (layers * layer_bytes + head_bytes * ((i == 0) + (i == stages - 1))) / tp
-        kv_bytes = usable - weights
-        if kv_bytes < chunk:
-            raise ParameterError("modules", f"{sub.module} of stage {i} holds {weights / GB:.1f} GiB of weights and "
-                                            f"has no room for KV: use more modules")
-        dpa += [(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))] * tp
-        costs.append(dict(common, layers=layers, lm_head=i == stages - 1))
-    return PimPlan(n, tp, stages, tuple(dpa), tuple(costs), sub.module, load_link(spec.link))
+def _assemble(kind: SystemKind, model: LlmConfig, trace: Trace, seed: int, serving: Serving) -> SystemSpec:
+    stage_names = [f"{kind}.stage{i:03d}" for i in range(len(serving.stage_costs))]
+    dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(serving.dpa_specs))]
+    host = f"{kind}.host"
+    static_reserve = trace.context_limit   # static KV reserves the longest context a request may reach
+    actors = [ActorSpec(host, LlmHost, LlmHost.Params(
+        input_tokens=tuple(trace.input_tokens.tolist()), output_tokens=tuple(trace.output_tokens.tolist()),
+        arrival_ps=tuple(seconds_to_ps(a) for a in trace.arrival_s), first_stage=stage_names[0],
+        dpas=tuple(dpa_names), dpa_tokens_per_chunk=tuple(d.tokens_per_chunk for d in serving.dpa_specs),
+        kv_mode=serving.kv_mode, microbatches=serving.microbatches,
+        max_microbatch_requests=serving.max_microbatch_requests, link_latency_s=serving.host_link.latency_s,
+        kv_bytes_per_token=model.kv_bytes_per_token(), kv_capacity_bytes=serving.kv_capacity_bytes,
+        gpu_prefill=serving.gpu_prefill, prefill_before=serving.prefill_before))]
+    for i, cost in enumerate(serving.stage_costs):
+        last = i + 1 == len(serving.stage_costs)
+        link = serving.host_link if last else serving.stage_link
+        actors.append(ActorSpec(stage_names[i], LlmStage, LlmStage.Params(
+            next_actor=host if last else stage_names[i + 1], cost=cost,
+            link_latency_s=link.latency_s + link.message_overhead_s,
+            link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s,
+            activation_bytes_per_request=model.hidden * model.bytes_per_value)))
+    static = serving.kv_mode == KvMode.STATIC
+    for name, dpa in zip(dpa_names, serving.dpa_specs):
+        need = -(-static_reserve // dpa.tokens_per_chunk)
+        if static and need > dpa.capacity_chunks:
+            raise ParameterError("kv_mode", f"static KV reserves {static_reserve} tokens per request, which needs "
+                                            f"{need} chunks on {name}; it has {dpa.capacity_chunks}")
+        actors.append(ActorSpec(name, KvManager, KvManager.Params(
+            host=host, capacity_chunks=dpa.capacity_chunks, tokens_per_chunk=dpa.tokens_per_chunk,
+            kv_mode=serving.kv_mode, static_reserve_tokens=static_reserve, watermark_chunks=0 if static else 1,
+            link_latency_s=serving.host_link.latency_s)))
+    return SystemSpec(tuple(actors), seed=seed)
 
 
-def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
+def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
     """LoL-PIM (pipeline or tensor parallel over modules) or the CENT-style PIM-only system."""
-    from lolpim.hardware.pim import load_pim_module
-    model = load_llm(cfg.model)
-    sub = cfg.lolpim if kind == "lolpim" else cfg.cent
+    sub: PimSystemConfig = cfg.lolpim if kind == SystemKind.LOLPIM else cfg.cent
     spec = load_pim_module(sub.module)
     auto = None
-    if kind == "lolpim" and cfg.lolpim.parallelism == "pipeline" and cfg.lolpim.tensor_parallel == 0:
-        from lolpim.orchestration.llm.shape import choose_tensor_parallel
-        auto = choose_tensor_parallel(cfg, trace)
-    plan = pim_plan(kind, cfg, auto.tensor_parallel if auto else None)
-    n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, cfg.lolpim.chunk_bytes
-    dpa, costs = list(plan.dpa_specs), list(plan.stage_costs)
+    if kind == SystemKind.LOLPIM and sub.parallelism == Parallelism.PIPELINE and sub.tensor_parallel == 0:
+        auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gb, trace)
+    plan = pim_plan(model, sub, cfg.pim_capacity_gb, auto.tensor_parallel if auto else None)
+    n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, sub.chunk_bytes
     microbatches = sub.microbatches or stages
-    _check_fits(trace, dpa, sub.module)
+    check_fits(trace, plan.dpa_specs, sub.module)
     gpu_prefill = None
-    if cfg.prefill == "attached-gpu":
-        gpu_prefill = {"cost": {"kind": "gpu", "model": cfg.model, "layers": model.layers, "lm_head": True,
-                                "device": cfg.prefill_gpu, "n_devices": 1},
-                       "link_bandwidth_bytes_per_s": link.payload_bandwidth_bytes_per_s}
-    kv_total = sum(c for c, _ in dpa) * chunk
-    system = _assemble(kind, model, trace, seed, costs, link, link, dpa, sub.kv_mode, trace.context_limit,
-                       microbatches, sub.max_microbatch_requests, kv_total, chunk, gpu_prefill,
-                       cfg.prefill == "before")
+    if cfg.prefill == Prefill.ATTACHED_GPU:
+        gpu_prefill = GpuPrefill(cost={"kind": "gpu", "model": model, "layers": model.layers, "lm_head": True,
+                                       "device": cfg.prefill_gpu, "n_devices": 1},
+                                 link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s)
+    kv_total = sum(d.capacity_chunks for d in plan.dpa_specs) * chunk
+    system = _assemble(kind, model, trace, seed, Serving(
+        plan.stage_costs, link, link, plan.dpa_specs, sub.kv_mode, microbatches, sub.max_microbatch_requests,
+        kv_total, gpu_prefill, cfg.prefill == Prefill.BEFORE))
     shape = "tensor-parallel" if stages == 1 else f"pipeline-parallel ({stages} stages" + (
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:
         shape += f" [chosen: {auto.summary()}]"
     hw = hardware((n, sub.module, "PIM", spec.capacity_bytes))
     desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.partitioning}, {microbatches} micro-batches"
-    if kind == "cent" and cfg.cent.dataflow != "ideal":
-        desc += f", {cfg.cent.dataflow} dataflow"
-    return BuiltSystem(kind, system, desc, len(costs), kv_total, chunk, n, hw, cfg.prefill == "before")
+    if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
+        desc += f", {sub.dataflow} dataflow"
+    return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE)
 
 
-def gpu_count(cfg: RunConfig) -> int:
-    from lolpim.hardware.gpu.model import load_gpu
-    if cfg.gpu.count:
-        return cfg.gpu.count
-    n = max(1, math.ceil(cfg.pim_capacity_gb * GB / load_gpu(cfg.gpu.device).hbm_capacity_bytes - 1e-9))
-    heads = load_llm(cfg.model).heads
-    while heads % n:   # tensor parallelism splits the heads evenly: round up to a divisor
-        n += 1
-    return n
-
-
-def gpu_kv_bytes(model: LlmConfig, gpu, n: int, reserve_fraction: float) -> float:
-    """HBM left for KV on ``n`` GPUs after the weights and the activation reserve."""
-    return n * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value
-
-
-def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
+def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
     """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style)."""
-    from lolpim.hardware.gpu.model import load_gpu
-    from lolpim.hardware.links import load_link
-    model = load_llm(cfg.model)
-    sub = cfg.gpu if kind == "gpu" else cfg.gpu_pim
+    sub = cfg.gpu if kind == SystemKind.GPU else cfg.gpu_pim
     gpu = load_gpu(sub.device)
-    n = sub.count or gpu_count(cfg)
+    n = sub.count or gpu_count(model, cfg.gpu, cfg.pim_capacity_gb)
     weights = model.params_total * model.bytes_per_value
-    if kind == "gpu":
+    if kind == SystemKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
         hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes))
         desc = f"{hw['label']}; tensor-parallel, paged KV"
     else:
-        from dataclasses import replace
-
-        from lolpim.hardware.hbm_pim import load_hbm_pim
         pim = load_hbm_pim(sub.hbm_pim)
         stacks = sub.stacks_per_device or max(1, round(cfg.pim_capacity_gb * GB / pim.stack_capacity_bytes / n))
         pim = replace(pim, stacks_per_device=stacks)
@@ -256,26 +173,32 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem
                       (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes))
         desc = f"{hw['label']}; attention in HBM-PIM, paged KV"
     if kv_bytes <= 0:
-        raise ParameterError(f"{'gpu' if kind == 'gpu' else 'gpu_pim'}.count",
+        raise ParameterError(f"{'gpu' if kind == SystemKind.GPU else 'gpu_pim'}.count",
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     chunk = sub.block_tokens * model.kv_bytes_per_token()
-    dpa = [(int(kv_bytes // chunk), sub.block_tokens)]
-    _check_fits(trace, dpa, where)
-    cost = {"kind": kind, "model": cfg.model, "layers": model.layers, "lm_head": True, "device": sub.device,
+    dpa = (DpaMemory(int(kv_bytes // chunk), sub.block_tokens),)
+    check_fits(trace, dpa, where)
+    cost = {"kind": str(kind), "model": model, "layers": model.layers, "lm_head": True, "device": sub.device,
             "n_devices": n}
-    if kind == "gpu-pim":
+    if kind == SystemKind.GPU_PIM:
         cost["hbm_pim"] = sub.hbm_pim
         cost["hbm_pim_stacks"] = pim.stacks_per_device
     host_link = load_link("pcie-gen5-x16")
-    system = _assemble(kind, model, trace, seed, [cost], host_link, host_link, dpa, "dynamic", trace.context_limit,
-                       1, sub.max_batch_requests, dpa[0][0] * chunk, chunk, None, cfg.prefill == "before")
-    return BuiltSystem(kind, system, desc, 1, dpa[0][0] * chunk, chunk, n, hw, cfg.prefill == "before")
+    kv_total = dpa[0].capacity_chunks * chunk
+    # GPUs page their KV dynamically (vLLM-style) and run one batch: one "micro-batch"
+    system = _assemble(kind, model, trace, seed, Serving(
+        (cost,), host_link, host_link, dpa, KvMode.DYNAMIC, 1, sub.max_batch_requests, kv_total, None,
+        cfg.prefill == Prefill.BEFORE))
+    return BuiltSystem(kind, system, desc, 1, kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE)
 
 
-def build(kind: str, cfg: RunConfig, trace: Trace, seed: int) -> BuiltSystem:
-    if kind in ("lolpim", "cent"):
-        return build_pim(kind, cfg, trace, seed)
-    return build_gpu(kind, cfg, trace, seed)
+def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig | None = None) -> BuiltSystem:
+    """System ``kind`` of ``cfg`` on ``trace``; ``model`` is ``resolve(cfg)`` when the caller has it."""
+    kind = SystemKind(kind)
+    model = model or resolve(cfg)
+    if kind in (SystemKind.LOLPIM, SystemKind.CENT):
+        return build_pim(kind, cfg, trace, seed, model)
+    return build_gpu(kind, cfg, trace, seed, model)
 
 
 # ------------------------------------------------------------------------------ results
@@ -307,7 +230,7 @@ def summarise(built: BuiltSystem, run) -> dict:
                 if host["saturated_s"] > 0 else float("nan"))
     alloc_util = float(np.mean([d["allocated_chunk_s"] / (d["capacity_chunks"] * duration) for d in dpas]))
     return {
-        "system": built.kind, "description": built.description,
+        "system": str(built.kind), "description": built.description,
         "requests": int(len(generated)), "output_tokens": int(generated.sum()),
         "makespan_s": makespan,
         "throughput_tokens_per_s": float(generated.sum() / makespan),

@@ -1,9 +1,10 @@
 """cent.dataflow: "ideal" (default) or "artifact" (hardware/pim/cent_dataflow.py); anything else is a
 clear error naming the key and the allowed values."""
+from lolpim.hardware.systems.plan import pim_plan
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.llm.systems import pim_plan
 
 
 def test_unknown_cent_dataflow_is_a_clear_error(capsys):
@@ -13,10 +14,14 @@ def test_unknown_cent_dataflow_is_a_clear_error(capsys):
 
 
 def test_dataflow_reaches_the_cent_stage_costs_only_when_asked():
-    ideal = pim_plan("cent", config.load(RunConfig, None, ["model=qwen1.5-7b"]))
+    def plan(kind, *overrides):
+        cfg = config.load(RunConfig, None, ["model=qwen1.5-7b", *overrides])
+        return pim_plan(load_llm(cfg.model), getattr(cfg, kind), cfg.pim_capacity_gb)
+
+    ideal = plan("cent")
     assert all("dataflow" not in c for c in ideal.stage_costs)        # default: nothing changes
-    art = pim_plan("cent", config.load(RunConfig, None, ["model=qwen1.5-7b", "cent.dataflow=artifact"]))
+    art = plan("cent", "cent.dataflow=artifact")
     assert {c["dataflow"] for c in art.stage_costs} == {"artifact"}
     assert {c["system_devices"] for c in art.stage_costs} == {art.modules}
-    lolpim = pim_plan("lolpim", config.load(RunConfig, None, ["model=qwen1.5-7b", "cent.dataflow=artifact"]))
+    lolpim = plan("lolpim", "cent.dataflow=artifact")
     assert all("dataflow" not in c for c in lolpim.stage_costs)

@@ -1,13 +1,16 @@
 """The DPA controller's memory policy, driven by hand-written plan messages."""
 from lolpim.actors.kernel.actor import deliver
-from lolpim.actors.kernel.codec import pack_payload, unpack_payload
+import pytest
+
+from lolpim.actors.kernel.codec import MessageError, pack_payload, unpack_payload
 from lolpim.actors.kernel.events import Event
 from lolpim.actors.llm.kv_manager import KvManager
 
 
 def dpa(mode, capacity=10, tpc=100, reserve=400, watermark=0):
-    return KvManager("dpa", 0, host="host", capacity_chunks=capacity, tokens_per_chunk=tpc, mode=mode,
-                     static_reserve_tokens=reserve, watermark_chunks=watermark, link_latency_s=1e-9)
+    return KvManager("dpa", 0, KvManager.Params(host="host", capacity_chunks=capacity, tokens_per_chunk=tpc,
+                                                kv_mode=mode, static_reserve_tokens=reserve,
+                                                watermark_chunks=watermark, link_latency_s=1e-9))
 
 
 def plan(actor, t, admit=(), admit_tokens=(), grow=(), grow_tokens=(), rnd=0):
@@ -60,3 +63,24 @@ def test_allocated_chunks_are_integrated_over_time():
     plan(d, 0, admit=[1], admit_tokens=[500])           # 5 chunks from t = 0
     free(d, 2_000_000_000_000, [1])                      # freed at t = 2 s
     assert abs(d.result()["allocated_chunk_s"] - 10.0) < 1e-9
+
+
+def test_a_mistyped_mode_is_refused_not_static():
+    with pytest.raises(ValueError, match="statc"):
+        dpa("statc")
+
+
+def test_plans_and_frees_naming_requests_it_does_not_hold_are_refused():
+    """Well-typed but wrong for the DPA's state: refused with MessageError, state unchanged."""
+    d = dpa("dynamic", capacity=10, tpc=100)
+    plan(d, 10, admit=[1], admit_tokens=[150])
+    before = d.state()
+    with pytest.raises(MessageError, match="request 7 holds no KV here"):
+        free(d, 20, [7])
+    with pytest.raises(MessageError, match="request 9 holds no KV here"):
+        plan(d, 30, grow=[9], grow_tokens=[300])
+    with pytest.raises(MessageError, match="request 1 already holds KV here"):
+        plan(d, 40, admit=[1], admit_tokens=[150])
+    with pytest.raises(MessageError, match="as long"):
+        plan(d, 50, admit=[2, 3], admit_tokens=[150])
+    assert d.state() == before

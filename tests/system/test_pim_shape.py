@@ -1,4 +1,4 @@
-"""Automatic pipeline x tensor shape (lolpim.tensor_parallel = 0, orchestration/llm/shape.py).
+"""Automatic pipeline x tensor shape (lolpim.tensor_parallel = 0, hardware/systems/shape.py).
 
 The choice is an analytic estimate; these tests simulate every candidate shape in full and
 require the chosen one to be within 3% of the best simulated steady decode throughput.
@@ -6,11 +6,12 @@ require the chosen one to be within 3% of the best simulated steady decode throu
 import pytest
 
 from lolpim.core.errors import ParameterError
+from lolpim.hardware.systems.shape import choose_tensor_parallel, estimate_shape
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.llm.systems import build_pim, make_trace
-from lolpim.orchestration.llm.shape import choose_tensor_parallel, estimate_shape
+from lolpim.orchestration.llm.systems import build, make_trace
 
 
 def _cfg(*overrides):
@@ -25,7 +26,7 @@ def test_auto_shape_is_within_3_percent_of_the_best_simulated(model, source, gb)
     base = [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={gb}",
             "workload.requests=24", "workload.output_tokens=32"]
     cfg = _cfg(*base, "lolpim.tensor_parallel=0")
-    choice = choose_tensor_parallel(cfg, make_trace(cfg, 0))
+    choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, make_trace(cfg, 0))
     simulated = {}
     for cand in choice.candidates:
         run = run_systems(_cfg(*base, f"lolpim.tensor_parallel={cand.tensor_parallel}"), ("lolpim",), "inline", 0)
@@ -36,14 +37,14 @@ def test_auto_shape_is_within_3_percent_of_the_best_simulated(model, source, gb)
 
 def test_auto_shape_is_named_in_the_description():
     cfg = _cfg("workload.requests=8", "workload.output_tokens=8", "lolpim.tensor_parallel=0")
-    built = build_pim("lolpim", cfg, make_trace(cfg, 0), 0)
+    built = build("lolpim", cfg, make_trace(cfg, 0), 0)
     assert "[chosen: auto" in built.description
 
 
 def test_tensor_parallelism_flag_overrides_auto():
     cfg = _cfg("workload.requests=8", "workload.output_tokens=8", "lolpim.tensor_parallel=0",
                "lolpim.parallelism=tensor")
-    built = build_pim("lolpim", cfg, make_trace(cfg, 0), 0)
+    built = build("lolpim", cfg, make_trace(cfg, 0), 0)
     assert built.description.split("; ")[1].split(", ")[0] == "tensor-parallel"
 
 
@@ -52,6 +53,6 @@ def test_no_feasible_shape_is_a_clear_error():
     cfg = _cfg("model=qwen1.5-72b", "pim_capacity_gb=16", "workload.requests=8", "lolpim.tensor_parallel=0")
     trace = make_trace(cfg, 0)
     with pytest.raises(ParameterError, match="no room for KV"):
-        estimate_shape(cfg, trace, 1)
+        estimate_shape(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, trace, 1)
     with pytest.raises(ParameterError, match="no pipeline x tensor shape of 1 modules fits qwen1.5-72b"):
-        choose_tensor_parallel(cfg, trace)
+        choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, trace)

@@ -1,4 +1,4 @@
-"""`lolpim size` (orchestration/llm/sizing.py): the fewest PIM modules for a model and context, and
+"""`lolpim size` (hardware/systems/sizing.py estimates, orchestration/llm/sizing.py builds/simulates): the fewest PIM modules for a model and context, and
 analytic throughput estimates checked against full simulations of the same setups."""
 import json
 import shlex
@@ -10,9 +10,11 @@ from lolpim.orchestration.cli import main
 from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.models.llm.workload import fixed_trace
-from lolpim.orchestration.llm.config import SYSTEM_KINDS
+from lolpim.hardware.systems.config import SystemKind
+from lolpim.hardware.systems.sizing import pim_size
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.llm.systems import build, make_trace
-from lolpim.orchestration.llm.sizing import _pim_size, size
+from lolpim.orchestration.llm.sizing import size
 
 
 def test_fewest_modules_is_the_fewest():
@@ -20,7 +22,7 @@ def test_fewest_modules_is_the_fewest():
     result = size("llama3.1-70b", 131072, output_tokens=256, doublings=0)
     fewest = result.pim[0]
     assert fewest.requests_held >= 1
-    assert _pim_size("llama3.1-70b", "lolpim-module", fewest.modules - 1, fixed_trace(64, 131072, 256), 64) is None
+    assert pim_size(load_llm("llama3.1-70b"), "lolpim-module", fewest.modules - 1, fixed_trace(64, 131072, 256)) is None
 
 
 def test_estimates_match_the_simulation_within_10_percent():
@@ -84,7 +86,7 @@ def test_printed_command_for_70b_at_128k_builds_every_system_it_names(capsys):
         assert cfg.lolpim.modules == row["modules"] and cfg.lolpim.tensor_parallel == row["tensor_parallel"]
         assert cfg.pim_capacity_gb == pytest.approx(row["capacity_gib"]) and cfg.gpu.count == 4
         assert set(cfg.systems) == set(row["systems"]) and {"lolpim", "gpu"} <= set(cfg.systems)
-        assert set(cfg.systems) | {k for k, _ in row["left_out"]} == set(SYSTEM_KINDS)
+        assert set(cfg.systems) | {k for k, _ in row["left_out"]} == set(SystemKind)
         trace = make_trace(cfg, 0)
         assert int((trace.input_tokens + trace.output_tokens).max()) == 131072 + 256
         for kind in cfg.systems:
@@ -124,7 +126,7 @@ def test_trace_sizes_for_the_longest_request_of_the_same_trace_run_draws(capsys)
     assert cfg.workload.source == "lveval-loogle-sd" and cfg.workload.requests == 64
     assert result.longest_tokens == int((trace.input_tokens + trace.output_tokens).max())
     assert result.context_tokens == round(trace.input_tokens.mean()) and result.estimate == "trace"
-    assert _pim_size("llama3.1-70b", "lolpim-module", result.pim[0].modules - 1, trace, 64) is None
+    assert pim_size(load_llm("llama3.1-70b"), "lolpim-module", result.pim[0].modules - 1, trace) is None
     assert main(["size", "--model", "llama3.1-70b", "--trace", "lveval-loogle-sd", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["trace"] == "lveval-loogle-sd" and out["estimate"] == "trace"

@@ -1,0 +1,130 @@
+"""How an LLM serving system is laid out on its hardware: modules or GPUs, pipeline stages,
+the KV memory each DPA controller owns, each stage's cost description.
+
+Pure functions of the resolved model, the system's typed config and the PIM capacity: no
+actors, no Ray, no orchestration (orchestration/llm/systems.py turns a plan into actors).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lolpim.core.errors import ParameterError
+from lolpim.hardware.gpu.model import GpuSpec, load_gpu
+from lolpim.hardware.links import LinkSpec, load_link
+from lolpim.hardware.pim import PimModuleSpec, load_pim_module
+from lolpim.hardware.systems.config import (CentDataflow, CentSystemConfig, GpuSystemConfig, LolpimSystemConfig,
+                                            Parallelism, PimSystemConfig)
+from lolpim.hardware.systems.stage_costs import shard_model
+from lolpim.models.llm.architecture import LlmConfig
+from lolpim.models.llm.workload import Trace
+
+GB = 2**30   # memory capacities are binary: "16 GB" modules hold 16 GiB
+
+
+@dataclass(frozen=True)
+class DpaMemory:
+    """The KV memory one DPA controller owns: ``capacity_chunks`` chunks of ``tokens_per_chunk`` tokens."""
+    capacity_chunks: int
+    tokens_per_chunk: int
+
+
+@dataclass(frozen=True)
+class PimPlan:
+    """How a PIM system is laid out: modules, stages of ``tensor_parallel`` modules each, the
+    KV memory each module's DPA controller owns and each stage's cost description."""
+    modules: int
+    tensor_parallel: int
+    stages: int
+    dpa_specs: tuple[DpaMemory, ...]   # one per module
+    stage_costs: tuple[dict, ...]      # StageCost keyword arguments per stage
+    module: str
+    link: LinkSpec
+
+
+def split_layers(layers: int, parts: int) -> list[int]:
+    """Contiguous, even layer ranges per pipeline stage. (Shifting layers off the last stage to
+    offset the LM head was measured to lose more KV room on the fuller modules than it gained.)"""
+    if parts > layers:
+        raise ParameterError("modules", f"{parts} pipeline stages for {layers} layers: at most one stage per layer")
+    return [layers // parts + (1 if i < layers % parts else 0) for i in range(parts)]
+
+
+def pim_module_count(spec: PimModuleSpec, requested: int, pim_capacity_gb: float) -> int:
+    """``requested`` modules, or (0) as many as hold ``pim_capacity_gb``."""
+    if requested:
+        return requested
+    return max(1, round(pim_capacity_gb * GB / spec.capacity_bytes))
+
+
+def check_fits(trace: Trace, dpa_specs, name: str) -> None:
+    """Refuse a trace whose longest request cannot fit in one DPA memory."""
+    longest = int(np.max(trace.input_tokens + trace.output_tokens))
+    for dpa in dpa_specs:
+        need = -(-longest // dpa.tokens_per_chunk)
+        if need > dpa.capacity_chunks:
+            raise ParameterError("workload", f"a request of {longest} tokens needs {need} KV chunks "
+                                             f"but a {name} memory holds {dpa.capacity_chunks}: use more modules/devices")
+
+
+def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
+             tensor_parallel: int | None = None) -> PimPlan:
+    """The layout of the LoL-PIM (``LolpimSystemConfig``) or CENT-style (``CentSystemConfig``)
+    system; ``tensor_parallel`` overrides the configured modules per stage (the automatic shape
+    choice tries several)."""
+    lolpim = isinstance(system, LolpimSystemConfig)
+    spec = load_pim_module(system.module)
+    n = pim_module_count(spec, system.modules, pim_capacity_gb)
+    # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
+    tp = tensor_parallel or (n if lolpim and system.parallelism == Parallelism.TENSOR else system.tensor_parallel)
+    if tp == 0:     # "choose automatically" is resolved by the builder before it asks for a plan
+        raise ParameterError("tensor_parallel", "0 (automatic) needs a shape choice first: use choose_tensor_parallel")
+    if n % tp:
+        divisors = ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+        raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules "
+                                                f"(allowed: {divisors}"
+                                                + ("; 0 = choose automatically)" if lolpim else ")"))
+    stages = n // tp
+    if stages > model.layers:
+        raise ParameterError("modules", f"{stages} pipeline stages for the {model.layers} layers of {model.name}: "
+                                        "every stage needs a layer; use fewer modules or more per stage")
+    usable = spec.capacity_bytes - spec.channels * spec.reserved_bytes_per_channel
+    layer_bytes = model.params_per_layer * system.weight_bits / 8
+    head_bytes = model.vocab * model.hidden * system.weight_bits / 8   # embedding table or LM head
+    chunk = system.chunk_bytes
+    # KV one module keeps per token and layer: its shard's KV heads (replicated when a group is
+    # wider than the model's KV heads, exactly as the cost model shards them)
+    kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
+    common = {"kind": "pim", "model": model, "device": system.module, "partitioning": system.partitioning,
+              "weight_bits": system.weight_bits, "n_devices": tp}
+    if isinstance(system, CentSystemConfig) and system.dataflow != CentDataflow.IDEAL:
+        common.update(dataflow=system.dataflow, system_devices=n)
+    dpa, costs = [], []
+    for i, layers in enumerate(split_layers(model.layers, stages)):
+        # every module of the group holds 1/tp of the stage's weights and of its KV heads
+        weights = (layers * layer_bytes + head_bytes * ((i == 0) + (i == stages - 1))) / tp
+        kv_bytes = usable - weights
+        if kv_bytes < chunk:
+            raise ParameterError("modules", f"{system.module} of stage {i} holds {weights / GB:.1f} GiB of weights "
+                                            f"and has no room for KV: use more modules")
+        dpa += [DpaMemory(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))] * tp
+        costs.append(dict(common, layers=layers, lm_head=i == stages - 1))
+    return PimPlan(n, tp, stages, tuple(dpa), tuple(costs), system.module, load_link(spec.link))
+
+
+def gpu_count(model: LlmConfig, gpu_system: GpuSystemConfig, pim_capacity_gb: float) -> int:
+    """The configured GPU count, or (0) as many as hold ``pim_capacity_gb``, rounded up to a
+    divisor of the heads (tensor parallelism splits them evenly)."""
+    if gpu_system.count:
+        return gpu_system.count
+    n = max(1, math.ceil(pim_capacity_gb * GB / load_gpu(gpu_system.device).hbm_capacity_bytes - 1e-9))
+    while model.heads % n:
+        n += 1
+    return n
+
+
+def gpu_kv_bytes(model: LlmConfig, gpu: GpuSpec, n: int, reserve_fraction: float) -> float:
+    """HBM left for KV on ``n`` GPUs after the weights and the activation reserve."""
+    return n * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value

@@ -1,0 +1,109 @@
+"""Automatic pipeline x tensor shape for LoL-PIM (``lolpim.tensor_parallel = 0``).
+
+With n modules, every divisor t of n gives n / t pipeline stages of t modules each. A wider
+stage splits each layer's weights and heads t ways, so one pass is faster, but (a) the
+per-stage all-reduces cost link time and (b) KV heads are replicated once t exceeds them, which
+eats KV memory and so batch. Which shape wins depends on the model, the trace and the module;
+the paper's designer picks one per setup, and so does this module, before the simulation runs.
+
+The choice is an analytic steady-state estimate, not a simulation (several full simulations per
+run would cost more than the run): for each feasible t,
+
+- batch = the requests the DPA memory holds at the trace's mean decode context (dynamic KV) or
+  its static reservation (static KV), capped by the trace size and the micro-batch limits;
+- M = min(micro-batches, batch) micro-batches carry b = batch / M requests each at that mean
+  context; stage i takes s_i = its decode pass (stage_costs, with its all-reduces, interpolated
+  between floor(b) and ceil(b) requests) + the activation hop to the next;
+- tokens/s = (batch / M) x min(M / sum_i s_i, 1 / max_i s_i), the pipeline formula the system
+  tests check (throughput = min(M / C, 1 / s_max) per micro-batch).
+
+The highest estimate wins (ties: fewer modules per stage). tests/system/test_pim_shape.py
+checks the pick against full simulations of every candidate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lolpim.core.errors import ParameterError
+from lolpim.hardware.links import LinkSpec
+from lolpim.hardware.pim import load_pim_module
+from lolpim.hardware.systems.config import KvMode, LolpimSystemConfig
+from lolpim.hardware.systems.plan import pim_module_count, pim_plan
+from lolpim.hardware.systems.stage_costs import StageCost
+from lolpim.models.llm.architecture import LlmConfig
+from lolpim.models.llm.workload import Trace
+
+
+@dataclass(frozen=True)
+class ShapeEstimate:
+    tensor_parallel: int
+    stages: int
+    batch_requests: int
+    tokens_per_s: float
+
+
+@dataclass(frozen=True)
+class ShapeChoice:
+    tensor_parallel: int
+    candidates: tuple[ShapeEstimate, ...]
+
+    def summary(self) -> str:
+        return "auto, est. tok/s " + ", ".join(
+            f"{c.stages}x{c.tensor_parallel}: {c.tokens_per_s:.0f}" for c in self.candidates)
+
+
+def _hop_s(link: LinkSpec, requests: int, hidden: int, bytes_per_value: int) -> float:
+    return link.latency_s + link.message_overhead_s + requests * hidden * bytes_per_value / \
+        link.payload_bandwidth_bytes_per_s
+
+
+def estimate_shape(model: LlmConfig, system: LolpimSystemConfig, pim_capacity_gb: float, trace: Trace,
+                   tensor_parallel: int) -> ShapeEstimate:
+    """Steady decode tokens/s of LoL-PIM with ``tensor_parallel`` modules per stage."""
+    plan = pim_plan(model, system, pim_capacity_gb, tensor_parallel)
+    # a request's KV grows from its prompt to prompt + output: its mean decode context
+    mean_context = float(np.mean(trace.input_tokens + trace.output_tokens / 2.0))
+    if system.kv_mode == KvMode.DYNAMIC:
+        per_module = [d.capacity_chunks * d.tokens_per_chunk / mean_context for d in plan.dpa_specs]
+    else:
+        per_module = [d.capacity_chunks // -(-trace.context_limit // d.tokens_per_chunk) for d in plan.dpa_specs]
+    microbatches = system.microbatches or plan.stages
+    batch = int(min(min(per_module), len(trace), microbatches * system.max_microbatch_requests))
+    if batch < 1:
+        raise ParameterError("tensor_parallel", f"{tensor_parallel} modules per stage leave no KV room")
+    in_flight = min(microbatches, batch)      # micro-batches with at least one request
+    per_mb = batch / in_flight                # requests per micro-batch, on average
+    context = int(round(mean_context))
+    costs = [StageCost(**cost) for cost in plan.stage_costs]
+
+    def stage_s(cost: StageCost, requests: int) -> float:
+        hop = _hop_s(plan.link, requests, model.hidden, model.bytes_per_value)
+        return cost.decode_s(np.full(requests, context, dtype=np.int64))[0] + hop
+
+    # micro-batches of floor and ceil(per_mb) requests alternate: interpolate between them
+    low, frac = int(per_mb), per_mb - int(per_mb)
+    times = []
+    for cost in costs:
+        t_low = stage_s(cost, low)
+        times.append(t_low + frac * (stage_s(cost, low + 1) - t_low) if frac else t_low)
+    passes_per_s = min(in_flight / sum(times), 1.0 / max(times))
+    return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, per_mb * passes_per_s)
+
+
+def choose_tensor_parallel(model: LlmConfig, system: LolpimSystemConfig, pim_capacity_gb: float,
+                           trace: Trace) -> ShapeChoice:
+    """The modules-per-stage with the highest estimated steady decode throughput."""
+    n = pim_module_count(load_pim_module(system.module), system.modules, pim_capacity_gb)
+    candidates = []
+    for tp in (t for t in range(1, n + 1) if n % t == 0 and model.heads % t == 0):
+        try:
+            candidates.append(estimate_shape(model, system, pim_capacity_gb, trace, tp))
+        except ParameterError:          # weights do not fit, or more stages than layers
+            continue
+    if not candidates:
+        raise ParameterError("tensor_parallel", f"no pipeline x tensor shape of {n} modules fits {model.name}; "
+                                                "use more modules")
+    best = max(candidates, key=lambda c: (c.tokens_per_s, -c.tensor_parallel))
+    return ShapeChoice(best.tensor_parallel, tuple(candidates))

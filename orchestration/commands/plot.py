@@ -19,6 +19,8 @@ stand for the system.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -353,10 +355,33 @@ def plot_results(records, out: Path) -> list[Path]:
     return written
 
 
+RESULT_KEYS = ("system", "devices", "stages", "tpot_mean_s", "kv_used_utilisation", "module_utilisation", "events",
+               "wall_s")
+TRACE_KEYS = ("trace", "requests")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def plottable(rec: dict) -> bool:
+    """A finished point with every field the plots and points.csv read (a results file may be
+    edited by hand, or not be a sweep's at all)."""
+    result, trace = rec.get("result"), rec.get("trace")
+    return (isinstance(rec.get("point"), dict) and "seed" in rec and isinstance(result, dict)
+            and isinstance(trace, dict) and all(k in result for k in RESULT_KEYS) and isinstance(result["system"], str)
+            and _number(result.get(THROUGHPUT)) and result[THROUGHPUT] > 0 and all(k in trace for k in TRACE_KEYS)
+            and _number(trace.get("mean_input_tokens")) and _number(trace.get("mean_output_tokens")))
+
+
 def run(args) -> int:
-    records = [r for r in read_results(args.results) if r.get("status") == "ok"]
+    finished = [r for r in read_results(args.results) if r.get("status") == "ok"]
+    records = [r for r in finished if plottable(r)]
+    lacking = f"{len(finished) - len(records)} finished point(s) without the fields a plot needs"
     if not records:
-        raise UserError(f"{args.results} holds no finished points")
+        raise UserError(f"{args.results} holds no plottable points" + (f" ({lacking})" if finished else ""))
+    if len(records) < len(finished):
+        print(f"lolpim: warning: {args.results}: skipped {lacking}", file=sys.stderr)
     out = Path(args.out)
     written = [write_csv(out / "points.csv", scaling_rows(records))] + plot_results(records, out)
     if args.json:

@@ -64,8 +64,9 @@ def _run(args) -> int:
     if cfg.system == "pipeline-demo":
         return _run_demo(cfg, args, show_progress)
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
-    if not kinds:
-        raise ConfigError("systems", "is empty; system = \"compare\" needs one or more of lolpim, gpu, gpu-pim, cent")
+    if not kinds or len(set(kinds)) < len(kinds):
+        raise ConfigError("systems", f"got {list(kinds)}; system = \"compare\" needs one or more of lolpim, gpu, "
+                                     "gpu-pim, cent, each once")
     try:
         result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
                              when_idle=warm_up_plotting if args.out else None)

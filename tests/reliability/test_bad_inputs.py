@@ -50,6 +50,7 @@ def files(tmp_path, monkeypatch):
         "huge.csv": b"input_tokens,output_tokens\n" + b"512,8\n" * 1_000_001,
         "bad_utf8.jsonl": b"\xff\xfe\n",
         "garbage.jsonl": b"not json\n",
+        "forged.jsonl": b'{"id": "a", "status": "ok"}\n{"id": "b", "status": "ok", "result": 5, "point": 3}\n',
         "sweep_bad_utf8.toml": b"seed = 0\n# \xff\n" + SWEEP_GRID.encode(),
     }
     sweeps = {
@@ -95,6 +96,7 @@ CASES = [
     ("unknown-system", lambda f: S("system=tpu"), "system"),
     ("empty-systems", lambda f: S("system=compare", "systems="), "systems"),
     ("bad-systems", lambda f: S("system=compare", "systems=lolpim,tpu"), "systems"),
+    ("repeated-systems", lambda f: S("system=compare", "systems=lolpim,lolpim"), "systems"),
     ("traversal-model", lambda f: S("model=../../../../etc/passwd"), "model"),
     ("traversal-module", lambda f: S("lolpim.module=../gpu/a100-80gb"), "module"),
     ("traversal-device", lambda f: S("system=gpu", "gpu.device=../pim/lolpim-module"), "device"),
@@ -147,6 +149,7 @@ CASES = [
     # plot: what it reads is a results file
     ("plot-non-utf8", lambda f: ["plot", str(f["bad_utf8.jsonl"]), "--out", "plots"], "bad_utf8.jsonl"),
     ("plot-garbage", lambda f: ["plot", str(f["garbage.jsonl"]), "--out", "plots"], "garbage.jsonl"),
+    ("plot-forged-records", lambda f: ["plot", str(f["forged.jsonl"]), "--out", "plots"], "forged.jsonl"),
     ("plot-folder", lambda f: ["plot", str(f["dir"]), "--out", "plots"], "folder"),
     ("plot-device", lambda f: ["plot", "/dev/zero", "--out", "plots"], "not a regular file"),
     ("toml-device", lambda f: ["run", "/dev/zero", "--executor", "inline"], "config"),

@@ -467,7 +467,7 @@ def run_sweep(spec: SweepSpec, results_path: str | Path, address: str | None = N
                 _run_on_ray(spec, todo, address, max_in_flight, finished)
         except KeyboardInterrupt:
             report.interrupted = True
-        report.failed = [{"point": r["point"], "error": r.get("error", "")}
+        report.failed = [{"point": r.get("point"), "error": r.get("error", "")}
                          for r in sweep_records(spec, out.records()) if r.get("status") != "ok"]
     report.wall_s = time.perf_counter() - wall0
     return report
@@ -512,7 +512,8 @@ def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) ->
     if not recs:
         return "(no finished points)"
     more = len(recs) - max_rows
-    recs = recs[:max_rows]
+    # a hand-edited record shows as an error row rather than stopping the table
+    recs = [dict(r, point=r["point"] if isinstance(r.get("point"), dict) else {}) for r in recs[:max_rows]]
     axes = [a for a in dict.fromkeys(a for r in recs for a in r["point"]) if a != "system"]
     head = ["system", *axes, "hardware", "tok/s", "J/token", "KV used", "KV alloc", "status"]
     rows = [head]
@@ -521,8 +522,9 @@ def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) ->
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
     for r in recs:
         cells = [str(r["point"].get("system", "")), *(str(r["point"].get(a, "-")) for a in axes)]
-        if r.get("status") == "ok":
-            res = r["result"]
+        res = r.get("result")
+        if r.get("status") == "ok" and isinstance(res, dict) and isinstance(res.get("system"), str) \
+                and isinstance(res.get("throughput_tokens_per_s"), (int, float)):
             jt = j_per_token(res)
             cells[0] = res["system"]
             cells += [_hardware(res), f"{res['throughput_tokens_per_s']:.1f}",

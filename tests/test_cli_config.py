@@ -242,3 +242,45 @@ def test_validate_progress_goes_to_stderr(capsys):
     out, err = capsys.readouterr()
     json.loads(out)
     assert "hardware_gpu" in err and "hardware_pim" in err and "2 modules" in err
+
+
+# --- the LLM systems' choices are enums (hardware/systems/config.py) ------------------------------
+
+def test_system_choices_parse_into_enums_and_stay_their_strings():
+    from lolpim.hardware.systems.config import CentDataflow, KvMode, Partitioning, SystemKind
+    from lolpim.orchestration.llm.config import RunConfig
+    cfg = config.load(RunConfig, None, ["lolpim.kv_mode=static", "cent.dataflow=artifact", "systems=cent,gpu",
+                                        "lolpim.partitioning=head-first"])
+    assert cfg.lolpim.kv_mode is KvMode.STATIC and cfg.cent.dataflow is CentDataflow.ARTIFACT
+    assert cfg.lolpim.partitioning is Partitioning.HEAD_FIRST and cfg.systems == (SystemKind.CENT, SystemKind.GPU)
+    # the strings files and the CLI use are unchanged
+    assert json.dumps(config.to_dict(cfg)["lolpim"]["kv_mode"]) == '"static"' and f"{cfg.cent.dataflow}" == "artifact"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("lolpim.kv_mode=statc", "config key 'lolpim.kv_mode': got 'statc'; allowed values: 'dynamic', 'static'"),
+    ("cent.kv_mode=Static", "config key 'cent.kv_mode': got 'Static'; allowed values: 'dynamic', 'static'"),
+    ("lolpim.parallelism=data", "config key 'lolpim.parallelism': got 'data'; allowed values: 'pipeline', 'tensor'"),
+    ("prefill=after", "config key 'prefill': got 'after'; allowed values: 'before', 'inline', 'attached-gpu'"),
+])
+def test_a_mistyped_choice_is_refused_never_a_default(override, message):
+    from lolpim.orchestration.llm.config import RunConfig
+    with pytest.raises(ConfigError) as err:
+        config.load(RunConfig, None, [override])
+    assert str(err.value) == message
+
+
+def test_system_configs_built_in_python_check_their_choices_too():
+    from lolpim.hardware.systems.config import KvMode, LolpimSystemConfig
+    assert LolpimSystemConfig(kv_mode="static").kv_mode is KvMode.STATIC
+    with pytest.raises(ConfigError, match="'kv_mode': got 'statc'; allowed values: 'dynamic', 'static'"):
+        LolpimSystemConfig(kv_mode="statc")
+
+
+def test_lolpim_and_cent_share_one_pim_base():
+    from dataclasses import fields
+
+    from lolpim.hardware.systems.config import CentSystemConfig, LolpimSystemConfig, PimSystemConfig
+    base = {f.name for f in fields(PimSystemConfig)}
+    assert base <= {f.name for f in fields(LolpimSystemConfig)} and base <= {f.name for f in fields(CentSystemConfig)}
+    assert {"chunk_bytes", "weight_bits"} <= base

@@ -67,6 +67,7 @@ from lolpim.core.errors import UserError
 from lolpim.core.presets import read_file_bytes, read_toml
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.results import json_safe
+from lolpim.orchestration.executors import ensure_ray_cluster
 from lolpim.orchestration.llm.compare import run_systems
 
 SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim"}
@@ -543,12 +544,10 @@ def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) ->
 
 
 def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finished) -> None:
-    import ray
-
-    from lolpim.actors.kernel.ray_executor import ensure_ray   # imports Ray: only for a sweep on Ray
+    import ray   # heavy: only for a sweep on Ray
     if not todo:
         return
-    ensure_ray(address)
+    ensure_ray_cluster(address)
     limit = max_in_flight or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
     task = ray.remote(num_cpus=1, max_retries=2)(run_point)
     spec_ref = ray.put(spec)

@@ -27,9 +27,9 @@ from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.events import seconds_to_ps
 from lolpim.actors.kernel.messages import Empty, fields_of, message
 from lolpim.actors.kernel.system import frozen_params
-from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for
+from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for, link_lookahead_ps
 from lolpim.actors.llm.stage import Microbatch
-from lolpim.hardware.systems.config import KvMode
+from lolpim.hardware.systems.config import EnumFields, KvMode
 from lolpim.hardware.systems.stage_costs import StageCost
 
 
@@ -71,7 +71,7 @@ class LlmHost(Actor):
                     "last_tick_ps")
 
     @frozen_params
-    class Params:
+    class Params(EnumFields):   # kv_mode given as text becomes a KvMode; a typo fails, never means static
         input_tokens: tuple[int, ...]       # per request: the trace
         output_tokens: tuple[int, ...]
         arrival_ps: tuple[int, ...]
@@ -89,12 +89,9 @@ class LlmHost(Actor):
         # request starts decoding at once with its prompt's KV in place
         prefill_before: bool = False
 
-        def __post_init__(self):
-            object.__setattr__(self, "kv_mode", KvMode(self.kv_mode))   # a typo fails here, never means static
-
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
-        return max(1, seconds_to_ps(params.link_latency_s))
+        return link_lookahead_ps(params.link_latency_s)
 
     @classmethod
     def peers_for(cls, name: str, params: Params) -> frozenset:

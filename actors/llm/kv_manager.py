@@ -23,11 +23,16 @@ from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.events import seconds_to_ps
 from lolpim.actors.kernel.messages import message
 from lolpim.actors.kernel.system import frozen_params
-from lolpim.hardware.systems.config import KvMode
+from lolpim.hardware.systems.config import EnumFields, KvMode
 
 
 def chunks_for(tokens: int, tokens_per_chunk: int) -> int:
     return -(-tokens // tokens_per_chunk)
+
+
+def link_lookahead_ps(link_latency_s: float) -> int:
+    """The host and the DPAs send to each other over the host link: nothing arrives sooner."""
+    return max(1, seconds_to_ps(link_latency_s))
 
 
 @message
@@ -63,7 +68,7 @@ class KvManager(Actor):
     state_fields = ("alloc", "free_chunks", "peak_chunks", "area_chunk_s", "last_ps", "refused_growths")
 
     @frozen_params
-    class Params:
+    class Params(EnumFields):   # kv_mode given as text becomes a KvMode; a typo fails, never means static
         host: str
         capacity_chunks: int
         tokens_per_chunk: int
@@ -72,12 +77,9 @@ class KvManager(Actor):
         watermark_chunks: int          # dynamic KV: chunks kept free beyond an admission's need
         link_latency_s: float
 
-        def __post_init__(self):
-            object.__setattr__(self, "kv_mode", KvMode(self.kv_mode))   # a typo fails here, never means static
-
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
-        return max(1, seconds_to_ps(params.link_latency_s))
+        return link_lookahead_ps(params.link_latency_s)
 
     @classmethod
     def peers_for(cls, name: str, params: Params) -> frozenset:

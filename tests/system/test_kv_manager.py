@@ -5,6 +5,7 @@ import pytest
 from lolpim.actors.kernel.codec import MessageError, pack_payload, unpack_payload
 from lolpim.actors.kernel.events import Event
 from lolpim.actors.llm.kv_manager import KvManager
+from lolpim.core.errors import ConfigError
 
 
 def dpa(mode, capacity=10, tpc=100, reserve=400, watermark=0):
@@ -66,7 +67,7 @@ def test_allocated_chunks_are_integrated_over_time():
 
 
 def test_a_mistyped_mode_is_refused_not_static():
-    with pytest.raises(ValueError, match="statc"):
+    with pytest.raises(ConfigError, match="'kv_mode': got 'statc'; allowed values: 'dynamic', 'static'"):
         dpa("statc")
 
 

@@ -8,7 +8,6 @@ columns ``input_tokens, output_tokens`` and optionally ``arrival_s``.
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,8 @@ ARRIVALS = ("closed", "poisson")
 MAX_TRACE_ROWS = 1_000_000     # as workload.requests: a longer trace is refused before it is read in full
 MAX_TRACE_TOKENS = 10_000_000  # per request and column, as workload.input_tokens
 MAX_TRACE_BYTES = 256 * 2**20  # 1M rows of a few columns take ~20-50 MB
+# simulated time is counted in picoseconds in 64 bits (~107 days); a trace spans at most this
+MAX_ARRIVAL_S = 1e6
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Trace:
             raise ParameterError("trace", "every request needs >= 1 input and >= 1 output token")
         if np.any(np.diff(self.arrival_s) < 0) or np.any(self.arrival_s < 0):
             raise ParameterError("arrival_s", "arrivals must be >= 0 and sorted")
+        if not np.all(self.arrival_s <= MAX_ARRIVAL_S):
+            raise ParameterError("arrival_s", f"arrivals must lie within {MAX_ARRIVAL_S:.0e} s of simulated time, "
+                                              f"got up to {np.max(self.arrival_s):.3g} s")
 
     def __len__(self) -> int:
         return len(self.input_tokens)
@@ -84,7 +88,12 @@ def _arrivals(n: int, arrival: str, rate_per_s: float, rng: np.random.Generator)
     if arrival == "poisson":
         if not rate_per_s > 0:
             raise ParameterError("arrival_rate_per_s", f"must be > 0 for Poisson arrivals, got {rate_per_s}")
-        return np.cumsum(rng.exponential(1.0 / rate_per_s, n))
+        arrivals = np.cumsum(rng.exponential(1.0 / rate_per_s, n))
+        if not arrivals[-1] <= MAX_ARRIVAL_S:
+            raise ParameterError("workload.arrival_rate_per_s", f"{rate_per_s:g} per s spreads {n} requests over "
+                                                                f"{arrivals[-1]:.3g} s; a trace spans at most "
+                                                                f"{MAX_ARRIVAL_S:.0e} s of simulated time")
+        return arrivals
     raise ParameterError("arrival", f"got {arrival!r}; allowed: {', '.join(ARRIVALS)}")
 
 
@@ -120,12 +129,11 @@ def _csv_row(path: Path, line: int, row: dict) -> tuple[int, int, float]:
             raise ValueError
         inp, out = int(row["input_tokens"]), int(row["output_tokens"])
         arrival = float(row.get("arrival_s") or 0.0)
-        if not (1 <= inp <= MAX_TRACE_TOKENS and 1 <= out <= MAX_TRACE_TOKENS and math.isfinite(arrival)
-                and arrival >= 0):
+        if not (1 <= inp <= MAX_TRACE_TOKENS and 1 <= out <= MAX_TRACE_TOKENS and 0 <= arrival <= MAX_ARRIVAL_S):
             raise ValueError
     except ValueError:
         raise ParameterError("workload.csv_path", f"'{path}' line {line}: needs whole numbers 1 .. {MAX_TRACE_TOKENS} "
-                                                  "for input_tokens and output_tokens and a finite arrival_s >= 0, "
+                                                  f"for input_tokens and output_tokens and an arrival_s of 0 .. {MAX_ARRIVAL_S:.0e}, "
                                                   f"one value per column; got {dict(row)}"[:300]) from None
     return inp, out, arrival
 

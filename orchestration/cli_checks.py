@@ -8,7 +8,6 @@ runs on every command that has that flag, so a new command gets the checks for f
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from pathlib import Path
 

@@ -1,13 +1,14 @@
 # Two entry points that do all set-up themselves on a fresh machine:
 #   make run    the main job (a default comparison on an embedded local Ray)
 #   make test   the test suite
+#   make test-fast  the suite less its slow and Ray tests (markers in pyproject.toml), under a minute
 #   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench docs-figures clean
+.PHONY: run test test-fast bench docs-figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not ray"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kernel.py

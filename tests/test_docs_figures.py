@@ -29,6 +29,7 @@ def _points_csv(part: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part, workload, modules", [("traces", "longbench-qmsum", 4),
                                                      ("traces", "longbench-musique", 32),
                                                      ("scaling", 4096, 4)])

@@ -5,9 +5,12 @@
   binary maximum 2) on the digits MLP with binary weights, g past 100.
 - Binary test-accuracy drop vs full precision within 3 points (issue 7 acceptance).
 """
+import pytest
+
 from lolpim.orchestration.validation import all_checks
 
 
+@pytest.mark.slow
 def test_cbp_anchor_rows_pass():
     checks = all_checks({"cbp"})
     assert len(checks) == 2

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from lolpim.models.cbp.export import load_packed
 from lolpim.models.cbp.levels import level_set
@@ -10,6 +11,7 @@ from lolpim.orchestration.cli import main
 TINY = ["--epochs", "4", "--pretrain-epochs", "3", "--hidden", "12", "12", "--p-max", "2", "--quiet"]
 
 
+@pytest.mark.slow
 def test_json_and_out_files(tmp_path, capsys):
     assert main(["cbp", "--constraint", "ternary", "--json", "--pim", "--out", str(tmp_path), *TINY]) == 0
     report = json.loads(capsys.readouterr().out)

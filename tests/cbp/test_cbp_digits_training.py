@@ -22,6 +22,7 @@ def runs():
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["binary", "ternary", "shift1", "shift2"])
 def test_within_three_points_of_full_precision_mean_over_three_seeds(runs, name):
     """Issue 7 acceptance: each constraint within 3 points of the FP net (mean of 3 seeds)."""
@@ -31,6 +32,7 @@ def test_within_three_points_of_full_precision_mean_over_three_seeds(runs, name)
     assert np.mean(drops) <= 0.03, drops
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["binary", "ternary", "shift1", "shift2"])
 def test_cfs_falls_as_g_grows(runs, name):
     _, result = runs[0, name]
@@ -44,6 +46,7 @@ def test_cfs_falls_as_g_grows(runs, name):
     assert lr[0] == SMALL.settings.lr_weights and lr[-1] == pytest.approx(0.1 * lr[0])
 
 
+@pytest.mark.slow
 def test_multipliers_only_grow_and_never_go_negative(runs):
     lam = [h["mean_lambda"] for h in runs[0, "binary"][1].history]
     assert lam[0] >= 0 and all(b >= a for a, b in zip(lam, lam[1:])) and lam[-1] > 0
@@ -57,6 +60,7 @@ def test_same_seed_same_numbers():
     assert all(np.array_equal(x, y) for x, y in zip(a.latent.weights, b.latent.weights))
 
 
+@pytest.mark.slow
 def test_first_and_last_layers_stay_full_precision(runs):
     pre, result = runs[0, "binary"]
     assert result.constrained_layers == (1, 2)

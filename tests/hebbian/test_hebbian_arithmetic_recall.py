@@ -45,6 +45,7 @@ def test_backward_recall_gives_exactly_the_factor_pairs(table9):
     assert table9.factor_pairs(11) == []
 
 
+@pytest.mark.slow
 def test_prime_factorisation_of_every_composite_up_to_81(table40):
     composites = [n for n in range(4, 82) if len(_primes_of(n)) > 1]
     assert len(composites) == 58  # 80 numbers 2..81, 22 of them prime

@@ -26,6 +26,7 @@ def test_fixed_split(digits):
     assert set(np.unique(digits.y_test)) == set(range(10))
 
 
+@pytest.mark.slow
 def test_ternary_accuracy_at_least_90_percent_over_5_seeds(five_seeds):
     """Acceptance (issue 6): mean test accuracy >= 90% over seeds 0-4; no seed far below."""
     accs = np.array([r.test_accuracy for r in five_seeds])
@@ -35,6 +36,7 @@ def test_ternary_accuracy_at_least_90_percent_over_5_seeds(five_seeds):
         assert set(np.unique(r.layer.weights)) <= {-1, 0, 1}
 
 
+@pytest.mark.slow
 def test_learning_curve_and_transition_counts(five_seeds):
     r = five_seeds[0]
     assert [p["epoch"] for p in r.curve] == list(range(1, DigitsConfig().epochs + 1))
@@ -95,6 +97,7 @@ def test_idx_loader_rejects_bad_files(tmp_path):
         read_idx(short)
 
 
+@pytest.mark.slow
 def test_anchor_rows_pass():
     """orchestration/anchors/hebbian.py: issue 6 targets (ANCHORS section 7 gives no load_digits
     figure): digits seed 0 accuracy in [90%, 100%]; 1-9 table recall and factor pairs exact (0 tolerance)."""

@@ -123,6 +123,7 @@ def emitted_names(tiny) -> set[str]:
     return {s.name for fam in text_string_to_metric_families(exporter.render()) for s in fam.samples}
 
 
+@pytest.mark.slow
 def test_dashboard_uses_only_emitted_metric_names(tiny):
     dashboard = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
     used = dashboard_metric_names(dashboard)

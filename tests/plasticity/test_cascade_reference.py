@@ -37,6 +37,7 @@ def _reference_module():
     return module
 
 
+@pytest.mark.slow
 def test_cascade_population_matches_dop853_reference():
     cr = _reference_module()
     p = load_params("hippocampal")

@@ -45,6 +45,7 @@ def test_cubic_flow_matches_a_fine_numerical_solution():
     np.testing.assert_allclose(exact, r, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_event_driven_graupner_brunel_beats_dt_0p1ms_heun():
     """Noise off: the event-driven solution agrees with a DOP853 reference far better than
     clock-driven Heun at dt = 0.1 ms does (the accuracy claim of benchmarks/plasticity.py)."""

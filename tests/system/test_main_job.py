@@ -50,6 +50,7 @@ def test_each_mechanism_is_one_flag(capsys, flag, value):
     assert ablated["throughput_tokens_per_s"] != base["throughput_tokens_per_s"]
 
 
+@pytest.mark.slow
 def test_static_kv_reservation_holds_fewer_tokens_than_dynamic(capsys):
     # static reserves the dataset's 32K context limit per request; requests average ~14K
     common = ["--executor", "inline", "--set", "systems=lolpim", "--set", "workload.source=longbench-qmsum",

@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ParameterError) as exc:
         print(f"lolpim: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:   # a safety net: commands estimate their memory first where they can
+        print(f"lolpim: error: not enough memory for what was asked ({exc or 'MemoryError'}); "
+              f"ask for smaller sizes", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. piped into `head`: the reader has gone, not an error of ours
         sys.stderr.close()
         return 0

@@ -30,7 +30,7 @@ from lolpim.actors.kernel.system import frozen_params
 from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for, link_lookahead_ps
 from lolpim.actors.llm.stage import Microbatch
 from lolpim.hardware.systems.config import EnumFields, KvMode
-from lolpim.hardware.systems.stage_costs import StageCost
+from lolpim.hardware.systems.stage_costs import StageSpec
 
 
 class RequestState(IntEnum):   # stored in an int8 array, one per request
@@ -59,7 +59,7 @@ class Dispatch:
 @dataclass(frozen=True)
 class GpuPrefill:
     """Prompts prefilled on a GPU attached to the host, their KV shipped over its link."""
-    cost: dict                          # StageCost keyword arguments of the GPU (model resolved)
+    cost: StageSpec                     # the GPU
     link_bandwidth_bytes_per_s: float
 
 
@@ -117,7 +117,7 @@ class LlmHost(Actor):
         self.prefill_before = params.prefill_before
         self.gpu_prefill = None
         if params.gpu_prefill:
-            self.gpu_prefill = StageCost(**params.gpu_prefill.cost)
+            self.gpu_prefill = params.gpu_prefill.cost.build()
             self.prefill_link_bytes_per_s = params.gpu_prefill.link_bandwidth_bytes_per_s
         self.status = np.zeros(n, dtype=np.int8)
         self.kv = np.zeros(n, dtype=np.int64)

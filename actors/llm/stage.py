@@ -19,7 +19,7 @@ from lolpim.actors.kernel.codec import unpack_payload
 from lolpim.actors.kernel.events import seconds_to_ps
 from lolpim.actors.kernel.messages import Empty, fields_of, message
 from lolpim.actors.kernel.system import frozen_params
-from lolpim.hardware.systems.stage_costs import StageCost
+from lolpim.hardware.systems.stage_costs import StageCost, StageSpec
 
 NEVER = 2**62   # send horizon when no pass is queued or pending: nothing to send
 
@@ -52,14 +52,14 @@ class LlmStage(Actor):
     @frozen_params
     class Params:
         next_actor: str                   # the next stage, or the host after the last
-        cost: dict                        # StageCost keyword arguments (model resolved)
+        cost: StageSpec
         link_latency_s: float             # latency + per-message overhead to next_actor
         link_bandwidth_bytes_per_s: float
         activation_bytes_per_request: int
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
-        return _lookahead_ps(StageCost(**params.cost), seconds_to_ps(params.link_latency_s))
+        return _lookahead_ps(params.cost.build(), seconds_to_ps(params.link_latency_s))
 
     @classmethod
     def peers_for(cls, name: str, params: Params) -> frozenset:
@@ -69,7 +69,7 @@ class LlmStage(Actor):
         super().__init__(name, seed)
         self.p = params
         self.peer_names = frozenset([params.next_actor])
-        self.cost = StageCost(**params.cost)
+        self.cost = params.cost.build()
         self.link_ps = seconds_to_ps(params.link_latency_s)
         self.lookahead_ps = _lookahead_ps(self.cost, self.link_ps)
         self.queue: list[list] = []    # [micro-batch fields, service ps, transfer ps, energy J] per waiting pass

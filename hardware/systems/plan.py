@@ -7,7 +7,7 @@ actors, no Ray, no orchestration (orchestration/llm/systems.py turns a plan into
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import PimModuleSpec, load_pim_module
 from lolpim.hardware.systems.config import (CentDataflow, CentSystemConfig, GpuSystemConfig, LolpimSystemConfig,
                                             Parallelism, PimSystemConfig)
-from lolpim.hardware.systems.stage_costs import shard_model
+from lolpim.hardware.systems.stage_costs import StageSpec, shard_model
 from lolpim.models.llm.architecture import LlmConfig
 from lolpim.models.llm.workload import Trace
 
@@ -39,7 +39,7 @@ class PimPlan:
     tensor_parallel: int
     stages: int
     dpa_specs: tuple[DpaMemory, ...]   # one per module
-    stage_costs: tuple[dict, ...]      # StageCost keyword arguments per stage
+    stage_costs: tuple[StageSpec, ...]  # one per pipeline stage
     module: str
     link: LinkSpec
 
@@ -97,10 +97,10 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
     # KV one module keeps per token and layer: its shard's KV heads (replicated when a group is
     # wider than the model's KV heads, exactly as the cost model shards them)
     kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
-    common = {"kind": "pim", "model": model, "device": system.module, "partitioning": system.partitioning,
-              "weight_bits": system.weight_bits, "n_devices": tp}
+    common = StageSpec(kind="pim", model=model, layers=0, device=system.module, n_devices=tp,
+                       partitioning=system.partitioning, weight_bits=system.weight_bits)
     if isinstance(system, CentSystemConfig) and system.dataflow != CentDataflow.IDEAL:
-        common.update(dataflow=system.dataflow, system_devices=n)
+        common = replace(common, dataflow=system.dataflow, system_devices=n)
     dpa, costs = [], []
     for i, layers in enumerate(split_layers(model.layers, stages)):
         # every module of the group holds 1/tp of the stage's weights and of its KV heads
@@ -110,7 +110,7 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
             raise ParameterError("modules", f"{system.module} of stage {i} holds {weights / GB:.1f} GiB of weights "
                                             f"and has no room for KV: use more modules")
         dpa += [DpaMemory(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))] * tp
-        costs.append(dict(common, layers=layers, lm_head=i == stages - 1))
+        costs.append(replace(common, layers=layers, lm_head=i == stages - 1))
     return PimPlan(n, tp, stages, tuple(dpa), tuple(costs), system.module, load_link(spec.link))
 
 

@@ -76,7 +76,7 @@ def estimate_shape(model: LlmConfig, system: LolpimSystemConfig, pim_capacity_gb
     in_flight = min(microbatches, batch)      # micro-batches with at least one request
     per_mb = batch / in_flight                # requests per micro-batch, on average
     context = int(round(mean_context))
-    costs = [StageCost(**cost) for cost in plan.stage_costs]
+    costs = [spec.build() for spec in plan.stage_costs]
 
     def stage_s(cost: StageCost, requests: int) -> float:
         hop = _hop_s(plan.link, requests, model.hidden, model.bytes_per_value)

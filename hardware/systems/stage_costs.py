@@ -15,7 +15,7 @@ A stage is built from plain parameters (so a Ray process can rebuild it):
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -50,6 +50,26 @@ def _group(cost, n_devices: int):
         return cost
     return replace(cost, bytes_moved=cost.bytes_moved * n_devices, flops=cost.flops * n_devices,
                    energy_j=cost.energy_j * n_devices)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What one stage is priced from (the fields above): the typed form builders pass to actors."""
+    kind: str
+    model: LlmConfig
+    layers: int
+    device: str
+    n_devices: int = 1
+    partitioning: str = "token-centric"
+    weight_bits: int = 16
+    lm_head: bool = False
+    hbm_pim: str = "attacc-bg"
+    hbm_pim_stacks: int = 0
+    dataflow: str = "ideal"
+    system_devices: int = 0
+
+    def build(self) -> StageCost:
+        return StageCost(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 class StageCost:

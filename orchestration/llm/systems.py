@@ -25,6 +25,7 @@ from lolpim.hardware.systems.config import (CentDataflow, KvMode, Parallelism, P
                                             SystemKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
+from lolpim.hardware.systems.stage_costs import StageSpec
 from lolpim.models.llm.architecture import LlmConfig, load_llm
 from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_csv
 from lolpim.orchestration.llm.config import RunConfig
@@ -73,7 +74,7 @@ def resolve(cfg: RunConfig) -> LlmConfig:
 @dataclass(frozen=True)
 class Serving:
     """What one system's host, stages and KV managers are wired from."""
-    stage_costs: tuple[dict, ...]       # StageCost keyword arguments per pipeline stage
+    stage_costs: tuple[StageSpec, ...]  # one per pipeline stage
     stage_link: LinkSpec                # between stages
     host_link: LinkSpec                 # host <-> first/last stage and DPAs
     dpa_specs: tuple[DpaMemory, ...]    # one KV manager each
@@ -132,8 +133,8 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     check_fits(trace, plan.dpa_specs, sub.module)
     gpu_prefill = None
     if cfg.prefill == Prefill.ATTACHED_GPU:
-        gpu_prefill = GpuPrefill(cost={"kind": "gpu", "model": model, "layers": model.layers, "lm_head": True,
-                                       "device": cfg.prefill_gpu, "n_devices": 1},
+        gpu_prefill = GpuPrefill(cost=StageSpec(kind="gpu", model=model, layers=model.layers, lm_head=True,
+                                                device=cfg.prefill_gpu),
                                  link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s)
     kv_total = sum(d.capacity_chunks for d in plan.dpa_specs) * chunk
     system = _assemble(kind, model, trace, seed, Serving(
@@ -178,11 +179,9 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     chunk = sub.block_tokens * model.kv_bytes_per_token()
     dpa = (DpaMemory(int(kv_bytes // chunk), sub.block_tokens),)
     check_fits(trace, dpa, where)
-    cost = {"kind": str(kind), "model": model, "layers": model.layers, "lm_head": True, "device": sub.device,
-            "n_devices": n}
+    cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n)
     if kind == SystemKind.GPU_PIM:
-        cost["hbm_pim"] = sub.hbm_pim
-        cost["hbm_pim_stacks"] = pim.stacks_per_device
+        cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device)
     host_link = load_link("pcie-gen5-x16")
     kv_total = dpa[0].capacity_chunks * chunk
     # GPUs page their KV dynamically (vLLM-style) and run one batch: one "micro-batch"

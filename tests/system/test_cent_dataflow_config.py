@@ -19,9 +19,9 @@ def test_dataflow_reaches_the_cent_stage_costs_only_when_asked():
         return pim_plan(load_llm(cfg.model), getattr(cfg, kind), cfg.pim_capacity_gb)
 
     ideal = plan("cent")
-    assert all("dataflow" not in c for c in ideal.stage_costs)        # default: nothing changes
+    assert all(c.dataflow == "ideal" for c in ideal.stage_costs)        # default: nothing changes
     art = plan("cent", "cent.dataflow=artifact")
-    assert {c["dataflow"] for c in art.stage_costs} == {"artifact"}
-    assert {c["system_devices"] for c in art.stage_costs} == {art.modules}
+    assert {c.dataflow for c in art.stage_costs} == {"artifact"}
+    assert {c.system_devices for c in art.stage_costs} == {art.modules}
     lolpim = plan("lolpim", "cent.dataflow=artifact")
-    assert all("dataflow" not in c for c in lolpim.stage_costs)
+    assert all(c.dataflow == "ideal" for c in lolpim.stage_costs)

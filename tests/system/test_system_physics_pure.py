@@ -22,8 +22,8 @@ def test_plans_from_explicit_inputs():
     model = load_llm("qwen1.5-7b")
     plan = pim_plan(model, LolpimSystemConfig(), 128.0)
     assert plan.modules == 8 and plan.stages == 8 and len(plan.dpa_specs) == 8
-    assert [c["layers"] for c in plan.stage_costs] == split_layers(model.layers, 8)
+    assert [c.layers for c in plan.stage_costs] == split_layers(model.layers, 8)
     cent = pim_plan(model, CentSystemConfig(tensor_parallel=2), 128.0)
-    assert cent.tensor_parallel == 2 and all(c["partitioning"] == "head-first" for c in cent.stage_costs)
+    assert cent.tensor_parallel == 2 and all(c.partitioning == "head-first" for c in cent.stage_costs)
     choice = choose_tensor_parallel(model, LolpimSystemConfig(tensor_parallel=0), 128.0, fixed_trace(16, 4096, 64))
     assert choice.tensor_parallel in {c.tensor_parallel for c in choice.candidates}

@@ -22,6 +22,7 @@ def _cfg(*overrides):
     ("qwen1.5-7b", "longbench-qmsum", 128),
     ("qwen1.5-72b", "longbench-qmsum", 512),
 ])
+@pytest.mark.slow
 def test_auto_shape_is_within_3_percent_of_the_best_simulated(model, source, gb):
     base = [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={gb}",
             "workload.requests=24", "workload.output_tokens=32"]

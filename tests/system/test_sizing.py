@@ -25,6 +25,7 @@ def test_fewest_modules_is_the_fewest():
     assert pim_size(load_llm("llama3.1-70b"), "lolpim-module", fewest.modules - 1, fixed_trace(64, 131072, 256)) is None
 
 
+@pytest.mark.slow
 def test_estimates_match_the_simulation_within_10_percent():
     """Qwen1.5-7B at 32K: every row's PIM estimate and the GPU estimate against the simulated
     steady decode throughput of the same system and trace."""

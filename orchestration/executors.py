@@ -1,7 +1,10 @@
 """Choosing an executor from CLI flags."""
 from __future__ import annotations
 
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray
 from lolpim.core.errors import UserError
+from lolpim.orchestration.metrics import active_sink
 
 EXECUTORS = ("inline", "ray")
 
@@ -11,13 +14,10 @@ def make_executor(name: str, address: str | None = None, progress=None, max_proc
                   keep_processes: bool = False):
     # without an explicit callback, report to the process's /metrics exporter if one is serving
     if on_metrics is None:
-        from lolpim.orchestration.metrics import active_sink
         on_metrics = active_sink()
     if name == "inline":
-        from lolpim.actors.kernel.inline import InlineExecutor
         return InlineExecutor(progress=progress, record_trace=record_trace, on_metrics=on_metrics)
     if name == "ray":
-        from lolpim.actors.kernel.ray_executor import RayExecutor
         return RayExecutor(address=address, progress=progress, max_processes=max_processes,
                            record_trace=record_trace, on_metrics=on_metrics, max_window_ps=max_window_ps,
                            keep_processes=keep_processes)
@@ -26,7 +26,6 @@ def make_executor(name: str, address: str | None = None, progress=None, max_proc
 
 def ensure_ray_cluster(address: str | None = None) -> None:
     """Start (or join) Ray exactly as the Ray executor does; imports Ray, so only for --executor ray."""
-    from lolpim.actors.kernel.ray_executor import ensure_ray
     ensure_ray(address)
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
+import textwrap
 from dataclasses import dataclass
+
+from lolpim.core.errors import UserError
+from lolpim.orchestration import anchors
+from lolpim.orchestration.anchors import AREAS
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,10 @@ class AnchorCheck:
 
 def anchor_modules() -> list[str]:
     """The modules in orchestration/anchors/, found without importing them."""
-    from lolpim.orchestration import anchors
     return sorted(m.name for m in pkgutil.iter_modules(anchors.__path__))
 
 
 def area_of(module: str) -> str:
-    from lolpim.orchestration.anchors import AREAS
     return next((area for area, modules in AREAS.items() if module in modules), module)
 
 
@@ -70,7 +73,6 @@ def allowed_names() -> str:
 
 def select_modules(names) -> list[str]:
     """The modules named by areas or module names; UserError naming the allowed values otherwise."""
-    from lolpim.core.errors import UserError
     table = areas()
     if not names:
         return anchor_modules()
@@ -89,7 +91,6 @@ def select_modules(names) -> list[str]:
 def all_checks(areas: set[str] | None = None, progress=None) -> list[AnchorCheck]:
     """Every check of the selected areas (or module names); ``progress(i, n, module)`` is called
     before module i of n runs, and ``progress(n, n, None)`` at the end."""
-    from lolpim.orchestration import anchors
     modules = select_modules(sorted(areas) if areas else None)
     out: list[AnchorCheck] = []
     for i, name in enumerate(modules):
@@ -129,7 +130,6 @@ def format_table(checks: list[AnchorCheck], width: int = TABLE_WIDTH) -> str:
     into the list of sources below the table; a check name too long for its column wraps onto
     NAME_LINES lines and is then cut (ending in "..."): `--json` / `--out` keep it whole. Known
     misses follow with their reasons, wrapped."""
-    import textwrap
     sources = list(dict.fromkeys(c.source for c in checks))
     key = {src: f"[{i + 1}]" for i, src in enumerate(sources)}
     rows = [HEADER] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c))) for c in checks]

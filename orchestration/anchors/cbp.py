@@ -11,16 +11,16 @@ from __future__ import annotations
 import contextlib
 from functools import lru_cache
 
+from lolpim.models.cbp.experiment import QUICK_SETUP, pretrained_digits, run_cbp
 from lolpim.orchestration.validation import AnchorCheck
+from threadpoolctl import threadpool_limits
 
 PAPER = "Kim & Jeong, NeurIPS 2021 (arXiv 2110.02550), CBP; ANCHORS section 6"
 
 
 @lru_cache(maxsize=1)
 def _quick_binary_run() -> tuple[float, float, float, float]:
-    from lolpim.models.cbp.experiment import QUICK_SETUP, pretrained_digits, run_cbp
     try:
-        from threadpoolctl import threadpool_limits
         limit = threadpool_limits(1)   # tiny matrices: one BLAS thread is far faster
     except ImportError:
         limit = contextlib.nullcontext()

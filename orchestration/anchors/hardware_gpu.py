@@ -11,7 +11,16 @@ on a lent H200) are all held out: see lolpim/hardware/gpu_layer_check.py.
 from __future__ import annotations
 
 import numpy as np
-
+from lolpim.hardware.gpu.calibration import (
+    PREFILL_PATH,
+    load_microbench,
+    load_prefill_parts,
+    predictions,
+    prefill_attention_predictions,
+)
+from lolpim.hardware.gpu.layer_check import MEASURED as MEASURED_LAYER_FILES
+from lolpim.hardware.gpu.layer_check import compare_layers
+from lolpim.hardware.gpu.model import gpu_attention_kernel_cost, load_gpu
 from lolpim.orchestration.validation import AnchorCheck
 
 MEASURED = "measured here: hardware/gpu/data/h200_decode_microbench.json"
@@ -20,8 +29,6 @@ PREFILL = "measured here: hardware/gpu/data/h200_prefill_parts.json"
 
 
 def checks() -> list[AnchorCheck]:
-    from lolpim.hardware.gpu.model import gpu_attention_kernel_cost, load_gpu
-    from lolpim.hardware.gpu.calibration import load_microbench, predictions
 
     h200 = load_gpu("h200")
     mb = load_microbench()
@@ -75,12 +82,11 @@ def layer_checks(spec) -> list[AnchorCheck]:
     """Whole decoder layers measured on the card of ``spec``, none of them used in the fit.
     Tolerances: 10% on the medians (as for the held-out kernels), 15% on each fused layer (a
     layer sums ~12 kernels)."""
-    from lolpim.hardware.gpu.layer_check import MEASURED, compare_layers
 
     rows = compare_layers(spec)
     card = spec.name.upper().split("-")[0]
-    layers = f"measured here: hardware/gpu/data/{MEASURED[spec.name]}_decoder_layers.json"
-    prefill = f"measured here: hardware/gpu/data/{MEASURED[spec.name]}_prefill_parts.json"
+    layers = f"measured here: hardware/gpu/data/{MEASURED_LAYER_FILES[spec.name]}_decoder_layers.json"
+    prefill = f"measured here: hardware/gpu/data/{MEASURED_LAYER_FILES[spec.name]}_prefill_parts.json"
 
     def median(kind):
         return float(np.median([abs(r.error) for r in rows if r.kind == kind]))
@@ -100,7 +106,7 @@ def layer_checks(spec) -> list[AnchorCheck]:
                                note=KNOWN_FUSED_MISSES.get((spec.name, r.label), "")))
     for r in (r for r in rows if r.kind == "whole_model"):
         out.append(AnchorCheck("hardware", f"{card} whole-model decode step (fused, one CUDA graph): {r.label}",
-                               f"measured here: hardware/gpu/data/{MEASURED[spec.name]}_whole_model.json",
+                               f"measured here: hardware/gpu/data/{MEASURED_LAYER_FILES[spec.name]}_whole_model.json",
                                r.measured_s * 1e3, r.predicted_s * 1e3, 0.10, unit=" ms"))
     for r in (r for r in rows if r.kind == "fused_prefill_layer"):
         out.append(AnchorCheck("hardware", f"{card} whole prefill layer, fused element-wise: {r.label}",
@@ -129,8 +135,6 @@ KNOWN_FUSED_MISSES = {
 def h100_checks() -> list[AnchorCheck]:
     """The H100 preset is the datasheet (989 TFLOPS, 3.35 TB/s) plus the efficiencies learned on
     the H200: its measured layers test whether those carry over (nothing refitted)."""
-    from lolpim.hardware.gpu.model import load_gpu
-    from lolpim.hardware.gpu.calibration import PREFILL_PATH, load_prefill_parts, prefill_attention_predictions
 
     h100 = load_gpu("h100-sxm")
     path = "hardware/gpu/data/h100_prefill_parts.json"

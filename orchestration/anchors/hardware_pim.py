@@ -6,6 +6,8 @@ share come out of the attention mapping rules in hardware/pim/attention.py.
 """
 from __future__ import annotations
 
+from lolpim.hardware.pim import load_pim_module, pim_attention_cost
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.validation import AnchorCheck
 
 AIM = "AiM ISSCC 2022 / JSSC 2023 (ANCHORS section 1)"
@@ -16,13 +18,10 @@ GIB = 2 ** 30
 
 def tcp_example_module():
     """The 16-channel x 16-bank, 16 GB module LoL-PIM v3 uses to explain token-centric partitioning."""
-    from lolpim.hardware.pim import load_pim_module
     return load_pim_module("lolpim-module").with_changes(channels=16, rows_per_bank=32768)
 
 
 def checks() -> list[AnchorCheck]:
-    from lolpim.hardware.pim import load_pim_module, pim_attention_cost
-    from lolpim.models.llm.architecture import load_llm
 
     aim = load_pim_module("aim-gddr6")
     cent = load_pim_module("cent-module")

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from lolpim.models.hebbian.arithmetic import (
+    TableConfig,
+    expected_pairs,
+    train_multiplication,
+)
+from lolpim.models.hebbian.digits import DigitsConfig, load_sklearn_digits, train_digits
 from lolpim.orchestration.validation import AnchorCheck
 
 SOURCE = "issue 6 target; ANCHORS section 7 (Kim et al. 2019) has no load_digits figure"
@@ -17,13 +23,11 @@ SOURCE = "issue 6 target; ANCHORS section 7 (Kim et al. 2019) has no load_digits
 
 @lru_cache(maxsize=1)
 def _digits_seed0() -> float:
-    from lolpim.models.hebbian.digits import DigitsConfig, load_sklearn_digits, train_digits
     return train_digits(load_sklearn_digits(), DigitsConfig(), seed=0).test_accuracy
 
 
 @lru_cache(maxsize=1)
 def _table9() -> tuple[float, float]:
-    from lolpim.models.hebbian.arithmetic import TableConfig, expected_pairs, train_multiplication
     memory = train_multiplication(TableConfig(max_operand=9), seed=0)
     right = sum(memory.multiply(a, b) == a * b for a in range(1, 10) for b in range(1, 10))
     pairs = sum(memory.factor_pairs(int(p)) == expected_pairs(int(p), 9) for p in memory.products)

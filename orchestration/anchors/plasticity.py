@@ -25,7 +25,14 @@ from functools import lru_cache
 from math import inf, isfinite
 
 import numpy as np
-
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.plasticity.ocular_dominance import (
+    ocular_dominance_system,
+    summarise_run,
+)
+from lolpim.models.plasticity import cascade, protocols
+from lolpim.models.plasticity import graupner_brunel as gb
+from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.orchestration.validation import AnchorCheck
 
 AREA = "plasticity"
@@ -77,19 +84,16 @@ DOC_SJOSTROM_FAR = {(10.0, +10), (20.0, +10), (20.0, -10)}   # check points outs
 
 @lru_cache(maxsize=None)
 def cascade_pairing():
-    from lolpim.models.plasticity import cascade, protocols
     return protocols.cascade_pairing(cascade.load_params("hippocampal"), PAIRING_V_MV)
 
 
 @lru_cache(maxsize=None)
 def cascade_stdp():
-    from lolpim.models.plasticity import cascade, protocols
     return protocols.cascade_stdp(cascade.load_params("hippocampal"), STDP_DT_MS * 1e-3)
 
 
 @lru_cache(maxsize=None)
 def cascade_sjostrom():
-    from lolpim.models.plasticity import cascade, protocols
     return protocols.cascade_frequency(cascade.load_params("cortical"), SJOSTROM_HZ)
 
 
@@ -112,9 +116,6 @@ OD_CONTROL_MISS = ("the deprived eye falls less than a non-deprived control drif
 def ocular_dominance_run(cfg, variant: str, seed: int, boosting: bool) -> dict:
     """One inline run of the actor system (actors/plasticity/ocular_dominance.py), summarised (summarise_run).
     ``cfg`` is an OcularDominanceConfig (frozen, so it keys the cache)."""
-    from lolpim.actors.kernel.inline import InlineExecutor
-    from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run
-    from lolpim.models.plasticity import cascade
     params = cascade.load_params("hippocampal", bap_boosting=boosting)
     run = InlineExecutor().run(ocular_dominance_system(params, cfg, variant, seed))
     return summarise_run(run.results, cfg)
@@ -125,7 +126,6 @@ def ocular_dominance(cfg, variant: str, seed: int) -> dict:
     """Boost on and off for one (cfg, variant, seed): deprivation_shift of each, od.criteria, the
     binocular post rate (boost on) and the ratio the shift row uses (inf unless boost on shifts
     towards the open eye: a ratio of two non-positive shifts says nothing about boosting)."""
-    from lolpim.models.plasticity import ocular_dominance as od
     on_run, off_run = (ocular_dominance_run(cfg, variant, seed, b) for b in (True, False))
     on, off = od.deprivation_shift(on_run), od.deprivation_shift(off_run)
     crit = od.criteria(on, off)
@@ -148,7 +148,6 @@ def pairing_crossover_mV(v_mV, dw):
 
 def sjostrom_points(table):
     """One row per published point: (f_Hz, delta-t ms, model, data, fitted)."""
-    from lolpim.models.plasticity import protocols
     exp = protocols.experimental_data()["frequency"]
     data = np.column_stack([exp["dw_plus_10ms"], exp["dw_minus_10ms"]])
     return [(float(f), d, float(table[i, j]), float(data[i, j]), float(f) in SJOSTROM_FITTED_HZ)
@@ -156,7 +155,6 @@ def sjostrom_points(table):
 
 
 def sjostrom_scores(table):
-    from lolpim.models.plasticity import protocols
     exp = protocols.experimental_data()["frequency"]
     measured = np.column_stack([exp["dw_plus_10ms"], exp["dw_minus_10ms"]])
     same_sign = int((np.sign(table) == np.sign(measured)).sum())
@@ -180,8 +178,6 @@ def decay_width_ms(dt_ms, dw, side):
 
 
 def gb_extrema(n_pairs: int):
-    from lolpim.models.plasticity import graupner_brunel as gb
-    from lolpim.models.plasticity import protocols
     dt = np.arange(-100.0, 100.01, 0.5)
     dw = protocols.gb_stdp(gb.load_params("DP"), dt * 1e-3, n_pairs=n_pairs)
     return float(dt[np.argmin(dw)]), float(dt[np.argmax(dw)])
@@ -209,7 +205,6 @@ def pairing_curve_checks():
 
 def pairing_crossover_checks():
     """The crossover (ANCHORS 5: 'near -40..-30 mV') was not a calibration target."""
-    from lolpim.models.plasticity import protocols
     lo, hi = protocols.experimental_data()["pairing"]["crossover_range_mV"]
     x = pairing_crossover_mV(PAIRING_V_MV, cascade_pairing())
     row = within("cascade pairing: V_h of the crossover, depression -> potentiation (-40..-30 mV)",
@@ -257,7 +252,6 @@ LATE_WINDOW_CAUSE = (
 
 def stdp_late_checks():
     """+30..+100 ms, beyond the LTP window: what the docs say about the model, and the data."""
-    from lolpim.models.plasticity import protocols
     exp = protocols.experimental_data()["stdp"]
     lo, hi = exp["no_change_after_ms"]
     dw, dt = cascade_stdp(), STDP_DT_MS
@@ -301,7 +295,6 @@ def sjostrom_table_checks():
 def _sjostrom_counts(fitted: bool):
     """(points, right sign, within tolerance, needed signs, needed within, the far points) for the fitted or
     the check points; 'needed' applies the 10-point acceptance rates (8/10, 7/10) to this subset, rounded up."""
-    from lolpim.models.plasticity import protocols
     exp = protocols.experimental_data()["frequency"]
     total, tol = len(exp["frequency_hz"]) * len(SJOSTROM_DT_MS), exp["close_tolerance"]
     pts = [p for p in sjostrom_points(cascade_sjostrom()) if p[4] == fitted]
@@ -332,7 +325,6 @@ def sjostrom_fitted_checks():
 
 def sjostrom_held_out_checks():
     """The 6 check points (10, 20, 40 Hz), at the same rates as the 10-point acceptance."""
-    from lolpim.models.plasticity import protocols
     exp = protocols.experimental_data()["frequency"]
     n, signs, close, need_sign, need_close, far = _sjostrom_counts(fitted=False)
     wrong = {(f, dt): (m, d) for f, dt, m, d, fit in sjostrom_points(cascade_sjostrom())
@@ -352,7 +344,6 @@ def sjostrom_held_out_checks():
 
 
 def _od_config(synapses: int, neurons: int, base=None):
-    from lolpim.models.plasticity import ocular_dominance as od
     return replace(base or od.OcularDominanceConfig(), neurons=neurons, synapses_per_eye=synapses)
 
 
@@ -364,7 +355,6 @@ def _seeds_label(seeds) -> str:
 
 
 def _phases_label(cfg) -> str:
-    from lolpim.models.plasticity import ocular_dominance as od
     if (cfg.binocular_s, cfg.deprivation_s, cfg.recovery_s) == (od.OcularDominanceConfig.binocular_s,
                                                                  od.OcularDominanceConfig.deprivation_s,
                                                                  od.OcularDominanceConfig.recovery_s):
@@ -475,8 +465,6 @@ def ocular_dominance_seed_checks(synapses=10, neurons=1, seed=0, base=None):
 
 
 def graupner_brunel_checks():
-    from lolpim.models.plasticity import graupner_brunel as gb
-    from lolpim.models.plasticity import protocols
     out = []
     for n_pairs in (60, 30):
         t_min, t_max = gb_extrema(n_pairs)

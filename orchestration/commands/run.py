@@ -8,10 +8,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
 from lolpim.core.errors import ConfigError
 from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration.executors import add_executor_flags, make_executor
-from lolpim.orchestration.llm.compare import format_table, run_systems, warm_up_plotting, write_outputs
+from lolpim.orchestration.llm.compare import (
+    format_table,
+    run_systems,
+    warm_up_plotting,
+    write_outputs,
+)
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.metrics import add_metrics_flags, serving
 from lolpim.orchestration.pipeline_demo import format_summary, summarise
@@ -87,7 +93,6 @@ def _run(args) -> int:
 def _report(cfg: RunConfig, args, result: dict) -> None:
     """Stop the embedded Ray, then write --out and print the table (or --json)."""
     if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
-        from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
         shutdown_embedded_ray()
     result["config"] = cfgmod.to_dict(cfg)
     written = write_outputs(result, Path(args.out)) if args.out else []

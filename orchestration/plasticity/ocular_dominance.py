@@ -18,9 +18,16 @@ from math import gcd
 from pathlib import Path
 
 import numpy as np
-
 from lolpim.actors.kernel.inline import InlineExecutor
-from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run, timing_ps
+from lolpim.actors.kernel.ray_executor import (  # imports Ray: only for --executor ray
+    RayExecutor,
+    ensure_ray,
+)
+from lolpim.actors.plasticity.ocular_dominance import (
+    ocular_dominance_system,
+    summarise_run,
+    timing_ps,
+)
 from lolpim.core.errors import UserError
 from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.orchestration.memory import check_fits
@@ -145,7 +152,6 @@ def sample_interval(durations: dict, requested: float | None) -> float:
 def _executor(settings: dict, address, checkpoint_every: int, progress):
     if settings["executor"] == "inline":
         return InlineExecutor(progress=progress, progress_every_events=2000)
-    from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray   # imports Ray: only for --executor ray
     try:
         ensure_ray(address)
     except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -81,6 +81,7 @@ class Source(Actor):
 
 class Stage(Actor):
     accepts = {"work": Work, "done": Empty}
+    timers = frozenset({"done"})
     # queue: (mb, round, sent_ps) of each waiting micro-batch, the head in service when busy
     state_fields = ("queue", "busy", "busy_ps", "served")
 

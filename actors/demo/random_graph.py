@@ -25,6 +25,7 @@ class Tick:
 
 class GraphNode(Actor):
     accepts = {"ping": Ping, "tick": Tick}
+    timers = frozenset({"tick"})
     state_fields = ("checksum", "received")
 
     @frozen_params

@@ -252,6 +252,7 @@ class SampleSource(Actor):
     """
 
     accepts = {"tick": Empty, "recall": Recall}
+    timers = frozenset({"tick"})
     state_fields = ("stage", "epoch", "order", "cursor", "inflight", "answers", "last_transitions",
                     "transitions_now", "curves", "outputs", "chain_step", "chain_accuracy", "finished_ps")
 

@@ -49,6 +49,7 @@ class Actor:
     accepts: dict[str, Any] = {}
     lookahead_ps: int = 1
     peer_names: frozenset | None = None
+    timers: frozenset = frozenset()   # message kinds only the actor itself may send (its clocks)
     Params: type | None = None
     state_fields: tuple[str, ...] = ()
 
@@ -233,6 +234,9 @@ def check_payload(actor: Actor, event: Event, max_payload_bytes: int):
     if schema is None:
         allowed = ", ".join(sorted(actor.accepts)) or "none"
         raise MessageError(actor.name, event.kind, "kind", f"is unknown to this actor; it accepts: {allowed}")
+    if event.kind in actor.timers and event.src != actor.name:
+        raise MessageError(actor.name, event.kind, "src", f"is '{event.src}': '{event.kind}' is this actor's own "
+                                                          "timer, sent only by itself")
     if len(event.payload) > max_payload_bytes:
         raise MessageError(actor.name, event.kind, "payload",
                            f"is {len(event.payload)} bytes, over the limit of {max_payload_bytes} bytes")

@@ -23,7 +23,7 @@ Example::
 Field types: int, float (an int is accepted), str, bool, bytes, list[T] (any nesting of
 these), and ``T | None``. Checks are exact: a bool is not an int, 1.0 is not an int.
 Metadata (all optional): ``min`` / ``max`` (inclusive; for a list, every number in it; NaN
-fails any bound), ``max_len`` (length of a str, bytes or the outer list), ``choices``
+fails any bound; an int is always within the signed 64-bit range), ``max_len`` (length of a str, bytes or the outer list), ``choices``
 (the allowed values). Every field must be present on the wire (defaults only help
 senders) and no other field may be. A bad message raises MessageError naming the actor,
 the kind and the field, never another exception.
@@ -71,6 +71,9 @@ def _describe(tp) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_describe(a) for a in typing.get_args(tp))
     return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1   # every int field lies in this range unless narrowed
 
 
 def _range_check(meta: dict, where: str):
@@ -124,6 +127,8 @@ def _compile(tp, meta: dict, where: str = "", top: bool = True, nullable: bool =
         raise TypeError(f"message field type {tp!r} is not supported: use int, float, str, bool, bytes, "
                         "list[...] of them, or 'T | None'")
     ok = (int,) if tp is int else (float, int) if tp is float else (tp,)
+    if tp is int:   # msgpack carries up to 2**64 - 1 and Python ints are unbounded; numpy indices are int64
+        meta = {**meta, "min": max(meta.get("min", INT64_MIN), INT64_MIN), "max": min(meta.get("max", INT64_MAX), INT64_MAX)}
     rng = _range_check(meta, where) if tp in (int, float, str) else None
     desc = _describe(tp) + (" or nil" if nullable else "")
 

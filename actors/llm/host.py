@@ -65,6 +65,7 @@ class GpuPrefill:
 
 class LlmHost(Actor):
     accepts = {"mb": Microbatch, "granted": Granted, "arrive": Empty, "dispatch": Dispatch}
+    timers = frozenset({"arrive", "dispatch"})
     state_fields = ("status", "kv", "generated", "first_token_ps", "last_token_ps", "finish_ps", "preemptions",
                     "intervals_ps", "waiting", "members", "mb_state", "rounds", "next_round", "gpu_free_ps",
                     "admission_blocked", "used_token_s", "saturated_token_s", "saturated_s", "saturated_tokens",

@@ -47,6 +47,7 @@ def _lookahead_ps(cost: StageCost, link_ps: int) -> int:
 
 class LlmStage(Actor):
     accepts = {"mb": Microbatch, "free": Empty}
+    timers = frozenset({"free"})
     state_fields = ("queue", "busy", "busy_until_ps", "busy_ps", "passes", "energy_j")
 
     @frozen_params

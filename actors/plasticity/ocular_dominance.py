@@ -120,6 +120,7 @@ class _ModelStateActor(Actor):
 
 class EyePopulation(_ModelStateActor):
     accepts = {"baps": Baps, "tick": Empty}
+    timers = frozenset({"tick"})
     state_fields = ("block", "sample_t", "sample_w")
     model_field = "block"
 
@@ -195,6 +196,7 @@ class EyePopulation(_ModelStateActor):
 
 class NeuronBlock(_ModelStateActor):
     accepts = {"epsp": Epsp, "tick": Empty}
+    timers = frozenset({"tick"})
     state_fields = ("neurons", "inbox")
     model_field = "neurons"
 
@@ -229,6 +231,8 @@ class NeuronBlock(_ModelStateActor):
             out = [] if self.inbox else [self.send(self.name, "tick", Empty(), TICK_OFFSET_PS)]
             self.inbox.append((payload.eye, *columns))
             return out
+        if not self.inbox:      # its tick is only ever set by an epsp: a second one is a forgery
+            self.reject(event, "kind", "a tick with no epsp received since the last one")
         self.inbox.sort(key=lambda item: item[0])      # left eye first, whatever the delivery order
         parts = self.inbox
         self.inbox = []

@@ -24,14 +24,21 @@ from lolpim.hardware.systems.stage_costs import StageCost, StageSpec
 NEVER = 2**62   # send horizon when no pass is queued or pending: nothing to send
 
 
+# what the configs allow (workload: 10M prompt + 1M output tokens; 100,000 requests per
+# micro-batch), rounded up: anything beyond is a forged message, and would overflow the int64
+# FLOP counts of the cost models
+MAX_TOKENS_PER_REQUEST = 2**24
+MAX_MICROBATCH_REQUESTS = 2**17
+
+
 @message
 class Microbatch:
     """One micro-batch's pass: its requests, the context each attends over and, for a request
     whose KV is not there yet, its prompt length (0: decoding)."""
     mb: int = field(metadata={"min": 0})
-    reqs: list[int] = field(metadata={"min": 0})
-    ctx: list[int] = field(metadata={"min": 1})
-    prompt: list[int] = field(metadata={"min": 0})
+    reqs: list[int] = field(metadata={"min": 0, "max_len": MAX_MICROBATCH_REQUESTS})
+    ctx: list[int] = field(metadata={"min": 1, "max": MAX_TOKENS_PER_REQUEST})
+    prompt: list[int] = field(metadata={"min": 0, "max": MAX_TOKENS_PER_REQUEST})
     sent_ps: int = field(metadata={"min": 0})
 
     def __post_init__(self):

@@ -208,7 +208,18 @@ def pim_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
     """
     layers = _check_layers(layers, model)
     weight_bits = check_weight_bits(weight_bits)
+    _check_partitioning(partitioning)
     ctx = _contexts(contexts_tokens)
+    # a micro-batch passes through every pipeline stage with the same contexts, and the stages
+    # of a pipeline mostly hold the same layers: one answer serves them all (a fresh dict each
+    # time, since callers add parts to it)
+    return dict(_decode_layers_cached(spec, model, ctx.tobytes(), layers, partitioning, weight_bits))
+
+
+@lru_cache(maxsize=4096)
+def _decode_layers_cached(spec: PimModuleSpec, model: LlmConfig, ctx_bytes: bytes, layers: int,
+                          partitioning: str, weight_bits: int) -> dict[str, OpCost]:
+    ctx = np.frombuffer(ctx_bytes, dtype=np.int64)
     batch = int(ctx.size)
     shapes = model.fc_shapes()
     fc = {part: _gemv_cached(spec, *shapes[part], batch, weight_bits) for part in ("qkv", "out_proj")}

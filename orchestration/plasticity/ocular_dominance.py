@@ -32,6 +32,7 @@ from lolpim.core.errors import UserError
 from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
+from lolpim.orchestration.results import json_safe
 
 MAX_SIMULATED_S = 3600.0        # one simulated hour: about 5 min at K x S = 1 x 10 here
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
@@ -163,17 +164,6 @@ def _executor(settings: dict, address, checkpoint_every: int, progress):
                        progress=progress, keep_processes=True, max_window_ps=round(WINDOW_S * 1e12))
 
 
-def _finite(x):
-    """JSON-safe: inf and nan (e.g. a shift ratio over a zero shift) become None."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
-
-
 def run_ocular_dominance(args, params, out: dict) -> dict:
     """Fill ``out`` (protocol, model, params already there) with the two runs."""
     settings = check_args(args)
@@ -247,7 +237,7 @@ def run_ocular_dominance(args, params, out: dict) -> dict:
                        "integration_steps": v["integration_steps"], "synapse_events": v["synapse_events"]}
                    for k, v in runs.items()}
     out["summary"] = summary
-    return _finite(out)
+    return json_safe(out)   # inf/nan (a shift ratio over a zero shift) become null
 
 
 # -- reporting ----------------------------------------------------------------------------------

@@ -70,14 +70,15 @@ from lolpim.orchestration.results import json_safe
 from lolpim.orchestration.executors import ensure_ray_cluster
 from lolpim.orchestration.llm.compare import run_systems
 
-SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim"}
-PIM_SYSTEMS = ("lolpim", "cent")
+SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim", "neupims": "neupims",
+                "lolpim-xpu": "lolpim_xpu"}
+PIM_SYSTEMS = ("lolpim", "cent", "neupims", "lolpim-xpu")
 GPU_SYSTEMS = ("gpu", "gpu-pim")
 SHORTHANDS = ("system", "model", "trace", "context", "modules", "gpus", "batch", "seed")
 # axes that describe a system's hardware rather than its workload: a [[baseline]] does not
 # take them from the grid, and plots match systems "at equal settings" on the other axes
 HARDWARE_AXES = ("system", "modules", "gpus", "batch")
-HARDWARE_TABLES = ("lolpim", "cent", "gpu", "gpu_pim")
+HARDWARE_TABLES = ("lolpim", "cent", "gpu", "gpu_pim", "neupims", "lolpim_xpu")
 RESULTS_DIR = Path("results")
 MAX_RESULTS_BYTES = 2**30   # ~500k points; read whole by `lolpim plot` and on resume
 

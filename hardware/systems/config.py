@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
+from typing import ClassVar
 from enum import Enum, StrEnum
 
 from lolpim.core.errors import ConfigError
@@ -45,6 +46,13 @@ class SystemKind(StrEnum):
     GPU = "gpu"
     GPU_PIM = "gpu-pim"
     CENT = "cent"
+    NEUPIMS = "neupims"          # xPU+PIM baseline (NeuPIMs-style)
+    LOLPIM_XPU = "lolpim-xpu"    # LoL-PIM's techniques on the xPU+PIM module
+
+
+# what `system = "compare"` runs unless `systems` says otherwise: the main job's four systems
+# (the xPU+PIM pair is asked for by name: `systems = lolpim,neupims,lolpim-xpu,cent,gpu`)
+DEFAULT_COMPARE = (SystemKind.LOLPIM, SystemKind.GPU, SystemKind.GPU_PIM, SystemKind.CENT)
 
 
 class CentDataflow(StrEnum):
@@ -97,7 +105,10 @@ class EnumFields:
 
 @dataclass(frozen=True)
 class PimSystemConfig(EnumFields):
-    """What every PIM-only system (LoL-PIM, CENT) is configured by."""
+    """What every PIM system (LoL-PIM, CENT, and the xPU+PIM pair) is configured by."""
+    # how a stage is priced: "pim" (everything on the banks and the near-memory unit) or "xpu"
+    # (FC GEMMs on matrix units beside the banks, attention on the banks: hardware/pim/xpu.py)
+    stage_kind: ClassVar[str] = "pim"
     module: str = "lolpim-module"
     modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gb / module size
     # modules per pipeline stage (a tensor-parallel group)
@@ -124,6 +135,26 @@ class CentSystemConfig(PimSystemConfig):
     kv_mode: KvMode = KvMode.STATIC
     partitioning: Partitioning = Partitioning.HEAD_FIRST
     dataflow: CentDataflow = CentDataflow.IDEAL
+
+
+@dataclass(frozen=True)
+class NeupimsSystemConfig(PimSystemConfig):
+    """NeuPIMs-style xPU+PIM baseline: matrix units run the FC GEMMs at batch, the banks run
+    attention GEMVs, both overlapped (dual row buffers); static KV, head-first mapping, one input
+    buffer entry and single-port outputs (the neupims-module preset); pipeline across modules
+    as CENT here."""
+    stage_kind: ClassVar[str] = "xpu"
+    module: str = "neupims-module"
+    kv_mode: KvMode = KvMode.STATIC
+    partitioning: Partitioning = Partitioning.HEAD_FIRST
+
+
+@dataclass(frozen=True)
+class LolpimXpuSystemConfig(LolpimSystemConfig):
+    """LoL-PIM's techniques on the same xPU+PIM module: dynamic DPA KV, token-centric attention,
+    dynamic command scheduling (the lolpim-xpu-module preset), pipeline across modules."""
+    stage_kind: ClassVar[str] = "xpu"
+    module: str = "lolpim-xpu-module"
 
 
 @dataclass(frozen=True)

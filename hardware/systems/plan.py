@@ -71,8 +71,8 @@ def check_fits(trace: Trace, dpa_specs, name: str) -> None:
 
 def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
              tensor_parallel: int | None = None) -> PimPlan:
-    """The layout of the LoL-PIM (``LolpimSystemConfig``) or CENT-style (``CentSystemConfig``)
-    system; ``tensor_parallel`` overrides the configured modules per stage (the automatic shape
+    """The layout of a PIM system: LoL-PIM (``LolpimSystemConfig``, and its xPU+PIM form), CENT-style
+    (``CentSystemConfig``) or NeuPIMs-style (``NeupimsSystemConfig``); ``tensor_parallel`` overrides the configured modules per stage (the automatic shape
     choice tries several)."""
     lolpim = isinstance(system, LolpimSystemConfig)
     spec = load_pim_module(system.module)
@@ -97,7 +97,7 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
     # KV one module keeps per token and layer: its shard's KV heads (replicated when a group is
     # wider than the model's KV heads, exactly as the cost model shards them)
     kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
-    common = StageSpec(kind="pim", model=model, layers=0, device=system.module, n_devices=tp,
+    common = StageSpec(kind=system.stage_kind, model=model, layers=0, device=system.module, n_devices=tp,
                        partitioning=system.partitioning, weight_bits=system.weight_bits)
     if isinstance(system, CentSystemConfig) and system.dataflow != CentDataflow.IDEAL:
         common = replace(common, dataflow=system.dataflow, system_devices=n)

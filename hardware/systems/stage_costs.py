@@ -1,8 +1,10 @@
 """What one pipeline stage charges for one pass of a micro-batch, from hardware/ models.
 
 A stage is built from plain parameters (so a Ray process can rebuild it):
-  kind        "pim" (layers on one PIM module), "gpu" (a tensor-parallel GPU group running the
-              whole model) or "gpu-pim" (GPUs run FC, HBM-PIM runs attention; AttAcc-style)
+  kind        "pim" (layers on one PIM module), "xpu" (layers on an xPU+PIM module: matrix units run
+              FC GEMMs, banks run attention, overlapped; NeuPIMs-style), "gpu" (a tensor-parallel
+              GPU group running the whole model) or "gpu-pim" (GPUs run FC, HBM-PIM runs
+              attention; AttAcc-style)
   model       the LLM (an LlmConfig, resolved once by the system builder; a preset name is loaded)
   layers      decoder layers held by this stage
   lm_head     whether this stage also runs the LM head (the last pipeline stage does)
@@ -26,6 +28,8 @@ from lolpim.hardware.links import allreduce_cost, load_link
 from lolpim.hardware.pim import (load_pim_module, pim_decode_layers_cost, pim_gemv_cost,
                                  pim_prefill_layers_cost)
 from lolpim.hardware.pim import cent_dataflow as cd
+from lolpim.hardware.pim.attention import nmu_gemm_cost
+from lolpim.hardware.pim.xpu import xpu_decode_layers_cost, xpu_step_cost
 from lolpim.hardware.pim.cent_dataflow import CentBlockLayout, check_dataflow
 from lolpim.models.llm.architecture import LlmConfig, load_llm
 
@@ -88,7 +92,7 @@ class StageCost:
         self.partitioning = partitioning
         self.weight_bits = weight_bits
         self.lm_head = lm_head
-        if kind == "pim":
+        if kind in ("pim", "xpu"):
             self.spec = load_pim_module(device)
             self.shard = shard_model(self.model, n_devices)
         elif kind in ("gpu", "gpu-pim"):
@@ -109,6 +113,8 @@ class StageCost:
 
     def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
         """One new token for every request; ``contexts`` = KV length each attends over."""
+        if self.kind == "xpu":
+            return self._xpu_decode_s(contexts)
         if self.kind == "pim":
             parts = pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
                                            self.weight_bits)
@@ -130,6 +136,20 @@ class StageCost:
                                              layers=None if self.lm_head else self.layers,
                                              weight_bits=self.weight_bits)
         cost = total(parts)
+        return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
+
+    def _xpu_decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
+        """An xPU+PIM stage: FC GEMMs on the matrix units overlap attention on the banks
+        (hardware/pim/xpu.py); the LM head is one more GEMM on the matrix units, after them."""
+        parts = xpu_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
+                                       self.weight_bits)
+        if self.lm_head:
+            parts["lm_head"] = nmu_gemm_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices,
+                                             len(contexts), self.weight_bits)
+        parts = {name: _group(cost, self.n_devices) for name, cost in parts.items()}
+        if self.n_devices > 1:
+            parts["communication"] = self._pim_allreduce(len(contexts))
+        cost = xpu_step_cost(parts)
         return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
 
     def _artifact_layout(self):
@@ -168,7 +188,7 @@ class StageCost:
     def prefill_s(self, prompts: np.ndarray) -> float:
         if len(prompts) == 0:
             return 0.0
-        if self.kind == "pim":
+        if self.kind in ("pim", "xpu"):     # prompts run on the module's compute (NMU / matrix units)
             return sum(total(pim_prefill_layers_cost(self.spec, self.shard, int(p), self.layers)).time_s
                        for p in prompts)
         return total(gpu_prefill_cost(self.spec, self.model, prompts, self.n_devices,

@@ -31,9 +31,11 @@ from lolpim.orchestration.results import write_csv
 from lolpim.orchestration.sweep import _hardware, is_hardware_axis, read_results
 
 THROUGHPUT = "throughput_tokens_per_s"
-SYSTEM_NAMES = {"lolpim": "LoL-PIM", "cent": "CENT", "gpu": "GPU", "gpu-pim": "GPU+PIM"}
-SYSTEM_ORDER = ("lolpim", "cent", "gpu", "gpu-pim")
-SYSTEM_STYLE = {"lolpim": ("-", "o"), "cent": ("--", "s"), "gpu": (":", "^"), "gpu-pim": ("-.", "D")}
+SYSTEM_NAMES = {"lolpim": "LoL-PIM", "cent": "CENT", "gpu": "GPU", "gpu-pim": "GPU+PIM", "neupims": "NeuPIMs",
+                "lolpim-xpu": "LoL-PIM (xPU+PIM)"}
+SYSTEM_ORDER = ("lolpim", "cent", "gpu", "gpu-pim", "lolpim-xpu", "neupims")
+SYSTEM_STYLE = {"lolpim": ("-", "o"), "cent": ("--", "s"), "gpu": (":", "^"), "gpu-pim": ("-.", "D"),
+                "lolpim-xpu": ("-", "P"), "neupims": ("--", "X")}
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lolpim.core.errors import ConfigError
-from lolpim.hardware.systems.config import (CentSystemConfig, GpuPimSystemConfig, GpuSystemConfig,
-                                            LolpimSystemConfig, Prefill, SystemKind, as_enum)
+from lolpim.hardware.systems.config import (DEFAULT_COMPARE, CentSystemConfig, GpuPimSystemConfig,
+                                            GpuSystemConfig, LolpimSystemConfig, LolpimXpuSystemConfig,
+                                            NeupimsSystemConfig, Prefill, SystemKind, as_enum)
 from lolpim.models.llm.workload import ARRIVALS, dataset_names
 from lolpim.orchestration.pipeline_demo import PipelineDemoConfig
 
@@ -41,12 +42,14 @@ class RunConfig:
     # attached-gpu: PIM systems prefill on `prefill_gpu`, overlapping decode
     prefill: Prefill = Prefill.BEFORE
     prefill_gpu: str = "a100-80gb"
-    systems: tuple[SystemKind, ...] = tuple(SystemKind)   # which systems "compare" runs
+    systems: tuple[SystemKind, ...] = DEFAULT_COMPARE   # which systems "compare" runs
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     lolpim: LolpimSystemConfig = field(default_factory=LolpimSystemConfig)
     cent: CentSystemConfig = field(default_factory=CentSystemConfig)
     gpu: GpuSystemConfig = field(default_factory=GpuSystemConfig)
     gpu_pim: GpuPimSystemConfig = field(default_factory=GpuPimSystemConfig)
+    neupims: NeupimsSystemConfig = field(default_factory=NeupimsSystemConfig)
+    lolpim_xpu: LolpimXpuSystemConfig = field(default_factory=LolpimXpuSystemConfig)
     pipeline: PipelineDemoConfig = field(default_factory=PipelineDemoConfig)   # system = "pipeline-demo"
 
     def __post_init__(self):

@@ -21,8 +21,8 @@ from lolpim.hardware.gpu.model import load_gpu
 from lolpim.hardware.hbm_pim import load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import (CentDataflow, KvMode, Parallelism, PimSystemConfig, Prefill,
-                                            SystemKind)
+from lolpim.hardware.systems.config import (CentDataflow, KvMode, LolpimSystemConfig, Parallelism,
+                                            PimSystemConfig, Prefill, SystemKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
@@ -120,12 +120,22 @@ def _assemble(kind: SystemKind, model: LlmConfig, trace: Trace, seed: int, servi
     return SystemSpec(tuple(actors), seed=seed)
 
 
+PIM_KINDS = (SystemKind.LOLPIM, SystemKind.CENT, SystemKind.NEUPIMS, SystemKind.LOLPIM_XPU)
+
+
+def pim_system_config(kind: SystemKind, cfg: RunConfig) -> PimSystemConfig:
+    """The table of ``cfg`` that configures PIM system ``kind``."""
+    return {SystemKind.LOLPIM: cfg.lolpim, SystemKind.CENT: cfg.cent, SystemKind.NEUPIMS: cfg.neupims,
+            SystemKind.LOLPIM_XPU: cfg.lolpim_xpu}[kind]
+
+
 def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
-    """LoL-PIM (pipeline or tensor parallel over modules) or the CENT-style PIM-only system."""
-    sub: PimSystemConfig = cfg.lolpim if kind == SystemKind.LOLPIM else cfg.cent
+    """A PIM system: LoL-PIM (pipeline or tensor parallel over modules), the CENT-style PIM-only
+    system, or the xPU+PIM pair (NeuPIMs-style baseline, LoL-PIM on the xPU+PIM module)."""
+    sub = pim_system_config(kind, cfg)
     spec = load_pim_module(sub.module)
     auto = None
-    if kind == SystemKind.LOLPIM and sub.parallelism == Parallelism.PIPELINE and sub.tensor_parallel == 0:
+    if isinstance(sub, LolpimSystemConfig) and sub.parallelism == Parallelism.PIPELINE and sub.tensor_parallel == 0:
         auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gb, trace)
     plan = pim_plan(model, sub, cfg.pim_capacity_gb, auto.tensor_parallel if auto else None)
     n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, sub.chunk_bytes
@@ -195,7 +205,7 @@ def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model
     """System ``kind`` of ``cfg`` on ``trace``; ``model`` is ``resolve(cfg)`` when the caller has it."""
     kind = SystemKind(kind)
     model = model or resolve(cfg)
-    if kind in (SystemKind.LOLPIM, SystemKind.CENT):
+    if kind in PIM_KINDS:
         return build_pim(kind, cfg, trace, seed, model)
     return build_gpu(kind, cfg, trace, seed, model)
 

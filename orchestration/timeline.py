@@ -5,12 +5,16 @@ lengths) in their results; this module only turns them into the Trace Event Form
 chrome://tracing and ui.perfetto.dev load: a process per system, a thread per actor, "X"
 (complete) events for spans, "i" (instant) events for instants and "C" (counter) events for
 gauges. Times are simulated time, written in microseconds as the format expects.
+What the LLM actors record, and how it becomes these events: orchestration/llm/timeline.py.
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lolpim.core.errors import UserError
 
 PS_PER_US = 1_000_000
 
@@ -34,18 +38,25 @@ class Instant:
 
 @dataclass(frozen=True)
 class Counter:
+    """Gauges sampled at ``time_ps``: {series: value}, e.g. {"waiting": 3, "running": 8}. The
+    event is named after its track, so each actor's gauges get their own counter track (a
+    viewer keys counters by process and name: "host waiting", "dpa003 allocated chunks")."""
     track: str
-    name: str             # the gauge ("kv_chunks_used", "queue")
     time_ps: int
-    value: float
+    values: dict
 
 
-def trace_events(process: str, pid: int, spans=(), instants=(), counters=()) -> list[dict]:
-    """The Trace Event Format events of one simulated system (process ``pid``)."""
-    tracks = sorted({e.track for group in (spans, instants, counters) for e in group})
+def trace_events(process: str, pid: int, spans=(), instants=(), counters=(), order=()) -> list[dict]:
+    """The Trace Event Format events of one simulated system (process ``pid``). Tracks are
+    numbered (and shown) in ``order``, then the others by name."""
+    named = {e.track for group in (spans, instants, counters) for e in group}
+    tracks = [t for t in order if t in named] + sorted(named - set(order))
     tid = {name: i + 1 for i, name in enumerate(tracks)}
-    events = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": process}}]
-    events += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid[t], "args": {"name": t}} for t in tracks]
+    events = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": process}},
+              {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}}]
+    for t in tracks:
+        events += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid[t], "args": {"name": t}},
+                   {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid[t], "args": {"sort_index": tid[t]}}]
     for s in spans:
         if s.end_ps < s.start_ps:
             raise ValueError(f"span {s.name!r} on {s.track!r} ends before it starts")
@@ -53,14 +64,48 @@ def trace_events(process: str, pid: int, spans=(), instants=(), counters=()) -> 
                        "dur": (s.end_ps - s.start_ps) / PS_PER_US, "args": s.args})
     events += [{"ph": "i", "s": "t", "name": i.name, "pid": pid, "tid": tid[i.track], "ts": i.time_ps / PS_PER_US,
                 "args": i.args} for i in instants]
-    events += [{"ph": "C", "name": c.name, "pid": pid, "tid": tid[c.track], "ts": c.time_ps / PS_PER_US,
-                "args": {c.name: c.value}} for c in counters]
+    events += [{"ph": "C", "name": c.track, "pid": pid, "tid": tid[c.track], "ts": c.time_ps / PS_PER_US,
+                "args": dict(c.values)} for c in counters]
     return events
 
 
-def write_trace(path: Path, systems: list[list[dict]]) -> Path:
-    """Write the events of every system (``trace_events`` lists) as one trace file."""
+def write_trace(path: Path, systems: list[list[dict]], other_data: dict | None = None) -> Path:
+    """Write the events of every system (``trace_events`` lists) as one trace file; ``other_data``
+    is the format's free-form metadata (viewers show it as the trace's info). Written one event
+    a line, so a capped run of millions of events never holds the whole text in memory."""
     path = Path(path)
-    events = [e for system in systems for e in system]
-    path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}, allow_nan=False))
+    with open(path, "w") as f:
+        f.write('{"displayTimeUnit": "ms", "otherData": ')
+        f.write(json.dumps(other_data or {}, allow_nan=False))
+        f.write(', "traceEvents": [')
+        first = True
+        for system in systems:
+            for e in system:
+                f.write("\n" if first else ",\n")
+                f.write(json.dumps(e, allow_nan=False, separators=(",", ":")))
+                first = False
+        f.write("\n]}\n")
+    return path
+
+
+def check_trace_path(value, flag: str = "--timeline") -> Path:
+    """Make sure the trace can be written at ``value`` before a run that may take hours: a file
+    (not a folder) in an existing folder, writable. A file already there is left as it is."""
+    path = Path(value)
+    where = str(value)[:200]
+    if not str(value) or path.is_dir() or str(value).endswith(("/", os.sep)):
+        raise UserError(f"{flag} {where}: is a folder; give a file name for the trace, e.g. {flag} timeline.json")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UserError(f"{flag} {where}: folder {str(parent)[:200]} does not exist; create it first")
+    if path.exists():
+        if not path.is_file() or not os.access(path, os.W_OK):
+            raise UserError(f"{flag} {where}: exists and cannot be overwritten; give another file name")
+        return path
+    try:   # a probe, removed at once: creating the file is the only sure test
+        with open(path, "x"):
+            pass
+        path.unlink()
+    except OSError as exc:
+        raise UserError(f"{flag} {where}: cannot write the trace there ({exc.strerror or exc})") from None
     return path

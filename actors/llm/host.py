@@ -28,6 +28,7 @@ from lolpim.actors.kernel.events import seconds_to_ps
 from lolpim.actors.kernel.messages import Empty, fields_of, message
 from lolpim.actors.kernel.system import frozen_params
 from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for, link_lookahead_ps
+from lolpim.actors.llm.recording import STATE_FIELDS as TIMELINE_STATE, Rec, Recording
 from lolpim.actors.llm.stage import Microbatch
 from lolpim.hardware.systems.config import EnumFields, KvMode
 from lolpim.hardware.systems.stage_costs import StageSpec
@@ -63,13 +64,13 @@ class GpuPrefill:
     link_bandwidth_bytes_per_s: float
 
 
-class LlmHost(Actor):
+class LlmHost(Recording, Actor):
     accepts = {"mb": Microbatch, "granted": Granted, "arrive": Empty, "dispatch": Dispatch}
     timers = frozenset({"arrive", "dispatch"})
     state_fields = ("status", "kv", "generated", "first_token_ps", "last_token_ps", "finish_ps", "preemptions",
                     "intervals_ps", "waiting", "members", "mb_state", "rounds", "next_round", "gpu_free_ps",
                     "admission_blocked", "used_token_s", "saturated_token_s", "saturated_s", "saturated_tokens",
-                    "last_tick_ps")
+                    "last_tick_ps", "timeline_queue", *TIMELINE_STATE)
 
     @frozen_params
     class Params(EnumFields):   # kv_mode given as text becomes a KvMode; a typo fails, never means static
@@ -89,6 +90,7 @@ class LlmHost(Actor):
         # prompts were prefilled ahead of decode (their cost is reported apart), so an admitted
         # request starts decoding at once with its prompt's KV in place
         prefill_before: bool = False
+        timeline_max_events: int = 0        # --timeline: queue samples, preemptions, GPU prefills (0: off)
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -142,6 +144,8 @@ class LlmHost(Actor):
         self.saturated_s = 0.0
         self.saturated_tokens = 0      # tokens produced while requests waited: steady-state throughput
         self.last_tick_ps = 0
+        self._timeline_init(params.timeline_max_events)
+        self.timeline_queue = [-1, -1]   # the last recorded (waiting, running): a sample only on change
 
     # --- bookkeeping --------------------------------------------------------------
     def _tick(self):
@@ -161,6 +165,18 @@ class LlmHost(Actor):
         return out
 
     def handle(self, event, payload):
+        out = self._handle(event, payload)
+        if self.timeline_on:
+            self._record_queue()
+        return out
+
+    def _record_queue(self):
+        queue = [len(self.waiting), sum(len(m) for m in self.members)]
+        if queue != self.timeline_queue:
+            self.timeline_queue = queue
+            self._rec(Rec.QUEUE, self.now_ps, self.now_ps, *queue)
+
+    def _handle(self, event, payload):
         kind = event.kind
         # refuse what the host did not send before anything changes
         if kind == "mb":
@@ -288,6 +304,11 @@ class LlmHost(Actor):
         stuck = [r for i, r in enumerate(plan["grow"]) if not all(x["grow_ok"][i] for x in replies)]
         if refused:
             self.admission_blocked = True
+        if self.timeline_on:
+            if refused:
+                self._rec(Rec.ADMIT_REFUSED, self.now_ps, self.now_ps, m, len(refused))
+            if stuck:
+                self._rec(Rec.PREEMPT, self.now_ps, self.now_ps, m, len(stuck))
         for x in replies:   # give back what a DPA granted but another refused
             give_back = [r for i, r in enumerate(plan["admit"]) if x["admit_ok"][i] and r in refused]
             give_back += [r for i, r in enumerate(plan["grow"]) if r in stuck]
@@ -316,8 +337,11 @@ class LlmHost(Actor):
             prompt = self._prompt_len(r)
             t = self.gpu_prefill.prefill_s(np.array([prompt]))
             t += prompt * self.kv_bytes_per_token / self.prefill_link_bytes_per_s
-            self.gpu_free_ps = max(self.gpu_free_ps, self.now_ps) + seconds_to_ps(t)
+            start_ps = max(self.gpu_free_ps, self.now_ps)
+            self.gpu_free_ps = start_ps + seconds_to_ps(t)
             ready = self.gpu_free_ps
+            if self.timeline_on:
+                self._rec(Rec.GPU_PREFILL, start_ps, self.gpu_free_ps, m, r, prompt)
         self.mb_state[m] = MicrobatchState.PREFILL
         return [self.send(self.name, "dispatch", Dispatch(mb=m), ready - self.now_ps)]
 
@@ -353,6 +377,7 @@ class LlmHost(Actor):
             "used_token_s": self.used_token_s, "saturated_token_s": self.saturated_token_s,
             "saturated_s": self.saturated_s, "saturated_tokens": self.saturated_tokens, "end_ps": self.last_tick_ps,
             "kv_bytes_per_token": self.kv_bytes_per_token, "kv_capacity_bytes": self.kv_capacity_bytes,
+            **self._timeline_result(),
         }
 
     def metrics(self):

@@ -23,6 +23,7 @@ from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.events import seconds_to_ps
 from lolpim.actors.kernel.messages import message
 from lolpim.actors.kernel.system import frozen_params
+from lolpim.actors.llm.recording import STATE_FIELDS as TIMELINE_STATE, Rec, Recording
 from lolpim.hardware.systems.config import EnumFields, KvMode
 
 
@@ -63,9 +64,10 @@ class Granted:
     admit_ok: list[int] = field(metadata={"choices": (0, 1)})
 
 
-class KvManager(Actor):
+class KvManager(Recording, Actor):
     accepts = {"plan": Plan, "free": Free}
-    state_fields = ("alloc", "free_chunks", "peak_chunks", "area_chunk_s", "last_ps", "refused_growths")
+    state_fields = ("alloc", "free_chunks", "peak_chunks", "area_chunk_s", "last_ps", "refused_growths",
+                    *TIMELINE_STATE)
 
     @frozen_params
     class Params(EnumFields):   # kv_mode given as text becomes a KvMode; a typo fails, never means static
@@ -76,6 +78,7 @@ class KvManager(Actor):
         static_reserve_tokens: int     # static KV: tokens reserved per request on admission
         watermark_chunks: int          # dynamic KV: chunks kept free beyond an admission's need
         link_latency_s: float
+        timeline_max_events: int = 0   # --timeline: allocations, frees, refusals, chunk counter (0: off)
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -99,6 +102,7 @@ class KvManager(Actor):
         self.area_chunk_s = 0.0            # integral of allocated chunks over time (float: no overflow)
         self.last_ps = 0
         self.refused_growths = 0
+        self._timeline_init(params.timeline_max_events)
 
     def _tick(self):
         self.area_chunk_s += (self.capacity - self.free_chunks) * ((self.now_ps - self.last_ps) * 1e-12)
@@ -133,9 +137,14 @@ class KvManager(Actor):
             self._check_held(event, "admit", payload.admit, held=False)
         self._tick()
         if event.kind == "free":
+            freed = self.free_chunks
             for req in payload.reqs:
                 self.free_chunks += self.alloc.pop(req)
+            if self.timeline_on and self.free_chunks != freed:
+                self._rec(Rec.FREE, self.now_ps, self.now_ps, self.free_chunks - freed, len(payload.reqs))
+                self._rec(Rec.CHUNKS, self.now_ps, self.now_ps, self.capacity - self.free_chunks)
             return []
+        free_before = self.free_chunks
         grow_ok = [int(self._grow_to(r, t)) for r, t in zip(payload.grow, payload.grow_tokens)]
         self.refused_growths += grow_ok.count(0)
         admit_ok = []
@@ -151,13 +160,26 @@ class KvManager(Actor):
                 self.free_chunks -= need
             admit_ok.append(int(ok))
         self.peak_chunks = max(self.peak_chunks, self.capacity - self.free_chunks)
+        if self.timeline_on:
+            self._record_round(free_before, grow_ok, admit_ok)
         return [self.send(self.p.host, "granted", Granted(round=payload.round, dpa=self.name, grow_ok=grow_ok,
                                                           admit_ok=admit_ok), self.lookahead_ps)]
+
+    def _record_round(self, free_before: int, grow_ok: list, admit_ok: list) -> None:
+        # a refusal is a memory stall (the host preempts or keeps requests waiting): an instant of
+        # its own, so it stands out from the allocations around it
+        t = self.now_ps
+        if free_before != self.free_chunks:
+            self._rec(Rec.ALLOC, t, t, free_before - self.free_chunks, sum(admit_ok), sum(grow_ok))
+            self._rec(Rec.CHUNKS, t, t, self.capacity - self.free_chunks)
+        if 0 in admit_ok or 0 in grow_ok:
+            self._rec(Rec.REFUSED, t, t, admit_ok.count(0), grow_ok.count(0))
 
     def result(self):
         return {"capacity_chunks": self.capacity, "peak_chunks": self.peak_chunks,
                 "allocated_chunk_s": self.area_chunk_s, "until_ps": self.last_ps,
-                "refused_growths": self.refused_growths, "tokens_per_chunk": self.tokens_per_chunk}
+                "refused_growths": self.refused_growths, "tokens_per_chunk": self.tokens_per_chunk,
+                **self._timeline_result()}
 
     def metrics(self):
         return {"kv_allocated_chunks": self.capacity - self.free_chunks, "kv_capacity_chunks": self.capacity,

@@ -19,6 +19,7 @@ from lolpim.actors.kernel.codec import unpack_payload
 from lolpim.actors.kernel.events import seconds_to_ps
 from lolpim.actors.kernel.messages import Empty, fields_of, message
 from lolpim.actors.kernel.system import frozen_params
+from lolpim.actors.llm.recording import STATE_FIELDS as TIMELINE_STATE, Rec, Recording
 from lolpim.hardware.systems.stage_costs import StageCost, StageSpec
 
 NEVER = 2**62   # send horizon when no pass is queued or pending: nothing to send
@@ -52,10 +53,10 @@ def _lookahead_ps(cost: StageCost, link_ps: int) -> int:
     return max(1, math.floor(seconds_to_ps(cost.min_pass_s()) * 0.99)) + link_ps
 
 
-class LlmStage(Actor):
+class LlmStage(Recording, Actor):
     accepts = {"mb": Microbatch, "free": Empty}
     timers = frozenset({"free"})
-    state_fields = ("queue", "busy", "busy_until_ps", "busy_ps", "passes", "energy_j")
+    state_fields = ("queue", "busy", "busy_until_ps", "busy_ps", "passes", "energy_j", *TIMELINE_STATE)
 
     @frozen_params
     class Params:
@@ -64,6 +65,7 @@ class LlmStage(Actor):
         link_latency_s: float             # latency + per-message overhead to next_actor
         link_bandwidth_bytes_per_s: float
         activation_bytes_per_request: int
+        timeline_max_events: int = 0      # --timeline: passes and link transfers recorded (0: off)
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -89,6 +91,7 @@ class LlmStage(Actor):
         self.busy_ps = 0
         self.passes = 0
         self.energy_j = 0.0
+        self._timeline_init(params.timeline_max_events)
 
     def handle(self, event, payload):
         if event.kind == "mb":
@@ -105,8 +108,20 @@ class LlmStage(Actor):
         self.busy_ps += service_ps
         self.passes += 1
         self.energy_j += energy_j
+        if self.timeline_on:
+            self._record_pass(mb, service_ps, transfer_ps)
         return [self.send(self.p.next_actor, "mb", Microbatch(**mb), service_ps + transfer_ps),
                 self.send(self.name, "free", Empty(), service_ps)]
+
+    def _record_pass(self, mb: dict, service_ps: int, transfer_ps: int) -> None:
+        # the service span is exactly what busy_ps adds up; the transfer follows it on the
+        # link while the stage may already serve its next pass, so it gets a track of its own
+        n = len(mb["reqs"])
+        prefills = sum(1 for p in mb["prompt"] if p)
+        kind = Rec.DECODE if prefills == 0 else Rec.PREFILL if prefills == n else Rec.MIXED
+        end_ps = self.now_ps + service_ps
+        self._rec(kind, self.now_ps, end_ps, mb["mb"], n, prefills)
+        self._rec(Rec.LINK, end_ps, end_ps + transfer_ps, mb["mb"], n)
 
     def _priced(self, mb: dict, key=None) -> list:
         """[micro-batch fields, service ps, transfer ps, energy J]: a pass's cost is known on arrival."""
@@ -143,7 +158,7 @@ class LlmStage(Actor):
         return earliest
 
     def result(self):
-        return {"busy_ps": self.busy_ps, "passes": self.passes, "energy_j": self.energy_j}
+        return {"busy_ps": self.busy_ps, "passes": self.passes, "energy_j": self.energy_j, **self._timeline_result()}
 
     def metrics(self):
         return {"busy_seconds_total": self.busy_ps * 1e-12, "passes_total": self.passes}

@@ -19,10 +19,12 @@ from lolpim.orchestration.llm.compare import (
     write_outputs,
 )
 from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.timeline import DEFAULT_MAX_EVENTS, TimelineCollector
 from lolpim.orchestration.metrics import add_metrics_flags, serving
 from lolpim.orchestration.pipeline_demo import format_summary, summarise
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_text, write_csv, write_json
+from lolpim.orchestration.timeline import check_trace_path
 
 
 def load_run_config(path, overrides) -> RunConfig:
@@ -60,6 +62,10 @@ def _run_demo(cfg, args, show_progress) -> int:
 
 
 def run(args) -> int:
+    if args.timeline is not None:   # before anything runs, as --out: a run is never lost at its end
+        check_trace_path(args.timeline)
+    if args.timeline_max_events < 1:
+        raise ConfigError("--timeline-max-events", f"{args.timeline_max_events}: allowed 1 or more")
     with serving(args.metrics_host, args.metrics_port, args.metrics_linger_s):
         return _run(args)
 
@@ -68,34 +74,41 @@ def _run(args) -> int:
     cfg = load_run_config(args.config, args.set)
     show_progress = (not args.json and sys.stderr.isatty()) or args.progress
     if cfg.system == "pipeline-demo":
+        if args.timeline is not None:
+            raise ConfigError("system", "--timeline records the LLM systems (lolpim, gpu, ...), not pipeline-demo")
         return _run_demo(cfg, args, show_progress)
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
     if not kinds or len(set(kinds)) < len(kinds):
         raise ConfigError("systems", f"got {list(kinds)}; system = \"compare\" needs one or more of lolpim, gpu, "
                                      "gpu-pim, cent, each once")
+    timeline = TimelineCollector(args.timeline_max_events) if args.timeline is not None else None
     try:
         result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
-                             when_idle=warm_up_plotting if args.out else None)
+                             when_idle=warm_up_plotting if args.out else None, timeline=timeline)
     except KeyboardInterrupt as stop:   # Ctrl-C: report (and write) the systems that finished
         result = getattr(stop, "result", None)
         if result is None:
             raise
         finished = [s["system"] for s in result["systems"]]
         if finished:
-            _report(cfg, args, result)
+            _report(cfg, args, result, timeline)
         print(f"lolpim: interrupted; finished: {', '.join(finished) or 'none'}; "
               f"not finished: {', '.join(stop.unfinished)}", file=sys.stderr)
         return 130
-    _report(cfg, args, result)
+    _report(cfg, args, result, timeline)
     return 0
 
 
-def _report(cfg: RunConfig, args, result: dict) -> None:
-    """Stop the embedded Ray, then write --out and print the table (or --json)."""
+def _report(cfg: RunConfig, args, result: dict, timeline: TimelineCollector | None = None) -> None:
+    """Stop the embedded Ray, then write --out and --timeline and print the table (or --json)."""
     if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
         shutdown_embedded_ray()
     result["config"] = cfgmod.to_dict(cfg)
     written = write_outputs(result, Path(args.out)) if args.out else []
+    if timeline is not None:
+        for warning in timeline.write(Path(args.timeline)):
+            print(f"lolpim: warning: {warning}", file=sys.stderr)
+        written.append(Path(args.timeline))
     if args.json:
         print(json_text(result))
     else:
@@ -113,6 +126,11 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--out", default=None, help="directory for result files (JSON, CSV, PNG)")
+    p.add_argument("--timeline", default=None, metavar="PATH",
+                   help="also write a Chrome/Perfetto trace (JSON) of the simulated run: a process per system, "
+                        "a track per actor (open in ui.perfetto.dev or chrome://tracing; docs/timeline.md)")
+    p.add_argument("--timeline-max-events", type=int, default=DEFAULT_MAX_EVENTS, metavar="N",
+                   help=f"stop recording the timeline after N events in all (default {DEFAULT_MAX_EVENTS:,})")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     add_executor_flags(p)
     add_metrics_flags(p)

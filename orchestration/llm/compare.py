@@ -50,14 +50,17 @@ def columns(result: dict) -> tuple:
 
 
 def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=None, max_processes=None,
-                show_progress: bool = False, when_idle=None) -> dict:
+                show_progress: bool = False, when_idle=None, timeline=None) -> dict:
     """Simulate each system on the same trace. On Ray the systems run side by side (one lane per
     CPU, see _side_by_side); inline they run one after another. ``when_idle()``, if given, runs
     once on Ray in the driver as soon as a lane has nothing left while others still run (a CPU
-    is free then): e.g. importing the plotting library."""
+    is free then): e.g. importing the plotting library. ``timeline``, if given, is an
+    orchestration/llm/timeline.TimelineCollector: it turns recording on and keeps each run's records."""
     trace = make_trace(cfg, seed)
     model = resolve(cfg)   # the model is loaded once for every system
     built = [build(kind, cfg, trace, seed, model) for kind in kinds]   # config errors surface before any run
+    if timeline is not None:
+        built = timeline.prepare(built)
     total_tokens = int(trace.output_tokens.sum()) * len(built)
     bar = Progress("simulating", total=1.0, enabled=show_progress)
     done_events: dict[str, int] = {}
@@ -74,7 +77,10 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         if executor is None:
             executor = make_executor(executor_name, address, max_processes=max_processes, max_window_ps=RAY_WINDOW_PS)
         executor.progress = progress(system.kind)
-        return summarise(system, executor.run(system.spec))
+        run = executor.run(system.spec)
+        if timeline is not None:
+            timeline.collect(system, run)
+        return summarise(system, run)
 
     summaries: list = [None] * len(built)
     unfinished = None

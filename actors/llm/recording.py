@@ -1,0 +1,85 @@
+"""Timeline recording shared by the LLM actors (`lolpim run --timeline`): off unless the
+builder gives an actor an event budget, and then bounded by it.
+
+An actor appends fixed-width records of plain ints to ``self.timeline`` (declared state, so a
+snapshot carries it and a restored actor goes on recording where it stopped):
+
+    [kind, t0_ps, t1_ps, a, b, c]
+
+``kind`` is a ``Rec``; a span runs t0..t1, an instant or a counter sample is at t0 (t1 = t0);
+a, b, c are the kind's arguments (``LAYOUT``). One record is one trace event, so the budget is
+exactly the number of events the actor may add to the trace. Once it is spent the actor stops
+recording for good and remembers when (``timeline_truncated_ps``) and how much it left out, so
+the trace can say where it ends instead of silently thinning out.
+
+Plain ints keep the records msgpack-friendly: on Ray the results cross processes. Nothing here
+prices or schedules anything; with a budget of 0 the actors do exactly what they did before.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+WIDTH = 6
+
+
+class Rec(IntEnum):
+    DECODE = 0          # stage: a pass of decoding requests only
+    PREFILL = 1         # stage: a pass of prefilling requests only
+    MIXED = 2           # stage: a pass with both
+    LINK = 3            # stage: the pass's activations on the link to the next actor
+    QUEUE = 4           # host: counter, waiting and running requests
+    PREEMPT = 5         # host: requests preempted (no memory to grow)
+    ADMIT_REFUSED = 6   # host: admissions some DPA refused
+    GPU_PREFILL = 7     # host: one prompt prefilled on the attached GPU (and its KV shipped)
+    ALLOC = 8           # DPA: chunks allocated in one plan round
+    FREE = 9            # DPA: chunks freed
+    REFUSED = 10        # DPA: admissions and growths refused for want of free chunks
+    CHUNKS = 11         # DPA: counter, allocated chunks
+
+
+# kind -> (phase, name, track suffix, names of a, b, c (None: unused)). Phases: "X" span,
+# "i" instant, "C" counter; a counter's arguments are its series.
+LAYOUT = {
+    Rec.DECODE: ("X", "decode", "", ("mb", "requests", "prefill_requests")),
+    Rec.PREFILL: ("X", "prefill", "", ("mb", "requests", "prefill_requests")),
+    Rec.MIXED: ("X", "decode+prefill", "", ("mb", "requests", "prefill_requests")),
+    Rec.LINK: ("X", "transfer", " link", ("mb", "requests", None)),
+    Rec.QUEUE: ("C", "requests", "", ("waiting", "running", None)),
+    Rec.PREEMPT: ("i", "preempt", "", ("mb", "requests", None)),
+    Rec.ADMIT_REFUSED: ("i", "admission refused", "", ("mb", "requests", None)),
+    Rec.GPU_PREFILL: ("X", "gpu prefill", " gpu prefill", ("mb", "request", "prompt_tokens")),
+    Rec.ALLOC: ("i", "alloc", "", ("chunks", "admitted", "grown")),
+    Rec.FREE: ("i", "free", "", ("chunks", "requests", None)),
+    Rec.REFUSED: ("i", "refused", "", ("admissions", "growths", None)),
+    Rec.CHUNKS: ("C", "kv", "", ("allocated chunks", None, None)),
+}
+
+STATE_FIELDS = ("timeline", "timeline_dropped", "timeline_truncated_ps")
+
+
+class Recording:
+    """Mixin: ``_timeline_init(budget)`` in __init__, ``_rec(...)`` where something happens
+    (callers test ``self.timeline_on`` first, so a run without a timeline pays one attribute
+    read per event), ``_timeline_result()`` merged into result()."""
+
+    def _timeline_init(self, max_events: int) -> None:
+        self.timeline_on = max_events > 0        # fixed at build: not state
+        self._timeline_cap = max_events * WIDTH
+        self.timeline: list[int] = []
+        self.timeline_dropped = 0                # records left out once the budget was spent
+        self.timeline_truncated_ps = -1          # when the first was left out (-1: none)
+
+    def _rec(self, kind: Rec, t0_ps: int, t1_ps: int, a: int = 0, b: int = 0, c: int = 0) -> None:
+        if self.timeline_dropped or len(self.timeline) >= self._timeline_cap:
+            if not self.timeline_dropped:   # the handling time: everything before it is recorded
+                self.timeline_truncated_ps = int(self.now_ps)
+            self.timeline_dropped += 1
+            return
+        self.timeline.extend((int(kind), int(t0_ps), int(t1_ps), int(a), int(b), int(c)))
+
+    def _timeline_result(self) -> dict:
+        """Added to result() only when recording: a run without a timeline reports as before."""
+        if not self.timeline_on:
+            return {}
+        return {"timeline": {"records": self.timeline, "dropped": self.timeline_dropped,
+                             "truncated_ps": self.timeline_truncated_ps}}

@@ -1,0 +1,115 @@
+"""`lolpim run --timeline PATH`: turn on the LLM actors' recording, collect what they recorded
+and write it as one Chrome/Perfetto trace (orchestration/timeline.py), a process per system.
+
+Recording is a field of each actor's Params (``timeline_max_events``, 0 by default), set here
+on the built specs, so the builders stay as they are and a run without --timeline builds
+exactly the actors it built before. The run's event cap is split evenly over every actor of
+every system (each actor knows only its own share: on Ray they live in different processes);
+when any actor of a system spends its share, that system's trace is cut where the first one
+stopped, so every track of it covers the same simulated time.
+"""
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from pathlib import Path
+
+from lolpim.actors.kernel.system import SystemSpec
+from lolpim.actors.llm.recording import LAYOUT, WIDTH, Rec
+from lolpim.core.errors import UserError
+from lolpim.orchestration.timeline import PS_PER_US, Counter, Instant, Span, trace_events, write_trace
+
+DEFAULT_MAX_EVENTS = 2_000_000
+FIELD = "timeline_max_events"
+
+
+def with_timeline(spec: SystemSpec, max_events_per_actor: int) -> SystemSpec:
+    """``spec`` with every actor that can record given a budget of ``max_events_per_actor``."""
+    actors = tuple(replace(a, params=replace(a.params, **{FIELD: max_events_per_actor}))
+                   if a.params is not None and FIELD in {f.name for f in fields(a.params)} else a
+                   for a in spec.actors)
+    return replace(spec, actors=actors)
+
+
+def _role(track: str) -> tuple:
+    """Display order: the host, then the stages (each followed by its link), then the DPAs."""
+    for rank, prefix in enumerate(("host", "stage", "dpa")):
+        if track.startswith(prefix):
+            return rank, track
+    return 3, track
+
+
+def system_events(process: str, pid: int, kind: str, results: dict) -> tuple[list[dict], dict]:
+    """The trace events of one simulated system from its actors' results, and what was recorded
+    (events, and where the trace was cut when the cap was reached)."""
+    recorded = {name: r["timeline"] for name, r in results.items() if isinstance(r, dict) and "timeline" in r}
+    cuts = [t["truncated_ps"] for t in recorded.values() if t["truncated_ps"] >= 0]
+    cut = min(cuts) if cuts else None
+    spans, instants, counters, tracks = [], [], [], []
+    for name, t in sorted(recorded.items(), key=lambda kv: _role(kv[0].removeprefix(f"{kind}."))):
+        track = name.removeprefix(f"{kind}.")
+        tracks.append(track)
+        records = t["records"]
+        for i in range(0, len(records), WIDTH):
+            code, t0, t1, *values = records[i:i + WIDTH]
+            if cut is not None and t0 >= cut:
+                continue
+            phase, label, suffix, arg_names = LAYOUT[Rec(code)]
+            args = {k: v for k, v in zip(arg_names, values) if k is not None}
+            if phase == "X":
+                if suffix:
+                    tracks.append(track + suffix)
+                spans.append(Span(track + suffix, label, t0, t1, args))
+            elif phase == "i":
+                instants.append(Instant(track, label, t0, args))
+            else:
+                counters.append(Counter(track, t0, args))
+    if cut is not None:
+        instants.append(Instant(tracks[0], "timeline cap reached: nothing recorded from here on", cut,
+                                {"dropped_records": sum(t["dropped"] for t in recorded.values())}))
+    order = list(dict.fromkeys(tracks))
+    events = trace_events(process, pid, spans, instants, counters, order=order)
+    info = {"events": len(spans) + len(instants) + len(counters),
+            "cut_at_ms": None if cut is None else cut / PS_PER_US / 1e3}
+    return events, info
+
+
+class TimelineCollector:
+    """Passed to run_systems: ``prepare`` turns recording on in the built systems, ``collect``
+    keeps each finished run's records (called from the lane threads on Ray: one dict entry
+    each), ``write`` writes the trace and returns the warnings to print."""
+
+    def __init__(self, max_events: int = DEFAULT_MAX_EVENTS):
+        if max_events < 1:
+            raise UserError(f"--timeline-max-events {max_events}: allowed 1 or more")
+        self.max_events = max_events
+        self.per_actor = 0
+        self.kinds: list[str] = []
+        self.results: dict[str, dict] = {}
+
+    def prepare(self, built: list) -> list:
+        actors = sum(len(b.spec.actors) for b in built)
+        self.per_actor = max(1, self.max_events // max(actors, 1))
+        self.kinds = [str(b.kind) for b in built]
+        return [replace(b, spec=with_timeline(b.spec, self.per_actor)) for b in built]
+
+    def collect(self, built, run) -> None:
+        self.results[str(built.kind)] = {n: r for n, r in run.results.items() if "timeline" in r}
+
+    def write(self, path: Path) -> list[str]:
+        systems, info = [], {}
+        for pid, kind in enumerate(self.kinds, start=1):
+            if kind not in self.results:   # interrupted before it finished
+                continue
+            events, info[kind] = system_events(kind, pid, kind, self.results[kind])
+            systems.append(events)
+        cut = {k: v["cut_at_ms"] for k, v in info.items() if v["cut_at_ms"] is not None}
+        other = {"generator": "lolpim run --timeline", "time": "simulated time (ts and dur in microseconds)",
+                 "max_events": self.max_events, "max_events_per_actor": self.per_actor,
+                 "events": {k: v["events"] for k, v in info.items()},
+                 "truncated": bool(cut), "truncated_at_ms": cut}
+        write_trace(path, systems, other)
+        if not cut:
+            return []
+        where = ", ".join(f"{k} after {v:.3f} ms" for k, v in cut.items())
+        return [f"timeline capped at {self.max_events} events ({self.per_actor} per actor): recording stopped for "
+                f"{where} of simulated time; raise --timeline-max-events for more"]

@@ -57,16 +57,20 @@ def trace_events(process: str, pid: int, spans=(), instants=(), counters=(), ord
     for t in tracks:
         events += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid[t], "args": {"name": t}},
                    {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid[t], "args": {"sort_index": tid[t]}}]
+    timed = []
     for s in spans:
         if s.end_ps < s.start_ps:
             raise ValueError(f"span {s.name!r} on {s.track!r} ends before it starts")
-        events.append({"ph": "X", "name": s.name, "pid": pid, "tid": tid[s.track], "ts": s.start_ps / PS_PER_US,
+        timed.append({"ph": "X", "name": s.name, "pid": pid, "tid": tid[s.track], "ts": s.start_ps / PS_PER_US,
                        "dur": (s.end_ps - s.start_ps) / PS_PER_US, "args": s.args})
-    events += [{"ph": "i", "s": "t", "name": i.name, "pid": pid, "tid": tid[i.track], "ts": i.time_ps / PS_PER_US,
+    timed += [{"ph": "i", "s": "t", "name": i.name, "pid": pid, "tid": tid[i.track], "ts": i.time_ps / PS_PER_US,
                 "args": i.args} for i in instants]
-    events += [{"ph": "C", "name": c.track, "pid": pid, "tid": tid[c.track], "ts": c.time_ps / PS_PER_US,
-                "args": dict(c.values)} for c in counters]
-    return events
+    timed += [{"ph": "C", "name": c.track, "pid": pid, "tid": tid[c.track], "ts": c.time_ps / PS_PER_US,
+               "args": dict(c.values)} for c in counters]
+    # in time order (stable: what happened at one instant stays in the order it was recorded),
+    # so every track reads forward, as a viewer and a script walking the file expect
+    timed.sort(key=lambda e: e["ts"])
+    return events + timed
 
 
 def write_trace(path: Path, systems: list[list[dict]], other_data: dict | None = None) -> Path:

@@ -46,37 +46,54 @@ class Counter:
     values: dict
 
 
+def metadata_events(process: str, pid: int, tracks: list[str]) -> list[dict]:
+    """Name process ``pid`` and its threads (tid = 1 + index in ``tracks``), shown in that order."""
+    events = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": process}},
+              {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}}]
+    for tid, t in enumerate(tracks, start=1):
+        events += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": t}},
+                   {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": tid}}]
+    return events
+
+
+def span_event(pid: int, tid: int, name: str, start_ps: int, end_ps: int, args: dict) -> dict:
+    return {"ph": "X", "name": name, "pid": pid, "tid": tid, "ts": start_ps / PS_PER_US,
+            "dur": (end_ps - start_ps) / PS_PER_US, "args": args}
+
+
+def instant_event(pid: int, tid: int, name: str, time_ps: int, args: dict) -> dict:
+    return {"ph": "i", "s": "t", "name": name, "pid": pid, "tid": tid, "ts": time_ps / PS_PER_US, "args": args}
+
+
+def counter_event(pid: int, tid: int, track: str, time_ps: int, values: dict) -> dict:
+    # named after the track: a viewer keys counter tracks by (process, name)
+    return {"ph": "C", "name": track, "pid": pid, "tid": tid, "ts": time_ps / PS_PER_US, "args": dict(values)}
+
+
 def trace_events(process: str, pid: int, spans=(), instants=(), counters=(), order=()) -> list[dict]:
     """The Trace Event Format events of one simulated system (process ``pid``). Tracks are
     numbered (and shown) in ``order``, then the others by name."""
     named = {e.track for group in (spans, instants, counters) for e in group}
     tracks = [t for t in order if t in named] + sorted(named - set(order))
     tid = {name: i + 1 for i, name in enumerate(tracks)}
-    events = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": process}},
-              {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0, "args": {"sort_index": pid}}]
-    for t in tracks:
-        events += [{"ph": "M", "name": "thread_name", "pid": pid, "tid": tid[t], "args": {"name": t}},
-                   {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid[t], "args": {"sort_index": tid[t]}}]
     timed = []
     for s in spans:
         if s.end_ps < s.start_ps:
             raise ValueError(f"span {s.name!r} on {s.track!r} ends before it starts")
-        timed.append({"ph": "X", "name": s.name, "pid": pid, "tid": tid[s.track], "ts": s.start_ps / PS_PER_US,
-                       "dur": (s.end_ps - s.start_ps) / PS_PER_US, "args": s.args})
-    timed += [{"ph": "i", "s": "t", "name": i.name, "pid": pid, "tid": tid[i.track], "ts": i.time_ps / PS_PER_US,
-                "args": i.args} for i in instants]
-    timed += [{"ph": "C", "name": c.track, "pid": pid, "tid": tid[c.track], "ts": c.time_ps / PS_PER_US,
-               "args": dict(c.values)} for c in counters]
+        timed.append(span_event(pid, tid[s.track], s.name, s.start_ps, s.end_ps, s.args))
+    timed += [instant_event(pid, tid[i.track], i.name, i.time_ps, i.args) for i in instants]
+    timed += [counter_event(pid, tid[c.track], c.track, c.time_ps, c.values) for c in counters]
     # in time order (stable: what happened at one instant stays in the order it was recorded),
     # so every track reads forward, as a viewer and a script walking the file expect
     timed.sort(key=lambda e: e["ts"])
-    return events + timed
+    return metadata_events(process, pid, tracks) + timed
 
 
-def write_trace(path: Path, systems: list[list[dict]], other_data: dict | None = None) -> Path:
-    """Write the events of every system (``trace_events`` lists) as one trace file; ``other_data``
-    is the format's free-form metadata (viewers show it as the trace's info). Written one event
-    a line, so a capped run of millions of events never holds the whole text in memory."""
+def write_trace(path: Path, systems, other_data: dict | None = None) -> Path:
+    """Write the events of every system (``trace_events`` lists, or any iterables of events,
+    consumed once) as one trace file; ``other_data`` is the format's free-form metadata (viewers
+    show it as the trace's info). Written one event a line, so a capped run of millions of
+    events never holds the whole text, nor (given generators) every event, in memory."""
     path = Path(path)
     with open(path, "w") as f:
         f.write('{"displayTimeUnit": "ms", "otherData": ')

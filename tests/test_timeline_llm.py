@@ -6,6 +6,7 @@ from collections import defaultdict
 import pytest
 
 from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.llm.recording import Rec, records
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
 from lolpim.orchestration.llm.compare import run_systems
@@ -123,8 +124,8 @@ def test_recording_actors_round_trip_their_state(state_round_trip, kind, overrid
     state_round_trip(spec, 400)
     if overrides:   # the attached GPU's prefills are spans on the host's gpu prefill track
         run = InlineExecutor().run(spec)
-        codes = run.results["lolpim.host"]["timeline"]["records"][::6]
-        assert 7 in codes   # Rec.GPU_PREFILL
+        codes = records(run.results["lolpim.host"]["timeline"])[:, 0].tolist()
+        assert Rec.GPU_PREFILL in codes and Rec.QUEUE in codes
 
 
 def test_the_cap_cuts_every_track_at_the_same_time_and_says_so(tmp_path):

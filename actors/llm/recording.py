@@ -1,7 +1,7 @@
 """Timeline recording shared by the LLM actors (`lolpim run --timeline`): off unless the
 builder gives an actor an event budget, and then bounded by it.
 
-An actor appends fixed-width records of plain ints to ``self.timeline`` (declared state, so a
+An actor appends fixed-width records of int64 to ``self.timeline`` (declared state, so a
 snapshot carries it and a restored actor goes on recording where it stopped):
 
     [kind, t0_ps, t1_ps, a, b, c]
@@ -12,14 +12,21 @@ exactly the number of events the actor may add to the trace. Once it is spent th
 recording for good and remembers when (``timeline_truncated_ps``) and how much it left out, so
 the trace can say where it ends instead of silently thinning out.
 
-Plain ints keep the records msgpack-friendly: on Ray the results cross processes. Nothing here
-prices or schedules anything; with a budget of 0 the actors do exactly what they did before.
+The records live in a numpy array that doubles as it fills (48 bytes a record: a Python list
+of ints took about three times that, and a capped run holds millions) and leave in result() as
+little-endian int64 bytes, which msgpack carries as they are (on Ray the results cross
+processes); ``records(result)`` reads them back. Nothing here prices or schedules anything;
+with a budget of 0 the actors do exactly what they did before.
 """
 from __future__ import annotations
 
 from enum import IntEnum
 
+import numpy as np
+
 WIDTH = 6
+DTYPE = np.dtype("<i8")
+FIRST_RECORDS = 1024   # the array's first size; it doubles up to the budget
 
 
 class Rec(IntEnum):
@@ -54,7 +61,7 @@ LAYOUT = {
     Rec.CHUNKS: ("C", "kv", "", ("allocated chunks", None, None)),
 }
 
-STATE_FIELDS = ("timeline", "timeline_dropped", "timeline_truncated_ps")
+STATE_FIELDS = ("timeline", "timeline_records", "timeline_dropped", "timeline_truncated_ps")
 
 
 class Recording:
@@ -64,22 +71,34 @@ class Recording:
 
     def _timeline_init(self, max_events: int) -> None:
         self.timeline_on = max_events > 0        # fixed at build: not state
-        self._timeline_cap = max_events * WIDTH
-        self.timeline: list[int] = []
+        self._timeline_cap = max_events
+        self.timeline = np.zeros((0, WIDTH), dtype=DTYPE)
+        self.timeline_records = 0                # rows of ``timeline`` in use
         self.timeline_dropped = 0                # records left out once the budget was spent
         self.timeline_truncated_ps = -1          # when the first was left out (-1: none)
 
     def _rec(self, kind: Rec, t0_ps: int, t1_ps: int, a: int = 0, b: int = 0, c: int = 0) -> None:
-        if self.timeline_dropped or len(self.timeline) >= self._timeline_cap:
+        n = self.timeline_records
+        if self.timeline_dropped or n >= self._timeline_cap:
             if not self.timeline_dropped:   # the handling time: everything before it is recorded
                 self.timeline_truncated_ps = int(self.now_ps)
             self.timeline_dropped += 1
             return
-        self.timeline.extend((int(kind), int(t0_ps), int(t1_ps), int(a), int(b), int(c)))
+        if n == len(self.timeline):
+            grown = np.zeros((min(self._timeline_cap, max(FIRST_RECORDS, 2 * n)), WIDTH), dtype=DTYPE)
+            grown[:n] = self.timeline
+            self.timeline = grown
+        self.timeline[n] = (kind, t0_ps, t1_ps, a, b, c)
+        self.timeline_records = n + 1
 
     def _timeline_result(self) -> dict:
         """Added to result() only when recording: a run without a timeline reports as before."""
         if not self.timeline_on:
             return {}
-        return {"timeline": {"records": self.timeline, "dropped": self.timeline_dropped,
-                             "truncated_ps": self.timeline_truncated_ps}}
+        return {"timeline": {"records": self.timeline[:self.timeline_records].tobytes(),
+                             "dropped": self.timeline_dropped, "truncated_ps": self.timeline_truncated_ps}}
+
+
+def records(timeline: dict) -> np.ndarray:
+    """The (n, WIDTH) int64 records of an actor's ``result()["timeline"]``."""
+    return np.frombuffer(timeline["records"], dtype=DTYPE).reshape(-1, WIDTH)

@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from pathlib import Path
 
+import numpy as np
+
 from lolpim.actors.kernel.system import SystemSpec
-from lolpim.actors.llm.recording import LAYOUT, WIDTH, Rec
+from lolpim.actors.llm.recording import LAYOUT, WIDTH, Rec, records
 from lolpim.core.errors import UserError
-from lolpim.orchestration.timeline import PS_PER_US, Counter, Instant, Span, trace_events, write_trace
+from lolpim.orchestration.timeline import (PS_PER_US, counter_event, instant_event, metadata_events, span_event,
+                                           write_trace)
 
 DEFAULT_MAX_EVENTS = 2_000_000
 FIELD = "timeline_max_events"
@@ -38,39 +41,50 @@ def _role(track: str) -> tuple:
     return 3, track
 
 
-def system_events(process: str, pid: int, kind: str, results: dict) -> tuple[list[dict], dict]:
-    """The trace events of one simulated system from its actors' results, and what was recorded
-    (events, and where the trace was cut when the cap was reached)."""
+def system_events(process: str, pid: int, kind: str, results: dict):
+    """The trace events of one simulated system from its actors' results (a generator, so a
+    capped run's millions of events are formatted as they are written), and what was recorded:
+    events, and where the trace was cut when the cap was reached."""
     recorded = {name: r["timeline"] for name, r in results.items() if isinstance(r, dict) and "timeline" in r}
     cuts = [t["truncated_ps"] for t in recorded.values() if t["truncated_ps"] >= 0]
     cut = min(cuts) if cuts else None
-    spans, instants, counters, tracks = [], [], [], []
-    for name, t in sorted(recorded.items(), key=lambda kv: _role(kv[0].removeprefix(f"{kind}."))):
-        track = name.removeprefix(f"{kind}.")
-        tracks.append(track)
-        records = t["records"]
-        for i in range(0, len(records), WIDTH):
-            code, t0, t1, *values = records[i:i + WIDTH]
-            if cut is not None and t0 >= cut:
-                continue
-            phase, label, suffix, arg_names = LAYOUT[Rec(code)]
-            args = {k: v for k, v in zip(arg_names, values) if k is not None}
-            if phase == "X":
-                if suffix:
-                    tracks.append(track + suffix)
-                spans.append(Span(track + suffix, label, t0, t1, args))
-            elif phase == "i":
-                instants.append(Instant(track, label, t0, args))
-            else:
-                counters.append(Counter(track, t0, args))
-    if cut is not None:
-        instants.append(Instant(tracks[0], "timeline cap reached: nothing recorded from here on", cut,
-                                {"dropped_records": sum(t["dropped"] for t in recorded.values())}))
-    order = list(dict.fromkeys(tracks))
-    events = trace_events(process, pid, spans, instants, counters, order=order)
-    info = {"events": len(spans) + len(instants) + len(counters),
-            "cut_at_ms": None if cut is None else cut / PS_PER_US / 1e3}
-    return events, info
+    tracks: list[str] = []
+    blocks = []
+    for name in sorted(recorded, key=lambda n: _role(n.removeprefix(f"{kind}."))):
+        rows = records(recorded[name])
+        if cut is not None:
+            rows = rows[rows[:, 1] < cut]
+        base = name.removeprefix(f"{kind}.")
+        tid = np.zeros(len(rows), dtype=np.int64)
+        codes = rows[:, 0]
+        for suffix in dict.fromkeys(LAYOUT[Rec(c)][2] for c in np.unique(codes).tolist()):
+            tracks.append(base + suffix)
+            tid[np.isin(codes, [c for c, v in LAYOUT.items() if v[2] == suffix])] = len(tracks)
+        blocks.append(np.column_stack([tid, rows]))
+    table = np.concatenate(blocks) if blocks else np.zeros((0, 1 + WIDTH), dtype=np.int64)
+    # in time order; stable, so what happened at one instant stays in the order it was recorded
+    table = table[np.argsort(table[:, 2], kind="stable")]
+    layout = {int(c): v for c, v in LAYOUT.items()}
+    dropped = sum(t["dropped"] for t in recorded.values())
+
+    def events():
+        yield from metadata_events(process, pid, tracks)
+        for lo in range(0, len(table), 65_536):   # as Python ints a slice at a time
+            for tid, code, t0, t1, *values in table[lo:lo + 65_536].tolist():
+                phase, label, _, names = layout[code]
+                args = {k: v for k, v in zip(names, values) if k is not None}
+                if phase == "X":
+                    yield span_event(pid, tid, label, t0, t1, args)
+                elif phase == "i":
+                    yield instant_event(pid, tid, label, t0, args)
+                else:
+                    yield counter_event(pid, tid, tracks[tid - 1], t0, args)
+        if cut is not None:   # on the first track (the host): where this system's trace ends
+            yield instant_event(pid, 1, "timeline cap reached: nothing recorded from here on", cut,
+                                {"dropped_records": dropped})
+
+    info = {"events": len(table), "cut_at_ms": None if cut is None else cut / PS_PER_US / 1e3}
+    return events(), info
 
 
 class TimelineCollector:

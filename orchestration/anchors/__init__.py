@@ -9,6 +9,6 @@ AREAS: dict[str, tuple[str, ...]] = {
     "cbp": ("cbp",),
     "hardware": ("hardware_gpu", "hardware_pim"),
     "hebbian": ("hebbian",),
-    "lolpim": ("lolpim_system",),
+    "lolpim": ("lolpim_system", "long_context"),
     "plasticity": ("plasticity",),
 }

@@ -1,0 +1,159 @@
+"""The long-context study (issue 16): LoL-PIM over CENT on PIM-only modules and over NeuPIMs on
+xPU+PIM modules, at 32K, 128K and 1M tokens, next to LoL-PIM v3's reported ratios.
+
+The cases and the protocol are data (hardware/systems/presets/long_context_study.toml): LoL-PIM
+systems choose their own shape; each baseline is simulated at every tensor-parallel width its
+modules allow and credited with its best, so a ratio never rests on a baseline in a poor shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from lolpim.core.errors import ParameterError
+from lolpim.core.presets import read_toml
+from lolpim.hardware.pim import load_pim_module
+from lolpim.hardware.pim.attention import pim_attention_cost
+from lolpim.hardware.systems import cent_study
+from lolpim.hardware.systems.config import SystemKind
+from lolpim.hardware.systems.mac_utilisation import mac_utilisation
+from lolpim.hardware.systems.plan import pim_module_count
+from lolpim.models.llm.architecture import load_llm
+from lolpim.orchestration import config
+from lolpim.orchestration.llm.compare import run_systems
+from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.systems import build, make_trace, pim_system_config
+
+STUDY_FILE = Path(cent_study.SETUP_FILE).parent / "long_context_study.toml"   # beside CENT's setup
+# (system, the baseline it is compared with): PIM-only, then xPU+PIM
+PAIRS = ((SystemKind.LOLPIM, SystemKind.CENT), (SystemKind.LOLPIM_XPU, SystemKind.NEUPIMS))
+BASELINES = tuple(base for _, base in PAIRS)
+SYSTEM_TABLES = {SystemKind.LOLPIM: "lolpim", SystemKind.CENT: "cent", SystemKind.NEUPIMS: "neupims",
+                 SystemKind.LOLPIM_XPU: "lolpim_xpu"}
+
+
+@dataclass(frozen=True)
+class StudyCase:
+    label: str                  # context class: "32K", "128K", "1M"
+    model: str
+    source: str                 # a dataset of models/llm/datasets.toml, or "fixed"
+    pim_capacity_gb: float
+    requests: int
+    output_tokens: int
+    input_tokens: int = 0       # source = "fixed" only
+
+    def overrides(self) -> list[str]:
+        out = [f"model={self.model}", f"workload.source={self.source}", f"pim_capacity_gb={self.pim_capacity_gb}",
+               f"workload.requests={self.requests}", f"workload.output_tokens={self.output_tokens}"]
+        if self.input_tokens:
+            out.append(f"workload.input_tokens={self.input_tokens}")
+        return out
+
+    @property
+    def title(self) -> str:
+        return f"{self.label}: {self.model}, {self.source}, {self.pim_capacity_gb:g} GB PIM"
+
+
+@dataclass(frozen=True)
+class SystemRun:
+    system: str
+    description: str            # the hardware and shape behind the numbers
+    modules: int
+    tensor_parallel: int
+    throughput_tokens_per_s: float
+    tpot_mean_s: float
+    kv_used_utilisation: float
+    # PIM-only systems: useful MAC FLOPs / (the banks' peak x modules x makespan); None on xPU+PIM
+    # modules, whose FC MACs run on the matrix units, not the banks
+    mac_utilisation: float | None
+    # attention's channel utilisation on one module of the first stage, one request at the
+    # trace's longest context (hardware/pim/attention.py): how much of the banks a 1M-token
+    # head keeps busy in this shape
+    attention_channel_utilisation: float
+    tried: tuple = ()           # baselines: (tensor_parallel, tok/s) of every feasible width
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: StudyCase
+    runs: dict = field(default_factory=dict)    # system -> SystemRun
+
+    def ratio(self, system: str, baseline: str) -> float:
+        return self.runs[system].throughput_tokens_per_s / self.runs[baseline].throughput_tokens_per_s
+
+
+def load_study() -> tuple[tuple[StudyCase, ...], dict]:
+    """The study's cases and the paper's figures, from the data file."""
+    data = read_toml(STUDY_FILE, "long-context study")
+    return tuple(StudyCase(**c) for c in data["cases"]), dict(data["published"])
+
+
+def _simulate(case: StudyCase, kind: SystemKind, extra: tuple[str, ...] = ()) -> tuple[dict, RunConfig]:
+    cfg = config.load(RunConfig, None, [*case.overrides(), *extra])
+    return run_systems(cfg, (kind,), "inline", 0)["systems"][0], cfg
+
+
+def _record(case: StudyCase, kind: SystemKind, summary: dict, cfg: RunConfig, tp: int, tried=()) -> SystemRun:
+    sub = pim_system_config(kind, cfg)
+    trace = make_trace(cfg, 0)
+    util = None
+    if sub.stage_kind == "pim":
+        util = mac_utilisation(load_llm(cfg.model), load_pim_module(sub.module), summary["devices"],
+                               trace.input_tokens, trace.output_tokens, summary["makespan_s"])
+    return SystemRun(str(kind), summary["description"], summary["devices"], tp, summary["throughput_tokens_per_s"],
+                     summary["tpot_mean_s"], summary["kv_used_utilisation"], util,
+                     _attention_utilisation(build(kind, cfg, trace, 0), trace), tuple(tried))
+
+
+def _attention_utilisation(system, trace) -> float:
+    stage = next(a.params.cost for a in system.spec.actors if ".stage" in a.name).build()
+    longest = int((trace.input_tokens + trace.output_tokens).max())
+    cost = pim_attention_cost(stage.spec, stage.shard, [longest], stage.partitioning)
+    return cost.detail["channel_utilisation"]
+
+
+def _best_baseline(case: StudyCase, kind: SystemKind) -> SystemRun:
+    """The baseline at each tensor-parallel width its modules allow; the fastest is kept."""
+    cfg = config.load(RunConfig, None, case.overrides())
+    sub = pim_system_config(kind, cfg)
+    n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gb)
+    table = SYSTEM_TABLES[kind]
+    best, tried = None, []
+    for tp in (d for d in range(1, n + 1) if n % d == 0):
+        try:
+            summary, run_cfg = _simulate(case, kind, (f"{table}.tensor_parallel={tp}",))
+        except ParameterError:      # too many stages for the layers, no KV room, a request too long
+            continue
+        tried.append((tp, summary["throughput_tokens_per_s"]))
+        if best is None or summary["throughput_tokens_per_s"] > best[0]["throughput_tokens_per_s"]:
+            best = (summary, run_cfg, tp)
+    if best is None:
+        raise ParameterError(table, f"no tensor-parallel width of {n} modules can serve {case.title}")
+    return _record(case, kind, *best, tried=tried)
+
+
+def _lolpim(case: StudyCase, kind: SystemKind) -> SystemRun:
+    summary, cfg = _simulate(case, kind, (f"{SYSTEM_TABLES[kind]}.tensor_parallel=0",))
+    tp = int(summary["devices"] // summary["stages"])
+    return _record(case, kind, summary, cfg, tp)
+
+
+@lru_cache(maxsize=None)
+def run_case(case: StudyCase) -> CaseResult:
+    """Every system of the study on one case (inline executor; cached per process)."""
+    runs = {}
+    for system, baseline in PAIRS:
+        runs[str(system)] = _lolpim(case, system)
+        runs[str(baseline)] = _best_baseline(case, baseline)
+    return CaseResult(case, runs)
+
+
+def run_study(progress=None) -> tuple[list[CaseResult], dict]:
+    cases, published = load_study()
+    results = []
+    for i, case in enumerate(cases):
+        results.append(run_case(case))
+        if progress:
+            progress(i + 1, len(cases), case)
+    return results, published

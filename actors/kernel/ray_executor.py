@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import msgpack
 
+from lolpim.actors.kernel import ray_reaper
 from lolpim.actors.kernel.actor import KernelError
 from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, decode_batch, encode_batch
 from lolpim.actors.kernel.loop import EventLoop, local_only_actors, plan_window
@@ -103,7 +104,9 @@ def _RemoteHost():
     return _remote_host[0]
 
 
-_embedded = {"started": False, "stopping": None}   # the local Ray ensure_ray started, its shutdown thread
+# the local Ray ensure_ray started, its shutdown thread, and the marker its processes carry for
+# the reaper (one reaper per driver process, started with the first embedded Ray)
+_embedded = {"started": False, "stopping": None, "marker": None}
 
 
 def shutdown_embedded_ray():
@@ -125,7 +128,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join ``address`` if given, else start an embedded local Ray sized to this machine.
 
     The embedded Ray listens on 127.0.0.1 only (issue 14: by default its GCS, raylet, workers and
-    agents listen on every interface, open to anyone on the network) and runs no dashboard.
+    agents listen on every interface, open to anyone on the network), runs no dashboard, and
+    dies with this process, however it ends (see ray_reaper).
     Its workers run at the driver's priority: Ray's default (niceness 15) lets any other busy
     process on a shared machine starve the simulation, which then runs slower on Ray than in
     one process."""
@@ -141,9 +145,38 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, **kwargs)
     else:
         _loopback_only()
-        ray.init(num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
-                 _system_config={"worker_niceness": os.nice(0)}, **kwargs)
+        marker = _die_with_this_process()
+        # only the processes ray.init starts (and those they start) carry the marker: a
+        # subprocess this driver runs later is not Ray's and must outlive it if it wants to
+        os.environ[ray_reaper.MARKER_VAR] = marker
+        try:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
+                     _system_config={"worker_niceness": os.nice(0)}, **kwargs)
+        finally:
+            os.environ.pop(ray_reaper.MARKER_VAR, None)
         _embedded["started"] = True
+        ray_reaper.tell(_session_dir())
+
+
+def _session_dir() -> str | None:
+    """This driver's Ray session folder. Ray has no public name for it; a Ray that moved it
+    leaves the reaper the environment marker only."""
+    try:
+        from ray._private import worker
+        return worker._global_node.get_session_dir_path()
+    except (ImportError, AttributeError):
+        return None
+
+
+def _die_with_this_process() -> str:
+    """The marker of this driver's embedded Ray processes, starting (once) the reaper that kills
+    them when this process exits: after a driver SIGKILL, Ray's agents and workers otherwise
+    linger for a minute or more (ray_reaper explains why)."""
+    if _embedded["marker"] is None:
+        marker = f"{os.getpid()}-{os.urandom(8).hex()}"
+        ray_reaper.start(marker)
+        _embedded["marker"] = marker
+    return _embedded["marker"]
 
 
 def _loopback_only() -> None:

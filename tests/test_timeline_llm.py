@@ -199,3 +199,18 @@ def test_cli_refuses_a_timeline_of_the_pipeline_demo_and_a_zero_cap(tmp_path, ca
     assert main([*RUN, "--timeline", str(tmp_path / "t.json"), "--timeline-max-events", "0"]) == 2
     assert "--timeline-max-events" in capsys.readouterr().err
     assert not (tmp_path / "t.json").exists()
+
+
+def test_the_png_script_draws_every_track(tmp_path, compared):
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("timeline_png", root / "benchmarks" / "timeline_png.py")
+    png = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(png)
+    _, trace, _ = compared
+    name, tracks = png.read_tracks(trace, "gpu")
+    assert name == "gpu" and [t for t, _ in tracks] == ["host", "stage000", "stage000 link", "dpa000"]
+    (tmp_path / "t.json").write_text(json.dumps(trace))
+    assert png.main([str(tmp_path / "t.json"), str(tmp_path / "t.png"), "--from-ms", "0", "--to-ms", "5"]) == 0
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -16,6 +16,31 @@ def ray_session():
     yield ray
 
 
+@pytest.fixture(scope="session")
+def ray_pool(ray_session):
+    """``ray_pool(**kwargs)``: a ``RayExecutor(keep_processes=True, **kwargs)`` whose kept Ray
+    processes are shared with every other executor this fixture makes, for the whole session.
+
+    Starting a Ray actor process (a fresh interpreter importing Ray and the actor classes) costs
+    ~0.4 s of wall time here, and the Ray tests would start ~80 of them; a kept process is
+    reconfigured for each run instead (``ActorHost.configure``, the path sweeps and side-by-side
+    comparisons take). The fresh-process path (a single ``--executor ray`` run) keeps its own
+    tests, which build ``RayExecutor`` directly: the kernel's kill-and-restore test, the
+    plasticity CLI on Ray, the loopback probe."""
+    from lolpim.actors.kernel.ray_executor import RayExecutor
+    hosts: list = []
+
+    def make(**kwargs):
+        executor = RayExecutor(keep_processes=True, **kwargs)
+        # the executor's pool of kept processes (it grows it when a run needs more, and swaps
+        # in the replacement of a process it recovers): one list for all of them
+        executor._pool = hosts
+        return executor
+    yield make
+    for handle in hosts:
+        ray_session.kill(handle)
+
+
 # --- declared actor state ---------------------------------------------------------------------
 # Attributes every actor has from the kernel (snapshotted by Actor.snapshot itself).
 KERNEL_ATTRS = {"name", "now_ps", "_seq", "events_processed", "rng"}

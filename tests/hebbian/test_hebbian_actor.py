@@ -167,11 +167,10 @@ def test_digits_in_actors_equals_reference():
 
 
 @pytest.mark.ray
-def test_multiplication_actors_inline_equals_ray(ray_session):
-    from lolpim.actors.kernel.ray_executor import RayExecutor
+def test_multiplication_actors_inline_equals_ray(ray_pool):
     system = multiplication_system(4, seed=1, batch_size=3)
     inline = InlineExecutor(record_trace=True).run(system)
-    on_ray = RayExecutor(record_trace=True).run(system)
+    on_ray = ray_pool(record_trace=True).run(system)
     assert on_ray.stats["processes"] == 3
     assert on_ray.comparable() == inline.comparable()
     assert inline.results["teacher"]["chain_accuracy"] == 1.0

@@ -45,17 +45,14 @@ def actor_graphs(draw):
 
 
 @pytest.fixture(scope="module")
-def pooled_ray(ray_session):
+def pooled_ray(ray_pool):
     executors = {}
 
     def get(max_processes):
         if max_processes not in executors:
-            executors[max_processes] = RayExecutor(record_trace=True, keep_processes=True,
-                                                   max_processes=max_processes, checkpoint_every=3)
+            executors[max_processes] = ray_pool(record_trace=True, max_processes=max_processes, checkpoint_every=3)
         return executors[max_processes]
-    yield get
-    for ex in executors.values():
-        ex.close()
+    return get
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -69,7 +66,7 @@ def test_random_graphs_inline_equals_ray_bit_for_bit(pooled_ray, case):
     assert on_ray.comparable() == inline.comparable()
 
 
-def test_fan_in_ties_are_ordered_by_source_then_sequence(ray_session):
+def test_fan_in_ties_are_ordered_by_source_then_sequence(ray_pool):
     # three senders hit one receiver at exactly the same timestamps
     specs = [node("sink", targets=[], lookahead_ps=1, delay_choices_ps=[0])]
     for s in ("a", "b", "c"):
@@ -77,18 +74,18 @@ def test_fan_in_ties_are_ordered_by_source_then_sequence(ray_session):
                                          initial_pings=3, max_hops=0, send_prob=1.0))
     system = SystemSpec(tuple(specs), seed=3)
     inline = InlineExecutor(record_trace=True).run(system)
-    on_ray = RayExecutor(record_trace=True).run(system)
+    on_ray = ray_pool(record_trace=True).run(system)
     assert on_ray.comparable() == inline.comparable()
     sink_events = [t for t in inline.trace if t[1] == "sink"]
     assert len(sink_events) == 9 and len({t[0] for t in sink_events}) == 1   # all at one timestamp
     assert [t[2] for t in sink_events] == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
 
 
-def test_demo_pipeline_one_ray_actor_per_stage_matches_inline(ray_session):
+def test_demo_pipeline_one_ray_actor_per_stage_matches_inline(ray_pool):
     shape = PipelineShape((3000, 1000, 2000, 1000), 250, 5, 12, jitter=0.2)
     system = shape.system(seed=11)
     inline = InlineExecutor(record_trace=True).run(system)
-    ray_run = RayExecutor(record_trace=True).run(system)
+    ray_run = ray_pool(record_trace=True).run(system)
     assert ray_run.stats["processes"] == 5
     assert ray_run.comparable() == inline.comparable()
     # batching: far fewer Ray calls than events delivered
@@ -96,6 +93,7 @@ def test_demo_pipeline_one_ray_actor_per_stage_matches_inline(ray_session):
 
 
 def test_killed_ray_process_is_restored_and_the_result_is_unchanged(ray_session):
+    # fresh processes (no kept pool): the path a single `lolpim run --executor ray` takes
     shape = PipelineShape((2000, 1000, 1500), 300, 4, 30, jitter=0.25)
     system = shape.system(seed=5)
     undisturbed = InlineExecutor(record_trace=True).run(system)

@@ -111,14 +111,13 @@ def test_plasticity_reports_synapse_updates(tiny):
 
 
 @pytest.mark.ray
-def test_ray_executor_reports_per_window_and_ends_equal_to_inline(tiny, ray_session):
-    from lolpim.actors.kernel.ray_executor import RayExecutor
+def test_ray_executor_reports_per_window_and_ends_equal_to_inline(tiny, ray_pool):
     built = tiny.llm()
     inline, ray_exp = MetricsExporter(), MetricsExporter()
     InlineExecutor(on_metrics=inline.sink()).run(built.spec)
     calls = []
     sink = ray_exp.sink()
-    run = RayExecutor(max_processes=2, on_metrics=lambda t, m: (calls.append(t), sink(t, m))).run(built.spec)
+    run = ray_pool(max_processes=2, on_metrics=lambda t, m: (calls.append(t), sink(t, m))).run(built.spec)
     assert len(calls) == run.stats["windows"] + 1
     assert calls == sorted(calls)
     drop = ("lolpim_window_duration_seconds",)

@@ -66,12 +66,11 @@ def test_every_population_is_its_own(inline_run):
 @pytest.mark.parametrize("max_processes, max_window_ps", [(2, None), (2, 50 * 10**9), (3, None)],
                          ids=["one block per process", "one block per process, 50 ms windows",
                               "blocks split across processes"])
-def test_inline_and_ray_give_identical_results(inline_run, ray_session, max_processes, max_window_ps):
+def test_inline_and_ray_give_identical_results(inline_run, ray_pool, max_processes, max_window_ps):
     """Two blocks, each in its own process (no message crosses a process: a window reaches just
     past the latest pending event, one tick here, or max_window_ps, 50 ms) or split over three
     processes (the lookaheads bound every window to one tick)."""
-    from lolpim.actors.kernel.ray_executor import RayExecutor
-    ray_run = RayExecutor(max_processes=max_processes, checkpoint_every=64, max_window_ps=max_window_ps).run(system())
+    ray_run = ray_pool(max_processes=max_processes, checkpoint_every=64, max_window_ps=max_window_ps).run(system())
     assert ray_run.stats["processes"] == max_processes
     assert ray_run.results == inline_run.results
     assert ray_run.events == inline_run.events
@@ -79,13 +78,12 @@ def test_inline_and_ray_give_identical_results(inline_run, ray_session, max_proc
 
 
 @pytest.mark.ray
-def test_killed_ray_process_recovers_to_the_identical_result(inline_run, ray_session):
+def test_killed_ray_process_recovers_to_the_identical_result(inline_run, ray_pool):
     """The kernel's fault injection (tests/kernel/test_kernel_ray_equivalence.py): SIGKILL the
     process of block 1 mid-run (window 13 of 50 ms, 0.65 s simulated, inside a 1 s input chunk);
     it is rebuilt, restored from the checkpoint at window 8 (actor snapshots: cascade state, bAP
     rings, samples, LIF state, NeuronBlock inbox), replays windows 8-12 and the run ends as the
     undisturbed one."""
-    from lolpim.actors.kernel.ray_executor import RayExecutor
     killed = []
 
     def kill_block1(window, executor):
@@ -94,7 +92,7 @@ def test_killed_ray_process_recovers_to_the_identical_result(inline_run, ray_ses
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    executor = RayExecutor(max_processes=2, checkpoint_every=8, max_window_ps=50 * 10**9, on_window=kill_block1)
+    executor = ray_pool(max_processes=2, checkpoint_every=8, max_window_ps=50 * 10**9, on_window=kill_block1)
     recovered = executor.run(system())
     assert killed, "the fault was never injected"
     assert recovered.stats["recoveries"] == 1

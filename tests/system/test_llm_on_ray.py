@@ -31,11 +31,10 @@ def test_serving_actors_declare_exactly_the_actors_they_send_to():
 @pytest.mark.ray
 @pytest.mark.parametrize("kind", ["lolpim", "cent", "gpu"])
 @pytest.mark.parametrize("max_processes", [1, 2, 0])
-def test_llm_system_on_ray_equals_inline_for_any_placement(ray_session, kind, max_processes):
-    from lolpim.actors.kernel.ray_executor import RayExecutor
+def test_llm_system_on_ray_equals_inline_for_any_placement(ray_pool, kind, max_processes):
     spec = system(kind)
     inline = InlineExecutor(record_trace=True).run(spec)
-    ray_run = RayExecutor(max_processes=max_processes, max_window_ps=WINDOW_PS, record_trace=True).run(spec)
+    ray_run = ray_pool(max_processes=max_processes, max_window_ps=WINDOW_PS, record_trace=True).run(spec)
     assert ray_run.results == inline.results
     assert ray_run.trace == inline.trace
     assert ray_run.end_time_ps == inline.end_time_ps
@@ -44,18 +43,15 @@ def test_llm_system_on_ray_equals_inline_for_any_placement(ray_session, kind, ma
 
 
 @pytest.mark.ray
-def test_killed_process_in_a_wide_window_run_is_restored_with_the_same_result(ray_session):
-    import ray
-
-    from lolpim.actors.kernel.ray_executor import RayExecutor
+def test_killed_process_in_a_wide_window_run_is_restored_with_the_same_result(ray_session, ray_pool):
     spec = system("lolpim")
     inline = InlineExecutor().run(spec)
 
     def kill_once(window, executor):
         if window == 3 and executor.recoveries == 0:
-            ray.kill(executor.processes[0].handle)
+            ray_session.kill(executor.processes[0].handle)
 
-    executor = RayExecutor(max_processes=1, max_window_ps=WINDOW_PS // 4, checkpoint_every=2, on_window=kill_once)
+    executor = ray_pool(max_processes=1, max_window_ps=WINDOW_PS // 4, checkpoint_every=2, on_window=kill_once)
     ray_run = executor.run(spec)
     assert executor.recoveries == 1
     assert ray_run.results == inline.results

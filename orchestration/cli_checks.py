@@ -59,6 +59,24 @@ CHECKS = {
 }
 
 
+def check_int_flags(args, bounds: dict[str, tuple[int, int]]) -> None:
+    """A command's own integer flags (argparse dest -> inclusive range): each one given lies in
+    its range. Checked before anything is sized or allocated: a huge --batch otherwise reaches
+    numpy as an array shape."""
+    for dest, (lo, hi) in bounds.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            _int_range(dest, value, lo, hi)
+
+
+def check_name(dest: str, value: str, allowed) -> None:
+    """A preset name given by a flag is one of ``allowed``, whether or not the chosen system uses
+    it (a mistyped name is never ignored silently)."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise UserError(f"{_flag(dest)} {str(value)[:200]!r}: unknown; allowed: {', '.join(allowed)}")
+
+
 def check_args(args) -> None:
     """Check every shared flag ``args`` carries (None: not given), then their combinations."""
     for dest, check in CHECKS.items():

@@ -4,6 +4,17 @@ from __future__ import annotations
 import json
 
 from lolpim.hardware.estimate import PART_LABELS, estimate
+from lolpim.hardware.gpu.model import gpu_names
+from lolpim.hardware.hbm_pim import hbm_pim_names
+from lolpim.hardware.links import link_names
+from lolpim.hardware.pim import pim_module_names
+from lolpim.orchestration.cli_checks import check_int_flags, check_name
+
+# Ranges of the size flags, as the run config allows them (workload.requests, workload.input_tokens,
+# system modules); at the top of each, every system estimates in ~3 s and < 300 MB. Bits: up to
+# fp32 weights.
+BOUNDS = {"batch": (1, 1_000_000), "context": (1, 10_000_000), "modules": (1, 4096),
+          "layers": (1, 100_000), "weight_bits": (1, 32)}
 
 
 def _format(result) -> str:
@@ -44,7 +55,18 @@ def _bytes(b: float) -> str:
     return f"{b:.0f} B"
 
 
+def check(args) -> None:
+    """Every flag in range and every preset name known, before anything is estimated."""
+    check_int_flags(args, BOUNDS)
+    check_name("device", args.device, gpu_names())
+    check_name("module", args.module, pim_module_names())
+    check_name("hbm_pim", args.hbm_pim, hbm_pim_names())
+    if args.link is not None:
+        check_name("link", args.link, link_names())
+
+
 def run(args) -> int:
+    check(args)
     result = estimate(args.system, args.model, args.batch, args.context, device=args.device,
                       module=args.module, modules=args.modules, layers=args.layers, prefill=args.prefill,
                       hbm_pim_device=args.hbm_pim, link=args.link, weight_bits=args.weight_bits,

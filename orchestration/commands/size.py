@@ -6,7 +6,14 @@ import json
 from dataclasses import asdict
 
 from lolpim.models.llm.workload import dataset_names
+from lolpim.orchestration.cli_checks import check_int_flags
 from lolpim.orchestration.llm.sizing import simulate, size
+
+# Ranges of the size flags, as the run config allows them (workload.input_tokens,
+# workload.output_tokens, workload.requests, gpu.count, system modules); 12 doublings of one
+# module reach the largest system searched.
+BOUNDS = {"context": (1, 10_000_000), "output_tokens": (0, 1_000_000), "requests": (1, 1_000_000),
+          "gpus": (1, 1024), "max_modules": (1, 4096), "doublings": (0, 12)}
 
 ESTIMATE_NOTE = {
     "fixed-length": "fixed-length estimate (every request {context} + {output} tokens; --trace NAME sizes for a "
@@ -64,6 +71,7 @@ def _format(result) -> str:
 
 
 def run(args) -> int:
+    check_int_flags(args, BOUNDS)
     result = size(args.model, args.context, args.output_tokens, args.requests, args.module, args.gpu, args.gpus,
                   args.max_modules, args.doublings, trace=args.trace, seed=args.seed)
     if args.simulate:

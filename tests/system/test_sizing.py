@@ -49,7 +49,7 @@ def test_more_modules_hold_more_requests_and_run_faster():
 
 @pytest.mark.parametrize("args,field", [
     (["--model", "llama3.1-70b", "--context", "131072", "--module", "bogus"], "'module'"),
-    (["--model", "llama3.1-70b", "--context", "0"], "'context'"),
+    (["--model", "llama3.1-70b", "--context", "0"], "--context 0: allowed 1 .."),
     (["--model", "llama3.1-70b", "--context", "131072", "--gpus", "3"], "'gpus'"),
     (["--model", "llama3.1-70b", "--context", "1310720", "--max-modules", "8"], "'max_modules'"),
 ])

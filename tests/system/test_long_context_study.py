@@ -68,3 +68,22 @@ def test_every_row_is_listed(anchor_rows):
 def test_long_context_anchor(name, anchor_row):
     check = anchor_row(checks, name)
     assert check.passed, f"{check.name}: expected {check.expected}, simulated {check.simulated:.4g}"
+
+
+@pytest.mark.slow
+def test_docs_tables_are_what_the_study_gives_now():
+    """docs/long-context.md's generated blocks match a fresh run (benchmarks/long_context_study.py --docs
+    writes them); the runs are the ones the anchor rows above use (cached per process)."""
+    import importlib.util
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("long_context_study", root / "benchmarks" / "long_context_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    from lolpim.orchestration.llm.long_context import run_study
+    results, published = run_study()
+    doc = study.DOC
+    assert study.read_block(doc, "long-context-ratios") == study.markdown(study.RATIO_HEAD,
+                                                                          study.ratio_rows(results, published))
+    assert study.read_block(doc, "long-context-runs") == study.markdown(study.RUN_HEAD, study.run_rows(results))

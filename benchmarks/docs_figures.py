@@ -12,6 +12,8 @@ Parts (all by default; `--parts traces,scaling` for some):
             without the per-case wall times)
             and .csv -> the lolpim-speedups-table block of docs/lolpim-system.md (~6 min on
             2 cores)
+  long-context  benchmarks/long_context_study.py --docs -> the two generated blocks of
+            docs/long-context.md and docs/figures/long_context.csv (~40 s)
 
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
@@ -166,7 +168,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
     "traces": ("deploy/sweep-traces.toml", "docs/figures/traces", "docs/scaling.md", "traces-table",
                TRACES_HEAD, traces_rows),
 }
-PARTS = ("scaling", "traces", "speedups")
+PARTS = ("scaling", "traces", "speedups", "long-context")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -228,6 +230,11 @@ def main(argv=None) -> None:
         print(f"[{part}]", flush=True)
         if part == "speedups":
             do_speedups(args.tables_only)
+        elif part == "long-context":   # its own script: simulates in this process, ~40 s
+            if args.tables_only:
+                print("  long-context: no stored results to reuse; run without --tables-only", flush=True)
+            else:
+                subprocess.run([sys.executable, "benchmarks/long_context_study.py", "--docs"], cwd=ROOT, check=True)
         else:
             do_sweep(part, args.tables_only, args.serial)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -20,8 +20,26 @@ from typing import Any, Mapping
 
 from lolpim.core import presets
 from lolpim.core.errors import ConfigError, UserError
+from lolpim.hardware.gpu.model import gpu_names
+from lolpim.hardware.hbm_pim import hbm_pim_names
+from lolpim.hardware.pim import pim_module_names
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+# Dotted keys (from the root of a `lolpim run` config) that name a hardware preset, and the names
+# allowed. Checked whenever a config is built, whether or not the chosen system uses the key:
+# `prefill_gpu=nope` with prefill = "before", or `gpu.device=nope` with system = "lolpim", was
+# otherwise accepted and silently ignored (issue 14); the loaders check only what they load.
+PRESET_KEYS = {
+    "prefill_gpu": ("GPU", gpu_names),
+    "gpu.device": ("GPU", gpu_names),
+    "gpu_pim.device": ("GPU", gpu_names),
+    "gpu_pim.hbm_pim": ("HBM-PIM", hbm_pim_names),
+    "lolpim.module": ("PIM module", pim_module_names),
+    "cent.module": ("PIM module", pim_module_names),
+    "neupims.module": ("PIM module", pim_module_names),
+    "lolpim_xpu.module": ("PIM module", pim_module_names),
+}
 
 
 def read_toml(path: str | Path, label: str = "config") -> dict:
@@ -109,6 +127,12 @@ def validate_fields(obj, prefix: str = "") -> None:
         lo, hi = meta.get("min"), meta.get("max")
         if lo is not None and value < lo or hi is not None and value > hi:
             raise ConfigError(key, f"got {value!r}; allowed range: {_range_text(lo, hi)}")
+        if key in PRESET_KEYS:
+            kind, names = PRESET_KEYS[key]
+            allowed = names()
+            if value not in allowed:
+                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+                raise ConfigError(key, f"unknown {kind} preset {shown}; allowed: {', '.join(allowed)}")
 
 
 def _range_text(lo, hi) -> str:

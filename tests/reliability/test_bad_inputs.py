@@ -101,6 +101,12 @@ CASES = [
     ("traversal-module", lambda f: S("lolpim.module=../gpu/a100-80gb"), "module"),
     ("traversal-device", lambda f: S("system=gpu", "gpu.device=../pim/lolpim-module"), "device"),
     ("huge-model-name", lambda f: S("model=" + "x" * 50_000_000), "model"),
+    # a preset name the chosen system does not use is still checked (it was silently ignored)
+    ("unused-prefill-gpu", lambda f: S("prefill_gpu=nope"), "'prefill_gpu': unknown GPU preset"),
+    ("used-prefill-gpu", lambda f: S("prefill=attached-gpu", "prefill_gpu=nope"), "'prefill_gpu'"),
+    ("unused-gpu-device", lambda f: S("gpu.device=h100"), "'gpu.device'"),
+    ("unused-cent-module", lambda f: S("cent.module=../gpu/h200"), "'cent.module'"),
+    ("unused-hbm-pim", lambda f: S("gpu_pim.hbm_pim=nope"), "'gpu_pim.hbm_pim'"),
     # config and trace files: non-UTF-8, absurd nesting, folder for a file, missing, bad rows
     ("toml-non-utf8", lambda f: ["run", str(f["bad_utf8.toml"]), "--executor", "inline"], "config"),
     ("toml-deep", lambda f: ["run", str(f["deep.toml"]), "--executor", "inline"], "config"),
@@ -219,6 +225,17 @@ def test_bad_input_is_one_line_naming_the_key(argv, names, files, capsys):
     assert "Traceback" not in err and any(n in lines[0] for n in names), lines
     assert len(lines[0]) < 1200
     assert elapsed < SECONDS
+
+
+def test_an_unused_preset_name_lists_the_allowed_names(capsys):
+    from lolpim.hardware.gpu.model import gpu_names
+    assert run_main(S("prefill=before", "prefill_gpu=a100")) == 2
+    line = capsys.readouterr().err.strip()
+    assert "'prefill_gpu'" in line and all(name in line for name in gpu_names()), line
+    # and a listed name is accepted where it is unused
+    from lolpim.orchestration import config
+    from lolpim.orchestration.llm.config import RunConfig
+    assert config.load(RunConfig, None, ["prefill_gpu=h200"]).prefill_gpu == "h200"
 
 
 LOLPIM = [sys.executable, "-c", "import sys; from lolpim.orchestration.cli import main; sys.exit(main())"]

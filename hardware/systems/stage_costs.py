@@ -113,44 +113,43 @@ class StageCost:
 
     def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
         """One new token for every request; ``contexts`` = KV length each attends over."""
-        if self.kind == "xpu":
-            return self._xpu_decode_s(contexts)
         if self.kind == "pim":
-            parts = pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
-                                           self.weight_bits)
-            if self.lm_head:
-                parts["lm_head"] = pim_gemv_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices,
-                                                 len(contexts), self.weight_bits)
-            # Each part above is one module's shard; the group's modules run theirs side by side, so
-            # the time is one shard's and the energy is the whole group's (n_devices shards).
-            parts = {name: _group(cost, self.n_devices) for name, cost in parts.items()}
-            if self.n_devices > 1:
-                parts["communication"] = self._pim_allreduce(len(contexts))   # ring: already all senders
+            parts = self._module_group_parts(
+                pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
+                                       self.weight_bits), pim_gemv_cost, len(contexts))
             if self.dataflow == "artifact":
                 return self._artifact_decode_s(contexts, parts)
+            cost = total(parts)
+        elif self.kind == "xpu":
+            # FC GEMMs on the matrix units overlap attention on the banks (hardware/pim/xpu.py); the
+            # LM head is one more matrix-unit GEMM, after them
+            parts = self._module_group_parts(
+                xpu_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
+                                       self.weight_bits), nmu_gemm_cost, len(contexts))
+            cost = xpu_step_cost(parts)
         elif self.kind == "gpu":
             parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,
                                          layers=None if self.lm_head else self.layers, weight_bits=self.weight_bits)
+            cost = total(parts)
         else:
             parts = gpu_pim_decode_step_cost(self.spec, self.pim, self.model, contexts, self.n_devices,
                                              layers=None if self.lm_head else self.layers,
                                              weight_bits=self.weight_bits)
-        cost = total(parts)
+            cost = total(parts)
         return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
 
-    def _xpu_decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
-        """An xPU+PIM stage: FC GEMMs on the matrix units overlap attention on the banks
-        (hardware/pim/xpu.py); the LM head is one more GEMM on the matrix units, after them."""
-        parts = xpu_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
-                                       self.weight_bits)
+    def _module_group_parts(self, parts: dict, lm_head_cost, batch: int) -> dict:
+        """A PIM or xPU+PIM stage's parts for its whole tensor-parallel group: the LM head (priced by
+        ``lm_head_cost(spec, K, N, batch, bits)``) on the last stage, and the all-reduces."""
         if self.lm_head:
-            parts["lm_head"] = nmu_gemm_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices,
-                                             len(contexts), self.weight_bits)
+            parts["lm_head"] = lm_head_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices, batch,
+                                            self.weight_bits)
+        # Each part above is one module's shard; the group's modules run theirs side by side, so
+        # the time is one shard's and the energy is the whole group's (n_devices shards).
         parts = {name: _group(cost, self.n_devices) for name, cost in parts.items()}
         if self.n_devices > 1:
-            parts["communication"] = self._pim_allreduce(len(contexts))
-        cost = xpu_step_cost(parts)
-        return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
+            parts["communication"] = self._pim_allreduce(batch)   # ring: already all senders
+        return parts
 
     def _artifact_layout(self):
         if self.n_devices > 1:      # tensor parallel: every device runs every block on all its channels

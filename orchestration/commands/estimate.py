@@ -36,8 +36,10 @@ def _format(result) -> str:
     lines.insert(-1, lines[1])
     mem = result.memory
     if mem.get("fits") is False:
-        lines.append("warning: the weights and KV cache do not fit the devices' memory "
-                     f"({json.dumps({k: v for k, v in mem.items() if k != 'fits'})})")
+        # one entry per pipeline stage can run to thousands: the warning shows their range
+        shown = {k: (f"{len(v)} stages of {min(v)} .. {max(v)} layers" if isinstance(v, list) and len(v) > 8 else v)
+                 for k, v in mem.items() if k != "fits"}
+        lines.append(f"warning: the weights and KV cache do not fit the devices' memory ({json.dumps(shown)})")
     return head + "\n" + "\n".join(lines)
 
 

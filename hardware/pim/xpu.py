@@ -15,6 +15,10 @@ of the model, documented in docs/hardware-pim.md; ``overlap=False`` gives the se
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
+
 from lolpim.hardware.cost import ZERO, OpCost
 from lolpim.hardware.pim.attention import (_check_layers, _contexts, _elementwise_flops, _ffn_cost, _nmu_cost,
                                            _per_layers, nmu_gemm_cost, pim_attention_cost)
@@ -31,6 +35,15 @@ def xpu_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
     layers = _check_layers(layers, model)
     weight_bits = check_weight_bits(weight_bits)
     ctx = _contexts(contexts_tokens)
+    # as pim_decode_layers_cost: a micro-batch meets the same answer at every identical stage (a
+    # fresh dict each time, since callers add parts to it)
+    return dict(_xpu_layers_cached(spec, model, ctx.tobytes(), layers, partitioning, weight_bits))
+
+
+@lru_cache(maxsize=4096)
+def _xpu_layers_cached(spec: PimModuleSpec, model: LlmConfig, ctx_bytes: bytes, layers: int, partitioning: str,
+                       weight_bits: int) -> dict[str, OpCost]:
+    ctx = np.frombuffer(ctx_bytes, dtype=np.int64)
     batch = int(ctx.size)
     shapes = model.fc_shapes()
 

@@ -95,6 +95,7 @@ class StageCost:
         if kind in ("pim", "xpu"):
             self.spec = load_pim_module(device)
             self.shard = shard_model(self.model, n_devices)
+            self.link = load_link(self.spec.link)   # once: a preset file read per pass cost ~40% of a TP run
         elif kind in ("gpu", "gpu-pim"):
             self.spec = load_gpu(device)
             if kind == "gpu-pim":
@@ -195,8 +196,7 @@ class StageCost:
                                       weight_bits=self.weight_bits)).time_s
 
     def _pim_allreduce(self, batch: int):
-        link = load_link(self.spec.link)
-        per_layer = allreduce_cost(link, batch * self.model.hidden * 2, self.n_devices)
+        per_layer = allreduce_cost(self.link, batch * self.model.hidden * 2, self.n_devices)
         return per_layer.scaled(2 * self.layers)
 
     def min_pass_s(self) -> float:

@@ -45,7 +45,8 @@ ACTIVATION_FLOPS_PER_VALUE = 4       # SiLU and the gate product (gated FFN)
 
 def _contexts(contexts_tokens) -> np.ndarray:
     arr = np.asarray(contexts_tokens)
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer) or (arr < 1).any():
+    # dtype kinds "i" / "u" are exactly numpy's integer types (called once per stage pass: kept cheap)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or arr.min() < 1:
         raise ParameterError("contexts_tokens", "must be a non-empty sequence of integers >= 1 "
                                                 f"(one context length per request), got {contexts_tokens!r}")
     return arr.astype(np.int64)
@@ -216,7 +217,7 @@ def pim_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
     return dict(_decode_layers_cached(spec, model, ctx.tobytes(), layers, partitioning, weight_bits))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 14)
 def _decode_layers_cached(spec: PimModuleSpec, model: LlmConfig, ctx_bytes: bytes, layers: int,
                           partitioning: str, weight_bits: int) -> dict[str, OpCost]:
     ctx = np.frombuffer(ctx_bytes, dtype=np.int64)

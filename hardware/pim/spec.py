@@ -7,6 +7,7 @@ the public Ramulator 2 AiM preset give them; the models convert to seconds at th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_positive
@@ -180,6 +181,9 @@ def pim_module_names() -> list[str]:
     return preset_names("pim")
 
 
+@lru_cache(maxsize=None)
 def load_pim_module(name: str) -> PimModuleSpec:
+    # one object per preset (it is frozen): every stage of a system then holds the same spec, so
+    # the memoised cost functions find it by identity instead of comparing its ~50 fields
     return load_preset("pim", name, PimModuleSpec, "module")
 

@@ -18,6 +18,14 @@ from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve
 
 
+# The systems a size row's command may simulate: each is built on the row's hardware (the same
+# PIM capacity; the xPU+PIM pair with its own module at that capacity) and kept where it fits.
+# Listed, not every SystemKind: a system added later joins once its build on a sized row is
+# known to make sense.
+SIZED_SYSTEMS = (SystemKind.LOLPIM, SystemKind.GPU, SystemKind.GPU_PIM, SystemKind.CENT,
+                 SystemKind.NEUPIMS, SystemKind.LOLPIM_XPU)
+
+
 def runnable_systems(overrides: list[str], seed: int = 0) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """Which systems of ``lolpim run --set <overrides>`` build (weights and the longest request
     fit), and why each other one does not."""
@@ -25,7 +33,7 @@ def runnable_systems(overrides: list[str], seed: int = 0) -> tuple[tuple[str, ..
     trace = make_trace(cfg, seed)
     model = resolve(cfg)
     ok, left_out = [], []
-    for kind in SystemKind:
+    for kind in SIZED_SYSTEMS:
         try:
             build(kind, cfg, trace, seed, model)
         except (ParameterError, UserError) as exc:
@@ -41,7 +49,7 @@ def size(*args, **kwargs) -> SizingResult:
     result = estimates.size(*args, **kwargs)
     checked = []
     for row in result.pim:
-        ok, left_out = runnable_systems(result.run_overrides(row, tuple(str(k) for k in SystemKind)), result.seed)
+        ok, left_out = runnable_systems(result.run_overrides(row, tuple(str(k) for k in SIZED_SYSTEMS)), result.seed)
         checked.append(replace(row, systems=ok, left_out=left_out))
     return replace(result, pim=tuple(checked))
 

@@ -95,6 +95,7 @@ def write_trace(path: Path, systems, other_data: dict | None = None) -> Path:
     show it as the trace's info). Written one event a line, so a capped run of millions of
     events never holds the whole text, nor (given generators) every event, in memory."""
     path = Path(path)
+    encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode   # one encoder: json.dumps makes one a call
     with open(path, "w") as f:
         f.write('{"displayTimeUnit": "ms", "otherData": ')
         f.write(json.dumps(other_data or {}, allow_nan=False))
@@ -103,7 +104,7 @@ def write_trace(path: Path, systems, other_data: dict | None = None) -> Path:
         for system in systems:
             for e in system:
                 f.write("\n" if first else ",\n")
-                f.write(json.dumps(e, allow_nan=False, separators=(",", ":")))
+                f.write(encode(e))
                 first = False
         f.write("\n]}\n")
     return path

@@ -57,6 +57,7 @@ class LlmStage(Recording, Actor):
     accepts = {"mb": Microbatch, "free": Empty}
     timers = frozenset({"free"})
     state_fields = ("queue", "busy", "busy_until_ps", "busy_ps", "passes", "energy_j", *TIMELINE_STATE)
+    timeline_weight = 4   # two events a pass, every micro-batch round: the busiest recorder
 
     @frozen_params
     class Params:

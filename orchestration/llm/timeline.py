@@ -3,10 +3,12 @@ and write it as one Chrome/Perfetto trace (orchestration/timeline.py), a process
 
 Recording is a field of each actor's Params (``timeline_max_events``, 0 by default), set here
 on the built specs, so the builders stay as they are and a run without --timeline builds
-exactly the actors it built before. The run's event cap is split evenly over every actor of
-every system (each actor knows only its own share: on Ray they live in different processes);
-when any actor of a system spends its share, that system's trace is cut where the first one
-stopped, so every track of it covers the same simulated time.
+exactly the actors it built before. The run's event cap is split over every actor of every
+system (each actor knows only its own share: on Ray they live in different processes), in
+proportion to the class's ``timeline_weight`` (what it records per micro-batch round, roughly:
+a stage two events a pass, the DPAs and the host far fewer); when any actor of a system spends
+its share, that system's trace is cut where the first one stopped, so every track of it covers
+the same simulated time.
 """
 from __future__ import annotations
 
@@ -25,11 +27,15 @@ DEFAULT_MAX_EVENTS = 2_000_000
 FIELD = "timeline_max_events"
 
 
-def with_timeline(spec: SystemSpec, max_events_per_actor: int) -> SystemSpec:
-    """``spec`` with every actor that can record given a budget of ``max_events_per_actor``."""
-    actors = tuple(replace(a, params=replace(a.params, **{FIELD: max_events_per_actor}))
-                   if a.params is not None and FIELD in {f.name for f in fields(a.params)} else a
-                   for a in spec.actors)
+def _records(actor) -> bool:
+    return actor.params is not None and FIELD in {f.name for f in fields(actor.params)}
+
+
+def with_timeline(spec: SystemSpec, events_per_weight: int) -> SystemSpec:
+    """``spec`` with every actor that can record given a budget of ``events_per_weight`` times
+    its class's ``timeline_weight``."""
+    actors = tuple(replace(a, params=replace(a.params, **{FIELD: events_per_weight * a.cls.timeline_weight}))
+                   if _records(a) else a for a in spec.actors)
     return replace(spec, actors=actors)
 
 
@@ -96,15 +102,15 @@ class TimelineCollector:
         if max_events < 1:
             raise UserError(f"--timeline-max-events {max_events}: allowed 1 or more")
         self.max_events = max_events
-        self.per_actor = 0
+        self.per_weight = 0
         self.kinds: list[str] = []
         self.results: dict[str, dict] = {}
 
     def prepare(self, built: list) -> list:
-        actors = sum(len(b.spec.actors) for b in built)
-        self.per_actor = max(1, self.max_events // max(actors, 1))
+        weights = sum(a.cls.timeline_weight for b in built for a in b.spec.actors if _records(a))
+        self.per_weight = max(1, self.max_events // max(weights, 1))
         self.kinds = [str(b.kind) for b in built]
-        return [replace(b, spec=with_timeline(b.spec, self.per_actor)) for b in built]
+        return [replace(b, spec=with_timeline(b.spec, self.per_weight)) for b in built]
 
     def collect(self, built, run) -> None:
         self.results[str(built.kind)] = {n: r for n, r in run.results.items() if "timeline" in r}
@@ -118,12 +124,12 @@ class TimelineCollector:
             systems.append(events)
         cut = {k: v["cut_at_ms"] for k, v in info.items() if v["cut_at_ms"] is not None}
         other = {"generator": "lolpim run --timeline", "time": "simulated time (ts and dur in microseconds)",
-                 "max_events": self.max_events, "max_events_per_actor": self.per_actor,
+                 "max_events": self.max_events, "max_events_per_weight": self.per_weight,
                  "events": {k: v["events"] for k, v in info.items()},
                  "truncated": bool(cut), "truncated_at_ms": cut}
         write_trace(path, systems, other)
         if not cut:
             return []
         where = ", ".join(f"{k} after {v:.3f} ms" for k, v in cut.items())
-        return [f"timeline capped at {self.max_events} events ({self.per_actor} per actor): recording stopped for "
+        return [f"timeline capped at {self.max_events} events: recording stopped for "
                 f"{where} of simulated time; raise --timeline-max-events for more"]

@@ -71,7 +71,10 @@ def draw(trace: dict, out: Path, process=None, from_ms=None, to_ms=None, links=T
                 if start + dur >= lo and start <= hi:
                     bars[e["name"]].append((start, max(dur, min_ms)))
         for label, spans in bars.items():
-            ax.broken_barh(spans, (y - 0.35, 0.7), facecolors=SPAN_COLOURS.get(label, "#34495e"), linewidth=0)
+            # a thin white edge shows where one pass ends and the next starts; not on the
+            # pixel-wide transfers, which it would hide
+            edge = {"linewidth": 0} if label == "transfer" else {"edgecolor": "white", "linewidth": 0.5}
+            ax.broken_barh(spans, (y - 0.35, 0.7), facecolors=SPAN_COLOURS.get(label, "#34495e"), **edge)
             used.add(("span", label))
         ticks = defaultdict(list)
         for e in evs:

@@ -109,3 +109,46 @@ def test_a_malformed_moe_config_is_one_line_naming_the_field(tmp_path, capsys, c
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"'{field}'" in err[0] and "Traceback" not in err[0], err
+
+
+# ------------------------------------------------------- docs/models.md: MoE beside dense peers
+
+def _benchmark():
+    import importlib.util
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("moe_vs_dense", root / "benchmarks" / "moe_vs_dense.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _documented_rows(bench) -> list[list[str]]:
+    from docs_figures import parse_markdown, read_block     # benchmarks/ is on the path once loaded
+    body = read_block(bench.DOC, bench.BLOCK)
+    assert body.splitlines()[0] == "| " + " | ".join(bench.HEAD) + " |"
+    return parse_markdown(body)
+
+
+def test_the_documented_moe_table_is_what_the_benchmark_gives():
+    bench = _benchmark()
+    documented = _documented_rows(bench)
+    assert len(documented) == len(bench.WORKLOADS) * len(bench.MODELS)
+    model, label = bench.MODELS[0]
+    workload = bench.WORKLOADS[0]
+    fresh = bench.rows([(model, label, workload, bench.run_case(model, *workload))])
+    assert documented[0] == fresh[0], "stale docs/models.md: rerun benchmarks/moe_vs_dense.py --docs"
+
+
+def test_the_documented_orderings_hold():
+    """What docs/models.md says of the table: per workload, the MoE model's LoL-PIM / GPU ratio is
+    above its architectural peer's and the 13B model's, the 70B model's is the lowest, and the
+    larger batch narrows the MoE model's lead over its peer."""
+    bench = _benchmark()
+    rows = _documented_rows(bench)
+    ratio = {(r[0], r[1].split(" (")[0]): float(r[7].rstrip("x")) for r in rows}
+    workloads = sorted({r[0] for r in rows}, key=[r[0] for r in rows].index)
+    for w in workloads:
+        assert ratio[w, "Mixtral-8x7B"] > max(ratio[w, "Mistral-7B"], ratio[w, "Llama-2-13B"])
+        assert ratio[w, "Llama-2-70B"] == min(v for (wl, _), v in ratio.items() if wl == w)
+    lead = [ratio[w, "Mixtral-8x7B"] / ratio[w, "Mistral-7B"] for w in workloads]
+    assert lead[1] < lead[0]

@@ -172,11 +172,13 @@ def _die_with_this_process() -> str:
     """The marker of this driver's embedded Ray processes, starting (once) the reaper that kills
     them when this process exits: after a driver SIGKILL, Ray's agents and workers otherwise
     linger for a minute or more (ray_reaper explains why)."""
-    if _embedded["marker"] is None:
+    marker = _embedded["marker"]
+    if marker is None or not marker.startswith(f"{os.getpid()}-") or not ray_reaper.started():
+        # first embedded Ray of this process (a forked child inherits the parent's marker, not its reaper)
         marker = f"{os.getpid()}-{os.urandom(8).hex()}"
-        ray_reaper.start(marker)
-        _embedded["marker"] = marker
-    return _embedded["marker"]
+        if ray_reaper.start(marker) is not None:
+            _embedded["marker"] = marker
+    return marker
 
 
 def _loopback_only() -> None:

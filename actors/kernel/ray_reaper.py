@@ -36,6 +36,25 @@ GIVE_UP_AFTER_S = 20.0                    # a process that survives SIGKILL this
 _pipe: list = []      # the pipe's write end, open for as long as this process lives
 
 
+def _forget_in_child() -> None:
+    # a forked child is not the driver: holding the write end would keep the reaper waiting for
+    # the child too, and what the child tells would be taken as the parent's
+    while _pipe:
+        try:
+            os.close(_pipe.pop())
+        except OSError:
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def started() -> bool:
+    """Whether this process has a reaper (a forked child has none of its own yet)."""
+    return bool(_pipe)
+
+
 def start(marker: str):
     """Spawn the reaper for ``marker``; returns its pid, or None where it cannot work (not Linux)."""
     if not sys.platform.startswith("linux"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
 from lolpim.core.errors import ConfigError
+from lolpim.hardware.systems.config import SystemKind
 from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration.executors import add_executor_flags, make_executor
 from lolpim.orchestration.llm.compare import (
@@ -79,8 +80,8 @@ def _run(args) -> int:
         return _run_demo(cfg, args, show_progress)
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
     if not kinds or len(set(kinds)) < len(kinds):
-        raise ConfigError("systems", f"got {list(kinds)}; system = \"compare\" needs one or more of lolpim, gpu, "
-                                     "gpu-pim, cent, each once")
+        raise ConfigError("systems", f"got {[str(k) for k in kinds]}; system = \"compare\" needs one or more of "
+                                     f"{', '.join(SystemKind)}, each once")
     timeline = TimelineCollector(args.timeline_max_events) if args.timeline is not None else None
     try:
         result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,

@@ -200,8 +200,13 @@ def format_table(result: dict) -> str:
             f"mean output {result['mean_output_tokens']:.0f} tokens), executor {result['executor']}")
     head += "\n" + (DECODE_ONLY if result.get("decode_only") else f"prefill simulated (prefill = {result['prefill']})")
     # each system's description starts with its hardware (devices x preset, GiB of each memory)
-    desc = "\n".join(f"  {s['system']:8s} {s['description']}" for s in result["systems"])
+    name_width = max([8] + [len(s["system"]) for s in result["systems"]])
+    desc = "\n".join(f"  {s['system']:{name_width}s} {s['description']}" for s in result["systems"])
     foot = SPEEDUP_DEFINITION + "\n" + ENERGY_DEFINITION
+    rates = {s["system"]: s["throughput_tokens_per_s"] for s in result["systems"]}
+    if "lolpim-xpu" in rates and "neupims" in rates:   # the xPU+PIM pair: LoL-PIM's techniques on one module
+        foot += (f"\nxPU+PIM: lolpim-xpu / neupims = {rates['lolpim-xpu'] / rates['neupims']:.2f}x tok/s, "
+                 "same module and trace")
     return f"{head}\n{desc}\n\n" + "\n".join(lines) + "\n" + foot
 
 

@@ -1,10 +1,12 @@
 """Makes the embedded Ray die with the process that started it (issue 14).
 
-Ray binds its GCS server and raylet to the driver (they die with it), but the processes the
-raylet starts (the dashboard agent, the runtime-env agent, idle and actor workers) only notice
-that the raylet is gone, then try to report it to the dead GCS and linger for a minute or more
-after a driver SIGKILL. Ray has no option to skip those agents, and Linux's parent-death signal
-reaches only direct children, so a tiny outside process does it:
+Ray binds the processes ray.init starts (GCS server, raylet, monitor, dashboard head) to the
+driver with Linux's parent-death signal, so they die with it. The processes the raylet starts
+(the dashboard agent, the runtime-env agent, idle and actor workers) only notice that the raylet
+is gone, then try to report it to the dead GCS: after a driver SIGKILL they were still alive
+15 s and 37 s later (Ray 2.60; gone after a minute or two). Ray has no option to run without
+those agents (include_dashboard=False still starts both), and the parent-death signal reaches
+only direct children, so a tiny outside process does it:
 
 - ``start(marker)`` (in the driver, before ``ray.init``) spawns this file as its own script, in
   its own session (a Ctrl-C or hang-up of the terminal does not reach it), with the read end of

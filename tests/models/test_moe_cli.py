@@ -1,5 +1,5 @@
 """Mixtures of experts on the command line (issue 16 point 4): an MoE config.json runs in
-`estimate` (every system), `size` and `run` (inline, and on Ray with the same numbers), only
+`estimate` (every system), `size`, `run` and `sweep` (inline, and on Ray with the same numbers), only
 the routed experts' weights are read per step while every expert is stored, and a malformed
 MoE config is exit code 2 with one line naming the field, in every command."""
 import json
@@ -84,6 +84,38 @@ def test_an_moe_run_on_ray_equals_inline(ray_session, capsys):
     inline = _json(RUN + ["--executor", "inline"], capsys)
     on_ray = _json(RUN + ["--executor", "ray"], capsys)
     assert _numbers(on_ray) == _numbers(inline)
+
+
+SWEEP = f"""[set]
+model = "{MIXTRAL}"
+"workload.source" = "fixed"
+"workload.requests" = 4
+"workload.input_tokens" = 2048
+"workload.output_tokens" = 8
+
+[grid]
+system = ["lolpim", "gpu"]
+"""
+
+
+def _sweep(tmp_path, *flags) -> dict:
+    (tmp_path / "moe.toml").write_text(SWEEP)
+    results = tmp_path / f"r{len(flags)}.jsonl"
+    assert main(["sweep", str(tmp_path / "moe.toml"), "--results", str(results), *flags]) == 0
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["status"] for r in records] == ["ok", "ok"], records
+    return {r["result"]["system"]: r["result"]["throughput_tokens_per_s"] for r in records}
+
+
+def test_a_sweep_serves_an_moe_model(tmp_path, capsys):
+    tok_s = _sweep(tmp_path, "--serial")
+    assert set(tok_s) == {"lolpim", "gpu"} and all(v > 0 for v in tok_s.values())
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_an_moe_sweep_on_ray_equals_the_serial_one(ray_session, tmp_path, capsys):
+    assert _sweep(tmp_path) == _sweep(tmp_path, "--serial")
 
 
 def _broken(tmp_path, **changes) -> str:

@@ -1,7 +1,7 @@
 """Mixtures of experts on the command line (issue 16 point 4): an MoE config.json runs in
-`estimate` (every system), `size`, `run` and `sweep` (inline, and on Ray with the same numbers), only
-the routed experts' weights are read per step while every expert is stored, and a malformed
-MoE config is exit code 2 with one line naming the field, in every command."""
+`estimate` (every system), `size`, `run` and `sweep` (inline, and on Ray with the same
+numbers), only the routed experts' weights are read per step while every expert is stored, and
+a malformed MoE config is exit code 2 with one line naming the field, in every command."""
 import json
 from pathlib import Path
 

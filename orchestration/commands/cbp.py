@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from lolpim.models.cbp.experiment import (ABLATIONS, DigitsSetup, export_result,
 from lolpim.models.cbp.export import to_arrays
 from lolpim.models.cbp.levels import level_set
 from lolpim.orchestration.memory import check_fits
+from lolpim.orchestration.progress import Progress
 
 try:
     from threadpoolctl import threadpool_limits
@@ -30,35 +29,6 @@ except ImportError:   # optional (it comes with scikit-learn): without it, BLAS 
     threadpool_limits = None
 
 CONSTRAINT_CHOICES = ("binary", "ternary", "shift1", "shift2")
-
-
-class ProgressBar:
-    """One line on stderr, redrawn in place on a terminal, every 10 % otherwise."""
-
-    def __init__(self, total: int, enabled: bool = True, width: int = 30):
-        self.total, self.enabled, self.width = max(total, 1), enabled, width
-        self.done, self.started, self.last_decile = 0, time.monotonic(), -1
-        self.tty = sys.stderr.isatty()
-
-    def advance(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        frac = min(self.done / self.total, 1.0)
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / frac * (1 - frac) if frac else 0.0
-        filled = int(frac * self.width)
-        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} "
-                f"{label}  {elapsed:4.0f}s elapsed, ~{eta:.0f}s left")
-        if self.tty:
-            print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
-        elif int(frac * 10) > self.last_decile:
-            self.last_decile = int(frac * 10)
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            print(file=sys.stderr, flush=True)
 
 
 def _single_thread_blas():
@@ -108,15 +78,16 @@ def run(args) -> int:
     setup = replace(setup, settings=replace(setup.settings, p_max_epochs=args.p_max))
     seeds = list(range(args.seed, args.seed + args.seeds))
     runs = _runs(args)
-    bar = ProgressBar(len(seeds) * (setup.pretrain_epochs + len(runs) * setup.cbp_epochs),
-                      enabled=not args.quiet)
+    # redrawn on a terminal, a line every 10% elsewhere (stderr: --json output stays clean)
+    bar = Progress("cbp", total=len(seeds) * (setup.pretrain_epochs + len(runs) * setup.cbp_epochs), delay_s=0.0,
+                   enabled=not args.quiet, log_lines=True, log_every=0.1)
     rows, histories, packed = [], {}, {}
     with _single_thread_blas():
         for seed in seeds:
-            pre = pretrained_digits(seed, setup, on_epoch=lambda r: bar.advance(f"seed {seed} pretrain"))
+            pre = pretrained_digits(seed, setup, on_epoch=lambda r: bar.step(f"seed {seed} pretrain"))
             for constraint, variant in runs:
                 tag = f"{constraint}/{variant}/seed{seed}"
-                result = run_cbp(pre, constraint, setup, variant, on_epoch=lambda r: bar.advance(
+                result = run_cbp(pre, constraint, setup, variant, on_epoch=lambda r: bar.step(
                     f"{tag} epoch {r['epoch'] + 1} g={r['g']:g} cfs={r['cfs']:.3f}"))
                 final = result.final
                 rows.append({"constraint": constraint, "variant": variant, "seed": seed,

@@ -5,63 +5,16 @@ import csv
 import dataclasses
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
+from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.validation import all_checks, allowed_names, area_of, format_table, select_modules
 
 
 def _row(c) -> dict:
     return dict(dataclasses.asdict(c), simulated=float(c.simulated), error=float(c.error), passed=c.passed,
                 known_miss=c.known_miss)
-
-
-class _Progress:
-    """Which anchor module runs, on stderr: a line redrawn every second on a terminal, else one
-    line per module (a module can take minutes: the LoL-PIM traces, the plasticity networks)."""
-
-    def __init__(self, stream, tty: bool):
-        self.stream, self.tty = stream, tty
-        self.t0 = time.monotonic()
-        self.text = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._tick, daemon=True) if tty else None
-        if self._thread:
-            self._thread.start()
-
-    def _draw(self) -> None:
-        self.stream.write(f"\r{self.text} {time.monotonic() - self.t0:5.0f}s\033[K")
-        self.stream.flush()
-
-    def _tick(self) -> None:
-        while not self._stop.wait(1.0):
-            self._draw()
-
-    def __call__(self, i: int, n: int, module: str | None) -> None:
-        if module is None:
-            self._stop.set()
-            if self._thread:
-                self._thread.join()
-                self.stream.write("\r\033[K")
-            self.stream.write(f"validate: {n} modules in {time.monotonic() - self.t0:.0f} s\n")
-            self.stream.flush()
-            return
-        area = area_of(module)
-        self.text = f"validate [{i + 1}/{n}] {area if area == module else f'{area}: {module}'}"
-        if self.tty:
-            self._draw()
-        else:
-            self.stream.write(f"{self.text} (at {time.monotonic() - self.t0:.0f} s)\n")
-            self.stream.flush()
-
-    def stop(self) -> None:
-        """End the redraws; after an error, end the line so the message starts on its own."""
-        if self._thread and self._thread.is_alive():
-            self._stop.set()
-            self._thread.join()
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:
@@ -78,13 +31,24 @@ def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:
 def run(args) -> int:
     names = [n for a in args.area or [] for n in a.split(",") if n.strip()]
     select_modules(names)                       # an unknown area exits 2 before anything runs
-    show = args.progress or sys.stderr.isatty()
-    progress = _Progress(sys.stderr, sys.stderr.isatty()) if show else None
+    # which anchor module runs (one can take minutes: the LoL-PIM traces, the plasticity networks):
+    # on a terminal a line redrawn every second, elsewhere (--progress) one line per module
+    bar = Progress("validate", delay_s=0.0, enabled=args.progress or sys.stderr.isatty(), log_lines=True,
+                   log_every=0, heartbeat_s=1.0)
+
+    def report(i: int, n: int, module: str | None) -> None:
+        if module is None:
+            bar.close()
+            if bar.enabled:
+                sys.stderr.write(f"validate: {n} modules in {time.monotonic() - bar.t0:.0f} s\n")
+            return
+        bar.total = n
+        area = area_of(module)
+        bar.update(i, f"[{i + 1}/{n}] {area if area == module else f'{area}: {module}'}")
     try:
-        checks = all_checks(set(names) or None, progress=progress)
+        checks = all_checks(set(names) or None, progress=report)
     finally:
-        if progress:
-            progress.stop()
+        bar.close()     # after an error, the message then starts on a line of its own
     rows = [_row(c) for c in checks]
     files = write_outputs(rows, Path(args.out)) if args.out else []
     if args.json:

@@ -171,7 +171,7 @@ def _session_dir() -> str | None:
 def _die_with_this_process() -> str:
     """The marker of this driver's embedded Ray processes, starting (once) the reaper that kills
     them when this process exits: after a driver SIGKILL, Ray's agents and workers otherwise
-    linger for a minute or more (ray_reaper explains why)."""
+    linger for a minute or so (ray_reaper explains why)."""
     marker = _embedded["marker"]
     if marker is None or not marker.startswith(f"{os.getpid()}-") or not ray_reaper.started():
         # first embedded Ray of this process (a forked child inherits the parent's marker, not its reaper)

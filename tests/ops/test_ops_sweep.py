@@ -89,7 +89,7 @@ def test_torn_last_line_is_cut_and_a_second_writer_is_refused(tmp_path):
 
 
 @pytest.mark.ray
-def test_killed_sweep_resumes_to_exactly_the_grid(sweep_file, tmp_path):
+def test_killed_sweep_resumes_to_exactly_the_grid(sweep_file, tmp_path, ray_session, capsys):
     spec = load_sweep(sweep_file)
     reference = tmp_path / "reference.jsonl"
     report = run_sweep(spec, reference, serial=True)
@@ -114,9 +114,12 @@ def test_killed_sweep_resumes_to_exactly_the_grid(sweep_file, tmp_path):
     with results.open("a") as fh:       # and a point torn mid-write by the crash
         fh.write('{"id": "' + spec.point_id(spec.points()[-1]) + '", "status": "o')
 
-    second = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=150)
-    assert second.returncode == 0, second.stderr
-    summary = json.loads(second.stdout)
+    # the rerun and the check after it run the same command in this process (on the session's
+    # Ray): only the killed sweep needs a process of its own
+    from lolpim.orchestration.cli import main
+    capsys.readouterr()
+    assert main(cmd[1:] + ["--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
     assert summary["skipped"] == done_before and summary["ran"] == 12 - done_before
 
     lines = results.read_text().splitlines()
@@ -124,11 +127,10 @@ def test_killed_sweep_resumes_to_exactly_the_grid(sweep_file, tmp_path):
     records = [json.loads(line) for line in lines]
     assert comparable(records) == comparable(read_results(reference))
 
-    serial = [a for a in cmd if a not in ("--max-in-flight", "1")] + ["--json", "--serial"]   # (Ray-only flag)
-    again = subprocess.run(serial, capture_output=True, text=True, timeout=60)
-    assert json.loads(again.stdout)["ran"] == 0 and results.read_text().count("\n") == 12
+    serial = [a for a in cmd[1:] if a not in ("--max-in-flight", "1")] + ["--json", "--serial"]   # (Ray-only flag)
+    assert main(serial) == 0
+    assert json.loads(capsys.readouterr().out)["ran"] == 0 and results.read_text().count("\n") == 12
 
-    from lolpim.orchestration.cli import main
     assert main(["plot", str(results), "--out", str(tmp_path / "plots")]) == 0
     for name in ("throughput_vs_modules.png", "throughput_vs_context.png", "speedup.png", "points.csv"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000, name

@@ -11,6 +11,7 @@ from pathlib import Path
 from lolpim.core import presets
 from lolpim.core.errors import ParameterError
 from lolpim.models.llm.hf_config import canonical_reference, hf_model_fields, is_hf_reference, read_hf_config
+from lolpim.models.llm.limits import FIELD_MAX
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -53,6 +54,9 @@ class LlmConfig:
             value = getattr(self, f)
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if f.startswith("experts") else 0):
                 raise ParameterError(f, f"must be an integer >= {1 if f.startswith('experts') else 0}, got {value!r}")
+        for f, most in FIELD_MAX.items():
+            if getattr(self, f) > most:
+                raise ParameterError(f, f"{getattr(self, f)} is past the sanity bound {most:,} (above any published model)")
         if self.experts_per_token > self.experts:
             raise ParameterError("experts_per_token", f"{self.experts_per_token} exceeds the {self.experts} experts")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import read_file_bytes
+from lolpim.models.llm.limits import FIELD_MAX
 
 PREFIX = "hf:"
 MAX_CONFIG_BYTES = 1 << 20        # a config.json is a few KB
@@ -69,6 +70,10 @@ def _int_field(data: dict, ours: str, names: tuple[str, ...], default=None) -> i
             value = data[name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ParameterError(name, f"must be a positive integer in config.json, got {value!r}")
+            most = FIELD_MAX.get(ours)
+            if most is not None and value > most:
+                raise ParameterError(name, f"{value} in config.json is past the sanity bound {most:,} for {ours} "
+                                           "(above any published model)")
             return value
     if default is not None:
         return default

@@ -40,6 +40,10 @@ def _fields(**changes):
     ({"torch_dtype": "int4"}, "torch_dtype"),
     ({"tie_word_embeddings": "yes"}, "tie_word_embeddings"),
     ({"num_local_experts": 8, "num_experts_per_tok": 9}, "num_experts_per_tok"),
+    # past the sanity bounds (models/llm/limits.py): absurd sizes, not published models
+    ({"num_hidden_layers": 10**9}, "num_hidden_layers"),
+    ({"vocab_size": 2**40}, "vocab_size"),
+    ({"num_local_experts": 10**6, "num_experts_per_tok": 2}, "num_local_experts"),
 ])
 def test_malformed_config_names_the_field(changes, field):
     with pytest.raises(ParameterError) as err:
@@ -67,3 +71,16 @@ def test_moe_fields_are_read():
     qwen = hf_model_fields(json.loads((DATA / "qwen1.5-moe-a2.7b" / "config.json").read_text()), "q")
     assert (qwen["experts"], qwen["experts_per_token"], qwen["expert_ffn_hidden"],
             qwen["shared_expert_ffn_hidden"]) == (60, 4, 1408, 5632)
+
+
+def test_a_huge_config_is_refused_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+    data = json.loads((DATA / "llama3.1-8b" / "config.json").read_text())
+    data["num_hidden_layers"] = 10**9
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    out = subprocess.run([sys.executable, "-m", "lolpim.orchestration.cli", "estimate", "--model", f"hf:{path}", "--context", "1024"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "num_hidden_layers" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

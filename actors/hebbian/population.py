@@ -175,6 +175,8 @@ class TernarySynapsePopulation(Actor):
         return []   # the teacher streams at a fixed rate: no acknowledgement needed
 
     def _recall(self, event, payload: Query) -> list:
+        if not payload.pre:     # the readouts stack rows: an empty query has nothing to answer
+            self.reject(event, "pre", "a query needs at least one input pattern")
         pre = self._patterns(event, payload.pre, self.config.n_in, "pre")
         layer = self.layer
         if payload.readout == "fire":

@@ -155,8 +155,14 @@ ANY = st.recursive(st.one_of(st.none(), st.booleans(), INTS, FLOATS, st.text(max
                    max_leaves=12)
 
 
-def _value(tp, names):
-    """A strategy of values of annotation ``tp``'s type (hostile values) for the typed cases."""
+def _value(tp, names, meta=None):
+    """A strategy of values of annotation ``tp``'s type (hostile values) for the typed cases;
+    ``meta`` (the field's metadata) adds its allowed choices, so a field that takes only a few
+    strings (a readout name, a mode) is not what stops almost every case at the schema."""
+    meta = meta or {}
+    if tp is str and meta.get("choices"):
+        return st.one_of(st.sampled_from(list(meta["choices"])), st.sampled_from(list(meta["choices"])),
+                         st.sampled_from(names), st.text(max_size=8))
     origin = typing.get_origin(tp)
     if origin is list:
         right = st.lists(_value(typing.get_args(tp)[0], names), max_size=6)
@@ -192,10 +198,15 @@ def _fields(schema) -> dict:
     return dict(schema)
 
 
+def _metadata(schema) -> dict:
+    return {f.name: dict(f.metadata) for f in dataclasses.fields(schema)} if is_message_class(schema) else {}
+
+
 def payload_bytes(schema, names):
     """Strategy of payload bytes for one message kind (built once per kind: building strategies
     costs more than drawing from them)."""
-    typed = tuple((name, _value(tp, names)) for name, tp in _fields(schema).items())
+    meta = _metadata(schema)
+    typed = tuple((name, _value(tp, names, meta.get(name))) for name, tp in _fields(schema).items())
     loose = tuple((name, st.one_of(strategy, strategy, strategy, ANY)) for name, strategy in typed)
     return _payload_bytes(typed, loose)
 

@@ -109,26 +109,34 @@ class LlmConfig:
                 out += [(*s, 1) for s in self._ffn_pair(self.shared_expert_ffn_hidden)]
         return out
 
-    def expert_load(self, tokens: int) -> tuple[float, int]:
-        """(experts a batch of ``tokens`` tokens activates, tokens each active expert takes).
+    def expert_load(self, tokens: int) -> tuple[float, float]:
+        """(experts a batch of ``tokens`` tokens activates, tokens each active expert takes, on average).
 
         Routing is taken as uniform and independent per token (no measured router statistics
         are available for a shape-only model): an expert is idle with probability
-        (1 - k/E)^tokens, so E (1 - (1 - k/E)^tokens) experts are active on average, each with
-        ceil(tokens k / active) tokens (rounded up: a GEMM has whole rows)."""
+        (1 - k/E)^tokens, so E (1 - (1 - k/E)^tokens) experts are active on average, and the
+        batch's tokens x k token-expert pairs spread over them. A dense model: (1, tokens)."""
         if not self.is_moe:
-            return 1.0, tokens
+            return 1.0, float(tokens)
         e, k = self.experts, self.experts_per_token
         active = e * (1.0 - (1.0 - k / e) ** tokens)
-        return active, max(1, math.ceil(tokens * k / active - 1e-9))
+        return active, tokens * k / active
 
     def ffn_gemms(self, tokens: int) -> list[tuple[str, int, int, int, float]]:
         """The FFN of one layer for a batch of ``tokens`` tokens as (role, K, N, rows, count):
         ``count`` GEMMs of K x N weights with ``rows`` input rows each (count 1 for a dense
-        model). Roles: "up" (gate and up projections), "down", "router"."""
+        model). Roles: "up" (gate and up projections), "down", "router".
+
+        A GEMM has whole rows, so the active experts' mean load r splits into experts with
+        floor(r) + 1 rows and experts with floor(r) rows, in the proportions that keep every one
+        of the tokens x k token-expert pairs counted exactly once (rounding r up would charge a
+        PIM GEMV pass for pairs that do not exist)."""
         up, down = self._ffn_pair(self.routed_ffn_hidden)
-        active, rows = self.expert_load(tokens)
-        out = [("up", *up, rows, active), ("down", *down, rows, active)]
+        active, mean_rows = self.expert_load(tokens)
+        low = max(1, math.floor(mean_rows + 1e-9))
+        more = min(max(mean_rows - low, 0.0), 1.0)        # share of active experts with low + 1 rows
+        loads = [(low + 1, active * more), (low, active * (1.0 - more))] if more > 1e-9 else [(low, active)]
+        out = [(role, *shape, rows, count) for role, shape in (("up", up), ("down", down)) for rows, count in loads]
         if self.is_moe:
             out.append(("router", self.hidden, self.experts, tokens, 1.0))
             if self.shared_expert_ffn_hidden:

@@ -29,11 +29,22 @@ def test_parameter_counts_match_the_published_figures(model, total_b, active_b, 
 
 def test_expert_load_from_the_batch():
     # one token activates exactly its k experts; a large batch activates all of them
-    assert MIXTRAL.expert_load(1) == (pytest.approx(2.0), 1)
+    assert MIXTRAL.expert_load(1) == (pytest.approx(2.0), pytest.approx(1.0))
     active, rows = MIXTRAL.expert_load(256)
-    assert active == pytest.approx(8.0) and rows == 64          # 256 tokens x 2 / 8 experts
+    assert active == pytest.approx(8.0) and rows == pytest.approx(64.0)   # 256 tokens x 2 / 8 experts
     active16, rows16 = MIXTRAL.expert_load(16)
-    assert 7.0 < active16 < 8.0 and rows16 == 5                  # 8 (1 - (6/8)^16) = 7.92; ceil(32 / 7.92)
+    assert active16 == pytest.approx(8 * (1 - 0.75**16)) and rows16 == pytest.approx(32 / active16)
+
+
+@pytest.mark.parametrize("tokens", [1, 3, 4, 16, 57, 256])
+def test_whole_row_gemms_count_every_token_expert_pair_once(tokens):
+    # experts with floor(r) and floor(r) + 1 rows: the pairs add up to tokens x k exactly, over
+    # the expected number of active experts
+    active, _ = MIXTRAL.expert_load(tokens)
+    ups = [(rows, count) for role, _k, _n, rows, count in MIXTRAL.ffn_gemms(tokens) if role == "up"]
+    assert all(isinstance(rows, int) and rows >= 1 for rows, _ in ups)
+    assert sum(rows * count for rows, count in ups) == pytest.approx(tokens * 2)
+    assert sum(count for _, count in ups) == pytest.approx(active)
 
 
 def test_dense_models_have_one_ffn_gemm_each_way():

@@ -30,11 +30,7 @@ from lolpim.actors.kernel.messages import is_message_class
 ACTOR_MODULES = ("lolpim.actors.demo.pipeline", "lolpim.actors.demo.random_graph", "lolpim.actors.llm.host",
                  "lolpim.actors.llm.stage", "lolpim.actors.llm.kv_manager",
                  "lolpim.actors.plasticity.ocular_dominance", "lolpim.actors.hebbian.population")
-CASES_PER_CLASS = 650         # 10 classes: > 5,000 cases a run (a failing class stops at its first failure)
-# Cases per Hypothesis example: each case is still one message to a fresh copy of the actor
-# under its own alarm, but the engine's per-example work (~40% of the fuzzer's time with one
-# case each) is shared by eight; a failing example lists every draw, so the case that failed.
-CASES_PER_EXAMPLE = 8
+EXAMPLES_PER_CLASS = 650      # 10 classes: > 5,000 cases a run (a failing class stops at its first failure)
 WARM_EVENTS = 40              # events run before fuzzing, so the actors hold some state
 CASE_TIMEOUT_S = 2.0
 
@@ -155,14 +151,8 @@ ANY = st.recursive(st.one_of(st.none(), st.booleans(), INTS, FLOATS, st.text(max
                    max_leaves=12)
 
 
-def _value(tp, names, meta=None):
-    """A strategy of values of annotation ``tp``'s type (hostile values) for the typed cases;
-    ``meta`` (the field's metadata) adds its allowed choices, so a field that takes only a few
-    strings (a readout name, a mode) is not what stops almost every case at the schema."""
-    meta = meta or {}
-    if tp is str and meta.get("choices"):
-        return st.one_of(st.sampled_from(list(meta["choices"])), st.sampled_from(list(meta["choices"])),
-                         st.sampled_from(names), st.text(max_size=8))
+def _value(tp, names):
+    """A strategy of values of annotation ``tp``'s type (hostile values) for the typed cases."""
     origin = typing.get_origin(tp)
     if origin is list:
         right = st.lists(_value(typing.get_args(tp)[0], names), max_size=6)
@@ -198,15 +188,10 @@ def _fields(schema) -> dict:
     return dict(schema)
 
 
-def _metadata(schema) -> dict:
-    return {f.name: dict(f.metadata) for f in dataclasses.fields(schema)} if is_message_class(schema) else {}
-
-
 def payload_bytes(schema, names):
     """Strategy of payload bytes for one message kind (built once per kind: building strategies
     costs more than drawing from them)."""
-    meta = _metadata(schema)
-    typed = tuple((name, _value(tp, names, meta.get(name))) for name, tp in _fields(schema).items())
+    typed = tuple((name, _value(tp, names)) for name, tp in _fields(schema).items())
     loose = tuple((name, st.one_of(strategy, strategy, strategy, ANY)) for name, strategy in typed)
     return _payload_bytes(typed, loose)
 
@@ -258,7 +243,11 @@ def _fuzz_class(key: str):
     src_choice = st.sampled_from([actor0.name, "fuzzer", *names])
     when_choice = st.sampled_from([0, 1, 10**6, 10**12])
 
-    def one_case(data):
+    # derandomize: the same cases every run, so the STILL_FAILING list is stable
+    @settings(max_examples=EXAMPLES_PER_CLASS, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(data=st.data())
+    def run(data):
         kind = data.draw(kind_choice)
         raw = data.draw(payloads[kind])
         # a timer passes only from the actor itself: send half of them from it, half forged
@@ -282,14 +271,6 @@ def _fuzz_class(key: str):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-
-    # derandomize: the same cases every run, so the STILL_FAILING list is stable
-    @settings(max_examples=-(-CASES_PER_CLASS // CASES_PER_EXAMPLE), deadline=None, database=None,
-              derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(data=st.data())
-    def run(data):
-        for _ in range(CASES_PER_EXAMPLE):
-            one_case(data)
     run()
     cases, handled = CASES[key]
     # the schema must not stop everything: hostile values have to reach the handlers too

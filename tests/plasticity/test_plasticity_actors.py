@@ -62,19 +62,28 @@ def test_every_population_is_its_own(inline_run):
     assert len(set(per_pop)) == 8
 
 
+# The tick-bounded runs take one Ray round trip per 1 ms tick: they run 1.2 s simulated (the
+# deprivation starts at 0.6 s, the second 1 s input chunk at 1.0 s) instead of SHORT's 2 s; the
+# 50 ms-window run and the kill test below keep the whole 2 s.
+TICK_BOUNDED = od.OcularDominanceConfig(neurons=4, synapses_per_eye=6, binocular_s=0.6, deprivation_s=0.6)
+
+
 @pytest.mark.ray
-@pytest.mark.parametrize("max_processes, max_window_ps", [(2, None), (2, 50 * 10**9), (3, None)],
+@pytest.mark.parametrize("max_processes, max_window_ps, cfg", [(2, None, TICK_BOUNDED), (2, 50 * 10**9, CFG4),
+                                                              (3, None, TICK_BOUNDED)],
                          ids=["one block per process", "one block per process, 50 ms windows",
                               "blocks split across processes"])
-def test_inline_and_ray_give_identical_results(inline_run, ray_pool, max_processes, max_window_ps):
+def test_inline_and_ray_give_identical_results(inline_run, ray_pool, max_processes, max_window_ps, cfg):
     """Two blocks, each in its own process (no message crosses a process: a window reaches just
     past the latest pending event, one tick here, or max_window_ps, 50 ms) or split over three
     processes (the lookaheads bound every window to one tick)."""
-    ray_run = ray_pool(max_processes=max_processes, checkpoint_every=64, max_window_ps=max_window_ps).run(system())
+    inline = inline_run if cfg is CFG4 else InlineExecutor().run(system(cfg))
+    ray_run = ray_pool(max_processes=max_processes, checkpoint_every=64, max_window_ps=max_window_ps).run(system(cfg))
     assert ray_run.stats["processes"] == max_processes
-    assert ray_run.results == inline_run.results
-    assert ray_run.events == inline_run.events
-    assert ray_run.end_time_ps == inline_run.end_time_ps
+    assert ray_run.stats["windows"] > (40 if max_window_ps else 1000)   # 2 s / 50 ms, or 1.2 s / 1 ms
+    assert ray_run.results == inline.results
+    assert ray_run.events == inline.events
+    assert ray_run.end_time_ps == inline.end_time_ps
 
 
 @pytest.mark.ray

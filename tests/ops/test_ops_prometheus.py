@@ -56,6 +56,7 @@ def wait_for(predicate, timeout_s: float, what: str, procs):
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+@pytest.mark.slow   # two real services (a lolpim run, Prometheus) starting and scraping: ~6 s of waiting
 def test_prometheus_scrapes_a_running_simulation(tmp_path, tiny):
     sim_port, prom_port = free_port(), free_port()
     lolpim = Path(sys.executable).with_name("lolpim")

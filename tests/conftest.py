@@ -22,7 +22,7 @@ def ray_pool(ray_session):
     processes are shared with every other executor this fixture makes, for the whole session.
 
     Starting a Ray actor process (a fresh interpreter importing Ray and the actor classes) costs
-    ~0.4 s of wall time here, and the Ray tests would start ~80 of them; a kept process is
+    ~0.4 s of wall time here, and the Ray tests would start ~60 of them; a kept process is
     reconfigured for each run instead (``ActorHost.configure``, the path sweeps and side-by-side
     comparisons take). The fresh-process path (a single ``--executor ray`` run) keeps its own
     tests, which build ``RayExecutor`` directly: the kernel's kill-and-restore test, the

@@ -151,11 +151,24 @@ ANY = st.recursive(st.one_of(st.none(), st.booleans(), INTS, FLOATS, st.text(max
                    max_leaves=12)
 
 
-def _value(tp, names):
-    """A strategy of values of annotation ``tp``'s type (hostile values) for the typed cases."""
+def _value(tp, names, meta=None):
+    """A strategy of values of annotation ``tp``'s type (hostile values) for the typed cases;
+    ``meta`` (the field's metadata) adds its allowed choices and, for ints, values in its range
+    (for a list, its elements'), so that a field taking a few strings or a list of small
+    non-negative ids is not what stops almost every case at the schema: hostile values still
+    come a third of the time for such a field, and the loose half of the cases ignores types."""
+    meta = meta or {}
+    if tp is str and meta.get("choices"):
+        return st.one_of(st.sampled_from(list(meta["choices"])), st.sampled_from(list(meta["choices"])),
+                         st.sampled_from(names), st.text(max_size=8))
+    if tp is int and ("min" in meta or "max" in meta):
+        low = max(meta.get("min", -2**63), -2**63)
+        high = min(meta.get("max", 2**63 - 1), low + 100)
+        in_range = st.integers(low, high)
+        return st.one_of(in_range, in_range, INTS)
     origin = typing.get_origin(tp)
     if origin is list:
-        right = st.lists(_value(typing.get_args(tp)[0], names), max_size=6)
+        right = st.lists(_value(typing.get_args(tp)[0], names, meta), max_size=6)
     elif origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         right = st.one_of(st.none(), *[_value(a, names) for a in inner])
@@ -188,10 +201,15 @@ def _fields(schema) -> dict:
     return dict(schema)
 
 
+def _metadata(schema) -> dict:
+    return {f.name: dict(f.metadata) for f in dataclasses.fields(schema)} if is_message_class(schema) else {}
+
+
 def payload_bytes(schema, names):
     """Strategy of payload bytes for one message kind (built once per kind: building strategies
     costs more than drawing from them)."""
-    typed = tuple((name, _value(tp, names)) for name, tp in _fields(schema).items())
+    meta = _metadata(schema)
+    typed = tuple((name, _value(tp, names, meta.get(name))) for name, tp in _fields(schema).items())
     loose = tuple((name, st.one_of(strategy, strategy, strategy, ANY)) for name, strategy in typed)
     return _payload_bytes(typed, loose)
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from lolpim.actors.kernel.inline import InlineExecutor
-from lolpim.hardware.pim import load_pim_module
 from lolpim.hardware.pim.xpu import xpu_decode_layers_cost
 from lolpim.hardware.systems.config import KvMode, Partitioning, SystemKind
 from lolpim.hardware.systems.stage_costs import StageCost

@@ -65,20 +65,19 @@ from typing import Any
 from lolpim.orchestration import config as cfgmod
 from lolpim.core.errors import UserError
 from lolpim.core.presets import read_file_bytes, read_toml
-from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm.systems import PIM_KINDS
 from lolpim.orchestration.results import json_safe
 from lolpim.orchestration.executors import ensure_ray_cluster
 from lolpim.orchestration.llm.compare import run_systems
 
-SYSTEM_TABLE = {"lolpim": "lolpim", "cent": "cent", "gpu": "gpu", "gpu-pim": "gpu_pim", "neupims": "neupims",
-                "lolpim-xpu": "lolpim_xpu"}
-PIM_SYSTEMS = ("lolpim", "cent", "neupims", "lolpim-xpu")
-GPU_SYSTEMS = ("gpu", "gpu-pim")
+SYSTEM_TABLE = {str(kind): table for kind, table in SYSTEM_TABLES.items()}   # system name -> its config table
+PIM_SYSTEMS = tuple(str(kind) for kind in PIM_KINDS)
 SHORTHANDS = ("system", "model", "trace", "context", "modules", "gpus", "batch", "seed")
 # axes that describe a system's hardware rather than its workload: a [[baseline]] does not
 # take them from the grid, and plots match systems "at equal settings" on the other axes
 HARDWARE_AXES = ("system", "modules", "gpus", "batch")
-HARDWARE_TABLES = ("lolpim", "cent", "gpu", "gpu_pim", "neupims", "lolpim_xpu")
+HARDWARE_TABLES = tuple(SYSTEM_TABLES.values())
 RESULTS_DIR = Path("results")
 MAX_RESULTS_BYTES = 2**30   # ~500k points; read whole by `lolpim plot` and on resume
 

@@ -284,3 +284,12 @@ def test_lolpim_and_cent_share_one_pim_base():
     base = {f.name for f in fields(PimSystemConfig)}
     assert base <= {f.name for f in fields(LolpimSystemConfig)} and base <= {f.name for f in fields(CentSystemConfig)}
     assert {"chunk_bytes", "weight_bits"} <= base
+
+
+def test_every_system_kind_has_its_config_table():
+    import dataclasses
+
+    from lolpim.hardware.systems.config import SystemKind
+    from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+    assert set(SYSTEM_TABLES) == set(SystemKind)
+    assert set(SYSTEM_TABLES.values()) <= {f.name for f in dataclasses.fields(RunConfig)}

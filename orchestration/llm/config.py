@@ -18,6 +18,10 @@ from lolpim.orchestration.pipeline_demo import PipelineDemoConfig
 
 # what `system` may name besides one system kind
 COMPARE, PIPELINE_DEMO = "compare", "pipeline-demo"
+# the RunConfig table that configures each system kind (`--set <table>.<key>=...`), in the order
+# sweeps list them
+SYSTEM_TABLES = {SystemKind.LOLPIM: "lolpim", SystemKind.CENT: "cent", SystemKind.GPU: "gpu",
+                 SystemKind.GPU_PIM: "gpu_pim", SystemKind.NEUPIMS: "neupims", SystemKind.LOLPIM_XPU: "lolpim_xpu"}
 
 
 @dataclass(frozen=True)

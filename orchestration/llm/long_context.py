@@ -22,15 +22,12 @@ from lolpim.hardware.systems.plan import pim_module_count
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.compare import run_systems
-from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, pim_system_config
 
 STUDY_FILE = Path(cent_study.SETUP_FILE).parent / "long_context_study.toml"   # beside CENT's setup
 # (system, the baseline it is compared with): PIM-only, then xPU+PIM
 PAIRS = ((SystemKind.LOLPIM, SystemKind.CENT), (SystemKind.LOLPIM_XPU, SystemKind.NEUPIMS))
-BASELINES = tuple(base for _, base in PAIRS)
-SYSTEM_TABLES = {SystemKind.LOLPIM: "lolpim", SystemKind.CENT: "cent", SystemKind.NEUPIMS: "neupims",
-                 SystemKind.LOLPIM_XPU: "lolpim_xpu"}
 
 
 @dataclass(frozen=True)

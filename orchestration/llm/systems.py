@@ -28,7 +28,7 @@ from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
 from lolpim.models.llm.architecture import LlmConfig, load_llm
 from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_csv
-from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,7 @@ PIM_KINDS = (SystemKind.LOLPIM, SystemKind.CENT, SystemKind.NEUPIMS, SystemKind.
 
 def pim_system_config(kind: SystemKind, cfg: RunConfig) -> PimSystemConfig:
     """The table of ``cfg`` that configures PIM system ``kind``."""
-    return {SystemKind.LOLPIM: cfg.lolpim, SystemKind.CENT: cfg.cent, SystemKind.NEUPIMS: cfg.neupims,
-            SystemKind.LOLPIM_XPU: cfg.lolpim_xpu}[kind]
+    return getattr(cfg, SYSTEM_TABLES[kind])
 
 
 def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
@@ -163,7 +162,7 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
 
 def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
     """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style)."""
-    sub = cfg.gpu if kind == SystemKind.GPU else cfg.gpu_pim
+    sub = getattr(cfg, SYSTEM_TABLES[kind])
     gpu = load_gpu(sub.device)
     n = sub.count or gpu_count(model, cfg.gpu, cfg.pim_capacity_gb)
     weights = model.params_total * model.bytes_per_value
@@ -184,7 +183,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
                       (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes))
         desc = f"{hw['label']}; attention in HBM-PIM, paged KV"
     if kv_bytes <= 0:
-        raise ParameterError(f"{'gpu' if kind == SystemKind.GPU else 'gpu_pim'}.count",
+        raise ParameterError(f"{SYSTEM_TABLES[kind]}.count",
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     chunk = sub.block_tokens * model.kv_bytes_per_token()
     dpa = (DpaMemory(int(kv_bytes // chunk), sub.block_tokens),)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import ClassVar
 from enum import Enum, StrEnum
+from typing import ClassVar
 
 from lolpim.core.errors import ConfigError
 

@@ -71,9 +71,10 @@ def check_fits(trace: Trace, dpa_specs, name: str) -> None:
 
 def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
              tensor_parallel: int | None = None) -> PimPlan:
-    """The layout of a PIM system: LoL-PIM (``LolpimSystemConfig``, and its xPU+PIM form), CENT-style
-    (``CentSystemConfig``) or NeuPIMs-style (``NeupimsSystemConfig``); ``tensor_parallel`` overrides the configured modules per stage (the automatic shape
-    choice tries several)."""
+    """The layout of a PIM system: LoL-PIM (``LolpimSystemConfig``, and its xPU+PIM form),
+    CENT-style (``CentSystemConfig``) or NeuPIMs-style (``NeupimsSystemConfig``);
+    ``tensor_parallel`` overrides the configured modules per stage (the automatic shape choice
+    tries several)."""
     lolpim = isinstance(system, LolpimSystemConfig)
     spec = load_pim_module(system.module)
     n = pim_module_count(spec, system.modules, pim_capacity_gb)

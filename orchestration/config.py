@@ -135,6 +135,13 @@ def validate_fields(obj, prefix: str = "") -> None:
                 raise ConfigError(key, f"unknown {kind} preset {shown}; allowed: {', '.join(allowed)}")
 
 
+def field_range(cls: type, name: str) -> tuple:
+    """(min, max) of dataclass ``cls``'s field ``name`` as its metadata declares them: a command
+    flag that stands for a config key takes the key's range from here, not a copy of it."""
+    meta = {f.name: f.metadata for f in dataclasses.fields(cls)}[name]
+    return meta["min"], meta["max"]
+
+
 def _range_text(lo, hi) -> str:
     if lo is not None and hi is not None:
         return f"{lo} .. {hi}"

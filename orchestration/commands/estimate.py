@@ -8,13 +8,16 @@ from lolpim.hardware.gpu.model import gpu_names
 from lolpim.hardware.hbm_pim import hbm_pim_names
 from lolpim.hardware.links import link_names
 from lolpim.hardware.pim import pim_module_names
+from lolpim.hardware.systems.config import PimSystemConfig
 from lolpim.orchestration.cli_checks import check_int_flags, check_name
+from lolpim.orchestration.config import field_range
+from lolpim.orchestration.llm.config import WorkloadConfig
 
-# Ranges of the size flags, as the run config allows them (workload.requests, workload.input_tokens,
-# system modules); at the top of each, every system estimates in ~3 s and < 300 MB. Bits: up to
-# fp32 weights.
-BOUNDS = {"batch": (1, 1_000_000), "context": (1, 10_000_000), "modules": (1, 4096),
-          "layers": (1, 100_000), "weight_bits": (1, 32)}
+# Ranges of the size flags, those of the run config's keys they stand for (workload.requests,
+# workload.input_tokens, a system's modules); at the top of each, every system estimates in ~3 s
+# and < 300 MB. Bits: up to fp32 weights.
+BOUNDS = {"batch": field_range(WorkloadConfig, "requests"), "context": field_range(WorkloadConfig, "input_tokens"),
+          "modules": (1, field_range(PimSystemConfig, "modules")[1]), "layers": (1, 100_000), "weight_bits": (1, 32)}
 
 
 def _format(result) -> str:

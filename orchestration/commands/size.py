@@ -6,14 +6,20 @@ import json
 from dataclasses import asdict
 
 from lolpim.models.llm.workload import dataset_names
+from lolpim.hardware.systems.config import GpuSystemConfig, PimSystemConfig
 from lolpim.orchestration.cli_checks import check_int_flags
+from lolpim.orchestration.config import field_range
+from lolpim.orchestration.llm.config import WorkloadConfig
 from lolpim.orchestration.llm.sizing import simulate, size
 
-# Ranges of the size flags, as the run config allows them (workload.input_tokens,
-# workload.output_tokens, workload.requests, gpu.count, system modules); 12 doublings of one
-# module reach the largest system searched.
-BOUNDS = {"context": (1, 10_000_000), "output_tokens": (0, 1_000_000), "requests": (1, 1_000_000),
-          "gpus": (1, 1024), "max_modules": (1, 4096), "doublings": (0, 12)}
+# Ranges of the size flags, those of the run config's keys they stand for (workload.input_tokens,
+# workload.output_tokens, workload.requests, gpu.count, a system's modules; a count of 0 there
+# means "choose", so these start at 1); 12 doublings of one module reach the largest system searched.
+BOUNDS = {"context": field_range(WorkloadConfig, "input_tokens"),
+          "output_tokens": field_range(WorkloadConfig, "output_tokens"),
+          "requests": field_range(WorkloadConfig, "requests"),
+          "gpus": (1, field_range(GpuSystemConfig, "count")[1]),
+          "max_modules": (1, field_range(PimSystemConfig, "modules")[1]), "doublings": (0, 12)}
 
 ESTIMATE_NOTE = {
     "fixed-length": "fixed-length estimate (every request {context} + {output} tokens; --trace NAME sizes for a "

@@ -105,8 +105,9 @@ def test_cli_pipeline_demo_json_and_out_files(capsys, tmp_path):
 def test_validate_json_lists_every_row_with_its_status(capsys):
     assert main(["validate", "--area", "hardware_pim", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows and all({"name", "source", "expected", "simulated", "passed", "known_miss"} <= set(r) for r in rows)
-    assert all(r["passed"] for r in rows)
+    assert rows and all({"name", "source", "expected", "simulated", "passed", "known_miss", "kind", "status"}
+                        <= set(r) for r in rows)
+    assert all(r["passed"] for r in rows) and all(r["kind"] == "consistency" for r in rows)
 
 
 def _help(capsys, argv) -> str:
@@ -220,9 +221,11 @@ def _synthetic_checks():
                         note="known miss: " + "because of a documented cause, " * 8)]
 
 
-def test_validate_table_lines_fit_120_columns():
-    from lolpim.orchestration.validation import format_table
+def test_validate_table_lines_fit_120_columns(monkeypatch):
+    from lolpim.orchestration import validation
+    from lolpim.orchestration.validation import DocumentedMiss, format_table
     checks = _synthetic_checks()
+    monkeypatch.setattr(validation, "documented_misses", lambda: {"at most": DocumentedMiss(5.0, (4.5, 5.5))})
     text = format_table(checks)
     assert max(len(line) for line in text.splitlines()) <= 120
     assert "a very long check name" in text and "..." in text      # wrapped, then cut

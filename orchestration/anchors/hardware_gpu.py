@@ -21,7 +21,9 @@ from lolpim.hardware.gpu.calibration import (
 from lolpim.hardware.gpu.layer_check import MEASURED as MEASURED_LAYER_FILES
 from lolpim.hardware.gpu.layer_check import compare_layers
 from lolpim.hardware.gpu.model import gpu_attention_kernel_cost, load_gpu
-from lolpim.orchestration.validation import AnchorCheck
+from lolpim.orchestration.validation import AnchorCheck, RowKind
+
+HELD_OUT, CALIBRATION, CONSISTENCY = RowKind.HELD_OUT, RowKind.CALIBRATION, RowKind.CONSISTENCY
 
 MEASURED = "measured here: hardware/gpu/data/h200_decode_microbench.json"
 LAYERS = "measured here: hardware/gpu/data/h200_decoder_layers.json"
@@ -37,14 +39,15 @@ def checks() -> list[AnchorCheck]:
     out = [
         AnchorCheck("hardware", "H200 held-out GEMV+attention time, median |error| (35 rows)",
                     MEASURED + " (held-out rows)", 0.0, float(np.median([abs(p.error) for p in held])),
-                    0.10, error_kind="bound"),
+                    0.10, error_kind="bound", kind=HELD_OUT),
         AnchorCheck("hardware", "H200 held-out GEMV time, median |error| (11008x4096, 8192x8192; B 1-64)",
                     MEASURED + " (gemv rows)", 0.0,
-                    float(np.median([abs(p.error) for p in held if p.kind == "gemv"])), 0.10, error_kind="bound"),
+                    float(np.median([abs(p.error) for p in held if p.kind == "gemv"])), 0.10, error_kind="bound",
+                    kind=HELD_OUT),
         AnchorCheck("hardware", "H200 held-out decode-attention time, median |error| (B=4, L=16K/64K rows)",
                     MEASURED + " (attention_decode rows)", 0.0,
                     float(np.median([abs(p.error) for p in held if p.kind == "attention"])), 0.10,
-                    error_kind="bound"),
+                    error_kind="bound", kind=HELD_OUT),
     ]
     # ANCHORS section 4 highlight: long KV caches stream at ~95% of peak (held-out row).
     row = next(r for r in mb["attention_decode"]
@@ -52,29 +55,29 @@ def checks() -> list[AnchorCheck]:
     cost = gpu_attention_kernel_cost(h200, row["B"] * row["L"], row["H"], row["KVH"], row["D"], row["B"])
     out.append(AnchorCheck("hardware", "H200 decode attention KV bandwidth, L=64K B=4 MHA (held out)",
                            MEASURED + " (kv_GBps)", row["kv_GBps"],
-                           cost.detail["kv_bytes"] / cost.time_s / 1e9, 0.10, unit=" GB/s"))
+                           cost.detail["kv_bytes"] / cost.time_s / 1e9, 0.10, unit=" GB/s", kind=HELD_OUT))
     prefill = [abs(p.error) for p in preds if p.held_out and p.kind == "prefill_attention"]
     out.append(AnchorCheck("hardware", "H200 held-out causal prefill attention, median |error| (P=512/2K/8K)",
                            PREFILL + " (attention_s; fit on P=1K/4K/16K)", 0.0, float(np.median(prefill)),
-                           0.10, error_kind="bound"))
+                           0.10, error_kind="bound", kind=HELD_OUT))
     copy = next(p for p in preds if p.kind == "copy")
     out.append(AnchorCheck("hardware", "H200 device copy bandwidth, read+write (held out)",
                            MEASURED + " (hbm_copy_TBps)", copy.measured / 1e12, copy.predicted / 1e12,
                            0.10, unit=" TB/s",
-                           note="predicted with the GEMV streaming efficiency; copy size assumed 1 GiB"))
+                           note="predicted with the GEMV streaming efficiency; copy size assumed 1 GiB", kind=HELD_OUT))
     gemm = next(p for p in preds if p.kind == "gemm")
     out.append(AnchorCheck("hardware", "H200 BF16 GEMM throughput, 8192^3 (calibration point)",
                            MEASURED + " (gemm_bf16_TFLOPs)", gemm.measured / 1e12, gemm.predicted / 1e12,
                            0.10, unit=" TFLOP/s",
-                           note="sets gemm_compute_efficiency: checks the preset, not a prediction"))
+                           note="sets gemm_compute_efficiency: checks the preset, not a prediction", kind=CALIBRATION))
     # AttAcc (ASPLOS'24) GPU model caps utilisation at 0.8 (compute) and 0.85 (memory):
     # an independent published figure for the shares of peak our H200 fit learned.
     out.append(AnchorCheck("hardware", "learned GEMM efficiency vs AttAcc GPU compute cap",
                            "AttAcc ASPLOS'24 artifact src/config.py MAX_COMPUTE_UTIL 0.8",
-                           0.8, h200.gemm_compute_efficiency, 0.10))
+                           0.8, h200.gemm_compute_efficiency, 0.10, kind=CONSISTENCY))
     out.append(AnchorCheck("hardware", "learned GEMV bandwidth efficiency vs AttAcc GPU memory cap",
                            "AttAcc ASPLOS'24 artifact src/config.py MAX_OFF_MEM_BW_UTIL 0.85",
-                           0.85, h200.gemv_bandwidth_efficiency, 0.10))
+                           0.85, h200.gemv_bandwidth_efficiency, 0.10, kind=CONSISTENCY))
     return out + layer_checks(h200) + h100_checks()
 
 
@@ -94,33 +97,33 @@ def layer_checks(spec) -> list[AnchorCheck]:
     out = [
         AnchorCheck("hardware", f"{card} decode layer: 4 weight GEMMs in sequence, median |error| (72 rows)",
                     layers + " (gemms_only_s; 5 presets, B 1-64, KV 1K-32K)", 0.0, median("fc"), 0.10,
-                    error_kind="bound"),
+                    error_kind="bound", kind=HELD_OUT),
         AnchorCheck("hardware", f"{card} decode layer: attention inside the layer, median |error| (72 rows)",
                     layers + " (layer_s - no_attention_s)", 0.0, median("attention"), 0.10,
-                    error_kind="bound"),
+                    error_kind="bound", kind=HELD_OUT),
     ]
     for r in (r for r in rows if r.kind == "fused_layer"):
         out.append(AnchorCheck("hardware", f"{card} whole decode layer, fused element-wise: {r.label}",
                                layers + " (decode_compiled rows, torch.compile)", r.measured_s * 1e6,
                                r.predicted_s * 1e6, 0.15, unit=" us",
-                               note=KNOWN_FUSED_MISSES.get((spec.name, r.label), "")))
+                               note=KNOWN_FUSED_MISSES.get((spec.name, r.label), ""), kind=HELD_OUT))
     for r in (r for r in rows if r.kind == "whole_model"):
         out.append(AnchorCheck("hardware", f"{card} whole-model decode step (fused, one CUDA graph): {r.label}",
                                f"measured here: hardware/gpu/data/{MEASURED_LAYER_FILES[spec.name]}_whole_model.json",
-                               r.measured_s * 1e3, r.predicted_s * 1e3, 0.10, unit=" ms"))
+                               r.measured_s * 1e3, r.predicted_s * 1e3, 0.10, unit=" ms", kind=HELD_OUT))
     for r in (r for r in rows if r.kind == "fused_prefill_layer"):
         out.append(AnchorCheck("hardware", f"{card} whole prefill layer, fused element-wise: {r.label}",
                                prefill + " (prefill_compiled rows, torch.compile)", r.measured_s * 1e6,
-                               r.predicted_s * 1e6, 0.15, unit=" us"))
+                               r.predicted_s * 1e6, 0.15, unit=" us", kind=HELD_OUT))
     out.append(AnchorCheck("hardware", f"{card} prefill: 4 weight GEMMs in sequence, median |error| (30 rows)",
                            prefill + " (gemms_only_s; P 512-16K)", 0.0, median("prefill_fc"), 0.10,
-                           error_kind="bound"))
+                           error_kind="bound", kind=HELD_OUT))
     out.append(AnchorCheck("hardware", f"{card} prefill layer (eager PyTorch), median |error| (15 rows)",
                            prefill + " (prefill rows, P 512-8192)", 0.0, median("prefill_layer"), 0.15,
                            error_kind="bound",
                            note="known miss: the model assumes fused element-wise kernels (its fused prefill "
                                 "layers are within 2-13%); the eager layer runs ~30 unfused kernels, "
-                                "each streaming P x hidden activations"))
+                                "each streaming P x hidden activations", kind=HELD_OUT))
     return out
 
 
@@ -143,5 +146,5 @@ def h100_checks() -> list[AnchorCheck]:
     return layer_checks(h100) + [
         AnchorCheck("hardware", "H100 causal prefill attention, median |error| (30 rows, H200 fit)",
                     f"measured here: {path} (attention_s)", 0.0, float(np.median(errors)), 0.10,
-                    error_kind="bound")]
+                    error_kind="bound", kind=HELD_OUT)]
 

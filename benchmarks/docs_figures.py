@@ -14,6 +14,12 @@ Parts (all by default; `--parts traces,scaling` for some):
             2 cores)
   long-context  benchmarks/long_context_study.py --docs -> the two generated blocks of
             docs/long-context.md and docs/figures/long_context.csv (~40 s)
+  presets   the preset table of docs/hardware-pim.md and the Hebbian PIM-hook figures of
+            docs/hebbian.md, from the presets and the cost model (no simulation, < 1 s);
+            tests/test_docs_figures.py checks both are current
+  anchors   `lolpim validate --out results/docs/validation` -> the anchors-table block of
+            docs/anchors.md: rows per area and kind, then every row with its kind, figures and
+            status (~4-6 min: it computes every row)
 
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
@@ -168,7 +174,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
     "traces": ("deploy/sweep-traces.toml", "docs/figures/traces", "docs/scaling.md", "traces-table",
                TRACES_HEAD, traces_rows),
 }
-PARTS = ("scaling", "traces", "speedups", "long-context")
+PARTS = ("scaling", "traces", "speedups", "long-context", "presets", "anchors")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -214,6 +220,80 @@ def do_speedups(tables_only: bool) -> None:
     print(f"  docs/lolpim-system.md [lolpim-speedups-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
 
 
+# ---------------------------------------------------------------- presets (docs/hardware-pim.md, docs/hebbian.md)
+
+PRESETS_HEAD = ["preset", "channels x banks", "capacity", "internal BW", "bank PIM peak", "near-memory unit",
+                "input buffer", "output buffer", "timing (tCK; nRCD-MAC / nRP / nRAS / nRC / nRTP)", "link"]
+
+
+def presets_table() -> str:
+    """One row per PIM module preset, every figure computed from the preset (never typed)."""
+    from lolpim.hardware.pim.spec import load_pim_module, pim_module_names
+    rows = []
+    for name in pim_module_names():
+        m = load_pim_module(name)
+        entries = f"{m.input_buffer_entries} {'entry' if m.input_buffer_entries == 1 else 'entries'}"
+        rows.append([f"`{name}`", f"{m.channels} x {m.banks_per_channel}", f"{m.capacity_bytes / 2**30:g} GiB",
+                     f"{m.internal_bandwidth_bytes_per_s / 1e12:.1f} TB/s", f"{m.pim_flops_per_s / 1e12:.1f} TFLOPS",
+                     m.nmu_description,
+                     ("2 sets x " if m.input_prefetch else "") + entries + (", prefetch" if m.input_prefetch else ""),
+                     "dual port" if m.output_dual_port else "single port",
+                     f"{m.tck_s * 1e9:g} ns; {m.n_rcd_mac} / {m.n_rp} / {m.n_ras} / {m.n_rc} / {m.n_rtp}", m.link])
+    return markdown(PRESETS_HEAD, rows)
+
+
+def hebbian_hook_text() -> str:
+    """The digits layer's PIM cost as docs/hebbian.md quotes it (the CLI prints the same figures)."""
+    import numpy as np
+    from lolpim.hardware.pim.ternary_layer import pim_inference_cost
+    d = pim_inference_cost(np.zeros((100, 448), dtype=np.int8)).as_dict()   # (outputs, inputs)
+    return (f"For the digits layer (448 inputs x 100 outputs, batch 1) on `{d['module']}` the 2-bit GEMV "
+            f"takes {d['ternary_time_s'] * 1e9:.0f} ns and {d['ternary_energy_j'] * 1e9:.0f} nJ against "
+            f"{d['bf16_time_s'] * 1e9:.0f} ns and {d['bf16_energy_j'] * 1e9:.0f} nJ with bf16 weights.\n")
+
+
+def do_presets() -> None:
+    for md, block, body in (("docs/hardware-pim.md", "pim-presets-table", presets_table()),
+                            ("docs/hebbian.md", "hebbian-pim-hook", hebbian_hook_text())):
+        changed = write_block(ROOT / md, block, body)
+        print(f"  {md} [{block}]: {'rewritten' if changed else 'unchanged'}", flush=True)
+
+
+# ---------------------------------------------------------------- validation rows (docs/anchors.md)
+
+KINDS = ("held-out", "calibration", "consistency")
+
+
+def _figure(value, unit: str) -> str:
+    return "-" if value is None else f"{float(value):.4g}{unit}"
+
+
+def anchors_table(rows: list[dict]) -> str:
+    """Counts per area and kind, then one line per row (names and sources in full)."""
+    areas = list(dict.fromkeys(r["area"] for r in rows))
+    counts = [[a, *(str(sum(r["kind"] == k for r in rows if r["area"] == a)) for k in KINDS),
+               str(sum(r["status"] == "MISS*" for r in rows if r["area"] == a)),
+               str(sum(r["status"] == "FAIL" for r in rows if r["area"] == a))] for a in areas]
+    counts.append(["all", *(str(sum(r["kind"] == k for r in rows)) for k in KINDS),
+                   str(sum(r["status"] == "MISS*" for r in rows)), str(sum(r["status"] == "FAIL" for r in rows))])
+    detail = [[r["area"], r["name"].replace("|", "/"), r["kind"] or "?",
+               ("<= " if r["error_kind"] == "at_most" else "") + _figure(r["expected"], r["unit"]),
+               _figure(r["simulated"], r["unit"]), r["status"], r["source"].replace("|", "/")] for r in rows]
+    return ("Rows per area and kind (a documented miss, MISS*, counts under its kind too):\n\n"
+            + markdown(["area", "held-out", "calibration", "consistency", "MISS*", "FAIL"], counts) + "\n"
+            + markdown(["area", "row", "kind", "expected", "simulated", "status", "source"], detail))
+
+
+def do_anchors(tables_only: bool) -> None:
+    out = RESULTS / "validation"
+    if not tables_only:
+        # validate exits 1 when a row fails: the table still shows it, so do not stop here
+        subprocess.run(LOLPIM + ["validate", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    rows = json.loads((out / "validation.json").read_text())
+    changed = write_block(ROOT / "docs/anchors.md", "anchors-table", anchors_table(rows))
+    print(f"  docs/anchors.md [anchors-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)} (default: all)")
@@ -230,6 +310,10 @@ def main(argv=None) -> None:
         print(f"[{part}]", flush=True)
         if part == "speedups":
             do_speedups(args.tables_only)
+        elif part == "presets":
+            do_presets()
+        elif part == "anchors":
+            do_anchors(args.tables_only)
         elif part == "long-context":   # its own script: simulates in this process, ~40 s
             if args.tables_only:
                 print("  long-context: no stored results to reuse; run without --tables-only", flush=True)

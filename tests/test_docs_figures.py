@@ -89,3 +89,22 @@ def test_marker_blocks_round_trip(tmp_path):
     assert not docs_figures.write_block(md, "t", "| new |\n")
     with pytest.raises(KeyError):
         docs_figures.write_block(md, "missing", "")
+
+
+def test_preset_and_hebbian_hook_blocks_are_current():
+    """Issue 22: the PIM preset table and the Hebbian hook's figures were typed by hand and went
+    stale (a 16 x 16 lolpim-module, 0.87 uJ); both are generated now and must match the code."""
+    for md, block, body in (("docs/hardware-pim.md", "pim-presets-table", docs_figures.presets_table()),
+                            ("docs/hebbian.md", "hebbian-pim-hook", docs_figures.hebbian_hook_text())):
+        assert docs_figures.read_block(ROOT / md, block) == body, REGEN.format(part="presets")
+
+
+def test_no_file_points_outside_the_repository():
+    """Issue 22: docs and code cite docs/anchors.md, never the development folder beside the repo."""
+    import subprocess
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    here = Path(__file__).resolve()
+    bad = [f for f in tracked if (ROOT / f).is_file() and (ROOT / f).resolve() != here
+           and f.endswith((".py", ".md", ".toml", ".txt", ".cfg", ".yaml", ".yml"))
+           and "../" + "shared" in (ROOT / f).read_text(errors="ignore")]
+    assert not bad, f"files pointing outside the repository: {bad}"

@@ -145,6 +145,17 @@ class AttentionSplit:
     transfer: OpCost
 
 
+def _attention_lines(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, n_gpus: int,
+                     batch: int) -> tuple[float, float, float, float]:
+    """A layer's attention time on the GPUs and in HBM-PIM as lines a + b * KV tokens (both
+    costs are affine in the tokens): (a_gpu, b_gpu, a_pim, b_pim)."""
+    q_heads, kv_heads = gpu_model._tp_heads(model, n_gpus)
+    g0, g1 = (gpu_model.gpu_attention_kernel_cost(gpu, t, q_heads, kv_heads, model.head_dim, batch).time_s
+              for t in (0, 1))
+    p0, p1 = (_pim_attention(pim, model, t, n_gpus).time_s for t in (0, 1))
+    return g0, g1 - g0, p0, p1 - p0
+
+
 def split_attention(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, contexts_tokens, n_gpus: int = 1,
                     gpu_kv_tokens: int = 0, pim_kv_tokens: int | None = None) -> AttentionSplit:
     """The split of a decode step's KV between the GPUs' HBM (at most ``gpu_kv_tokens``) and
@@ -182,11 +193,63 @@ def split_attention(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, contexts_to
         return attention.time_s + xfer.time_s, split
 
     # the two times as lines a + b * tokens; where they meet, both finish together
-    a_g, a_p = on_gpu(0).time_s, on_pim(0).time_s
-    b_g, b_p = on_gpu(1).time_s - a_g, on_pim(1).time_s - a_p
+    a_g, b_g, a_p, b_p = _attention_lines(gpu, pim, model, n_gpus, batch)
     meet = (a_p - a_g + b_p * tokens) / (b_g + b_p) if b_g + b_p > 0 else hi
     candidates = dict.fromkeys([hi, lo, min(hi, max(lo, math.floor(meet))), min(hi, max(lo, math.ceil(meet)))])
     return min((priced(g) for g in candidates), key=lambda ts: ts[0])[1]
+
+
+@dataclass(frozen=True)
+class KvLayout:
+    """How much KV a GPU+PIM system keeps in the GPUs' HBM and in HBM-PIM (tokens, whole system),
+    and the steady decode tokens/s estimated for it."""
+    gpu_tokens: int
+    pim_tokens: int
+    tokens_per_s: float
+
+
+def choose_kv_layout(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, n_gpus: int, gpu_tokens: int,
+                     pim_tokens: int, mean_context: float, longest: int, max_batch: int,
+                     weight_bits: int = 16, unit_tokens: int = 1) -> KvLayout:
+    """The KV memory to use in each of the GPUs' HBM (at most ``gpu_tokens``) and HBM-PIM (at most
+    ``pim_tokens``) for the highest steady decode throughput, estimated before the run as the
+    automatic LoL-PIM shape is (hardware/systems/shape.py): a full memory holds
+    batch = (used tokens) / ``mean_context`` requests (at most ``max_batch``; the trace's size
+    and the system's request limit), each step splits them as `split_attention` does, and
+    tokens/s = batch / step time. More KV is not always faster: once one memory's share of the
+    attention outlasts the other's, every further request there lengthens each step by its whole
+    attention, so the best layout can leave part of a slower memory unused. Candidates: quarters
+    of the GPUs' KV, halves of HBM-PIM's, and the points where one memory's attention of its share
+    ends with the other's full share; each must hold the ``longest`` request. Deterministic; ties
+    go to more memory. ``unit_tokens``: the allocation block (candidates are whole blocks)."""
+    def blocks(t: float, cap: int) -> int:
+        return int(min(cap, max(0.0, t)) // unit_tokens * unit_tokens)
+
+    full_batch = max(1, min(max_batch, int((gpu_tokens + pim_tokens) // mean_context)))
+    a_g, b_g, a_p, b_p = _attention_lines(gpu, pim, model, n_gpus, full_batch)
+    gpu_options = {blocks(gpu_tokens * f, gpu_tokens) for f in (0, 0.25, 0.5, 0.75, 1)}
+    pim_options = {blocks(pim_tokens * f, pim_tokens) for f in (0, 0.5, 1)}
+    if b_g > 0:   # the GPUs' share that ends with HBM-PIM's full share
+        gpu_options.add(blocks((a_p + b_p * pim_tokens - a_g) / b_g, gpu_tokens))
+    if b_p > 0:   # and the other way round
+        pim_options.add(blocks((a_g + b_g * gpu_tokens - a_p) / b_p, pim_tokens))
+    best = None
+    for g in sorted(gpu_options, reverse=True):
+        for p in sorted(pim_options, reverse=True):
+            if g + p < longest:
+                continue
+            batch = max(1, min(max_batch, int((g + p) // mean_context)))
+            ctx = np.full(batch, max(1, int(round(mean_context))), dtype=np.int64)
+            step = gpu_pim_decode_step_cost(gpu, pim, model, ctx, n_gpus, weight_bits=weight_bits,
+                                            gpu_kv_tokens=g, pim_kv_tokens=p)
+            rate = batch / sum(c.time_s for c in step.values())
+            if best is None or rate > best.tokens_per_s * (1 + 1e-9) or (
+                    rate >= best.tokens_per_s * (1 - 1e-9) and g + p > best.gpu_tokens + best.pim_tokens):
+                best = KvLayout(g, p, rate)
+    if best is None:
+        raise ParameterError("workload", f"a request of {longest} tokens does not fit in {gpu_tokens + pim_tokens} "
+                                         "KV tokens of GPU HBM and HBM-PIM")
+    return best
 
 
 def gpu_pim_decode_step_cost(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, contexts_tokens,

@@ -18,7 +18,7 @@ from lolpim.actors.llm.kv_manager import KvManager
 from lolpim.actors.llm.stage import LlmStage
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.gpu.model import load_gpu
-from lolpim.hardware.hbm_pim import gqa_aware, load_hbm_pim
+from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
 from lolpim.hardware.systems.config import (AttentionPlacement, CentDataflow, KvMode, LolpimSystemConfig,
@@ -183,10 +183,18 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
             raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GiB of weights")
         best = sub.attention_placement == AttentionPlacement.BEST
         opb = sub.ops_per_byte or (gqa_aware(pim, model) if best else pim).ops_per_byte
-        # best: KV also in the GPUs' own HBM, what the weights and the activation reserve leave
-        # (the gpu system's rule, so its KV memory is a part of this one's)
-        gpu_kv = max(0.0, gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)) if best else 0.0
-        gpu_chunks, pim_chunks = int(gpu_kv // chunk), int(n * pim.capacity_bytes // chunk)
+        gpu_chunks, pim_chunks = 0, int(n * pim.capacity_bytes // chunk)
+        if best:
+            # KV also in the GPUs' own HBM, what the weights and the activation reserve leave (the
+            # gpu system's rule); how much of each memory to use: the best steady estimate
+            gpu_kv = max(0.0, gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction))
+            block = sub.block_tokens
+            layout = choose_kv_layout(
+                gpu, replace(pim, ops_per_byte=opb), model, n, int(gpu_kv // chunk) * block, pim_chunks * block,
+                mean_context=float(np.mean(trace.input_tokens + trace.output_tokens / 2.0)),
+                longest=-(-int(np.max(trace.input_tokens + trace.output_tokens)) // block) * block,
+                max_batch=min(len(trace), sub.max_batch_requests), unit_tokens=block)
+            gpu_chunks, pim_chunks = layout.gpu_tokens // block, layout.pim_tokens // block
         kv_bytes = (gpu_chunks + pim_chunks) * chunk
         where = f"{n} x {sub.hbm_pim}"
         hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lolpim.hardware.gpu.model import gpu_decode_attention_cost, gpu_decode_step_cost, group_cost, load_gpu
-from lolpim.hardware.hbm_pim import (gpu_pim_decode_step_cost, gpu_pim_transfer_cost, gqa_aware,
+from lolpim.hardware.hbm_pim import (choose_kv_layout, gpu_pim_decode_step_cost, gpu_pim_transfer_cost, gqa_aware,
                                      hbm_pim_attention_cost, load_hbm_pim, split_attention)
 from lolpim.hardware.systems.config import AttentionPlacement, GpuPimSystemConfig
 from lolpim.hardware.systems.plan import GB
@@ -100,6 +100,42 @@ def test_split_is_deterministic_and_decode_step_uses_it():
     assert step["attention"].time_s == pytest.approx(m.layers * a.attention.time_s, rel=1e-12)
 
 
+def _rate(model, n, pim, g, p, context, max_batch):
+    """Steady tokens/s of a full KV memory of g + p tokens, as choose_kv_layout estimates it."""
+    batch = max(1, min(max_batch, (g + p) // context))
+    step = gpu_pim_decode_step_cost(A100, pim, model, [context] * batch, n, gpu_kv_tokens=g, pim_kv_tokens=p)
+    return batch / sum(c.time_s for c in step.values())
+
+
+@pytest.mark.parametrize("model, n, opb, context", [("qwen1.5-7b", 2, 0, 14000), ("llama3.1-70b", 8, 0, 20000),
+                                                    ("llama3.1-70b", 8, 1.0, 20000), ("llama3.1-8b", 2, 0, 120000)])
+def test_kv_layout_is_no_worse_than_the_gpus_alone_or_hbm_pim_alone(model, n, opb, context):
+    """The KV each memory keeps: the estimate of the choice beats (or ties) the layouts of the
+    GPUs alone (their HBM, nothing in HBM-PIM), of AttAcc (HBM-PIM only) and of both memories full."""
+    m = load_llm(model)
+    pim = BG if opb else gqa_aware(BG, m)
+    gpu_cap, pim_cap = 400_000 * n // 2, 250_000 * n // 2
+    layout = choose_kv_layout(A100, pim, m, n, gpu_cap, pim_cap, context, context + 64, 256, unit_tokens=16)
+    assert layout.gpu_tokens <= gpu_cap and layout.pim_tokens <= pim_cap
+    assert layout.gpu_tokens % 16 == 0 and layout.pim_tokens % 16 == 0
+    assert layout.tokens_per_s == pytest.approx(_rate(m, n, pim, layout.gpu_tokens, layout.pim_tokens, context, 256))
+    for g, p in ((gpu_cap, 0), (0, pim_cap), (gpu_cap, pim_cap)):
+        assert layout.tokens_per_s >= _rate(m, n, pim, g, p, context, 256) * (1 - 1e-9), (g, p)
+
+
+def test_kv_layout_leaves_slow_gpu_memory_unused_on_mha():
+    """Qwen1.5-7B (MHA): HBM-PIM attends ~5x faster than the A100s; filling the GPUs' HBM with KV
+    would make every step wait on the GPUs' share, so only part of it is used. A small trace
+    (everything fits anyway) uses all of both memories (ties go to more memory)."""
+    m = load_llm("qwen1.5-7b")
+    gpu_cap, pim_cap = 240_000, 260_000
+    big = choose_kv_layout(A100, BG, m, 2, gpu_cap, pim_cap, 13000, 20000, 256, unit_tokens=16)
+    assert big.pim_tokens == pim_cap and 0 < big.gpu_tokens < gpu_cap / 2
+    small = choose_kv_layout(A100, BG, m, 2, gpu_cap, pim_cap, 13000, 20000, 4, unit_tokens=16)
+    assert (small.gpu_tokens, small.pim_tokens) == (gpu_cap, pim_cap)
+    assert choose_kv_layout(A100, BG, m, 2, gpu_cap, pim_cap, 13000, 20000, 256, unit_tokens=16) == big
+
+
 # ------------------------------------------------------------------ the system
 
 def _cfg(model, cap, placement="best", requests=16, context=32768, output=16, **gpu_pim):
@@ -110,6 +146,7 @@ def _cfg(model, cap, placement="best", requests=16, context=32768, output=16, **
 
 
 def test_kv_capacity_is_gpu_hbm_plus_hbm_pim_and_published_keeps_hbm_pim_only():
+    # 16 x 32K requests fit either way: the layout uses all of both memories (ties go to more)
     cfg = _cfg("llama3.1-70b", 512)
     trace = make_trace(cfg, 0)
     gpu, best = build("gpu", cfg, trace, 0), build("gpu-pim", cfg, trace, 0)

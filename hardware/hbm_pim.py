@@ -248,7 +248,7 @@ def choose_kv_layout(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, n_gpus: in
                 best = KvLayout(g, p, rate)
     if best is None:
         raise ParameterError("workload", f"a request of {longest} tokens does not fit in {gpu_tokens + pim_tokens} "
-                                         "KV tokens of GPU HBM and HBM-PIM")
+                                         "KV tokens of GPU HBM and HBM-PIM: use more GPUs or HBM-PIM stacks")
     return best
 
 

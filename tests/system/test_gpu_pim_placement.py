@@ -208,3 +208,27 @@ def test_placement_key_in_json_and_a_typo_is_refused(capsys):
     assert "gpu_pim.attention_placement" in err and "'hbm-pim', 'best'" in err
     assert main(small + ["--set", "gpu_pim.ops_per_byte=-1"]) == 2
     assert "gpu_pim.ops_per_byte" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_chosen_kv_layout_beats_the_full_and_hbm_pim_only_layouts_in_simulation(monkeypatch):
+    """The layout estimate, checked by simulation on the main job's trace (Qwen1.5-7B, MHA, 32
+    LongBench QMSum requests): the chosen layout (part of the A100s' HBM) is faster than filling
+    both memories and than HBM-PIM alone, in steady and end-to-end throughput."""
+    from lolpim.hardware import hbm_pim
+    from lolpim.orchestration.llm import systems
+
+    cfg = RunConfig()
+    chosen = run_systems(cfg, ("gpu-pim",), "inline", 0)["systems"][0]
+
+    def forced(which):
+        def choose(gpu, pim, model, n, g, p, *args, **kw):   # all of both memories, or HBM-PIM's only
+            return hbm_pim.KvLayout(g if which == "full" else 0, p, 0.0)
+        return choose
+    runs = {}
+    for which in ("full", "pim-only"):
+        monkeypatch.setattr(systems, "choose_kv_layout", forced(which))
+        runs[which] = run_systems(cfg, ("gpu-pim",), "inline", 0)["systems"][0]
+    assert runs["pim-only"]["gpu_kv_gib"] == 0 < chosen["gpu_kv_gib"] < runs["full"]["gpu_kv_gib"]
+    for key in ("throughput_tokens_per_s", "steady_throughput_tokens_per_s"):
+        assert chosen[key] > max(runs["full"][key], runs["pim-only"][key]), key

@@ -20,6 +20,9 @@ Parts (all by default; `--parts traces,scaling` for some):
   anchors   `lolpim validate --out results/docs/validation` -> the anchors-table block of
             docs/anchors.md: rows per area and kind, then every row with its kind, figures and
             status (~4-6 min: it computes every row)
+  gpu-pim   benchmarks/gpu_pim_capacity.py -> docs/figures/gpu_pim_capacity.csv and .png (GPU+PIM
+            throughput against HBM-PIM stacks, both attention placements, the GPUs alone) -> the
+            gpu-pim-capacity-table block of docs/hardware-gpu.md (~40 s)
 
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
@@ -166,6 +169,38 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+# ---------------------------------------------------------------- GPU+PIM capacity (docs/hardware-gpu.md)
+
+GPU_PIM_HEAD = ["model, trace", "GPUs", "HBM-PIM stacks per GPU (GiB)", "gpu tok/s", "gpu-pim hbm-pim tok/s",
+                "gpu-pim best tok/s", "best FLOP/B"]
+
+
+def gpu_pim_rows(csv_rows: list[dict]) -> list[list[str]]:
+    """One row per (case, stacks): both placements side by side, each with its ratio to the GPUs."""
+    def cell(r: dict) -> str:
+        return f"{float(r['gpu_pim_tok_s']):.0f} ({float(r['over_gpu']):.2f}x)" if r["gpu_pim_tok_s"] else r["note"]
+    by = {}
+    for r in csv_rows:
+        by.setdefault((r["model"], r["trace"], r["gpus"], r["stacks_per_device"]), {})[r["placement"]] = r
+    rows = []
+    for (model, trace, gpus, stacks), pair in by.items():
+        best, pub = pair["best"], pair["hbm-pim"]
+        rows.append([f"{model}, {TRACE_LABELS.get(trace, trace)}", gpus, f"{stacks} ({best['hbm_pim_gib']})",
+                     f"{float(best['gpu_tok_s']):.0f}", cell(pub), cell(best),
+                     f"{float(best['ops_per_byte']):g}" if best["ops_per_byte"] else "-"])
+    return rows
+
+
+def do_gpu_pim(tables_only: bool) -> None:
+    csv_path, png = ROOT / "docs/figures/gpu_pim_capacity.csv", ROOT / "docs/figures/gpu_pim_capacity.png"
+    if not tables_only:
+        run([sys.executable, "benchmarks/gpu_pim_capacity.py", "--csv", str(csv_path), "--png", str(png)],
+            stdout=subprocess.DEVNULL)
+    changed = write_block(ROOT / "docs/hardware-gpu.md", "gpu-pim-capacity-table",
+                          markdown(GPU_PIM_HEAD, gpu_pim_rows(read_csv(csv_path))))
+    print(f"  docs/hardware-gpu.md [gpu-pim-capacity-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
+
+
 # ---------------------------------------------------------------- parts
 
 SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, rows)
@@ -174,7 +209,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
     "traces": ("deploy/sweep-traces.toml", "docs/figures/traces", "docs/scaling.md", "traces-table",
                TRACES_HEAD, traces_rows),
 }
-PARTS = ("scaling", "traces", "speedups", "long-context", "presets", "anchors")
+PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "anchors")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -314,6 +349,8 @@ def main(argv=None) -> None:
             do_presets()
         elif part == "anchors":
             do_anchors(args.tables_only)
+        elif part == "gpu-pim":
+            do_gpu_pim(args.tables_only)
         elif part == "long-context":   # its own script: simulates in this process, ~40 s
             if args.tables_only:
                 print("  long-context: no stored results to reuse; run without --tables-only", flush=True)

@@ -15,11 +15,20 @@ Per layer and per PIM device (heads are split across devices, one device per GPU
     refresh_eff = 1 - tRFC / tREFI
 
 The ops-per-byte cap matters for GQA: a KV byte then serves `gqa_group` query heads, so the
-PIM units (1 FLOP per byte in AttAcc's default) become compute bound.
+PIM units (1 FLOP per byte in AttAcc's default) become compute bound. AttAcc's configuration
+has both knobs (`opb`, FLOPs per byte of internal bandwidth, 1 by default; the model's
+`gqa_size`, 1 for every model of its table): `gqa_aware` gives the PIM units the FLOPs per byte
+the model's group needs, so attention stays bandwidth bound.
+
+Where attention runs (`split_attention`): KV may also live in the GPUs' own HBM (what the
+weights and the activation reserve leave). The GPUs attend their share while the PIM devices
+attend theirs, at the same time, and the split is the one that finishes the layer's attention
+first within both memories' capacities; AttAcc as published is the split with no KV on the GPUs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -86,11 +95,22 @@ def load_hbm_pim(name: str) -> HbmPimSpec:
     return load_preset("hbm_pim", name, HbmPimSpec, "hbm_pim")
 
 
+def gqa_aware(spec: HbmPimSpec, model: LlmConfig) -> HbmPimSpec:
+    """``spec`` with at least as many FLOPs per internal byte as ``model``'s query heads per KV
+    head: QK^T and SV do 4 FLOPs per (token, query head, dimension) on 4 bytes per (token, KV
+    head, dimension), so a GQA group of g needs g FLOPs per KV byte to keep pace with the banks."""
+    return replace(spec, ops_per_byte=max(spec.ops_per_byte, float(model.gqa_group)))
+
+
 def hbm_pim_attention_cost(spec: HbmPimSpec, model: LlmConfig, contexts_tokens, n_devices: int = 1) -> OpCost:
     """Decode attention of one layer, on each of ``n_devices`` PIM devices (heads split evenly)."""
     ctx = gpu_model._contexts(contexts_tokens)
+    return _pim_attention(spec, model, float(ctx.sum()), n_devices)
+
+
+def _pim_attention(spec: HbmPimSpec, model: LlmConfig, tokens: float, n_devices: int) -> OpCost:
+    """One layer's decode attention over ``tokens`` KV tokens (all requests) on one PIM device."""
     q_heads, kv_heads = gpu_model._tp_heads(model, n_devices)
-    tokens = float(ctx.sum())
     kv_bytes = 2.0 * tokens * kv_heads * model.head_dim * ACT_BYTES
     flops = 4.0 * tokens * q_heads * model.head_dim
     score_bytes = tokens * q_heads * ACT_BYTES
@@ -114,18 +134,138 @@ def gpu_pim_transfer_cost(spec: HbmPimSpec, model: LlmConfig, batch: int, n_devi
     return link_transfer_cost(link, to_pim) + link_transfer_cost(link, back)
 
 
+@dataclass(frozen=True)
+class AttentionSplit:
+    """Where one decode step's attention runs: ``gpu_tokens`` of the batch's KV tokens (all
+    requests together) on the GPUs, ``pim_tokens`` in HBM-PIM; per layer, the attention of
+    both (at the same time) and the GPU <-> PIM transfers (zero when nothing is in HBM-PIM)."""
+    gpu_tokens: int
+    pim_tokens: int
+    attention: OpCost
+    transfer: OpCost
+
+
+def _attention_lines(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, n_gpus: int,
+                     batch: int) -> tuple[float, float, float, float]:
+    """A layer's attention time on the GPUs and in HBM-PIM as lines a + b * KV tokens (both
+    costs are affine in the tokens): (a_gpu, b_gpu, a_pim, b_pim)."""
+    q_heads, kv_heads = gpu_model._tp_heads(model, n_gpus)
+    g0, g1 = (gpu_model.gpu_attention_kernel_cost(gpu, t, q_heads, kv_heads, model.head_dim, batch).time_s
+              for t in (0, 1))
+    p0, p1 = (_pim_attention(pim, model, t, n_gpus).time_s for t in (0, 1))
+    return g0, g1 - g0, p0, p1 - p0
+
+
+def split_attention(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, contexts_tokens, n_gpus: int = 1,
+                    gpu_kv_tokens: int = 0, pim_kv_tokens: int | None = None) -> AttentionSplit:
+    """The split of a decode step's KV between the GPUs' HBM (at most ``gpu_kv_tokens``) and
+    HBM-PIM (at most ``pim_kv_tokens``; None: no limit) that finishes a layer's attention first.
+
+    GPUs and PIM devices attend their shares at once, so a layer takes the longer of the two,
+    plus the query / output transfers whenever HBM-PIM holds any KV. Both times are affine in
+    the tokens they attend, so the best split is one end of the allowed range or the point where
+    the two times meet; each candidate is priced exactly and the fastest wins (ties: more on the
+    GPUs). With ``gpu_kv_tokens = 0`` every token is in HBM-PIM: AttAcc as published, exactly.
+    Costs are per device (time) and per group (bytes, FLOPs, energy), as `gpu_decode_step_cost`.
+    """
+    ctx = gpu_model._contexts(contexts_tokens)
+    tokens, batch = int(ctx.sum()), int(ctx.size)
+    q_heads, kv_heads = gpu_model._tp_heads(model, n_gpus)
+    hi = min(tokens, max(0, int(gpu_kv_tokens)))
+    lo = 0 if pim_kv_tokens is None else min(hi, max(0, tokens - int(pim_kv_tokens)))
+
+    def on_gpu(g: float) -> OpCost:
+        return gpu_model.gpu_attention_kernel_cost(gpu, g, q_heads, kv_heads, model.head_dim, batch)
+
+    def on_pim(p: float) -> OpCost:
+        return _pim_attention(pim, model, p, n_gpus)
+
+    transfer = gpu_model.group_cost(gpu_pim_transfer_cost(pim, model, batch, n_gpus), n_gpus)
+
+    def priced(g: int) -> tuple[float, AttentionSplit]:
+        parts = ([on_gpu(g)] if g else []) + ([on_pim(tokens - g)] if tokens - g else [])
+        slowest = max(parts, key=lambda c: c.time_s) if parts else on_pim(0)
+        attention = OpCost(slowest.time_s, sum(c.bytes_moved for c in parts), sum(c.flops for c in parts),
+                           sum(c.energy_j for c in parts), slowest.bound,
+                           {"gpu_tokens": g, "pim_tokens": tokens - g})
+        xfer = transfer if tokens - g else OpCost(0.0, bound="latency")
+        split = AttentionSplit(g, tokens - g, gpu_model.group_cost(attention, n_gpus), xfer)
+        return attention.time_s + xfer.time_s, split
+
+    # the two times as lines a + b * tokens; where they meet, both finish together
+    a_g, b_g, a_p, b_p = _attention_lines(gpu, pim, model, n_gpus, batch)
+    meet = (a_p - a_g + b_p * tokens) / (b_g + b_p) if b_g + b_p > 0 else hi
+    candidates = dict.fromkeys([hi, lo, min(hi, max(lo, math.floor(meet))), min(hi, max(lo, math.ceil(meet)))])
+    return min((priced(g) for g in candidates), key=lambda ts: ts[0])[1]
+
+
+@dataclass(frozen=True)
+class KvLayout:
+    """How much KV a GPU+PIM system keeps in the GPUs' HBM and in HBM-PIM (tokens, whole system),
+    and the steady decode tokens/s estimated for it."""
+    gpu_tokens: int
+    pim_tokens: int
+    tokens_per_s: float
+
+
+def choose_kv_layout(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, n_gpus: int, gpu_tokens: int,
+                     pim_tokens: int, mean_context: float, longest: int, max_batch: int,
+                     weight_bits: int = 16, unit_tokens: int = 1) -> KvLayout:
+    """The KV memory to use in each of the GPUs' HBM (at most ``gpu_tokens``) and HBM-PIM (at most
+    ``pim_tokens``) for the highest steady decode throughput, estimated before the run as the
+    automatic LoL-PIM shape is (hardware/systems/shape.py): a full memory holds
+    batch = (used tokens) / ``mean_context`` requests (at most ``max_batch``; the trace's size
+    and the system's request limit), each step splits them as `split_attention` does, and
+    tokens/s = batch / step time. More KV is not always faster: once one memory's share of the
+    attention outlasts the other's, every further request there lengthens each step by its whole
+    attention, so the best layout can leave part of a slower memory unused. Candidates: quarters
+    of the GPUs' KV, halves of HBM-PIM's, and the points where one memory's attention of its share
+    ends with the other's full share; each must hold the ``longest`` request. Deterministic; ties
+    go to more memory. ``unit_tokens``: the allocation block (candidates are whole blocks)."""
+    def blocks(t: float, cap: int) -> int:
+        return int(min(cap, max(0.0, t)) // unit_tokens * unit_tokens)
+
+    full_batch = max(1, min(max_batch, int((gpu_tokens + pim_tokens) // mean_context)))
+    a_g, b_g, a_p, b_p = _attention_lines(gpu, pim, model, n_gpus, full_batch)
+    gpu_options = {blocks(gpu_tokens * f, gpu_tokens) for f in (0, 0.25, 0.5, 0.75, 1)}
+    pim_options = {blocks(pim_tokens * f, pim_tokens) for f in (0, 0.5, 1)}
+    if b_g > 0:   # the GPUs' share that ends with HBM-PIM's full share
+        gpu_options.add(blocks((a_p + b_p * pim_tokens - a_g) / b_g, gpu_tokens))
+    if b_p > 0:   # and the other way round
+        pim_options.add(blocks((a_g + b_g * gpu_tokens - a_p) / b_p, pim_tokens))
+    best = None
+    for g in sorted(gpu_options, reverse=True):
+        for p in sorted(pim_options, reverse=True):
+            if g + p < longest:
+                continue
+            batch = max(1, min(max_batch, int((g + p) // mean_context)))
+            ctx = np.full(batch, max(1, int(round(mean_context))), dtype=np.int64)
+            step = gpu_pim_decode_step_cost(gpu, pim, model, ctx, n_gpus, weight_bits=weight_bits,
+                                            gpu_kv_tokens=g, pim_kv_tokens=p)
+            rate = batch / sum(c.time_s for c in step.values())
+            if best is None or rate > best.tokens_per_s * (1 + 1e-9) or (
+                    rate >= best.tokens_per_s * (1 - 1e-9) and g + p > best.gpu_tokens + best.pim_tokens):
+                best = KvLayout(g, p, rate)
+    if best is None:
+        raise ParameterError("workload", f"a request of {longest} tokens does not fit in {gpu_tokens + pim_tokens} "
+                                         "KV tokens of GPU HBM and HBM-PIM: use more GPUs or HBM-PIM stacks")
+    return best
+
+
 def gpu_pim_decode_step_cost(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, contexts_tokens,
-                             n_gpus: int = 1, layers: int | None = None,
-                             weight_bits: int = 16) -> dict[str, OpCost]:
+                             n_gpus: int = 1, layers: int | None = None, weight_bits: int = 16,
+                             gpu_kv_tokens: int = 0, pim_kv_tokens: int | None = None) -> dict[str, OpCost]:
     """One decode step on ``n_gpus`` tensor-parallel GPUs, each paired with one HBM-PIM device
     holding its share of the KV cache. Keys as `gpu_decode_step_cost` (time of one device,
     bytes / FLOPs / energy of all); GPU and PIM work run one after the other (no overlap of FC
-    and attention across micro-batches, which AttAcc's pipelining option would add)."""
+    and attention across micro-batches, which AttAcc's pipelining option would add).
+    ``gpu_kv_tokens`` > 0: the GPUs' HBM holds that much KV too, and attention is split as
+    `split_attention` says (0: all KV and attention in HBM-PIM, AttAcc as published)."""
     ctx = gpu_model._contexts(contexts_tokens)
     per_layer = gpu_model.gpu_decode_layer_cost(gpu, model, ctx, n_gpus, weight_bits)
-    per_layer["attention"] = gpu_model.group_cost(hbm_pim_attention_cost(pim, model, ctx, n_gpus), n_gpus)
-    per_layer["communication"] = per_layer["communication"] + gpu_model.group_cost(
-        gpu_pim_transfer_cost(pim, model, ctx.size, n_gpus), n_gpus)
+    split = split_attention(gpu, pim, model, ctx, n_gpus, gpu_kv_tokens, pim_kv_tokens)
+    per_layer["attention"] = split.attention
+    per_layer["communication"] = per_layer["communication"] + split.transfer
     layers = gpu_model._check_layers(model, layers)
     head = None if layers else gpu_model._head_parts(gpu, model, ctx.size, ctx.size, n_gpus, weight_bits)
     return gpu_model._assemble({p: per_layer[p] for p in STEP_PARTS}, layers or model.layers, head)

@@ -108,3 +108,23 @@ def test_no_file_points_outside_the_repository():
            and f.endswith((".py", ".md", ".toml", ".txt", ".cfg", ".yaml", ".yml"))
            and "../" + "shared" in (ROOT / f).read_text(errors="ignore")]
     assert not bad, f"files pointing outside the repository: {bad}"
+def test_gpu_pim_capacity_table_is_the_benchmark_csv():
+    """docs/hardware-gpu.md's GPU+PIM capacity table renders docs/figures/gpu_pim_capacity.csv."""
+    csv_rows = docs_figures.read_csv(ROOT / "docs/figures/gpu_pim_capacity.csv")
+    body = docs_figures.read_block(ROOT / "docs/hardware-gpu.md", "gpu-pim-capacity-table")
+    assert body == docs_figures.markdown(docs_figures.GPU_PIM_HEAD, docs_figures.gpu_pim_rows(csv_rows)), \
+        REGEN.format(part="gpu-pim")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("placement", ["best", "hbm-pim"])
+def test_gpu_pim_capacity_point_matches_a_fresh_run(placement):
+    """One point of the GPU+PIM capacity study (Llama-3.1-8B, 2 stacks per GPU), simulated again."""
+    spec_ = importlib.util.spec_from_file_location("gpu_pim_capacity", ROOT / "benchmarks" / "gpu_pim_capacity.py")
+    study = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(study)
+    row = next(r for r in docs_figures.read_csv(ROOT / "docs/figures/gpu_pim_capacity.csv")
+               if r["model"] == "llama3.1-8b" and r["stacks_per_device"] == "2" and r["placement"] == placement)
+    fresh = study.simulate(row["model"], row["trace"], int(row["gpus"]), 32, "gpu-pim",
+                           ["gpu_pim.stacks_per_device=2", f"gpu_pim.attention_placement={placement}"])
+    assert f"{fresh['throughput_tokens_per_s']:.1f}" == row["gpu_pim_tok_s"], REGEN.format(part="gpu-pim")

@@ -63,6 +63,13 @@ class CentDataflow(StrEnum):
     ARTIFACT = "artifact"
 
 
+class AttentionPlacement(StrEnum):
+    # where a GPU+PIM system keeps KV and runs decode attention
+    HBM_PIM = "hbm-pim"   # AttAcc as published: all KV and attention in HBM-PIM, the preset's FLOPs per byte
+    BEST = "best"         # KV in the GPUs' spare HBM too; each step's attention split between GPU and
+                          # HBM-PIM so it finishes first (hbm_pim.split_attention), GQA-aware FLOPs per byte
+
+
 WEIGHT_BITS = (16, 8, 3, 2, 1)
 
 
@@ -176,3 +183,7 @@ class GpuPimSystemConfig(EnumFields):
     stacks_per_device: int = field(default=0, metadata={"min": 0, "max": 64})
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})
     max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})
+    attention_placement: AttentionPlacement = AttentionPlacement.BEST
+    # HBM-PIM FLOPs per byte of internal bandwidth; 0: as attention_placement says (the preset's,
+    # AttAcc's 1, for hbm-pim; the model's GQA group, at least the preset's, for best)
+    ops_per_byte: float = field(default=0.0, metadata={"min": 0.0, "max": 1024.0})

@@ -9,6 +9,10 @@ A stage is built from plain parameters (so a Ray process can rebuild it):
   layers      decoder layers held by this stage
   lm_head     whether this stage also runs the LM head (the last pipeline stage does)
   device      PIM module / GPU preset name; hbm_pim (and hbm_pim_stacks, 0 = preset): HBM-PIM for gpu-pim
+  hbm_pim_ops_per_byte   gpu-pim: the HBM-PIM units' FLOPs per internal byte (0 = the preset's)
+  gpu_kv_tokens, hbm_pim_kv_tokens   gpu-pim: the KV tokens the GPUs' HBM and the HBM-PIM stacks
+              hold (the whole system); attention is split between them (hbm_pim.split_attention).
+              gpu_kv_tokens = 0: all of it in HBM-PIM (AttAcc as published)
   n_devices   tensor-parallel width (GPUs, or PIM modules acting as one stage)
   partitioning, weight_bits   PIM attention mapping and weight precision
   dataflow    "ideal" (default) or "artifact": a CENT stage priced the way CENT's own simulator
@@ -71,6 +75,9 @@ class StageSpec:
     hbm_pim_stacks: int = 0
     dataflow: str = "ideal"
     system_devices: int = 0
+    hbm_pim_ops_per_byte: float = 0.0
+    gpu_kv_tokens: int = 0
+    hbm_pim_kv_tokens: int = 0
 
     def build(self) -> StageCost:
         return StageCost(**{f.name: getattr(self, f.name) for f in fields(self)})
@@ -80,7 +87,8 @@ class StageCost:
     def __init__(self, kind: str, model: LlmConfig | str, layers: int, device: str, n_devices: int = 1,
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
                  hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
-                 system_devices: int = 0):
+                 system_devices: int = 0, hbm_pim_ops_per_byte: float = 0.0, gpu_kv_tokens: int = 0,
+                 hbm_pim_kv_tokens: int = 0):
         self.kind = kind
         self.dataflow = check_dataflow(dataflow)
         if dataflow != "ideal" and kind != "pim":
@@ -99,10 +107,13 @@ class StageCost:
         elif kind in ("gpu", "gpu-pim"):
             self.spec = load_gpu(device)
             if kind == "gpu-pim":
-
                 self.pim = load_hbm_pim(hbm_pim)
                 if hbm_pim_stacks:
                     self.pim = replace(self.pim, stacks_per_device=hbm_pim_stacks)
+                if hbm_pim_ops_per_byte:
+                    self.pim = replace(self.pim, ops_per_byte=hbm_pim_ops_per_byte)
+                self.gpu_kv_tokens = gpu_kv_tokens
+                self.pim_kv_tokens = hbm_pim_kv_tokens or None   # 0: as much as the step needs
         else:
             raise ValueError(f"unknown stage kind {kind!r}")
 
@@ -135,7 +146,8 @@ class StageCost:
         else:
             parts = gpu_pim_decode_step_cost(self.spec, self.pim, self.model, contexts, self.n_devices,
                                              layers=None if self.lm_head else self.layers,
-                                             weight_bits=self.weight_bits)
+                                             weight_bits=self.weight_bits, gpu_kv_tokens=self.gpu_kv_tokens,
+                                             pim_kv_tokens=self.pim_kv_tokens)
             cost = total(parts)
         return cost.time_s, {"energy_j": cost.energy_j, "attention_s": parts["attention"].time_s}
 

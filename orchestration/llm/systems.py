@@ -18,11 +18,11 @@ from lolpim.actors.llm.kv_manager import KvManager
 from lolpim.actors.llm.stage import LlmStage
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.gpu.model import load_gpu
-from lolpim.hardware.hbm_pim import load_hbm_pim
+from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import (CentDataflow, KvMode, LolpimSystemConfig, Parallelism,
-                                            PimSystemConfig, Prefill, SystemKind)
+from lolpim.hardware.systems.config import (AttentionPlacement, CentDataflow, KvMode, LolpimSystemConfig,
+                                            Parallelism, PimSystemConfig, Prefill, SystemKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
@@ -42,6 +42,7 @@ class BuiltSystem:
     devices: int
     hardware: dict | None = None   # what the system really has: see hardware()
     decode_only: bool = False      # prefill = before: prompts are not simulated
+    settings: dict | None = None   # choices recorded in the run JSON (gpu-pim: attention placement)
 
 
 def hardware(*groups: tuple[int, str, str, float]) -> dict:
@@ -166,38 +167,59 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     gpu = load_gpu(sub.device)
     n = sub.count or gpu_count(model, cfg.gpu, cfg.pim_capacity_gb)
     weights = model.params_total * model.bytes_per_value
+    chunk = sub.block_tokens * model.kv_bytes_per_token()
+    settings = None
     if kind == SystemKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
         hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes))
         desc = f"{hw['label']}; tensor-parallel, paged KV"
+        gpu_chunks, pim_chunks = int(max(kv_bytes, 0) // chunk), 0
     else:
         pim = load_hbm_pim(sub.hbm_pim)
         stacks = sub.stacks_per_device or max(1, round(cfg.pim_capacity_gb * GB / pim.stack_capacity_bytes / n))
         pim = replace(pim, stacks_per_device=stacks)
         if weights > n * gpu.hbm_capacity_bytes:
             raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GiB of weights")
-        kv_bytes = n * pim.capacity_bytes
+        best = sub.attention_placement == AttentionPlacement.BEST
+        opb = sub.ops_per_byte or (gqa_aware(pim, model) if best else pim).ops_per_byte
+        gpu_chunks, pim_chunks = 0, int(n * pim.capacity_bytes // chunk)
+        if best:
+            # KV also in the GPUs' own HBM, what the weights and the activation reserve leave (the
+            # gpu system's rule); how much of each memory to use: the best steady estimate
+            gpu_kv = max(0.0, gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction))
+            block = sub.block_tokens
+            layout = choose_kv_layout(
+                gpu, replace(pim, ops_per_byte=opb), model, n, int(gpu_kv // chunk) * block, pim_chunks * block,
+                mean_context=float(np.mean(trace.input_tokens + trace.output_tokens / 2.0)),
+                longest=-(-int(np.max(trace.input_tokens + trace.output_tokens)) // block) * block,
+                max_batch=min(len(trace), sub.max_batch_requests), unit_tokens=block)
+            gpu_chunks, pim_chunks = layout.gpu_tokens // block, layout.pim_tokens // block
+        kv_bytes = (gpu_chunks + pim_chunks) * chunk
         where = f"{n} x {sub.hbm_pim}"
         hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes),
                       (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes))
-        desc = f"{hw['label']}; attention in HBM-PIM, paged KV"
+        # (the FLOPs per byte and the KV each memory holds: in the run JSON, the line stays short)
+        desc = f"{hw['label']}; attention {'where faster' if best else 'in HBM-PIM'}, paged KV"
+        settings = {"attention_placement": str(sub.attention_placement), "hbm_pim_ops_per_byte": opb,
+                    "gpu_kv_gib": gpu_chunks * chunk / GB, "hbm_pim_kv_gib": pim_chunks * chunk / GB}
     if kv_bytes <= 0:
         raise ParameterError(f"{SYSTEM_TABLES[kind]}.count",
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
-    chunk = sub.block_tokens * model.kv_bytes_per_token()
-    dpa = (DpaMemory(int(kv_bytes // chunk), sub.block_tokens),)
+    dpa = (DpaMemory(gpu_chunks + pim_chunks, sub.block_tokens),)
     check_fits(trace, dpa, where)
     cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n)
     if kind == SystemKind.GPU_PIM:
-        cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device)
+        cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device,
+                       hbm_pim_ops_per_byte=0.0 if opb == pim.ops_per_byte else opb,
+                       gpu_kv_tokens=gpu_chunks * sub.block_tokens, hbm_pim_kv_tokens=pim_chunks * sub.block_tokens)
     host_link = load_link("pcie-gen5-x16")
     kv_total = dpa[0].capacity_chunks * chunk
     # GPUs page their KV dynamically (vLLM-style) and run one batch: one "micro-batch"
     system = _assemble(kind, model, trace, seed, Serving(
         (cost,), host_link, host_link, dpa, KvMode.DYNAMIC, 1, sub.max_batch_requests, kv_total, None,
         cfg.prefill == Prefill.BEFORE))
-    return BuiltSystem(kind, system, desc, 1, kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE)
+    return BuiltSystem(kind, system, desc, 1, kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE, settings)
 
 
 def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig | None = None) -> BuiltSystem:
@@ -261,7 +283,7 @@ def summarise(built: BuiltSystem, run) -> dict:
         # decode passes only (prefill is not priced for energy): the stages' whole groups
         "energy_j": float(sum(s["energy_j"] for s in stages)),
         "energy_per_token_j": float(sum(s["energy_j"] for s in stages) / max(int(generated.sum()), 1)),
-        "stages": built.stages, "devices": built.devices, "hardware": built.hardware,
+        "stages": built.stages, "devices": built.devices, "hardware": built.hardware, **(built.settings or {}),
         "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
         "per_request": [{"request": i, "arrival_s": float(a), f"{wait}_s": float(f - a), "finish_s": float(e),
                          "output_tokens": int(g), "tpot_s": float(t)}

@@ -134,9 +134,16 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     sub = pim_system_config(kind, cfg)
     spec = load_pim_module(sub.module)
     auto = None
-    if isinstance(sub, LolpimSystemConfig) and sub.parallelism == Parallelism.PIPELINE and sub.tensor_parallel == 0:
-        auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gb, trace)
-    plan = pim_plan(model, sub, cfg.pim_capacity_gb, auto.tensor_parallel if auto else None)
+    tensor = isinstance(sub, LolpimSystemConfig) and sub.parallelism == Parallelism.TENSOR
+    try:
+        # 0: the best shape for this system (LoL-PIM or a baseline), by the analytic estimate
+        if sub.tensor_parallel == 0 and not tensor:
+            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gb, trace)
+        plan = pim_plan(model, sub, cfg.pim_capacity_gb, auto.tensor_parallel if auto else None)
+    except ParameterError as exc:   # name the key the user sets: `neupims.tensor_parallel`, not `tensor_parallel`
+        if exc.field != "tensor_parallel":
+            raise
+        raise ParameterError(f"{SYSTEM_TABLES[kind]}.tensor_parallel", str(exc).split(": ", 1)[1]) from None
     n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, sub.chunk_bytes
     microbatches = sub.microbatches or stages
     check_fits(trace, plan.dpa_specs, sub.module)

@@ -44,14 +44,17 @@ class BuiltSystem:
     decode_only: bool = False      # prefill = before: prompts are not simulated
 
 
-def hardware(*groups: tuple[int, str, str, float]) -> dict:
+def hardware(*groups: tuple[int, str, str, float, float]) -> dict:
     """The hardware of a system as the table, the plot and the JSON report it: ``groups`` are
-    (count, preset, memory kind, bytes of that memory per device). One unit, GiB (2**30 bytes)."""
-    devices = [{"count": n, "model": model, "memory": kind, "gib_each": each / GB, "gib": n * each / GB}
-               for n, model, kind, each in groups]
+    (count, preset, memory kind, bytes of that memory per device, power budget per device in W:
+    the presets' power_w / tdp_w, docs/lolpim-system.md "Iso-power view"). One unit, GiB (2**30 bytes)."""
+    devices = [{"count": n, "model": model, "memory": kind, "gib_each": each / GB, "gib": n * each / GB,
+                "power_w_each": watts, "power_w": n * watts}
+               for n, model, kind, each, watts in groups]
     label = " + ".join(f"{d['count']} x {d['model']}" for d in devices) + ", " + " + ".join(
         f"{d['gib']:.0f} GiB {d['memory']}" for d in devices)
-    return {"label": label, "devices": devices, "memory_gib": sum(d["gib"] for d in devices)}
+    return {"label": label, "devices": devices, "memory_gib": sum(d["gib"] for d in devices),
+            "power_w": sum(d["power_w"] for d in devices)}
 
 
 def make_trace(cfg: RunConfig, seed: int) -> Trace:
@@ -160,7 +163,7 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:
         shape += f" [chosen: {auto.summary()}]"
-    hw = hardware((n, sub.module, "PIM", spec.capacity_bytes))
+    hw = hardware((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
     desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.partitioning}, {microbatches} micro-batches"
     if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
         desc += f", {sub.dataflow} dataflow"
@@ -176,7 +179,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     if kind == SystemKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes))
+        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
         desc = f"{hw['label']}; tensor-parallel, paged KV"
     else:
         pim = load_hbm_pim(sub.hbm_pim)
@@ -186,8 +189,9 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
             raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GiB of weights")
         kv_bytes = n * pim.capacity_bytes
         where = f"{n} x {sub.hbm_pim}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes),
-                      (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes))
+        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w),
+                      (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes,
+                       pim.stacks_per_device * pim.stack_power_w))
         desc = f"{hw['label']}; attention in HBM-PIM, paged KV"
     if kv_bytes <= 0:
         raise ParameterError(f"{SYSTEM_TABLES[kind]}.count",
@@ -268,6 +272,9 @@ def summarise(built: BuiltSystem, run) -> dict:
         # decode passes only (prefill is not priced for energy): the stages' whole groups
         "energy_j": float(sum(s["energy_j"] for s in stages)),
         "energy_per_token_j": float(sum(s["energy_j"] for s in stages) / max(int(generated.sum()), 1)),
+        # iso-power view: the devices' power budget (GPU TDP, PIM at full activity) and tok/s per W
+        "power_w": built.hardware["power_w"],
+        "tokens_per_s_per_w": float(generated.sum() / makespan) / built.hardware["power_w"],
         "stages": built.stages, "devices": built.devices, "hardware": built.hardware,
         "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
         "per_request": [{"request": i, "arrival_s": float(a), f"{wait}_s": float(f - a), "finish_s": float(e),

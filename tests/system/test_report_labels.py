@@ -149,3 +149,4 @@ def test_readme_main_job_block_has_the_table_the_code_prints():
     assert column_line.split() == " ".join(heads).split()
     assert compare.DECODE_ONLY in block and compare.SPEEDUP_DEFINITION in block
     assert compare.ENERGY_DEFINITION in block and "8 x lolpim-module, 128 GiB PIM" in block
+    assert compare.POWER_DEFINITION in block

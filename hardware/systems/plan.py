@@ -151,5 +151,9 @@ def gpu_count(model: LlmConfig, gpu_system: GpuSystemConfig, pim_capacity_gb: fl
 
 
 def gpu_kv_bytes(model: LlmConfig, gpu: GpuSpec, n: int, reserve_fraction: float) -> float:
-    """HBM left for KV on ``n`` GPUs after the weights and the activation reserve."""
-    return n * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value
+    """KV memory of ``n`` tensor-parallel GPUs, in bytes of the model's own KV (what the host's
+    accounting counts): the HBM left after the weights and the activation reserve, less the
+    copies kept when the GPUs outnumber the KV heads (each GPU keeps ceil(kv_heads / n) of them,
+    replicated as vLLM does: 32 GPUs for 8 KV heads hold every head 4 times)."""
+    free = n * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value
+    return free * model.kv_heads / (n * math.ceil(model.kv_heads / n))

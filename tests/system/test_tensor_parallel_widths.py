@@ -106,3 +106,16 @@ def test_gpu_system_at_ten_times_the_pim_capacity_it_can_match_exits_2(capsys):
             "--set", "workload.output_tokens=2", "--set", "systems=gpu,gpu-pim"]
     assert main(["run", "--executor", "inline", *args]) == 2
     assert "'pim_capacity_gb': 51200 GiB takes 640 x a100-80gb" in capsys.readouterr().err
+
+
+def test_gpu_kv_memory_counts_the_replicas_of_kv_heads():
+    """More GPUs than KV heads keep every KV head on several GPUs: 32 GPUs for Llama-3.1-70B's 8
+    KV heads hold a quarter of the tokens their free HBM would hold unreplicated; up to 8 GPUs
+    nothing is replicated."""
+    from lolpim.hardware.gpu.model import load_gpu
+    from lolpim.hardware.systems.plan import gpu_kv_bytes
+    model, gpu = load_llm("llama3.1-70b"), load_gpu("a100-80gb")
+    weights = model.params_total * model.bytes_per_value
+    for n, copies in ((2, 1), (8, 1), (16, 2), (32, 4)):
+        free = n * gpu.hbm_capacity_bytes * 0.9 - weights
+        assert gpu_kv_bytes(model, gpu, n, 0.1) == pytest.approx(free / copies)

@@ -56,13 +56,14 @@ class HbmPimSpec:
     dram_energy_pj_per_bit: float           # cell to bank-group unit (no TSV / interposer)
     softmax_energy_pj_per_bit: float        # bank group to buffer die and back
     mac_energy_pj: float                    # one multiply-accumulate (2 FLOPs)
+    stack_power_w: float                    # one stack at full PIM activity (iso-power view; preset comments)
     source: str = ""
 
     def __post_init__(self):
         if not isinstance(self.stacks_per_device, int) or self.stacks_per_device < 1:
             raise ParameterError("stacks_per_device", f"must be a positive integer, got {self.stacks_per_device!r}")
         require_positive(self, "stack_capacity_bytes", "stack_bandwidth_bytes_per_s", "internal_bandwidth_scale",
-                         "ops_per_byte", "trefi_s")
+                         "ops_per_byte", "trefi_s", "stack_power_w")
         require_positive(self, "trfc_s", "call_overhead_s", "dram_energy_pj_per_bit",
                          "softmax_energy_pj_per_bit", "mac_energy_pj", allow_zero=True)
         if self.trfc_s >= self.trefi_s:

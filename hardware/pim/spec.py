@@ -75,6 +75,9 @@ class PimModuleSpec:
     io_energy_pj_per_bit: float          # bank/buffer to channel pins, per bit of WR-INP/RD-OUT
     mac_energy_pj: tuple                 # per multiply-accumulate by weight bits: (("16", pJ), ...);
     #                                      a TOML table {"16" = 1.5, ...} is accepted and converted
+    # --- power budget: the module at full activity (every channel streaming all-bank MACs), for
+    # the iso-power view (tokens/s/W); how each preset arrives at it is in its comments
+    power_w: float
     sources: str = ""
 
     def __post_init__(self):
@@ -90,7 +93,7 @@ class PimModuleSpec:
                 raise ParameterError(f, f"must be true or false, got {getattr(self, f)!r}")
         if not isinstance(self.reserved_bytes_per_channel, int) or self.reserved_bytes_per_channel < 0:
             raise ParameterError("reserved_bytes_per_channel", "must be an integer >= 0")
-        require_positive(self, "tck_s", "io_bytes_per_s_per_channel", "nmu_flops_per_s")
+        require_positive(self, "tck_s", "io_bytes_per_s_per_channel", "nmu_flops_per_s", "power_w")
         require_positive(self, "activate_energy_pj_per_bit", "read_energy_pj_per_bit",
                          "io_energy_pj_per_bit", allow_zero=True)
         if self.row_bytes % self.column_bytes:

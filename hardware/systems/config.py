@@ -118,8 +118,9 @@ class PimSystemConfig(EnumFields):
     stage_kind: ClassVar[str] = "pim"
     module: str = "lolpim-module"
     modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gb / module size
-    # modules per pipeline stage (a tensor-parallel group)
-    tensor_parallel: int = field(default=1, metadata={"min": 1, "max": 4096})
+    # modules per pipeline stage (a tensor-parallel group); 0 = the shape with the best estimated
+    # throughput for this system (hardware/systems/shape.py)
+    tensor_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
     kv_mode: KvMode = KvMode.DYNAMIC
     partitioning: Partitioning = Partitioning.TOKEN_CENTRIC
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})  # 0: one per pipeline stage
@@ -130,10 +131,8 @@ class PimSystemConfig(EnumFields):
 
 @dataclass(frozen=True)
 class LolpimSystemConfig(PimSystemConfig):
+    # "tensor" means all modules in one stage (tensor_parallel is then ignored)
     parallelism: Parallelism = Parallelism.PIPELINE
-    # parallelism = "tensor" means all modules in one stage; 0 = choose the shape with the best
-    # estimated throughput (hardware/systems/shape.py)
-    tensor_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
 
 
 @dataclass(frozen=True)

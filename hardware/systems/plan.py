@@ -59,6 +59,27 @@ def pim_module_count(spec: PimModuleSpec, requested: int, pim_capacity_gb: float
     return max(1, round(pim_capacity_gb * GB / spec.capacity_bytes))
 
 
+def allowed_tensor_parallel(model: LlmConfig, modules: int) -> tuple[int, ...]:
+    """The modules per stage ``modules`` modules can be grouped by: t divides the modules and the
+    model's query heads, and either divides its KV heads (each module keeps kv_heads / t of them)
+    or is a multiple of them (each module keeps one, replicated t / kv_heads times). Any other
+    width would leave some module more KV heads than the others (8 KV heads over 6 modules: two
+    modules keep 2) while a stage's memory is planned as if they all kept the same share."""
+    return tuple(t for t in range(1, modules + 1)
+                 if modules % t == 0 and model.heads % t == 0 and (model.kv_heads % t == 0 or t % model.kv_heads == 0))
+
+
+def check_tensor_parallel(model: LlmConfig, modules: int, tensor_parallel: int) -> None:
+    """Refuse a width ``allowed_tensor_parallel`` does not list, naming the allowed ones."""
+    if tensor_parallel in allowed_tensor_parallel(model, modules):
+        return
+    allowed = ", ".join(map(str, allowed_tensor_parallel(model, modules)))
+    raise ParameterError("tensor_parallel", f"{tensor_parallel} modules per stage: a width must divide the {modules} "
+                                            f"modules and the {model.heads} heads of {model.name}, and divide or be "
+                                            f"a multiple of its {model.kv_heads} KV heads (allowed: {allowed}; "
+                                            "0 = choose automatically)")
+
+
 def check_fits(trace: Trace, dpa_specs, name: str) -> None:
     """Refuse a trace whose longest request cannot fit in one DPA memory."""
     longest = int(np.max(trace.input_tokens + trace.output_tokens))
@@ -82,11 +103,7 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
     tp = tensor_parallel or (n if lolpim and system.parallelism == Parallelism.TENSOR else system.tensor_parallel)
     if tp == 0:     # "choose automatically" is resolved by the builder before it asks for a plan
         raise ParameterError("tensor_parallel", "0 (automatic) needs a shape choice first: use choose_tensor_parallel")
-    if n % tp:
-        divisors = ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
-        raise ParameterError("tensor_parallel", f"{tp} modules per stage must divide the {n} modules "
-                                                f"(allowed: {divisors}"
-                                                + ("; 0 = choose automatically)" if lolpim else ")"))
+    check_tensor_parallel(model, n, tp)
     stages = n // tp
     if stages > model.layers:
         raise ParameterError("modules", f"{stages} pipeline stages for the {model.layers} layers of {model.name}: "
@@ -96,7 +113,8 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
     head_bytes = model.vocab * model.hidden * system.weight_bits / 8   # embedding table or LM head
     chunk = system.chunk_bytes
     # KV one module keeps per token and layer: its shard's KV heads (replicated when a group is
-    # wider than the model's KV heads, exactly as the cost model shards them)
+    # wider than the model's KV heads, exactly as the cost model shards them; every module of an
+    # allowed width keeps the same number)
     kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
     common = StageSpec(kind=system.stage_kind, model=model, layers=0, device=system.module, n_devices=tp,
                        partitioning=system.partitioning, weight_bits=system.weight_bits)
@@ -120,12 +138,22 @@ def gpu_count(model: LlmConfig, gpu_system: GpuSystemConfig, pim_capacity_gb: fl
     divisor of the heads (tensor parallelism splits them evenly)."""
     if gpu_system.count:
         return gpu_system.count
-    n = max(1, math.ceil(pim_capacity_gb * GB / load_gpu(gpu_system.device).hbm_capacity_bytes - 1e-9))
-    while model.heads % n:
-        n += 1
-    return n
+    gpu = load_gpu(gpu_system.device)
+    n = max(1, math.ceil(pim_capacity_gb * GB / gpu.hbm_capacity_bytes - 1e-9))
+    fitting = [d for d in range(n, model.heads + 1) if model.heads % d == 0]
+    if not fitting:     # more GPUs than heads: no tensor-parallel group splits them evenly
+        raise ParameterError("pim_capacity_gb", f"{pim_capacity_gb:g} GiB takes {n} x {gpu_system.device} "
+                                                f"({gpu.hbm_capacity_bytes / GB:g} GiB each) to match, more than the "
+                                                f"{model.heads} heads of {model.name} split over (tensor parallel); "
+                                                f"at most {model.heads * gpu.hbm_capacity_bytes / GB:g} GiB, or set "
+                                                "gpu.count (and gpu_pim.count)")
+    return fitting[0]
 
 
 def gpu_kv_bytes(model: LlmConfig, gpu: GpuSpec, n: int, reserve_fraction: float) -> float:
-    """HBM left for KV on ``n`` GPUs after the weights and the activation reserve."""
-    return n * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value
+    """KV memory of ``n`` tensor-parallel GPUs, in bytes of the model's own KV (what the host's
+    accounting counts): the HBM left after the weights and the activation reserve, less the
+    copies kept when the GPUs outnumber the KV heads (each GPU keeps ceil(kv_heads / n) of them,
+    replicated as vLLM does: 32 GPUs for 8 KV heads hold every head 4 times)."""
+    free = n * gpu.hbm_capacity_bytes * (1 - reserve_fraction) - model.params_total * model.bytes_per_value
+    return free * model.kv_heads / (n * math.ceil(model.kv_heads / n))

@@ -1,13 +1,17 @@
-"""Automatic pipeline x tensor shape for LoL-PIM (``lolpim.tensor_parallel = 0``).
+"""Automatic pipeline x tensor shape of a PIM system (``<system>.tensor_parallel = 0``): LoL-PIM,
+and every PIM baseline (CENT, NeuPIMs), which "automatic" credits with its own best shape.
 
 With n modules, every divisor t of n gives n / t pipeline stages of t modules each. A wider
 stage splits each layer's weights and heads t ways, so one pass is faster, but (a) the
 per-stage all-reduces cost link time and (b) KV heads are replicated once t exceeds them, which
-eats KV memory and so batch. Which shape wins depends on the model, the trace and the module;
-the paper's designer picks one per setup, and so does this module, before the simulation runs.
+eats KV memory and so batch. Which shape wins depends on the model, the trace, the module and
+the system's own mechanisms (static or dynamic KV, head-first or token-centric attention, a "pim"
+or "xpu" stage); the paper's designer picks one per setup, and so does this module, before the
+simulation runs, for each system with its own config.
 
 The choice is an analytic steady-state estimate, not a simulation (several full simulations per
-run would cost more than the run): for each feasible t,
+run would cost more than the run): for each width t that plan.allowed_tensor_parallel lists and
+whose memory holds the trace's longest request,
 
 - batch = the requests the DPA memory holds at the trace's mean decode context (dynamic KV) or
   its static reservation (static KV), capped by the trace size and the micro-batch limits;
@@ -18,7 +22,7 @@ run would cost more than the run): for each feasible t,
   tests check (throughput = min(M / C, 1 / s_max) per micro-batch).
 
 The highest estimate wins (ties: fewer modules per stage). tests/system/test_pim_shape.py
-checks the pick against full simulations of every candidate.
+checks the pick against full simulations of every candidate, for LoL-PIM and for the baselines.
 """
 from __future__ import annotations
 
@@ -29,8 +33,8 @@ import numpy as np
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import LinkSpec
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import KvMode, LolpimSystemConfig
-from lolpim.hardware.systems.plan import pim_module_count, pim_plan
+from lolpim.hardware.systems.config import KvMode, PimSystemConfig
+from lolpim.hardware.systems.plan import allowed_tensor_parallel, check_fits, pim_module_count, pim_plan
 from lolpim.hardware.systems.stage_costs import StageCost
 from lolpim.models.llm.architecture import LlmConfig
 from lolpim.models.llm.workload import Trace
@@ -59,10 +63,11 @@ def _hop_s(link: LinkSpec, requests: int, hidden: int, bytes_per_value: int) -> 
         link.payload_bandwidth_bytes_per_s
 
 
-def estimate_shape(model: LlmConfig, system: LolpimSystemConfig, pim_capacity_gb: float, trace: Trace,
+def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float, trace: Trace,
                    tensor_parallel: int) -> ShapeEstimate:
-    """Steady decode tokens/s of LoL-PIM with ``tensor_parallel`` modules per stage."""
+    """Steady decode tokens/s of PIM system ``system`` with ``tensor_parallel`` modules per stage."""
     plan = pim_plan(model, system, pim_capacity_gb, tensor_parallel)
+    check_fits(trace, plan.dpa_specs, system.module)   # a shape that cannot hold a request cannot serve it
     # a request's KV grows from its prompt to prompt + output: its mean decode context
     mean_context = float(np.mean(trace.input_tokens + trace.output_tokens / 2.0))
     if system.kv_mode == KvMode.DYNAMIC:
@@ -92,15 +97,15 @@ def estimate_shape(model: LlmConfig, system: LolpimSystemConfig, pim_capacity_gb
     return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, per_mb * passes_per_s)
 
 
-def choose_tensor_parallel(model: LlmConfig, system: LolpimSystemConfig, pim_capacity_gb: float,
+def choose_tensor_parallel(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
                            trace: Trace) -> ShapeChoice:
     """The modules-per-stage with the highest estimated steady decode throughput."""
     n = pim_module_count(load_pim_module(system.module), system.modules, pim_capacity_gb)
     candidates = []
-    for tp in (t for t in range(1, n + 1) if n % t == 0 and model.heads % t == 0):
+    for tp in allowed_tensor_parallel(model, n):
         try:
             candidates.append(estimate_shape(model, system, pim_capacity_gb, trace, tp))
-        except ParameterError:          # weights do not fit, or more stages than layers
+        except ParameterError:          # weights or the longest request do not fit, or more stages than layers
             continue
     if not candidates:
         raise ParameterError("tensor_parallel", f"no pipeline x tensor shape of {n} modules fits {model.name}; "

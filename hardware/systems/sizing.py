@@ -9,6 +9,9 @@ The work is fixed-length requests (a *fixed-length estimate*) or a dataset trace
 - for that count and its doublings: the best shape, how many requests the DPA memory holds at
   once, and the estimated steady decode tokens/s (``shape.estimate_shape``: the same stage
   costs the actors use, the pipeline formula, at the work's mean decode context);
+- every other PIM system the row's command runs (CENT, NeuPIMs, LoL-PIM on the xPU+PIM module,
+  each at the row's PIM capacity): its own best shape by the same estimate, on the command's
+  requests, so no baseline is compared in a poor shape;
 - the GPU system: requests its HBM holds after weights (``gpu.activation_reserve_fraction``
   kept free, as the simulated GPU system does) and its decode tokens/s at that batch
   (``gpu_decode_step_cost``, tensor parallel over NVLink).
@@ -27,8 +30,9 @@ import numpy as np
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.gpu.model import gpu_decode_step_cost, gpu_names, load_gpu
 from lolpim.hardware.pim import load_pim_module, pim_module_names
-from lolpim.hardware.systems.config import CentSystemConfig, GpuSystemConfig, LolpimSystemConfig
-from lolpim.hardware.systems.plan import GB, check_fits, gpu_kv_bytes, pim_module_count, pim_plan
+from lolpim.hardware.systems.config import (CentSystemConfig, GpuSystemConfig, LolpimSystemConfig,
+                                            LolpimXpuSystemConfig, NeupimsSystemConfig)
+from lolpim.hardware.systems.plan import GB, gpu_kv_bytes
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.models.llm.architecture import LlmConfig, load_llm
 from lolpim.models.llm.workload import Trace, dataset_names, dataset_trace, fixed_trace
@@ -46,9 +50,9 @@ class PimSize:
     # trace) and the ones it leaves out, with the reason the simulator gives
     systems: tuple[str, ...] = ()
     left_out: tuple[tuple[str, str], ...] = ()
-    # CENT's modules per stage at this capacity: 1 (pure pipeline) unless it has more modules
-    # than the model has layers
-    cent_tensor_parallel: int = 1
+    # the other PIM systems' best modules per stage at this capacity, as (config table, width):
+    # the command sets each one, so every system it runs is in its best estimated shape
+    baseline_tensor_parallel: tuple[tuple[str, int], ...] = ()
     simulated_tokens_per_s: float | None = None   # --simulate: LoL-PIM's simulated steady decode tok/s
 
 
@@ -84,24 +88,22 @@ class SizingResult:
     def run_overrides(self, row: PimSize, systems: tuple[str, ...] | None = None) -> list[str]:
         """The ``--set`` values of the command that simulates ``row`` on the same work: the same
         trace (dataset, requests, seed) or the same fixed-length requests, the row's LoL-PIM shape,
-        the GPU system, every other PIM system at the row's PIM capacity, only the systems that
-        build."""
+        the GPU system, every other PIM system at the row's PIM capacity in its best shape, only
+        the systems that build."""
         if self.trace:
             work = [f"workload.source={self.trace}", f"workload.requests={self.requests}"]
             if self.trace_output_tokens:
                 work.append(f"workload.output_tokens={self.trace_output_tokens}")
         else:
-            # enough requests to keep the batch full (2 x held), no more than the batch cap the
-            # estimate assumed
             work = ["workload.source=fixed", f"workload.input_tokens={self.context_tokens}",
                     f"workload.output_tokens={self.output_tokens}",
-                    f"workload.requests={min(self.requests, max(2 * row.requests_held, 8))}"]
+                    f"workload.requests={command_requests(self.requests, row.requests_held)}"]
         systems = row.systems if systems is None else systems
         return [f"model={self.model}", *work, f"pim_capacity_gb={row.capacity_gib:g}",
                 f"lolpim.module={self.module}", f"lolpim.modules={row.modules}",
                 f"lolpim.tensor_parallel={row.tensor_parallel}", f"gpu.count={self.gpu.count}",
                 f"gpu.device={self.gpu.device}",
-                *([f"cent.tensor_parallel={row.cent_tensor_parallel}"] if row.cent_tensor_parallel > 1 else []),
+                *(f"{table}.tensor_parallel={tp}" for table, tp in row.baseline_tensor_parallel),
                 "systems=" + ",".join(systems or ("lolpim",))]
 
     def run_command(self, row: PimSize) -> str:
@@ -109,35 +111,41 @@ class SizingResult:
         return "lolpim run" + "".join(f" --set {o}" for o in self.run_overrides(row)) + seed
 
 
-def _holds_one_request(model: LlmConfig, system: LolpimSystemConfig, tensor_parallel: int, trace: Trace) -> bool:
-    try:
-        # pim_capacity_gb is unused: the module count is given
-        check_fits(trace, pim_plan(model, system, 0.0, tensor_parallel).dpa_specs, system.module)
-    except ParameterError:
-        return False
-    return True
-
-
 def pim_size(model: LlmConfig, module: str, modules: int, trace: Trace) -> PimSize | None:
-    """Best shape of ``modules`` modules, or None when no shape holds the trace's longest request."""
+    """Best shape of ``modules`` modules, or None when no shape holds the trace's longest request
+    (the shape choice only weighs shapes that hold it)."""
     system = LolpimSystemConfig(module=module, modules=modules, tensor_parallel=0)
     try:
         choice = choose_tensor_parallel(model, system, 0.0, trace)
     except ParameterError:
         return None
-    fitting = [c for c in choice.candidates if _holds_one_request(model, system, c.tensor_parallel, trace)]
-    if not fitting:
-        return None
-    best = max(fitting, key=lambda c: (c.tokens_per_s, -c.tensor_parallel))
+    best = next(c for c in choice.candidates if c.tensor_parallel == choice.tensor_parallel)
     capacity = modules * load_pim_module(module).capacity_bytes / GB
     return PimSize(modules, capacity, best.stages, best.tensor_parallel, best.batch_requests, best.tokens_per_s)
 
 
-def cent_tensor_parallel(model: LlmConfig, capacity_gib: float) -> int:
-    """The fewest CENT modules per stage that leave no more stages than layers, for a CENT
-    system of ``capacity_gib`` (as `lolpim run` sizes it from ``pim_capacity_gb``)."""
-    n = pim_module_count(load_pim_module(CentSystemConfig().module), 0, capacity_gib)
-    return next((t for t in range(1, n + 1) if n % t == 0 and n // t <= model.layers and model.heads % t == 0), 1)
+def command_requests(requests: int, held: int) -> int:
+    """Requests of a fixed-length row's command: enough to keep the batch full (2 x held), no
+    more than the batch cap the estimate assumed."""
+    return min(requests, max(2 * held, 8))
+
+
+# the other PIM systems a size row's command runs at the row's capacity: (config table, config)
+BASELINES = (("cent", CentSystemConfig()), ("neupims", NeupimsSystemConfig()),
+             ("lolpim_xpu", LolpimXpuSystemConfig()))
+
+
+def baseline_tensor_parallel(model: LlmConfig, capacity_gib: float, trace: Trace) -> tuple[tuple[str, int], ...]:
+    """Each other PIM system's best estimated modules per stage at ``capacity_gib`` on ``trace``
+    (what its ``tensor_parallel = 0`` picks); a system no shape of which holds the work is left
+    at its configured width (the command then leaves it out, saying why)."""
+    shapes = []
+    for table, system in BASELINES:
+        try:
+            shapes.append((table, choose_tensor_parallel(model, system, capacity_gib, trace).tensor_parallel))
+        except ParameterError:
+            shapes.append((table, system.tensor_parallel))
+    return tuple(shapes)
 
 
 def gpu_size(model: LlmConfig, device: str, count: int, trace: Trace, reserve_fraction: float) -> GpuSize:
@@ -207,7 +215,11 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
         row = pim_size(llm, module, n, work)
         if row:
             rows.append(row)
-    rows = [replace(row, cent_tensor_parallel=cent_tensor_parallel(llm, row.capacity_gib)) for row in rows]
+    # the baselines' shapes on the requests the row's command runs (fixed: fewer than `requests`)
+    rows = [replace(row, baseline_tensor_parallel=baseline_tensor_parallel(
+        llm, row.capacity_gib, work if trace else fixed_trace(command_requests(requests, row.requests_held),
+                                                              context_tokens, output_tokens)))
+            for row in rows]
     reserve = GpuSystemConfig().activation_reserve_fraction
     return SizingResult(model, context_tokens if trace is None else int(round(work.input_tokens.mean())),
                         output_tokens if trace is None else int(round(work.output_tokens.mean())), module,

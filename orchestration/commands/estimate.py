@@ -40,9 +40,8 @@ def _format(result) -> str:
     mem = result.memory
     if mem.get("fits") is False:
         # one entry per pipeline stage can run to thousands: the warning shows their range
-        shown = {k: (f"{len(v)} stages of {min(v)} .. {max(v)} layers" if isinstance(v, list) and len(v) > 8 else v)
-                 for k, v in mem.items() if k != "fits"}
-        lines.append(f"warning: the weights and KV cache do not fit the devices' memory ({json.dumps(shown)})")
+        shown = [_memory_item(k, v) for k, v in mem.items() if k != "fits"]
+        lines.append(f"warning: the weights and KV cache do not fit the devices' memory ({'; '.join(shown)})")
     return head + "\n" + "\n".join(lines)
 
 
@@ -53,8 +52,18 @@ def _seconds(t: float) -> str:
     return f"{t / 1e-9:.4g} ns"
 
 
+def _memory_item(key: str, value) -> str:
+    """One entry of the memory check, byte counts in GiB: ``module_capacity 16 GiB``."""
+    if key.endswith("_bytes"):
+        return f"{key.removesuffix('_bytes')} {value / 2**30:.4g} GiB"
+    if isinstance(value, list) and len(value) > 8:
+        return f"{key} {len(value)} stages of {min(value)} .. {max(value)} layers"
+    return f"{key} {value}"
+
+
 def _bytes(b: float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+    """Bytes in binary units, as every memory figure lolpim prints (GiB = 2**30 bytes)."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if b >= scale:
             return f"{b / scale:.4g} {unit}"
     return f"{b:.0f} B"

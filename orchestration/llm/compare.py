@@ -18,13 +18,14 @@ from lolpim.orchestration.results import write_csv, write_json
 TABLE_COLUMNS = (
     ("system", "system", "{}"),
     ("throughput_tokens_per_s", "tok/s", "{:.1f}"),
-    ("tpot_mean_s", "TPOT mean ms", "{:.2f}", 1e3),
-    ("tpot_p99_s", "TPOT p99 ms", "{:.2f}", 1e3),
+    ("tpot_mean_s", "TPOT ms", "{:.2f}", 1e3),        # mean
+    ("tpot_p99_s", "p99 ms", "{:.2f}", 1e3),         # TPOT p99
     ("ttft_mean_s", "TTFT mean s", "{:.2f}"),
     ("kv_used_utilisation", "KV used", "{:.1%}"),
     ("kv_allocated_utilisation", "KV alloc", "{:.1%}"),
     ("module_utilisation", "busy", "{:.1%}"),
     ("energy_per_token_j", "J/token", "{:.3f}"),
+    ("tokens_per_s_per_w", "tok/s/W", "{:.3f}"),
     ("speedup", "LoL-PIM speedup", "{:.2f}x"),
     ("preemptions", "preempt", "{}"),
 )
@@ -34,6 +35,8 @@ SPEEDUP_DEFINITION = ("LoL-PIM speedup = LoL-PIM's tok/s / the row's tok/s, same
                       "(tok/s = output tokens / (last finish - first arrival))")
 ENERGY_DEFINITION = ("J/token = the stages' decode energy / output tokens (no prefill, no idle power; "
                      "docs/lolpim-system.md)")
+POWER_DEFINITION = ("tok/s/W = tok/s / power budget (GPU: TDP; PIM module, HBM-PIM stack: at full activity; "
+                    "docs/lolpim-system.md)")
 # On Ray, a system's serving actors declare their peers (host, stages, KV managers talk only to each
 # other), so when they share a process nothing bounds the safe window but this cap: each process then
 # runs 200 ms of simulated time per call (progress, metrics and checkpoints happen between calls)
@@ -107,6 +110,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             "decode_only": cfg.prefill == "before",
             "hardware": {s["system"]: s["hardware"]["label"] for s in summaries},
             "speedup_definition": SPEEDUP_DEFINITION, "energy_definition": ENERGY_DEFINITION,
+            "power_definition": POWER_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
@@ -202,7 +206,7 @@ def format_table(result: dict) -> str:
     # each system's description starts with its hardware (devices x preset, GiB of each memory)
     name_width = max([8] + [len(s["system"]) for s in result["systems"]])
     desc = "\n".join(f"  {s['system']:{name_width}s} {s['description']}" for s in result["systems"])
-    foot = SPEEDUP_DEFINITION + "\n" + ENERGY_DEFINITION
+    foot = SPEEDUP_DEFINITION + "\n" + ENERGY_DEFINITION + "\n" + POWER_DEFINITION
     rates = {s["system"]: s["throughput_tokens_per_s"] for s in result["systems"]}
     if "lolpim-xpu" in rates and "neupims" in rates:   # the xPU+PIM pair: LoL-PIM's techniques on one module
         foot += (f"\nxPU+PIM: lolpim-xpu / neupims = {rates['lolpim-xpu'] / rates['neupims']:.2f}x tok/s, "
@@ -245,12 +249,15 @@ def plot(result: dict, path: Path) -> Path:
     labels = [_tick_label(s) for s in systems]
     colours = ["#c0392b" if s["system"] == "lolpim" else "#7f8c8d" for s in systems]
     x = np.arange(len(systems))
-    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+    fig, axes = plt.subplots(3, 2, figsize=(13, 14))
     axes = axes.ravel()
     panels = [("throughput_tokens_per_s", "throughput [output tokens/s]", 1.0, "%.0f"),
               ("tpot_mean_s", "mean time per output token [ms]", 1e3, "%.1f"),
               (None, "KV capacity [%]", 100.0, "%.0f"),
-              ("energy_per_token_j", "energy [J/output token]", 1.0, "%.3f")]
+              ("energy_per_token_j", "energy [J/output token]", 1.0, "%.3f"),
+              # iso-power view: what each system's devices may draw, and the throughput per watt of it
+              ("power_w", "power budget [W]", 1.0, "%.0f"),
+              ("tokens_per_s_per_w", "throughput per watt [output tokens/s/W]", 1.0, "%.3f")]
     for ax, (key, label, scale, fmt) in zip(axes, panels):
         if key is None:      # KV used next to KV allocated (static reservations allocate what they do not use)
             used = [s["kv_used_utilisation"] * scale for s in systems]
@@ -275,7 +282,8 @@ def plot(result: dict, path: Path) -> Path:
     mode = "decode-only (prefill = before)" if result.get("decode_only") else f"prefill = {result['prefill']}"
     fig.suptitle(f"{result['model']}, {result['trace']} ({result['requests']} requests, mean input "
                  f"{result['mean_input_tokens']:.0f}, mean output {result['mean_output_tokens']:.0f} tokens), {mode}")
-    fig.text(0.5, 0.005, SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION, ha="center", va="bottom", fontsize=8)
+    fig.text(0.5, 0.005, SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION + "\n" + POWER_DEFINITION,
+             ha="center", va="bottom", fontsize=8)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

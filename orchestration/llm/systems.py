@@ -45,14 +45,17 @@ class BuiltSystem:
     settings: dict | None = None   # choices recorded in the run JSON (gpu-pim: attention placement)
 
 
-def hardware(*groups: tuple[int, str, str, float]) -> dict:
+def hardware(*groups: tuple[int, str, str, float, float]) -> dict:
     """The hardware of a system as the table, the plot and the JSON report it: ``groups`` are
-    (count, preset, memory kind, bytes of that memory per device). One unit, GiB (2**30 bytes)."""
-    devices = [{"count": n, "model": model, "memory": kind, "gib_each": each / GB, "gib": n * each / GB}
-               for n, model, kind, each in groups]
+    (count, preset, memory kind, bytes of that memory per device, power budget per device in W:
+    the presets' power_w / tdp_w, docs/lolpim-system.md "Iso-power view"). One unit, GiB (2**30 bytes)."""
+    devices = [{"count": n, "model": model, "memory": kind, "gib_each": each / GB, "gib": n * each / GB,
+                "power_w_each": watts, "power_w": n * watts}
+               for n, model, kind, each, watts in groups]
     label = " + ".join(f"{d['count']} x {d['model']}" for d in devices) + ", " + " + ".join(
         f"{d['gib']:.0f} GiB {d['memory']}" for d in devices)
-    return {"label": label, "devices": devices, "memory_gib": sum(d["gib"] for d in devices)}
+    return {"label": label, "devices": devices, "memory_gib": sum(d["gib"] for d in devices),
+            "power_w": sum(d["power_w"] for d in devices)}
 
 
 def make_trace(cfg: RunConfig, seed: int) -> Trace:
@@ -135,9 +138,16 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     sub = pim_system_config(kind, cfg)
     spec = load_pim_module(sub.module)
     auto = None
-    if isinstance(sub, LolpimSystemConfig) and sub.parallelism == Parallelism.PIPELINE and sub.tensor_parallel == 0:
-        auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gb, trace)
-    plan = pim_plan(model, sub, cfg.pim_capacity_gb, auto.tensor_parallel if auto else None)
+    tensor = isinstance(sub, LolpimSystemConfig) and sub.parallelism == Parallelism.TENSOR
+    try:
+        # 0: the best shape for this system (LoL-PIM or a baseline), by the analytic estimate
+        if sub.tensor_parallel == 0 and not tensor:
+            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gb, trace)
+        plan = pim_plan(model, sub, cfg.pim_capacity_gb, auto.tensor_parallel if auto else None)
+    except ParameterError as exc:   # name the key the user sets: `neupims.tensor_parallel`, not `tensor_parallel`
+        if exc.field != "tensor_parallel":
+            raise
+        raise ParameterError(f"{SYSTEM_TABLES[kind]}.tensor_parallel", str(exc).split(": ", 1)[1]) from None
     n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, sub.chunk_bytes
     microbatches = sub.microbatches or stages
     check_fits(trace, plan.dpa_specs, sub.module)
@@ -154,7 +164,7 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:
         shape += f" [chosen: {auto.summary()}]"
-    hw = hardware((n, sub.module, "PIM", spec.capacity_bytes))
+    hw = hardware((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
     desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.partitioning}, {microbatches} micro-batches"
     if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
         desc += f", {sub.dataflow} dataflow"
@@ -172,7 +182,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     if kind == SystemKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes))
+        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
         desc = f"{hw['label']}; tensor-parallel, paged KV"
         gpu_chunks, pim_chunks = int(max(kv_bytes, 0) // chunk), 0
     else:
@@ -197,8 +207,9 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
             gpu_chunks, pim_chunks = layout.gpu_tokens // block, layout.pim_tokens // block
         kv_bytes = (gpu_chunks + pim_chunks) * chunk
         where = f"{n} x {sub.hbm_pim}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes),
-                      (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes))
+        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w),
+                      (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes,
+                       pim.stacks_per_device * pim.stack_power_w))
         # (the FLOPs per byte and the KV each memory holds: in the run JSON, the line stays short)
         desc = f"{hw['label']}; attention {'where faster' if best else 'in HBM-PIM'}, paged KV"
         settings = {"attention_placement": str(sub.attention_placement), "hbm_pim_ops_per_byte": opb,
@@ -283,6 +294,9 @@ def summarise(built: BuiltSystem, run) -> dict:
         # decode passes only (prefill is not priced for energy): the stages' whole groups
         "energy_j": float(sum(s["energy_j"] for s in stages)),
         "energy_per_token_j": float(sum(s["energy_j"] for s in stages) / max(int(generated.sum()), 1)),
+        # iso-power view: the devices' power budget (GPU TDP, PIM at full activity) and tok/s per W
+        "power_w": built.hardware["power_w"],
+        "tokens_per_s_per_w": float(generated.sum() / makespan) / built.hardware["power_w"],
         "stages": built.stages, "devices": built.devices, "hardware": built.hardware, **(built.settings or {}),
         "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
         "per_request": [{"request": i, "arrival_s": float(a), f"{wait}_s": float(f - a), "finish_s": float(e),

@@ -107,3 +107,24 @@ def test_pim_pipeline_stages_share_the_layers():
     assert four.parts["communication"].time_s > one.parts["communication"].time_s
     assert four.memory["stage_layers"] == [8, 8, 8, 8]
     assert four.memory["max_kv_tokens"] > one.memory["max_kv_tokens"]
+
+
+def test_cli_prints_memory_in_gib_with_its_unit(capsys):
+    """Issue 21 item 8: `estimate` printed decimal GB for bytes moved and raw byte counts in its
+    memory warning; every memory figure is now binary (GiB/MiB/KiB) and labelled."""
+    import re
+    assert main(["estimate", "--model", "llama3.1-70b", "--batch", "64", "--context", "131072",
+                 "--modules", "2", "--device", "a100-80gb"]) == 0
+    out = capsys.readouterr().out
+    assert not re.search(r"\d (GB|MB|kB)\b", out), out
+    sizes = re.findall(r"(\d[\d.]*) (GiB|MiB|KiB)", out)
+    assert sizes and "gpu_capacity 80 GiB" in out          # the A100's 80 GiB, no longer 74.5
+    # the figure is the traffic in binary units: 2**30 bytes per GiB
+    r = estimate("gpu", "llama3.1-70b", batch=64, context=131072, modules=2, device="a100-80gb")
+    assert f"{r.total.bytes_moved / 2**30:.4g} GiB" in out
+
+
+def test_gpu_presets_hold_what_the_cards_hold():
+    """An "80GB" A100 or H100 holds 80 GiB = 81920 MiB (the preset had 80e9 bytes, 74.5 GiB)."""
+    for name in ("a100-80gb", "h100-sxm"):
+        assert load_gpu(name).hbm_capacity_bytes == 80 * 2**30

@@ -57,3 +57,19 @@ def test_no_feasible_shape_is_a_clear_error():
         estimate_shape(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, trace, 1)
     with pytest.raises(ParameterError, match="no pipeline x tensor shape of 1 modules fits qwen1.5-72b"):
         choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, trace)
+
+
+@pytest.mark.parametrize("kind,table", [("cent", "cent"), ("neupims", "neupims"), ("lolpim-xpu", "lolpim_xpu")])
+def test_every_pim_baseline_takes_an_automatic_shape(kind, table):
+    """`tensor_parallel = 0` was refused for CENT and NeuPIMs (issue 21 item 7); it now picks each
+    baseline's own best estimated shape (static KV, head-first, its module), here 256 GiB of
+    Llama-3.1-8B at 32K (16 CENT modules), where a pure pipeline is never the best."""
+    cfg = _cfg("model=llama3.1-8b", "workload.source=fixed", "workload.input_tokens=32768",
+               "workload.output_tokens=8", "workload.requests=16", "pim_capacity_gb=256",
+               f"{table}.tensor_parallel=0")
+    trace = make_trace(cfg, 0)
+    choice = choose_tensor_parallel(load_llm(cfg.model), getattr(cfg, table), cfg.pim_capacity_gb, trace)
+    built = build(kind, cfg, trace, 0)
+    assert "[chosen: auto" in built.description and built.devices // built.stages == choice.tensor_parallel
+    best = max(choice.candidates, key=lambda c: c.tokens_per_s)
+    assert choice.tensor_parallel == best.tensor_parallel > 1 and len(choice.candidates) >= 2

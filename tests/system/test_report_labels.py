@@ -25,14 +25,44 @@ def test_header_and_json_give_the_hardware_each_system_has(capsys):
     assert "128 GB of PIM" not in out and " GB" not in out.replace("GiB", "")
     assert "24 x lolpim-module, 384 GiB PIM" in out
     assert "8 x cent-module, 128 GiB PIM" in out
-    assert "2 x a100-80gb, 149 GiB HBM" in out
-    assert "2 x a100-80gb + 2 x attacc-bg (4 stacks), 149 GiB HBM + 128 GiB HBM-PIM" in out
+    assert "2 x a100-80gb, 160 GiB HBM" in out
+    assert "2 x a100-80gb + 2 x attacc-bg (4 stacks), 160 GiB HBM + 128 GiB HBM-PIM" in out
     result = json.loads(_run(capsys, *args, "--json"))
     assert result["hardware"]["lolpim"] == "24 x lolpim-module, 384 GiB PIM"
     assert not [k for s in result["systems"] for k in s if k.endswith("_gb")]   # one unit: GiB
     lolpim = result["systems"][0]["hardware"]
     assert lolpim["memory_gib"] == 384 and lolpim["devices"] == [
-        {"count": 24, "model": "lolpim-module", "memory": "PIM", "gib_each": 16.0, "gib": 384.0}]
+        {"count": 24, "model": "lolpim-module", "memory": "PIM", "gib_each": 16.0, "gib": 384.0,
+         "power_w_each": 50.5, "power_w": 24 * 50.5}]
+
+
+def test_iso_power_view_in_table_json_and_plot(tmp_path, capsys, monkeypatch):
+    """Issue 21 item 9: each system's power budget (the presets' power_w / tdp_w / stack_power_w,
+    times the devices it has) and tokens/s per watt, in the JSON, the table and the plot."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lolpim.hardware.gpu.model import load_gpu
+    from lolpim.hardware.hbm_pim import load_hbm_pim
+    from lolpim.hardware.pim import load_pim_module
+    seen = {}
+    monkeypatch.setattr(plt, "close", lambda fig: seen.setdefault("fig", fig))
+    result = json.loads(_run(capsys, "--set", "systems=lolpim,gpu,gpu-pim,cent", "--json", "--out", str(tmp_path)))
+    power = {s["system"]: s["power_w"] for s in result["systems"]}
+    gpu = load_gpu("a100-80gb")
+    assert power["lolpim"] == 8 * load_pim_module("lolpim-module").power_w
+    assert power["cent"] == 8 * load_pim_module("cent-module").power_w
+    assert power["gpu"] == 2 * gpu.tdp_w == 800
+    assert power["gpu-pim"] == pytest.approx(2 * gpu.tdp_w + 2 * 4 * load_hbm_pim("attacc-bg").stack_power_w)
+    for s in result["systems"]:
+        assert s["tokens_per_s_per_w"] == pytest.approx(s["throughput_tokens_per_s"] / s["power_w"])
+        assert s["hardware"]["power_w"] == s["power_w"]
+    assert result["power_definition"].startswith("tok/s/W = tok/s / power budget")
+    out = _run(capsys, "--set", "systems=lolpim,gpu")
+    assert "tok/s/W" in out and "tok/s/W = tok/s / power budget" in out
+    labels = [ax.get_ylabel() for ax in seen["fig"].axes]
+    assert "power budget [W]" in labels and "throughput per watt [output tokens/s/W]" in labels
 
 
 def test_table_stays_within_120_columns(capsys):
@@ -119,3 +149,4 @@ def test_readme_main_job_block_has_the_table_the_code_prints():
     assert column_line.split() == " ".join(heads).split()
     assert compare.DECODE_ONLY in block and compare.SPEEDUP_DEFINITION in block
     assert compare.ENERGY_DEFINITION in block and "8 x lolpim-module, 128 GiB PIM" in block
+    assert compare.POWER_DEFINITION in block

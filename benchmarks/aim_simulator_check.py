@@ -412,6 +412,13 @@ def table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def dump(data: dict) -> str:
+    """The data file's text: the header indented, one line per row (small, diffable)."""
+    head = json.dumps({k: v for k, v in data.items() if k != "rows"}, indent=1)[:-2]
+    rows = ",\n".join("  " + json.dumps(row, separators=(",", ":")) for row in data["rows"])
+    return f'{head},\n "rows": [\n{rows}\n ]\n}}\n'
+
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "hardware-pim.md"
 DOCS_BLOCK = "aim-simulator-table"
 
@@ -432,7 +439,7 @@ def main(argv=None) -> int:
             return 2
         data = generate(args.simulator)
         if args.write:
-            DATA.write_text(json.dumps(data, indent=1) + "\n")
+            DATA.write_text(dump(data))
             print(f"wrote {DATA}", file=sys.stderr)
     else:
         data = json.loads(DATA.read_text())

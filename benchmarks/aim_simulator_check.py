@@ -115,6 +115,11 @@ def outputs_per_bank(channels: int, banks: int, n_out: int) -> np.ndarray:
     return per_bank
 
 
+class _Scalar:
+    """tile_shape's array namespace, for plain ints."""
+    maximum = staticmethod(max)
+
+
 def gemv_trace(spec, k_in: int, n_out: int, batch: int, channel_ids, rows: _Rows) -> list[str]:
     """ISR lines of one BF16 GEMV on the channels ``channel_ids`` (gemv.py's command program)."""
     channel_ids = list(channel_ids)
@@ -141,10 +146,6 @@ def gemv_trace(spec, k_in: int, n_out: int, batch: int, channel_ids, rows: _Rows
                     lines.append(f"AiM MAC_ABK {m} {_mask(chans)} {(row0 + p) % ROWS}")
                     lines.append(f"AiM RD_MAC 0 {_mask(chans)}")
     return lines
-
-
-class _Scalar:
-    maximum = staticmethod(max)
 
 
 def attention_traces(spec, model, context: int, requests: int, partitioning: str) -> dict[str, list[str]]:

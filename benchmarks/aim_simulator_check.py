@@ -258,6 +258,20 @@ def _sim_all(simulator: Path, lines: list[str]) -> dict:
     return result
 
 
+def simulator_timing(simulator: Path) -> dict[str, int]:
+    """The GDDR6_AiM_timing preset as written in the simulator's source (name -> value)."""
+    source = (simulator / "src" / "dram" / "impl" / "GDDR6.cpp").read_text()
+    block = source[source.index('{"GDDR6_AiM_timing"'):]
+    block = block[:block.index("}}")]
+    return {name: int(value) for value, name in re.findall(r"^\s*(\d+),?\s*//\s*(\w+)", block, re.M)}
+
+
+# lolpim's spec field -> the simulator's timing name(s) it stands for
+TIMING_FIELDS = {"n_cl": ("nCL",), "n_rcd_mac": ("nRCDRDMAC",), "n_rp": ("nRP",), "n_ras": ("nRAS",),
+                 "n_rc": ("nRC",), "n_ccd": ("nCCDS", "nCCDL"), "n_rtp": ("nRTP",), "n_rfc": ("nRFC",),
+                 "n_refi": ("nREFI",)}
+
+
 def generate(simulator: Path) -> dict:
     commit = subprocess.run(["git", "-C", str(simulator), "rev-parse", "HEAD"], capture_output=True,
                             text=True, check=True).stdout.strip()
@@ -284,7 +298,8 @@ def generate(simulator: Path) -> dict:
                       "config": "test/example.yaml (GDDR6_AiM_org, GDDR6_AiM_timing, AiM controller, "
                                 "AllBank refresh, clock ratios 1)",
                       "variants": {k: v or "as in the repository" for k, v in VARIANTS.items()},
-                      "cycles": "memory_system_cycles: first ISR to the end-of-compute callback, in tCK"},
+                      "cycles": "memory_system_cycles: first ISR to the end-of-compute callback, in tCK",
+                      "timing_table": simulator_timing(simulator)},
         "lolpim": {"preset": BASE_PRESET, "changes": "channels per row; n_refi = 10^9 (refresh off)"},
         "generator": "benchmarks/aim_simulator_check.py",
         "rows": rows,

@@ -94,31 +94,14 @@ def run_protocol(args) -> dict:
     return out
 
 
-def bcm_curve(params, exp: dict, rate_hz: float, history_s: float) -> dict:
-    """One BCM curve after ``history_s`` of postsynaptic firing at ``rate_hz`` (the trace starts at
-    the metaplastic target rate): rows, crossover and the history's trace and NMDA gain."""
-    from lolpim.models.plasticity import cascade_kernel as kernel
-    from lolpim.models.plasticity.ocular_dominance import load_variant
-    meta = load_variant("network").meta
-    tau = exp["meta_tau_s"]
-    trace = pr.history_trace_hz(rate_hz, history_s, tau, meta.target_hz)
-    vector = (tau, meta.target_hz, meta.max_gain)
-    freqs = exp["frequency_hz"]
-    dw = pr.cascade_bcm(params, freqs, trace, vector, exp["pulses"], exp["stimulus_epsp_mV"])
-    gain = meta.max_gain / (1.0 + (meta.max_gain - 1.0) * (trace / meta.target_hz) ** 2)
-    return {"history": {"rate_hz": rate_hz, "s": history_s, "trace_hz": trace, "nmda_gain": gain},
-            "rows": [{"frequency_hz": f, "dw": float(d)} for f, d in zip(freqs, dw)],
-            "crossover_hz": pr.crossover_hz(freqs, dw)}
-
-
 def run_bcm(params, exp: dict, rate_hz, history_s) -> dict:
     """The requested history's curve, plus a low- and a high-activity history for comparison."""
     from lolpim.models.plasticity.ocular_dominance import load_variant
     rate_hz = load_variant("network").meta.target_hz if rate_hz is None else rate_hz
     history_s = exp["history_s"] if history_s is None else history_s
-    main = bcm_curve(params, exp, rate_hz, history_s)
-    others = [bcm_curve(params, exp, r, exp["history_s"]) for r in (exp["low_history_rate_hz"],
-                                                                     exp["high_history_rate_hz"])]
+    main = pr.bcm_curve(params, exp, rate_hz, history_s)
+    others = [pr.bcm_curve(params, exp, r, exp["history_s"]) for r in (exp["low_history_rate_hz"],
+                                                                        exp["high_history_rate_hz"])]
     return {"columns": ["frequency_hz", "dw"], **main, "stimulus_epsp_mV": exp["stimulus_epsp_mV"],
             "pulses": exp["pulses"], "meta_tau_s": exp["meta_tau_s"], "experiment": exp,
             "other_histories": others}

@@ -380,3 +380,25 @@ def test_epsp_summation_depolarises_the_spine():
     slow, fast = protocols.cascade_pairs(replace(base, epsp_mV=6.0), trains)
     assert fast0 < 0 < fast
     assert slow < slow0 < 0
+
+
+def test_a_spine_bap_above_its_bound_is_refused():
+    """presets/bounds.toml: the fully boosted bAP (A_bap (1 + gain)) or, with boosting off, the plain
+    one must stay <= 87 mV; the error names the field and the bound's source."""
+    with pytest.raises(ParameterError, match=r"bap_amplitude_mV.*120.0 mV fully boosted.*87 mV bound.*Golding"):
+        cascade.load_params("hippocampal", boost_gain=2.0)
+    with pytest.raises(ParameterError, match="bap_amplitude_mV.*unboosted"):
+        cascade.load_params("hippocampal", bap_amplitude_mV=90.0, bap_boosting=False)
+    assert cascade.load_params("hippocampal", bap_amplitude_mV=80.0, bap_boosting=False).max_bap_mV() == 80.0
+    with pytest.raises(ParameterError, match="epsp_mV"):
+        cascade.load_params("cortical", epsp_mV=20.0)
+    for name in cascade.preset_names():
+        assert cascade.bap_report(cascade.load_params(name))["within_bound"]
+
+
+def test_bcm_crossover_interpolates_in_log_frequency():
+    assert protocols.crossover_hz([1, 10, 100], [-0.2, -0.1, 0.1]) == pytest.approx(np.sqrt(10 * 100))
+    assert protocols.crossover_hz([1, 10, 100], [-0.2, -0.1, -0.1]) is None
+    assert protocols.crossover_hz([1, 10, 100], [0.2, -0.1, 0.1]) is None
+    assert protocols.history_trace_hz(2.0, 1e9, 3600.0, 0.5) == pytest.approx(2.0)
+    assert protocols.history_trace_hz(2.0, 0.0, 3600.0, 0.5) == 0.5

@@ -537,7 +537,8 @@ def _od_control_rows(variant: str, seeds, synapses: int, neurons: int, base=None
                         "< 0)", SRC_OD, -1.0, 0.0, float(np.mean(diffs["deprived"])),
                  note=f"per seed {fmt(diffs['deprived'])}", kind=HELD)
     opn = within(head + "open eye vs non-deprived control (MD change minus control change, mean over seeds, > 0)",
-                 SRC_OD, 0.0, 1.0, float(np.mean(diffs["open"])), note=f"per seed {fmt(diffs['open'])}", kind=HELD)
+                 SRC_OD, 0.0, 1.0, float(np.mean(diffs["open"])), note=f"per seed {fmt(diffs['open'])}",
+                 kind=HELD)
     dep = known_miss(dep, float(np.mean(diffs["deprived"])) >= 0.0, OD_CONTROL_MISS + f"; per seed {fmt(diffs['deprived'])}")
     return [dep, opn]
 

@@ -287,9 +287,12 @@ PARAMS_DEFAULT = {protocol: ", ".join(f"{name} ({model})" for (model, pr), name 
                   for protocol in PROTOCOLS}
 # flags that some protocols do not take: hidden there, and an error when given (not ignored)
 NOT_FOR = {"pairs": ("--pairs", ("pairing", "stdp")), "frequency": ("--frequency", ("pairing", "stdp", "frequency")),
-           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency", "bcm")),
+           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency")),
            "seed": ("--seed", ("ocular-dominance",)),
            "history_rate_hz": ("--history-rate-hz", ("bcm",)), "history_s": ("--history-s", ("bcm",))}
+
+NO_BOOST_WHY = {"ocular-dominance": " (ocular-dominance always runs with boosting on and off)",
+                "bcm": " (the BCM protocol has no postsynaptic spikes, so no bAPs)"}
 
 
 class _Hidden:
@@ -308,7 +311,7 @@ def check_protocol_flags(args) -> None:
     for dest, (flag, protocols) in NOT_FOR.items():
         if args.protocol not in protocols and getattr(args, dest, None) not in (None, False):
             names = protocols[0] if len(protocols) == 1 else f"{', '.join(protocols[:-1])} and {protocols[-1]}"
-            extra = " (ocular-dominance always runs with boosting on and off)" if dest == "no_boost" else ""
+            extra = NO_BOOST_WHY.get(args.protocol, "") if dest == "no_boost" else ""
             raise UserError(f"{flag} applies to the {names} protocol{'s' if len(protocols) > 1 else ''} only, "
                             f"not '{args.protocol}'{extra}")
 
@@ -333,7 +336,7 @@ def register(sub) -> None:
         target.add_argument("--pairs", type=int, help=PAIRS_HELP.get(protocol))
         target = q if protocol in NOT_FOR["frequency"][1] else _Hidden(q)
         target.add_argument("--frequency", type=float, help=FREQUENCY_HELP.get(protocol))
-        (_Hidden(q) if od else q).add_argument(
+        (_Hidden(q) if od or protocol == "bcm" else q).add_argument(
             "--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off")
         (q if od else _Hidden(q)).add_argument("--seed", type=int, default=0 if od else None,
                                                help="seed of the input trains (default 0)")

@@ -255,6 +255,7 @@ def test_bcm_files_and_text(tmp_path, capsys):
     (["plasticity", "stdp", "--history-rate-hz", "1"], "--history-rate-hz applies to the bcm protocol only"),
     (["plasticity", "bcm", "--model", "graupner-brunel"], "needs the cascade model"),
     (["plasticity", "bcm", "--frequency", "5"], "--frequency applies to"),
+    (["plasticity", "bcm", "--no-boost"], "the BCM protocol has no postsynaptic spikes"),
 ])
 def test_bcm_bad_flags_exit_2(argv, message, capsys):
     assert main(argv) == 2

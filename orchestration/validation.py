@@ -28,6 +28,9 @@ class RowKind(StrEnum):
     CONSISTENCY = "consistency"   # the model against itself, an input restated, or a bound
 
 
+KINDS = tuple(k.value for k in RowKind)
+
+
 # The value each documented miss ("known miss: ..." in its note) was recorded at and the band it may
 # drift within: a miss that moves outside its band is a FAIL, exactly like a pass that was expected
 # to miss, so a documented miss cannot grow unnoticed. benchmarks/known_misses.py records them.
@@ -192,14 +195,16 @@ def _clip(text: str, width: int) -> str:
 def format_table(checks: list[AnchorCheck], width: int = TABLE_WIDTH) -> str:
     """The table, each line at most ``width`` columns. The source column holds a key, [1], [2], ...
     into the list of sources below the table; a check name too long for its column wraps onto
-    NAME_LINES lines and is then cut (ending in "..."): `--json` / `--out` keep it whole. Known
-    misses follow with their reasons, wrapped."""
+    NAME_LINES lines and is then cut (ending in "..."): `--json` / `--out` keep it whole. The kind
+    column says what each row is evidence of (docs/anchors.md). Known misses follow with their
+    reasons, wrapped."""
     sources = list(dict.fromkeys(c.source for c in checks))
     key = {src: f"[{i + 1}]" for i, src in enumerate(sources)}
-    rows = [HEADER] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c))) for c in checks]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    room = width - 2 * (len(HEADER) - 1) - sum(w for i, w in enumerate(widths) if i != 1)
-    widths[1] = max(len(HEADER[1]), min(widths[1], room))
+    header = HEADER
+    rows = [header] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c))) for c in checks]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    room = width - 2 * (len(header) - 1) - sum(w for i, w in enumerate(widths) if i != 1)
+    widths[1] = max(len(header[1]), min(widths[1], room))
     lines = []
     for r in rows:
         name = textwrap.wrap(r[1], widths[1], max_lines=NAME_LINES, placeholder="...") or [""]

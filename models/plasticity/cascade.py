@@ -3,7 +3,10 @@
 The paper's equations are not public; docs/plasticity-cascade.md writes down this reconstruction,
 its parameters, units and the reasoning. In short, per synapse i:
 
-    spine voltage    V_i   = V_base_i + a_fast_i + a_slow_i          (bAP waveform at this spine)
+    spine voltage    V_i   = V_base_i + a_fast_i + a_slow_i + e_i + D_n(t)
+                     a_fast, a_slow: bAP waveform at this spine; e_i: dendritic EPSP of its own input
+                     (e += epsp_mV at each pre spike, de/dt = -e/dendrite_tau_s); D_n: the fed
+                     subthreshold depolarisation of its neuron (network runs; 0 otherwise)
     NMDA gating      dg/dt = -g/tau_nmda, and g += u (1 - g) at each presynaptic spike
     Mg block         B(V)  = 1 / (1 + [Mg]/3.57 mM * exp(-0.062 V/mV))   (Jahr & Stevens 1990)
     calcium          dCa/dt = -Ca/tau_ca + k_nmda g B(V) (E_ca - V);  Ca += k_vgcc A at a bAP
@@ -13,7 +16,7 @@ its parameters, units and the reasoning. In short, per synapse i:
 C1 (kinase-like) has low affinity and high cooperativity, C2 (phosphatase-like) high affinity; there
 is no calcium threshold at which the sign of plasticity is decided: LTP or LTD is whichever enzyme
 does more work, which depends on the whole calcium time course. A bAP of local amplitude A arrives
-at each spine; with boosting on, A = A_bap (1 + gain * e_i) where e_i = exp(-(t - t_pre_i)/tau_boost)
+at each spine; with boosting on, A = A_bap (1 + gain * b_i) where b_i = exp(-(t - t_pre_i)/tau_boost)
 marks synapses that were active just before (A-type K+ channel inactivation by the local EPSP).
 
 Integration (cascade_kernel.py, compiled): every synapse keeps its own clock and moves only when
@@ -25,15 +28,18 @@ when everything is quiet.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import read_toml
 from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.param_sets import load_set, set_names
 
 PRESET_FILE = Path(__file__).parent / "presets" / "cascade.toml"
+BOUNDS_FILE = Path(__file__).parent / "presets" / "bounds.toml"
 
 NO_EVENT, PRE, BAP = 0, 1, 2
 
@@ -53,7 +59,7 @@ class CascadeParams:
     bap_fast_tau_s: float = 0.003
     bap_slow_tau_s: float = 0.04
     bap_boosting: bool = True
-    boost_gain: float = 2.0
+    boost_gain: float = 1.15
     boost_tau_s: float = 0.02
     c1_half_uM: float = 0.65
     c1_hill: float = 6.0
@@ -66,18 +72,21 @@ class CascadeParams:
     phos_per_s: float = 4.0
     dephos_per_s: float = 0.06
     p_initial: float = 0.5
+    epsp_mV: float = 4.0              # dendritic EPSP at the spine per presynaptic spike of its own input
+    dendrite_tau_s: float = 0.02      # decay of that EPSP and of the fed depolarisation D_n
+    dendrite_coupling: float = 1.0    # fraction of the soma's input jumps seen at the spines (feed)
     name: str = "custom"
     description: str = ""
 
     def __post_init__(self):
         positive = ("mg_mM", "nmda_tau_s", "ca_tau_s", "bap_fast_tau_s", "bap_slow_tau_s",
                     "boost_tau_s", "c1_half_uM", "c1_hill", "c1_on_per_s", "c1_off_per_s",
-                    "c2_half_uM", "c2_hill", "c2_on_per_s", "c2_off_per_s")
+                    "c2_half_uM", "c2_hill", "c2_on_per_s", "c2_off_per_s", "dendrite_tau_s")
         for f in positive:
             if not getattr(self, f) > 0:
                 raise ParameterError(f, f"must be > 0, got {getattr(self, f)!r}")
         for f in ("nmda_ca_uM_per_s_per_mV", "vgcc_ca_uM_per_mV", "bap_amplitude_mV",
-                  "boost_gain", "phos_per_s", "dephos_per_s"):
+                  "boost_gain", "phos_per_s", "dephos_per_s", "epsp_mV", "dendrite_coupling"):
             if not getattr(self, f) >= 0:
                 raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
         for f in ("nmda_bind_fraction", "bap_fast_fraction"):
@@ -87,9 +96,41 @@ class CascadeParams:
             raise ParameterError("p_initial", f"must be in (0, 1), got {self.p_initial!r}")
         if not isinstance(self.bap_boosting, bool):
             raise ParameterError("bap_boosting", f"must be true or false, got {self.bap_boosting!r}")
+        check_bounds(self)
+
+    def max_bap_mV(self) -> float:
+        """The largest bAP amplitude a spine can see: fully boosted, or the plain one without boosting."""
+        return self.bap_amplitude_mV * (1.0 + self.boost_gain) if self.bap_boosting else self.bap_amplitude_mV
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def bounds() -> dict:
+    """The physiological bounds (presets/bounds.toml)."""
+    return read_toml(BOUNDS_FILE, "bounds")
+
+
+def check_bounds(p: "CascadeParams") -> None:
+    """Refuse a set whose spine bAP or own EPSP lies outside its cited bound (bounds.toml)."""
+    b = bounds()
+    bap = b["bap"]["max_amplitude_mV"]
+    if p.max_bap_mV() > bap:
+        how = (f"x (1 + boost_gain {p.boost_gain:g}) = {p.max_bap_mV():.1f} mV fully boosted" if p.bap_boosting
+               else "unboosted")
+        raise ParameterError("bap_amplitude_mV", f"{p.bap_amplitude_mV:g} mV {how}: a spine bAP above the "
+                                                 f"{bap:g} mV bound ({b['bap']['source']})")
+    if p.epsp_mV > b["epsp"]["max_mV"]:
+        raise ParameterError("epsp_mV", f"{p.epsp_mV:g} mV is above the {b['epsp']['max_mV']:g} mV bound "
+                                        f"({b['epsp']['source']})")
+
+
+def bap_report(p: "CascadeParams") -> dict:
+    """What a protocol's output states about its spine bAPs against the bound."""
+    bound = bounds()["bap"]["max_amplitude_mV"]
+    return {"unboosted_mV": p.bap_amplitude_mV, "max_mV": p.max_bap_mV(), "bound_mV": bound,
+            "within_bound": p.max_bap_mV() <= bound}
 
 
 def preset_names() -> list[str]:
@@ -105,7 +146,7 @@ def mg_unblocked_fraction(v_mV, mg_mM: float):
     return 1.0 / (1.0 + (mg_mM / 3.57) * np.exp(-0.062 * np.asarray(v_mV, dtype=float)))
 
 
-STATE_FIELDS = ("t_s", "ladder_rung", "g", "t_pre_s", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base")
+STATE_FIELDS = ("t_s", "ladder_rung", "g", "t_pre_s", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base", "epsp")
 
 
 class CascadePopulation:

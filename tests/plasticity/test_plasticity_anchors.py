@@ -56,6 +56,17 @@ ROW_NAMES = {
         "cascade Sjostrom check points (10, 20, 40 Hz): right sign (>= 5 of 6)",
         "cascade Sjostrom check points (10, 20, 40 Hz): within 0.25 (>= 5 of 6)",
     ),
+    anchors.bcm_checks: (
+        "cascade BCM (cortical, 900 pulses at rest, default history): frequencies on the wrong side of the "
+        "crossover (LTD below, LTP above)",
+        "cascade BCM (cortical, 900 pulses at rest, default history): crossover frequency (Dudek & Bear ~10 Hz)",
+        "cascade BCM (cortical): crossover lower after a low-activity history than after a high-activity one "
+        "(1 = yes)",
+    ),
+    anchors.bound_checks: (
+        "cascade hippocampal set: largest spine bAP, 40 mV x (1 + boost gain 1.15), at most the cited bound",
+        "cascade cortical set: largest spine bAP, 25 mV x (1 + boost gain 2), at most the cited bound",
+    ),
 }
 
 
@@ -128,6 +139,33 @@ def test_cascade_sjostrom_check_points(function, name, anchor_row):
     assert check.passed, check
 
 
+@pytest.mark.parametrize("function, name", _rows(anchors.bcm_checks))
+def test_cascade_bcm_protocol(function, name, anchor_row):
+    """Dudek & Bear 1992 / Kirkwood, Rioult & Bear 1996 (900 pulses at rest, cortical set, no
+    parameter chosen on it): every frequency below the crossover depresses and every one above
+    potentiates; the crossover is lower after a low-activity history (0 Hz) than after a high one
+    (1 Hz). Against the published ~10 Hz (5..20 Hz, our tolerance) the crossover (41 Hz) is a
+    documented miss (strict xfail) while it lies in 35..50 Hz."""
+    check = anchor_row(function, name)
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("function, name", _rows(anchors.bound_checks))
+def test_no_shipped_set_exceeds_the_spine_bap_bound(function, name, anchor_row):
+    """Golding, Kath & Spruston 2001 (presets/bounds.toml): every shipped set's fully boosted spine
+    bAP is at most 87 mV (the hippocampal set's was 120 mV before issue 23)."""
+    check = anchor_row(function, name)
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("function", [f for f in ROW_NAMES], ids=lambda f: f.__name__)
+def test_every_row_states_its_kind(function, anchor_rows):
+    """Calibration, held-out or consistency (validation.KINDS) on every row of these functions;
+    `lolpim validate` shows it."""
+    from lolpim.orchestration.validation import KINDS
+    assert all(c.kind in KINDS for c in anchor_rows(function).values())
+
+
 def _assert_rows(checks):
     assert checks
     failed = [f"{c.name}: {c.simulated:.4g} (expected {c.expected:.4g}, {c.error_kind} {c.tolerance:.3g}); {c.note}"
@@ -141,15 +179,25 @@ def test_cascade_ocular_dominance_network_reduced_grid():
     0-4 at S = 10 and 50 synapses per eye with K = 4 neurons and the default phases: in every
     seed the deprived eye falls, the open eye rises, the deprived eye covers half its change
     before the open eye does, and the worst seed's shift ratio boost-off/boost-on is <= 0.5;
-    the binocular post rate at S = 50 is within 30% of S = 10's (drive normalised by S). Plus
-    seed 0 at S = 1000 with K = 1 and shorter phases (5 s + 10 s MD), the large-S end at a
-    fraction of the cost.
+    the binocular post rate at S = 50 is within 30% of S = 10's (drive normalised by S). The
+    large-S end (S = 1000) is test_cascade_ocular_dominance_network_at_s_1000.
 
     `lolpim validate --area plasticity` runs the full grid (orchestration/anchors/plasticity.py
     OD_*): seeds 0-4 x S in {10, 50, 200, 1000} with K = 4 and the default phases, the same rows
     for every S and the rate row across all four S (~40 inline runs, minutes)."""
-    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
     _assert_rows(anchors.ocular_dominance_checks(seeds=tuple(range(5)), synapses=(10, 50), neurons=4))
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 23 item 2: the hippocampal set's fully boosted spine bAP is now bounded at 86 mV (boost gain 2 -> 1.15, "
+    "was 120 mV); with it the open eye no longer rises at S = 1000 (seed 0, K = 1, 5 s + 10 s MD: -3.6%, was > 0) "
+    "and the shift ratio row fails with it. The OD network moves to the cortical set with the depolarisation feed "
+    "(issue 23 items 3-4); this strict xfail fails once the rows pass again, so it must be removed then"))
+def test_cascade_ocular_dominance_network_at_s_1000():
+    """Seed 0 at S = 1000 with K = 1 and shorter phases (5 s + 10 s MD): the large-S end of the
+    reduced grid above at a fraction of the cost."""
+    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
     short = OcularDominanceConfig(binocular_s=5.0, deprivation_s=10.0)
     _assert_rows(anchors.ocular_dominance_checks(seeds=(0,), synapses=(1000,), neurons=1, base=short))
 
@@ -197,7 +245,26 @@ def test_graupner_brunel_dp_stdp_extrema():
     """Graupner & Brunel 2012 Fig. 2, DP set: LTD minimum within 3 ms of -25 ms and LTP maximum
     within 3 ms of +5 ms, for 60 and 30 pairs at 1 Hz; event-driven stochastic run within 0.03 of
     the analytic readout; cortical-slices set right-signed at >= 8 of the 10 Sjostrom points."""
-    _assert_all(anchors.graupner_brunel_checks())
+    checks = anchors.graupner_brunel_checks()
+    _assert_all(checks)
+    assert [c.kind for c in checks] == ["held-out"] * 4 + ["consistency", "held-out"]
+
+
+def test_ocular_dominance_kinds_follow_the_calibration_grid():
+    """The five OD parameters were chosen on the network variant at S = 50 and 200, K = 4, seeds
+    0-4, default phases: those rows are calibration, every other point held out, the seed variant
+    a consistency check."""
+    from dataclasses import replace
+
+    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
+    cfg = OcularDominanceConfig()
+    assert anchors._od_kind("network", 50, 4, range(5), cfg) == "calibration"
+    assert anchors._od_kind("network", 200, 4, (0, 3), cfg) == "calibration"
+    assert anchors._od_kind("network", 1000, 4, range(5), cfg) == "held-out"
+    assert anchors._od_kind("network", 50, 8, range(5), cfg) == "held-out"
+    assert anchors._od_kind("network", 50, 4, range(5, 10), cfg) == "held-out"
+    assert anchors._od_kind("network", 50, 4, range(5), replace(cfg, deprivation_s=5.0)) == "held-out"
+    assert anchors._od_kind("seed", 10, 1, (0,), cfg) == "consistency"
 
 
 

@@ -10,7 +10,9 @@ A stage is built from plain parameters (so a Ray process can rebuild it):
   lm_head     whether this stage also runs the LM head (the last pipeline stage does)
   device      PIM module / GPU preset name; hbm_pim (and hbm_pim_stacks, 0 = preset): HBM-PIM for gpu-pim
   n_devices   tensor-parallel width (GPUs, or PIM modules acting as one stage)
-  partitioning, weight_bits   PIM attention mapping and weight precision
+  partitioning, weight_bits   PIM attention mapping (hardware/pim/attention.py) and weight precision
+  channel_kv_tokens  request-per-channel mapping: the tokens of one request's KV one channel of
+              the module holds (0: no limit); a longer request spans several channels
   dataflow    "ideal" (default) or "artifact": a CENT stage priced the way CENT's own simulator
               prices its published design (hardware/pim/cent_dataflow.py); system_devices = CXL
               devices in the whole system (they share the host's PCIe lanes)
@@ -71,6 +73,7 @@ class StageSpec:
     hbm_pim_stacks: int = 0
     dataflow: str = "ideal"
     system_devices: int = 0
+    channel_kv_tokens: int = 0
 
     def build(self) -> StageCost:
         return StageCost(**{f.name: getattr(self, f.name) for f in fields(self)})
@@ -80,7 +83,7 @@ class StageCost:
     def __init__(self, kind: str, model: LlmConfig | str, layers: int, device: str, n_devices: int = 1,
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
                  hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
-                 system_devices: int = 0):
+                 system_devices: int = 0, channel_kv_tokens: int = 0):
         self.kind = kind
         self.dataflow = check_dataflow(dataflow)
         if dataflow != "ideal" and kind != "pim":
@@ -90,6 +93,7 @@ class StageCost:
         self.layers = layers
         self.n_devices = n_devices
         self.partitioning = partitioning
+        self.channel_kv_tokens = channel_kv_tokens
         self.weight_bits = weight_bits
         self.lm_head = lm_head
         if kind in ("pim", "xpu"):
@@ -117,7 +121,7 @@ class StageCost:
         if self.kind == "pim":
             parts = self._module_group_parts(
                 pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
-                                       self.weight_bits), pim_gemv_cost, len(contexts))
+                                       self.weight_bits, self.channel_kv_tokens), pim_gemv_cost, len(contexts))
             if self.dataflow == "artifact":
                 return self._artifact_decode_s(contexts, parts)
             cost = total(parts)
@@ -126,7 +130,7 @@ class StageCost:
             # LM head is one more matrix-unit GEMM, after them
             parts = self._module_group_parts(
                 xpu_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
-                                       self.weight_bits), nmu_gemm_cost, len(contexts))
+                                       self.weight_bits, self.channel_kv_tokens), nmu_gemm_cost, len(contexts))
             cost = xpu_step_cost(parts)
         elif self.kind == "gpu":
             parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,

@@ -5,12 +5,14 @@ import math
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
 from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
-from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import write_csv, write_json
@@ -32,6 +34,10 @@ TABLE_COLUMNS = (
 QUEUE_COLUMN = ("queue_wait_mean_s", "queue wait s", "{:.2f}")
 SPEEDUP_DEFINITION = ("LoL-PIM speedup = LoL-PIM's tok/s / the row's tok/s, same trace "
                       "(tok/s = output tokens / (last finish - first arrival))")
+# what "LoL-PIM" is in the speedups: the first of these the run has
+SPEEDUP_REFERENCES = (SystemKind.LOLPIM, SystemKind.LOLPIM_XPU)
+BRACKET_DEFINITION = ("speedup bracket = [vs the baseline at its best, vs the baseline as published] "
+                      "(hardware/systems/config.py BASELINE_ENDS)")
 ENERGY_DEFINITION = ("J/token = the stages' decode energy / output tokens (no prefill, no idle power; "
                      "docs/lolpim-system.md)")
 # On Ray, a system's serving actors declare their peers (host, stages, KV managers talk only to each
@@ -58,16 +64,21 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     orchestration/llm/timeline.TimelineCollector: it turns recording on and keeps each run's records."""
     trace = make_trace(cfg, seed)
     model = resolve(cfg)   # the model is loaded once for every system
+    kinds = [SystemKind(k) for k in kinds]
     built = [build(kind, cfg, trace, seed, model) for kind in kinds]   # config errors surface before any run
     if timeline is not None:
         built = timeline.prepare(built)
+    # each baseline's bracket ends that differ from the row's own config run as well (no timeline)
+    extra = bracket_runs(cfg, kinds)
+    rows = len(built)
+    built += [build(kinds[i], end_cfg, trace, seed, model) for i, _end, end_cfg in extra]
     total_tokens = int(trace.output_tokens.sum()) * len(built)
     bar = Progress("simulating", total=1.0, enabled=show_progress)
-    done_events: dict[str, int] = {}
+    done_events: dict[int, int] = {}
 
-    def progress(kind):
+    def progress(key):
         def update(_t, n):
-            done_events[kind] = n
+            done_events[key] = n
             # about six events per output token per system: a rough but monotone estimate
             bar.update(min(0.99, sum(done_events.values()) / (6.0 * total_tokens + 1)),
                        f"{sum(done_events.values())} events")
@@ -76,9 +87,9 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     def simulate(system, executor=None):
         if executor is None:
             executor = make_executor(executor_name, address, max_processes=max_processes, max_window_ps=RAY_WINDOW_PS)
-        executor.progress = progress(system.kind)
+        executor.progress = progress(id(system))
         run = executor.run(system.spec)
-        if timeline is not None:
+        if timeline is not None and any(system is b for b in built[:rows]):
             timeline.collect(system, run)
         return summarise(system, run)
 
@@ -97,20 +108,76 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         unfinished = [b.kind for b, s in zip(built, summaries) if s is None]
     finally:
         bar.close()
-    summaries = [s for s in summaries if s is not None]
-    base = next((s for s in summaries if s["system"] == "lolpim"), None)
+    ends = {(i, end): s for (i, end, _), s in zip(extra, summaries[rows:])}
+    summaries = [s for s in summaries[:rows] if s is not None]
+    reference = next((s for k in SPEEDUP_REFERENCES for s in summaries if s["system"] == k), None)
     for s in summaries:
-        s["speedup"] = base["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if base else math.nan
+        s["speedup"] = _ratio(reference, s)
+    if reference is not None and unfinished is None:
+        for i, s in enumerate(summaries):
+            if kinds[i] in BASELINE_ENDS and cfg.bracket:
+                _attach_bracket(s, kinds[i], cfg, {end: ends.get((i, end), s) for end in BRACKET_ENDS}, reference)
     result = {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
             "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
             "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
             "decode_only": cfg.prefill == "before",
             "hardware": {s["system"]: s["hardware"]["label"] for s in summaries},
             "speedup_definition": SPEEDUP_DEFINITION, "energy_definition": ENERGY_DEFINITION,
+            "speedup_reference": reference["system"] if reference else None,
+            "bracket_definition": BRACKET_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
     return result
+
+
+def end_config(cfg: RunConfig, kind: SystemKind, end: str) -> RunConfig:
+    """``cfg`` with baseline ``kind``'s table set to one end of its bracket (BASELINE_ENDS)."""
+    table = SYSTEM_TABLES[kind]
+    return replace(cfg, **{table: replace(getattr(cfg, table), **BASELINE_ENDS[kind][end])})
+
+
+def bracket_runs(cfg: RunConfig, kinds) -> list[tuple[int, str, RunConfig]]:
+    """(row index, end, config) of every bracket end a comparison must run besides its rows: for
+    each baseline with BASELINE_ENDS, the ends whose config differs from the row's own, when the
+    run has a LoL-PIM system to compare with and ``cfg.bracket`` is on."""
+    if not cfg.bracket or not any(k in kinds for k in SPEEDUP_REFERENCES):
+        return []
+    out = []
+    for i, kind in enumerate(kinds):
+        for end in BRACKET_ENDS if kind in BASELINE_ENDS else ():
+            end_cfg = end_config(cfg, kind, end)
+            table = SYSTEM_TABLES[kind]
+            if getattr(end_cfg, table) != getattr(cfg, table):
+                out.append((i, end, end_cfg))
+    return out
+
+
+def _ratio(reference: dict | None, s: dict) -> float:
+    return reference["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if reference else math.nan
+
+
+def _attach_bracket(s: dict, kind: SystemKind, cfg: RunConfig, runs: dict, reference: dict) -> None:
+    """Give baseline row ``s`` its bracket: ``bracket`` {end: that end's run (the row's own summary
+    where the row is that end), its config keys and LoL-PIM's speedup over it} and
+    ``speedup_bracket`` [vs best, vs published]. A best end slower than the published one on this
+    run is not credited: the published run counts as best too (``best_not_faster``)."""
+    table = SYSTEM_TABLES[kind]
+    own = getattr(cfg, table)
+    bracket = {}
+    for end in BRACKET_ENDS:
+        run = runs[end]
+        entry = {k: v for k, v in run.items() if k != "per_request"}
+        entry.update(end_config=dict(BASELINE_ENDS[kind][end]), is_row=run is s,
+                     speedup=_ratio(reference, run))
+        bracket[end] = entry
+    published, best = bracket["published"], bracket["best"]
+    if best["throughput_tokens_per_s"] < published["throughput_tokens_per_s"]:
+        bracket["best"] = dict(published, end_config=best["end_config"], best_not_faster={
+            "attention_mapping": best["attention_mapping"], "throughput_tokens_per_s": best["throughput_tokens_per_s"]})
+    s["bracket"] = bracket
+    s["row_end"] = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
+    s["speedup_bracket"] = [bracket["best"]["speedup"], bracket["published"]["speedup"]]
 
 
 class ComparisonInterrupted(KeyboardInterrupt):
@@ -178,13 +245,47 @@ def _side_by_side(built: list, simulate, address, new_executor, when_idle, summa
         raise errors[0]
 
 
+def table_rows(result: dict) -> list[tuple[str, dict]]:
+    """(label, summary) of every line of the table: each system, and under a bracketed baseline
+    the end(s) of its bracket that are not the row itself ("cent best")."""
+    out = []
+    for s in result["systems"]:
+        out.append((s["system"], s))
+        for other, run in s.get("bracket", {}).items():
+            if not run["is_row"]:
+                out.append((f"{s['system']} {other}", run))
+    return out
+
+
+def _bracket_lines(result: dict) -> list[str]:
+    lines = []
+    for s in result["systems"]:
+        if "speedup_bracket" not in s:
+            continue
+        best, published = s["bracket"]["best"], s["bracket"]["published"]
+        lo, hi = s["speedup_bracket"]
+        pub = f"published {published['attention_mapping']} {published['throughput_tokens_per_s']:.1f} tok/s"
+        if "best_not_faster" in best:
+            slower = best["best_not_faster"]
+            ends = (f"{pub}, also best ({slower['attention_mapping']}: "
+                    f"{slower['throughput_tokens_per_s']:.1f} tok/s)")
+        else:
+            ends = f"best {best['attention_mapping']} {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
+        row = "" if s.get("row_end") is None else f"; row = {s['row_end']}"
+        lines.append(f"  {s['system']}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}")
+    if not lines:
+        return []
+    return [f"{result['speedup_reference']} speedup bracket [vs best, vs published]:", *lines]
+
+
 def format_table(result: dict) -> str:
     cols = columns(result)
     rows = [[c[1] for c in cols]]
-    for s in result["systems"]:
+    lines_of = table_rows(result)
+    for label, s in lines_of:
         row = []
         for col in cols:
-            value = s.get(col[0])
+            value = label if col[0] == "system" else s.get(col[0])
             if value is None or isinstance(value, float) and math.isnan(value):
                 row.append("-")
                 continue
@@ -200,13 +301,19 @@ def format_table(result: dict) -> str:
             f"mean output {result['mean_output_tokens']:.0f} tokens), executor {result['executor']}")
     head += "\n" + (DECODE_ONLY if result.get("decode_only") else f"prefill simulated (prefill = {result['prefill']})")
     # each system's description starts with its hardware (devices x preset, GiB of each memory)
-    name_width = max([8] + [len(s["system"]) for s in result["systems"]])
-    desc = "\n".join(f"  {s['system']:{name_width}s} {s['description']}" for s in result["systems"])
-    foot = SPEEDUP_DEFINITION + "\n" + ENERGY_DEFINITION
+    name_width = max([8] + [len(label) for label, _ in lines_of])
+    desc = "\n".join(f"  {label:{name_width}s} {s['description']}" for label, s in lines_of)
+    reference = result.get("speedup_reference")
+    foot = (SPEEDUP_DEFINITION if reference in (None, "lolpim")
+            else SPEEDUP_DEFINITION.replace("LoL-PIM's tok/s", f"{reference}'s tok/s"))
+    foot += "\n" + ENERGY_DEFINITION
+    bracket = _bracket_lines(result)
+    if bracket:
+        foot += "\n" + "\n".join(bracket) + "\n" + BRACKET_DEFINITION
     rates = {s["system"]: s["throughput_tokens_per_s"] for s in result["systems"]}
     if "lolpim-xpu" in rates and "neupims" in rates:   # the xPU+PIM pair: LoL-PIM's techniques on one module
         foot += (f"\nxPU+PIM: lolpim-xpu / neupims = {rates['lolpim-xpu'] / rates['neupims']:.2f}x tok/s, "
-                 "same module and trace")
+                 "same trace, the neupims row's config")
     return f"{head}\n{desc}\n\n" + "\n".join(lines) + "\n" + foot
 
 

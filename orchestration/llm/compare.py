@@ -319,13 +319,22 @@ def format_table(result: dict) -> str:
 
 def write_outputs(result: dict, out: Path) -> list[Path]:
     paths = [write_json(out / "comparison.json", result),
-             write_csv(out / "comparison.csv", [dict({k: v for k, v in s.items() if k != "per_request"},
-                                                     hardware=(s.get("hardware") or {}).get("label", ""))
-                                                for s in result["systems"]]),
+             write_csv(out / "comparison.csv", [_csv_row(s) for s in result["systems"]]),
              write_csv(out / "requests.csv", [dict(system=s["system"], **r) for s in result["systems"]
                                               for r in s["per_request"]])]
     paths.append(plot(result, out / "comparison.png"))
     return paths
+
+
+def _csv_row(s: dict) -> dict:
+    """A system's CSV row: flat values only (the bracket as its two speedups and the ends' mappings)."""
+    row = {k: v for k, v in s.items() if k not in ("per_request", "bracket", "speedup_bracket")}
+    row["hardware"] = (s.get("hardware") or {}).get("label", "")
+    for i, end in enumerate(BRACKET_ENDS):
+        bracket = s.get("bracket", {}).get(end, {})
+        row[f"speedup_vs_{end}"] = s["speedup_bracket"][i] if "speedup_bracket" in s else ""
+        row[f"attention_mapping_{end}"] = bracket.get("attention_mapping", "")
+    return row
 
 
 def _tick_label(s: dict) -> str:
@@ -373,8 +382,10 @@ def plot(result: dict, path: Path) -> Path:
             ax.bar_label(bars, fmt=fmt, fontsize=8)
         if key == "throughput_tokens_per_s":
             for xi, s in zip(x, systems):
-                if s["system"] != "lolpim" and not math.isnan(s["speedup"]):
-                    ax.annotate(f"LoL-PIM {s['speedup']:.2f}x", (xi, 0), xytext=(0, 4), textcoords="offset points",
+                if s["system"] != result.get("speedup_reference") and not math.isnan(s["speedup"]):
+                    text = (f"LoL-PIM {s['speedup']:.2f}x" if "speedup_bracket" not in s else
+                            "LoL-PIM [{:.2f}x,\n{:.2f}x]".format(*s["speedup_bracket"]))
+                    ax.annotate(text, (xi, 0), xytext=(0, 4), textcoords="offset points",
                                 ha="center", fontsize=7, color="white")
         ax.set_xticks(x, labels, fontsize=7)
         ax.set_ylabel(label)

@@ -57,7 +57,7 @@ def cent_bracket(model: str, source: str, pim_gb: float) -> str:
     lolpim = result["lolpim"][STEADY]
     lost = ends["best"].get("best_not_faster")
     best_is = (f"best: {ends['best']['attention_mapping']}" if lost is None else
-               f"{lost['attention_mapping']} was not faster, so the published end is also the best")
+               f"{lost['name']} was not faster, so the published end is also the best")
     return (f"bracket [vs best, vs published] = [{lolpim / best:.2f}x, {lolpim / ends['published'][STEADY]:.2f}x]"
             f" ({best_is})")
 

@@ -174,7 +174,8 @@ def _attach_bracket(s: dict, kind: SystemKind, cfg: RunConfig, runs: dict, refer
     published, best = bracket["published"], bracket["best"]
     if best["throughput_tokens_per_s"] < published["throughput_tokens_per_s"]:
         bracket["best"] = dict(published, end_config=best["end_config"], best_not_faster={
-            "attention_mapping": best["attention_mapping"], "throughput_tokens_per_s": best["throughput_tokens_per_s"]})
+            "name": _end_name(best), "attention_mapping": best["attention_mapping"],
+            "throughput_tokens_per_s": best["throughput_tokens_per_s"]})
     s["bracket"] = bracket
     s["row_end"] = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
     s["speedup_bracket"] = [bracket["best"]["speedup"], bracket["published"]["speedup"]]
@@ -257,6 +258,12 @@ def table_rows(result: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def _end_name(end: dict) -> str:
+    """What distinguishes a bracket end, in a word: its attention mapping (PIM systems) or the
+    values of its config keys."""
+    return end.get("attention_mapping") or "/".join(str(v) for v in end["end_config"].values())
+
+
 def _bracket_lines(result: dict) -> list[str]:
     lines = []
     for s in result["systems"]:
@@ -264,13 +271,12 @@ def _bracket_lines(result: dict) -> list[str]:
             continue
         best, published = s["bracket"]["best"], s["bracket"]["published"]
         lo, hi = s["speedup_bracket"]
-        pub = f"published {published['attention_mapping']} {published['throughput_tokens_per_s']:.1f} tok/s"
+        pub = f"published {_end_name(published)} {published['throughput_tokens_per_s']:.1f} tok/s"
         if "best_not_faster" in best:
             slower = best["best_not_faster"]
-            ends = (f"{pub}, also best ({slower['attention_mapping']}: "
-                    f"{slower['throughput_tokens_per_s']:.1f} tok/s)")
+            ends = (f"{pub}, also best ({slower['name']}: {slower['throughput_tokens_per_s']:.1f} tok/s)")
         else:
-            ends = f"best {best['attention_mapping']} {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
+            ends = f"best {_end_name(best)} {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
         row = "" if s.get("row_end") is None else f"; row = {s['row_end']}"
         lines.append(f"  {s['system']}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}")
     if not lines:
@@ -393,8 +399,11 @@ def plot(result: dict, path: Path) -> Path:
     mode = "decode-only (prefill = before)" if result.get("decode_only") else f"prefill = {result['prefill']}"
     fig.suptitle(f"{result['model']}, {result['trace']} ({result['requests']} requests, mean input "
                  f"{result['mean_input_tokens']:.0f}, mean output {result['mean_output_tokens']:.0f} tokens), {mode}")
-    fig.text(0.5, 0.005, SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION, ha="center", va="bottom", fontsize=8)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    foot = SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION
+    if any("speedup_bracket" in s for s in systems):   # the bars are the rows' own runs
+        foot += ".\nLoL-PIM [a, b]: " + BRACKET_DEFINITION
+    fig.text(0.5, 0.005, foot, ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -35,8 +35,9 @@ def test_every_end_is_a_valid_config_of_its_baseline():
         assert end_config(cfg, kind, "published") == cfg
         for end in BRACKET_ENDS:
             sub = getattr(end_config(cfg, kind, end), table)
-            config.validate_fields(sub, f"{table}.")      # preset names, ranges
-            assert isinstance(sub.attention_mapping, AttentionMapping)
+            config.validate_fields(sub, f"{table}.")      # preset names, ranges, enum values
+            if hasattr(sub, "attention_mapping"):          # PIM baselines
+                assert isinstance(sub.attention_mapping, AttentionMapping)
 
 
 def test_neupims_bracket_in_json_names_both_ends():
@@ -104,3 +105,14 @@ def test_the_old_partitioning_key_of_a_baseline_is_refused_naming_the_new_one(ca
     assert main(["run", "--set", f"{table}.partitioning=token-centric"]) == 2
     err = capsys.readouterr().err
     assert f"{table}.attention_mapping" in err and "request-per-channel" in err
+
+
+def test_any_system_gets_a_bracket_from_one_entry_of_data(monkeypatch):
+    """A baseline's bracket is data: one BASELINE_ENDS entry (here a stand-in for gpu-pim's
+    attention placement: the GPUs' paged-KV block size) and the comparison runs and reports it."""
+    monkeypatch.setitem(BASELINE_ENDS, SystemKind.GPU, {"published": {"block_tokens": 16}, "best": {"block_tokens": 32}})
+    cfg = config.load(RunConfig, None, [*SHORT, "systems=lolpim,gpu"])
+    assert [end for _, end, _ in bracket_runs(cfg, cfg.systems)] == ["best"]
+    gpu = run_systems(cfg, cfg.systems, "inline", 0)["systems"][1]
+    assert gpu["row_end"] == "published" and gpu["bracket"]["best"]["end_config"] == {"block_tokens": 32}
+    assert gpu["speedup_bracket"][0] <= gpu["speedup_bracket"][1]

@@ -1,5 +1,6 @@
-"""The long-context study (issue 16): its MAC count, its protocol, and the LoL-PIM v3 rows
-`lolpim validate` prints (orchestration/anchors/long_context.py):
+"""The long-context study (issue 16): its MAC count, its protocol (each baseline at both ends of
+its bracket, issue 21), and the LoL-PIM v3 rows `lolpim validate` prints
+(orchestration/anchors/long_context.py), each against the baseline as published:
 - LoL-PIM / CENT at 1M tokens, Llama-3.1-70B: 46.6x within 30%;
 - LoL-PIM (xPU+PIM) / NeuPIMs at 1M: 5.0x within 30%, and up to 8.4x over the study (30%);
 - CENT's MAC utilisation at 1M: ~2%, within 1 point.

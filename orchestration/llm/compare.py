@@ -105,7 +105,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             for i, system in enumerate(built):
                 summaries[i] = simulate(system)
     except KeyboardInterrupt:   # Ctrl-C: stop now, and keep the systems that finished
-        unfinished = [b.kind for b, s in zip(built, summaries) if s is None]
+        unfinished = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None]   # rows, not ends
     finally:
         bar.close()
     ends = {(i, end): s for (i, end, _), s in zip(extra, summaries[rows:])}

@@ -5,14 +5,15 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
+from lolpim.orchestration.llm.bracket import (BRACKET_DEFINITION, SPEEDUP_REFERENCES, attach_bracket, bracket_lines,
+                                             bracket_runs, csv_row, ratio, table_rows)
 from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
-from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import write_csv, write_json
@@ -34,10 +35,6 @@ TABLE_COLUMNS = (
 QUEUE_COLUMN = ("queue_wait_mean_s", "queue wait s", "{:.2f}")
 SPEEDUP_DEFINITION = ("LoL-PIM speedup = LoL-PIM's tok/s / the row's tok/s, same trace "
                       "(tok/s = output tokens / (last finish - first arrival))")
-# what "LoL-PIM" is in the speedups: the first of these the run has
-SPEEDUP_REFERENCES = (SystemKind.LOLPIM, SystemKind.LOLPIM_XPU)
-BRACKET_DEFINITION = ("speedup bracket = [vs the baseline at its best, vs the baseline as published] "
-                      "(hardware/systems/config.py BASELINE_ENDS)")
 ENERGY_DEFINITION = ("J/token = the stages' decode energy / output tokens (no prefill, no idle power; "
                      "docs/lolpim-system.md)")
 # On Ray, a system's serving actors declare their peers (host, stages, KV managers talk only to each
@@ -112,11 +109,11 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     summaries = [s for s in summaries[:rows] if s is not None]
     reference = next((s for k in SPEEDUP_REFERENCES for s in summaries if s["system"] == k), None)
     for s in summaries:
-        s["speedup"] = _ratio(reference, s)
+        s["speedup"] = ratio(reference, s)
     if reference is not None and unfinished is None:
         for i, s in enumerate(summaries):
             if kinds[i] in BASELINE_ENDS and cfg.bracket:
-                _attach_bracket(s, kinds[i], cfg, {end: ends.get((i, end), s) for end in BRACKET_ENDS}, reference)
+                attach_bracket(s, kinds[i], cfg, {end: ends.get((i, end), s) for end in BRACKET_ENDS}, reference)
     result = {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
             "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
             "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
@@ -129,56 +126,6 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
     return result
-
-
-def end_config(cfg: RunConfig, kind: SystemKind, end: str) -> RunConfig:
-    """``cfg`` with baseline ``kind``'s table set to one end of its bracket (BASELINE_ENDS)."""
-    table = SYSTEM_TABLES[kind]
-    return replace(cfg, **{table: replace(getattr(cfg, table), **BASELINE_ENDS[kind][end])})
-
-
-def bracket_runs(cfg: RunConfig, kinds) -> list[tuple[int, str, RunConfig]]:
-    """(row index, end, config) of every bracket end a comparison must run besides its rows: for
-    each baseline with BASELINE_ENDS, the ends whose config differs from the row's own, when the
-    run has a LoL-PIM system to compare with and ``cfg.bracket`` is on."""
-    if not cfg.bracket or not any(k in kinds for k in SPEEDUP_REFERENCES):
-        return []
-    out = []
-    for i, kind in enumerate(kinds):
-        for end in BRACKET_ENDS if kind in BASELINE_ENDS else ():
-            end_cfg = end_config(cfg, kind, end)
-            table = SYSTEM_TABLES[kind]
-            if getattr(end_cfg, table) != getattr(cfg, table):
-                out.append((i, end, end_cfg))
-    return out
-
-
-def _ratio(reference: dict | None, s: dict) -> float:
-    return reference["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if reference else math.nan
-
-
-def _attach_bracket(s: dict, kind: SystemKind, cfg: RunConfig, runs: dict, reference: dict) -> None:
-    """Give baseline row ``s`` its bracket: ``bracket`` {end: that end's run (the row's own summary
-    where the row is that end), its config keys and LoL-PIM's speedup over it} and
-    ``speedup_bracket`` [vs best, vs published]. A best end slower than the published one on this
-    run is not credited: the published run counts as best too (``best_not_faster``)."""
-    table = SYSTEM_TABLES[kind]
-    own = getattr(cfg, table)
-    bracket = {}
-    for end in BRACKET_ENDS:
-        run = runs[end]
-        entry = {k: v for k, v in run.items() if k != "per_request"}
-        entry.update(end_config=dict(BASELINE_ENDS[kind][end]), is_row=run is s,
-                     speedup=_ratio(reference, run))
-        bracket[end] = entry
-    published, best = bracket["published"], bracket["best"]
-    if best["throughput_tokens_per_s"] < published["throughput_tokens_per_s"]:
-        bracket["best"] = dict(published, end_config=best["end_config"], best_not_faster={
-            "name": _end_name(best), "attention_mapping": best["attention_mapping"],
-            "throughput_tokens_per_s": best["throughput_tokens_per_s"]})
-    s["bracket"] = bracket
-    s["row_end"] = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
-    s["speedup_bracket"] = [bracket["best"]["speedup"], bracket["published"]["speedup"]]
 
 
 class ComparisonInterrupted(KeyboardInterrupt):
@@ -246,44 +193,6 @@ def _side_by_side(built: list, simulate, address, new_executor, when_idle, summa
         raise errors[0]
 
 
-def table_rows(result: dict) -> list[tuple[str, dict]]:
-    """(label, summary) of every line of the table: each system, and under a bracketed baseline
-    the end(s) of its bracket that are not the row itself ("cent best")."""
-    out = []
-    for s in result["systems"]:
-        out.append((s["system"], s))
-        for other, run in s.get("bracket", {}).items():
-            if not run["is_row"]:
-                out.append((f"{s['system']} {other}", run))
-    return out
-
-
-def _end_name(end: dict) -> str:
-    """What distinguishes a bracket end, in a word: its attention mapping (PIM systems) or the
-    values of its config keys."""
-    return end.get("attention_mapping") or "/".join(str(v) for v in end["end_config"].values())
-
-
-def _bracket_lines(result: dict) -> list[str]:
-    lines = []
-    for s in result["systems"]:
-        if "speedup_bracket" not in s:
-            continue
-        best, published = s["bracket"]["best"], s["bracket"]["published"]
-        lo, hi = s["speedup_bracket"]
-        pub = f"published {_end_name(published)} {published['throughput_tokens_per_s']:.1f} tok/s"
-        if "best_not_faster" in best:
-            slower = best["best_not_faster"]
-            ends = (f"{pub}, also best ({slower['name']}: {slower['throughput_tokens_per_s']:.1f} tok/s)")
-        else:
-            ends = f"best {_end_name(best)} {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
-        row = "" if s.get("row_end") is None else f"; row = {s['row_end']}"
-        lines.append(f"  {s['system']}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}")
-    if not lines:
-        return []
-    return [f"{result['speedup_reference']} speedup bracket [vs best, vs published]:", *lines]
-
-
 def format_table(result: dict) -> str:
     cols = columns(result)
     rows = [[c[1] for c in cols]]
@@ -313,7 +222,7 @@ def format_table(result: dict) -> str:
     foot = (SPEEDUP_DEFINITION if reference in (None, "lolpim")
             else SPEEDUP_DEFINITION.replace("LoL-PIM's tok/s", f"{reference}'s tok/s"))
     foot += "\n" + ENERGY_DEFINITION
-    bracket = _bracket_lines(result)
+    bracket = bracket_lines(result)
     if bracket:
         foot += "\n" + "\n".join(bracket) + "\n" + BRACKET_DEFINITION
     rates = {s["system"]: s["throughput_tokens_per_s"] for s in result["systems"]}
@@ -325,22 +234,11 @@ def format_table(result: dict) -> str:
 
 def write_outputs(result: dict, out: Path) -> list[Path]:
     paths = [write_json(out / "comparison.json", result),
-             write_csv(out / "comparison.csv", [_csv_row(s) for s in result["systems"]]),
+             write_csv(out / "comparison.csv", [csv_row(s) for s in result["systems"]]),
              write_csv(out / "requests.csv", [dict(system=s["system"], **r) for s in result["systems"]
                                               for r in s["per_request"]])]
     paths.append(plot(result, out / "comparison.png"))
     return paths
-
-
-def _csv_row(s: dict) -> dict:
-    """A system's CSV row: flat values only (the bracket as its two speedups and the ends' mappings)."""
-    row = {k: v for k, v in s.items() if k not in ("per_request", "bracket", "speedup_bracket")}
-    row["hardware"] = (s.get("hardware") or {}).get("label", "")
-    for i, end in enumerate(BRACKET_ENDS):
-        bracket = s.get("bracket", {}).get(end, {})
-        row[f"speedup_vs_{end}"] = s["speedup_bracket"][i] if "speedup_bracket" in s else ""
-        row[f"attention_mapping_{end}"] = bracket.get("attention_mapping", "")
-    return row
 
 
 def _tick_label(s: dict) -> str:

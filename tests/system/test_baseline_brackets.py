@@ -9,7 +9,8 @@ import pytest
 from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, AttentionMapping, SystemKind
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
-from lolpim.orchestration.llm.compare import bracket_runs, end_config, run_systems
+from lolpim.orchestration.llm.bracket import bracket_runs, end_config
+from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 
 # Llama-3.1-8B at 100K tokens: GQA with 8 KV heads, so head-first leaves most channels idle

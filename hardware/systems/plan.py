@@ -15,7 +15,8 @@ from lolpim.core.errors import ParameterError
 from lolpim.hardware.gpu.model import GpuSpec, load_gpu
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import PimModuleSpec, load_pim_module
-from lolpim.hardware.systems.config import (AttentionMapping, CentDataflow, CentSystemConfig, GpuSystemConfig, LolpimSystemConfig,
+from lolpim.hardware.systems.config import (AttentionMapping, CentDataflow, CentSystemConfig, GpuSystemConfig,
+                                            LolpimSystemConfig,
                                             Parallelism, PimSystemConfig)
 from lolpim.hardware.systems.stage_costs import StageSpec, shard_model
 from lolpim.models.llm.architecture import LlmConfig

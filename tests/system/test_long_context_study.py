@@ -74,7 +74,8 @@ def test_each_baseline_runs_at_both_ends_of_its_bracket():
         vs_best, vs_published = result.bracket(system, baseline)
         assert vs_best <= vs_published
         assert vs_published == pytest.approx(result.ratio(system, baseline))
-        best = max(result.runs[baseline].throughput_tokens_per_s, result.runs[f"{baseline} best"].throughput_tokens_per_s)
+        best = max(result.runs[baseline].throughput_tokens_per_s,
+                   result.runs[f"{baseline} best"].throughput_tokens_per_s)
         assert vs_best == pytest.approx(result.runs[system].throughput_tokens_per_s / best)
     # GQA at 8K tokens: a token spread over the channels beats head-first and a request per channel
     assert result.bracket("lolpim", "cent")[0] < result.bracket("lolpim", "cent")[1]

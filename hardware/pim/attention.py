@@ -25,7 +25,9 @@ Partitioning (LoL-PIM v3, ANCHORS section 2):
   the most loaded channel. A request whose KV does not fit one channel (``channel_tokens``)
   takes the fewest least-loaded channels that hold it, its tokens split evenly and their SV
   partial sums added on the NMU: NeuPIMs itself refuses such a request ("No available tiles"),
-  this is the smallest extension of its mapping that can serve it.
+  this is the smallest extension of its mapping that can serve it. Placement follows the load
+  only: a channel's capacity is checked per request, not across the requests placed on it (the
+  module's DPA controller keeps the KV account).
 
 ``channel_utilisation`` is the time-weighted share of channel x bank MAC slots that hold work
 (a channel counts as fully busy when all its banks compute), which is the sense of the paper's

@@ -27,11 +27,18 @@ DOC = ROOT / "docs" / "long-context.md"
 CSV_OUT = ROOT / "docs" / "figures" / "long_context.csv"
 TRACES = {"longbench-qmsum": "LongBench QMSum", "lveval-multifieldqa": "LV-Eval multifieldqa",
           "lveval-loogle-sd": "LV-Eval Loogle-SD", "fixed": "fixed 1,048,576 tokens"}
-NAMES = {"lolpim": "LoL-PIM", "cent": "CENT", "lolpim-xpu": "LoL-PIM (xPU+PIM)", "neupims": "NeuPIMs"}
+NAMES = {"lolpim": "LoL-PIM", "cent": "CENT (published)", "cent best": "CENT (best)",
+         "lolpim-xpu": "LoL-PIM (xPU+PIM)", "neupims": "NeuPIMs (published)", "neupims best": "NeuPIMs (best)"}
 
 
 def pct(v) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def bracket(r, system: str, baseline: str) -> str:
+    """LoL-PIM's speedup as [vs the baseline at its best, vs it as published]."""
+    best, published = r.bracket(system, baseline)
+    return f"[{best:.2f}x, {published:.2f}x]"
 
 
 def ratio_rows(results, published) -> list[list[str]]:
@@ -42,8 +49,8 @@ def ratio_rows(results, published) -> list[list[str]]:
         c = r.case
         p_cent, p_neu = paper.get(c.label, ("2.1-4.5x (32K, no GQA)" if c.label == "32K" else "-", "-"))
         rows.append([c.label, c.model, TRACES.get(c.source, c.source), f"{c.pim_capacity_gb:g}",
-                     f"{r.ratio('lolpim', 'cent'):.2f}x", p_cent,
-                     f"{r.ratio('lolpim-xpu', 'neupims'):.2f}x", p_neu, f"{r.ratio('lolpim', 'neupims'):.2f}x"])
+                     bracket(r, "lolpim", "cent"), p_cent,
+                     bracket(r, "lolpim-xpu", "neupims"), p_neu, bracket(r, "lolpim", "neupims")])
     return rows
 
 
@@ -52,17 +59,17 @@ def run_rows(results) -> list[list[str]]:
     for r in results:
         for name, run in r.runs.items():
             rows.append([r.case.label, r.case.model, NAMES[name], run.description.split(";")[0],
-                         f"{run.modules // run.tensor_parallel} x {run.tensor_parallel}",
+                         run.attention_mapping, f"{run.modules // run.tensor_parallel} x {run.tensor_parallel}",
                          f"{run.throughput_tokens_per_s:.1f}", f"{run.tpot_mean_s * 1e3:.1f}",
                          pct(run.kv_used_utilisation), pct(run.mac_utilisation),
                          pct(run.attention_channel_utilisation)])
     return rows
 
 
-RATIO_HEAD = ["context", "model", "trace", "PIM GB", "LoL-PIM / CENT", "paper", "LoL-PIM (xPU) / NeuPIMs", "paper",
-              "LoL-PIM / NeuPIMs"]
-RUN_HEAD = ["context", "model", "system", "hardware", "stages x TP", "tok/s", "TPOT ms", "KV used", "MAC util",
-            "attention channel util"]
+RATIO_HEAD = ["context", "model", "trace", "PIM GB", "LoL-PIM / CENT [best, published]", "paper",
+              "LoL-PIM (xPU) / NeuPIMs [best, published]", "paper", "LoL-PIM / NeuPIMs [best, published]"]
+RUN_HEAD = ["context", "model", "system", "hardware", "attention mapping", "stages x TP", "tok/s", "TPOT ms", "KV used",
+            "MAC util", "attention channel util"]
 
 
 def main(argv=None) -> None:
@@ -87,12 +94,14 @@ def main(argv=None) -> None:
         CSV_OUT.parent.mkdir(parents=True, exist_ok=True)
         with CSV_OUT.open("w", newline="") as fh:
             out = csv.writer(fh)
-            out.writerow(["context", "model", "source", "pim_capacity_gb", "system", "modules", "tensor_parallel",
+            out.writerow(["context", "model", "source", "pim_capacity_gb", "system", "end", "attention_mapping",
+                          "modules", "tensor_parallel",
                           "throughput_tokens_per_s", "tpot_mean_s", "kv_used_utilisation", "mac_utilisation",
                           "attention_channel_utilisation", "description"])
             for r in results:
                 for name, run in r.runs.items():
-                    out.writerow([r.case.label, r.case.model, r.case.source, r.case.pim_capacity_gb, name, run.modules,
+                    out.writerow([r.case.label, r.case.model, r.case.source, r.case.pim_capacity_gb, run.system,
+                                  run.end, run.attention_mapping, run.modules,
                                   run.tensor_parallel, run.throughput_tokens_per_s, run.tpot_mean_s,
                                   run.kv_used_utilisation, "" if run.mac_utilisation is None else run.mac_utilisation,
                                   run.attention_channel_utilisation, run.description])

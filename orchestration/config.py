@@ -42,6 +42,12 @@ PRESET_KEYS = {
 }
 
 
+# keys that were renamed: the message says what to use instead
+RENAMED_KEYS = {f"{table}.partitioning": f"renamed: a baseline's attention mapping is {table}.attention_mapping "
+                                         "(token-centric, head-first, request-per-channel)"
+                for table in ("cent", "neupims")}
+
+
 def read_toml(path: str | Path, label: str = "config") -> dict:
     return presets.read_toml(path, label)   # one reader: unreadable, non-UTF-8, deep, huge -> one-line error
 
@@ -88,6 +94,8 @@ def build(cls: type, data: Mapping[str, Any], prefix: str = ""):
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
+        if prefix + unknown[0] in RENAMED_KEYS:
+            raise ConfigError(prefix + unknown[0], RENAMED_KEYS[prefix + unknown[0]])
         allowed = ", ".join(sorted(fields))
         raise ConfigError(prefix + unknown[0], f"unknown key; allowed keys here: {allowed}")
     kwargs = {}

@@ -18,6 +18,16 @@ Partitioning (LoL-PIM v3, ANCHORS section 2):
   over ceil(head_dim / banks) channels and splits the tokens into channels / that many groups,
   each at least one column (16 tokens) long, so every channel is busy once L >= 16 x groups;
   the groups' partial sums are then added on the NMU (the SV reduction).
+* request-per-channel (NeuPIMs' artifact, github casys-kaist/NeuPIMs: ``Scheduler::allocate_pim_tile``
+  and ``trace-generator/channel_load_balancing.py``): all of a request's KV heads live in one
+  channel; the requests are placed longest first, each on the channel with the least attention
+  work so far (greedy least-loaded, ties to the lowest channel), and the step takes as long as
+  the most loaded channel. A request whose KV does not fit one channel (``channel_tokens``)
+  takes the fewest least-loaded channels that hold it, its tokens split evenly and their SV
+  partial sums added on the NMU: NeuPIMs itself refuses such a request ("No available tiles"),
+  this is the smallest extension of its mapping that can serve it. Placement follows the load
+  only: a channel's capacity is checked per request, not across the requests placed on it (the
+  module's DPA controller keeps the KV account).
 
 ``channel_utilisation`` is the time-weighted share of channel x bank MAC slots that hold work
 (a channel counts as fully busy when all its banks compute), which is the sense of the paper's
@@ -35,7 +45,7 @@ from lolpim.hardware.pim.gemv import gemv_channel_schedule, pim_gemv_cost
 from lolpim.hardware.pim.spec import ACTIVATION_BYTES, PimModuleSpec, check_weight_bits
 from lolpim.models.llm.architecture import LlmConfig
 
-PARTITIONINGS = ("token-centric", "head-first")
+PARTITIONINGS = ("token-centric", "head-first", "request-per-channel")
 SOFTMAX_FLOPS_PER_SCORE = 5          # max, subtract, exp, sum, scale
 # per token and layer, element-wise work on the NMU: two RMSNorms (~4 flop per value),
 # RoPE on q and k (~3), two residual adds (1); the FFN activation is charged to "ffn"
@@ -106,8 +116,10 @@ def _job_bytes(spec: PimModuleSpec, sched: dict, channels_busy) -> np.ndarray:
 
 
 def pim_attention_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens,
-                       partitioning: str = "token-centric") -> OpCost:
-    """Decode attention of one layer for every request of a micro-batch (one new token each)."""
+                       partitioning: str = "token-centric", channel_tokens: int = 0) -> OpCost:
+    """Decode attention of one layer for every request of a micro-batch (one new token each).
+    ``channel_tokens`` (request-per-channel only): the tokens of one request's KV one channel
+    holds (0: no limit)."""
     _check_partitioning(partitioning)
     ctx = _contexts(contexts_tokens)
     C, B, D = spec.channels, spec.banks_per_channel, model.head_dim
@@ -142,6 +154,33 @@ def pim_attention_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens,
         energy_pj = hkv * (_job_energy_pj(spec, qk, qk_busy, useful)
                            + _job_energy_pj(spec, sv, sv_busy, useful)).sum()
         bytes_moved = hkv * (_job_bytes(spec, qk, qk_busy) + _job_bytes(spec, sv, sv_busy)).sum()
+    elif partitioning == "request-per-channel":
+        span = np.minimum(C, -(-ctx // channel_tokens)) if channel_tokens else np.ones_like(ctx)
+        piece = -(-ctx // span)                                       # tokens per channel of a request
+        qk = _kv_jobs(spec, D, -(-piece // B), g)
+        sv = _kv_jobs(spec, piece, -(-D // B), g)
+        qk_s_job, sv_s_job = qk["time_tck"] * tck, sv["time_tck"] * tck
+        qk_occ = piece / (B * -(-piece // B))
+        sv_occ = D / (B * -(-D // B))
+        request_s = hkv * (qk_s_job + sv_s_job)                       # a request's piece, all its KV heads
+        per_channel = np.zeros(C)
+        for i in np.argsort(-ctx, kind="stable"):                     # longest first
+            per_channel[np.argsort(per_channel, kind="stable")[:span[i]]] += request_s[i]
+        pim_s = per_channel.max()
+        softmax_total = hkv * softmax_s_job.sum()
+        # as head-first: the NMU's softmax overlaps other requests' GEMVs except the last one's
+        softmax_s = max(softmax_total - pim_s, 0.0) + softmax_s_job.max()
+        reduction_s = hkv * ((span - 1) * D * g).sum() / nmu
+        time_s = pim_s + softmax_s + reduction_s
+        share_qk = (span * qk_s_job).sum() / (span * (qk_s_job + sv_s_job)).sum()
+        qk_s, sv_s = pim_s * share_qk, pim_s * (1 - share_qk)
+        slot_time = hkv * (span * (qk_s_job * qk_occ + sv_s_job * sv_occ)).sum() / C
+        utilisation = slot_time / time_s
+        qk_util = hkv * (span * qk_s_job * qk_occ).sum() / (C * qk_s)
+        sv_util = hkv * (span * sv_s_job * sv_occ).sum() / (C * sv_s)
+        busy_fraction = per_channel.sum() / (C * pim_s)
+        energy_pj = hkv * (_job_energy_pj(spec, qk, span, useful) + _job_energy_pj(spec, sv, span, useful)).sum()
+        bytes_moved = hkv * (_job_bytes(spec, qk, span) + _job_bytes(spec, sv, span)).sum()
     else:
         qk = _kv_jobs(spec, D, -(-ctx // B), g)
         sv = _kv_jobs(spec, ctx, -(-D // B), g)
@@ -201,11 +240,13 @@ def _elementwise_flops(model: LlmConfig, tokens: int) -> tuple[float, float]:
 
 
 def pim_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens, layers: int,
-                           partitioning: str = "token-centric", weight_bits: int = 16) -> dict[str, OpCost]:
+                           partitioning: str = "token-centric", weight_bits: int = 16,
+                           channel_tokens: int = 0) -> dict[str, OpCost]:
     """One decode step (one new token per request) through ``layers`` decoder layers on this module.
 
     Keys: qkv, attention, out_proj, ffn, other. FC weights are spread over every channel x bank
-    of the module; the micro-batch's tokens are the GEMVs' input vectors.
+    of the module; the micro-batch's tokens are the GEMVs' input vectors. ``channel_tokens``:
+    see pim_attention_cost (request-per-channel).
     """
     layers = _check_layers(layers, model)
     weight_bits = check_weight_bits(weight_bits)
@@ -214,12 +255,12 @@ def pim_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
     # a micro-batch passes through every pipeline stage with the same contexts, and the stages
     # of a pipeline mostly hold the same layers: one answer serves them all (a fresh dict each
     # time, since callers add parts to it)
-    return dict(_decode_layers_cached(spec, model, ctx.tobytes(), layers, partitioning, weight_bits))
+    return dict(_decode_layers_cached(spec, model, ctx.tobytes(), layers, partitioning, weight_bits, channel_tokens))
 
 
 @lru_cache(maxsize=1 << 14)
 def _decode_layers_cached(spec: PimModuleSpec, model: LlmConfig, ctx_bytes: bytes, layers: int,
-                          partitioning: str, weight_bits: int) -> dict[str, OpCost]:
+                          partitioning: str, weight_bits: int, channel_tokens: int = 0) -> dict[str, OpCost]:
     ctx = np.frombuffer(ctx_bytes, dtype=np.int64)
     batch = int(ctx.size)
     shapes = model.fc_shapes()
@@ -229,7 +270,7 @@ def _decode_layers_cached(spec: PimModuleSpec, model: LlmConfig, ctx_bytes: byte
         + _nmu_cost(spec, act_flops, "nmu")
     parts = {
         "qkv": fc["qkv"],
-        "attention": pim_attention_cost(spec, model, ctx, partitioning),
+        "attention": pim_attention_cost(spec, model, ctx, partitioning, channel_tokens),
         "out_proj": fc["out_proj"],
         "ffn": ffn,
         "other": _nmu_cost(spec, other_flops, "nmu"),

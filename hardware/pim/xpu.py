@@ -29,7 +29,8 @@ OVERLAPPED = ("fc", "attention")   # the parts the two engines run side by side
 
 
 def xpu_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens, layers: int,
-                           partitioning: str = "token-centric", weight_bits: int = 16) -> dict[str, OpCost]:
+                           partitioning: str = "token-centric", weight_bits: int = 16,
+                           channel_tokens: int = 0) -> dict[str, OpCost]:
     """One decode step through ``layers`` layers on an xPU+PIM module. Keys: fc (matrix units),
     attention (PIM banks), other (element-wise, matrix units). Combine with ``xpu_step_cost``."""
     layers = _check_layers(layers, model)
@@ -37,12 +38,12 @@ def xpu_decode_layers_cost(spec: PimModuleSpec, model: LlmConfig, contexts_token
     ctx = _contexts(contexts_tokens)
     # as pim_decode_layers_cost: a micro-batch meets the same answer at every identical stage (a
     # fresh dict each time, since callers add parts to it)
-    return dict(_xpu_layers_cached(spec, model, ctx.tobytes(), layers, partitioning, weight_bits))
+    return dict(_xpu_layers_cached(spec, model, ctx.tobytes(), layers, partitioning, weight_bits, channel_tokens))
 
 
 @lru_cache(maxsize=4096)
 def _xpu_layers_cached(spec: PimModuleSpec, model: LlmConfig, ctx_bytes: bytes, layers: int, partitioning: str,
-                       weight_bits: int) -> dict[str, OpCost]:
+                       weight_bits: int, channel_tokens: int = 0) -> dict[str, OpCost]:
     ctx = np.frombuffer(ctx_bytes, dtype=np.int64)
     batch = int(ctx.size)
     shapes = model.fc_shapes()
@@ -52,7 +53,7 @@ def _xpu_layers_cached(spec: PimModuleSpec, model: LlmConfig, ctx_bytes: bytes, 
 
     fc = gemm(*shapes["qkv"], batch) + gemm(*shapes["out_proj"], batch) + _ffn_cost(model, batch, gemm)
     other_flops, act_flops = _elementwise_flops(model, batch)
-    parts = {"fc": fc, "attention": pim_attention_cost(spec, model, ctx, partitioning),
+    parts = {"fc": fc, "attention": pim_attention_cost(spec, model, ctx, partitioning, channel_tokens),
              "other": _nmu_cost(spec, other_flops + act_flops, "nmu")}
     return {name: _per_layers(cost, layers) for name, cost in parts.items()}
 

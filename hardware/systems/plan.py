@@ -15,7 +15,8 @@ from lolpim.core.errors import ParameterError
 from lolpim.hardware.gpu.model import GpuSpec, load_gpu
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import PimModuleSpec, load_pim_module
-from lolpim.hardware.systems.config import (CentDataflow, CentSystemConfig, GpuSystemConfig, LolpimSystemConfig,
+from lolpim.hardware.systems.config import (AttentionMapping, CentDataflow, CentSystemConfig, GpuSystemConfig,
+                                            LolpimSystemConfig,
                                             Parallelism, PimSystemConfig)
 from lolpim.hardware.systems.stage_costs import StageSpec, shard_model
 from lolpim.models.llm.architecture import LlmConfig
@@ -116,8 +117,9 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
     # wider than the model's KV heads, exactly as the cost model shards them; every module of an
     # allowed width keeps the same number)
     kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
+    mapping = AttentionMapping(system.attention_mapping)
     common = StageSpec(kind=system.stage_kind, model=model, layers=0, device=system.module, n_devices=tp,
-                       partitioning=system.partitioning, weight_bits=system.weight_bits)
+                       partitioning=str(mapping), weight_bits=system.weight_bits)
     if isinstance(system, CentSystemConfig) and system.dataflow != CentDataflow.IDEAL:
         common = replace(common, dataflow=system.dataflow, system_devices=n)
     dpa, costs = [], []
@@ -128,8 +130,13 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
         if kv_bytes < chunk:
             raise ParameterError("modules", f"{system.module} of stage {i} holds {weights / GB:.1f} GiB of weights "
                                             f"and has no room for KV: use more modules")
-        dpa += [DpaMemory(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))] * tp
-        costs.append(replace(common, layers=layers, lm_head=i == stages - 1))
+        memory = DpaMemory(int(kv_bytes // chunk), max(1, int(chunk // (kv_layer_token * layers))))
+        dpa += [memory] * tp
+        cost = replace(common, layers=layers, lm_head=i == stages - 1)
+        if mapping == AttentionMapping.REQUEST_PER_CHANNEL:   # the tokens of one request one channel holds
+            cost = replace(cost, channel_kv_tokens=max(1, memory.capacity_chunks * memory.tokens_per_chunk
+                                                       // spec.channels))
+        costs.append(cost)
     return PimPlan(n, tp, stages, tuple(dpa), tuple(costs), system.module, load_link(spec.link))
 
 

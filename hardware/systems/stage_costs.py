@@ -14,7 +14,9 @@ A stage is built from plain parameters (so a Ray process can rebuild it):
               hold (the whole system); attention is split between them (hbm_pim.split_attention).
               gpu_kv_tokens = 0: all of it in HBM-PIM (AttAcc as published)
   n_devices   tensor-parallel width (GPUs, or PIM modules acting as one stage)
-  partitioning, weight_bits   PIM attention mapping and weight precision
+  partitioning, weight_bits   PIM attention mapping (hardware/pim/attention.py) and weight precision
+  channel_kv_tokens  request-per-channel mapping: the tokens of one request's KV one channel of
+              the module holds (0: no limit); a longer request spans several channels
   dataflow    "ideal" (default) or "artifact": a CENT stage priced the way CENT's own simulator
               prices its published design (hardware/pim/cent_dataflow.py); system_devices = CXL
               devices in the whole system (they share the host's PCIe lanes)
@@ -78,6 +80,7 @@ class StageSpec:
     hbm_pim_ops_per_byte: float = 0.0
     gpu_kv_tokens: int = 0
     hbm_pim_kv_tokens: int = 0
+    channel_kv_tokens: int = 0
 
     def build(self) -> StageCost:
         return StageCost(**{f.name: getattr(self, f.name) for f in fields(self)})
@@ -88,7 +91,7 @@ class StageCost:
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
                  hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
                  system_devices: int = 0, hbm_pim_ops_per_byte: float = 0.0, gpu_kv_tokens: int = 0,
-                 hbm_pim_kv_tokens: int = 0):
+                 hbm_pim_kv_tokens: int = 0, channel_kv_tokens: int = 0):
         self.kind = kind
         self.dataflow = check_dataflow(dataflow)
         if dataflow != "ideal" and kind != "pim":
@@ -98,6 +101,7 @@ class StageCost:
         self.layers = layers
         self.n_devices = n_devices
         self.partitioning = partitioning
+        self.channel_kv_tokens = channel_kv_tokens
         self.weight_bits = weight_bits
         self.lm_head = lm_head
         if kind in ("pim", "xpu"):
@@ -128,7 +132,7 @@ class StageCost:
         if self.kind == "pim":
             parts = self._module_group_parts(
                 pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
-                                       self.weight_bits), pim_gemv_cost, len(contexts))
+                                       self.weight_bits, self.channel_kv_tokens), pim_gemv_cost, len(contexts))
             if self.dataflow == "artifact":
                 return self._artifact_decode_s(contexts, parts)
             cost = total(parts)
@@ -137,7 +141,7 @@ class StageCost:
             # LM head is one more matrix-unit GEMM, after them
             parts = self._module_group_parts(
                 xpu_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
-                                       self.weight_bits), nmu_gemm_cost, len(contexts))
+                                       self.weight_bits, self.channel_kv_tokens), nmu_gemm_cost, len(contexts))
             cost = xpu_step_cost(parts)
         elif self.kind == "gpu":
             parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,

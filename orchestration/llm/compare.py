@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import threading
 import time
 from collections import deque
@@ -9,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
+from lolpim.orchestration.llm.bracket import (BRACKET_DEFINITION, SPEEDUP_REFERENCES, attach_bracket, bracket_lines,
+                                             bracket_runs, csv_row, ratio, table_rows)
 from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
@@ -26,12 +30,12 @@ TABLE_COLUMNS = (
     ("module_utilisation", "busy", "{:.1%}"),
     ("energy_per_token_j", "J/token", "{:.3f}"),
     ("tokens_per_s_per_w", "tok/s/W", "{:.3f}"),
-    ("speedup", "LoL-PIM speedup", "{:.2f}x"),
+    ("speedup", "speedup", "{:.2f}x"),   # LoL-PIM's speedup over the row: SPEEDUP_DEFINITION
     ("preemptions", "preempt", "{}"),
 )
 # with prefill = before no prompt is simulated: first token - arrival is the wait for KV memory
 QUEUE_COLUMN = ("queue_wait_mean_s", "queue wait s", "{:.2f}")
-SPEEDUP_DEFINITION = ("LoL-PIM speedup = LoL-PIM's tok/s / the row's tok/s, same trace "
+SPEEDUP_DEFINITION = ("speedup = LoL-PIM's tok/s / the row's tok/s, same trace "
                       "(tok/s = output tokens / (last finish - first arrival))")
 ENERGY_DEFINITION = ("J/token = the stages' decode energy / output tokens (no prefill, no idle power; "
                      "docs/lolpim-system.md)")
@@ -61,16 +65,21 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     orchestration/llm/timeline.TimelineCollector: it turns recording on and keeps each run's records."""
     trace = make_trace(cfg, seed)
     model = resolve(cfg)   # the model is loaded once for every system
+    kinds = [SystemKind(k) for k in kinds]
     built = [build(kind, cfg, trace, seed, model) for kind in kinds]   # config errors surface before any run
     if timeline is not None:
         built = timeline.prepare(built)
+    # each baseline's bracket ends that differ from the row's own config run as well (no timeline)
+    extra = bracket_runs(cfg, kinds)
+    rows = len(built)
+    built += [build(kinds[i], end_cfg, trace, seed, model) for i, _end, end_cfg in extra]
     total_tokens = int(trace.output_tokens.sum()) * len(built)
     bar = Progress("simulating", total=1.0, enabled=show_progress)
-    done_events: dict[str, int] = {}
+    done_events: dict[int, int] = {}
 
-    def progress(kind):
+    def progress(key):
         def update(_t, n):
-            done_events[kind] = n
+            done_events[key] = n
             # about six events per output token per system: a rough but monotone estimate
             bar.update(min(0.99, sum(done_events.values()) / (6.0 * total_tokens + 1)),
                        f"{sum(done_events.values())} events")
@@ -79,9 +88,9 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     def simulate(system, executor=None):
         if executor is None:
             executor = make_executor(executor_name, address, max_processes=max_processes, max_window_ps=RAY_WINDOW_PS)
-        executor.progress = progress(system.kind)
+        executor.progress = progress(id(system))
         run = executor.run(system.spec)
-        if timeline is not None:
+        if timeline is not None and any(system is b for b in built[:rows]):
             timeline.collect(system, run)
         return summarise(system, run)
 
@@ -97,13 +106,18 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             for i, system in enumerate(built):
                 summaries[i] = simulate(system)
     except KeyboardInterrupt:   # Ctrl-C: stop now, and keep the systems that finished
-        unfinished = [b.kind for b, s in zip(built, summaries) if s is None]
+        unfinished = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None]   # rows, not ends
     finally:
         bar.close()
-    summaries = [s for s in summaries if s is not None]
-    base = next((s for s in summaries if s["system"] == "lolpim"), None)
+    ends = {(i, end): s for (i, end, _), s in zip(extra, summaries[rows:])}
+    summaries = [s for s in summaries[:rows] if s is not None]
+    reference = next((s for k in SPEEDUP_REFERENCES for s in summaries if s["system"] == k), None)
     for s in summaries:
-        s["speedup"] = base["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if base else math.nan
+        s["speedup"] = ratio(reference, s)
+    if reference is not None and unfinished is None:
+        for i, s in enumerate(summaries):
+            if kinds[i] in BASELINE_ENDS and cfg.bracket:
+                attach_bracket(s, kinds[i], cfg, {end: ends.get((i, end), s) for end in BRACKET_ENDS}, reference)
     result = {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
             "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
             "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
@@ -111,6 +125,8 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             "hardware": {s["system"]: s["hardware"]["label"] for s in summaries},
             "speedup_definition": SPEEDUP_DEFINITION, "energy_definition": ENERGY_DEFINITION,
             "power_definition": POWER_DEFINITION,
+            "speedup_reference": reference["system"] if reference else None,
+            "bracket_definition": BRACKET_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
@@ -185,10 +201,11 @@ def _side_by_side(built: list, simulate, address, new_executor, when_idle, summa
 def format_table(result: dict) -> str:
     cols = columns(result)
     rows = [[c[1] for c in cols]]
-    for s in result["systems"]:
+    lines_of = table_rows(result)
+    for label, s in lines_of:
         row = []
         for col in cols:
-            value = s.get(col[0])
+            value = label if col[0] == "system" else s.get(col[0])
             if value is None or isinstance(value, float) and math.isnan(value):
                 row.append("-")
                 continue
@@ -204,21 +221,28 @@ def format_table(result: dict) -> str:
             f"mean output {result['mean_output_tokens']:.0f} tokens), executor {result['executor']}")
     head += "\n" + (DECODE_ONLY if result.get("decode_only") else f"prefill simulated (prefill = {result['prefill']})")
     # each system's description starts with its hardware (devices x preset, GiB of each memory)
-    name_width = max([8] + [len(s["system"]) for s in result["systems"]])
-    desc = "\n".join(f"  {s['system']:{name_width}s} {s['description']}" for s in result["systems"])
-    foot = SPEEDUP_DEFINITION + "\n" + ENERGY_DEFINITION + "\n" + POWER_DEFINITION
+    name_width = max([8] + [len(label) for label, _ in lines_of])
+    # a description longer than the table wraps under itself (the table stays within 120 columns)
+    desc = "\n".join("\n".join(textwrap.wrap(s["description"], 120, initial_indent=f"  {label:{name_width}s} ",
+                                             subsequent_indent=" " * (name_width + 3)))
+                     for label, s in lines_of)
+    reference = result.get("speedup_reference")
+    foot = (SPEEDUP_DEFINITION if reference in (None, "lolpim")
+            else SPEEDUP_DEFINITION.replace("LoL-PIM's tok/s", f"{reference}'s tok/s"))
+    foot += "\n" + ENERGY_DEFINITION + "\n" + POWER_DEFINITION
+    bracket = bracket_lines(result)
+    if bracket:
+        foot += "\n" + "\n".join(bracket) + "\n" + BRACKET_DEFINITION
     rates = {s["system"]: s["throughput_tokens_per_s"] for s in result["systems"]}
     if "lolpim-xpu" in rates and "neupims" in rates:   # the xPU+PIM pair: LoL-PIM's techniques on one module
         foot += (f"\nxPU+PIM: lolpim-xpu / neupims = {rates['lolpim-xpu'] / rates['neupims']:.2f}x tok/s, "
-                 "same module and trace")
+                 "same trace, the neupims row's config")
     return f"{head}\n{desc}\n\n" + "\n".join(lines) + "\n" + foot
 
 
 def write_outputs(result: dict, out: Path) -> list[Path]:
     paths = [write_json(out / "comparison.json", result),
-             write_csv(out / "comparison.csv", [dict({k: v for k, v in s.items() if k != "per_request"},
-                                                     hardware=(s.get("hardware") or {}).get("label", ""))
-                                                for s in result["systems"]]),
+             write_csv(out / "comparison.csv", [csv_row(s) for s in result["systems"]]),
              write_csv(out / "requests.csv", [dict(system=s["system"], **r) for s in result["systems"]
                                               for r in s["per_request"]])]
     paths.append(plot(result, out / "comparison.png"))
@@ -273,8 +297,10 @@ def plot(result: dict, path: Path) -> Path:
             ax.bar_label(bars, fmt=fmt, fontsize=8)
         if key == "throughput_tokens_per_s":
             for xi, s in zip(x, systems):
-                if s["system"] != "lolpim" and not math.isnan(s["speedup"]):
-                    ax.annotate(f"LoL-PIM {s['speedup']:.2f}x", (xi, 0), xytext=(0, 4), textcoords="offset points",
+                if s["system"] != result.get("speedup_reference") and not math.isnan(s["speedup"]):
+                    text = (f"LoL-PIM {s['speedup']:.2f}x" if "speedup_bracket" not in s else
+                            "LoL-PIM [{:.2f}x,\n{:.2f}x]".format(*s["speedup_bracket"]))
+                    ax.annotate(text, (xi, 0), xytext=(0, 4), textcoords="offset points",
                                 ha="center", fontsize=7, color="white")
         ax.set_xticks(x, labels, fontsize=7)
         ax.set_ylabel(label)
@@ -282,9 +308,11 @@ def plot(result: dict, path: Path) -> Path:
     mode = "decode-only (prefill = before)" if result.get("decode_only") else f"prefill = {result['prefill']}"
     fig.suptitle(f"{result['model']}, {result['trace']} ({result['requests']} requests, mean input "
                  f"{result['mean_input_tokens']:.0f}, mean output {result['mean_output_tokens']:.0f} tokens), {mode}")
-    fig.text(0.5, 0.005, SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION + "\n" + POWER_DEFINITION,
-             ha="center", va="bottom", fontsize=8)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    foot = SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION + "\n" + POWER_DEFINITION
+    if any("speedup_bracket" in s for s in systems):   # the bars are the rows' own runs
+        foot += ".\nLoL-PIM [a, b]: " + BRACKET_DEFINITION
+    fig.text(0.5, 0.005, foot, ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

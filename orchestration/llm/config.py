@@ -47,6 +47,9 @@ class RunConfig:
     prefill: Prefill = Prefill.BEFORE
     prefill_gpu: str = "a100-80gb"
     systems: tuple[SystemKind, ...] = DEFAULT_COMPARE   # which systems "compare" runs
+    # a comparison also runs each baseline at both ends of its bracket (BASELINE_ENDS: as published,
+    # at its best) and reports LoL-PIM's speedup over it as [vs best, vs published]
+    bracket: bool = True
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     lolpim: LolpimSystemConfig = field(default_factory=LolpimSystemConfig)
     cent: CentSystemConfig = field(default_factory=CentSystemConfig)

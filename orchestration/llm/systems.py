@@ -43,6 +43,7 @@ class BuiltSystem:
     hardware: dict | None = None   # what the system really has: see hardware()
     decode_only: bool = False      # prefill = before: prompts are not simulated
     settings: dict | None = None   # choices recorded in the run JSON (gpu-pim: attention placement)
+    attention_mapping: str | None = None   # PIM systems: how attention is laid over the channels
 
 
 def hardware(*groups: tuple[int, str, str, float, float]) -> dict:
@@ -165,10 +166,11 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     if auto:
         shape += f" [chosen: {auto.summary()}]"
     hw = hardware((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
-    desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.partitioning}, {microbatches} micro-batches"
+    desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches"
     if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
         desc += f", {sub.dataflow} dataflow"
-    return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE)
+    return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE,
+                       attention_mapping=str(sub.attention_mapping))
 
 
 def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
@@ -272,6 +274,7 @@ def summarise(built: BuiltSystem, run) -> dict:
     alloc_util = float(np.mean([d["allocated_chunk_s"] / (d["capacity_chunks"] * duration) for d in dpas]))
     return {
         "system": str(built.kind), "description": built.description,
+        "attention_mapping": built.attention_mapping,
         "requests": int(len(generated)), "output_tokens": int(generated.sum()),
         "makespan_s": makespan,
         "throughput_tokens_per_s": float(generated.sum() / makespan),

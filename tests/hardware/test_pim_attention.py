@@ -140,3 +140,63 @@ def test_decode_call_returns_plain_numbers():
     for cost in parts.values():
         assert isinstance(cost.time_s, float) and cost.time_s > 0
     assert parts["attention"].detail["partitioning"] == "head-first"
+
+
+# --- request-per-channel (NeuPIMs' artifact: a whole request in one channel, greedy least-loaded) ----
+
+NEUPIMS = load_pim_module("neupims-hbm2-module")
+
+
+def _pim_s(spec, model, contexts, channel_tokens=0) -> float:
+    """The GEMV time of the most loaded channel (softmax and reduction left out)."""
+    d = pim_attention_cost(spec, model, contexts, "request-per-channel", channel_tokens).detail
+    return d["qk_s"] + d["sv_s"]
+
+
+def test_request_per_channel_puts_all_of_a_requests_kv_heads_in_one_channel():
+    one = pim_attention_cost(NEUPIMS, LLAMA8, [16384], "request-per-channel")
+    hf = pim_attention_cost(NEUPIMS, LLAMA8, [16384], "head-first")
+    assert one.detail["channels_busy_fraction"] == pytest.approx(1 / 32)
+    assert hf.detail["channels_busy_fraction"] == pytest.approx(8 / 32)   # one channel per KV head
+    # the same KV is read either way; one channel does all 8 heads' GEMVs one after another
+    assert one.bytes_moved == pytest.approx(hf.bytes_moved)
+    assert one.detail["qk_s"] + one.detail["sv_s"] == pytest.approx(8 * (hf.detail["qk_s"] + hf.detail["sv_s"]))
+
+
+def test_request_per_channel_places_the_longest_request_first_on_the_least_loaded_channel():
+    from dataclasses import replace
+    two = replace(NEUPIMS, channels=2)
+    alone = {c: _pim_s(two, LLAMA8, [c]) for c in (6000, 5000, 4000, 3000)}
+    # longest first onto the least loaded: 6000 | 5000, then 4000 -> the 5000 channel, 3000 -> the 6000 one
+    greedy = max(alone[6000] + alone[3000], alone[5000] + alone[4000])
+    in_order = max(alone[6000] + alone[4000], alone[5000] + alone[3000])   # round-robin would be slower
+    assert _pim_s(two, LLAMA8, [3000, 6000, 4000, 5000]) == pytest.approx(greedy)
+    assert greedy < in_order
+    # the request order does not matter (longest first), and 32 equal requests fill 32 channels
+    assert _pim_s(two, LLAMA8, [6000, 5000, 4000, 3000]) == pytest.approx(greedy)
+    full = pim_attention_cost(NEUPIMS, LLAMA8, [4096] * 32, "request-per-channel").detail
+    assert full["channels_busy_fraction"] == pytest.approx(1.0)
+    assert _pim_s(NEUPIMS, LLAMA8, [4096] * 33) == pytest.approx(2 * _pim_s(NEUPIMS, LLAMA8, [4096] * 32))
+
+
+def test_a_request_longer_than_a_channel_spans_the_fewest_channels_that_hold_it():
+    ctx = 1_000_000
+    whole = pim_attention_cost(NEUPIMS, LLAMA8, [ctx], "request-per-channel")
+    spread = pim_attention_cost(NEUPIMS, LLAMA8, [ctx], "request-per-channel", channel_tokens=100_000)
+    assert spread.detail["channels_busy_fraction"] == pytest.approx(10 / 32)
+    assert 8 < (whole.detail["qk_s"] + whole.detail["sv_s"]) / (spread.detail["qk_s"] + spread.detail["sv_s"]) < 11
+    assert spread.detail["reduction_s"] > 0 == whole.detail["reduction_s"]    # the pieces' SV partial sums
+    # a limit the request fits changes nothing; token-centric stays faster than any request mapping
+    assert pim_attention_cost(NEUPIMS, LLAMA8, [ctx], "request-per-channel", ctx).time_s == pytest.approx(whole.time_s)
+    assert pim_attention_cost(NEUPIMS, LLAMA8, [ctx], "token-centric").time_s < spread.time_s
+
+
+def test_neupims_hbm2_preset_is_the_artifacts_memory():
+    """NeuPIMs artifact (configs/memory_configs/neupims.json, HBM2_8Gb_x128_dualpim.ini): 32 channels
+    x 32 banks, 1 KB pages, 32 GB, 16 multipliers per bank, tCK 1 ns."""
+    assert (NEUPIMS.channels, NEUPIMS.banks_per_channel, NEUPIMS.row_bytes) == (32, 32, 1024)
+    assert NEUPIMS.capacity_bytes == 32 * 2**30 and NEUPIMS.mac_lanes_per_bank == 16 and NEUPIMS.tck_s == 1e-9
+    # half the internal bandwidth of LoL-PIM v3's Table IV NeuPIMs module (AiM timing)
+    table_iv = load_pim_module("neupims-module")
+    assert NEUPIMS.channel_internal_bandwidth_bytes_per_s == pytest.approx(
+        table_iv.channel_internal_bandwidth_bytes_per_s / 2)

@@ -6,8 +6,10 @@ from lolpim.hardware.pim import WEIGHT_FORMAT_BITS, load_pim_module, pim_module_
 
 
 def test_presets_listed_and_unknown_name_lists_them():
-    assert pim_module_names() == ["aim-gddr6", "cent-module", "lolpim-module", "lolpim-xpu-module", "neupims-module"]
-    with pytest.raises(ParameterError, match="aim-gddr6, cent-module, lolpim-module, lolpim-xpu-module, neupims-module"):
+    assert pim_module_names() == ["aim-gddr6", "cent-module", "lolpim-module", "lolpim-xpu-module",
+                                  "neupims-hbm2-module", "neupims-module"]
+    with pytest.raises(ParameterError, match="aim-gddr6, cent-module, lolpim-module, lolpim-xpu-module, "
+                                                 "neupims-hbm2-module, neupims-module"):
         load_pim_module("hbm-pim")
 
 

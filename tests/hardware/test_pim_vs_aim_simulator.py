@@ -96,7 +96,12 @@ def test_the_data_covers_the_required_grid():
     assert all(set(r["sim"]) == {"as_is", "no_mode_switch"} for r in DATA["rows"])
 
 
-@pytest.mark.parametrize("name", pim_module_names())
+# every preset built on the AiM device; neupims-hbm2-module is NeuPIMs' own HBM2 memory (its
+# artifact's timing file), the published end of the NeuPIMs baseline, not an AiM device
+AIM_PRESETS = [n for n in pim_module_names() if n != "neupims-hbm2-module"]
+
+
+@pytest.mark.parametrize("name", AIM_PRESETS)
 def test_every_preset_carries_the_simulators_current_aim_timing(name):
     """The presets' DRAM timing is GDDR6_AiM_timing of the simulator commit the data was made
     with (read from its source by the benchmark). Regenerating the data from a simulator whose

@@ -1,5 +1,6 @@
-"""The long-context study (issue 16): its MAC count, its protocol, and the LoL-PIM v3 rows
-`lolpim validate` prints (orchestration/anchors/long_context.py):
+"""The long-context study (issue 16): its MAC count, its protocol (each baseline at both ends of
+its bracket, issue 21), and the LoL-PIM v3 rows `lolpim validate` prints
+(orchestration/anchors/long_context.py), each against the baseline as published:
 - LoL-PIM / CENT at 1M tokens, Llama-3.1-70B: 46.6x within 30%;
 - LoL-PIM (xPU+PIM) / NeuPIMs at 1M: 5.0x within 30%, and up to 8.4x over the study (30%);
 - CENT's MAC utilisation at 1M: ~2%, within 1 point.
@@ -56,6 +57,29 @@ def test_each_baseline_is_credited_with_its_best_width():
     assert result.runs["lolpim"].mac_utilisation > 0 and result.runs["lolpim-xpu"].mac_utilisation is None
     assert result.ratio("lolpim", "cent") == pytest.approx(
         result.runs["lolpim"].throughput_tokens_per_s / result.runs["cent"].throughput_tokens_per_s)
+
+
+def test_each_baseline_runs_at_both_ends_of_its_bracket():
+    """Issue 21: each baseline as published and at its best, each end at its best width; the
+    ratio is [vs best, vs published], never with the best end slower than the published one."""
+    case = StudyCase("test", "llama3.1-8b", "fixed", 64.0, requests=4, output_tokens=4, input_tokens=8000)
+    result = run_case(case)
+    mappings = {name: run.attention_mapping for name, run in result.runs.items()}
+    assert mappings == {"lolpim": "token-centric", "cent": "head-first", "cent best": "token-centric",
+                        "lolpim-xpu": "token-centric", "neupims": "request-per-channel",
+                        "neupims best": "token-centric"}
+    assert result.runs["neupims"].end == "published" and result.runs["neupims best"].end == "best"
+    assert "neupims-hbm2-module" in result.runs["neupims"].description
+    for system, baseline in (("lolpim", "cent"), ("lolpim-xpu", "neupims"), ("lolpim", "neupims")):
+        vs_best, vs_published = result.bracket(system, baseline)
+        assert vs_best <= vs_published
+        assert vs_published == pytest.approx(result.ratio(system, baseline))
+        best = max(result.runs[baseline].throughput_tokens_per_s,
+                   result.runs[f"{baseline} best"].throughput_tokens_per_s)
+        assert vs_best == pytest.approx(result.runs[system].throughput_tokens_per_s / best)
+    # GQA at 8K tokens: a token spread over the channels beats head-first and a request per channel
+    assert result.bracket("lolpim", "cent")[0] < result.bracket("lolpim", "cent")[1]
+    assert result.bracket("lolpim-xpu", "neupims")[0] < result.bracket("lolpim-xpu", "neupims")[1]
 
 
 @pytest.mark.slow

@@ -1,0 +1,117 @@
+"""Every baseline at both ends of its bracket (issue 21): which extra runs a comparison needs,
+and LoL-PIM's speedup over each baseline as [vs best, vs published] for the JSON, CSV and table.
+
+The ends are data (hardware/systems/config.py BASELINE_ENDS); orchestration/llm/compare.py runs
+them beside the rows and calls attach_bracket on each bracketed row.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
+from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+
+# what "LoL-PIM" is in the speedups: the first of these the run has
+SPEEDUP_REFERENCES = (SystemKind.LOLPIM, SystemKind.LOLPIM_XPU)
+BRACKET_DEFINITION = ("speedup bracket = [vs the baseline at its best, vs the baseline as published] "
+                      "(hardware/systems/config.py BASELINE_ENDS)")
+
+
+def end_config(cfg: RunConfig, kind: SystemKind, end: str) -> RunConfig:
+    """``cfg`` with baseline ``kind``'s table set to one end of its bracket (BASELINE_ENDS)."""
+    table = SYSTEM_TABLES[kind]
+    return replace(cfg, **{table: replace(getattr(cfg, table), **BASELINE_ENDS[kind][end])})
+
+
+def bracket_runs(cfg: RunConfig, kinds) -> list[tuple[int, str, RunConfig]]:
+    """(row index, end, config) of every bracket end a comparison must run besides its rows: for
+    each baseline with BASELINE_ENDS, the ends whose config differs from the row's own, when the
+    run has a LoL-PIM system to compare with and ``cfg.bracket`` is on."""
+    if not cfg.bracket or not any(k in kinds for k in SPEEDUP_REFERENCES):
+        return []
+    out = []
+    for i, kind in enumerate(kinds):
+        for end in BRACKET_ENDS if kind in BASELINE_ENDS else ():
+            end_cfg = end_config(cfg, kind, end)
+            table = SYSTEM_TABLES[kind]
+            if getattr(end_cfg, table) != getattr(cfg, table):
+                out.append((i, end, end_cfg))
+    return out
+
+
+def ratio(reference: dict | None, s: dict) -> float:
+    return reference["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if reference else math.nan
+
+
+def attach_bracket(s: dict, kind: SystemKind, cfg: RunConfig, runs: dict, reference: dict) -> None:
+    """Give baseline row ``s`` its bracket: ``bracket`` {end: that end's run (the row's own summary
+    where the row is that end), its config keys and LoL-PIM's speedup over it} and
+    ``speedup_bracket`` [vs best, vs published]. A best end slower than the published one on this
+    run is not credited: the published run counts as best too (``best_not_faster``)."""
+    table = SYSTEM_TABLES[kind]
+    own = getattr(cfg, table)
+    bracket = {}
+    for end in BRACKET_ENDS:
+        run = runs[end]
+        entry = {k: v for k, v in run.items() if k != "per_request"}
+        entry.update(end_config=dict(BASELINE_ENDS[kind][end]), is_row=run is s,
+                     speedup=ratio(reference, run))
+        bracket[end] = entry
+    published, best = bracket["published"], bracket["best"]
+    if best["throughput_tokens_per_s"] < published["throughput_tokens_per_s"]:
+        bracket["best"] = dict(published, end_config=best["end_config"], best_not_faster={
+            "name": _end_name(best), "attention_mapping": best["attention_mapping"],
+            "throughput_tokens_per_s": best["throughput_tokens_per_s"]})
+    s["bracket"] = bracket
+    s["row_end"] = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
+    s["speedup_bracket"] = [bracket["best"]["speedup"], bracket["published"]["speedup"]]
+
+
+def table_rows(result: dict) -> list[tuple[str, dict]]:
+    """(label, summary) of every line of the table: each system, and under a bracketed baseline
+    the end(s) of its bracket that are not the row itself ("cent best")."""
+    out = []
+    for s in result["systems"]:
+        out.append((s["system"], s))
+        for other, run in s.get("bracket", {}).items():
+            if not run["is_row"]:
+                out.append((f"{s['system']} {other}", run))
+    return out
+
+
+def _end_name(end: dict) -> str:
+    """What distinguishes a bracket end, in a word: its attention mapping (PIM systems) or the
+    values of its config keys."""
+    return end.get("attention_mapping") or "/".join(str(v) for v in end["end_config"].values())
+
+
+def bracket_lines(result: dict) -> list[str]:
+    lines = []
+    for s in result["systems"]:
+        if "speedup_bracket" not in s:
+            continue
+        best, published = s["bracket"]["best"], s["bracket"]["published"]
+        lo, hi = s["speedup_bracket"]
+        pub = f"published {_end_name(published)} {published['throughput_tokens_per_s']:.1f} tok/s"
+        if "best_not_faster" in best:
+            slower = best["best_not_faster"]
+            ends = (f"{pub}, also best ({slower['name']}: {slower['throughput_tokens_per_s']:.1f} tok/s)")
+        else:
+            ends = f"best {_end_name(best)} {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
+        row = "" if s.get("row_end") is None else f"; row = {s['row_end']}"
+        lines.append(f"  {s['system']}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}")
+    if not lines:
+        return []
+    return [f"{result['speedup_reference']} speedup bracket [vs best, vs published]:", *lines]
+
+
+def csv_row(s: dict) -> dict:
+    """A system's CSV row: flat values only (the bracket as its two speedups and the ends' mappings)."""
+    row = {k: v for k, v in s.items() if k not in ("per_request", "bracket", "speedup_bracket")}
+    row["hardware"] = (s.get("hardware") or {}).get("label", "")
+    for i, end in enumerate(BRACKET_ENDS):
+        bracket = s.get("bracket", {}).get(end, {})
+        row[f"speedup_vs_{end}"] = s["speedup_bracket"][i] if "speedup_bracket" in s else ""
+        row[f"attention_mapping_{end}"] = bracket.get("attention_mapping", "")
+    return row

@@ -73,6 +73,16 @@ class SystemRun:
     tried: tuple = ()           # baselines: (tensor_parallel, tok/s) of every feasible width
     attention_mapping: str = ""
     end: str = ""               # baselines: "published" or "best" (BASELINE_ENDS)
+    # mean share of the run the stages compute; mac_utilisation / module_busy is the MAC
+    # utilisation over busy module time (the definition the CENT-at-1M row checks, docs/anchors.md)
+    module_busy: float = 0.0
+
+    @property
+    def mac_utilisation_busy(self) -> float | None:
+        """Useful MAC FLOPs / (the banks' peak x modules x the time the modules compute)."""
+        if self.mac_utilisation is None or self.module_busy <= 0:
+            return None
+        return self.mac_utilisation / self.module_busy
 
 
 def end_key(baseline: str, end: str) -> str:
@@ -123,7 +133,7 @@ def _record(case: StudyCase, kind: SystemKind, summary: dict, cfg: RunConfig, tp
     return SystemRun(str(kind), summary["description"], summary["devices"], tp, summary["throughput_tokens_per_s"],
                      summary["tpot_mean_s"], summary["kv_used_utilisation"], util,
                      _attention_utilisation(build(kind, cfg, trace, 0), trace), tuple(tried),
-                     summary["attention_mapping"], end)
+                     summary["attention_mapping"], end, summary["module_utilisation"])
 
 
 def _attention_utilisation(system, trace) -> float:

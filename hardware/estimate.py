@@ -23,7 +23,7 @@ from lolpim.hardware import hbm_pim, pim
 from lolpim.hardware.cost import ZERO, OpCost, total
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import link_transfer_cost, load_link
-from lolpim.models.llm.architecture import LlmConfig, load_llm
+from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
 
 SYSTEMS = ("gpu", "gpu-pim", "pim")
 PARTS = gpu_model.STEP_PARTS
@@ -88,6 +88,7 @@ def estimate(system: str, model: str | LlmConfig, batch: int = 1, context: int =
     batch = _positive_int("batch", batch)
     context = _positive_int("context", context)
     modules = _positive_int("modules", modules)
+    check_context(cfg, context, "context", "a prompt" if prefill else "a KV cache", model_key="--model")
     if layers is not None:
         layers = _positive_int("layers", layers)
         if layers > cfg.layers:

@@ -31,6 +31,12 @@ class Admission(StrEnum):
     VLLM = "vllm"                 # every waiting request that fits the KV memory and the step's budgets
 
 
+class AllReduce(StrEnum):
+    # a GPU group's tensor-parallel all-reduce (hardware/links.py)
+    NCCL_RING = "nccl-ring"             # NCCL, published latencies for small messages
+    CUSTOM_ONESHOT = "custom-oneshot"   # vLLM / TensorRT-LLM one-shot kernel (NCCL where that is faster)
+
+
 class Partitioning(StrEnum):
     TOKEN_CENTRIC = "token-centric"
     HEAD_FIRST = "head-first"
@@ -174,6 +180,7 @@ class GpuSystemConfig(EnumFields):
     # vLLM's max_num_batched_tokens: tokens one step may compute (decode tokens, plus prompt
     # tokens when prompts are prefilled inline); 8192 = vLLM 0.9's default on A100 (offline LLM class)
     max_num_batched_tokens: int = field(default=8192, metadata={"min": 1, "max": 10_000_000})
+    allreduce: AllReduce = AllReduce.NCCL_RING
 
 
 @dataclass(frozen=True)
@@ -187,3 +194,4 @@ class GpuPimSystemConfig(EnumFields):
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})
     max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})   # vLLM's max_num_seqs
     max_num_batched_tokens: int = field(default=8192, metadata={"min": 1, "max": 10_000_000})   # as gpu's
+    allreduce: AllReduce = AllReduce.NCCL_RING

@@ -194,7 +194,8 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     chunk = sub.block_tokens * model.kv_bytes_per_token()
     dpa = (DpaMemory(int(kv_bytes // chunk), sub.block_tokens),)
     check_fits(trace, dpa, where)
-    cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n)
+    cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
+                     allreduce=str(sub.allreduce))
     if kind == SystemKind.GPU_PIM:
         cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device)
     host_link = load_link("pcie-gen5-x16")

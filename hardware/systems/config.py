@@ -181,6 +181,7 @@ class GpuSystemConfig(EnumFields):
     # tokens when prompts are prefilled inline); 8192 = vLLM 0.9's default on A100 (offline LLM class)
     max_num_batched_tokens: int = field(default=8192, metadata={"min": 1, "max": 10_000_000})
     allreduce: AllReduce = AllReduce.NCCL_RING
+    admission: Admission = Admission.VLLM     # even-growth: the old one-per-step rule, as a control
 
 
 @dataclass(frozen=True)
@@ -195,3 +196,4 @@ class GpuPimSystemConfig(EnumFields):
     max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})   # vLLM's max_num_seqs
     max_num_batched_tokens: int = field(default=8192, metadata={"min": 1, "max": 10_000_000})   # as gpu's
     allreduce: AllReduce = AllReduce.NCCL_RING
+    admission: Admission = Admission.VLLM

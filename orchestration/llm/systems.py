@@ -203,7 +203,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     # GPUs page their KV dynamically and admit as vLLM does; they run one batch: one "micro-batch"
     system = _assemble(kind, model, trace, seed, Serving(
         (cost,), host_link, host_link, dpa, KvMode.DYNAMIC, 1, sub.max_batch_requests, kv_total, None,
-        cfg.prefill == Prefill.BEFORE, Admission.VLLM, sub.max_num_batched_tokens))
+        cfg.prefill == Prefill.BEFORE, sub.admission, sub.max_num_batched_tokens))
     return BuiltSystem(kind, system, desc, 1, kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE)
 
 

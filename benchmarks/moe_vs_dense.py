@@ -49,7 +49,8 @@ MODELS = ((MIXTRAL, "Mixtral-8x7B (MoE, 8 experts, top-2)"),
 HARDWARE = ("pim_capacity_gb=256", "lolpim.module=lolpim-module", "gpu.device=a100-80gb", "gpu.count=4")
 # Small fixed-length workloads (closed loop, prompts prefilled before decode): a few long
 # requests, and more shorter ones (a larger batch activates more of Mixtral's experts per step).
-WORKLOADS = ((16, 8192, 32), (64, 2048, 32))      # (requests, prompt tokens, output tokens)
+# The long one reaches Llama-2's 4,096-token maximum context (4,064 prompt + 32 output).
+WORKLOADS = ((16, 4064, 32), (64, 2048, 32))      # (requests, prompt tokens, output tokens)
 SYSTEMS = ("lolpim", "gpu")
 HEAD = ["requests x (prompt + output) tokens", "model", "params stored / per token (B)", "KV per token (KiB)",
         "LoL-PIM tok/s", "LoL-PIM modules busy", "GPU tok/s", "LoL-PIM / GPU", "LoL-PIM J/token", "GPU J/token"]

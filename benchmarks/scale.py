@@ -25,7 +25,8 @@ import subprocess
 import sys
 import time
 
-BASE = ["system=lolpim", "model=llama3.1-70b", "workload.source=fixed", "workload.input_tokens=1048576",
+# the 1M-context preset (Llama-3.1-70B shapes); 1,048,576 less the 256 output tokens: the last token reaches 1M
+BASE = ["system=lolpim", "model=llama3.1-70b-1m", "workload.source=fixed", "workload.input_tokens=1048320",
         "workload.requests=16", "workload.output_tokens=256"]
 
 

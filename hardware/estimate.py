@@ -14,7 +14,7 @@ LM head); ``layers=None`` is the whole model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from lolpim.hardware import hbm_pim, pim
 from lolpim.hardware.cost import ZERO, OpCost, total
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import link_transfer_cost, load_link
-from lolpim.models.llm.architecture import LlmConfig, load_llm
+from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
 
 SYSTEMS = ("gpu", "gpu-pim", "pim")
 PARTS = gpu_model.STEP_PARTS
@@ -81,13 +81,14 @@ def estimate(system: str, model: str | LlmConfig, batch: int = 1, context: int =
              device: str = "h200", module: str = "lolpim-module", modules: int = 1,
              layers: int | None = None, prefill: bool = False, hbm_pim_device: str = "attacc-bg",
              link: str | None = None, weight_bits: int = 16,
-             partitioning: str = "token-centric") -> Estimate:
+             partitioning: str = "token-centric", allreduce: str = "nccl-ring") -> Estimate:
     if system not in SYSTEMS:
         raise ParameterError("system", f"unknown system {system!r}; available: {', '.join(SYSTEMS)}")
     cfg = model if isinstance(model, LlmConfig) else load_llm(model)
     batch = _positive_int("batch", batch)
     context = _positive_int("context", context)
     modules = _positive_int("modules", modules)
+    check_context(cfg, context, "context", "a prompt" if prefill else "a KV cache", model_key="--model")
     if layers is not None:
         layers = _positive_int("layers", layers)
         if layers > cfg.layers:
@@ -98,7 +99,7 @@ def estimate(system: str, model: str | LlmConfig, batch: int = 1, context: int =
                   layers=layers, modules=modules)
 
     if system in ("gpu", "gpu-pim"):
-        spec = gpu_model.load_gpu(device)
+        spec = replace(gpu_model.load_gpu(device), allreduce=allreduce)
         if system == "gpu":
             if prefill:
                 parts = gpu_model.gpu_prefill_cost(spec, cfg, contexts, modules, layers, weight_bits)

@@ -193,10 +193,22 @@ def split_attention(gpu: GpuSpec, pim: HbmPimSpec, model: LlmConfig, contexts_to
         split = AttentionSplit(g, tokens - g, gpu_model.group_cost(attention, n_gpus), xfer)
         return attention.time_s + xfer.time_s, split
 
-    # the two times as lines a + b * tokens; where they meet, both finish together
-    a_g, b_g, a_p, b_p = _attention_lines(gpu, pim, model, n_gpus, batch)
-    meet = (a_p - a_g + b_p * tokens) / (b_g + b_p) if b_g + b_p > 0 else hi
-    candidates = dict.fromkeys([hi, lo, min(hi, max(lo, math.floor(meet))), min(hi, max(lo, math.ceil(meet)))])
+    # the GPUs' time rises with their share and HBM-PIM's falls, so the best split is one end of
+    # the allowed range or where the two times cross. The GPU time is not affine in its tokens
+    # (the A100's attention efficiency grows with the bytes a call reads), so the crossing is found
+    # by bisection on the exact costs rather than by intersecting two lines.
+    def gpu_first(g: int) -> bool:
+        return on_gpu(g).time_s >= on_pim(tokens - g).time_s if g else False
+
+    a, b = lo, hi
+    if b > a and gpu_first(b):
+        while b - a > 1:                # invariant: gpu_first(b), and not gpu_first(a) unless a == lo
+            mid = (a + b) // 2
+            if gpu_first(mid):
+                b = mid
+            else:
+                a = mid
+    candidates = dict.fromkeys([hi, lo, a, b])
     return min((priced(g) for g in candidates), key=lambda ts: ts[0])[1]
 
 

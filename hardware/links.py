@@ -6,7 +6,17 @@ A message of b bytes over a link costs
 
 where ``bandwidth_bytes_per_s`` is the raw rate in one direction and ``payload_efficiency``
 is the share of it left for payload once packet headers, flits and flow control are paid.
-Collectives (ring all-reduce, all-gather) are built from such messages.
+
+Collectives over n devices (all-reduce, all-gather of a b-byte buffer):
+- on a link whose preset gives published collective latencies (NVLink), as the libraries run
+  them: "nccl-ring" costs a fixed latency growing with n, taken from published NCCL all-reduce
+  times for small messages, plus the ring's 2(n-1)/n x b (all-gather (n-1)/n x b) at the
+  payload bandwidth; "custom-oneshot" (vLLM / TensorRT-LLM style one-shot kernels: every GPU
+  reads the n-1 peer buffers and sums them) costs its own published latency plus (n-1) x b at
+  the payload bandwidth, and falls back to NCCL where that is faster (large messages), as
+  serving stacks choose per message size;
+- on any other link (PCIe, CXL): a ring of 2(n-1) (all-gather n-1) messages of b/n, each
+  priced as above.
 Presets: hardware/presets/link/*.toml, each naming its sources.
 """
 from __future__ import annotations
@@ -16,6 +26,8 @@ from dataclasses import dataclass
 from lolpim.hardware.cost import ZERO, OpCost
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_fraction, require_positive
+
+ALLREDUCE_ALGORITHMS = ("nccl-ring", "custom-oneshot")
 
 
 @dataclass(frozen=True)
@@ -27,10 +39,17 @@ class LinkSpec:
     message_overhead_s: float      # fixed software / DMA / protocol cost per message
     energy_pj_per_bit: float       # transfer energy per payload bit
     source: str = ""
+    # published collective latencies (0: none; collectives are then rings of messages)
+    nccl_latency_s: float = 0.0              # NCCL all-reduce of a small buffer over 2 devices
+    nccl_latency_per_device_s: float = 0.0   # added per device beyond 2
+    oneshot_latency_s: float = 0.0           # one-shot custom all-reduce over 2 devices
+    oneshot_latency_per_device_s: float = 0.0
 
     def __post_init__(self):
         require_positive(self, "bandwidth_bytes_per_s", "latency_s")
-        require_positive(self, "message_overhead_s", "energy_pj_per_bit", allow_zero=True)
+        require_positive(self, "message_overhead_s", "energy_pj_per_bit", "nccl_latency_s",
+                         "nccl_latency_per_device_s", "oneshot_latency_s", "oneshot_latency_per_device_s",
+                         allow_zero=True)
         require_fraction(self, "payload_efficiency")
 
     @property
@@ -60,24 +79,66 @@ def link_transfer_cost(link: LinkSpec, bytes_: float, messages: int = 1) -> OpCo
                   detail={"link": link.name, "messages": messages})
 
 
-def allreduce_cost(link: LinkSpec, bytes_: float, n_devices: int) -> OpCost:
-    """Ring all-reduce of a ``bytes_`` buffer over ``n_devices``: 2(n-1) steps of bytes/n each.
+def check_allreduce(algorithm: str) -> str:
+    if algorithm not in ALLREDUCE_ALGORITHMS:
+        raise ParameterError("allreduce", f"got {algorithm!r}; allowed: {', '.join(ALLREDUCE_ALGORITHMS)}")
+    return algorithm
+
+
+def allreduce_cost(link: LinkSpec, bytes_: float, n_devices: int, algorithm: str = "nccl-ring") -> OpCost:
+    """All-reduce of a ``bytes_`` buffer over ``n_devices`` (see the module docstring).
 
     Every device sends in every step, so the energy counts all n senders.
     """
-    return _ring(link, bytes_, n_devices, steps_per_device=2)
+    check_allreduce(algorithm)
+    if not _check_devices(n_devices) or bytes_ == 0:
+        return ZERO
+    if not link.nccl_latency_s:
+        return _ring(link, bytes_, n_devices, steps_per_device=2)
+    ring = _collective(link, "nccl-ring", _nccl_latency_s(link, n_devices),
+                       2 * (n_devices - 1) / n_devices * bytes_, n_devices)
+    if algorithm == "custom-oneshot" and link.oneshot_latency_s:
+        latency = link.oneshot_latency_s + (n_devices - 2) * link.oneshot_latency_per_device_s
+        oneshot = _collective(link, algorithm, latency, (n_devices - 1) * bytes_, n_devices)
+        if oneshot.time_s < ring.time_s:
+            return oneshot
+    return ring
 
 
 def allgather_cost(link: LinkSpec, bytes_: float, n_devices: int) -> OpCost:
-    """Ring all-gather ending with ``bytes_`` on every device: (n-1) steps of bytes/n each."""
-    return _ring(link, bytes_, n_devices, steps_per_device=1)
+    """All-gather ending with ``bytes_`` on every device: NCCL's latency plus (n-1)/n x bytes
+    where the link has published collective latencies, else a ring of (n-1) messages of bytes/n."""
+    if not _check_devices(n_devices) or bytes_ == 0:
+        return ZERO
+    if not link.nccl_latency_s:
+        return _ring(link, bytes_, n_devices, steps_per_device=1)
+    return _collective(link, "nccl-ring", _nccl_latency_s(link, n_devices),
+                       (n_devices - 1) / n_devices * bytes_, n_devices)
+
+
+def _check_devices(n_devices) -> bool:
+    """True when a collective over ``n_devices`` moves anything (more than one device)."""
+    if not isinstance(n_devices, int) or n_devices < 1:
+        raise ParameterError("n_devices", f"must be a positive integer, got {n_devices!r}")
+    return n_devices > 1
+
+
+def _nccl_latency_s(link: LinkSpec, n_devices: int) -> float:
+    return link.nccl_latency_s + (n_devices - 2) * link.nccl_latency_per_device_s
+
+
+def _collective(link: LinkSpec, algorithm: str, latency_s: float, bytes_per_device: float,
+                n_devices: int) -> OpCost:
+    """A library collective: its fixed latency plus the bytes each device receives, at the
+    payload bandwidth (every device receives at once)."""
+    stream = bytes_per_device / link.payload_bandwidth_bytes_per_s
+    sent = bytes_per_device * n_devices
+    return OpCost(latency_s + stream, bytes_moved=sent, energy_j=sent * 8 * link.energy_pj_per_bit * 1e-12,
+                  bound="io" if stream >= latency_s else "latency",
+                  detail={"link": link.name, "algorithm": algorithm, "devices": n_devices})
 
 
 def _ring(link: LinkSpec, bytes_: float, n_devices: int, steps_per_device: int) -> OpCost:
-    if not isinstance(n_devices, int) or n_devices < 1:
-        raise ParameterError("n_devices", f"must be a positive integer, got {n_devices!r}")
-    if n_devices == 1 or bytes_ == 0:
-        return ZERO
     steps = steps_per_device * (n_devices - 1)
     chunk = bytes_ / n_devices
     one = link_transfer_cost(link, chunk)

@@ -5,7 +5,10 @@ M micro-batches circulating through the pipeline. Whenever micro-batch m returns
 the last stage (one new token for each of its requests) the host:
   1. retires finished requests and frees their KV on every DPA controller;
   2. asks every DPA, in one "plan" round, to grow the requests whose next token crosses a
-     chunk boundary and to admit waiting requests (first come, first served) into m;
+     chunk boundary and to admit waiting requests (first come, first served) into m, by one of
+     two rules (``admission``): "even-growth" (pipeline-parallel PIM: no micro-batch more than
+     one request above the average) or "vllm" (every waiting request that fits the micro-batch's
+     request cap and the step's token budget, as vLLM's scheduler; KV memory is the DPAs' answer);
   3. admits what every DPA granted, preempts (recompute later) what could not grow, and
      sends m round again.
 Per request it records arrival, first-token and finish times and every inter-token
@@ -30,7 +33,7 @@ from lolpim.actors.kernel.system import frozen_params
 from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for, link_lookahead_ps
 from lolpim.actors.llm.recording import STATE_FIELDS as TIMELINE_STATE, Rec, Recording
 from lolpim.actors.llm.stage import Microbatch
-from lolpim.hardware.systems.config import EnumFields, KvMode
+from lolpim.hardware.systems.config import Admission, EnumFields, KvMode
 from lolpim.hardware.systems.stage_costs import StageSpec
 
 
@@ -91,6 +94,9 @@ class LlmHost(Recording, Actor):
         # request starts decoding at once with its prompt's KV in place
         prefill_before: bool = False
         timeline_max_events: int = 0        # --timeline: queue samples, preemptions, GPU prefills (0: off)
+        admission: Admission = Admission.EVEN_GROWTH
+        # "vllm" admission: tokens one pass may compute (vLLM's max_num_batched_tokens); 0: no budget
+        max_step_tokens: int = 0
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -114,6 +120,11 @@ class LlmHost(Recording, Actor):
         self.dynamic = params.kv_mode == KvMode.DYNAMIC
         self.microbatches = params.microbatches
         self.max_mb = params.max_microbatch_requests
+        self.admission = params.admission
+        self.max_step_tokens = params.max_step_tokens
+        # an admitted request's prompt is computed in its first pass (its tokens count against the
+        # step's budget) unless it was prefilled before decode or on an attached GPU
+        self.prompt_in_step = not params.prefill_before and params.gpu_prefill is None
         self.lookahead_ps = self.lookahead_for(params)
         self.kv_bytes_per_token = params.kv_bytes_per_token
         self.kv_capacity_bytes = params.kv_capacity_bytes
@@ -259,13 +270,36 @@ class LlmHost(Recording, Actor):
 
     # --- admission and growth -------------------------------------------------------
     def _admission_quota(self, m) -> int:
-        """Grow micro-batches evenly: none may hold more than one request above the average,
-        so memory fills the pipeline's micro-batches in step rather than the first few."""
+        """How many waiting requests (first come, first served) micro-batch ``m`` asks the DPAs to admit."""
         if self.admission_blocked:
             return 0
+        if self.admission == Admission.VLLM:
+            return self._vllm_quota(m)
+        # even growth: no micro-batch may hold more than one request above the average, so memory
+        # fills the pipeline's micro-batches in step rather than the first few
         running = int((self.status == RUNNING).sum())
         target = min(self.max_mb, math.ceil((running + 1) / self.microbatches))
         return max(0, target - len(self.members[m]))
+
+    def _vllm_quota(self, m) -> int:
+        """vLLM's rule: every waiting request, in order, while the batch stays within its request
+        cap (max_num_seqs) and the pass within its token budget (max_num_batched_tokens: one token
+        per running request first, then each newcomer's prompt if the pass computes it, else its
+        first decode token). The first request that does not fit stops the queue; a prompt larger
+        than what is left of the budget still starts alone (vLLM would chunk it over several
+        passes; here its whole prefill is priced in this one)."""
+        room = self.max_mb - len(self.members[m])
+        if not self.max_step_tokens:
+            return max(0, min(room, len(self.waiting)))
+        budget = self.max_step_tokens - len(self.members[m])
+        count = 0
+        for r in self.waiting[:max(0, room)]:
+            need = self._prompt_len(r) if self.prompt_in_step else 1
+            if need > budget:
+                return count + (1 if count == 0 and budget > 0 else 0)
+            budget -= need
+            count += 1
+        return count
 
     def _plan(self, m):
         quota = self._admission_quota(m)

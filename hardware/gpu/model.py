@@ -24,7 +24,7 @@ import numpy as np
 
 from lolpim.hardware.cost import ZERO, OpCost, total
 from lolpim.core.errors import ParameterError
-from lolpim.hardware.links import LinkSpec, allgather_cost, allreduce_cost, load_link
+from lolpim.hardware.links import LinkSpec, allgather_cost, allreduce_cost, check_allreduce, load_link
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_fraction, require_positive
 from lolpim.models.llm.architecture import LlmConfig
 
@@ -50,6 +50,13 @@ class GpuSpec:
     compute_energy_pj_per_flop: float
     tdp_w: float
     source: str = ""
+    # Decode attention's share of peak as a saturating function of the KV bytes one call reads,
+    # attention_bandwidth_efficiency / (1 + (half / kv_bytes) ** exponent), where a published
+    # measurement shows that shape (a100-80gb); 0: the fixed-overhead form, where the share grows
+    # only through attention_overhead_s (the H200 fit)
+    attention_half_efficiency_bytes: float = 0.0
+    attention_efficiency_exponent: float = 1.0
+    allreduce: str = "nccl-ring"            # tensor-parallel all-reduce: hardware/links.py ALLREDUCE_ALGORITHMS
 
     def __post_init__(self):
         require_positive(self, "peak_flops_per_s", "hbm_bandwidth_bytes_per_s", "hbm_capacity_bytes", "tdp_w")
@@ -58,6 +65,9 @@ class GpuSpec:
                          "compute_energy_pj_per_flop", allow_zero=True)
         require_fraction(self, "gemv_bandwidth_efficiency", "attention_bandwidth_efficiency",
                          "gemm_compute_efficiency", "prefill_attention_compute_efficiency")
+        require_positive(self, "attention_half_efficiency_bytes", allow_zero=True)
+        require_positive(self, "attention_efficiency_exponent")
+        check_allreduce(self.allreduce)
         if not isinstance(self.interconnect, str) or not self.interconnect:
             raise ParameterError("interconnect", "must name a link preset, e.g. 'nvlink4'")
 
@@ -118,10 +128,19 @@ def gpu_attention_kernel_cost(spec: GpuSpec, kv_tokens: float, q_heads: int, kv_
     io_bytes = 2.0 * batch * q_heads * head_dim * ACT_BYTES  # query in, output out
     flops = 4.0 * kv_tokens * q_heads * head_dim             # QK^T and SV, 2 FLOPs per MAC
     cost = _kernel(spec, kv_bytes + io_bytes, flops, spec.attention_overhead_s,
-                   spec.attention_bandwidth_efficiency, {})
+                   attention_streaming_efficiency(spec, kv_bytes), {})
     eff = kv_bytes / (spec.hbm_bandwidth_bytes_per_s * cost.time_s) if cost.time_s else 0.0
     return OpCost(cost.time_s, cost.bytes_moved, cost.flops, cost.energy_j, cost.bound,
                   {"kv_bytes": kv_bytes, "effective_bandwidth_efficiency": eff})
+
+
+def attention_streaming_efficiency(spec: GpuSpec, kv_bytes: float) -> float:
+    """The share of peak bandwidth one decode-attention call streams its ``kv_bytes`` at (before
+    its fixed overhead): the long-KV limit, or the saturating curve of a preset that has one."""
+    half = spec.attention_half_efficiency_bytes
+    if not half or kv_bytes <= 0:
+        return spec.attention_bandwidth_efficiency
+    return spec.attention_bandwidth_efficiency / (1.0 + (half / kv_bytes) ** spec.attention_efficiency_exponent)
 
 
 def gpu_prefill_attention_cost(spec: GpuSpec, prompt_tokens, q_heads: int, kv_heads: int,
@@ -218,7 +237,7 @@ def _elementwise_parts(spec: GpuSpec, model: LlmConfig, rows: int, n_gpus: int) 
 
 def _allreduces(spec: GpuSpec, model: LlmConfig, rows: int, n_gpus: int) -> OpCost:
     """Two all-reduces per layer (after the output projection and after FFN-down)."""
-    one = allreduce_cost(spec.link, rows * model.hidden * ACT_BYTES, n_gpus)
+    one = allreduce_cost(spec.link, rows * model.hidden * ACT_BYTES, n_gpus, spec.allreduce)
     return one + one
 
 

@@ -25,6 +25,18 @@ class KvMode(StrEnum):
     STATIC = "static"       # the longest context reserved on admission
 
 
+class Admission(StrEnum):
+    # how a host admits waiting requests when a micro-batch comes back (actors/llm/host.py)
+    EVEN_GROWTH = "even-growth"   # pipeline-parallel PIM: micro-batches grow in step, one request apart
+    VLLM = "vllm"                 # every waiting request that fits the KV memory and the step's budgets
+
+
+class AllReduce(StrEnum):
+    # a GPU group's tensor-parallel all-reduce (hardware/links.py)
+    NCCL_RING = "nccl-ring"             # NCCL, published latencies for small messages
+    CUSTOM_ONESHOT = "custom-oneshot"   # vLLM / TensorRT-LLM one-shot kernel (NCCL where that is faster)
+
+
 class Partitioning(StrEnum):
     TOKEN_CENTRIC = "token-centric"
     HEAD_FIRST = "head-first"
@@ -212,7 +224,13 @@ class GpuSystemConfig(EnumFields):
     count: int = field(default=0, metadata={"min": 0, "max": 1024})    # 0: capacity-matched to the PIM system
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})   # paged-KV block (vLLM: 16)
     activation_reserve_fraction: float = field(default=0.1, metadata={"min": 0.0, "max": 0.9})
+    # vLLM-style admission (docs/lolpim-system.md): vLLM's max_num_seqs, its default 256
     max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})
+    # vLLM's max_num_batched_tokens: tokens one step may compute (decode tokens, plus prompt
+    # tokens when prompts are prefilled inline); 8192 = vLLM 0.9's default on A100 (offline LLM class)
+    max_num_batched_tokens: int = field(default=8192, metadata={"min": 1, "max": 10_000_000})
+    allreduce: AllReduce = AllReduce.NCCL_RING
+    admission: Admission = Admission.VLLM     # even-growth: the old one-per-step rule, as a control
 
 
 @dataclass(frozen=True)
@@ -224,7 +242,10 @@ class GpuPimSystemConfig(EnumFields):
     # pim_capacity_gb (the LoL-PIM system's PIM capacity), as few as the preset's stack size allows
     stacks_per_device: int = field(default=0, metadata={"min": 0, "max": 64})
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})
-    max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})
+    max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})   # vLLM's max_num_seqs
+    max_num_batched_tokens: int = field(default=8192, metadata={"min": 1, "max": 10_000_000})   # as gpu's
+    allreduce: AllReduce = AllReduce.NCCL_RING
+    admission: Admission = Admission.VLLM
     attention_placement: AttentionPlacement = AttentionPlacement.BEST
     # HBM-PIM FLOPs per byte of internal bandwidth; 0: as attention_placement says (the preset's,
     # AttAcc's 1, for hbm-pim; the model's GQA group, at least the preset's, for best)

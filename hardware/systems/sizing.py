@@ -34,7 +34,7 @@ from lolpim.hardware.systems.config import (CentSystemConfig, GpuSystemConfig, L
                                             LolpimXpuSystemConfig, NeupimsSystemConfig)
 from lolpim.hardware.systems.plan import GB, gpu_kv_bytes
 from lolpim.hardware.systems.shape import choose_tensor_parallel
-from lolpim.models.llm.architecture import LlmConfig, load_llm
+from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
 from lolpim.models.llm.workload import Trace, dataset_names, dataset_trace, fixed_trace
 
 
@@ -199,6 +199,9 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
     else:
         work = dataset_trace(trace, requests, seed=seed, output_tokens=output_tokens)
     longest = int(np.max(work.input_tokens + work.output_tokens))
+    check_context(llm, longest, "context" if trace is None else "trace",
+                  "a request (--context + --output-tokens)" if trace is None else f"the longest request of trace "
+                  f"{trace} (prompt + output)", model_key="--model")
     fewest = None
     for n in range(1, max_modules + 1):
         fewest = pim_size(llm, module, n, work)

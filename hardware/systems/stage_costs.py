@@ -81,6 +81,7 @@ class StageSpec:
     gpu_kv_tokens: int = 0
     hbm_pim_kv_tokens: int = 0
     channel_kv_tokens: int = 0
+    allreduce: str = "nccl-ring"        # GPU stages: the tensor-parallel all-reduce (hardware/links.py)
 
     def build(self) -> StageCost:
         return StageCost(**{f.name: getattr(self, f.name) for f in fields(self)})
@@ -91,7 +92,8 @@ class StageCost:
                  partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
                  hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
                  system_devices: int = 0, hbm_pim_ops_per_byte: float = 0.0, gpu_kv_tokens: int = 0,
-                 hbm_pim_kv_tokens: int = 0, channel_kv_tokens: int = 0):
+                 hbm_pim_kv_tokens: int = 0, channel_kv_tokens: int = 0,
+                 allreduce: str = "nccl-ring"):
         self.kind = kind
         self.dataflow = check_dataflow(dataflow)
         if dataflow != "ideal" and kind != "pim":
@@ -109,7 +111,7 @@ class StageCost:
             self.shard = shard_model(self.model, n_devices)
             self.link = load_link(self.spec.link)   # once: a preset file read per pass cost ~40% of a TP run
         elif kind in ("gpu", "gpu-pim"):
-            self.spec = load_gpu(device)
+            self.spec = replace(load_gpu(device), allreduce=str(allreduce))
             if kind == "gpu-pim":
                 self.pim = load_hbm_pim(hbm_pim)
                 if hbm_pim_stacks:

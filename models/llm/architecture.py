@@ -188,3 +188,17 @@ def llm_from_hf(reference: str) -> LlmConfig:
     """The shapes of the model whose Hugging Face config.json ``reference`` ("hf:<path>") names."""
     fields_ = hf_model_fields(read_hf_config(reference), name=canonical_reference(reference))
     return LlmConfig(**fields_)
+
+
+def check_context(model: LlmConfig, tokens: int, key: str, what: str, model_key: str = "model") -> None:
+    """Refuse ``what`` (a request or a batch's context) of ``tokens`` tokens past the model's
+    maximum context, naming the limit and the key that raises it, ``model_key``: a preset with a
+    longer context (the long-context presets carry their own limits)."""
+    limit = model.max_context_tokens
+    if tokens <= limit:
+        return
+    longer = [n for n in preset_names() if load_llm(n).max_context_tokens >= tokens]
+    raise ParameterError(key, f"{what} reaches {tokens:,} tokens, past the {limit:,}-token maximum context of "
+                              f"{model.name} (max_context_tokens of its preset); {model_key} raises the limit: "
+                              + (f"presets that hold it: {', '.join(longer)}" if longer else "no preset holds it")
+                              + "; or shorten the requests")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from lolpim.hardware.gpu.calibration import (
     PREFILL_PATH,
+    a100_attention_predictions,
     load_microbench,
     load_prefill_parts,
     predictions,
@@ -78,7 +79,7 @@ def checks() -> list[AnchorCheck]:
     out.append(AnchorCheck("hardware", "learned GEMV bandwidth efficiency vs AttAcc GPU memory cap",
                            "AttAcc ASPLOS'24 artifact src/config.py MAX_OFF_MEM_BW_UTIL 0.85",
                            0.85, h200.gemv_bandwidth_efficiency, 0.10, kind=CONSISTENCY))
-    return out + layer_checks(h200) + h100_checks()
+    return out + layer_checks(h200) + h100_checks() + a100_checks()
 
 
 def layer_checks(spec) -> list[AnchorCheck]:
@@ -148,3 +149,23 @@ def h100_checks() -> list[AnchorCheck]:
                     f"measured here: {path} (attention_s)", 0.0, float(np.median(errors)), 0.10,
                     error_kind="bound", kind=HELD_OUT)]
 
+
+
+A100_SOURCE = ("FlashInfer blog (Ye et al., 2024-02-02), Figures 6 and 9, A100 PCIe 80GB panels, read off the "
+               "published figures: hardware/gpu/data/a100_published_decode_attention.json")
+
+
+def a100_checks() -> list[AnchorCheck]:
+    """The A100's decode attention, fitted on FlashInfer's published batch 1 and 64 rows, against
+    the rows it was not fitted on (held out), and one published figure read directly."""
+    rows = a100_attention_predictions(load_gpu("a100-80gb"))
+    held = [p for p in rows if p.held_out and "vllm" not in p.label]
+    long = next(p for p in rows if p.label.endswith("flashinfer H=32 KVH=32 B=1 L=65536"))
+    return [
+        AnchorCheck("hardware", f"A100 held-out decode-attention time, median |error| ({len(held)} rows: "
+                                "batch 16, GQA batch 64)", A100_SOURCE + " (held-out rows)", 0.0,
+                    float(np.median([abs(p.error) for p in held])), 0.10, error_kind="bound", kind=HELD_OUT),
+        AnchorCheck("hardware", "A100 decode attention, batch 1 at 64K tokens (fit row), time",
+                    A100_SOURCE + " (Figure 6: 87% of peak)", long.measured * 1e6, long.predicted * 1e6, 0.10,
+                    unit=" us", note="a calibration row: checks the preset, not a prediction", kind=CALIBRATION),
+    ]

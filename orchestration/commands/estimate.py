@@ -6,7 +6,7 @@ import json
 from lolpim.hardware.estimate import PART_LABELS, estimate
 from lolpim.hardware.gpu.model import gpu_names
 from lolpim.hardware.hbm_pim import hbm_pim_names
-from lolpim.hardware.links import link_names
+from lolpim.hardware.links import ALLREDUCE_ALGORITHMS, link_names
 from lolpim.hardware.pim import pim_module_names
 from lolpim.hardware.systems.config import PimSystemConfig
 from lolpim.orchestration.cli_checks import check_int_flags, check_name
@@ -84,7 +84,7 @@ def run(args) -> int:
     result = estimate(args.system, args.model, args.batch, args.context, device=args.device,
                       module=args.module, modules=args.modules, layers=args.layers, prefill=args.prefill,
                       hbm_pim_device=args.hbm_pim, link=args.link, weight_bits=args.weight_bits,
-                      partitioning=args.partitioning)
+                      partitioning=args.partitioning, allreduce=args.allreduce)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
     else:
@@ -115,5 +115,7 @@ def register(sub) -> None:
     p.add_argument("--weight-bits", type=int, default=16, help="bits per weight (default 16)")
     p.add_argument("--partitioning", default="token-centric",
                    help="attention partitioning on PIM: token-centric or head-first")
+    p.add_argument("--allreduce", default="nccl-ring", choices=ALLREDUCE_ALGORITHMS,
+                   help="tensor-parallel all-reduce of gpu / gpu-pim: nccl-ring (default) or custom-oneshot")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)

@@ -21,12 +21,12 @@ from lolpim.hardware.gpu.model import load_gpu
 from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import (AttentionPlacement, CentDataflow, KvMode, LolpimSystemConfig,
-                                            Parallelism, PimSystemConfig, Prefill, SystemKind)
+from lolpim.hardware.systems.config import (Admission, AttentionPlacement, CentDataflow, KvMode,
+                                            LolpimSystemConfig, Parallelism, PimSystemConfig, Prefill, SystemKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
-from lolpim.models.llm.architecture import LlmConfig, load_llm
+from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
 from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_csv
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 
@@ -89,6 +89,8 @@ class Serving:
     kv_capacity_bytes: float
     gpu_prefill: GpuPrefill | None
     prefill_before: bool
+    admission: Admission = Admission.EVEN_GROWTH
+    max_step_tokens: int = 0            # vllm admission: the pass's token budget (0: none)
 
 
 def _assemble(kind: SystemKind, model: LlmConfig, trace: Trace, seed: int, serving: Serving) -> SystemSpec:
@@ -103,7 +105,8 @@ def _assemble(kind: SystemKind, model: LlmConfig, trace: Trace, seed: int, servi
         kv_mode=serving.kv_mode, microbatches=serving.microbatches,
         max_microbatch_requests=serving.max_microbatch_requests, link_latency_s=serving.host_link.latency_s,
         kv_bytes_per_token=model.kv_bytes_per_token(), kv_capacity_bytes=serving.kv_capacity_bytes,
-        gpu_prefill=serving.gpu_prefill, prefill_before=serving.prefill_before))]
+        gpu_prefill=serving.gpu_prefill, prefill_before=serving.prefill_before,
+        admission=serving.admission, max_step_tokens=serving.max_step_tokens))]
     for i, cost in enumerate(serving.stage_costs):
         last = i + 1 == len(serving.stage_costs)
         link = serving.host_link if last else serving.stage_link
@@ -158,9 +161,12 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
                                                 device=cfg.prefill_gpu),
                                  link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s)
     kv_total = sum(d.capacity_chunks for d in plan.dpa_specs) * chunk
+    # even growth matters only when several micro-batches share the memory; one micro-batch
+    # (a single stage) admits every waiting request that fits, as a GPU does
+    admission = Admission.EVEN_GROWTH if microbatches > 1 else Admission.VLLM
     system = _assemble(kind, model, trace, seed, Serving(
         plan.stage_costs, link, link, plan.dpa_specs, sub.kv_mode, microbatches, sub.max_microbatch_requests,
-        kv_total, gpu_prefill, cfg.prefill == Prefill.BEFORE))
+        kv_total, gpu_prefill, cfg.prefill == Prefill.BEFORE, admission))
     shape = "tensor-parallel" if stages == 1 else f"pipeline-parallel ({stages} stages" + (
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:
@@ -221,24 +227,36 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     dpa = (DpaMemory(gpu_chunks + pim_chunks, sub.block_tokens),)
     check_fits(trace, dpa, where)
-    cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n)
+    cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
+                     allreduce=str(sub.allreduce))
     if kind == SystemKind.GPU_PIM:
         cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device,
                        hbm_pim_ops_per_byte=0.0 if opb == pim.ops_per_byte else opb,
                        gpu_kv_tokens=gpu_chunks * sub.block_tokens, hbm_pim_kv_tokens=pim_chunks * sub.block_tokens)
     host_link = load_link("pcie-gen5-x16")
     kv_total = dpa[0].capacity_chunks * chunk
-    # GPUs page their KV dynamically (vLLM-style) and run one batch: one "micro-batch"
+    # GPUs page their KV dynamically and admit as vLLM does; they run one batch: one "micro-batch"
     system = _assemble(kind, model, trace, seed, Serving(
         (cost,), host_link, host_link, dpa, KvMode.DYNAMIC, 1, sub.max_batch_requests, kv_total, None,
-        cfg.prefill == Prefill.BEFORE))
+        cfg.prefill == Prefill.BEFORE, sub.admission, sub.max_num_batched_tokens))
     return BuiltSystem(kind, system, desc, 1, kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE, settings)
+
+
+def check_trace_context(cfg: RunConfig, trace: Trace, model: LlmConfig) -> None:
+    """Refuse a trace whose longest request (prompt + output) is past the model's maximum
+    context, naming the workload key that set it."""
+    w = cfg.workload
+    key = {"fixed": "workload.input_tokens", "csv": "workload.csv_path"}.get(w.source, "workload.source")
+    what = (f"a request of {w.input_tokens:,} input + {int(trace.output_tokens[0]):,} output tokens"
+            if w.source == "fixed" else f"the longest request of trace {trace.name} (prompt + output)")
+    check_context(model, trace.max_context(), key, what)
 
 
 def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig | None = None) -> BuiltSystem:
     """System ``kind`` of ``cfg`` on ``trace``; ``model`` is ``resolve(cfg)`` when the caller has it."""
     kind = SystemKind(kind)
     model = model or resolve(cfg)
+    check_trace_context(cfg, trace, model)
     if kind in PIM_KINDS:
         return build_pim(kind, cfg, trace, seed, model)
     return build_gpu(kind, cfg, trace, seed, model)

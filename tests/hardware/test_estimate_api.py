@@ -37,12 +37,12 @@ def test_every_model_and_system_answers(model, system):
 
 
 def test_whole_model_h200_is_sum_over_layers_plus_head():
-    m = load_llm("llama2-7b")
-    one = estimate("gpu", "llama2-7b", batch=4, context=32768, device="h200", layers=1)
-    whole = estimate("gpu", "llama2-7b", batch=4, context=32768, device="h200")
+    m = load_llm("qwen1.5-7b")   # a 32K-context model: the KV is 32K tokens per request
+    one = estimate("gpu", "qwen1.5-7b", batch=4, context=32768, device="h200", layers=1)
+    whole = estimate("gpu", "qwen1.5-7b", batch=4, context=32768, device="h200")
     head = whole.total_s - m.layers * one.total_s
-    # the head is the embedding gather, final norm and LM head: about one 4096 x 32000 GEMV
-    lm_head_s = 4096 * 32000 * 2 / (4.8e12 * load_gpu("h200").gemv_bandwidth_efficiency)
+    # the head is the embedding gather, final norm and LM head: about one 4096 x 151936 GEMV
+    lm_head_s = 4096 * 151936 * 2 / (4.8e12 * load_gpu("h200").gemv_bandwidth_efficiency)
     assert lm_head_s < head < 1.5 * lm_head_s
     for part in ("qkv", "attention", "out_proj", "ffn"):
         assert whole.parts[part].time_s == pytest.approx(m.layers * one.parts[part].time_s, rel=1e-12)
@@ -51,11 +51,11 @@ def test_whole_model_h200_is_sum_over_layers_plus_head():
 
 
 def test_cli_json_matches_function(capsys):
-    argv = ["estimate", "--system", "gpu", "--device", "h200", "--model", "llama2-7b", "--batch", "4",
+    argv = ["estimate", "--system", "gpu", "--device", "h200", "--model", "qwen1.5-7b", "--batch", "4",
             "--context", "32768", "--layers", "1", "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
-    ref = estimate("gpu", "llama2-7b", 4, 32768, device="h200", layers=1).to_dict()
+    ref = estimate("gpu", "qwen1.5-7b", 4, 32768, device="h200", layers=1).to_dict()
     assert out == json.loads(json.dumps(ref))
     assert out["layers"] == 1 and out["parts"]["attention"]["label"] == "attention"
     assert out["parts"]["attention"]["time_s"] > out["parts"]["ffn"]["time_s"]  # 32K context

@@ -173,14 +173,17 @@ def test_the_documented_moe_table_is_what_the_benchmark_gives():
 
 def test_the_documented_orderings_hold():
     """What docs/models.md says of the table: per workload, the MoE model's LoL-PIM / GPU ratio is
-    above its architectural peer's and the 13B model's, the 70B model's is the lowest, and the
-    larger batch narrows the MoE model's lead over its peer."""
+    above its architectural peer's, the 70B model's is the lowest, and the larger batch narrows
+    the MoE model's lead over its peer; at the small batch the MoE ratio is above the 13B model's
+    too, at the larger batch (GPUs admitting all 64 requests at once) the 13B model's is above it."""
     bench = _benchmark()
     rows = _documented_rows(bench)
     ratio = {(r[0], r[1].split(" (")[0]): float(r[7].rstrip("x")) for r in rows}
     workloads = sorted({r[0] for r in rows}, key=[r[0] for r in rows].index)
     for w in workloads:
-        assert ratio[w, "Mixtral-8x7B"] > max(ratio[w, "Mistral-7B"], ratio[w, "Llama-2-13B"])
+        assert ratio[w, "Mixtral-8x7B"] > ratio[w, "Mistral-7B"]
         assert ratio[w, "Llama-2-70B"] == min(v for (wl, _), v in ratio.items() if wl == w)
+    assert ratio[workloads[0], "Mixtral-8x7B"] > ratio[workloads[0], "Llama-2-13B"]
+    assert ratio[workloads[1], "Mixtral-8x7B"] < ratio[workloads[1], "Llama-2-13B"]
     lead = [ratio[w, "Mixtral-8x7B"] / ratio[w, "Mistral-7B"] for w in workloads]
     assert lead[1] < lead[0]

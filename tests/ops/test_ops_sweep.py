@@ -141,7 +141,7 @@ def test_killed_sweep_resumes_to_exactly_the_grid(sweep_file, tmp_path, ray_sess
 STUDY = """
 seed = 0
 [set]
-model = "llama2-7b"
+model = "qwen1.5-7b"
 "workload.requests" = 4
 "workload.output_tokens" = 8
 [grid]
@@ -155,7 +155,7 @@ gpus = 1
 system = "lolpim"
 modules = 16
 trace = "longbench-qmsum"
-[[points]]            # one that cannot run: one request's KV is larger than the module
+[[points]]            # one that cannot run: one request is longer than the model's context
 system = "cent"
 modules = 1
 context = 200000
@@ -207,7 +207,7 @@ def test_driver_prints_the_table_and_the_points_that_cannot_run(study):
     assert sum("1 x a100" in r for r in rows) == 2
     tail = stdout.split("\n\n")[-1]
     assert "1 point(s) cannot run" in tail
-    assert '"context": 200000' in tail and "KV chunks" in tail   # the point and its reason
+    assert '"context": 200000' in tail and "32,768-token maximum context" in tail   # the point and its reason
     assert [r["status"] for r in records].count("error") == 1
     from lolpim.orchestration.sweep import format_results
     short = format_results(load_sweep(study[0]), records, max_rows=3).splitlines()
@@ -295,7 +295,7 @@ def test_single_point_series_are_drawn(figures):
 def test_titles_ticks_and_colours(figures):
     records, modules_fig, speedup = figures
     for title in (modules_fig.axes[0].get_title(), speedup._suptitle.get_text()):
-        for part in ("llama2-7b", "longbench-qmsum", "longbench-musique", "4 requests", "8 output tokens"):
+        for part in ("qwen1.5-7b", "longbench-qmsum", "longbench-musique", "4 requests", "8 output tokens"):
             assert part in title, title
     assert list(modules_fig.axes[0].get_xticks()) == [2, 4, 8, 16]            # the module counts run
     assert [t.get_text() for t in modules_fig.axes[0].get_xticklabels()] == ["2", "4", "8", "16"]

@@ -2,6 +2,7 @@
 each step's attention split between them (hbm_pim.split_attention), GQA-aware HBM-PIM FLOPs per
 byte; `gpu_pim.attention_placement = hbm-pim` keeps AttAcc as published."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -79,15 +80,19 @@ def test_split_is_the_fastest_within_both_capacities(model, n, pim):
             assert best <= group_cost(gpu_decode_attention_cost(A100, m, ctx, n), n).time_s * (1 + 1e-12)
 
 
-def test_gqa_on_opb1_pim_goes_mostly_to_the_gpu_mha_mostly_to_pim():
-    """Where attention is faster decides: Llama-3.1-70B (group 8) at AttAcc's 1 FLOP/byte is
-    slower in HBM-PIM than on an A100, Qwen1.5-7B (MHA) faster; each still puts some tokens in
-    the other memory, which attends them at the same time."""
+def test_gqa_on_opb1_pim_sends_more_to_the_gpu_than_mha():
+    """Where attention is faster decides: at AttAcc's 1 FLOP/byte HBM-PIM goes compute-bound for
+    Llama-3.1-70B's GQA group of 8, so its split keeps a much larger share on the A100s than
+    Qwen1.5-7B (MHA) does; each still puts some tokens in the other memory, which attends them at
+    the same time. (With the A100's published decode-attention efficiency, batch 8 x 32K reaches
+    ~48% on the GPUs for 70B and ~15% for 7B; with the old 96%-of-peak assumption 70B kept most.)"""
     ctx = [32768] * 8
     gqa = split_attention(A100, BG, load_llm("llama3.1-70b"), ctx, 8, gpu_kv_tokens=10**9)
     mha = split_attention(A100, BG, load_llm("qwen1.5-7b"), ctx, 2, gpu_kv_tokens=10**9)
-    assert gqa.gpu_tokens > gqa.pim_tokens > 0
-    assert 0 < mha.gpu_tokens < mha.pim_tokens
+    share = [s.gpu_tokens / (s.gpu_tokens + s.pim_tokens) for s in (gqa, mha)]
+    assert gqa.pim_tokens > 0 and mha.gpu_tokens > 0
+    assert share[0] > 2 * share[1]
+    assert 0 < share[1] < 0.5
 
 
 def test_split_is_deterministic_and_decode_step_uses_it():
@@ -231,4 +236,7 @@ def test_chosen_kv_layout_beats_the_full_and_hbm_pim_only_layouts_in_simulation(
         runs[which] = run_systems(cfg, ("gpu-pim",), "inline", 0)["systems"][0]
     assert runs["pim-only"]["gpu_kv_gib"] == 0 < chosen["gpu_kv_gib"] < runs["full"]["gpu_kv_gib"]
     for key in ("throughput_tokens_per_s", "steady_throughput_tokens_per_s"):
-        assert chosen[key] > max(runs["full"][key], runs["pim-only"][key]), key
+        # a layout whose memory holds the whole trace never has requests waiting (vLLM admission
+        # takes them all at once): it has no steady phase (nan), and only its end-to-end rate counts
+        others = [runs[w][key] for w in ("full", "pim-only") if not math.isnan(runs[w][key])]
+        assert others and chosen[key] > max(others), key

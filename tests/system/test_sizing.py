@@ -22,21 +22,21 @@ from lolpim.orchestration.llm.sizing import size
 
 def test_fewest_modules_is_the_fewest():
     """Llama-3.1-70B with one 128K request: the fewest count holds it, one module fewer cannot."""
-    result = size("llama3.1-70b", 131072, output_tokens=256, doublings=0)
+    result = size("llama3.1-70b", 130816, output_tokens=256, doublings=0)   # the last token reaches 128K
     fewest = result.pim[0]
     assert fewest.requests_held >= 1
-    assert pim_size(load_llm("llama3.1-70b"), "lolpim-module", fewest.modules - 1, fixed_trace(64, 131072, 256)) is None
+    assert pim_size(load_llm("llama3.1-70b"), "lolpim-module", fewest.modules - 1, fixed_trace(64, 130816, 256)) is None
 
 
 @pytest.mark.slow
 def test_estimates_match_the_simulation_within_10_percent():
     """Qwen1.5-7B at 32K: every row's PIM estimate and the GPU estimate against the simulated
     steady decode throughput of the same system and trace."""
-    result = size("qwen1.5-7b", 32768, output_tokens=64, requests=16, gpus=2, doublings=2)
+    result = size("qwen1.5-7b", 32704, output_tokens=64, requests=16, gpus=2, doublings=2)
     assert [p.modules for p in result.pim] == [result.pim[0].modules * 2 ** k for k in range(3)]
     for row in result.pim:
         cfg = config.load(RunConfig, None, [
-            "model=qwen1.5-7b", "workload.source=fixed", "workload.input_tokens=32768", "workload.output_tokens=64",
+            "model=qwen1.5-7b", "workload.source=fixed", "workload.input_tokens=32704", "workload.output_tokens=64",
             "workload.requests=16", f"lolpim.modules={row.modules}", f"lolpim.tensor_parallel={row.tensor_parallel}",
             "gpu.count=2"])
         simulated = {s["system"]: s["steady_throughput_tokens_per_s"]
@@ -51,10 +51,11 @@ def test_more_modules_hold_more_requests_and_run_faster():
 
 
 @pytest.mark.parametrize("args,field", [
-    (["--model", "llama3.1-70b", "--context", "131072", "--module", "bogus"], "'module'"),
+    (["--model", "llama3.1-70b", "--context", "130816", "--module", "bogus"], "'module'"),
     (["--model", "llama3.1-70b", "--context", "0"], "--context 0: allowed 1 .."),
-    (["--model", "llama3.1-70b", "--context", "131072", "--gpus", "3"], "'gpus'"),
-    (["--model", "llama3.1-70b", "--context", "1310720", "--max-modules", "8"], "'max_modules'"),
+    (["--model", "llama3.1-70b", "--context", "130816", "--gpus", "3"], "'gpus'"),
+    (["--model", "llama3.1-70b-1m", "--context", "1048320", "--max-modules", "8"], "'max_modules'"),
+    (["--model", "llama3.1-70b", "--context", "131072"], "131,072-token maximum context of llama3.1-70b"),
 ])
 def test_bad_input_names_the_field(args, field, capsys):
     assert main(["size", *args]) == 2
@@ -62,7 +63,7 @@ def test_bad_input_names_the_field(args, field, capsys):
 
 
 def test_cli_json_has_the_rows_and_a_runnable_command(capsys):
-    assert main(["size", "--model", "qwen1.5-7b", "--context", "32768", "--gpus", "2", "--json"]) == 0
+    assert main(["size", "--model", "qwen1.5-7b", "--context", "32512", "--gpus", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["pim"][0]["modules"] >= 1 and out["gpu"]["count"] == 2
     assert out["run_command"].startswith("lolpim run --set model=qwen1.5-7b")
@@ -82,7 +83,7 @@ def test_printed_command_for_70b_at_128k_builds_every_system_it_names(capsys):
     default 128 GB and failed ('cent-module of stage 0 holds 17.9 GB ... no room for KV'). Every
     row's command now names only systems that build, CENT and GPU+PIM at the row's PIM capacity,
     and says why a system is left out."""
-    assert main(["size", "--model", "llama3.1-70b", "--context", "131072", "--gpus", "4", "--json"]) == 0
+    assert main(["size", "--model", "llama3.1-70b", "--context", "130816", "--gpus", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["estimate"] == "fixed-length" and out["run_command"] == out["run_commands"][0]
     for row, command in zip(out["pim"], out["run_commands"]):
@@ -92,7 +93,7 @@ def test_printed_command_for_70b_at_128k_builds_every_system_it_names(capsys):
         assert set(cfg.systems) == set(row["systems"]) and {"lolpim", "gpu"} <= set(cfg.systems)
         assert set(cfg.systems) | {k for k, _ in row["left_out"]} == set(SystemKind)
         trace = make_trace(cfg, 0)
-        assert int((trace.input_tokens + trace.output_tokens).max()) == 131072 + 256
+        assert int((trace.input_tokens + trace.output_tokens).max()) == 131072
         for kind in cfg.systems:
             build(kind, cfg, trace, 0)
     # the fewest (12 modules, 192 GiB): CENT's static KV holds a 128K request only 4-way (each
@@ -106,8 +107,8 @@ def _overrides(command: str) -> list[str]:
 
 
 def _line_70b_128k() -> list[str]:
-    """The `--set` values of the line `lolpim size --model llama3.1-70b --context 131072` prints."""
-    result = size("llama3.1-70b", 131072, output_tokens=256, doublings=0)
+    """The `--set` values of the line `lolpim size --model llama3.1-70b --context 130816` prints."""
+    result = size("llama3.1-70b", 130816, output_tokens=256, doublings=0)   # 128K with the output
     return _overrides(result.run_command(result.pim[0]))
 
 

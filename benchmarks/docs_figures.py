@@ -169,7 +169,7 @@ def speedups_rows(csv_rows: list[dict]) -> list[list[str]]:
         auto = (f"{r['auto_tensor_parallel']}-way, {float(r['auto_over_best']):.1%}"
                 if r.get("auto_tensor_parallel") else "-")
         auto = auto.replace("100.0%", "100%")
-        rows.append([r["model"], TRACE_LABELS.get(r["trace"], r["trace"]), f"{r['pim_gb']} GB", str(r["gpus"]),
+        rows.append([r["model"], TRACE_LABELS.get(r["trace"], r["trace"]), f"{r['pim_gb']} GiB", str(r["gpus"]),
                      _shape(r["lolpim_shape"]),
                      *(_speedup_cell(r, k) for k, _ in SPEEDUP_BASELINES), auto])
     return rows

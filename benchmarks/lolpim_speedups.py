@@ -51,7 +51,7 @@ def main() -> None:
           f"{'cent':>7s} | speedup vs gpu, gpu-pim, cent (steady; end-to-end)")
     for model, trace, gb in CASES:
         t0 = time.perf_counter()
-        cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gb={gb}",
+        cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gib={gb}",
                                             f"workload.requests={args.requests}",
                                             f"workload.output_tokens={args.output_tokens}", "cent.tensor_parallel=0"])
         result = {s["system"]: s for s in run_systems(cfg, BASELINES, "inline", 0)["systems"]}
@@ -62,7 +62,7 @@ def main() -> None:
         shapes, tried = [], []
         for tp in (1, 2, 4, 8):
             try:
-                c = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gb={gb}",
+                c = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gib={gb}",
                                                   f"workload.requests={args.requests}",
                                                   f"workload.output_tokens={args.output_tokens}",
                                                   f"lolpim.tensor_parallel={tp}"])
@@ -70,11 +70,11 @@ def main() -> None:
                 tried.append(tp)
             except ParameterError as exc:   # e.g. tp does not divide the module count
                 print(f"  (tensor_parallel={tp} skipped: {exc})")
-        auto_cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gb={gb}",
+        auto_cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gib={gb}",
                                                  f"workload.requests={args.requests}",
                                                  f"workload.output_tokens={args.output_tokens}",
                                                  "lolpim.tensor_parallel=0"])
-        auto_tp = choose_tensor_parallel(load_llm(auto_cfg.model), auto_cfg.lolpim, auto_cfg.pim_capacity_gb,
+        auto_tp = choose_tensor_parallel(load_llm(auto_cfg.model), auto_cfg.lolpim, auto_cfg.pim_capacity_gib,
                                          make_trace(auto_cfg, 0)).tensor_parallel
         if auto_tp not in tried:      # the estimate may prefer a wider group than 8
             shapes.append(run_systems(auto_cfg, ("lolpim",), "inline", 0)["systems"][0])

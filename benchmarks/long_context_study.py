@@ -48,7 +48,7 @@ def ratio_rows(results, published) -> list[list[str]]:
     for r in results:
         c = r.case
         p_cent, p_neu = paper.get(c.label, ("2.1-4.5x (32K, no GQA)" if c.label == "32K" else "-", "-"))
-        rows.append([c.label, c.model, TRACES.get(c.source, c.source), f"{c.pim_capacity_gb:g}",
+        rows.append([c.label, c.model, TRACES.get(c.source, c.source), f"{c.pim_capacity_gib:g}",
                      bracket(r, "lolpim", "cent"), p_cent,
                      bracket(r, "lolpim-xpu", "neupims"), p_neu, bracket(r, "lolpim", "neupims")])
     return rows
@@ -66,7 +66,7 @@ def run_rows(results) -> list[list[str]]:
     return rows
 
 
-RATIO_HEAD = ["context", "model", "trace", "PIM GB", "LoL-PIM / CENT [best, published]", "paper",
+RATIO_HEAD = ["context", "model", "trace", "PIM GiB", "LoL-PIM / CENT [best, published]", "paper",
               "LoL-PIM (xPU) / NeuPIMs [best, published]", "paper", "LoL-PIM / NeuPIMs [best, published]"]
 RUN_HEAD = ["context", "model", "system", "hardware", "attention mapping", "stages x TP", "tok/s", "TPOT ms", "KV used",
             "MAC util", "attention channel util"]
@@ -94,13 +94,13 @@ def main(argv=None) -> None:
         CSV_OUT.parent.mkdir(parents=True, exist_ok=True)
         with CSV_OUT.open("w", newline="") as fh:
             out = csv.writer(fh)
-            out.writerow(["context", "model", "source", "pim_capacity_gb", "system", "end", "attention_mapping",
+            out.writerow(["context", "model", "source", "pim_capacity_gib", "system", "end", "attention_mapping",
                           "modules", "tensor_parallel",
                           "throughput_tokens_per_s", "tpot_mean_s", "kv_used_utilisation", "mac_utilisation",
                           "attention_channel_utilisation", "description"])
             for r in results:
                 for name, run in r.runs.items():
-                    out.writerow([r.case.label, r.case.model, r.case.source, r.case.pim_capacity_gb, run.system,
+                    out.writerow([r.case.label, r.case.model, r.case.source, r.case.pim_capacity_gib, run.system,
                                   run.end, run.attention_mapping, run.modules,
                                   run.tensor_parallel, run.throughput_tokens_per_s, run.tpot_mean_s,
                                   run.kv_used_utilisation, "" if run.mac_utilisation is None else run.mac_utilisation,

@@ -46,7 +46,7 @@ MODELS = ((MIXTRAL, "Mixtral-8x7B (MoE, 8 experts, top-2)"),
           ("llama2-70b", "Llama-2-70B (dense: larger than Mixtral's stored size)"))
 # The same hardware for every model: 16 LoL-PIM modules (16 GiB each) and four 80 GiB A100s,
 # near the same memory (256 GiB PIM, 320 GiB HBM); every model's weights fit both.
-HARDWARE = ("pim_capacity_gb=256", "lolpim.module=lolpim-module", "gpu.device=a100-80gb", "gpu.count=4")
+HARDWARE = ("pim_capacity_gib=256", "lolpim.module=lolpim-module", "gpu.device=a100-80gb", "gpu.count=4")
 # Small fixed-length workloads (closed loop, prompts prefilled before decode): a few long
 # requests, and more shorter ones (a larger batch activates more of Mixtral's experts per step).
 # The long one reaches Llama-2's 4,096-token maximum context (4,064 prompt + 32 output).

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import sys
 import typing
 from pathlib import Path
 from typing import Any, Mapping
@@ -46,6 +47,30 @@ PRESET_KEYS = {
 RENAMED_KEYS = {f"{table}.partitioning": f"renamed: a baseline's attention mapping is {table}.attention_mapping "
                                          "(token-centric, head-first, request-per-channel)"
                 for table in ("cent", "neupims")}
+
+
+# keys that were renamed and are still accepted under their old name, with a one-line notice on
+# stderr (once per process): old dotted key -> (new dotted key, why)
+DEPRECATED_KEYS = {"pim_capacity_gb": ("pim_capacity_gib", "the same number: PIM capacities have always been "
+                                                           "GiB (2**30 bytes), and the key now says so")}
+_noticed: set[str] = set()
+
+
+def _take_deprecated(data: Mapping, prefix: str) -> dict:
+    """``data`` with every deprecated key of this table moved to its new name (a notice each)."""
+    out = dict(data)
+    for old, (new, why) in DEPRECATED_KEYS.items():
+        head, _, name = old.rpartition(".")
+        if (head + "." if head else "") != prefix or name not in out:
+            continue
+        new_name = new.rpartition(".")[2]
+        if new_name in out:
+            raise ConfigError(old, f"give {new} only ({old} is its old name)")
+        out[new_name] = out.pop(name)
+        if old not in _noticed:
+            _noticed.add(old)
+            print(f"lolpim: '{old}' is now '{new}' ({why}); using it as {new}", file=sys.stderr)
+    return out
 
 
 def read_toml(path: str | Path, label: str = "config") -> dict:
@@ -92,6 +117,7 @@ def build(cls: type, data: Mapping[str, Any], prefix: str = ""):
         raise ConfigError(prefix.rstrip(".") or "<root>", "expected a table")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    data = _take_deprecated(data, prefix)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         if prefix + unknown[0] in RENAMED_KEYS:

@@ -65,9 +65,9 @@ def test_cli_exit_code_2_and_message_for_a_bad_key(capsys):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("setting", ["pim_capacity_gb=nan", "pipeline.jitter=nan", "pipeline.service_skew=nan",
+@pytest.mark.parametrize("setting", ["pim_capacity_gib=nan", "pipeline.jitter=nan", "pipeline.service_skew=nan",
                                      "gpu.activation_reserve_fraction=nan", "workload.arrival_rate_per_s=inf",
-                                     "pim_capacity_gb=inf"])
+                                     "pim_capacity_gib=inf"])
 def test_cli_non_finite_values_are_refused_naming_the_key(capsys, setting):
     """Issue 14: NaN passed every range check (comparisons with NaN are false) and inf passed
     lower bounds; both must exit 2 naming the key before anything runs."""
@@ -296,3 +296,17 @@ def test_every_system_kind_has_its_config_table():
     from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
     assert set(SYSTEM_TABLES) == set(SystemKind)
     assert set(SYSTEM_TABLES.values()) <= {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def test_old_pim_capacity_key_is_accepted_with_a_notice(capsys):
+    """Issue 21: one unit for memory, GiB; `pim_capacity_gb` (always GiB) is now `pim_capacity_gib`,
+    and the old key still works with a one-line notice; both at once is refused naming the key."""
+    from lolpim.orchestration import config as cfgmod
+    from lolpim.orchestration.llm.config import RunConfig
+    cfgmod._noticed.clear()
+    cfg = cfgmod.load(RunConfig, None, ["pim_capacity_gb=64"])
+    assert cfg.pim_capacity_gib == 64.0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'pim_capacity_gb' is now 'pim_capacity_gib'" in err
+    assert main(["run", "--set", "pim_capacity_gb=64", "--set", "pim_capacity_gib=64"]) == 2
+    assert "pim_capacity_gb" in capsys.readouterr().err

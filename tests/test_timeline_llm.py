@@ -17,9 +17,9 @@ from lolpim.orchestration.llm.timeline import TimelineCollector, with_timeline
 # short enough for seconds, long enough to fill the pipeline; 32 GB makes the 16 requests wait
 # for KV memory (the memory stall the trace must show)
 SMALL = ["model=llama2-7b", "workload.source=fixed", "workload.input_tokens=3000", "workload.output_tokens=12",
-         "workload.requests=16", "pim_capacity_gb=32"]
+         "workload.requests=16", "pim_capacity_gib=32"]
 TINY = ["model=llama2-7b", "workload.source=fixed", "workload.input_tokens=2000", "workload.output_tokens=6",
-        "workload.requests=4", "pim_capacity_gb=64"]
+        "workload.requests=4", "pim_capacity_gib=64"]
 
 
 def _cfg(*overrides):

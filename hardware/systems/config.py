@@ -137,7 +137,7 @@ class PimSystemConfig(EnumFields):
     # (FC GEMMs on matrix units beside the banks, attention on the banks: hardware/pim/xpu.py)
     stage_kind: ClassVar[str] = "pim"
     module: str = "lolpim-module"
-    modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gb / module size
+    modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gib / module size
     # modules per pipeline stage (a tensor-parallel group); 0 = the shape with the best estimated
     # throughput for this system (hardware/systems/shape.py)
     tensor_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
@@ -239,7 +239,7 @@ class GpuPimSystemConfig(EnumFields):
     hbm_pim: str = "attacc-bg"
     count: int = field(default=0, metadata={"min": 0, "max": 1024})    # 0: same GPU count as the gpu system
     # HBM-PIM stacks beside each GPU; 0: capacity-matched, i.e. all stacks together hold
-    # pim_capacity_gb (the LoL-PIM system's PIM capacity), as few as the preset's stack size allows
+    # pim_capacity_gib (the LoL-PIM system's PIM capacity), as few as the preset's stack size allows
     stacks_per_device: int = field(default=0, metadata={"min": 0, "max": 64})
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})
     max_batch_requests: int = field(default=256, metadata={"min": 1, "max": 100_000})   # vLLM's max_num_seqs

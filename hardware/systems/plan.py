@@ -53,11 +53,11 @@ def split_layers(layers: int, parts: int) -> list[int]:
     return [layers // parts + (1 if i < layers % parts else 0) for i in range(parts)]
 
 
-def pim_module_count(spec: PimModuleSpec, requested: int, pim_capacity_gb: float) -> int:
-    """``requested`` modules, or (0) as many as hold ``pim_capacity_gb``."""
+def pim_module_count(spec: PimModuleSpec, requested: int, pim_capacity_gib: float) -> int:
+    """``requested`` modules, or (0) as many as hold ``pim_capacity_gib``."""
     if requested:
         return requested
-    return max(1, round(pim_capacity_gb * GB / spec.capacity_bytes))
+    return max(1, round(pim_capacity_gib * GB / spec.capacity_bytes))
 
 
 def allowed_tensor_parallel(model: LlmConfig, modules: int) -> tuple[int, ...]:
@@ -91,7 +91,7 @@ def check_fits(trace: Trace, dpa_specs, name: str) -> None:
                                              f"but a {name} memory holds {dpa.capacity_chunks}: use more modules/devices")
 
 
-def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
+def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
              tensor_parallel: int | None = None) -> PimPlan:
     """The layout of a PIM system: LoL-PIM (``LolpimSystemConfig``, and its xPU+PIM form),
     CENT-style (``CentSystemConfig``) or NeuPIMs-style (``NeupimsSystemConfig``);
@@ -99,7 +99,7 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
     tries several)."""
     lolpim = isinstance(system, LolpimSystemConfig)
     spec = load_pim_module(system.module)
-    n = pim_module_count(spec, system.modules, pim_capacity_gb)
+    n = pim_module_count(spec, system.modules, pim_capacity_gib)
     # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
     tp = tensor_parallel or (n if lolpim and system.parallelism == Parallelism.TENSOR else system.tensor_parallel)
     if tp == 0:     # "choose automatically" is resolved by the builder before it asks for a plan
@@ -140,16 +140,16 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
     return PimPlan(n, tp, stages, tuple(dpa), tuple(costs), system.module, load_link(spec.link))
 
 
-def gpu_count(model: LlmConfig, gpu_system: GpuSystemConfig, pim_capacity_gb: float) -> int:
-    """The configured GPU count, or (0) as many as hold ``pim_capacity_gb``, rounded up to a
+def gpu_count(model: LlmConfig, gpu_system: GpuSystemConfig, pim_capacity_gib: float) -> int:
+    """The configured GPU count, or (0) as many as hold ``pim_capacity_gib``, rounded up to a
     divisor of the heads (tensor parallelism splits them evenly)."""
     if gpu_system.count:
         return gpu_system.count
     gpu = load_gpu(gpu_system.device)
-    n = max(1, math.ceil(pim_capacity_gb * GB / gpu.hbm_capacity_bytes - 1e-9))
+    n = max(1, math.ceil(pim_capacity_gib * GB / gpu.hbm_capacity_bytes - 1e-9))
     fitting = [d for d in range(n, model.heads + 1) if model.heads % d == 0]
     if not fitting:     # more GPUs than heads: no tensor-parallel group splits them evenly
-        raise ParameterError("pim_capacity_gb", f"{pim_capacity_gb:g} GiB takes {n} x {gpu_system.device} "
+        raise ParameterError("pim_capacity_gib", f"{pim_capacity_gib:g} GiB takes {n} x {gpu_system.device} "
                                                 f"({gpu.hbm_capacity_bytes / GB:g} GiB each) to match, more than the "
                                                 f"{model.heads} heads of {model.name} split over (tensor parallel); "
                                                 f"at most {model.heads * gpu.hbm_capacity_bytes / GB:g} GiB, or set "

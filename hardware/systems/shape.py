@@ -63,10 +63,10 @@ def _hop_s(link: LinkSpec, requests: int, hidden: int, bytes_per_value: int) -> 
         link.payload_bandwidth_bytes_per_s
 
 
-def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float, trace: Trace,
+def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float, trace: Trace,
                    tensor_parallel: int) -> ShapeEstimate:
     """Steady decode tokens/s of PIM system ``system`` with ``tensor_parallel`` modules per stage."""
-    plan = pim_plan(model, system, pim_capacity_gb, tensor_parallel)
+    plan = pim_plan(model, system, pim_capacity_gib, tensor_parallel)
     check_fits(trace, plan.dpa_specs, system.module)   # a shape that cannot hold a request cannot serve it
     # a request's KV grows from its prompt to prompt + output: its mean decode context
     mean_context = float(np.mean(trace.input_tokens + trace.output_tokens / 2.0))
@@ -97,14 +97,14 @@ def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: f
     return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, per_mb * passes_per_s)
 
 
-def choose_tensor_parallel(model: LlmConfig, system: PimSystemConfig, pim_capacity_gb: float,
+def choose_tensor_parallel(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
                            trace: Trace) -> ShapeChoice:
     """The modules-per-stage with the highest estimated steady decode throughput."""
-    n = pim_module_count(load_pim_module(system.module), system.modules, pim_capacity_gb)
+    n = pim_module_count(load_pim_module(system.module), system.modules, pim_capacity_gib)
     candidates = []
     for tp in allowed_tensor_parallel(model, n):
         try:
-            candidates.append(estimate_shape(model, system, pim_capacity_gb, trace, tp))
+            candidates.append(estimate_shape(model, system, pim_capacity_gib, trace, tp))
         except ParameterError:          # weights or the longest request do not fit, or more stages than layers
             continue
     if not candidates:

@@ -99,7 +99,7 @@ class SizingResult:
                     f"workload.output_tokens={self.output_tokens}",
                     f"workload.requests={command_requests(self.requests, row.requests_held)}"]
         systems = row.systems if systems is None else systems
-        return [f"model={self.model}", *work, f"pim_capacity_gb={row.capacity_gib:g}",
+        return [f"model={self.model}", *work, f"pim_capacity_gib={row.capacity_gib:g}",
                 f"lolpim.module={self.module}", f"lolpim.modules={row.modules}",
                 f"lolpim.tensor_parallel={row.tensor_parallel}", f"gpu.count={self.gpu.count}",
                 f"gpu.device={self.gpu.device}",

@@ -29,7 +29,7 @@ CENT_128K_FAMILY = (("llama3.1-8b", "lveval-multifieldqa", 128.0), ("llama3.1-8b
 def simulate(model: str, source: str, pim_gb: float, systems: tuple, overrides: tuple = (), requests: int = 24,
              output_tokens: int = 32) -> dict:
     """One small closed-loop comparison (inline executor); cached per process."""
-    cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={pim_gb}",
+    cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={source}", f"pim_capacity_gib={pim_gb}",
                                         f"workload.requests={requests}", f"workload.output_tokens={output_tokens}",
                                         *overrides])
     return {s["system"]: s for s in run_systems(cfg, systems, "inline", 0)["systems"]}

@@ -118,7 +118,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         for i, s in enumerate(summaries):
             if kinds[i] in BASELINE_ENDS and cfg.bracket:
                 attach_bracket(s, kinds[i], cfg, {end: ends.get((i, end), s) for end in BRACKET_ENDS}, reference)
-    result = {"model": cfg.model, "pim_capacity_gb": cfg.pim_capacity_gb, "trace": trace.name,
+    result = {"model": cfg.model, "pim_capacity_gib": cfg.pim_capacity_gib, "trace": trace.name,
             "requests": len(trace), "mean_input_tokens": float(trace.input_tokens.mean()),
             "mean_output_tokens": float(trace.output_tokens.mean()), "prefill": cfg.prefill,
             "decode_only": cfg.prefill == "before",

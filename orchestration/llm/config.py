@@ -40,7 +40,7 @@ class WorkloadConfig:
 class RunConfig:
     system: str = field(default=COMPARE, metadata={"choices": (COMPARE, *SystemKind, PIPELINE_DEMO)})
     model: str = "qwen1.5-7b"
-    pim_capacity_gb: float = field(default=128.0, metadata={"min": 1.0, "max": 1_000_000.0})
+    pim_capacity_gib: float = field(default=128.0, metadata={"min": 1.0, "max": 1_000_000.0})
     # before: prompts are prefilled ahead of decode (charged to TTFT, not to decode throughput);
     # inline: each system prefills in its own passes (PIM near-memory unit / GPU);
     # attached-gpu: PIM systems prefill on `prefill_gpu`, overlapping decode

@@ -37,13 +37,13 @@ class StudyCase:
     label: str                  # context class: "32K", "128K", "1M"
     model: str
     source: str                 # a dataset of models/llm/datasets.toml, or "fixed"
-    pim_capacity_gb: float
+    pim_capacity_gib: float
     requests: int
     output_tokens: int
     input_tokens: int = 0       # source = "fixed" only
 
     def overrides(self) -> list[str]:
-        out = [f"model={self.model}", f"workload.source={self.source}", f"pim_capacity_gb={self.pim_capacity_gb}",
+        out = [f"model={self.model}", f"workload.source={self.source}", f"pim_capacity_gib={self.pim_capacity_gib}",
                f"workload.requests={self.requests}", f"workload.output_tokens={self.output_tokens}"]
         if self.input_tokens:
             out.append(f"workload.input_tokens={self.input_tokens}")
@@ -51,7 +51,7 @@ class StudyCase:
 
     @property
     def title(self) -> str:
-        return f"{self.label}: {self.model}, {self.source}, {self.pim_capacity_gb:g} GB PIM"
+        return f"{self.label}: {self.model}, {self.source}, {self.pim_capacity_gib:g} GiB PIM"
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
     end_keys = tuple(f"{table}.{key}={value}" for key, value in BASELINE_ENDS[kind][end].items())
     cfg = config.load(RunConfig, None, [*case.overrides(), *end_keys])
     sub = pim_system_config(kind, cfg)
-    n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gb)
+    n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gib)
     best, tried = None, []
     for tp in (d for d in range(1, n + 1) if n % d == 0):
         try:

@@ -146,8 +146,8 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     try:
         # 0: the best shape for this system (LoL-PIM or a baseline), by the analytic estimate
         if sub.tensor_parallel == 0 and not tensor:
-            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gb, trace)
-        plan = pim_plan(model, sub, cfg.pim_capacity_gb, auto.tensor_parallel if auto else None)
+            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gib, trace)
+        plan = pim_plan(model, sub, cfg.pim_capacity_gib, auto.tensor_parallel if auto else None)
     except ParameterError as exc:   # name the key the user sets: `neupims.tensor_parallel`, not `tensor_parallel`
         if exc.field != "tensor_parallel":
             raise
@@ -183,7 +183,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style)."""
     sub = getattr(cfg, SYSTEM_TABLES[kind])
     gpu = load_gpu(sub.device)
-    n = sub.count or gpu_count(model, cfg.gpu, cfg.pim_capacity_gb)
+    n = sub.count or gpu_count(model, cfg.gpu, cfg.pim_capacity_gib)
     weights = model.params_total * model.bytes_per_value
     chunk = sub.block_tokens * model.kv_bytes_per_token()
     settings = None
@@ -195,7 +195,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
         gpu_chunks, pim_chunks = int(max(kv_bytes, 0) // chunk), 0
     else:
         pim = load_hbm_pim(sub.hbm_pim)
-        stacks = sub.stacks_per_device or max(1, round(cfg.pim_capacity_gb * GB / pim.stack_capacity_bytes / n))
+        stacks = sub.stacks_per_device or max(1, round(cfg.pim_capacity_gib * GB / pim.stack_capacity_bytes / n))
         pim = replace(pim, stacks_per_device=stacks)
         if weights > n * gpu.hbm_capacity_bytes:
             raise ParameterError("gpu_pim.count", f"{n} x {sub.device} cannot hold {weights / GB:.0f} GiB of weights")

@@ -55,7 +55,7 @@ def files(tmp_path, monkeypatch):
     }
     sweeps = {
         "seed_axis": '[grid]\nsystem = ["lolpim"]\nseed = [-3]\n',
-        "nan_axis": '[grid]\nsystem = ["lolpim"]\npim_capacity_gb = [nan]\n',
+        "nan_axis": '[grid]\nsystem = ["lolpim"]\npim_capacity_gib = [nan]\n',
         "inf_axis": '[grid]\nsystem = ["lolpim"]\n"workload.arrival_rate_per_s" = [inf]\n',
         "neg_modules": '[grid]\nsystem = ["lolpim"]\nmodules = [-2]\n',
         "config_int": "config = 5\n" + SWEEP_GRID,
@@ -80,8 +80,8 @@ def files(tmp_path, monkeypatch):
 # (case id, argv (a function of the files), what the one line must name)
 CASES = [
     # config keys: NaN, inf, negative, zero, huge, wrong type, unknown key / name, traversal
-    ("nan", lambda f: S("pim_capacity_gb=nan"), "pim_capacity_gb"),
-    ("inf", lambda f: S("pim_capacity_gb=inf"), "pim_capacity_gb"),
+    ("nan", lambda f: S("pim_capacity_gib=nan"), "pim_capacity_gib"),
+    ("inf", lambda f: S("pim_capacity_gib=inf"), "pim_capacity_gib"),
     ("nan-fraction", lambda f: S("gpu.activation_reserve_fraction=nan"), "activation_reserve_fraction"),
     ("nan-pipeline", lambda f: S("system=pipeline-demo", "pipeline.stage_service_s=nan"), "stage_service_s"),
     ("nan-skew", lambda f: S("system=pipeline-demo", "pipeline.service_skew=nan"), "service_skew"),
@@ -138,7 +138,7 @@ CASES = [
     ("unknown-executor", lambda f: T + ["--executor", "gpu"], "--executor"),
     # sweeps: axis values checked at load, paths kept in their folders
     ("sweep-seed-axis", lambda f: ["sweep", str(f["seed_axis"]), "--serial"], "seed"),
-    ("sweep-nan-axis", lambda f: ["sweep", str(f["nan_axis"]), "--serial"], "pim_capacity_gb"),
+    ("sweep-nan-axis", lambda f: ["sweep", str(f["nan_axis"]), "--serial"], "pim_capacity_gib"),
     ("sweep-inf-axis", lambda f: ["sweep", str(f["inf_axis"]), "--serial"], "arrival_rate_per_s"),
     ("sweep-negative-axis", lambda f: ["sweep", str(f["neg_modules"]), "--serial"], "modules"),
     ("sweep-config-int", lambda f: ["sweep", str(f["config_int"]), "--serial"], "'config'"),

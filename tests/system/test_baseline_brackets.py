@@ -15,10 +15,10 @@ from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 
 # Llama-3.1-8B at 100K tokens: GQA with 8 KV heads, so head-first leaves most channels idle
 LONG = ["model=llama3.1-8b", "workload.source=fixed", "workload.input_tokens=100000", "workload.output_tokens=4",
-        "workload.requests=4", "pim_capacity_gb=128"]
+        "workload.requests=4", "pim_capacity_gib=128"]
 # Qwen1.5-7B at 3K tokens: 32 KV heads fill every channel head-first
 SHORT = ["model=qwen1.5-7b", "workload.source=fixed", "workload.input_tokens=3000", "workload.output_tokens=4",
-         "workload.requests=8", "pim_capacity_gb=64"]
+         "workload.requests=8", "pim_capacity_gib=64"]
 
 
 def compare(args, systems):

@@ -16,7 +16,7 @@ def test_unknown_cent_dataflow_is_a_clear_error(capsys):
 def test_dataflow_reaches_the_cent_stage_costs_only_when_asked():
     def plan(kind, *overrides):
         cfg = config.load(RunConfig, None, ["model=qwen1.5-7b", *overrides])
-        return pim_plan(load_llm(cfg.model), getattr(cfg, kind), cfg.pim_capacity_gb)
+        return pim_plan(load_llm(cfg.model), getattr(cfg, kind), cfg.pim_capacity_gib)
 
     ideal = plan("cent")
     assert all(c.dataflow == "ideal" for c in ideal.stage_costs)        # default: nothing changes

@@ -144,7 +144,7 @@ def test_kv_layout_leaves_slow_gpu_memory_unused_on_mha():
 # ------------------------------------------------------------------ the system
 
 def _cfg(model, cap, placement="best", requests=16, context=32768, output=16, **gpu_pim):
-    return RunConfig(model=model, pim_capacity_gb=cap,
+    return RunConfig(model=model, pim_capacity_gib=cap,
                      workload=WorkloadConfig(source="fixed", requests=requests, input_tokens=context,
                                              output_tokens=output),
                      gpu_pim=GpuPimSystemConfig(attention_placement=placement, **gpu_pim))

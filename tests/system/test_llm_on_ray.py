@@ -9,7 +9,7 @@ from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace
 
 SMALL = ["model=llama2-7b", "workload.source=fixed", "workload.input_tokens=2000", "workload.output_tokens=16",
-         "workload.requests=6", "pim_capacity_gb=64"]
+         "workload.requests=6", "pim_capacity_gib=64"]
 WINDOW_PS = 20 * 10**9   # 20 ms of simulated time
 
 

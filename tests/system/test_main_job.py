@@ -7,7 +7,7 @@ import pytest
 from lolpim.orchestration.cli import main
 
 SMALL = ["--set", "model=llama2-7b", "--set", "workload.source=fixed", "--set", "workload.input_tokens=3000",
-         "--set", "workload.output_tokens=12", "--set", "workload.requests=6", "--set", "pim_capacity_gb=64"]
+         "--set", "workload.output_tokens=12", "--set", "workload.requests=6", "--set", "pim_capacity_gib=64"]
 
 
 def run_json(capsys, *args) -> dict:
@@ -60,7 +60,7 @@ def test_each_mechanism_is_one_flag(capsys, flag, value):
 def test_static_kv_reservation_holds_fewer_tokens_than_dynamic(capsys):
     # static reserves the dataset's 32K context limit per request; requests average ~14K
     common = ["--executor", "inline", "--set", "systems=lolpim", "--set", "workload.source=longbench-qmsum",
-              "--set", "model=qwen1.5-7b", "--set", "pim_capacity_gb=128", "--set", "workload.requests=24"]
+              "--set", "model=qwen1.5-7b", "--set", "pim_capacity_gib=128", "--set", "workload.requests=24"]
     dynamic = run_json(capsys, *common)["systems"][0]
     static = run_json(capsys, *common, "--set", "lolpim.kv_mode=static")["systems"][0]
     assert static["kv_used_utilisation"] < 0.6 * dynamic["kv_used_utilisation"]
@@ -72,7 +72,7 @@ def test_unknown_system_is_a_clear_error(capsys):
 
 
 def test_too_few_modules_for_the_weights_is_a_clear_error(capsys):
-    assert main(["run", "--set", "model=llama2-70b", "--set", "pim_capacity_gb=64", "--executor", "inline",
+    assert main(["run", "--set", "model=llama2-70b", "--set", "pim_capacity_gib=64", "--executor", "inline",
                  "--set", "workload.source=fixed", "--set", "workload.input_tokens=2048", "--set", "systems=lolpim"]) == 2
     err = capsys.readouterr().err
     assert "use more modules" in err and "Traceback" not in err

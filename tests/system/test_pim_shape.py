@@ -24,10 +24,10 @@ def _cfg(*overrides):
 ])
 @pytest.mark.slow
 def test_auto_shape_is_within_3_percent_of_the_best_simulated(model, source, gb):
-    base = [f"model={model}", f"workload.source={source}", f"pim_capacity_gb={gb}",
+    base = [f"model={model}", f"workload.source={source}", f"pim_capacity_gib={gb}",
             "workload.requests=24", "workload.output_tokens=32"]
     cfg = _cfg(*base, "lolpim.tensor_parallel=0")
-    choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, make_trace(cfg, 0))
+    choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, make_trace(cfg, 0))
     simulated = {}
     for cand in choice.candidates:
         run = run_systems(_cfg(*base, f"lolpim.tensor_parallel={cand.tensor_parallel}"), ("lolpim",), "inline", 0)
@@ -51,12 +51,12 @@ def test_tensor_parallelism_flag_overrides_auto():
 
 def test_no_feasible_shape_is_a_clear_error():
     """One 16 GB module cannot hold a 72B model in any shape."""
-    cfg = _cfg("model=qwen1.5-72b", "pim_capacity_gb=16", "workload.requests=8", "lolpim.tensor_parallel=0")
+    cfg = _cfg("model=qwen1.5-72b", "pim_capacity_gib=16", "workload.requests=8", "lolpim.tensor_parallel=0")
     trace = make_trace(cfg, 0)
     with pytest.raises(ParameterError, match="no room for KV"):
-        estimate_shape(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, trace, 1)
+        estimate_shape(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, trace, 1)
     with pytest.raises(ParameterError, match="no pipeline x tensor shape of 1 modules fits qwen1.5-72b"):
-        choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gb, trace)
+        choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, trace)
 
 
 @pytest.mark.parametrize("kind,table", [("cent", "cent"), ("neupims", "neupims"), ("lolpim-xpu", "lolpim_xpu")])
@@ -65,10 +65,10 @@ def test_every_pim_baseline_takes_an_automatic_shape(kind, table):
     baseline's own best estimated shape (static KV, head-first, its module), here 256 GiB of
     Llama-3.1-8B at 32K (16 CENT modules), where a pure pipeline is never the best."""
     cfg = _cfg("model=llama3.1-8b", "workload.source=fixed", "workload.input_tokens=32768",
-               "workload.output_tokens=8", "workload.requests=16", "pim_capacity_gb=256",
+               "workload.output_tokens=8", "workload.requests=16", "pim_capacity_gib=256",
                f"{table}.tensor_parallel=0")
     trace = make_trace(cfg, 0)
-    choice = choose_tensor_parallel(load_llm(cfg.model), getattr(cfg, table), cfg.pim_capacity_gb, trace)
+    choice = choose_tensor_parallel(load_llm(cfg.model), getattr(cfg, table), cfg.pim_capacity_gib, trace)
     built = build(kind, cfg, trace, 0)
     assert "[chosen: auto" in built.description and built.devices // built.stages == choice.tensor_parallel
     best = max(choice.candidates, key=lambda c: c.tokens_per_s)

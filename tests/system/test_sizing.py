@@ -89,7 +89,7 @@ def test_printed_command_for_70b_at_128k_builds_every_system_it_names(capsys):
     for row, command in zip(out["pim"], out["run_commands"]):
         cfg = _command_config(command)
         assert cfg.lolpim.modules == row["modules"] and cfg.lolpim.tensor_parallel == row["tensor_parallel"]
-        assert cfg.pim_capacity_gb == pytest.approx(row["capacity_gib"]) and cfg.gpu.count == 4
+        assert cfg.pim_capacity_gib == pytest.approx(row["capacity_gib"]) and cfg.gpu.count == 4
         assert set(cfg.systems) == set(row["systems"]) and {"lolpim", "gpu"} <= set(cfg.systems)
         assert set(cfg.systems) | {k for k, _ in row["left_out"]} == set(SystemKind)
         trace = make_trace(cfg, 0)
@@ -142,7 +142,7 @@ def test_size_line_shapes_are_the_best_simulated():
         table = PIM_TABLES[kind]
         sub = getattr(cfg, table)
         rates = {}
-        for t in allowed_tensor_parallel(model, pim_module_count(load_pim_module(sub.module), 0, cfg.pim_capacity_gb)):
+        for t in allowed_tensor_parallel(model, pim_module_count(load_pim_module(sub.module), 0, cfg.pim_capacity_gib)):
             try:
                 run = run_systems(config.load(RunConfig, None, [*line, f"{table}.tensor_parallel={t}"]),
                                   (kind,), "inline", 0)

@@ -18,7 +18,7 @@ from lolpim.orchestration.llm.config import RunConfig
 
 # the issue's reproduction: Llama-3.1-70B (64 heads, 8 KV heads) on 12 modules
 WORK = ["model=llama3.1-70b", "workload.source=fixed", "workload.input_tokens=8192", "workload.output_tokens=64",
-        "workload.requests=16", "pim_capacity_gb=192"]
+        "workload.requests=16", "pim_capacity_gib=192"]
 
 
 @pytest.mark.parametrize("key,width,allowed", [
@@ -55,7 +55,7 @@ def test_every_allowed_width_gives_every_module_the_same_kv_share(model):
 @pytest.mark.parametrize("width", [4, 16])
 def test_kv_used_never_exceeds_kv_allocated(width):
     """Four modules per stage (2 KV heads each) and sixteen (one KV head each, replicated twice)."""
-    cfg = config.load(RunConfig, None, [*WORK, f"pim_capacity_gb={16 * width}", f"lolpim.modules={max(12, width)}",
+    cfg = config.load(RunConfig, None, [*WORK, f"pim_capacity_gib={16 * width}", f"lolpim.modules={max(12, width)}",
                                         f"lolpim.tensor_parallel={width}", "systems=lolpim"])
     (s,) = run_systems(cfg, ("lolpim",), "inline", 0)["systems"]
     assert 0 < s["kv_used_utilisation"] <= s["kv_allocated_utilisation"], s["description"]
@@ -97,15 +97,15 @@ def test_gpu_count_terminates_for_every_capacity(model):
             n = out["value"]
             assert llm.heads % n == 0 and n * 80 >= gib - 1e-6, (gib, n)
         else:
-            assert isinstance(out["error"], ParameterError) and "'pim_capacity_gb'" in str(out["error"])
+            assert isinstance(out["error"], ParameterError) and "'pim_capacity_gib'" in str(out["error"])
             assert "gpu.count" in str(out["error"]) and gib > llm.heads * 80
 
 
 def test_gpu_system_at_ten_times_the_pim_capacity_it_can_match_exits_2(capsys):
-    args = ["--set", "model=llama3.1-70b", "--set", "pim_capacity_gb=51200", "--set", "workload.requests=2",
+    args = ["--set", "model=llama3.1-70b", "--set", "pim_capacity_gib=51200", "--set", "workload.requests=2",
             "--set", "workload.output_tokens=2", "--set", "systems=gpu,gpu-pim"]
     assert main(["run", "--executor", "inline", *args]) == 2
-    assert "'pim_capacity_gb': 51200 GiB takes 640 x a100-80gb" in capsys.readouterr().err
+    assert "'pim_capacity_gib': 51200 GiB takes 640 x a100-80gb" in capsys.readouterr().err
 
 
 def test_gpu_kv_memory_counts_the_replicas_of_kv_heads():

@@ -14,7 +14,7 @@ from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace
 
 SMALL = ["model=llama3.1-8b", "workload.source=fixed", "workload.input_tokens=8000", "workload.output_tokens=8",
-         "workload.requests=6", "pim_capacity_gb=64"]
+         "workload.requests=6", "pim_capacity_gib=64"]
 FIVE = "systems=lolpim,neupims,lolpim-xpu,cent,gpu"
 
 
@@ -85,7 +85,7 @@ def test_lolpim_xpu_serves_long_contexts_faster_than_the_neupims_baseline():
     # LoL-PIM v3's NeuPIMs (Table IV module, static KV, head-first), set explicitly: neither end of
     # the bracket, but the control that isolates dynamic KV and token-centric mapping
     cfg = cfg_of("workload.source=lveval-multifieldqa", "workload.requests=32", "workload.output_tokens=16",
-                 "pim_capacity_gb=128", "neupims.module=neupims-module", "neupims.kv_mode=static",
+                 "pim_capacity_gib=128", "neupims.module=neupims-module", "neupims.kv_mode=static",
                  "neupims.attention_mapping=head-first", "bracket=false")
     out = {s["system"]: s for s in run_systems(cfg, ("neupims", "lolpim-xpu"), "inline", 0)["systems"]}
     assert out["lolpim-xpu"]["throughput_tokens_per_s"] > 1.5 * out["neupims"]["throughput_tokens_per_s"]

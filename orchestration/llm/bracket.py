@@ -7,6 +7,7 @@ them beside the rows and calls attach_bracket on each bracketed row.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import replace
 
 from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
@@ -81,9 +82,9 @@ def table_rows(result: dict) -> list[tuple[str, dict]]:
 
 
 def _end_name(end: dict) -> str:
-    """What distinguishes a bracket end, in a word: its attention mapping (PIM systems) or the
-    values of its config keys."""
-    return end.get("attention_mapping") or "/".join(str(v) for v in end["end_config"].values())
+    """What distinguishes a bracket end, in a word: its attention mapping (PIM systems) or its
+    config keys and values (e.g. "attention_placement=hbm-pim")."""
+    return end.get("attention_mapping") or ", ".join(f"{k}={v}" for k, v in end["end_config"].items())
 
 
 def bracket_lines(result: dict) -> list[str]:
@@ -93,14 +94,16 @@ def bracket_lines(result: dict) -> list[str]:
             continue
         best, published = s["bracket"]["best"], s["bracket"]["published"]
         lo, hi = s["speedup_bracket"]
-        pub = f"published {_end_name(published)} {published['throughput_tokens_per_s']:.1f} tok/s"
+        pub = f"published ({_end_name(published)}) {published['throughput_tokens_per_s']:.1f} tok/s"
         if "best_not_faster" in best:
             slower = best["best_not_faster"]
             ends = (f"{pub}, also best ({slower['name']}: {slower['throughput_tokens_per_s']:.1f} tok/s)")
         else:
-            ends = f"best {_end_name(best)} {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
+            ends = f"best ({_end_name(best)}) {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
         row = "" if s.get("row_end") is None else f"; row = {s['row_end']}"
-        lines.append(f"  {s['system']}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}")
+        # one line per baseline, wrapped under itself so the table stays within 120 columns
+        lines += textwrap.wrap(f"{s['system']}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}", 120, initial_indent="  ",
+                               subsequent_indent="    ", break_on_hyphens=False)
     if not lines:
         return []
     return [f"{result['speedup_reference']} speedup bracket [vs best, vs published]:", *lines]

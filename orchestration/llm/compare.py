@@ -224,7 +224,7 @@ def format_table(result: dict) -> str:
     name_width = max([8] + [len(label) for label, _ in lines_of])
     # a description longer than the table wraps under itself (the table stays within 120 columns)
     desc = "\n".join("\n".join(textwrap.wrap(s["description"], 120, initial_indent=f"  {label:{name_width}s} ",
-                                             subsequent_indent=" " * (name_width + 3)))
+                                             subsequent_indent=" " * (name_width + 3), break_on_hyphens=False))
                      for label, s in lines_of)
     reference = result.get("speedup_reference")
     foot = (SPEEDUP_DEFINITION if reference in (None, "lolpim")

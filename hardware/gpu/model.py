@@ -9,7 +9,7 @@ with one (overhead, bandwidth efficiency) pair for FC layers (GEMV/GEMM kernels 
 element-wise kernels around them) and another for decode attention (flash-decoding style: a
 split kernel plus a combine kernel, hence its larger fixed cost). The effective bandwidth of
 decode attention therefore grows with KV length and batch (see `gpu_attention_efficiency`),
-as measured on the H200 (ANCHORS section 4). Tensor parallelism splits heads and FC columns /
+as measured on the H200 (docs/anchors.md section 4). Tensor parallelism splits heads and FC columns /
 rows across GPUs, with two ring all-reduces per layer over the GPU's NVLink preset.
 
 Presets: hardware/presets/gpu/*.toml; the H200 efficiencies are fitted by

@@ -8,7 +8,7 @@ Attention for one request and one KV head is two GEMVs against the KV cache held
 
 Softmax runs on the module's near-memory unit (NMU) between the two.
 
-Partitioning (LoL-PIM v3, ANCHORS section 2):
+Partitioning (LoL-PIM v3, docs/anchors.md section 2):
 
 * head-first: each (request, KV head) pair lives in one channel; pairs are spread round-robin
   over the channels and a channel runs its pairs one after another. At small batch (or with few

@@ -12,7 +12,7 @@ from functools import lru_cache
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_positive
 
-# Weight storage formats: bits per stored weight. CBP's constrained levels (ANCHORS 6):
+# Weight storage formats: bits per stored weight. CBP's constrained levels (docs/anchors.md section 6):
 # binary {+-a} 1 bit, ternary {0,+-a} 2 bits, one/two-bit shift {0,+-a,+-a/2(,+-a/4)} 3 bits.
 WEIGHT_FORMAT_BITS = {"bf16": 16, "fp16": 16, "int8": 8, "shift2": 3, "shift1": 3,
                       "ternary": 2, "binary": 1}

@@ -1,7 +1,7 @@
 """Constrained backpropagation anchors that compute in a few seconds.
 
 The paper's figures are ImageNet top-1 accuracies of AlexNet/ResNet/GoogLeNet
-(ANCHORS section 6); they are not reproducible on a 2-core machine and are not checked
+(docs/anchors.md section 6); they are not reproducible on a 2-core machine and are not checked
 here. What is checked is the algorithm's defining behaviour on scikit-learn's digits
 with a small MLP (models.cbp.experiment.QUICK_SETUP, seed 0, binary weights):
 the constraint becomes satisfied as the window closes, at little accuracy cost.
@@ -15,7 +15,7 @@ from lolpim.models.cbp.experiment import QUICK_SETUP, pretrained_digits, run_cbp
 from lolpim.orchestration.validation import AnchorCheck, RowKind
 from threadpoolctl import threadpool_limits
 
-PAPER = "Kim & Jeong, NeurIPS 2021 (arXiv 2110.02550), CBP; ANCHORS section 6"
+PAPER = "Kim & Jeong, NeurIPS 2021 (arXiv 2110.02550), CBP; docs/anchors.md section 6"
 
 
 @lru_cache(maxsize=1)

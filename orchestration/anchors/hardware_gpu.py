@@ -50,7 +50,7 @@ def checks() -> list[AnchorCheck]:
                     float(np.median([abs(p.error) for p in held if p.kind == "attention"])), 0.10,
                     error_kind="bound", kind=HELD_OUT),
     ]
-    # ANCHORS section 4 highlight: long KV caches stream at ~95% of peak (held-out row).
+    # docs/anchors.md section 4 highlight: long KV caches stream at ~95% of peak (held-out row).
     row = next(r for r in mb["attention_decode"]
                if (r["H"], r["KVH"], r["B"], r["L"]) == (32, 32, 4, 65536))
     cost = gpu_attention_kernel_cost(h200, row["B"] * row["L"], row["H"], row["KVH"], row["D"], row["B"])

@@ -1,4 +1,4 @@
-"""PIM module anchors: the AiM chip and the module presets against ANCHORS sections 1-2.
+"""PIM module anchors: the AiM chip and the module presets against docs/anchors.md sections 1-2.
 
 Nothing here is fitted, and nothing here is independent evidence either: every row is a
 consistency row. The chip and module figures restate the organisation and timing in the presets
@@ -15,9 +15,9 @@ from lolpim.hardware.pim import load_pim_module, pim_attention_cost
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.validation import AnchorCheck, RowKind
 
-AIM = "AiM ISSCC 2022 / JSSC 2023 (ANCHORS section 1)"
-TABLE_IV = "LoL-PIM journal revision Table IV (ANCHORS section 1)"
-TCP = "LoL-PIM v3 token-centric partitioning, 16 ch x 16 banks (ANCHORS section 2)"
+AIM = "AiM ISSCC 2022 / JSSC 2023 (docs/anchors.md section 1)"
+TABLE_IV = "LoL-PIM journal revision Table IV (docs/anchors.md section 1)"
+TCP = "LoL-PIM v3 token-centric partitioning, 16 ch x 16 banks (docs/anchors.md section 2)"
 GIB = 2 ** 30
 
 

@@ -1,6 +1,6 @@
 """Markov-chain Hebbian learning anchors that compute in a few seconds.
 
-ANCHORS section 7 (Kim et al., IEEE Access 7:10208, 2019; arXiv 1711.08679) gives no
+docs/anchors.md section 7 (Kim et al., IEEE Access 7:10208, 2019; arXiv 1711.08679) gives no
 published accuracy for scikit-learn's load_digits and the paper's exact rule is not
 public, so these rows check the targets of issue 6 on our reconstruction:
 digits test accuracy >= 90% (one seed here; the CLI reports mean and std over 5 seeds),
@@ -18,7 +18,7 @@ from lolpim.models.hebbian.arithmetic import (
 from lolpim.models.hebbian.digits import DigitsConfig, load_sklearn_digits, train_digits
 from lolpim.orchestration.validation import AnchorCheck, RowKind
 
-SOURCE = "issue 6 target; ANCHORS section 7 (Kim et al. 2019) has no load_digits figure"
+SOURCE = "issue 6 target; docs/anchors.md section 7 (Kim et al. 2019) has no load_digits figure"
 
 
 @lru_cache(maxsize=1)

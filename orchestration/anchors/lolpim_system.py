@@ -1,4 +1,4 @@
-"""LoL-PIM system anchors (ANCHORS sections 2-3): DPA capacity utilisation, CENT against
+"""LoL-PIM system anchors (docs/anchors.md sections 2-3): DPA capacity utilisation, CENT against
 GPUs in CENT's setup, LoL-PIM against CENT. Nothing in the system layer is fitted to these:
 the hardware presets come from their own anchors (hardware_pim, hardware_gpu), and the
 rows below are predictions. Rows whose miss is understood carry the cause in ``note``.
@@ -15,7 +15,7 @@ from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.validation import AnchorCheck, RowKind
 
 LOLPIM_V3 = "LoL-PIM v3 (arXiv 2412.20166)"
-CENT = "CENT ASPLOS'25 Fig. 13 (ANCHORS section 3)"
+CENT = "CENT ASPLOS'25 Fig. 13 (docs/anchors.md section 3)"
 # The DPA and LoL-PIM/CENT rows simulate these traces (closed loop, output 32 tokens each).
 DPA_CASES = (("qwen1.5-7b", "longbench-qmsum", 128.0), ("llama3.1-8b", "lveval-multifieldqa", 128.0))
 # "up to 11.3x over CENT at 128K (LV-Eval)" is a maximum over the paper's 128K setups: its 128K

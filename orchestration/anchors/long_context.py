@@ -1,4 +1,4 @@
-"""Long-context anchors of LoL-PIM v3 / PIMphony (ANCHORS section 2): the xPU+PIM ratios over
+"""Long-context anchors of LoL-PIM v3 / PIMphony (docs/anchors.md section 2): the xPU+PIM ratios over
 NeuPIMs, the 1M-token ratios and CENT's MAC utilisation at 1M. Computed by the long-context study
 (orchestration/llm/long_context.py, cases and protocol in hardware/systems/presets/
 long_context_study.toml); nothing is fitted to these figures. The paper's own setups (request

@@ -1,4 +1,4 @@
-"""The sawtooth constraint, its window, the g schedule and the CFS (ANCHORS section 6)."""
+"""The sawtooth constraint, its window, the g schedule and the CFS (docs/anchors.md section 6)."""
 import math
 
 import numpy as np

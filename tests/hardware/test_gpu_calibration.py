@@ -1,12 +1,12 @@
 """H200 calibration: fitted on part of the measured microbenchmarks, checked on the rest.
 
-Source: measured here, hardware/gpu/data/h200_decode_microbench.json (ANCHORS section 4).
+Source: measured here, hardware/gpu/data/h200_decode_microbench.json (docs/anchors.md section 4).
 Calibration rows: GEMV K x N = 4096x4096, 4096x11008, 8192x28672 (B = 1, 4, 16, 64);
 attention L in {4096, 32768, 131072} with B in {1, 16} for (H, KVH) = (32, 32), (32, 8), (64, 8);
 the BF16 GEMM throughput (791.5 TFLOP/s) sets the GEMM efficiency.
 Held-out rows: GEMV 11008x4096 and 8192x8192 (8 rows); attention every B = 4 row and every
 L in {16384, 65536} row (27 rows); the device copy (4.263 TB/s).
-Acceptance: median |error| <= 10% on the held-out rows (ANCHORS section 4 / issue 3).
+Acceptance: median |error| <= 10% on the held-out rows (docs/anchors.md section 4 / issue 3).
 Whole decoder layers measured later on a lent H200 (hardware/gpu/data/h200_decoder_layers.json) are
 all held out.
 Cross-check: AttAcc (ASPLOS'24) GPU model caps 0.8 compute / 0.85 memory, tolerance 10%.
@@ -120,7 +120,7 @@ def test_a100_decode_attention_spans_the_published_range():
 
 
 def test_datasheet_peaks():
-    """ANCHORS section 4: A100 312 TFLOPS / 2.04 TB/s; H100 989 / 3.35; H200 989 / 4.8, 141 GB."""
+    """docs/anchors.md section 4: A100 312 TFLOPS / 2.04 TB/s; H100 989 / 3.35; H200 989 / 4.8, 141 GB."""
     a100, h100, h200 = (load_gpu(n) for n in ("a100-80gb", "h100-sxm", "h200"))
     assert (a100.peak_flops_per_s, round(a100.hbm_bandwidth_bytes_per_s / 1e12, 2)) == (312e12, 2.04)
     assert (h100.peak_flops_per_s, h100.hbm_bandwidth_bytes_per_s) == (989e12, 3.35e12)

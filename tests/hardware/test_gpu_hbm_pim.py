@@ -1,4 +1,4 @@
-"""GPU + HBM-PIM (AttAcc-style). Facts from the AttAcc ASPLOS'24 artifact (ANCHORS section 3):
+"""GPU + HBM-PIM (AttAcc-style). Facts from the AttAcc ASPLOS'24 artifact (docs/anchors.md section 3):
 5 HBM3 stacks per device, 670.4 GB/s and 16 GB per stack, bank-group internal bandwidth 3x
 external under the power constraint (8x without), 1 FLOP per internal byte."""
 import pytest

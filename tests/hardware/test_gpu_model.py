@@ -43,7 +43,7 @@ def test_weight_bits_shrink_weight_bytes():
 
 
 def test_attention_efficiency_grows_with_kv_length_and_batch():
-    """ANCHORS section 4: short caches at batch 1 stream far below peak, long ones near 95%."""
+    """docs/anchors.md section 4: short caches at batch 1 stream far below peak, long ones near 95%."""
     lengths = [1024, 4096, 16384, 65536, 131072]
     by_len = [gpu_attention_efficiency(H200, L, 1, kv_heads=8) for L in lengths]
     assert np.all(np.diff(by_len) > 0)

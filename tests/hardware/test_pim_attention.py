@@ -26,7 +26,7 @@ def test_pim_anchor_checks_pass():
 
 @pytest.mark.parametrize("tokens", [256, 257, 512, 4096, 16384])
 def test_token_centric_qk_keeps_all_16_channels_busy_from_256_tokens(tokens):
-    """LoL-PIM v3 (ANCHORS section 2): in a 16-channel x 16-bank module every channel is busy
+    """LoL-PIM v3 (docs/anchors.md section 2): in a 16-channel x 16-bank module every channel is busy
     once QK^T covers >= 256 tokens; below that some banks idle."""
     d = pim_attention_cost(LOLPIM, QWEN7, [tokens]).detail
     assert d["channels_busy_fraction"] == pytest.approx(1.0)

@@ -72,7 +72,7 @@ def test_vectorised_equals_scalar():
 
 
 def test_streaming_within_a_row_is_512_gb_per_s_per_channel():
-    """ANCHORS section 1: all-bank MAC mode reads 16 banks x 32 B per 1 ns = 512 GB/s per channel.
+    """docs/anchors.md section 1: all-bank MAC mode reads 16 banks x 32 B per 1 ns = 512 GB/s per channel.
     Two GEMVs differing only in MAC commands per row pass differ in time by exactly those
     columns at tCCD each."""
     spec = AIM.with_changes(n_refi=10 ** 9)

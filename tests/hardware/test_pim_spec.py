@@ -14,7 +14,7 @@ def test_presets_listed_and_unknown_name_lists_them():
 
 
 def test_aim_timing_is_the_public_ramulator_preset():
-    """ANCHORS section 1: GDDR6_AiM_timing, tCK 0.5 ns, nRCDRDMAC 56, nRP 32, nRAS 54, nRC 89,
+    """docs/anchors.md section 1: GDDR6_AiM_timing, tCK 0.5 ns, nRCDRDMAC 56, nRP 32, nRAS 54, nRC 89,
     nCCD 2, nRFC 210, nREFI 3333; 4 bank groups x 4 banks, 2 KB rows, 2 KB global buffer."""
     aim = load_pim_module("aim-gddr6")
     assert (aim.tck_s, aim.n_rcd_mac, aim.n_rp, aim.n_ras, aim.n_rc, aim.n_ccd, aim.n_rfc, aim.n_refi) == \

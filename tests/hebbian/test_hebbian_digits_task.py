@@ -99,7 +99,7 @@ def test_idx_loader_rejects_bad_files(tmp_path):
 
 @pytest.mark.slow
 def test_anchor_rows_pass():
-    """orchestration/anchors/hebbian.py: issue 6 targets (ANCHORS section 7 gives no load_digits
+    """orchestration/anchors/hebbian.py: issue 6 targets (docs/anchors.md section 7 gives no load_digits
     figure): digits seed 0 accuracy in [90%, 100%]; 1-9 table recall and factor pairs exact (0 tolerance)."""
     from lolpim.orchestration.anchors.hebbian import checks
     rows = checks()

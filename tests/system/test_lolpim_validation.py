@@ -1,4 +1,4 @@
-"""LoL-PIM system anchors (ANCHORS sections 2-3), the same rows `lolpim validate` prints.
+"""LoL-PIM system anchors (docs/anchors.md sections 2-3), the same rows `lolpim validate` prints.
 
 Each row cites its figure and tolerance in orchestration/anchors/lolpim_system.py:
 - DPA KV capacity in use, LoL-PIM v3: static 36.2% and dynamic 75.6%, each within 8 points;

@@ -323,7 +323,13 @@ class ResultsFile:
         os.close(self._lock_fd)
 
     def _repair(self) -> None:
-        """Cut a torn last line; move every other line that is not a record to <results>.corrupt."""
+        """Cut a torn last line; move every other line that is not a record to <results>.corrupt.
+
+        In place, with no copy of the file, so a repair needs no free space beyond the lines it
+        moves aside (a nearly full disk is what tears lines): the kept lines are shifted down
+        over the removed ones, then the file is cut. A crash meanwhile loses no record: every
+        line still to be shifted lies further on, whole, so the worst left behind is a record
+        twice (read as one) and one spliced line, moved aside by the next repair."""
         if not self.path.exists():
             return
         data = _read_bytes(self.path)
@@ -336,10 +342,22 @@ class ResultsFile:
             print(f"lolpim: warning: {self.path}: line(s) {_line_list(bad)} are not results records; "
                   f"moved to {corrupt}", file=sys.stderr)
         skip = set(bad)
-        tmp = self.path.with_name(f".{self.path.name}.repair")
-        tmp.unlink(missing_ok=True)
-        _append(tmp, b"".join(line + b"\n" for n, line in enumerate(lines, 1) if n not in skip))
-        os.replace(tmp, self.path)
+        kept = b"".join(line + b"\n" for n, line in enumerate(lines, 1) if n not in skip)
+        # everything before the first removed line stays where it is
+        start = sum(len(line) + 1 for line in lines[:min(bad) - 1]) if bad else len(kept)
+        fd = _open_no_follow(self.path, os.O_RDWR)
+        try:
+            view, at = memoryview(kept)[start:], start
+            while view:
+                done = os.pwrite(fd, view, at)
+                view, at = view[done:], at + done
+            os.ftruncate(fd, len(kept))
+            os.fsync(fd)
+        except OSError as exc:
+            raise UserError(f"cannot repair {self.path}: {exc.strerror or exc}; no record was lost, "
+                            f"run the sweep again once that is fixed") from None
+        finally:
+            os.close(fd)
 
     def records(self) -> list[dict]:
         return read_results(self.path) if self.path.exists() else []
@@ -369,6 +387,8 @@ def _append(path: Path, data: bytes) -> None:
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
+    except OSError as exc:   # a full disk: at worst a torn last line, cut when the sweep runs again
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; what it holds so far is kept") from None
     finally:
         os.close(fd)
 

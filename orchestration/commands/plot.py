@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.core.errors import UserError
-from lolpim.orchestration.results import write_csv
+from lolpim.orchestration.results import save_figure, write_csv
 from lolpim.orchestration.sweep import _hardware, is_hardware_axis, read_results
 
 THROUGHPUT = "throughput_tokens_per_s"
@@ -351,7 +351,7 @@ def plot_results(records, out: Path) -> list[Path]:
         fig = make()
         if fig is None:
             continue
-        fig.savefig(out / name, dpi=110, bbox_inches="tight")
+        save_figure(fig, out / name, dpi=110, bbox_inches="tight")
         plt.close(fig)
         written.append(out / name)
     return written

@@ -13,7 +13,7 @@ from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
 from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.results import write_csv, write_json
+from lolpim.orchestration.results import save_figure, write_csv, write_json
 
 TABLE_COLUMNS = (
     ("system", "system", "{}"),
@@ -278,6 +278,6 @@ def plot(result: dict, path: Path) -> Path:
     fig.text(0.5, 0.005, SPEEDUP_DEFINITION + ".\n" + ENERGY_DEFINITION, ha="center", va="bottom", fontsize=8)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -155,17 +155,6 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         finally:
             os.environ.pop(ray_reaper.MARKER_VAR, None)
         _embedded["started"] = True
-        ray_reaper.tell(_session_dir())
-
-
-def _session_dir() -> str | None:
-    """This driver's Ray session folder. Ray has no public name for it; a Ray that moved it
-    leaves the reaper the environment marker only."""
-    try:
-        from ray._private import worker
-        return worker._global_node.get_session_dir_path()
-    except (ImportError, AttributeError):
-        return None
 
 
 def _die_with_this_process() -> str:

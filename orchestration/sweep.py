@@ -565,6 +565,8 @@ def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) ->
 
 def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finished) -> None:
     import ray   # heavy: only for a sweep on Ray
+
+    from lolpim.actors.kernel.ray_executor import LIVENESS_CHECK_S, check_ray_alive
     if not todo:
         return
     ensure_ray_cluster(address)
@@ -580,7 +582,10 @@ def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finis
                 in_flight.append(task.remote(spec_ref, point))
             if not in_flight:
                 return
-            ready, in_flight = ray.wait(in_flight, num_returns=1)
+            ready, in_flight = ray.wait(in_flight, num_returns=1, timeout=LIVENESS_CHECK_S)
+            if not ready:          # a node that died leaves its tasks waiting forever
+                check_ray_alive()
+                continue
             finished(ray.get(ready[0]))
     finally:
         for ref in in_flight:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import parsing
 from lolpim.models.hebbian.network import LayerConfig, TernaryLayer
 from lolpim.models.hebbian.rule import TransitionRule
 
@@ -77,6 +78,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (the MNIST format): magic 0x0000, type byte, rank byte, big-endian
     uint32 sizes, then the data. Gzipped files (.gz) are read too."""
     path = Path(path)
+    with parsing(path, "--idx-dir", "IDX file (gzipped or not)"):
+        return _read_idx(path)
+
+
+def _read_idx(path: Path) -> np.ndarray:
     if path.suffix == ".gz":
         raw = gzip.decompress(path.read_bytes())
     else:

@@ -49,7 +49,7 @@ def read_hf_config(reference: str) -> dict:
         raise ParameterError("model", f"{path} is not UTF-8 text") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:   # JSONDecodeError, or an integer past the digit limit
         raise ParameterError("model", f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ParameterError("model", f"{path} must hold a JSON object, got {type(data).__name__}")

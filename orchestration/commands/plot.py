@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.core.errors import UserError
+from lolpim.core.presets import parsing
 from lolpim.orchestration.results import save_figure, write_csv
 from lolpim.orchestration.sweep import _hardware, is_hardware_axis, read_results
 
@@ -385,7 +386,11 @@ def run(args) -> int:
     if len(records) < len(finished):
         print(f"lolpim: warning: {args.results}: skipped {lacking}", file=sys.stderr)
     out = Path(args.out)
-    written = [write_csv(out / "points.csv", scaling_rows(records))] + plot_results(records, out)
+    # plottable() checks the fields; a value edited by hand can still divide by zero or be of the
+    # wrong type deep in a figure: one line naming the file, not a traceback
+    with parsing(args.results, "results", "sweep results file (JSON lines)"):
+        rows = scaling_rows(records)
+        written = [write_csv(out / "points.csv", rows)] + plot_results(records, out)
     if args.json:
         print(json.dumps({"points": len(records), "files": [str(p) for p in written]}))
     else:

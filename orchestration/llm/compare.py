@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
+from lolpim.orchestration.interrupts import ray_failure
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
 from lolpim.orchestration.progress import Progress
@@ -83,7 +84,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         return summarise(system, run)
 
     summaries: list = [None] * len(built)
-    unfinished = None
+    unfinished, failure = None, None
     try:
         if executor_name == "ray" and len(built) > 1:
             _side_by_side(built, simulate, address,
@@ -95,6 +96,10 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
                 summaries[i] = simulate(system)
     except KeyboardInterrupt:   # Ctrl-C: stop now, and keep the systems that finished
         unfinished = [b.kind for b, s in zip(built, summaries) if s is None]
+    except Exception as exc:    # Ray itself failed (a killed raylet): as Ctrl-C, then say so
+        if not ray_failure(exc):
+            raise
+        unfinished, failure = [b.kind for b, s in zip(built, summaries) if s is None], exc
     finally:
         bar.close()
     summaries = [s for s in summaries if s is not None]
@@ -108,9 +113,20 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             "hardware": {s["system"]: s["hardware"]["label"] for s in summaries},
             "speedup_definition": SPEEDUP_DEFINITION, "energy_definition": ENERGY_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
+    if failure is not None:
+        raise ComparisonFailed(result, unfinished, failure)
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
     return result
+
+
+class ComparisonFailed(Exception):
+    """Ray failed beyond recovery during a comparison: ``result`` holds the systems that finished
+    (maybe none), ``unfinished`` the kinds of the others, ``cause`` Ray's exception."""
+
+    def __init__(self, result: dict, unfinished: list[str], cause: BaseException):
+        super().__init__(f"Ray failed: {type(cause).__name__}")
+        self.result, self.unfinished, self.cause = result, unfinished, cause
 
 
 class ComparisonInterrupted(KeyboardInterrupt):

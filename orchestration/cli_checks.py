@@ -79,6 +79,11 @@ def check_name(dest: str, value: str, allowed) -> None:
 
 def check_args(args) -> None:
     """Check every shared flag ``args`` carries (None: not given), then their combinations."""
+    for dest, value in vars(args).items():
+        # an empty value never means "the default" or "all": `--out ''` wrote nothing,
+        # `validate --area ''` ran every area, `--params ''` took the default set
+        if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, list) else [value])):
+            raise UserError(f"{_flag(dest)}: empty value; give one, or leave the flag out for its default")
     for dest, check in CHECKS.items():
         value = getattr(args, dest, None)
         if value is not None:
@@ -88,6 +93,10 @@ def check_args(args) -> None:
             raise UserError("--address applies to --executor ray only; drop it or use --executor ray")
         if getattr(args, "max_processes", 1) != 1:
             raise UserError("--max-processes applies to --executor ray only; drop it or use --executor ray")
+    if getattr(args, "metrics_port", None) is None:
+        for dest in ("metrics_host", "metrics_linger_s"):
+            if getattr(args, dest, None) is not None:
+                raise UserError(f"{_flag(dest)} applies with --metrics-port only; drop it or give --metrics-port")
     if getattr(args, "serial", False) and getattr(args, "address", None) is not None:
         raise UserError("--address applies to a sweep on Ray only; drop it or drop --serial")
     if getattr(args, "serial", False) and getattr(args, "max_in_flight", None) is not None:

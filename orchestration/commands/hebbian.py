@@ -289,7 +289,17 @@ def _write(out: Path, result: dict) -> list[Path]:
     return written
 
 
+# flags that apply to some tasks only: given for another task, they are refused, not ignored
+ONLY_FOR = {"epochs": ("digits",), "contacts": ("digits",), "idx_dir": ("digits",), "module": ("digits",),
+            "max_operand": ("multiply", "factorize")}
+
+
 def run(args) -> int:
+    for dest, tasks in ONLY_FOR.items():
+        if getattr(args, dest) is not None and args.task not in tasks:
+            flag = "--" + dest.replace("_", "-")
+            raise UserError(f"{flag} applies to {' and '.join(tasks)} only, not '{args.task}'; drop it")
+    args.module = args.module or "lolpim-module"
     if args.seeds < 1 or args.seed < 0:
         raise UserError("--seeds must be >= 1 and --seed >= 0")
     if args.seeds > MAX_SEEDS:
@@ -329,7 +339,8 @@ def register(sub) -> None:
     p.add_argument("--executor", choices=("direct", "inline", "ray"), default="direct",
                    help="multiply/factorize: direct = train in this process (default); inline/ray = train "
                         "inside the actor system (teacher + one synapse-population actor per layer)")
-    p.add_argument("--module", default="lolpim-module", help="PIM module preset for the inference cost")
+    p.add_argument("--module", default=None, help="digits: PIM module preset for the inference cost "
+                                                   "(default lolpim-module)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--out", help="folder for results.json, curves.csv, learning_curves.png")
     p.set_defaults(func=_with_defaults)

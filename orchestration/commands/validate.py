@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from lolpim.core.errors import UserError
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import write_csv, write_text
 from lolpim.orchestration.validation import (all_checks, allowed_names, area_of, format_table, kind_counts,
@@ -33,6 +34,8 @@ def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:
 
 def run(args) -> int:
     names = [n for a in args.area or [] for n in a.split(",") if n.strip()]
+    if args.area and not names:    # `--area ,` named nothing: not "every area"
+        raise UserError(f"--area {','.join(args.area)!r}: names no area; leave the flag out for every area")
     select_modules(names)                       # an unknown area exits 2 before anything runs
     # which anchor module runs (one can take minutes: the LoL-PIM traces, the plasticity networks):
     # on a terminal a line redrawn every second, elsewhere (--progress) one line per module

@@ -56,6 +56,7 @@ import json
 import math
 import os
 import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ from lolpim.orchestration import config as cfgmod
 from lolpim.core.errors import UserError
 from lolpim.core.presets import read_file_bytes, read_toml
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.llm.systems import PIM_KINDS
 from lolpim.orchestration.results import json_safe
 from lolpim.orchestration.executors import ensure_ray_cluster
@@ -153,16 +155,22 @@ def _path_inside(sweep_path: Path, key: str, value, folder: Path, flag: str) -> 
     if Path(value).is_absolute() or not path.resolve().is_relative_to(folder.resolve()):
         raise UserError(f"{sweep_path}: '{key}' = {value!r} leads outside {folder}/; "
                         f"give a file elsewhere on the command line ({flag})"[:300])
+    if path.resolve() == folder.resolve() or value.rstrip().endswith(("/", os.sep)):
+        # "." used to name the folder itself: a file called 'results' was created in its place
+        raise UserError(f"{sweep_path}: '{key}' = {value!r} names a folder; give a file name in {folder}/"[:300])
     return path
 
 
-def _check_point(path: Path, spec: SweepSpec, point: dict) -> None:
+def _check_point(path: Path, spec: SweepSpec, point: dict, models_checked: set) -> None:
     """Build the point's RunConfig now (a bad axis value fails at load, not an hour in)."""
     seed = point.get("seed", spec.seed)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"{path}: axis 'seed': got {seed!r}; allowed: an integer >= 0")
     try:
-        point_config(spec, point)
+        cfg = point_config(spec, point)
+        if cfg.model not in models_checked:   # a preset name or hf: file every point would fail on
+            load_llm(cfg.model)
+            models_checked.add(cfg.model)
     except UserError as exc:
         raise UserError(f"{path}: point {json.dumps(point)[:200]}: {exc}") from None
 
@@ -206,8 +214,9 @@ def load_sweep(path: str | Path, config: str | Path | None = None) -> SweepSpec:
         raise UserError(f"{path}: seed must be an integer >= 0")
     spec = SweepSpec(grid=grid, base=base, seed=seed, config=config, results=results, baselines=baselines,
                      extra=extra)
+    models_checked: set = set()
     for point in spec.points():   # fail on a bad point now, not an hour into the sweep
-        _check_point(path, spec, point)
+        _check_point(path, spec, point, models_checked)
     return spec
 
 
@@ -298,11 +307,16 @@ class ResultsFile:
         _check_results_path(self.path)
         if self.path.is_symlink():
             raise _symlink_refused(self.path)
+        if self.path.exists() and not self.path.is_file():   # before the lock file: no /dev/null.lock
+            raise UserError(f"results {self.path} is not a regular file (a device, pipe or socket); "
+                            f"give a file name (JSON lines)")
+        if self.path.exists() and not _looks_like_results(self.path):
+            raise _not_results(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"--results {self.path}: cannot create its folder ({exc.strerror or exc})") from None
-        self._lock_fd = None
+        self._lock_fd = self._file_fd = None
 
     def __enter__(self):
         self._lock_fd = _open_no_follow(self.path.with_name(self.path.name + ".lock"), os.O_WRONLY)
@@ -312,6 +326,15 @@ class ResultsFile:
             os.close(self._lock_fd)
             raise UserError(f"another sweep is writing {self.path}") from None
         try:
+            # the file itself is locked too: the lock file goes by name, and a second name of the
+            # same file (a hard link) has a lock file of its own
+            self._file_fd = _open_no_follow(self.path, os.O_RDONLY)
+            if not stat.S_ISREG(os.fstat(self._file_fd).st_mode):
+                raise UserError(f"results {self.path} is not a regular file; give a file name (JSON lines)")
+            try:
+                fcntl.flock(self._file_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"another sweep is writing {self.path} (under another name: a hard link)") from None
             self._repair()
         except BaseException:
             self.__exit__()
@@ -319,6 +342,9 @@ class ResultsFile:
         return self
 
     def __exit__(self, *exc):
+        if self._file_fd is not None:
+            os.close(self._file_fd)       # its lock goes with it
+            self._file_fd = None
         fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         os.close(self._lock_fd)
 
@@ -333,9 +359,11 @@ class ResultsFile:
         if not self.path.exists():
             return
         data = _read_bytes(self.path)
-        _, bad, lines = _parse_lines(data)
+        records, bad, lines = _parse_lines(data)
         if not bad and data.endswith(b"\n") or not data:
             return
+        if bad and not records:   # not ours to rewrite (--results README.md): refused, untouched
+            raise _not_results(self.path)
         if bad:   # moved aside, never lost: the points they held run again
             corrupt = self.path.with_name(self.path.name + ".corrupt")
             _append(corrupt, b"".join(lines[n - 1] + b"\n" for n in bad))
@@ -364,6 +392,26 @@ class ResultsFile:
 
     def append(self, record: dict) -> None:
         _append(self.path, (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode())
+
+
+def _not_results(path: Path) -> UserError:
+    return UserError(f"{path} is not a sweep results file (no line is a results record); it is left as it is: "
+                     f"give another --results")
+
+
+def _looks_like_results(path: Path) -> bool:
+    """Whether the existing file ``path`` is empty or holds a results record. Its first line
+    settles it in the usual case; only a file whose first line is not a record is read whole."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return True            # what cannot be read is reported when it is opened
+    first, newline, _ = head.partition(b"\n")
+    if not head or not newline or _parse_lines(first + b"\n")[0]:
+        return True
+    records, bad, _ = _parse_lines(_read_bytes(path))
+    return bool(records) or not bad
 
 
 def _symlink_refused(path: Path) -> UserError:

@@ -59,3 +59,50 @@ def test_cent_static_kv_refuses_a_growth_past_its_reservation():
     with pytest.raises(MessageError, match="grow_tokens.*static reservation"):
         deliver(kv, Event(kv.now_ps, kv.name, "host", 10**6, "plan", plan))
     assert (kv.alloc, kv.free_chunks) == before        # refused before anything changed
+
+
+def _warm(spec, events=60):
+    actors = {s.name: s.build(spec.seed) for s in spec.actors}
+    queue = [ev for a in actors.values() for ev in a.start()]
+    heapq.heapify(queue)
+    for _ in range(events):
+        if not queue:
+            break
+        ev = heapq.heappop(queue)
+        for out in deliver(actors[ev.dst], ev):
+            heapq.heappush(queue, out)
+    return actors
+
+
+def test_a_forged_tick_cannot_make_an_eye_population_integrate_ahead():
+    """A tick (a timer: from the actor itself) at any time but the one it set is refused: one far
+    ahead made the block integrate up to it (~10^7 s for a tick near 2**63 ps)."""
+    import time
+
+    from lolpim.actors.plasticity.ocular_dominance import EyePopulation, ocular_dominance_system
+    from lolpim.models.plasticity import cascade
+    from lolpim.models.plasticity import ocular_dominance as od
+    cfg = od.OcularDominanceConfig(neurons=2, synapses_per_eye=4, binocular_s=0.5, deprivation_s=0.5)
+    actors = _warm(ocular_dominance_system(cascade.load_params("hippocampal"), cfg, variant="network", seed=3,
+                                           blocks=1))
+    eye = next(a for a in actors.values() if isinstance(a, EyePopulation))
+    t0 = time.perf_counter()
+    for when in (eye.next_tick_ps + 10**12, HORIZON_PS, eye.next_tick_ps - 1):
+        if when > eye.now_ps:
+            with pytest.raises(MessageError, match="tick"):
+                deliver(eye, Event(when, eye.name, eye.name, 10**6, "tick", pack_payload({})))
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_a_hebbian_message_of_a_million_rows_is_refused_at_once():
+    import time
+
+    from lolpim.actors.hebbian.population import MAX_ROWS_PER_MESSAGE, TernarySynapsePopulation, multiplication_system
+    actors = _warm(multiplication_system(3, seed=1, batch_size=3), events=5)
+    pop = next(a for a in actors.values() if isinstance(a, TernarySynapsePopulation))
+    rows = [[]] * (MAX_ROWS_PER_MESSAGE + 1)
+    t0 = time.perf_counter()
+    with pytest.raises(MessageError, match="rows"):
+        deliver(pop, Event(pop.now_ps + 1, pop.name, "teacher", 10**6, "sample",
+                           pack_payload({"batch": 0, "pre": rows, "target": rows})))
+    assert time.perf_counter() - t0 < 1.0

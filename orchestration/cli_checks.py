@@ -49,11 +49,23 @@ def check_out_dir(value, flag: str = "--out") -> Path:
     return path
 
 
+RAY_PROCESS_BYTES = 210 * 2**20   # one Ray worker process (interpreter, Ray, the actors' code): ~210 MB
+
+
+def _ray_processes(dest: str, value: int) -> None:
+    """Ray processes cost memory of their own, beyond the model state the commands estimate."""
+    from lolpim.orchestration.memory import check_fits
+    if value > 0:
+        check_fits(value * RAY_PROCESS_BYTES, f"{_flag(dest)} {value}", f"~210 MB per Ray process",
+                   "ask for fewer processes")
+
+
 CHECKS = {
     "seed": lambda d, v: _int_range(d, v, 0, MAX_SEED),
     "metrics_port": lambda d, v: _int_range(d, v, 0, 65_535),
     "metrics_linger_s": _seconds,
-    "max_processes": lambda d, v: _int_range(d, v, 0, 4096),
+    "max_processes": lambda d, v: (_int_range(d, v, 0, 4096), _ray_processes(d, v)),
+    "processes": lambda d, v: (_int_range(d, v, 1, 4096), _ray_processes(d, v)),
     "max_in_flight": lambda d, v: _int_range(d, v, 1, 1_000_000),
     "out": lambda d, v: check_out_dir(v, _flag(d)),
 }

@@ -69,6 +69,7 @@ from lolpim.core.presets import read_file_bytes, read_toml
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.llm.systems import PIM_KINDS
+from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_safe
 from lolpim.orchestration.executors import ensure_ray_cluster
 from lolpim.orchestration.llm.compare import run_systems
@@ -81,6 +82,7 @@ SHORTHANDS = ("system", "model", "trace", "context", "modules", "gpus", "batch",
 HARDWARE_AXES = ("system", "modules", "gpus", "batch")
 HARDWARE_TABLES = tuple(SYSTEM_TABLES.values())
 RESULTS_DIR = Path("results")
+MAX_POINTS = 100_000        # per sweep unless its file sets max_points (checking takes ~1 ms a point)
 MAX_RESULTS_BYTES = 2**30   # ~500k points; read whole by `lolpim plot` and on resume
 
 
@@ -179,10 +181,13 @@ def load_sweep(path: str | Path, config: str | Path | None = None) -> SweepSpec:
     """The sweep in file ``path``; ``config`` (a path from the command line) replaces its 'config' key."""
     path = Path(path)
     data = read_toml(path, "sweep")
-    unknown = sorted(set(data) - {"seed", "config", "results", "set", "grid", "baseline", "points"})
+    unknown = sorted(set(data) - {"seed", "config", "results", "max_points", "set", "grid", "baseline", "points"})
     if unknown:
-        raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, [set], [grid], "
-                        f"[[baseline]], [[points]]")
+        raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, max_points, [set], "
+                        f"[grid], [[baseline]], [[points]]")
+    cap = data.get("max_points", MAX_POINTS)
+    if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 10**9:
+        raise UserError(f"{path}: max_points must be an integer 1 .. 1,000,000,000, got {cap!r}"[:300])
     grid = data.get("grid", {})
     tables = {name: data.get(name, []) for name in ("baseline", "points")}
     for name, value in tables.items():
@@ -214,10 +219,27 @@ def load_sweep(path: str | Path, config: str | Path | None = None) -> SweepSpec:
         raise UserError(f"{path}: seed must be an integer >= 0")
     spec = SweepSpec(grid=grid, base=base, seed=seed, config=config, results=results, baselines=baselines,
                      extra=extra)
+    # counted before any point is built: a 10**6-point grid took minutes and gigabytes to check
+    size = _count(grid) + sum(_count({**grid, **b}) for b in baselines) + sum(_count(t) for t in extra)
+    if size > cap:
+        raise UserError(f"{path}: the sweep has up to {size:,} points, over the cap of {cap:,} (checking them "
+                        f"alone takes ~1 ms each); if you mean it, raise the cap with max_points = {size} "
+                        f"in the sweep file")
     models_checked: set = set()
-    for point in spec.points():   # fail on a bad point now, not an hour into the sweep
-        _check_point(path, spec, point, models_checked)
+    points = spec.points()
+    bar = Progress("checking sweep points", total=len(points), delay_s=2.0)
+    try:
+        for i, point in enumerate(points):   # fail on a bad point now, not an hour into the sweep
+            _check_point(path, spec, point, models_checked)
+            if i % 1000 == 999:
+                bar.update(i + 1, f"{i + 1:,} of {len(points):,}")
+    finally:
+        bar.close()
     return spec
+
+
+def _count(table: dict) -> int:
+    return math.prod(len(v) for v in table.values()) if table else 0
 
 
 def _flatten(table: dict, prefix: str = "") -> dict:

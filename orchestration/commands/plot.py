@@ -358,6 +358,7 @@ def plot_results(records, out: Path) -> list[Path]:
     return written
 
 
+MAX_PLOT_POINTS = 20_000    # a scaling figure of more points is unreadable, and slow to draw
 RESULT_KEYS = ("system", "devices", "stages", "tpot_mean_s", "kv_used_utilisation", "module_utilisation", "events",
                "wall_s")
 TRACE_KEYS = ("trace", "requests")
@@ -385,6 +386,9 @@ def run(args) -> int:
         raise UserError(f"{args.results} holds no plottable points" + (f" ({lacking})" if finished else ""))
     if len(records) < len(finished):
         print(f"lolpim: warning: {args.results}: skipped {lacking}", file=sys.stderr)
+    if len(records) > MAX_PLOT_POINTS:   # 100k points took minutes and gigabytes to draw
+        raise UserError(f"{args.results}: {len(records):,} plottable points, over the {MAX_PLOT_POINTS:,} a plot "
+                        f"draws; plot a sweep of fewer points (the results file itself holds them all)")
     out = Path(args.out)
     # plottable() checks the fields; a value edited by hand can still divide by zero or be of the
     # wrong type deep in a figure: one line naming the file, not a traceback

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from lolpim.core.errors import UserError
+from lolpim.orchestration.memory import check_fits
 
 MAX_SEED = 2**63 - 1
 MAX_LINGER_S = 86_400.0
@@ -54,7 +55,6 @@ RAY_PROCESS_BYTES = 210 * 2**20   # one Ray worker process (interpreter, Ray, th
 
 def _ray_processes(dest: str, value: int) -> None:
     """Ray processes cost memory of their own, beyond the model state the commands estimate."""
-    from lolpim.orchestration.memory import check_fits
     if value > 0:
         check_fits(value * RAY_PROCESS_BYTES, f"{_flag(dest)} {value}", f"~210 MB per Ray process",
                    "ask for fewer processes")

@@ -17,6 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from lolpim.core.errors import UserError
 
 
@@ -88,7 +90,6 @@ def save_figure(fig, path: str | Path, **savefig_kwargs) -> Path:
 
 def save_npz(path: str | Path, **arrays) -> Path:
     """``numpy.savez`` to memory, then written atomically."""
-    import numpy as np
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return write_bytes(path, buf.getvalue())

@@ -71,6 +71,7 @@ from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.llm.systems import PIM_KINDS
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_safe
+from lolpim.actors.kernel.ray_executor import LIVENESS_CHECK_S, check_ray_alive
 from lolpim.orchestration.executors import ensure_ray_cluster
 from lolpim.orchestration.llm.compare import run_systems
 
@@ -635,8 +636,6 @@ def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) ->
 
 def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finished) -> None:
     import ray   # heavy: only for a sweep on Ray
-
-    from lolpim.actors.kernel.ray_executor import LIVENESS_CHECK_S, check_ray_alive
     if not todo:
         return
     ensure_ray_cluster(address)

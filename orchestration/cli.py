@@ -58,6 +58,7 @@ def _run(args) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
+        interrupts.stop_embedded_ray(after_stop=True)
         print(f"lolpim: {interrupts.stopped_by()}; results written so far are kept", file=sys.stderr)
         return interrupts.exit_code()
     except Exception as exc:

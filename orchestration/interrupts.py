@@ -9,11 +9,14 @@ on SIGTERM too. ensure_ray puts it back after ray.init, which replaces it.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
+import sys
 import threading
 
-_state = {"sigterm": False}
+_state = {"sigterm": False, "ray_starts_before": 0}
 
 
 class Terminated(KeyboardInterrupt):
@@ -33,6 +36,7 @@ def sigterm_as_ctrl_c():
         yield
         return
     _state["sigterm"] = False
+    _state["ray_starts_before"] = _ray_starts()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
@@ -65,3 +69,36 @@ def ray_failure(exc: BaseException) -> bool:
         return True
     mro = [c for c in type(exc).__mro__ if c.__module__.split(".")[0] == "ray"]
     return bool(mro) and not any(c.__name__ == "RayTaskError" for c in mro)
+
+
+def stop_embedded_ray(after_stop: bool = False) -> None:
+    """Shut down the embedded Ray this process started, if any, and wait for it. ``after_stop``:
+    the command was stopped (SIGTERM, Ctrl-C) with Ray tasks running; then Ray is not shut down
+    but left at exit (os._exit): its shutdown, or the interpreter's last steps, with tasks cut
+    off could crash the process (SIGSEGV, exit -11, or a failed Ray check) after its last line.
+    The reaper (actors/kernel/ray_reaper.py) and Ray's parent-death signal take its processes
+    with this one. Never imports Ray itself."""
+    module = sys.modules.get("lolpim.actors.kernel.ray_executor")
+    if module is None or "ray" not in sys.modules:
+        return
+    if after_stop and _ray_starts() > _state["ray_starts_before"]:   # this command started a Ray,
+        atexit.register(_exit_now)      # maybe half-way (stopped in ray.init): runs before Ray's atexit
+        return
+    if not module._embedded["started"]:
+        return
+    stopping = module.shutdown_embedded_ray()
+    if stopping is not None:
+        stopping.join()
+
+
+def _ray_starts() -> int:
+    """How many embedded Rays this process has started (0 when Ray was never loaded)."""
+    module = sys.modules.get("lolpim.actors.kernel.ray_executor")
+    return module._embedded["starts"] if module is not None else 0
+
+
+def _exit_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(exit_code())

@@ -657,6 +657,9 @@ def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finis
                 continue
             finished(ray.get(ready[0]))
     finally:
-        for ref in in_flight:
+        # on a cluster the driver joined, its points must not run on: cancelled. The embedded
+        # Ray is shut down instead (force-cancelling its tasks first made Ray's core worker
+        # crash the driver after its last line: a failed check, or SIGSEGV)
+        for ref in in_flight if address else ():
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)

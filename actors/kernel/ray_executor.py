@@ -108,7 +108,7 @@ def _RemoteHost():
 
 # the local Ray ensure_ray started, its shutdown thread, and the marker its processes carry for
 # the reaper (one reaper per driver process, started with the first embedded Ray)
-_embedded = {"started": False, "stopping": None, "marker": None}
+_embedded = {"started": False, "stopping": None, "marker": None, "starts": 0}
 
 
 def shutdown_embedded_ray():
@@ -158,6 +158,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         # only the processes ray.init starts (and those they start) carry the marker: a
         # subprocess this driver runs later is not Ray's and must outlive it if it wants to
         os.environ[ray_reaper.MARKER_VAR] = marker
+        _embedded["starts"] += 1      # counted before ray.init: a start cut short counts too
         try:
             with _starting_ray():
                 ray.init(num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",

@@ -31,6 +31,9 @@ def run(args) -> int:
                            progress=lambda done, total: bar.update(done / total, f"{done}/{total} points"))
     finally:
         bar.close()
+    # stop the embedded Ray now, in the open: left to the interpreter's exit after a SIGTERM or
+    # Ctrl-C had cancelled its tasks, its shutdown could crash the process
+    interrupts.stop_embedded_ray(after_stop=report.interrupted)
     if args.json:
         print(json_text(dataclasses.asdict(report)))
     else:

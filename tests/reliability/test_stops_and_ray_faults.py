@@ -114,11 +114,12 @@ def _ray_workers_of(pid: int, prefix: bytes = b"ray::") -> bool:
     return False
 
 
-def _sigterm_once_running(argv: list[str], cwd, extra_s: float = 0.5) -> subprocess.CompletedProcess:
+def _sigterm_once_running(argv: list[str], cwd, extra_s: float = 0.5, worker: bytes = b"ray::ActorHost"
+                          ) -> subprocess.CompletedProcess:
     lolpim = shutil.which("lolpim", path=os.path.dirname(sys.executable))
     proc = subprocess.Popen([lolpim, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while proc.poll() is None and not _ray_workers_of(proc.pid) and time.monotonic() < deadline:
+    while proc.poll() is None and not _ray_workers_of(proc.pid, worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert proc.poll() is None, "the command ended before its Ray workers ran"
     time.sleep(extra_s)
@@ -154,7 +155,7 @@ def test_sigterm_of_a_ray_sweep_keeps_its_points(tmp_path):
     (tmp_path / "s.toml").write_text(SWEEP.replace("[8, 16, 32]", "[8, 16, 32, 64]").replace(
         '"workload.output_tokens" = 8', '"workload.output_tokens" = 400'))
     out = _sigterm_once_running(["sweep", "s.toml", "--results", "r.jsonl", "--json", "--max-in-flight", "1"],
-                                tmp_path, extra_s=1.0)
+                                tmp_path, extra_s=1.0, worker=b"ray::run_point")
     assert out.returncode == 143, out.stderr
     _one_clean_line(out.stderr, "lolpim: terminated (SIGTERM): finished points are saved")
     report = json.loads(out.stdout)

@@ -6,6 +6,7 @@ the file, never a traceback from the parser.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -15,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from lolpim.core.errors import ParameterError
+from lolpim.core.errors import ParameterError, UserError
 
 MAX_TOML_BYTES = 8 * 2**20     # presets and configs are a few KB; anything this big is a mistake
 
@@ -39,6 +40,25 @@ def read_file_bytes(path: str | Path, label: str, limit: int, what: str = "file"
     return data
 
 
+@contextlib.contextmanager
+def parsing(path, label: str, what: str = "file"):
+    """The one guard around reading and interpreting a user's file (issue 26): any failure in the
+    block that is not already one of our one-line errors -- a library's ValueError (Python's
+    integer-digit limit), TypeError (a list where a string belongs), zlib, gzip or struct errors,
+    ZeroDivisionError from a hand-edited value -- becomes a ParameterError naming ``label`` and
+    the file, never a traceback."""
+    try:
+        yield
+    except UserError:
+        raise
+    except (Exception, RecursionError) as exc:
+        shown = str(path) if len(str(path)) <= 200 else str(path)[:197] + "..."
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")[:200]
+        kind = type(exc)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        raise ParameterError(label, f"'{shown}' is not a usable {what} ({name}{': ' + first if first else ''})") from None
+
+
 def read_toml(path: str | Path, label: str = "file") -> dict:
     """The table in the TOML file ``path``; ``label`` names the option or key that gave the path."""
     data = read_file_bytes(path, label, MAX_TOML_BYTES, "TOML file")
@@ -50,6 +70,8 @@ def read_toml(path: str | Path, label: str = "file") -> dict:
         raise ParameterError(label, f"{path} is not valid TOML: {exc}") from None
     except RecursionError:
         raise ParameterError(label, f"{path} nests tables or arrays too deeply") from None
+    except ValueError as exc:    # e.g. an integer past Python's digit limit
+        raise ParameterError(label, f"{path} is not usable TOML: {exc}") from None
 
 
 # a preset name: letters, digits, '.', '_', '-' (never a path: no '/', no leading '.')

@@ -9,6 +9,7 @@ import sys
 
 from lolpim.core.errors import ParameterError, UserError
 from lolpim.orchestration import commands
+from lolpim.orchestration import interrupts
 from lolpim.orchestration.cli_checks import check_args
 
 
@@ -38,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    with interrupts.sigterm_as_ctrl_c():   # a SIGTERM stops a command as Ctrl-C does
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         check_args(args)
         return int(args.func(args) or 0)
@@ -52,8 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("lolpim: interrupted; results written so far are kept", file=sys.stderr)
-        return 130
+        interrupts.stop_embedded_ray(after_stop=True)
+        print(f"lolpim: {interrupts.stopped_by()}; results written so far are kept", file=sys.stderr)
+        return interrupts.exit_code()
+    except Exception as exc:
+        if not interrupts.ray_failure(exc):   # a bug of ours: its traceback is what a report needs
+            raise
+        print(f"lolpim: error: Ray failed ({interrupts.one_line(exc)}); results written so far are kept",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

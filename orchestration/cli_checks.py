@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from lolpim.core.errors import UserError
+from lolpim.orchestration.memory import check_fits
 
 MAX_SEED = 2**63 - 1
 MAX_LINGER_S = 86_400.0
@@ -49,11 +50,22 @@ def check_out_dir(value, flag: str = "--out") -> Path:
     return path
 
 
+RAY_PROCESS_BYTES = 210 * 2**20   # one Ray worker process (interpreter, Ray, the actors' code): ~210 MB
+
+
+def _ray_processes(dest: str, value: int) -> None:
+    """Ray processes cost memory of their own, beyond the model state the commands estimate."""
+    if value > 0:
+        check_fits(value * RAY_PROCESS_BYTES, f"{_flag(dest)} {value}", f"~210 MB per Ray process",
+                   "ask for fewer processes")
+
+
 CHECKS = {
     "seed": lambda d, v: _int_range(d, v, 0, MAX_SEED),
     "metrics_port": lambda d, v: _int_range(d, v, 0, 65_535),
     "metrics_linger_s": _seconds,
-    "max_processes": lambda d, v: _int_range(d, v, 0, 4096),
+    "max_processes": lambda d, v: (_int_range(d, v, 0, 4096), _ray_processes(d, v)),
+    "processes": lambda d, v: (_int_range(d, v, 1, 4096), _ray_processes(d, v)),
     "max_in_flight": lambda d, v: _int_range(d, v, 1, 1_000_000),
     "out": lambda d, v: check_out_dir(v, _flag(d)),
 }
@@ -79,6 +91,11 @@ def check_name(dest: str, value: str, allowed) -> None:
 
 def check_args(args) -> None:
     """Check every shared flag ``args`` carries (None: not given), then their combinations."""
+    for dest, value in vars(args).items():
+        # an empty value never means "the default" or "all": `--out ''` wrote nothing,
+        # `validate --area ''` ran every area, `--params ''` took the default set
+        if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, list) else [value])):
+            raise UserError(f"{_flag(dest)}: empty value; give one, or leave the flag out for its default")
     for dest, check in CHECKS.items():
         value = getattr(args, dest, None)
         if value is not None:
@@ -88,6 +105,10 @@ def check_args(args) -> None:
             raise UserError("--address applies to --executor ray only; drop it or use --executor ray")
         if getattr(args, "max_processes", 1) != 1:
             raise UserError("--max-processes applies to --executor ray only; drop it or use --executor ray")
+    if getattr(args, "metrics_port", None) is None:
+        for dest in ("metrics_host", "metrics_linger_s"):
+            if getattr(args, dest, None) is not None:
+                raise UserError(f"{_flag(dest)} applies with --metrics-port only; drop it or give --metrics-port")
     if getattr(args, "serial", False) and getattr(args, "address", None) is not None:
         raise UserError("--address applies to a sweep on Ray only; drop it or drop --serial")
     if getattr(args, "serial", False) and getattr(args, "max_in_flight", None) is not None:

@@ -188,13 +188,14 @@ def active_sink():
 
 
 @contextlib.contextmanager
-def serving(host: str, port: int | None, linger_s: float = 0.0):
+def serving(host: str | None, port: int | None, linger_s: float | None = 0.0):
     """Serve /metrics while the body runs (no-op when port is None), then keep serving for
-    ``linger_s`` seconds so a scraper sees the final values."""
+    ``linger_s`` seconds so a scraper sees the final values. ``host`` None: 127.0.0.1."""
     global _active
     if port is None:
         yield None
         return
+    host, linger_s = host or "127.0.0.1", linger_s or 0.0
     exporter = MetricsExporter()
     try:
         bound = exporter.serve(port, host)
@@ -215,7 +216,7 @@ def add_metrics_flags(parser) -> None:
     parser.add_argument("--metrics-port", type=int, default=None,
                         help="serve Prometheus metrics at http://HOST:PORT/metrics while running "
                              "(0: any free port, printed on stderr)")
-    parser.add_argument("--metrics-host", default="127.0.0.1",
+    parser.add_argument("--metrics-host", default=None,
                         help="address the metrics endpoint binds to (default 127.0.0.1: this machine only)")
-    parser.add_argument("--metrics-linger-s", type=float, default=0.0,
+    parser.add_argument("--metrics-linger-s", type=float, default=None,
                         help="keep serving metrics this many seconds after the run ends (for a last scrape)")

@@ -56,6 +56,7 @@ import json
 import math
 import os
 import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -66,8 +67,11 @@ from lolpim.orchestration import config as cfgmod
 from lolpim.core.errors import UserError
 from lolpim.core.presets import read_file_bytes, read_toml
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.llm.systems import PIM_KINDS
+from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_safe
+from lolpim.actors.kernel.ray_executor import LIVENESS_CHECK_S, check_ray_alive
 from lolpim.orchestration.executors import ensure_ray_cluster
 from lolpim.orchestration.llm.compare import run_systems
 
@@ -79,6 +83,7 @@ SHORTHANDS = ("system", "model", "trace", "context", "modules", "gpus", "batch",
 HARDWARE_AXES = ("system", "modules", "gpus", "batch")
 HARDWARE_TABLES = tuple(SYSTEM_TABLES.values())
 RESULTS_DIR = Path("results")
+MAX_POINTS = 100_000        # per sweep unless its file sets max_points (checking takes ~1 ms a point)
 MAX_RESULTS_BYTES = 2**30   # ~500k points; read whole by `lolpim plot` and on resume
 
 
@@ -153,16 +158,22 @@ def _path_inside(sweep_path: Path, key: str, value, folder: Path, flag: str) -> 
     if Path(value).is_absolute() or not path.resolve().is_relative_to(folder.resolve()):
         raise UserError(f"{sweep_path}: '{key}' = {value!r} leads outside {folder}/; "
                         f"give a file elsewhere on the command line ({flag})"[:300])
+    if path.resolve() == folder.resolve() or value.rstrip().endswith(("/", os.sep)):
+        # "." used to name the folder itself: a file called 'results' was created in its place
+        raise UserError(f"{sweep_path}: '{key}' = {value!r} names a folder; give a file name in {folder}/"[:300])
     return path
 
 
-def _check_point(path: Path, spec: SweepSpec, point: dict) -> None:
+def _check_point(path: Path, spec: SweepSpec, point: dict, models_checked: set) -> None:
     """Build the point's RunConfig now (a bad axis value fails at load, not an hour in)."""
     seed = point.get("seed", spec.seed)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"{path}: axis 'seed': got {seed!r}; allowed: an integer >= 0")
     try:
-        point_config(spec, point)
+        cfg = point_config(spec, point)
+        if cfg.model not in models_checked:   # a preset name or hf: file every point would fail on
+            load_llm(cfg.model)
+            models_checked.add(cfg.model)
     except UserError as exc:
         raise UserError(f"{path}: point {json.dumps(point)[:200]}: {exc}") from None
 
@@ -171,10 +182,13 @@ def load_sweep(path: str | Path, config: str | Path | None = None) -> SweepSpec:
     """The sweep in file ``path``; ``config`` (a path from the command line) replaces its 'config' key."""
     path = Path(path)
     data = read_toml(path, "sweep")
-    unknown = sorted(set(data) - {"seed", "config", "results", "set", "grid", "baseline", "points"})
+    unknown = sorted(set(data) - {"seed", "config", "results", "max_points", "set", "grid", "baseline", "points"})
     if unknown:
-        raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, [set], [grid], "
-                        f"[[baseline]], [[points]]")
+        raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, max_points, [set], "
+                        f"[grid], [[baseline]], [[points]]")
+    cap = data.get("max_points", MAX_POINTS)
+    if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 10**9:
+        raise UserError(f"{path}: max_points must be an integer 1 .. 1,000,000,000, got {cap!r}"[:300])
     grid = data.get("grid", {})
     tables = {name: data.get(name, []) for name in ("baseline", "points")}
     for name, value in tables.items():
@@ -206,9 +220,27 @@ def load_sweep(path: str | Path, config: str | Path | None = None) -> SweepSpec:
         raise UserError(f"{path}: seed must be an integer >= 0")
     spec = SweepSpec(grid=grid, base=base, seed=seed, config=config, results=results, baselines=baselines,
                      extra=extra)
-    for point in spec.points():   # fail on a bad point now, not an hour into the sweep
-        _check_point(path, spec, point)
+    # counted before any point is built: a 10**6-point grid took minutes and gigabytes to check
+    size = _count(grid) + sum(_count({**grid, **b}) for b in baselines) + sum(_count(t) for t in extra)
+    if size > cap:
+        raise UserError(f"{path}: the sweep has up to {size:,} points, over the cap of {cap:,} (checking them "
+                        f"alone takes ~1 ms each); if you mean it, raise the cap with max_points = {size} "
+                        f"in the sweep file")
+    models_checked: set = set()
+    points = spec.points()
+    bar = Progress("checking sweep points", total=len(points), delay_s=2.0)
+    try:
+        for i, point in enumerate(points):   # fail on a bad point now, not an hour into the sweep
+            _check_point(path, spec, point, models_checked)
+            if i % 1000 == 999:
+                bar.update(i + 1, f"{i + 1:,} of {len(points):,}")
+    finally:
+        bar.close()
     return spec
+
+
+def _count(table: dict) -> int:
+    return math.prod(len(v) for v in table.values()) if table else 0
 
 
 def _flatten(table: dict, prefix: str = "") -> dict:
@@ -298,11 +330,16 @@ class ResultsFile:
         _check_results_path(self.path)
         if self.path.is_symlink():
             raise _symlink_refused(self.path)
+        if self.path.exists() and not self.path.is_file():   # before the lock file: no /dev/null.lock
+            raise UserError(f"results {self.path} is not a regular file (a device, pipe or socket); "
+                            f"give a file name (JSON lines)")
+        if self.path.exists() and not _looks_like_results(self.path):
+            raise _not_results(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"--results {self.path}: cannot create its folder ({exc.strerror or exc})") from None
-        self._lock_fd = None
+        self._lock_fd = self._file_fd = None
 
     def __enter__(self):
         self._lock_fd = _open_no_follow(self.path.with_name(self.path.name + ".lock"), os.O_WRONLY)
@@ -312,6 +349,15 @@ class ResultsFile:
             os.close(self._lock_fd)
             raise UserError(f"another sweep is writing {self.path}") from None
         try:
+            # the file itself is locked too: the lock file goes by name, and a second name of the
+            # same file (a hard link) has a lock file of its own
+            self._file_fd = _open_no_follow(self.path, os.O_RDONLY)
+            if not stat.S_ISREG(os.fstat(self._file_fd).st_mode):
+                raise UserError(f"results {self.path} is not a regular file; give a file name (JSON lines)")
+            try:
+                fcntl.flock(self._file_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"another sweep is writing {self.path} (under another name: a hard link)") from None
             self._repair()
         except BaseException:
             self.__exit__()
@@ -319,33 +365,76 @@ class ResultsFile:
         return self
 
     def __exit__(self, *exc):
+        if self._file_fd is not None:
+            os.close(self._file_fd)       # its lock goes with it
+            self._file_fd = None
         fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         os.close(self._lock_fd)
 
     def _repair(self) -> None:
-        """Cut a torn last line; move every other line that is not a record to <results>.corrupt."""
+        """Cut a torn last line; move every other line that is not a record to <results>.corrupt.
+
+        In place, with no copy of the file, so a repair needs no free space beyond the lines it
+        moves aside (a nearly full disk is what tears lines): the kept lines are shifted down
+        over the removed ones, then the file is cut. A crash meanwhile loses no record: every
+        line still to be shifted lies further on, whole, so the worst left behind is a record
+        twice (read as one) and one spliced line, moved aside by the next repair."""
         if not self.path.exists():
             return
         data = _read_bytes(self.path)
-        _, bad, lines = _parse_lines(data)
+        records, bad, lines = _parse_lines(data)
         if not bad and data.endswith(b"\n") or not data:
             return
+        if bad and not records:   # not ours to rewrite (--results README.md): refused, untouched
+            raise _not_results(self.path)
         if bad:   # moved aside, never lost: the points they held run again
             corrupt = self.path.with_name(self.path.name + ".corrupt")
             _append(corrupt, b"".join(lines[n - 1] + b"\n" for n in bad))
             print(f"lolpim: warning: {self.path}: line(s) {_line_list(bad)} are not results records; "
                   f"moved to {corrupt}", file=sys.stderr)
         skip = set(bad)
-        tmp = self.path.with_name(f".{self.path.name}.repair")
-        tmp.unlink(missing_ok=True)
-        _append(tmp, b"".join(line + b"\n" for n, line in enumerate(lines, 1) if n not in skip))
-        os.replace(tmp, self.path)
+        kept = b"".join(line + b"\n" for n, line in enumerate(lines, 1) if n not in skip)
+        # everything before the first removed line stays where it is
+        start = sum(len(line) + 1 for line in lines[:min(bad) - 1]) if bad else len(kept)
+        fd = _open_no_follow(self.path, os.O_RDWR)
+        try:
+            view, at = memoryview(kept)[start:], start
+            while view:
+                done = os.pwrite(fd, view, at)
+                view, at = view[done:], at + done
+            os.ftruncate(fd, len(kept))
+            os.fsync(fd)
+        except OSError as exc:
+            raise UserError(f"cannot repair {self.path}: {exc.strerror or exc}; no record was lost, "
+                            f"run the sweep again once that is fixed") from None
+        finally:
+            os.close(fd)
 
     def records(self) -> list[dict]:
         return read_results(self.path) if self.path.exists() else []
 
     def append(self, record: dict) -> None:
         _append(self.path, (json.dumps(record, allow_nan=False, sort_keys=True) + "\n").encode())
+
+
+def _not_results(path: Path) -> UserError:
+    return UserError(f"{path} is not a sweep results file (no line is a results record); it is left as it is: "
+                     f"give another --results")
+
+
+def _looks_like_results(path: Path) -> bool:
+    """Whether the existing file ``path`` is empty or holds a results record. Its first line
+    settles it in the usual case; only a file whose first line is not a record is read whole."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return True            # what cannot be read is reported when it is opened
+    first, newline, _ = head.partition(b"\n")
+    if not head or not newline or _parse_lines(first + b"\n")[0]:
+        return True
+    records, bad, _ = _parse_lines(_read_bytes(path))
+    return bool(records) or not bad
 
 
 def _symlink_refused(path: Path) -> UserError:
@@ -369,6 +458,8 @@ def _append(path: Path, data: bytes) -> None:
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
+    except OSError as exc:   # a full disk: at worst a torn last line, cut when the sweep runs again
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; what it holds so far is kept") from None
     finally:
         os.close(fd)
 
@@ -560,9 +651,15 @@ def _run_on_ray(spec: SweepSpec, todo: list[dict], address, max_in_flight, finis
                 in_flight.append(task.remote(spec_ref, point))
             if not in_flight:
                 return
-            ready, in_flight = ray.wait(in_flight, num_returns=1)
+            ready, in_flight = ray.wait(in_flight, num_returns=1, timeout=LIVENESS_CHECK_S)
+            if not ready:          # a node that died leaves its tasks waiting forever
+                check_ray_alive()
+                continue
             finished(ray.get(ready[0]))
     finally:
-        for ref in in_flight:
+        # on a cluster the driver joined, its points must not run on: cancelled. The embedded
+        # Ray is shut down instead (force-cancelling its tasks first made Ray's core worker
+        # crash the driver after its last line: a failed check, or SIGSEGV)
+        for ref in in_flight if address else ():
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lolpim.core.errors import UserError
+from lolpim.orchestration.results import atomic_open
 
 PS_PER_US = 1_000_000
 
@@ -93,10 +95,12 @@ def write_trace(path: Path, systems, other_data: dict | None = None) -> Path:
     """Write the events of every system (``trace_events`` lists, or any iterables of events,
     consumed once) as one trace file; ``other_data`` is the format's free-form metadata (viewers
     show it as the trace's info). Written one event a line, so a capped run of millions of
-    events never holds the whole text, nor (given generators) every event, in memory."""
+    events never holds the whole text, nor (given generators) every event, in memory; streamed
+    into a temporary file renamed over ``path`` at the end, so a full disk leaves the previous
+    trace whole (results.atomic_open)."""
     path = Path(path)
     encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode   # one encoder: json.dumps makes one a call
-    with open(path, "w") as f:
+    with atomic_open(path, "w") as f:
         f.write('{"displayTimeUnit": "ms", "otherData": ')
         f.write(json.dumps(other_data or {}, allow_nan=False))
         f.write(', "traceEvents": [')
@@ -112,7 +116,8 @@ def write_trace(path: Path, systems, other_data: dict | None = None) -> Path:
 
 def check_trace_path(value, flag: str = "--timeline") -> Path:
     """Make sure the trace can be written at ``value`` before a run that may take hours: a file
-    (not a folder) in an existing folder, writable. A file already there is left as it is."""
+    (not a folder) in an existing folder, writable. A file already there is left as it is (the
+    trace replaces it by a rename at the end: a symbolic link there is replaced, never followed)."""
     path = Path(value)
     where = str(value)[:200]
     if not str(value) or path.is_dir() or str(value).endswith(("/", os.sep)):
@@ -120,14 +125,12 @@ def check_trace_path(value, flag: str = "--timeline") -> Path:
     parent = path.parent
     if not parent.is_dir():
         raise UserError(f"{flag} {where}: folder {str(parent)[:200]} does not exist; create it first")
-    if path.exists():
+    if path.exists() and not path.is_symlink():
         if not path.is_file() or not os.access(path, os.W_OK):
             raise UserError(f"{flag} {where}: exists and cannot be overwritten; give another file name")
-        return path
-    try:   # a probe, removed at once: creating the file is the only sure test
-        with open(path, "x"):
+    try:   # a probe, gone at once: the trace is written beside its name, then renamed onto it
+        with tempfile.TemporaryFile(dir=parent):
             pass
-        path.unlink()
     except OSError as exc:
         raise UserError(f"{flag} {where}: cannot write the trace there ({exc.strerror or exc})") from None
     return path

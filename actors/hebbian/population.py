@@ -43,6 +43,10 @@ from lolpim.actors.kernel.system import ActorSpec, SystemSpec, frozen_params
 
 READOUTS = ("fire", "winner", "scores")
 MAX_TAG = 64
+# rows one sample or query message may carry: the teacher sends batch_size / query_rows at a
+# time (16 .. 512 here); a message of a million empty rows (2 MB of msgpack) used to cost
+# seconds of learning steps (issue 26: the work one message can cause is bounded)
+MAX_ROWS_PER_MESSAGE = 65_536
 
 
 def actor_rng(seed: int, name: str) -> np.random.Generator:
@@ -156,6 +160,8 @@ class TernarySynapsePopulation(Actor):
             self.reject(event, field, f"active indices must lie in 0..{width - 1}")
 
     def _learn(self, event, payload: Sample) -> list:
+        if len(payload.pre) > MAX_ROWS_PER_MESSAGE:
+            self.reject(event, "pre", f"{len(payload.pre)} rows: at most {MAX_ROWS_PER_MESSAGE} a message")
         if len(payload.pre) != len(payload.target):
             self.reject(event, "target", f"batch {payload.batch}: {len(payload.pre)} inputs "
                                          f"but {len(payload.target)} targets")
@@ -177,6 +183,8 @@ class TernarySynapsePopulation(Actor):
     def _recall(self, event, payload: Query) -> list:
         if not payload.pre:     # the readouts stack rows: an empty query has nothing to answer
             self.reject(event, "pre", "a query needs at least one input pattern")
+        if len(payload.pre) > MAX_ROWS_PER_MESSAGE:
+            self.reject(event, "pre", f"{len(payload.pre)} rows: at most {MAX_ROWS_PER_MESSAGE} a message")
         pre = self._patterns(event, payload.pre, self.config.n_in, "pre")
         layer = self.layer
         if payload.readout == "fire":
@@ -271,6 +279,9 @@ class SampleSource(Actor):
         def __post_init__(self):
             _positive_ints(batch_size=self.batch_size, batch_interval_ps=self.batch_interval_ps,
                            link_ps=self.link_ps, query_rows=self.query_rows)
+            for name in ("batch_size", "query_rows"):
+                if getattr(self, name) > MAX_ROWS_PER_MESSAGE:
+                    raise ParameterError(name, f"{getattr(self, name)}: at most {MAX_ROWS_PER_MESSAGE} rows a message")
             if not self.stages:
                 raise ParameterError("stages", "need at least one stage")
             stages = tuple(_checked_stage(i, s) for i, s in enumerate(self.stages))

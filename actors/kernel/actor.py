@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from lolpim.actors.kernel import messages
-from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, pack_payload, unpack_payload
+from lolpim.actors.kernel.codec import (DEFAULT_MAX_PAYLOAD_BYTES, HORIZON_PS, MessageError, pack_payload,
+                                        unpack_payload)
 from lolpim.actors.kernel.events import Event
 
 
@@ -258,6 +259,9 @@ def check_payload(actor: Actor, event: Event, max_payload_bytes: int):
 
 def deliver(actor: Actor, event: Event, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> list[Event]:
     """Validate ``event``, advance the actor's clock, run its handler, check its outputs."""
+    if not 0 <= event.time_ps <= HORIZON_PS:
+        raise MessageError(actor.name, event.kind, "time_ps",
+                           f"is {event.time_ps}: outside the kernel's horizon 0 .. {HORIZON_PS} ps")
     if event.time_ps < actor.now_ps:
         raise KernelError(f"causality violated at actor '{actor.name}': event '{event.kind}' from "
                           f"'{event.src}' at {event.time_ps} ps arrived after local time {actor.now_ps} ps")
@@ -265,7 +269,13 @@ def deliver(actor: Actor, event: Event, max_payload_bytes: int = DEFAULT_MAX_PAY
     actor.now_ps = event.time_ps
     actor.events_processed += 1
     out = actor.handle(event, payload)
-    return out if out is not None else []
+    if out is None:
+        return []
+    for ev in out:
+        if ev.time_ps > HORIZON_PS:     # a huge value in a valid message turned into a huge delay
+            raise KernelError(f"actor '{actor.name}' sent '{ev.kind}' at {ev.time_ps} ps, past the kernel's "
+                              f"horizon {HORIZON_PS} ps (handling '{event.kind}' from '{event.src}')")
+    return out
 
 
 def actor_metrics(actor: Actor) -> dict[str, float]:

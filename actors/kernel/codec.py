@@ -12,6 +12,11 @@ from lolpim.actors.kernel.events import Event
 
 SCHEMA_VERSION = 1
 DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+# The kernel's time horizon: 2**62 ps (~53 days of simulated time; runs last seconds to hours).
+# An event past it is refused, so a time plus any delay an actor adds stays a signed 64-bit
+# integer, which msgpack and numpy carry (a time of 2**64 - 1 was accepted, and its reply
+# could not be encoded); and a forged far-future event cannot make an actor integrate for ages.
+HORIZON_PS = 2**62
 
 _EVENT_FIELDS = (("time_ps", int), ("dst", str), ("src", str), ("seq", int), ("kind", str),
                  ("payload", bytes))
@@ -60,5 +65,9 @@ def decode_batch(data: bytes, receiver: str = "?") -> list[Event]:
         for (name, typ), value in zip(_EVENT_FIELDS, raw):
             if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
                 raise MessageError(dst, kind, name, f"must be {typ.__name__}, got {type(value).__name__}")
+        if not 0 <= raw[0] <= HORIZON_PS:
+            raise MessageError(dst, kind, "time_ps", f"is {raw[0]}: outside the kernel's horizon 0 .. {HORIZON_PS} ps")
+        if not 0 <= raw[3] < 2**63:
+            raise MessageError(dst, kind, "seq", f"is {raw[3]}: outside 0 .. 2**63 - 1")
         out.append(Event(*raw))
     return out

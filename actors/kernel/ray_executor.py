@@ -17,8 +17,10 @@ since, and the run continues with an identical result.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
+import signal
 import socket
 import threading
 import time
@@ -106,7 +108,7 @@ def _RemoteHost():
 
 # the local Ray ensure_ray started, its shutdown thread, and the marker its processes carry for
 # the reaper (one reaper per driver process, started with the first embedded Ray)
-_embedded = {"started": False, "stopping": None, "marker": None}
+_embedded = {"started": False, "stopping": None, "marker": None, "starts": 0}
 
 
 def shutdown_embedded_ray():
@@ -135,37 +137,92 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     one process."""
     import ray
     if _embedded["stopping"] is not None:
+        if threading.current_thread() is not threading.main_thread() and not ray.is_initialized():
+            # a run's helper thread after the driver stopped Ray (Ctrl-C, SIGTERM): starting a
+            # fresh Ray from it would only make one more to tear down
+            raise RuntimeError("the embedded Ray has been shut down")
         _embedded["stopping"].join()
         _embedded["stopping"] = None
     if ray.is_initialized():
         return
+    _ray_errors_to_stderr()
+    _no_implicit_ray()
     kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     if address:
         check_reachable(address)
-        ray.init(address=address, **kwargs)
+        with _starting_ray():
+            ray.init(address=address, **kwargs)
     else:
         _loopback_only()
         marker = _die_with_this_process()
         # only the processes ray.init starts (and those they start) carry the marker: a
         # subprocess this driver runs later is not Ray's and must outlive it if it wants to
         os.environ[ray_reaper.MARKER_VAR] = marker
+        _embedded["starts"] += 1      # counted before ray.init: a start cut short counts too
         try:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
-                     _system_config={"worker_niceness": os.nice(0)}, **kwargs)
+            with _starting_ray():
+                ray.init(num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
+                         _system_config={"worker_niceness": os.nice(0)}, **kwargs)
         finally:
             os.environ.pop(ray_reaper.MARKER_VAR, None)
         _embedded["started"] = True
-        ray_reaper.tell(_session_dir())
 
 
-def _session_dir() -> str | None:
-    """This driver's Ray session folder. Ray has no public name for it; a Ray that moved it
-    leaves the reaper the environment marker only."""
+def _no_implicit_ray() -> None:
+    """Ray's API calls (ray.get, ray.kill, ...) start a Ray of their own when none is running;
+    after the driver stopped the embedded one (Ctrl-C, SIGTERM), a helper thread's last
+    ray.kill would start a fresh one (from a non-main thread, with a warning on stderr). They
+    raise instead: every run starts its Ray with ensure_ray."""
+    try:
+        from ray._private import auto_init_hook
+        auto_init_hook.enable_auto_connect = False
+    except (ImportError, AttributeError):
+        pass
+
+
+def _ray_errors_to_stderr() -> None:
+    """Ray prints the errors its GCS publishes ("(raylet) A worker died or was killed ...") on
+    the driver's stdout, whatever log_to_driver says: after a recovered worker failure the
+    stdout of a --json run would no longer be JSON. They go to stderr instead, each as its
+    first line (Ray adds the last 20 lines of the raylet's log). (Ray has no option for it; the
+    printer is looked up by name each time, so replacing it works.)"""
     try:
         from ray._private import worker
-        return worker._global_node.get_session_dir_path()
-    except (ImportError, AttributeError):
-        return None
+        original = worker.print_to_stdstream
+    except (ImportError, AttributeError):    # another Ray: its printer left alone
+        return
+    if getattr(original, "to_stderr", False):
+        return
+
+    def to_stderr(data, ignore_prefix):
+        heads = [next((line for line in str(m).splitlines() if line.strip()), "")[:400] for m in data["lines"]]
+        original(dict(data, is_err=True, lines=heads), ignore_prefix)
+    to_stderr.to_stderr = True
+    worker.print_to_stdstream = to_stderr
+
+
+@contextlib.contextmanager
+def _starting_ray():
+    """Around ray.init: keep the program's own SIGTERM handler (the CLI's handles SIGTERM as
+    Ctrl-C), which ray.init would replace with one that exits at once (code 15), and install in
+    the driver no C++ failure handler, which catches SIGTERM too (a stack dump, then abort).
+    The processes Ray starts keep Ray's handlers: only this process is changed. A Ray that
+    cannot start (its raylet killed meanwhile, a node start timed out) is RayUnavailable."""
+    from ray._private import ray_constants, utils
+    ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True     # read by ray.init, for this process
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    set_handler = utils.set_sigterm_handler
+    utils.set_sigterm_handler = lambda handler: None           # looked up by ray.init at the call
+    try:
+        yield
+    except Exception as exc:     # ray.init raises bare Exceptions ("The current node timed out ...")
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")[:300]
+        raise RayUnavailable(f"Ray could not start ({type(exc).__name__}: {first})") from None
+    finally:
+        utils.set_sigterm_handler = set_handler
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _die_with_this_process() -> str:
@@ -216,6 +273,35 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise UserError(f"--address '{address}': no answer from {host}:{port} within {timeout_s + 1:.0f} s")
     if problem:
         raise UserError(f"--address '{address}': cannot reach {host}:{port} ({problem[0]})")
+
+
+LIVENESS_CHECK_S = 5.0    # a Ray call still unanswered after this long is checked against a dead node
+
+
+class RayUnavailable(RuntimeError):
+    """No Ray node is alive any more (its raylet was killed or crashed): a run cannot go on.
+    Without this check a process rebuilt, or a task queued, on a dead node waits forever."""
+    ray_failure = True     # Ray's failure, not the simulation's (orchestration/interrupts.py)
+
+
+def check_ray_alive() -> None:
+    import ray
+    try:
+        alive = any(node.get("Alive") for node in ray.nodes())
+    except Exception:      # the GCS itself is gone
+        alive = False
+    if not alive:
+        raise RayUnavailable("no Ray node is alive any more (a raylet was killed or crashed); nothing more can run")
+
+
+def wait_for(ref):
+    """ray.get(ref), checking every LIVENESS_CHECK_S that a Ray node still lives to answer it."""
+    import ray
+    while True:
+        try:
+            return ray.get(ref, timeout=LIVENESS_CHECK_S)
+        except ray.exceptions.GetTimeoutError:
+            check_ray_alive()
 
 
 @dataclass
@@ -300,13 +386,21 @@ class RayExecutor:
             self._pool.append(self._new_host([], seed))
         for proc, handle in zip(self.processes, self._pool):
             proc.handle = handle
-        ray.get([p.handle.configure.remote(p.specs, seed, self.max_payload_bytes, self.record_trace)
-                 for p in self.processes])
+        refs = [p.handle.configure.remote(p.specs, seed, self.max_payload_bytes, self.record_trace)
+                for p in self.processes]
+        for i, ref in enumerate(refs):
+            try:
+                wait_for(ref)
+            except ray.exceptions.RayActorError:    # a kept process died while idle: a new one
+                self.recoveries += 1
+                self._spawn(self.processes[i], seed)
+                self._pool[i] = self.processes[i].handle
 
     def close(self) -> None:
         import ray
-        for handle in self._pool:
-            ray.kill(handle)
+        if ray.is_initialized():     # else they went with their Ray
+            for handle in self._pool:
+                ray.kill(handle)
         self._pool = []
 
     def host_pids(self) -> list[int]:
@@ -325,7 +419,7 @@ class RayExecutor:
         processed, last_time, calls = 0, 0, 0
         self.metrics: dict = {}
         try:
-            replies = ray.get([p.handle.start.remote() for p in self.processes])
+            replies = self._gather("start")
             for i, reply in enumerate(replies):
                 self._absorb(i, reply, trace)
             self._checkpoint()
@@ -354,7 +448,7 @@ class RayExecutor:
                 refs = {i: self.processes[i].handle.advance.remote(inboxes[i], w_end) for i in active}
                 calls += len(refs)
                 for i in active:
-                    reply = self._get_or_recover(i, refs[i], inboxes[i], w_end)
+                    reply = self._get_or_recover(i, refs[i], "advance", inboxes[i], w_end)
                     self.processes[i].replay_log.append((inboxes[i], w_end))
                     n, t = self._absorb(i, reply, trace, w_end)
                     processed += n
@@ -369,7 +463,7 @@ class RayExecutor:
             if self.on_metrics is not None:
                 self.on_metrics(last_time, self.metrics)
             results = {}
-            for blob in ray.get([p.handle.results.remote() for p in self.processes]):
+            for blob in self._gather("results"):
                 results.update(msgpack.unpackb(blob, raw=False, strict_map_key=False))
         finally:
             if not self.keep_processes:
@@ -399,26 +493,37 @@ class RayExecutor:
         return data["n"], data["last"]
 
     def _checkpoint(self) -> None:
-        import ray
-        snaps = ray.get([p.handle.snapshot.remote() for p in self.processes])
+        snaps = self._gather("snapshot")
         for proc, snap in zip(self.processes, snaps):
             proc.checkpoint = snap
             proc.replay_log = []
 
-    def _get_or_recover(self, i: int, ref, inbox: bytes, w_end: int) -> bytes:
+    def _gather(self, method: str) -> list:
+        """``method`` called on every process at once, each reply in process order (a process
+        that died is rebuilt and asked again)."""
+        refs = [getattr(p.handle, method).remote() for p in self.processes]
+        return [self._get_or_recover(i, ref, method) for i, ref in enumerate(refs)]
+
+    def _get_or_recover(self, i: int, ref, method: str, *args):
+        """The reply of process i's call ``method(*args)`` (``ref``); if the process died, it is
+        rebuilt as it was before the call and asked again. Every call of a run goes through here
+        (start, the windows, snapshots, results), so a process lost at any point is recovered."""
         import ray
         try:
-            return ray.get(ref)
+            return wait_for(ref)
         except ray.exceptions.RayActorError:
             pass
-        # The process died: rebuild it, restore the last checkpoint, replay the logged
-        # windows (their outputs were already routed; determinism makes them equal), retry.
+        check_ray_alive()     # a process is rebuilt only where one can run
+        # The process died: rebuild it, restore the last checkpoint (none yet: a fresh process
+        # is the state before start), replay the logged windows (their outputs were already
+        # routed; determinism makes them equal), retry.
         proc = self.processes[i]
         self.recoveries += 1
         self._spawn(proc, self.seed)
         if self.keep_processes:
             self._pool[i] = proc.handle
-        ray.get(proc.handle.restore.remote(proc.checkpoint))
+        if proc.checkpoint is not None:
+            wait_for(proc.handle.restore.remote(proc.checkpoint))
         for logged_inbox, logged_end in proc.replay_log:
-            ray.get(proc.handle.advance.remote(logged_inbox, logged_end))
-        return ray.get(proc.handle.advance.remote(inbox, w_end))
+            wait_for(proc.handle.advance.remote(logged_inbox, logged_end))
+        return wait_for(getattr(proc.handle, method).remote(*args))

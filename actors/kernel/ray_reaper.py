@@ -1,4 +1,4 @@
-"""Makes the embedded Ray die with the process that started it (issue 14).
+"""Makes the embedded Ray die with the process that started it (issues 14 and 26).
 
 Ray binds the processes ray.init starts (GCS server, raylet, monitor, dashboard head) to the
 driver with Linux's parent-death signal, so they die with it. The processes the raylet starts
@@ -12,26 +12,38 @@ only direct children, so a tiny outside process does it:
   its own session (a Ctrl-C or hang-up of the terminal does not reach it), with the read end of
   a pipe as stdin. The driver holds the write end, which nothing else inherits; when the driver
   exits in any way, SIGKILL included, the kernel closes it and the reaper reads end-of-file.
-- ``tell(session_dir)`` (after ``ray.init``) sends the Ray session folder down the pipe. Every
-  Ray process of that session names it on its command line or holds a file in it open (its log
-  files, its stdout and stderr), also once it has renamed itself to ``ray::...``.
-- Processes started during ``ray.init`` also carry ``marker`` in their environment, for a driver
-  killed before it could tell the session folder. (Only a fallback: a process that renames itself
-  may overwrite the start of its environment block, so the variable is not always still there.)
-- On end-of-file the reaper SIGKILLs every process matching either, until two scans in a row
-  find none (a worker the raylet was starting meanwhile is caught too).
+- The processes ray.init starts carry ``marker`` in their environment (the driver sets it only
+  around ray.init). While the driver lives, the reaper scans /proc now and then and records, by
+  pid and start time, every process carrying the marker and every descendant of one it has
+  recorded (Ray's workers are the raylet's children; one that renamed itself to ``ray::...``
+  may have overwritten its environment, its ancestry still names it).
+- On end-of-file the reaper SIGKILLs every recorded process still alive with the same start
+  time (so a pid reused by another process is never hit), their descendants, and any process
+  carrying the marker, until two scans in a row find none (a worker the raylet was starting
+  meanwhile is caught too).
+
+Nothing else is ever killed: not a process that merely keeps a file of the Ray session folder
+open (a user's ``tail -f`` of a Ray log; the folder is world-writable), nor one the driver
+started itself outside ray.init. (Issue 26: an earlier version matched the session folder.)
+The one process it can miss is a worker started within the last scan pause before the driver
+died that overwrote its marker: Ray's own timeout ends it a minute or so later.
 
 Linux only (it reads /proc); elsewhere ``start`` does nothing. The script imports the standard
-library only and runs with ``python -I``, so it costs ~20 ms and never imports the project.
+library only and runs with ``python -I``, so it costs ~20 ms to start and one /proc scan a
+second (a few ms) while Ray runs, and never imports the project.
 """
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import time
 
 MARKER_VAR = "LOLPIM_RAY_OWNER"          # name of the environment variable carrying the marker
+FIRST_SCANS_S = 0.25                      # between two scans while Ray starts its processes
+LATER_SCANS_S = 1.0                       # between two scans after that
+FAST_FOR_S = 15.0                         # how long the reaper scans at the first pace
 SCAN_PAUSE_S = 0.2                        # between two scans once the driver is gone
 GIVE_UP_AFTER_S = 20.0                    # a process that survives SIGKILL this long is not ours to wait for
 
@@ -40,7 +52,7 @@ _pipe: list = []      # the pipe's write end, open for as long as this process l
 
 def _forget_in_child() -> None:
     # a forked child is not the driver: holding the write end would keep the reaper waiting for
-    # the child too, and what the child tells would be taken as the parent's
+    # the child too
     while _pipe:
         try:
             os.close(_pipe.pop())
@@ -68,7 +80,8 @@ def start(marker: str):
         # reads them (subprocess.run) waiting until the reaper exits
         actions = [(os.POSIX_SPAWN_DUP2, read_fd, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
                    (os.POSIX_SPAWN_DUP2, devnull, 2)]
-        pid = os.posix_spawn(sys.executable, [sys.executable, "-I", os.path.abspath(__file__), MARKER_VAR, marker],
+        pid = os.posix_spawn(sys.executable, [sys.executable, "-I", os.path.abspath(__file__), MARKER_VAR, marker,
+                                              str(os.getpid())],
                              {k: v for k, v in os.environ.items() if k != MARKER_VAR},
                              file_actions=actions, setsid=True)
     finally:
@@ -78,53 +91,69 @@ def start(marker: str):
     return pid
 
 
-def tell(session_dir: str) -> None:
-    """Add a Ray session folder whose processes die with this one (no-op without a reaper)."""
-    if _pipe and session_dir and "\n" not in session_dir:
-        try:
-            os.write(_pipe[0], os.fsencode(os.path.abspath(session_dir)) + b"\n")
-        except OSError:       # the reaper is gone (killed by hand): nothing left to tell
-            pass
+def _stat(pid: str) -> tuple[int, int] | None:
+    """(parent pid, start time in clock ticks since boot) of ``pid``, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()   # the name, in (), may hold spaces
+    except OSError:
+        return None
+    if fields[0] in (b"Z", b"X"):    # a zombie is dead already, only not yet waited for
+        return None
+    return int(fields[1]), int(fields[19])
 
 
-def _matches(pid: str, needle: bytes, folders: list[bytes]) -> bool:
+def _has(pid: int, needle: bytes) -> bool:
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
-            if needle in f.read().split(b"\0"):
-                return True
-        if not folders:
-            return False
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            args = f.read().split(b"\0")
-        # the folder itself (--session-dir=F) or a path in it: a session whose name merely
-        # starts with this one's is another session
-        if any(a.endswith(d) or d + b"/" in a for a in args for d in folders):
-            return True
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.fsencode(os.readlink(f"/proc/{pid}/fd/{fd}"))
-            except OSError:
-                continue
-            if any(target.startswith(d + b"/") for d in folders):
-                return True
+            return needle in f.read().split(b"\0")
     except OSError:          # gone meanwhile, or another user's process: not ours
-        pass
-    return False
+        return False
 
 
-def ours(needle: bytes, folders: list[bytes]) -> list[int]:
-    """Live processes (not this one) with ``needle`` in their environment or naming one of ``folders``."""
-    me = os.getpid()
-    return [int(p) for p in os.listdir("/proc")
-            if p.isdigit() and int(p) != me and _matches(p, needle, folders)]
+class Tracker:
+    """The processes of one embedded Ray: those carrying ``needle`` (VAR=marker) in their
+    environment and their descendants, each known by pid and start time."""
+
+    def __init__(self, needle: bytes, exclude=()):
+        self.needle = needle
+        self.exclude = {os.getpid(), *exclude}
+        self.known: dict[int, int] = {}        # pid -> start time
+        self.checked: set = set()              # (pid, start) whose environment was read
+
+    def scan(self) -> list[int]:
+        """Record what is ours now; return the pids of ours that are alive."""
+        table = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in self.exclude:
+                st = _stat(name)
+                if st is not None:
+                    table[int(name)] = st
+        # an environment is read once per process (by pid and start time): few are new each scan
+        self.checked &= {(pid, start) for pid, (_, start) in table.items()}
+        for pid, (_, start) in table.items():
+            if (pid, start) not in self.checked:
+                self.checked.add((pid, start))
+                if _has(pid, self.needle):
+                    self.known[pid] = start
+        self.known = {pid: start for pid, start in self.known.items() if table.get(pid, (0, None))[1] == start}
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        todo = list(self.known)
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in self.known:
+                    self.known[child] = table[child][1]
+                    todo.append(child)
+        return list(self.known)
 
 
-def reap(var: str, marker: str, folders: list[bytes]) -> int:
+def reap(tracker: Tracker) -> int:
     """SIGKILL every process of ours; returns how many signals were sent."""
-    needle = f"{var}={marker}".encode()
     killed, quiet, deadline = 0, 0, time.monotonic() + GIVE_UP_AFTER_S
     while quiet < 2 and time.monotonic() < deadline:
-        pids = ours(needle, folders)
+        pids = tracker.scan()
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -137,22 +166,23 @@ def reap(var: str, marker: str, folders: list[bytes]) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    var, marker = argv
+    var, marker, driver = argv
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
-    received = b""
-    while True:              # blocks until the driver's end of the pipe closes
+    tracker = Tracker(f"{var}={marker}".encode(), exclude={int(driver)})
+    t0 = time.monotonic()
+    while True:              # until the driver's end of the pipe closes, recording what is ours
+        pause = FIRST_SCANS_S if time.monotonic() - t0 < FAST_FOR_S else LATER_SCANS_S
         try:
-            chunk = os.read(0, 65536)
+            ready, _, _ = select.select([0], [], [], pause)
+            if ready and not os.read(0, 65536):
+                break
         except InterruptedError:
             continue
         except OSError:
             break
-        if not chunk:
-            break
-        received += chunk
-    folders = [line for line in received.split(b"\n") if line.startswith(b"/")]
-    reap(var, marker, folders)
+        tracker.scan()
+    reap(tracker)
     return 0
 
 

@@ -135,6 +135,11 @@ class KvManager(Recording, Actor):
         else:
             self._check_held(event, "grow", payload.grow, held=True)
             self._check_held(event, "admit", payload.admit, held=False)
+            if self.static:   # a static reservation never grows: a plan asking for it is refused
+                for r, t in zip(payload.grow, payload.grow_tokens):
+                    if chunks_for(t, self.tokens_per_chunk) > self.alloc[r]:
+                        self.reject(event, "grow_tokens", f"request {r} to {t} tokens is past its static "
+                                                          f"reservation of {self.p.static_reserve_tokens} tokens")
         self._tick()
         if event.kind == "free":
             freed = self.free_chunks

@@ -121,7 +121,7 @@ class _ModelStateActor(Actor):
 class EyePopulation(_ModelStateActor):
     accepts = {"baps": Baps, "tick": Empty}
     timers = frozenset({"tick"})
-    state_fields = ("block", "sample_t", "sample_w")
+    state_fields = ("block", "sample_t", "sample_w", "next_tick_ps")
     model_field = "block"
 
     @frozen_params
@@ -155,9 +155,13 @@ class EyePopulation(_ModelStateActor):
         self.peer_names = self.peers_for(name, params)
         self.sample_t: list[float] = []
         self.sample_w: list[np.ndarray] = []
+        # when its own next tick is due (None: none is): a tick at any other time is a forgery,
+        # which could make the block integrate up to any time at all (issue 26)
+        self.next_tick_ps: int | None = None
 
     def start(self):
         self.block.allocate()
+        self.next_tick_ps = self.now_ps + TICK_OFFSET_PS
         return [self.send(self.name, "tick", Empty(), TICK_OFFSET_PS)]
 
     def handle(self, event, payload):
@@ -166,6 +170,10 @@ class EyePopulation(_ModelStateActor):
                                               self.block.count)
             self.block.add_baps(times, neurons, traces)
             return []
+        if self.now_ps != self.next_tick_ps:
+            self.reject(event, "kind", f"a tick at {self.now_ps} ps; this population's next is due at "
+                                       f"{self.next_tick_ps} ps" if self.next_tick_ps is not None else
+                                       f"a tick at {self.now_ps} ps, after this population's last")
         start_ps = self.now_ps - TICK_OFFSET_PS
         t0 = ps_to_seconds(start_ps)
         next_sample = len(self.sample_t) * self.sample_ps
@@ -174,9 +182,11 @@ class EyePopulation(_ModelStateActor):
             self.sample_t.append(t0)
             self.sample_w.append(self.block.mean_weights())
         if start_ps >= self.end_ps:
+            self.next_tick_ps = None
             return []
         end_ps = min(start_ps + self.tick_ps, self.end_ps)
         times, neurons, drive = self.block.tick(t0, ps_to_seconds(end_ps))
+        self.next_tick_ps = self.now_ps + end_ps - start_ps
         out = [self.send(self.name, "tick", Empty(), end_ps - start_ps)]
         if times.size:
             delay = self.variant.neuron.synaptic_delay_s

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import parsing
 from lolpim.models.hebbian.network import LayerConfig, TernaryLayer
 from lolpim.models.hebbian.rule import TransitionRule
 
@@ -77,6 +78,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (the MNIST format): magic 0x0000, type byte, rank byte, big-endian
     uint32 sizes, then the data. Gzipped files (.gz) are read too."""
     path = Path(path)
+    with parsing(path, "--idx-dir", "IDX file (gzipped or not)"):
+        return _read_idx(path)
+
+
+def _read_idx(path: Path) -> np.ndarray:
     if path.suffix == ".gz":
         raw = gzip.decompress(path.read_bytes())
     else:
@@ -100,6 +106,12 @@ def load_idx_digits(train_images, train_labels, test_images, test_labels) -> Dig
     xte, yte = read_idx(test_images), read_idx(test_labels)
     if len(xtr) != len(ytr) or len(xte) != len(yte):
         raise ParameterError("labels", "image and label files hold different numbers of samples")
+    for labels, path in ((ytr, train_labels), (yte, test_labels)):
+        if labels.ndim != 1 or len(labels) == 0 or labels.min() < 0 or labels.max() >= N_CLASSES:
+            raise ParameterError("--idx-dir", f"{path}: labels must be one digit 0..{N_CLASSES - 1} per sample")
+    for images, path in ((xtr, train_images), (xte, test_images)):
+        if not np.isfinite(images).all():
+            raise ParameterError("--idx-dir", f"{path}: images hold NaN or infinite pixels")
     flat = lambda a: a.reshape(len(a), -1).astype(np.float64)
     return DigitsData(flat(xtr), ytr.astype(np.int64), flat(xte), yte.astype(np.int64), 255.0, "IDX files")
 

@@ -186,8 +186,9 @@ def load_llm(name: str) -> LlmConfig:
 
 def llm_from_hf(reference: str) -> LlmConfig:
     """The shapes of the model whose Hugging Face config.json ``reference`` ("hf:<path>") names."""
-    fields_ = hf_model_fields(read_hf_config(reference), name=canonical_reference(reference))
-    return LlmConfig(**fields_)
+    with presets.parsing(reference, "model", "Hugging Face config.json"):
+        fields_ = hf_model_fields(read_hf_config(reference), name=canonical_reference(reference))
+        return LlmConfig(**fields_)
 
 
 def check_context(model: LlmConfig, tokens: int, key: str, what: str, model_key: str = "model") -> None:

@@ -49,7 +49,7 @@ def read_hf_config(reference: str) -> dict:
         raise ParameterError("model", f"{path} is not UTF-8 text") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:   # JSONDecodeError, or an integer past the digit limit
         raise ParameterError("model", f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ParameterError("model", f"{path} must hold a JSON object, got {type(data).__name__}")
@@ -104,8 +104,11 @@ def _experts(data: dict, ffn_hidden: int) -> dict:
     Mixtral: num_local_experts, num_experts_per_tok, intermediate_size per expert. Qwen-MoE:
     num_experts, moe_intermediate_size, shared_expert_intermediate_size. DeepSeek: n_routed_experts,
     moe_intermediate_size, n_shared_experts (each of moe_intermediate_size)."""
-    experts = next((data[k] for k in ("num_local_experts", "num_experts", "n_routed_experts")
-                    if data.get(k) is not None), None)
+    key, experts = next(((k, data[k]) for k in ("num_local_experts", "num_experts", "n_routed_experts")
+                         if data.get(k) is not None), (None, None))
+    if experts is not None and (isinstance(experts, bool) or not isinstance(experts, int) or experts < 1):
+        # `true` == 1 in Python: it used to be taken for a dense model
+        raise ParameterError(key, f"must be a positive integer in config.json, got {experts!r}")
     if experts is None or experts == 1:
         return {}
     routed = _int_field(data, "experts_per_token", ("num_experts_per_tok", "moe_top_k"))

@@ -149,7 +149,9 @@ def load_trace_csv(path: str | Path, context_limit: int | None = None) -> Trace:
                                                       f"a trace holds at most {MAX_TRACE_ROWS:,} requests")
         if path.exists() and not path.is_file():
             raise ParameterError("workload.csv_path", f"'{path}' is not a regular file; give a CSV file")
-        with path.open(newline="", encoding="utf-8") as fh:
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would
+        # otherwise be part of the first column's name
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             missing = {"input_tokens", "output_tokens"} - set(reader.fieldnames or [])
             if missing:

@@ -7,7 +7,6 @@ and the constrained layers as packed low-bit arrays (.npz, see models/cbp/export
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from lolpim.models.cbp.export import to_arrays
 from lolpim.models.cbp.levels import level_set
 from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
+from lolpim.orchestration.results import save_figure, save_npz, write_csv, write_text
 
 try:
     from threadpoolctl import threadpool_limits
@@ -167,16 +167,13 @@ def _pim_table(pim: dict) -> str:
 def _write(out: Path, rows, summary, histories, packed, pim) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("runs.csv", rows), ("summary.csv", summary)):
-        with open(out / name, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
+        write_csv(out / name, table, fields=list(table[0]))
     finite = {tag: [{k: (None if v == float("inf") else v) for k, v in h.items()} for h in hist]
               for tag, hist in histories.items()}   # strict JSON has no Infinity
-    (out / "results.json").write_text(json.dumps({"runs": rows, "summary": summary,
-                                                  "histories": finite, "pim": pim}, indent=1))
+    write_text(out / "results.json", json.dumps({"runs": rows, "summary": summary,
+                                                 "histories": finite, "pim": pim}, indent=1))
     for tag, layers in packed.items():
-        np.savez(out / f"weights_{tag.replace('/', '_')}.npz", **to_arrays(layers))
+        save_npz(out / f"weights_{tag.replace('/', '_')}.npz", **to_arrays(layers))
     _plot(out / "curves.png", histories)
 
 
@@ -205,7 +202,7 @@ def _plot(path: Path, histories: dict) -> None:
     ax_cfs.legend(fontsize=6, ncol=2)
     ax_cfs.set_title("CBP on digits: constraint failure, accuracy, CFS against g")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

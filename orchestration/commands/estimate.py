@@ -8,7 +8,7 @@ from lolpim.hardware.gpu.model import gpu_names
 from lolpim.hardware.hbm_pim import hbm_pim_names
 from lolpim.hardware.links import ALLREDUCE_ALGORITHMS, link_names
 from lolpim.hardware.pim import pim_module_names
-from lolpim.hardware.systems.config import PimSystemConfig
+from lolpim.hardware.systems.config import Partitioning, PimSystemConfig
 from lolpim.orchestration.cli_checks import check_int_flags, check_name
 from lolpim.orchestration.config import field_range
 from lolpim.orchestration.llm.config import WorkloadConfig
@@ -77,6 +77,7 @@ def check(args) -> None:
     check_name("hbm_pim", args.hbm_pim, hbm_pim_names())
     if args.link is not None:
         check_name("link", args.link, link_names())
+    check_name("partitioning", args.partitioning, [p.value for p in Partitioning])
 
 
 def run(args) -> int:

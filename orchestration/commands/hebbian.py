@@ -13,7 +13,6 @@ learning_curves.png.
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from lolpim.models.hebbian.arithmetic import TableConfig, expected_pairs, train_
 from lolpim.models.hebbian.digits import N_CLASSES, DigitsConfig, load_idx_digits, load_sklearn_digits, train_digits
 from lolpim.orchestration.executors import make_executor
 from lolpim.orchestration.memory import check_fits
+from lolpim.orchestration.results import save_figure, write_csv, write_text
 
 TASKS = ("digits", "multiply", "factorize")
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
@@ -257,7 +257,7 @@ def _write(out: Path, result: dict) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.json"]
-    written[0].write_text(json.dumps(result, indent=1))
+    write_text(written[0], json.dumps(result, indent=1))
     rows = []
     for r in result["runs"]:
         if result["task"] == "digits":
@@ -266,10 +266,7 @@ def _write(out: Path, result: dict) -> list[Path]:
             rows += [dict(seed=r["seed"], layer=name, **p) for name, layer in r["layers"].items()
                      for p in layer["curve"]]
     fields = list(dict.fromkeys(k for row in rows for k in row))
-    with open(out / "curves.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "curves.csv", rows, fields=fields)
     written.append(out / "curves.csv")
 
     fig, (acc_ax, tr_ax) = plt.subplots(1, 2, figsize=(10, 4))
@@ -286,13 +283,23 @@ def _write(out: Path, result: dict) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "learning_curves.png", dpi=120)
+    save_figure(fig, out / "learning_curves.png", dpi=120)
     plt.close(fig)
     written.append(out / "learning_curves.png")
     return written
 
 
+# flags that apply to some tasks only: given for another task, they are refused, not ignored
+ONLY_FOR = {"epochs": ("digits",), "contacts": ("digits",), "idx_dir": ("digits",), "module": ("digits",),
+            "max_operand": ("multiply", "factorize")}
+
+
 def run(args) -> int:
+    for dest, tasks in ONLY_FOR.items():
+        if getattr(args, dest) is not None and args.task not in tasks:
+            flag = "--" + dest.replace("_", "-")
+            raise UserError(f"{flag} applies to {' and '.join(tasks)} only, not '{args.task}'; drop it")
+    args.module = args.module or "lolpim-module"
     if args.seeds < 1 or args.seed < 0:
         raise UserError("--seeds must be >= 1 and --seed >= 0")
     if args.seeds > MAX_SEEDS:
@@ -332,7 +339,8 @@ def register(sub) -> None:
     p.add_argument("--executor", choices=("direct", "inline", "ray"), default="direct",
                    help="multiply/factorize: direct = train in this process (default); inline/ray = train "
                         "inside the actor system (teacher + one synapse-population actor per layer)")
-    p.add_argument("--module", default="lolpim-module", help="PIM module preset for the inference cost")
+    p.add_argument("--module", default=None, help="digits: PIM module preset for the inference cost "
+                                                   "(default lolpim-module)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--out", help="folder for results.json, curves.csv, learning_curves.png")
     p.set_defaults(func=_with_defaults)

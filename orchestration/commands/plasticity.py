@@ -13,7 +13,6 @@ Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the resul
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from lolpim.models.plasticity import cascade, graupner_brunel
 from lolpim.models.plasticity import protocols as pr
 from lolpim.models.plasticity.ocular_dominance import load_variant
 from lolpim.orchestration.plasticity import ocular_dominance
+from lolpim.orchestration.results import save_figure, write_table_csv, write_text
 
 MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
 MIN_FREQUENCY_HZ = 0.01    # a 100 s period: slower pairing is no protocol, and its simulated time grows without bound
@@ -125,11 +125,9 @@ def sjostrom_comparison(rows, exp) -> list[dict]:
 def write_outputs(result: dict, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"plasticity_{result['protocol'].replace('-', '_')}"
-    with open(f"{stem}.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(result["columns"])
-        writer.writerows([[r[c] for c in result["columns"]] if isinstance(r, dict) else r for r in result["rows"]])
-    Path(f"{stem}.json").write_text(json.dumps(result, indent=1))
+    rows = [[r[c] for c in result["columns"]] if isinstance(r, dict) else r for r in result["rows"]]
+    write_table_csv(f"{stem}.csv", result["columns"], rows)
+    write_text(f"{stem}.json", json.dumps(result, indent=1))
     plot(result, Path(f"{stem}.png"))
     return [Path(f"{stem}.{ext}") for ext in ("csv", "json", "png")]
 
@@ -182,7 +180,7 @@ def plot(result: dict, path: Path) -> None:
     ax.set_ylabel("weight change (%)")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

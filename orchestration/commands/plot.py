@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.core.errors import UserError
-from lolpim.orchestration.results import write_csv
+from lolpim.core.presets import parsing
+from lolpim.orchestration.results import save_figure, write_csv
 from lolpim.orchestration.sweep import _hardware, is_hardware_axis, read_results
 
 THROUGHPUT = "throughput_tokens_per_s"
@@ -351,12 +352,13 @@ def plot_results(records, out: Path) -> list[Path]:
         fig = make()
         if fig is None:
             continue
-        fig.savefig(out / name, dpi=110, bbox_inches="tight")
+        save_figure(fig, out / name, dpi=110, bbox_inches="tight")
         plt.close(fig)
         written.append(out / name)
     return written
 
 
+MAX_PLOT_POINTS = 20_000    # a scaling figure of more points is unreadable, and slow to draw
 RESULT_KEYS = ("system", "devices", "stages", "tpot_mean_s", "kv_used_utilisation", "module_utilisation", "events",
                "wall_s")
 TRACE_KEYS = ("trace", "requests")
@@ -384,8 +386,15 @@ def run(args) -> int:
         raise UserError(f"{args.results} holds no plottable points" + (f" ({lacking})" if finished else ""))
     if len(records) < len(finished):
         print(f"lolpim: warning: {args.results}: skipped {lacking}", file=sys.stderr)
+    if len(records) > MAX_PLOT_POINTS:   # 100k points took minutes and gigabytes to draw
+        raise UserError(f"{args.results}: {len(records):,} plottable points, over the {MAX_PLOT_POINTS:,} a plot "
+                        f"draws; plot a sweep of fewer points (the results file itself holds them all)")
     out = Path(args.out)
-    written = [write_csv(out / "points.csv", scaling_rows(records))] + plot_results(records, out)
+    # plottable() checks the fields; a value edited by hand can still divide by zero or be of the
+    # wrong type deep in a figure: one line naming the file, not a traceback
+    with parsing(args.results, "results", "sweep results file (JSON lines)"):
+        rows = scaling_rows(records)
+        written = [write_csv(out / "points.csv", rows)] + plot_results(records, out)
     if args.json:
         print(json.dumps({"points": len(records), "files": [str(p) for p in written]}))
     else:

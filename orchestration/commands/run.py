@@ -12,8 +12,10 @@ from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
 from lolpim.core.errors import ConfigError
 from lolpim.hardware.systems.config import SystemKind
 from lolpim.orchestration import config as cfgmod
+from lolpim.orchestration import interrupts
 from lolpim.orchestration.executors import add_executor_flags, make_executor
 from lolpim.orchestration.llm.compare import (
+    ComparisonFailed,
     format_table,
     run_systems,
     warm_up_plotting,
@@ -23,6 +25,7 @@ from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.timeline import DEFAULT_MAX_EVENTS, TimelineCollector
 from lolpim.orchestration.metrics import add_metrics_flags, serving
 from lolpim.orchestration.pipeline_demo import format_summary, summarise
+from lolpim.orchestration.interrupts import one_line
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_text, write_csv, write_json
 from lolpim.orchestration.timeline import check_trace_path
@@ -86,6 +89,13 @@ def _run(args) -> int:
     try:
         result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
                              when_idle=warm_up_plotting if args.out else None, timeline=timeline)
+    except ComparisonFailed as failed:   # Ray itself failed: report (and write) the systems that finished
+        finished = [s["system"] for s in failed.result["systems"]]
+        if finished:
+            _report(cfg, args, failed.result, timeline)
+        print(f"lolpim: error: Ray failed ({one_line(failed.cause)}); finished: {', '.join(finished) or 'none'}"
+              f"{' (kept)' if finished else ''}; not finished: {', '.join(failed.unfinished)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as stop:   # Ctrl-C: report (and write) the systems that finished
         result = getattr(stop, "result", None)
         if result is None:
@@ -93,9 +103,9 @@ def _run(args) -> int:
         finished = [s["system"] for s in result["systems"]]
         if finished:
             _report(cfg, args, result, timeline)
-        print(f"lolpim: interrupted; finished: {', '.join(finished) or 'none'}; "
+        print(f"lolpim: {interrupts.stopped_by()}; finished: {', '.join(finished) or 'none'}; "
               f"not finished: {', '.join(stop.unfinished)}", file=sys.stderr)
-        return 130
+        return interrupts.exit_code()
     _report(cfg, args, result, timeline)
     return 0
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from lolpim.core.errors import UserError
+from lolpim.orchestration import interrupts
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_text
 from lolpim.orchestration.sweep import default_results, format_results, load_sweep, read_results, run_sweep
@@ -30,6 +31,9 @@ def run(args) -> int:
                            progress=lambda done, total: bar.update(done / total, f"{done}/{total} points"))
     finally:
         bar.close()
+    # stop the embedded Ray now, in the open: left to the interpreter's exit after a SIGTERM or
+    # Ctrl-C had cancelled its tasks, its shutdown could crash the process
+    interrupts.stop_embedded_ray(after_stop=report.interrupted)
     if args.json:
         print(json_text(dataclasses.asdict(report)))
     else:
@@ -43,8 +47,9 @@ def run(args) -> int:
             for f in report.failed:
                 print(f"  {json.dumps(f['point'])}: {f['error']}")
     if report.interrupted:
-        print("interrupted: finished points are saved; run the same command again to continue", file=sys.stderr)
-        return 130
+        print(f"lolpim: {interrupts.stopped_by()}: finished points are saved; run the same command again to "
+              f"continue", file=sys.stderr)
+        return interrupts.exit_code()
     if not results.exists() and report.points:
         raise UserError(f"no results were written to {results}")
     return 0

@@ -1,14 +1,15 @@
 """`lolpim validate`: every anchor comparison, computed live, in one table."""
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 
+from lolpim.core.errors import UserError
 from lolpim.orchestration.progress import Progress
+from lolpim.orchestration.results import write_csv, write_text
 from lolpim.orchestration.validation import (all_checks, allowed_names, area_of, format_table, kind_counts,
                                              select_modules)
 
@@ -26,16 +27,15 @@ def _row(c) -> dict:
 def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "validation.json", out_dir / "validation.csv"]
-    paths[0].write_text(json.dumps(rows, indent=1))
-    with open(paths[1], "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["area", "name"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_text(paths[0], json.dumps(rows, indent=1))
+    write_csv(paths[1], rows, fields=list(rows[0]) if rows else ["area", "name"])
     return paths
 
 
 def run(args) -> int:
     names = [n for a in args.area or [] for n in a.split(",") if n.strip()]
+    if args.area and not names:    # `--area ,` named nothing: not "every area"
+        raise UserError(f"--area {','.join(args.area)!r}: names no area; leave the flag out for every area")
     select_modules(names)                       # an unknown area exits 2 before anything runs
     # which anchor module runs (one can take minutes: the LoL-PIM traces, the plasticity networks):
     # on a terminal a line redrawn every second, elsewhere (--progress) one line per module

@@ -14,10 +14,11 @@ from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKi
 from lolpim.orchestration.llm.bracket import (BRACKET_DEFINITION, SPEEDUP_REFERENCES, attach_bracket, bracket_lines,
                                              bracket_runs, csv_row, ratio, table_rows)
 from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
+from lolpim.orchestration.interrupts import ray_failure
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
 from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.results import write_csv, write_json
+from lolpim.orchestration.results import save_figure, write_csv, write_json
 
 TABLE_COLUMNS = (
     ("system", "system", "{}"),
@@ -95,7 +96,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         return summarise(system, run)
 
     summaries: list = [None] * len(built)
-    unfinished = None
+    unfinished, failure = None, None
     try:
         if executor_name == "ray" and len(built) > 1:
             _side_by_side(built, simulate, address,
@@ -106,7 +107,11 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             for i, system in enumerate(built):
                 summaries[i] = simulate(system)
     except KeyboardInterrupt:   # Ctrl-C: stop now, and keep the systems that finished
-        unfinished = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None]   # rows, not ends
+        unfinished = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None]
+    except Exception as exc:    # Ray itself failed (a killed raylet): as Ctrl-C, then say so
+        if not ray_failure(exc):
+            raise
+        unfinished, failure = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None], exc
     finally:
         bar.close()
     ends = {(i, end): s for (i, end, _), s in zip(extra, summaries[rows:])}
@@ -128,9 +133,20 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             "speedup_reference": reference["system"] if reference else None,
             "bracket_definition": BRACKET_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
+    if failure is not None:
+        raise ComparisonFailed(result, unfinished, failure)
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
     return result
+
+
+class ComparisonFailed(Exception):
+    """Ray failed beyond recovery during a comparison: ``result`` holds the systems that finished
+    (maybe none), ``unfinished`` the kinds of the others, ``cause`` Ray's exception."""
+
+    def __init__(self, result: dict, unfinished: list[str], cause: BaseException):
+        super().__init__(f"Ray failed: {type(cause).__name__}")
+        self.result, self.unfinished, self.cause = result, unfinished, cause
 
 
 class ComparisonInterrupted(KeyboardInterrupt):
@@ -314,6 +330,6 @@ def plot(result: dict, path: Path) -> Path:
     fig.text(0.5, 0.005, foot, ha="center", va="bottom", fontsize=8)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -32,7 +32,7 @@ from lolpim.core.errors import UserError
 from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.results import json_safe
+from lolpim.orchestration.results import json_safe, save_figure
 
 MAX_SIMULATED_S = 3600.0        # one simulated hour: about 5 min at K x S = 1 x 10 here
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
@@ -328,7 +328,7 @@ def plot(result: dict, path: Path) -> None:
     fig.suptitle(f"Ocular dominance: K = {s['neurons']} neurons, S = {s['synapses_per_eye']} synapses per eye, "
                  f"variant '{s['variant']}', seed {s['seed']}", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -1,6 +1,7 @@
 """Issue 14: a driver killed with SIGKILL leaves no embedded Ray process behind. Ray ties its GCS
 server and raylet to the driver, but the dashboard agent, the runtime-env agent and the workers
-lingered for a minute or more; actors/kernel/ray_reaper.py now kills them.
+lingered for a minute or more; actors/kernel/ray_reaper.py now kills them. Issue 26: and only
+them: a user's `tail -f` of a log in the session folder (world-writable) lives on.
 
 The driver runs in a fresh interpreter with two things no other Ray on the machine has: its own
 Ray temporary folder (RAY_TMPDIR, so its session folder is unique) and an environment variable
@@ -8,6 +9,7 @@ of the test's own, which every process it starts inherits. Ray renames its agent
 `ray::...` (which may also overwrite the start of their environment), so a process counts when
 its command line or one of its open files (logs, stdout) names the folder, or its environment
 still has the variable. Only those count: other agents' Ray processes on the machine never do."""
+import glob
 import os
 import shutil
 import signal
@@ -38,12 +40,13 @@ while True:
 TEST_VAR = "LOLPIM_FATE_TEST"
 
 
-def _ours(needle_env: bytes, temp_dir: str) -> dict[int, str]:
+def _ours(needle_env: bytes, temp_dir: str, besides=()) -> dict[int, str]:
     """pid -> command line of every live process of this test's Ray: carrying the test's
-    variable, or naming its temporary folder on its command line or in an open file."""
+    variable, or naming its temporary folder on its command line or in an open file (not
+    counting the pids ``besides``)."""
     found = {}
     for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
+        if not name.isdigit() or int(name) == os.getpid() or int(name) in besides:
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
@@ -75,6 +78,7 @@ def test_a_killed_driver_leaves_no_ray_process_behind():
     env = dict(os.environ, RAY_TMPDIR=temp_dir, **{TEST_VAR: mark})
     driver = subprocess.Popen([sys.executable, "-c", DRIVER], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
+    user = None
     try:
         deadline = time.monotonic() + 180
         line = ""
@@ -89,16 +93,26 @@ def test_a_killed_driver_leaves_no_ray_process_behind():
             time.sleep(0.25)
             names = " | ".join(_ours(needle, temp_dir).values())
         assert all(n in names for n in ("DashboardAgent", "RuntimeEnvAgent", "raylet")), names
+        # a user follows a Ray log: not Ray's process, though it holds a session file open
+        log, = (p for p in glob.glob(os.path.join(temp_dir, "ray", "session_*", "logs", "raylet.out"))
+                if "session_latest" not in p)
+        user = subprocess.Popen(["tail", "-f", log], stdout=subprocess.DEVNULL, env=dict(os.environ))
+        time.sleep(0.5)
 
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=10)
         t0 = time.monotonic()
-        left = _ours(needle, temp_dir)
+        left = _ours(needle, temp_dir, besides={user.pid})
         while left and time.monotonic() - t0 < 15:
             time.sleep(0.25)
-            left = _ours(needle, temp_dir)
+            left = _ours(needle, temp_dir, besides={user.pid})
         assert not left, f"alive {time.monotonic() - t0:.0f} s after the driver's SIGKILL: {left}"
+        time.sleep(1.0)     # the reaper's last scans
+        assert user.poll() is None, "the user's tail -f of a Ray log was killed"
     finally:
+        if user is not None:
+            user.kill()
+            user.wait(timeout=10)
         if driver.poll() is None:
             driver.kill()
         for pid in _ours(needle, temp_dir):     # only processes this test started carry its mark

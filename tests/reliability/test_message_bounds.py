@@ -1,0 +1,108 @@
+"""Bounds on what one message can do (issue 26, class 7): a time past the kernel's horizon is
+refused on the wire and at delivery (a time of 2**64 - 1 was accepted and its reply could not
+be encoded), an actor cannot be made to send past it, and CENT's static KV manager refuses a
+plan that grows a request past its reservation (it raised RuntimeError). The fuzzer
+(test_message_fuzz.py) sends such times to every actor of every system variant."""
+import heapq
+
+import msgpack
+import pytest
+
+from lolpim.actors.kernel.actor import deliver
+from lolpim.actors.kernel.codec import HORIZON_PS, MessageError, decode_batch, encode_batch, pack_payload
+from lolpim.actors.kernel.events import Event
+
+
+@pytest.mark.parametrize("time_ps", [HORIZON_PS + 1, 2**63 - 1, 2**64 - 1, -1])
+def test_a_time_past_the_horizon_is_refused_on_the_wire(time_ps):
+    batch = msgpack.packb({"v": 1, "events": [[time_ps, "a", "b", 0, "tick", b""]]}, use_bin_type=True)
+    with pytest.raises(MessageError, match="time_ps.*horizon"):
+        decode_batch(batch)
+    assert decode_batch(encode_batch([Event(HORIZON_PS, "a", "b", 0, "tick", b"")]))[0].time_ps == HORIZON_PS
+
+
+def _cent_actors():
+    from lolpim.orchestration import config
+    from lolpim.orchestration.llm.config import RunConfig
+    from lolpim.orchestration.llm.systems import build, make_trace
+    cfg = config.load(RunConfig, None, ["model=llama2-7b", "workload.source=fixed", "workload.input_tokens=64",
+                                        "workload.output_tokens=8", "workload.requests=4", "system=cent"])
+    spec = build("cent", cfg, make_trace(cfg, 0), 0).spec
+    actors = {s.name: s.build(spec.seed) for s in spec.actors}
+    queue = [ev for a in actors.values() for ev in a.start()]
+    heapq.heapify(queue)
+    for _ in range(200):       # until a static KV manager holds a request
+        held = [a for a in actors.values() if getattr(a, "static", False) and a.alloc]
+        if held or not queue:
+            break
+        ev = heapq.heappop(queue)
+        for out in deliver(actors[ev.dst], ev):
+            heapq.heappush(queue, out)
+    return actors, held
+
+
+def test_a_message_at_the_horizon_edge_cannot_reach_past_it():
+    actors, _ = _cent_actors()
+    actor = next(iter(actors.values()))
+    with pytest.raises(MessageError, match="horizon"):
+        deliver(actor, Event(2**63 - 1, actor.name, actor.name, 1, next(iter(actor.accepts)), b""))
+
+
+def test_cent_static_kv_refuses_a_growth_past_its_reservation():
+    from lolpim.actors.llm.kv_manager import Plan
+    _, held = _cent_actors()
+    assert held, "no static KV manager held a request after 200 events"
+    kv = held[0]
+    req = next(iter(kv.alloc))
+    before = (dict(kv.alloc), kv.free_chunks)
+    plan = pack_payload(Plan(round=0, admit=[], admit_tokens=[], grow=[req], grow_tokens=[2**63 - 1]).__dict__)
+    with pytest.raises(MessageError, match="grow_tokens.*static reservation"):
+        deliver(kv, Event(kv.now_ps, kv.name, "host", 10**6, "plan", plan))
+    assert (kv.alloc, kv.free_chunks) == before        # refused before anything changed
+
+
+def _warm(spec, events=60):
+    actors = {s.name: s.build(spec.seed) for s in spec.actors}
+    queue = [ev for a in actors.values() for ev in a.start()]
+    heapq.heapify(queue)
+    for _ in range(events):
+        if not queue:
+            break
+        ev = heapq.heappop(queue)
+        for out in deliver(actors[ev.dst], ev):
+            heapq.heappush(queue, out)
+    return actors
+
+
+def test_a_forged_tick_cannot_make_an_eye_population_integrate_ahead():
+    """A tick (a timer: from the actor itself) at any time but the one it set is refused: one far
+    ahead made the block integrate up to it (~10^7 s for a tick near 2**63 ps)."""
+    import time
+
+    from lolpim.actors.plasticity.ocular_dominance import EyePopulation, ocular_dominance_system
+    from lolpim.models.plasticity import cascade
+    from lolpim.models.plasticity import ocular_dominance as od
+    cfg = od.OcularDominanceConfig(neurons=2, synapses_per_eye=4, binocular_s=0.5, deprivation_s=0.5)
+    actors = _warm(ocular_dominance_system(cascade.load_params("hippocampal"), cfg, variant="network", seed=3,
+                                           blocks=1))
+    eye = next(a for a in actors.values() if isinstance(a, EyePopulation))
+    t0 = time.perf_counter()
+    for when in (eye.next_tick_ps + 10**12, HORIZON_PS, eye.next_tick_ps - 1):
+        if when > eye.now_ps:
+            with pytest.raises(MessageError, match="tick"):
+                deliver(eye, Event(when, eye.name, eye.name, 10**6, "tick", pack_payload({})))
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_a_hebbian_message_of_a_million_rows_is_refused_at_once():
+    import time
+
+    from lolpim.actors.hebbian.population import MAX_ROWS_PER_MESSAGE, TernarySynapsePopulation, multiplication_system
+    actors = _warm(multiplication_system(3, seed=1, batch_size=3), events=5)
+    pop = next(a for a in actors.values() if isinstance(a, TernarySynapsePopulation))
+    rows = [[]] * (MAX_ROWS_PER_MESSAGE + 1)
+    t0 = time.perf_counter()
+    with pytest.raises(MessageError, match="rows"):
+        deliver(pop, Event(pop.now_ps + 1, pop.name, "teacher", 10**6, "sample",
+                           pack_payload({"batch": 0, "pre": rows, "target": rows})))
+    assert time.perf_counter() - t0 < 1.0

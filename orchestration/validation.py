@@ -165,6 +165,10 @@ def all_checks(areas: set[str] | None = None, progress=None) -> list[AnchorCheck
             progress(i, len(modules), name)
         module = importlib.import_module(f"{anchors.__name__}.{name}")
         rows = module.checks()
+        unlabelled = [c.name for c in rows if not c.kind]
+        if unlabelled:   # every row says what it is evidence of (docs/anchors.md)
+            raise ValueError(f"anchors/{name}.py returns rows without a kind (calibration, held-out, "
+                             f"consistency): {unlabelled[:3]}")
         wrong = sorted({c.area for c in rows} - {area_of(name)})
         if wrong:  # the table's area column must select the row with --area
             raise ValueError(f"anchors/{name}.py returns area {wrong} but is listed under "

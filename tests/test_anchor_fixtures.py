@@ -83,3 +83,13 @@ def test_recorded_misses_have_a_band_around_their_value(monkeypatch):
 def test_a_row_kind_must_be_one_of_the_three():
     with pytest.raises(ValueError, match="kind 'validated' is not one of calibration, held-out, consistency"):
         AnchorCheck("lolpim", "x", "src", 1.0, 1.0, 0.1, kind="validated")
+
+
+def test_every_row_must_say_what_it_is_evidence_of(monkeypatch):
+    """Issue 22: a row without a kind (calibration, held-out, consistency) is refused when the
+    rows are gathered, so `validate --json` carries a kind on every row."""
+    import types
+    fake = types.SimpleNamespace(checks=lambda: [AnchorCheck("cbp", "unlabelled", "src", 1.0, 1.0, 0.1)])
+    monkeypatch.setattr(validation.importlib, "import_module", lambda name: fake)
+    with pytest.raises(ValueError, match="rows without a kind.*unlabelled"):
+        validation.all_checks({"cbp"})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import textwrap
 import threading
 import time
@@ -14,9 +15,11 @@ from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKi
 from lolpim.orchestration.llm.bracket import (BRACKET_DEFINITION, SPEEDUP_REFERENCES, attach_bracket, bracket_lines,
                                              bracket_runs, csv_row, ratio, table_rows)
 from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
+from lolpim.orchestration.cli_checks import RAY_PROCESS_BYTES
 from lolpim.orchestration.interrupts import ray_failure
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.systems import build, make_trace, resolve, summarise
+from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import save_figure, write_csv, write_json
 
@@ -74,6 +77,14 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     extra = bracket_runs(cfg, kinds)
     rows = len(built)
     built += [build(kinds[i], end_cfg, trace, seed, model) for i, _end, end_cfg in extra]
+    if executor_name == "ray" and max_processes == 0:
+        # one Ray process per actor: known only now that the systems are built. At most one system
+        # per CPU runs at once (_side_by_side), so the largest systems bound what is alive together.
+        sizes = sorted((len(b.spec.actors) for b in built), reverse=True)
+        lanes = max(1, min(len(built), os.cpu_count() or 1))
+        check_fits(sum(sizes[:lanes]) * RAY_PROCESS_BYTES, f"--max-processes 0 ({sum(sizes[:lanes])} Ray processes)",
+                   "~210 MB per Ray process, one per simulated actor", "give --max-processes N to pack the actors "
+                   "into N processes")
     total_tokens = int(trace.output_tokens.sum()) * len(built)
     bar = Progress("simulating", total=1.0, enabled=show_progress)
     done_events: dict[int, int] = {}

@@ -55,3 +55,16 @@ def test_ray_process_counts_past_the_machines_memory_are_refused(argv, flag, cap
     assert main(argv) == 2
     line = _one_line(capsys)
     assert line.startswith(f"lolpim: error: {flag} 4096 needs about") and "210 MB per Ray process" in line, line
+
+
+def test_one_ray_process_per_actor_is_checked_against_memory(monkeypatch):
+    """Issue 26 class 4: `--max-processes 0` (a Ray process per simulated actor) was not checked;
+    the count is known once the systems are built, and is refused there, before Ray starts."""
+    from lolpim.core.errors import UserError
+    from lolpim.orchestration import config, memory
+    from lolpim.orchestration.llm.compare import run_systems
+    from lolpim.orchestration.llm.config import RunConfig
+    monkeypatch.setattr(memory, "machine_ram_bytes", lambda: 2 * 2**30)
+    cfg = config.load(RunConfig, None, ["workload.requests=2", "workload.output_tokens=2"])
+    with pytest.raises(UserError, match=r"--max-processes 0 \(\d+ Ray processes\) needs about .* give --max-processes N"):
+        run_systems(cfg, ("lolpim", "cent"), "ray", 0, max_processes=0)

@@ -33,7 +33,8 @@ def _format(result) -> str:
     gpu = result.gpu
     versus = f"vs {gpu.count} x {gpu.device}"
     if result.trace:
-        work = (f"trace {result.trace}: {result.requests} requests (seed {result.seed}), mean {result.context_tokens} "
+        drawn = "" if result.trace_file else f" (seed {result.seed})"
+        work = (f"trace {result.trace}: {result.requests} requests{drawn}, mean {result.context_tokens} "
                 f"prompt + {result.output_tokens} output tokens, longest {result.longest_tokens}")
     else:
         work = f"{result.context_tokens} prompt + {result.output_tokens} output tokens per request"
@@ -103,14 +104,15 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, help="LLM preset, e.g. llama3.1-70b")
     work = p.add_mutually_exclusive_group(required=True)
     work.add_argument("--context", type=int, help="prompt tokens per request (fixed-length requests), e.g. 131072")
-    work.add_argument("--trace", metavar="NAME",
+    work.add_argument("--trace", metavar="NAME|FILE",
                       help="a dataset trace instead, as `lolpim run` draws it (workload.source): "
-                           + ", ".join(dataset_names()))
+                           + ", ".join(dataset_names()) + "; or a trace file (lolpim, Azure, BurstGPT, Mooncake "
+                           "or vidur format, as workload.csv_path: docs/traces.md)")
     p.add_argument("--output-tokens", type=int, default=None,
                    help="tokens generated per request (default 256 with --context, the dataset's range with --trace)")
-    p.add_argument("--requests", type=int, default=64,
-                   help="requests waiting, which caps the batch the estimate assumes; with --trace the trace's "
-                        "size (default 64)")
+    p.add_argument("--requests", type=int, default=None,
+                   help="requests waiting, which caps the batch the estimate assumes; with --trace NAME the trace's "
+                        "size (default 64); with --trace FILE the first this many of the file (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed that draws the --trace requests (default 0)")
     p.add_argument("--module", default="lolpim-module", help="PIM module preset (default lolpim-module)")
     p.add_argument("--gpu", default="a100-80gb", help="GPU preset of the GPU system (default a100-80gb)")

@@ -14,7 +14,7 @@ import io
 import itertools
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,7 @@ FORMATS = {f.name: f for f in (
     TraceFormat("vidur", "num_prefill_tokens", "num_decode_tokens", "arrived_at", "s"),
 )}
 TRACE_FORMATS = ("auto", *FORMATS)
+EPOCH = datetime(1970, 1, 1)
 
 
 def detect(fields: list[str] | None, jsonl: bool) -> TraceFormat | None:
@@ -75,7 +76,12 @@ def _what_formats() -> str:
 
 def _seconds(fmt: TraceFormat, raw) -> float:
     if fmt.time_unit == "datetime":
-        return datetime.fromisoformat(str(raw).strip()).timestamp() if str(raw).strip() else float("nan")
+        # a time without a zone is counted as written (not in this machine's zone, whose daylight
+        # saving would otherwise move arrivals); one with a zone in UTC
+        when = datetime.fromisoformat(str(raw).strip())
+        if when.tzinfo is not None:
+            when = when.astimezone(timezone.utc).replace(tzinfo=None)
+        return (when - EPOCH).total_seconds()
     value = float(raw)
     return value / 1000.0 if fmt.time_unit == "ms" else value
 

@@ -141,3 +141,18 @@ def test_a_bad_jsonl_line_names_the_line(tmp_path):
     path.write_text('{"timestamp": 0, "input_length": 5, "output_length": 2}\n{"timestamp": 1, \n')
     with pytest.raises(ParameterError, match="m.jsonl' line 2 is not a JSON object"):
         load_trace_file(path)
+
+
+def test_azure_times_count_as_written_whatever_the_machine_zone(tmp_path, monkeypatch):
+    """01:59:59 to 03:00:01 is 3,602 s as written; in a zone that skips 02:00-03:00 that night
+    (US daylight saving, 10 March 2024) the machine's local time would make it 2 s."""
+    import time
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        path = tmp_path / "az.csv"
+        path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2024-03-10 01:59:59,5,2\n2024-03-10 03:00:01,5,2\n")
+        assert load_trace_file(path).arrival_s.tolist() == [0.0, 3602.0]
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -95,40 +95,42 @@ def _tokens(raw) -> int:
     return int(value)
 
 
+def _count(raw, low: int) -> int:
+    value = _tokens(raw)
+    if not low <= value <= MAX_TRACE_TOKENS:
+        raise ValueError
+    return value
+
+
+def _arrival(fmt: TraceFormat, raw) -> float:
+    if fmt.time_column is None and raw in (None, ""):
+        return 0.0    # lolpim's arrival_s is optional
+    value = _seconds(fmt, raw)
+    if not (np.isfinite(value) and (fmt.time_unit == "datetime" or value >= 0)):
+        raise ValueError
+    return value
+
+
 def _request(path: Path, label: str, fmt: TraceFormat, line: int, row: dict) -> tuple[int, int, float] | None:
-    """One row, checked column by column: an error names the file, the line and the column."""
+    """One row, checked column by column: an error names the file, the line and the column. None
+    for a failed request the format leaves out (skip_zero_output)."""
     if None in row:
         raise ParameterError(label, f"'{path}' line {line}: more values than the header has columns")
+    low_out = 0 if fmt.skip_zero_output else 1
+    when = "an ISO 8601 date and time" if fmt.time_unit == "datetime" else f"a time in {fmt.time_unit} >= 0"
+    readers = ((fmt.input_column, f"a whole number 1 .. {MAX_TRACE_TOKENS}", lambda raw: _count(raw, 1)),
+               (fmt.output_column, f"a whole number {low_out} .. {MAX_TRACE_TOKENS}", lambda raw: _count(raw, low_out)),
+               (fmt.time_column or "arrival_s", when, lambda raw: _arrival(fmt, raw)))
     values = []
-    for column, allowed in ((fmt.input_column, f"a whole number 1 .. {MAX_TRACE_TOKENS}"),
-                            (fmt.output_column, f"a whole number {0 if fmt.skip_zero_output else 1} .. "
-                                                f"{MAX_TRACE_TOKENS}"),
-                            (fmt.time_column or "arrival_s", "a time" + (
-                                " (ISO 8601 date and time)" if fmt.time_unit == "datetime"
-                                else f" in {fmt.time_unit} >= 0"))):
+    for column, allowed, read in readers:
         raw = row.get(column)
         try:
-            if column == "arrival_s" and fmt.time_column is None:
-                value = float(raw) if raw not in (None, "") else 0.0
-            elif column == fmt.time_column:
-                value = _seconds(fmt, raw)
-            else:
-                value = _tokens(raw)
-                low = 0 if (column == fmt.output_column and fmt.skip_zero_output) else 1
-                if not low <= value <= MAX_TRACE_TOKENS:
-                    raise ValueError
-            if column not in (fmt.input_column, fmt.output_column) and not (
-                    np.isfinite(value) and (fmt.time_unit == "datetime" or value >= 0)):
-                raise ValueError
+            values.append(read(raw))
         except (ValueError, TypeError, OverflowError):
-            shown = repr(raw)[:60]
             raise ParameterError(label, f"'{path}' line {line}, column {column!r}: needs {allowed}, "
-                                        f"got {shown}") from None
-        values.append(value)
+                                        f"got {repr(raw)[:60]}") from None
     inp, out, arrival = values
-    if out == 0:
-        return None    # skip_zero_output: a failed request (see docs/traces.md)
-    return inp, out, arrival
+    return None if out == 0 else (inp, out, arrival)
 
 
 def _rows(fh, path: Path, label: str, fmt_name: str):

@@ -3,6 +3,7 @@ speedup over GPUs."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 
 from lolpim.models.llm.workload import dataset_names
@@ -29,6 +30,11 @@ ESTIMATE_NOTE = {
 }
 
 
+def _steady(tokens_per_s: float | None) -> float | None:
+    """A simulated steady decode rate, None where the run never reached one (NaN)."""
+    return None if tokens_per_s is None or math.isnan(tokens_per_s) else tokens_per_s
+
+
 def _format(result) -> str:
     gpu = result.gpu
     versus = f"vs {gpu.count} x {gpu.device}"
@@ -53,9 +59,9 @@ def _format(result) -> str:
         row = ("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
                f"{p.stages} x {p.tensor_parallel}", str(p.requests_held), f"{p.tokens_per_s:.1f}", speedup)
         if simulated:
-            sim = p.simulated_tokens_per_s
-            row += (f"{sim:.1f}", f"{p.tokens_per_s / sim:.2f}" if sim else "-",
-                    f"{sim / gpu.simulated_tokens_per_s:.2f}x" if gpu.simulated_tokens_per_s else "-")
+            sim, gpu_sim = _steady(p.simulated_tokens_per_s), _steady(gpu.simulated_tokens_per_s)
+            row += (f"{sim:.1f}" if sim is not None else "-", f"{p.tokens_per_s / sim:.2f}" if sim else "-",
+                    f"{sim / gpu_sim:.2f}x" if sim is not None and gpu_sim else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
@@ -65,7 +71,8 @@ def _format(result) -> str:
     if gpu.requests_held:
         lines.append(f"GPU: {gpu.count} x {gpu.device} hold {gpu.requests_held} such requests after the weights: "
                      f"{gpu.tokens_per_s:.1f} decode tok/s"
-                     + (f" (simulated {gpu.simulated_tokens_per_s:.1f})" if gpu.simulated_tokens_per_s else ""))
+                     + (f" (simulated {gpu.simulated_tokens_per_s:.1f})" if _steady(gpu.simulated_tokens_per_s)
+                        else ""))
     else:
         lines.append(f"GPU: {gpu.count} x {gpu.device} cannot hold the weights and one such request")
     fewest = result.pim[0]
@@ -73,6 +80,10 @@ def _format(result) -> str:
                  f"{fewest.capacity_gib:.0f} GiB): {result.run_command(fewest)}")
     for kind, why in fewest.left_out:
         lines.append(f"  left out: {kind}: {why}")
+    if simulated and any(_steady(x) is None for x in [gpu.simulated_tokens_per_s, *(p.simulated_tokens_per_s
+                                                                                   for p in result.pim)]):
+        lines.append("simulated '-': no steady decode rate (it is measured while requests wait for KV memory, "
+                     "and none of these requests did)")
     lines.append("(every row's command: --json, \"run_commands\")")
     return "\n".join(lines)
 

@@ -156,3 +156,12 @@ def test_azure_times_count_as_written_whatever_the_machine_zone(tmp_path, monkey
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_size_simulate_on_a_trace_that_never_fills_the_memory_says_so(capsys):
+    """The sample's three requests never wait for KV memory, so the runs have no steady decode
+    rate (NaN in the summary): the table shows '-' and says why, not 'nan'."""
+    assert main(["size", "--model", "llama2-7b", "--trace", str(TRACES / "burstgpt.csv"), "--doublings", "0",
+                 "--simulate"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out and "no steady decode rate" in out

@@ -23,7 +23,9 @@ docs/lolpim-system.md ("How many modules?").
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -35,7 +37,7 @@ from lolpim.hardware.systems.config import (CentSystemConfig, GpuSystemConfig, L
 from lolpim.hardware.systems.plan import GB, gpu_kv_bytes
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
-from lolpim.models.llm.workload import Trace, dataset_names, dataset_trace, fixed_trace
+from lolpim.models.llm.workload import Trace, dataset_names, dataset_trace, fixed_trace, load_trace_file
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,16 @@ class SizingResult:
     module: str
     pim: tuple[PimSize, ...]   # fewest modules first, then doublings
     gpu: GpuSize
-    trace: str | None = None   # a dataset preset, or None for fixed-length requests
+    trace: str | None = None   # a dataset preset, a trace file's path, or None for fixed-length requests
     requests: int = 64         # requests in the trace (fixed: the cap on the batch)
     longest_tokens: int = 0    # the longest request (prompt + output), which the fewest must hold
     seed: int = 0
     trace_output_tokens: int | None = None   # --output-tokens with --trace (None: the dataset's range)
+    trace_requests: int = 0    # a trace file: its first this many requests (0: all)
+
+    @property
+    def trace_file(self) -> bool:
+        return bool(self.trace) and self.trace not in dataset_names()
 
     @property
     def estimate(self) -> str:
@@ -90,7 +97,11 @@ class SizingResult:
         trace (dataset, requests, seed) or the same fixed-length requests, the row's LoL-PIM shape,
         the GPU system, every other PIM system at the row's PIM capacity in its best shape, only
         the systems that build."""
-        if self.trace:
+        if self.trace_file:
+            work = [f"workload.csv_path={self.trace}"]
+            if self.trace_requests:
+                work.append(f"workload.trace_requests={self.trace_requests}")
+        elif self.trace:
             work = [f"workload.source={self.trace}", f"workload.requests={self.requests}"]
             if self.trace_output_tokens:
                 work.append(f"workload.output_tokens={self.trace_output_tokens}")
@@ -107,8 +118,9 @@ class SizingResult:
                 "systems=" + ",".join(systems or ("lolpim",))]
 
     def run_command(self, row: PimSize) -> str:
-        seed = f" --seed {self.seed}" if self.trace and self.seed else ""
-        return "lolpim run" + "".join(f" --set {o}" for o in self.run_overrides(row)) + seed
+        seed = f" --seed {self.seed}" if self.trace and not self.trace_file and self.seed else ""
+        # quoted: a trace file's path may hold spaces
+        return "lolpim run" + "".join(f" --set {shlex.quote(o)}" for o in self.run_overrides(row)) + seed
 
 
 def pim_size(model: LlmConfig, module: str, modules: int, trace: Trace) -> PimSize | None:
@@ -168,12 +180,14 @@ def gpu_size(model: LlmConfig, device: str, count: int, trace: Trace, reserve_fr
     return GpuSize(device, count, held, batch / sum(c.time_s for c in step.values()))
 
 
-def size(model: str, context_tokens: int | None = None, output_tokens: int | None = None, requests: int = 64,
+def size(model: str, context_tokens: int | None = None, output_tokens: int | None = None, requests: int | None = None,
          module: str = "lolpim-module", gpu: str = "a100-80gb", gpus: int = 4, max_modules: int = 1024,
          doublings: int = 3, trace: str | None = None, seed: int = 0) -> SizingResult:
     """Estimates for fixed-length requests (``context_tokens`` prompt + ``output_tokens``, default
     256) or for a dataset ``trace`` of ``requests`` requests (drawn with ``seed``, as `lolpim run`
-    draws it; ``output_tokens`` None keeps the dataset's output range). Each row's ``systems`` is
+    draws it; ``output_tokens`` None keeps the dataset's output range), or for the trace file
+    ``trace`` (its first ``requests`` requests; None: all; docs/traces.md). ``requests`` None
+    is 64 otherwise. Each row's ``systems`` is
     left empty here (orchestration/llm/sizing.py fills it by building them)."""
     llm = load_llm(model)   # clear errors for unknown presets before any search; resolved once
     if module not in pim_module_names():
@@ -182,8 +196,15 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
         raise ParameterError("gpu", f"unknown GPU {gpu!r}; available: {', '.join(gpu_names())}")
     if (context_tokens is None) == (trace is None):
         raise ParameterError("context", "give either a context length (fixed-length requests) or a trace")
-    if trace is not None and trace not in dataset_names():
-        raise ParameterError("trace", f"unknown trace {trace!r}; available: {', '.join(dataset_names())}")
+    from_file = trace is not None and trace not in dataset_names()
+    if from_file and not Path(trace).exists() and not ({"/", "\\", "."} & set(trace)):
+        raise ParameterError("trace", f"unknown trace {trace!r}; available: {', '.join(dataset_names())}, "
+                                      "or a trace file's path (docs/traces.md)")
+    if from_file and output_tokens is not None:
+        raise ParameterError("output_tokens", "a trace file gives each request's output length; "
+                                              "leave --output-tokens out with --trace FILE")
+    cap = requests or 0
+    requests = 64 if requests is None else requests
     checks = [("requests", requests, 1), ("gpus", gpus, 1), ("max_modules", max_modules, 1),
               ("doublings", doublings, 0)]
     if context_tokens is not None:
@@ -196,6 +217,9 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
             raise ParameterError(name, f"must be an integer >= {low}, got {value!r}")
     if trace is None:
         work = fixed_trace(requests, context_tokens, output_tokens)
+    elif from_file:
+        work = load_trace_file(trace, limit=cap, label="trace")
+        requests = len(work)
     else:
         work = dataset_trace(trace, requests, seed=seed, output_tokens=output_tokens)
     longest = int(np.max(work.input_tokens + work.output_tokens))
@@ -227,4 +251,4 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
     return SizingResult(model, context_tokens if trace is None else int(round(work.input_tokens.mean())),
                         output_tokens if trace is None else int(round(work.output_tokens.mean())), module,
                         tuple(rows), gpu_size(llm, gpu, gpus, work, reserve), trace, requests, longest, seed,
-                        output_tokens if trace is not None else None)
+                        output_tokens if trace is not None else None, cap if from_file else 0)

@@ -2,12 +2,12 @@
 
 Traces are seeded and reproducible. Sources: fixed lengths, the length statistics of
 long-context benchmarks (models/llm/datasets.toml: a normal distribution with the
-published mean and std, clipped to the published min and max), or a user's CSV with
-columns ``input_tokens, output_tokens`` and optionally ``arrival_s``.
+published mean and std, clipped to the published min and max), or a trace file: lolpim's CSV
+(``input_tokens, output_tokens`` and optionally ``arrival_s``) or a published trace format
+(trace_formats.py, docs/traces.md).
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,14 +15,11 @@ import numpy as np
 
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import read_toml
+from lolpim.models.llm.trace_formats import (MAX_ARRIVAL_S, MAX_TRACE_BYTES, MAX_TRACE_ROWS,  # noqa: F401
+                                             MAX_TRACE_TOKENS, TRACE_FORMATS, read_trace_file)
 
 DATASETS_FILE = Path(__file__).parent / "datasets.toml"
 ARRIVALS = ("closed", "poisson")
-MAX_TRACE_ROWS = 1_000_000     # as workload.requests: a longer trace is refused before it is read in full
-MAX_TRACE_TOKENS = 10_000_000  # per request and column, as workload.input_tokens
-MAX_TRACE_BYTES = 256 * 2**20  # 1M rows of a few columns take ~20-50 MB
-# simulated time is counted in picoseconds in 64 bits (~107 days); a trace spans at most this
-MAX_ARRIVAL_S = 1e6
 
 
 @dataclass(frozen=True)
@@ -121,57 +118,14 @@ def dataset_trace(dataset: str, requests: int, arrival: str = "closed", arrival_
                  context_limit=limit)
 
 
-def _csv_row(path: Path, line: int, row: dict) -> tuple[int, int, float]:
-    """One request of a trace CSV, checked: whole token counts in 1 .. MAX_TRACE_TOKENS and a
-    finite arrival time >= 0."""
-    try:
-        if None in row or None in row.values():
-            raise ValueError
-        inp, out = int(row["input_tokens"]), int(row["output_tokens"])
-        arrival = float(row.get("arrival_s") or 0.0)
-        if not (1 <= inp <= MAX_TRACE_TOKENS and 1 <= out <= MAX_TRACE_TOKENS and 0 <= arrival <= MAX_ARRIVAL_S):
-            raise ValueError
-    except ValueError:
-        raise ParameterError("workload.csv_path", f"'{path}' line {line}: needs whole numbers 1 .. {MAX_TRACE_TOKENS} "
-                                                  f"for input_tokens and output_tokens and an arrival_s of 0 .. {MAX_ARRIVAL_S:.0e}, "
-                                                  f"one value per column; got {dict(row)}"[:300]) from None
-    return inp, out, arrival
+def load_trace_file(path: str | Path, trace_format: str = "auto", time_scale: float = 1.0, limit: int = 0,
+                    context_limit: int | None = None, label: str = "workload.csv_path") -> Trace:
+    """A trace file in one of the formats of models/llm/trace_formats.py (docs/traces.md), named
+    or detected from its header; ``limit`` > 0 takes its first rows; arrivals times ``time_scale``."""
+    fmt, inp, out, arrivals = read_trace_file(path, trace_format, time_scale, limit, label)
+    return Trace(inp, out, arrivals, name=Path(path).stem, context_limit=context_limit or int(np.max(inp + out)))
 
 
 def load_trace_csv(path: str | Path, context_limit: int | None = None) -> Trace:
-    """A trace CSV (UTF-8, at most MAX_TRACE_ROWS requests); every problem is a ParameterError
-    naming workload.csv_path and the line."""
-    path = Path(path)
-    rows = []
-    try:
-        if path.is_file() and path.stat().st_size > MAX_TRACE_BYTES:
-            raise ParameterError("workload.csv_path", f"'{path}' is over {MAX_TRACE_BYTES >> 20} MiB: "
-                                                      f"a trace holds at most {MAX_TRACE_ROWS:,} requests")
-        if path.exists() and not path.is_file():
-            raise ParameterError("workload.csv_path", f"'{path}' is not a regular file; give a CSV file")
-        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would
-        # otherwise be part of the first column's name
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"input_tokens", "output_tokens"} - set(reader.fieldnames or [])
-            if missing:
-                raise ParameterError("workload.csv_path", f"'{path}' lacks column(s) {', '.join(sorted(missing))}; "
-                                                          "needs input_tokens, output_tokens and optionally arrival_s")
-            for line, row in enumerate(reader, start=2):
-                if len(rows) == MAX_TRACE_ROWS:
-                    raise ParameterError("workload.csv_path", f"'{path}' has more than {MAX_TRACE_ROWS:,} requests "
-                                                              f"(the most a trace may have, as workload.requests)")
-                rows.append(_csv_row(path, line, row))
-    except OSError as exc:
-        raise ParameterError("workload.csv_path", f"cannot read '{path}': {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ParameterError("workload.csv_path", f"'{path}' is not UTF-8 text (byte {exc.start})") from None
-    except csv.Error as exc:
-        raise ParameterError("workload.csv_path", f"'{path}' is not a valid CSV file: {exc}") from None
-    if not rows:
-        raise ParameterError("workload.csv_path", f"'{path}' holds no requests")
-    inputs, outputs, arrivals = (np.asarray(col) for col in zip(*rows))
-    order = np.argsort(arrivals, kind="stable")
-    inp, out = inputs.astype(np.int64)[order], outputs.astype(np.int64)[order]
-    return Trace(inp, out, arrivals.astype(float)[order], name=path.stem,
-                 context_limit=context_limit or int(np.max(inp + out)))
+    """lolpim's own trace CSV (input_tokens, output_tokens, optional arrival_s)."""
+    return load_trace_file(path, "lolpim", context_limit=context_limit)

@@ -3,6 +3,7 @@ speedup over GPUs."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 
 from lolpim.models.llm.workload import dataset_names
@@ -29,11 +30,17 @@ ESTIMATE_NOTE = {
 }
 
 
+def _steady(tokens_per_s: float | None) -> float | None:
+    """A simulated steady decode rate, None where the run never reached one (NaN)."""
+    return None if tokens_per_s is None or math.isnan(tokens_per_s) else tokens_per_s
+
+
 def _format(result) -> str:
     gpu = result.gpu
     versus = f"vs {gpu.count} x {gpu.device}"
     if result.trace:
-        work = (f"trace {result.trace}: {result.requests} requests (seed {result.seed}), mean {result.context_tokens} "
+        drawn = "" if result.trace_file else f" (seed {result.seed})"
+        work = (f"trace {result.trace}: {result.requests} requests{drawn}, mean {result.context_tokens} "
                 f"prompt + {result.output_tokens} output tokens, longest {result.longest_tokens}")
     else:
         work = f"{result.context_tokens} prompt + {result.output_tokens} output tokens per request"
@@ -52,9 +59,9 @@ def _format(result) -> str:
         row = ("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
                f"{p.stages} x {p.tensor_parallel}", str(p.requests_held), f"{p.tokens_per_s:.1f}", speedup)
         if simulated:
-            sim = p.simulated_tokens_per_s
-            row += (f"{sim:.1f}", f"{p.tokens_per_s / sim:.2f}" if sim else "-",
-                    f"{sim / gpu.simulated_tokens_per_s:.2f}x" if gpu.simulated_tokens_per_s else "-")
+            sim, gpu_sim = _steady(p.simulated_tokens_per_s), _steady(gpu.simulated_tokens_per_s)
+            row += (f"{sim:.1f}" if sim is not None else "-", f"{p.tokens_per_s / sim:.2f}" if sim else "-",
+                    f"{sim / gpu_sim:.2f}x" if sim is not None and gpu_sim else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     table = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
@@ -64,7 +71,8 @@ def _format(result) -> str:
     if gpu.requests_held:
         lines.append(f"GPU: {gpu.count} x {gpu.device} hold {gpu.requests_held} such requests after the weights: "
                      f"{gpu.tokens_per_s:.1f} decode tok/s"
-                     + (f" (simulated {gpu.simulated_tokens_per_s:.1f})" if gpu.simulated_tokens_per_s else ""))
+                     + (f" (simulated {gpu.simulated_tokens_per_s:.1f})" if _steady(gpu.simulated_tokens_per_s)
+                        else ""))
     else:
         lines.append(f"GPU: {gpu.count} x {gpu.device} cannot hold the weights and one such request")
     fewest = result.pim[0]
@@ -72,6 +80,10 @@ def _format(result) -> str:
                  f"{fewest.capacity_gib:.0f} GiB): {result.run_command(fewest)}")
     for kind, why in fewest.left_out:
         lines.append(f"  left out: {kind}: {why}")
+    if simulated and any(_steady(x) is None for x in [gpu.simulated_tokens_per_s, *(p.simulated_tokens_per_s
+                                                                                   for p in result.pim)]):
+        lines.append("simulated '-': no steady decode rate (it is measured while requests wait for KV memory, "
+                     "and none of these requests did)")
     lines.append("(every row's command: --json, \"run_commands\")")
     return "\n".join(lines)
 
@@ -103,14 +115,15 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, help="LLM preset, e.g. llama3.1-70b")
     work = p.add_mutually_exclusive_group(required=True)
     work.add_argument("--context", type=int, help="prompt tokens per request (fixed-length requests), e.g. 131072")
-    work.add_argument("--trace", metavar="NAME",
+    work.add_argument("--trace", metavar="NAME|FILE",
                       help="a dataset trace instead, as `lolpim run` draws it (workload.source): "
-                           + ", ".join(dataset_names()))
+                           + ", ".join(dataset_names()) + "; or a trace file (lolpim, Azure, BurstGPT, Mooncake "
+                           "or vidur format, as workload.csv_path: docs/traces.md)")
     p.add_argument("--output-tokens", type=int, default=None,
                    help="tokens generated per request (default 256 with --context, the dataset's range with --trace)")
-    p.add_argument("--requests", type=int, default=64,
-                   help="requests waiting, which caps the batch the estimate assumes; with --trace the trace's "
-                        "size (default 64)")
+    p.add_argument("--requests", type=int, default=None,
+                   help="requests waiting, which caps the batch the estimate assumes; with --trace NAME the trace's "
+                        "size (default 64); with --trace FILE the first this many of the file (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed that draws the --trace requests (default 0)")
     p.add_argument("--module", default="lolpim-module", help="PIM module preset (default lolpim-module)")
     p.add_argument("--gpu", default="a100-80gb", help="GPU preset of the GPU system (default a100-80gb)")

@@ -13,7 +13,7 @@ from lolpim.core.errors import ConfigError
 from lolpim.hardware.systems.config import (DEFAULT_COMPARE, CentSystemConfig, GpuPimSystemConfig,
                                             GpuSystemConfig, LolpimSystemConfig, LolpimXpuSystemConfig,
                                             NeupimsSystemConfig, Prefill, SystemKind, as_enum)
-from lolpim.models.llm.workload import ARRIVALS, dataset_names
+from lolpim.models.llm.workload import ARRIVALS, TRACE_FORMATS, dataset_names
 from lolpim.orchestration.pipeline_demo import PipelineDemoConfig
 
 # what `system` may name besides one system kind
@@ -24,16 +24,34 @@ SYSTEM_TABLES = {SystemKind.LOLPIM: "lolpim", SystemKind.CENT: "cent", SystemKin
                  SystemKind.GPU_PIM: "gpu_pim", SystemKind.NEUPIMS: "neupims", SystemKind.LOLPIM_XPU: "lolpim_xpu"}
 
 
+WORKLOAD_DEFAULT_SOURCE = "longbench-qmsum"
+
+
 @dataclass(frozen=True)
 class WorkloadConfig:
     # a dataset from models/llm/datasets.toml, "fixed" (input_tokens/output_tokens), or "csv"
-    source: str = field(default="longbench-qmsum", metadata={"choices": tuple(dataset_names()) + ("fixed", "csv")})
+    source: str = field(default=WORKLOAD_DEFAULT_SOURCE, metadata={"choices": tuple(dataset_names()) + ("fixed", "csv")})
     requests: int = field(default=32, metadata={"min": 1, "max": 1_000_000})
     input_tokens: int = field(default=16384, metadata={"min": 1, "max": 10_000_000})   # for source = "fixed"
     output_tokens: int = field(default=0, metadata={"min": 0, "max": 1_000_000})  # 0: the dataset's range
     arrival: str = field(default="closed", metadata={"choices": ARRIVALS})
     arrival_rate_per_s: float = field(default=1.0, metadata={"min": 0.0})
+    # a trace file (docs/traces.md); given alone it means source = "csv"
     csv_path: str = ""
+    trace_format: str = field(default="auto", metadata={"choices": TRACE_FORMATS})   # auto: from the header
+    time_scale: float = field(default=1.0, metadata={"min": 1e-9, "max": 1e9})   # trace arrivals x this
+    # the first this many requests of the trace file (0: all of them; workload.requests sizes drawn traces)
+    trace_requests: int = field(default=0, metadata={"min": 0, "max": 1_000_000})
+
+    def __post_init__(self):
+        # a trace file given without naming the source means that file; beside another named
+        # source it is refused rather than silently ignored
+        if self.csv_path and self.source != "csv":
+            if self.source != WORKLOAD_DEFAULT_SOURCE:
+                raise ConfigError("workload.source", f"is {self.source!r} but workload.csv_path is given; set "
+                                                     "workload.source = 'csv' (or leave it out) to run the trace "
+                                                     "file, or drop workload.csv_path")
+            object.__setattr__(self, "source", "csv")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, g
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
 from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
-from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_csv
+from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_file
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
 
 
@@ -67,7 +67,7 @@ def make_trace(cfg: RunConfig, seed: int) -> Trace:
     if w.source == "csv":
         if not w.csv_path:
             raise ParameterError("workload.csv_path", "needed when workload.source = 'csv'")
-        return load_trace_csv(w.csv_path)
+        return load_trace_file(w.csv_path, w.trace_format, w.time_scale, w.trace_requests)
     return dataset_trace(w.source, w.requests, w.arrival, w.arrival_rate_per_s, seed, output_tokens=out)
 
 
@@ -264,6 +264,12 @@ def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model
 
 # ------------------------------------------------------------------------------ results
 
+def _input_tokens(built: BuiltSystem) -> tuple[int, ...]:
+    """Each request's prompt length, as the host was given it (the trace's order)."""
+    host = next(a for a in built.spec.actors if a.name == f"{built.kind}.host")
+    return host.params.input_tokens
+
+
 def summarise(built: BuiltSystem, run) -> dict:
     res = run.results
     host = res[f"{built.kind}.host"]
@@ -320,7 +326,8 @@ def summarise(built: BuiltSystem, run) -> dict:
         "tokens_per_s_per_w": float(generated.sum() / makespan) / built.hardware["power_w"],
         "stages": built.stages, "devices": built.devices, "hardware": built.hardware, **(built.settings or {}),
         "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
-        "per_request": [{"request": i, "arrival_s": float(a), f"{wait}_s": float(f - a), "finish_s": float(e),
-                         "output_tokens": int(g), "tpot_s": float(t)}
-                        for i, (a, f, e, g, t) in enumerate(zip(arrival, first, finish, generated, tpot))],
+        "per_request": [{"request": i, "arrival_s": float(a), "input_tokens": int(n), f"{wait}_s": float(f - a),
+                         "finish_s": float(e), "output_tokens": int(g), "tpot_s": float(t)}
+                        for i, (a, n, f, e, g, t) in enumerate(zip(arrival, _input_tokens(built), first, finish,
+                                                                   generated, tpot))],
     }

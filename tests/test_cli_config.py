@@ -204,7 +204,7 @@ def test_a_check_whose_area_is_not_its_modules_is_an_error(monkeypatch):
     import types
 
     from lolpim.orchestration import validation
-    fake = types.SimpleNamespace(checks=lambda: [validation.AnchorCheck("elsewhere", "x", "s", 1.0, 1.0, 0.1)])
+    fake = types.SimpleNamespace(checks=lambda: [validation.AnchorCheck("elsewhere", "x", "s", 1.0, 1.0, 0.1, kind="consistency")])
     monkeypatch.setattr(validation.importlib, "import_module", lambda name: fake)
     with pytest.raises(ValueError, match="elsewhere"):
         validation.all_checks({"cbp"})

@@ -51,6 +51,16 @@ CHUNK_S = 1.0           # inputs are drawn per neuron and chunk of simulated tim
 PS_PER_S = 10**12
 
 
+CONDITIONS = ("lid_suture", "ttx", "binocular")
+# What the deprived (left) eye gets over the deprivation interval, per condition: patterned
+# volleys?, and its background rate (None: the config's sutured_rate_hz).
+#   lid_suture  no patterned vision, uncorrelated residual activity at sutured_rate_hz
+#               (light through the lid; Rittenhouse et al. 1999)
+#   ttx         monocular inactivation: no activity at all in the deprived eye
+#   binocular   the non-deprived control: both eyes keep their binocular input
+CONDITION_INPUT = {"lid_suture": (False, None), "ttx": (False, 0.0), "binocular": (True, "background")}
+
+
 @dataclass(frozen=True)
 class OcularDominanceConfig:
     neurons: int = 1
@@ -65,12 +75,16 @@ class OcularDominanceConfig:
     deprivation_s: float = 15.0
     recovery_s: float = 0.0
     sample_interval_s: float = 1.0
+    condition: str = "lid_suture"     # the deprived eye's input over the deprivation interval (CONDITIONS)
+    sutured_rate_hz: float = 1.0      # lid suture: the deprived eye's uncorrelated residual rate
+    start_s: float = 0.0              # a run resumed from a snapshot starts here (actors' ``resume``)
 
     def __post_init__(self):
         for f in ("neurons", "synapses_per_eye"):
             if not (isinstance(getattr(self, f), int) and getattr(self, f) >= 1):
                 raise ParameterError(f, f"must be an integer >= 1, got {getattr(self, f)!r}")
-        for f in ("visual_rate_hz", "background_rate_hz", "binocular_s", "deprivation_s", "recovery_s"):
+        for f in ("visual_rate_hz", "background_rate_hz", "binocular_s", "deprivation_s", "recovery_s",
+                  "sutured_rate_hz", "start_s"):
             if not (np.isfinite(getattr(self, f)) and getattr(self, f) >= 0):
                 raise ParameterError(f, f"must be a finite number >= 0, got {getattr(self, f)!r}")
         if not self.fixation_shape > 0:
@@ -80,19 +94,33 @@ class OcularDominanceConfig:
                 raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
         if not self.sample_interval_s > 0:
             raise ParameterError("sample_interval_s", f"must be > 0, got {self.sample_interval_s!r}")
+        if self.condition not in CONDITIONS:
+            raise ParameterError("condition", f"must be one of {', '.join(CONDITIONS)}, got {self.condition!r}")
         if self.duration_s() <= 0:
             raise ParameterError("binocular_s", "the phases must last longer than 0 s in all")
+        if self.start_s >= self.duration_s():
+            raise ParameterError("start_s", f"must be before the end of the run ({self.duration_s():g} s), "
+                                            f"got {self.start_s!r}")
 
     def phases(self) -> list[tuple[str, float, float, tuple[bool, bool]]]:
-        """(name, start, end, (left open?, right open?)) for each phase with a duration."""
+        """(name, start, end, (left open?, right open?)) for each phase with a duration. The
+        deprivation interval keeps its name under every condition (the binocular control too)."""
+        left_open = CONDITION_INPUT[self.condition][0]
         out, t = [], 0.0
         for name, length, open_eyes in (("binocular", self.binocular_s, (True, True)),
-                                        ("deprivation", self.deprivation_s, (False, True)),
+                                        ("deprivation", self.deprivation_s, (left_open, True)),
                                         ("recovery", self.recovery_s, (True, True))):
             if length > 0:
                 out.append((name, t, t + length, open_eyes))
                 t += length
         return out
+
+    def background_hz(self, phase: str, eye: int) -> float:
+        """Uncorrelated background rate of ``eye`` in ``phase``."""
+        if phase != "deprivation" or eye != DEPRIVED_EYE:
+            return self.background_rate_hz
+        rate = CONDITION_INPUT[self.condition][1]
+        return self.sutured_rate_hz if rate is None else self.background_rate_hz if rate == "background" else rate
 
     def duration_s(self) -> float:
         return self.binocular_s + self.deprivation_s + self.recovery_s
@@ -103,6 +131,36 @@ class OcularDominanceConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "OcularDominanceConfig":
         return cls(**{**d, "eye_latency_s": tuple(d["eye_latency_s"])})
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """When the binocular phase has settled: it runs in segments of ``check_s``; after each, the
+    drift is the slope (per s) of a least-squares line through the mean weight (both eyes, every
+    synapse of every neuron, one sample per sample interval) over the last ``window_s``; the phase
+    ends at the first check where |drift| <= ``drift_per_s``, or at ``max_s`` (then reported as
+    not settled). The window is long next to the fixation statistics (3 Hz, one scene per neuron),
+    so the fluctuation of a few neurons' mean does not read as drift."""
+    check_s: float = 10.0
+    window_s: float = 30.0
+    drift_per_s: float = 1e-3
+    max_s: float = 300.0
+
+    def __post_init__(self):
+        for f in ("check_s", "window_s", "drift_per_s", "max_s"):
+            if not (np.isfinite(getattr(self, f)) and getattr(self, f) > 0):
+                raise ParameterError(f, f"must be a finite number > 0, got {getattr(self, f)!r}")
+        if self.max_s < self.check_s:
+            raise ParameterError("max_s", f"must be at least check_s ({self.check_s:g} s), got {self.max_s:g}")
+
+
+def drift_per_s(time_s, w, window_s: float) -> float:
+    """Slope (per s) of the least-squares line through (time_s, w) over the last ``window_s``."""
+    t, w = np.asarray(time_s, dtype=float), np.asarray(w, dtype=float)
+    keep = t >= t[-1] - window_s - 1e-9
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(t[keep], w[keep], 1)[0])
 
 
 @dataclass(frozen=True)
@@ -178,25 +236,32 @@ def fixations(cfg: OcularDominanceConfig, seed: int, neuron: int):
 
 
 def chunk_spikes(cfg: OcularDominanceConfig, seed: int, neuron: int, eye: int, chunk: int, fix):
-    """Presynaptic spikes of one eye population in [chunk, chunk + 1) x CHUNK_S: (times, synapse)."""
+    """Presynaptic spikes of one eye population in [chunk, chunk + 1) x CHUNK_S: (times, synapse).
+    Each (chunk, phase) piece draws from its own stream, so a phase's inputs do not depend on the
+    phases after it (a run resumed at the end of the binocular phase under another condition sees
+    the same binocular inputs), nor the open eye's on the deprived eye's condition."""
     t0, t1 = chunk * CHUNK_S, min((chunk + 1) * CHUNK_S, cfg.duration_s())
-    own = np.random.default_rng([seed, neuron, eye, chunk, 7])
     s = cfg.synapses_per_eye
-    phases = cfg.phases()
     f_t, f_c, f_phase = fix
     latency = cfg.eye_latency_s[eye]
-    in_chunk = (f_t >= t0) & (f_t < t1)
     times, syn = [], []
-    for t, c, ph in zip(f_t[in_chunk], f_c[in_chunk], f_phase[in_chunk]):
-        joins = np.flatnonzero(own.random(s) < cfg.volley_probability * c)
-        arrival = t + latency
-        if phases[ph][3][eye] and joins.size and arrival < phases[ph][2]:
-            times.append(np.full(joins.size, arrival))
-            syn.append(joins)
-    if cfg.background_rate_hz > 0 and t1 > t0:
-        n_bg = own.poisson(cfg.background_rate_hz * (t1 - t0) * s)
-        times.append(own.uniform(t0, t1, n_bg))
-        syn.append(own.integers(0, s, n_bg))
+    for phase_id, (name, start, end, open_eyes) in enumerate(cfg.phases()):
+        a, b = max(t0, start), min(t1, end)
+        if b <= a:
+            continue
+        own = np.random.default_rng([seed, neuron, eye, chunk, phase_id, 7])
+        in_piece = (f_phase == phase_id) & (f_t >= a) & (f_t < b)
+        for t, c in zip(f_t[in_piece], f_c[in_piece]):
+            joins = np.flatnonzero(own.random(s) < cfg.volley_probability * c)
+            arrival = t + latency
+            if open_eyes[eye] and joins.size and arrival < end:
+                times.append(np.full(joins.size, arrival))
+                syn.append(joins)
+        rate = cfg.background_hz(name, eye)
+        if rate > 0:
+            n_bg = own.poisson(rate * (b - a) * s)
+            times.append(own.uniform(a, b, n_bg))
+            syn.append(own.integers(0, s, n_bg))
     if not times:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     return np.concatenate(times), np.concatenate(syn).astype(np.int64)
@@ -220,11 +285,50 @@ def _sum_drive(times, neurons, weights):
     return out_t[:m + 1], out_n[:m + 1], out_w[:m + 1]
 
 
+N_BAP_STATS = 3         # bAPs counted at spines, sum of their local amplitudes (mV), the largest
+
+
+@njit(cache=True)
+def _bap_amplitudes(t_pre, per_neuron, bap_t, bap_count, t0, t1, spike_t, spike_syn, a_bap, boosting, gain,
+                    tau_boost, out):
+    """Bookkeeping only (the kernel applies the bAPs): the local amplitude each spine gets from the
+    bAPs arriving in [t0, t1), A_bap (1 + gain exp(-(t_bap - t_pre)/tau_boost)) with t_pre the
+    synapse's last presynaptic spike before the bAP (cascade_kernel.apply_bap), added to ``out``
+    (count, sum, max). ``t_pre``: the synapses' last spike before t0; spike_t/spike_syn: this
+    tick's presynaptic spikes, sorted in time."""
+    cap = bap_t.shape[1]
+    local = np.empty(per_neuron)
+    for j in range(bap_count.shape[0]):
+        first = bap_count[j]
+        while first - 1 >= max(1, bap_count[j] - cap + 1) and bap_t[j, (first - 1) % cap] >= t0:
+            first -= 1                      # entry 0 is the ring's virtual start, never a bAP
+        for m in range(first, bap_count[j]):
+            tb = bap_t[j, m % cap]
+            if tb >= t1:
+                break
+            for i in range(per_neuron):
+                local[i] = t_pre[j * per_neuron + i]
+            for e in range(spike_t.shape[0]):
+                if spike_t[e] >= tb:
+                    break
+                if spike_syn[e] // per_neuron == j:
+                    local[spike_syn[e] - j * per_neuron] = spike_t[e]
+            for i in range(per_neuron):
+                amplitude = a_bap
+                if boosting > 0.0:
+                    amplitude *= 1.0 + gain * np.exp(-(tb - local[i]) / tau_boost)
+                out[0] += 1.0
+                out[1] += amplitude
+                out[2] = max(out[2], amplitude)
+
+
 class EyeBlock:
     """One eye's synapses onto neurons [first, first + count): cascade state in one array."""
 
     def __init__(self, params: CascadeParams, cfg: OcularDominanceConfig, variant: Variant, seed: int,
-                 first: int, count: int, eye: int):
+                 first: int, count: int, eye: int, epsp_scale: float = 1.0):
+        if not (np.isfinite(epsp_scale) and epsp_scale > 0):
+            raise ParameterError("epsp_scale", f"must be a finite number > 0, got {epsp_scale!r}")
         self.params, self.cfg, self.variant = params, cfg, variant
         self.seed, self.first, self.count, self.eye = seed, first, count, eye
         self.s = cfg.synapses_per_eye
@@ -232,9 +336,10 @@ class EyeBlock:
                                     CascadePopulation.max_step_s, variant.meta.vector())
         n = variant.neuron
         scale = n.eye_epsp_mV / self.s if n.drive == "per-eye" else n.epsp_mV
-        self.epsp_per_phos_mV = scale / params.p_initial
+        self.epsp_per_phos_mV = epsp_scale * scale / params.p_initial
         self.steps = 0
         self.events = 0
+        self.bap_stats = np.zeros(N_BAP_STATS)
         self.allocated = False
 
     def allocate(self) -> None:
@@ -299,6 +404,9 @@ class EyeBlock:
         """Presynaptic spikes in [t0, t1): returns the drive they send (arrival = spike time +
         synaptic delay, so the caller shifts the times): (times, global neuron, drive_mV)."""
         times, syn = self.spikes_in(t0, t1)
+        _bap_amplitudes(self.state[:, kernel.T_PRE], self.s, self.bap_t, self.bap_count, t0, t1, times, syn,
+                        self.params.bap_amplitude_mV, float(self.params.bap_boosting), self.params.boost_gain,
+                        self.params.boost_tau_s, self.bap_stats)
         if not times.size:
             return times, syn, np.zeros(0)
         phos = np.empty(times.size)
@@ -314,8 +422,14 @@ class EyeBlock:
     def weights(self) -> np.ndarray:
         return self.state[:, kernel.P] / self.params.p_initial
 
+    def bap_summary(self) -> dict:
+        """The local bAP amplitudes this block's spines received (boost included): count, sum
+        and maximum (mV); mean = sum / count."""
+        n, total, peak = self.bap_stats
+        return {"count": int(n), "sum_mV": float(total), "max_mV": float(peak)}
+
     # -- snapshots --------------------------------------------------------------------------------
-    ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count")
+    ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count", "bap_stats")
 
     def snapshot(self) -> dict:
         return {name: _pack(getattr(self, name)) for name in self.ARRAYS} | {"steps": self.steps,
@@ -328,6 +442,13 @@ class EyeBlock:
             setattr(self, name, _unpack(snap[name]))
         self.steps, self.events = snap["steps"], snap["events"]
         self.chunk = -1
+
+    def resume(self, snap: dict) -> None:
+        """Continue from another run's final state (a control run from the same state): the
+        synapses and bAP rings as they were; the work and bAP counters start again at zero."""
+        self.restore(snap)
+        self.steps = self.events = 0
+        self.bap_stats = np.zeros(N_BAP_STATS)
 
     def __eq__(self, other):
         """The same block in the same state (what a snapshot holds; input caches aside)."""
@@ -407,6 +528,14 @@ class NeuronBlock:
             setattr(self, name, _unpack(snap[name]))
         self.spike_t, self.spike_n = [_unpack(snap["spike_t"])], [_unpack(snap["spike_n"])]
 
+    def resume(self, snap: dict, start_s: float) -> None:
+        """Continue from another run's final state: the somata as they were; of its spikes only
+        those at or after ``start_s`` (the last tick of that run already fired into this one)."""
+        self.restore(snap)
+        t, n = self.spikes()
+        keep = t >= start_s
+        self.spike_t, self.spike_n = [t[keep]], [n[keep]]
+
     def __eq__(self, other):
         """The same neurons in the same state (what a snapshot holds)."""
         if type(other) is not type(self):
@@ -438,6 +567,9 @@ def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times) 
     mean_l, mean_r = np.asarray(out["w_left"]), np.asarray(out["w_right"])
     out["phases"] = []
     for name, start, end, open_eyes in cfg.phases():
+        if end <= cfg.start_s:          # a resumed run reports the phases it ran (from start_s)
+            continue
+        start = max(start, cfg.start_s)
         i0, i1 = int(np.argmin(abs(time_s - start))), int(np.argmin(abs(time_s - end)))
         spikes = int(((spike_times >= start) & (spike_times < end)).sum())
         out["phases"].append({

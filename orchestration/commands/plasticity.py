@@ -3,9 +3,11 @@
     pairing            voltage-clamp sweep (cascade only: Graupner-Brunel has no voltage)
     stdp               delta-t sweep of pre-post pairs
     frequency          Sjostrom protocol, +10 and -10 ms pairs against pairing frequency
-    ocular-dominance   binocular phase, monocular deprivation, optional recovery (cascade only):
-                       K neurons x 2 eyes x S synapses as block actors, run with bAP boosting on
-                       and off on the inline or Ray executor (orchestration/plasticity/ocular_dominance.py)
+    ocular-dominance   binocular phase to a steady state, then from that state monocular deprivation
+                       (lid suture) and its controls: binocular, TTX, and two that remove the
+                       specificity of bAP boosting (cascade only): K neurons x 2 eyes x S synapses
+                       as block actors on the inline or Ray executor
+                       (orchestration/plasticity/ocular_dominance.py, od_controls.py)
 Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result on stdout.
 """
 from __future__ import annotations
@@ -191,8 +193,9 @@ PROTOCOL_HELP = {
     "pairing": "voltage-clamp sweep of the holding potential, -75..0 mV (cascade only)",
     "stdp": "delta-t sweep of pre-post pairs, -100..+100 ms",
     "frequency": "Sjostrom protocol: +10 and -10 ms pairs against pairing frequency",
-    "ocular-dominance": "binocular phase, monocular deprivation, recovery: a network of block actors, "
-                        "run with bAP boosting on and off (cascade only)",
+    "ocular-dominance": "binocular phase to a steady state, then monocular deprivation with its controls "
+                        "from that state (binocular, TTX, lid suture, no-boost rate-matched, uniform bAP): a "
+                        "network of block actors (cascade only)",
 }
 PAIRS_HELP = {"pairing": "presynaptic pulses under clamp (default 100)", "stdp": "pre-post pairs per delta t (default 60)"}
 FREQUENCY_HELP = {"pairing": "pulse frequency in Hz (default 1)", "stdp": "pairing frequency in Hz (default 1)",
@@ -220,7 +223,8 @@ def check_protocol_flags(args) -> None:
     for dest, (flag, protocols) in NOT_FOR.items():
         if args.protocol not in protocols and getattr(args, dest, None) not in (None, False):
             names = protocols[0] if len(protocols) == 1 else f"{', '.join(protocols[:-1])} and {protocols[-1]}"
-            extra = " (ocular-dominance always runs with boosting on and off)" if dest == "no_boost" else ""
+            extra = (" (ocular-dominance runs boosted, with its no-boost controls from the same state)"
+                     if dest == "no_boost" else "")
             raise UserError(f"{flag} applies to the {names} protocol{'s' if len(protocols) > 1 else ''} only, "
                             f"not '{args.protocol}'{extra}")
 

@@ -199,7 +199,7 @@ class EyePopulation(_ModelStateActor):
     def result(self):
         out = {"first": self.block.first, "eye": self.block.eye, "sample_t": self.sample_t,
                "mean_w": _f64(np.array(self.sample_w)), "final_w": _f64(self.block.weights()),
-               "steps": self.block.steps, "events": self.block.events, "bap": self.block.bap_summary()}
+               "steps": self.block.steps, "events": self.block.events, "bap": _f64(self.block.bap_summary())}
         if self.keep_state:
             out["state"] = pack_payload(self.block.snapshot())
         return out
@@ -319,17 +319,19 @@ def summarise_run(results: dict, cfg: od.OcularDominanceConfig) -> dict:
     pops = sorted((r for r in results.values() if "eye" in r), key=lambda r: (r["first"], r["eye"]))
     per_eye = {0: [], 1: []}
     steps = events = 0
-    bap = np.zeros(3)
+    bap = {0: [], 1: []}
     for r in pops:
         per_eye[r["eye"]].append(np.frombuffer(r["mean_w"]).reshape(len(r["sample_t"]), -1))
+        bap[r["eye"]].append(np.frombuffer(r["bap"]).reshape(-1, 3))
         steps += r["steps"]
         events += r["events"]
-        bap[:2] += (r["bap"]["count"], r["bap"]["sum_mV"])
-        bap[2] = max(bap[2], r["bap"]["max_mV"])
+    # per neuron, in neuron order whatever the blocks (the sums do not depend on the grouping)
+    bap = np.vstack(bap[0] + bap[1])
     spikes = np.concatenate([np.frombuffer(r["spike_t"]) for r in results.values() if "spike_t" in r])
     out = od.summarise(cfg, pops[0]["sample_t"], np.hstack(per_eye[0]), np.hstack(per_eye[1]), spikes)
     out["integration_steps"] = steps
     out["synapse_events"] = events
-    out["bap_at_spines"] = {"count": int(bap[0]), "mean_mV": float(bap[1] / bap[0]) if bap[0] else None,
-                            "max_mV": float(bap[2]) if bap[0] else None}
+    n, total = bap[:, 0].sum(), bap[:, 1].sum()
+    out["bap_at_spines"] = {"count": int(n), "mean_mV": float(total / n) if n else None,
+                            "max_mV": float(bap[:, 2].max()) if n else None}
     return out

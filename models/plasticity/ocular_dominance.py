@@ -294,7 +294,7 @@ def _bap_amplitudes(t_pre, per_neuron, bap_t, bap_count, t0, t1, spike_t, spike_
     """Bookkeeping only (the kernel applies the bAPs): the local amplitude each spine gets from the
     bAPs arriving in [t0, t1), A_bap (1 + gain exp(-(t_bap - t_pre)/tau_boost)) with t_pre the
     synapse's last presynaptic spike before the bAP (cascade_kernel.apply_bap), added to ``out``
-    (count, sum, max). ``t_pre``: the synapses' last spike before t0; spike_t/spike_syn: this
+    (per neuron: count, sum, max; row j of ``out`` is local neuron j). ``t_pre``: the synapses' last spike before t0; spike_t/spike_syn: this
     tick's presynaptic spikes, sorted in time."""
     cap = bap_t.shape[1]
     local = np.empty(per_neuron)
@@ -317,9 +317,9 @@ def _bap_amplitudes(t_pre, per_neuron, bap_t, bap_count, t0, t1, spike_t, spike_
                 amplitude = a_bap
                 if boosting > 0.0:
                     amplitude *= 1.0 + gain * np.exp(-(tb - local[i]) / tau_boost)
-                out[0] += 1.0
-                out[1] += amplitude
-                out[2] = max(out[2], amplitude)
+                out[j, 0] += 1.0
+                out[j, 1] += amplitude
+                out[j, 2] = max(out[j, 2], amplitude)
 
 
 class EyeBlock:
@@ -339,7 +339,7 @@ class EyeBlock:
         self.epsp_per_phos_mV = epsp_scale * scale / params.p_initial
         self.steps = 0
         self.events = 0
-        self.bap_stats = np.zeros(N_BAP_STATS)
+        self.bap_stats = np.zeros((count, N_BAP_STATS))
         self.allocated = False
 
     def allocate(self) -> None:
@@ -422,11 +422,10 @@ class EyeBlock:
     def weights(self) -> np.ndarray:
         return self.state[:, kernel.P] / self.params.p_initial
 
-    def bap_summary(self) -> dict:
-        """The local bAP amplitudes this block's spines received (boost included): count, sum
-        and maximum (mV); mean = sum / count."""
-        n, total, peak = self.bap_stats
-        return {"count": int(n), "sum_mV": float(total), "max_mV": float(peak)}
+    def bap_summary(self) -> np.ndarray:
+        """The local bAP amplitudes this block's spines received (boost included), per neuron:
+        [count, sum (mV), maximum (mV)]; mean = sum / count."""
+        return self.bap_stats.copy()
 
     # -- snapshots --------------------------------------------------------------------------------
     ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count", "bap_stats")
@@ -448,7 +447,7 @@ class EyeBlock:
         synapses and bAP rings as they were; the work and bAP counters start again at zero."""
         self.restore(snap)
         self.steps = self.events = 0
-        self.bap_stats = np.zeros(N_BAP_STATS)
+        self.bap_stats = np.zeros((self.count, N_BAP_STATS))
 
     def __eq__(self, other):
         """The same block in the same state (what a snapshot holds; input caches aside)."""
@@ -577,37 +576,3 @@ def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times) 
             "dw_left": float(mean_l[i1] / mean_l[i0] - 1), "dw_right": float(mean_r[i1] / mean_r[i0] - 1),
             "post_rate_hz": spikes / max(end - start, 1e-12) / cfg.neurons})
     return out
-
-
-def _half_time(t, w, start_s):
-    """Seconds after ``start_s`` when w first covers half of its final change (None if no change)."""
-    change = w - w[0]
-    if change[-1] == 0:
-        return None
-    k = np.flatnonzero(change / change[-1] >= 0.5)
-    return float(t[k[0]] - start_s)
-
-
-def deprivation_shift(summary: dict) -> dict:
-    """Changes over the deprivation phase relative to its start: deprived (left) and open (right)
-    eye, the shift (open-eye change minus deprived-eye change), the post rate, and when each eye
-    had covered half of its change (Frenkel & Bear 2004: the deprived eye moves first)."""
-    md = next(p for p in summary["phases"] if p["name"] == "deprivation")
-    t = np.asarray(summary["time_s"])
-    inside = (t >= md["start_s"] - 1e-9) & (t <= md["end_s"] + 1e-9)
-    left, right = np.asarray(summary["w_left"])[inside], np.asarray(summary["w_right"])[inside]
-    return {"deprived_change": md["dw_left"], "open_change": md["dw_right"],
-            "shift": md["dw_right"] - md["dw_left"], "post_rate_hz": md["post_rate_hz"],
-            "deprived_half_time_s": _half_time(t[inside], left, md["start_s"]),
-            "open_half_time_s": _half_time(t[inside], right, md["start_s"])}
-
-
-def criteria(on: dict, off: dict) -> dict:
-    """The ocular-dominance criteria (docs/plasticity-cascade.md section 3) from the boost-on and
-    boost-off deprivation_shift results: each a bool, plus the shift ratio."""
-    ratio = off["shift"] / on["shift"] if on["shift"] != 0 else float("inf")
-    order = (on["deprived_half_time_s"] is not None and on["open_half_time_s"] is not None
-             and on["deprived_half_time_s"] < on["open_half_time_s"])
-    return {"deprived_falls": on["deprived_change"] < 0, "open_rises": on["open_change"] > 0,
-            "deprived_first": bool(order), "shift_ratio_off_on": ratio,
-            "boosting_needed": on["shift"] > 0 and ratio <= 0.5}

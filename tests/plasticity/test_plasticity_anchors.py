@@ -136,44 +136,19 @@ def _assert_rows(checks):
 
 
 @pytest.mark.slow
-def test_cascade_ocular_dominance_network_reduced_grid():
-    """Frenkel & Bear 2004 under monocular deprivation, network variant on a reduced grid: seeds
-    0-4 at S = 10 and 50 synapses per eye with K = 4 neurons and the default phases: in every
-    seed the deprived eye falls, the open eye rises, the deprived eye covers half its change
-    before the open eye does, and the worst seed's shift ratio boost-off/boost-on is <= 0.5;
-    the binocular post rate at S = 50 is within 30% of S = 10's (drive normalised by S). Plus
-    seed 0 at S = 1000 with K = 1 and shorter phases (5 s + 10 s MD), the large-S end at a
-    fraction of the cost.
-
-    `lolpim validate --area plasticity` runs the full grid (orchestration/anchors/plasticity.py
-    OD_*): seeds 0-4 x S in {10, 50, 200, 1000} with K = 4 and the default phases, the same rows
-    for every S and the rate row across all four S (~40 inline runs, minutes)."""
-    from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
-    _assert_rows(anchors.ocular_dominance_checks(seeds=tuple(range(5)), synapses=(10, 50), neurons=4))
-    short = OcularDominanceConfig(binocular_s=5.0, deprivation_s=10.0)
-    _assert_rows(anchors.ocular_dominance_checks(seeds=(0,), synapses=(1000,), neurons=1, base=short))
-
-
-@pytest.mark.slow
-def test_cascade_ocular_dominance_against_a_non_deprived_control():
-    """MD against the same neurons and inputs kept binocular (network variant, S = 50, K = 4,
-    seeds 0-4): the open eye gains relative to the control (mean > 0); the deprived eye should
-    lose relative to it (mean < 0, Frenkel & Bear 2004), a documented miss (strict xfail) while
-    it loses less than the control drifts (the binocular phase has not settled at MD onset).
-    Computed here rather than at collection, so the strict-xfail rule is applied by hand: a
-    documented miss must still fail, every other row must pass."""
-    for check in anchors.ocular_dominance_control_checks():
-        if check.note.startswith("known miss"):
-            assert not check.passed, f"documented miss now passes, update the docs: {check}"
-        else:
-            assert check.passed, check
-
-
-@pytest.mark.slow
-def test_cascade_ocular_dominance_seed_variant():
-    """The seed variant at the seed paper's setting as published here (S = 10, K = 1, seed 0,
-    default phases): the deprived eye falls and boosting is needed (shift ratio <= 0.5)."""
-    _assert_rows(anchors.ocular_dominance_seed_checks())
+def test_cascade_ocular_dominance_rows_on_a_reduced_grid():
+    """The OD rows (orchestration/anchors/plasticity.py ocular_dominance_rows) on a reduced grid:
+    seed 0 at S = 50, K = 8, 10 s of deprivation from a steady state. Every row is made and
+    names its kind; the consistency rows hold (the phase settled, the rate of the no-boost
+    control was matched). The experiment's own criteria are what `lolpim validate` reports over
+    the full grid (seeds 0-4 x S in {50, 200, 1000}); docs/plasticity-cascade.md section 3 has
+    the results."""
+    rows = anchors.ocular_dominance_rows(50, seeds=(0,), deprivation_s=10.0)
+    assert len(rows) == 9 and all(r.name.startswith("[held-out] cascade OD, S = 50/eye, K = 8") for r in rows)
+    settled = next(r for r in rows if "settled" in r.name)
+    matched = next(r for r in rows if "rate matched" in r.name)
+    assert settled.passed, settled
+    assert matched.passed, matched
 
 
 def test_ocular_dominance_rows_are_made_only_when_asked_for():
@@ -181,7 +156,7 @@ def test_ocular_dominance_rows_are_made_only_when_asked_for():
     import subprocess
     import sys
     code = ("import lolpim.orchestration.anchors.plasticity as a; "
-            "assert a.ocular_dominance_run.cache_info().currsize == 0")
+            "assert a.od_experiment.cache_info().currsize == 0")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

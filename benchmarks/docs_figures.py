@@ -14,6 +14,9 @@ Parts (all by default; `--parts traces,scaling` for some):
             2 cores)
   long-context  benchmarks/long_context_study.py --docs -> the two generated blocks of
             docs/long-context.md and docs/figures/long_context.csv (~40 s)
+  od-controls  benchmarks/od_controls_grid.py --docs -> the three od-controls blocks of
+            docs/plasticity-cascade.md (issue 23's ocular-dominance grid: 15 experiments, tens of
+            minutes; docs/figures/od_controls.json, reused by --tables-only)
 
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
@@ -168,7 +171,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
     "traces": ("deploy/sweep-traces.toml", "docs/figures/traces", "docs/scaling.md", "traces-table",
                TRACES_HEAD, traces_rows),
 }
-PARTS = ("scaling", "traces", "speedups", "long-context")
+PARTS = ("scaling", "traces", "speedups", "long-context", "od-controls")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -235,6 +238,9 @@ def main(argv=None) -> None:
                 print("  long-context: no stored results to reuse; run without --tables-only", flush=True)
             else:
                 subprocess.run([sys.executable, "benchmarks/long_context_study.py", "--docs"], cwd=ROOT, check=True)
+        elif part == "od-controls":
+            subprocess.run([sys.executable, "benchmarks/od_controls_grid.py", "--docs"]
+                           + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         else:
             do_sweep(part, args.tables_only, args.serial)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -16,7 +16,7 @@ to 0.5 ms). With the defaults most synapses potentiate within seconds (one boost
 suffices) and ~5-10% depress by a few percent: LTD is slow in this model, dephosphorylation at
 k_d C2 <= 0.06/s bounds it to about -0.06 per second.
 
-Reference: per synapse, the eight-variable ODE of docs/plasticity-cascade.md section 1 integrated
+Reference: per synapse, the nine-variable ODE of docs/plasticity-cascade.md section 1 integrated
 by scipy's DOP853 (rtol 1e-10, atol 1e-12) from one event to the next, with the jumps applied
 exactly at the event times.
 """
@@ -95,11 +95,12 @@ def _rhs_factory(p: dict, v_base: float):
     k1, n1, on1, off1 = p["c1_half_uM"], p["c1_hill"], p["c1_on_per_s"], p["c1_off_per_s"]
     k2, n2, on2, off2 = p["c2_half_uM"], p["c2_hill"], p["c2_on_per_s"], p["c2_off_per_s"]
     kp, kd = p["phos_per_s"], p["dephos_per_s"]
+    tau_d = p.get("dendrite_tau_s", 0.02)
     exp = math.exp
 
     def rhs(_t, y):
-        g, boost, af, asl, ca, c1, c2, ph = y
-        v = v_base + af + asl
+        g, boost, af, asl, ca, c1, c2, ph, epsp = y
+        v = v_base + af + asl + epsp
         block = 1.0 / (1.0 + (mg / 3.57) * exp(-0.062 * v))
         cap = ca if ca > 0.0 else 0.0
         x1 = (cap / k1) ** n1
@@ -108,7 +109,7 @@ def _rhs_factory(p: dict, v_base: float):
                 -ca / tau_ca + k_nmda * g * block * (e_ca - v),
                 on1 * x1 / (1.0 + x1) * (1.0 - c1) - off1 * c1,
                 on2 * x2 / (1.0 + x2) * (1.0 - c2) - off2 * c2,
-                kp * c1 * (1.0 - ph) - kd * c2 * ph]
+                kp * c1 * (1.0 - ph) - kd * c2 * ph, -epsp / tau_d]
 
     return rhs
 
@@ -130,7 +131,7 @@ def reference_weights(params: dict, pre_times, bap_times, duration_s: float, v_b
         t_ev = np.concatenate([pre_times[i], bap_times[i]])
         k_ev = np.concatenate([np.full(len(pre_times[i]), PRE), np.full(len(bap_times[i]), BAP)])
         order = np.lexsort((k_ev, t_ev))
-        y = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, p["p_initial"]])
+        y = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, p["p_initial"], 0.0])
         t = 0.0
         for t_next, kind in list(zip(t_ev[order], k_ev[order])) + [(duration_s, NO_EVENT)]:
             if t_next > t:
@@ -142,6 +143,7 @@ def reference_weights(params: dict, pre_times, bap_times, duration_s: float, v_b
             if kind == PRE:
                 y[0] += p["nmda_bind_fraction"] * (1.0 - y[0])
                 y[1] = 1.0
+                y[8] += p.get("epsp_mV", 0.0)
             elif kind == BAP:
                 amp = p["bap_amplitude_mV"] * (1.0 + p["boost_gain"] * y[1]) if p["bap_boosting"] \
                     else p["bap_amplitude_mV"]

@@ -3,7 +3,10 @@
 The paper's equations are not public; docs/plasticity-cascade.md writes down this reconstruction,
 its parameters, units and the reasoning. In short, per synapse i:
 
-    spine voltage    V_i   = V_base_i + a_fast_i + a_slow_i          (bAP waveform at this spine)
+    spine voltage    V_i   = V_base_i + a_fast_i + a_slow_i + e_i + D_n(t)
+                     a_fast, a_slow: bAP waveform at this spine; e_i: dendritic EPSP of its own input
+                     (e += epsp_mV at each pre spike, de/dt = -e/dendrite_tau_s); D_n: the fed
+                     subthreshold depolarisation of its neuron (network runs; 0 otherwise)
     NMDA gating      dg/dt = -g/tau_nmda, and g += u (1 - g) at each presynaptic spike
     Mg block         B(V)  = 1 / (1 + [Mg]/3.57 mM * exp(-0.062 V/mV))   (Jahr & Stevens 1990)
     calcium          dCa/dt = -Ca/tau_ca + k_nmda g B(V) (E_ca - V);  Ca += k_vgcc A at a bAP
@@ -13,7 +16,7 @@ its parameters, units and the reasoning. In short, per synapse i:
 C1 (kinase-like) has low affinity and high cooperativity, C2 (phosphatase-like) high affinity; there
 is no calcium threshold at which the sign of plasticity is decided: LTP or LTD is whichever enzyme
 does more work, which depends on the whole calcium time course. A bAP of local amplitude A arrives
-at each spine; with boosting on, A = A_bap (1 + gain * e_i) where e_i = exp(-(t - t_pre_i)/tau_boost)
+at each spine; with boosting on, A = A_bap (1 + gain * b_i) where b_i = exp(-(t - t_pre_i)/tau_boost)
 marks synapses that were active just before (A-type K+ channel inactivation by the local EPSP).
 
 Integration (cascade_kernel.py, compiled): every synapse keeps its own clock and moves only when
@@ -66,18 +69,21 @@ class CascadeParams:
     phos_per_s: float = 4.0
     dephos_per_s: float = 0.06
     p_initial: float = 0.5
+    epsp_mV: float = 0.0              # dendritic EPSP at the spine per presynaptic spike of its own input
+    dendrite_tau_s: float = 0.02      # decay of that EPSP and of the fed depolarisation D_n
+    dendrite_coupling: float = 1.0    # fraction of the soma's input jumps seen at the spines (feed)
     name: str = "custom"
     description: str = ""
 
     def __post_init__(self):
         positive = ("mg_mM", "nmda_tau_s", "ca_tau_s", "bap_fast_tau_s", "bap_slow_tau_s",
                     "boost_tau_s", "c1_half_uM", "c1_hill", "c1_on_per_s", "c1_off_per_s",
-                    "c2_half_uM", "c2_hill", "c2_on_per_s", "c2_off_per_s")
+                    "c2_half_uM", "c2_hill", "c2_on_per_s", "c2_off_per_s", "dendrite_tau_s")
         for f in positive:
             if not getattr(self, f) > 0:
                 raise ParameterError(f, f"must be > 0, got {getattr(self, f)!r}")
         for f in ("nmda_ca_uM_per_s_per_mV", "vgcc_ca_uM_per_mV", "bap_amplitude_mV",
-                  "boost_gain", "phos_per_s", "dephos_per_s"):
+                  "boost_gain", "phos_per_s", "dephos_per_s", "epsp_mV", "dendrite_coupling"):
             if not getattr(self, f) >= 0:
                 raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
         for f in ("nmda_bind_fraction", "bap_fast_fraction"):
@@ -105,7 +111,7 @@ def mg_unblocked_fraction(v_mV, mg_mM: float):
     return 1.0 / (1.0 + (mg_mM / 3.57) * np.exp(-0.062 * np.asarray(v_mV, dtype=float)))
 
 
-STATE_FIELDS = ("t_s", "ladder_rung", "g", "t_pre_s", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base")
+STATE_FIELDS = ("t_s", "ladder_rung", "g", "t_pre_s", "a_fast", "a_slow", "ca", "c1", "c2", "p", "v_base", "epsp")
 
 
 class CascadePopulation:

@@ -12,6 +12,34 @@ Back-propagating APs are applied lazily in network runs: a neuron's bAPs are kep
 ring per neuron (arrival time and the neuron's activity trace at that spike), each synapse
 remembers how many of its neuron's bAPs it has applied, and it applies the pending ones in time
 order whenever it is advanced (at its own presynaptic spikes and at samples).
+
+Spine voltage (docs/plasticity-cascade.md section 1):
+
+    V_i(t) = V_base,i + a_fast,i + a_slow,i + e_i + D_n(t)
+
+a_fast, a_slow: the bAP waveform at this spine; e_i: the dendritic EPSP of the synapse's own input
+(jumps by epsp_mV at each of its presynaptic spikes, decays with dendrite_tau_s: in a slice
+protocol the compound EPSP of the stimulated pathway, so trains summate); D_n: the subthreshold
+depolarisation of the synapse's neuron n from all its synaptic input, fed by a network
+("depolarisation feed" below; 0 when not fed, as in the single-synapse protocols).
+
+Depolarisation feed (network runs). The soma's input jumps J (mV, the LIF's EPSPs) reach the
+dendrite, which integrates them with its own time constant: D_n jumps by dendrite_coupling x J at
+each input and decays with dendrite_tau_s, the soma's subthreshold depolarisation low-pass
+filtered by the dendrite and without the somatic spike reset (Shouval, Bear & Cooper 2002; the
+filtered voltage of Clopath et al. 2010). Per neuron a ring of knots (time, D just after the
+jump) holds the time course: D_n(t) = D_k exp(-(t - t_k)/dendrite_tau_s) for the last knot
+t_k <= t. How a network feeds it (models/plasticity/ocular_dominance.py):
+
+  1. allocate per neuron block: dep_t = zeros((count, DEP_RING)), dep_v = zeros((count, DEP_RING)),
+     dep_count = zeros(count, int64), dep_synced = zeros(count, int64);
+  2. each tick, pass the neuron's input jumps (arrival time at the spine = time at the soma +
+     bap_delay_s, local neuron id, drive in mV at the soma), sorted in time, to
+     add_depolarisation(..., t_now, times, neurons, jumps) before the tick's presynaptic spikes,
+     where t_now <= every time passed and >= every time passed before (the tick start);
+  3. call pre_spikes_fed / catch_up_all_fed (instead of pre_spikes / catch_up_all) with
+     (dep_t, dep_v, dep_count): every step of a synapse with bound glutamate reads D_n at its
+     mid-point. Without a feed (count 0), D_n = 0: the old functions do exactly that.
 """
 from __future__ import annotations
 
@@ -19,20 +47,22 @@ import numpy as np
 
 from lolpim.models.plasticity.jit import njit
 
-# state columns (one row per synapse); 11 float64 = 88 bytes of state per synapse
-T, LADDER, G, T_PRE, A_FAST, A_SLOW, CA, C1, C2, P, V_BASE = range(11)
-N_STATE = 11
+# state columns (one row per synapse); 12 float64 = 96 bytes of state per synapse
+T, LADDER, G, T_PRE, A_FAST, A_SLOW, CA, C1, C2, P, V_BASE, EPSP = range(12)
+N_STATE = 12
 FLUSH_G = 1e-9          # NMDA gating below this counts as fully decayed
+FLUSH_MV = 1e-9         # an EPSP below this (mV) counts as gone
+DEP_RING = 1024         # suggested knots per neuron for the depolarisation feed (any size >= 4 works)
 
 # parameter vector layout (see pack_params)
 (K_TAU_NMDA, K_BIND, K_FLUX, K_E_CA, K_TAU_CA, K_VGCC, K_A_BAP, K_FAST_FRAC, K_TAU_FAST, K_TAU_SLOW,
  K_BOOSTING, K_BOOST_GAIN, K_TAU_BOOST, K_C1_HALF, K_C1_HILL, K_C1_ON, K_C1_OFF, K_C2_HALF, K_C2_HILL,
  K_C2_ON, K_C2_OFF, K_PHOS, K_DEPHOS, K_MG, K_MIN_STEP, K_GROWTH, K_MAX_STEP,
- K_META_ON, K_META_TAU, K_META_TARGET, K_META_MAX) = range(31)
-N_PARAMS = 31
+ K_META_ON, K_META_TAU, K_META_TARGET, K_META_MAX, K_EPSP, K_TAU_DEND, K_DEND_COUPLING) = range(34)
+N_PARAMS = 34
 # the step ladder follows the parameter vector: per rung, the step and its decay factors
-(L_H, L_NMDA_HALF, L_FAST_HALF, L_SLOW_HALF, L_CA, L_C1_OFF, L_C2_OFF) = range(7)
-L_WIDTH = 7
+(L_H, L_NMDA_HALF, L_FAST_HALF, L_SLOW_HALF, L_CA, L_C1_OFF, L_C2_OFF, L_DEND_HALF) = range(8)
+L_WIDTH = 8
 
 
 def pack_params(p, min_step_s: float, step_growth: float, max_step_s: float, meta=None) -> np.ndarray:
@@ -47,6 +77,7 @@ def pack_params(p, min_step_s: float, step_growth: float, max_step_s: float, met
     v[K_C2_HALF], v[K_C2_HILL], v[K_C2_ON], v[K_C2_OFF] = p.c2_half_uM, p.c2_hill, p.c2_on_per_s, p.c2_off_per_s
     v[K_PHOS], v[K_DEPHOS], v[K_MG] = p.phos_per_s, p.dephos_per_s, p.mg_mM
     v[K_MIN_STEP], v[K_GROWTH], v[K_MAX_STEP] = min_step_s, step_growth, max_step_s
+    v[K_EPSP], v[K_TAU_DEND], v[K_DEND_COUPLING] = p.epsp_mV, p.dendrite_tau_s, p.dendrite_coupling
     if meta is not None:
         v[K_META_ON] = 1.0
         v[K_META_TAU], v[K_META_TARGET], v[K_META_MAX] = meta
@@ -62,7 +93,8 @@ def ladder(p, min_step_s: float, step_growth: float, max_step_s: float) -> np.nd
         h = min(max(step_growth * elapsed, min_step_s), max_step_s)
         rows.append((h, np.exp(-0.5 * h / p.nmda_tau_s), np.exp(-0.5 * h / p.bap_fast_tau_s),
                      np.exp(-0.5 * h / p.bap_slow_tau_s), np.exp(-h / p.ca_tau_s),
-                     np.exp(-p.c1_off_per_s * h), np.exp(-p.c2_off_per_s * h)))
+                     np.exp(-p.c1_off_per_s * h), np.exp(-p.c2_off_per_s * h),
+                     np.exp(-0.5 * h / p.dendrite_tau_s)))
         if h >= max_step_s or len(rows) > 10_000:
             return np.array(rows)
         elapsed += h
@@ -97,11 +129,32 @@ def _enzyme(c, ca, h, half, hill, on, off, off_decay):
     return target + (c - target) * np.exp(-rate * h)
 
 
+@njit(cache=True, inline="always")
+def dep_value(dep_t, dep_v, dep_count, n, t, tau):
+    """D_n(t) from neuron n's knots: the last knot at or before t, decayed to t (0 without one)."""
+    cnt = dep_count[n]
+    if cnt == 0:
+        return 0.0
+    cap = dep_t.shape[1]
+    lo, hi = max(0, cnt - cap), cnt - 1
+    if dep_t[n, lo % cap] > t:
+        return 0.0
+    while lo < hi:                      # largest index in [lo, hi] with time <= t
+        mid = (lo + hi + 1) // 2
+        if dep_t[n, mid % cap] <= t:
+            lo = mid
+        else:
+            hi = mid - 1
+    j = lo % cap
+    return dep_v[n, j] * np.exp(-(t - dep_t[n, j]) / tau)
+
+
 @njit(cache=True)
-def integrate_to(s, i, t_target, k, nmda_gain):
+def integrate_to(s, i, t_target, k, nmda_gain, dep_t, dep_v, dep_count, neuron):
     """Advance synapse ``i`` to ``t_target`` (no events in between). Returns the steps taken.
     Full steps come from the ladder (decays precomputed); a step cut short to land on the
-    target computes its own, and the ladder resumes where it was."""
+    target computes its own, and the ladder resumes where it was. ``neuron``: the synapse's row
+    in the depolarisation feed (dep_t, dep_v, dep_count), or -1 for none."""
     steps = 0
     last = (k.shape[0] - N_PARAMS) // L_WIDTH - 1
     while t_target - s[i, T] > 1e-12:
@@ -112,6 +165,7 @@ def integrate_to(s, i, t_target, k, nmda_gain):
         if h <= remaining:
             e_n, e_f, e_s = k[r + L_NMDA_HALF], k[r + L_FAST_HALF], k[r + L_SLOW_HALF]
             decay_ca, d1, d2 = k[r + L_CA], k[r + L_C1_OFF], k[r + L_C2_OFF]
+            e_d = k[r + L_DEND_HALF]
             s[i, LADDER] = j + 1
         else:
             h = remaining
@@ -120,11 +174,14 @@ def integrate_to(s, i, t_target, k, nmda_gain):
             e_s = np.exp(-0.5 * h / k[K_TAU_SLOW])
             decay_ca = np.exp(-h / k[K_TAU_CA])
             d1, d2 = np.exp(-k[K_C1_OFF] * h), np.exp(-k[K_C2_OFF] * h)
-        g, a_fast, a_slow = s[i, G], s[i, A_FAST], s[i, A_SLOW]
+            e_d = np.exp(-0.5 * h / k[K_TAU_DEND])
+        g, a_fast, a_slow, epsp = s[i, G], s[i, A_FAST], s[i, A_SLOW], s[i, EPSP]
         flux = 0.0
         if g != 0.0:
             g_mid = g * e_n
-            v_mid = s[i, V_BASE] + a_fast * e_f + a_slow * e_s
+            v_mid = s[i, V_BASE] + a_fast * e_f + a_slow * e_s + epsp * e_d
+            if neuron >= 0:
+                v_mid += dep_value(dep_t, dep_v, dep_count, neuron, s[i, T] + 0.5 * h, k[K_TAU_DEND])
             unblocked = 1.0 / (1.0 + (k[K_MG] / 3.57) * np.exp(-0.062 * v_mid))
             flux = nmda_gain * k[K_FLUX] * g_mid * unblocked * (k[K_E_CA] - v_mid)
         ca_old = s[i, CA]
@@ -146,6 +203,8 @@ def integrate_to(s, i, t_target, k, nmda_gain):
         s[i, G] = g if g > FLUSH_G else 0.0
         s[i, A_FAST] = a_fast * e_f * e_f
         s[i, A_SLOW] = a_slow * e_s * e_s
+        epsp = epsp * e_d * e_d
+        s[i, EPSP] = epsp if abs(epsp) > FLUSH_MV else 0.0
         s[i, T] += h
         steps += 1
     if t_target > s[i, T]:
@@ -156,6 +215,7 @@ def integrate_to(s, i, t_target, k, nmda_gain):
 @njit(cache=True, inline="always")
 def apply_pre(s, i, t, k):
     s[i, G] += k[K_BIND] * (1.0 - s[i, G])
+    s[i, EPSP] += k[K_EPSP]
     s[i, T_PRE] = t
     s[i, LADDER] = 0.0
 
@@ -172,13 +232,19 @@ def apply_bap(s, i, t, k):
     s[i, LADDER] = 0.0
 
 
+# no feed: a ring of no neurons (D = 0); read-only, so one shared copy serves every call
+_NO_DEP_T = np.zeros((0, 1))
+_NO_DEP_V = np.zeros((0, 1))
+_NO_DEP_COUNT = np.zeros(0, dtype=np.int64)
+
+
 @njit(cache=True)
 def advance_rows(s, targets, k):
     """Advance every synapse i to targets[i] (no events); returns the total steps."""
     steps = 0
     for i in range(s.shape[0]):
         if targets[i] > s[i, T]:
-            steps += integrate_to(s, i, targets[i], k, 1.0)
+            steps += integrate_to(s, i, targets[i], k, 1.0, _NO_DEP_T, _NO_DEP_V, _NO_DEP_COUNT, -1)
     return steps
 
 
@@ -194,7 +260,7 @@ def run_rows(s, times, kinds, k):
                 continue
             t = times[i, j]
             if t > s[i, T]:
-                steps += integrate_to(s, i, t, k, 1.0)
+                steps += integrate_to(s, i, t, k, 1.0, _NO_DEP_T, _NO_DEP_V, _NO_DEP_COUNT, -1)
             if kind == 1:
                 apply_pre(s, i, t, k)
             else:
@@ -202,7 +268,7 @@ def run_rows(s, times, kinds, k):
     return steps
 
 
-# -- network populations: lazy bAPs ---------------------------------------------------------------
+# -- network populations: lazy bAPs and the depolarisation feed --------------------------------------
 
 
 @njit(cache=True, inline="always")
@@ -218,10 +284,12 @@ def nmda_gain(k, trace_hz, since_s):
 
 
 @njit(cache=True)
-def catch_up(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, inclusive):
+def catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count, inclusive):
     """Bring synapse i to time t applying its neuron's pending bAPs (arrival < t, or <= t when
-    ``inclusive``). Returns the steps taken."""
+    ``inclusive``), its spine voltage including the neuron's fed depolarisation. Returns the
+    steps taken."""
     cap = bap_t.shape[1]
+    dep_neuron = neuron if dep_count.shape[0] > 0 else -1
     steps = 0
     j = applied[i]
     while j < bap_count[neuron]:
@@ -230,36 +298,107 @@ def catch_up(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, inclusive
             break
         prev = (j - 1) % cap
         gain = nmda_gain(k, bap_trace[neuron, prev], s[i, T] - bap_t[neuron, prev])
-        steps += integrate_to(s, i, tb, k, gain)
+        steps += integrate_to(s, i, tb, k, gain, dep_t, dep_v, dep_count, dep_neuron)
         apply_bap(s, i, tb, k)
         j += 1
     applied[i] = j
     prev = (j - 1) % cap
     gain = nmda_gain(k, bap_trace[neuron, prev], s[i, T] - bap_t[neuron, prev])
-    steps += integrate_to(s, i, t, k, gain)
+    steps += integrate_to(s, i, t, k, gain, dep_t, dep_v, dep_count, dep_neuron)
     return steps
 
 
 @njit(cache=True)
-def pre_spikes(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, spike_t, spike_syn, phos_out):
+def pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
+                   spike_t, spike_syn, phos_out):
     """Presynaptic spikes (sorted in time) at rows spike_syn (neuron = row // per_neuron): each
     synapse catches up to its spike (bAPs arriving at the same instant first), reports its P
     (the weight it transmits) and takes the spike. Returns the steps taken."""
     steps = 0
     for e in range(spike_t.shape[0]):
         i = spike_syn[e]
-        steps += catch_up(s, i, spike_t[e], k, applied, i // per_neuron, bap_t, bap_trace, bap_count, True)
+        steps += catch_up_fed(s, i, spike_t[e], k, applied, i // per_neuron, bap_t, bap_trace, bap_count,
+                              dep_t, dep_v, dep_count, True)
         phos_out[e] = s[i, P]
         apply_pre(s, i, spike_t[e], k)
     return steps
 
 
 @njit(cache=True)
-def catch_up_all(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, rows, inclusive):
+def catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
+                     rows, inclusive):
     """Bring the synapses ``rows`` to time t with their neurons' bAPs arriving before t (or at t
     when ``inclusive``)."""
     steps = 0
     for r in range(rows.shape[0]):
         i = rows[r]
-        steps += catch_up(s, i, t, k, applied, i // per_neuron, bap_t, bap_trace, bap_count, inclusive)
+        steps += catch_up_fed(s, i, t, k, applied, i // per_neuron, bap_t, bap_trace, bap_count,
+                              dep_t, dep_v, dep_count, inclusive)
     return steps
+
+
+@njit(cache=True)
+def push_knot(dep_t, dep_v, dep_count, n, t, jump_mV, tau):
+    """Neuron n's dendritic depolarisation jumps by ``jump_mV`` at t (times in order; a jump at
+    the time of the last knot adds to it)."""
+    cap = dep_t.shape[1]
+    cnt = dep_count[n]
+    value = jump_mV
+    if cnt > 0:
+        last = (cnt - 1) % cap
+        t_last = dep_t[n, last]
+        if t < t_last:
+            raise ValueError("depolarisation knots must come in time order")
+        value += dep_v[n, last] * np.exp(-(t - t_last) / tau)
+        if t == t_last:
+            dep_v[n, last] = value
+            return
+    slot = cnt % cap
+    dep_t[n, slot] = t
+    dep_v[n, slot] = value
+    dep_count[n] = cnt + 1
+
+
+@njit(cache=True)
+def add_depolarisation(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
+                       dep_synced, t_now, times, neurons, jumps_mV):
+    """Feed neurons' synaptic input to their spines: at times[e] (sorted; >= t_now) neuron
+    neurons[e] (local id, its synapses are rows n*per_neuron ... (n+1)*per_neuron - 1) receives an
+    input jump of jumps_mV[e] at the soma; its dendritic depolarisation D_n jumps by
+    dendrite_coupling x jump. Before a neuron's ring would drop a knot one of its synapses may
+    still read, that neuron's synapses are brought to t_now (every earlier knot is older than
+    t_now, so each synapse then needs only the last of them). The ring (dep_t.shape[1]) must hold
+    more than 2 + the knots one neuron receives in one call. Returns the steps taken."""
+    cap = dep_t.shape[1]
+    coupling, tau = k[K_DEND_COUPLING], k[K_TAU_DEND]
+    steps = 0
+    for e in range(times.shape[0]):
+        n = neurons[e]
+        if dep_count[n] - dep_synced[n] >= cap - 2:
+            for i in range(n * per_neuron, (n + 1) * per_neuron):
+                steps += catch_up_fed(s, i, t_now, k, applied, n, bap_t, bap_trace, bap_count,
+                                      dep_t, dep_v, dep_count, False)
+            dep_synced[n] = dep_count[n]
+        push_knot(dep_t, dep_v, dep_count, n, times[e], coupling * jumps_mV[e], tau)
+    return steps
+
+
+# the functions without a feed (D = 0), as before the feed existed
+
+
+@njit(cache=True)
+def catch_up(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, inclusive):
+    return catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
+                        _NO_DEP_COUNT, inclusive)
+
+
+@njit(cache=True)
+def pre_spikes(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, spike_t, spike_syn, phos_out):
+    return pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
+                          _NO_DEP_COUNT, spike_t, spike_syn, phos_out)
+
+
+@njit(cache=True)
+def catch_up_all(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, rows, inclusive):
+    return catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
+                            _NO_DEP_COUNT, rows, inclusive)

@@ -1,6 +1,6 @@
 """CascadePopulation against a tight-tolerance reference solution of the same equations.
 
-The reference (benchmarks/cascade_reference.py) integrates the eight-variable ODE of
+The reference (benchmarks/cascade_reference.py) integrates the nine-variable ODE of
 docs/plasticity-cascade.md section 1 per synapse with scipy's DOP853 at rtol 1e-10, atol 1e-12,
 from one event to the next, applying the pre-spike and bAP jumps exactly; its own error is far
 below 1e-6 (the benchmark shows it differs from an rtol 1e-8 solution by ~1e-10).

@@ -67,10 +67,14 @@ def timing_ps(variant: od.Variant) -> tuple[int, int, int]:
 
 @message
 class Baps:
-    """Spikes of a neuron block, as bAPs reaching an eye population's spines."""
-    t: bytes        # arrival times in s (float64)
+    """What a neuron block's somata send back to an eye population's spines in one tick: their
+    spikes, as bAPs, and their synaptic input, which depolarises the dendrite (the spines' D_n)."""
+    t: bytes        # bAP arrival times in s (float64)
     n: bytes        # global neuron ids (int64)
     r: bytes        # the neuron's activity trace at the spike (float64)
+    jt: bytes = b""     # input jumps: arrival times at the spines in s (float64), sorted
+    jn: bytes = b""     # their global neuron ids (int64)
+    jv: bytes = b""     # their size at the soma in mV (float64)
 
 
 @message
@@ -82,7 +86,8 @@ class Epsp:
     w: bytes        # drive in mV (float64)
 
 
-def _columns(actor: Actor, event, payload, names: tuple[str, ...], first: int, count: int) -> list[np.ndarray]:
+def _columns(actor: Actor, event, payload, names: tuple[str, ...], first: int, count: int,
+             times_name: str = "t") -> list[np.ndarray]:
     """The payload's spike columns (times, neuron ids, values) as arrays; a column that is not
     whole 8-byte values, of another length than the times, non-finite, or a neuron outside
     [first, first + count) is refused (MessageError)."""
@@ -91,15 +96,18 @@ def _columns(actor: Actor, event, payload, names: tuple[str, ...], first: int, c
         raw = getattr(payload, name)
         if len(raw) % 8:
             actor.reject(event, name, f"is {len(raw)} bytes, not whole 8-byte values")
-        column = np.frombuffer(raw, dtype=np.int64 if name == "n" else np.float64)
-        if column.size != len(payload.t) // 8:
-            actor.reject(event, name, f"holds {column.size} values for {len(payload.t) // 8} spike times")
-        if name != "n" and not np.isfinite(column).all():
+        ids_column = name.endswith("n")
+        column = np.frombuffer(raw, dtype=np.int64 if ids_column else np.float64)
+        n_times = len(getattr(payload, times_name)) // 8
+        if column.size != n_times:
+            actor.reject(event, name, f"holds {column.size} values for {n_times} times")
+        if not ids_column and not np.isfinite(column).all():
             actor.reject(event, name, "holds NaN or inf")
         columns.append(column)
-    ids = columns[names.index("n")]
+    name = next(n for n in names if n.endswith("n"))
+    ids = columns[names.index(name)]
     if ids.size and (ids.min() < first or ids.max() >= first + count):
-        actor.reject(event, "n", f"names a neuron outside this block's {first}..{first + count - 1}")
+        actor.reject(event, name, f"names a neuron outside this block's {first}..{first + count - 1}")
     return columns
 
 
@@ -175,6 +183,11 @@ class EyePopulation(_ModelStateActor):
         if event.kind == "baps":
             times, neurons, traces = _columns(self, event, payload, ("t", "n", "r"), self.block.first,
                                               self.block.count)
+            j_times, j_neurons, jumps = _columns(self, event, payload, ("jt", "jn", "jv"), self.block.first,
+                                                 self.block.count, times_name="jt")
+            if j_times.size and (j_times.min() < ps_to_seconds(self.now_ps) or np.any(np.diff(j_times) < 0)):
+                self.reject(event, "jt", "holds input times before this tick or out of order")
+            self.block.add_inputs(ps_to_seconds(self.now_ps), j_times, j_neurons, jumps)
             self.block.add_baps(times, neurons, traces)
             return []
         start_ps = self.now_ps - TICK_OFFSET_PS
@@ -257,9 +270,10 @@ class NeuronBlock(_ModelStateActor):
         self.inbox = []
         times, neurons, drive = (np.concatenate([p[c] for p in parts]) for c in (1, 2, 3))
         t, n, r = self.neurons.inputs(times, neurons, drive)
-        if not t.size:
-            return []
-        baps = Baps(t=_f64(t + self.variant.neuron.bap_delay_s), n=_i64(n), r=_f64(r))
+        order = np.argsort(times, kind="stable")       # the order the somata took them in
+        jt, jn, jv = times[order], neurons[order], drive[order]
+        delay = self.variant.neuron.bap_delay_s
+        baps = Baps(t=_f64(t + delay), n=_i64(n), r=_f64(r), jt=_f64(jt + delay), jn=_i64(jn), jv=_f64(jv))
         return [self.send(pop, "baps", baps, self.lookahead_ps) for pop in self.populations]
 
     def result(self):

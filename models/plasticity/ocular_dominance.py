@@ -43,10 +43,12 @@ EYES = ("left", "right")
 DEPRIVED_EYE = 0
 VARIANT_FILE = Path(__file__).parent / "presets" / "ocular_dominance.toml"
 BAP_RING = 64           # bAPs kept per neuron; a neuron's synapses are brought up to date before it wraps
+DEP_RING = kernel.DEP_RING   # dendritic-depolarisation knots kept per neuron (same rule)
 # model state: a cascade row and the applied-bAP counter per synapse; per neuron both eyes' bAP
-# rings (time, trace) and counters and the soma (v, t_last, last_spike, trace, t_trace)
+# rings (time, trace) and depolarisation rings (time, value) with their counters, and the soma
+# (v, t_last, last_spike, trace, t_trace)
 BYTES_PER_SYNAPSE = kernel.N_STATE * 8 + 8
-BYTES_PER_NEURON = 2 * (2 * BAP_RING * 8 + 2 * 8) + 5 * 8
+BYTES_PER_NEURON = 2 * (2 * BAP_RING * 8 + 2 * 8 + 2 * DEP_RING * 8 + 2 * 8) + 5 * 8
 CHUNK_S = 1.0           # inputs are drawn per neuron and chunk of simulated time
 PS_PER_S = 10**12
 
@@ -353,6 +355,11 @@ class EyeBlock:
         self.bap_trace[:, 0] = self.variant.meta.target_hz
         self.bap_count = np.ones(self.count, dtype=np.int64)
         self.synced_count = np.ones(self.count, dtype=np.int64)
+        # the neurons' dendritic depolarisation D_n(t) at the spines (cascade_kernel feed)
+        self.dep_t = np.zeros((self.count, DEP_RING))
+        self.dep_v = np.zeros((self.count, DEP_RING))
+        self.dep_count = np.zeros(self.count, dtype=np.int64)
+        self.dep_synced = np.zeros(self.count, dtype=np.int64)
         self.fix = [fixations(self.cfg, self.seed, self.first + j) for j in range(self.count)]
         self.chunk = -1
         self.allocated = True
@@ -387,17 +394,28 @@ class EyeBlock:
             self.bap_t[j, slot], self.bap_trace[j, slot] = t, r
             self.bap_count[j] += 1
 
+    def add_inputs(self, t_now: float, times, neurons, jumps_mV) -> None:
+        """The neurons' synaptic input reaching the dendrite (global ids, sorted in time, all at or
+        after t_now): each jump moves the neuron's dendritic depolarisation D_n, which every spine
+        of the neuron sees (cascade_kernel.add_depolarisation)."""
+        if not times.size:
+            return
+        self.steps += kernel.add_depolarisation(self.state, self.k, self.applied, self.s, self.bap_t, self.bap_trace,
+                                                self.bap_count, self.dep_t, self.dep_v, self.dep_count,
+                                                self.dep_synced, t_now, times, neurons - self.first, jumps_mV)
+
+    def _catch_up(self, rows, t: float, inclusive: bool) -> None:
+        self.steps += kernel.catch_up_all_fed(self.state, t, self.k, self.applied, self.s, self.bap_t,
+                                              self.bap_trace, self.bap_count, self.dep_t, self.dep_v,
+                                              self.dep_count, rows, inclusive)
+
     def sync_neuron(self, j: int, t: float) -> None:
-        rows = np.arange(j * self.s, (j + 1) * self.s)
-        self.steps += kernel.catch_up_all(self.state, t, self.k, self.applied, self.s, self.bap_t,
-                                          self.bap_trace, self.bap_count, rows, False)
+        self._catch_up(np.arange(j * self.s, (j + 1) * self.s), t, False)
         self.synced_count[j] = self.bap_count[j]
 
     def sync_all(self, t: float) -> None:
         """Every synapse to time t with every bAP that arrived at or before t (samples, end)."""
-        rows = np.arange(self.count * self.s)
-        self.steps += kernel.catch_up_all(self.state, t, self.k, self.applied, self.s, self.bap_t,
-                                          self.bap_trace, self.bap_count, rows, True)
+        self._catch_up(np.arange(self.count * self.s), t, True)
         self.synced_count[:] = self.bap_count
 
     def tick(self, t0: float, t1: float):
@@ -410,8 +428,8 @@ class EyeBlock:
         if not times.size:
             return times, syn, np.zeros(0)
         phos = np.empty(times.size)
-        self.steps += kernel.pre_spikes(self.state, self.k, self.applied, self.s, self.bap_t, self.bap_trace,
-                                        self.bap_count, times, syn, phos)
+        self.steps += kernel.pre_spikes_fed(self.state, self.k, self.applied, self.s, self.bap_t, self.bap_trace,
+                                            self.bap_count, self.dep_t, self.dep_v, self.dep_count, times, syn, phos)
         self.events += times.size
         return _sum_drive(times, syn // self.s + self.first, phos * self.epsp_per_phos_mV)
 
@@ -428,7 +446,8 @@ class EyeBlock:
         return self.bap_stats.copy()
 
     # -- snapshots --------------------------------------------------------------------------------
-    ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count", "bap_stats")
+    ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count", "bap_stats", "dep_t", "dep_v",
+              "dep_count", "dep_synced")
 
     def snapshot(self) -> dict:
         return {name: _pack(getattr(self, name)) for name in self.ARRAYS} | {"steps": self.steps,

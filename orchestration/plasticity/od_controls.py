@@ -12,7 +12,7 @@
        switch):
          no_boost_rate_matched   boosting off, every EPSP scaled so that the postsynaptic rate
                                  over the interval matches the boosted lid-suture run's
-                                 (bisection in log scale, RATE_SEARCH)
+                                 (false position in log scale, RateSearch)
          uniform_bap             boosting off, every spine gets a bAP of the mean local amplitude
                                  the boosted lid-suture run's spines received (non-specific)
 Changes are over the deprivation interval, relative to its start (the shared state), and each
@@ -40,14 +40,15 @@ SPECIFICITY_RATIO_MAX = 0.5   # a specificity control "clearly smaller": its shi
 
 @dataclass(frozen=True)
 class RateSearch:
-    """How the no-boost control's EPSP scale is found: bracket [low, high] (log scale), then
-    bisection; stop when the rate is within ``tolerance`` of the target (relative, or one spike
-    per neuron over the interval, whichever is larger) or after ``max_runs`` runs; the closest run
-    is kept."""
-    low: float = 0.5
+    """How the no-boost control's EPSP scale x is found: the rate at x = 1; if it is off, a
+    bracket by doubling (or halving) x up to ``high`` (down to ``low``); then false position in
+    log x (Illinois rule: an end kept twice has its error halved); stop when the rate is within
+    ``tolerance`` of the target (relative, or one spike per neuron over the interval, whichever
+    is larger) or after ``max_runs`` runs. The run closest to the target is kept."""
+    low: float = 0.25
     high: float = 8.0
     tolerance: float = 0.05
-    max_runs: int = 8
+    max_runs: int = 10
 
 
 RATE_SEARCH = RateSearch()
@@ -184,29 +185,43 @@ def rate_matched(runner, cfg, states, params_off, target_hz, search: RateSearch 
         tried.append((scale, run))
         return run["post_rate_hz"] - target_hz
 
-    lo, hi = 1.0, None
     err = at(1.0)
     if abs(err) > tol:
-        # bracket: the rate grows with the EPSP
-        hi = search.high if err < 0 else 1.0
-        lo = 1.0 if err < 0 else search.low
-        edge = at(hi if err < 0 else lo)
-        if (err < 0) == (edge < 0):
-            pass                                          # no bracket: the closest end is kept
-        else:
-            while len(tried) < search.max_runs:
-                mid = math.sqrt(lo * hi)
-                e = at(mid)
-                if abs(e) <= tol:
-                    break
-                lo, hi = (mid, hi) if e < 0 else (lo, mid)
+        # bracket: the rate grows with the EPSP (log x, error) at both ends, of opposite signs
+        step = 2.0 if err < 0 else 0.5
+        a, b = (0.0, err), None
+        while b is None and len(tried) < search.max_runs:
+            x = math.exp(a[0]) * step
+            if not search.low <= x <= search.high:
+                break
+            e = at(x)
+            if abs(e) <= tol:
+                break
+            if (e < 0) == (err < 0):
+                a = (math.log(x), e)
+            else:
+                b = (math.log(x), e)
+        side = 0
+        while b is not None and len(tried) < search.max_runs:
+            x = (a[0] * b[1] - b[0] * a[1]) / (b[1] - a[1])
+            e = at(math.exp(x))
+            if abs(e) <= tol:
+                break
+            if (e < 0) == (a[1] < 0):
+                a = (x, e)
+                b = (b[0], b[1] / 2) if side == -1 else b
+                side = -1
+            else:
+                b = (x, e)
+                a = (a[0], a[1] / 2) if side == 1 else a
+                side = 1
     scale, best = min(tried, key=lambda sr: abs(sr[1]["post_rate_hz"] - target_hz))
     record = {"epsp_scale": scale, "target_hz": target_hz, "rate_hz": best["post_rate_hz"], "tolerance_hz": tol,
               "matched": abs(best["post_rate_hz"] - target_hz) <= tol, "runs": len(tried),
               "tried": [[s, r["post_rate_hz"]] for s, r in tried],
-              "search": f"EPSP scale bracketed in [{search.low:g}, {search.high:g}], bisection in log scale, "
-                        f"at most {search.max_runs} runs, tolerance max({search.tolerance:.0%} of the target, "
-                        f"1 spike per neuron over the interval)"}
+              "search": f"EPSP scale from 1, bracketed by doubling/halving within [{search.low:g}, {search.high:g}], "
+                        f"then false position in log scale (Illinois), at most {search.max_runs} runs, tolerance "
+                        f"max({search.tolerance:.0%} of the target, 1 spike per neuron over the interval)"}
     return best, record
 
 

@@ -28,15 +28,18 @@ when everything is quiet.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import read_toml
 from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.param_sets import load_set, set_names
 
 PRESET_FILE = Path(__file__).parent / "presets" / "cascade.toml"
+BOUNDS_FILE = Path(__file__).parent / "presets" / "bounds.toml"
 
 NO_EVENT, PRE, BAP = 0, 1, 2
 
@@ -56,7 +59,7 @@ class CascadeParams:
     bap_fast_tau_s: float = 0.003
     bap_slow_tau_s: float = 0.04
     bap_boosting: bool = True
-    boost_gain: float = 2.0
+    boost_gain: float = 1.15
     boost_tau_s: float = 0.02
     c1_half_uM: float = 0.65
     c1_hill: float = 6.0
@@ -69,7 +72,7 @@ class CascadeParams:
     phos_per_s: float = 4.0
     dephos_per_s: float = 0.06
     p_initial: float = 0.5
-    epsp_mV: float = 0.0              # dendritic EPSP at the spine per presynaptic spike of its own input
+    epsp_mV: float = 4.0              # dendritic EPSP at the spine per presynaptic spike of its own input
     dendrite_tau_s: float = 0.02      # decay of that EPSP and of the fed depolarisation D_n
     dendrite_coupling: float = 1.0    # fraction of the soma's input jumps seen at the spines (feed)
     name: str = "custom"
@@ -93,9 +96,41 @@ class CascadeParams:
             raise ParameterError("p_initial", f"must be in (0, 1), got {self.p_initial!r}")
         if not isinstance(self.bap_boosting, bool):
             raise ParameterError("bap_boosting", f"must be true or false, got {self.bap_boosting!r}")
+        check_bounds(self)
+
+    def max_bap_mV(self) -> float:
+        """The largest bAP amplitude a spine can see: fully boosted, or the plain one without boosting."""
+        return self.bap_amplitude_mV * (1.0 + self.boost_gain) if self.bap_boosting else self.bap_amplitude_mV
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def bounds() -> dict:
+    """The physiological bounds (presets/bounds.toml)."""
+    return read_toml(BOUNDS_FILE, "bounds")
+
+
+def check_bounds(p: "CascadeParams") -> None:
+    """Refuse a set whose spine bAP or own EPSP lies outside its cited bound (bounds.toml)."""
+    b = bounds()
+    bap = b["bap"]["max_amplitude_mV"]
+    if p.max_bap_mV() > bap:
+        how = (f"x (1 + boost_gain {p.boost_gain:g}) = {p.max_bap_mV():.1f} mV fully boosted" if p.bap_boosting
+               else "unboosted")
+        raise ParameterError("bap_amplitude_mV", f"{p.bap_amplitude_mV:g} mV {how}: a spine bAP above the "
+                                                 f"{bap:g} mV bound ({b['bap']['source']})")
+    if p.epsp_mV > b["epsp"]["max_mV"]:
+        raise ParameterError("epsp_mV", f"{p.epsp_mV:g} mV is above the {b['epsp']['max_mV']:g} mV bound "
+                                        f"({b['epsp']['source']})")
+
+
+def bap_report(p: "CascadeParams") -> dict:
+    """What a protocol's output states about its spine bAPs against the bound."""
+    bound = bounds()["bap"]["max_amplitude_mV"]
+    return {"unboosted_mV": p.bap_amplitude_mV, "max_mV": p.max_bap_mV(), "bound_mV": bound,
+            "within_bound": p.max_bap_mV() <= bound}
 
 
 def preset_names() -> list[str]:

@@ -268,6 +268,28 @@ def run_rows(s, times, kinds, k):
     return steps
 
 
+@njit(cache=True)
+def run_rows_meta(s, times, kinds, k, trace_hz, trace_t0_s):
+    """run_rows with the metaplastic NMDA gain (k packed with meta): row i's neuron has activity
+    trace trace_hz[i] at trace_t0_s and does not fire after it (a protocol at rest), so the trace
+    decays and the gain, evaluated at the start of each stretch between events, follows it."""
+    steps = 0
+    for i in range(s.shape[0]):
+        for j in range(times.shape[1]):
+            kind = kinds[i, j]
+            if kind == 0:
+                continue
+            t = times[i, j]
+            if t > s[i, T]:
+                gain = nmda_gain(k, trace_hz[i], s[i, T] - trace_t0_s)
+                steps += integrate_to(s, i, t, k, gain, _NO_DEP_T, _NO_DEP_V, _NO_DEP_COUNT, -1)
+            if kind == 1:
+                apply_pre(s, i, t, k)
+            else:
+                apply_bap(s, i, t, k)
+    return steps
+
+
 # -- network populations: lazy bAPs and the depolarisation feed --------------------------------------
 
 

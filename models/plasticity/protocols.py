@@ -3,16 +3,27 @@
     pairing    presynaptic pulses at 1 Hz while the postsynaptic cell is clamped at V_h (no bAPs)
     stdp       pre-post pairs at 1 Hz with delta-t = t_post - t_pre swept
     frequency  Sjostrom, Turrigiano & Nelson (2001): 5 pairs at f, repeated 15 times every 10 s
+    bcm        Dudek & Bear (1992), Kirkwood, Rioult & Bear (1996): 900 presynaptic pulses at f at
+               rest, no postsynaptic spikes, after a history of postsynaptic activity that sets
+               the metaplastic NMDA gain (the sliding modification threshold)
 Each returns relative weight changes (w_after / w_before - 1).
+
+Spine voltage in each protocol (cascade.py): pairing holds the spine at V_h (an ideal clamp, so
+the synapse's own EPSP is clamped away: epsp_mV = 0); stdp and frequency add the set's own
+dendritic EPSP (epsp_mV) at each presynaptic spike to the bAPs; bcm stimulates a pathway, so each
+pulse gives the protocol's compound EPSP (experiments.toml [bcm] stimulus_epsp_mV) and trains
+summate.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from lolpim.core.presets import read_toml
 from lolpim.models.plasticity import graupner_brunel as gb
+from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.cascade import BAP, NO_EVENT, PRE, CascadeParams, CascadePopulation
 
 SETTLE_S = 10.0   # wait after the protocol so that catalysts decay and the weight is final
@@ -60,11 +71,12 @@ def sjostrom_trains(delta_t_s: float, frequency_hz: float, pairs_per_burst: int 
 
 
 def cascade_pairing(params: CascadeParams, v_hold_mV, n_pulses: int = 100, frequency_hz: float = 1.0):
-    """Voltage-clamp pairing: dw per holding potential."""
+    """Voltage-clamp pairing: dw per holding potential. The clamp holds the spine at V_h: the
+    synapse's own EPSP is clamped away (epsp_mV = 0)."""
     v_hold_mV = np.asarray(v_hold_mV, dtype=float)
     pre = 1.0 + np.arange(n_pulses) / frequency_hz
     rows = [[(t, PRE) for t in pre] for _ in v_hold_mV]
-    return _run_cascade(params, rows, v_base_mV=v_hold_mV)
+    return _run_cascade(replace(params, epsp_mV=0.0), rows, v_base_mV=v_hold_mV)
 
 
 def cascade_pairs(params: CascadeParams, trains) -> np.ndarray:
@@ -81,6 +93,46 @@ def cascade_frequency(params: CascadeParams, frequencies_hz, delta_t_s=(0.010, -
     """Sjostrom table: array [frequency, delta_t] of dw."""
     trains = [sjostrom_trains(d, f) for f in frequencies_hz for d in delta_t_s]
     return cascade_pairs(params, trains).reshape(len(frequencies_hz), len(delta_t_s))
+
+
+def history_trace_hz(rate_hz: float, history_s: float, tau_s: float, start_hz: float) -> float:
+    """The neuron's activity trace after ``history_s`` of firing at ``rate_hz``, from ``start_hz``
+    (the trace's mean: it relaxes to the rate with time constant tau_s)."""
+    return rate_hz + (start_hz - rate_hz) * np.exp(-history_s / tau_s)
+
+
+def cascade_bcm(params: CascadeParams, frequencies_hz, trace_hz: float, meta, n_pulses: int = 900,
+                stimulus_epsp_mV: float | None = None):
+    """BCM protocol: ``n_pulses`` presynaptic pulses at each frequency at rest (no bAPs), each
+    pulse a compound EPSP of ``stimulus_epsp_mV`` (default: the set's epsp_mV); the neuron's
+    activity trace is ``trace_hz`` at the first pulse and decays during the protocol (the neuron
+    does not fire); ``meta`` = (tau_s, target_hz, max_gain) of the metaplastic NMDA gain
+    (cascade_kernel.nmda_gain). dw per frequency."""
+    if stimulus_epsp_mV is not None:
+        params = replace(params, epsp_mV=stimulus_epsp_mV)
+    start = 1.0
+    rows = [[(start + j / f, PRE) for j in range(n_pulses)] for f in frequencies_hz]
+    pop = CascadePopulation(params, len(rows))
+    pop.k = kernel.pack_params(params, pop.min_step_s, pop.step_growth, pop.max_step_s, meta)
+    times, kinds = _schedule(rows)
+    pop.steps += kernel.run_rows_meta(pop.state, times, kinds, pop.k, np.full(len(rows), float(trace_hz)), start)
+    pop.advance(float(times.max()) + SETTLE_S)
+    return pop.weights() - 1.0
+
+
+def crossover_hz(frequencies_hz, dw):
+    """The modification threshold: the frequency where dw turns from depression to potentiation,
+    interpolated linearly in log frequency between the last depressing and the first potentiating
+    frequency above it; None when dw never turns (or does not start below zero)."""
+    f, d = np.asarray(frequencies_hz, dtype=float), np.asarray(dw, dtype=float)
+    if not d.size or d[0] >= 0:
+        return None
+    up = np.flatnonzero(d > 0)
+    if not up.size:
+        return None
+    j = int(up[0])
+    x = np.interp(0.0, [d[j - 1], d[j]], np.log([f[j - 1], f[j]]))
+    return float(np.exp(x))
 
 
 # -- Graupner-Brunel --------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def od_experiment(synapses: int, neurons: int, seed: int, deprivation_s: float =
     return od_controls.experiment(runner, cfg, steady, extra_sutured_rates_hz=(OD_HIGH_SUTURED_HZ,))["summary"]
 
 
-OD_PARAMS = "hippocampal"
+OD_PARAMS = "cortical"          # visual cortex (the CLI default too: orchestration/commands/plasticity.py)
 def pairing_crossover_mV(v_mV, dw):
     """V_h where dw changes sign from depression to potentiation above the trough (linear
     interpolation between grid points); nan without a depression or without a crossing."""

@@ -3,6 +3,8 @@
     pairing            voltage-clamp sweep (cascade only: Graupner-Brunel has no voltage)
     stdp               delta-t sweep of pre-post pairs
     frequency          Sjostrom protocol, +10 and -10 ms pairs against pairing frequency
+    bcm                900 presynaptic pulses at 1-100 Hz at rest after a history of postsynaptic
+                       activity: LTD/LTP against frequency and the crossover (cascade only)
     ocular-dominance   binocular phase to a steady state, then from that state monocular deprivation
                        (lid suture) and its controls: binocular, TTX, and two that remove the
                        specificity of bAP boosting (cascade only): K neurons x 2 eyes x S synapses
@@ -27,10 +29,23 @@ from lolpim.orchestration.plasticity import ocular_dominance
 MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
 MIN_FREQUENCY_HZ = 0.01    # a 100 s period: slower pairing is no protocol, and its simulated time grows without bound
 MAX_FREQUENCY_HZ = 1000.0  # a 1 ms period, twice the cascade's finest step (0.5 ms)
-PROTOCOLS = ("pairing", "stdp", "frequency", "ocular-dominance")
+PROTOCOLS = ("pairing", "stdp", "frequency", "bcm", "ocular-dominance")
 DEFAULT_SETS = {("cascade", "pairing"): "hippocampal", ("cascade", "stdp"): "hippocampal",
-                ("cascade", "frequency"): "cortical", ("cascade", "ocular-dominance"): "hippocampal",
+                ("cascade", "frequency"): "cortical", ("cascade", "bcm"): "cortical",
+                ("cascade", "ocular-dominance"): "cortical",
                 ("graupner-brunel", "stdp"): "DP", ("graupner-brunel", "frequency"): "cortical-slices"}
+# why each protocol's default set (stated in its output and in docs/plasticity-cascade.md)
+SET_REASONS = {
+    ("cascade", "pairing"): "CA1 slices (the Shouval-style voltage-clamp pairing curve): the hippocampal set",
+    ("cascade", "stdp"): "hippocampal cultures (Bi & Poo 1998): the hippocampal set",
+    ("cascade", "frequency"): "rat visual cortex L5 pairs (Sjostrom et al. 2001): the cortical set",
+    ("cascade", "bcm"): "visual cortex (Kirkwood, Rioult & Bear 1996), the cortex whose ocular dominance the "
+                        "network models: the cortical set",
+    ("cascade", "ocular-dominance"): "visual cortex L2/3-L5 (monocular deprivation: Frenkel & Bear 2004; lid suture "
+                                     "vs TTX: Rittenhouse et al. 1999): the cortical set",
+}
+MAX_HISTORY_S = 1e7        # ~4 months: beyond it the trace has long settled (tau 1 h)
+MAX_HISTORY_RATE_HZ = 200.0
 
 
 def _params(args):
@@ -49,6 +64,11 @@ def run_protocol(args) -> dict:
     data = pr.experimental_data()
     out = {"protocol": args.protocol, "model": args.model, "params": params.to_dict()}
     is_cascade = args.model == "cascade"
+    if is_cascade:
+        default = DEFAULT_SETS[(args.model, args.protocol)]
+        out["param_set"] = {"name": params.name, "why": SET_REASONS[(args.model, args.protocol)]
+                            if params.name == default else f"chosen with --params (default {default})"}
+        out["bap"] = cascade.bap_report(params)
     if args.protocol == "pairing":
         v_hold = np.arange(-75.0, 0.1, 2.5)
         dw = pr.cascade_pairing(params, v_hold, n_pulses=args.pairs or 100, frequency_hz=args.frequency or 1.0)
@@ -70,9 +90,41 @@ def run_protocol(args) -> dict:
         out["rows"] = [[f, float(a), float(b)] for f, (a, b) in zip(freqs, table)]
         out["experiment"] = data["frequency"]
         out["comparison"] = sjostrom_comparison(out["rows"], data["frequency"])
+    elif args.protocol == "bcm":
+        out.update(run_bcm(params, data["bcm"], args.history_rate_hz, args.history_s))
     else:
         out = ocular_dominance.run_ocular_dominance(args, params, out)
     return out
+
+
+def bcm_curve(params, exp: dict, rate_hz: float, history_s: float) -> dict:
+    """One BCM curve after ``history_s`` of postsynaptic firing at ``rate_hz`` (the trace starts at
+    the metaplastic target rate): rows, crossover and the history's trace and NMDA gain."""
+    from lolpim.models.plasticity import cascade_kernel as kernel
+    from lolpim.models.plasticity.ocular_dominance import load_variant
+    meta = load_variant("network").meta
+    tau = exp["meta_tau_s"]
+    trace = pr.history_trace_hz(rate_hz, history_s, tau, meta.target_hz)
+    vector = (tau, meta.target_hz, meta.max_gain)
+    freqs = exp["frequency_hz"]
+    dw = pr.cascade_bcm(params, freqs, trace, vector, exp["pulses"], exp["stimulus_epsp_mV"])
+    gain = meta.max_gain / (1.0 + (meta.max_gain - 1.0) * (trace / meta.target_hz) ** 2)
+    return {"history": {"rate_hz": rate_hz, "s": history_s, "trace_hz": trace, "nmda_gain": gain},
+            "rows": [{"frequency_hz": f, "dw": float(d)} for f, d in zip(freqs, dw)],
+            "crossover_hz": pr.crossover_hz(freqs, dw)}
+
+
+def run_bcm(params, exp: dict, rate_hz, history_s) -> dict:
+    """The requested history's curve, plus a low- and a high-activity history for comparison."""
+    from lolpim.models.plasticity.ocular_dominance import load_variant
+    rate_hz = load_variant("network").meta.target_hz if rate_hz is None else rate_hz
+    history_s = exp["history_s"] if history_s is None else history_s
+    main = bcm_curve(params, exp, rate_hz, history_s)
+    others = [bcm_curve(params, exp, r, exp["history_s"]) for r in (exp["low_history_rate_hz"],
+                                                                     exp["high_history_rate_hz"])]
+    return {"columns": ["frequency_hz", "dw"], **main, "stimulus_epsp_mV": exp["stimulus_epsp_mV"],
+            "pulses": exp["pulses"], "meta_tau_s": exp["meta_tau_s"], "experiment": exp,
+            "other_histories": others}
 
 
 def sjostrom_comparison(rows, exp) -> list[dict]:
@@ -96,7 +148,7 @@ def write_outputs(result: dict, out_dir: Path) -> list[Path]:
     with open(f"{stem}.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(result["columns"])
-        writer.writerows(result["rows"])
+        writer.writerows([[r[c] for c in result["columns"]] if isinstance(r, dict) else r for r in result["rows"]])
     Path(f"{stem}.json").write_text(json.dumps(result, indent=1))
     plot(result, Path(f"{stem}.png"))
     return [Path(f"{stem}.{ext}") for ext in ("csv", "json", "png")]
@@ -109,6 +161,8 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if result["protocol"] == "bcm":
+        return plot_bcm(result, path)
     rows = np.array(result["rows"], dtype=float)
     exp = result.get("experiment", {})
     name = f"{result['model']} ({result['params'].get('name', '')})"
@@ -152,10 +206,45 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_bcm(result: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.axhline(0, color="0.6", lw=0.8)
+    curves = [(result, "k", 2.2)] + [(o, c, 1.2) for o, c in zip(result["other_histories"], ("tab:blue", "tab:red"))]
+    for curve, color, lw in curves:
+        f = [r["frequency_hz"] for r in curve["rows"]]
+        dw = [100 * r["dw"] for r in curve["rows"]]
+        h, x = curve["history"], curve["crossover_hz"]
+        label = (f"history {h['rate_hz']:g} Hz for {h['s']:g} s (NMDA gain {h['nmda_gain']:.2f}): crossover "
+                 + (f"{x:.1f} Hz" if x is not None else "none"))
+        ax.plot(f, dw, "o-", color=color, lw=lw, ms=4, label=label)
+        if x is not None:
+            ax.axvline(x, color=color, ls=":", lw=1)
+    exp = result["experiment"]
+    ax.axvline(exp["published_crossover_hz"], color="0.4", ls="--", lw=1,
+               label=f"Dudek & Bear 1992 crossover (~{exp['published_crossover_hz']:g} Hz)")
+    ax.set_xscale("log")
+    ax.set_xlabel("stimulation frequency (Hz), 900 pulses at rest")
+    ax.set_ylabel("weight change (%)")
+    ax.set_title(f"BCM protocol, {result['model']} ({result['params'].get('name', '')}), "
+                 f"compound EPSP {result['stimulus_epsp_mV']:g} mV")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def run(args) -> int:
     if args.pairs is not None and not 1 <= args.pairs <= MAX_PAIRS:
         raise UserError(f"--pairs must be in 1..{MAX_PAIRS:,} (the schedule holds every pair of every condition "
                         f"in memory), got {args.pairs}")
+    if args.history_rate_hz is not None and not 0.0 <= args.history_rate_hz <= MAX_HISTORY_RATE_HZ:
+        raise UserError(f"--history-rate-hz must be in 0..{MAX_HISTORY_RATE_HZ:g} Hz, got {args.history_rate_hz:g}")
+    if args.history_s is not None and not 0.0 <= args.history_s <= MAX_HISTORY_S:
+        raise UserError(f"--history-s must be in 0..{MAX_HISTORY_S:g} s, got {args.history_s:g}")
     if args.frequency is not None and not MIN_FREQUENCY_HZ <= args.frequency <= MAX_FREQUENCY_HZ:
         raise UserError(f"--frequency must be in {MIN_FREQUENCY_HZ:g}..{MAX_FREQUENCY_HZ:g} Hz, got {args.frequency:g}")
     check_protocol_flags(args)
@@ -175,8 +264,21 @@ def run(args) -> int:
 def summary_text(result: dict) -> str:
     if result["protocol"] == "ocular-dominance":
         return ocular_dominance.summary_text(result)
-    lines = [f"{result['protocol']} on {result['model']} ({result['params'].get('name')})",
-             "  " + "  ".join(result["columns"])]
+    lines = [f"{result['protocol']} on {result['model']} ({result['params'].get('name')})"]
+    if "param_set" in result:
+        lines.append(f"  parameter set: {result['param_set']['name']} ({result['param_set']['why']})")
+        b = result["bap"]
+        lines.append(f"  spine bAP: {b['unboosted_mV']:g} mV unboosted, up to {b['max_mV']:.1f} mV "
+                     f"(bound {b['bound_mV']:g} mV)")
+    if result["protocol"] == "bcm":
+        for curve in [result] + result["other_histories"]:
+            h, x = curve["history"], curve["crossover_hz"]
+            lines.append(f"  history {h['rate_hz']:g} Hz for {h['s']:g} s (trace {h['trace_hz']:.3g} Hz, NMDA gain "
+                         f"{h['nmda_gain']:.3f}): " + "  ".join(f"{r['frequency_hz']:g} Hz {r['dw']:+.2f}"
+                                                              for r in curve["rows"])
+                         + f"; crossover {'none' if x is None else f'{x:.1f} Hz'}")
+        return "\n".join(lines)
+    lines.append("  " + "  ".join(result["columns"]))
     rows = result["rows"]
     step = max(1, len(rows) // 20)
     for r in rows[::step]:
@@ -193,6 +295,8 @@ PROTOCOL_HELP = {
     "pairing": "voltage-clamp sweep of the holding potential, -75..0 mV (cascade only)",
     "stdp": "delta-t sweep of pre-post pairs, -100..+100 ms",
     "frequency": "Sjostrom protocol: +10 and -10 ms pairs against pairing frequency",
+    "bcm": "900 presynaptic pulses at 1, 3, 5, 10, 20, 50, 100 Hz at rest after a history of postsynaptic "
+           "activity: LTD/LTP against frequency and the crossover (cascade only)",
     "ocular-dominance": "binocular phase to a steady state, then monocular deprivation with its controls "
                         "from that state (binocular, TTX, lid suture, no-boost rate-matched, uniform bAP): a "
                         "network of block actors (cascade only)",
@@ -204,7 +308,9 @@ PARAMS_DEFAULT = {protocol: ", ".join(f"{name} ({model})" for (model, pr), name 
                   for protocol in PROTOCOLS}
 # flags that some protocols do not take: hidden there, and an error when given (not ignored)
 NOT_FOR = {"pairs": ("--pairs", ("pairing", "stdp")), "frequency": ("--frequency", ("pairing", "stdp", "frequency")),
-           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency")), "seed": ("--seed", ("ocular-dominance",))}
+           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency", "bcm")),
+           "seed": ("--seed", ("ocular-dominance",)),
+           "history_rate_hz": ("--history-rate-hz", ("bcm",)), "history_s": ("--history-s", ("bcm",))}
 
 
 class _Hidden:
@@ -239,7 +345,7 @@ def register(sub) -> None:
         q = protocols.add_parser(protocol, help=PROTOCOL_HELP[protocol], description=PROTOCOL_HELP[protocol],
                                  formatter_class=ocular_dominance.HelpFormatter)
         od = protocol == "ocular-dominance"
-        only_cascade = protocol in ("pairing", "ocular-dominance")
+        only_cascade = protocol in ("pairing", "bcm", "ocular-dominance")
         q.add_argument("--model", choices=("cascade", "graupner-brunel"), default="cascade",
                        help="synapse model (default cascade" + ("; this protocol needs it)" if only_cascade else ")"))
         q.add_argument("--params", help=f"parameter set (default {PARAMS_DEFAULT[protocol]}; cascade: hippocampal, "
@@ -253,6 +359,13 @@ def register(sub) -> None:
             "--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off")
         (q if od else _Hidden(q)).add_argument("--seed", type=int, default=0 if od else None,
                                                help="seed of the input trains (default 0)")
+        bcm = protocol == "bcm"
+        (q if bcm else _Hidden(q)).add_argument(
+            "--history-rate-hz", type=float, help="postsynaptic rate before the protocol, Hz (default: the "
+                                                  "metaplastic target rate, 0.5 Hz: NMDA gain 1)")
+        (q if bcm else _Hidden(q)).add_argument(
+            "--history-s", type=float, help="how long that history lasted, s (default 10800: three times "
+                                            "the threshold's 1 h memory)")
         ocular_dominance.add_flags(q if od else _Hidden(q))
         q.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         q.add_argument("--out", metavar="DIR",

@@ -300,14 +300,18 @@ def summary_text(result: dict) -> str:
            f"{'settled' if st['settled'] else 'NOT settled'}: bound {st['bound_per_s']:g}/s over {st['window_s']:g} s")
     lines = [f"ocular dominance, variant '{s['variant']}': {_plural(s['neurons'], 'neuron', 'neurons')} x "
              f"{s['synapses_per_eye']} synapses per eye, seed {s['seed']}, {s['executor']} executor ({where}), "
-             f"cascade '{result['params'].get('name')}'",
-             f"  binocular phase {st['binocular_s']:g} s ({how}); drift {st['drift_per_s']:+.2e}/s, mean weight "
-             f"{st['mean_weight']:.3f}, post {st['post_rate_hz']:.2f} Hz",
-             f"  then {s['deprivation_s']:g} s from that state (sutured eye {s['sutured_rate_hz']:g} Hz); changes over "
-             "the interval, and against the control (binocular; (a) and (b): binocular under their own rule)",
-             "",
-             f"  {'condition':<28} {'deprived':>9} {'open':>9} {'shift':>9}  {'dep-ctrl':>9} {'open-ctrl':>9} "
-             f"{'shift-ctrl':>10} {'post Hz':>7} {'bAP mV':>7}"]
+             f"cascade '{result['params'].get('name')}'"]
+    if "param_set" in result:
+        b = result["bap"]
+        lines.append(f"  parameter set: {result['param_set']['name']} ({result['param_set']['why']}); spine bAP "
+                     f"{b['unboosted_mV']:g} mV unboosted, up to {b['max_mV']:.1f} mV (bound {b['bound_mV']:g} mV)")
+    lines += [f"  binocular phase {st['binocular_s']:g} s ({how}); drift {st['drift_per_s']:+.2e}/s, mean weight "
+              f"{st['mean_weight']:.3f}, post {st['post_rate_hz']:.2f} Hz",
+              f"  then {s['deprivation_s']:g} s from that state (sutured eye {s['sutured_rate_hz']:g} Hz); changes "
+              "over the interval, and against the control (binocular; (a) and (b): binocular under their own rule)",
+              "",
+              f"  {'condition':<28} {'deprived':>9} {'open':>9} {'shift':>9}  {'dep-ctrl':>9} {'open-ctrl':>9} "
+              f"{'shift-ctrl':>10} {'post Hz':>7} {'bAP mV':>7}"]
     for name, c in s["controls"].items():
         lines.append(f"  {CONTROL_LABELS[name]:<28} {_pct(c['deprived_change']):>9} {_pct(c['open_change']):>9} "
                      f"{_pct(c['shift']):>9}  {_pct(c['deprived_vs_control']):>9} {_pct(c['open_vs_control']):>9} "

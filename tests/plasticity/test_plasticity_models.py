@@ -361,7 +361,7 @@ def test_fed_depolarisation_acts_as_the_equivalent_clamp():
     """A neuron fed one 15 mV jump with a dendritic time constant far longer than the run holds its
     spines at rest + 15 mV: its synapses change exactly as synapses clamped at -50 mV; a neuron
     with no input stays at rest (D = 0), as a population without a feed."""
-    p = cascade.load_params("hippocampal", dendrite_tau_s=1e9)
+    p = cascade.load_params("hippocampal", dendrite_tau_s=1e9, epsp_mV=0.0)   # the clamp holds e at 0
     r = _fed_population(p, 2, 1, 16)
     _feed(r, 1, 0.0, [0.5], [0], [15.0])
     for t in 1.0 + np.arange(20):

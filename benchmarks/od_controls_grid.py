@@ -57,7 +57,7 @@ def grid_rows(points) -> list[list[str]]:
         c, st = s["controls"], s["steady_state"]
         sweep = {x["sutured_rate_hz"]: x for x in s["sutured_rate_sweep"]}
         lo, hi = min(sweep), max(sweep)
-        rows.append([str(p["synapses"]), str(p["seed"]), f"{st['binocular_s']:g}", f"{st['drift_per_s']:+.1e}",
+        rows.append([str(p["synapses"]), str(p["seed"]), f"{st['binocular_s']:g}", "-" if st["drift_per_s"] is None else f"{st['drift_per_s']:.1e}",
                      pct(c["lid_suture"]["deprived_vs_control"]), pct(c["ttx"]["deprived_vs_control"]),
                      pct(sweep[hi]["deprived_vs_control"]), pct(c["lid_suture"]["open_vs_control"]),
                      f"{c['lid_suture']['deprived_half_time_s']} / {c['lid_suture']['open_half_time_s']}",

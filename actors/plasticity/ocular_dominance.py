@@ -284,7 +284,7 @@ class NeuronBlock(_ModelStateActor):
         return out
 
 
-def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig, variant: str = "network",
+def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig, variant: str | od.Variant = "network",
                             seed: int = 0, blocks: int = 1, resume: dict | None = None, keep_state: bool = False,
                             epsp_scale: float = 1.0) -> SystemSpec:
     """cfg.neurons neurons in ``blocks`` blocks, each block a NeuronBlock and two EyePopulations
@@ -293,7 +293,7 @@ def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig
     snapshot}, what ``final_states`` returns), continued from cfg.start_s (the end of that run);
     ``keep_state``: the results carry the final states; ``epsp_scale``: every synapse's drive x it."""
     # a bad name fails here, not inside an actor; the variant sets the inputs' contrast spread
-    resolved = od.load_variant(variant)
+    resolved = variant if isinstance(variant, od.Variant) else od.load_variant(variant)
     cfg = replace(cfg, contrast_spread=resolved.contrast_spread)
     if not (isinstance(blocks, int) and 1 <= blocks <= cfg.neurons):
         raise ParameterError("blocks", f"must be an integer in 1..{cfg.neurons} (the neurons), got {blocks!r}")

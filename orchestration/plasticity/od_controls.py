@@ -116,13 +116,13 @@ def binocular_phase(runner: Runner, cfg: od.OcularDominanceConfig, rule: od.Stea
         t += step
         w = (np.asarray(series["w_left"]) + np.asarray(series["w_right"])) / 2
         drift = od.drift_per_s(series["time_s"], w, rule.window_s)
-        settled = t >= rule.window_s - 1e-9 and abs(drift) <= rule.drift_per_s
+        settled = bool(drift <= rule.drift_per_s)          # nan (before two windows): not yet
         if fixed_s is not None or settled or t >= rule.max_s - 1e-9:
             break
     # the rate over the drift window (segments are whole checks, so the window covers whole segments)
     recent = [r for a, b, r in spikes_s if a >= t - rule.window_s - 1e-9] or [spikes_s[-1][2]]
     steady = {"binocular_s": t, "drift_per_s": drift, "bound_per_s": rule.drift_per_s, "window_s": rule.window_s,
-              "check_s": rule.check_s, "max_s": rule.max_s, "settled": bool(abs(drift) <= rule.drift_per_s),
+              "check_s": rule.check_s, "max_s": rule.max_s, "settled": settled,
               "fixed": fixed_s is not None, "mean_weight": float(w[-1]), "post_rate_hz": float(np.mean(recent))}
     return {"series": series, "states": states, "steady_state": steady}
 

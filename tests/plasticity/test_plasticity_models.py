@@ -329,7 +329,7 @@ def test_steady_state_drift_is_the_slope_over_the_window():
     assert od.drift_per_s(t, w, 30.0) == pytest.approx(0.002, rel=0.02)    # the window means are 30.5 s apart
     flat_after_a_step = np.where(t < 60, 1.3, 1.0)             # no slope in the last window, but the mean moved
     assert od.drift_per_s(t, flat_after_a_step, 30.0) == pytest.approx(0.3 / 30)
-    assert od.drift_per_s(t, np.ones_like(t), 30.0) == 0.0
+    assert od.drift_per_s(t, np.ones_like(t), 30.0) == pytest.approx(0.0, abs=1e-15)
     assert np.isnan(od.drift_per_s(t[:50], w[:50], 30.0))       # fewer than two windows: not measured
     with pytest.raises(Exception, match="max_s"):
         od.SteadyState(check_s=10.0, max_s=5.0)

@@ -20,7 +20,7 @@ code generation after the warm-up), run_s (wall time of net.run(duration)), warm
 which absorbs Cython compilation), synapse_steps_per_s = n * duration / 0.1 ms / run_s.
 
 Model: one NeuronGroup row per synapse. Pre spikes and bAPs come from two SpikeGeneratorGroups
-through one-to-one Synapses whose on_pre statements are the model's jumps (pre: g += u (1 - g),
+through one-to-one Synapses whose on_pre statements are the model's jumps (pre: g += u (1 - g), epsp += epsp_mV,
 boost = 1; bAP: A = A_bap (1 + gain boost), a_fast += f A, a_slow += (1 - f) A, Ca += k_vgcc A).
 The boost trace e_i = exp(-(t - t_pre,i)/tau_boost) is integrated as d boost/dt = -boost/tau_boost.
 The network schedule puts 'thresholds' and 'synapses' before 'groups', so an event
@@ -43,7 +43,8 @@ dg/dt = -g / nmda_tau : 1
 dboost/dt = -boost / boost_tau : 1
 da_fast/dt = -a_fast / bap_fast_tau : 1
 da_slow/dt = -a_slow / bap_slow_tau : 1
-v = v_base + a_fast + a_slow : 1
+depsp/dt = -epsp / dendrite_tau : 1
+v = v_base + a_fast + a_slow + epsp : 1
 mg_unblock = 1 / (1 + (mg_mM / 3.57) * exp(-0.062 * v)) : 1
 dca/dt = -ca / ca_tau + k_nmda * g * mg_unblock * (ca_reversal - v) : 1
 x1 = (clip(ca, 0, inf) / c1_half) ** {c1_hill} : 1
@@ -56,6 +57,7 @@ v_base : 1 (constant)
 ON_PRE = """
 g_post += nmda_bind * (1 - g_post)
 boost_post = 1
+epsp_post += epsp_amp
 """
 ON_BAP = """
 amp = bap_amp * (1 + boost_gain * boosting * boost_post)
@@ -88,7 +90,8 @@ def namespace(p: dict) -> dict:
                 k_phos=p["phos_per_s"] * hz, k_dephos=p["dephos_per_s"] * hz,
                 nmda_bind=p["nmda_bind_fraction"], bap_amp=p["bap_amplitude_mV"], boost_gain=p["boost_gain"],
                 boosting=1.0 if p["bap_boosting"] else 0.0, bap_fast_fraction=p["bap_fast_fraction"],
-                k_vgcc=p["vgcc_ca_uM_per_mV"])
+                k_vgcc=p["vgcc_ca_uM_per_mV"], dendrite_tau=p.get("dendrite_tau_s", 0.02) * s,
+                epsp_amp=p.get("epsp_mV", 0.0))
 
 
 def build(p: dict, n: int, pre_i, pre_t, bap_i, bap_t, method: str, dt_s: float):

@@ -16,6 +16,9 @@ from lolpim.orchestration import anchors
 from lolpim.orchestration.anchors import AREAS
 
 
+KINDS = ("calibration", "held-out", "consistency")
+
+
 @dataclass(frozen=True)
 class AnchorCheck:
     area: str            # "hardware", "kernel", "lolpim", "plasticity", ...
@@ -27,6 +30,14 @@ class AnchorCheck:
     error_kind: str = "relative"   # "relative" (fraction), "absolute", "bound", or "at_most"
     unit: str = ""
     note: str = ""
+    # optional: what the row is to the model's parameters. "calibration": a parameter was chosen
+    # on it; "held-out": no parameter was chosen on it; "consistency": the model against itself or
+    # a bound (not a published figure). Empty where an area does not label its rows yet.
+    kind: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("",) + KINDS:
+            raise ValueError(f"AnchorCheck kind must be one of {KINDS} or empty, got {self.kind!r}")
 
     @property
     def error(self) -> float:
@@ -113,12 +124,13 @@ HEADER = ("area", "check", "src", "expected", "simulated", "error", "tol", "ok")
 NAME_LINES = 2   # a check name longer than its column wraps onto this many lines, then is cut
 
 
-def _cells(c: AnchorCheck) -> tuple[str, ...]:
+def _cells(c: AnchorCheck, with_kind: bool = False) -> tuple[str, ...]:
     err = f"{c.error:+.1%}" if c.error_kind == "relative" else f"{c.error:+.3g}"
     tol = f"{c.tolerance:.0%}" if c.error_kind == "relative" else f"{c.tolerance:.3g}"
     at_most = "<=" if c.error_kind == "at_most" else ""
-    return (c.area, c.name, c.source, f"{at_most}{c.expected:.4g}{c.unit}", f"{c.simulated:.4g}{c.unit}",
-            err, tol, "PASS" if c.passed else "MISS*" if c.known_miss else "FAIL")
+    cells = (c.area, c.name, c.source, f"{at_most}{c.expected:.4g}{c.unit}", f"{c.simulated:.4g}{c.unit}",
+             err, tol, "PASS" if c.passed else "MISS*" if c.known_miss else "FAIL")
+    return cells + ((c.kind or "-",) if with_kind else ())
 
 
 def _clip(text: str, width: int) -> str:
@@ -129,13 +141,17 @@ def format_table(checks: list[AnchorCheck], width: int = TABLE_WIDTH) -> str:
     """The table, each line at most ``width`` columns. The source column holds a key, [1], [2], ...
     into the list of sources below the table; a check name too long for its column wraps onto
     NAME_LINES lines and is then cut (ending in "..."): `--json` / `--out` keep it whole. Known
-    misses follow with their reasons, wrapped."""
+    misses follow with their reasons, wrapped. When any row has a kind (calibration, held-out,
+    consistency), a last column shows it ("-" for a row without one)."""
     sources = list(dict.fromkeys(c.source for c in checks))
     key = {src: f"[{i + 1}]" for i, src in enumerate(sources)}
-    rows = [HEADER] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c))) for c in checks]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    room = width - 2 * (len(HEADER) - 1) - sum(w for i, w in enumerate(widths) if i != 1)
-    widths[1] = max(len(HEADER[1]), min(widths[1], room))
+    with_kind = any(c.kind for c in checks)
+    header = HEADER + (("kind",) if with_kind else ())
+    rows = [header] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c, with_kind)))
+                       for c in checks]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    room = width - 2 * (len(header) - 1) - sum(w for i, w in enumerate(widths) if i != 1)
+    widths[1] = max(len(header[1]), min(widths[1], room))
     lines = []
     for r in rows:
         name = textwrap.wrap(r[1], widths[1], max_lines=NAME_LINES, placeholder="...") or [""]

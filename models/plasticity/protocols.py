@@ -120,6 +120,24 @@ def cascade_bcm(params: CascadeParams, frequencies_hz, trace_hz: float, meta, n_
     return pop.weights() - 1.0
 
 
+def bcm_curve(params: CascadeParams, exp: dict, rate_hz: float, history_s: float) -> dict:
+    """One BCM curve (experiments.toml [bcm] as ``exp``) after ``history_s`` of postsynaptic firing
+    at ``rate_hz``, the trace starting at the metaplastic target rate; the metaplastic term is the
+    ocular-dominance network's (target rate, maximum gain) with the protocol's memory meta_tau_s.
+    Returns the rows, the crossover and the history's trace and NMDA gain."""
+    from lolpim.models.plasticity.ocular_dominance import load_variant
+    meta = load_variant("network").meta
+    tau = exp["meta_tau_s"]
+    trace = history_trace_hz(rate_hz, history_s, tau, meta.target_hz)
+    freqs = exp["frequency_hz"]
+    dw = cascade_bcm(params, freqs, trace, (tau, meta.target_hz, meta.max_gain), exp["pulses"],
+                     exp["stimulus_epsp_mV"])
+    gain = meta.max_gain / (1.0 + (meta.max_gain - 1.0) * (trace / meta.target_hz) ** 2)
+    return {"history": {"rate_hz": rate_hz, "s": history_s, "trace_hz": trace, "nmda_gain": gain},
+            "rows": [{"frequency_hz": f, "dw": float(d)} for f, d in zip(freqs, dw)],
+            "crossover_hz": crossover_hz(freqs, dw)}
+
+
 def crossover_hz(frequencies_hz, dw):
     """The modification threshold: the frequency where dw turns from depression to potentiation,
     interpolated linearly in log frequency between the last depressing and the first potentiating

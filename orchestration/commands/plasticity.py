@@ -97,31 +97,14 @@ def run_protocol(args) -> dict:
     return out
 
 
-def bcm_curve(params, exp: dict, rate_hz: float, history_s: float) -> dict:
-    """One BCM curve after ``history_s`` of postsynaptic firing at ``rate_hz`` (the trace starts at
-    the metaplastic target rate): rows, crossover and the history's trace and NMDA gain."""
-    from lolpim.models.plasticity import cascade_kernel as kernel
-    from lolpim.models.plasticity.ocular_dominance import load_variant
-    meta = load_variant("network").meta
-    tau = exp["meta_tau_s"]
-    trace = pr.history_trace_hz(rate_hz, history_s, tau, meta.target_hz)
-    vector = (tau, meta.target_hz, meta.max_gain)
-    freqs = exp["frequency_hz"]
-    dw = pr.cascade_bcm(params, freqs, trace, vector, exp["pulses"], exp["stimulus_epsp_mV"])
-    gain = meta.max_gain / (1.0 + (meta.max_gain - 1.0) * (trace / meta.target_hz) ** 2)
-    return {"history": {"rate_hz": rate_hz, "s": history_s, "trace_hz": trace, "nmda_gain": gain},
-            "rows": [{"frequency_hz": f, "dw": float(d)} for f, d in zip(freqs, dw)],
-            "crossover_hz": pr.crossover_hz(freqs, dw)}
-
-
 def run_bcm(params, exp: dict, rate_hz, history_s) -> dict:
     """The requested history's curve, plus a low- and a high-activity history for comparison."""
     from lolpim.models.plasticity.ocular_dominance import load_variant
     rate_hz = load_variant("network").meta.target_hz if rate_hz is None else rate_hz
     history_s = exp["history_s"] if history_s is None else history_s
-    main = bcm_curve(params, exp, rate_hz, history_s)
-    others = [bcm_curve(params, exp, r, exp["history_s"]) for r in (exp["low_history_rate_hz"],
-                                                                     exp["high_history_rate_hz"])]
+    main = pr.bcm_curve(params, exp, rate_hz, history_s)
+    others = [pr.bcm_curve(params, exp, r, exp["history_s"]) for r in (exp["low_history_rate_hz"],
+                                                                        exp["high_history_rate_hz"])]
     return {"columns": ["frequency_hz", "dw"], **main, "stimulus_epsp_mV": exp["stimulus_epsp_mV"],
             "pulses": exp["pulses"], "meta_tau_s": exp["meta_tau_s"], "experiment": exp,
             "other_histories": others}
@@ -308,9 +291,12 @@ PARAMS_DEFAULT = {protocol: ", ".join(f"{name} ({model})" for (model, pr), name 
                   for protocol in PROTOCOLS}
 # flags that some protocols do not take: hidden there, and an error when given (not ignored)
 NOT_FOR = {"pairs": ("--pairs", ("pairing", "stdp")), "frequency": ("--frequency", ("pairing", "stdp", "frequency")),
-           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency", "bcm")),
+           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency")),
            "seed": ("--seed", ("ocular-dominance",)),
            "history_rate_hz": ("--history-rate-hz", ("bcm",)), "history_s": ("--history-s", ("bcm",))}
+
+NO_BOOST_WHY = {"ocular-dominance": " (ocular-dominance runs boosted, with its no-boost controls from the same state)",
+                "bcm": " (the BCM protocol has no postsynaptic spikes, so no bAPs)"}
 
 
 class _Hidden:
@@ -329,8 +315,7 @@ def check_protocol_flags(args) -> None:
     for dest, (flag, protocols) in NOT_FOR.items():
         if args.protocol not in protocols and getattr(args, dest, None) not in (None, False):
             names = protocols[0] if len(protocols) == 1 else f"{', '.join(protocols[:-1])} and {protocols[-1]}"
-            extra = (" (ocular-dominance runs boosted, with its no-boost controls from the same state)"
-                     if dest == "no_boost" else "")
+            extra = NO_BOOST_WHY.get(args.protocol, "") if dest == "no_boost" else ""
             raise UserError(f"{flag} applies to the {names} protocol{'s' if len(protocols) > 1 else ''} only, "
                             f"not '{args.protocol}'{extra}")
 
@@ -355,7 +340,7 @@ def register(sub) -> None:
         target.add_argument("--pairs", type=int, help=PAIRS_HELP.get(protocol))
         target = q if protocol in NOT_FOR["frequency"][1] else _Hidden(q)
         target.add_argument("--frequency", type=float, help=FREQUENCY_HELP.get(protocol))
-        (_Hidden(q) if od else q).add_argument(
+        (_Hidden(q) if od or protocol == "bcm" else q).add_argument(
             "--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off")
         (q if od else _Hidden(q)).add_argument("--seed", type=int, default=0 if od else None,
                                                help="seed of the input trains (default 0)")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.validation import all_checks, allowed_names, area_of, format_table, select_modules
+from lolpim.orchestration.validation import KINDS, all_checks, allowed_names, area_of, format_table, select_modules
 
 
 def _row(c) -> dict:
@@ -60,6 +60,12 @@ def run(args) -> int:
         print(f"\n{passed} passed, {known} known misses (MISS*, reasons above), "
               f"{len(checks) - passed - known} failed"
               + ("" if args.out else "; whole names and sources: --json or --out DIR"))
+        kinds = [k for k in KINDS if any(c.kind == k for c in checks)]
+        if kinds:       # rows by kind: a calibration row passing says less than a held-out one
+            print("by kind: " + "; ".join(
+                f"{k} {sum(c.passed for c in checks if c.kind == k)}/{sum(c.kind == k for c in checks)} pass"
+                for k in kinds) + (f"; unlabelled {sum(not c.kind for c in checks)}"
+                                   if any(not c.kind for c in checks) else ""))
         for f in files:
             print(f"wrote {f}")
     # exit 1 only for an unexpected failure: known misses are documented results

@@ -56,6 +56,17 @@ ROW_NAMES = {
         "cascade Sjostrom check points (10, 20, 40 Hz): right sign (>= 5 of 6)",
         "cascade Sjostrom check points (10, 20, 40 Hz): within 0.25 (>= 5 of 6)",
     ),
+    anchors.bcm_checks: (
+        "cascade BCM (cortical, 900 pulses at rest, default history): frequencies on the wrong side of the "
+        "crossover (LTD below, LTP above)",
+        "cascade BCM (cortical, 900 pulses at rest, default history): crossover frequency (Dudek & Bear ~10 Hz)",
+        "cascade BCM (cortical): crossover lower after a low-activity history than after a high-activity one "
+        "(1 = yes)",
+    ),
+    anchors.bound_checks: (
+        "cascade hippocampal set: largest spine bAP, 40 mV x (1 + boost gain 1.15), at most the cited bound",
+        "cascade cortical set: largest spine bAP, 25 mV x (1 + boost gain 2), at most the cited bound",
+    ),
 }
 
 
@@ -128,6 +139,33 @@ def test_cascade_sjostrom_check_points(function, name, anchor_row):
     assert check.passed, check
 
 
+@pytest.mark.parametrize("function, name", _rows(anchors.bcm_checks))
+def test_cascade_bcm_protocol(function, name, anchor_row):
+    """Dudek & Bear 1992 / Kirkwood, Rioult & Bear 1996 (900 pulses at rest, cortical set, no
+    parameter chosen on it): every frequency below the crossover depresses and every one above
+    potentiates; the crossover is lower after a low-activity history (0 Hz) than after a high one
+    (1 Hz). Against the published ~10 Hz (5..20 Hz, our tolerance) the crossover (41 Hz) is a
+    documented miss (strict xfail) while it lies in 35..50 Hz."""
+    check = anchor_row(function, name)
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("function, name", _rows(anchors.bound_checks))
+def test_no_shipped_set_exceeds_the_spine_bap_bound(function, name, anchor_row):
+    """Golding, Kath & Spruston 2001 (presets/bounds.toml): every shipped set's fully boosted spine
+    bAP is at most 87 mV (the hippocampal set's was 120 mV before issue 23)."""
+    check = anchor_row(function, name)
+    assert check.passed, check
+
+
+@pytest.mark.parametrize("function", [f for f in ROW_NAMES], ids=lambda f: f.__name__)
+def test_every_row_states_its_kind(function, anchor_rows):
+    """Calibration, held-out or consistency (validation.KINDS) on every row of these functions;
+    `lolpim validate` shows it."""
+    from lolpim.orchestration.validation import KINDS
+    assert all(c.kind in KINDS for c in anchor_rows(function).values())
+
+
 def _assert_rows(checks):
     assert checks
     failed = [f"{c.name}: {c.simulated:.4g} (expected {c.expected:.4g}, {c.error_kind} {c.tolerance:.3g}); {c.note}"
@@ -139,12 +177,14 @@ def _assert_rows(checks):
 def test_cascade_ocular_dominance_rows_on_a_reduced_grid():
     """The OD rows (orchestration/anchors/plasticity.py ocular_dominance_rows) on a reduced grid:
     seed 0 at S = 50, K = 8, 10 s of deprivation from a steady state. Every row is made and
-    names its kind; the consistency rows hold (the phase settled, the rate of the no-boost
+    states its kind; the consistency rows hold (the phase settled, the rate of the no-boost
     control was matched). The experiment's own criteria are what `lolpim validate` reports over
     the full grid (seeds 0-4 x S in {50, 200, 1000}); docs/plasticity-cascade.md section 3 has
     the results."""
     rows = anchors.ocular_dominance_rows(50, seeds=(0,), deprivation_s=10.0)
-    assert len(rows) == 9 and all(r.name.startswith("[held-out] cascade OD, S = 50/eye, K = 8") for r in rows)
+    assert len(rows) == 9 and all(r.name.startswith("cascade OD, S = 50/eye, K = 8") for r in rows)
+    kinds = [r.kind for r in rows]
+    assert kinds.count("consistency") == 2 and kinds.count("calibration") == 7     # S = 50, seed 0: issue 12's rows
     settled = next(r for r in rows if "settled" in r.name)
     matched = next(r for r in rows if "rate matched" in r.name)
     assert settled.passed, settled
@@ -172,8 +212,21 @@ def test_graupner_brunel_dp_stdp_extrema():
     """Graupner & Brunel 2012 Fig. 2, DP set: LTD minimum within 3 ms of -25 ms and LTP maximum
     within 3 ms of +5 ms, for 60 and 30 pairs at 1 Hz; event-driven stochastic run within 0.03 of
     the analytic readout; cortical-slices set right-signed at >= 8 of the 10 Sjostrom points."""
-    _assert_all(anchors.graupner_brunel_checks())
+    checks = anchors.graupner_brunel_checks()
+    _assert_all(checks)
+    assert [c.kind for c in checks] == ["held-out"] * 4 + ["consistency", "held-out"]
 
+
+def test_ocular_dominance_kinds_follow_the_calibration_rows():
+    """Issue 12 chose the network variant's metaplasticity and contrast at S = 50 and 200 on seeds
+    0-4 (K = 4: the first neurons of the K = 8 grid see the same inputs), so those OD rows are
+    calibration; S = 1000 and other seeds are held out (the eye EPSP was chosen on seeds 5-9 at
+    S = 100, benchmarks/od_calibration.py, which no row uses)."""
+    assert anchors.od_kind(50, range(5)) == "calibration"
+    assert anchors.od_kind(200, (0, 3)) == "calibration"
+    assert anchors.od_kind(1000, range(5)) == "held-out"
+    assert anchors.od_kind(50, range(5, 10)) == "held-out"
+    assert anchors.od_kind(100, range(5, 10)) == "held-out"
 
 
 def test_crossover_is_interpolated_above_the_trough():

@@ -222,3 +222,59 @@ def test_frequency_outside_the_protocol_range_exits_2(value, capsys):
     assert main(["plasticity", "stdp", "--pairs", "2", "--frequency", value]) == 2
     err = capsys.readouterr().err.strip()
     assert "--frequency" in err and len(err.splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def bcm_json():
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["plasticity", "bcm", "--json"]) == 0
+    return json.loads(buf.getvalue())
+
+
+def test_bcm_json_rows_and_crossover(bcm_json):
+    """`lolpim plasticity bcm --json`: rows [{frequency_hz, dw}] at 1..100 Hz, LTD at 1 Hz, LTP at
+    100 Hz, the crossover between; the set, why, and its bAPs against the bound are stated."""
+    r = bcm_json
+    assert [row["frequency_hz"] for row in r["rows"]] == [1.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+    assert set(r["rows"][0]) == {"frequency_hz", "dw"}
+    assert r["rows"][0]["dw"] < 0 < r["rows"][-1]["dw"]
+    assert 1.0 < r["crossover_hz"] < 100.0
+    assert r["param_set"]["name"] == "cortical" and "visual cortex" in r["param_set"]["why"]
+    assert r["bap"]["within_bound"] and r["bap"]["max_mV"] <= r["bap"]["bound_mV"]
+    assert r["history"]["nmda_gain"] == pytest.approx(1.0)
+
+
+def test_bcm_history_moves_the_crossover(capsys):
+    """A low-activity history lowers the crossover, a high-activity one raises it (the metaplastic
+    NMDA gain); the default run carries both for comparison."""
+    def crossover(*history):
+        assert main(["plasticity", "bcm", "--json", *history]) == 0
+        return json.loads(capsys.readouterr().out)["crossover_hz"]
+    low = crossover("--history-rate-hz", "0.1", "--history-s", "20000")
+    high = crossover("--history-rate-hz", "0.8", "--history-s", "20000")
+    assert low < high
+
+
+def test_bcm_files_and_text(tmp_path, capsys):
+    assert main(["plasticity", "bcm", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "crossover" in out and "spine bAP" in out and "parameter set: cortical" in out
+    rows = list(csv.reader((tmp_path / "plasticity_bcm.csv").open()))
+    assert rows[0] == ["frequency_hz", "dw"] and len(rows) == 8
+    assert (tmp_path / "plasticity_bcm.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plasticity", "bcm", "--history-rate-hz", "-1"], "--history-rate-hz must be in"),
+    (["plasticity", "bcm", "--history-s", "-5"], "--history-s must be in"),
+    (["plasticity", "stdp", "--history-rate-hz", "1"], "--history-rate-hz applies to the bcm protocol only"),
+    (["plasticity", "bcm", "--model", "graupner-brunel"], "needs the cascade model"),
+    (["plasticity", "bcm", "--frequency", "5"], "--frequency applies to"),
+    (["plasticity", "bcm", "--no-boost"], "the BCM protocol has no postsynaptic spikes"),
+])
+def test_bcm_bad_flags_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -420,3 +420,55 @@ def test_epsp_summation_depolarises_the_spine():
     slow, fast = protocols.cascade_pairs(replace(base, epsp_mV=6.0), trains)
     assert fast0 < 0 < fast
     assert slow < slow0 < 0
+
+
+def test_a_spine_bap_above_its_bound_is_refused():
+    """presets/bounds.toml: the fully boosted bAP (A_bap (1 + gain)) or, with boosting off, the plain
+    one must stay <= 87 mV; the error names the field and the bound's source."""
+    with pytest.raises(ParameterError, match=r"bap_amplitude_mV.*120.0 mV fully boosted.*87 mV bound.*Golding"):
+        cascade.load_params("hippocampal", boost_gain=2.0)
+    with pytest.raises(ParameterError, match="bap_amplitude_mV.*unboosted"):
+        cascade.load_params("hippocampal", bap_amplitude_mV=90.0, bap_boosting=False)
+    assert cascade.load_params("hippocampal", bap_amplitude_mV=80.0, bap_boosting=False).max_bap_mV() == 80.0
+    with pytest.raises(ParameterError, match="epsp_mV"):
+        cascade.load_params("cortical", epsp_mV=20.0)
+    for name in cascade.preset_names():
+        assert cascade.bap_report(cascade.load_params(name))["within_bound"]
+
+
+def test_bcm_crossover_interpolates_in_log_frequency():
+    assert protocols.crossover_hz([1, 10, 100], [-0.2, -0.1, 0.1]) == pytest.approx(np.sqrt(10 * 100))
+    assert protocols.crossover_hz([1, 10, 100], [-0.2, -0.1, -0.1]) is None
+    assert protocols.crossover_hz([1, 10, 100], [0.2, -0.1, 0.1]) is None
+    assert protocols.history_trace_hz(2.0, 1e9, 3600.0, 0.5) == pytest.approx(2.0)
+    assert protocols.history_trace_hz(2.0, 0.0, 3600.0, 0.5) == 0.5
+
+
+def test_uncorrelated_input_during_fed_depolarisation_depresses():
+    """Issue 23 item 1: 1 Hz uncorrelated presynaptic spikes (no bAPs) while the neuron is
+    depolarised by other input (12 mV volleys at 3 Hz through the feed) depress more than the same
+    spikes at rest, and the extra depression is the phosphatase's: C2 is higher after it."""
+    p = cascade.load_params("cortical")
+    rng = np.random.default_rng(0)
+    duration, per_neuron = 30.0, 40
+    times = rng.uniform(0.0, duration, rng.poisson(1.0 * duration * per_neuron))
+    rows = rng.integers(0, per_neuron, times.size)
+    order = np.argsort(times, kind="stable")
+    times, rows = times[order], rows[order]
+    volleys = np.cumsum(rng.gamma(4.0, 1.0 / 12.0, int(4 * duration)))
+    volleys = volleys[volleys < duration]
+    out = []
+    for amplitude in (0.0, 12.0):
+        r = _fed_population(p, 1, per_neuron, 1024)
+        if amplitude:
+            _feed(r, per_neuron, 0.0, volleys, np.zeros(volleys.size, np.int64), np.full(volleys.size, amplitude))
+        phos = np.empty(times.size)
+        kernel.pre_spikes_fed(r["s"], r["k"], r["applied"], per_neuron, r["bap_t"], r["bap_trace"], r["bap_count"],
+                              r["dep_t"], r["dep_v"], r["dep_count"], times, rows, phos)
+        c2_peak = r["s"][:, kernel.C2].mean()
+        kernel.catch_up_all_fed(r["s"], duration + 10.0, r["k"], r["applied"], per_neuron, r["bap_t"], r["bap_trace"],
+                                r["bap_count"], r["dep_t"], r["dep_v"], r["dep_count"], np.arange(per_neuron), True)
+        out.append((r["s"][:, kernel.P].mean() / p.p_initial - 1.0, c2_peak))
+    (rest, c2_rest), (fed, c2_fed) = out
+    assert fed < rest < 0
+    assert c2_fed > c2_rest

@@ -279,6 +279,10 @@ def _num(x, fmt) -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+def _per_s(x) -> str:
+    return "n/a (shorter than two windows)" if x is None else f"{x:.1e}/s"
+
+
 def _plural(n: int, word: str, many: str) -> str:
     return f"{n} {word if n == 1 else many}"
 
@@ -305,7 +309,7 @@ def summary_text(result: dict) -> str:
         b = result["bap"]
         lines.append(f"  parameter set: {result['param_set']['name']} ({result['param_set']['why']}); spine bAP "
                      f"{b['unboosted_mV']:g} mV unboosted, up to {b['max_mV']:.1f} mV (bound {b['bound_mV']:g} mV)")
-    lines += [f"  binocular phase {st['binocular_s']:g} s ({how}); drift {_num(st['drift_per_s'], '.2e')}/s, mean weight "
+    lines += [f"  binocular phase {st['binocular_s']:g} s ({how}); drift {_per_s(st['drift_per_s'])}, mean weight "
               f"{st['mean_weight']:.3f}, post {st['post_rate_hz']:.2f} Hz",
               f"  then {s['deprivation_s']:g} s from that state (sutured eye {s['sutured_rate_hz']:g} Hz); changes "
               "over the interval, and against the control (binocular; (a) and (b): binocular under their own rule)",
@@ -378,7 +382,7 @@ def plot(result: dict, path: Path) -> None:
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
     st = s["steady_state"]
     fig.suptitle(f"Ocular dominance from a steady state (grey: binocular phase, {st['binocular_s']:g} s, drift "
-                 f"{_num(st['drift_per_s'], '.1e')}/s; shaded: deprivation): K = {s['neurons']}, S = {s['synapses_per_eye']} "
+                 f"{_per_s(st['drift_per_s'])}; shaded: deprivation): K = {s['neurons']}, S = {s['synapses_per_eye']} "
                  f"per eye, seed {s['seed']}", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=120)

@@ -38,8 +38,9 @@ def run_grid(seeds, synapses, neurons, jobs: int) -> list[dict]:
     points = [(s, neurons, seed) for s in synapses for seed in seeds]
     if jobs <= 1:
         return [_point(p) for p in points]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(_point, points))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:       # the largest S first: no long tail
+        done = list(pool.map(_point, sorted(points, key=lambda p: -p[0])))
+    return sorted(done, key=lambda r: (r["synapses"], r["seed"]))
 
 
 def pct(v) -> str:

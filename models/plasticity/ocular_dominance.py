@@ -13,12 +13,18 @@ blocks and any executor reproduce the same weights:
                    neuron after an eye-specific latency (0 and 0.5 ms: never a multiple of the
                    pre -> soma -> bAP loop, so no spike and bAP share a timestamp)
     background     independent Poisson spikes on every synapse, open or deprived
-    deprivation    the deprived eye gets background only (lid suture: no patterned vision)
+    deprivation    the deprived eye's input over the deprivation interval (``condition``): lid
+                   suture (no volleys, residual spikes at sutured_rate_hz), TTX (nothing) or the
+                   binocular control (unchanged); the open eye's inputs are the same under each
 
 Work is organised in blocks of neurons (EyeBlock: one eye's synapses onto a block of neurons;
 NeuronBlock: the block's somata), advanced one tick at a time. A tick is as long as the shortest
 of the synaptic and bAP delays, so everything a block receives for a tick is known when the tick
 starts: the actors in actors/plasticity/ocular_dominance.py exchange one batched message per block pair and tick.
+Besides its bAPs, each neuron's synaptic input reaches its spines as the dendritic depolarisation
+D_n (cascade_kernel's depolarisation feed). A run can start from another run's final state
+(EyeBlock.resume, NeuronBlock.resume at config.start_s): the controls of
+orchestration/plasticity/od_controls.py all start from the same steady binocular state.
 
 Model variants (presets/ocular_dominance.toml): ``seed`` is the seed paper's setting as first
 reconstructed here (a fixed EPSP per synapse, no metaplasticity); ``network`` scales the EPSP as

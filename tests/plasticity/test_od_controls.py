@@ -61,3 +61,28 @@ def test_criteria_follow_the_definitions():
     c = oc.criteria(controls, sweep[:1])
     assert math.isinf(c["specificity_ratio"]["uniform_bap"]) and not c["specificity_needed"]
     assert c["higher_suture_rate_deepens"] is None
+
+
+def test_docs_od_tables_are_those_of_the_stored_results():
+    """docs/plasticity-cascade.md's generated OD blocks are what benchmarks/od_controls_grid.py and
+    benchmarks/od_calibration.py render from their stored results (docs/figures/od_*.json): rerun
+    them with --docs (or `make docs-figures PARTS=od-controls`) after changing either."""
+    import json
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "benchmarks"))
+    import docs_figures
+    import od_calibration
+    import od_controls_grid as grid
+    doc = root / "docs" / "plasticity-cascade.md"
+    points = json.loads((root / "docs" / "figures" / "od_controls.json").read_text())
+    assert docs_figures.read_block(doc, "od-controls-grid") == grid.markdown(grid.GRID_HEAD, grid.grid_rows(points))
+    assert docs_figures.read_block(doc, "od-controls-specificity") == grid.markdown(grid.SPEC_HEAD,
+                                                                                   grid.specificity_rows(points))
+    assert grid.markdown(["criterion"], []).splitlines()[0] in docs_figures.read_block(doc, "od-controls-summary")
+    assert {(p["synapses"], p["seed"]) for p in points} == {(s, seed) for s in (50, 200, 1000) for seed in range(5)}
+    cal = json.loads((root / "docs" / "figures" / "od_calibration.json").read_text())
+    rows, best = od_calibration.table(cal)
+    assert od_calibration.markdown(od_calibration.HEAD, rows) in docs_figures.read_block(doc, "od-calibration")
+    assert best == od.load_variant("network").neuron.eye_epsp_mV          # the preset holds the choice

@@ -38,8 +38,13 @@ t_k <= t. How a network feeds it (models/plasticity/ocular_dominance.py):
      add_depolarisation(..., t_now, times, neurons, jumps) before the tick's presynaptic spikes,
      where t_now <= every time passed and >= every time passed before (the tick start);
   3. call pre_spikes_fed / catch_up_all_fed (instead of pre_spikes / catch_up_all) with
-     (dep_t, dep_v, dep_count): every step of a synapse with bound glutamate reads D_n at its
-     mid-point. Without a feed (count 0), D_n = 0: the old functions do exactly that.
+     (dep_t, dep_v, dep_count) everywhere synapses move (the tick's spikes, the bAP-ring sync,
+     samples): every step of a synapse with bound glutamate reads D_n at its mid-point. Without
+     a feed (count 0), D_n = 0: the old functions do exactly that;
+  4. snapshot the four arrays with the block's state (they are part of it).
+With the OD actors' timing (inputs of tick [T, T+1) reach the soma block at T+1 ps, its bAPs leave
+with the bAP delay), the jumps can travel with the bAPs in one message per tick with input: they
+arrive at the spine tick [T + bap_delay, ...) at its start, t_now.
 """
 from __future__ import annotations
 

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.core.presets import read_toml
-from lolpim.models.plasticity import graupner_brunel as gb
 from lolpim.models.plasticity import cascade_kernel as kernel
+from lolpim.models.plasticity import graupner_brunel as gb
 from lolpim.models.plasticity.cascade import BAP, NO_EVENT, PRE, CascadeParams, CascadePopulation
+from lolpim.models.plasticity.ocular_dominance import load_variant
 
 SETTLE_S = 10.0   # wait after the protocol so that catalysts decay and the weight is final
 
@@ -125,7 +126,6 @@ def bcm_curve(params: CascadeParams, exp: dict, rate_hz: float, history_s: float
     at ``rate_hz``, the trace starting at the metaplastic target rate; the metaplastic term is the
     ocular-dominance network's (target rate, maximum gain) with the protocol's memory meta_tau_s.
     Returns the rows, the crossover and the history's trace and NMDA gain."""
-    from lolpim.models.plasticity.ocular_dominance import load_variant
     meta = load_variant("network").meta
     tau = exp["meta_tau_s"]
     trace = history_trace_hz(rate_hz, history_s, tau, meta.target_hz)

@@ -24,6 +24,7 @@ import numpy as np
 from lolpim.core.errors import UserError
 from lolpim.models.plasticity import cascade, graupner_brunel
 from lolpim.models.plasticity import protocols as pr
+from lolpim.models.plasticity.ocular_dominance import load_variant
 from lolpim.orchestration.plasticity import ocular_dominance
 
 MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
@@ -99,7 +100,6 @@ def run_protocol(args) -> dict:
 
 def run_bcm(params, exp: dict, rate_hz, history_s) -> dict:
     """The requested history's curve, plus a low- and a high-activity history for comparison."""
-    from lolpim.models.plasticity.ocular_dominance import load_variant
     rate_hz = load_variant("network").meta.target_hz if rate_hz is None else rate_hz
     history_s = exp["history_s"] if history_s is None else history_s
     main = pr.bcm_curve(params, exp, rate_hz, history_s)

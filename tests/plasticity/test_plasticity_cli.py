@@ -278,3 +278,19 @@ def test_bcm_files_and_text(tmp_path, capsys):
 def test_bcm_bad_flags_exit_2(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["plasticity", "pairing", "--pairs", "3"], "hippocampal"),
+    (["plasticity", "stdp", "--pairs", "3"], "hippocampal"),
+    (["plasticity", "frequency", "--frequency", "50"], "cortical"),
+    (["plasticity", "stdp", "--pairs", "3", "--params", "cortical"], "cortical"),
+])
+def test_cascade_protocols_state_their_set_and_bap_bound(argv, name, capsys):
+    """Issue 23 item 2: each cascade protocol's JSON names its parameter set and why, and its
+    largest spine bAP against the cited bound."""
+    assert main([*argv, "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["param_set"]["name"] == name and r["param_set"]["why"]
+    assert ("--params" in argv) == r["param_set"]["why"].startswith("chosen with --params")
+    assert r["bap"]["within_bound"] and r["bap"]["max_mV"] <= r["bap"]["bound_mV"] == 87.0

@@ -47,6 +47,10 @@ def pct(v) -> str:
     return "-" if v is None else f"{100 * v:+.1f}%"
 
 
+def mv(v) -> str:
+    return "no bAP" if v is None else f"{v:.1f}"
+
+
 def yes(v) -> str:
     return "-" if v is None else ("yes" if v else "**no**")
 
@@ -78,7 +82,7 @@ def specificity_rows(points) -> list[list[str]]:
         a, b = c["no_boost_rate_matched"], c["uniform_bap"]
         ratio = {k: float("inf") if v is None else v for k, v in p["summary"]["criteria"]["specificity_ratio"].items()}
         rows.append([str(p["synapses"]), str(p["seed"]), pct(c["lid_suture"]["shift_vs_control"]),
-                     f"{c['lid_suture']['bap_mean_mV']:.1f} / {c['lid_suture']['bap_max_mV']:.1f}",
+                     f"{mv(c['lid_suture']['bap_mean_mV'])} / {mv(c['lid_suture']['bap_max_mV'])}",
                      pct(a["shift_vs_control"]),
                      f"x{a['rate_search']['epsp_scale']:.2f}, {a['post_rate_hz']:.2f} / {a['rate_search']['target_hz']:.2f}",
                      pct(b["shift_vs_control"]), f"{b['bap_amplitude_mV']:.1f}",

@@ -25,6 +25,7 @@ control is a restore of the snapshot (the actors' ``resume``) plus its own input
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -73,7 +74,6 @@ class Runner:
     def run(self, cfg: od.OcularDominanceConfig, label: str, resume=None, keep_state=False, params=None,
             epsp_scale: float = 1.0):
         """(summary of the run, its final states or None)."""
-        import time
         if self.on_run is not None:
             self.on_run(label, cfg.start_s, cfg.duration_s())
         system = ocular_dominance_system(params or self.params, cfg, self.variant, self.seed, self.blocks,

@@ -495,7 +495,7 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
                            note="shift vs control, boosted / without specificity: " + ", ".join(
                                f"{c(r, 'lid_suture')['shift_vs_control']:+.1%}/{c(r, name)['shift_vs_control']:+.1%}"
                                for r in runs) + "; a seed whose boosted shift is not positive counts as inf"))
-    consistency = ("settled", "rate matched")          # the protocol against itself, not a published figure
+    consistency = ("binocular phase settled", "control's rate matched")   # the protocol against itself
     return [replace(r, kind=CONS if any(w in r.name for w in consistency) else kind) for r in rows]
 
 

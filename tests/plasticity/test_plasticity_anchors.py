@@ -185,8 +185,8 @@ def test_cascade_ocular_dominance_rows_on_a_reduced_grid():
     assert len(rows) == 9 and all(r.name.startswith("cascade OD, S = 50/eye, K = 8") for r in rows)
     kinds = [r.kind for r in rows]
     assert kinds.count("consistency") == 2 and kinds.count("calibration") == 7     # S = 50, seed 0: issue 12's rows
-    settled = next(r for r in rows if "settled" in r.name)
-    matched = next(r for r in rows if "rate matched" in r.name)
+    settled = next(r for r in rows if "binocular phase settled" in r.name)
+    matched = next(r for r in rows if "control's rate matched" in r.name)
     assert settled.passed, settled
     assert matched.passed, matched
 

@@ -14,9 +14,10 @@ Parts (all by default; `--parts traces,scaling` for some):
             2 cores)
   long-context  benchmarks/long_context_study.py --docs -> the two generated blocks of
             docs/long-context.md and docs/figures/long_context.csv (~40 s)
-  od-controls  benchmarks/od_controls_grid.py --docs -> the three od-controls blocks of
-            docs/plasticity-cascade.md (issue 23's ocular-dominance grid: 15 experiments, tens of
-            minutes; docs/figures/od_controls.json, reused by --tables-only)
+  od-controls  benchmarks/od_calibration.py and od_controls_grid.py --docs -> the od-calibration
+            and the three od-controls blocks of docs/plasticity-cascade.md (issue 23's
+            ocular-dominance calibration rows and grid: 25 experiments, ~30 min on 2 cores;
+            docs/figures/od_calibration.json and od_controls.json, reused by --tables-only)
 
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
@@ -238,9 +239,10 @@ def main(argv=None) -> None:
                 print("  long-context: no stored results to reuse; run without --tables-only", flush=True)
             else:
                 subprocess.run([sys.executable, "benchmarks/long_context_study.py", "--docs"], cwd=ROOT, check=True)
-        elif part == "od-controls":
-            subprocess.run([sys.executable, "benchmarks/od_controls_grid.py", "--docs"]
-                           + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
+        elif part == "od-controls":     # the calibration rows, then the validation grid
+            for script in ("benchmarks/od_calibration.py", "benchmarks/od_controls_grid.py"):
+                subprocess.run([sys.executable, script, "--docs", "--jobs", "2"]
+                               + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         else:
             do_sweep(part, args.tables_only, args.serial)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -155,11 +155,14 @@ def against(run: dict, control: dict, start_s: float, end_s: float) -> dict:
     out = {"deprived_vs_control": run["deprived_change"] - control["deprived_change"],
            "open_vs_control": run["open_change"] - control["open_change"]}
     out["shift_vs_control"] = out["open_vs_control"] - out["deprived_vs_control"]
-    t = np.asarray(run["series"]["time_s"])
-    inside = (t >= start_s - 1e-9) & (t <= end_s + 1e-9)
+    # both sample the interval on the same grid from start_s; the lid-suture run may go on (recovery)
+    inside = lambda r: (np.asarray(r["series"]["time_s"]) >= start_s - 1e-9) & \
+        (np.asarray(r["series"]["time_s"]) <= end_s + 1e-9)
+    mine, theirs = inside(run), inside(control)
+    t = np.asarray(run["series"]["time_s"])[mine]
     for eye, key in (("left", "deprived"), ("right", "open")):
-        d = (np.asarray(run["series"][f"w_{eye}"]) - np.asarray(control["series"][f"w_{eye}"]))[inside]
-        out[f"{key}_half_time_s"] = _half_time(t[inside], d, start_s)
+        d = np.asarray(run["series"][f"w_{eye}"])[mine] - np.asarray(control["series"][f"w_{eye}"])[theirs]
+        out[f"{key}_half_time_s"] = _half_time(t, d, start_s)
     return out
 
 

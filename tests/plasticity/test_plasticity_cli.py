@@ -110,6 +110,16 @@ def test_ocular_dominance_json_summary(od_inline):
     assert [p["name"] for p in r["runs"]["lid_suture"]["phases"]] == ["deprivation"]
 
 
+def test_ocular_dominance_with_recovery(capsys):
+    """--recovery-s: the lid-suture run goes on with both eyes open; the comparisons stay over the
+    deprivation interval."""
+    r = _od_json(capsys, "--recovery-s", "1")
+    assert [p["name"] for p in r["runs"]["lid_suture"]["phases"]] == ["deprivation", "recovery"]
+    assert [p["name"] for p in r["runs"]["binocular"]["phases"]] == ["deprivation"]
+    assert r["rows"][-1][0] == pytest.approx(4.0) and r["summary"]["controls"]["lid_suture"]["deprived_half_time_s"] \
+        in (None, 1.0, 2.0)
+
+
 def test_ocular_dominance_blocks_do_not_change_the_results(od_inline, capsys):
     two = _od_json(capsys, "--blocks", "2")
     assert two["summary"]["blocks"] == 2

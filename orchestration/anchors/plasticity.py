@@ -495,7 +495,12 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
                            note="shift vs control, boosted / without specificity: " + ", ".join(
                                f"{c(r, 'lid_suture')['shift_vs_control']:+.1%}/{c(r, name)['shift_vs_control']:+.1%}"
                                for r in runs) + "; a seed whose boosted shift is not positive counts as inf"))
-    consistency = ("binocular phase settled", "control's rate matched")   # the protocol against itself
+    peaks = [c(r, name)["bap_max_mV"] for r in runs for name in r["controls"] if c(r, name)["bap_max_mV"] is not None]
+    bound = cascade.bounds()["bap"]["max_amplitude_mV"]
+    rows.append(within(head + "largest spine bAP measured in any of the runs, at most the cited bound", SRC_BOUND,
+                       -inf, bound, max(peaks, default=0.0), " mV",
+                       note="measured at the spines (bap_at_spines), every condition and control"))
+    consistency = ("binocular phase settled", "control's rate matched", "largest spine bAP")   # the protocol against itself
     return [replace(r, kind=CONS if any(w in r.name for w in consistency) else kind) for r in rows]
 
 

@@ -182,13 +182,36 @@ def test_cascade_ocular_dominance_rows_on_a_reduced_grid():
     the full grid (seeds 0-4 x S in {50, 200, 1000}); docs/plasticity-cascade.md section 3 has
     the results."""
     rows = anchors.ocular_dominance_rows(50, seeds=(0,), deprivation_s=10.0)
-    assert len(rows) == 9 and all(r.name.startswith("cascade OD, S = 50/eye, K = 8") for r in rows)
+    assert len(rows) == 10 and all(r.name.startswith("cascade OD, S = 50/eye, K = 8") for r in rows)
     kinds = [r.kind for r in rows]
-    assert kinds.count("consistency") == 2 and kinds.count("calibration") == 7     # S = 50, seed 0: issue 12's rows
+    assert kinds.count("consistency") == 3 and kinds.count("calibration") == 7     # S = 50, seed 0: issue 12's rows
     settled = next(r for r in rows if "binocular phase settled" in r.name)
     matched = next(r for r in rows if "control's rate matched" in r.name)
+    bap = next(r for r in rows if "largest spine bAP" in r.name)
     assert settled.passed, settled
     assert matched.passed, matched
+    assert bap.passed and bap.simulated > 0, bap          # bAPs reached the spines, none above the bound
+
+
+@pytest.mark.slow
+def test_cascade_ocular_dominance_at_s_1000_short():
+    """The large-S end at a fraction of the grid's cost (K = 8, S = 1000, a fixed 10 s binocular
+    phase, 5 s of deprivation): the experiment runs from its state, the no-boost control's rate is
+    searched and reported, and no spine bAP of any run exceeds the cited bound."""
+    from lolpim.actors.kernel.inline import InlineExecutor
+    from lolpim.models.plasticity import cascade
+    from lolpim.models.plasticity import ocular_dominance as od
+    from lolpim.orchestration.plasticity import od_controls
+    params = cascade.load_params(anchors.OD_PARAMS)
+    cfg = od.OcularDominanceConfig(neurons=8, synapses_per_eye=1000, deprivation_s=5.0,
+                                   contrast_spread=od.load_variant("network").contrast_spread)
+    out = od_controls.experiment(od_controls.Runner(InlineExecutor(), params, "network", 0), cfg, fixed_binocular_s=10.0)
+    s = out["summary"]
+    assert s["steady_state"]["binocular_s"] == 10.0 and s["controls"]["binocular"]["post_rate_hz"] > 0.5
+    peaks = [c["bap_max_mV"] for c in s["controls"].values() if c["bap_max_mV"] is not None]
+    assert peaks and max(peaks) <= cascade.bounds()["bap"]["max_amplitude_mV"]
+    rs = s["controls"]["no_boost_rate_matched"]["rate_search"]
+    assert rs["runs"] >= 1 and rs["rate_hz"] == s["controls"]["no_boost_rate_matched"]["post_rate_hz"]
 
 
 def test_ocular_dominance_rows_are_made_only_when_asked_for():

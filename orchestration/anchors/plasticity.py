@@ -429,6 +429,32 @@ def _pcts(values) -> str:
     return ", ".join("n/a" if v is None else f"{v:+.1%}" for v in values)
 
 
+# The grid's documented misses (docs/plasticity-cascade.md section 3): per (criterion, S), the seeds
+# that fail it over the default grid. A row is excused only while exactly these seeds fail, on the
+# default grid (seeds 0-4, K = 8, 15 s, default steady state); any other failure is a plain FAIL.
+DOC_OD_MISSES = {
+    ("settled", 50): {1, 4}, ("settled", 200): {1}, ("settled", 1000): {2, 3},
+    ("deprived_below_control", 50): {2}, ("deprived_below_control", 200): {2},
+    ("open_above_control", 50): {1}, ("open_above_control", 200): {1, 3, 4},
+    ("open_above_control", 1000): {0, 1, 2, 3, 4},
+    ("deprived_first", 50): {1, 2, 4}, ("deprived_first", 200): {1, 2, 3}, ("deprived_first", 1000): {1, 4},
+    ("no_boost_rate_matched", 200): {4}, ("no_boost_rate_matched", 1000): {0, 2, 3, 4},
+    ("uniform_bap", 200): {4}, ("uniform_bap", 1000): {0, 2, 3, 4},
+}
+OD_MISS_WHY = {
+    "settled": "these seeds still drift at 0.8-2.3e-3 per s at the 300 s cap (a slow oscillation of the weights "
+               "and the rate trace at K = 8); deprivation starts there and the binocular control removes the drift",
+    "deprived_below_control": "seed 2's binocular control falls by 3.1-3.4% over the interval, more than lid "
+                              "suture depresses the deprived eye",
+    "open_above_control": "under lid suture the neuron nearly stops firing (0.00-0.15 Hz): without bAPs the open "
+                          "eye's volleys find no pairing to potentiate; Frenkel & Bear's open-eye rise takes days "
+                          "(a slower threshold change than the 5 s rate trace)",
+    "deprived_first": "the changes are a few percent, sampled each second: the half-times of the differences are "
+                      "noisy and the open eye's change (often a fall) reaches half as early",
+    "no_boost_rate_matched": "in these seeds the neuron is silent under lid suture (no bAP reaches any spine), so "
+                             "there is no boosted shift for specificity to explain (ratio inf)",
+}
+OD_MISS_WHY["uniform_bap"] = OD_MISS_WHY["no_boost_rate_matched"]
 OD_ISSUE12_SIZES, OD_ISSUE12_SEEDS = (50, 200), range(5)    # where the variant's other values were chosen
 
 
@@ -501,7 +527,29 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
                        -inf, bound, max(peaks, default=0.0), " mV",
                        note="measured at the spines (bap_at_spines), every condition and control"))
     consistency = ("binocular phase settled", "control's rate matched", "largest spine bAP")   # the protocol against itself
-    return [replace(r, kind=CONS if any(w in r.name for w in consistency) else kind) for r in rows]
+    rows = [replace(r, kind=CONS if any(w in r.name for w in consistency) else kind) for r in rows]
+    # documented misses: exactly the seeds docs/plasticity-cascade.md names fail, on the default grid
+    default = (tuple(seeds) == OD_SEEDS and neurons == OD_NEURONS and deprivation_s == OD_DEPRIVATION_S
+               and steady == od.SteadyState())
+    failing = {"settled": {sd for sd, r in zip(seeds, runs) if not r["steady_state"]["settled"]}}
+    for key in ("deprived_below_control", "open_above_control", "deprived_first"):
+        failing[key] = {sd for sd, r in zip(seeds, runs) if not r["criteria"][key]}
+    for key in ("no_boost_rate_matched", "uniform_bap"):
+        failing[key] = {sd for sd, r in zip(seeds, runs)
+                        if not r["criteria"]["specificity_ratio"][key] <= SPECIFICITY_RATIO_MAX}
+    row_key = {"binocular phase settled": "settled", "deprived eye below": "deprived_below_control",
+               "open eye above": "open_above_control", "reaches half before": "deprived_first",
+               "(a) no boost, rate matched": "no_boost_rate_matched", "(b) uniform bAP": "uniform_bap"}
+    out = []
+    for r in rows:
+        key = next((k for phrase, k in row_key.items() if phrase in r.name), None)
+        if key is None or r.passed:
+            out.append(r)
+            continue
+        documented = default and failing[key] == DOC_OD_MISSES.get((key, synapses))
+        out.append(known_miss(r, documented, f"seeds {', '.join(map(str, sorted(failing[key])))}: "
+                                             + OD_MISS_WHY[key]))
+    return out
 
 
 def ocular_dominance_checks(seeds=OD_SEEDS, synapses=OD_SYNAPSES, neurons=OD_NEURONS, deprivation_s=OD_DEPRIVATION_S,

@@ -62,7 +62,8 @@ def grid_rows(points) -> list[list[str]]:
         c, st = s["controls"], s["steady_state"]
         sweep = {x["sutured_rate_hz"]: x for x in s["sutured_rate_sweep"]}
         lo, hi = min(sweep), max(sweep)
-        rows.append([str(p["synapses"]), str(p["seed"]), f"{st['binocular_s']:g}", "-" if st["drift_per_s"] is None else f"{st['drift_per_s']:.1e}",
+        drift = "-" if st["drift_per_s"] is None else f"{st['drift_per_s']:.1e}"
+        rows.append([str(p["synapses"]), str(p["seed"]), f"{st['binocular_s']:g}", drift,
                      pct(c["lid_suture"]["deprived_vs_control"]), pct(c["ttx"]["deprived_vs_control"]),
                      pct(sweep[hi]["deprived_vs_control"]), pct(c["lid_suture"]["open_vs_control"]),
                      f"{c['lid_suture']['deprived_half_time_s']} / {c['lid_suture']['open_half_time_s']}",
@@ -84,13 +85,15 @@ def specificity_rows(points) -> list[list[str]]:
         rows.append([str(p["synapses"]), str(p["seed"]), pct(c["lid_suture"]["shift_vs_control"]),
                      f"{mv(c['lid_suture']['bap_mean_mV'])} / {mv(c['lid_suture']['bap_max_mV'])}",
                      pct(a["shift_vs_control"]),
-                     f"x{a['rate_search']['epsp_scale']:.2f}, {a['post_rate_hz']:.2f} / {a['rate_search']['target_hz']:.2f}",
+                     f"x{a['rate_search']['epsp_scale']:.2f}, {a['post_rate_hz']:.2f} / "
+                     f"{a['rate_search']['target_hz']:.2f}",
                      pct(b["shift_vs_control"]), f"{b['bap_amplitude_mV']:.1f}",
                      f"{ratio['no_boost_rate_matched']:+.2f} / {ratio['uniform_bap']:+.2f}"])
     return rows
 
 
-SPEC_HEAD = ["S", "seed", "boosted: shift vs control", "boosted bAP mean / max (mV)", "(a) no boost: shift vs own control",
+SPEC_HEAD = ["S", "seed", "boosted: shift vs control", "boosted bAP mean / max (mV)",
+             "(a) no boost: shift vs own control",
              "(a) EPSP scale, rate / target (Hz)", "(b) uniform bAP: shift vs own control", "(b) bAP (mV)",
              "ratio (a) / (b)"]
 CRITERIA = (("deprived_below_control", "deprived eye below the binocular control (lid suture)"),

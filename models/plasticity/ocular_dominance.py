@@ -309,7 +309,8 @@ def _bap_amplitudes(t_pre, per_neuron, bap_t, bap_count, t0, t1, spike_t, spike_
     """Bookkeeping only (the kernel applies the bAPs): the local amplitude each spine gets from the
     bAPs arriving in [t0, t1), A_bap (1 + gain exp(-(t_bap - t_pre)/tau_boost)) with t_pre the
     synapse's last presynaptic spike before the bAP (cascade_kernel.apply_bap), added to ``out``
-    (per neuron: count, sum, max; row j of ``out`` is local neuron j). ``t_pre``: the synapses' last spike before t0; spike_t/spike_syn: this
+    (per neuron: count, sum, max; row j of ``out`` is local neuron j). ``t_pre``: the synapses'
+    last spike before t0; spike_t/spike_syn: this
     tick's presynaptic spikes, sorted in time."""
     cap = bap_t.shape[1]
     local = np.empty(per_neuron)

@@ -127,8 +127,9 @@ def check_args(args) -> dict:
         processes = min(processes, blocks)   # a process with no whole block would only split one
     copies = STATE_COPIES + (RAY_COPIES if executor == "ray" and not args.address else 1)
     need = state_bytes(k, s) * copies
-    ray_copies = (f", x{copies}: the kept steady state, a run's final state, Ray checkpoints"
-                  if executor == "ray" and not args.address else f", x{copies}: the kept steady state, a run's final state")
+    ray_copies = f", x{copies}: the kept steady state, a run's final state"
+    if executor == "ray" and not args.address:
+        ray_copies += ", Ray checkpoints"
     check_fits(need, f"--neurons {k} x --synapses {s}",
                f"synapse state: {od.BYTES_PER_SYNAPSE} B x 2 eyes x {k} x {s} synapses{ray_copies}",
                "use fewer neurons or synapses")
@@ -321,7 +322,8 @@ def summary_text(result: dict) -> str:
                      f"{_pct(c['shift']):>9}  {_pct(c['deprived_vs_control']):>9} {_pct(c['open_vs_control']):>9} "
                      f"{_pct(c['shift_vs_control']):>10} {c['post_rate_hz']:7.2f} {_num(c['bap_mean_mV'], '7.1f')}")
     rs = s["controls"]["no_boost_rate_matched"]["rate_search"]
-    lines.append(f"  (a): EPSP x {rs['epsp_scale']:.3f}, rate {rs['rate_hz']:.3f} Hz for a target of {rs['target_hz']:.3f} Hz "
+    lines.append(f"  (a): EPSP x {rs['epsp_scale']:.3f}, rate {rs['rate_hz']:.3f} Hz for a target of "
+                 f"{rs['target_hz']:.3f} Hz "
                  f"({'matched' if rs['matched'] else 'NOT matched'}, {rs['runs']} runs); (b): every bAP "
                  f"{s['controls']['uniform_bap']['bap_amplitude_mV']:.1f} mV")
     crit = s["criteria"]
@@ -416,7 +418,8 @@ def add_flags(p) -> None:
                         "the results do not depend on it)")
     p.add_argument("--binocular-s", type=float, default=None,
                    help="ocular dominance: a fixed binocular phase in s (default: until the mean weight's drift is "
-                        f"below {STEADY.drift_per_s:g}/s over {STEADY.window_s:g} s, checked every {STEADY.check_s:g} s, "
+                        f"below {STEADY.drift_per_s:g}/s over {STEADY.window_s:g} s, checked every "
+                        f"{STEADY.check_s:g} s, "
                         f"at most {STEADY.max_s:g} s)")
     p.add_argument("--sutured-rate-hz", type=float, default=None,
                    help="ocular dominance: lid suture's uncorrelated residual rate in the deprived eye, Hz "

@@ -23,6 +23,10 @@ Parts (all by default; `--parts traces,scaling` for some):
   gpu-pim   benchmarks/gpu_pim_capacity.py -> docs/figures/gpu_pim_capacity.csv and .png (GPU+PIM
             throughput against HBM-PIM stacks, both attention placements, the GPUs alone) -> the
             gpu-pim-capacity-table block of docs/hardware-gpu.md (~40 s)
+  od-controls  benchmarks/od_calibration.py and od_controls_grid.py --docs -> the od-calibration
+            and the three od-controls blocks of docs/plasticity-cascade.md (issue 23's
+            ocular-dominance calibration rows and grid: 25 experiments, ~30 min on 2 cores;
+            docs/figures/od_calibration.json and od_controls.json, reused by --tables-only)
 
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -220,7 +225,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
     "traces": ("deploy/sweep-traces.toml", "docs/figures/traces", "docs/scaling.md", "traces-table",
                TRACES_HEAD, traces_rows),
 }
-PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "anchors")
+PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "od-controls", "anchors")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -330,11 +335,17 @@ def anchors_table(rows: list[dict]) -> str:
             + markdown(["area", "row", "kind", "expected", "simulated", "status", "source"], detail))
 
 
-def do_anchors(tables_only: bool) -> None:
+OD_GRID = "docs/figures/od_controls.json"
+
+
+def do_anchors(tables_only: bool, od_grid: bool = False) -> None:
     out = RESULTS / "validation"
     if not tables_only:
-        # validate exits 1 when a row fails: the table still shows it, so do not stop here
-        subprocess.run(LOLPIM + ["validate", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL)
+        # validate exits 1 when a row fails: the table still shows it, so do not stop here.
+        # --od-grid: the ocular-dominance grid's experiments from the grid benchmark's stored
+        # output (the same deterministic runs) instead of ~30 min of reruns
+        env = dict(os.environ, **({"LOLPIM_OD_GRID": str(ROOT / OD_GRID)} if od_grid else {}))
+        subprocess.run(LOLPIM + ["validate", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
     rows = json.loads((out / "validation.json").read_text())
     changed = write_block(ROOT / "docs/anchors.md", "anchors-table", anchors_table(rows))
     print(f"  docs/anchors.md [anchors-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
@@ -346,6 +357,8 @@ def main(argv=None) -> None:
     ap.add_argument("--tables-only", action="store_true",
                     help="rewrite the markdown blocks from existing results, without simulating")
     ap.add_argument("--serial", action="store_true", help="run the sweeps in one process, without Ray")
+    ap.add_argument("--od-grid", action="store_true",
+                    help=f"anchors: read the ocular-dominance grid from {OD_GRID} instead of rerunning it")
     args = ap.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     bad = [p for p in parts if p not in PARTS]
@@ -359,7 +372,7 @@ def main(argv=None) -> None:
         elif part == "presets":
             do_presets()
         elif part == "anchors":
-            do_anchors(args.tables_only)
+            do_anchors(args.tables_only, args.od_grid)
         elif part == "gpu-pim":
             do_gpu_pim(args.tables_only)
         elif part == "long-context":   # its own script: simulates in this process, ~40 s
@@ -367,6 +380,10 @@ def main(argv=None) -> None:
                 print("  long-context: no stored results to reuse; run without --tables-only", flush=True)
             else:
                 subprocess.run([sys.executable, "benchmarks/long_context_study.py", "--docs"], cwd=ROOT, check=True)
+        elif part == "od-controls":     # the calibration rows, then the validation grid
+            for script in ("benchmarks/od_calibration.py", "benchmarks/od_controls_grid.py"):
+                subprocess.run([sys.executable, script, "--docs", "--jobs", "2"]
+                               + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         else:
             do_sweep(part, args.tables_only, args.serial)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)

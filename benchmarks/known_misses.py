@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,8 @@ HEADER = """\
 
 
 def band_for(value: float, tolerance: float, error_kind: str, expected: float) -> tuple[float, float]:
+    if not math.isfinite(value):     # e.g. an unbounded ratio (nothing to divide by): it must stay so
+        return value, value
     width = RELATIVE_BAND * abs(value)
     # the row's tolerance in the row's unit (a relative tolerance is a fraction of the expected value)
     tol_unit = tolerance * abs(expected) if error_kind == "relative" else tolerance
@@ -43,6 +46,10 @@ def band_for(value: float, tolerance: float, error_kind: str, expected: float) -
     if width == 0 or not math.isfinite(width):
         width = 1e-9
     return value - width, value + width
+
+
+def _toml_float(x: float) -> str:
+    return ("inf" if x > 0 else "-inf") if math.isinf(x) else f"{x:.6g}"
 
 
 def _toml_str(text: str) -> str:
@@ -53,8 +60,8 @@ def write(entries: dict[str, tuple[float, tuple[float, float]]], path: Path) -> 
     lines = [HEADER]
     for name in sorted(entries):
         documented, (lo, hi) = entries[name]
-        lines += ["[[miss]]", f"name = {_toml_str(name)}", f"documented = {documented:.6g}",
-                  f"band = [{lo:.6g}, {hi:.6g}]", ""]
+        lines += ["[[miss]]", f"name = {_toml_str(name)}", f"documented = {_toml_float(documented)}",
+                  f"band = [{_toml_float(lo)}, {_toml_float(hi)}]", ""]
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text("\n".join(lines))
     tmp.replace(path)
@@ -64,9 +71,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--area", action="append", help="only these areas (repeatable)")
     ap.add_argument("--record", action="store_true", help="write entries for documented misses without one")
+    ap.add_argument("--od-grid", metavar="JSON", help="read the ocular-dominance grid's experiments from this file "
+                    "(docs/figures/od_controls.json, benchmarks/od_controls_grid.py) instead of rerunning them "
+                    "(~30 min); see orchestration/anchors/plasticity.py OD_GRID_ENV")
     ap.add_argument("--rerecord", nargs="*", default=[], metavar="NAME",
                     help="with --record: also re-record these rows (their current value becomes the documented one)")
     args = ap.parse_args(argv)
+    if args.od_grid:
+        os.environ["LOLPIM_OD_GRID"] = str(Path(args.od_grid).resolve())
     checks = all_checks(set(args.area) if args.area else None)
     recorded = {name: (m.documented, m.band) for name, m in documented_misses().items()}
     entries = dict(recorded)

@@ -28,6 +28,7 @@ from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.models.plasticity.cascade import CascadeParams
 
 from lolpim.actors.kernel.actor import Actor, decode_state, encode_state
+from lolpim.actors.kernel.codec import pack_payload, unpack_payload
 from lolpim.actors.kernel.events import ps_to_seconds, seconds_to_ps
 from lolpim.actors.kernel.messages import Empty, message
 from lolpim.actors.kernel.system import ActorSpec, SystemSpec, frozen_params
@@ -66,10 +67,14 @@ def timing_ps(variant: od.Variant) -> tuple[int, int, int]:
 
 @message
 class Baps:
-    """Spikes of a neuron block, as bAPs reaching an eye population's spines."""
-    t: bytes        # arrival times in s (float64)
+    """What a neuron block's somata send back to an eye population's spines in one tick: their
+    spikes, as bAPs, and their synaptic input, which depolarises the dendrite (the spines' D_n)."""
+    t: bytes        # bAP arrival times in s (float64)
     n: bytes        # global neuron ids (int64)
     r: bytes        # the neuron's activity trace at the spike (float64)
+    jt: bytes = b""     # input jumps: arrival times at the spines in s (float64), sorted
+    jn: bytes = b""     # their global neuron ids (int64)
+    jv: bytes = b""     # their size at the soma in mV (float64)
 
 
 @message
@@ -81,7 +86,8 @@ class Epsp:
     w: bytes        # drive in mV (float64)
 
 
-def _columns(actor: Actor, event, payload, names: tuple[str, ...], first: int, count: int) -> list[np.ndarray]:
+def _columns(actor: Actor, event, payload, names: tuple[str, ...], first: int, count: int,
+             times_name: str = "t") -> list[np.ndarray]:
     """The payload's spike columns (times, neuron ids, values) as arrays; a column that is not
     whole 8-byte values, of another length than the times, non-finite, or a neuron outside
     [first, first + count) is refused (MessageError)."""
@@ -90,15 +96,18 @@ def _columns(actor: Actor, event, payload, names: tuple[str, ...], first: int, c
         raw = getattr(payload, name)
         if len(raw) % 8:
             actor.reject(event, name, f"is {len(raw)} bytes, not whole 8-byte values")
-        column = np.frombuffer(raw, dtype=np.int64 if name == "n" else np.float64)
-        if column.size != len(payload.t) // 8:
-            actor.reject(event, name, f"holds {column.size} values for {len(payload.t) // 8} spike times")
-        if name != "n" and not np.isfinite(column).all():
+        ids_column = name.endswith("n")
+        column = np.frombuffer(raw, dtype=np.int64 if ids_column else np.float64)
+        n_times = len(getattr(payload, times_name)) // 8
+        if column.size != n_times:
+            actor.reject(event, name, f"holds {column.size} values for {n_times} times")
+        if not ids_column and not np.isfinite(column).all():
             actor.reject(event, name, "holds NaN or inf")
         columns.append(column)
-    ids = columns[names.index("n")]
+    name = next(n for n in names if n.endswith("n"))
+    ids = columns[names.index(name)]
     if ids.size and (ids.min() < first or ids.max() >= first + count):
-        actor.reject(event, "n", f"names a neuron outside this block's {first}..{first + count - 1}")
+        actor.reject(event, name, f"names a neuron outside this block's {first}..{first + count - 1}")
     return columns
 
 
@@ -133,6 +142,9 @@ class EyePopulation(_ModelStateActor):
         first_neuron: int       # global id of the block's first neuron
         neurons: int            # neurons in the block
         eye: int                # 0 left, 1 right
+        epsp_scale: float = 1.0     # somatic drive x this (the rate-matched no-boost control)
+        resume: bytes = b""         # a packed EyeBlock snapshot to start from, at config.start_s
+        keep_state: bool = False    # return the final snapshot (another run resumes from it)
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -146,7 +158,9 @@ class EyePopulation(_ModelStateActor):
         super().__init__(name, seed)
         self.variant, self.cfg = params.variant, params.config
         self.block = od.EyeBlock(params.cascade, self.cfg, self.variant, seed, params.first_neuron, params.neurons,
-                                 params.eye)
+                                 params.eye, params.epsp_scale)
+        self.resume_from, self.keep_state = params.resume, params.keep_state
+        self.start_ps = seconds_to_ps(self.cfg.start_s)
         self.tick_ps, self.syn_ps, _ = timing_ps(self.variant)
         self.lookahead_ps = self.lookahead_for(params)
         self.sample_ps = seconds_to_ps(self.cfg.sample_interval_s)
@@ -161,13 +175,23 @@ class EyePopulation(_ModelStateActor):
 
     def start(self):
         self.block.allocate()
-        self.next_tick_ps = self.now_ps + TICK_OFFSET_PS
-        return [self.send(self.name, "tick", Empty(), TICK_OFFSET_PS)]
+        if self.resume_from:
+            # the state was synchronised at start_s (the end sample of the run it comes from)
+            self.block.resume(unpack_payload(self.resume_from))
+            self.sample_t.append(ps_to_seconds(self.start_ps))
+            self.sample_w.append(self.block.mean_weights())
+        self.next_tick_ps = self.now_ps + self.start_ps + TICK_OFFSET_PS
+        return [self.send(self.name, "tick", Empty(), self.start_ps + TICK_OFFSET_PS)]
 
     def handle(self, event, payload):
         if event.kind == "baps":
             times, neurons, traces = _columns(self, event, payload, ("t", "n", "r"), self.block.first,
                                               self.block.count)
+            j_times, j_neurons, jumps = _columns(self, event, payload, ("jt", "jn", "jv"), self.block.first,
+                                                 self.block.count, times_name="jt")
+            if j_times.size and (j_times.min() < ps_to_seconds(self.now_ps) or np.any(np.diff(j_times) < 0)):
+                self.reject(event, "jt", "holds input times before this tick or out of order")
+            self.block.add_inputs(ps_to_seconds(self.now_ps), j_times, j_neurons, jumps)
             self.block.add_baps(times, neurons, traces)
             return []
         if self.now_ps != self.next_tick_ps:
@@ -176,7 +200,7 @@ class EyePopulation(_ModelStateActor):
                                        f"a tick at {self.now_ps} ps, after this population's last")
         start_ps = self.now_ps - TICK_OFFSET_PS
         t0 = ps_to_seconds(start_ps)
-        next_sample = len(self.sample_t) * self.sample_ps
+        next_sample = self.start_ps + len(self.sample_t) * self.sample_ps
         if start_ps >= min(next_sample, self.end_ps):
             self.block.sync_all(t0)
             self.sample_t.append(t0)
@@ -196,9 +220,12 @@ class EyePopulation(_ModelStateActor):
         return out
 
     def result(self):
-        return {"first": self.block.first, "eye": self.block.eye, "sample_t": self.sample_t,
-                "mean_w": _f64(np.array(self.sample_w)), "final_w": _f64(self.block.weights()),
-                "steps": self.block.steps, "events": self.block.events}
+        out = {"first": self.block.first, "eye": self.block.eye, "sample_t": self.sample_t,
+               "mean_w": _f64(np.array(self.sample_w)), "final_w": _f64(self.block.weights()),
+               "steps": self.block.steps, "events": self.block.events, "bap": _f64(self.block.bap_summary())}
+        if self.keep_state:
+            out["state"] = pack_payload(self.block.snapshot())
+        return out
 
     def metrics(self):
         return {"synapse_updates_total": self.block.steps, "synapse_events_total": self.block.events}
@@ -217,6 +244,8 @@ class NeuronBlock(_ModelStateActor):
         block: int              # index of the neuron block
         first_neuron: int       # global id of the block's first neuron
         neurons: int            # neurons in the block
+        resume: bytes = b""         # a packed NeuronBlock snapshot to start from, at config.start_s
+        keep_state: bool = False    # return the final snapshot
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -230,6 +259,9 @@ class NeuronBlock(_ModelStateActor):
         super().__init__(name, seed)
         self.variant = params.variant
         self.neurons = od.NeuronBlock(params.config, self.variant, params.first_neuron, params.neurons)
+        if params.resume:
+            self.neurons.resume(unpack_payload(params.resume), params.config.start_s)
+        self.keep_state = params.keep_state
         self.lookahead_ps = self.lookahead_for(params)
         self.populations = [population_name(params.block, eye) for eye in range(2)]
         self.peer_names = self.peers_for(name, params)
@@ -248,35 +280,62 @@ class NeuronBlock(_ModelStateActor):
         self.inbox = []
         times, neurons, drive = (np.concatenate([p[c] for p in parts]) for c in (1, 2, 3))
         t, n, r = self.neurons.inputs(times, neurons, drive)
-        if not t.size:
-            return []
-        baps = Baps(t=_f64(t + self.variant.neuron.bap_delay_s), n=_i64(n), r=_f64(r))
+        order = np.argsort(times, kind="stable")       # the order the somata took them in
+        jt, jn, jv = times[order], neurons[order], drive[order]
+        delay = self.variant.neuron.bap_delay_s
+        baps = Baps(t=_f64(t + delay), n=_i64(n), r=_f64(r), jt=_f64(jt + delay), jn=_i64(jn), jv=_f64(jv))
         return [self.send(pop, "baps", baps, self.lookahead_ps) for pop in self.populations]
 
     def result(self):
         t, n = self.neurons.spikes()
-        return {"spike_t": _f64(t), "spike_n": _i64(n)}
+        out = {"spike_t": _f64(t), "spike_n": _i64(n)}
+        if self.keep_state:
+            out["state"] = pack_payload(self.neurons.snapshot())
+        return out
 
 
-def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig, variant: str = "network",
-                            seed: int = 0, blocks: int = 1) -> SystemSpec:
+def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig, variant: str | od.Variant = "network",
+                            seed: int = 0, blocks: int = 1, resume: dict | None = None, keep_state: bool = False,
+                            epsp_scale: float = 1.0) -> SystemSpec:
     """cfg.neurons neurons in ``blocks`` blocks, each block a NeuronBlock and two EyePopulations
-    (listed together, so a Ray placement of one block per process keeps their messages local)."""
+    (listed together, so a Ray placement of one block per process keeps their messages local).
+    ``resume``: the final states of a run of the same neurons and blocks ({actor name: packed
+    snapshot}, what ``final_states`` returns), continued from cfg.start_s (the end of that run);
+    ``keep_state``: the results carry the final states; ``epsp_scale``: every synapse's drive x it."""
     # a bad name fails here, not inside an actor; the variant sets the inputs' contrast spread
-    resolved = od.load_variant(variant)
+    resolved = variant if isinstance(variant, od.Variant) else od.load_variant(variant)
     cfg = replace(cfg, contrast_spread=resolved.contrast_spread)
     if not (isinstance(blocks, int) and 1 <= blocks <= cfg.neurons):
         raise ParameterError("blocks", f"must be an integer in 1..{cfg.neurons} (the neurons), got {blocks!r}")
+    if (cfg.start_s > 0) != bool(resume):
+        raise ParameterError("start_s", "a run starts at 0 s, or resumes at start_s > 0 from a snapshot (resume)")
     specs = []
     for b in range(blocks):
         first = b * cfg.neurons // blocks
         count = (b + 1) * cfg.neurons // blocks - first
-        common = {"config": cfg, "variant": resolved, "block": b, "first_neuron": first, "neurons": count}
-        specs.append(ActorSpec(block_name(b), NeuronBlock, NeuronBlock.Params(**common)))
+        common = {"config": cfg, "variant": resolved, "block": b, "first_neuron": first, "neurons": count,
+                  "keep_state": keep_state}
+        specs.append(ActorSpec(block_name(b), NeuronBlock,
+                               NeuronBlock.Params(resume=_state_of(resume, block_name(b)), **common)))
         for eye in range(2):
-            specs.append(ActorSpec(population_name(b, eye), EyePopulation,
-                                   EyePopulation.Params(cascade=params, eye=eye, **common)))
+            name = population_name(b, eye)
+            specs.append(ActorSpec(name, EyePopulation,
+                                   EyePopulation.Params(cascade=params, eye=eye, epsp_scale=epsp_scale,
+                                                        resume=_state_of(resume, name), **common)))
     return SystemSpec(tuple(specs), seed=seed)
+
+
+def _state_of(resume: dict | None, name: str) -> bytes:
+    if not resume:
+        return b""
+    if name not in resume:
+        raise ParameterError("resume", f"holds no state for actor '{name}' (a snapshot of another block layout)")
+    return resume[name]
+
+
+def final_states(results: dict) -> dict:
+    """{actor name: packed final snapshot} of a run made with keep_state (resume another from it)."""
+    return {name: r["state"] for name, r in results.items() if "state" in r}
 
 
 def summarise_run(results: dict, cfg: od.OcularDominanceConfig) -> dict:
@@ -284,12 +343,19 @@ def summarise_run(results: dict, cfg: od.OcularDominanceConfig) -> dict:
     pops = sorted((r for r in results.values() if "eye" in r), key=lambda r: (r["first"], r["eye"]))
     per_eye = {0: [], 1: []}
     steps = events = 0
+    bap = {0: [], 1: []}
     for r in pops:
         per_eye[r["eye"]].append(np.frombuffer(r["mean_w"]).reshape(len(r["sample_t"]), -1))
+        bap[r["eye"]].append(np.frombuffer(r["bap"]).reshape(-1, 3))
         steps += r["steps"]
         events += r["events"]
+    # per neuron, in neuron order whatever the blocks (the sums do not depend on the grouping)
+    bap = np.vstack(bap[0] + bap[1])
     spikes = np.concatenate([np.frombuffer(r["spike_t"]) for r in results.values() if "spike_t" in r])
     out = od.summarise(cfg, pops[0]["sample_t"], np.hstack(per_eye[0]), np.hstack(per_eye[1]), spikes)
     out["integration_steps"] = steps
     out["synapse_events"] = events
+    n, total = bap[:, 0].sum(), bap[:, 1].sum()
+    out["bap_at_spines"] = {"count": int(n), "mean_mV": float(total / n) if n else None,
+                            "max_mV": float(bap[:, 2].max()) if n else None}
     return out

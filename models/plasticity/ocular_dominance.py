@@ -13,12 +13,18 @@ blocks and any executor reproduce the same weights:
                    neuron after an eye-specific latency (0 and 0.5 ms: never a multiple of the
                    pre -> soma -> bAP loop, so no spike and bAP share a timestamp)
     background     independent Poisson spikes on every synapse, open or deprived
-    deprivation    the deprived eye gets background only (lid suture: no patterned vision)
+    deprivation    the deprived eye's input over the deprivation interval (``condition``): lid
+                   suture (no volleys, residual spikes at sutured_rate_hz), TTX (nothing) or the
+                   binocular control (unchanged); the open eye's inputs are the same under each
 
 Work is organised in blocks of neurons (EyeBlock: one eye's synapses onto a block of neurons;
 NeuronBlock: the block's somata), advanced one tick at a time. A tick is as long as the shortest
 of the synaptic and bAP delays, so everything a block receives for a tick is known when the tick
 starts: the actors in actors/plasticity/ocular_dominance.py exchange one batched message per block pair and tick.
+Besides its bAPs, each neuron's synaptic input reaches its spines as the dendritic depolarisation
+D_n (cascade_kernel's depolarisation feed). A run can start from another run's final state
+(EyeBlock.resume, NeuronBlock.resume at config.start_s): the controls of
+orchestration/plasticity/od_controls.py all start from the same steady binocular state.
 
 Model variants (presets/ocular_dominance.toml): ``seed`` is the seed paper's setting as first
 reconstructed here (a fixed EPSP per synapse, no metaplasticity); ``network`` scales the EPSP as
@@ -43,12 +49,24 @@ EYES = ("left", "right")
 DEPRIVED_EYE = 0
 VARIANT_FILE = Path(__file__).parent / "presets" / "ocular_dominance.toml"
 BAP_RING = 64           # bAPs kept per neuron; a neuron's synapses are brought up to date before it wraps
+DEP_RING = kernel.DEP_RING   # dendritic-depolarisation knots kept per neuron (same rule)
 # model state: a cascade row and the applied-bAP counter per synapse; per neuron both eyes' bAP
-# rings (time, trace) and counters and the soma (v, t_last, last_spike, trace, t_trace)
+# rings (time, trace) and depolarisation rings (time, value) with their counters, and the soma
+# (v, t_last, last_spike, trace, t_trace)
 BYTES_PER_SYNAPSE = kernel.N_STATE * 8 + 8
-BYTES_PER_NEURON = 2 * (2 * BAP_RING * 8 + 2 * 8) + 5 * 8
+BYTES_PER_NEURON = 2 * (2 * BAP_RING * 8 + 2 * 8 + 2 * DEP_RING * 8 + 2 * 8) + 5 * 8
 CHUNK_S = 1.0           # inputs are drawn per neuron and chunk of simulated time
 PS_PER_S = 10**12
+
+
+CONDITIONS = ("lid_suture", "ttx", "binocular")
+# What the deprived (left) eye gets over the deprivation interval, per condition: patterned
+# volleys?, and its background rate (None: the config's sutured_rate_hz).
+#   lid_suture  no patterned vision, uncorrelated residual activity at sutured_rate_hz
+#               (light through the lid; Rittenhouse et al. 1999)
+#   ttx         monocular inactivation: no activity at all in the deprived eye
+#   binocular   the non-deprived control: both eyes keep their binocular input
+CONDITION_INPUT = {"lid_suture": (False, None), "ttx": (False, 0.0), "binocular": (True, "background")}
 
 
 @dataclass(frozen=True)
@@ -65,12 +83,16 @@ class OcularDominanceConfig:
     deprivation_s: float = 15.0
     recovery_s: float = 0.0
     sample_interval_s: float = 1.0
+    condition: str = "lid_suture"     # the deprived eye's input over the deprivation interval (CONDITIONS)
+    sutured_rate_hz: float = 1.0      # lid suture: the deprived eye's uncorrelated residual rate
+    start_s: float = 0.0              # a run resumed from a snapshot starts here (actors' ``resume``)
 
     def __post_init__(self):
         for f in ("neurons", "synapses_per_eye"):
             if not (isinstance(getattr(self, f), int) and getattr(self, f) >= 1):
                 raise ParameterError(f, f"must be an integer >= 1, got {getattr(self, f)!r}")
-        for f in ("visual_rate_hz", "background_rate_hz", "binocular_s", "deprivation_s", "recovery_s"):
+        for f in ("visual_rate_hz", "background_rate_hz", "binocular_s", "deprivation_s", "recovery_s",
+                  "sutured_rate_hz", "start_s"):
             if not (np.isfinite(getattr(self, f)) and getattr(self, f) >= 0):
                 raise ParameterError(f, f"must be a finite number >= 0, got {getattr(self, f)!r}")
         if not self.fixation_shape > 0:
@@ -80,19 +102,33 @@ class OcularDominanceConfig:
                 raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
         if not self.sample_interval_s > 0:
             raise ParameterError("sample_interval_s", f"must be > 0, got {self.sample_interval_s!r}")
+        if self.condition not in CONDITIONS:
+            raise ParameterError("condition", f"must be one of {', '.join(CONDITIONS)}, got {self.condition!r}")
         if self.duration_s() <= 0:
             raise ParameterError("binocular_s", "the phases must last longer than 0 s in all")
+        if self.start_s >= self.duration_s():
+            raise ParameterError("start_s", f"must be before the end of the run ({self.duration_s():g} s), "
+                                            f"got {self.start_s!r}")
 
     def phases(self) -> list[tuple[str, float, float, tuple[bool, bool]]]:
-        """(name, start, end, (left open?, right open?)) for each phase with a duration."""
+        """(name, start, end, (left open?, right open?)) for each phase with a duration. The
+        deprivation interval keeps its name under every condition (the binocular control too)."""
+        left_open = CONDITION_INPUT[self.condition][0]
         out, t = [], 0.0
         for name, length, open_eyes in (("binocular", self.binocular_s, (True, True)),
-                                        ("deprivation", self.deprivation_s, (False, True)),
+                                        ("deprivation", self.deprivation_s, (left_open, True)),
                                         ("recovery", self.recovery_s, (True, True))):
             if length > 0:
                 out.append((name, t, t + length, open_eyes))
                 t += length
         return out
+
+    def background_hz(self, phase: str, eye: int) -> float:
+        """Uncorrelated background rate of ``eye`` in ``phase``."""
+        if phase != "deprivation" or eye != DEPRIVED_EYE:
+            return self.background_rate_hz
+        rate = CONDITION_INPUT[self.condition][1]
+        return self.sutured_rate_hz if rate is None else self.background_rate_hz if rate == "background" else rate
 
     def duration_s(self) -> float:
         return self.binocular_s + self.deprivation_s + self.recovery_s
@@ -103,6 +139,43 @@ class OcularDominanceConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "OcularDominanceConfig":
         return cls(**{**d, "eye_latency_s": tuple(d["eye_latency_s"])})
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """When the binocular phase has settled: it runs in segments of ``check_s``; after each, with
+    w the mean weight (both eyes, every synapse of every neuron, one sample per sample interval),
+    the drift is the larger of |slope of a least-squares line through w over the last
+    ``window_s``| and |mean of w over the last window - mean over the window before| / window_s
+    (a transient that rises and falls inside one window has no slope but moves the mean). The
+    phase ends at the first check, from 2 windows on, where the drift is <= ``drift_per_s``, or
+    at ``max_s`` (then reported as not settled). The bound is set against the effects measured
+    after it: 5e-4/s is at most 0.75% over 15 s of deprivation, a quarter of the few-percent
+    changes Frenkel & Bear 2004 report, and the binocular control removes what drift is left."""
+    check_s: float = 10.0
+    window_s: float = 30.0
+    drift_per_s: float = 5e-4
+    max_s: float = 300.0
+
+    def __post_init__(self):
+        for f in ("check_s", "window_s", "drift_per_s", "max_s"):
+            if not (np.isfinite(getattr(self, f)) and getattr(self, f) > 0):
+                raise ParameterError(f, f"must be a finite number > 0, got {getattr(self, f)!r}")
+        if self.max_s < self.check_s:
+            raise ParameterError("max_s", f"must be at least check_s ({self.check_s:g} s), got {self.max_s:g}")
+
+
+def drift_per_s(time_s, w, window_s: float) -> float:
+    """SteadyState's drift of w(time_s) at the last sample (nan before two windows): the larger of
+    |slope over the last window| and |change of the window mean from the window before| / window_s."""
+    t, w = np.asarray(time_s, dtype=float), np.asarray(w, dtype=float)
+    if t[-1] - t[0] < 2 * window_s - 1e-9:
+        return float("nan")
+    last = t >= t[-1] - window_s - 1e-9
+    before = (t >= t[-1] - 2 * window_s - 1e-9) & (t < t[-1] - window_s - 1e-9)
+    slope = float(np.polyfit(t[last], w[last], 1)[0])
+    step = float((w[last].mean() - w[before].mean()) / window_s)
+    return max(abs(slope), abs(step))
 
 
 @dataclass(frozen=True)
@@ -178,25 +251,32 @@ def fixations(cfg: OcularDominanceConfig, seed: int, neuron: int):
 
 
 def chunk_spikes(cfg: OcularDominanceConfig, seed: int, neuron: int, eye: int, chunk: int, fix):
-    """Presynaptic spikes of one eye population in [chunk, chunk + 1) x CHUNK_S: (times, synapse)."""
+    """Presynaptic spikes of one eye population in [chunk, chunk + 1) x CHUNK_S: (times, synapse).
+    Each (chunk, phase) piece draws from its own stream, so a phase's inputs do not depend on the
+    phases after it (a run resumed at the end of the binocular phase under another condition sees
+    the same binocular inputs), nor the open eye's on the deprived eye's condition."""
     t0, t1 = chunk * CHUNK_S, min((chunk + 1) * CHUNK_S, cfg.duration_s())
-    own = np.random.default_rng([seed, neuron, eye, chunk, 7])
     s = cfg.synapses_per_eye
-    phases = cfg.phases()
     f_t, f_c, f_phase = fix
     latency = cfg.eye_latency_s[eye]
-    in_chunk = (f_t >= t0) & (f_t < t1)
     times, syn = [], []
-    for t, c, ph in zip(f_t[in_chunk], f_c[in_chunk], f_phase[in_chunk]):
-        joins = np.flatnonzero(own.random(s) < cfg.volley_probability * c)
-        arrival = t + latency
-        if phases[ph][3][eye] and joins.size and arrival < phases[ph][2]:
-            times.append(np.full(joins.size, arrival))
-            syn.append(joins)
-    if cfg.background_rate_hz > 0 and t1 > t0:
-        n_bg = own.poisson(cfg.background_rate_hz * (t1 - t0) * s)
-        times.append(own.uniform(t0, t1, n_bg))
-        syn.append(own.integers(0, s, n_bg))
+    for phase_id, (name, start, end, open_eyes) in enumerate(cfg.phases()):
+        a, b = max(t0, start), min(t1, end)
+        if b <= a:
+            continue
+        own = np.random.default_rng([seed, neuron, eye, chunk, phase_id, 7])
+        in_piece = (f_phase == phase_id) & (f_t >= a) & (f_t < b)
+        for t, c in zip(f_t[in_piece], f_c[in_piece]):
+            joins = np.flatnonzero(own.random(s) < cfg.volley_probability * c)
+            arrival = t + latency
+            if open_eyes[eye] and joins.size and arrival < end:
+                times.append(np.full(joins.size, arrival))
+                syn.append(joins)
+        rate = cfg.background_hz(name, eye)
+        if rate > 0:
+            n_bg = own.poisson(rate * (b - a) * s)
+            times.append(own.uniform(a, b, n_bg))
+            syn.append(own.integers(0, s, n_bg))
     if not times:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     return np.concatenate(times), np.concatenate(syn).astype(np.int64)
@@ -220,11 +300,51 @@ def _sum_drive(times, neurons, weights):
     return out_t[:m + 1], out_n[:m + 1], out_w[:m + 1]
 
 
+N_BAP_STATS = 3         # bAPs counted at spines, sum of their local amplitudes (mV), the largest
+
+
+@njit(cache=True)
+def _bap_amplitudes(t_pre, per_neuron, bap_t, bap_count, t0, t1, spike_t, spike_syn, a_bap, boosting, gain,
+                    tau_boost, out):
+    """Bookkeeping only (the kernel applies the bAPs): the local amplitude each spine gets from the
+    bAPs arriving in [t0, t1), A_bap (1 + gain exp(-(t_bap - t_pre)/tau_boost)) with t_pre the
+    synapse's last presynaptic spike before the bAP (cascade_kernel.apply_bap), added to ``out``
+    (per neuron: count, sum, max; row j of ``out`` is local neuron j). ``t_pre``: the synapses'
+    last spike before t0; spike_t/spike_syn: this
+    tick's presynaptic spikes, sorted in time."""
+    cap = bap_t.shape[1]
+    local = np.empty(per_neuron)
+    for j in range(bap_count.shape[0]):
+        first = bap_count[j]
+        while first - 1 >= max(1, bap_count[j] - cap + 1) and bap_t[j, (first - 1) % cap] >= t0:
+            first -= 1                      # entry 0 is the ring's virtual start, never a bAP
+        for m in range(first, bap_count[j]):
+            tb = bap_t[j, m % cap]
+            if tb >= t1:
+                break
+            for i in range(per_neuron):
+                local[i] = t_pre[j * per_neuron + i]
+            for e in range(spike_t.shape[0]):
+                if spike_t[e] >= tb:
+                    break
+                if spike_syn[e] // per_neuron == j:
+                    local[spike_syn[e] - j * per_neuron] = spike_t[e]
+            for i in range(per_neuron):
+                amplitude = a_bap
+                if boosting > 0.0:
+                    amplitude *= 1.0 + gain * np.exp(-(tb - local[i]) / tau_boost)
+                out[j, 0] += 1.0
+                out[j, 1] += amplitude
+                out[j, 2] = max(out[j, 2], amplitude)
+
+
 class EyeBlock:
     """One eye's synapses onto neurons [first, first + count): cascade state in one array."""
 
     def __init__(self, params: CascadeParams, cfg: OcularDominanceConfig, variant: Variant, seed: int,
-                 first: int, count: int, eye: int):
+                 first: int, count: int, eye: int, epsp_scale: float = 1.0):
+        if not (np.isfinite(epsp_scale) and epsp_scale > 0):
+            raise ParameterError("epsp_scale", f"must be a finite number > 0, got {epsp_scale!r}")
         self.params, self.cfg, self.variant = params, cfg, variant
         self.seed, self.first, self.count, self.eye = seed, first, count, eye
         self.s = cfg.synapses_per_eye
@@ -232,9 +352,10 @@ class EyeBlock:
                                     CascadePopulation.max_step_s, variant.meta.vector())
         n = variant.neuron
         scale = n.eye_epsp_mV / self.s if n.drive == "per-eye" else n.epsp_mV
-        self.epsp_per_phos_mV = scale / params.p_initial
+        self.epsp_per_phos_mV = epsp_scale * scale / params.p_initial
         self.steps = 0
         self.events = 0
+        self.bap_stats = np.zeros((count, N_BAP_STATS))
         self.allocated = False
 
     def allocate(self) -> None:
@@ -248,6 +369,11 @@ class EyeBlock:
         self.bap_trace[:, 0] = self.variant.meta.target_hz
         self.bap_count = np.ones(self.count, dtype=np.int64)
         self.synced_count = np.ones(self.count, dtype=np.int64)
+        # the neurons' dendritic depolarisation D_n(t) at the spines (cascade_kernel feed)
+        self.dep_t = np.zeros((self.count, DEP_RING))
+        self.dep_v = np.zeros((self.count, DEP_RING))
+        self.dep_count = np.zeros(self.count, dtype=np.int64)
+        self.dep_synced = np.zeros(self.count, dtype=np.int64)
         self.fix = [fixations(self.cfg, self.seed, self.first + j) for j in range(self.count)]
         self.chunk = -1
         self.allocated = True
@@ -282,28 +408,42 @@ class EyeBlock:
             self.bap_t[j, slot], self.bap_trace[j, slot] = t, r
             self.bap_count[j] += 1
 
+    def add_inputs(self, t_now: float, times, neurons, jumps_mV) -> None:
+        """The neurons' synaptic input reaching the dendrite (global ids, sorted in time, all at or
+        after t_now): each jump moves the neuron's dendritic depolarisation D_n, which every spine
+        of the neuron sees (cascade_kernel.add_depolarisation)."""
+        if not times.size:
+            return
+        self.steps += kernel.add_depolarisation(self.state, self.k, self.applied, self.s, self.bap_t, self.bap_trace,
+                                                self.bap_count, self.dep_t, self.dep_v, self.dep_count,
+                                                self.dep_synced, t_now, times, neurons - self.first, jumps_mV)
+
+    def _catch_up(self, rows, t: float, inclusive: bool) -> None:
+        self.steps += kernel.catch_up_all_fed(self.state, t, self.k, self.applied, self.s, self.bap_t,
+                                              self.bap_trace, self.bap_count, self.dep_t, self.dep_v,
+                                              self.dep_count, rows, inclusive)
+
     def sync_neuron(self, j: int, t: float) -> None:
-        rows = np.arange(j * self.s, (j + 1) * self.s)
-        self.steps += kernel.catch_up_all(self.state, t, self.k, self.applied, self.s, self.bap_t,
-                                          self.bap_trace, self.bap_count, rows, False)
+        self._catch_up(np.arange(j * self.s, (j + 1) * self.s), t, False)
         self.synced_count[j] = self.bap_count[j]
 
     def sync_all(self, t: float) -> None:
         """Every synapse to time t with every bAP that arrived at or before t (samples, end)."""
-        rows = np.arange(self.count * self.s)
-        self.steps += kernel.catch_up_all(self.state, t, self.k, self.applied, self.s, self.bap_t,
-                                          self.bap_trace, self.bap_count, rows, True)
+        self._catch_up(np.arange(self.count * self.s), t, True)
         self.synced_count[:] = self.bap_count
 
     def tick(self, t0: float, t1: float):
         """Presynaptic spikes in [t0, t1): returns the drive they send (arrival = spike time +
         synaptic delay, so the caller shifts the times): (times, global neuron, drive_mV)."""
         times, syn = self.spikes_in(t0, t1)
+        _bap_amplitudes(self.state[:, kernel.T_PRE], self.s, self.bap_t, self.bap_count, t0, t1, times, syn,
+                        self.params.bap_amplitude_mV, float(self.params.bap_boosting), self.params.boost_gain,
+                        self.params.boost_tau_s, self.bap_stats)
         if not times.size:
             return times, syn, np.zeros(0)
         phos = np.empty(times.size)
-        self.steps += kernel.pre_spikes(self.state, self.k, self.applied, self.s, self.bap_t, self.bap_trace,
-                                        self.bap_count, times, syn, phos)
+        self.steps += kernel.pre_spikes_fed(self.state, self.k, self.applied, self.s, self.bap_t, self.bap_trace,
+                                            self.bap_count, self.dep_t, self.dep_v, self.dep_count, times, syn, phos)
         self.events += times.size
         return _sum_drive(times, syn // self.s + self.first, phos * self.epsp_per_phos_mV)
 
@@ -314,8 +454,14 @@ class EyeBlock:
     def weights(self) -> np.ndarray:
         return self.state[:, kernel.P] / self.params.p_initial
 
+    def bap_summary(self) -> np.ndarray:
+        """The local bAP amplitudes this block's spines received (boost included), per neuron:
+        [count, sum (mV), maximum (mV)]; mean = sum / count."""
+        return self.bap_stats.copy()
+
     # -- snapshots --------------------------------------------------------------------------------
-    ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count")
+    ARRAYS = ("state", "applied", "bap_t", "bap_trace", "bap_count", "synced_count", "bap_stats", "dep_t", "dep_v",
+              "dep_count", "dep_synced")
 
     def snapshot(self) -> dict:
         return {name: _pack(getattr(self, name)) for name in self.ARRAYS} | {"steps": self.steps,
@@ -328,6 +474,13 @@ class EyeBlock:
             setattr(self, name, _unpack(snap[name]))
         self.steps, self.events = snap["steps"], snap["events"]
         self.chunk = -1
+
+    def resume(self, snap: dict) -> None:
+        """Continue from another run's final state (a control run from the same state): the
+        synapses and bAP rings as they were; the work and bAP counters start again at zero."""
+        self.restore(snap)
+        self.steps = self.events = 0
+        self.bap_stats = np.zeros((self.count, N_BAP_STATS))
 
     def __eq__(self, other):
         """The same block in the same state (what a snapshot holds; input caches aside)."""
@@ -407,6 +560,14 @@ class NeuronBlock:
             setattr(self, name, _unpack(snap[name]))
         self.spike_t, self.spike_n = [_unpack(snap["spike_t"])], [_unpack(snap["spike_n"])]
 
+    def resume(self, snap: dict, start_s: float) -> None:
+        """Continue from another run's final state: the somata as they were; of its spikes only
+        those at or after ``start_s`` (the last tick of that run already fired into this one)."""
+        self.restore(snap)
+        t, n = self.spikes()
+        keep = t >= start_s
+        self.spike_t, self.spike_n = [t[keep]], [n[keep]]
+
     def __eq__(self, other):
         """The same neurons in the same state (what a snapshot holds)."""
         if type(other) is not type(self):
@@ -438,6 +599,9 @@ def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times) 
     mean_l, mean_r = np.asarray(out["w_left"]), np.asarray(out["w_right"])
     out["phases"] = []
     for name, start, end, open_eyes in cfg.phases():
+        if end <= cfg.start_s:          # a resumed run reports the phases it ran (from start_s)
+            continue
+        start = max(start, cfg.start_s)
         i0, i1 = int(np.argmin(abs(time_s - start))), int(np.argmin(abs(time_s - end)))
         spikes = int(((spike_times >= start) & (spike_times < end)).sum())
         out["phases"].append({
@@ -445,37 +609,3 @@ def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times) 
             "dw_left": float(mean_l[i1] / mean_l[i0] - 1), "dw_right": float(mean_r[i1] / mean_r[i0] - 1),
             "post_rate_hz": spikes / max(end - start, 1e-12) / cfg.neurons})
     return out
-
-
-def _half_time(t, w, start_s):
-    """Seconds after ``start_s`` when w first covers half of its final change (None if no change)."""
-    change = w - w[0]
-    if change[-1] == 0:
-        return None
-    k = np.flatnonzero(change / change[-1] >= 0.5)
-    return float(t[k[0]] - start_s)
-
-
-def deprivation_shift(summary: dict) -> dict:
-    """Changes over the deprivation phase relative to its start: deprived (left) and open (right)
-    eye, the shift (open-eye change minus deprived-eye change), the post rate, and when each eye
-    had covered half of its change (Frenkel & Bear 2004: the deprived eye moves first)."""
-    md = next(p for p in summary["phases"] if p["name"] == "deprivation")
-    t = np.asarray(summary["time_s"])
-    inside = (t >= md["start_s"] - 1e-9) & (t <= md["end_s"] + 1e-9)
-    left, right = np.asarray(summary["w_left"])[inside], np.asarray(summary["w_right"])[inside]
-    return {"deprived_change": md["dw_left"], "open_change": md["dw_right"],
-            "shift": md["dw_right"] - md["dw_left"], "post_rate_hz": md["post_rate_hz"],
-            "deprived_half_time_s": _half_time(t[inside], left, md["start_s"]),
-            "open_half_time_s": _half_time(t[inside], right, md["start_s"])}
-
-
-def criteria(on: dict, off: dict) -> dict:
-    """The ocular-dominance criteria (docs/plasticity-cascade.md section 3) from the boost-on and
-    boost-off deprivation_shift results: each a bool, plus the shift ratio."""
-    ratio = off["shift"] / on["shift"] if on["shift"] != 0 else float("inf")
-    order = (on["deprived_half_time_s"] is not None and on["open_half_time_s"] is not None
-             and on["deprived_half_time_s"] < on["open_half_time_s"])
-    return {"deprived_falls": on["deprived_change"] < 0, "open_rises": on["open_change"] > 0,
-            "deprived_first": bool(order), "shift_ratio_off_on": ratio,
-            "boosting_needed": on["shift"] > 0 and ratio <= 0.5}

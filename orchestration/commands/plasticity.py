@@ -5,9 +5,11 @@
     frequency          Sjostrom protocol, +10 and -10 ms pairs against pairing frequency
     bcm                900 presynaptic pulses at 1-100 Hz at rest after a history of postsynaptic
                        activity: LTD/LTP against frequency and the crossover (cascade only)
-    ocular-dominance   binocular phase, monocular deprivation, optional recovery (cascade only):
-                       K neurons x 2 eyes x S synapses as block actors, run with bAP boosting on
-                       and off on the inline or Ray executor (orchestration/plasticity/ocular_dominance.py)
+    ocular-dominance   binocular phase to a steady state, then from that state monocular deprivation
+                       (lid suture) and its controls: binocular, TTX, and two that remove the
+                       specificity of bAP boosting (cascade only): K neurons x 2 eyes x S synapses
+                       as block actors on the inline or Ray executor
+                       (orchestration/plasticity/ocular_dominance.py, od_controls.py)
 Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result on stdout.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ MAX_FREQUENCY_HZ = 1000.0  # a 1 ms period, twice the cascade's finest step (0.5
 PROTOCOLS = ("pairing", "stdp", "frequency", "bcm", "ocular-dominance")
 DEFAULT_SETS = {("cascade", "pairing"): "hippocampal", ("cascade", "stdp"): "hippocampal",
                 ("cascade", "frequency"): "cortical", ("cascade", "bcm"): "cortical",
-                ("cascade", "ocular-dominance"): "hippocampal",
+                ("cascade", "ocular-dominance"): "cortical",
                 ("graupner-brunel", "stdp"): "DP", ("graupner-brunel", "frequency"): "cortical-slices"}
 # why each protocol's default set (stated in its output and in docs/plasticity-cascade.md)
 SET_REASONS = {
@@ -40,7 +42,8 @@ SET_REASONS = {
     ("cascade", "frequency"): "rat visual cortex L5 pairs (Sjostrom et al. 2001): the cortical set",
     ("cascade", "bcm"): "visual cortex (Kirkwood, Rioult & Bear 1996), the cortex whose ocular dominance the "
                         "network models: the cortical set",
-    ("cascade", "ocular-dominance"): "the set the network variant was developed with",
+    ("cascade", "ocular-dominance"): "visual cortex L2/3-L5 (monocular deprivation: Frenkel & Bear 2004; lid suture "
+                                     "vs TTX: Rittenhouse et al. 1999): the cortical set",
 }
 MAX_HISTORY_S = 1e7        # ~4 months: beyond it the trace has long settled (tau 1 h)
 MAX_HISTORY_RATE_HZ = 200.0
@@ -275,8 +278,9 @@ PROTOCOL_HELP = {
     "frequency": "Sjostrom protocol: +10 and -10 ms pairs against pairing frequency",
     "bcm": "900 presynaptic pulses at 1, 3, 5, 10, 20, 50, 100 Hz at rest after a history of postsynaptic "
            "activity: LTD/LTP against frequency and the crossover (cascade only)",
-    "ocular-dominance": "binocular phase, monocular deprivation, recovery: a network of block actors, "
-                        "run with bAP boosting on and off (cascade only)",
+    "ocular-dominance": "binocular phase to a steady state, then monocular deprivation with its controls "
+                        "from that state (binocular, TTX, lid suture, no-boost rate-matched, uniform bAP): a "
+                        "network of block actors (cascade only)",
 }
 PAIRS_HELP = {"pairing": "presynaptic pulses under clamp (default 100)", "stdp": "pre-post pairs per delta t (default 60)"}
 FREQUENCY_HELP = {"pairing": "pulse frequency in Hz (default 1)", "stdp": "pairing frequency in Hz (default 1)",
@@ -289,7 +293,7 @@ NOT_FOR = {"pairs": ("--pairs", ("pairing", "stdp")), "frequency": ("--frequency
            "seed": ("--seed", ("ocular-dominance",)),
            "history_rate_hz": ("--history-rate-hz", ("bcm",)), "history_s": ("--history-s", ("bcm",))}
 
-NO_BOOST_WHY = {"ocular-dominance": " (ocular-dominance always runs with boosting on and off)",
+NO_BOOST_WHY = {"ocular-dominance": " (ocular-dominance runs boosted, with its no-boost controls from the same state)",
                 "bcm": " (the BCM protocol has no postsynaptic spikes, so no bAPs)"}
 
 

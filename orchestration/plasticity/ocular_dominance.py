@@ -1,5 +1,7 @@
-"""`lolpim plasticity ocular-dominance`: the block-actor network (actors/plasticity/ocular_dominance.py) run twice,
-bAP boosting on and off, on the inline or the Ray executor; summary, text table and plot.
+"""`lolpim plasticity ocular-dominance`: the block-actor network (actors/plasticity/ocular_dominance.py) from a
+steady binocular state, with its controls from the same state (orchestration/plasticity/od_controls.py:
+non-deprived, TTX, lid suture, and the two specificity controls), on the inline or the Ray
+executor; summary, text table and plot.
 
     K neurons (--neurons), S cascade synapses per eye and neuron (--synapses), in B blocks of
     neurons (--blocks; results do not depend on B). With --executor ray each block runs in its own
@@ -23,14 +25,11 @@ from lolpim.actors.kernel.ray_executor import (  # imports Ray: only for --execu
     RayExecutor,
     ensure_ray,
 )
-from lolpim.actors.plasticity.ocular_dominance import (
-    ocular_dominance_system,
-    summarise_run,
-    timing_ps,
-)
+from lolpim.actors.plasticity.ocular_dominance import timing_ps
 from lolpim.core.errors import UserError
 from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.orchestration.memory import check_fits
+from lolpim.orchestration.plasticity import od_controls as oc
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_safe, save_figure
 
@@ -38,6 +37,10 @@ MAX_SIMULATED_S = 3600.0        # one simulated hour: about 5 min at K x S = 1 x
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
 # keeps the last one of every process: about three copies of the state at the peak.
 RAY_COPIES = 3
+# The driver keeps the steady binocular state (every actor's packed snapshot) while the controls
+# run from it, and each run returns its final state once: two more copies, inline or Ray.
+STATE_COPIES = 2
+STEADY = od.SteadyState()
 CHECKPOINT_SIM_S = 5.0           # one Ray checkpoint per this much simulated time
 WINDOW_S = 0.2                   # Ray window when no message crosses processes (one block each)
 MAX_AUTO_SAMPLES = 10_000       # a default interval shortened to the phase boundaries stops here
@@ -55,7 +58,7 @@ def config_default(name: str):
 
 
 def state_bytes(neurons: int, synapses: int) -> int:
-    """Synapse and bAP state of one run (the two runs follow each other)."""
+    """Synapse and bAP state of one run (the runs follow each other)."""
     return od.BYTES_PER_SYNAPSE * 2 * neurons * synapses + od.BYTES_PER_NEURON * neurons
 
 
@@ -70,21 +73,32 @@ def check_args(args) -> dict:
     durations = {}
     for field_name, flag in PHASE_FLAGS:
         value = getattr(args, field_name)
+        if value is None and field_name == "binocular_s":
+            durations[field_name] = None        # until the weights have settled (od.SteadyState)
+            continue
         value = config_default(field_name) if value is None else value
         if not (math.isfinite(value) and value >= 0):
             raise UserError(f"{flag} must be a finite number of seconds >= 0, got {value}")
         durations[field_name] = float(value)
-    if sum(durations.values()) > MAX_SIMULATED_S:
-        raise UserError(f"--binocular-s + --deprivation-s + --recovery-s must be at most {MAX_SIMULATED_S:g} s "
-                        f"(1,000 ticks per simulated second; the inputs are drawn per neuron for the whole run), "
-                        f"got {sum(durations.values()):g}")
+    if durations["binocular_s"] is not None and durations["binocular_s"] <= 0:
+        raise UserError(f"--binocular-s must be > 0 (the controls start from its end state), "
+                        f"got {durations['binocular_s']}")
+    binocular = STEADY.max_s if durations["binocular_s"] is None else durations["binocular_s"]
+    longest = binocular + durations["deprivation_s"] + durations["recovery_s"]
+    if longest > MAX_SIMULATED_S:
+        raise UserError(f"--binocular-s (default: until settled, at most {STEADY.max_s:g} s) + --deprivation-s + "
+                        f"--recovery-s must be at most {MAX_SIMULATED_S:g} s (1,000 ticks per simulated second; "
+                        f"the inputs are drawn per neuron for the whole run), got {longest:g}")
     if durations["deprivation_s"] <= 0:
         raise UserError(f"--deprivation-s must be > 0 (the summary measures the shift over the deprivation "
                         f"phase), got {durations['deprivation_s']}")
+    sutured = config_default("sutured_rate_hz") if args.sutured_rate_hz is None else args.sutured_rate_hz
+    if not (math.isfinite(sutured) and 0 <= sutured <= MAX_SUTURED_RATE_HZ):
+        raise UserError(f"--sutured-rate-hz must be a number of Hz in 0..{MAX_SUTURED_RATE_HZ:g}, got {sutured}")
     if args.sample_s is not None and not (math.isfinite(args.sample_s) and args.sample_s > 0):
         raise UserError(f"--sample-s must be a finite number of seconds > 0, got {args.sample_s}")
     if args.sample_s is not None:
-        total = sum(durations.values())
+        total = longest
         if args.sample_s > durations["deprivation_s"]:
             raise UserError(f"--sample-s must be at most --deprivation-s ({durations['deprivation_s']:g} s), "
                             f"got {args.sample_s:g}")
@@ -111,17 +125,22 @@ def check_args(args) -> dict:
     requested = processes if executor == "ray" else None
     if executor == "ray":
         processes = min(processes, blocks)   # a process with no whole block would only split one
-    need = state_bytes(k, s) * (RAY_COPIES if executor == "ray" and not args.address else 1)
-    ray_copies = f", x{RAY_COPIES} for Ray checkpoints" if executor == "ray" and not args.address else ""
+    copies = STATE_COPIES + (RAY_COPIES if executor == "ray" and not args.address else 1)
+    need = state_bytes(k, s) * copies
+    ray_copies = f", x{copies}: the kept steady state, a run's final state"
+    if executor == "ray" and not args.address:
+        ray_copies += ", Ray checkpoints"
     check_fits(need, f"--neurons {k} x --synapses {s}",
                f"synapse state: {od.BYTES_PER_SYNAPSE} B x 2 eyes x {k} x {s} synapses{ray_copies}",
                "use fewer neurons or synapses")
     return {"neurons": k, "synapses": s, "executor": executor, "processes": processes, "blocks": blocks,
-            "processes_requested": requested, "durations": durations, "state_bytes": need, "sample_s": args.sample_s}
+            "processes_requested": requested, "durations": durations, "state_bytes": need, "sample_s": args.sample_s,
+            "sutured_rate_hz": float(sutured)}
 
 
 OD_ONLY = ("neurons", "synapses", "executor", "processes", "address", "blocks", "binocular_s", "deprivation_s",
-           "recovery_s", "sample_s")
+           "recovery_s", "sample_s", "sutured_rate_hz")
+MAX_SUTURED_RATE_HZ = 100.0     # residual activity of a sutured eye; the open eye's volleys are 3 Hz
 
 
 def check_not_given(args) -> None:
@@ -139,9 +158,12 @@ def sample_interval(durations: dict, requested: float | None) -> float:
         return float(requested)
     default = config_default("sample_interval_s")
     step = round(default * 1e6)                       # microseconds
-    for value in durations.values():
+    values = [v for v in durations.values() if v is not None]
+    if durations.get("binocular_s", 0.0) is None:
+        values.append(STEADY.check_s)                 # the settling segments end on a sample
+    for value in values:
         step = gcd(step, round(value * 1e6))
-    total = sum(durations.values())
+    total = sum(values)
     if step <= 0 or total / (step * 1e-6) > MAX_AUTO_SAMPLES:
         return default
     return step * 1e-6
@@ -165,79 +187,86 @@ def _executor(settings: dict, address, checkpoint_every: int, progress):
 
 
 def run_ocular_dominance(args, params, out: dict) -> dict:
-    """Fill ``out`` (protocol, model, params already there) with the two runs."""
+    """Fill ``out`` (protocol, model, params already there) with the experiment (od_controls)."""
     settings = check_args(args)
     if args.variant not in od.variant_names():
         raise UserError(f"--variant must be one of {', '.join(od.variant_names())}, got '{args.variant}'")
     variant = od.load_variant(args.variant)
+    durations = settings["durations"]
+    fixed = durations["binocular_s"]
     cfg = od.OcularDominanceConfig(neurons=settings["neurons"], synapses_per_eye=settings["synapses"],
                                    contrast_spread=variant.contrast_spread,
-                                   sample_interval_s=sample_interval(settings["durations"], settings["sample_s"]),
-                                   **settings["durations"])
+                                   sample_interval_s=sample_interval(durations, settings["sample_s"]),
+                                   binocular_s=fixed if fixed is not None else STEADY.check_s,
+                                   deprivation_s=durations["deprivation_s"], recovery_s=durations["recovery_s"],
+                                   sutured_rate_hz=settings["sutured_rate_hz"])
     # windows are one tick long when blocks share processes, WINDOW_S when each has its own
     window_ps = timing_ps(variant)[0] if settings["blocks"] % max(settings["processes"], 1) else round(WINDOW_S * 1e12)
     checkpoint_every = max(1, round(CHECKPOINT_SIM_S * 1e12 / window_ps))
-    duration = cfg.duration_s()
     show = args.progress or (not args.json and sys.stderr.isatty())
-    bar = Progress("ocular dominance", total=2 * duration, enabled=show, delay_s=2.0)
-    labels = (("boost_on", True), ("boost_off", False))
-    state = {"run": 0, "label": labels[0][0]}
+    bar = Progress("ocular dominance", total=None, unit="s simulated", enabled=show, delay_s=2.0)
+    state = {"done": 0.0, "label": "binocular phase", "start": 0.0, "length": 0.0}
+
+    def on_run(label, start_s, end_s):
+        state.update(done=state["done"] + state["length"], label=label, start=start_s, length=end_s - start_s)
 
     def progress(t_ps, _events):
-        bar.update(state["run"] * duration + t_ps * 1e-12, state["label"].replace("_", " "))
+        bar.update(state["done"] + max(t_ps * 1e-12 - state["start"], 0.0), state["label"])
 
     executor = _executor(settings, args.address, checkpoint_every, progress)
-    runs, walls, processes = {}, {}, settings["processes"]
+    runner = oc.Runner(executor, params, variant.name, args.seed, settings["blocks"], on_run)
+    t0 = time.perf_counter()
     try:
-        for i, (label, boosting) in enumerate(labels):
-            state.update(run=i, label=label)
-            p = replace(params, bap_boosting=boosting)
-            system = ocular_dominance_system(p, cfg, variant.name, args.seed, settings["blocks"])
-            t0 = time.perf_counter()
-            result = executor.run(system)
-            walls[label] = time.perf_counter() - t0
-            processes = result.stats.get("processes", processes)
-            runs[label] = summarise_run(result.results, cfg)
-            runs[label]["deprivation"] = od.deprivation_shift(runs[label])
+        result = oc.experiment(runner, cfg, STEADY, fixed)
     finally:
         bar.close()
         if hasattr(executor, "close"):
             executor.close()
+    wall = time.perf_counter() - t0
 
-    on, off = runs["boost_on"], runs["boost_off"]
-    crit = od.criteria(on["deprivation"], off["deprivation"])
-    wall = sum(walls.values())
+    summary = result["summary"]
     n_syn = 2 * cfg.neurons * cfg.synapses_per_eye
-    steps_equiv = 2 * n_syn * duration / 1e-4            # both runs at dt = 0.1 ms
-    summary = {}
-    for label in ("boost_on", "boost_off"):
-        d = runs[label]["deprivation"]
-        summary[label] = {**d, "integration_steps": runs[label]["integration_steps"],
-                          "synapse_events": runs[label]["synapse_events"], "wall_s": walls[label]}
+    steps_equiv = n_syn * runner.simulated_s / 1e-4            # every run at dt = 0.1 ms
     summary.update({
-        "shift_ratio_off_on": crit["shift_ratio_off_on"],
-        **{k: v for k, v in crit.items() if k != "shift_ratio_off_on"},
         "variant": variant.name, "neurons": cfg.neurons, "synapses_per_eye": cfg.synapses_per_eye,
-        "blocks": settings["blocks"], "executor": settings["executor"], "processes": processes,
-        "processes_requested": settings["processes_requested"],
-        "seed": args.seed, "simulated_s": duration, "wall_s": wall,
+        "sutured_rate_hz": cfg.sutured_rate_hz, "deprivation_s": cfg.deprivation_s,
+        "blocks": settings["blocks"], "executor": settings["executor"],
+        "processes": runner.processes or settings["processes"],
+        "processes_requested": settings["processes_requested"], "seed": args.seed,
+        "runs": len(runner.walls), "simulated_s": runner.simulated_s, "wall_s": wall,
+        "integration_steps": runner.integration_steps, "synapse_events": runner.synapse_events,
         "synapse_steps_per_s": steps_equiv / wall if wall > 0 else None,
         "state_bytes_estimate": settings["state_bytes"],
     })
-
-    bands = [f"w_{eye}_{q}" for eye in od.EYES for q in ("p10", "p90")]
-    out["config"] = cfg.to_dict()
+    out["config"] = replace(cfg, binocular_s=summary["steady_state"]["binocular_s"], start_s=0.0).to_dict()
     out["variant"] = {"name": variant.name, "description": variant.description}
-    out["columns"] = (["time_s", "w_left_boost_on", "w_right_boost_on", "w_left_boost_off", "w_right_boost_off"]
-                      + [f"{b}_{label}" for label, _ in labels for b in bands])
-    series = [on["time_s"], on["w_left"], on["w_right"], off["w_left"], off["w_right"]]
-    series += [runs[label][b] for label, _ in labels for b in bands]
-    out["rows"] = [list(r) for r in zip(*series)]
-    out["runs"] = {k: {"phases": v["phases"], "deprivation": v["deprivation"],
-                       "integration_steps": v["integration_steps"], "synapse_events": v["synapse_events"]}
-                   for k, v in runs.items()}
+    out["columns"], out["rows"] = series_table(result)
+    out["runs"] = {name: {"phases": run["phases"]} for name, run in result["runs"].items()}
     out["summary"] = summary
-    return json_safe(out)   # inf/nan (a shift ratio over a zero shift) become null
+    return json_safe(out)   # inf/nan (a ratio over a zero shift) become null
+
+
+SERIES = ("binocular", "ttx", "lid_suture", "no_boost_rate_matched", "no_boost_rate_matched_binocular",
+          "uniform_bap", "uniform_bap_binocular")
+
+
+def series_table(result: dict) -> tuple[list, list]:
+    """One row per sample time over the whole protocol: the binocular phase ("steady" columns, up
+    to its end) and each run of the deprivation interval (from the shared state on); None where
+    a series has no sample."""
+    steady = result["steady"]["series"]
+    named = [("steady", steady)] + [(name, result["runs"][name]["series"]) for name in SERIES]
+    times = sorted({round(t, 9) for _, ser in named for t in ser["time_s"]})
+    columns = ["time_s"]
+    cells = []
+    for name, ser in named:
+        index = {round(t, 9): i for i, t in enumerate(ser["time_s"])}
+        keys = [f"w_{eye}{q}" for eye in od.EYES for q in ("", "_p10", "_p90")] \
+            if name in ("steady", "binocular", "lid_suture") else [f"w_{eye}" for eye in od.EYES]
+        for key in keys:
+            columns.append(f"{key}_{name}")
+            cells.append([ser[key][index[t]] if t in index else None for t in times])
+    return columns, [[t, *(c[i] for c in cells)] for i, t in enumerate(times)]
 
 
 # -- reporting ----------------------------------------------------------------------------------
@@ -251,8 +280,19 @@ def _num(x, fmt) -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+def _per_s(x) -> str:
+    return "n/a (shorter than two windows)" if x is None else f"{x:.1e}/s"
+
+
 def _plural(n: int, word: str, many: str) -> str:
     return f"{n} {word if n == 1 else many}"
+
+
+CONTROL_LABELS = {"binocular": "binocular (control)", "ttx": "TTX (deprived eye silent)",
+                  "lid_suture": "lid suture (deprived run)", "no_boost_rate_matched": "(a) no boost, rate matched",
+                  "uniform_bap": "(b) uniform bAP"}
+CRITERIA = ("deprived_below_control", "suture_deeper_than_ttx", "open_above_control", "deprived_first",
+            "higher_suture_rate_deepens", "specificity_needed")
 
 
 def summary_text(result: dict) -> str:
@@ -260,37 +300,53 @@ def summary_text(result: dict) -> str:
     where = f"{_plural(s['processes'], 'process', 'processes')}, {_plural(s['blocks'], 'block', 'blocks')}"
     if s.get("processes_requested") not in (None, s["processes"]):
         where += f"; --processes {s['processes_requested']} capped at one per block"
+    st = s["steady_state"]
+    how = ("fixed length" if st["fixed"] else
+           f"{'settled' if st['settled'] else 'NOT settled'}: bound {st['bound_per_s']:g}/s over {st['window_s']:g} s")
     lines = [f"ocular dominance, variant '{s['variant']}': {_plural(s['neurons'], 'neuron', 'neurons')} x "
              f"{s['synapses_per_eye']} synapses per eye, seed {s['seed']}, {s['executor']} executor ({where}), "
-             f"cascade '{result['params'].get('name')}'",
-             "",
-             "  mean weight change per phase (left eye deprived)",
-             f"  {'phase':<12} {'s':>11}  {'boost on: left':>14} {'right':>8} {'post Hz':>7}"
-             f"  {'boost off: left':>15} {'right':>8} {'post Hz':>7}"]
-    on, off = result["runs"]["boost_on"]["phases"], result["runs"]["boost_off"]["phases"]
-    for a, b in zip(on, off):
-        lines.append(f"  {a['name']:<12} {a['start_s']:5g}-{a['end_s']:<5g}  {_pct(a['dw_left']):>14} "
-                     f"{_pct(a['dw_right']):>8} {a['post_rate_hz']:7.2f}  {_pct(b['dw_left']):>15} "
-                     f"{_pct(b['dw_right']):>8} {b['post_rate_hz']:7.2f}")
-    lines.append("")
-    for label in ("boost_on", "boost_off"):
-        d = s[label]
-        lines.append(f"  {label.replace('_', ' '):<9}  deprivation: deprived {_pct(d['deprived_change'])}, "
-                     f"open {_pct(d['open_change'])}, shift {_pct(d['shift'])}; half-time deprived "
-                     f"{_num(d['deprived_half_time_s'], 'g')} s, open {_num(d['open_half_time_s'], 'g')} s")
-    lines.append(f"  shift ratio off/on: {_num(s['shift_ratio_off_on'], '.3f')}")
+             f"cascade '{result['params'].get('name')}'"]
+    if "param_set" in result:
+        b = result["bap"]
+        lines.append(f"  parameter set: {result['param_set']['name']} ({result['param_set']['why']}); spine bAP "
+                     f"{b['unboosted_mV']:g} mV unboosted, up to {b['max_mV']:.1f} mV (bound {b['bound_mV']:g} mV)")
+    lines += [f"  binocular phase {st['binocular_s']:g} s ({how}); drift {_per_s(st['drift_per_s'])}, mean weight "
+              f"{st['mean_weight']:.3f}, post {st['post_rate_hz']:.2f} Hz",
+              f"  then {s['deprivation_s']:g} s from that state (sutured eye {s['sutured_rate_hz']:g} Hz); changes "
+              "over the interval, and against the control (binocular; (a) and (b): binocular under their own rule)",
+              "",
+              f"  {'condition':<28} {'deprived':>9} {'open':>9} {'shift':>9}  {'dep-ctrl':>9} {'open-ctrl':>9} "
+              f"{'shift-ctrl':>10} {'post Hz':>7} {'bAP mV':>7}"]
+    for name, c in s["controls"].items():
+        lines.append(f"  {CONTROL_LABELS[name]:<28} {_pct(c['deprived_change']):>9} {_pct(c['open_change']):>9} "
+                     f"{_pct(c['shift']):>9}  {_pct(c['deprived_vs_control']):>9} {_pct(c['open_vs_control']):>9} "
+                     f"{_pct(c['shift_vs_control']):>10} {c['post_rate_hz']:7.2f} {_num(c['bap_mean_mV'], '7.1f')}")
+    rs = s["controls"]["no_boost_rate_matched"]["rate_search"]
+    lines.append(f"  (a): EPSP x {rs['epsp_scale']:.3f}, rate {rs['rate_hz']:.3f} Hz for a target of "
+                 f"{rs['target_hz']:.3f} Hz "
+                 f"({'matched' if rs['matched'] else 'NOT matched'}, {rs['runs']} runs); (b): every bAP "
+                 f"{s['controls']['uniform_bap']['bap_amplitude_mV']:.1f} mV")
+    crit = s["criteria"]
+    ratios = crit["specificity_ratio"]
+    lines.append("  specificity ratio (shift against own control / boosted): "
+                 + ", ".join(f"{k} {_num(v, '+.2f')}" for k, v in ratios.items()))
     lines.append("  criteria: " + ", ".join(
-        f"{name.replace('_', ' ')} {'PASS' if s[name] else 'FAIL'}"
-        for name in ("deprived_falls", "open_rises", "deprived_first", "boosting_needed")))
-    lines.append(f"  wall {s['wall_s']:.2f} s for {2 * s['simulated_s']:g} s simulated (two runs), "
+        f"{name.replace('_', ' ')} {'n/a' if crit[name] is None else 'PASS' if crit[name] else 'FAIL'}"
+        for name in CRITERIA))
+    lines.append(f"  wall {s['wall_s']:.2f} s for {s['simulated_s']:g} s simulated ({s['runs']} runs), "
                  f"{_num(s['synapse_steps_per_s'], '.3g')} synapse-steps/s (dt = 0.1 ms equivalent)")
     return "\n".join(lines)
 
 
-PHASE_COLOURS = {"binocular": "0.92", "deprivation": "#fde2c8", "recovery": "#d9ecd0"}
+PANELS = (("lid_suture", "binocular", "boosted: lid suture vs binocular control"),
+          ("no_boost_rate_matched", "no_boost_rate_matched_binocular", "(a) no boost, rate matched"),
+          ("uniform_bap", "uniform_bap_binocular", "(b) uniform bAP"))
 
 
 def plot(result: dict, path: Path) -> None:
+    """Three panels over the end of the binocular phase and the deprivation interval: the boosted
+    lid-suture run (solid) beside its non-deprived control (dashed) and TTX (dotted, deprived eye),
+    then the two specificity controls beside their own binocular controls."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -299,34 +355,37 @@ def plot(result: dict, path: Path) -> None:
     rows = np.array([[np.nan if v is None else v for v in r] for r in result["rows"]], dtype=float)
     t = rows[:, cols["time_s"]]
     s = result["summary"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
-    eyes = (("left", "left eye (deprived)", "tab:blue"), ("right", "right eye (open)", "tab:red"))
-    for ax, label, title in zip(axes, ("boost_on", "boost_off"), ("bAP boosting on", "bAP boosting off")):
+    b = s["steady_state"]["binocular_s"]
+    t_lo = max(0.0, b - max(2 * s["deprivation_s"], 10.0))
+    shown = t >= t_lo - 1e-9
+    col = lambda name: rows[shown, cols[name]]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
+    eyes = (("left", "deprived eye", "tab:blue"), ("right", "open eye", "tab:red"))
+    for ax, (run, control, title) in zip(axes, PANELS):
         for eye, name, colour in eyes:
-            mean = rows[:, cols[f"w_{eye}_{label}"]]
-            ax.plot(t, mean, color=colour, lw=2, label=f"{name}, mean")
-            p10, p90 = f"w_{eye}_p10_{label}", f"w_{eye}_p90_{label}"
-            if s["neurons"] > 1 and p10 in cols:
-                ax.fill_between(t, rows[:, cols[p10]], rows[:, cols[p90]], color=colour, alpha=0.2, lw=0,
-                                label=f"{name}, p10-p90 of neurons")
-        ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
-        d = s[label]
-        ax.set_title(f"{title}: shift {100 * d['shift']:+.1f}%, post {d['post_rate_hz']:.2f} Hz", fontsize=10)
+            ax.plot(t[shown], col(f"w_{eye}_steady"), color="0.35", lw=1.5)
+            ax.plot(t[shown], col(f"w_{eye}_{run}"), color=colour, lw=2, label=f"{name}, deprived run")
+            ax.plot(t[shown], col(f"w_{eye}_{control}"), color=colour, lw=1.5, ls="--",
+                    label=f"{name}, binocular control")
+            if run == "lid_suture" and s["neurons"] > 1:
+                ax.fill_between(t[shown], col(f"w_{eye}_p10_lid_suture"), col(f"w_{eye}_p90_lid_suture"),
+                                color=colour, alpha=0.15, lw=0)
+        if run == "lid_suture":
+            ax.plot(t[shown], col("w_left_ttx"), color="tab:blue", lw=1.5, ls=":", label="deprived eye, TTX")
+        c = s["controls"][run]
+        ax.axvspan(b, b + s["deprivation_s"], color="#fde2c8", zorder=0)
+        ax.axvline(b, color="0.5", lw=0.8)
+        ax.set_title(f"{title}\nshift vs control {100 * c['shift_vs_control']:+.1f}%, post {c['post_rate_hz']:.2f} Hz",
+                     fontsize=10)
         ax.set_xlabel("time (s)")
-        ax.set_xlim(t[0], t[-1])
-    lo, hi = axes[0].get_ylim()
-    pad = 0.12 * (hi - lo)
-    for ax, label in zip(axes, ("boost_on", "boost_off")):
-        ax.set_ylim(lo, hi + pad)
-        for phase in result["runs"][label]["phases"]:
-            ax.axvspan(phase["start_s"], phase["end_s"], color=PHASE_COLOURS.get(phase["name"], "0.9"), zorder=0)
-            ax.text((phase["start_s"] + phase["end_s"]) / 2, hi + 0.6 * pad, phase["name"], ha="center",
-                    va="center", fontsize=9, color="0.25")
+        ax.set_xlim(t[shown][0], t[shown][-1])
     axes[0].set_ylabel("mean synaptic weight (1 = initial)")
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
-    fig.suptitle(f"Ocular dominance: K = {s['neurons']} neurons, S = {s['synapses_per_eye']} synapses per eye, "
-                 f"variant '{s['variant']}', seed {s['seed']}", fontsize=11)
+    st = s["steady_state"]
+    fig.suptitle(f"Ocular dominance from a steady state (grey: binocular phase, {st['binocular_s']:g} s, drift "
+                 f"{_per_s(st['drift_per_s'])}; shaded: deprivation): K = {s['neurons']}, S = {s['synapses_per_eye']} "
+                 f"per eye, seed {s['seed']}", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     save_figure(fig, path, dpi=120)
     plt.close(fig)
@@ -358,7 +417,13 @@ def add_flags(p) -> None:
                    help="ocular dominance: blocks of neurons, 1..K (default: --processes with ray, 1 inline; "
                         "the results do not depend on it)")
     p.add_argument("--binocular-s", type=float, default=None,
-                   help="ocular dominance: binocular phase in s (default {od:binocular_s})")
+                   help="ocular dominance: a fixed binocular phase in s (default: until the mean weight's drift is "
+                        f"below {STEADY.drift_per_s:g}/s over {STEADY.window_s:g} s, checked every "
+                        f"{STEADY.check_s:g} s, "
+                        f"at most {STEADY.max_s:g} s)")
+    p.add_argument("--sutured-rate-hz", type=float, default=None,
+                   help="ocular dominance: lid suture's uncorrelated residual rate in the deprived eye, Hz "
+                        "(default {od:sutured_rate_hz})")
     p.add_argument("--deprivation-s", type=float, default=None,
                    help="ocular dominance: left-eye deprivation in s, > 0 (default {od:deprivation_s})")
     p.add_argument("--recovery-s", type=float, default=None,

@@ -191,3 +191,46 @@ def test_forged_spike_messages_are_refused():
         with pytest.raises(MessageError, match=field):
             deliver(block, pop.send("b0", "epsp", payload, pop.lookahead_ps))
     assert not block.inbox
+
+
+def test_a_run_resumed_from_a_final_state_continues_bit_for_bit():
+    """A control from the same state (od_controls): the first run keeps its final state, the
+    second starts from it at start_s; together they equal one continuous run (weights, spikes),
+    whatever the blocks. bAP bookkeeping starts again in the resumed run."""
+    from dataclasses import replace
+    from lolpim.actors.plasticity.ocular_dominance import final_states
+    full = od.OcularDominanceConfig(neurons=3, synapses_per_eye=8, binocular_s=2.0, deprivation_s=2.0)
+    whole = InlineExecutor().run(system(full, blocks=2, seed=3)).results
+    first = InlineExecutor().run(ocular_dominance_system(PARAMS, replace(full, deprivation_s=0.0), "network", 3,
+                                                         blocks=2, keep_state=True)).results
+    resumed = InlineExecutor().run(ocular_dominance_system(PARAMS, replace(full, start_s=2.0), "network", 3, blocks=2,
+                                                           resume=final_states(first))).results
+    for eye in (0, 1):
+        np.testing.assert_array_equal(final_weights(resumed)[eye], final_weights(whole)[eye])
+    spikes = lambda res: np.sort(np.concatenate([np.frombuffer(r["spike_t"]) for r in res.values() if "spike_t" in r]))
+    np.testing.assert_array_equal(np.concatenate([spikes(first), spikes(resumed)]), spikes(whole))
+    s = summarise_run(resumed, replace(full, start_s=2.0))
+    assert s["time_s"][0] == 2.0 and [p["name"] for p in s["phases"]] == ["deprivation"]
+    total = lambda res: summarise_run(res, full)["bap_at_spines"]["count"]
+    assert total(first) + s["bap_at_spines"]["count"] == total(whole) > 0
+
+
+def test_resume_needs_a_state_for_every_actor_and_a_start():
+    from dataclasses import replace
+    from lolpim.core.errors import ParameterError
+    with pytest.raises(ParameterError, match="start_s"):
+        ocular_dominance_system(PARAMS, replace(CFG4, start_s=1.0), "network", 0, blocks=2)
+    with pytest.raises(ParameterError, match="no state for actor"):
+        ocular_dominance_system(PARAMS, replace(CFG4, start_s=1.0), "network", 0, blocks=2, resume={"b0": b"x"})
+
+
+def test_bap_amplitudes_at_spines_follow_the_boost():
+    """summarise_run's bap_at_spines: boosting off, every bAP has the preset amplitude; on, the
+    mean is above it and no bAP exceeds the fully boosted A_bap (1 + gain)."""
+    from dataclasses import replace
+    on = summarise_run(InlineExecutor().run(system()).results, CFG4)["bap_at_spines"]
+    off = summarise_run(InlineExecutor().run(ocular_dominance_system(replace(PARAMS, bap_boosting=False), CFG4,
+                                                                     "network", 11, 2)).results, CFG4)["bap_at_spines"]
+    a = PARAMS.bap_amplitude_mV
+    assert off["count"] > 0 and off["mean_mV"] == pytest.approx(a) and off["max_mV"] == pytest.approx(a)
+    assert a < on["mean_mV"] < on["max_mV"] <= a * (1 + PARAMS.boost_gain)

@@ -10,11 +10,9 @@ from lolpim.orchestration.cli import main
 # a small ocular-dominance network: 2 neurons x 2 eyes x 5 synapses, 1 s binocular, 2 s deprived
 OD_SMALL = ["plasticity", "ocular-dominance", "--neurons", "2", "--synapses", "5",
             "--binocular-s", "1", "--deprivation-s", "2"]
-SIDE_KEYS = {"deprived_change", "open_change", "shift", "post_rate_hz", "deprived_half_time_s",
-             "open_half_time_s", "integration_steps"}
-# what must not depend on the executor or the blocks (wall times and work rates do)
-RESULT_KEYS = ("deprived_change", "open_change", "shift", "post_rate_hz", "deprived_half_time_s",
-               "open_half_time_s", "integration_steps", "synapse_events")
+CONTROL_KEYS = {"deprived_change", "open_change", "shift", "post_rate_hz", "deprived_vs_control", "open_vs_control",
+                "shift_vs_control", "deprived_half_time_s", "open_half_time_s", "bap_mean_mV", "bap_max_mV", "control"}
+CONTROLS = ("binocular", "ttx", "lid_suture", "no_boost_rate_matched", "uniform_bap")
 
 
 def _od_json(capsys, *extra) -> dict:
@@ -23,11 +21,11 @@ def _od_json(capsys, *extra) -> dict:
 
 
 def _numbers(result: dict) -> dict:
+    """What must not depend on the executor or the blocks (wall times and work rates do)."""
     s = result["summary"]
-    return {"rows": result["rows"], "runs": result["runs"],
-            "sides": {side: {k: s[side][k] for k in RESULT_KEYS} for side in ("boost_on", "boost_off")},
-            "ratio": s["shift_ratio_off_on"],
-            "criteria": {k: s[k] for k in ("deprived_falls", "open_rises", "deprived_first", "boosting_needed")}}
+    return {"rows": result["rows"], "runs": result["runs"], "steady_state": s["steady_state"],
+            "controls": s["controls"], "criteria": s["criteria"],
+            "work": (s["integration_steps"], s["synapse_events"], s["runs"], s["simulated_s"])}
 
 
 @pytest.fixture(scope="module")
@@ -73,28 +71,53 @@ def test_unknown_parameter_set_is_a_user_error(capsys):
 
 def test_ocular_dominance_json_summary(od_inline):
     r = od_inline
-    assert r["columns"][:5] == ["time_s", "w_left_boost_on", "w_right_boost_on", "w_left_boost_off",
-                                "w_right_boost_off"]
-    assert "w_left_p10_boost_on" in r["columns"] and "w_right_p90_boost_off" in r["columns"]
+    assert r["columns"][:4] == ["time_s", "w_left_steady", "w_left_p10_steady", "w_left_p90_steady"]
+    for name in CONTROLS:
+        assert f"w_left_{name}" in r["columns"] and f"w_right_{name}" in r["columns"]
     assert all(len(row) == len(r["columns"]) for row in r["rows"])
     times = [row[0] for row in r["rows"]]
     assert times[0] == 0 and times[-1] == pytest.approx(3.0) and 1.0 in times   # a sample on each boundary
     s = r["summary"]
-    for side in ("boost_on", "boost_off"):
-        assert SIDE_KEYS <= set(s[side])
-        assert s[side]["shift"] == pytest.approx(s[side]["open_change"] - s[side]["deprived_change"])
-        assert s[side]["deprived_change"] == r["runs"][side]["deprivation"]["deprived_change"]
+    st = s["steady_state"]
+    assert (st["binocular_s"], st["fixed"]) == (1.0, True)            # --binocular-s 1: a fixed phase
+    assert st["drift_per_s"] is None and not st["settled"]            # 1 s: shorter than two drift windows
+    assert set(s["controls"]) == set(CONTROLS)
+    ctrl = s["controls"]["binocular"]
+    for name, c in s["controls"].items():
+        assert CONTROL_KEYS <= set(c), name
+        assert c["shift"] == pytest.approx(c["open_change"] - c["deprived_change"])
+        own = s["controls"][name].get("own_binocular", ctrl)
+        assert c["deprived_vs_control"] == pytest.approx(c["deprived_change"] - own["deprived_change"])
+        assert c["open_vs_control"] == pytest.approx(c["open_change"] - own["open_change"])
+    assert ctrl["deprived_vs_control"] == 0 and ctrl["control"] == "binocular"
+    # the specificity controls: no boosting (every bAP at one amplitude), rate searched / amplitude matched
+    a, b = s["controls"]["no_boost_rate_matched"], s["controls"]["uniform_bap"]
+    assert a["control"] == "no_boost_rate_matched_binocular" and b["control"] == "uniform_bap_binocular"
+    assert a["bap_max_mV"] in (None, pytest.approx(r["params"]["bap_amplitude_mV"]))
+    assert b["bap_amplitude_mV"] == pytest.approx(s["controls"]["lid_suture"]["bap_mean_mV"])
+    assert a["rate_search"]["rate_hz"] == a["post_rate_hz"] and a["rate_search"]["runs"] >= 1
+    assert a["rate_search"]["target_hz"] == s["controls"]["lid_suture"]["post_rate_hz"]
+    for name in ("deprived_below_control", "suture_deeper_than_ttx", "open_above_control", "deprived_first",
+                 "specificity_needed"):
+        assert isinstance(s["criteria"][name], bool)
+    assert s["criteria"]["higher_suture_rate_deepens"] is None          # one sutured rate: not measured
     assert (s["neurons"], s["synapses_per_eye"], s["executor"], s["processes"], s["blocks"]) == (2, 5, "inline", 1, 1)
     assert s["variant"] == "network" and r["variant"]["name"] == "network"
-    for name in ("deprived_falls", "open_rises", "deprived_first", "boosting_needed"):
-        assert isinstance(s[name], bool)
-    if s["shift_ratio_off_on"] is not None:
-        assert s["shift_ratio_off_on"] == pytest.approx(s["boost_off"]["shift"] / s["boost_on"]["shift"])
-    # 2 runs x 2 eyes x K x S synapses x simulated s / 0.1 ms, over the wall time of both runs
-    expected = 2 * 2 * 2 * 5 * s["simulated_s"] / 1e-4 / s["wall_s"]
+    # every run x 2 eyes x K x S synapses x its simulated s / 0.1 ms, over the wall time of all runs
+    expected = 2 * 2 * 5 * s["simulated_s"] / 1e-4 / s["wall_s"]
     assert s["synapse_steps_per_s"] == pytest.approx(expected)
-    assert s["simulated_s"] == 3.0
-    assert [p["name"] for p in r["runs"]["boost_on"]["phases"]] == ["binocular", "deprivation"]
+    assert s["simulated_s"] == pytest.approx(1.0 + 2.0 * (s["runs"] - 1))   # the phase, then each run of 2 s
+    assert [p["name"] for p in r["runs"]["lid_suture"]["phases"]] == ["deprivation"]
+
+
+def test_ocular_dominance_with_recovery(capsys):
+    """--recovery-s: the lid-suture run goes on with both eyes open; the comparisons stay over the
+    deprivation interval."""
+    r = _od_json(capsys, "--recovery-s", "1")
+    assert [p["name"] for p in r["runs"]["lid_suture"]["phases"]] == ["deprivation", "recovery"]
+    assert [p["name"] for p in r["runs"]["binocular"]["phases"]] == ["deprivation"]
+    assert r["rows"][-1][0] == pytest.approx(4.0) and r["summary"]["controls"]["lid_suture"]["deprived_half_time_s"] \
+        in (None, 1.0, 2.0)
 
 
 def test_ocular_dominance_blocks_do_not_change_the_results(od_inline, capsys):
@@ -106,8 +129,8 @@ def test_ocular_dominance_blocks_do_not_change_the_results(od_inline, capsys):
 def test_ocular_dominance_text_and_files(tmp_path, capsys):
     assert main([*OD_SMALL, "--variant", "seed", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    for word in ("variant 'seed'", "binocular", "deprivation", "boost on", "boost off", "shift ratio off/on",
-                 "criteria:", "synapse-steps/s", "wall"):
+    for word in ("variant 'seed'", "binocular phase 1 s (fixed length)", "TTX", "lid suture", "(a) no boost, rate matched",
+                 "(b) uniform bAP", "specificity ratio", "criteria:", "synapse-steps/s", "wall"):
         assert word in text
     assert ("PASS" in text) or ("FAIL" in text)
     stem = tmp_path / "plasticity_ocular_dominance"
@@ -125,8 +148,10 @@ def test_ocular_dominance_defaults_come_from_the_config():
     from lolpim.orchestration.plasticity.ocular_dominance import check_args
     settings = check_args(build_parser().parse_args(["plasticity", "ocular-dominance"]))
     d = OcularDominanceConfig()
-    assert settings["durations"] == {"binocular_s": d.binocular_s, "deprivation_s": d.deprivation_s,
+    # no --binocular-s: the binocular phase runs until it has settled (None)
+    assert settings["durations"] == {"binocular_s": None, "deprivation_s": d.deprivation_s,
                                      "recovery_s": d.recovery_s}
+    assert settings["sutured_rate_hz"] == d.sutured_rate_hz
     assert (settings["neurons"], settings["synapses"]) == (d.neurons, d.synapses_per_eye)
     assert (settings["executor"], settings["processes"], settings["blocks"]) == ("inline", 1, 1)
 
@@ -152,6 +177,9 @@ def test_ocular_dominance_on_ray_matches_inline(ray_session, capsys):
     (["--address", "auto"], "--address"),
     (["--executor", "ray", "--processes", "0"], "--processes"),
     (["--binocular-s", "-1"], "--binocular-s"),
+    (["--binocular-s", "0"], "--binocular-s"),                # the controls start from its end state
+    (["--sutured-rate-hz", "-1"], "--sutured-rate-hz"),
+    (["--sutured-rate-hz", "nan"], "--sutured-rate-hz"),
     (["--deprivation-s", "nan"], "--deprivation-s"),
     (["--deprivation-s", "0"], "--deprivation-s"),
     (["--recovery-s", "inf"], "--recovery-s"),
@@ -180,7 +208,7 @@ def test_ocular_dominance_flags_on_another_protocol_are_an_error(capsys):
 
 
 def test_json_has_no_infinities():
-    # a zero boost-on shift gives an infinite ratio: written as null, not the non-JSON Infinity
+    # a zero boosted shift gives an infinite specificity ratio: written as null, not the non-JSON Infinity
     from lolpim.orchestration.results import json_safe   # what the OD run writes its JSON through
     assert json_safe({"a": [math.inf, 1.0], "b": math.nan}) == {"a": [None, 1.0], "b": None}
 

@@ -295,6 +295,46 @@ def test_ocular_dominance_inputs_are_deterministic_per_seed():
         assert volleys(spikes(7, 0, 1 - od.DEPRIVED_EYE, chunk)[0])
 
 
+def test_ocular_dominance_conditions_change_only_the_deprived_eye_after_the_binocular_phase():
+    """od.OcularDominanceConfig.condition: the binocular phase's inputs and the open eye's are the
+    same under every condition; over the deprivation interval the deprived eye keeps its volleys
+    (binocular control), is silent (TTX) or fires uncorrelated spikes at sutured_rate_hz (lid
+    suture, no volleys)."""
+    from dataclasses import replace
+    base = od.OcularDominanceConfig(synapses_per_eye=200, binocular_s=2.0, deprivation_s=4.0, sutured_rate_hz=3.0)
+    spikes = {}
+    for condition in od.CONDITIONS:
+        cfg = replace(base, condition=condition)
+        fix = od.fixations(cfg, 5, 0)
+        spikes[condition] = {(eye, chunk): od.chunk_spikes(cfg, 5, 0, eye, chunk, fix)
+                             for eye in (0, 1) for chunk in range(6)}
+    same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(a, b))
+    for condition in ("ttx", "lid_suture"):
+        for chunk in range(6):
+            assert same(spikes[condition][(1, chunk)], spikes["binocular"][(1, chunk)])     # the open eye
+        for chunk in (0, 1):
+            assert same(spikes[condition][(0, chunk)], spikes["binocular"][(0, chunk)])     # binocular phase
+    for chunk in range(2, 6):
+        assert spikes["ttx"][(0, chunk)][0].size == 0
+        t, _ = spikes["lid_suture"][(0, chunk)]
+        assert len(np.unique(t)) == t.size                     # no volley: no two spikes share a time
+        assert 0.8 * 3.0 * 200 < t.size < 1.2 * 3.0 * 200      # 3 Hz on each of 200 synapses
+        t_open, _ = spikes["binocular"][(0, chunk)]
+        assert len(np.unique(t_open)) < t_open.size             # the control keeps its volleys
+
+
+def test_steady_state_drift_is_the_slope_over_the_window():
+    t = np.arange(0.0, 91.0)
+    w = 1.0 + 0.002 * t
+    assert od.drift_per_s(t, w, 30.0) == pytest.approx(0.002, rel=0.02)    # the window means are 30.5 s apart
+    flat_after_a_step = np.where(t < 60, 1.3, 1.0)             # no slope in the last window, but the mean moved
+    assert od.drift_per_s(t, flat_after_a_step, 30.0) == pytest.approx(0.3 / 30)
+    assert od.drift_per_s(t, np.ones_like(t), 30.0) == pytest.approx(0.0, abs=1e-15)
+    assert np.isnan(od.drift_per_s(t[:50], w[:50], 30.0))       # fewer than two windows: not measured
+    with pytest.raises(Exception, match="max_s"):
+        od.SteadyState(check_s=10.0, max_s=5.0)
+
+
 def _fed_population(params, n_neurons, per_neuron, cap):
     """A network-style population with an empty bAP ring and a depolarisation feed of ``cap`` knots."""
     k = kernel.pack_params(params, cascade.CascadePopulation.min_step_s, cascade.CascadePopulation.step_growth,

@@ -276,12 +276,17 @@ def write_outputs(result: dict, out: Path) -> list[Path]:
     return paths
 
 
+TICK_LABEL_CHARS = 18   # a tick label's line at most this long (at 6 systems longer ones overlap)
+
+
 def _tick_label(s: dict) -> str:
-    """A bar's label: the system and the hardware it really has (devices x preset, GiB)."""
+    """A bar's label: the system and the hardware it really has (devices x preset, GiB), each part
+    wrapped to TICK_LABEL_CHARS so neighbouring labels never overlap."""
     hw = s.get("hardware") or {}
     lines = [s["system"]]
     for i, d in enumerate(hw.get("devices", [])):
-        lines += [("+ " if i else "") + f"{d['count']} x {d['model']}", f"{d['gib']:.0f} GiB {d['memory']}"]
+        for part in (("+ " if i else "") + f"{d['count']} x {d['model']}", f"{d['gib']:.0f} GiB {d['memory']}"):
+            lines += textwrap.wrap(part, TICK_LABEL_CHARS, break_on_hyphens=False, break_long_words=False) or [part]
     return "\n".join(lines)
 
 
@@ -300,7 +305,8 @@ def plot(result: dict, path: Path) -> Path:
     labels = [_tick_label(s) for s in systems]
     colours = ["#c0392b" if s["system"] == "lolpim" else "#7f8c8d" for s in systems]
     x = np.arange(len(systems))
-    fig, axes = plt.subplots(3, 2, figsize=(13, 14))
+    # wider with more systems, so every bar keeps room for its label (tests/system/test_report_labels.py)
+    fig, axes = plt.subplots(3, 2, figsize=(max(13.0, 2.7 * len(systems)), 14))
     axes = axes.ravel()
     panels = [("throughput_tokens_per_s", "throughput [output tokens/s]", 1.0, "%.0f"),
               ("tpot_mean_s", "mean time per output token [ms]", 1e3, "%.1f"),
@@ -323,12 +329,16 @@ def plot(result: dict, path: Path) -> Path:
             bars = ax.bar(x, [s[key] * scale for s in systems], color=colours)
             ax.bar_label(bars, fmt=fmt, fontsize=8)
         if key == "throughput_tokens_per_s":
+            # each baseline's speedup note stands above its bar and value label, never on them
+            top = max(s[key] for s in systems)
+            ax.set_ylim(0, top * 1.5)
             for xi, s in zip(x, systems):
                 if s["system"] != result.get("speedup_reference") and not math.isnan(s["speedup"]):
-                    text = (f"LoL-PIM {s['speedup']:.2f}x" if "speedup_bracket" not in s else
-                            "LoL-PIM [{:.2f}x,\n{:.2f}x]".format(*s["speedup_bracket"]))
-                    ax.annotate(text, (xi, 0), xytext=(0, 4), textcoords="offset points",
-                                ha="center", fontsize=7, color="white")
+                    text = (f"LoL-PIM\n{s['speedup']:.2f}x" if "speedup_bracket" not in s else
+                            "LoL-PIM\n[{:.2f}x,\n{:.2f}x]".format(*s["speedup_bracket"]))
+                    ax.annotate(text, (xi, s[key]), xytext=(0, 14), textcoords="offset points", ha="center",
+                                va="bottom", fontsize=7, color="black",
+                                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
         ax.set_xticks(x, labels, fontsize=7)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)

@@ -150,3 +150,35 @@ def test_readme_main_job_block_has_the_table_the_code_prints():
     assert compare.DECODE_ONLY in block and compare.SPEEDUP_DEFINITION in block
     assert compare.ENERGY_DEFINITION in block and "8 x lolpim-module, 128 GiB PIM" in block
     assert compare.POWER_DEFINITION in block
+
+
+def test_comparison_plot_labels_do_not_overlap_at_six_systems(tmp_path):
+    """Issue 25 item 7: with 5-6 systems the hardware labels under the bars overlapped. Render the
+    plot of six systems and check that no two tick labels (and no speedup note) share any area."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lolpim.orchestration import config
+    from lolpim.orchestration.llm import compare
+    from lolpim.orchestration.llm.config import RunConfig
+    cfg = config.load(RunConfig, None, ["workload.source=fixed", "workload.requests=2", "workload.input_tokens=2048",
+                                        "workload.output_tokens=2"])
+    result = compare.run_systems(cfg, ("lolpim", "neupims", "lolpim-xpu", "cent", "gpu", "gpu-pim"), "inline", 0)
+    figures = []
+    real_close = plt.close
+    monkey_close = lambda fig=None: figures.append(fig)   # keep the figure to measure it
+    plt.close = monkey_close
+    try:
+        compare.plot(result, tmp_path / "six.png")
+    finally:
+        plt.close = real_close
+    fig = figures[0]
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+        boxes += [t.get_window_extent(renderer) for t in ax.texts]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b), (ax.get_ylabel(), a, b)
+    real_close(fig)

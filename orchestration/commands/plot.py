@@ -272,7 +272,9 @@ def throughput_figure(records, x_axis: str):
     _plain_log_y(ax)
     _ticks(ax, xs, (lambda v: f"{v:g}") if x_axis == "modules" else (lambda v: f"{v:.0f}"))
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("decode throughput [tokens/s]")
+    # log axes: the lines span decades of modules and throughput; the label says so, since a log
+    # axis does not start at zero and a small step looks larger than on a linear one
+    ax.set_ylabel("decode throughput [tokens/s, log scale]")
     ax.grid(alpha=0.3, which="both")
     ax.set_title(plot_title(records), fontsize=9)
     _legend(ax)
@@ -326,9 +328,17 @@ def speedup_figure(records):
         work = palette.workload_label(base)
         right.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=ls, marker=marker,
                    color=palette.colour(base), label=label + (f" · {work}" if work else ""))
-    right.axhline(1.0, color="k", lw=0.8)
-    right.set_xscale("log", base=2)
-    _ticks(right, xs)
+    if not baselines:   # say so, rather than draw an empty panel
+        right.text(0.5, 0.5, "no baseline in these results:\nLoL-PIM's speedup needs a baseline run\n"
+                   "at the same settings (e.g. system = [\"lolpim\", \"cent\"])", ha="center", va="center",
+                   transform=right.transAxes, fontsize=10)
+        right.set_xticks([])
+        right.set_yticks([])
+        xs = []
+    else:
+        right.axhline(1.0, color="k", lw=0.8)
+        right.set_xscale("log", base=2)
+        _ticks(right, xs)
     right.set_xlabel("LoL-PIM modules")
     right.set_ylabel("LoL-PIM throughput / baseline throughput")
     right.set_title("LoL-PIM speedup at equal settings", fontsize=10)

@@ -323,3 +323,20 @@ def test_deploy_sweeps_load_and_write_under_results():
     baseline = load_sweep(files[0].with_name("sweep-gpu-baseline.toml"))
     gpu = [p for p in baseline.points() if p["system"] == "gpu"]
     assert gpu == [{"system": "gpu", "gpus": 4}]   # one fixed 4-GPU point, not one per module count
+
+
+def test_speedup_figure_without_a_baseline_says_so(figures):
+    """Issue 25 item 7: results with LoL-PIM alone drew an empty speedup panel; it now says why."""
+    from lolpim.orchestration.commands import plot
+    records, _throughput, _speedup = figures
+    lolpim_only = [r for r in records if plot._system(r) == "lolpim"]
+    fig = plot.speedup_figure(lolpim_only)
+    assert fig is not None
+    right = fig.axes[1]
+    assert any("no baseline in these results" in t.get_text() for t in right.texts)
+    assert not right.get_lines()
+
+
+def test_throughput_axis_says_it_is_logarithmic(figures):
+    _records, throughput, _speedup = figures
+    assert throughput.axes[0].get_ylabel() == "decode throughput [tokens/s, log scale]"

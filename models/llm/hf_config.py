@@ -81,13 +81,34 @@ def _int_field(data: dict, ours: str, names: tuple[str, ...], default=None) -> i
                                    f"{', '.join(names[1:]) or 'no other name'})")
 
 
+ARCHITECTURE_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "Model")
+
+
+def model_family(data: dict) -> str:
+    """The model family: ``model_type``, or, where a config.json lacks it, the family its
+    ``architectures`` class names (``LlamaForCausalLM`` -> llama, ``GPTNeoXForCausalLM`` ->
+    gpt_neox), matched against the supported families with underscores ignored."""
+    family = data.get("model_type")
+    if isinstance(family, str) and family:
+        return family.lower()
+    names = data.get("architectures")
+    if isinstance(names, list):
+        known = {f.replace("_", ""): f for f in GATED_FAMILIES + PLAIN_FAMILIES}
+        for name in (n for n in names if isinstance(n, str)):
+            stem = next((name[:-len(s)] for s in ARCHITECTURE_SUFFIXES if name.endswith(s)), name)
+            if stem.lower() in known:
+                return known[stem.lower()]
+    return ""
+
+
 def _ffn_kind(data: dict) -> str:
-    family = str(data.get("model_type", "")).lower()
+    family = model_family(data)
     if family in GATED_FAMILIES:
         return "gated"
     if family in PLAIN_FAMILIES:
         return "plain"
-    raise ParameterError("model_type", f"{family or 'missing'!r} is not a supported model family; supported: "
+    raise ParameterError("model_type", f"{family or 'missing'!r} is not a supported model family (nor does "
+                                       f"'architectures' name one); supported: "
                                        f"{', '.join(GATED_FAMILIES + PLAIN_FAMILIES)}")
 
 

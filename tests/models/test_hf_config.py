@@ -84,3 +84,19 @@ def test_a_huge_config_is_refused_on_the_command_line(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "num_hidden_layers" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("architectures, family", [(["LlamaForCausalLM"], "llama"), (["GPTNeoXForCausalLM"], "gpt_neox"),
+                                                   (["GPT2LMHeadModel"], "gpt2"), (["Qwen2ForCausalLM"], "qwen2")])
+def test_architectures_names_the_family_when_model_type_is_absent(architectures, family):
+    """Issue 25 item 6: a config.json without `model_type` was refused ('missing' is not a
+    supported model family) although `architectures` names the family."""
+    from lolpim.models.llm.hf_config import model_family
+    assert model_family({"architectures": architectures}) == family
+    assert _fields(model_type=None, architectures=["LlamaForCausalLM"]) == _fields()
+
+
+def test_no_model_type_and_an_unknown_architecture_is_refused_naming_both():
+    with pytest.raises(ParameterError, match="nor does 'architectures' name one") as err:
+        _fields(model_type=None, architectures=["MambaForCausalLM"])
+    assert err.value.field == "model_type"

@@ -372,7 +372,8 @@ def main(argv=None) -> None:
         elif part == "presets":
             do_presets()
         elif part == "anchors":
-            do_anchors(args.tables_only, args.od_grid)
+            # the od-controls part, when it ran first, has just stored the grid the OD rows need
+            do_anchors(args.tables_only, args.od_grid or "od-controls" in parts[:parts.index(part)])
         elif part == "gpu-pim":
             do_gpu_pim(args.tables_only)
         elif part == "long-context":   # its own script: simulates in this process, ~40 s

@@ -67,9 +67,8 @@ class AnchorCheck:
     kind: str = ""       # a RowKind value; all_checks refuses a row without one
 
     def __post_init__(self):
-        if self.kind and self.kind not in {k.value for k in RowKind}:
-            raise ValueError(f"anchor row {self.name!r}: kind {self.kind!r} is not one of "
-                             f"{', '.join(k.value for k in RowKind)}")
+        if self.kind and self.kind not in KINDS:
+            raise ValueError(f"anchor row {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
 
     @property
     def documented_as_miss(self) -> bool:
@@ -204,11 +203,10 @@ def format_table(checks: list[AnchorCheck], width: int = TABLE_WIDTH) -> str:
     reasons, wrapped."""
     sources = list(dict.fromkeys(c.source for c in checks))
     key = {src: f"[{i + 1}]" for i, src in enumerate(sources)}
-    header = HEADER
-    rows = [header] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c))) for c in checks]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    room = width - 2 * (len(header) - 1) - sum(w for i, w in enumerate(widths) if i != 1)
-    widths[1] = max(len(header[1]), min(widths[1], room))
+    rows = [HEADER] + [tuple(key[cell] if j == 2 else cell for j, cell in enumerate(_cells(c))) for c in checks]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    room = width - 2 * (len(HEADER) - 1) - sum(w for i, w in enumerate(widths) if i != 1)
+    widths[1] = max(len(HEADER[1]), min(widths[1], room))
     lines = []
     for r in rows:
         name = textwrap.wrap(r[1], widths[1], max_lines=NAME_LINES, placeholder="...") or [""]

@@ -15,13 +15,14 @@ from lolpim.orchestration.validation import (all_checks, allowed_names, area_of,
 
 
 def _row(c) -> dict:
-    miss = c.documented_miss
+    # a failing documented miss: the value the docs describe and the band it may drift within
+    # (nulls when never recorded: then the row is a FAIL); null for every other row
+    known_miss = None
+    if c.documented_as_miss and not c.passed:
+        miss = c.documented_miss
+        known_miss = {"documented": miss.documented if miss else None, "band": list(miss.band) if miss else None}
     return dict(dataclasses.asdict(c), simulated=float(c.simulated), error=float(c.error), passed=c.passed,
-                status=c.status,
-                # a documented miss: the value the docs describe and the band it may drift within
-                # (outside it, or never recorded, the row is a FAIL); null for every other row
-                known_miss=({"documented": miss.documented, "band": list(miss.band)} if miss else
-                            {"documented": None, "band": None}) if c.documented_as_miss and not c.passed else None)
+                status=c.status, known_miss=known_miss)
 
 
 def write_outputs(rows: list[dict], out_dir: Path) -> list[Path]:

@@ -93,16 +93,15 @@ def test_validate_rows_of_the_stored_grid(monkeypatch):
     (docs/figures/od_controls.json, what the rows' own runs give): each row passes, or fails
     exactly as docs/plasticity-cascade.md section 3 documents (MISS*, DOC_OD_MISSES); a documented
     miss must still fail (the strict-xfail rule, applied to rows too slow to run in the suite)."""
-    import json
     from pathlib import Path
     from lolpim.orchestration.anchors import plasticity as anchors
-    points = json.loads((Path(__file__).resolve().parents[2] / "docs/figures/od_controls.json").read_text())
-    by = {(p["synapses"], p["seed"]): p["summary"] for p in points}
-    for summary in by.values():                    # JSON wrote the infinite ratios as null
-        ratios = summary["criteria"]["specificity_ratio"]
-        ratios.update({k: math.inf for k, v in ratios.items() if v is None})
-    monkeypatch.setattr(anchors, "od_experiment", lambda synapses, neurons, seed, *rest: by[(synapses, seed)])
-    rows = anchors.ocular_dominance_checks()
+    # the rows read the grid the way `benchmarks/known_misses.py --od-grid` makes them (OD_GRID_ENV)
+    monkeypatch.setenv(anchors.OD_GRID_ENV, str(Path(__file__).resolve().parents[2] / "docs/figures/od_controls.json"))
+    anchors.od_experiment.cache_clear()
+    try:
+        rows = anchors.ocular_dominance_checks()
+    finally:
+        anchors.od_experiment.cache_clear()       # later tests compute their own experiments
     assert len(rows) == 30 and all(r.kind for r in rows)
     plain_fails = [r.name for r in rows if not r.passed and not r.known_miss]
     assert not plain_fails, plain_fails

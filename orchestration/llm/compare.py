@@ -107,7 +107,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         return summarise(system, run)
 
     summaries: list = [None] * len(built)
-    unfinished, failure = None, None
+    stopped, failure = False, None
     try:
         if executor_name == "ray" and len(built) > 1:
             _side_by_side(built, simulate, address,
@@ -118,13 +118,15 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             for i, system in enumerate(built):
                 summaries[i] = simulate(system)
     except KeyboardInterrupt:   # Ctrl-C: stop now, and keep the systems that finished
-        unfinished = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None]
+        stopped = True
     except Exception as exc:    # Ray itself failed (a killed raylet): as Ctrl-C, then say so
         if not ray_failure(exc):
             raise
-        unfinished, failure = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None], exc
+        stopped, failure = True, exc
     finally:
         bar.close()
+    # the rows (not the bracket ends) that did not finish; None when the run was not stopped
+    unfinished = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None] if stopped else None
     ends = {(i, end): s for (i, end, _), s in zip(extra, summaries[rows:])}
     summaries = [s for s in summaries[:rows] if s is not None]
     reference = next((s for k in SPEEDUP_REFERENCES for s in summaries if s["system"] == k), None)

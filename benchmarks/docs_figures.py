@@ -19,7 +19,8 @@ Parts (all by default; `--parts traces,scaling` for some):
             tests/test_docs_figures.py checks both are current
   anchors   `lolpim validate --out results/docs/validation` -> the anchors-table block of
             docs/anchors.md: rows per area and kind, then every row with its kind, figures and
-            status (~4-6 min: it computes every row)
+            status (~30 min: it computes every row, the ocular-dominance grid most; ~1 min with
+            --od-grid, or after the od-controls part, which reuse the grid's stored results)
   gpu-pim   benchmarks/gpu_pim_capacity.py -> docs/figures/gpu_pim_capacity.csv and .png (GPU+PIM
             throughput against HBM-PIM stacks, both attention placements, the GPUs alone) -> the
             gpu-pim-capacity-table block of docs/hardware-gpu.md (~40 s)
@@ -50,6 +51,7 @@ import time
 from pathlib import Path
 
 from lolpim.hardware.systems.config import BASELINE_ENDS, SystemKind
+from lolpim.orchestration.results import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "docs"
@@ -141,7 +143,7 @@ def write_block(path: Path, name: str, body: str) -> bool:
     if not found:
         raise KeyError(f"{path}: no <!-- generated: {name} --> block")
     if new != text:
-        path.write_text(new)
+        write_text(path, new)
     return new != text
 
 
@@ -264,7 +266,7 @@ def do_speedups(tables_only: bool) -> None:
         tmp.parent.mkdir(parents=True, exist_ok=True)
         out = subprocess.run([sys.executable, "benchmarks/lolpim_speedups.py", "--csv", str(tmp)], cwd=ROOT,
                              check=True, stdout=subprocess.PIPE, text=True).stdout
-        txt.write_text(re.sub(r" +\[\d+ s wall\]", "", out))   # wall times vary: the file stays reproducible
+        write_text(txt, re.sub(r" +\[\d+ s wall\]", "", out))   # wall times vary: the file stays reproducible
         shutil.copyfile(tmp, csv_path)
     changed = write_block(ROOT / "docs/lolpim-system.md", "lolpim-speedups-table",
                           markdown(SPEEDUPS_HEAD, speedups_rows(read_csv(csv_path))))

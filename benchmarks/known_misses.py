@@ -23,6 +23,7 @@ import os
 import sys
 from pathlib import Path
 
+from lolpim.orchestration.results import write_text
 from lolpim.orchestration.validation import KNOWN_MISSES_FILE, all_checks, documented_misses
 
 RELATIVE_BAND = 0.10
@@ -62,9 +63,7 @@ def write(entries: dict[str, tuple[float, tuple[float, float]]], path: Path) -> 
         documented, (lo, hi) = entries[name]
         lines += ["[[miss]]", f"name = {_toml_str(name)}", f"documented = {_toml_float(documented)}",
                   f"band = [{_toml_float(lo)}, {_toml_float(hi)}]", ""]
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)
+    write_text(path, "\n".join(lines))
 
 
 def main(argv=None) -> int:

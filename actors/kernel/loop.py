@@ -99,15 +99,17 @@ class EventLoop:
         return wake, bound
 
 
-def plan_window(wake: dict, bound: dict, in_flight, lookahead: dict, local_only=frozenset(),
-                max_window_ps: int | None = None, until_ps: int | None = None) -> tuple[int, int] | None:
-    """The next safe window [t_min, w_end) of a conservative parallel run, or None when the run is over.
+def window_summary(wake: dict, bound: dict, in_flight, lookahead: dict, local_only=frozenset()) -> tuple | None:
+    """What the coordinator needs to know of a group of actors to plan windows, in three numbers:
+    (earliest pending event, latest of the actors' earliest events, earliest possible send to
+    another process or None), or None when nothing is pending. A Ray process sends one for its
+    own queue and one per receiving process for the events it sent there (in flight), so the
+    coordinator's traffic per window does not grow with the events or the actors.
 
     wake / bound: per actor, its earliest queued event and the earliest time it could send to
-    another process (from the processes' replies); in_flight: (dst, time_ps) of events routed
-    but not yet delivered, each of which may make its receiver send one lookahead later;
-    local_only: actors whose sends never leave their process (they bound nothing).
-    No event sent inside the window can land inside it, so processes advance independently."""
+    another process; in_flight: (dst, time_ps) of events sent but not yet delivered, each of which
+    may make its receiver send one lookahead later; local_only: actors whose sends never leave
+    their process (they bound nothing)."""
     pending, bounds = dict(wake), dict(bound)
     for dst, t in in_flight:
         if dst not in pending or t < pending[dst]:
@@ -119,20 +121,50 @@ def plan_window(wake: dict, bound: dict, in_flight, lookahead: dict, local_only=
         bounds.pop(name, None)
     if not pending:
         return None
-    t_min = min(pending.values())
+    return (min(pending.values()), max(pending.values()), min(bounds.values()) if bounds else None)
+
+
+def merge_summaries(summaries) -> tuple | None:
+    """One summary for the union of the groups the given summaries (None: nothing pending) describe."""
+    out = None
+    for s in summaries:
+        if s is None:
+            continue
+        if out is None:
+            out = tuple(s)
+            continue
+        b = s[2] if out[2] is None else out[2] if s[2] is None else min(s[2], out[2])
+        out = (min(out[0], s[0]), max(out[1], s[1]), b)
+    return out
+
+
+def next_window(summary: tuple | None, max_window_ps: int | None = None,
+                until_ps: int | None = None) -> tuple[int, int] | None:
+    """The next safe window [t_min, w_end) given the whole system's summary, or None when the run is over.
+    No event sent inside the window can land inside it, so processes advance independently."""
+    if summary is None:
+        return None
+    t_min, latest, bound = summary
     if until_ps is not None and t_min > until_ps:
         return None
-    if bounds:
-        w_end = min(bounds.values())
+    if bound is not None:
+        w_end = bound
     elif max_window_ps is not None:
         w_end = t_min + max_window_ps
-    else:
-        w_end = max(pending.values()) + 1
+    else:                  # nothing can cross processes: up to the latest pending actor
+        w_end = latest + 1
     if max_window_ps is not None:
         w_end = min(w_end, t_min + max_window_ps)
     if until_ps is not None:
         w_end = min(w_end, until_ps + 1)
     return t_min, w_end
+
+
+def plan_window(wake: dict, bound: dict, in_flight, lookahead: dict, local_only=frozenset(),
+                max_window_ps: int | None = None, until_ps: int | None = None) -> tuple[int, int] | None:
+    """The next safe window [t_min, w_end) of a conservative parallel run from per-actor figures
+    (window_summary's arguments), or None when the run is over."""
+    return next_window(window_summary(wake, bound, in_flight, lookahead, local_only), max_window_ps, until_ps)
 
 
 def local_only_actors(owner: dict, peers: dict) -> set:

@@ -31,20 +31,28 @@ import msgpack
 from lolpim.actors.kernel import ray_reaper
 from lolpim.actors.kernel.actor import KernelError
 from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, MessageError, decode_batch, encode_batch
-from lolpim.actors.kernel.loop import EventLoop, local_only_actors, plan_window
+from lolpim.actors.kernel.loop import EventLoop, local_only_actors, merge_summaries, next_window, window_summary
 from lolpim.actors.kernel.system import ActorSpec, RunResult, SystemSpec, actor_plan
 from lolpim.core.errors import UserError
 
 
 class ActorHost:
     """Runs a group of logical actors inside one process (the shared EventLoop, a window per
-    call). Plain class: Ray wraps it."""
+    call), and sends the events its actors address to other processes straight to those
+    processes (``receive``), so the coordinator sees only a few numbers per window. Plain class:
+    Ray wraps it as a threaded actor (two threads: ``receive`` runs while a window call waits for
+    its own sends to be taken)."""
 
-    def __init__(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool):
-        self.configure(specs, seed, max_payload_bytes, record_trace)
+    def __init__(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool,
+                 index: int = 0, plan: dict | None = None):
+        self._lock = threading.Lock()
+        self.configure(specs, seed, max_payload_bytes, record_trace, index, plan)
 
-    def configure(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool) -> None:
-        """(Re)build this process's actors; a kept process serves many runs this way."""
+    def configure(self, specs: list[dict], seed: int, max_payload_bytes: int, record_trace: bool,
+                  index: int = 0, plan: dict | None = None) -> None:
+        """(Re)build this process's actors; a kept process serves many runs this way.
+        ``plan``: the run's placement {"owner": actor -> process, "lookahead": actor -> ps,
+        "local_only": [actors], "push": bool, "metrics": bool}."""
         actors = {}
         for s in specs:
             spec = ActorSpec(**s)
@@ -52,6 +60,21 @@ class ActorHost:
         self.actors = actors
         self.label = ",".join(actors) if len(actors) <= 3 else f"{next(iter(actors))}+{len(actors) - 1}"
         self.loop = EventLoop(actors, max_payload_bytes, record_trace, remote_ok=True)
+        plan = plan or {}
+        self.index = index
+        self.owner = plan.get("owner", {})
+        self.lookahead = plan.get("lookahead", {})
+        self.local_only = frozenset(plan.get("local_only", ()))
+        self.push = plan.get("push", True)
+        self.with_metrics = plan.get("metrics", True)     # per-actor metrics in every reply (on_metrics)
+        self.peers: list = []
+        with self._lock:
+            self.inbound: dict = {}      # (sender process, window tag) -> batch bytes, not yet delivered
+            self.taken: dict = {}        # sender process -> latest window tag delivered from it
+        self.sent_log: list = []         # (window tag, receiver process, batch bytes) since the checkpoint
+
+    def set_peers(self, handles: list) -> None:
+        self.peers = list(handles)
 
     def pid(self) -> int:
         return os.getpid()
@@ -60,28 +83,104 @@ class ActorHost:
         import ray
         return ray.get_runtime_context().get_node_id()
 
-    def start(self) -> bytes:
-        return self._reply(self.loop.start(), 0)
+    # --- events between processes -------------------------------------------------------
+    def receive(self, sender: int, tag: int, batch: bytes) -> None:
+        """A batch of events another process's window ``tag`` sent to actors here; kept until the
+        first window after ``tag`` runs here. A batch received twice (a rebuilt sender replaying
+        its windows) is dropped: (sender, tag) names it."""
+        with self._lock:
+            if tag > self.taken.get(sender, -2) and (sender, tag) not in self.inbound:
+                self.inbound[(sender, tag)] = batch
 
-    def advance(self, inbox: bytes, window_end_ps: int) -> bytes:
-        self.loop.push_inbound(decode_batch(inbox, self.label), self.label)
+    def _take_inbound(self, tag: int) -> None:
+        """Queue every batch sent in a window before ``tag``: all of them are here, since every
+        sender waited for its batches to be received before its window call returned. Which
+        batches are queued never depends on arrival order, and the queue orders events by
+        (time, dst, src, seq), so delivery order does not either."""
+        with self._lock:
+            keys = sorted(k for k in self.inbound if k[1] < tag)
+            batches = [(k, self.inbound.pop(k)) for k in keys]
+            for (sender, t), _ in batches:
+                self.taken[sender] = max(t, self.taken.get(sender, -2))
+        for _, batch in batches:
+            self.loop.push_inbound(decode_batch(batch, self.label), self.label)
+
+    def _send(self, out: list, tag: int, window_end_ps: int | None) -> tuple[dict, bytes | None, int]:
+        """Check the events for other processes, send them (push) or hand them back (driver routing).
+        Returns (per receiving process, the summary of what it was sent; the batch for the driver
+        or None; bytes sent)."""
+        by_proc: dict[int, list] = {}
+        for ev in out:
+            proc = self.owner.get(ev.dst)
+            if proc is None:
+                raise MessageError(ev.dst, ev.kind, "dst", f"names no actor in this system (sent by '{ev.src}')")
+            if window_end_ps is not None and ev.time_ps < window_end_ps:
+                raise KernelError(f"actor '{ev.src}' sent '{ev.kind}' at {ev.time_ps} ps inside the safe window "
+                                  f"ending {window_end_ps} ps: its lookahead is declared too large")
+            by_proc.setdefault(proc, []).append(ev)
+        summaries = {proc: window_summary({}, {}, [(ev.dst, ev.time_ps) for ev in evs], self.lookahead,
+                                          self.local_only) for proc, evs in by_proc.items()}
+        if not self.push:
+            return summaries, encode_batch(out), 0
+        import ray
+        refs, sent = [], 0
+        for proc, evs in sorted(by_proc.items()):
+            batch = encode_batch(sorted(evs))
+            sent += len(batch)
+            self.sent_log.append((tag, proc, batch))
+            refs.append(self.peers[proc].receive.remote(self.index, tag, batch))
+        for ref in refs:
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayActorError:
+                # the receiver died: the coordinator rebuilds it and has this batch sent again (resend)
+                pass
+        return summaries, None, sent
+
+    def resend(self, receiver: int, since_tag: int) -> None:
+        """Send a rebuilt ``receiver`` again every batch sent to it since the checkpoint it was restored to."""
+        import ray
+        ray.get([self.peers[receiver].receive.remote(self.index, tag, batch)
+                 for tag, proc, batch in self.sent_log if proc == receiver and tag >= since_tag])
+
+    # --- the coordinator's calls ----------------------------------------------------------
+    def start(self) -> bytes:
+        cpu0 = time.thread_time()
+        return self._reply(self.loop.start(), 0, -1, None, cpu0)
+
+    def advance(self, request: bytes) -> bytes:
+        """One window: ``request`` = {"tag": window index, "end": W, "keep": the checkpoint's window
+        (older sent batches are forgotten), "inbox": batch routed by the driver or None}."""
+        cpu0 = time.thread_time()
+        req = msgpack.unpackb(request, raw=False)
+        if req["inbox"] is not None:
+            self.loop.push_inbound(decode_batch(req["inbox"], self.label), self.label)
+        self._take_inbound(req["tag"])
+        self.sent_log = [entry for entry in self.sent_log if entry[0] >= req["keep"]]
         before = self.loop.processed
         # Events between actors of this process stay here: they are >= W anyway.
-        out = self.loop.run(window_end_ps)
-        return self._reply(out, self.loop.processed - before)
+        out = self.loop.run(req["end"])
+        return self._reply(out, self.loop.processed - before, req["tag"], req["end"], cpu0)
 
-    def _reply(self, out, processed) -> bytes:
+    def _reply(self, out, processed, tag, window_end_ps, cpu0) -> bytes:
+        incoming, batch, sent = self._send(out, tag, window_end_ps)
         trace = self.loop.trace or []
         if self.loop.trace is not None:
             self.loop.trace = []
         wake, bound = self.loop.pending()
-        return msgpack.packb({"out": encode_batch(out), "wake": wake, "bound": bound,
-                              "trace": trace, "n": processed, "last": self.loop.last_ps,
-                              "metrics": self.loop.metrics()}, use_bin_type=True)
+        return msgpack.packb({"own": window_summary(wake, bound, (), self.lookahead, self.local_only),
+                              "to": [[proc, s] for proc, s in sorted(incoming.items())], "out": batch,
+                              "cross": len(out), "sent_bytes": sent, "trace": trace, "n": processed,
+                              "last": self.loop.last_ps, "metrics": self.loop.metrics() if self.with_metrics else None,
+                              "cpu_s": time.thread_time() - cpu0}, use_bin_type=True)
 
     def snapshot(self) -> bytes:
+        with self._lock:
+            inbound = [[sender, tag, batch] for (sender, tag), batch in sorted(self.inbound.items())]
+            taken = [[sender, tag] for sender, tag in sorted(self.taken.items())]
         return msgpack.packb({"actors": {n: a.snapshot() for n, a in self.actors.items()},
-                              "queue": encode_batch(sorted(self.loop.queue))}, use_bin_type=True)
+                              "queue": encode_batch(sorted(self.loop.queue)),
+                              "inbound": inbound, "taken": taken}, use_bin_type=True)
 
     def restore(self, data: bytes) -> None:
         snap = msgpack.unpackb(data, raw=False, strict_map_key=False)
@@ -89,6 +188,10 @@ class ActorHost:
             self.actors[name].restore(s)
         self.loop.queue = decode_batch(snap["queue"], self.label)
         heapq.heapify(self.loop.queue)
+        with self._lock:
+            self.inbound = {(sender, tag): batch for sender, tag, batch in snap["inbound"]}
+            self.taken = {sender: tag for sender, tag in snap["taken"]}
+        self.sent_log = []
 
     def results(self) -> bytes:
         return msgpack.packb({n: a.result() for n, a in self.actors.items()}, use_bin_type=True)
@@ -102,7 +205,7 @@ _remote_host: list = []
 def _RemoteHost():
     if not _remote_host:
         import ray
-        _remote_host.append(ray.remote(max_restarts=0, max_task_retries=0)(ActorHost))
+        _remote_host.append(ray.remote(max_restarts=0, max_task_retries=0, max_concurrency=2)(ActorHost))
     return _remote_host[0]
 
 
@@ -308,11 +411,14 @@ def wait_for(ref):
 class _Process:
     specs: list[dict]
     handle: object = None
-    inbox: list = field(default_factory=list)
-    wake: dict = field(default_factory=dict)     # actor -> earliest pending event in the process
-    bound: dict = field(default_factory=dict)    # actor -> earliest possible send to another actor
-    replay_log: list = field(default_factory=list)   # (inbox bytes, W) since the last checkpoint
+    own: tuple | None = None         # summary of the process's queue (loop.window_summary)
+    incoming: tuple | None = None    # summary of the events sent to it and not yet delivered
+    inbox: list = field(default_factory=list)       # driver routing: the events themselves
+    replay_log: list = field(default_factory=list)  # (window tag, request bytes) since the checkpoint
     checkpoint: bytes | None = None
+
+
+ROUTINGS = ("push", "driver")
 
 
 class RayExecutor:
@@ -322,7 +428,7 @@ class RayExecutor:
                  checkpoint_every: int = 64, record_trace: bool = False,
                  max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES, progress=None, on_window=None,
                  keep_processes: bool = False, on_metrics=None, actor_options: dict | None = None,
-                 max_window_ps: int | None = None):
+                 max_window_ps: int | None = None, routing: str = "push"):
         self.address = address
         self.max_processes = max_processes
         self.checkpoint_every = max(1, checkpoint_every)
@@ -339,13 +445,18 @@ class RayExecutor:
         # on_metrics(sim_time_ps, {actor: {metric: value}}) after every window and at the end
         self.on_metrics = on_metrics
         # Ray actor options for the processes, e.g. {"scheduling_strategy": "SPREAD"} to place
-        # them across a cluster's nodes
-        self.actor_options = dict(actor_options or {})
+        # them across a cluster's nodes; a list: one dict per process (e.g. custom resources)
+        self.actor_options = actor_options or {}
         # the longest window when no actor's lookahead bounds it (progress and checkpoints
         # happen between windows); None: up to the latest pending event
         if max_window_ps is not None and not (isinstance(max_window_ps, int) and max_window_ps > 0):
             raise ValueError(f"max_window_ps must be an integer > 0, got {max_window_ps!r}")
         self.max_window_ps = max_window_ps
+        # push: each process sends its events for other processes straight to them; driver: they
+        # travel through the coordinator (the design before issue 24, kept to measure against)
+        if routing not in ROUTINGS:
+            raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
+        self.routing = routing
 
     # --- set-up -------------------------------------------------------------------
     def _place(self, system: SystemSpec) -> None:
@@ -368,33 +479,50 @@ class RayExecutor:
             for s in group:
                 self.owner[s.name] = i
         self.local_only = local_only_actors(self.owner, {name: peers for name, (_, peers) in plan.items()})
+        self.plan = {"owner": self.owner, "lookahead": self.lookahead, "local_only": sorted(self.local_only),
+                     "push": self.routing == "push", "metrics": self.on_metrics is not None}
 
-    def _new_host(self, specs: list[dict], seed: int):
-        remote = _RemoteHost().options(**self.actor_options) if self.actor_options else _RemoteHost()
-        return remote.remote(specs, seed, self.max_payload_bytes, self.record_trace)
+    def _options(self, i: int) -> dict:
+        opts = self.actor_options
+        if isinstance(opts, (list, tuple)):
+            return dict(opts[i % len(opts)]) if opts else {}
+        return dict(opts)
 
-    def _spawn(self, proc: _Process, seed: int) -> None:
-        proc.handle = self._new_host(proc.specs, seed)
+    def _new_host(self, i: int, specs: list[dict], seed: int, plan: dict | None):
+        opts = self._options(i)
+        remote = _RemoteHost().options(**opts) if opts else _RemoteHost()
+        return remote.remote(specs, seed, self.max_payload_bytes, self.record_trace, i, plan)
+
+    def _spawn(self, i: int, seed: int) -> None:
+        self.processes[i].handle = self._new_host(i, self.processes[i].specs, seed, self.plan)
+        if self.keep_processes:
+            self._pool[i] = self.processes[i].handle
 
     def _attach(self, seed: int) -> None:
         import ray
         if not self.keep_processes:
-            for proc in self.processes:
-                self._spawn(proc, seed)
-            return
-        while len(self._pool) < len(self.processes):
-            self._pool.append(self._new_host([], seed))
-        for proc, handle in zip(self.processes, self._pool):
-            proc.handle = handle
-        refs = [p.handle.configure.remote(p.specs, seed, self.max_payload_bytes, self.record_trace)
-                for p in self.processes]
-        for i, ref in enumerate(refs):
-            try:
-                wait_for(ref)
-            except ray.exceptions.RayActorError:    # a kept process died while idle: a new one
-                self.recoveries += 1
-                self._spawn(self.processes[i], seed)
-                self._pool[i] = self.processes[i].handle
+            for i in range(len(self.processes)):
+                self._spawn(i, seed)
+        else:
+            while len(self._pool) < len(self.processes):
+                self._pool.append(self._new_host(len(self._pool), [], seed, None))
+            for proc, handle in zip(self.processes, self._pool):
+                proc.handle = handle
+            refs = [p.handle.configure.remote(p.specs, seed, self.max_payload_bytes, self.record_trace, i, self.plan)
+                    for i, p in enumerate(self.processes)]
+            for i, ref in enumerate(refs):
+                try:
+                    wait_for(ref)
+                except ray.exceptions.RayActorError:    # a kept process died while idle: a new one
+                    self.recoveries += 1
+                    self._spawn(i, seed)
+        self._connect()
+
+    def _connect(self) -> None:
+        """Give every process the handles of all (they send to each other directly)."""
+        handles = [p.handle for p in self.processes]
+        for ref in [p.handle.set_peers.remote(handles) for p in self.processes]:
+            wait_for(ref)
 
     def close(self) -> None:
         import ray
@@ -416,52 +544,52 @@ class RayExecutor:
         self.seed = system.seed
         self._attach(system.seed)
         trace: list = []
-        processed, last_time, calls = 0, 0, 0
+        processed, last_time = 0, 0
         self.metrics: dict = {}
+        # the driver's own costs: calls, bytes of call arguments and replies, its CPU time
+        # (windows only: calls and bytes of start, checkpoints and results are counted apart)
+        self.counts = {"calls": 0, "driver_bytes": 0, "cross_events": 0, "sent_bytes": 0, "host_cpu_s": 0.0,
+                       "checkpoint_bytes": 0}
+        self.checkpoint_tag = -1      # the window the last checkpoint was taken before (-1: none yet)
+        cpu0, pcpu0 = time.thread_time(), time.process_time()
         try:
             replies = self._gather("start")
             for i, reply in enumerate(replies):
                 self._absorb(i, reply, trace)
-            self._checkpoint()
+            self.counts["driver_bytes"] = 0
+            self._checkpoint(0)
             until = system.until_ps
             window = 0
             while True:
-                wake, bound, in_flight = {}, {}, []
-                for p in self.processes:
-                    wake.update(p.wake)
-                    bound.update(p.bound)
-                    in_flight.extend((ev.dst, ev.time_ps) for ev in p.inbox)
-                planned = plan_window(wake, bound, in_flight, self.lookahead, self.local_only,
+                planned = next_window(merge_summaries([p.own for p in self.processes] +
+                                                      [p.incoming for p in self.processes]),
                                       self.max_window_ps, until)
                 if planned is None:
                     break
                 t_min, w_end = planned
                 if self.on_window is not None:
                     self.on_window(window, self)
-                active = sorted({i for i, p in enumerate(self.processes)
-                                 if any(t < w_end for t in p.wake.values()) or any(ev.time_ps < w_end for ev in p.inbox)})
-                inboxes = {}
+                active = [i for i, p in enumerate(self.processes)
+                          if (p.own is not None and p.own[0] < w_end) or (p.incoming is not None and p.incoming[0] < w_end)]
+                requests = {i: self._request(i, window, w_end) for i in active}
+                replies = self._call(active, "advance", {i: (requests[i],) for i in active})
                 for i in active:
-                    proc = self.processes[i]
-                    inboxes[i] = encode_batch(sorted(proc.inbox))
-                    proc.inbox = []
-                refs = {i: self.processes[i].handle.advance.remote(inboxes[i], w_end) for i in active}
-                calls += len(refs)
+                    self.processes[i].replay_log.append((window, requests[i]))
+                    self.processes[i].incoming = None     # all delivered at the start of its window
                 for i in active:
-                    reply = self._get_or_recover(i, refs[i], "advance", inboxes[i], w_end)
-                    self.processes[i].replay_log.append((inboxes[i], w_end))
-                    n, t = self._absorb(i, reply, trace, w_end)
+                    n, t = self._absorb(i, replies[i], trace)
                     processed += n
                     last_time = max(last_time, t)
                 window += 1
                 if window % self.checkpoint_every == 0:
-                    self._checkpoint()
+                    self._checkpoint(window)
                 if self.progress is not None:
                     self.progress(t_min, processed)
                 if self.on_metrics is not None:
                     self.on_metrics(last_time, self.metrics)
             if self.on_metrics is not None:
                 self.on_metrics(last_time, self.metrics)
+            driver_cpu, driver_pcpu = time.thread_time() - cpu0, time.process_time() - pcpu0
             results = {}
             for blob in self._gather("results"):
                 results.update(msgpack.unpackb(blob, raw=False, strict_map_key=False))
@@ -473,57 +601,94 @@ class RayExecutor:
             trace.sort()
         return RunResult(results=dict(sorted(results.items())), end_time_ps=last_time, events=processed,
                          trace=trace if self.record_trace else None,
-                         stats={"executor": self.name, "windows": window, "calls": calls,
+                         stats={"executor": self.name, "routing": self.routing, "windows": window,
                                 "processes": len(self.processes), "recoveries": self.recoveries,
+                                **self.counts, "driver_cpu_s": driver_cpu, "driver_process_cpu_s": driver_pcpu,
                                 "wall_s": time.perf_counter() - wall0})
 
-    def _absorb(self, i: int, reply: bytes, trace: list, w_end: int | None = None) -> tuple[int, int]:
+    def _request(self, i: int, window: int, w_end: int) -> bytes:
+        proc, inbox = self.processes[i], None
+        if self.routing == "driver":
+            inbox = encode_batch(sorted(proc.inbox))
+            proc.inbox = []
+        request = msgpack.packb({"tag": window, "end": w_end, "keep": self.checkpoint_tag, "inbox": inbox},
+                                use_bin_type=True)
+        self.counts["driver_bytes"] += len(request)
+        return request
+
+    def _absorb(self, i: int, reply: bytes, trace: list) -> tuple[int, int]:
+        self.counts["driver_bytes"] += len(reply)
         data = msgpack.unpackb(reply, raw=False, strict_map_key=False)
-        proc = self.processes[i]
-        proc.wake, proc.bound = data["wake"], data["bound"]
-        for ev in decode_batch(data["out"], "coordinator"):
-            if ev.dst not in self.owner:
-                raise MessageError(ev.dst, ev.kind, "dst", f"names no actor in this system (sent by '{ev.src}')")
-            if w_end is not None and ev.time_ps < w_end:
-                raise KernelError(f"actor '{ev.src}' sent '{ev.kind}' at {ev.time_ps} ps inside the safe window "
-                                  f"ending {w_end} ps: its lookahead is declared too large")
-            self.processes[self.owner[ev.dst]].inbox.append(ev)
+        self.processes[i].own = tuple(data["own"]) if data["own"] is not None else None
+        for proc, summary in data["to"]:
+            target = self.processes[proc]
+            target.incoming = merge_summaries([target.incoming, summary])
+        if data["out"] is not None:          # driver routing: the events come here (checked by the sender)
+            for ev in decode_batch(data["out"], "coordinator"):
+                self.processes[self.owner[ev.dst]].inbox.append(ev)
+        self.counts["cross_events"] += data["cross"]
+        self.counts["sent_bytes"] += data["sent_bytes"]
+        self.counts["host_cpu_s"] += data["cpu_s"]
         trace.extend(tuple(t) for t in data["trace"])
-        self.metrics.update(data["metrics"])
+        if data["metrics"] is not None:
+            self.metrics.update(data["metrics"])
         return data["n"], data["last"]
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, window: int) -> None:
         snaps = self._gather("snapshot")
         for proc, snap in zip(self.processes, snaps):
+            self.counts["checkpoint_bytes"] += len(snap)
             proc.checkpoint = snap
             proc.replay_log = []
+        self.checkpoint_tag = window
 
     def _gather(self, method: str) -> list:
         """``method`` called on every process at once, each reply in process order (a process
         that died is rebuilt and asked again)."""
-        refs = [getattr(p.handle, method).remote() for p in self.processes]
-        return [self._get_or_recover(i, ref, method) for i, ref in enumerate(refs)]
+        everyone = list(range(len(self.processes)))
+        replies = self._call(everyone, method, {i: () for i in everyone})
+        return [replies[i] for i in everyone]
 
-    def _get_or_recover(self, i: int, ref, method: str, *args):
-        """The reply of process i's call ``method(*args)`` (``ref``); if the process died, it is
-        rebuilt as it was before the call and asked again. Every call of a run goes through here
-        (start, the windows, snapshots, results), so a process lost at any point is recovered."""
+    def _call(self, indices: list[int], method: str, args: dict) -> dict:
+        """Call ``method(*args[i])`` on the processes ``indices`` at once; their replies by index.
+        A process found dead is rebuilt as it was before the call and asked again, once every
+        other call has returned (so what they sent it is logged for the rebuilt one). Every call
+        of a run goes through here (start, the windows, snapshots, results)."""
         import ray
-        try:
-            return wait_for(ref)
-        except ray.exceptions.RayActorError:
-            pass
+        if method == "advance":
+            self.counts["calls"] += len(indices)
+        refs = {i: getattr(self.processes[i].handle, method).remote(*args[i]) for i in indices}
+        replies, dead = {}, []
+        for i in indices:
+            try:
+                replies[i] = wait_for(refs[i])
+            except ray.exceptions.RayActorError:
+                dead.append(i)
+        if dead:
+            self._recover(dead)
+            replies.update(self._call(dead, method, args))
+        return replies
+
+    def _recover(self, dead: list[int]) -> None:
+        """Rebuild the dead processes: a fresh process from the specs, the last checkpoint (none
+        yet: a fresh process is the state before start), every batch the others sent it since that
+        checkpoint sent again, then its logged windows replayed in window order (their outputs were
+        already delivered; determinism makes them equal, and receivers drop what they already have)."""
         check_ray_alive()     # a process is rebuilt only where one can run
-        # The process died: rebuild it, restore the last checkpoint (none yet: a fresh process
-        # is the state before start), replay the logged windows (their outputs were already
-        # routed; determinism makes them equal), retry.
-        proc = self.processes[i]
-        self.recoveries += 1
-        self._spawn(proc, self.seed)
-        if self.keep_processes:
-            self._pool[i] = proc.handle
-        if proc.checkpoint is not None:
-            wait_for(proc.handle.restore.remote(proc.checkpoint))
-        for logged_inbox, logged_end in proc.replay_log:
-            wait_for(proc.handle.advance.remote(logged_inbox, logged_end))
-        return wait_for(getattr(proc.handle, method).remote(*args))
+        for i in dead:
+            self.recoveries += 1
+            self._spawn(i, self.seed)
+        self._connect()
+        for i in dead:
+            if self.processes[i].checkpoint is not None:
+                wait_for(self.processes[i].handle.restore.remote(self.processes[i].checkpoint))
+        if self.routing == "push":
+            refs = [p.handle.resend.remote(i, self.checkpoint_tag)
+                    for i in dead for j, p in enumerate(self.processes) if j not in dead]
+            for ref in refs:
+                wait_for(ref)
+        for tag in sorted({tag for i in dead for tag, _ in self.processes[i].replay_log}):
+            refs = [self.processes[i].handle.advance.remote(request)
+                    for i in dead for t, request in self.processes[i].replay_log if t == tag]
+            for ref in refs:
+                wait_for(ref)

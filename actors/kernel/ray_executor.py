@@ -264,7 +264,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         _embedded["starts"] += 1      # counted before ray.init: a start cut short counts too
         try:
             with _starting_ray():
-                ray.init(num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
+                # address "local": a Ray of its own, never one found on the machine (ray.init without
+                # an address joins the latest cluster a `ray start` or a test's Cluster left in
+                # /tmp/ray, e.g. another user's)
+                ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), _node_ip_address="127.0.0.1",
                          _system_config={"worker_niceness": os.nice(0)}, **kwargs)
         finally:
             os.environ.pop(ray_reaper.MARKER_VAR, None)

@@ -29,6 +29,12 @@ Parts (all by default; `--parts traces,scaling` for some):
             ocular-dominance calibration rows and grid: 25 experiments, ~30 min on 2 cores;
             docs/figures/od_calibration.json and od_controls.json, reused by --tables-only)
 
+  window-cost  benchmarks/window_model.py --docs -> docs/figures/window_cost.json and the
+            window-cost-table block of docs/scaling.md: the Ray executor's cost per window measured
+            at 1, 2, 4 processes, the model's parameters measured by microbenchmarks, the model
+            against the runs and projected to 64 processes on 8 nodes (~2 min; counts and bytes
+            are reproducible, CPU and wall times depend on the machine and its load)
+
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
 is not touched: prose that quotes a number must be checked by hand after a rerun.
@@ -227,7 +233,8 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
     "traces": ("deploy/sweep-traces.toml", "docs/figures/traces", "docs/scaling.md", "traces-table",
                TRACES_HEAD, traces_rows),
 }
-PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "od-controls", "anchors")
+PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "od-controls", "anchors",
+         "window-cost")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -383,6 +390,9 @@ def main(argv=None) -> None:
                 print("  long-context: no stored results to reuse; run without --tables-only", flush=True)
             else:
                 subprocess.run([sys.executable, "benchmarks/long_context_study.py", "--docs"], cwd=ROOT, check=True)
+        elif part == "window-cost":     # measures this machine (~2 min): its own script
+            subprocess.run([sys.executable, "benchmarks/window_model.py", "--docs"]
+                           + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         elif part == "od-controls":     # the calibration rows, then the validation grid
             for script in ("benchmarks/od_calibration.py", "benchmarks/od_controls_grid.py"):
                 subprocess.run([sys.executable, script, "--docs", "--jobs", "2"]

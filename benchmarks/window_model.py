@@ -2,27 +2,32 @@
 measured by microbenchmarks on this machine, checked against the measured runs of
 benchmarks/window_cost.py, and projected to 64 processes on 8 nodes.
 
-Per window, for P processes that all have work (the grid: every tile steps every window):
+Per window, for P processes that all have work (the grid: every tile steps every window),
+X events crossing processes, E events in all, k_i processes that process i sends to:
 
-  calls        = P                      (one window call per process; nothing else)
-  driver bytes = P (request + reply)    push: a request and a reply are a few numbers each
-               + 2 X s                  driver routing only: the X cross-process events, of s bytes
-                                        each, come back in the replies and go out in the requests
-  driver CPU   = P c_call + bytes c_byte + [driver] X c_route
-  wall         = driver CPU + l_call + E/P c_event f + [push, k > 0] l_push
-               (+ on a cluster: the network time of the bytes each node's link carries)
+  calls        = P                        one window call per process, nothing else
+  driver bytes = sum_i (request + reply_i)  push: a few numbers each (the executor's own layout,
+               + [driver] 2 X s             packed with typical values); driver routing: the X
+                                            events of s bytes come back in replies and go out again
+  driver CPU   = P (c_call + c_msg) + bytes c_byte + [driver] X c_route + c_wait * (time waited)
+  process CPU  = E c_event + [push] sum_i k_i c_push          (all processes together)
+  wall         = max(driver CPU + l_call + E/P c_event + [push] (max k_i c_push + l_push) + network,
+                     (driver CPU + process CPU) / cores)
 
-  c_call   driver CPU per call (submit + collect a small reply), measured with P no-op actors
-  c_byte   driver CPU per byte of call argument or reply, from a 64 KiB reply against a small one
-  c_route  driver CPU per routed event: decode the reply's batch, sort, encode the receiver's
-  c_event  CPU per event inside a process (the tile's handler and the event loop), from an
-           inline run of a smaller grid
-  l_call   round-trip latency of one call from the driver, l_push: of one call from a process to
-           another (the push and its acknowledgement)
-  f        oversubscription: max(1, P / free cores); E events per window, k receiving processes.
+  c_call   driver CPU per call (submit, then collect a small reply through the executor's wait)
+  c_wait   driver CPU per second spent waiting for a reply (Ray polls), from a call that sleeps
+  c_msg    driver CPU to pack a request, unpack a reply and plan from it (per layout; the layout
+           before issue 24 carried every actor's figures, so it has a per-actor term)
+  c_byte   driver CPU per byte of reply, from a 64 KiB reply against a small one
+  c_route  driver CPU per routed event: decode a batch of spikes, sort, encode
+  c_event  CPU per event inside a process, from an inline run of a 4 x 4 grid of the same tiles
+  c_push   a process's CPU per push (submit, wait for the receiver to take it), l_push its round
+           trip, l_call the round trip of a call from the driver: a no-op actor called in a loop
+  network  (a cluster only) each call crossing nodes adds two hops of latency; the driver's link
+           carries its bytes, each node's link its processes' pushes.
 
 No parameter is fitted to the runs the model predicts. Run:
-  .venv/bin/python benchmarks/window_model.py [--measured before.json after.json] [--markdown]
+  .venv/bin/python benchmarks/window_model.py [--measured before=F driver=F push=F] [--docs]
 (without --measured it runs benchmarks/window_cost.py for both routings first).
 """
 from __future__ import annotations
@@ -338,6 +343,33 @@ def markdown(params: Parameters, rows: list[dict], projection: list[dict], load:
     return "\n".join(lines)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE = "docs/figures/window_cost_before.json"
+STORED = "docs/figures/window_cost.json"
+DOC_SHAPE = {"side": 8, "steps": 100, "messages": 4, "payload_bytes": 256}
+
+
+def docs(tables_only: bool) -> None:
+    import docs_figures
+    if not tables_only:
+        measured = {"before": json.loads((ROOT / BEFORE).read_text())}
+        shape = GridShape(**DOC_SHAPE)
+        load = os.getloadavg()
+        for routing in ("driver", "push"):
+            measured[routing] = window_cost.measure(shape.system(), [1, 2, 4], routing, repeats=2)
+            measured[routing]["workload"] = DOC_SHAPE
+        params = measure_parameters(shape)
+        docs_figures.write_text(ROOT / STORED, json.dumps(
+            {"parameters": asdict(params), "measured": measured, "load": load, "cores": os.cpu_count()}, indent=1) + "\n")
+    stored = json.loads((ROOT / STORED).read_text())
+    params = Parameters(**stored["parameters"])
+    shape = GridShape(**DOC_SHAPE)
+    rows = compare(params, stored["measured"], shape)
+    body = markdown(params, rows, project(params), f"{stored['cores']} cores, load {stored['load'][0]:.1f}")
+    changed = docs_figures.write_block(ROOT / "docs/scaling.md", "window-cost-table", body + "\n")
+    print(f"  docs/scaling.md [window-cost-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--measured", nargs="*", default=None, metavar="LAYOUT=FILE",
@@ -345,7 +377,13 @@ def main(argv=None) -> None:
                          "(default: run driver and push now)")
     ap.add_argument("--markdown", action="store_true", help="print the docs tables")
     ap.add_argument("--json", action="store_true", help="print parameters, check and projection as JSON")
+    ap.add_argument("--docs", action="store_true",
+                    help=f"measure push and driver routing now, take 'before' from {BEFORE}, store everything in "
+                         f"{STORED} and rewrite the window-cost-table block of docs/scaling.md")
+    ap.add_argument("--tables-only", action="store_true", help=f"with --docs: rewrite the block from {STORED}")
     args = ap.parse_args(argv)
+    if args.docs:
+        return docs(args.tables_only)
     measured = {}
     for item in args.measured or ():
         layout, sep, path = item.partition("=")

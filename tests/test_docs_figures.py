@@ -130,3 +130,27 @@ def test_gpu_pim_capacity_point_matches_a_fresh_run(placement):
     fresh = study.simulate(row["model"], row["trace"], int(row["gpus"]), 32, "gpu-pim",
                            ["gpu_pim.stacks_per_device=2", f"gpu_pim.attention_placement={placement}"])
     assert f"{fresh['throughput_tokens_per_s']:.1f}" == row["gpu_pim_tok_s"], REGEN.format(part="gpu-pim")
+
+
+def test_window_cost_block_is_what_the_stored_measurements_give():
+    """docs/scaling.md's window-cost table is the model applied to docs/figures/window_cost.json
+    (`benchmarks/docs_figures.py --parts window-cost --tables-only` rewrites it)."""
+    import json
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import window_model
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    stored = json.loads((ROOT / window_model.STORED).read_text())
+    params = window_model.Parameters(**stored["parameters"])
+    rows = window_model.compare(params, stored["measured"], window_model.GridShape(**window_model.DOC_SHAPE))
+    body = window_model.markdown(params, rows, window_model.project(params),
+                                 f"{stored['cores']} cores, load {stored['load'][0]:.1f}")
+    assert docs_figures.read_block(ROOT / "docs/scaling.md", "window-cost-table") == body + "\n", \
+        REGEN.format(part="window-cost")
+    # the counts the model derives from the partition are the executor's: calls and driver bytes
+    for row in rows:
+        assert row["model"]["calls_per_window"] == pytest.approx(row["measured"]["calls_per_window"], rel=0.02)
+        assert row["model"]["driver_bytes_per_window"] == pytest.approx(row["measured"]["driver_bytes_per_window"],
+                                                                        rel=0.2)

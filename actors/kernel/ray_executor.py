@@ -4,7 +4,13 @@ through conservative time windows.
 Each window [T, W) is safe: T is the earliest pending event anywhere and
 W = min over actors a with pending work of (next_a + lookahead_a), so nothing sent
 inside the window can land inside it. Every process with work before W gets exactly
-one call per window carrying all its inbound events as one msgpack batch.
+one call per window. The events its actors send to actors of other processes go straight to
+those processes, one msgpack batch per receiver (the sender waits until each is taken, so when
+the window's last call returns every batch has arrived); the receiver queues them at the start
+of its next window. The coordinator sees no event: each reply carries three numbers about the
+process's queue and three per process it sent to (loop.window_summary), from which it plans
+the next window, so its traffic per window does not grow with the events. (routing="driver"
+keeps the design before issue 24, every event through the coordinator, to measure against.)
 
 Several logical actors may share one process (``max_processes``); the message flow is
 unchanged. An actor that declares its peers (Actor.peer_names), and all of whose peers, their
@@ -12,8 +18,10 @@ peers and so on declare theirs and live in its own process, can never cause a se
 processes, so its lookahead does not bound the window; when no pending actor bounds it, a
 window spans ``max_window_ps`` (each process then runs many of its actors' ticks in one call).
 Every ``checkpoint_every`` windows the coordinator snapshots every process; if a process dies,
-it is rebuilt from its specs, restored from the snapshot, replayed through the logged windows
-since, and the run continues with an identical result.
+it is rebuilt from its specs, restored from the snapshot, sent again by the others what they
+sent it since (each keeps what it sent since the checkpoint), replayed through the logged windows
+since (receivers drop the batches they already have: each is named by sender and window), and the
+run continues with an identical result.
 """
 from __future__ import annotations
 

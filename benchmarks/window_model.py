@@ -42,16 +42,15 @@ from pathlib import Path
 
 import msgpack
 
-from lolpim.actors.demo.grid import GridShape, Tile, tile_name
+from lolpim.actors.demo.grid import GridShape, Spike, neighbours, tile_name
 from lolpim.actors.kernel.codec import decode_batch, encode_batch
 from lolpim.actors.kernel.events import Event
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.actors.kernel.loop import merge_summaries, next_window, plan_window
 from lolpim.actors.kernel.messages import encode as encode_message
-from lolpim.actors.demo.grid import Spike
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import window_cost  # noqa: E402  (the measured runs: same folder)
+import window_cost  # (the measured runs: same folder)
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,6 @@ def partition(shape: GridShape, processes: int) -> dict:
 
 
 def workload(shape: GridShape, processes: int) -> dict:
-    from lolpim.actors.demo.grid import neighbours
     owner = partition(shape, processes)
     receivers = {i: set() for i in range(processes)}
     cross = 0

@@ -31,7 +31,8 @@ from lolpim.actors.kernel.codec import MessageError
 from lolpim.actors.kernel.events import Event
 from lolpim.actors.kernel.messages import is_message_class
 
-ACTOR_MODULES = ("lolpim.actors.demo.pipeline", "lolpim.actors.demo.random_graph", "lolpim.actors.llm.host",
+ACTOR_MODULES = ("lolpim.actors.demo.pipeline", "lolpim.actors.demo.random_graph", "lolpim.actors.demo.grid",
+                 "lolpim.actors.llm.host",
                  "lolpim.actors.llm.stage", "lolpim.actors.llm.kv_manager",
                  "lolpim.actors.plasticity.ocular_dominance", "lolpim.actors.hebbian.population")
 CASES_PER_CLASS = 650         # 10 classes: > 5,000 cases a run (a failing class stops at its first failure)
@@ -61,6 +62,11 @@ def _demo_graph():
                        node("b", targets=["a"], lookahead_ps=3, delay_choices_ps=[0], timer_prob=0.5)), seed=2)
 
 
+def _demo_grid():
+    from lolpim.actors.demo.grid import GridShape
+    return GridShape(side=3, steps=6, messages=2, payload_bytes=8).system(seed=3)
+
+
 def _llm(kind):
     def build_it():
         from lolpim.orchestration import config
@@ -88,7 +94,7 @@ def _hebbian():
 
 
 LLM_KINDS = ("lolpim", "gpu", "gpu-pim", "cent", "neupims", "lolpim-xpu")
-SYSTEMS = (_demo_pipeline, _demo_graph, *[_llm(kind) for kind in LLM_KINDS], _plasticity, _hebbian)
+SYSTEMS = (_demo_pipeline, _demo_graph, _demo_grid, *[_llm(kind) for kind in LLM_KINDS], _plasticity, _hebbian)
 CASES_PER_OTHER_VARIANT = 200   # after the first variant of a class (lolpim), per further variant
 
 

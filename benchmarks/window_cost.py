@@ -80,7 +80,11 @@ def main(argv=None) -> None:
     if min(processes) < 1:
         ap.error("--processes: each count must be >= 1")
     shape = GridShape(side=args.side, steps=args.steps, messages=args.messages, payload_bytes=args.payload_bytes)
-    out = measure(load_system(args.system, shape), processes, args.routing, args.repeats)
+    try:
+        system = load_system(args.system, shape)
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
+        ap.error(f"--system '{args.system}' must name module:function returning a SystemSpec ({exc})")
+    out = measure(system, processes, args.routing, args.repeats)
     out["workload"] = None if args.system else {"side": args.side, "steps": args.steps, "messages": args.messages,
                                                 "payload_bytes": args.payload_bytes}
     if args.json:

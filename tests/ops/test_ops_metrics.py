@@ -55,15 +55,15 @@ def kv_disorder(during) -> list:
 
 
 def test_scrape_agrees_with_the_runs_results_and_kv_stays_ordered(tiny):
-    from lolpim.orchestration.llm.systems import summarise
+    from lolpim.orchestration.llm.result_types import system_result
     # 500-token prompts: not a whole number of 16-token chunks (whole chunks: the next test)
     built = tiny.llm(extra=["workload.input_tokens=500"])
     run, exporter, during = run_scraped(built)
-    summary = summarise(built, run)
+    summary = system_result(built, run)
     final = scrape(exporter)
     assert len(during) >= 5   # mid-run reports, not just the last
-    assert values(final, "lolpim_tokens_generated_total") == {"lolpim": summary["output_tokens"]}
-    assert values(final, "lolpim_requests_admitted_total") == {"lolpim": summary["requests"]}
+    assert values(final, "lolpim_tokens_generated_total") == {"lolpim": summary.output_tokens}
+    assert values(final, "lolpim_requests_admitted_total") == {"lolpim": summary.requests}
     assert sum(values(final, "lolpim_events_processed_total").values()) == run.events
     assert values(final, "lolpim_sim_time_seconds")["lolpim"] == pytest.approx(run.end_time_ps * 1e-12)
     busy = values(final, "lolpim_pim_module_busy_seconds_total")

@@ -46,7 +46,7 @@ def run_one(case: dict) -> dict:
     from lolpim.orchestration.executors import make_executor
     from lolpim.orchestration.llm.config import RunConfig
     from lolpim.orchestration.llm.result_types import system_result
-from lolpim.orchestration.llm.systems import build, make_trace
+    from lolpim.orchestration.llm.systems import build, make_trace
     cfg = cfgmod.load(RunConfig, None, case["set"])
     wall0 = time.perf_counter()
     built = build(cfg.system, cfg, make_trace(cfg, 0), 0)

@@ -188,6 +188,11 @@ class MetricsExporter:
 _active: MetricsExporter | None = None
 
 
+def exporter_active() -> bool:
+    """Whether this process serves /metrics now."""
+    return _active is not None
+
+
 def active_sink(system: str | None = None, roles: ActorRoles | None = None):
     """A sink for a new run (of ``system``, its actors doing what ``roles`` says) when an
     exporter is active in this process, else None."""

@@ -20,7 +20,7 @@ from lolpim.orchestration.cli_checks import RAY_PROCESS_BYTES
 from lolpim.orchestration.interrupts import ray_failure
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.result_types import ActorRoles, SystemResult, system_result
-from lolpim.orchestration.metrics import active_sink
+from lolpim.orchestration.metrics import active_sink, exporter_active
 from lolpim.orchestration.llm.systems import build, make_trace, resolve
 from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
@@ -173,9 +173,8 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
         if executor is None:
             executor = make_executor(executor_name, address, max_processes=max_processes, max_window_ps=RAY_WINDOW_PS)
         executor.progress = progress(id(system))
-        sink = active_sink(str(system.kind), ActorRoles.of(system.spec))   # /metrics, when served
-        if sink is not None:
-            executor.on_metrics = sink
+        if exporter_active():   # /metrics is served: the run reports there, its actors' roles known
+            executor.on_metrics = active_sink(str(system.kind), ActorRoles.of(system.spec))
         run = executor.run(system.spec)
         if timeline is not None and any(system is b for b in built[:rows]):
             timeline.collect(system, run)

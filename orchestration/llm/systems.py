@@ -41,15 +41,10 @@ class BuiltSystem:
     kv_capacity_bytes: float
     chunk_bytes: int
     devices: int
-    hardware: Hardware | None = None   # what the system really has: see hardware()
+    hardware: Hardware | None = None   # what the system really has (devices, memory, power budget)
     decode_only: bool = False      # prefill = before: prompts are not simulated
     settings: dict | None = None   # choices recorded in the run JSON (gpu-pim: attention placement)
     attention_mapping: str | None = None   # PIM systems: how attention is laid over the channels
-
-
-def hardware(*groups: tuple[int, str, str, float, float]) -> Hardware:
-    """The hardware of a system (orchestration/llm/result_types.Hardware.of)."""
-    return Hardware.of(*groups)
 
 
 def make_trace(cfg: RunConfig, seed: int) -> Trace:
@@ -164,7 +159,7 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:
         shape += f" [chosen: {auto.summary()}]"
-    hw = hardware((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
+    hw = Hardware.of((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
     desc = f"{hw.label}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches"
     if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
         desc += f", {sub.dataflow} dataflow"
@@ -183,7 +178,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     if kind == SystemKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
+        hw = Hardware.of((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
         desc = f"{hw.label}; tensor-parallel, paged KV"
         gpu_chunks, pim_chunks = int(max(kv_bytes, 0) // chunk), 0
     else:
@@ -208,7 +203,7 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
             gpu_chunks, pim_chunks = layout.gpu_tokens // block, layout.pim_tokens // block
         kv_bytes = (gpu_chunks + pim_chunks) * chunk
         where = f"{n} x {sub.hbm_pim}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w),
+        hw = Hardware.of((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w),
                       (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes,
                        pim.stacks_per_device * pim.stack_power_w))
         # (the FLOPs per byte and the KV each memory holds: in the run JSON, the line stays short)

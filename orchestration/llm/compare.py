@@ -81,7 +81,7 @@ class Comparison:
     executor: str
     seed: int
     systems: tuple[SystemResult, ...]
-    config: dict | None = None         # the RunConfig, as its TOML tables
+    config: RunConfig | None = None    # what ran (its TOML tables in the JSON)
 
     def system(self, name: str) -> SystemResult:
         """The result of system ``name`` ("lolpim", "gpu", ...)."""
@@ -100,7 +100,7 @@ class Comparison:
                "bracket_definition": BRACKET_DEFINITION, "executor": self.executor, "seed": self.seed,
                "systems": [s.to_dict() for s in self.systems]}
         if self.config is not None:
-            out["config"] = self.config
+            out["config"] = to_dict(self.config)
         return out
 
     def to_json(self) -> str:
@@ -213,7 +213,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
                         mean_output_tokens=float(trace.output_tokens.mean()), prefill=str(cfg.prefill),
                         decode_only=cfg.prefill == "before",
                         speedup_reference=reference.system if reference else None,
-                        executor=executor_name, seed=seed, systems=tuple(summaries), config=to_dict(cfg))
+                        executor=executor_name, seed=seed, systems=tuple(summaries), config=cfg)
     if failure is not None:
         raise ComparisonFailed(result, unfinished, failure)
     if unfinished is not None:

@@ -2,6 +2,7 @@
 compare/size/estimate/sweep, which the commands call too, so a notebook and the command line get
 the same numbers, the same JSON and the same errors; results are typed dataclasses whose fields
 are the JSON's values."""
+import csv
 import json
 import math
 import runpy
@@ -189,6 +190,11 @@ def test_sweep_from_tables_gives_typed_points_equal_to_its_results_file(tmp_path
     again = lolpim.sweep(grid={"system": ["lolpim"], "modules": [2, 4]}, set={"model": "llama2-7b", "workload": WORK},
                          results=results)
     assert (again.report.skipped, again.report.ran) == (2, 0) and again.records == done.records
+    written = done.plot(tmp_path / "plots")
+    assert [p.name for p in written[:2]] == ["points.csv", "throughput_vs_modules.png"]
+    rows = list(csv.DictReader(written[0].open()))
+    assert [float(r["throughput_tokens_per_s"]) for r in rows] == [p.result.throughput_tokens_per_s
+                                                                  for p in done.points]
 
 
 def test_to_dataframe_names_the_extra_when_pandas_is_missing(pair, monkeypatch):

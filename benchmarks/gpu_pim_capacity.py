@@ -34,7 +34,7 @@ PLACEMENTS = ("hbm-pim", "best")
 def simulate(model: str, trace: str, gpus: int, requests: int, system: str, extra: list[str]) -> dict:
     cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"workload.requests={requests}",
                                         f"gpu.count={gpus}", f"gpu_pim.count={gpus}", *extra])
-    return run_systems(cfg, (system,), "inline", 0)["systems"][0]
+    return run_systems(cfg, (system,), "inline", 0).to_dict()["systems"][0]
 
 
 def study(requests: int) -> list[dict]:

@@ -54,14 +54,14 @@ def main() -> None:
         cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gib={gb}",
                                             f"workload.requests={args.requests}",
                                             f"workload.output_tokens={args.output_tokens}", "cent.tensor_parallel=0"])
-        result = {s["system"]: s for s in run_systems(cfg, BASELINES, "inline", 0)["systems"]}
+        result = {s["system"]: s for s in run_systems(cfg, BASELINES, "inline", 0).to_dict()["systems"]}
         for kind in BASELINE_ENDS:      # each bracketed baseline at both ends, whichever its defaults are
             if str(kind) in result:
                 ends = {}
                 for end in ("published", "best"):
                     end_cfg = end_config(cfg, kind, end)
                     ends[end] = (result[str(kind)] if end_cfg == cfg else
-                                 run_systems(end_cfg, (kind,), "inline", 0)["systems"][0])
+                                 run_systems(end_cfg, (kind,), "inline", 0).to_dict()["systems"][0])
                 result[str(kind)] = ends["published"]
                 result[f"{kind}-best"] = max(ends["best"], ends["published"],
                                              key=lambda s: s["steady_throughput_tokens_per_s"])
@@ -72,7 +72,7 @@ def main() -> None:
                                                   f"workload.requests={args.requests}",
                                                   f"workload.output_tokens={args.output_tokens}",
                                                   f"lolpim.tensor_parallel={tp}"])
-                shapes.append(run_systems(c, ("lolpim",), "inline", 0)["systems"][0])
+                shapes.append(run_systems(c, ("lolpim",), "inline", 0).to_dict()["systems"][0])
                 tried.append(tp)
             except ParameterError as exc:   # e.g. tp does not divide the module count
                 print(f"  (tensor_parallel={tp} skipped: {exc})")
@@ -83,7 +83,7 @@ def main() -> None:
         auto_tp = choose_tensor_parallel(load_llm(auto_cfg.model), auto_cfg.lolpim, auto_cfg.pim_capacity_gib,
                                          make_trace(auto_cfg, 0)).tensor_parallel
         if auto_tp not in tried:      # the estimate may prefer a wider group than 8
-            shapes.append(run_systems(auto_cfg, ("lolpim",), "inline", 0)["systems"][0])
+            shapes.append(run_systems(auto_cfg, ("lolpim",), "inline", 0).to_dict()["systems"][0])
             tried.append(auto_tp)
         result["lolpim"] = max(shapes, key=lambda s: s["steady_throughput_tokens_per_s"])
         auto_run = shapes[tried.index(auto_tp)]

@@ -65,7 +65,7 @@ def overrides(model: str, requests: int, prompt: int, output: int) -> list[str]:
 def run_case(model: str, requests: int, prompt: int, output: int, seed: int = 0) -> dict:
     """The two systems' summaries (by system) for one model and workload."""
     cfg = config.load(RunConfig, None, overrides(model, requests, prompt, output))
-    result = run_systems(cfg, SYSTEMS, "inline", seed)
+    result = run_systems(cfg, SYSTEMS, "inline", seed).to_dict()
     return {s["system"]: s for s in result["systems"]}
 
 

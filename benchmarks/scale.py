@@ -45,12 +45,13 @@ def run_one(case: dict) -> dict:
     from lolpim.orchestration import config as cfgmod
     from lolpim.orchestration.executors import make_executor
     from lolpim.orchestration.llm.config import RunConfig
-    from lolpim.orchestration.llm.systems import build, make_trace, summarise
+    from lolpim.orchestration.llm.result_types import system_result
+    from lolpim.orchestration.llm.systems import build, make_trace
     cfg = cfgmod.load(RunConfig, None, case["set"])
     wall0 = time.perf_counter()
     built = build(cfg.system, cfg, make_trace(cfg, 0), 0)
     run = make_executor(case["executor"], max_processes=case["max_processes"]).run(built.spec)
-    s = summarise(built, run)
+    s = system_result(built, run).to_dict()
     wall = time.perf_counter() - wall0
     if case["executor"] == "ray":
         import ray

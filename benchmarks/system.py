@@ -24,7 +24,7 @@ def _point(args, queue) -> None:
     overrides, executor = args
     cfg = config.load(RunConfig, None, overrides)
     t0 = time.perf_counter()
-    result = run_systems(cfg, ("lolpim",), executor, 0)["systems"][0]
+    result = run_systems(cfg, ("lolpim",), executor, 0).to_dict()["systems"][0]
     wall = time.perf_counter() - t0
     if executor == "ray":
         import ray

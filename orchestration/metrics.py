@@ -9,8 +9,8 @@ Actor metric keys and the families they become (labels in braces):
 
   events_processed_total   lolpim_events_processed_total{system,actor}          counter
   busy_seconds_total       lolpim_pim_module_busy_seconds_total{system,module}  counter
-                           (module: the index in the actor name, shared by a
-                           module's stage and DPA controller: "007")
+                           (module: the stage's index, shared by a module's stage
+                           and DPA controller: "007")
   passes_total             lolpim_pim_module_passes_total{system,module}        counter
   kv_allocated_chunks,
   kv_capacity_chunks,
@@ -27,6 +27,11 @@ Actor metric keys and the families they become (labels in braces):
 the host's KV capacity in bytes over its DPAs' chunk count; the tokens held come from the
 host, since every module of a pipeline holds every running request's KV for its layers.
 
+Which actor of an LLM system is its host, a stage or a KV manager (DPA controller) is known
+from the built system (orchestration/llm/result_types.ActorRoles, given to ``sink``), never
+guessed from an actor's name or from the keys it reports; a run without roles (plasticity,
+Hebbian) reports the per-actor families only (events, synapse updates).
+
 Simulated time restarts at zero for each system of a comparison, so the counters of a
 system reset between runs in one process; Prometheus treats that as a counter reset.
 """
@@ -38,6 +43,7 @@ import threading
 import time
 
 from lolpim.core.errors import UserError
+from lolpim.orchestration.llm.result_types import ActorRoles
 
 SIM_PREFIX = "lolpim"
 WINDOW_BUCKETS_S = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -47,12 +53,6 @@ FAMILIES = ("lolpim_events_processed_total", "lolpim_pim_module_busy_seconds_tot
             "lolpim_pim_module_passes_total", "lolpim_kv_bytes", "lolpim_tokens_generated_total",
             "lolpim_requests_admitted_total", "lolpim_requests_waiting", "lolpim_synapse_updates_total",
             "lolpim_sim_time_seconds", "lolpim_window_duration_seconds")
-
-
-def module_label(actor: str) -> str:
-    """Stage "lolpim.stage007" and DPA controller "lolpim.dpa007" are the same module, "007"."""
-    digits = len(actor) - len(actor.rstrip("0123456789"))
-    return actor[-digits:] if digits else actor
 
 
 def system_label(actor_names) -> str:
@@ -80,18 +80,20 @@ class MetricsExporter:
         self.server = None
 
     # --- feeding ------------------------------------------------------------------
-    def sink(self):
-        """A fresh callback for one run: it also times the wall clock between its reports."""
+    def sink(self, system: str | None = None, roles: ActorRoles | None = None):
+        """A fresh callback for one run of ``system`` (default: the actors' common name prefix)
+        whose actors do what ``roles`` says (an LLM system); it also times the wall clock
+        between its reports."""
         last = [time.perf_counter()]
 
         def report(sim_time_ps: int, metrics: dict) -> None:
             now = time.perf_counter()
-            system = system_label(metrics)
-            self.window_duration.labels(system=system).observe(now - last[0])
+            name = system or system_label(metrics)
+            self.window_duration.labels(system=name).observe(now - last[0])
             last[0] = now
             snapshot = {actor: dict(values) for actor, values in metrics.items()}
             with self._lock:
-                self._latest[system] = (sim_time_ps * 1e-12, snapshot)
+                self._latest[name] = (sim_time_ps * 1e-12, snapshot, roles)
         return report
 
     # --- the collector protocol -------------------------------------------------------
@@ -123,38 +125,42 @@ class MetricsExporter:
             "time": GaugeMetricFamily("lolpim_sim_time_seconds", "Simulated time reached",
                                       labels=["system"]),
         }
-        for system, (sim_s, actors) in sorted(latest.items()):
+        for system, (sim_s, actors, roles) in sorted(latest.items()):
             fam["time"].add_metric([system], sim_s)
-            self._add_system(fam, system, actors)
+            self._add_system(fam, system, actors, roles)
         yield from fam.values()
 
     @staticmethod
-    def _add_system(fam: dict, system: str, actors: dict) -> None:
-        hosts = [m for m in actors.values() if "tokens_generated_total" in m]
-        dpas = {a: m for a, m in actors.items() if "kv_capacity_chunks" in m}
+    def _add_system(fam: dict, system: str, actors: dict, roles: ActorRoles | None) -> None:
         for actor, m in sorted(actors.items()):
             if "events_processed_total" in m:
                 fam["events"].add_metric([system, actor], m["events_processed_total"])
-            if "busy_seconds_total" in m:
-                fam["busy"].add_metric([system, module_label(actor)], m["busy_seconds_total"])
-                fam["passes"].add_metric([system, module_label(actor)], m.get("passes_total", 0))
             if "synapse_updates_total" in m:
                 fam["synapse"].add_metric([system, actor], m["synapse_updates_total"])
-        for host in hosts:
-            fam["tokens"].add_metric([system], host["tokens_generated_total"])
-            fam["admitted"].add_metric([system], host.get("requests_admitted_total", 0))
-            fam["waiting"].add_metric([system], host.get("requests_waiting", 0))
+        if roles is None:
+            return
+        module = roles.module_of()
+        for stage in roles.stages:
+            if stage in actors:
+                m = actors[stage]
+                fam["busy"].add_metric([system, module[stage]], m["busy_seconds_total"])
+                fam["passes"].add_metric([system, module[stage]], m.get("passes_total", 0))
+        host = actors.get(roles.host)
+        if host is None:
+            return
+        fam["tokens"].add_metric([system], host["tokens_generated_total"])
+        fam["admitted"].add_metric([system], host.get("requests_admitted_total", 0))
+        fam["waiting"].add_metric([system], host.get("requests_waiting", 0))
+        dpas = {name: actors[name] for name in roles.kv_managers if name in actors}
         total_chunks = sum(m["kv_capacity_chunks"] for m in dpas.values())
-        host = hosts[0] if len(hosts) == 1 else {}
-        if not total_chunks or "kv_capacity_bytes" not in host:
+        if not total_chunks or len(dpas) < len(roles.kv_managers) or "kv_capacity_bytes" not in host:
             return
         chunk_bytes = host["kv_capacity_bytes"] / total_chunks
-        for actor, m in sorted(dpas.items()):
-            module = module_label(actor)
-            fam["kv"].add_metric([system, module, "capacity"], m["kv_capacity_chunks"] * chunk_bytes)
-            fam["kv"].add_metric([system, module, "allocated"], m["kv_allocated_chunks"] * chunk_bytes)
+        for actor, m in dpas.items():
+            fam["kv"].add_metric([system, module[actor], "capacity"], m["kv_capacity_chunks"] * chunk_bytes)
+            fam["kv"].add_metric([system, module[actor], "allocated"], m["kv_allocated_chunks"] * chunk_bytes)
             if m.get("kv_tokens_per_chunk") and "kv_tokens_in_use" in host:
-                fam["kv"].add_metric([system, module, "used"],
+                fam["kv"].add_metric([system, module[actor], "used"],
                                      host["kv_tokens_in_use"] * chunk_bytes / m["kv_tokens_per_chunk"])
 
     # --- serving ------------------------------------------------------------------
@@ -182,9 +188,15 @@ class MetricsExporter:
 _active: MetricsExporter | None = None
 
 
-def active_sink():
-    """A sink for a new run when an exporter is active in this process, else None."""
-    return _active.sink() if _active is not None else None
+def exporter_active() -> bool:
+    """Whether this process serves /metrics now."""
+    return _active is not None
+
+
+def active_sink(system: str | None = None, roles: ActorRoles | None = None):
+    """A sink for a new run (of ``system``, its actors doing what ``roles`` says) when an
+    exporter is active in this process, else None."""
+    return _active.sink(system, roles) if _active is not None else None
 
 
 @contextlib.contextmanager

@@ -59,7 +59,7 @@ import socket
 import stat
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,14 @@ def _check_point(path: Path, spec: SweepSpec, point: dict, models_checked: set) 
 def load_sweep(path: str | Path, config: str | Path | None = None) -> SweepSpec:
     """The sweep in file ``path``; ``config`` (a path from the command line) replaces its 'config' key."""
     path = Path(path)
-    data = read_toml(path, "sweep")
+    return sweep_spec(read_toml(path, "sweep"), path, config)
+
+
+def sweep_spec(data: dict, path: Path | str, config: str | Path | None = None) -> SweepSpec:
+    """The sweep of the tables ``data`` (a sweep file's, or `lolpim.sweep`'s keys), named ``path`` in
+    messages; its own 'config' and 'results' keys are files in ``path``'s folder and under results/,
+    ``config`` (a path given by the caller) replaces its 'config' key."""
+    path = Path(path)
     unknown = sorted(set(data) - {"seed", "config", "results", "max_points", "set", "grid", "baseline", "points"})
     if unknown:
         raise UserError(f"{path}: unknown key '{unknown[0]}'; allowed: seed, config, results, max_points, [set], "
@@ -305,10 +312,11 @@ def run_point(spec: SweepSpec, point: dict) -> dict:
     try:
         cfg = point_config(spec, point)
         out = run_systems(cfg, (cfg.system,), "inline", record["seed"])
-        summary = dict(out["systems"][0])
-        summary.pop("speedup", None)   # relative to a LoL-PIM run of the same call: not meaningful here
-        record.update(status="ok", result=summary, model=out["model"], prefill=out["prefill"],
-                      trace={k: out[k] for k in ("trace", "requests", "mean_input_tokens", "mean_output_tokens")})
+        # no speedup: relative to a LoL-PIM run of the same call, not meaningful here
+        summary = replace(out.systems[0], speedup=None).to_dict()
+        record.update(status="ok", result=summary, model=out.model, prefill=out.prefill,
+                      trace={"trace": out.trace, "requests": out.requests, "mean_input_tokens": out.mean_input_tokens,
+                             "mean_output_tokens": out.mean_output_tokens})
     except Exception as exc:   # recorded, so a point that cannot run is not retried forever
         record.update(status="error", error=f"{type(exc).__name__}: {exc}")
     record.update(wall_s=time.perf_counter() - wall0, host=socket.gethostname())
@@ -589,12 +597,8 @@ def _hardware(result: dict) -> str:
 
 
 def j_per_token(result: dict) -> float:
-    for key in ("energy_per_token_j", "energy_j_per_token"):
-        if key in result:
-            return result[key] if result[key] is not None else math.nan
-    tokens = result.get("output_tokens") or 0
-    energy = result.get("energy_j")
-    return energy / tokens if tokens and energy is not None else math.nan
+    value = result.get("energy_per_token_j")
+    return value if isinstance(value, (int, float)) else math.nan
 
 
 def format_results(spec: SweepSpec, records: list[dict], max_rows: int = 500) -> str:

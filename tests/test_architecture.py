@@ -13,12 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("core", "models", "hardware", "actors", "orchestration")   # bottom to top
+LAYERS = ("core", "models", "hardware", "actors", "orchestration", "api")   # bottom to top
+# api/ is the top-level package itself: api/llm_api.py is lolpim.llm_api (pyproject's package-dir)
+TOP_PACKAGE = "api"
 # what hardware/ may read of models/: descriptions of the work it prices, nothing that computes
 HARDWARE_MAY_READ = ("models.llm.architecture", "models.llm.workload", "models.cbp.export")
 # third-party modules a function may import locally: optional extras or slow imports the CLI
 # must not pay for on every start
-LOCAL_IMPORT_OK = ("torch", "matplotlib", "ray", "sklearn", "prometheus_client", "numba", "scipy")
+LOCAL_IMPORT_OK = ("torch", "matplotlib", "ray", "sklearn", "prometheus_client", "numba", "scipy", "pandas")
 
 
 @lru_cache(maxsize=None)
@@ -35,13 +37,16 @@ def _modules() -> dict[str, Path]:
 
 def _resolve(name: str) -> str | None:
     """'lolpim.a.b.c' -> the longest project module it names ('a.b.c' or 'a.b'), else None."""
+    if name == "lolpim":
+        return TOP_PACKAGE
     if not name.startswith("lolpim."):
         return None
     parts = name[len("lolpim."):].split(".")
     mods = _modules()
-    for n in range(len(parts), 0, -1):
-        if ".".join(parts[:n]) in mods:
-            return ".".join(parts[:n])
+    for candidate in (parts, [TOP_PACKAGE, *parts]):
+        for n in range(len(candidate), 0, -1):
+            if ".".join(candidate[:n]) in mods and (n > 1 or candidate[0] != TOP_PACKAGE):
+                return ".".join(candidate[:n])
     return None
 
 

@@ -28,7 +28,7 @@ def _cfg(*overrides):
 
 def _traced(tmp_path, kinds, overrides=SMALL, max_events=2_000_000, executor="inline"):
     timeline = TimelineCollector(max_events)
-    result = run_systems(_cfg(*overrides), kinds, executor, 0, timeline=timeline)
+    result = run_systems(_cfg(*overrides), kinds, executor, 0, timeline=timeline).to_dict()
     path = tmp_path / "trace.json"
     warnings = timeline.write(path)
     return result, json.loads(path.read_text()), warnings
@@ -185,7 +185,7 @@ def test_cli_checks_the_timeline_path_before_running(tmp_path, capsys, monkeypat
             pytest.skip("running as root without a sysfs to fail on")
         where = "/sys/kernel/lolpim-timeline.json"
     ran = []
-    monkeypatch.setattr("lolpim.orchestration.commands.run.run_systems", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr("lolpim.orchestration.llm.api.run_systems", lambda *a, **k: ran.append(1))
     assert main([*RUN, "--timeline", where.format(tmp=tmp_path)]) == 2
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1 and err.startswith("lolpim: error: --timeline")

@@ -12,6 +12,7 @@ from lolpim.hardware.systems.cent_study import compare, load_setup
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.result_types import SystemResult
 from lolpim.orchestration.validation import AnchorCheck, RowKind
 
 LOLPIM_V3 = "LoL-PIM v3 (arXiv 2412.20166)"
@@ -27,12 +28,12 @@ CENT_128K_FAMILY = (("llama3.1-8b", "lveval-multifieldqa", 128.0), ("llama3.1-8b
 
 @lru_cache(maxsize=None)
 def simulate(model: str, source: str, pim_gb: float, systems: tuple, overrides: tuple = (), requests: int = 24,
-             output_tokens: int = 32) -> dict:
+             output_tokens: int = 32) -> dict[str, SystemResult]:
     """One small closed-loop comparison (inline executor); cached per process."""
     cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={source}", f"pim_capacity_gib={pim_gb}",
                                         f"workload.requests={requests}", f"workload.output_tokens={output_tokens}",
                                         *overrides])
-    return {s["system"]: s for s in run_systems(cfg, systems, "inline", 0)["systems"]}
+    return {s.system: s for s in run_systems(cfg, systems, "inline", 0).systems}
 
 
 def dpa_utilisation(kv_mode: str, key: str = "kv_used_utilisation") -> float:
@@ -40,7 +41,7 @@ def dpa_utilisation(kv_mode: str, key: str = "kv_used_utilisation") -> float:
     before comparing (docs/anchors.md): averaged over the whole run (``kv_used_utilisation``); the
     paper does not say over which phase, so the rows report the share while requests wait for
     memory (``kv_used_utilisation_saturated``) beside it."""
-    values = [simulate(m, src, gb, ("lolpim",), (f"lolpim.kv_mode={kv_mode}",), requests=48)["lolpim"][key]
+    values = [getattr(simulate(m, src, gb, ("lolpim",), (f"lolpim.kv_mode={kv_mode}",), requests=48)["lolpim"], key)
               for m, src, gb in DPA_CASES]
     return sum(values) / len(values)
 
@@ -54,7 +55,7 @@ def _family_text(ratios: dict[str, float]) -> str:
     return "maximum of " + "; ".join(f"{k} {v:.2f}x" for k, v in ratios.items())
 
 
-STEADY = "steady_throughput_tokens_per_s"   # sustained rates: the trace's ramp and drain excluded
+# the ratios use sustained rates (steady_throughput_tokens_per_s): the trace's ramp and drain excluded
 SATURATED = "kv_used_utilisation_saturated"
 
 
@@ -64,19 +65,21 @@ def lolpim_over_cent(model: str, source: str, pim_gb: float, dataflow: str = "id
     cent = result["cent"]
     if dataflow != "ideal":     # LoL-PIM's run does not depend on how CENT is priced: reuse it
         cent = simulate(model, source, pim_gb, ("cent",), (f"cent.dataflow={dataflow}",), requests=48)["cent"]
-    return result["lolpim"][STEADY] / cent[STEADY]
+    return result["lolpim"].steady_throughput_tokens_per_s / cent.steady_throughput_tokens_per_s
 
 
 def cent_bracket(model: str, source: str, pim_gb: float) -> str:
     """The same ratio as [vs CENT at its best, vs CENT as published] (BASELINE_ENDS), in words."""
     result = simulate(model, source, pim_gb, ("lolpim", "cent"), requests=48)
-    ends = result["cent"]["bracket"]
-    best = max(ends["best"][STEADY], ends["published"][STEADY])   # a slower best end is not credited
-    lolpim = result["lolpim"][STEADY]
-    lost = ends["best"].get("best_not_faster")
-    best_is = (f"best: {ends['best']['attention_mapping']}" if lost is None else
-               f"{lost['name']} was not faster, so the published end is also the best")
-    return (f"bracket [vs best, vs published] = [{lolpim / best:.2f}x, {lolpim / ends['published'][STEADY]:.2f}x]"
+    ends = result["cent"].bracket
+    # a slower best end is not credited
+    best = max(ends["best"].run.steady_throughput_tokens_per_s, ends["published"].run.steady_throughput_tokens_per_s)
+    lolpim = result["lolpim"].steady_throughput_tokens_per_s
+    lost = ends["best"].best_not_faster
+    best_is = (f"best: {ends['best'].run.attention_mapping}" if lost is None else
+               f"{lost.name} was not faster, so the published end is also the best")
+    published = ends["published"].run.steady_throughput_tokens_per_s
+    return (f"bracket [vs best, vs published] = [{lolpim / best:.2f}x, {lolpim / published:.2f}x]"
             f" ({best_is})")
 
 

@@ -10,18 +10,12 @@ from pathlib import Path
 
 from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
 from lolpim.core.errors import ConfigError
-from lolpim.hardware.systems.config import SystemKind
 from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration import interrupts
 from lolpim.orchestration.executors import add_executor_flags, make_executor
-from lolpim.orchestration.llm.compare import (
-    ComparisonFailed,
-    format_table,
-    run_systems,
-    warm_up_plotting,
-    write_outputs,
-)
-from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.api import compare_config, run_config
+from lolpim.orchestration.llm.compare import Comparison, ComparisonFailed, warm_up_plotting
+from lolpim.orchestration.llm.config import PIPELINE_DEMO, RunConfig
 from lolpim.orchestration.llm.timeline import DEFAULT_MAX_EVENTS, TimelineCollector
 from lolpim.orchestration.metrics import add_metrics_flags, serving
 from lolpim.orchestration.pipeline_demo import format_summary, summarise
@@ -32,7 +26,8 @@ from lolpim.orchestration.timeline import check_trace_path
 
 
 def load_run_config(path, overrides) -> RunConfig:
-    return cfgmod.load(RunConfig, path, overrides)
+    """The config of `lolpim run CONFIG --set ...`: built as lolpim.compare builds its keyword arguments."""
+    return run_config(path, cfgmod.parse_overrides(overrides))
 
 
 def run_pipeline_demo(cfg: RunConfig, executor_name: str, seed: int, address=None, max_processes=None,
@@ -77,20 +72,16 @@ def run(args) -> int:
 def _run(args) -> int:
     cfg = load_run_config(args.config, args.set)
     show_progress = (not args.json and sys.stderr.isatty()) or args.progress
-    if cfg.system == "pipeline-demo":
+    if cfg.system == PIPELINE_DEMO:
         if args.timeline is not None:
             raise ConfigError("system", "--timeline records the LLM systems (lolpim, gpu, ...), not pipeline-demo")
         return _run_demo(cfg, args, show_progress)
-    kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
-    if not kinds or len(set(kinds)) < len(kinds):
-        raise ConfigError("systems", f"got {[str(k) for k in kinds]}; system = \"compare\" needs one or more of "
-                                     f"{', '.join(SystemKind)}, each once")
     timeline = TimelineCollector(args.timeline_max_events) if args.timeline is not None else None
-    try:
-        result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,
-                             when_idle=warm_up_plotting if args.out else None, timeline=timeline)
+    try:   # the same call as lolpim.compare's
+        result = compare_config(cfg, args.executor, args.seed, args.address, args.max_processes, show_progress,
+                                when_idle=warm_up_plotting if args.out else None, timeline=timeline)
     except ComparisonFailed as failed:   # Ray itself failed: report (and write) the systems that finished
-        finished = [s["system"] for s in failed.result["systems"]]
+        finished = [s.system for s in failed.result.systems]
         if finished:
             _report(cfg, args, failed.result, timeline)
         print(f"lolpim: error: Ray failed ({one_line(failed.cause)}); finished: {', '.join(finished) or 'none'}"
@@ -100,7 +91,7 @@ def _run(args) -> int:
         result = getattr(stop, "result", None)
         if result is None:
             raise
-        finished = [s["system"] for s in result["systems"]]
+        finished = [s.system for s in result.systems]
         if finished:
             _report(cfg, args, result, timeline)
         print(f"lolpim: {interrupts.stopped_by()}; finished: {', '.join(finished) or 'none'}; "
@@ -110,20 +101,19 @@ def _run(args) -> int:
     return 0
 
 
-def _report(cfg: RunConfig, args, result: dict, timeline: TimelineCollector | None = None) -> None:
+def _report(cfg: RunConfig, args, result: Comparison, timeline: TimelineCollector | None = None) -> None:
     """Stop the embedded Ray, then write --out and --timeline and print the table (or --json)."""
     if args.executor == "ray":   # done with Ray: stop the embedded one while the outputs are written
         shutdown_embedded_ray()
-    result["config"] = cfgmod.to_dict(cfg)
-    written = write_outputs(result, Path(args.out)) if args.out else []
+    written = result.write(args.out) if args.out else []
     if timeline is not None:
         for warning in timeline.write(Path(args.timeline)):
             print(f"lolpim: warning: {warning}", file=sys.stderr)
         written.append(Path(args.timeline))
     if args.json:
-        print(json_text(result))
+        print(result.to_json())
     else:
-        print(format_table(result))
+        print(result.table())
         for path in written:
             print(f"wrote {path}")
 

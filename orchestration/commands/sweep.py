@@ -8,37 +8,35 @@ and then the points that could not run, with their reasons.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from lolpim.core.errors import UserError
 from lolpim.orchestration import interrupts
+from lolpim.orchestration.llm.api import sweep
 from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.results import json_text
-from lolpim.orchestration.sweep import default_results, format_results, load_sweep, read_results, run_sweep
 
 
 def run(args) -> int:
-    spec = load_sweep(args.sweep, args.config)
-    results = Path(args.results or spec.results or default_results(args.sweep))
     show = (not args.json and sys.stderr.isatty()) or args.progress
     bar = Progress("sweep", total=1.0, enabled=show, delay_s=0.0)
-    try:
-        report = run_sweep(spec, results, address=args.address, serial=args.serial,
-                           max_in_flight=args.max_in_flight, retry_errors=args.retry_errors,
-                           progress=lambda done, total: bar.update(done / total, f"{done}/{total} points"))
+    try:   # the same call as lolpim.sweep's
+        done = sweep(args.sweep, config=args.config, results=args.results, serial=args.serial, address=args.address,
+                     max_in_flight=args.max_in_flight, retry_errors=args.retry_errors,
+                     progress=lambda finished, total: bar.update(finished / total, f"{finished}/{total} points"))
     finally:
         bar.close()
+    report = done.report
     # stop the embedded Ray now, in the open: left to the interpreter's exit after a SIGTERM or
     # Ctrl-C had cancelled its tasks, its shutdown could crash the process
     interrupts.stop_embedded_ray(after_stop=report.interrupted)
+    results = Path(report.results)
     if args.json:
-        print(json_text(dataclasses.asdict(report)))
+        print(done.to_json())
     else:
         if results.exists():
-            print(format_results(spec, read_results(results)))
+            print(done.table())
             print()
         print(f"{report.results}: {report.points} points, {report.skipped} already done, {report.ran} run now "
               f"({report.errors} errors), {report.wall_s:.1f} s")

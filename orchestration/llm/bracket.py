@@ -1,5 +1,6 @@
 """Every baseline at both ends of its bracket (issue 21): which extra runs a comparison needs,
-and LoL-PIM's speedup over each baseline as [vs best, vs published] for the JSON, CSV and table.
+and LoL-PIM's speedup over each baseline as [vs best, vs published] for the JSON, CSV and table
+(each bracketed row's ``SystemResult.bracket``).
 
 The ends are data (hardware/systems/config.py BASELINE_ENDS); orchestration/llm/compare.py runs
 them beside the rows and calls attach_bracket on each bracketed row.
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm.result_types import BestNotFaster, BracketEnd, SystemResult
 
 # what "LoL-PIM" is in the speedups: the first of these the run has
 SPEEDUP_REFERENCES = (SystemKind.LOLPIM, SystemKind.LOLPIM_XPU)
@@ -41,80 +43,66 @@ def bracket_runs(cfg: RunConfig, kinds) -> list[tuple[int, str, RunConfig]]:
     return out
 
 
-def ratio(reference: dict | None, s: dict) -> float:
-    return reference["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if reference else math.nan
+def ratio(reference: SystemResult | None, s: SystemResult) -> float:
+    return reference.throughput_tokens_per_s / s.throughput_tokens_per_s if reference else math.nan
 
 
-def attach_bracket(s: dict, kind: SystemKind, cfg: RunConfig, runs: dict, reference: dict) -> None:
-    """Give baseline row ``s`` its bracket: ``bracket`` {end: that end's run (the row's own summary
-    where the row is that end), its config keys and LoL-PIM's speedup over it} and
-    ``speedup_bracket`` [vs best, vs published]. A best end slower than the published one on this
-    run is not credited: the published run counts as best too (``best_not_faster``)."""
+def attach_bracket(s: SystemResult, kind: SystemKind, cfg: RunConfig, runs: dict[str, SystemResult],
+                   reference: SystemResult) -> SystemResult:
+    """Baseline row ``s`` with its bracket: ``bracket`` {end: that end's run (the row itself where
+    the row is that end), its config keys and LoL-PIM's speedup over it} and ``speedup_bracket``
+    (vs best, vs published). A best end slower than the published one on this run is not
+    credited: the published run counts as best too (``best_not_faster``)."""
     table = SYSTEM_TABLES[kind]
     own = getattr(cfg, table)
-    bracket = {}
-    for end in BRACKET_ENDS:
-        run = runs[end]
-        entry = {k: v for k, v in run.items() if k != "per_request"}
-        entry.update(end_config=dict(BASELINE_ENDS[kind][end]), is_row=run is s,
-                     speedup=ratio(reference, run))
-        bracket[end] = entry
+    bracket = {end: BracketEnd(run=runs[end], end_config=dict(BASELINE_ENDS[kind][end]), is_row=runs[end] is s,
+                               speedup=ratio(reference, runs[end]))
+               for end in BRACKET_ENDS}
     published, best = bracket["published"], bracket["best"]
-    if best["throughput_tokens_per_s"] < published["throughput_tokens_per_s"]:
-        bracket["best"] = dict(published, end_config=best["end_config"], best_not_faster={
-            "name": _end_name(best), "attention_mapping": best["attention_mapping"],
-            "throughput_tokens_per_s": best["throughput_tokens_per_s"]})
-    s["bracket"] = bracket
-    s["row_end"] = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
-    s["speedup_bracket"] = [bracket["best"]["speedup"], bracket["published"]["speedup"]]
+    if best.run.throughput_tokens_per_s < published.run.throughput_tokens_per_s:
+        bracket["best"] = replace(published, end_config=best.end_config, best_not_faster=BestNotFaster(
+            _end_name(best), best.run.attention_mapping, best.run.throughput_tokens_per_s))
+    row_end = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
+    return replace(s, bracket=bracket, row_end=row_end,
+                   speedup_bracket=(bracket["best"].speedup, bracket["published"].speedup))
 
 
-def table_rows(result: dict) -> list[tuple[str, dict]]:
-    """(label, summary) of every line of the table: each system, and under a bracketed baseline
-    the end(s) of its bracket that are not the row itself ("cent best")."""
+def table_rows(systems) -> list[tuple[str, SystemResult]]:
+    """(label, result) of every line of the table: each system, and under a bracketed baseline
+    the end(s) of its bracket that are not the row itself ("cent best"), with LoL-PIM's speedup
+    over that end."""
     out = []
-    for s in result["systems"]:
-        out.append((s["system"], s))
-        for other, run in s.get("bracket", {}).items():
-            if not run["is_row"]:
-                out.append((f"{s['system']} {other}", run))
+    for s in systems:
+        out.append((s.system, s))
+        for other, end in (s.bracket or {}).items():
+            if not end.is_row:
+                out.append((f"{s.system} {other}", replace(end.run, speedup=end.speedup)))
     return out
 
 
-def _end_name(end: dict) -> str:
+def _end_name(end: BracketEnd) -> str:
     """What distinguishes a bracket end, in a word: its attention mapping (PIM systems) or its
     config keys and values (e.g. "attention_placement=hbm-pim")."""
-    return end.get("attention_mapping") or ", ".join(f"{k}={v}" for k, v in end["end_config"].items())
+    return end.run.attention_mapping or ", ".join(f"{k}={v}" for k, v in end.end_config.items())
 
 
-def bracket_lines(result: dict) -> list[str]:
+def bracket_lines(systems, speedup_reference: str | None) -> list[str]:
     lines = []
-    for s in result["systems"]:
-        if "speedup_bracket" not in s:
+    for s in systems:
+        if s.speedup_bracket is None:
             continue
-        best, published = s["bracket"]["best"], s["bracket"]["published"]
-        lo, hi = s["speedup_bracket"]
-        pub = f"published ({_end_name(published)}) {published['throughput_tokens_per_s']:.1f} tok/s"
-        if "best_not_faster" in best:
-            slower = best["best_not_faster"]
-            ends = (f"{pub}, also best ({slower['name']}: {slower['throughput_tokens_per_s']:.1f} tok/s)")
+        best, published = s.bracket["best"], s.bracket["published"]
+        lo, hi = s.speedup_bracket
+        pub = f"published ({_end_name(published)}) {published.run.throughput_tokens_per_s:.1f} tok/s"
+        if best.best_not_faster is not None:
+            slower = best.best_not_faster
+            ends = f"{pub}, also best ({slower.name}: {slower.throughput_tokens_per_s:.1f} tok/s)"
         else:
-            ends = f"best ({_end_name(best)}) {best['throughput_tokens_per_s']:.1f} tok/s, {pub}"
-        row = "" if s.get("row_end") is None else f"; row = {s['row_end']}"
+            ends = f"best ({_end_name(best)}) {best.run.throughput_tokens_per_s:.1f} tok/s, {pub}"
+        row = "" if s.row_end is None else f"; row = {s.row_end}"
         # one line per baseline, wrapped under itself so the table stays within 120 columns
-        lines += textwrap.wrap(f"{s['system']}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}", 120, initial_indent="  ",
+        lines += textwrap.wrap(f"{s.system}: [{lo:.2f}x, {hi:.2f}x]: {ends}{row}", 120, initial_indent="  ",
                                subsequent_indent="    ", break_on_hyphens=False)
     if not lines:
         return []
-    return [f"{result['speedup_reference']} speedup bracket [vs best, vs published]:", *lines]
-
-
-def csv_row(s: dict) -> dict:
-    """A system's CSV row: flat values only (the bracket as its two speedups and the ends' mappings)."""
-    row = {k: v for k, v in s.items() if k not in ("per_request", "bracket", "speedup_bracket")}
-    row["hardware"] = (s.get("hardware") or {}).get("label", "")
-    for i, end in enumerate(BRACKET_ENDS):
-        bracket = s.get("bracket", {}).get(end, {})
-        row[f"speedup_vs_{end}"] = s["speedup_bracket"][i] if "speedup_bracket" in s else ""
-        row[f"attention_mapping_{end}"] = bracket.get("attention_mapping", "")
-    return row
+    return [f"{speedup_reference} speedup bracket [vs best, vs published]:", *lines]

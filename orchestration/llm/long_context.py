@@ -25,6 +25,7 @@ from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm.result_types import ActorRoles, SystemResult
 from lolpim.orchestration.llm.systems import build, make_trace, pim_system_config
 
 STUDY_FILE = Path(cent_study.SETUP_FILE).parent / "long_context_study.toml"   # beside CENT's setup
@@ -117,27 +118,28 @@ def load_study() -> tuple[tuple[StudyCase, ...], dict]:
     return tuple(StudyCase(**c) for c in data["cases"]), dict(data["published"])
 
 
-def _simulate(case: StudyCase, kind: SystemKind, extra: tuple[str, ...] = ()) -> tuple[dict, RunConfig]:
+def _simulate(case: StudyCase, kind: SystemKind, extra: tuple[str, ...] = ()) -> tuple[SystemResult, RunConfig]:
     cfg = config.load(RunConfig, None, [*case.overrides(), *extra])
-    return run_systems(cfg, (kind,), "inline", 0)["systems"][0], cfg
+    return run_systems(cfg, (kind,), "inline", 0).systems[0], cfg
 
 
-def _record(case: StudyCase, kind: SystemKind, summary: dict, cfg: RunConfig, tp: int, tried=(),
+def _record(case: StudyCase, kind: SystemKind, summary: SystemResult, cfg: RunConfig, tp: int, tried=(),
             end: str = "") -> SystemRun:
     sub = pim_system_config(kind, cfg)
     trace = make_trace(cfg, 0)
     util = None
     if sub.stage_kind == "pim":
-        util = mac_utilisation(load_llm(cfg.model), load_pim_module(sub.module), summary["devices"],
-                               trace.input_tokens, trace.output_tokens, summary["makespan_s"])
-    return SystemRun(str(kind), summary["description"], summary["devices"], tp, summary["throughput_tokens_per_s"],
-                     summary["tpot_mean_s"], summary["kv_used_utilisation"], util,
+        util = mac_utilisation(load_llm(cfg.model), load_pim_module(sub.module), summary.devices,
+                               trace.input_tokens, trace.output_tokens, summary.makespan_s)
+    return SystemRun(str(kind), summary.description, summary.devices, tp, summary.throughput_tokens_per_s,
+                     summary.tpot_mean_s, summary.kv_used_utilisation, util,
                      _attention_utilisation(build(kind, cfg, trace, 0), trace), tuple(tried),
-                     summary["attention_mapping"], end, summary["module_utilisation"])
+                     summary.attention_mapping, end, summary.module_utilisation)
 
 
 def _attention_utilisation(system, trace) -> float:
-    stage = next(a.params.cost for a in system.spec.actors if ".stage" in a.name).build()
+    first = ActorRoles.of(system.spec).stages[0]
+    stage = next(a.params.cost for a in system.spec.actors if a.name == first).build()
     longest = int((trace.input_tokens + trace.output_tokens).max())
     cost = pim_attention_cost(stage.spec, stage.shard, [longest], stage.partitioning, stage.channel_kv_tokens)
     return cost.detail["channel_utilisation"]
@@ -157,8 +159,8 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
             summary, run_cfg = _simulate(case, kind, (*end_keys, f"{table}.tensor_parallel={tp}"))
         except ParameterError:      # too many stages for the layers, no KV room, a request too long
             continue
-        tried.append((tp, summary["throughput_tokens_per_s"]))
-        if best is None or summary["throughput_tokens_per_s"] > best[0]["throughput_tokens_per_s"]:
+        tried.append((tp, summary.throughput_tokens_per_s))
+        if best is None or summary.throughput_tokens_per_s > best[0].throughput_tokens_per_s:
             best = (summary, run_cfg, tp)
     if best is None:
         raise ParameterError(table, f"no tensor-parallel width of {n} modules can serve {case.title}")
@@ -167,7 +169,7 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
 
 def _lolpim(case: StudyCase, kind: SystemKind) -> SystemRun:
     summary, cfg = _simulate(case, kind, (f"{SYSTEM_TABLES[kind]}.tensor_parallel=0",))
-    tp = int(summary["devices"] // summary["stages"])
+    tp = int(summary.devices // summary.stages)
     return _record(case, kind, summary, cfg, tp)
 
 

@@ -1,5 +1,5 @@
-"""Building LLM serving systems (LoL-PIM and its baselines) as actor systems, and reading
-their results back as the figures a researcher reports.
+"""Building LLM serving systems (LoL-PIM and its baselines) as actor systems (their results are
+read back by orchestration/llm/result_types.py).
 
 The layouts (plans, shapes) are hardware physics (hardware/systems/plan.py, shape.py); this
 module resolves the names in a RunConfig once (the model), asks for a plan and wires the host,
@@ -29,6 +29,7 @@ from lolpim.hardware.systems.stage_costs import StageSpec
 from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
 from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_file
 from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm.result_types import Hardware
 
 
 @dataclass(frozen=True)
@@ -40,23 +41,10 @@ class BuiltSystem:
     kv_capacity_bytes: float
     chunk_bytes: int
     devices: int
-    hardware: dict | None = None   # what the system really has: see hardware()
+    hardware: Hardware | None = None   # what the system really has (devices, memory, power budget)
     decode_only: bool = False      # prefill = before: prompts are not simulated
     settings: dict | None = None   # choices recorded in the run JSON (gpu-pim: attention placement)
     attention_mapping: str | None = None   # PIM systems: how attention is laid over the channels
-
-
-def hardware(*groups: tuple[int, str, str, float, float]) -> dict:
-    """The hardware of a system as the table, the plot and the JSON report it: ``groups`` are
-    (count, preset, memory kind, bytes of that memory per device, power budget per device in W:
-    the presets' power_w / tdp_w, docs/lolpim-system.md "Iso-power view"). One unit, GiB (2**30 bytes)."""
-    devices = [{"count": n, "model": model, "memory": kind, "gib_each": each / GB, "gib": n * each / GB,
-                "power_w_each": watts, "power_w": n * watts}
-               for n, model, kind, each, watts in groups]
-    label = " + ".join(f"{d['count']} x {d['model']}" for d in devices) + ", " + " + ".join(
-        f"{d['gib']:.0f} GiB {d['memory']}" for d in devices)
-    return {"label": label, "devices": devices, "memory_gib": sum(d["gib"] for d in devices),
-            "power_w": sum(d["power_w"] for d in devices)}
 
 
 def make_trace(cfg: RunConfig, seed: int) -> Trace:
@@ -171,8 +159,8 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:
         shape += f" [chosen: {auto.summary()}]"
-    hw = hardware((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
-    desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches"
+    hw = Hardware.of((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
+    desc = f"{hw.label}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches"
     if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
         desc += f", {sub.dataflow} dataflow"
     return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE,
@@ -190,8 +178,8 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     if kind == SystemKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
-        desc = f"{hw['label']}; tensor-parallel, paged KV"
+        hw = Hardware.of((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
+        desc = f"{hw.label}; tensor-parallel, paged KV"
         gpu_chunks, pim_chunks = int(max(kv_bytes, 0) // chunk), 0
     else:
         pim = load_hbm_pim(sub.hbm_pim)
@@ -215,11 +203,11 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
             gpu_chunks, pim_chunks = layout.gpu_tokens // block, layout.pim_tokens // block
         kv_bytes = (gpu_chunks + pim_chunks) * chunk
         where = f"{n} x {sub.hbm_pim}"
-        hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w),
+        hw = Hardware.of((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w),
                       (n, f"{sub.hbm_pim} ({pim.stacks_per_device} stacks)", "HBM-PIM", pim.capacity_bytes,
                        pim.stacks_per_device * pim.stack_power_w))
         # (the FLOPs per byte and the KV each memory holds: in the run JSON, the line stays short)
-        desc = f"{hw['label']}; attention {'where faster' if best else 'in HBM-PIM'}, paged KV"
+        desc = f"{hw.label}; attention {'where faster' if best else 'in HBM-PIM'}, paged KV"
         settings = {"attention_placement": str(sub.attention_placement), "hbm_pim_ops_per_byte": opb,
                     "gpu_kv_gib": gpu_chunks * chunk / GB, "hbm_pim_kv_gib": pim_chunks * chunk / GB}
     if kv_bytes <= 0:
@@ -260,74 +248,3 @@ def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model
     if kind in PIM_KINDS:
         return build_pim(kind, cfg, trace, seed, model)
     return build_gpu(kind, cfg, trace, seed, model)
-
-
-# ------------------------------------------------------------------------------ results
-
-def _input_tokens(built: BuiltSystem) -> tuple[int, ...]:
-    """Each request's prompt length, as the host was given it (the trace's order)."""
-    host = next(a for a in built.spec.actors if a.name == f"{built.kind}.host")
-    return host.params.input_tokens
-
-
-def summarise(built: BuiltSystem, run) -> dict:
-    res = run.results
-    host = res[f"{built.kind}.host"]
-    arrival = np.asarray(host["arrival_ps"]) * 1e-12
-    first = np.asarray(host["first_token_ps"]) * 1e-12
-    finish = np.asarray(host["finish_ps"]) * 1e-12
-    generated = np.asarray(host["generated"])
-    if np.any(finish < 0):
-        unfinished = int(np.sum(finish < 0))
-        raise RuntimeError(f"{built.kind}: {unfinished} requests never finished (simulation stalled)")
-    makespan = float(finish.max() - arrival.min())
-    tpot = (finish - first) / np.maximum(generated - 1, 1)
-    # first token - arrival: with prefill = before the prompt's KV is in place on admission, so
-    # this is the wait for KV memory (a queue wait), not a time to first token
-    ttft = first - arrival
-    decode_only = built.decode_only
-    wait = "queue_wait" if decode_only else "ttft"
-    intervals = np.asarray(host["intervals_ps"], dtype=np.float64) * 1e-12
-    stages = [v for k, v in res.items() if ".stage" in k]
-    dpas = [v for k, v in res.items() if ".dpa" in k]
-    duration = host["end_ps"] * 1e-12
-    kv_cap = host["kv_capacity_bytes"]
-    used_util = host["used_token_s"] * host["kv_bytes_per_token"] / (kv_cap * duration) if duration else 0.0
-    sat_util = (host["saturated_token_s"] * host["kv_bytes_per_token"] / (kv_cap * host["saturated_s"])
-                if host["saturated_s"] > 0 else float("nan"))
-    alloc_util = float(np.mean([d["allocated_chunk_s"] / (d["capacity_chunks"] * duration) for d in dpas]))
-    return {
-        "system": str(built.kind), "description": built.description,
-        "attention_mapping": built.attention_mapping,
-        "requests": int(len(generated)), "output_tokens": int(generated.sum()),
-        "makespan_s": makespan,
-        "throughput_tokens_per_s": float(generated.sum() / makespan),
-        # while requests wait for memory the system runs at its sustained rate (no ramp, no drain)
-        "steady_throughput_tokens_per_s": (host["saturated_tokens"] / host["saturated_s"]
-                                           if host["saturated_s"] > 0 else float("nan")),
-        "tpot_mean_s": float(tpot.mean()), "tpot_p99_s": float(np.percentile(tpot, 99)),
-        "token_interval_p99_s": float(np.percentile(intervals, 99)) if intervals.size else float("nan"),
-        "decode_only": decode_only,
-        "ttft_mean_s": None if decode_only else float(ttft.mean()),
-        "ttft_p99_s": None if decode_only else float(np.percentile(ttft, 99)),
-        "queue_wait_mean_s": float(ttft.mean()) if decode_only else None,
-        "queue_wait_p99_s": float(np.percentile(ttft, 99)) if decode_only else None,
-        "kv_used_utilisation": float(used_util),
-        "kv_used_utilisation_saturated": float(sat_util),
-        "kv_allocated_utilisation": alloc_util,
-        "kv_capacity_gib": kv_cap / GB,
-        "module_utilisation": float(np.mean([s["busy_ps"] * 1e-12 / makespan for s in stages])),
-        "preemptions": int(host["preemptions"]),
-        # decode passes only (prefill is not priced for energy): the stages' whole groups
-        "energy_j": float(sum(s["energy_j"] for s in stages)),
-        "energy_per_token_j": float(sum(s["energy_j"] for s in stages) / max(int(generated.sum()), 1)),
-        # iso-power view: the devices' power budget (GPU TDP, PIM at full activity) and tok/s per W
-        "power_w": built.hardware["power_w"],
-        "tokens_per_s_per_w": float(generated.sum() / makespan) / built.hardware["power_w"],
-        "stages": built.stages, "devices": built.devices, "hardware": built.hardware, **(built.settings or {}),
-        "events": run.events, "wall_s": run.stats.get("wall_s", 0.0),
-        "per_request": [{"request": i, "arrival_s": float(a), "input_tokens": int(n), f"{wait}_s": float(f - a),
-                         "finish_s": float(e), "output_tokens": int(g), "tpot_s": float(t)}
-                        for i, (a, n, f, e, g, t) in enumerate(zip(arrival, _input_tokens(built), first, finish,
-                                                                   generated, tpot))],
-    }

@@ -20,6 +20,7 @@ import numpy as np
 from lolpim.actors.kernel.system import SystemSpec
 from lolpim.actors.llm.recording import LAYOUT, WIDTH, Rec, records
 from lolpim.core.errors import UserError
+from lolpim.orchestration.llm.result_types import ActorRoles
 from lolpim.orchestration.timeline import (PS_PER_US, counter_event, instant_event, metadata_events, span_event,
                                            write_trace)
 
@@ -39,24 +40,23 @@ def with_timeline(spec: SystemSpec, events_per_weight: int) -> SystemSpec:
     return replace(spec, actors=actors)
 
 
-def _role(track: str) -> tuple:
-    """Display order: the host, then the stages (each followed by its link), then the DPAs."""
-    for rank, prefix in enumerate(("host", "stage", "dpa")):
-        if track.startswith(prefix):
-            return rank, track
-    return 3, track
+def display_order(roles: ActorRoles) -> tuple[str, ...]:
+    """The host, then the stages in pipeline order (each followed by its link), then the DPAs."""
+    return (roles.host, *roles.stages, *roles.kv_managers)
 
 
-def system_events(process: str, pid: int, kind: str, results: dict):
+def system_events(process: str, pid: int, kind: str, results: dict, order: tuple[str, ...] = ()):
     """The trace events of one simulated system from its actors' results (a generator, so a
     capped run's millions of events are formatted as they are written), and what was recorded:
-    events, and where the trace was cut when the cap was reached."""
+    events, and where the trace was cut when the cap was reached. Tracks follow ``order``
+    (display_order), other actors after them by name."""
     recorded = {name: r["timeline"] for name, r in results.items() if isinstance(r, dict) and "timeline" in r}
     cuts = [t["truncated_ps"] for t in recorded.values() if t["truncated_ps"] >= 0]
     cut = min(cuts) if cuts else None
     tracks: list[str] = []
     blocks = []
-    for name in sorted(recorded, key=lambda n: _role(n.removeprefix(f"{kind}."))):
+    rank = {name: i for i, name in enumerate(order)}
+    for name in sorted(recorded, key=lambda n: (rank.get(n, len(rank)), n)):
         rows = records(recorded[name])
         if cut is not None:
             rows = rows[rows[:, 1] < cut]
@@ -105,6 +105,7 @@ class TimelineCollector:
         self.per_weight = 0
         self.kinds: list[str] = []
         self.results: dict[str, dict] = {}
+        self.orders: dict[str, tuple[str, ...]] = {}
 
     def prepare(self, built: list) -> list:
         weights = sum(a.cls.timeline_weight for b in built for a in b.spec.actors if _records(a))
@@ -114,13 +115,14 @@ class TimelineCollector:
 
     def collect(self, built, run) -> None:
         self.results[str(built.kind)] = {n: r for n, r in run.results.items() if "timeline" in r}
+        self.orders[str(built.kind)] = display_order(ActorRoles.of(built.spec))
 
     def write(self, path: Path) -> list[str]:
         systems, info = [], {}
         for pid, kind in enumerate(self.kinds, start=1):
             if kind not in self.results:   # interrupted before it finished
                 continue
-            events, info[kind] = system_events(kind, pid, kind, self.results[kind])
+            events, info[kind] = system_events(kind, pid, kind, self.results[kind], self.orders[kind])
             systems.append(events)
         cut = {k: v["cut_at_ms"] for k, v in info.items() if v["cut_at_ms"] is not None}
         other = {"generator": "lolpim run --timeline", "time": "simulated time (ts and dur in microseconds)",

@@ -116,10 +116,12 @@ def emitted_names(tiny) -> set[str]:
     from prometheus_client.parser import text_string_to_metric_families
 
     from lolpim.actors.kernel.inline import InlineExecutor
+    from lolpim.orchestration.llm.result_types import ActorRoles
     from lolpim.orchestration.metrics import MetricsExporter
     exporter = MetricsExporter()
-    for system in (tiny.llm().spec, tiny.plasticity()):
-        InlineExecutor(on_metrics=exporter.sink()).run(system)
+    llm = tiny.llm()
+    InlineExecutor(on_metrics=exporter.sink(str(llm.kind), ActorRoles.of(llm.spec))).run(llm.spec)
+    InlineExecutor(on_metrics=exporter.sink()).run(tiny.plasticity())
     return {s.name for fam in text_string_to_metric_families(exporter.render()) for s in fam.samples}
 
 

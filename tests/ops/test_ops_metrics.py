@@ -8,7 +8,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from lolpim.actors.kernel.inline import InlineExecutor
-from lolpim.orchestration.metrics import FAMILIES, MetricsExporter, module_label, system_label
+from lolpim.orchestration.llm.result_types import ActorRoles
+from lolpim.orchestration.metrics import FAMILIES, MetricsExporter, system_label
 
 
 def scrape(exporter) -> dict:
@@ -26,8 +27,11 @@ def values(samples, name, **labels) -> dict:
             for k, v in samples.items() if k[0] == name and labels.items() <= dict(k[1]).items()}
 
 
-def test_labels():
-    assert module_label("lolpim.stage007") == module_label("lolpim.dpa007") == "007"
+def test_labels(tiny):
+    roles = ActorRoles.of(tiny.llm().spec)
+    modules = roles.module_of()
+    assert len(roles.stages) == len(roles.kv_managers) == 8
+    assert modules[roles.stages[7]] == modules[roles.kv_managers[7]] == "007"
     assert system_label(["cent.host", "cent.stage000", "cent.dpa000"]) == "cent"
     assert system_label(["n0", "n0.left"]) == "sim"
 
@@ -35,7 +39,7 @@ def test_labels():
 def run_scraped(built, every: int = 25):
     """Run inline, scraping the exporter at every report."""
     exporter = MetricsExporter()
-    sink = exporter.sink()
+    sink = exporter.sink(str(built.kind), ActorRoles.of(built.spec))
     during = []
 
     def report(t_ps, metrics):
@@ -55,22 +59,22 @@ def kv_disorder(during) -> list:
 
 
 def test_scrape_agrees_with_the_runs_results_and_kv_stays_ordered(tiny):
-    from lolpim.orchestration.llm.systems import summarise
+    from lolpim.orchestration.llm.result_types import system_result
     # 500-token prompts: not a whole number of 16-token chunks (whole chunks: the next test)
     built = tiny.llm(extra=["workload.input_tokens=500"])
     run, exporter, during = run_scraped(built)
-    summary = summarise(built, run)
+    summary = system_result(built, run)
     final = scrape(exporter)
     assert len(during) >= 5   # mid-run reports, not just the last
-    assert values(final, "lolpim_tokens_generated_total") == {"lolpim": summary["output_tokens"]}
-    assert values(final, "lolpim_requests_admitted_total") == {"lolpim": summary["requests"]}
+    assert values(final, "lolpim_tokens_generated_total") == {"lolpim": summary.output_tokens}
+    assert values(final, "lolpim_requests_admitted_total") == {"lolpim": summary.requests}
     assert sum(values(final, "lolpim_events_processed_total").values()) == run.events
     assert values(final, "lolpim_sim_time_seconds")["lolpim"] == pytest.approx(run.end_time_ps * 1e-12)
     busy = values(final, "lolpim_pim_module_busy_seconds_total")
     assert len(busy) == built.stages == 8
-    for name, res in run.results.items():
-        if ".stage" in name:
-            assert busy[module_label(name)] == pytest.approx(res["busy_ps"] * 1e-12)
+    roles = ActorRoles.of(built.spec)
+    for i, name in enumerate(roles.stages):
+        assert busy[f"{i:03d}"] == pytest.approx(run.results[name]["busy_ps"] * 1e-12)
     capacity = values(final, "lolpim_kv_bytes", state="capacity")
     assert sum(capacity.values()) == pytest.approx(built.kv_capacity_bytes)
     assert not kv_disorder(during)
@@ -83,6 +87,19 @@ def test_scrape_agrees_with_the_runs_results_and_kv_stays_ordered(tiny):
 def test_kv_used_within_allocated_when_prompts_fill_whole_chunks(tiny):
     run, exporter, during = run_scraped(tiny.llm())
     assert not kv_disorder(during)
+
+
+def test_an_llm_run_without_roles_reports_no_module_families(tiny):
+    """Which actor is a stage, a host or a KV manager comes from the built system, not from the
+    keys an actor reports or the digits of its name: a sink given no roles leaves the
+    per-module, token and KV families out (and still counts every actor's events)."""
+    built = tiny.llm()
+    exporter = MetricsExporter()
+    run = InlineExecutor(on_metrics=exporter.sink()).run(built.spec)
+    final = scrape(exporter)
+    assert sum(values(final, "lolpim_events_processed_total").values()) == run.events
+    for family in ("lolpim_pim_module_busy_seconds_total", "lolpim_tokens_generated_total", "lolpim_kv_bytes"):
+        assert not values(final, family), family
 
 
 def test_plasticity_reports_synapse_updates(tiny):
@@ -114,9 +131,10 @@ def test_plasticity_reports_synapse_updates(tiny):
 def test_ray_executor_reports_per_window_and_ends_equal_to_inline(tiny, ray_pool):
     built = tiny.llm()
     inline, ray_exp = MetricsExporter(), MetricsExporter()
-    InlineExecutor(on_metrics=inline.sink()).run(built.spec)
+    roles = ActorRoles.of(built.spec)
+    InlineExecutor(on_metrics=inline.sink("lolpim", roles)).run(built.spec)
     calls = []
-    sink = ray_exp.sink()
+    sink = ray_exp.sink("lolpim", roles)
     run = ray_pool(max_processes=2, on_metrics=lambda t, m: (calls.append(t), sink(t, m))).run(built.spec)
     assert len(calls) == run.stats["windows"] + 1
     assert calls == sorted(calls)

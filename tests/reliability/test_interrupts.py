@@ -4,6 +4,7 @@ checks the control flow in a second, without simulating or starting Ray."""
 import _thread
 import threading
 import time
+from dataclasses import MISSING, fields, replace
 from types import SimpleNamespace
 
 import pytest
@@ -11,10 +12,14 @@ import pytest
 from lolpim.models.llm.workload import fixed_trace
 from lolpim.orchestration.llm import compare
 from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.result_types import Hardware, SystemResult
 
 
-def _summary(kind: str) -> dict:
-    return {"system": kind, "throughput_tokens_per_s": 10.0, "hardware": {"label": kind}}
+def _summary(kind: str, **values) -> SystemResult:
+    """A stand-in result: zeros, but its name, a rate and a hardware label."""
+    blank = {f.name: 0 for f in fields(SystemResult) if f.default is MISSING and f.default_factory is MISSING}
+    return replace(SystemResult(**blank), system=kind, description=kind, throughput_tokens_per_s=10.0,
+                   hardware=Hardware.of((1, kind, "PIM", 2**30, 1.0)), **values)
 
 
 def _ctrl_c_after(seconds: float) -> threading.Timer:
@@ -32,10 +37,10 @@ def test_ctrl_c_of_an_inline_comparison_keeps_the_systems_that_finished(monkeypa
     monkeypatch.setattr(compare, "resolve", lambda cfg: None, raising=False)
     monkeypatch.setattr(compare, "build", lambda kind, *a: SimpleNamespace(kind=kind, spec=kind))
     monkeypatch.setattr(compare, "make_executor", lambda *a, **k: SimpleNamespace(run=run, progress=None))
-    monkeypatch.setattr(compare, "summarise", lambda system, out: _summary(system.kind))
+    monkeypatch.setattr(compare, "system_result", lambda system, out: _summary(system.kind))
     with pytest.raises(compare.ComparisonInterrupted) as stop:
         compare.run_systems(RunConfig(), ("lolpim", "gpu", "cent"), "inline", 0)
-    assert [s["system"] for s in stop.value.result["systems"]] == ["lolpim"]
+    assert [s.system for s in stop.value.result.systems] == ["lolpim"]
     assert stop.value.unfinished == ["gpu", "cent"]
     assert isinstance(stop.value, KeyboardInterrupt)   # a sweep point still stops the sweep
 
@@ -68,12 +73,13 @@ def test_run_reports_the_finished_systems_and_exits_130(monkeypatch, capsys):
     import json
 
     from lolpim.orchestration.cli import main
-    from lolpim.orchestration.commands import run as run_cmd
-    partial = {"model": "llama2-7b", "systems": [dict(_summary("lolpim"), tpot_mean_s=float("nan"))]}
+    from lolpim.orchestration.llm import api
+    partial = compare.Comparison("llama2-7b", 128.0, "t", 4, 512.0, 8.0, "before", True, "lolpim", "inline", 0,
+                                 (_summary("lolpim", tpot_mean_s=float("nan")),))
 
     def interrupted(*args, **kwargs):
         raise compare.ComparisonInterrupted(partial, ["gpu", "cent"])
-    monkeypatch.setattr(run_cmd, "run_systems", interrupted)
+    monkeypatch.setattr(api, "run_systems", interrupted)
     rc = main(["run", "--executor", "inline", "--json", "--set", "model=llama2-7b", "--set", "system=compare",
                "--set", "systems=lolpim,gpu,cent"])
     out, err = capsys.readouterr()

@@ -7,7 +7,8 @@ import pytest
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.llm.systems import build, make_trace, summarise
+from lolpim.orchestration.llm.result_types import system_result
+from lolpim.orchestration.llm.systems import build, make_trace
 
 # the issue's case: Llama-2-70B on 4 x A100, 32 fixed requests; 3,840 + 256 tokens reach
 # Llama-2's 4,096-token maximum context (the issue's 4,096 + 256 is past it and now refused)
@@ -20,7 +21,7 @@ def run(kind, overrides):
     built = build(kind, cfg, make_trace(cfg, 0), 0)
     result = InlineExecutor().run(built.spec)
     host = result.results[f"{kind}.host"]
-    return summarise(built, result), np.asarray(host["first_token_ps"]), np.asarray(host["finish_ps"])
+    return system_result(built, result).to_dict(), np.asarray(host["first_token_ps"]), np.asarray(host["finish_ps"])
 
 
 @pytest.mark.parametrize("kind", ["gpu", "gpu-pim"])

@@ -23,7 +23,7 @@ SHORT = ["model=qwen1.5-7b", "workload.source=fixed", "workload.input_tokens=300
 
 def compare(args, systems):
     cfg = config.load(RunConfig, None, [*args, f"systems={systems}"])
-    return {s["system"]: s for s in run_systems(cfg, cfg.systems, "inline", 0)["systems"]}
+    return {s["system"]: s for s in run_systems(cfg, cfg.systems, "inline", 0).to_dict()["systems"]}
 
 
 def test_every_end_is_a_valid_config_of_its_baseline():
@@ -80,7 +80,7 @@ def test_no_bracket_without_a_lolpim_system_or_when_turned_off():
     assert bracket_runs(cfg, [SystemKind.CENT, SystemKind.GPU]) == []
     cfg = config.load(RunConfig, None, [*SHORT, "systems=lolpim,cent", "bracket=false"])
     assert bracket_runs(cfg, [SystemKind.LOLPIM, SystemKind.CENT]) == []
-    assert "speedup_bracket" not in run_systems(cfg, cfg.systems, "inline", 0)["systems"][1]
+    assert "speedup_bracket" not in run_systems(cfg, cfg.systems, "inline", 0).to_dict()["systems"][1]
     # a row that is neither end runs both ends besides itself
     cfg = config.load(RunConfig, None, [*SHORT, "systems=lolpim,neupims", "neupims.attention_mapping=head-first"])
     assert [end for _, end, _ in bracket_runs(cfg, cfg.systems)] == ["best", "published"]
@@ -118,6 +118,6 @@ def test_any_system_gets_a_bracket_from_one_entry_of_data(monkeypatch):
                         {"published": {"block_tokens": 16}, "best": {"block_tokens": 32}})
     cfg = config.load(RunConfig, None, [*SHORT, "systems=lolpim,gpu"])
     assert [end for _, end, _ in bracket_runs(cfg, cfg.systems)] == ["best"]
-    gpu = run_systems(cfg, cfg.systems, "inline", 0)["systems"][1]
+    gpu = run_systems(cfg, cfg.systems, "inline", 0).to_dict()["systems"][1]
     assert gpu["row_end"] == "published" and gpu["bracket"]["best"]["end_config"] == {"block_tokens": 32}
     assert gpu["speedup_bracket"][0] <= gpu["speedup_bracket"][1]

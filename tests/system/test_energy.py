@@ -16,7 +16,7 @@ WORK = ["model=qwen1.5-7b", "workload.source=fixed", f"workload.input_tokens={PR
 
 def _joules_per_token(*overrides) -> float:
     cfg = config.load(RunConfig, None, WORK + list(overrides))
-    s = run_systems(cfg, cfg.systems, "inline", 0)["systems"][0]
+    s = run_systems(cfg, cfg.systems, "inline", 0).to_dict()["systems"][0]
     return s["energy_j"] / s["output_tokens"]
 
 

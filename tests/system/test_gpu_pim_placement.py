@@ -173,7 +173,7 @@ def test_kv_capacity_is_gpu_hbm_plus_hbm_pim_and_published_keeps_hbm_pim_only():
 def test_gpu_pim_is_never_slower_than_its_gpus(model, cap, context):
     runs = {}
     for placement in ("best", "hbm-pim"):
-        out = run_systems(_cfg(model, cap, placement, context=context), ("gpu", "gpu-pim"), "inline", 0)
+        out = run_systems(_cfg(model, cap, placement, context=context), ("gpu", "gpu-pim"), "inline", 0).to_dict()
         runs[placement] = {s["system"]: s for s in out["systems"]}
     gpu = runs["best"]["gpu"]["throughput_tokens_per_s"]
     assert runs["hbm-pim"]["gpu"]["throughput_tokens_per_s"] == gpu                 # the same trace and GPUs
@@ -195,7 +195,7 @@ def test_each_mechanism_alone_helps_on_llama70b():
     tput = {}
     for name, placement, opb in (("published", "hbm-pim", 0.0), ("placement", "best", 1.0),
                                  ("opb", "hbm-pim", 8.0), ("both", "best", 0.0)):
-        out = run_systems(_cfg("llama3.1-70b", 512, placement, ops_per_byte=opb), ("gpu-pim",), "inline", 0)
+        out = run_systems(_cfg("llama3.1-70b", 512, placement, ops_per_byte=opb), ("gpu-pim",), "inline", 0).to_dict()
         tput[name] = out["systems"][0]["throughput_tokens_per_s"]
     assert tput["published"] < min(tput["placement"], tput["opb"])
     assert tput["both"] > max(tput["placement"], tput["opb"])
@@ -224,7 +224,7 @@ def test_chosen_kv_layout_beats_the_full_and_hbm_pim_only_layouts_in_simulation(
     from lolpim.orchestration.llm import systems
 
     cfg = RunConfig()
-    chosen = run_systems(cfg, ("gpu-pim",), "inline", 0)["systems"][0]
+    chosen = run_systems(cfg, ("gpu-pim",), "inline", 0).to_dict()["systems"][0]
 
     def forced(which):
         def choose(gpu, pim, model, n, g, p, *args, **kw):   # all of both memories, or HBM-PIM's only
@@ -233,7 +233,7 @@ def test_chosen_kv_layout_beats_the_full_and_hbm_pim_only_layouts_in_simulation(
     runs = {}
     for which in ("full", "pim-only"):
         monkeypatch.setattr(systems, "choose_kv_layout", forced(which))
-        runs[which] = run_systems(cfg, ("gpu-pim",), "inline", 0)["systems"][0]
+        runs[which] = run_systems(cfg, ("gpu-pim",), "inline", 0).to_dict()["systems"][0]
     assert runs["pim-only"]["gpu_kv_gib"] == 0 < chosen["gpu_kv_gib"] < runs["full"]["gpu_kv_gib"]
     for key in ("throughput_tokens_per_s", "steady_throughput_tokens_per_s"):
         # a layout whose memory holds the whole trace never has requests waiting (vLLM admission

@@ -6,7 +6,8 @@ import pytest
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.llm.systems import build, make_trace, summarise
+from lolpim.orchestration.llm.result_types import system_result
+from lolpim.orchestration.llm.systems import build, make_trace
 
 BASE = ["model=llama2-7b", "workload.source=fixed", "workload.input_tokens=256", "workload.output_tokens=48",
         "lolpim.modules=4", "lolpim.max_microbatch_requests=1", "lolpim.kv_mode=static"]
@@ -17,7 +18,7 @@ def run_lolpim(microbatches: int, extra=()):
                                                f"lolpim.microbatches={microbatches}", *extra])
     built = build("lolpim", cfg, make_trace(cfg, 0), 0)
     run = InlineExecutor().run(built.spec)
-    return built, run, summarise(built, run)
+    return built, run, system_result(built, run).to_dict()
 
 
 @pytest.mark.parametrize("microbatches", [1, 2, 4, 8])

@@ -144,7 +144,7 @@ def test_readme_main_job_block_has_the_table_the_code_prints():
     from lolpim.orchestration.llm import compare
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     block = readme.split("```\nqwen1.5-7b, trace longbench-qmsum", 1)[1].split("```", 1)[0]
-    heads = [c[1] for c in compare.columns({"decode_only": True})]
+    heads = [c[1] for c in compare.columns(decode_only=True)]
     column_line = next(line for line in block.splitlines() if line.startswith("system "))
     assert column_line.split() == " ".join(heads).split()
     assert compare.DECODE_ONLY in block and compare.SPEEDUP_DEFINITION in block

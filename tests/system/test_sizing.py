@@ -40,7 +40,7 @@ def test_estimates_match_the_simulation_within_10_percent():
             "workload.requests=16", f"lolpim.modules={row.modules}", f"lolpim.tensor_parallel={row.tensor_parallel}",
             "gpu.count=2"])
         simulated = {s["system"]: s["steady_throughput_tokens_per_s"]
-                     for s in run_systems(cfg, ("lolpim", "gpu"), "inline", 0)["systems"]}
+                     for s in run_systems(cfg, ("lolpim", "gpu"), "inline", 0).to_dict()["systems"]}
         assert row.tokens_per_s == pytest.approx(simulated["lolpim"], rel=0.10), row
         assert result.gpu.tokens_per_s == pytest.approx(simulated["gpu"], rel=0.10)
 
@@ -145,7 +145,7 @@ def test_size_line_shapes_are_the_best_simulated():
         for t in allowed_tensor_parallel(model, pim_module_count(load_pim_module(sub.module), 0, cfg.pim_capacity_gib)):
             try:
                 run = run_systems(config.load(RunConfig, None, [*line, f"{table}.tensor_parallel={t}"]),
-                                  (kind,), "inline", 0)
+                                  (kind,), "inline", 0).to_dict()
             except ParameterError:
                 continue
             rates[t] = run["systems"][0]["throughput_tokens_per_s"]
@@ -196,7 +196,7 @@ def _trace_estimate_and_simulation():
     for row in result.pim:
         cfg = config.load(RunConfig, None, result.run_overrides(row, ("lolpim", "gpu")))
         simulated.append({s["system"]: s["steady_throughput_tokens_per_s"]
-                          for s in run_systems(cfg, ("lolpim", "gpu"), "inline", 0)["systems"]})
+                          for s in run_systems(cfg, ("lolpim", "gpu"), "inline", 0).to_dict()["systems"]})
     return result, simulated
 
 

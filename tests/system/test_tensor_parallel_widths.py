@@ -57,7 +57,7 @@ def test_kv_used_never_exceeds_kv_allocated(width):
     """Four modules per stage (2 KV heads each) and sixteen (one KV head each, replicated twice)."""
     cfg = config.load(RunConfig, None, [*WORK, f"pim_capacity_gib={16 * width}", f"lolpim.modules={max(12, width)}",
                                         f"lolpim.tensor_parallel={width}", "systems=lolpim"])
-    (s,) = run_systems(cfg, ("lolpim",), "inline", 0)["systems"]
+    (s,) = run_systems(cfg, ("lolpim",), "inline", 0).to_dict()["systems"]
     assert 0 < s["kv_used_utilisation"] <= s["kv_allocated_utilisation"], s["description"]
 
 

@@ -24,7 +24,7 @@ def cfg_of(*extra):
 
 def test_compare_runs_all_five_systems_on_one_trace():
     cfg = cfg_of(FIVE)
-    result = run_systems(cfg, cfg.systems, "inline", 0)
+    result = run_systems(cfg, cfg.systems, "inline", 0).to_dict()
     rows = {s["system"]: s for s in result["systems"]}
     assert list(rows) == ["lolpim", "neupims", "lolpim-xpu", "cent", "gpu"]
     for row in rows.values():
@@ -87,7 +87,7 @@ def test_lolpim_xpu_serves_long_contexts_faster_than_the_neupims_baseline():
     cfg = cfg_of("workload.source=lveval-multifieldqa", "workload.requests=32", "workload.output_tokens=16",
                  "pim_capacity_gib=128", "neupims.module=neupims-module", "neupims.kv_mode=static",
                  "neupims.attention_mapping=head-first", "bracket=false")
-    out = {s["system"]: s for s in run_systems(cfg, ("neupims", "lolpim-xpu"), "inline", 0)["systems"]}
+    out = {s["system"]: s for s in run_systems(cfg, ("neupims", "lolpim-xpu"), "inline", 0).to_dict()["systems"]}
     assert out["lolpim-xpu"]["throughput_tokens_per_s"] > 1.5 * out["neupims"]["throughput_tokens_per_s"]
     assert out["lolpim-xpu"]["kv_used_utilisation"] > out["neupims"]["kv_used_utilisation"]
 

@@ -290,12 +290,14 @@ def test_lolpim_and_cent_share_one_pim_base():
 
 
 def test_every_system_kind_has_its_config_table():
-    import dataclasses
-
     from lolpim.hardware.systems.config import SystemKind
-    from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
-    assert set(SYSTEM_TABLES) == set(SystemKind)
-    assert set(SYSTEM_TABLES.values()) <= {f.name for f in dataclasses.fields(RunConfig)}
+    from lolpim.orchestration.llm import registry
+    from lolpim.orchestration.llm.config import RunConfig
+    assert set(SystemKind) <= set(registry.names())   # every built-in name is a registered kind
+    cfg = RunConfig()
+    for kind in registry.kinds().values():   # each kind's table is a RunConfig key holding its config
+        assert isinstance(getattr(cfg, kind.table), kind.config) and cfg.table(kind.name) is getattr(cfg, kind.table)
+        assert kind.table in config.to_dict(cfg)
 
 
 def test_old_pim_capacity_key_is_accepted_with_a_notice(capsys):

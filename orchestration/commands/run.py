@@ -10,10 +10,10 @@ from pathlib import Path
 
 from lolpim.actors.kernel.ray_executor import shutdown_embedded_ray
 from lolpim.core.errors import ConfigError
-from lolpim.hardware.systems.config import SystemKind
 from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration import interrupts
 from lolpim.orchestration.executors import add_executor_flags, make_executor
+from lolpim.orchestration.llm import registry
 from lolpim.orchestration.llm.compare import (
     ComparisonFailed,
     format_table,
@@ -84,7 +84,7 @@ def _run(args) -> int:
     kinds = cfg.systems if cfg.system == "compare" else (cfg.system,)
     if not kinds or len(set(kinds)) < len(kinds):
         raise ConfigError("systems", f"got {[str(k) for k in kinds]}; system = \"compare\" needs one or more of "
-                                     f"{', '.join(SystemKind)}, each once")
+                                     f"{', '.join(registry.names())}, each once")
     timeline = TimelineCollector(args.timeline_max_events) if args.timeline is not None else None
     try:
         result = run_systems(cfg, kinds, args.executor, args.seed, args.address, args.max_processes, show_progress,

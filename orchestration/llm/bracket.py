@@ -1,8 +1,9 @@
 """Every baseline at both ends of its bracket (issue 21): which extra runs a comparison needs,
 and LoL-PIM's speedup over each baseline as [vs best, vs published] for the JSON, CSV and table.
 
-The ends are data (hardware/systems/config.py BASELINE_ENDS); orchestration/llm/compare.py runs
-them beside the rows and calls attach_bracket on each bracketed row.
+The ends are data (each kind's baseline_ends in the registry; the built-in ones in
+hardware/systems/config.py BASELINE_ENDS); orchestration/llm/compare.py runs them beside the rows
+and calls attach_bracket on each bracketed row.
 """
 from __future__ import annotations
 
@@ -10,33 +11,30 @@ import math
 import textwrap
 from dataclasses import replace
 
-from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
-from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.hardware.systems.config import BRACKET_ENDS
+from lolpim.orchestration.llm import registry
+from lolpim.orchestration.llm.config import RunConfig
 
-# what "LoL-PIM" is in the speedups: the first of these the run has
-SPEEDUP_REFERENCES = (SystemKind.LOLPIM, SystemKind.LOLPIM_XPU)
 BRACKET_DEFINITION = ("speedup bracket = [vs the baseline at its best, vs the baseline as published] "
                       "(hardware/systems/config.py BASELINE_ENDS)")
 
 
-def end_config(cfg: RunConfig, kind: SystemKind, end: str) -> RunConfig:
-    """``cfg`` with baseline ``kind``'s table set to one end of its bracket (BASELINE_ENDS)."""
-    table = SYSTEM_TABLES[kind]
-    return replace(cfg, **{table: replace(getattr(cfg, table), **BASELINE_ENDS[kind][end])})
+def end_config(cfg: RunConfig, kind: str, end: str) -> RunConfig:
+    """``cfg`` with baseline ``kind``'s table set to one end of its bracket (its baseline_ends)."""
+    return cfg.with_table(kind, replace(cfg.table(kind), **registry.get(kind).baseline_ends[end]))
 
 
 def bracket_runs(cfg: RunConfig, kinds) -> list[tuple[int, str, RunConfig]]:
     """(row index, end, config) of every bracket end a comparison must run besides its rows: for
     each baseline with BASELINE_ENDS, the ends whose config differs from the row's own, when the
     run has a LoL-PIM system to compare with and ``cfg.bracket`` is on."""
-    if not cfg.bracket or not any(k in kinds for k in SPEEDUP_REFERENCES):
+    if not cfg.bracket or not any(k in kinds for k in registry.speedup_references()):
         return []
     out = []
     for i, kind in enumerate(kinds):
-        for end in BRACKET_ENDS if kind in BASELINE_ENDS else ():
+        for end in BRACKET_ENDS if kind in registry.bracketed() else ():
             end_cfg = end_config(cfg, kind, end)
-            table = SYSTEM_TABLES[kind]
-            if getattr(end_cfg, table) != getattr(cfg, table):
+            if end_cfg.table(kind) != cfg.table(kind):
                 out.append((i, end, end_cfg))
     return out
 
@@ -45,18 +43,18 @@ def ratio(reference: dict | None, s: dict) -> float:
     return reference["throughput_tokens_per_s"] / s["throughput_tokens_per_s"] if reference else math.nan
 
 
-def attach_bracket(s: dict, kind: SystemKind, cfg: RunConfig, runs: dict, reference: dict) -> None:
+def attach_bracket(s: dict, kind: str, cfg: RunConfig, runs: dict, reference: dict) -> None:
     """Give baseline row ``s`` its bracket: ``bracket`` {end: that end's run (the row's own summary
     where the row is that end), its config keys and LoL-PIM's speedup over it} and
     ``speedup_bracket`` [vs best, vs published]. A best end slower than the published one on this
     run is not credited: the published run counts as best too (``best_not_faster``)."""
-    table = SYSTEM_TABLES[kind]
-    own = getattr(cfg, table)
+    own = cfg.table(kind)
+    ends = registry.get(kind).baseline_ends
     bracket = {}
     for end in BRACKET_ENDS:
         run = runs[end]
         entry = {k: v for k, v in run.items() if k != "per_request"}
-        entry.update(end_config=dict(BASELINE_ENDS[kind][end]), is_row=run is s,
+        entry.update(end_config=dict(ends[end]), is_row=run is s,
                      speedup=ratio(reference, run))
         bracket[end] = entry
     published, best = bracket["published"], bracket["best"]
@@ -65,7 +63,7 @@ def attach_bracket(s: dict, kind: SystemKind, cfg: RunConfig, runs: dict, refere
             "name": _end_name(best), "attention_mapping": best["attention_mapping"],
             "throughput_tokens_per_s": best["throughput_tokens_per_s"]})
     s["bracket"] = bracket
-    s["row_end"] = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
+    s["row_end"] = next((end for end in BRACKET_ENDS if end_config(cfg, kind, end).table(kind) == own), None)
     s["speedup_bracket"] = [bracket["best"]["speedup"], bracket["published"]["speedup"]]
 
 

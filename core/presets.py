@@ -122,6 +122,18 @@ def absolute_file_reference(name: str) -> str:
     return FILE_PREFIX + str(Path(name[len(FILE_PREFIX):]).expanduser().absolute())
 
 
+def file_version(name) -> tuple:
+    """What changes when the file a file:<path> reference names is edited (modification time,
+    size); () for a preset name or a file that cannot be read (its loader says why)."""
+    if not is_file_reference(name):
+        return ()
+    try:
+        st = Path(name[len(FILE_PREFIX):]).expanduser().stat()
+    except (OSError, ValueError):
+        return ()
+    return (st.st_mtime_ns, st.st_size)
+
+
 def load_file_table(reference: str, cls, label: str, kind: str = "preset"):
     """Build dataclass ``cls`` from the user's preset file ``file:<path>.toml`` with the checks a
     built-in preset gets (unknown keys, and every check of ``cls`` itself), each error naming the

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from lolpim.core.errors import ParameterError
+from lolpim.core.presets import absolute_file_reference, is_file_reference
 from lolpim.hardware.gpu.model import gpu_names, load_gpu
 from lolpim.hardware.hbm_pim import hbm_pim_names, load_hbm_pim
 from lolpim.hardware.links import link_names, load_link
@@ -30,3 +32,17 @@ PRESET_KINDS = {
     "hbm_pim": PresetKind("HBM-PIM", hbm_pim_names, load_hbm_pim),
     "link": PresetKind("link", link_names, load_link),
 }
+
+
+def check_preset(kind: str, value, label: str) -> str:
+    """``value`` as a preset of ``kind`` a flag or argument ``label`` gave: a built-in name, or a
+    loadable file:<path>.toml (made absolute); else a ParameterError naming ``label``."""
+    preset = PRESET_KINDS[kind]
+    if is_file_reference(value):
+        value = absolute_file_reference(value)
+        preset.load(value)   # its own errors name the preset's key and the file
+        return value
+    if value not in preset.names():
+        raise ParameterError(label, f"unknown {preset.label} {str(value)[:200]!r}; available: "
+                                    f"{', '.join(preset.names())} (or file:<path>.toml)")
+    return value

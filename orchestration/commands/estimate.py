@@ -4,12 +4,9 @@ from __future__ import annotations
 import json
 
 from lolpim.hardware.estimate import PART_LABELS, estimate
-from lolpim.hardware.gpu.model import gpu_names
-from lolpim.hardware.hbm_pim import hbm_pim_names
-from lolpim.hardware.links import ALLREDUCE_ALGORITHMS, link_names
-from lolpim.hardware.pim import pim_module_names
+from lolpim.hardware.links import ALLREDUCE_ALGORITHMS
 from lolpim.hardware.systems.config import Partitioning, PimSystemConfig
-from lolpim.orchestration.cli_checks import check_int_flags, check_name
+from lolpim.orchestration.cli_checks import check_int_flags, check_name, check_preset_flag
 from lolpim.orchestration.config import field_range
 from lolpim.orchestration.llm.config import WorkloadConfig
 
@@ -72,11 +69,11 @@ def _bytes(b: float) -> str:
 def check(args) -> None:
     """Every flag in range and every preset name known, before anything is estimated."""
     check_int_flags(args, BOUNDS)
-    check_name("device", args.device, gpu_names())
-    check_name("module", args.module, pim_module_names())
-    check_name("hbm_pim", args.hbm_pim, hbm_pim_names())
+    args.device = check_preset_flag("device", args.device, "gpu")
+    args.module = check_preset_flag("module", args.module, "pim")
+    args.hbm_pim = check_preset_flag("hbm_pim", args.hbm_pim, "hbm_pim")
     if args.link is not None:
-        check_name("link", args.link, link_names())
+        args.link = check_preset_flag("link", args.link, "link")
     check_name("partitioning", args.partitioning, [p.value for p in Partitioning])
 
 

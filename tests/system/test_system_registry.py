@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from lolpim.core.errors import ConfigError, UserError
+from lolpim.hardware.pim import load_pim_module
 from lolpim.hardware.systems.config import BASELINE_ENDS, GpuSystemConfig, LolpimSystemConfig, SystemKind
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
@@ -146,14 +147,14 @@ def test_a_plugin_reusing_a_built_in_name_is_refused(own_registry, monkeypatch, 
 
 # ------------------------------------------------------------------ file:<path>.toml presets
 
-def _own_module(tmp_path, **changes) -> Path:
+def _own_module(tmp_path, file="my-module.toml", **changes) -> Path:
     """A copy of the cent-module preset, with ``changes`` (None drops a key)."""
     lines = (ROOT / "hardware/presets/pim/cent-module.toml").read_text().splitlines()
     for key, value in changes.items():
         lines = [line for line in lines if not re.match(rf"{key}\s*=", line)]
         if value is not None:
             lines.append(f"{key} = {json.dumps(value)}")
-    path = tmp_path / "my-module.toml"
+    path = tmp_path / file
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -290,3 +291,27 @@ def test_pip_installs_the_plugin(tmp_path):
     listed = lolpim(tmp_path / "site", "run", "--executor", "inline", "--json",
                     *[a for s in [*SMALL, "systems=toy-pim"] for a in ("--set", s)])
     assert listed.returncode == 0 and json.loads(listed.stdout)["systems"][0]["system"] == "toy-pim"
+
+
+def test_size_and_estimate_take_a_file_preset(tmp_path, capsys):
+    path = _own_module(tmp_path, name="my-module")
+    for command in (["estimate", "--model", "llama2-7b", "--system", "pim", "--context", "1024"],
+                    ["size", "--model", "llama2-7b", "--context", "1024"]):
+        assert main([*command, "--module", "cent-module", "--json"]) == 0
+        built_in = json.loads(capsys.readouterr().out)
+        assert main([*command, "--module", f"file:{path}", "--json"]) == 0
+        own = json.loads(capsys.readouterr().out)
+        assert json.dumps(own).replace(f"file:{path}", "cent-module") == json.dumps(built_in)
+        bad = _own_module(tmp_path, "bad.toml", channels=0)
+        assert main([*command, "--module", f"file:{bad}"]) == 2
+        err = capsys.readouterr().err
+        assert "'channels': must be a positive integer, got 0 (in pim preset file" in err and str(bad) in err
+
+
+def test_an_edited_file_preset_is_read_again(tmp_path):
+    path = _own_module(tmp_path, channels=16)
+    assert load_pim_module(f"file:{path}").channels == 16
+    assert load_pim_module(f"file:{path}") is load_pim_module(f"file:{path}")   # one object per version
+    _own_module(tmp_path, channels=8)
+    os.utime(path, ns=(1, 1))   # a different modification time, however fast the edit
+    assert load_pim_module(f"file:{path}").channels == 8

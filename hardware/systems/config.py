@@ -19,6 +19,9 @@ from typing import ClassVar
 
 from lolpim.core.errors import ConfigError
 from lolpim.core.presets import absolute_file_reference, is_file_reference
+# the choices the device models price with are defined beside them, and taken by the configs here
+from lolpim.hardware.pim.attention import AttentionMapping
+from lolpim.hardware.pim.cent_dataflow import CentDataflow
 
 
 class KvMode(StrEnum):
@@ -43,12 +46,12 @@ class Partitioning(StrEnum):
     HEAD_FIRST = "head-first"
 
 
-class AttentionMapping(StrEnum):
-    """How a PIM system lays decode attention over a module's channels (hardware/pim/attention.py).
-    LoL-PIM's ``partitioning`` takes the first two; a baseline's ``attention_mapping`` any."""
-    TOKEN_CENTRIC = "token-centric"              # every channel works on each (request, KV head): LoL-PIM's
-    HEAD_FIRST = "head-first"                    # (request, KV head) pairs round-robin over channels: CENT's
-    REQUEST_PER_CHANNEL = "request-per-channel"  # a whole request in one channel, greedy least-loaded: NeuPIMs'
+class StageKind(StrEnum):
+    """How a pipeline stage is priced (hardware/systems/stage_costs.py)."""
+    PIM = "pim"            # layers on a PIM module: banks and near-memory unit (LoL-PIM, CENT)
+    XPU = "xpu"            # layers on an xPU+PIM module: matrix units run FC GEMMs, banks attention (NeuPIMs-style)
+    GPU = "gpu"            # a tensor-parallel GPU group running the whole model
+    GPU_PIM = "gpu-pim"    # GPUs run FC, HBM-PIM runs attention (AttAcc-style)
 
 
 class Parallelism(StrEnum):
@@ -73,14 +76,6 @@ class SystemKind(StrEnum):
     CENT = "cent"
     NEUPIMS = "neupims"          # xPU+PIM baseline (NeuPIMs-style)
     LOLPIM_XPU = "lolpim-xpu"    # LoL-PIM's techniques on the xPU+PIM module
-
-
-class CentDataflow(StrEnum):
-    # "ideal": optimally scheduled AiM GEMVs, heads split over tensor-parallel devices, 3 TFLOPS
-    # near-memory unit, ring all-reduces; "artifact": CENT's published design as its own simulator
-    # prices it (hardware/pim/cent_dataflow.py)
-    IDEAL = "ideal"
-    ARTIFACT = "artifact"
 
 
 class AttentionPlacement(StrEnum):
@@ -139,7 +134,7 @@ class PimSystemConfig(EnumFields):
     """What every PIM system (LoL-PIM, CENT, and the xPU+PIM pair) is configured by."""
     # how a stage is priced: "pim" (everything on the banks and the near-memory unit) or "xpu"
     # (FC GEMMs on matrix units beside the banks, attention on the banks: hardware/pim/xpu.py)
-    stage_kind: ClassVar[str] = "pim"
+    stage_kind: ClassVar[StageKind] = StageKind.PIM
     module: str = field(default="lolpim-module", metadata={"preset": "pim"})
     modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gib / module size
     # modules per pipeline stage (a tensor-parallel group); 0 = the shape with the best estimated
@@ -179,7 +174,7 @@ class NeupimsSystemConfig(PimSystemConfig):
     outputs; pipeline across modules as CENT here. The defaults are NeuPIMs as its artifact
     publishes it: a whole request per channel (greedy least-loaded), KV rows grown on demand,
     HBM2 memory (neupims-hbm2-module); BASELINE_ENDS has its best end."""
-    stage_kind: ClassVar[str] = "xpu"
+    stage_kind: ClassVar[StageKind] = StageKind.XPU
     module: str = field(default="neupims-hbm2-module", metadata={"preset": "pim"})
     kv_mode: KvMode = KvMode.DYNAMIC
     attention_mapping: AttentionMapping = AttentionMapping.REQUEST_PER_CHANNEL
@@ -189,7 +184,7 @@ class NeupimsSystemConfig(PimSystemConfig):
 class LolpimXpuSystemConfig(LolpimSystemConfig):
     """LoL-PIM's techniques on the same xPU+PIM module: dynamic DPA KV, token-centric attention,
     dynamic command scheduling (the lolpim-xpu-module preset), pipeline across modules."""
-    stage_kind: ClassVar[str] = "xpu"
+    stage_kind: ClassVar[StageKind] = StageKind.XPU
     module: str = field(default="lolpim-xpu-module", metadata={"preset": "pim"})
 
 
@@ -225,6 +220,7 @@ BRACKET_ENDS = ("best", "published")   # the order of speedup_bracket: [vs best,
 
 @dataclass(frozen=True)
 class GpuSystemConfig(EnumFields):
+    stage_kind: ClassVar[StageKind] = StageKind.GPU   # the whole model on one tensor-parallel GPU group
     device: str = field(default="a100-80gb", metadata={"preset": "gpu"})
     count: int = field(default=0, metadata={"min": 0, "max": 1024})    # 0: capacity-matched to the PIM system
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})   # paged-KV block (vLLM: 16)
@@ -240,6 +236,7 @@ class GpuSystemConfig(EnumFields):
 
 @dataclass(frozen=True)
 class GpuPimSystemConfig(EnumFields):
+    stage_kind: ClassVar[StageKind] = StageKind.GPU_PIM   # FC on the GPUs, attention in HBM-PIM
     device: str = field(default="a100-80gb", metadata={"preset": "gpu"})
     hbm_pim: str = field(default="attacc-bg", metadata={"preset": "hbm_pim"})
     count: int = field(default=0, metadata={"min": 0, "max": 1024})    # 0: same GPU count as the gpu system

@@ -22,7 +22,7 @@ from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
 from lolpim.hardware.systems.config import (Admission, AttentionPlacement, KvMode, LolpimSystemConfig, Parallelism,
-                                            PimSystemConfig, Prefill, SystemKind)
+                                            PimSystemConfig, Prefill, StageKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
@@ -156,7 +156,7 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
     check_fits(trace, plan.dpa_specs, sub.module)
     gpu_prefill = None
     if cfg.prefill == Prefill.ATTACHED_GPU:
-        gpu_prefill = GpuPrefill(cost=StageSpec(kind="gpu", model=model, layers=model.layers, lm_head=True,
+        gpu_prefill = GpuPrefill(cost=StageSpec(kind=StageKind.GPU, model=model, layers=model.layers, lm_head=True,
                                                 device=cfg.prefill_gpu),
                                  link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s)
     kv_total = sum(d.capacity_chunks for d in plan.dpa_specs) * chunk
@@ -177,14 +177,15 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
 
 
 def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
-    """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style)."""
+    """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style), as the kind's table's
+    stage_kind says (a GpuSystemConfig or GpuPimSystemConfig, or a plugin's subclass of one)."""
     sub = cfg.table(kind)
     gpu = load_gpu(sub.device)
     n = sub.count or gpu_count(model, cfg.gpu, cfg.pim_capacity_gib)
     weights = model.params_total * model.bytes_per_value
     chunk = sub.block_tokens * model.kv_bytes_per_token()
     settings = None
-    if kind == SystemKind.GPU:
+    if sub.stage_kind == StageKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
         hw = hardware((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
@@ -224,9 +225,9 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     dpa = (DpaMemory(gpu_chunks + pim_chunks, sub.block_tokens),)
     check_fits(trace, dpa, where)
-    cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
+    cost = StageSpec(kind=sub.stage_kind, model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
                      allreduce=str(sub.allreduce))
-    if kind == SystemKind.GPU_PIM:
+    if sub.stage_kind == StageKind.GPU_PIM:
         cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device,
                        hbm_pim_ops_per_byte=0.0 if opb == pim.ops_per_byte else opb,
                        gpu_kv_tokens=gpu_chunks * sub.block_tokens, hbm_pim_kv_tokens=pim_chunks * sub.block_tokens)

@@ -4,6 +4,7 @@ entry points) runs beside the built-in ones in `lolpim run` and in sweeps, bad p
 refused naming the plugin, and a user's own hardware preset is accepted as file:<path>.toml."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -19,7 +20,11 @@ import pytest
 
 from lolpim.core.errors import ConfigError, UserError
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import BASELINE_ENDS, GpuSystemConfig, LolpimSystemConfig, SystemKind
+from lolpim.hardware.pim.attention import AttentionMapping
+from lolpim.hardware.pim.cent_dataflow import CentDataflow
+from lolpim.hardware.systems.config import (BASELINE_ENDS, GpuSystemConfig, LolpimSystemConfig, StageKind,
+                                            SystemKind)
+from lolpim.hardware.systems.stage_costs import StageCost, StageSpec
 from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
 from lolpim.orchestration.commands import plot
@@ -281,16 +286,23 @@ def test_the_plugin_runs_on_ray_as_inline(plugin_site, tmp_path):
         assert records[kind]["throughput_tokens_per_s"] == rows[kind]["throughput_tokens_per_s"]
 
 
+def _can_build_wheels() -> bool:
+    """pip builds the example offline (no build isolation) with setuptools >= 70.1, or older
+    setuptools with the `wheel` package."""
+    return any(importlib.util.find_spec(m) is not None for m in ("wheel", "setuptools.command.bdist_wheel"))
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not any(d.metadata["Name"] == "wheel" for d in metadata.distributions()),
-                    reason="pip builds the plugin offline only with the 'wheel' package (setuptools < 70.1)")
+@pytest.mark.skipif(not _can_build_wheels(), reason="no offline wheel builder (setuptools >= 70.1 or 'wheel')")
 def test_pip_installs_the_plugin(tmp_path):
+    source = shutil.copytree(PLUGIN, tmp_path / "plugin_system")   # the build writes beside its sources
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-                           "--target", str(tmp_path / "site"), str(PLUGIN)], capture_output=True, text=True)
+                           "--target", str(tmp_path / "site"), str(source)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    listed = lolpim(tmp_path / "site", "run", "--executor", "inline", "--json",
-                    *[a for s in [*SMALL, "systems=toy-pim"] for a in ("--set", s)])
-    assert listed.returncode == 0 and json.loads(listed.stdout)["systems"][0]["system"] == "toy-pim"
+    ran = lolpim(tmp_path / "site", "run", "--executor", "inline", "--json",
+                 *[a for s in [*SMALL, "systems=toy-pim"] for a in ("--set", s)])
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["systems"][0]["system"] == "toy-pim"
 
 
 def test_size_and_estimate_take_a_file_preset(tmp_path, capsys):
@@ -315,3 +327,17 @@ def test_an_edited_file_preset_is_read_again(tmp_path):
     _own_module(tmp_path, channels=8)
     os.utime(path, ns=(1, 1))   # a different modification time, however fast the edit
     assert load_pim_module(f"file:{path}").channels == 8
+
+
+def test_stage_choices_are_enums():
+    """A stage's kind, attention mapping and dataflow are enums, from their strings too; a wrong
+    one names the allowed values."""
+    spec = StageSpec(kind="pim", model="llama2-7b", layers=4, device="cent-module", partitioning="head-first",
+                     dataflow="artifact")
+    assert (spec.kind, spec.partitioning, spec.dataflow) == (StageKind.PIM, AttentionMapping.HEAD_FIRST,
+                                                             CentDataflow.ARTIFACT)
+    assert type(spec.kind) is StageKind and type(spec.build().partitioning) is AttentionMapping
+    with pytest.raises(ValueError, match="unknown stage kind 'tpu'; allowed: pim, xpu, gpu, gpu-pim"):
+        StageCost("tpu", "llama2-7b", 4, "cent-module")
+    with pytest.raises(ValueError, match="dataflow 'artifact' applies to PIM stages only, not 'gpu'"):
+        StageCost("gpu", "llama2-7b", 4, "a100-80gb", dataflow="artifact")

@@ -167,6 +167,9 @@ def load_plugins() -> None:
             raise PluginError(f"system-kind {origin}: import failed: {type(exc).__name__}: {first}") from None
         finally:
             _current_origin = "lolpim"
+        if not any(k.origin == origin for k in _KINDS.values()):   # e.g. the decorator was left out
+            raise PluginError(f"system-kind {origin}: registered no system kind (decorate its builder with "
+                              "@system_kind, orchestration/llm/registry.py)")
 
 
 def kinds() -> dict[str, SystemKindSpec]:

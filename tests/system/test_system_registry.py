@@ -150,6 +150,14 @@ def test_a_plugin_reusing_a_built_in_name_is_refused(own_registry, monkeypatch, 
         registry.kinds()
 
 
+def test_a_plugin_registering_nothing_is_refused(own_registry, monkeypatch, tmp_path):
+    (tmp_path / "lolpim_test_empty.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _entry_points(monkeypatch, ("empty", "lolpim_test_empty"))
+    with pytest.raises(registry.PluginError, match=r"plugin 'empty' \(lolpim_test_empty\): registered no system kind"):
+        registry.kinds()
+
+
 # ------------------------------------------------------------------ file:<path>.toml presets
 
 def _own_module(tmp_path, file="my-module.toml", **changes) -> Path:

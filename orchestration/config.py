@@ -161,10 +161,10 @@ def validate_fields(obj, prefix: str = "") -> None:
         if lo is not None and value < lo or hi is not None and value > hi:
             raise ConfigError(key, f"got {value!r}; allowed range: {_range_text(lo, hi)}")
         if "preset" in meta:
-            check_preset(key, value, PRESET_KINDS[meta["preset"]])
+            _check_preset_value(key, value, PRESET_KINDS[meta["preset"]])
 
 
-def check_preset(key: str, value, kind: PresetKind) -> None:
+def _check_preset_value(key: str, value, kind: PresetKind) -> None:
     """``value`` names a preset of ``kind`` (or is a loadable file:<path>.toml), or a ConfigError."""
     if presets.is_file_reference(value):
         try:

@@ -56,7 +56,7 @@ import sys
 import time
 from pathlib import Path
 
-from lolpim.hardware.systems.config import BASELINE_ENDS, SystemKind
+from lolpim.orchestration.llm import registry
 from lolpim.orchestration.results import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def write_block(path: Path, name: str, body: str) -> bool:
 SPEEDUP_BASELINES = (("gpu", "vs multi-GPU"), ("gpu-pim", "vs GPU+PIM"), ("cent", "vs CENT"))
 # a baseline with a best end in the CSV (hardware/systems/config.py BASELINE_ENDS) gets its bracket
 SPEEDUPS_HEAD = ["model", "trace", "PIM", "GPUs", "LoL-PIM shape (best)",
-                 *(f"{label} [best, published]" if SystemKind(k) in BASELINE_ENDS else label
+                 *(f"{label} [best, published]" if registry.get(k).baseline_ends else label
                    for k, label in SPEEDUP_BASELINES), "auto shape"]
 
 

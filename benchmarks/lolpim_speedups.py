@@ -21,7 +21,7 @@ import argparse
 import time
 
 from lolpim.orchestration import config
-from lolpim.hardware.systems.config import BASELINE_ENDS
+from lolpim.orchestration.llm import registry
 from lolpim.orchestration.llm.bracket import end_config
 from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import RunConfig
@@ -55,7 +55,7 @@ def main() -> None:
                                             f"workload.requests={args.requests}",
                                             f"workload.output_tokens={args.output_tokens}", "cent.tensor_parallel=0"])
         result = {s["system"]: s for s in run_systems(cfg, BASELINES, "inline", 0).to_dict()["systems"]}
-        for kind in BASELINE_ENDS:      # each bracketed baseline at both ends, whichever its defaults are
+        for kind in registry.bracketed():   # each bracketed baseline at both ends, whichever its defaults are
             if str(kind) in result:
                 ends = {}
                 for end in ("published", "best"):

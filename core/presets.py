@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -105,3 +105,54 @@ def load_preset_table(directory: Path, name, cls, label: str, kind: str = "prese
     if unknown:
         raise ParameterError(unknown[0], f"unknown key in {kind} file {path.name}; allowed: {sorted(allowed)}")
     return cls(**data)
+
+
+# A user's own preset is named by an explicit path, never looked up as a name (as `hf:` names a
+# model's config.json): `file:<path>.toml`
+FILE_PREFIX = "file:"
+
+
+def is_file_reference(name) -> bool:
+    return isinstance(name, str) and name.startswith(FILE_PREFIX)
+
+
+def absolute_file_reference(name: str) -> str:
+    """``file:<path>`` with the path made absolute (against the current folder), so the same
+    preset is read wherever the reference travels (a Ray worker may start in another folder)."""
+    return FILE_PREFIX + str(Path(name[len(FILE_PREFIX):]).expanduser().absolute())
+
+
+def file_version(name) -> tuple:
+    """What changes when the file a file:<path> reference names is edited (modification time,
+    size); () for a preset name or a file that cannot be read (its loader says why)."""
+    if not is_file_reference(name):
+        return ()
+    try:
+        st = Path(name[len(FILE_PREFIX):]).expanduser().stat()
+    except (OSError, ValueError):
+        return ()
+    return (st.st_mtime_ns, st.st_size)
+
+
+def load_file_table(reference: str, cls, label: str, kind: str = "preset"):
+    """Build dataclass ``cls`` from the user's preset file ``file:<path>.toml`` with the checks a
+    built-in preset gets (unknown keys, and every check of ``cls`` itself), each error naming the
+    key and the file."""
+    path = Path(reference[len(FILE_PREFIX):]).expanduser()
+    shown = str(path) if len(str(path)) <= 200 else str(path)[:197] + "..."
+    if path.suffix != ".toml":
+        raise ParameterError(label, f"{reference[:200]!r}: a {kind} file is given as file:<path>.toml")
+    data = read_toml(path, label)
+    allowed = {f.name for f in fields(cls) if f.init}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ParameterError(unknown[0], f"unknown key in {kind} file {shown}; allowed: {sorted(allowed)}")
+    missing = sorted(f.name for f in fields(cls) if f.init and f.name not in data
+                     and f.default is MISSING and f.default_factory is MISSING)
+    if missing:
+        raise ParameterError(missing[0], f"missing from {kind} file {shown} (needed: {', '.join(missing)})")
+    try:
+        with parsing(path, label, f"{kind} file"):
+            return cls(**data)
+    except ParameterError as exc:   # a value the class refuses: name its key and the file
+        raise ParameterError(exc.field, f"{str(exc).split(': ', 1)[-1]} (in {kind} file {shown})") from None

@@ -23,6 +23,7 @@ from lolpim.hardware import hbm_pim, pim
 from lolpim.hardware.cost import ZERO, OpCost, total
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import link_transfer_cost, load_link
+from lolpim.hardware.preset_kinds import check_preset
 from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
 
 SYSTEMS = ("gpu", "gpu-pim", "pim")
@@ -136,10 +137,7 @@ def _stage_layers(n_layers: int, modules: int) -> list[int]:
 
 def _pim_system(cfg: LlmConfig, contexts: np.ndarray, module: str, modules: int, layers: int | None,
                 prefill: bool, link_name: str | None, weight_bits: int, partitioning: str):
-    if module not in pim.pim_module_names():
-        raise ParameterError("module", f"unknown PIM module {module!r}; available: "
-                                       f"{', '.join(pim.pim_module_names())}")
-    spec = pim.load_pim_module(module)
+    spec = pim.load_pim_module(check_preset("pim", module, "module"))
     link = load_link(link_name or spec.link)
     n_layers = layers or cfg.layers
     stages = _stage_layers(n_layers, modules)

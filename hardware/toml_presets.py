@@ -20,7 +20,10 @@ def preset_names(kind: str) -> list[str]:
 
 def load_preset(kind: str, name: str, cls, field_label: str):
     """Build ``cls`` from presets/<kind>/<name>.toml; ``field_label`` names the user-facing option.
-    ``name`` must be one of the preset names (never a path)."""
+    ``name`` is one of the preset names (never a path), or ``file:<path>.toml``: a user's own
+    preset by explicit path, checked the same way."""
+    if presets.is_file_reference(name):
+        return presets.load_file_table(name, cls, field_label, f"{kind} preset")
     return presets.load_preset_table(PRESET_ROOT / kind, name, cls, field_label, f"{kind} preset")
 
 

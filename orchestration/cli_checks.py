@@ -11,7 +11,9 @@ import math
 import tempfile
 from pathlib import Path
 
-from lolpim.core.errors import UserError
+from lolpim.core.errors import ParameterError, UserError
+from lolpim.core.presets import is_file_reference
+from lolpim.hardware.preset_kinds import PRESET_KINDS, check_preset
 from lolpim.orchestration.memory import check_fits
 
 MAX_SEED = 2**63 - 1
@@ -87,6 +89,18 @@ def check_name(dest: str, value: str, allowed) -> None:
     allowed = list(allowed)
     if value not in allowed:
         raise UserError(f"{_flag(dest)} {str(value)[:200]!r}: unknown; allowed: {', '.join(allowed)}")
+
+
+def check_preset_flag(dest: str, value: str, kind: str) -> str:
+    """A hardware preset given by a flag: a built-in name of ``kind`` (hardware/preset_kinds.py)
+    or a user's own file:<path>.toml (loaded, so checked; returned with an absolute path)."""
+    if is_file_reference(value):
+        try:
+            return check_preset(kind, value, _flag(dest))
+        except ParameterError as exc:
+            raise UserError(f"{_flag(dest)}: {exc}") from None   # names the preset's key and the file
+    check_name(dest, value, PRESET_KINDS[kind].names())
+    return value
 
 
 def check_args(args) -> None:

@@ -11,6 +11,7 @@ Every problem is reported as a ConfigError naming the dotted key and what is all
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import math
@@ -21,26 +22,16 @@ from typing import Any, Mapping
 
 from lolpim.core import presets
 from lolpim.core.errors import ConfigError, UserError
-from lolpim.hardware.gpu.model import gpu_names
-from lolpim.hardware.hbm_pim import hbm_pim_names
-from lolpim.hardware.pim import pim_module_names
+from lolpim.hardware.preset_kinds import PRESET_KINDS, PresetKind
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
-# Dotted keys (from the root of a `lolpim run` config) that name a hardware preset, and the names
-# allowed. Checked whenever a config is built, whether or not the chosen system uses the key:
-# `prefill_gpu=nope` with prefill = "before", or `gpu.device=nope` with system = "lolpim", was
-# otherwise accepted and silently ignored (issue 14); the loaders check only what they load.
-PRESET_KEYS = {
-    "prefill_gpu": ("GPU", gpu_names),
-    "gpu.device": ("GPU", gpu_names),
-    "gpu_pim.device": ("GPU", gpu_names),
-    "gpu_pim.hbm_pim": ("HBM-PIM", hbm_pim_names),
-    "lolpim.module": ("PIM module", pim_module_names),
-    "cent.module": ("PIM module", pim_module_names),
-    "neupims.module": ("PIM module", pim_module_names),
-    "lolpim_xpu.module": ("PIM module", pim_module_names),
-}
+# A field that names a hardware preset says which kind (``metadata={"preset": "pim"}``,
+# hardware/preset_kinds.py). Checked whenever a config is built, whether or not the chosen system
+# uses the key: `prefill_gpu=nope` with prefill = "before", or `gpu.device=nope` with system =
+# "lolpim", was otherwise accepted and silently ignored (issue 14); the loaders check only what
+# they load. A `file:<path>.toml` value is loaded, so a user's own preset is checked as fully as a
+# built-in one, before anything runs.
 
 
 # keys that were renamed: the message says what to use instead
@@ -117,16 +108,24 @@ def build(cls: type, data: Mapping[str, Any], prefix: str = ""):
         raise ConfigError(prefix.rstrip(".") or "<root>", "expected a table")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    # a field with metadata "tables" (a function -> {table: config class}) holds tables that are
+    # keys of this level themselves (RunConfig's system tables: `lolpim.kv_mode`, not `tables.lolpim...`)
+    tables = {name: f.metadata["tables"]() for name, f in fields.items() if "tables" in f.metadata}
+    keys = set(fields) - set(tables) | {t for classes in tables.values() for t in classes}
     data = _take_deprecated(data, prefix)
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - keys)
     if unknown:
         if prefix + unknown[0] in RENAMED_KEYS:
             raise ConfigError(prefix + unknown[0], RENAMED_KEYS[prefix + unknown[0]])
-        allowed = ", ".join(sorted(fields))
+        allowed = ", ".join(sorted(keys))
         raise ConfigError(prefix + unknown[0], f"unknown key; allowed keys here: {allowed}")
     kwargs = {}
     for name, field in fields.items():
         key = prefix + name
+        if name in tables:
+            kwargs[name] = hints[name]({t: build(c, data[t], f"{prefix}{t}.") for t, c in tables[name].items()
+                                        if t in data})
+            continue
         if name not in data:
             continue
         ftype = hints[name]
@@ -161,12 +160,23 @@ def validate_fields(obj, prefix: str = "") -> None:
         lo, hi = meta.get("min"), meta.get("max")
         if lo is not None and value < lo or hi is not None and value > hi:
             raise ConfigError(key, f"got {value!r}; allowed range: {_range_text(lo, hi)}")
-        if key in PRESET_KEYS:
-            kind, names = PRESET_KEYS[key]
-            allowed = names()
-            if value not in allowed:
-                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-                raise ConfigError(key, f"unknown {kind} preset {shown}; allowed: {', '.join(allowed)}")
+        if "preset" in meta:
+            _check_preset_value(key, value, PRESET_KINDS[meta["preset"]])
+
+
+def _check_preset_value(key: str, value, kind: PresetKind) -> None:
+    """``value`` names a preset of ``kind`` (or is a loadable file:<path>.toml), or a ConfigError."""
+    if presets.is_file_reference(value):
+        try:
+            kind.load(value)
+        except UserError as exc:   # the loader names the preset's key and the file
+            raise ConfigError(key, str(exc)) from None
+        return
+    allowed = kind.names()
+    if value not in allowed:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise ConfigError(key, f"unknown {kind.label} preset {shown}; allowed: {', '.join(allowed)} "
+                               "(or file:<path>.toml)")
 
 
 def field_range(cls: type, name: str) -> tuple:
@@ -246,4 +256,14 @@ def load(cls: type, path: str | Path | None = None, overrides: list[str] | None 
 
 
 def to_dict(obj) -> dict:
-    return dataclasses.asdict(obj)
+    """A config as plain data (JSON), each table of a "tables" field at its own key."""
+    out: dict = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if "tables" in f.metadata:
+            out.update((table, to_dict(sub)) for table, sub in value.items())
+        elif dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value)
+        else:
+            out[f.name] = copy.deepcopy(value)
+    return out

@@ -66,29 +66,27 @@ from typing import Any
 from lolpim.orchestration import config as cfgmod
 from lolpim.core.errors import UserError
 from lolpim.core.presets import read_file_bytes, read_toml
-from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm import registry
+from lolpim.orchestration.llm.config import RunConfig
 from lolpim.models.llm.architecture import load_llm
-from lolpim.orchestration.llm.systems import PIM_KINDS
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_safe
 from lolpim.actors.kernel.ray_executor import LIVENESS_CHECK_S, check_ray_alive
 from lolpim.orchestration.executors import ensure_ray_cluster
 from lolpim.orchestration.llm.compare import run_systems
 
-SYSTEM_TABLE = {str(kind): table for kind, table in SYSTEM_TABLES.items()}   # system name -> its config table
-PIM_SYSTEMS = tuple(str(kind) for kind in PIM_KINDS)
 SHORTHANDS = ("system", "model", "trace", "context", "modules", "gpus", "batch", "seed")
 # axes that describe a system's hardware rather than its workload: a [[baseline]] does not
 # take them from the grid, and plots match systems "at equal settings" on the other axes
 HARDWARE_AXES = ("system", "modules", "gpus", "batch")
-HARDWARE_TABLES = tuple(SYSTEM_TABLES.values())
 RESULTS_DIR = Path("results")
 MAX_POINTS = 100_000        # per sweep unless its file sets max_points (checking takes ~1 ms a point)
 MAX_RESULTS_BYTES = 2**30   # ~500k points; read whole by `lolpim plot` and on resume
 
 
 def is_hardware_axis(axis: str) -> bool:
-    return axis in HARDWARE_AXES or axis.split(".")[0] in HARDWARE_TABLES
+    # a registered system kind's table (orchestration/llm/registry.py) holds its hardware
+    return axis in HARDWARE_AXES or registry.by_table(axis.split(".")[0]) is not None
 
 
 @dataclass(frozen=True)
@@ -275,11 +273,11 @@ def point_overrides(spec: SweepSpec, point: dict) -> dict:
     """The dotted RunConfig keys a point sets (shorthands resolved for its system)."""
     flat = dict(spec.base)
     system = point.get("system", flat.get("system", spec.config.get("system", "compare")))
-    if system not in SYSTEM_TABLE:
+    kinds = registry.kinds()
+    if not isinstance(system, str) or system not in kinds:
         raise UserError(f"a sweep point runs one system; got system = {system!r} "
-                        f"(use a 'system' axis or [set] system = one of {', '.join(SYSTEM_TABLE)})")
-    table = SYSTEM_TABLE[system]
-    pim = system in PIM_SYSTEMS
+                        f"(use a 'system' axis or [set] system = one of {', '.join(kinds)})")
+    table, pim = kinds[system].table, kinds[system].pim
     if "modules" in point and not pim:
         raise UserError(f"the 'modules' axis counts PIM modules and does not apply to system {system!r} "
                         f"(point {point}); give its GPU count with a 'gpus' axis or \"{table}.count\", "

@@ -31,10 +31,19 @@ class RowKind(StrEnum):
 KINDS = tuple(k.value for k in RowKind)
 
 
+class ErrorKind(StrEnum):
+    """How a row's error is measured and when it passes."""
+    RELATIVE = "relative"   # (simulated - expected) / expected, |.| <= tolerance (a fraction)
+    ABSOLUTE = "absolute"   # simulated - expected, |.| <= tolerance
+    BOUND = "bound"         # simulated within [expected - tolerance, expected + tolerance]
+    AT_MOST = "at_most"     # one-sided: simulated <= expected + tolerance (nan fails)
+
+
 # The value each documented miss ("known miss: ..." in its note) was recorded at and the band it may
 # drift within: a miss that moves outside its band is a FAIL, exactly like a pass that was expected
 # to miss, so a documented miss cannot grow unnoticed. benchmarks/known_misses.py records them.
 KNOWN_MISSES_FILE = Path(__file__).parent / "anchors" / "known_misses.toml"
+MISS_NOTE = "known miss"   # how a documented miss's note begins (AnchorCheck.documented_as_miss says it is one)
 
 
 @dataclass(frozen=True)
@@ -61,19 +70,28 @@ class AnchorCheck:
     expected: float      # the published or measured figure
     simulated: float     # what our model gives, computed live
     tolerance: float     # allowed |error|, in the unit of ``error_kind``
-    error_kind: str = "relative"   # "relative" (fraction), "absolute", "bound", or "at_most"
+    error_kind: ErrorKind = ErrorKind.RELATIVE   # a string ("bound") is taken as its member
     unit: str = ""
     note: str = ""
-    kind: str = ""       # a RowKind value; all_checks refuses a row without one
+    kind: RowKind | str = ""   # a RowKind (its string is taken too); all_checks refuses a row without one
+    # a documented miss: the row misses for the cause its note states ("known miss: <cause>"), within
+    # the band recorded for it (KNOWN_MISSES_FILE)
+    documented_as_miss: bool = False
 
     def __post_init__(self):
-        if self.kind and self.kind not in KINDS:
-            raise ValueError(f"anchor row {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
-
-    @property
-    def documented_as_miss(self) -> bool:
-        """The row's note says it is a documented miss (its cause follows the prefix)."""
-        return self.note.startswith("known miss")
+        try:
+            object.__setattr__(self, "error_kind", ErrorKind(self.error_kind))
+        except ValueError:
+            raise ValueError(f"anchor row {self.name!r}: error_kind {self.error_kind!r} is not one of "
+                             f"{', '.join(ErrorKind)}") from None
+        if self.kind:
+            if self.kind not in KINDS:
+                raise ValueError(f"anchor row {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+            object.__setattr__(self, "kind", RowKind(self.kind))
+        # the flag decides; the note says it to a reader, so the two may never disagree
+        if self.documented_as_miss != self.note.startswith(MISS_NOTE):
+            raise ValueError(f"anchor row {self.name!r}: a documented miss (documented_as_miss=True), and only "
+                             f"one, has a note starting {MISS_NOTE!r} that gives its cause")
 
     @property
     def documented_miss(self) -> DocumentedMiss | None:
@@ -91,7 +109,7 @@ class AnchorCheck:
 
     @property
     def error(self) -> float:
-        if self.error_kind == "relative":
+        if self.error_kind == ErrorKind.RELATIVE:
             return (self.simulated - self.expected) / self.expected if self.expected else math.inf
         return self.simulated - self.expected
 
@@ -107,9 +125,9 @@ class AnchorCheck:
 
     @property
     def passed(self) -> bool:
-        if self.error_kind == "bound":  # simulated must lie in [expected - tol, expected + tol]
+        if self.error_kind == ErrorKind.BOUND:  # simulated must lie in [expected - tol, expected + tol]
             return bool(abs(self.simulated - self.expected) <= self.tolerance)
-        if self.error_kind == "at_most":  # one-sided: simulated <= expected + tol (nan fails)
+        if self.error_kind == ErrorKind.AT_MOST:  # one-sided: simulated <= expected + tol (nan fails)
             return bool(self.simulated <= self.expected + self.tolerance)
         return bool(abs(self.error) <= self.tolerance)
 
@@ -184,9 +202,10 @@ NAME_LINES = 2   # a check name longer than its column wraps onto this many line
 
 
 def _cells(c: AnchorCheck) -> tuple[str, ...]:
-    err = f"{c.error:+.1%}" if c.error_kind == "relative" else f"{c.error:+.3g}"
-    tol = f"{c.tolerance:.0%}" if c.error_kind == "relative" else f"{c.tolerance:.3g}"
-    at_most = "<=" if c.error_kind == "at_most" else ""
+    relative = c.error_kind == ErrorKind.RELATIVE
+    err = f"{c.error:+.1%}" if relative else f"{c.error:+.3g}"
+    tol = f"{c.tolerance:.0%}" if relative else f"{c.tolerance:.3g}"
+    at_most = "<=" if c.error_kind == ErrorKind.AT_MOST else ""
     return (c.area, c.name, c.source, f"{at_most}{c.expected:.4g}{c.unit}", f"{c.simulated:.4g}{c.unit}",
             err, tol, c.kind or "?", c.status)
 

@@ -21,10 +21,10 @@ def recorded_misses(monkeypatch):
 def _rows():
     passing = AnchorCheck("lolpim", "passes", "src", 0.0, 0.05, 0.1, "bound")
     failing = AnchorCheck("lolpim", "fails", "src", 0.0, 1.0, 0.1, "bound")
-    miss = AnchorCheck("lolpim", "documented miss", "src", 0.0, 1.0, 0.1, "bound", note="known miss: why")
-    fixed = AnchorCheck("lolpim", "documented miss, fixed", "src", 0.0, 0.05, 0.1, "bound", note="known miss: why")
-    grown = AnchorCheck("lolpim", "documented miss, grown", "src", 0.0, 1.5, 0.1, "bound", note="known miss: why")
-    unrecorded = AnchorCheck("lolpim", "undocumented value", "src", 0.0, 1.0, 0.1, "bound", note="known miss: why")
+    miss = AnchorCheck("lolpim", "documented miss", "src", 0.0, 1.0, 0.1, "bound", note="known miss: why", documented_as_miss=True)
+    fixed = AnchorCheck("lolpim", "documented miss, fixed", "src", 0.0, 0.05, 0.1, "bound", note="known miss: why", documented_as_miss=True)
+    grown = AnchorCheck("lolpim", "documented miss, grown", "src", 0.0, 1.5, 0.1, "bound", note="known miss: why", documented_as_miss=True)
+    unrecorded = AnchorCheck("lolpim", "undocumented value", "src", 0.0, 1.0, 0.1, "bound", note="known miss: why", documented_as_miss=True)
     return [passing, failing, miss, fixed, grown, unrecorded]
 
 
@@ -93,3 +93,17 @@ def test_every_row_must_say_what_it_is_evidence_of(monkeypatch):
     monkeypatch.setattr(validation.importlib, "import_module", lambda name: fake)
     with pytest.raises(ValueError, match="rows without a kind.*unlabelled"):
         validation.all_checks({"cbp"})
+
+
+def test_a_documented_miss_is_a_typed_flag_its_note_agrees_with():
+    """Issue 25: a documented miss is the row's documented_as_miss flag, not found by reading its
+    note; a note and a flag that disagree are refused, and choices are enums."""
+    from lolpim.orchestration.validation import ErrorKind, RowKind
+    row = AnchorCheck("lolpim", "r", "src", 0.0, 1.0, 0.1, "bound", kind="held-out")
+    assert row.error_kind is ErrorKind.BOUND and row.kind is RowKind.HELD_OUT and not row.documented_as_miss
+    with pytest.raises(ValueError, match="documented_as_miss"):
+        AnchorCheck("lolpim", "r", "src", 0.0, 1.0, 0.1, note="known miss: why")
+    with pytest.raises(ValueError, match="documented_as_miss"):
+        AnchorCheck("lolpim", "r", "src", 0.0, 1.0, 0.1, note="why", documented_as_miss=True)
+    with pytest.raises(ValueError, match="error_kind 'boundd' is not one of relative, absolute, bound, at_most"):
+        AnchorCheck("lolpim", "r", "src", 0.0, 1.0, 0.1, "boundd")

@@ -35,6 +35,7 @@ Partitioning (LoL-PIM v3, docs/anchors.md section 2):
 """
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 
 import numpy as np
@@ -45,7 +46,15 @@ from lolpim.hardware.pim.gemv import gemv_channel_schedule, pim_gemv_cost
 from lolpim.hardware.pim.spec import ACTIVATION_BYTES, PimModuleSpec, check_weight_bits
 from lolpim.models.llm.architecture import LlmConfig
 
-PARTITIONINGS = ("token-centric", "head-first", "request-per-channel")
+class AttentionMapping(StrEnum):
+    """How decode attention is laid over a module's channels. LoL-PIM's ``partitioning`` takes the
+    first two; a baseline's ``attention_mapping`` any (hardware/systems/config.py)."""
+    TOKEN_CENTRIC = "token-centric"              # every channel works on each (request, KV head): LoL-PIM's
+    HEAD_FIRST = "head-first"                    # (request, KV head) pairs round-robin over channels: CENT's
+    REQUEST_PER_CHANNEL = "request-per-channel"  # a whole request in one channel, greedy least-loaded: NeuPIMs'
+
+
+PARTITIONINGS = tuple(m.value for m in AttentionMapping)
 SOFTMAX_FLOPS_PER_SCORE = 5          # max, subtract, exp, sum, scale
 # per token and layer, element-wise work on the NMU: two RMSNorms (~4 flop per value),
 # RoPE on q and k (~3), two residual adds (1); the FFN activation is charged to "ffn"
@@ -62,9 +71,10 @@ def _contexts(contexts_tokens) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _check_partitioning(partitioning: str) -> None:
+def _check_partitioning(partitioning: str) -> AttentionMapping:
     if partitioning not in PARTITIONINGS:
         raise ParameterError("partitioning", f"got {partitioning!r}; allowed: {list(PARTITIONINGS)}")
+    return AttentionMapping(partitioning)
 
 
 def _check_layers(layers, model: LlmConfig) -> int:
@@ -120,7 +130,7 @@ def pim_attention_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens,
     """Decode attention of one layer for every request of a micro-batch (one new token each).
     ``channel_tokens`` (request-per-channel only): the tokens of one request's KV one channel
     holds (0: no limit)."""
-    _check_partitioning(partitioning)
+    partitioning = _check_partitioning(partitioning)
     ctx = _contexts(contexts_tokens)
     C, B, D = spec.channels, spec.banks_per_channel, model.head_dim
     g, hkv = model.gqa_group, model.kv_heads
@@ -128,7 +138,7 @@ def pim_attention_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens,
     softmax_s_job = SOFTMAX_FLOPS_PER_SCORE * ctx * g / nmu           # per (request, KV head)
     useful = ctx * D * g                                              # MACs of QK^T, and of SV
 
-    if partitioning == "token-centric":
+    if partitioning == AttentionMapping.TOKEN_CENTRIC:
         n_qk = -(-ctx // spec.banks)
         qk = _kv_jobs(spec, D, n_qk, g)
         qk_busy = np.minimum(C, ctx)
@@ -154,7 +164,7 @@ def pim_attention_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens,
         energy_pj = hkv * (_job_energy_pj(spec, qk, qk_busy, useful)
                            + _job_energy_pj(spec, sv, sv_busy, useful)).sum()
         bytes_moved = hkv * (_job_bytes(spec, qk, qk_busy) + _job_bytes(spec, sv, sv_busy)).sum()
-    elif partitioning == "request-per-channel":
+    elif partitioning == AttentionMapping.REQUEST_PER_CHANNEL:
         span = np.minimum(C, -(-ctx // channel_tokens)) if channel_tokens else np.ones_like(ctx)
         piece = -(-ctx // span)                                       # tokens per channel of a request
         qk = _kv_jobs(spec, D, -(-piece // B), g)

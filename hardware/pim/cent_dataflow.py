@@ -30,11 +30,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from functools import lru_cache
 
 from lolpim.core.errors import ParameterError
 
-DATAFLOWS = ("ideal", "artifact")
+class CentDataflow(StrEnum):
+    # "ideal": optimally scheduled AiM GEMVs, heads split over tensor-parallel devices, 3 TFLOPS
+    # near-memory unit, ring all-reduces; "artifact": CENT's published design as its own simulator
+    # prices it (this module)
+    IDEAL = "ideal"
+    ARTIFACT = "artifact"
+
+
+DATAFLOWS = tuple(m.value for m in CentDataflow)
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,10 @@ class CentArtifactConstants:
 ARTIFACT = CentArtifactConstants()
 
 
-def check_dataflow(dataflow: str) -> str:
+def check_dataflow(dataflow: str) -> CentDataflow:
     if dataflow not in DATAFLOWS:
         raise ParameterError("dataflow", f"unknown CENT dataflow {dataflow!r}; allowed: {', '.join(DATAFLOWS)}")
-    return dataflow
+    return CentDataflow(dataflow)
 
 
 def _require_dense(model) -> None:

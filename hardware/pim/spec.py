@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.presets import file_version
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_positive
 
 # Weight storage formats: bits per stored weight. CBP's constrained levels (docs/anchors.md section 6):
@@ -184,9 +185,15 @@ def pim_module_names() -> list[str]:
     return preset_names("pim")
 
 
-@lru_cache(maxsize=None)
 def load_pim_module(name: str) -> PimModuleSpec:
     # one object per preset (it is frozen): every stage of a system then holds the same spec, so
-    # the memoised cost functions find it by identity instead of comparing its ~50 fields
+    # the memoised cost functions find it by identity instead of comparing its ~50 fields. A
+    # user's file:<path>.toml is one object per version of the file: edited between two runs of
+    # one process (a notebook), it is read again
+    return _load_pim_module(name, file_version(name))
+
+
+@lru_cache(maxsize=None)
+def _load_pim_module(name: str, _version: tuple) -> PimModuleSpec:
     return load_preset("pim", name, PimModuleSpec, "module")
 

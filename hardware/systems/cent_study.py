@@ -69,7 +69,7 @@ def cent_token_latency_s(model_name: str, context: int, setup=None, dataflow: st
     model = load_llm(model_name)
     n = setup["models"][model_name]["devices"]
     spec = load_pim_module("cent-module")
-    if cd.check_dataflow(dataflow) == "artifact":
+    if cd.check_dataflow(dataflow) == cd.CentDataflow.ARTIFACT:
         layout = cd.CentBlockLayout(fc_devices=n, channels_per_block=spec.channels, devices=n)
         return (model.layers * cd.block_s(spec, model, context, layout) + cd.lm_head_s(spec, model, layout)
                 + setup["host_sampling_s"])
@@ -91,7 +91,7 @@ def cent_decode_throughput(model_name: str, setup=None, dataflow: str = "ideal")
     model = load_llm(model_name)
     m = setup["models"][model_name]
     positions = _positions(setup, setup["prompt_tokens"] + 1, setup["prompt_tokens"] + setup["decode_tokens"])
-    if cd.check_dataflow(dataflow) == "artifact":
+    if cd.check_dataflow(dataflow) == cd.CentDataflow.ARTIFACT:
         spec = load_pim_module("cent-module")
         layout = cd.CentBlockLayout(channels_per_block=m["channels_per_stage"],
                                     blocks_per_device=-(-m["stages"] // m["devices"]), devices=m["devices"])

@@ -18,6 +18,10 @@ from enum import Enum, StrEnum
 from typing import ClassVar
 
 from lolpim.core.errors import ConfigError
+from lolpim.core.presets import absolute_file_reference, is_file_reference
+# the choices the device models price with are defined beside them, and taken by the configs here
+from lolpim.hardware.pim.attention import AttentionMapping
+from lolpim.hardware.pim.cent_dataflow import CentDataflow
 
 
 class KvMode(StrEnum):
@@ -42,12 +46,12 @@ class Partitioning(StrEnum):
     HEAD_FIRST = "head-first"
 
 
-class AttentionMapping(StrEnum):
-    """How a PIM system lays decode attention over a module's channels (hardware/pim/attention.py).
-    LoL-PIM's ``partitioning`` takes the first two; a baseline's ``attention_mapping`` any."""
-    TOKEN_CENTRIC = "token-centric"              # every channel works on each (request, KV head): LoL-PIM's
-    HEAD_FIRST = "head-first"                    # (request, KV head) pairs round-robin over channels: CENT's
-    REQUEST_PER_CHANNEL = "request-per-channel"  # a whole request in one channel, greedy least-loaded: NeuPIMs'
+class StageKind(StrEnum):
+    """How a pipeline stage is priced (hardware/systems/stage_costs.py)."""
+    PIM = "pim"            # layers on a PIM module: banks and near-memory unit (LoL-PIM, CENT)
+    XPU = "xpu"            # layers on an xPU+PIM module: matrix units run FC GEMMs, banks attention (NeuPIMs-style)
+    GPU = "gpu"            # a tensor-parallel GPU group running the whole model
+    GPU_PIM = "gpu-pim"    # GPUs run FC, HBM-PIM runs attention (AttAcc-style)
 
 
 class Parallelism(StrEnum):
@@ -62,25 +66,16 @@ class Prefill(StrEnum):
 
 
 class SystemKind(StrEnum):
+    """The names of the built-in system kinds, for code that means one of them (the bracket's
+    LoL-PIM, the long-context study's pairs). Which kinds a run accepts, and everything about each
+    (config, builder, plot style, ...), is the registry's: orchestration/llm/registry.py, where a
+    plugin adds a kind without a member here."""
     LOLPIM = "lolpim"
     GPU = "gpu"
     GPU_PIM = "gpu-pim"
     CENT = "cent"
     NEUPIMS = "neupims"          # xPU+PIM baseline (NeuPIMs-style)
     LOLPIM_XPU = "lolpim-xpu"    # LoL-PIM's techniques on the xPU+PIM module
-
-
-# what `system = "compare"` runs unless `systems` says otherwise: the main job's four systems
-# (the xPU+PIM pair is asked for by name: `systems = lolpim,neupims,lolpim-xpu,cent,gpu`)
-DEFAULT_COMPARE = (SystemKind.LOLPIM, SystemKind.GPU, SystemKind.GPU_PIM, SystemKind.CENT)
-
-
-class CentDataflow(StrEnum):
-    # "ideal": optimally scheduled AiM GEMVs, heads split over tensor-parallel devices, 3 TFLOPS
-    # near-memory unit, ring all-reduces; "artifact": CENT's published design as its own simulator
-    # prices it (hardware/pim/cent_dataflow.py)
-    IDEAL = "ideal"
-    ARTIFACT = "artifact"
 
 
 class AttentionPlacement(StrEnum):
@@ -123,11 +118,15 @@ def _enum_fields(cls) -> tuple:
 
 class EnumFields:
     """Mixin for frozen config dataclasses: strings given for enum fields become members
-    (or a clear ConfigError), however the config was built."""
+    (or a clear ConfigError), and a user's own preset (``file:<path>.toml`` in a field that names
+    a preset) gets an absolute path, however the config was built."""
 
     def __post_init__(self):
         for name, enum in _enum_fields(type(self)):
             object.__setattr__(self, name, as_enum(enum, getattr(self, name), name))
+        for f in dataclasses.fields(self):
+            if "preset" in f.metadata and is_file_reference(getattr(self, f.name)):
+                object.__setattr__(self, f.name, absolute_file_reference(getattr(self, f.name)))
 
 
 @dataclass(frozen=True)
@@ -135,8 +134,8 @@ class PimSystemConfig(EnumFields):
     """What every PIM system (LoL-PIM, CENT, and the xPU+PIM pair) is configured by."""
     # how a stage is priced: "pim" (everything on the banks and the near-memory unit) or "xpu"
     # (FC GEMMs on matrix units beside the banks, attention on the banks: hardware/pim/xpu.py)
-    stage_kind: ClassVar[str] = "pim"
-    module: str = "lolpim-module"
+    stage_kind: ClassVar[StageKind] = StageKind.PIM
+    module: str = field(default="lolpim-module", metadata={"preset": "pim"})
     modules: int = field(default=0, metadata={"min": 0, "max": 4096})   # 0: pim_capacity_gib / module size
     # modules per pipeline stage (a tensor-parallel group); 0 = the shape with the best estimated
     # throughput for this system (hardware/systems/shape.py)
@@ -162,7 +161,7 @@ class LolpimSystemConfig(PimSystemConfig):
 @dataclass(frozen=True)
 class CentSystemConfig(PimSystemConfig):
     """CENT as published (the defaults: head-first, static KV) or at its best (BASELINE_ENDS)."""
-    module: str = "cent-module"
+    module: str = field(default="cent-module", metadata={"preset": "pim"})
     kv_mode: KvMode = KvMode.STATIC
     attention_mapping: AttentionMapping = AttentionMapping.HEAD_FIRST
     dataflow: CentDataflow = CentDataflow.IDEAL
@@ -175,8 +174,8 @@ class NeupimsSystemConfig(PimSystemConfig):
     outputs; pipeline across modules as CENT here. The defaults are NeuPIMs as its artifact
     publishes it: a whole request per channel (greedy least-loaded), KV rows grown on demand,
     HBM2 memory (neupims-hbm2-module); BASELINE_ENDS has its best end."""
-    stage_kind: ClassVar[str] = "xpu"
-    module: str = "neupims-hbm2-module"
+    stage_kind: ClassVar[StageKind] = StageKind.XPU
+    module: str = field(default="neupims-hbm2-module", metadata={"preset": "pim"})
     kv_mode: KvMode = KvMode.DYNAMIC
     attention_mapping: AttentionMapping = AttentionMapping.REQUEST_PER_CHANNEL
 
@@ -185,11 +184,12 @@ class NeupimsSystemConfig(PimSystemConfig):
 class LolpimXpuSystemConfig(LolpimSystemConfig):
     """LoL-PIM's techniques on the same xPU+PIM module: dynamic DPA KV, token-centric attention,
     dynamic command scheduling (the lolpim-xpu-module preset), pipeline across modules."""
-    stage_kind: ClassVar[str] = "xpu"
-    module: str = "lolpim-xpu-module"
+    stage_kind: ClassVar[StageKind] = StageKind.XPU
+    module: str = field(default="lolpim-xpu-module", metadata={"preset": "pim"})
 
 
-# The two ends of each baseline's bracket: "published" = the system as its paper or artifact
+# The two ends of each built-in baseline's bracket (each kind's descriptor carries its own:
+# orchestration/llm/kinds.py): "published" = the system as its paper or artifact
 # describes it (its table's defaults), "best" = the best a system of its class could do on the
 # same hardware budget. Each end is a set of keys of the system's table (`--set <table>.<key>`);
 # a key an end does not name keeps the run's own setting. `lolpim run` and the long-context study
@@ -220,7 +220,8 @@ BRACKET_ENDS = ("best", "published")   # the order of speedup_bracket: [vs best,
 
 @dataclass(frozen=True)
 class GpuSystemConfig(EnumFields):
-    device: str = "a100-80gb"
+    stage_kind: ClassVar[StageKind] = StageKind.GPU   # the whole model on one tensor-parallel GPU group
+    device: str = field(default="a100-80gb", metadata={"preset": "gpu"})
     count: int = field(default=0, metadata={"min": 0, "max": 1024})    # 0: capacity-matched to the PIM system
     block_tokens: int = field(default=16, metadata={"min": 1, "max": 65536})   # paged-KV block (vLLM: 16)
     activation_reserve_fraction: float = field(default=0.1, metadata={"min": 0.0, "max": 0.9})
@@ -235,8 +236,9 @@ class GpuSystemConfig(EnumFields):
 
 @dataclass(frozen=True)
 class GpuPimSystemConfig(EnumFields):
-    device: str = "a100-80gb"
-    hbm_pim: str = "attacc-bg"
+    stage_kind: ClassVar[StageKind] = StageKind.GPU_PIM   # FC on the GPUs, attention in HBM-PIM
+    device: str = field(default="a100-80gb", metadata={"preset": "gpu"})
+    hbm_pim: str = field(default="attacc-bg", metadata={"preset": "hbm_pim"})
     count: int = field(default=0, metadata={"min": 0, "max": 1024})    # 0: same GPU count as the gpu system
     # HBM-PIM stacks beside each GPU; 0: capacity-matched, i.e. all stacks together hold
     # pim_capacity_gib (the LoL-PIM system's PIM capacity), as few as the preset's stack size allows

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.core.errors import ParameterError
-from lolpim.hardware.gpu.model import gpu_decode_step_cost, gpu_names, load_gpu
-from lolpim.hardware.pim import load_pim_module, pim_module_names
+from lolpim.hardware.gpu.model import gpu_decode_step_cost, load_gpu
+from lolpim.hardware.pim import load_pim_module
+from lolpim.hardware.preset_kinds import check_preset
 from lolpim.hardware.systems.config import (CentSystemConfig, GpuSystemConfig, LolpimSystemConfig,
                                             LolpimXpuSystemConfig, NeupimsSystemConfig)
 from lolpim.hardware.systems.plan import GB, gpu_kv_bytes
@@ -190,10 +191,7 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
     is 64 otherwise. Each row's ``systems`` is
     left empty here (orchestration/llm/sizing.py fills it by building them)."""
     llm = load_llm(model)   # clear errors for unknown presets before any search; resolved once
-    if module not in pim_module_names():
-        raise ParameterError("module", f"unknown PIM module {module!r}; available: {', '.join(pim_module_names())}")
-    if gpu not in gpu_names():
-        raise ParameterError("gpu", f"unknown GPU {gpu!r}; available: {', '.join(gpu_names())}")
+    module, gpu = check_preset("pim", module, "module"), check_preset("gpu", gpu, "gpu")
     if (context_tokens is None) == (trace is None):
         raise ParameterError("context", "give either a context length (fixed-length requests) or a trace")
     from_file = trace is not None and trace not in dataset_names()

@@ -1,6 +1,7 @@
 """What one pipeline stage charges for one pass of a micro-batch, from hardware/ models.
 
-A stage is built from plain parameters (so a Ray process can rebuild it):
+A stage is built from plain parameters (so a Ray process can rebuild it); every choice is an enum
+(StageKind, AttentionMapping, CentDataflow), its string accepted and made the member:
   kind        "pim" (layers on one PIM module), "xpu" (layers on an xPU+PIM module: matrix units run
               FC GEMMs, banks run attention, overlapped; NeuPIMs-style), "gpu" (a tensor-parallel
               GPU group running the whole model) or "gpu-pim" (GPUs run FC, HBM-PIM runs
@@ -36,8 +37,18 @@ from lolpim.hardware.pim import (load_pim_module, pim_decode_layers_cost, pim_ge
 from lolpim.hardware.pim import cent_dataflow as cd
 from lolpim.hardware.pim.attention import nmu_gemm_cost
 from lolpim.hardware.pim.xpu import xpu_decode_layers_cost, xpu_step_cost
-from lolpim.hardware.pim.cent_dataflow import CentBlockLayout, check_dataflow
+from lolpim.hardware.pim.attention import AttentionMapping
+from lolpim.hardware.pim.cent_dataflow import CentBlockLayout, CentDataflow, check_dataflow
+from lolpim.hardware.systems.config import StageKind
 from lolpim.models.llm.architecture import LlmConfig, load_llm
+
+
+def _member(enum, value, name: str):
+    """``value`` as a member of ``enum`` (a StrEnum), or a ValueError naming the allowed values."""
+    try:
+        return enum(value)
+    except ValueError:
+        raise ValueError(f"unknown stage {name} {value!r}; allowed: {', '.join(enum)}") from None
 
 
 def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
@@ -65,17 +76,17 @@ def _group(cost, n_devices: int):
 @dataclass(frozen=True)
 class StageSpec:
     """What one stage is priced from (the fields above): the typed form builders pass to actors."""
-    kind: str
+    kind: StageKind
     model: LlmConfig
     layers: int
     device: str
     n_devices: int = 1
-    partitioning: str = "token-centric"
+    partitioning: AttentionMapping = AttentionMapping.TOKEN_CENTRIC
     weight_bits: int = 16
     lm_head: bool = False
     hbm_pim: str = "attacc-bg"
     hbm_pim_stacks: int = 0
-    dataflow: str = "ideal"
+    dataflow: CentDataflow = CentDataflow.IDEAL
     system_devices: int = 0
     hbm_pim_ops_per_byte: float = 0.0
     gpu_kv_tokens: int = 0
@@ -83,36 +94,43 @@ class StageSpec:
     channel_kv_tokens: int = 0
     allreduce: str = "nccl-ring"        # GPU stages: the tensor-parallel all-reduce (hardware/links.py)
 
+    def __post_init__(self):
+        # the choices as members, from their strings too (a builder may pass a config's value)
+        object.__setattr__(self, "kind", _member(StageKind, self.kind, "kind"))
+        object.__setattr__(self, "partitioning", _member(AttentionMapping, self.partitioning, "partitioning"))
+        object.__setattr__(self, "dataflow", check_dataflow(self.dataflow))
+
     def build(self) -> StageCost:
         return StageCost(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 class StageCost:
-    def __init__(self, kind: str, model: LlmConfig | str, layers: int, device: str, n_devices: int = 1,
-                 partitioning: str = "token-centric", weight_bits: int = 16, lm_head: bool = False,
-                 hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0, dataflow: str = "ideal",
+    def __init__(self, kind: StageKind | str, model: LlmConfig | str, layers: int, device: str, n_devices: int = 1,
+                 partitioning: AttentionMapping | str = AttentionMapping.TOKEN_CENTRIC, weight_bits: int = 16,
+                 lm_head: bool = False, hbm_pim: str = "attacc-bg", hbm_pim_stacks: int = 0,
+                 dataflow: CentDataflow | str = CentDataflow.IDEAL,
                  system_devices: int = 0, hbm_pim_ops_per_byte: float = 0.0, gpu_kv_tokens: int = 0,
                  hbm_pim_kv_tokens: int = 0, channel_kv_tokens: int = 0,
                  allreduce: str = "nccl-ring"):
-        self.kind = kind
+        self.kind = kind = _member(StageKind, kind, "kind")
         self.dataflow = check_dataflow(dataflow)
-        if dataflow != "ideal" and kind != "pim":
-            raise ValueError(f"dataflow {dataflow!r} applies to PIM stages only, not {kind!r}")
+        if self.dataflow != CentDataflow.IDEAL and kind != StageKind.PIM:
+            raise ValueError(f"dataflow {str(dataflow)!r} applies to PIM stages only, not {str(kind)!r}")
         self.system_devices = system_devices or n_devices
         self.model = model if isinstance(model, LlmConfig) else load_llm(model)
         self.layers = layers
         self.n_devices = n_devices
-        self.partitioning = partitioning
+        self.partitioning = _member(AttentionMapping, partitioning, "partitioning")
         self.channel_kv_tokens = channel_kv_tokens
         self.weight_bits = weight_bits
         self.lm_head = lm_head
-        if kind in ("pim", "xpu"):
+        if kind in (StageKind.PIM, StageKind.XPU):
             self.spec = load_pim_module(device)
             self.shard = shard_model(self.model, n_devices)
             self.link = load_link(self.spec.link)   # once: a preset file read per pass cost ~40% of a TP run
-        elif kind in ("gpu", "gpu-pim"):
+        else:   # a GPU group, with HBM-PIM stacks for gpu-pim
             self.spec = replace(load_gpu(device), allreduce=str(allreduce))
-            if kind == "gpu-pim":
+            if kind == StageKind.GPU_PIM:
                 self.pim = load_hbm_pim(hbm_pim)
                 if hbm_pim_stacks:
                     self.pim = replace(self.pim, stacks_per_device=hbm_pim_stacks)
@@ -120,8 +138,6 @@ class StageCost:
                     self.pim = replace(self.pim, ops_per_byte=hbm_pim_ops_per_byte)
                 self.gpu_kv_tokens = gpu_kv_tokens
                 self.pim_kv_tokens = hbm_pim_kv_tokens or None   # 0: as much as the step needs
-        else:
-            raise ValueError(f"unknown stage kind {kind!r}")
 
     def __eq__(self, other):
         # built from the same parameters = the same prices (it holds no run state)
@@ -131,21 +147,21 @@ class StageCost:
 
     def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
         """One new token for every request; ``contexts`` = KV length each attends over."""
-        if self.kind == "pim":
+        if self.kind == StageKind.PIM:
             parts = self._module_group_parts(
                 pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
                                        self.weight_bits, self.channel_kv_tokens), pim_gemv_cost, len(contexts))
-            if self.dataflow == "artifact":
+            if self.dataflow == CentDataflow.ARTIFACT:
                 return self._artifact_decode_s(contexts, parts)
             cost = total(parts)
-        elif self.kind == "xpu":
+        elif self.kind == StageKind.XPU:
             # FC GEMMs on the matrix units overlap attention on the banks (hardware/pim/xpu.py); the
             # LM head is one more matrix-unit GEMM, after them
             parts = self._module_group_parts(
                 xpu_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
                                        self.weight_bits, self.channel_kv_tokens), nmu_gemm_cost, len(contexts))
             cost = xpu_step_cost(parts)
-        elif self.kind == "gpu":
+        elif self.kind == StageKind.GPU:
             parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,
                                          layers=None if self.lm_head else self.layers, weight_bits=self.weight_bits)
             cost = total(parts)
@@ -206,7 +222,7 @@ class StageCost:
     def prefill_s(self, prompts: np.ndarray) -> float:
         if len(prompts) == 0:
             return 0.0
-        if self.kind in ("pim", "xpu"):     # prompts run on the module's compute (NMU / matrix units)
+        if self.kind in (StageKind.PIM, StageKind.XPU):     # prompts run on the module's compute (NMU / matrix units)
             return sum(total(pim_prefill_layers_cost(self.spec, self.shard, int(p), self.layers)).time_s
                        for p in prompts)
         return total(gpu_prefill_cost(self.spec, self.model, prompts, self.n_devices,

@@ -28,17 +28,42 @@ import numpy as np
 
 from lolpim.core.errors import UserError
 from lolpim.core.presets import parsing
+from lolpim.orchestration.llm import registry
 from lolpim.orchestration.results import save_figure, write_csv
 from lolpim.orchestration.sweep import _hardware, is_hardware_axis, read_results
 
 THROUGHPUT = "throughput_tokens_per_s"
-SYSTEM_NAMES = {"lolpim": "LoL-PIM", "cent": "CENT", "gpu": "GPU", "gpu-pim": "GPU+PIM", "neupims": "NeuPIMs",
-                "lolpim-xpu": "LoL-PIM (xPU+PIM)"}
-SYSTEM_ORDER = ("lolpim", "cent", "gpu", "gpu-pim", "lolpim-xpu", "neupims")
-SYSTEM_STYLE = {"lolpim": ("-", "o"), "cent": ("--", "s"), "gpu": (":", "^"), "gpu-pim": ("-.", "D"),
-                "lolpim-xpu": ("-", "P"), "neupims": ("--", "X")}
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
+
+
+# each system's name, place in the legends and style come from its registered kind
+# (orchestration/llm/registry.py); a system a results file names but this install does not know
+# (a plugin not installed here) keeps its own name, comes last and takes the default style
+def _kind(system: str):
+    return registry.kinds().get(system)
+
+
+def system_name(system: str) -> str:
+    kind = _kind(system)
+    return kind.label if kind else system
+
+
+def system_rank(system: str) -> int:
+    names = registry.names()
+    return names.index(system) if system in names else len(names)
+
+
+def system_style(system: str) -> tuple[str, str]:
+    kind = _kind(system)
+    return (kind.style.linestyle, kind.style.marker) if kind else ("-", "o")
+
+
+def system_colours() -> dict[str, str]:
+    """Each registered kind's colour: its style's, else the palette's next one no kind has taken."""
+    kinds = registry.kinds().values()
+    free = iter([c for c in COLOURS if c not in {k.style.colour for k in kinds}] * 4)
+    return {k.name: k.style.colour or next(free, "k") for k in kinds}
 
 
 def _system(rec) -> str:
@@ -90,7 +115,7 @@ class Palette:
             keys = sorted({self.key(rec) for rec in records}, key=_value_order)
             self.colours = {k: COLOURS[i % len(COLOURS)] for i, k in enumerate(keys)}
         else:
-            self.colours = {s: COLOURS[i] for i, s in enumerate(SYSTEM_ORDER)}
+            self.colours = system_colours()
 
     def key(self, rec) -> tuple:
         return tuple((a, json.dumps(rec["point"].get(a))) for a in self.axes)
@@ -111,7 +136,7 @@ class Palette:
 def _system_label(rec, varying: set, x_axis: str, shown=()) -> str:
     """'LoL-PIM' / 'CENT, kv_mode=dynamic' / 'GPU: 4 x a100-80gb (80 GB HBM), fixed'."""
     system = _system(rec)
-    name = SYSTEM_NAMES.get(system, system)
+    name = system_name(system)
     extra = [f"{k.split('.')[-1]}={json.loads(v)}" for k, v in _items(rec["point"], ("system", "gpus", x_axis))
              if k in varying and is_hardware_axis(k) and k not in shown]
     if "modules" not in rec["point"]:
@@ -125,7 +150,7 @@ def _label(rec, palette: Palette, varying: set, x_axis: str) -> str:
 
 
 def _style(rec) -> tuple[str, str]:
-    return SYSTEM_STYLE.get(_system(rec), ("-", "o"))
+    return system_style(_system(rec))
 
 
 def _groups(records, x_axis: str, x_of) -> dict:
@@ -142,7 +167,7 @@ def _groups(records, x_axis: str, x_of) -> dict:
 
 def _series_order(item) -> tuple:
     rec = item[1][0][1]
-    return (SYSTEM_ORDER.index(_system(rec)) if _system(rec) in SYSTEM_ORDER else 9, _value_order(item[0]))
+    return (system_rank(_system(rec)), _value_order(item[0]))
 
 
 def scaling_rows(records) -> list[dict]:
@@ -177,10 +202,13 @@ def speedups_over_baselines(records) -> dict:
     [(LoL-PIM modules, LoL-PIM tok/s / baseline tok/s, baseline record)]}. A baseline that
     has a modules axis is compared at equal modules; a fixed one (no modules axis) with every
     LoL-PIM point of the same workload."""
-    ours = [r for r in records if _system(r) == "lolpim" and _x_modules(r) is not None]
+    present = {_system(r) for r in records}
+    # "LoL-PIM" is the first registered speedup reference the records have (lolpim, else lolpim-xpu)
+    reference = next((k for k in registry.speedup_references() if k in present), None)
+    ours = [r for r in records if _system(r) == reference and _x_modules(r) is not None]
     curves = defaultdict(list)
     for base in records:
-        if _system(base) == "lolpim":
+        if _system(base) == reference:
             continue
         for rec in ours:
             if not _matches(rec["point"], base["point"]):
@@ -247,8 +275,7 @@ def throughput_figure(records, x_axis: str):
                     "context": (_x_context, "mean input tokens")}[x_axis]
     groups = _groups(records, x_axis, x_of)
     fixed = [r for r in records if x_of(r) is None] if x_axis == "modules" else []
-    fixed.sort(key=lambda r: (SYSTEM_ORDER.index(_system(r)) if _system(r) in SYSTEM_ORDER else 9,
-                              _value_order(_items(r["point"]))))
+    fixed.sort(key=lambda r: (system_rank(_system(r)), _value_order(_items(r["point"]))))
     if x_axis == "context" and not any(len(v) > 1 for v in groups.values()):
         return None   # no context axis: every point would be its own marker
     if not groups:
@@ -319,7 +346,7 @@ def speedup_figure(records):
     left.set_title("scaling with modules", fontsize=10)
     xs = []
     for (system, _base, own), pts in sorted(baselines.items(), key=lambda kv: (
-            SYSTEM_ORDER.index(kv[0][0]) if kv[0][0] in SYSTEM_ORDER else 9, _value_order(kv[0][1]), kv[0][2])):
+            system_rank(kv[0][0]), _value_order(kv[0][1]), kv[0][2])):
         base = pts[0][2]
         ls, marker = _style(base)
         xs += [p[0] for p in pts]

@@ -21,13 +21,12 @@ from typing import Any, Callable, Mapping
 from lolpim.core.errors import ConfigError, UserError
 from lolpim.hardware.estimate import Estimate, estimate as estimate_step
 from lolpim.hardware.links import ALLREDUCE_ALGORITHMS
-from lolpim.hardware.systems.config import SystemKind
 from lolpim.hardware.systems.sizing import SizingResult
 from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration.cli_checks import check_args, check_int_flags
 from lolpim.orchestration.dataframe import to_dataframe
 from lolpim.orchestration.executors import EXECUTORS
-from lolpim.orchestration.llm import sizing, step_estimate
+from lolpim.orchestration.llm import registry, sizing, step_estimate
 from lolpim.orchestration.llm.compare import Comparison, run_systems
 from lolpim.orchestration.llm.config import COMPARE, PIPELINE_DEMO, RunConfig
 from lolpim.orchestration.llm.result_types import SystemResult
@@ -91,11 +90,11 @@ def compare_config(cfg: RunConfig, executor: str = "inline", seed: int = 0, addr
     if cfg.system == PIPELINE_DEMO:
         raise ConfigError("system", "pipeline-demo is a demo of the actor kernel (`lolpim run --set "
                                     "system=pipeline-demo`); compare runs the LLM systems: "
-                                    f"{', '.join(SystemKind)} or \"compare\"")
+                                    f"{', '.join(registry.names())} or \"compare\"")
     kinds = cfg.systems if cfg.system == COMPARE else (cfg.system,)
     if not kinds or len(set(kinds)) < len(kinds):
         raise ConfigError("systems", f"got {[str(k) for k in kinds]}; system = \"compare\" needs one or more of "
-                                     f"{', '.join(SystemKind)}, each once")
+                                     f"{', '.join(registry.names())}, each once")
     return run_systems(cfg, kinds, executor, seed, address, max_processes, show_progress, when_idle=when_idle,
                        timeline=timeline)
 

@@ -2,8 +2,9 @@
 and LoL-PIM's speedup over each baseline as [vs best, vs published] for the JSON, CSV and table
 (each bracketed row's ``SystemResult.bracket``).
 
-The ends are data (hardware/systems/config.py BASELINE_ENDS); orchestration/llm/compare.py runs
-them beside the rows and calls attach_bracket on each bracketed row.
+The ends are data (each kind's baseline_ends in the registry; the built-in ones in
+hardware/systems/config.py BASELINE_ENDS); orchestration/llm/compare.py runs them beside the rows
+and calls attach_bracket on each bracketed row.
 """
 from __future__ import annotations
 
@@ -11,34 +12,31 @@ import math
 import textwrap
 from dataclasses import replace
 
-from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
-from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.hardware.systems.config import BRACKET_ENDS
+from lolpim.orchestration.llm import registry
+from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.result_types import BestNotFaster, BracketEnd, SystemResult
 
-# what "LoL-PIM" is in the speedups: the first of these the run has
-SPEEDUP_REFERENCES = (SystemKind.LOLPIM, SystemKind.LOLPIM_XPU)
 BRACKET_DEFINITION = ("speedup bracket = [vs the baseline at its best, vs the baseline as published] "
                       "(hardware/systems/config.py BASELINE_ENDS)")
 
 
-def end_config(cfg: RunConfig, kind: SystemKind, end: str) -> RunConfig:
-    """``cfg`` with baseline ``kind``'s table set to one end of its bracket (BASELINE_ENDS)."""
-    table = SYSTEM_TABLES[kind]
-    return replace(cfg, **{table: replace(getattr(cfg, table), **BASELINE_ENDS[kind][end])})
+def end_config(cfg: RunConfig, kind: str, end: str) -> RunConfig:
+    """``cfg`` with baseline ``kind``'s table set to one end of its bracket (its baseline_ends)."""
+    return cfg.with_table(kind, replace(cfg.table(kind), **registry.get(kind).baseline_ends[end]))
 
 
 def bracket_runs(cfg: RunConfig, kinds) -> list[tuple[int, str, RunConfig]]:
     """(row index, end, config) of every bracket end a comparison must run besides its rows: for
     each baseline with BASELINE_ENDS, the ends whose config differs from the row's own, when the
     run has a LoL-PIM system to compare with and ``cfg.bracket`` is on."""
-    if not cfg.bracket or not any(k in kinds for k in SPEEDUP_REFERENCES):
+    if not cfg.bracket or not any(k in kinds for k in registry.speedup_references()):
         return []
     out = []
     for i, kind in enumerate(kinds):
-        for end in BRACKET_ENDS if kind in BASELINE_ENDS else ():
+        for end in BRACKET_ENDS if kind in registry.bracketed() else ():
             end_cfg = end_config(cfg, kind, end)
-            table = SYSTEM_TABLES[kind]
-            if getattr(end_cfg, table) != getattr(cfg, table):
+            if end_cfg.table(kind) != cfg.table(kind):
                 out.append((i, end, end_cfg))
     return out
 
@@ -47,22 +45,22 @@ def ratio(reference: SystemResult | None, s: SystemResult) -> float:
     return reference.throughput_tokens_per_s / s.throughput_tokens_per_s if reference else math.nan
 
 
-def attach_bracket(s: SystemResult, kind: SystemKind, cfg: RunConfig, runs: dict[str, SystemResult],
+def attach_bracket(s: SystemResult, kind: str, cfg: RunConfig, runs: dict[str, SystemResult],
                    reference: SystemResult) -> SystemResult:
     """Baseline row ``s`` with its bracket: ``bracket`` {end: that end's run (the row itself where
     the row is that end), its config keys and LoL-PIM's speedup over it} and ``speedup_bracket``
     (vs best, vs published). A best end slower than the published one on this run is not
     credited: the published run counts as best too (``best_not_faster``)."""
-    table = SYSTEM_TABLES[kind]
-    own = getattr(cfg, table)
-    bracket = {end: BracketEnd(run=runs[end], end_config=dict(BASELINE_ENDS[kind][end]), is_row=runs[end] is s,
+    own = cfg.table(kind)
+    ends = registry.get(kind).baseline_ends
+    bracket = {end: BracketEnd(run=runs[end], end_config=dict(ends[end]), is_row=runs[end] is s,
                                speedup=ratio(reference, runs[end]))
                for end in BRACKET_ENDS}
     published, best = bracket["published"], bracket["best"]
     if best.run.throughput_tokens_per_s < published.run.throughput_tokens_per_s:
         bracket["best"] = replace(published, end_config=best.end_config, best_not_faster=BestNotFaster(
             _end_name(best), best.run.attention_mapping, best.run.throughput_tokens_per_s))
-    row_end = next((end for end in BRACKET_ENDS if getattr(end_config(cfg, kind, end), table) == own), None)
+    row_end = next((end for end in BRACKET_ENDS if end_config(cfg, kind, end).table(kind) == own), None)
     return replace(s, bracket=bracket, row_end=row_end,
                    speedup_bracket=(bracket["best"].speedup, bracket["published"].speedup))
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
-from lolpim.orchestration.llm.bracket import (BRACKET_DEFINITION, SPEEDUP_REFERENCES, attach_bracket, bracket_lines,
-                                             bracket_runs, ratio, table_rows)
+from lolpim.hardware.systems.config import BRACKET_ENDS, SystemKind
+from lolpim.orchestration.llm import registry
+from lolpim.orchestration.llm.bracket import (BRACKET_DEFINITION, attach_bracket, bracket_lines, bracket_runs, ratio,
+                                             table_rows)
 from lolpim.orchestration.executors import ensure_ray_cluster, make_executor
 from lolpim.orchestration.cli_checks import RAY_PROCESS_BYTES
 from lolpim.orchestration.interrupts import ray_failure
@@ -141,7 +142,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     orchestration/llm/timeline.TimelineCollector: it turns recording on and keeps each run's records."""
     trace = make_trace(cfg, seed)
     model = resolve(cfg)   # the model is loaded once for every system
-    kinds = [SystemKind(k) for k in kinds]
+    kinds = [registry.get(k).name for k in kinds]
     built = [build(kind, cfg, trace, seed, model) for kind in kinds]   # config errors surface before any run
     if timeline is not None:
         built = timeline.prepare(built)
@@ -203,11 +204,11 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
     unfinished = [b.kind for b, s in zip(built[:rows], summaries[:rows]) if s is None] if stopped else None
     ends = {(i, end): s for (i, end, _), s in zip(extra, summaries[rows:])}
     summaries = [s for s in summaries[:rows] if s is not None]
-    reference = next((s for k in SPEEDUP_REFERENCES for s in summaries if s.system == k), None)
+    reference = next((s for k in registry.speedup_references() for s in summaries if s.system == k), None)
     summaries = [replace(s, speedup=ratio(reference, s)) for s in summaries]
     if reference is not None and unfinished is None and cfg.bracket:
         summaries = [attach_bracket(s, kinds[i], cfg, {end: ends.get((i, end), s) for end in BRACKET_ENDS}, reference)
-                     if kinds[i] in BASELINE_ENDS else s for i, s in enumerate(summaries)]
+                     if kinds[i] in registry.bracketed() else s for i, s in enumerate(summaries)]
     result = Comparison(model=cfg.model, pim_capacity_gib=cfg.pim_capacity_gib, trace=trace.name,
                         requests=len(trace), mean_input_tokens=float(trace.input_tokens.mean()),
                         mean_output_tokens=float(trace.output_tokens.mean()), prefill=str(cfg.prefill),
@@ -324,15 +325,16 @@ def format_table(result: Comparison) -> str:
                                              subsequent_indent=" " * (name_width + 3), break_on_hyphens=False))
                      for label, s in lines_of)
     reference = result.speedup_reference
-    foot = (SPEEDUP_DEFINITION if reference in (None, "lolpim")
+    foot = (SPEEDUP_DEFINITION if reference in (None, SystemKind.LOLPIM)
             else SPEEDUP_DEFINITION.replace("LoL-PIM's tok/s", f"{reference}'s tok/s"))
     foot += "\n" + ENERGY_DEFINITION + "\n" + POWER_DEFINITION
     bracket = bracket_lines(result.systems, reference)
     if bracket:
         foot += "\n" + "\n".join(bracket) + "\n" + BRACKET_DEFINITION
     rates = {s.system: s.throughput_tokens_per_s for s in result.systems}
-    if "lolpim-xpu" in rates and "neupims" in rates:   # the xPU+PIM pair: LoL-PIM's techniques on one module
-        foot += (f"\nxPU+PIM: lolpim-xpu / neupims = {rates['lolpim-xpu'] / rates['neupims']:.2f}x tok/s, "
+    xpu, neupims = SystemKind.LOLPIM_XPU, SystemKind.NEUPIMS
+    if xpu in rates and neupims in rates:   # the xPU+PIM pair: LoL-PIM's techniques on one module
+        foot += (f"\nxPU+PIM: {xpu} / {neupims} = {rates[xpu] / rates[neupims]:.2f}x tok/s, "
                  "same trace, the neupims row's config")
     return f"{head}\n{desc}\n\n" + "\n".join(lines) + "\n" + foot
 
@@ -371,7 +373,8 @@ def plot(result: Comparison, path: Path) -> Path:
     import matplotlib.pyplot as plt
     systems = result.systems
     labels = [_tick_label(s) for s in systems]
-    colours = ["#c0392b" if s.system == "lolpim" else "#7f8c8d" for s in systems]
+    # the speedups' reference (LoL-PIM) stands out; every other system in grey
+    colours = ["#c0392b" if s.system == result.speedup_reference else "#7f8c8d" for s in systems]
     x = np.arange(len(systems))
     # wider with more systems, so every bar keeps room for its label (tests/system/test_report_labels.py)
     fig, axes = plt.subplots(3, 2, figsize=(max(13.0, 2.7 * len(systems)), 14))

@@ -18,13 +18,14 @@ from lolpim.core.presets import read_toml
 from lolpim.hardware.pim import load_pim_module
 from lolpim.hardware.pim.attention import pim_attention_cost
 from lolpim.hardware.systems import cent_study
-from lolpim.hardware.systems.config import BASELINE_ENDS, BRACKET_ENDS, SystemKind
+from lolpim.hardware.systems.config import BRACKET_ENDS, SystemKind
 from lolpim.hardware.systems.mac_utilisation import mac_utilisation
 from lolpim.hardware.systems.plan import pim_module_count
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.compare import run_systems
-from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm import registry
+from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.result_types import ActorRoles, SystemResult
 from lolpim.orchestration.llm.systems import build, make_trace, pim_system_config
 
@@ -148,8 +149,9 @@ def _attention_utilisation(system, trace) -> float:
 def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") -> SystemRun:
     """The baseline at one end of its bracket, at each tensor-parallel width its modules allow;
     the fastest is kept."""
-    table = SYSTEM_TABLES[kind]
-    end_keys = tuple(f"{table}.{key}={value}" for key, value in BASELINE_ENDS[kind][end].items())
+    spec = registry.get(kind)
+    table = spec.table
+    end_keys = tuple(f"{table}.{key}={value}" for key, value in spec.baseline_ends[end].items())
     cfg = config.load(RunConfig, None, [*case.overrides(), *end_keys])
     sub = pim_system_config(kind, cfg)
     n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gib)
@@ -168,7 +170,7 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
 
 
 def _lolpim(case: StudyCase, kind: SystemKind) -> SystemRun:
-    summary, cfg = _simulate(case, kind, (f"{SYSTEM_TABLES[kind]}.tensor_parallel=0",))
+    summary, cfg = _simulate(case, kind, (f"{registry.get(kind).table}.tensor_parallel=0",))
     tp = int(summary.devices // summary.stages)
     return _record(case, kind, summary, cfg, tp)
 

@@ -4,12 +4,8 @@ hardware/estimate.py)."""
 from __future__ import annotations
 
 from lolpim.hardware.estimate import PART_LABELS
-from lolpim.hardware.gpu.model import gpu_names
-from lolpim.hardware.hbm_pim import hbm_pim_names
-from lolpim.hardware.links import link_names
-from lolpim.hardware.pim import pim_module_names
 from lolpim.hardware.systems.config import Partitioning, PimSystemConfig
-from lolpim.orchestration.cli_checks import check_int_flags, check_name
+from lolpim.orchestration.cli_checks import check_int_flags, check_name, check_preset_flag
 from lolpim.orchestration.config import field_range
 from lolpim.orchestration.llm.config import WorkloadConfig
 
@@ -74,9 +70,9 @@ def check(args) -> None:
     """Every flag in range and every preset name known, before anything is estimated (``args``:
     the flags' values as attributes, argparse's names)."""
     check_int_flags(args, BOUNDS)
-    check_name("device", args.device, gpu_names())
-    check_name("module", args.module, pim_module_names())
-    check_name("hbm_pim", args.hbm_pim, hbm_pim_names())
+    args.device = check_preset_flag("device", args.device, "gpu")
+    args.module = check_preset_flag("module", args.module, "pim")
+    args.hbm_pim = check_preset_flag("hbm_pim", args.hbm_pim, "hbm_pim")
     if args.link is not None:
-        check_name("link", args.link, link_names())
+        args.link = check_preset_flag("link", args.link, "link")
     check_name("partitioning", args.partitioning, [p.value for p in Partitioning])

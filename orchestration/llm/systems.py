@@ -21,20 +21,21 @@ from lolpim.hardware.gpu.model import load_gpu
 from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import (Admission, AttentionPlacement, CentDataflow, KvMode,
-                                            LolpimSystemConfig, Parallelism, PimSystemConfig, Prefill, SystemKind)
+from lolpim.hardware.systems.config import (Admission, AttentionPlacement, KvMode, LolpimSystemConfig, Parallelism,
+                                            PimSystemConfig, Prefill, StageKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
 from lolpim.models.llm.architecture import LlmConfig, check_context, load_llm
 from lolpim.models.llm.workload import Trace, dataset_trace, fixed_trace, load_trace_file
-from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm import registry
+from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.result_types import Hardware
 
 
 @dataclass(frozen=True)
 class BuiltSystem:
-    kind: SystemKind
+    kind: str                      # a registered system kind (a SystemKind member for a built-in one)
     spec: SystemSpec
     description: str
     stages: int
@@ -81,7 +82,7 @@ class Serving:
     max_step_tokens: int = 0            # vllm admission: the pass's token budget (0: none)
 
 
-def _assemble(kind: SystemKind, model: LlmConfig, trace: Trace, seed: int, serving: Serving) -> SystemSpec:
+def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, serving: Serving) -> SystemSpec:
     stage_names = [f"{kind}.stage{i:03d}" for i in range(len(serving.stage_costs))]
     dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(serving.dpa_specs))]
     host = f"{kind}.host"
@@ -116,17 +117,15 @@ def _assemble(kind: SystemKind, model: LlmConfig, trace: Trace, seed: int, servi
     return SystemSpec(tuple(actors), seed=seed)
 
 
-PIM_KINDS = (SystemKind.LOLPIM, SystemKind.CENT, SystemKind.NEUPIMS, SystemKind.LOLPIM_XPU)
-
-
-def pim_system_config(kind: SystemKind, cfg: RunConfig) -> PimSystemConfig:
+def pim_system_config(kind: str, cfg: RunConfig) -> PimSystemConfig:
     """The table of ``cfg`` that configures PIM system ``kind``."""
-    return getattr(cfg, SYSTEM_TABLES[kind])
+    return cfg.table(kind)
 
 
-def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
-    """A PIM system: LoL-PIM (pipeline or tensor parallel over modules), the CENT-style PIM-only
-    system, or the xPU+PIM pair (NeuPIMs-style baseline, LoL-PIM on the xPU+PIM module)."""
+def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
+    """A PIM system of any PIM kind (its table a PimSystemConfig): LoL-PIM (pipeline or tensor
+    parallel over modules), the CENT-style PIM-only system, the xPU+PIM pair (NeuPIMs-style
+    baseline, LoL-PIM on the xPU+PIM module), or a plugin's."""
     sub = pim_system_config(kind, cfg)
     spec = load_pim_module(sub.module)
     auto = None
@@ -139,13 +138,13 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     except ParameterError as exc:   # name the key the user sets: `neupims.tensor_parallel`, not `tensor_parallel`
         if exc.field != "tensor_parallel":
             raise
-        raise ParameterError(f"{SYSTEM_TABLES[kind]}.tensor_parallel", str(exc).split(": ", 1)[1]) from None
+        raise ParameterError(f"{registry.get(kind).table}.tensor_parallel", str(exc).split(": ", 1)[1]) from None
     n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, sub.chunk_bytes
     microbatches = sub.microbatches or stages
     check_fits(trace, plan.dpa_specs, sub.module)
     gpu_prefill = None
     if cfg.prefill == Prefill.ATTACHED_GPU:
-        gpu_prefill = GpuPrefill(cost=StageSpec(kind="gpu", model=model, layers=model.layers, lm_head=True,
+        gpu_prefill = GpuPrefill(cost=StageSpec(kind=StageKind.GPU, model=model, layers=model.layers, lm_head=True,
                                                 device=cfg.prefill_gpu),
                                  link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s)
     kv_total = sum(d.capacity_chunks for d in plan.dpa_specs) * chunk
@@ -167,15 +166,16 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
                        attention_mapping=str(sub.attention_mapping))
 
 
-def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
-    """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style)."""
-    sub = getattr(cfg, SYSTEM_TABLES[kind])
+def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:
+    """Multi-GPU (tensor parallel, paged KV) or GPU+HBM-PIM (AttAcc-style), as the kind's table's
+    stage_kind says (a GpuSystemConfig or GpuPimSystemConfig, or a plugin's subclass of one)."""
+    sub = cfg.table(kind)
     gpu = load_gpu(sub.device)
     n = sub.count or gpu_count(model, cfg.gpu, cfg.pim_capacity_gib)
     weights = model.params_total * model.bytes_per_value
     chunk = sub.block_tokens * model.kv_bytes_per_token()
     settings = None
-    if kind == SystemKind.GPU:
+    if sub.stage_kind == StageKind.GPU:
         kv_bytes = gpu_kv_bytes(model, gpu, n, cfg.gpu.activation_reserve_fraction)
         where = f"{n} x {sub.device}"
         hw = Hardware.of((n, sub.device, "HBM", gpu.hbm_capacity_bytes, gpu.tdp_w))
@@ -211,13 +211,13 @@ def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
         settings = {"attention_placement": str(sub.attention_placement), "hbm_pim_ops_per_byte": opb,
                     "gpu_kv_gib": gpu_chunks * chunk / GB, "hbm_pim_kv_gib": pim_chunks * chunk / GB}
     if kv_bytes <= 0:
-        raise ParameterError(f"{SYSTEM_TABLES[kind]}.count",
+        raise ParameterError(f"{registry.get(kind).table}.count",
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     dpa = (DpaMemory(gpu_chunks + pim_chunks, sub.block_tokens),)
     check_fits(trace, dpa, where)
-    cost = StageSpec(kind=str(kind), model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
+    cost = StageSpec(kind=sub.stage_kind, model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
                      allreduce=str(sub.allreduce))
-    if kind == SystemKind.GPU_PIM:
+    if sub.stage_kind == StageKind.GPU_PIM:
         cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device,
                        hbm_pim_ops_per_byte=0.0 if opb == pim.ops_per_byte else opb,
                        gpu_kv_tokens=gpu_chunks * sub.block_tokens, hbm_pim_kv_tokens=pim_chunks * sub.block_tokens)
@@ -240,11 +240,14 @@ def check_trace_context(cfg: RunConfig, trace: Trace, model: LlmConfig) -> None:
     check_context(model, trace.max_context(), key, what)
 
 
-def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig | None = None) -> BuiltSystem:
-    """System ``kind`` of ``cfg`` on ``trace``; ``model`` is ``resolve(cfg)`` when the caller has it."""
-    kind = SystemKind(kind)
+def build(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig | None = None) -> BuiltSystem:
+    """System ``kind`` of ``cfg`` on ``trace``, by its registered builder (orchestration/llm/kinds.py,
+    or a plugin's); ``model`` is ``resolve(cfg)`` when the caller has it."""
+    spec = registry.get(kind)
     model = model or resolve(cfg)
     check_trace_context(cfg, trace, model)
-    if kind in PIM_KINDS:
-        return build_pim(kind, cfg, trace, seed, model)
-    return build_gpu(kind, cfg, trace, seed, model)
+    built = spec.builder(spec.name, cfg, trace, seed, model)
+    if not isinstance(built, BuiltSystem) or built.kind != spec.name:
+        raise registry.PluginError(f"system kind {spec.name!r} ({spec.origin}): its builder returned "
+                                   f"{type(built).__name__}, not a BuiltSystem of kind {spec.name!r}")
+    return built

@@ -3,6 +3,7 @@ each baseline, BASELINE_ENDS holds the two ends, and a comparison reports LoL-PI
 each baseline as [vs best, vs published] in the JSON, the CSV and the table."""
 import csv
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,8 @@ from lolpim.orchestration import config
 from lolpim.orchestration.cli import main
 from lolpim.orchestration.llm.bracket import bracket_runs, end_config
 from lolpim.orchestration.llm.compare import run_systems
-from lolpim.orchestration.llm.config import SYSTEM_TABLES, RunConfig
+from lolpim.orchestration.llm import registry
+from lolpim.orchestration.llm.config import RunConfig
 
 # Llama-3.1-8B at 100K tokens: GQA with 8 KV heads, so head-first leaves most channels idle
 LONG = ["model=llama3.1-8b", "workload.source=fixed", "workload.input_tokens=100000", "workload.output_tokens=4",
@@ -28,10 +30,11 @@ def compare(args, systems):
 
 def test_every_end_is_a_valid_config_of_its_baseline():
     cfg = RunConfig()
-    for kind, ends in BASELINE_ENDS.items():
+    assert registry.bracketed() == BASELINE_ENDS   # the built-in kinds carry the data's ends
+    for kind, ends in registry.bracketed().items():
         assert set(ends) == set(BRACKET_ENDS)
         assert ends["published"] != ends["best"]
-        table = SYSTEM_TABLES[kind]
+        table = registry.get(kind).table
         # the defaults are one end: the published one for the PIM baselines, the best one for
         # gpu-pim (its placement default is `best`, so the row never trails its own GPUs)
         assert end_config(cfg, kind, "best" if kind == SystemKind.GPU_PIM else "published") == cfg
@@ -112,10 +115,11 @@ def test_the_old_partitioning_key_of_a_baseline_is_refused_naming_the_new_one(ca
 
 
 def test_any_system_gets_a_bracket_from_one_entry_of_data(monkeypatch):
-    """A baseline's bracket is data: one BASELINE_ENDS entry (here a stand-in for gpu-pim's
+    """A baseline's bracket is data: its kind's baseline_ends (here a stand-in for gpu-pim's
     attention placement: the GPUs' paged-KV block size) and the comparison runs and reports it."""
-    monkeypatch.setitem(BASELINE_ENDS, SystemKind.GPU,
-                        {"published": {"block_tokens": 16}, "best": {"block_tokens": 32}})
+    gpu_kind = registry.get(SystemKind.GPU)
+    monkeypatch.setitem(registry._KINDS, SystemKind.GPU, replace(
+        gpu_kind, baseline_ends={"published": {"block_tokens": 16}, "best": {"block_tokens": 32}}))
     cfg = config.load(RunConfig, None, [*SHORT, "systems=lolpim,gpu"])
     assert [end for _, end, _ in bracket_runs(cfg, cfg.systems)] == ["best"]
     gpu = run_systems(cfg, cfg.systems, "inline", 0).to_dict()["systems"][1]

@@ -15,7 +15,7 @@ from lolpim.hardware.systems.plan import GB
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.cli import main
 from lolpim.orchestration.llm.compare import run_systems
-from lolpim.orchestration.llm.config import RunConfig, WorkloadConfig
+from lolpim.orchestration.llm.config import RunConfig, SystemTables, WorkloadConfig
 from lolpim.orchestration.llm.systems import build, make_trace
 
 A100 = load_gpu("a100-80gb")
@@ -147,7 +147,7 @@ def _cfg(model, cap, placement="best", requests=16, context=32768, output=16, **
     return RunConfig(model=model, pim_capacity_gib=cap,
                      workload=WorkloadConfig(source="fixed", requests=requests, input_tokens=context,
                                              output_tokens=output),
-                     gpu_pim=GpuPimSystemConfig(attention_placement=placement, **gpu_pim))
+                     tables=SystemTables(gpu_pim=GpuPimSystemConfig(attention_placement=placement, **gpu_pim)))
 
 
 def test_kv_capacity_is_gpu_hbm_plus_hbm_pim_and_published_keeps_hbm_pim_only():

@@ -21,8 +21,8 @@ from lolpim.hardware.gpu.model import load_gpu
 from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import (Admission, AttentionPlacement, KvMode, LolpimSystemConfig, Parallelism,
-                                            PimSystemConfig, Prefill, StageKind)
+from lolpim.hardware.systems.config import (Admission, AttentionPlacement, CentDataflow, KvMode, LolpimSystemConfig,
+                                            Parallelism, PimSystemConfig, Prefill, StageKind, SystemKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec

@@ -83,7 +83,7 @@ def test_a_registered_kind_runs_beside_the_built_in_ones(own_registry):
     cfg = config.load(RunConfig, None, [*SMALL, "systems=lolpim,mini-pim,cent", "mini_pim.kv_mode=static"])
     assert isinstance(cfg.mini_pim, MiniPimConfig) and cfg.table("mini-pim").kv_mode == "static"
     assert config.to_dict(cfg)["mini_pim"]["module"] == "cent-module"
-    rows = {s["system"]: s for s in run_systems(cfg, cfg.systems, "inline", 0)["systems"]}
+    rows = {s["system"]: s for s in run_systems(cfg, cfg.systems, "inline", 0).to_dict()["systems"]}
     assert list(rows) == ["lolpim", "mini-pim", "cent"]
     # LoL-PIM's builder on CENT's module, static KV, token-centric: CENT's own best end (the same
     # module, KV and mapping), as the bracket ran it (here slower than CENT's head-first, so not credited)
@@ -101,7 +101,7 @@ def test_a_registered_kind_runs_beside_the_built_in_ones(own_registry):
 def test_a_registered_kind_may_carry_a_bracket(own_registry):
     _register_mini(baseline_ends={"published": {"kv_mode": "static"}, "best": {"kv_mode": "dynamic"}})
     cfg = config.load(RunConfig, None, [*SMALL, "systems=lolpim,mini-pim"])
-    mini = run_systems(cfg, cfg.systems, "inline", 0)["systems"][1]
+    mini = run_systems(cfg, cfg.systems, "inline", 0).to_dict()["systems"][1]
     assert mini["row_end"] == "best" and set(mini["bracket"]) == {"best", "published"}
 
 
@@ -178,7 +178,7 @@ def test_a_file_preset_is_the_same_module_as_the_built_in_one(tmp_path, monkeypa
     own = config.load(RunConfig, None, [*SMALL, "systems=lolpim", "lolpim.module=file:my-module.toml"])
     assert own.lolpim.module == f"file:{path}"
     built_in = config.load(RunConfig, None, [*SMALL, "systems=lolpim", "lolpim.module=cent-module"])
-    a, b = (run_systems(c, c.systems, "inline", 0)["systems"][0] for c in (own, built_in))
+    a, b = (run_systems(c, c.systems, "inline", 0).to_dict()["systems"][0] for c in (own, built_in))
     assert a["throughput_tokens_per_s"] == b["throughput_tokens_per_s"]
     assert a["description"].split(";")[1:] == b["description"].split(";")[1:]
 

@@ -35,6 +35,7 @@ or ``self.reject(event, field, problem)`` in an Actor.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 
@@ -42,11 +43,19 @@ import msgpack
 
 from lolpim.actors.kernel.codec import MessageError
 
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # Python 3.10
+    from typing_extensions import dataclass_transform
+
+_C = typing.TypeVar("_C", bound=type)
+
 _TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", bytes: "bytes", list: "list",
                dict: "dict", type(None): "nil"}
 
 
-def message(cls):
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
+def message(cls: _C) -> _C:
     """Decorator: a frozen message dataclass whose schema is checked (and compiled) now."""
     cls = dataclasses.dataclass(frozen=True)(cls)
     schema_of(cls)

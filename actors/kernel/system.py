@@ -8,10 +8,18 @@ another process, and again after that process dies.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lolpim.actors.kernel.actor import Actor, KernelError
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # Python 3.10
+    from typing_extensions import dataclass_transform
+
+_C = TypeVar("_C", bound=type)
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,9 @@ def actor_plan(spec: ActorSpec, seed: int) -> tuple[int, frozenset | None]:
     return actor.lookahead_ps, actor.peer_names
 
 
-def frozen_params(cls):
+@dataclass_transform(frozen_default=True, kw_only_default=True,
+                     field_specifiers=(dataclasses.field,))
+def frozen_params(cls: _C) -> _C:
     """Decorator for an actor's parameter dataclass: frozen, keyword-only fields."""
     return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
 

@@ -15,13 +15,13 @@ class OpCost:
     bound: str = "memory"
     detail: dict = field(default_factory=dict, compare=False)  # model-specific extras (utilisation, ...)
 
-    def __add__(self, other: "OpCost") -> "OpCost":
+    def __add__(self, other: OpCost) -> OpCost:
         """Sequential composition: times add; the bound is that of the longer part."""
         bound = self.bound if self.time_s >= other.time_s else other.bound
         return OpCost(self.time_s + other.time_s, self.bytes_moved + other.bytes_moved,
                       self.flops + other.flops, self.energy_j + other.energy_j, bound)
 
-    def scaled(self, factor: float) -> "OpCost":
+    def scaled(self, factor: float) -> OpCost:
         return OpCost(self.time_s * factor, self.bytes_moved * factor, self.flops * factor,
                       self.energy_j * factor, self.bound, dict(self.detail))
 

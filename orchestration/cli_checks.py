@@ -56,7 +56,7 @@ RAY_PROCESS_BYTES = 210 * 2**20   # one Ray worker process (interpreter, Ray, th
 def _ray_processes(dest: str, value: int) -> None:
     """Ray processes cost memory of their own, beyond the model state the commands estimate."""
     if value > 0:
-        check_fits(value * RAY_PROCESS_BYTES, f"{_flag(dest)} {value}", f"~210 MB per Ray process",
+        check_fits(value * RAY_PROCESS_BYTES, f"{_flag(dest)} {value}", "~210 MB per Ray process",
                    "ask for fewer processes")
 
 

@@ -17,7 +17,8 @@ import math
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from lolpim.core import presets
 from lolpim.core.errors import ConfigError, UserError

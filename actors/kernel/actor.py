@@ -248,12 +248,14 @@ def check_payload(actor: Actor, event: Event, max_payload_bytes: int):
         if field not in payload:
             raise MessageError(actor.name, event.kind, field, "is missing")
         if not _type_ok(payload[field], expected):
-            names = "/".join(_SCALARS.get(t, t.__name__) for t in (expected if isinstance(expected, tuple) else (expected,)))
-            raise MessageError(actor.name, event.kind, field,
-                               f"must be {names}, got {_SCALARS.get(type(payload[field]), type(payload[field]).__name__)}")
+            allowed = expected if isinstance(expected, tuple) else (expected,)
+            names = "/".join(_SCALARS.get(t, t.__name__) for t in allowed)
+            got = _SCALARS.get(type(payload[field]), type(payload[field]).__name__)
+            raise MessageError(actor.name, event.kind, field, f"must be {names}, got {got}")
     extra = set(payload) - set(schema)
     if extra:
-        raise MessageError(actor.name, event.kind, str(sorted(extra, key=repr)[0])[:80], "is not part of this message kind")
+        raise MessageError(actor.name, event.kind, str(sorted(extra, key=repr)[0])[:80],
+                           "is not part of this message kind")
     return payload
 
 

@@ -439,7 +439,8 @@ class RayExecutor:
                 if self.on_window is not None:
                     self.on_window(window, self)
                 active = sorted({i for i, p in enumerate(self.processes)
-                                 if any(t < w_end for t in p.wake.values()) or any(ev.time_ps < w_end for ev in p.inbox)})
+                                 if any(t < w_end for t in p.wake.values())
+                                 or any(ev.time_ps < w_end for ev in p.inbox)})
                 inboxes = {}
                 for i in active:
                     proc = self.processes[i]

@@ -7,7 +7,7 @@ the public Ramulator 2 AiM preset give them; the models convert to seconds at th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache
 
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.toml_presets import load_preset, preset_names, require_positive
@@ -175,7 +175,7 @@ class PimModuleSpec:
     def mac_energy_for(self, weight_bits: int) -> float:
         return dict(self.mac_energy_pj)[str(weight_bits)]
 
-    def with_changes(self, **changes) -> "PimModuleSpec":
+    def with_changes(self, **changes) -> PimModuleSpec:
         """A configured copy (e.g. more channels); validated like a preset."""
         return replace(self, **changes)
 
@@ -184,7 +184,7 @@ def pim_module_names() -> list[str]:
     return preset_names("pim")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_pim_module(name: str) -> PimModuleSpec:
     # one object per preset (it is frozen): every stage of a system then holds the same spec, so
     # the memoised cost functions find it by identity instead of comparing its ~50 fields

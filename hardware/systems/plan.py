@@ -88,7 +88,8 @@ def check_fits(trace: Trace, dpa_specs, name: str) -> None:
         need = -(-longest // dpa.tokens_per_chunk)
         if need > dpa.capacity_chunks:
             raise ParameterError("workload", f"a request of {longest} tokens needs {need} KV chunks "
-                                             f"but a {name} memory holds {dpa.capacity_chunks}: use more modules/devices")
+                                             f"but a {name} memory holds {dpa.capacity_chunks}: "
+                                             "use more modules/devices")
 
 
 def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,

@@ -50,7 +50,8 @@ def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
     # every expert is split the same way (expert tensor parallelism), and the shared FFN too
     return replace(model, heads=heads, kv_heads=min(kv_heads, heads), ffn_hidden=max(1, model.ffn_hidden // ways),
                    expert_ffn_hidden=model.expert_ffn_hidden and max(1, model.expert_ffn_hidden // ways),
-                   shared_expert_ffn_hidden=model.shared_expert_ffn_hidden and max(1, model.shared_expert_ffn_hidden // ways))
+                   shared_expert_ffn_hidden=model.shared_expert_ffn_hidden
+                   and max(1, model.shared_expert_ffn_hidden // ways))
 
 
 def _group(cost, n_devices: int):

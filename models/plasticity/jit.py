@@ -8,7 +8,7 @@ each other see dispatchers exactly as with ``numba.njit`` at import.
 """
 from __future__ import annotations
 
-_PENDING: list["_Deferred"] = []
+_PENDING: list[_Deferred] = []
 
 
 class _Deferred:

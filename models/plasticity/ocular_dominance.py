@@ -137,7 +137,7 @@ class OcularDominanceConfig:
         return {**asdict(self), "eye_latency_s": list(self.eye_latency_s)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "OcularDominanceConfig":
+    def from_dict(cls, d: dict) -> OcularDominanceConfig:
         return cls(**{**d, "eye_latency_s": tuple(d["eye_latency_s"])})
 
 

@@ -314,17 +314,19 @@ def speedup_figure(records):
     left.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     left.yaxis.set_minor_formatter(NullFormatter())
     _ticks(left, ratios)
-    left.set_xlabel("modules relative to the smallest" + (f" ({min(starts):g})" if len(starts) == 1 else " of each line"))
+    left.set_xlabel("modules relative to the smallest"
+                    + (f" ({min(starts):g})" if len(starts) == 1 else " of each line"))
     left.set_ylabel("throughput speedup over the smallest")
     left.set_title("scaling with modules", fontsize=10)
     xs = []
-    for (system, _base, own), pts in sorted(baselines.items(), key=lambda kv: (
+    for (_system, _base, own), pts in sorted(baselines.items(), key=lambda kv: (
             SYSTEM_ORDER.index(kv[0][0]) if kv[0][0] in SYSTEM_ORDER else 9, _value_order(kv[0][1]), kv[0][2])):
         base = pts[0][2]
         ls, marker = _style(base)
         xs += [p[0] for p in pts]
         extra = [f"{k.split('.')[-1]}={json.loads(v)}" for k, v in own if k in varying]
-        label = "over " + _system_label(base, varying, "modules", palette.axes) + (f" ({', '.join(extra)})" if extra else "")
+        label = ("over " + _system_label(base, varying, "modules", palette.axes)
+                 + (f" ({', '.join(extra)})" if extra else ""))
         work = palette.workload_label(base)
         right.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=ls, marker=marker,
                    color=palette.colour(base), label=label + (f" · {work}" if work else ""))

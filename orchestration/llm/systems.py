@@ -252,7 +252,8 @@ def check_trace_context(cfg: RunConfig, trace: Trace, model: LlmConfig) -> None:
     check_context(model, trace.max_context(), key, what)
 
 
-def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig | None = None) -> BuiltSystem:
+def build(kind: SystemKind | str, cfg: RunConfig, trace: Trace, seed: int,
+          model: LlmConfig | None = None) -> BuiltSystem:
     """System ``kind`` of ``cfg`` on ``trace``; ``model`` is ``resolve(cfg)`` when the caller has it."""
     kind = SystemKind(kind)
     model = model or resolve(cfg)

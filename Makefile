@@ -27,8 +27,8 @@ test: $(STAMP)
 # [tool.setuptools.package-dir]); a link per mapped folder gives mypy the lolpim/ folder it looks for
 TYPECHECK_LINKS := core actors models hardware orchestration
 typecheck-links:
-	mkdir -p build/typecheck/lolpim
-	for d in $(TYPECHECK_LINKS); do ln -sfn ../../../$$d build/typecheck/lolpim/$$d; done
+	mkdir -p .typecheck/lolpim
+	for d in $(TYPECHECK_LINKS); do ln -sfn ../../$$d .typecheck/lolpim/$$d; done
 
 lint: $(STAMP) typecheck-links
 	$(BIN)/python -m ruff check .

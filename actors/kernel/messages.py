@@ -35,27 +35,22 @@ or ``self.reject(event, field, problem)`` in an Actor.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import types
 import typing
 
 import msgpack
 
 from lolpim.actors.kernel.codec import MessageError
+from lolpim.core.compat import dataclass_transform
 
-if sys.version_info >= (3, 11):
-    from typing import dataclass_transform
-else:  # Python 3.10
-    from typing_extensions import dataclass_transform
-
-_C = typing.TypeVar("_C", bound=type)
+_T = typing.TypeVar("_T")
 
 _TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", bytes: "bytes", list: "list",
                dict: "dict", type(None): "nil"}
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
-def message(cls: _C) -> _C:
+def message(cls: type[_T]) -> type[_T]:
     """Decorator: a frozen message dataclass whose schema is checked (and compiled) now."""
     cls = dataclasses.dataclass(frozen=True)(cls)
     schema_of(cls)

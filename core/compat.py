@@ -16,6 +16,5 @@ else:  # Python 3.10
     class StrEnum(str, Enum):
         """Python 3.11's enum.StrEnum: members are str, and str() and format() give the value."""
         __str__ = str.__str__
-        __format__ = str.__format__
 
 __all__ = ["StrEnum", "dataclass_transform"]

@@ -1,7 +1,9 @@
 """The common currency of every cost model: time, bytes, FLOPs, energy, and what bounds it."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 BOUNDS = ("compute", "memory", "io", "latency")
 
@@ -29,7 +31,7 @@ class OpCost:
 ZERO = OpCost(0.0, bound="latency")
 
 
-def total(parts: dict[str, OpCost]) -> OpCost:
+def total(parts: Mapping[Any, OpCost]) -> OpCost:
     out = ZERO
     for cost in parts.values():
         out = out + cost

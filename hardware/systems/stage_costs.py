@@ -24,6 +24,7 @@ A stage is built from plain parameters (so a Ray process can rebuild it):
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,7 @@ class StageCost:
                  hbm_pim_kv_tokens: int = 0, channel_kv_tokens: int = 0,
                  allreduce: str = "nccl-ring"):
         self.kind = kind
+        self.spec: Any      # a PimModuleSpec for kind pim/xpu, a GpuSpec for gpu/gpu-pim
         self.dataflow = check_dataflow(dataflow)
         if dataflow != "ideal" and kind != "pim":
             raise ValueError(f"dataflow {dataflow!r} applies to PIM stages only, not {kind!r}")
@@ -128,7 +130,7 @@ class StageCost:
         # built from the same parameters = the same prices (it holds no run state)
         return type(other) is type(self) and vars(other) == vars(self)
 
-    __hash__ = None
+    __hash__ = None     # type: ignore[assignment]  # equal by value, so not hashable by identity
 
     def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
         """One new token for every request; ``contexts`` = KV length each attends over."""

@@ -131,7 +131,7 @@ def build(cls: type, data: Mapping[str, Any], prefix: str = ""):
         if name not in data:
             continue
         ftype = hints[name]
-        if dataclasses.is_dataclass(ftype):
+        if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
             kwargs[name] = build(ftype, data[name], key + ".")
         else:
             kwargs[name] = _coerce(key, data[name], ftype, field.metadata)
@@ -164,10 +164,10 @@ def validate_fields(obj, prefix: str = "") -> None:
             raise ConfigError(key, f"got {value!r}; allowed range: {_range_text(lo, hi)}")
         if key in PRESET_KEYS:
             kind, names = PRESET_KEYS[key]
-            allowed = names()
-            if value not in allowed:
+            presets = names()
+            if value not in presets:
                 shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-                raise ConfigError(key, f"unknown {kind} preset {shown}; allowed: {', '.join(allowed)}")
+                raise ConfigError(key, f"unknown {kind} preset {shown}; allowed: {', '.join(presets)}")
 
 
 def field_range(cls: type, name: str) -> tuple:

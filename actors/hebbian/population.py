@@ -133,7 +133,7 @@ class TernarySynapsePopulation(Actor):
     def lookahead_for(cls, params: Params) -> int:
         return params.link_ps
 
-    def __init__(self, name, seed=0, *, params: Params):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.config = params.layer
         self.lookahead_ps = params.link_ps
@@ -299,7 +299,7 @@ class SampleSource(Actor):
     def lookahead_for(cls, params: Params) -> int:
         return params.link_ps
 
-    def __init__(self, name, seed=0, *, params: Params):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.stages = params.stages

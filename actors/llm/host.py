@@ -107,7 +107,7 @@ class LlmHost(Recording, Actor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset([params.first_stage, *params.dpas])   # it sends to nothing else
 
-    def __init__(self, name, seed=0, *, params: Params):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.input = np.asarray(params.input_tokens, dtype=np.int64)

@@ -155,7 +155,7 @@ class EyePopulation(_ModelStateActor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset({block_name(params.block)})
 
-    def __init__(self, name, seed=0, *, params: Params):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.variant, self.cfg = params.variant, params.config
         self.block = od.EyeBlock(params.cascade, self.cfg, self.variant, seed, params.first_neuron, params.neurons,
@@ -256,7 +256,7 @@ class NeuronBlock(_ModelStateActor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset(population_name(params.block, eye) for eye in range(2))
 
-    def __init__(self, name, seed=0, *, params: Params):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.variant = params.variant
         self.neurons = od.NeuronBlock(params.config, self.variant, params.first_neuron, params.neurons)

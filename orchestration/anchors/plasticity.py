@@ -570,13 +570,13 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
                "(a) no boost, rate matched": "no_boost_rate_matched", "(b) uniform bAP": "uniform_bap"}
     out = []
     for r in rows:
-        key = next((k for phrase, k in row_key.items() if phrase in r.name), None)
-        if key is None or r.passed:
+        criterion = next((k for phrase, k in row_key.items() if phrase in r.name), None)
+        if criterion is None or r.passed:
             out.append(r)
             continue
-        documented = default and failing[key] == DOC_OD_MISSES.get((key, synapses))
-        out.append(known_miss(r, documented, f"seeds {', '.join(map(str, sorted(failing[key])))}: "
-                                             + OD_MISS_WHY[key]))
+        documented = default and failing[criterion] == DOC_OD_MISSES.get((criterion, synapses))
+        out.append(known_miss(r, documented, f"seeds {', '.join(map(str, sorted(failing[criterion])))}: "
+                                             + OD_MISS_WHY[criterion]))
     return out
 
 

@@ -23,6 +23,7 @@ import math
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,7 @@ class Palette:
         varying = _varying(records)
         self.axes = sorted(k for k in varying if k != x_axis and (not is_hardware_axis(k) or
                                                                    (k == "modules" and x_axis != "modules")))
+        self.colours: dict[Any, str]      # by workload key (a tuple) or by system name
         if self.axes:
             keys = sorted({self.key(rec) for rec in records}, key=_value_order)
             self.colours = {k: COLOURS[i % len(COLOURS)] for i, k in enumerate(keys)}

@@ -16,6 +16,7 @@ from lolpim.orchestration import interrupts
 from lolpim.orchestration.executors import add_executor_flags, make_executor
 from lolpim.orchestration.llm.compare import (
     ComparisonFailed,
+    ComparisonInterrupted,
     format_table,
     run_systems,
     warm_up_plotting,
@@ -96,10 +97,8 @@ def _run(args) -> int:
         print(f"lolpim: error: Ray failed ({one_line(failed.cause)}); finished: {', '.join(finished) or 'none'}"
               f"{' (kept)' if finished else ''}; not finished: {', '.join(failed.unfinished)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as stop:   # Ctrl-C: report (and write) the systems that finished
-        result = getattr(stop, "result", None)
-        if result is None:
-            raise
+    except ComparisonInterrupted as stop:   # Ctrl-C: report (and write) the systems that finished
+        result = stop.result
         finished = [s["system"] for s in result["systems"]]
         if finished:
             _report(cfg, args, result, timeline)

@@ -7,6 +7,7 @@ import textwrap
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
             "bracket_definition": BRACKET_DEFINITION,
             "executor": executor_name, "seed": seed, "systems": summaries}
     if failure is not None:
-        raise ComparisonFailed(result, unfinished, failure)
+        raise ComparisonFailed(result, unfinished or [], failure)   # a failure stops the run: never None
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
     return result
@@ -157,7 +158,7 @@ class ComparisonFailed(Exception):
     """Ray failed beyond recovery during a comparison: ``result`` holds the systems that finished
     (maybe none), ``unfinished`` the kinds of the others, ``cause`` Ray's exception."""
 
-    def __init__(self, result: dict, unfinished: list[str], cause: BaseException):
+    def __init__(self, result: dict, unfinished: Sequence[str], cause: BaseException):
         super().__init__(f"Ray failed: {type(cause).__name__}")
         self.result, self.unfinished, self.cause = result, unfinished, cause
 
@@ -166,7 +167,7 @@ class ComparisonInterrupted(KeyboardInterrupt):
     """Ctrl-C during a comparison: ``result`` holds the systems that finished (maybe none),
     ``unfinished`` the kinds of the others."""
 
-    def __init__(self, result: dict, unfinished: list[str]):
+    def __init__(self, result: dict, unfinished: Sequence[str]):
         super().__init__("interrupted")
         self.result, self.unfinished = result, unfinished
 

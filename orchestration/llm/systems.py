@@ -21,7 +21,7 @@ from lolpim.hardware.gpu.model import load_gpu
 from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import (Admission, AttentionPlacement, CentDataflow, KvMode,
+from lolpim.hardware.systems.config import (Admission, AttentionPlacement, CentDataflow, CentSystemConfig, KvMode,
                                             LolpimSystemConfig, Parallelism, PimSystemConfig, Prefill, SystemKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
@@ -40,7 +40,7 @@ class BuiltSystem:
     kv_capacity_bytes: float
     chunk_bytes: int
     devices: int
-    hardware: dict | None = None   # what the system really has: see hardware()
+    hardware: dict                 # what the system really has: see hardware()
     decode_only: bool = False      # prefill = before: prompts are not simulated
     settings: dict | None = None   # choices recorded in the run JSON (gpu-pim: attention placement)
     attention_mapping: str | None = None   # PIM systems: how attention is laid over the channels
@@ -172,11 +172,13 @@ def build_pim(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: 
     if auto:
         shape += f" [chosen: {auto.summary()}]"
     hw = hardware((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
-    desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches"
-    if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
+    # every PIM kind has one (LoL-PIM's follows its partitioning); their shared base does not declare it
+    mapping = sub.attention_mapping  # type: ignore[attr-defined]
+    desc = f"{hw['label']}; {shape}, {sub.kv_mode} KV, {mapping}, {microbatches} micro-batches"
+    if isinstance(sub, CentSystemConfig) and sub.dataflow != CentDataflow.IDEAL:
         desc += f", {sub.dataflow} dataflow"
     return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE,
-                       attention_mapping=str(sub.attention_mapping))
+                       attention_mapping=str(mapping))
 
 
 def build_gpu(kind: SystemKind, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:

@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/lolpim run --out results/main
 
-test: $(STAMP)
+# lint first: a type or lint error fails `make test` (and so CI) before the suite runs
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 # mypy finds modules by folder and lolpim's are mapped (lolpim.core -> core/: pyproject.toml's

@@ -46,4 +46,4 @@ docs-figures: $(STAMP)
 	$(BIN)/python benchmarks/docs_figures.py --parts $(PARTS)
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results .typecheck .mypy_cache .ruff_cache

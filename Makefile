@@ -1,6 +1,7 @@
 # Two entry points that do all set-up themselves on a fresh machine:
 #   make run    the main job (a default comparison on an embedded local Ray)
-#   make test   the test suite
+#   make test   lint, then the test suite
+#   make lint   the linter (ruff) and the type checker (mypy), configured in pyproject.toml
 #   make test-fast  the suite less its slow and Ray tests (markers in pyproject.toml), under a minute
 #   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost)
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast bench docs-figures clean
+.PHONY: run test test-fast lint typecheck-links bench docs-figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +20,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/lolpim run --out results/main
 
-test: $(STAMP)
+# lint first: a type or lint error fails `make test` (and so CI) before the suite runs
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+
+# mypy finds modules by folder and lolpim's are mapped (lolpim.core -> core/: pyproject.toml's
+# [tool.setuptools.package-dir]); a link per mapped folder gives mypy the lolpim/ folder it looks for
+TYPECHECK_LINKS := core actors models hardware orchestration
+typecheck-links:
+	mkdir -p .typecheck/lolpim
+	for d in $(TYPECHECK_LINKS); do ln -sfn ../../$$d .typecheck/lolpim/$$d; done
+
+lint: $(STAMP) typecheck-links
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not ray"
@@ -33,4 +46,4 @@ docs-figures: $(STAMP)
 	$(BIN)/python benchmarks/docs_figures.py --parts $(PARTS)
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results .typecheck .mypy_cache .ruff_cache

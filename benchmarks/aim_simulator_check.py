@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -317,7 +317,7 @@ def lolpim_tck(row: dict) -> float:
     return _lolpim_tck(_shape_key(row))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lolpim_tck(key: str) -> float:
     row = json.loads(key)
     spec = lolpim_spec(row["channels"])
@@ -343,7 +343,7 @@ def program_counts(row: dict) -> dict:
     return dict(_program_counts(_shape_key(row)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _program_counts(key: str) -> tuple:
     """Channel 0's program (the busiest channel): K-tile starts (WR_GB ISRs), drains (RD_MAC
     ISRs), and whether a row is read again by the next input vector with nothing opened in

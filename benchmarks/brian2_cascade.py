@@ -166,7 +166,8 @@ def load_events(cfg: dict):
     out = []
     for key in ("pre_times_s", "bap_times_s"):
         lists = ev[key]
-        idx = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(lists)] or [np.zeros(0, np.int64)])
+        idx = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(lists)]
+                             or [np.zeros(0, np.int64)])
         t = np.concatenate([np.asarray(t, float) for t in lists] or [np.zeros(0)])
         out += [idx, t]
     return tuple(out)

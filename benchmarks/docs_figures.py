@@ -84,7 +84,8 @@ def _pairs(records: list[dict], key: str) -> list[tuple]:
         p = r["point"]
         by.setdefault((p[key], p["modules"]), {})[p["system"]] = r["result"]
     order = {w: i for i, w in enumerate(dict.fromkeys(k[0] for k in by))}   # workloads as the grid lists them
-    return [(k[0], k[1], v["lolpim"], v["cent"]) for k, v in sorted(by.items(), key=lambda kv: (order[kv[0][0]], kv[0][1]))
+    return [(k[0], k[1], v["lolpim"], v["cent"])
+            for k, v in sorted(by.items(), key=lambda kv: (order[kv[0][0]], kv[0][1]))
             if "lolpim" in v and "cent" in v]
 
 

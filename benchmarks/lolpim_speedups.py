@@ -1,17 +1,17 @@
 """LoL-PIM against multi-GPU and GPU+PIM across models and context lengths (a study, printed).
 
 For each (model, trace, PIM capacity) it simulates the four systems on the same closed-loop
-trace and prints sustained (steady-state) and end-to-end throughput ratios. LoL-PIM is run
-with 1, 2, 4 and 8 modules per pipeline stage (and the automatic choice's, if wider) (tensor-parallel groups) and its best shape is
-kept, as a designer would choose it; the GPU baselines run capacity-matched and CENT in its own
-best estimated shape (cent.tensor_parallel = 0), so no ratio rests on a baseline in a poor shape;
-each bracketed baseline (hardware/systems/config.py BASELINE_ENDS) runs as published and at its
-best end (a best end slower than the published one is not credited), so its ratio is [vs best, vs
-published]. The paper's
-abstract reports "up to 8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup that is not
-public; nothing here is fitted to those numbers. It also prints which shape the automatic
-choice (lolpim.tensor_parallel = 0, hardware/systems/shape.py) would have taken, and how close
-that shape's simulated throughput is to the best one's.
+trace and prints sustained (steady-state) and end-to-end throughput ratios. LoL-PIM is run with
+1, 2, 4 and 8 modules per pipeline stage (and the automatic choice's, if wider) (tensor-parallel
+groups) and its best shape is kept, as a designer would choose it; the GPU baselines run
+capacity-matched and CENT in its own best estimated shape (cent.tensor_parallel = 0), so no
+ratio rests on a baseline in a poor shape; each bracketed baseline (hardware/systems/config.py
+BASELINE_ENDS) runs as published and at its best end (a best end slower than the published one
+is not credited), so its ratio is [vs best, vs published]. The paper's abstract reports "up to
+8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup that is not public; nothing here is
+fitted to those numbers. It also prints which shape the automatic choice (lolpim.tensor_parallel
+= 0, hardware/systems/shape.py) would have taken, and how close that shape's simulated
+throughput is to the best one's.
 
 Run: .venv/bin/python benchmarks/lolpim_speedups.py [--requests 48] [--output-tokens 64] [--csv FILE]
 """
@@ -68,7 +68,8 @@ def main() -> None:
         shapes, tried = [], []
         for tp in (1, 2, 4, 8):
             try:
-                c = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gib={gb}",
+                c = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}",
+                                                  f"pim_capacity_gib={gb}",
                                                   f"workload.requests={args.requests}",
                                                   f"workload.output_tokens={args.output_tokens}",
                                                   f"lolpim.tensor_parallel={tp}"])

@@ -42,7 +42,8 @@ def bracket(r, system: str, baseline: str) -> str:
 
 
 def ratio_rows(results, published) -> list[list[str]]:
-    paper = {"128K": (f"up to {published['lolpim_over_cent_128k_max']}x", f"up to {published['lolpim_over_neupims_max']}x"),
+    paper = {"128K": (f"up to {published['lolpim_over_cent_128k_max']}x",
+                      f"up to {published['lolpim_over_neupims_max']}x"),
              "1M": (f"{published['lolpim_over_cent_1m']}x", f"{published['lolpim_over_neupims_1m']}x")}
     rows = []
     for r in results:
@@ -99,7 +100,7 @@ def main(argv=None) -> None:
                           "throughput_tokens_per_s", "tpot_mean_s", "kv_used_utilisation", "mac_utilisation",
                           "attention_channel_utilisation", "description"])
             for r in results:
-                for name, run in r.runs.items():
+                for _name, run in r.runs.items():
                     out.writerow([r.case.label, r.case.model, r.case.source, r.case.pim_capacity_gib, run.system,
                                   run.end, run.attention_mapping, run.modules,
                                   run.tensor_parallel, run.throughput_tokens_per_s, run.tpot_mean_s,

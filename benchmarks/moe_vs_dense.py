@@ -99,7 +99,8 @@ def table(results) -> str:
     return (head + "\n" + hardware_line(results) + " tok/s = output tokens / (last finish - first arrival); "
             "J/token = decode energy of the devices per output token (no prefill, no idle power). "
             "Per row: `lolpim run --executor inline --set " + " --set ".join(overrides("MODEL", 0, 0, 0))
-            .replace("workload.requests=0", "workload.requests=R").replace("workload.input_tokens=0", "workload.input_tokens=P")
+            .replace("workload.requests=0", "workload.requests=R")
+            .replace("workload.input_tokens=0", "workload.input_tokens=P")
             .replace("workload.output_tokens=0", "workload.output_tokens=O") + "`.\n")
 
 

@@ -61,7 +61,7 @@ def grid_rows(points) -> list[list[str]]:
         s = p["summary"]
         c, st = s["controls"], s["steady_state"]
         sweep = {x["sutured_rate_hz"]: x for x in s["sutured_rate_sweep"]}
-        lo, hi = min(sweep), max(sweep)
+        hi = max(sweep)
         drift = "-" if st["drift_per_s"] is None else f"{st['drift_per_s']:.1e}"
         rows.append([str(p["synapses"]), str(p["seed"]), f"{st['binocular_s']:g}", drift,
                      pct(c["lid_suture"]["deprived_vs_control"]), pct(c["ttx"]["deprived_vs_control"]),

@@ -267,7 +267,8 @@ def cascade_benchmark(ns: list[int], duration_s: float, accuracy_n: int, accurac
                       dts_ms: list[float], methods: list[str], target: str, seed: int) -> dict:
     cr = cascade_reference_module()
     params = cascade_params()
-    report = {"params": params.to_dict(), "seed": seed, "target": target, "brian2_available": brian2_python() is not None}
+    report = {"params": params.to_dict(), "seed": seed, "target": target,
+              "brian2_available": brian2_python() is not None}
     with tempfile.TemporaryDirectory(prefix="lolpim_cascade_") as tmp:
         workdir = Path(tmp)
         # warm-up of lolpim (matters if the integrator is ever JIT-compiled)
@@ -346,12 +347,14 @@ def cascade_benchmark(ns: list[int], duration_s: float, accuracy_n: int, accurac
             rows.append(lol)
             # at the smallest N, Brian2 rk4 at dt 0.1 ms (error ~1e-10 on the accuracy case) serves as
             # a reference for all N synapses: the tail of the error over many synapses
-            with_proxy = proxy_ok and n == min(ns) and not any(c[1] == "rk4" and abs(c[2] - 1e-4) < 1e-12 for c in configs)
+            with_proxy = proxy_ok and n == min(ns) and not any(c[1] == "rk4" and abs(c[2] - 1e-4) < 1e-12
+                                                               for c in configs)
             n_configs = configs + ([("proxy reference", "rk4", 1e-4)] if with_proxy else [])
             if n_configs:
                 runs = [{"dt_s": dt, "method": m, "target": target} for _, m, dt in n_configs]
                 weights_b = []
-                for (role, m, dt), r in zip(n_configs, brian2_cascade_runs(params, pre_n, bap_n, duration_s, runs, workdir)):
+                b_runs = brian2_cascade_runs(params, pre_n, bap_n, duration_s, runs, workdir)
+                for (role, m, dt), r in zip(n_configs, b_runs):
                     w_b = np.asarray(r.pop("weights"))
                     weights_b.append((m, dt, w_b))
                     rows.append({**base, "engine": "Brian2", "role": role, "config": _brian_label(m, dt),
@@ -395,7 +398,8 @@ def print_cascade(report: dict) -> None:
         print(f"  Brian2 cost per synapse-step (probe, {report['brian2_probe_n']} synapses, 500 steps): "
               + ", ".join(f"{m} {c * 1e9:.0f} ns" for m, c in cost.items()))
         for c in report["brian2_equal_accuracy_candidates"]:
-            print(f"  equal-accuracy candidate: {c['method']} at dt {c['dt_s'] * 1e3:g} ms (error {c['max_abs_error']:.2e}), "
+            print(f"  equal-accuracy candidate: {c['method']} at dt {c['dt_s'] * 1e3:g} ms "
+                  f"(error {c['max_abs_error']:.2e}), "
                   f"predicted {c['predicted_s_per_synapse_second'] * 1e6:.2f} s per 1e6 synapse-seconds")
         ch = report["brian2_equal_accuracy_choice"]
         print("  chosen: " + (f"{ch['method']} at dt {ch['dt_s'] * 1e3:g} ms" if ch else
@@ -412,10 +416,12 @@ def print_cascade(report: dict) -> None:
         ratio = f"{r['lolpim_speed_ratio']:.1f}x" if "lolpim_speed_ratio" in r else ""
         diff = f"{r['max_abs_weight_difference_vs_lolpim']:.1e}" if "max_abs_weight_difference_vs_lolpim" in r else ""
         print(f"{r['n_synapses']:>8} {r['duration_s']:>6g} {label:<44} {r['wall_s']:>8.2f} {build:>8} "
-              f"{r['synapse_steps_per_s']:>12.3g} {(format(err, '.2e') if err is not None else '-'):>9} {ratio:>13} {diff:>12}")
+              f"{r['synapse_steps_per_s']:>12.3g} {(format(err, '.2e') if err is not None else '-'):>9} "
+              f"{ratio:>13} {diff:>12}")
     if "proxy_reference" in report:
         pr = report["proxy_reference"]
-        print(f"over all {pr['n_synapses']} synapses of the N = {pr['n_synapses']} run, against {pr['reference']} as reference "
+        print(f"over all {pr['n_synapses']} synapses of the N = {pr['n_synapses']} run, "
+              f"against {pr['reference']} as reference "
               "(its accuracy-case error is in the sweep above): max |dw error| "
               + ", ".join(f"{k} {v:.2e}" for k, v in pr["max_abs_error"].items()))
     print("syn-steps/s = N x simulated s / 0.1 ms / wall s; max err = max |dw - dw_ref| on the accuracy case "

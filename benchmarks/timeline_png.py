@@ -62,7 +62,7 @@ def draw(trace: dict, out: Path, process=None, from_ms=None, to_ms=None, links=T
     # a link transfer lasts microseconds next to passes of milliseconds: draw every span at least
     # about a pixel wide, so that it shows where it is (its length then is not to scale)
     min_ms = (hi - lo) / 1400
-    for row, (track, evs) in enumerate(tracks):
+    for row, (_track, evs) in enumerate(tracks):
         y = len(tracks) - 1 - row          # the first track on top, as in a trace viewer
         bars = defaultdict(list)
         for e in evs:

@@ -56,7 +56,8 @@ def parsing(path, label: str, what: str = "file"):
         first = next((line for line in str(exc).splitlines() if line.strip()), "")[:200]
         kind = type(exc)
         name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-        raise ParameterError(label, f"'{shown}' is not a usable {what} ({name}{': ' + first if first else ''})") from None
+        detail = f"{name}: {first}" if first else name
+        raise ParameterError(label, f"'{shown}' is not a usable {what} ({detail})") from None
 
 
 def read_toml(path: str | Path, label: str = "file") -> dict:

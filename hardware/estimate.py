@@ -15,6 +15,7 @@ LM head); ``layers=None`` is the whole model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -96,8 +97,8 @@ def estimate(system: str, model: str | LlmConfig, batch: int = 1, context: int =
             raise ParameterError("layers", f"{cfg.name} has {cfg.layers} decoder layers, got {layers}")
     contexts = np.full(batch, context, dtype=np.int64)
     phase = "prefill" if prefill else "decode"
-    common = dict(system=system, model=cfg.name, phase=phase, batch=batch, context=context,
-                  layers=layers, modules=modules)
+    common: dict[str, Any] = dict(system=system, model=cfg.name, phase=phase, batch=batch, context=context,
+                                  layers=layers, modules=modules)
 
     if system in ("gpu", "gpu-pim"):
         spec = replace(gpu_model.load_gpu(device), allreduce=allreduce)

@@ -27,7 +27,6 @@ first within both memories' capacities; AttAcc as published is the split with no
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np

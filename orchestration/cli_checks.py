@@ -58,16 +58,21 @@ RAY_PROCESS_BYTES = 210 * 2**20   # one Ray worker process (interpreter, Ray, th
 def _ray_processes(dest: str, value: int) -> None:
     """Ray processes cost memory of their own, beyond the model state the commands estimate."""
     if value > 0:
-        check_fits(value * RAY_PROCESS_BYTES, f"{_flag(dest)} {value}", f"~210 MB per Ray process",
+        check_fits(value * RAY_PROCESS_BYTES, f"{_flag(dest)} {value}", "~210 MB per Ray process",
                    "ask for fewer processes")
+
+
+def _process_count(dest: str, value: int, low: int) -> None:
+    _int_range(dest, value, low, 4096)
+    _ray_processes(dest, value)
 
 
 CHECKS = {
     "seed": lambda d, v: _int_range(d, v, 0, MAX_SEED),
     "metrics_port": lambda d, v: _int_range(d, v, 0, 65_535),
     "metrics_linger_s": _seconds,
-    "max_processes": lambda d, v: (_int_range(d, v, 0, 4096), _ray_processes(d, v)),
-    "processes": lambda d, v: (_int_range(d, v, 1, 4096), _ray_processes(d, v)),
+    "max_processes": lambda d, v: _process_count(d, v, 0),
+    "processes": lambda d, v: _process_count(d, v, 1),
     "max_in_flight": lambda d, v: _int_range(d, v, 1, 1_000_000),
     "out": lambda d, v: check_out_dir(v, _flag(d)),
 }

@@ -18,7 +18,8 @@ import math
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from lolpim.core import presets
 from lolpim.core.errors import ConfigError, UserError
@@ -129,7 +130,7 @@ def build(cls: type, data: Mapping[str, Any], prefix: str = ""):
         if name not in data:
             continue
         ftype = hints[name]
-        if dataclasses.is_dataclass(ftype):
+        if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
             kwargs[name] = build(ftype, data[name], key + ".")
         else:
             kwargs[name] = _coerce(key, data[name], ftype, field.metadata)

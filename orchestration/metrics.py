@@ -60,7 +60,7 @@ def system_label(actor_names) -> str:
     "lolpim"); "sim" when there is none (e.g. the plasticity system's "n0", "n0.left")."""
     prefixes = {name.split(".", 1)[0] if "." in name else None for name in actor_names}
     if len(prefixes) == 1 and None not in prefixes:
-        return prefixes.pop()
+        return str(prefixes.pop())
     return "sim"
 
 
@@ -104,7 +104,7 @@ class MetricsExporter:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
         with self._lock:
             latest = dict(self._latest)
-        fam = {
+        fam: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
             "events": CounterMetricFamily("lolpim_events_processed", "Events delivered to an actor",
                                           labels=["system", "actor"]),
             "busy": CounterMetricFamily("lolpim_pim_module_busy_seconds",

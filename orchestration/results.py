@@ -50,7 +50,7 @@ def atomic_open(path: str | Path, mode: str = "w"):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         # mkstemp creates 0600; an output file gets the mode open() would give it (0666 & ~umask)
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {})) as fh:
+        with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

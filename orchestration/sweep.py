@@ -217,13 +217,13 @@ def sweep_spec(data: dict, path: Path | str, config: str | Path | None = None) -
     base = _flatten(base)
     if config is None and "config" in data:
         config = _path_inside(path, "config", data["config"], path.parent, "--config")
-    config = read_toml(config, "config") if config is not None else {}
+    config_data = read_toml(config, "config") if config is not None else {}
     # never in the source tree
     results = _path_inside(path, "results", data["results"], RESULTS_DIR, "--results") if "results" in data else None
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise UserError(f"{path}: seed must be an integer >= 0")
-    spec = SweepSpec(grid=grid, base=base, seed=seed, config=config, results=results, baselines=baselines,
+    spec = SweepSpec(grid=grid, base=base, seed=seed, config=config_data, results=results, baselines=baselines,
                      extra=extra)
     # counted before any point is built: a 10**6-point grid took minutes and gigabytes to check
     size = _count(grid) + sum(_count({**grid, **b}) for b in baselines) + sum(_count(t) for t in extra)
@@ -345,7 +345,8 @@ class ResultsFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"--results {self.path}: cannot create its folder ({exc.strerror or exc})") from None
-        self._lock_fd = self._file_fd = None
+        self._lock_fd: int | None = None
+        self._file_fd: int | None = None
 
     def __enter__(self):
         self._lock_fd = _open_no_follow(self.path.with_name(self.path.name + ".lock"), os.O_WRONLY)
@@ -374,8 +375,9 @@ class ResultsFile:
         if self._file_fd is not None:
             os.close(self._file_fd)       # its lock goes with it
             self._file_fd = None
-        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        os.close(self._lock_fd)
+        if self._lock_fd is not None:     # always, after __enter__
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
 
     def _repair(self) -> None:
         """Cut a torn last line; move every other line that is not a record to <results>.corrupt.

@@ -99,7 +99,8 @@ def write_trace(path: Path, systems, other_data: dict | None = None) -> Path:
     into a temporary file renamed over ``path`` at the end, so a full disk leaves the previous
     trace whole (results.atomic_open)."""
     path = Path(path)
-    encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode   # one encoder: json.dumps makes one a call
+    # one encoder: json.dumps makes one a call
+    encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
     with atomic_open(path, "w") as f:
         f.write('{"displayTimeUnit": "ms", "otherData": ')
         f.write(json.dumps(other_data or {}, allow_nan=False))

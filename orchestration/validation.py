@@ -10,10 +10,10 @@ import math
 import pkgutil
 import textwrap
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from lolpim.core.compat import StrEnum
 from lolpim.core.errors import UserError
 from lolpim.core.presets import read_toml
 from lolpim.orchestration import anchors

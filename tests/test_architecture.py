@@ -9,7 +9,7 @@ dependency, never for project code (a local project import hides a cycle or a la
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ HARDWARE_MAY_READ = ("models.llm.architecture", "models.llm.workload", "models.c
 LOCAL_IMPORT_OK = ("torch", "matplotlib", "ray", "sklearn", "prometheus_client", "numba", "scipy", "pandas")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _modules() -> dict[str, Path]:
     out = {}
     for layer in LAYERS:
@@ -50,7 +50,7 @@ def _resolve(name: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _imports(module: str) -> tuple[tuple[str, int, bool], ...]:
     """(imported name, line, is function-local) for every import in ``module``."""
     path = _modules()[module]

@@ -136,7 +136,8 @@ def test_plasticity_help_lists_every_protocol(capsys):
     from lolpim.orchestration.commands.plasticity import PROTOCOLS
     text = _help(capsys, ["plasticity"])
     assert all(p in text for p in PROTOCOLS)
-    assert "--pairs" in _help(capsys, ["plasticity", "pairing"]) and "--pairs" not in _help(capsys, ["plasticity", "frequency"])
+    assert "--pairs" in _help(capsys, ["plasticity", "pairing"])
+    assert "--pairs" not in _help(capsys, ["plasticity", "frequency"])
 
 
 def test_plasticity_existing_command_lines_still_parse(tmp_path):
@@ -204,7 +205,8 @@ def test_a_check_whose_area_is_not_its_modules_is_an_error(monkeypatch):
     import types
 
     from lolpim.orchestration import validation
-    fake = types.SimpleNamespace(checks=lambda: [validation.AnchorCheck("elsewhere", "x", "s", 1.0, 1.0, 0.1, kind="consistency")])
+    fake = types.SimpleNamespace(
+        checks=lambda: [validation.AnchorCheck("elsewhere", "x", "s", 1.0, 1.0, 0.1, kind="consistency")])
     monkeypatch.setattr(validation.importlib, "import_module", lambda name: fake)
     with pytest.raises(ValueError, match="elsewhere"):
         validation.all_checks({"cbp"})

@@ -8,7 +8,8 @@ from lolpim.orchestration.timeline import Counter, Instant, Span, trace_events, 
 
 
 def test_trace_has_one_process_per_system_and_one_thread_per_actor(tmp_path):
-    a = trace_events("lolpim", 1, spans=[Span("stage0", "decode", 0, 2_000_000), Span("stage1", "decode", 2_000_000, 5_000_000)],
+    a = trace_events("lolpim", 1, spans=[Span("stage0", "decode", 0, 2_000_000),
+                                         Span("stage1", "decode", 2_000_000, 5_000_000)],
                      instants=[Instant("dpa0", "alloc", 1_000_000, {"chunks": 3})],
                      counters=[Counter("host", 0, {"waiting": 4})])
     b = trace_events("gpu", 2, spans=[Span("gpu", "decode", 0, 1_000_000)])

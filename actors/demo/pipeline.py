@@ -42,7 +42,7 @@ class Source(Actor):
     def lookahead_for(cls, params: Params) -> int:
         return params.link_ps
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.lookahead_ps = params.link_ps
@@ -96,7 +96,7 @@ class Stage(Actor):
     def lookahead_for(cls, params: Params) -> int:
         return params.link_ps
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.lookahead_ps = params.link_ps

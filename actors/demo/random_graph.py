@@ -43,7 +43,7 @@ class GraphNode(Actor):
     def lookahead_for(cls, params: Params) -> int:
         return params.lookahead_ps
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.targets = tuple(params.targets)

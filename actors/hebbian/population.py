@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from typing import Any
+
 import numpy as np
 
 from lolpim.core.errors import ParameterError
@@ -131,7 +133,7 @@ class TernarySynapsePopulation(Actor):
     def lookahead_for(cls, params: Params) -> int:
         return params.link_ps
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.config = params.layer
         self.lookahead_ps = params.link_ps
@@ -194,7 +196,8 @@ class TernarySynapsePopulation(Actor):
         else:                       # raw drive of every output neuron, dense
             out = layer.scores(pre).tolist()
         self.queries += 1
-        reply = Recall(tag=payload.tag, part=payload.part, outputs=out, samples=self.samples,
+        # active indices are ints: a list[list[float]] field takes them (an int is a float on the wire)
+        reply = Recall(tag=payload.tag, part=payload.part, outputs=out, samples=self.samples,  # type: ignore[arg-type]
                        transitions=int(self.counts.sum()))
         return [self.send(event.src, "recall", reply, self.lookahead_ps)]
 
@@ -243,14 +246,17 @@ def _checked_stage(i: int, s: Stage) -> Stage:
     _positive_ints(**{f"stages[{i}].max_epochs": s.max_epochs, f"stages[{i}].contacts": s.contacts})
     if s.readout not in ("fire", "winner"):
         raise ParameterError(f"stages[{i}].readout", f"must be 'fire' or 'winner', got {s.readout!r}")
-    patterns = {k: None if getattr(s, k) is None else active(getattr(s, k)) for k in ("x", "targets", "test_x")}
-    labels = {k: None if getattr(s, k) is None else np.asarray(getattr(s, k)).astype(np.int64).tolist()
-              for k in ("labels", "test_labels")}
+    patterns: dict[str, Any] = {k: None if getattr(s, k) is None else active(getattr(s, k))
+                                for k in ("x", "targets", "test_x")}
+    labels: dict[str, Any] = {k: None if getattr(s, k) is None
+                              else np.asarray(getattr(s, k)).astype(np.int64).tolist()
+                              for k in ("labels", "test_labels")}
     s = replace(s, **patterns, **labels)
-    if not s.targets:
+    x, targets = patterns["x"], patterns["targets"]     # s.x, s.targets as active-index lists
+    if not targets:
         raise ParameterError(f"stages[{i}].targets", "need at least one training sample")
-    if s.x is not None and len(s.x) != len(s.targets):
-        raise ParameterError(f"stages[{i}].x", f"{len(s.x)} input rows for {len(s.targets)} targets")
+    if x is not None and len(x) != len(targets):
+        raise ParameterError(f"stages[{i}].x", f"{len(x)} input rows for {len(targets)} targets")
     return s
 
 
@@ -293,7 +299,7 @@ class SampleSource(Actor):
     def lookahead_for(cls, params: Params) -> int:
         return params.link_ps
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.stages = params.stages

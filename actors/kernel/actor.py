@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -85,7 +85,8 @@ class Actor:
     def start(self) -> list[Event]:
         return []
 
-    def handle(self, event: Event, payload: dict) -> list[Event]:
+    def handle(self, event: Event, payload: Any) -> list[Event]:
+        """``payload``: an instance of the kind's @message class, or a dict for a dict schema."""
         raise NotImplementedError
 
     def result(self) -> dict:
@@ -115,7 +116,7 @@ class Actor:
         return {}
 
     # --- helpers ----------------------------------------------------------------
-    def reject(self, event: Event, field: str, problem: str):
+    def reject(self, event: Event, field: str, problem: str) -> NoReturn:
         """Refuse a well-typed message that is wrong for this actor's state (raises MessageError)."""
         raise MessageError(self.name, event.kind, field, problem)
 
@@ -248,12 +249,14 @@ def check_payload(actor: Actor, event: Event, max_payload_bytes: int):
         if field not in payload:
             raise MessageError(actor.name, event.kind, field, "is missing")
         if not _type_ok(payload[field], expected):
-            names = "/".join(_SCALARS.get(t, t.__name__) for t in (expected if isinstance(expected, tuple) else (expected,)))
-            raise MessageError(actor.name, event.kind, field,
-                               f"must be {names}, got {_SCALARS.get(type(payload[field]), type(payload[field]).__name__)}")
+            expected_types = expected if isinstance(expected, tuple) else (expected,)
+            names = "/".join(_SCALARS.get(t, t.__name__) for t in expected_types)
+            got = _SCALARS.get(type(payload[field]), type(payload[field]).__name__)
+            raise MessageError(actor.name, event.kind, field, f"must be {names}, got {got}")
     extra = set(payload) - set(schema)
     if extra:
-        raise MessageError(actor.name, event.kind, str(sorted(extra, key=repr)[0])[:80], "is not part of this message kind")
+        raise MessageError(actor.name, event.kind, str(sorted(extra, key=repr)[0])[:80],
+                           "is not part of this message kind")
     return payload
 
 

@@ -23,10 +23,10 @@ Example::
 Field types: int, float (an int is accepted), str, bool, bytes, list[T] (any nesting of
 these), and ``T | None``. Checks are exact: a bool is not an int, 1.0 is not an int.
 Metadata (all optional): ``min`` / ``max`` (inclusive; for a list, every number in it; NaN
-fails any bound; an int is always within the signed 64-bit range), ``max_len`` (length of a str, bytes or the outer list), ``choices``
-(the allowed values). Every field must be present on the wire (defaults only help
-senders) and no other field may be. A bad message raises MessageError naming the actor,
-the kind and the field, never another exception.
+fails any bound; an int is always within the signed 64-bit range), ``max_len`` (length of a str,
+bytes or the outer list), ``choices`` (the allowed values). Every field must be present on the
+wire (defaults only help senders) and no other field may be. A bad message raises MessageError
+naming the actor, the kind and the field, never another exception.
 
 A value that is well-typed but wrong for the actor's state (an unknown request id, a
 ``done`` with nothing in service) is the actor's to refuse: ``raise MessageError(...)``,
@@ -41,12 +41,16 @@ import typing
 import msgpack
 
 from lolpim.actors.kernel.codec import MessageError
+from lolpim.core.compat import dataclass_transform
+
+_T = typing.TypeVar("_T")
 
 _TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", bytes: "bytes", list: "list",
                dict: "dict", type(None): "nil"}
 
 
-def message(cls):
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
+def message(cls: type[_T]) -> type[_T]:
     """Decorator: a frozen message dataclass whose schema is checked (and compiled) now."""
     cls = dataclasses.dataclass(frozen=True)(cls)
     schema_of(cls)
@@ -128,7 +132,8 @@ def _compile(tp, meta: dict, where: str = "", top: bool = True, nullable: bool =
                         "list[...] of them, or 'T | None'")
     ok = (int,) if tp is int else (float, int) if tp is float else (tp,)
     if tp is int:   # msgpack carries up to 2**64 - 1 and Python ints are unbounded; numpy indices are int64
-        meta = {**meta, "min": max(meta.get("min", INT64_MIN), INT64_MIN), "max": min(meta.get("max", INT64_MAX), INT64_MAX)}
+        meta = {**meta, "min": max(meta.get("min", INT64_MIN), INT64_MIN),
+                "max": min(meta.get("max", INT64_MAX), INT64_MAX)}
     rng = _range_check(meta, where) if tp in (int, float, str) else None
     desc = _describe(tp) + (" or nil" if nullable else "")
 

@@ -33,6 +33,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgpack
 
@@ -219,7 +220,7 @@ def _RemoteHost():
 
 # the local Ray ensure_ray started, its shutdown thread, and the marker its processes carry for
 # the reaper (one reaper per driver process, started with the first embedded Ray)
-_embedded = {"started": False, "stopping": None, "marker": None, "starts": 0}
+_embedded: dict[str, Any] = {"started": False, "stopping": None, "marker": None, "starts": 0}
 
 
 def shutdown_embedded_ray():
@@ -258,7 +259,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     _ray_errors_to_stderr()
     _no_implicit_ray()
-    kwargs = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    kwargs: dict[str, Any] = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     if address:
         check_reachable(address)
         with _starting_ray():
@@ -311,7 +312,7 @@ def _ray_errors_to_stderr() -> None:
     def to_stderr(data, ignore_prefix):
         heads = [next((line for line in str(m).splitlines() if line.strip()), "")[:400] for m in data["lines"]]
         original(dict(data, is_err=True, lines=heads), ignore_prefix)
-    to_stderr.to_stderr = True
+    to_stderr.to_stderr = True  # type: ignore[attr-defined]  # a marker on the function, read above
     worker.print_to_stdstream = to_stderr
 
 

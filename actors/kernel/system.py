@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lolpim.actors.kernel.actor import Actor, KernelError
+from lolpim.core.compat import dataclass_transform
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ class ActorSpec:
         if self.params is None:
             actor = self.cls(name=self.name, seed=seed)
         else:
-            actor = self.cls(name=self.name, seed=seed, params=self.params)
+            # a class with a Params dataclass takes params= (checked in __post_init__); Actor does not
+            actor = self.cls(name=self.name, seed=seed, params=self.params)  # type: ignore[call-arg]
         if declares_without_building(self.cls):
             # the Ray driver plans windows from the classmethods without building actors: they must agree
             declared = (self.cls.lookahead_for(self.params), self.cls.peers_for(self.name, self.params))
@@ -50,8 +54,9 @@ def declares_without_building(cls: type[Actor]) -> bool:
     """Whether ``cls`` overrides ``lookahead_for`` / ``peers_for`` (then the Ray driver reads them
     from the class). During the transition a class that does not is built once on the driver,
     since it may set them in ``__init__`` (``actor_plan``)."""
-    return cls.lookahead_for.__func__ is not Actor.lookahead_for.__func__ \
-        or cls.peers_for.__func__ is not Actor.peers_for.__func__
+    # a classmethod bound to its class has __func__, which the checker's Callable type does not declare
+    return (cls.lookahead_for.__func__ is not Actor.lookahead_for.__func__  # type: ignore[attr-defined]
+            or cls.peers_for.__func__ is not Actor.peers_for.__func__)  # type: ignore[attr-defined]
 
 
 def actor_plan(spec: ActorSpec, seed: int) -> tuple[int, frozenset | None]:
@@ -62,7 +67,9 @@ def actor_plan(spec: ActorSpec, seed: int) -> tuple[int, frozenset | None]:
     return actor.lookahead_ps, actor.peer_names
 
 
-def frozen_params(cls):
+@dataclass_transform(frozen_default=True, kw_only_default=True,
+                     field_specifiers=(dataclasses.field,))
+def frozen_params(cls: type[_T]) -> type[_T]:
     """Decorator for an actor's parameter dataclass: frozen, keyword-only fields."""
     return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
 

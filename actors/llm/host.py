@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from lolpim.actors.kernel.system import frozen_params
 from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for, link_lookahead_ps
 from lolpim.actors.llm.recording import STATE_FIELDS as TIMELINE_STATE, Rec, Recording
 from lolpim.actors.llm.stage import Microbatch
+from lolpim.core.compat import StrEnum
 from lolpim.hardware.systems.config import Admission, EnumFields, KvMode
 from lolpim.hardware.systems.stage_costs import StageSpec
 
@@ -106,7 +107,7 @@ class LlmHost(Recording, Actor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset([params.first_stage, *params.dpas])   # it sends to nothing else
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.input = np.asarray(params.input_tokens, dtype=np.int64)
@@ -332,7 +333,8 @@ class LlmHost(Recording, Actor):
         del self.rounds[reply.round]
         m, out = plan["mb"], []
         replies = sorted(plan["replies"], key=lambda x: x["dpa"])
-        admitted, refused = [], []
+        admitted: list[int] = []
+        refused: list[int] = []
         for i, r in enumerate(plan["admit"]):
             (admitted if all(x["admit_ok"][i] for x in replies) else refused).append(r)
         stuck = [r for i, r in enumerate(plan["grow"]) if not all(x["grow_ok"][i] for x in replies)]
@@ -366,10 +368,12 @@ class LlmHost(Recording, Actor):
         return out + self._dispatch(m)
 
     def _gpu_prefill(self, m, admitted):
+        cost = self.gpu_prefill
+        assert cost is not None    # called only when a GPU prefills (_on_granted)
         ready = self.now_ps
         for r in admitted:
             prompt = self._prompt_len(r)
-            t = self.gpu_prefill.prefill_s(np.array([prompt]))
+            t = cost.prefill_s(np.array([prompt]))
             t += prompt * self.kv_bytes_per_token / self.prefill_link_bytes_per_s
             start_ps = max(self.gpu_free_ps, self.now_ps)
             self.gpu_free_ps = start_ps + seconds_to_ps(t)

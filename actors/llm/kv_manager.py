@@ -88,7 +88,7 @@ class KvManager(Recording, Actor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset([params.host])
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.peer_names = self.peers_for(name, params)

@@ -73,6 +73,7 @@ class Recording:
     # per micro-batch round, roughly (the main job records about 6,000 events per stage, 800
     # per DPA and 120 on the host for LoL-PIM; 10,500, 240 and 170 for CENT)
     timeline_weight = 1
+    now_ps: int     # the Actor's clock (the class this is mixed into)
 
     def _timeline_init(self, max_events: int) -> None:
         self.timeline_on = max_events > 0        # fixed at build: not state

@@ -76,7 +76,7 @@ class LlmStage(Recording, Actor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset([params.next_actor])
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.peer_names = frozenset([params.next_actor])

@@ -20,6 +20,7 @@ entirely through messages. The inline and Ray executors give identical weights
 from __future__ import annotations
 
 from dataclasses import field, replace
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,7 @@ class EyePopulation(_ModelStateActor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset({block_name(params.block)})
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.variant, self.cfg = params.variant, params.config
         self.block = od.EyeBlock(params.cascade, self.cfg, self.variant, seed, params.first_neuron, params.neurons,
@@ -255,7 +256,7 @@ class NeuronBlock(_ModelStateActor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset(population_name(params.block, eye) for eye in range(2))
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.variant = params.variant
         self.neurons = od.NeuronBlock(params.config, self.variant, params.first_neuron, params.neurons)
@@ -313,8 +314,8 @@ def ocular_dominance_system(params: CascadeParams, cfg: od.OcularDominanceConfig
     for b in range(blocks):
         first = b * cfg.neurons // blocks
         count = (b + 1) * cfg.neurons // blocks - first
-        common = {"config": cfg, "variant": resolved, "block": b, "first_neuron": first, "neurons": count,
-                  "keep_state": keep_state}
+        common: dict[str, Any] = {"config": cfg, "variant": resolved, "block": b, "first_neuron": first,
+                                  "neurons": count, "keep_state": keep_state}
         specs.append(ActorSpec(block_name(b), NeuronBlock,
                                NeuronBlock.Params(resume=_state_of(resume, block_name(b)), **common)))
         for eye in range(2):
@@ -341,16 +342,16 @@ def final_states(results: dict) -> dict:
 def summarise_run(results: dict, cfg: od.OcularDominanceConfig) -> dict:
     """Executor results -> models.plasticity.ocular_dominance.summarise, plus work counters."""
     pops = sorted((r for r in results.values() if "eye" in r), key=lambda r: (r["first"], r["eye"]))
-    per_eye = {0: [], 1: []}
+    per_eye: dict[int, list[np.ndarray]] = {0: [], 1: []}
     steps = events = 0
-    bap = {0: [], 1: []}
+    bap_per_eye: dict[int, list[np.ndarray]] = {0: [], 1: []}
     for r in pops:
         per_eye[r["eye"]].append(np.frombuffer(r["mean_w"]).reshape(len(r["sample_t"]), -1))
-        bap[r["eye"]].append(np.frombuffer(r["bap"]).reshape(-1, 3))
+        bap_per_eye[r["eye"]].append(np.frombuffer(r["bap"]).reshape(-1, 3))
         steps += r["steps"]
         events += r["events"]
     # per neuron, in neuron order whatever the blocks (the sums do not depend on the grouping)
-    bap = np.vstack(bap[0] + bap[1])
+    bap = np.vstack(bap_per_eye[0] + bap_per_eye[1])
     spikes = np.concatenate([np.frombuffer(r["spike_t"]) for r in results.values() if "spike_t" in r])
     out = od.summarise(cfg, pops[0]["sample_t"], np.hstack(per_eye[0]), np.hstack(per_eye[1]), spikes)
     out["integration_steps"] = steps

@@ -145,7 +145,9 @@ def measure_decode(shape, batch, context, device, gen):
     layers, x, cos, sin = _decode_setup(shape, batch, context, device, gen)
     out = {}
     for label, attention in (("layer_s", True), ("no_attention_s", False)):
-        t, _ = time_graph(lambda: [layer.forward(x, context, cos, sin, attention) for layer in layers], device)
+        # time_graph runs the lambda before the loop moves on
+        t, _ = time_graph(lambda: [layer.forward(x, context, cos, sin, attention) for layer in layers],  # noqa: B023
+                          device)
         out[label] = t / 2
     h = torch.randn(batch, 1, hidden, device=device, dtype=DTYPE, generator=gen)
     a = torch.randn(batch, 1, q_heads * HEAD_DIM, device=device, dtype=DTYPE, generator=gen)
@@ -165,9 +167,10 @@ def measure_compiled(shape, batch, context, device, gen):
     row = {"kind": "decode_compiled", "model": name, "tp": tp, "batch": batch, "context": context}
     try:
         for label, attention in (("layer_s", True), ("no_attention_s", False)):
-            compiled = [torch.compile(lambda x, layer=layer: layer.forward(x, context, cos, sin, attention),
+            # compiled and timed before the loop moves on
+            compiled = [torch.compile(lambda x, layer=layer: layer.forward(x, context, cos, sin, attention),  # noqa: B023
                                       dynamic=False) for layer in layers]
-            t, _ = time_graph(lambda: [f(x) for f in compiled], device)
+            t, _ = time_graph(lambda: [f(x) for f in compiled], device)  # noqa: B023
             row[label] = t / 2
         row["kernels_per_layer"] = count_kernels(lambda: compiled[0](x), device)
     except Exception as error:       # compilation is a bonus; keep the eager numbers regardless
@@ -373,12 +376,14 @@ def main():
                 result["rows"].append(row)
                 print(f"{time.time() - started:6.1f}s {name:13s} tp{tp} B={batch:3d} L={context:6d} "
                       f"layer {row['layer_s'] * 1e6:8.1f} us  no-attn {row['no_attention_s'] * 1e6:8.1f} us  "
-                      f"gemms {row['gemms_only_s'] * 1e6:8.1f} us  kernels {row.get('kernels_per_layer', {}).get('total', '-')}",
+                      f"gemms {row['gemms_only_s'] * 1e6:8.1f} us  "
+                      f"kernels {row.get('kernels_per_layer', {}).get('total', '-')}",
                       flush=True)
         for prompt in prompts:
             row = measure_prefill(shape, prompt, device, gen)
             result["rows"].append(row)
-            print(f"{time.time() - started:6.1f}s {name:13s} prefill P={prompt:5d} layer {row['layer_s'] * 1e6:9.1f} us",
+            print(f"{time.time() - started:6.1f}s {name:13s} prefill P={prompt:5d} "
+                  f"layer {row['layer_s'] * 1e6:9.1f} us",
                   flush=True)
         if device.type == "cuda":
             torch.cuda.empty_cache()

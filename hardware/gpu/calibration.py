@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,8 @@ def refit(spec: GpuSpec, microbench: dict | None = None, prefill_rows: list[dict
     """``spec`` with its efficiencies refitted (rounded as the preset stores them)."""
     fitted = fit_gpu_efficiencies(spec, microbench or load_microbench())
     fitted.update(fit_prefill_attention(spec, prefill_rows or load_prefill_parts()))
-    return dataclasses.replace(spec, **{k: float(f"{v:.4g}") for k, v in fitted.items()})
+    rounded: dict[str, Any] = {k: float(f"{v:.4g}") for k, v in fitted.items()}
+    return dataclasses.replace(spec, **rounded)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +232,7 @@ def fit_a100_attention(data: dict | None = None) -> dict[str, float]:
         sse = float(np.sum((a @ np.array([x1, x2]) - 1.0) ** 2))
         if best is None or sse < best[0]:
             best = (sse, k, x1, x2)
+    assert best is not None, "no exponent on the grid gives a positive fit"
     _, k, x1, x2 = best
     return {"attention_bandwidth_efficiency": float(1.0 / (x1 * peak)),
             "attention_half_efficiency_bytes": float((x2 / x1) ** (1.0 / k)),

@@ -80,8 +80,8 @@ def compare_layers(spec: GpuSpec, data: dict | None = None) -> list[LayerCompari
         label = f"{row['model']} tp{row['tp']} B={row['batch']} " + (
             f"P={row['prompt']}" if "prompt" in row else f"L={row['context']}")
         if row["kind"].startswith("prefill"):
-            parts = gpu_prefill_cost(spec, load_llm(row["model"]), [row["prompt"]], n_gpus=row["tp"], layers=1)
-            times = {n: c.time_s for n, c in parts.items()}
+            costs = gpu_prefill_cost(spec, load_llm(row["model"]), [row["prompt"]], n_gpus=row["tp"], layers=1)
+            times = {n: c.time_s for n, c in costs.items()}
             if row["kind"] == "prefill":
                 out.append(LayerComparison("prefill_layer", label, row["layer_s"], _layer_time(times)))
             elif row["kind"] == "prefill_parts":
@@ -92,9 +92,9 @@ def compare_layers(spec: GpuSpec, data: dict | None = None) -> list[LayerCompari
             continue
         if row["kind"] == "decode_whole_model":
             if "step_s" in row:
-                parts = gpu_decode_step_cost(spec, load_llm(row["model"]), [row["context"] + 1] * row["batch"])
+                step = gpu_decode_step_cost(spec, load_llm(row["model"]), [row["context"] + 1] * row["batch"])
                 out.append(LayerComparison("whole_model", label, row["step_s"],
-                                           sum(c.time_s for c in parts.values())))
+                                           sum(c.time_s for c in step.values())))
             continue
         if "layer_s" not in row:            # a torch.compile row that failed to build
             continue

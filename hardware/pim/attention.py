@@ -173,7 +173,7 @@ def pim_attention_cost(spec: PimModuleSpec, model: LlmConfig, contexts_tokens,
         qk_occ = piece / (B * -(-piece // B))
         sv_occ = D / (B * -(-D // B))
         request_s = hkv * (qk_s_job + sv_s_job)                       # a request's piece, all its KV heads
-        per_channel = np.zeros(C)
+        per_channel: np.ndarray = np.zeros(C)
         for i in np.argsort(-ctx, kind="stable"):                     # longest first
             per_channel[np.argsort(per_channel, kind="stable")[:span[i]]] += request_s[i]
         pim_s = per_channel.max()

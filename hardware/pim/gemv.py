@@ -204,6 +204,8 @@ def gemv_channel_schedule(spec: PimModuleSpec, k_in, n_per_bank, batch=1, weight
     time_tck, acts, macs, rdouts, wrinps, refreshes.
     """
     args = (k_in, n_per_bank, batch, weight_bits)
+    xp: type[_ScalarOps] | type[_ArrayOps]
+    zero: int | np.ndarray
     if all(isinstance(a, int) for a in args):
         xp, zero = _ScalarOps, 0
         k, n, b, bits = args

@@ -7,7 +7,7 @@ the public Ramulator 2 AiM preset give them; the models convert to seconds at th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache
 
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import file_version
@@ -176,7 +176,7 @@ class PimModuleSpec:
     def mac_energy_for(self, weight_bits: int) -> float:
         return dict(self.mac_energy_pj)[str(weight_bits)]
 
-    def with_changes(self, **changes) -> "PimModuleSpec":
+    def with_changes(self, **changes) -> PimModuleSpec:
         """A configured copy (e.g. more channels); validated like a preset."""
         return replace(self, **changes)
 

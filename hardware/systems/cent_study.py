@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +151,7 @@ def compare(model_name: str, dataflow: str = "ideal") -> CentVsGpu:
                      cent_decode_throughput(model_name, setup, dataflow), gpu_tp, batch)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gpu_side(model_name: str) -> tuple[float, int]:
     """The GPU throughput does not depend on how CENT is priced: computed once per model."""
     return gpu_decode_throughput(model_name, load_setup())

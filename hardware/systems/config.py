@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import ClassVar
 
+from lolpim.core.compat import StrEnum
 from lolpim.core.errors import ConfigError
 from lolpim.core.presets import absolute_file_reference, is_file_reference
 # the choices the device models price with are defined beside them, and taken by the configs here

@@ -88,7 +88,8 @@ def check_fits(trace: Trace, dpa_specs, name: str) -> None:
         need = -(-longest // dpa.tokens_per_chunk)
         if need > dpa.capacity_chunks:
             raise ParameterError("workload", f"a request of {longest} tokens needs {need} KV chunks "
-                                             f"but a {name} memory holds {dpa.capacity_chunks}: use more modules/devices")
+                                             f"but a {name} memory holds {dpa.capacity_chunks}: "
+                                             "use more modules/devices")
 
 
 def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
@@ -97,11 +98,11 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
     CENT-style (``CentSystemConfig``) or NeuPIMs-style (``NeupimsSystemConfig``);
     ``tensor_parallel`` overrides the configured modules per stage (the automatic shape choice
     tries several)."""
-    lolpim = isinstance(system, LolpimSystemConfig)
     spec = load_pim_module(system.module)
     n = pim_module_count(spec, system.modules, pim_capacity_gib)
     # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
-    tp = tensor_parallel or (n if lolpim and system.parallelism == Parallelism.TENSOR else system.tensor_parallel)
+    tensor = isinstance(system, LolpimSystemConfig) and system.parallelism == Parallelism.TENSOR    # LoL-PIM only
+    tp = tensor_parallel or (n if tensor else system.tensor_parallel)
     if tp == 0:     # "choose automatically" is resolved by the builder before it asks for a plan
         raise ParameterError("tensor_parallel", "0 (automatic) needs a shape choice first: use choose_tensor_parallel")
     check_tensor_parallel(model, n, tp)
@@ -117,7 +118,8 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
     # wider than the model's KV heads, exactly as the cost model shards them; every module of an
     # allowed width keeps the same number)
     kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
-    mapping = AttentionMapping(system.attention_mapping)
+    # every PIM kind has one (LoL-PIM's follows its partitioning), the shared base does not declare it
+    mapping = AttentionMapping(system.attention_mapping)  # type: ignore[attr-defined]
     common = StageSpec(kind=system.stage_kind, model=model, layers=0, device=system.module, n_devices=tp,
                        partitioning=str(mapping), weight_bits=system.weight_bits)
     if isinstance(system, CentSystemConfig) and system.dataflow != CentDataflow.IDEAL:

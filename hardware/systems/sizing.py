@@ -195,7 +195,7 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
     if (context_tokens is None) == (trace is None):
         raise ParameterError("context", "give either a context length (fixed-length requests) or a trace")
     from_file = trace is not None and trace not in dataset_names()
-    if from_file and not Path(trace).exists() and not ({"/", "\\", "."} & set(trace)):
+    if trace is not None and from_file and not Path(trace).exists() and not ({"/", "\\", "."} & set(trace)):
         raise ParameterError("trace", f"unknown trace {trace!r}; available: {', '.join(dataset_names())}, "
                                       "or a trace file's path (docs/traces.md)")
     if from_file and output_tokens is not None:
@@ -213,8 +213,10 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
     for name, value, low in checks:
         if not isinstance(value, int) or value < low:
             raise ParameterError(name, f"must be an integer >= {low}, got {value!r}")
+    # without a trace both are integers >= 1 now (checked above); the 0s are never used
+    context, output = context_tokens or 0, output_tokens or 0
     if trace is None:
-        work = fixed_trace(requests, context_tokens, output_tokens)
+        work = fixed_trace(requests, context, output)
     elif from_file:
         work = load_trace_file(trace, limit=cap, label="trace")
         requests = len(work)
@@ -243,10 +245,10 @@ def size(model: str, context_tokens: int | None = None, output_tokens: int | Non
     # the baselines' shapes on the requests the row's command runs (fixed: fewer than `requests`)
     rows = [replace(row, baseline_tensor_parallel=baseline_tensor_parallel(
         llm, row.capacity_gib, work if trace else fixed_trace(command_requests(requests, row.requests_held),
-                                                              context_tokens, output_tokens)))
+                                                              context, output)))
             for row in rows]
     reserve = GpuSystemConfig().activation_reserve_fraction
-    return SizingResult(model, context_tokens if trace is None else int(round(work.input_tokens.mean())),
-                        output_tokens if trace is None else int(round(work.output_tokens.mean())), module,
+    return SizingResult(model, context if trace is None else int(round(work.input_tokens.mean())),
+                        output if trace is None else int(round(work.output_tokens.mean())), module,
                         tuple(rows), gpu_size(llm, gpu, gpus, work, reserve), trace, requests, longest, seed,
                         output_tokens if trace is not None else None, cap if from_file else 0)

@@ -25,6 +25,7 @@ A stage is built from plain parameters (so a Ray process can rebuild it); every 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,8 @@ def shard_model(model: LlmConfig, ways: int) -> LlmConfig:
     # every expert is split the same way (expert tensor parallelism), and the shared FFN too
     return replace(model, heads=heads, kv_heads=min(kv_heads, heads), ffn_hidden=max(1, model.ffn_hidden // ways),
                    expert_ffn_hidden=model.expert_ffn_hidden and max(1, model.expert_ffn_hidden // ways),
-                   shared_expert_ffn_hidden=model.shared_expert_ffn_hidden and max(1, model.shared_expert_ffn_hidden // ways))
+                   shared_expert_ffn_hidden=model.shared_expert_ffn_hidden
+                   and max(1, model.shared_expert_ffn_hidden // ways))
 
 
 def _group(cost, n_devices: int):
@@ -143,7 +145,7 @@ class StageCost:
         # built from the same parameters = the same prices (it holds no run state)
         return type(other) is type(self) and vars(other) == vars(self)
 
-    __hash__ = None
+    __hash__ = None     # type: ignore[assignment]  # equal by value, so not hashable by identity
 
     def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
         """One new token for every request; ``contexts`` = KV length each attends over."""

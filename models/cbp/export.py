@@ -69,12 +69,12 @@ def pack_layer(name: str, weights: np.ndarray, constraint: str, scale: float) ->
 
 def to_arrays(layers: list[PackedLayer]) -> dict[str, np.ndarray]:
     """Flat name -> array mapping, ready for ``numpy.savez`` (the caller writes the file)."""
-    out: dict[str, np.ndarray] = {"layer_names": np.array([l.name for l in layers])}
-    for l in layers:
-        out[f"{l.name}.codes"] = np.frombuffer(l.data, dtype=np.uint8)
-        out[f"{l.name}.shape"] = np.array(l.shape, dtype=np.int64)
-        out[f"{l.name}.scale"] = np.array(l.scale)
-        out[f"{l.name}.constraint"] = np.array(l.constraint)
+    out: dict[str, np.ndarray] = {"layer_names": np.array([layer.name for layer in layers])}
+    for layer in layers:
+        out[f"{layer.name}.codes"] = np.frombuffer(layer.data, dtype=np.uint8)
+        out[f"{layer.name}.shape"] = np.array(layer.shape, dtype=np.int64)
+        out[f"{layer.name}.scale"] = np.array(layer.scale)
+        out[f"{layer.name}.constraint"] = np.array(layer.constraint)
     return out
 
 

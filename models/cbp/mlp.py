@@ -18,7 +18,7 @@ class MLP:
     biases: list[np.ndarray]
 
     @classmethod
-    def initialise(cls, layer_sizes: tuple[int, ...], rng: np.random.Generator) -> "MLP":
+    def initialise(cls, layer_sizes: tuple[int, ...], rng: np.random.Generator) -> MLP:
         if len(layer_sizes) < 2 or min(layer_sizes) < 1:
             raise ParameterError("layer_sizes", "need >= 2 positive sizes (input, ..., classes)")
         weights = [rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))  # He init for ReLU
@@ -26,7 +26,7 @@ class MLP:
         biases = [np.zeros(n_out) for n_out in layer_sizes[1:]]
         return cls(weights, biases)
 
-    def copy(self) -> "MLP":
+    def copy(self) -> MLP:
         return MLP([w.copy() for w in self.weights], [b.copy() for b in self.biases])
 
     @property

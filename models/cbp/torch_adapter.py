@@ -12,6 +12,7 @@ torch is imported lazily so that ``import lolpim.models.cbp`` never needs it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class TorchCBPResult:
     history: list[dict] = field(default_factory=list)
 
 
-def weight_layers(model) -> list[tuple[str, object]]:
+def weight_layers(model) -> list[tuple[str, Any]]:   # (name, torch.nn.Module)
     """(name, module) of every Linear and Conv layer, in registration order."""
     torch = _torch()
     kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)

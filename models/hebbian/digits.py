@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import parsing
@@ -71,7 +72,8 @@ def load_sklearn_digits() -> DigitsData:
     return DigitsData(x[~test], y[~test], x[test], y[test], 16.0, "sklearn load_digits")
 
 
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_TYPES: dict[int, npt.DTypeLike] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
+                                        0x0E: ">f8"}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -163,4 +165,4 @@ def train_digits(data: DigitsData, config: DigitsConfig = DigitsConfig(), seed: 
         point["transitions_per_sample"] = float(counts.sum() / n)
     last = history.epoch_metrics[-1]
     return DigitsResult(seed, last["test_accuracy"], last["train_accuracy"], history.epoch_metrics,
-                        history.transitions_per_sample, sum(history.counts_per_epoch), layer)
+                        history.transitions_per_sample, np.sum(history.counts_per_epoch, axis=0), layer)

@@ -145,7 +145,7 @@ class TernaryLayer:
         self.weights = weights
 
     @classmethod
-    def over(cls, config: LayerConfig, weights: np.ndarray) -> "TernaryLayer":
+    def over(cls, config: LayerConfig, weights: np.ndarray) -> TernaryLayer:
         """A layer working on ``weights`` in place (not copied or checked: the caller owns a valid
         int8 matrix of shape (n_out, n_in), e.g. an actor's declared state)."""
         layer = cls.__new__(cls)
@@ -232,7 +232,7 @@ class TernaryLayer:
                 "weights": self.weights.astype(np.int8).tobytes()}
 
     @classmethod
-    def from_state(cls, state: dict) -> "TernaryLayer":
+    def from_state(cls, state: dict) -> TernaryLayer:
         config = LayerConfig(int(state["n_in"]), int(state["n_out"]), TransitionRule(**state["rule"]),
                              float(state["threshold"]), state["margin"])
         weights = np.frombuffer(state["weights"], dtype=np.int8).reshape(config.n_out, config.n_in)

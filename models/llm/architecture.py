@@ -56,7 +56,8 @@ class LlmConfig:
                 raise ParameterError(f, f"must be an integer >= {1 if f.startswith('experts') else 0}, got {value!r}")
         for f, most in FIELD_MAX.items():
             if getattr(self, f) > most:
-                raise ParameterError(f, f"{getattr(self, f)} is past the sanity bound {most:,} (above any published model)")
+                raise ParameterError(f, f"{getattr(self, f)} is past the sanity bound {most:,} "
+                                        "(above any published model)")
         if self.experts_per_token > self.experts:
             raise ParameterError("experts_per_token", f"{self.experts_per_token} exceeds the {self.experts} experts")
 

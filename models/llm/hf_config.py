@@ -126,7 +126,7 @@ def _experts(data: dict, ffn_hidden: int) -> dict:
     num_experts, moe_intermediate_size, shared_expert_intermediate_size. DeepSeek: n_routed_experts,
     moe_intermediate_size, n_shared_experts (each of moe_intermediate_size)."""
     key, experts = next(((k, data[k]) for k in ("num_local_experts", "num_experts", "n_routed_experts")
-                         if data.get(k) is not None), (None, None))
+                         if data.get(k) is not None), ("", None))
     if experts is not None and (isinstance(experts, bool) or not isinstance(experts, int) or experts < 1):
         # `true` == 1 in Python: it used to be taken for a dense model
         raise ParameterError(key, f"must be a positive integer in config.json, got {experts!r}")

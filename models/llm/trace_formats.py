@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def _request(path: Path, label: str, fmt: TraceFormat, line: int, row: dict) -> 
     readers = ((fmt.input_column, f"a whole number 1 .. {MAX_TRACE_TOKENS}", lambda raw: _count(raw, 1)),
                (fmt.output_column, f"a whole number {low_out} .. {MAX_TRACE_TOKENS}", lambda raw: _count(raw, low_out)),
                (fmt.time_column or "arrival_s", when, lambda raw: _arrival(fmt, raw)))
-    values = []
+    values: list[Any] = []
     for column, allowed, read in readers:
         raw = row.get(column)
         try:
@@ -155,7 +156,7 @@ def _rows(fh, path: Path, label: str, fmt_name: str):
         it = itertools.chain([(line, head)], it)
     else:
         reader = csv.DictReader(io.StringIO(first))
-        fields = reader.fieldnames or []
+        fields = list(reader.fieldnames or [])
         reader = csv.DictReader(fh, fieldnames=fields)
         it = ((line, row) for line, row in enumerate(reader, start=2))
     if fmt_name == "auto":
@@ -185,7 +186,7 @@ def read_trace_file(path: str | Path, fmt: str = "auto", time_scale: float = 1.0
     if not (time_scale > 0 and np.isfinite(time_scale)):
         raise ParameterError("workload.time_scale", f"must be a number > 0, got {time_scale!r}")
     path = Path(path)
-    taken = []
+    taken: list[tuple[int, int, float]] = []
     with parsing(path, label, "trace file"):
         try:
             if path.exists() and not path.is_file():

@@ -112,7 +112,7 @@ def bounds() -> dict:
     return read_toml(BOUNDS_FILE, "bounds")
 
 
-def check_bounds(p: "CascadeParams") -> None:
+def check_bounds(p: CascadeParams) -> None:
     """Refuse a set whose spine bAP or own EPSP lies outside its cited bound (bounds.toml)."""
     b = bounds()
     bap = b["bap"]["max_amplitude_mV"]
@@ -126,7 +126,7 @@ def check_bounds(p: "CascadeParams") -> None:
                                         f"({b['epsp']['source']})")
 
 
-def bap_report(p: "CascadeParams") -> dict:
+def bap_report(p: CascadeParams) -> dict:
     """What a protocol's output states about its spine bAPs against the bound."""
     bound = bounds()["bap"]["max_amplitude_mV"]
     return {"unboosted_mV": p.bap_amplitude_mV, "max_mV": p.max_bap_mV(), "bound_mV": bound,

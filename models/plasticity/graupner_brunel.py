@@ -16,6 +16,7 @@ benchmarks/plasticity.py measures it below the error of dt = 0.1 ms Heun steppin
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from math import erf, exp, log, sqrt
 from pathlib import Path
@@ -184,7 +185,7 @@ class GraupnerBrunelPopulation:
         self.rng.bit_generator.state = _rng_state_from_plain(state["rng"])
 
 
-def _plain_rng_state(state: dict) -> dict:
+def _plain_rng_state(state: Mapping) -> dict:
     """PCG64 state holds 128-bit integers, which msgpack cannot carry: write them as decimal text."""
     return {k: (_plain_rng_state(v) if isinstance(v, dict) else str(v) if isinstance(v, int) else v)
             for k, v in state.items()}

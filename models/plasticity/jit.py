@@ -8,12 +8,15 @@ each other see dispatchers exactly as with ``numba.njit`` at import.
 """
 from __future__ import annotations
 
-_PENDING: list["_Deferred"] = []
+from typing import Any
+
+_PENDING: list[_Deferred] = []
 
 
 class _Deferred:
     def __init__(self, fn, options: dict):
-        self.fn, self.options, self.compiled = fn, options, None
+        self.fn, self.options = fn, options
+        self.compiled: Any = None      # the numba dispatcher, once compile_all has run
         self.__name__, self.__doc__, self.__wrapped__ = fn.__name__, fn.__doc__, fn
 
     def __call__(self, *args):

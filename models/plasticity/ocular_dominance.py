@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,9 @@ CONDITIONS = ("lid_suture", "ttx", "binocular")
 #               (light through the lid; Rittenhouse et al. 1999)
 #   ttx         monocular inactivation: no activity at all in the deprived eye
 #   binocular   the non-deprived control: both eyes keep their binocular input
-CONDITION_INPUT = {"lid_suture": (False, None), "ttx": (False, 0.0), "binocular": (True, "background")}
+# condition -> (deprived eye open, its background rate: None = sutured_rate_hz, a rate in Hz, or "background")
+CONDITION_INPUT: dict[str, tuple[bool, Any]] = {"lid_suture": (False, None), "ttx": (False, 0.0),
+                                                "binocular": (True, "background")}
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ class OcularDominanceConfig:
         return {**asdict(self), "eye_latency_s": list(self.eye_latency_s)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "OcularDominanceConfig":
+    def from_dict(cls, d: dict) -> OcularDominanceConfig:
         return cls(**{**d, "eye_latency_s": tuple(d["eye_latency_s"])})
 
 

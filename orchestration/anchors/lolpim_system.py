@@ -6,7 +6,7 @@ rows below are predictions. Rows whose miss is understood carry the cause in ``n
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 
 from lolpim.hardware.systems.cent_study import compare, load_setup
 from lolpim.orchestration import config
@@ -26,7 +26,7 @@ CENT_128K_FAMILY = (("llama3.1-8b", "lveval-multifieldqa", 128.0), ("llama3.1-8b
                     ("llama3.1-70b", "lveval-multifieldqa", 512.0), ("llama3.1-70b", "lveval-loogle-sd", 512.0))
 
 
-@lru_cache(maxsize=None)
+@cache
 def simulate(model: str, source: str, pim_gb: float, systems: tuple, overrides: tuple = (), requests: int = 24,
              output_tokens: int = 32) -> dict[str, SystemResult]:
     """One small closed-loop comparison (inline executor); cached per process."""
@@ -85,7 +85,8 @@ def cent_bracket(model: str, source: str, pim_gb: float) -> str:
 
 def checks() -> list[AnchorCheck]:
     out = [
-        AnchorCheck("lolpim", "DPA static: KV capacity in use over the whole run (LongBench QMSum + LV-Eval multifieldqa)",
+        AnchorCheck("lolpim",
+                    "DPA static: KV capacity in use over the whole run (LongBench QMSum + LV-Eval multifieldqa)",
                     LOLPIM_V3 + ": 36.2% (31.0-40.5%) static", 0.362, dpa_utilisation("static"), 0.08,
                     error_kind="absolute", unit="",
                     note=f"within 8 points; while requests wait {dpa_utilisation('static', SATURATED):.1%}"),
@@ -188,8 +189,8 @@ KNOWN_ARTIFACT_MISSES = {
     ("llama2-13b", "latency"): GPU_SIDE + " (2 x A100: 36 s vs the measured 51 s)",
     ("llama2-70b", "latency"): GPU_SIDE + " (4 x A100: 87 s vs the measured 127 s)",
     ("llama2-13b", "throughput"): GPU_SIDE + " (2 x A100 at its largest batch: 1.35k vs the measured 953 tok/s)",
-    ("llama2-70b", "throughput"): "the measured 4xA100 70B decode (917 tok/s at batch 128) is ~3x below a tensor-parallel roofline "
-    "(2.8k tok/s); CENT's side matches its published 1151 tok/s",
+    ("llama2-70b", "throughput"): "the measured 4xA100 70B decode (917 tok/s at batch 128) is ~3x below "
+    "a tensor-parallel roofline (2.8k tok/s); CENT's side matches its published 1151 tok/s",
 }
 
 
@@ -202,8 +203,9 @@ def _artifact_note(model: str, metric: str) -> dict:
 KNOWN_CENT_MISSES = {
     ("llama2-7b", "latency"): "our CENT-style per-token latency is ~2x lower than CENT's own simulator "
                               "(3.3 s vs 6.8 s per query) while the A100 model is ~20% faster than the "
-                              "measured GPU (34 s vs 43 s per query); the ratio overshoots. The artifact keeps all heads' attention on "
-                              "every TP device, sends softmax through the DRAM banks one request per cycle, "
+                              "measured GPU (34 s vs 43 s per query); the ratio overshoots. "
+                              "The artifact keeps all heads' attention on every TP device, "
+                              "sends softmax through the DRAM banks one request per cycle, "
                               "prices PNM softmax/RoPE by cycle counts and runs FC tiles through an in-order "
                               "controller (docs/lolpim-system.md); none of it is an AiM array timing",
     ("llama2-70b", "latency"): "same cause as 7B: CENT's simulator charges attention, softmax and PNM work "

@@ -35,7 +35,7 @@ def _bracket(r, system: str, baseline: str) -> str:
 
 def checks() -> list[AnchorCheck]:
     results, published = run_study()
-    by_label = {}
+    by_label: dict[str, list] = {}
     for r in results:
         by_label.setdefault(r.case.label, []).append(r)
     one_m_70b = next(r for r in by_label["1M"] if "70b" in r.case.model)

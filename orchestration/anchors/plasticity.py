@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, cache
 from math import inf, isfinite
 from pathlib import Path
 
@@ -104,17 +104,17 @@ DOC_LATE_MIN_DW = (-0.42, -0.32)                 # ... of -0.37
 DOC_SJOSTROM_FAR = {(10.0, +10), (20.0, +10), (20.0, -10)}   # check points outside 0.25
 
 
-@lru_cache(maxsize=None)
+@cache
 def cascade_pairing():
     return protocols.cascade_pairing(cascade.load_params("hippocampal"), PAIRING_V_MV)
 
 
-@lru_cache(maxsize=None)
+@cache
 def cascade_stdp():
     return protocols.cascade_stdp(cascade.load_params("hippocampal"), STDP_DT_MS * 1e-3)
 
 
-@lru_cache(maxsize=None)
+@cache
 def cascade_sjostrom():
     return protocols.cascade_frequency(cascade.load_params("cortical"), SJOSTROM_HZ)
 
@@ -124,7 +124,7 @@ BCM_SET = "cortical"
 DOC_BCM_CROSSOVER_HZ = (35.0, 50.0)             # documented miss: crossover at 41 Hz (default history)
 
 
-@lru_cache(maxsize=None)
+@cache
 def cascade_bcm(history_rate_hz=None) -> dict:
     """The BCM curve after the default history length at ``history_rate_hz`` (None: the metaplastic
     target rate, NMDA gain 1)."""
@@ -164,7 +164,7 @@ def _stored_od_grid(path: str) -> dict:
     return by
 
 
-@lru_cache(maxsize=None)
+@cache
 def od_experiment(synapses: int, neurons: int, seed: int, deprivation_s: float = OD_DEPRIVATION_S,
                   steady: od.SteadyState = od.SteadyState(), variant: str = "network") -> dict:
     """One experiment's summary (inline, one block), cached per process."""
@@ -570,13 +570,13 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
                "(a) no boost, rate matched": "no_boost_rate_matched", "(b) uniform bAP": "uniform_bap"}
     out = []
     for r in rows:
-        key = next((k for phrase, k in row_key.items() if phrase in r.name), None)
-        if key is None or r.passed:
+        criterion = next((k for phrase, k in row_key.items() if phrase in r.name), None)
+        if criterion is None or r.passed:
             out.append(r)
             continue
-        documented = default and failing[key] == DOC_OD_MISSES.get((key, synapses))
-        out.append(known_miss(r, documented, f"seeds {', '.join(map(str, sorted(failing[key])))}: "
-                                             + OD_MISS_WHY[key]))
+        documented = default and failing[criterion] == DOC_OD_MISSES.get((criterion, synapses))
+        out.append(known_miss(r, documented, f"seeds {', '.join(map(str, sorted(failing[criterion])))}: "
+                                             + OD_MISS_WHY[criterion]))
     return out
 
 

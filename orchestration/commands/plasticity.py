@@ -282,10 +282,12 @@ PROTOCOL_HELP = {
                         "from that state (binocular, TTX, lid suture, no-boost rate-matched, uniform bAP): a "
                         "network of block actors (cascade only)",
 }
-PAIRS_HELP = {"pairing": "presynaptic pulses under clamp (default 100)", "stdp": "pre-post pairs per delta t (default 60)"}
+PAIRS_HELP = {"pairing": "presynaptic pulses under clamp (default 100)",
+              "stdp": "pre-post pairs per delta t (default 60)"}
 FREQUENCY_HELP = {"pairing": "pulse frequency in Hz (default 1)", "stdp": "pairing frequency in Hz (default 1)",
                   "frequency": "one pairing frequency in Hz (default: the sweep 0.1, 1, 5, 10, 20, 30, 40, 50 Hz)"}
-PARAMS_DEFAULT = {protocol: ", ".join(f"{name} ({model})" for (model, pr), name in DEFAULT_SETS.items() if pr == protocol)
+PARAMS_DEFAULT = {protocol: ", ".join(f"{name} ({model})" for (model, pr), name in DEFAULT_SETS.items()
+                                      if pr == protocol)
                   for protocol in PROTOCOLS}
 # flags that some protocols do not take: hidden there, and an error when given (not ignored)
 NOT_FOR = {"pairs": ("--pairs", ("pairing", "stdp")), "frequency": ("--frequency", ("pairing", "stdp", "frequency")),

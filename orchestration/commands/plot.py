@@ -23,6 +23,7 @@ import math
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +112,7 @@ class Palette:
         varying = _varying(records)
         self.axes = sorted(k for k in varying if k != x_axis and (not is_hardware_axis(k) or
                                                                    (k == "modules" and x_axis != "modules")))
+        self.colours: dict[Any, str]      # by workload key (a tuple) or by system name
         if self.axes:
             keys = sorted({self.key(rec) for rec in records}, key=_value_order)
             self.colours = {k: COLOURS[i % len(COLOURS)] for i, k in enumerate(keys)}
@@ -341,7 +343,8 @@ def speedup_figure(records):
     left.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     left.yaxis.set_minor_formatter(NullFormatter())
     _ticks(left, ratios)
-    left.set_xlabel("modules relative to the smallest" + (f" ({min(starts):g})" if len(starts) == 1 else " of each line"))
+    left.set_xlabel("modules relative to the smallest"
+                    + (f" ({min(starts):g})" if len(starts) == 1 else " of each line"))
     left.set_ylabel("throughput speedup over the smallest")
     left.set_title("scaling with modules", fontsize=10)
     xs = []
@@ -351,7 +354,8 @@ def speedup_figure(records):
         ls, marker = _style(base)
         xs += [p[0] for p in pts]
         extra = [f"{k.split('.')[-1]}={json.loads(v)}" for k, v in own if k in varying]
-        label = "over " + _system_label(base, varying, "modules", palette.axes) + (f" ({', '.join(extra)})" if extra else "")
+        label = ("over " + _system_label(base, varying, "modules", palette.axes)
+                 + (f" ({', '.join(extra)})" if extra else ""))
         work = palette.workload_label(base)
         right.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=ls, marker=marker,
                    color=palette.colour(base), label=label + (f" · {work}" if work else ""))

@@ -55,8 +55,8 @@ def run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a parameter grid (system x model x modules x context x ...) as Ray tasks")
-    p.add_argument("sweep", help="sweep file (TOML): [grid] axes, [[baseline]] fixed systems, [[points]] explicit points, "
-                        "optional [set] keys, seed, config, results")
+    p.add_argument("sweep", help="sweep file (TOML): [grid] axes, [[baseline]] fixed systems, "
+                        "[[points]] explicit points, optional [set] keys, seed, config, results")
     p.add_argument("--results", default=None,
                    help="results file (JSON lines; its lock sits beside it); default: the sweep file's 'results' key "
                         "(under results/), else results/SWEEP-NAME.jsonl")

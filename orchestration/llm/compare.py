@@ -216,7 +216,7 @@ def run_systems(cfg: RunConfig, kinds, executor_name: str, seed: int, address=No
                         speedup_reference=reference.system if reference else None,
                         executor=executor_name, seed=seed, systems=tuple(summaries), config=cfg)
     if failure is not None:
-        raise ComparisonFailed(result, unfinished, failure)
+        raise ComparisonFailed(result, unfinished or [], failure)   # a failure stops the run: never None
     if unfinished is not None:
         raise ComparisonInterrupted(result, unfinished)
     return result

@@ -71,7 +71,8 @@ WORKLOAD_DEFAULT_SOURCE = "longbench-qmsum"
 @dataclass(frozen=True)
 class WorkloadConfig:
     # a dataset from models/llm/datasets.toml, "fixed" (input_tokens/output_tokens), or "csv"
-    source: str = field(default=WORKLOAD_DEFAULT_SOURCE, metadata={"choices": tuple(dataset_names()) + ("fixed", "csv")})
+    source: str = field(default=WORKLOAD_DEFAULT_SOURCE,
+                        metadata={"choices": tuple(dataset_names()) + ("fixed", "csv")})
     requests: int = field(default=32, metadata={"min": 1, "max": 1_000_000})
     input_tokens: int = field(default=16384, metadata={"min": 1, "max": 10_000_000})   # for source = "fixed"
     output_tokens: int = field(default=0, metadata={"min": 0, "max": 1_000_000})  # 0: the dataset's range

@@ -10,7 +10,7 @@ baseline in a poor shape, and every ratio is a bracket [vs best, vs published].
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from lolpim.core.errors import ParameterError
@@ -175,7 +175,7 @@ def _lolpim(case: StudyCase, kind: SystemKind) -> SystemRun:
     return _record(case, kind, summary, cfg, tp)
 
 
-@lru_cache(maxsize=None)
+@cache
 def run_case(case: StudyCase) -> CaseResult:
     """Every system of the study on one case (inline executor; cached per process)."""
     runs = {}

@@ -35,7 +35,9 @@ def _records(actor) -> bool:
 def with_timeline(spec: SystemSpec, events_per_weight: int) -> SystemSpec:
     """``spec`` with every actor that can record given a budget of ``events_per_weight`` times
     its class's ``timeline_weight``."""
-    actors = tuple(replace(a, params=replace(a.params, **{FIELD: events_per_weight * a.cls.timeline_weight}))
+    # a class whose Params has the field is a Recording actor, which declares timeline_weight
+    actors = tuple(replace(a, params=replace(a.params, **{FIELD: events_per_weight
+                                                           * a.cls.timeline_weight}))  # type: ignore[attr-defined]
                    if _records(a) else a for a in spec.actors)
     return replace(spec, actors=actors)
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import fields, replace
 from math import gcd
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from lolpim.actors.kernel.inline import InlineExecutor
@@ -70,7 +71,7 @@ def check_args(args) -> dict:
         raise UserError(f"--neurons must be an integer >= 1, got {k}")
     if s < 1:
         raise UserError(f"--synapses must be an integer >= 1 (synapses per eye and neuron), got {s}")
-    durations = {}
+    durations: dict[str, Any] = {}     # seconds; binocular_s None: until settled
     for field_name, flag in PHASE_FLAGS:
         value = getattr(args, field_name)
         if value is None and field_name == "binocular_s":
@@ -205,7 +206,7 @@ def run_ocular_dominance(args, params, out: dict) -> dict:
     checkpoint_every = max(1, round(CHECKPOINT_SIM_S * 1e12 / window_ps))
     show = args.progress or (not args.json and sys.stderr.isatty())
     bar = Progress("ocular dominance", total=None, unit="s simulated", enabled=show, delay_s=2.0)
-    state = {"done": 0.0, "label": "binocular phase", "start": 0.0, "length": 0.0}
+    state: dict[str, Any] = {"done": 0.0, "label": "binocular phase", "start": 0.0, "length": 0.0}
 
     def on_run(label, start_s, end_s):
         state.update(done=state["done"] + state["length"], label=label, start=start_s, length=end_s - start_s)

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -59,12 +61,12 @@ RATE_SEARCH = RateSearch()
 class Runner:
     """Runs the actor system of one (params, variant, seed, blocks) on an executor; ``on_run``
     (label, start_s, end_s) is told of each run as it starts (progress)."""
-    executor: object
+    executor: Any                   # an InlineExecutor or a RayExecutor
     params: CascadeParams
     variant: str
     seed: int
     blocks: int = 1
-    on_run: object = None
+    on_run: Callable[[str, float, float], None] | None = None
     walls: list = field(default_factory=list)
     simulated_s: float = 0.0
     synapse_events: int = 0

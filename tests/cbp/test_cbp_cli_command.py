@@ -45,7 +45,8 @@ def test_too_large_or_impossible_flags_exit_2_with_one_line(capsys):
     """issue 14: --hidden 100000 100000 died in numpy allocating 75 GiB; now refused up front."""
     for flags, flag in ((["--hidden", "100000", "100000"], "--hidden"), (["--hidden", "0", "5"], "--hidden"),
                         (["--epochs", "0"], "--epochs"), (["--p-max", "-3"], "--p-max"),
-                        (["--seeds", "100000000"], "--seeds"), (["--pretrain-epochs", "10000000000"], "--pretrain-epochs")):
+                        (["--seeds", "100000000"], "--seeds"),
+                        (["--pretrain-epochs", "10000000000"], "--pretrain-epochs")):
         assert main(["cbp", "--quiet", *flags]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and flag in err, (flags, err)

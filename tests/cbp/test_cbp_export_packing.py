@@ -42,7 +42,7 @@ def test_exported_trained_weights_take_only_allowed_values(name, tiny_pretrained
     path = tmp_path / "w.npz"
     np.savez(path, **to_arrays(export_result(result)))
     loaded = load_packed(path)
-    assert [l.name for l in loaded] == ["layer1", "layer2"]
+    assert [layer.name for layer in loaded] == ["layer1", "layer2"]
     allowed = level_set(name).levels
     for layer, i in zip(loaded, result.constrained_layers):
         w = layer.weights()

@@ -41,8 +41,8 @@ def test_h200_anchor(check):
     in-layer attention median |error| <= 10% (72 rows each), each torch.compile'd layer within
     15%; the same on a lent H100 (hardware/gpu/data/h100_*.json) against the h100-sxm preset with
     the H200-learned efficiencies; whole-model decode steps of Llama-2-7B and Llama-3.1-8B on the
-    H200 (hardware/gpu/data/h200_whole_model.json) each within 10%; eager prefill layers and the H100 70B-TP4 batch-1 fused layer
-    (-15.2%) are documented misses (strict xfail)."""
+    H200 (hardware/gpu/data/h200_whole_model.json) each within 10%; eager prefill layers and the H100
+    70B-TP4 batch-1 fused layer (-15.2%) are documented misses (strict xfail)."""
     assert check.passed, check
 
 

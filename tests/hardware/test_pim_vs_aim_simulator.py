@@ -30,7 +30,7 @@ import importlib.util
 import json
 import re
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +61,11 @@ DRIFT_BAND = 0.03       # absolute, around each documented error
 def _row_id(row: dict) -> str:
     if row["family"] == "gemv":
         return f"{row['k_in']}x{row['n_out']}-ch{row['channels']}-b{row['batch']}"
-    return f"{row['family'][10:]}-{row['partitioning']}-{row['model']}-L{row['context']}x{row['requests']}-ch{row['channels']}"
+    return (f"{row['family'][10:]}-{row['partitioning']}-{row['model']}"
+            f"-L{row['context']}x{row['requests']}-ch{row['channels']}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lolpim(index: int) -> float:
     return check.lolpim_tck(DATA["rows"][index])
 
@@ -138,7 +139,8 @@ def test_gemv_command_counts_equal_the_simulator(row):
 def test_array_timing_matches_the_simulator_without_mode_switches(row):
     gap = row["sim"]["no_mode_switch"]["cycles"] - _ours(row)
     assert 0 <= gap <= check.controller_allowance_tck(row), \
-        f"lolpim {_error(row, 'no_mode_switch'):+.2%}, gap {gap:.0f} tCK, allowance {check.controller_allowance_tck(row)}"
+        f"lolpim {_error(row, 'no_mode_switch'):+.2%}, gap {gap:.0f} tCK, " \
+        f"allowance {check.controller_allowance_tck(row)}"
 
 
 def test_the_gemv_family_error_distribution():

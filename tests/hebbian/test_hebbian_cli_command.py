@@ -63,7 +63,8 @@ def test_digits_from_an_idx_folder(tmp_path, capsys):
 
 def test_huge_or_bad_numbers_exit_2_with_one_line(capsys):
     for args, flag in ((["digits", "--contacts", "100000000"], "--contacts"),
-                       (["digits", "--epochs", "1000000000000"], "--epochs"), (["digits", "--seeds", "10000000"], "--seeds")):
+                       (["digits", "--epochs", "1000000000000"], "--epochs"),
+                       (["digits", "--seeds", "10000000"], "--seeds")):
         assert main(["hebbian", *args]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and flag in err, (args, err)

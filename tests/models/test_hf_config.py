@@ -80,13 +80,15 @@ def test_a_huge_config_is_refused_on_the_command_line(tmp_path):
     data["num_hidden_layers"] = 10**9
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data))
-    out = subprocess.run([sys.executable, "-m", "lolpim.orchestration.cli", "estimate", "--model", f"hf:{path}", "--context", "1024"],
+    out = subprocess.run([sys.executable, "-m", "lolpim.orchestration.cli", "estimate", "--model", f"hf:{path}",
+                          "--context", "1024"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "num_hidden_layers" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("architectures, family", [(["LlamaForCausalLM"], "llama"), (["GPTNeoXForCausalLM"], "gpt_neox"),
+@pytest.mark.parametrize("architectures, family", [(["LlamaForCausalLM"], "llama"),
+                                                   (["GPTNeoXForCausalLM"], "gpt_neox"),
                                                    (["GPT2LMHeadModel"], "gpt2"), (["Qwen2ForCausalLM"], "qwen2")])
 def test_architectures_names_the_family_when_model_type_is_absent(architectures, family):
     """Issue 25 item 6: a config.json without `model_type` was refused ('missing' is not a

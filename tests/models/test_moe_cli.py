@@ -63,8 +63,9 @@ def test_size_stores_every_expert(capsys):
     assert all(p["tokens_per_s"] > 0 for p in out["pim"])
 
 
-RUN = ["run", "--json", "--set", f"model={MIXTRAL}", "--set", "workload.source=fixed", "--set", "workload.requests=4",
-       "--set", "workload.input_tokens=2048", "--set", "workload.output_tokens=8", "--set", "systems=lolpim,gpu,gpu-pim"]
+RUN = ["run", "--json", "--set", f"model={MIXTRAL}", "--set", "workload.source=fixed",
+       "--set", "workload.requests=4", "--set", "workload.input_tokens=2048", "--set", "workload.output_tokens=8",
+       "--set", "systems=lolpim,gpu,gpu-pim"]
 
 
 def _without_wall(obj):

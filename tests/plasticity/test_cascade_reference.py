@@ -60,7 +60,8 @@ def test_cascade_population_matches_dop853_reference():
     w = pop.weights()
 
     dw = ref - 1.0
-    assert dw[0] > 0.5 and dw[1] < -0.02 and dw[2] < -0.02 and dw[5] < -0.02 and dw[6] > 0.5   # LTP and LTD occur
-    assert abs(dw[3]) < 0.01 and abs(dw[4]) < 0.01                                             # one factor alone: ~nothing
+    assert dw[0] > 0.5 and dw[1] < -0.02 and dw[2] < -0.02 and dw[5] < -0.02 and dw[6] > 0.5  # LTP and LTD occur
+    assert abs(dw[3]) < 0.01 and abs(dw[4]) < 0.01                                            # one factor alone: ~0
     err = np.abs(w - ref)
-    assert err.max() <= TOLERANCE, f"max |w - w_ref| = {err.max():.2e} on synapse {err.argmax()} (tolerance {TOLERANCE})"
+    assert err.max() <= TOLERANCE, \
+        f"max |w - w_ref| = {err.max():.2e} on synapse {err.argmax()} (tolerance {TOLERANCE})"

@@ -205,7 +205,8 @@ def test_cascade_ocular_dominance_at_s_1000_short():
     params = cascade.load_params(anchors.OD_PARAMS)
     cfg = od.OcularDominanceConfig(neurons=8, synapses_per_eye=1000, deprivation_s=5.0,
                                    contrast_spread=od.load_variant("network").contrast_spread)
-    out = od_controls.experiment(od_controls.Runner(InlineExecutor(), params, "network", 0), cfg, fixed_binocular_s=10.0)
+    runner = od_controls.Runner(InlineExecutor(), params, "network", 0)
+    out = od_controls.experiment(runner, cfg, fixed_binocular_s=10.0)
     s = out["summary"]
     assert s["steady_state"]["binocular_s"] == 10.0 and s["controls"]["binocular"]["post_rate_hz"] > 0.5
     peaks = [c["bap_max_mV"] for c in s["controls"].values() if c["bap_max_mV"] is not None]

@@ -129,8 +129,9 @@ def test_ocular_dominance_blocks_do_not_change_the_results(od_inline, capsys):
 def test_ocular_dominance_text_and_files(tmp_path, capsys):
     assert main([*OD_SMALL, "--variant", "seed", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    for word in ("variant 'seed'", "binocular phase 1 s (fixed length)", "TTX", "lid suture", "(a) no boost, rate matched",
-                 "(b) uniform bAP", "specificity ratio", "criteria:", "synapse-steps/s", "wall"):
+    for word in ("variant 'seed'", "binocular phase 1 s (fixed length)", "TTX", "lid suture",
+                 "(a) no boost, rate matched", "(b) uniform bAP", "specificity ratio", "criteria:",
+                 "synapse-steps/s", "wall"):
         assert word in text
     assert ("PASS" in text) or ("FAIL" in text)
     stem = tmp_path / "plasticity_ocular_dominance"

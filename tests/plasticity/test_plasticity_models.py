@@ -42,7 +42,10 @@ def test_cubic_flow_matches_a_fine_numerical_solution():
     r, h = rho0.copy(), 0.01
     f = lambda x: -x * (1 - x) * (0.5 - x) / tau
     for _ in range(int(length / h)):  # RK4
-        k1 = f(r); k2 = f(r + h / 2 * k1); k3 = f(r + h / 2 * k2); k4 = f(r + h * k3)
+        k1 = f(r)
+        k2 = f(r + h / 2 * k1)
+        k3 = f(r + h / 2 * k2)
+        k4 = f(r + h * k3)
         r = r + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
     np.testing.assert_allclose(exact, r, atol=1e-9)
 
@@ -53,7 +56,8 @@ def test_event_driven_graupner_brunel_beats_dt_0p1ms_heun():
     clock-driven Heun at dt = 0.1 ms does (the accuracy claim of benchmarks/plasticity.py)."""
     import importlib.util
     from pathlib import Path
-    spec = importlib.util.spec_from_file_location("bench_plasticity", Path(__file__).parents[2] / "benchmarks" / "plasticity.py")
+    spec = importlib.util.spec_from_file_location("bench_plasticity",
+                                                  Path(__file__).parents[2] / "benchmarks" / "plasticity.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     p = gb.load_params("DP", sigma=0.0)

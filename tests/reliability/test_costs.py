@@ -48,7 +48,8 @@ def test_plot_refuses_more_points_than_a_figure_shows(tmp_path, capsys, monkeypa
     assert not (tmp_path / "p" / "points.csv").exists()
 
 
-@pytest.mark.parametrize("argv,flag", [(["run", "--max-processes", "4096", "--set", "system=lolpim"], "--max-processes"),
+@pytest.mark.parametrize("argv,flag", [(["run", "--max-processes", "4096", "--set", "system=lolpim"],
+                                        "--max-processes"),
                                        (["plasticity", "ocular-dominance", "--executor", "ray", "--processes", "4096"],
                                         "--processes")])
 def test_ray_process_counts_past_the_machines_memory_are_refused(argv, flag, capsys):
@@ -66,5 +67,6 @@ def test_one_ray_process_per_actor_is_checked_against_memory(monkeypatch):
     from lolpim.orchestration.llm.config import RunConfig
     monkeypatch.setattr(memory, "machine_ram_bytes", lambda: 2 * 2**30)
     cfg = config.load(RunConfig, None, ["workload.requests=2", "workload.output_tokens=2"])
-    with pytest.raises(UserError, match=r"--max-processes 0 \(\d+ Ray processes\) needs about .* give --max-processes N"):
+    with pytest.raises(UserError,
+                       match=r"--max-processes 0 \(\d+ Ray processes\) needs about .* give --max-processes N"):
         run_systems(cfg, ("lolpim", "cent"), "ray", 0, max_processes=0)

@@ -84,7 +84,7 @@ print("LISTENING " + json.dumps(listening))
 def test_embedded_ray_listens_only_on_loopback():
     proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("LISTENING "))
+    line = next(text for text in proc.stdout.splitlines() if text.startswith("LISTENING "))
     listening = json.loads(line[len("LISTENING "):])
     assert len(listening) >= 3, listening        # GCS, raylet, workers at least: the probe saw them
     exposed = [s for s in listening if s[0] != "127.0.0.1"]

@@ -23,7 +23,7 @@ def _joules_per_token(*overrides) -> float:
 def test_joules_per_token_do_not_depend_on_the_tensor_parallel_shape():
     per_shape = {tp: _joules_per_token(f"lolpim.tensor_parallel={tp}") for tp in (1, 2, 4, 8)}
     ref = per_shape[1]
-    for tp, j in per_shape.items():
+    for _tp, j in per_shape.items():
         # before the fix: 0.0905 / 0.0443 / 0.0223 / 0.0116 J, exactly 1/TP
         assert j == pytest.approx(ref, rel=0.05), per_shape
 
@@ -41,12 +41,12 @@ def test_simulated_joules_per_token_agree_with_lolpim_estimate():
 def test_cent_joules_per_token_do_not_depend_on_the_tensor_parallel_shape(dataflow):
     per_shape = {tp: _joules_per_token("systems=cent", f"cent.modules={MODULES}", f"cent.tensor_parallel={tp}",
                                        f"cent.dataflow={dataflow}") for tp in (1, 2, 4, 8)}
-    for tp, j in per_shape.items():
+    for _tp, j in per_shape.items():
         assert j == pytest.approx(per_shape[1], rel=0.07), per_shape   # TP 8 adds ~6% of all-reduces
 
 
 def test_gpu_joules_per_token_count_the_whole_group():
     # the GPU models already sum their tensor-parallel group: more GPUs, same work, same energy
     per_count = {n: _joules_per_token("systems=gpu", f"gpu.count={n}") for n in (2, 4, 8)}
-    for n, j in per_count.items():
+    for _n, j in per_count.items():
         assert j == pytest.approx(per_count[2], rel=0.05), per_count

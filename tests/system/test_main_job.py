@@ -73,7 +73,8 @@ def test_unknown_system_is_a_clear_error(capsys):
 
 def test_too_few_modules_for_the_weights_is_a_clear_error(capsys):
     assert main(["run", "--set", "model=llama2-70b", "--set", "pim_capacity_gib=64", "--executor", "inline",
-                 "--set", "workload.source=fixed", "--set", "workload.input_tokens=2048", "--set", "systems=lolpim"]) == 2
+                 "--set", "workload.source=fixed", "--set", "workload.input_tokens=2048",
+                 "--set", "systems=lolpim"]) == 2
     err = capsys.readouterr().err
     assert "use more modules" in err and "Traceback" not in err
 

@@ -20,7 +20,8 @@ def _run(capsys, *args):
 
 def test_header_and_json_give_the_hardware_each_system_has(capsys):
     # 24 modules = 384 GiB while pim_capacity_gib stays 128: the old header said "128 GB of PIM"
-    args = ["--set", "lolpim.modules=24", "--set", "lolpim.tensor_parallel=8", "--set", "systems=lolpim,gpu,gpu-pim,cent"]
+    args = ["--set", "lolpim.modules=24", "--set", "lolpim.tensor_parallel=8",
+            "--set", "systems=lolpim,gpu,gpu-pim,cent"]
     out = _run(capsys, *args)
     assert "128 GB of PIM" not in out and " GB" not in out.replace("GiB", "")
     assert "24 x lolpim-module, 384 GiB PIM" in out

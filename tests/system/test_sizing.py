@@ -1,5 +1,6 @@
-"""`lolpim size` (hardware/systems/sizing.py estimates, orchestration/llm/sizing.py builds/simulates): the fewest PIM modules for a model and context, and
-analytic throughput estimates checked against full simulations of the same setups."""
+"""`lolpim size` (hardware/systems/sizing.py estimates, orchestration/llm/sizing.py builds/simulates):
+the fewest PIM modules for a model and context, and analytic throughput estimates checked against full
+simulations of the same setups."""
 import json
 import shlex
 

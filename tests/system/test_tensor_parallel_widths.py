@@ -92,7 +92,7 @@ def test_gpu_count_terminates_for_every_capacity(model):
     llm = load_llm(model)
     weights_gib = llm.params_total * llm.bytes_per_value / 2**30
     for gib in (1.0, 128.0, 10 * weights_gib, 4096.0, 8192.0, 1_000_000.0):
-        out = _terminates(lambda: gpu_count(llm, GpuSystemConfig(), gib))
+        out = _terminates(lambda gib=gib: gpu_count(llm, GpuSystemConfig(), gib))
         if "value" in out:
             n = out["value"]
             assert llm.heads % n == 0 and n * 80 >= gib - 1e-6, (gib, n)

@@ -9,7 +9,8 @@ user's own preset by explicit path, loaded (and so checked) as a built-in one is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import absolute_file_reference, is_file_reference

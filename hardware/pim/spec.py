@@ -193,7 +193,7 @@ def load_pim_module(name: str) -> PimModuleSpec:
     return _load_pim_module(name, file_version(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_pim_module(name: str, _version: tuple) -> PimModuleSpec:
     return load_preset("pim", name, PimModuleSpec, "module")
 

@@ -25,7 +25,6 @@ A stage is built from plain parameters (so a Ray process can rebuild it); every 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
 
 import numpy as np
 

@@ -16,7 +16,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from lolpim.core.errors import ConfigError, UserError
 from lolpim.hardware.estimate import Estimate, estimate as estimate_step

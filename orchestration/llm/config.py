@@ -8,7 +8,8 @@ Every field has units in its name where it has units; presets are named, not inl
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from lolpim.core.errors import ConfigError
 from lolpim.core.presets import absolute_file_reference, is_file_reference

@@ -26,7 +26,8 @@ import re
 import typing
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from lolpim.core.errors import UserError
 from lolpim.hardware.systems.config import BRACKET_ENDS

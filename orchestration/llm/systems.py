@@ -163,7 +163,7 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
     if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
         desc += f", {sub.dataflow} dataflow"
     return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE,
-                       attention_mapping=str(mapping))
+                       attention_mapping=str(sub.attention_mapping))
 
 
 def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConfig) -> BuiltSystem:

@@ -68,7 +68,7 @@ def test_static_kv_reservation_holds_fewer_tokens_than_dynamic(capsys):
 
 def test_unknown_system_is_a_clear_error(capsys):
     assert main(["run", "--set", "systems=lolpim,tpu", "--executor", "inline"]) == 2
-    assert "config key 'systems': unknown system 'tpu'; allowed: lolpim, gpu, gpu-pim, cent" in capsys.readouterr().err
+    assert "config key 'systems': element [1]: got 'tpu'; allowed values: 'lolpim', 'gpu', 'gpu-pim', 'cent'" in capsys.readouterr().err
 
 
 def test_too_few_modules_for_the_weights_is_a_clear_error(capsys):

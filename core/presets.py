@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -16,6 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from lolpim.core import schema
 from lolpim.core.errors import ParameterError, UserError
 
 MAX_TOML_BYTES = 8 * 2**20     # presets and configs are a few KB; anything this big is a mistake
@@ -97,11 +97,12 @@ def preset_path(directory: Path, name, label: str, kind: str = "preset") -> Path
 
 
 def load_preset_table(directory: Path, name, cls, label: str, kind: str = "preset"):
-    """Build dataclass ``cls`` from preset ``name`` in ``directory``; unknown keys are errors."""
+    """Build dataclass ``cls`` from preset ``name`` in ``directory``: every entry is checked
+    against its field's declaration (core/schema.py), unknown and missing keys are errors, each
+    naming the entry and the file."""
     path = preset_path(directory, name, label, kind)
     data = read_toml(path, label)
-    allowed = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ParameterError(unknown[0], f"unknown key in {kind} file {path.name}; allowed: {sorted(allowed)}")
-    return cls(**data)
+
+    def error(key: str, problem: str) -> ParameterError:
+        return ParameterError(key, f"{problem} (in {kind} file {path.name})")
+    return schema.build(cls, data, error=error)

@@ -381,3 +381,22 @@ def flag_of(cls: type, name: str) -> str:
     """The command-line flag of field ``name`` of ``cls``: its ``flag`` metadata, else --name-with-dashes."""
     f = {f.name: f for f in dataclasses.fields(cls)}.get(name)
     return (f.metadata.get("flag") if f is not None else None) or "--" + name.replace("_", "-")
+
+
+T = typing.TypeVar("T")
+
+
+@typing.dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, field))
+def frozen(cls: type[T] | None = None, /, *, kw_only: bool = False) -> Any:
+    """Decorator: a frozen dataclass whose fields are checked against their declarations
+    whenever it is constructed (then its own ``__post_init__`` runs, for cross-field checks)."""
+    def wrap(cls):
+        own_post_init = getattr(cls, "__post_init__", None)
+
+        def __post_init__(self):
+            check(self)
+            if own_post_init is not None:
+                own_post_init(self)
+        cls.__post_init__ = __post_init__   # before dataclass() writes __init__, which calls it
+        return dataclasses.dataclass(frozen=True, kw_only=kw_only)(cls)
+    return wrap if cls is None else wrap(cls)

@@ -18,7 +18,7 @@ LAYERS = ("core", "models", "hardware", "actors", "orchestration")   # bottom to
 HARDWARE_MAY_READ = ("models.llm.architecture", "models.llm.workload", "models.cbp.export")
 # third-party modules a function may import locally: optional extras or slow imports the CLI
 # must not pay for on every start
-LOCAL_IMPORT_OK = ("torch", "matplotlib", "ray", "sklearn", "prometheus_client", "numba", "scipy")
+LOCAL_IMPORT_OK = ("torch", "matplotlib", "ray", "sklearn", "prometheus_client", "numba", "scipy", "pandas")
 
 
 @lru_cache(maxsize=None)

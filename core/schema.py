@@ -29,6 +29,7 @@ a preset file's entry, a message field or a flag (``build``'s ``name_of`` and ``
 """
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import enum
 import math
@@ -190,19 +191,38 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
                 raise TypeError(f"field type {tp}: give an element type, e.g. list[int]")
             return lambda v: None if isinstance(v, (list, tuple)) else f"expected a list, got {shown(v)}"
         elem = checker(args[0], meta, exact, _top=False)
-        kinds = (origin,) if exact else (list, tuple)
         desc = describe(tp)
+
+        def slow(v):
+            for i, x in enumerate(v):
+                problem = elem(x)
+                if problem is not None:
+                    return f"element [{i}]: {problem}"
+            return None
+        if exact and args[0] is int and meta.get("choices") is None:
+            # the hot path: a list of ints (ids, contexts) is checked by C loops (type set, min,
+            # max); only a list that fails is walked element by element, to name the element
+            lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
+            hi = INT64_MAX if meta.get("max") is None else builtins.min(meta["max"], INT64_MAX)
+            only_int = {int}
+
+            def check_int_list(v):
+                if type(v) is not origin:
+                    return f"expected {desc}, got {shown(v)}"
+                if max_len is not None and len(v) > max_len:
+                    return f"got {len(v)} elements; allowed at most {max_len}"
+                if v and not (set(map(type, v)) <= only_int and lo <= builtins.min(v) and builtins.max(v) <= hi):
+                    return slow(v)
+                return None
+            return check_int_list
+        kinds = (origin,) if exact else (list, tuple)
 
         def check_list(v):
             if type(v) not in kinds and not (not exact and isinstance(v, kinds)):
                 return f"expected {desc}, got {shown(v)}"
             if max_len is not None and len(v) > max_len:
                 return f"got {len(v)} elements; allowed at most {max_len}"
-            for i, x in enumerate(v):
-                problem = elem(x)
-                if problem is not None:
-                    return f"element [{i}]: {problem}"
-            return None
+            return slow(v)
         return check_list
     if _is_enum(tp):
         members = tuple(tp)
@@ -214,14 +234,24 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
                             "list[...] of them, or 'T | None'")
         rest = _value_check(meta, False)
         return rest if rest is not None else (lambda v: None)
-    if exact and tp is int:
-        meta["min"] = INT64_MIN if meta.get("min") is None else max(meta["min"], INT64_MIN)
-        meta["max"] = INT64_MAX if meta.get("max") is None else min(meta["max"], INT64_MAX)
-    rest = _value_check(meta, tp is float) if tp in (int, float, str) else None
     desc = _NAMES[tp]
+    if exact and tp is int and meta.get("choices") is None and max_len is None:
+        lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
+        hi = INT64_MAX if meta.get("max") is None else builtins.min(meta["max"], INT64_MAX)
+        text = range_text({"min": lo, "max": hi})
+
+        def check_int(v):   # the hot path: an int has no NaN, so one chained comparison
+            if type(v) is not int:
+                return f"expected {desc}, got {shown(v)}"
+            return None if lo <= v <= hi else f"got {v!r}; allowed range: {text}"
+        return check_int
+    if exact and tp is int:
+        meta["min"] = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
+        meta["max"] = INT64_MAX if meta.get("max") is None else builtins.min(meta["max"], INT64_MAX)
+    rest = _value_check(meta, tp is float) if tp in (int, float, str) else None
     if exact:
         ok: tuple = (int,) if tp is int else (float, int) if tp is float else (tp,)
-        if tp in (int, str, bytes) and max_len is None and rest is None:   # the hot path: plain fields
+        if tp in (str, bytes) and max_len is None and rest is None:   # the hot path: plain fields
             return lambda v: None if type(v) is tp else f"expected {desc}, got {shown(v)}"
         is_type = lambda v: type(v) in ok   # noqa: E731
     else:

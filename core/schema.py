@@ -235,6 +235,16 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
         rest = _value_check(meta, False)
         return rest if rest is not None else (lambda v: None)
     desc = _NAMES[tp]
+    if exact and tp in (int, str) and meta.get("choices") is not None and max_len is None:
+        allowed = frozenset(meta["choices"])
+        full = checker(tp, {k: v for k, v in meta.items() if k != "choices"}, exact, _top)
+        listed = ", ".join(repr(c) for c in meta["choices"])
+
+        def check_choice(v):   # the hot path of a kind tag: one type test, one set lookup
+            if type(v) is tp and v in allowed:
+                return None
+            return full(v) or f"got {shown(v)}; allowed values: {listed}"
+        return check_choice
     if exact and tp is int and meta.get("choices") is None and max_len is None:
         lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
         hi = INT64_MAX if meta.get("max") is None else builtins.min(meta["max"], INT64_MAX)

@@ -377,11 +377,14 @@ def build(cls: type, data: Mapping[str, Any], name_of: Callable[[str], str] | No
     where ``name_of(field path)`` names the value as the user wrote it (default: the path).
     ``unknown_hint(path)`` may explain an unknown key (a renamed one); ``prepare(table, prefix)``
     may rewrite a table first (deprecated keys)."""
+    # another field named inside a problem: as the caller names fields, else quoted as in 'name'
+    ref_of = name_of or (lambda path: f"'{path}'")
     name_of = name_of or (lambda path: path)
-    return _build(cls, data, "", name_of, error, unknown_hint, prepare or (lambda table, _prefix: table))
+    return _build(cls, data, "", (name_of, ref_of), error, unknown_hint, prepare or (lambda table, _prefix: table))
 
 
-def _build(cls, data, prefix, name_of, error, unknown_hint, prepare):
+def _build(cls, data, prefix, namers, error, unknown_hint, prepare):
+    name_of, ref_of = namers
     data = prepare(data, prefix)
     if not isinstance(data, Mapping):
         raise error(name_of(prefix.rstrip(".")) if prefix else "<root>", f"expected a table, got {shown(data)}")
@@ -398,7 +401,7 @@ def _build(cls, data, prefix, name_of, error, unknown_hint, prepare):
             continue
         tp, value = hints[name], data[name]
         if dataclasses.is_dataclass(tp):
-            kwargs[name] = _build(tp, value, f"{prefix}{name}.", name_of, error, unknown_hint, prepare)
+            kwargs[name] = _build(tp, value, f"{prefix}{name}.", namers, error, unknown_hint, prepare)
             continue
         value = coerce(tp, value)
         problem = _type_problem(tp, value) or checker(tp, f.metadata)(value)
@@ -412,7 +415,7 @@ def _build(cls, data, prefix, name_of, error, unknown_hint, prepare):
     try:
         return cls(**kwargs)
     except FieldProblem as exc:
-        names = {n: name_of(prefix + n) for n in fields}
+        names = {n: ref_of(prefix + n) for n in fields}
         problem = re.sub(r"\{(\w+)\}", lambda m: names.get(m.group(1), m.group(0)), exc.problem)
         raise error(name_of(prefix + exc.field) if exc.field in fields else exc.field, problem) from None
 

@@ -248,12 +248,18 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
     if exact and tp is int and meta.get("choices") is None and max_len is None:
         lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
         hi = INT64_MAX if meta.get("max") is None else builtins.min(meta["max"], INT64_MAX)
-        text = range_text({"min": lo, "max": hi})
+        declared = range_text({"min": meta.get("min"), "max": meta.get("max")})
+
+        def out_of_range(v):
+            if declared and not (meta.get("min") is None or v >= meta["min"]) or \
+                    not (meta.get("max") is None or v <= meta["max"]):
+                return f"got {v!r}; allowed range: {declared}"
+            return f"got {v!r}; allowed range: {INT64_MIN} .. {INT64_MAX} (a signed 64-bit integer)"
 
         def check_int(v):   # the hot path: an int has no NaN, so one chained comparison
             if type(v) is not int:
                 return f"expected {desc}, got {shown(v)}"
-            return None if lo <= v <= hi else f"got {v!r}; allowed range: {text}"
+            return None if lo <= v <= hi else out_of_range(v)
         return check_int
     if exact and tp is int:
         meta["min"] = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)

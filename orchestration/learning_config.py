@@ -37,15 +37,35 @@ def _protocol_needs_cascade(model: str, protocol: str) -> None:
                                     "membrane voltage or bAP boosting)")
 
 
+def _model(cascade_only: bool = False):
+    return field("cascade", choices=MODELS, doc="synapse model" + ("; this protocol needs the cascade"
+                                                                  if cascade_only else ""))
+
+
+def _param_set(default: str):
+    return field(None, doc=f"{PARAMS_DOC}; default {default}")
+
+
+def _pairs(default: int, what: str):
+    return field(default, min=1, max=MAX_PAIRS, doc=what)
+
+
+def _frequency(default: float | None, what: str):
+    return field(default, min=MIN_FREQUENCY_HZ, max=MAX_FREQUENCY_HZ, unit="Hz", flag="--frequency", doc=what)
+
+
+def _no_boost():
+    return field(False, doc="cascade: switch synapse-specific bAP boosting off")
+
+
 @frozen
 class PairingRun:
     """Voltage-clamp pairing: presynaptic pulses at each holding potential, -75..0 mV (cascade only)."""
-    model: str = field("cascade", choices=MODELS, doc="synapse model; this protocol needs the cascade")
-    params: str | None = field(None, doc=PARAMS_DOC + "; default hippocampal")
-    pairs: int = field(100, min=1, max=MAX_PAIRS, doc="presynaptic pulses under clamp")
-    frequency_hz: float = field(1.0, min=MIN_FREQUENCY_HZ, max=MAX_FREQUENCY_HZ, unit="Hz", flag="--frequency",
-                                doc="pulse frequency in Hz")
-    no_boost: bool = field(False, doc="cascade: switch synapse-specific bAP boosting off")
+    model: str = _model(cascade_only=True)
+    params: str | None = _param_set("hippocampal")
+    pairs: int = _pairs(100, "presynaptic pulses under clamp")
+    frequency_hz: float = _frequency(1.0, "pulse frequency in Hz")
+    no_boost: bool = _no_boost()
 
     def __post_init__(self):
         _protocol_needs_cascade(self.model, "pairing")
@@ -54,31 +74,28 @@ class PairingRun:
 @frozen
 class StdpRun:
     """Spike-timing-dependent plasticity: a delta-t sweep of pre-post pairs, -100..+100 ms."""
-    model: str = field("cascade", choices=MODELS, doc="synapse model")
-    params: str | None = field(None, doc=PARAMS_DOC + "; default hippocampal (cascade), DP (Graupner-Brunel)")
-    pairs: int = field(60, min=1, max=MAX_PAIRS, doc="pre-post pairs per delta t")
-    frequency_hz: float = field(1.0, min=MIN_FREQUENCY_HZ, max=MAX_FREQUENCY_HZ, unit="Hz", flag="--frequency",
-                                doc="pairing frequency in Hz")
-    no_boost: bool = field(False, doc="cascade: switch synapse-specific bAP boosting off")
+    model: str = _model()
+    params: str | None = _param_set("hippocampal (cascade), DP (Graupner-Brunel)")
+    pairs: int = _pairs(60, "pre-post pairs per delta t")
+    frequency_hz: float = _frequency(1.0, "pairing frequency in Hz")
+    no_boost: bool = _no_boost()
 
 
 @frozen
 class FrequencyRun:
     """The Sjostrom et al. 2001 protocol: +10 and -10 ms pairs against pairing frequency."""
-    model: str = field("cascade", choices=MODELS, doc="synapse model")
-    params: str | None = field(None, doc=PARAMS_DOC + "; default cortical (cascade), cortical-slices "
-                                                      "(Graupner-Brunel)")
-    frequency_hz: float | None = field(None, min=MIN_FREQUENCY_HZ, max=MAX_FREQUENCY_HZ, unit="Hz",
-                                       flag="--frequency", doc="one pairing frequency in Hz (default: the "
-                                                               "sweep 0.1, 1, 5, 10, 20, 30, 40, 50 Hz)")
-    no_boost: bool = field(False, doc="cascade: switch synapse-specific bAP boosting off")
+    model: str = _model()
+    params: str | None = _param_set("cortical (cascade), cortical-slices (Graupner-Brunel)")
+    frequency_hz: float | None = _frequency(None, "one pairing frequency in Hz (default: the sweep 0.1, 1, 5, "
+                                                  "10, 20, 30, 40, 50 Hz)")
+    no_boost: bool = _no_boost()
 
 
 @frozen
 class BcmRun:
     """900 presynaptic pulses at 1-100 Hz at rest after a history of postsynaptic activity (cascade only)."""
-    model: str = field("cascade", choices=MODELS, doc="synapse model; this protocol needs the cascade")
-    params: str | None = field(None, doc=PARAMS_DOC + "; default cortical")
+    model: str = _model(cascade_only=True)
+    params: str | None = _param_set("cortical")
     history_rate_hz: float | None = field(None, min=0.0, max=MAX_HISTORY_RATE_HZ, unit="Hz",
                                           doc="postsynaptic rate before the protocol, Hz (default: the "
                                               "metaplastic target rate, 0.5 Hz: NMDA gain 1)")
@@ -94,8 +111,8 @@ class BcmRun:
 class OcularDominanceRun:
     """Monocular deprivation from a steady binocular state, with its controls: K neurons x 2 eyes x
     S synapses as block actors on the inline or Ray executor (cascade only)."""
-    model: str = field("cascade", choices=MODELS, doc="synapse model; this protocol needs the cascade")
-    params: str | None = field(None, doc=PARAMS_DOC + "; default cortical")
+    model: str = _model(cascade_only=True)
+    params: str | None = _param_set("cortical")
     neurons: int = field(_OD.neurons, min=1, doc="neurons K")
     synapses: int = field(_OD.synapses_per_eye, min=1, doc="synapses per eye and neuron S")
     variant: str = field("network", choices=tuple(od.variant_names()),

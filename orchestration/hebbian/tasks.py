@@ -1,17 +1,8 @@
 """Markov-chain Hebbian learning with ternary synapses, as runs: a HebbianRun config in
-(orchestration/learning_config.py), the result as plain data out, its text and its files.
-`lolpim hebbian` (orchestration/commands/hebbian.py) and the Python API
-(orchestration/api_learning.py) both run them through ``run_task``.
-
-digits     train on scikit-learn's 8x8 digits (or a local MNIST copy, --idx-dir) over several
-           seeds; test accuracy mean and std, learning curves, synapse transitions per sample,
-           and the PIM inference cost of the trained layer with 2-bit weights.
-multiply   store the multiplication table 1..N and recall every product.
-factorize  store a table large enough for the given numbers, recall factor pairs backwards and
-           prime-factorise by repeated recall.
-           With --executor inline|ray both tasks train the table inside the actor system.
-
-``write_outputs`` writes results.json, curves.csv and learning_curves.png.
+(orchestration/learning_config.py), the result as plain data out (``run_task``: digits,
+multiply or factorize, described in orchestration/commands/hebbian.py and docs/hebbian.md), its
+text (``summary_text``) and its files (``write_outputs``: results.json, curves.csv and
+learning_curves.png). The CLI and the Python API (orchestration/api_learning.py) both call them.
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import importlib.util
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 from lolpim.actors.hebbian.population import Sample
@@ -45,9 +46,8 @@ def old_messages(ref: str):
     """actors/kernel/messages.py at ``ref``, loaded as a module beside the current one."""
     source = subprocess.run(["git", "show", f"{ref}:actors/kernel/messages.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
-    spec = importlib.util.spec_from_loader("lolpim_messages_before", loader=None)
-    module = importlib.util.module_from_spec(spec)
-    exec(compile(source, f"{ref}:actors/kernel/messages.py", "exec"), module.__dict__)
+    module = types.ModuleType("lolpim_messages_before")
+    exec(compile(source, f"{ref}:actors/kernel/messages.py", "exec"), module.__dict__)  # noqa: S102 - our own file
     return module
 
 
@@ -74,13 +74,9 @@ def optional_libraries(repeat: int, number: int) -> list[str]:
     if importlib.util.find_spec("msgspec"):
         import msgspec
 
-        class MicrobatchStruct(msgspec.Struct, frozen=True):
-            mb: int
-            reqs: list[int]
-            ctx: list[int]
-            prompt: list[int]
-            sent_ps: int
-        decoder = msgspec.msgpack.Decoder(MicrobatchStruct)
+        struct = msgspec.defstruct("MicrobatchStruct", [("mb", int), ("reqs", list[int]), ("ctx", list[int]),
+                                                        ("prompt", list[int]), ("sent_ps", int)], frozen=True)
+        decoder = msgspec.msgpack.Decoder(struct)
         lines.append(f"  msgspec (types only, no ranges): {ns_per_call(lambda: decoder.decode(data), repeat, number):,.0f} ns")
     else:
         lines.append("  msgspec: not installed (not timed)")
@@ -88,13 +84,11 @@ def optional_libraries(repeat: int, number: int) -> list[str]:
         import msgpack
         import pydantic
 
-        class MicrobatchModel(pydantic.BaseModel, frozen=True, strict=True):
-            mb: int
-            reqs: list[int]
-            ctx: list[int]
-            prompt: list[int]
-            sent_ps: int
-        lines.append(f"  pydantic: {ns_per_call(lambda: MicrobatchModel(**msgpack.unpackb(data)), repeat, number):,.0f} ns")
+        model = pydantic.create_model("MicrobatchModel", __config__=pydantic.ConfigDict(frozen=True, strict=True),
+                                      mb=(int, ...), reqs=(list[int], ...), ctx=(list[int], ...),
+                                      prompt=(list[int], ...), sent_ps=(int, ...))
+        lines.append(f"  pydantic (types only, no ranges): "
+                     f"{ns_per_call(lambda: model(**msgpack.unpackb(data)), repeat, number):,.0f} ns")
     else:
         lines.append("  pydantic: not installed (not timed)")
     return lines
@@ -144,11 +138,13 @@ def main() -> int:
         assert messages.decode("a", "k", cls, data) == payload
         if old is not None:
             assert old.decode("a", "k", cls, data) == payload
-            before, after = interleaved([lambda: old.decode("a", "k", cls, data),
-                                         lambda: messages.decode("a", "k", cls, data)], args.repeat, args.number)
+            before, after = interleaved([lambda cls=cls, data=data: old.decode("a", "k", cls, data),
+                                         lambda cls=cls, data=data: messages.decode("a", "k", cls, data)],
+                                        args.repeat, args.number)
             print(f"  {label:<48} {before:9,.0f} {after:9,.0f} {after / before:12.2f}")
         else:
-            after = ns_per_call(lambda: messages.decode("a", "k", cls, data), args.repeat, args.number)
+            after = ns_per_call(lambda cls=cls, data=data: messages.decode("a", "k", cls, data), args.repeat,
+                                args.number)
             print(f"  {label:<48} {'-':>9} {after:9,.0f}")
     print("libraries, the Microbatch above:")
     print("\n".join(optional_libraries(args.repeat, args.number)))

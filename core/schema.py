@@ -37,7 +37,8 @@ import numbers
 import re
 import types
 import typing
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from lolpim.core.errors import ParameterError
 
@@ -269,10 +270,10 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
         ok: tuple = (int,) if tp is int else (float, int) if tp is float else (tp,)
         if tp in (str, bytes) and max_len is None and rest is None:   # the hot path: plain fields
             return lambda v: None if type(v) is tp else f"expected {desc}, got {shown(v)}"
-        is_type = lambda v: type(v) in ok   # noqa: E731
+        is_type = lambda v: type(v) in ok
     else:
         kind = {int: numbers.Integral, float: numbers.Real}.get(tp, tp)
-        is_type = lambda v: isinstance(v, kind) and (tp is bool or not isinstance(v, bool))   # noqa: E731
+        is_type = lambda v: isinstance(v, kind) and (tp is bool or not isinstance(v, bool))
 
     def check_scalar(v):
         if not is_type(v):

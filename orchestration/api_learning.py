@@ -23,8 +23,16 @@ from lolpim.core import schema
 from lolpim.core.errors import ParameterError
 from lolpim.orchestration.cbp import training
 from lolpim.orchestration.hebbian import tasks
-from lolpim.orchestration.learning_config import (PROTOCOL_RUNS, BcmRun, CbpRun, FrequencyRun, HebbianRun,
-                                                  OcularDominanceRun, PairingRun, StdpRun)
+from lolpim.orchestration.learning_config import (
+    PROTOCOL_RUNS,
+    BcmRun,
+    CbpRun,
+    FrequencyRun,
+    HebbianRun,
+    OcularDominanceRun,
+    PairingRun,
+    StdpRun,
+)
 from lolpim.orchestration.plasticity import protocols
 
 
@@ -191,6 +199,24 @@ def cbp(config: CbpRun | None = None, **settings) -> CbpResult:
                      out["histories"], out["packed"])
 
 
-__all__ = ["plasticity", "pairing", "stdp", "frequency", "sjostrom", "bcm", "ocular_dominance", "hebbian", "cbp",
-           "PlasticityResult", "HebbianResult", "CbpResult", "PairingRun", "StdpRun", "FrequencyRun", "BcmRun",
-           "OcularDominanceRun", "HebbianRun", "CbpRun"]
+__all__ = [
+    "BcmRun",
+    "CbpResult",
+    "CbpRun",
+    "FrequencyRun",
+    "HebbianResult",
+    "HebbianRun",
+    "OcularDominanceRun",
+    "PairingRun",
+    "PlasticityResult",
+    "StdpRun",
+    "bcm",
+    "cbp",
+    "frequency",
+    "hebbian",
+    "ocular_dominance",
+    "pairing",
+    "plasticity",
+    "sjostrom",
+    "stdp",
+]

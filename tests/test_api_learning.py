@@ -6,12 +6,17 @@ import runpy
 from pathlib import Path
 
 import pytest
-
 from lolpim.core.errors import ParameterError, UserError
+from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
 from lolpim.orchestration import api_learning as learn
 from lolpim.orchestration.cli import main
-from lolpim.orchestration.learning_config import PROTOCOL_RUNS, CbpRun, HebbianRun, OcularDominanceRun, StdpRun
-from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
+from lolpim.orchestration.learning_config import (
+    PROTOCOL_RUNS,
+    CbpRun,
+    HebbianRun,
+    OcularDominanceRun,
+    StdpRun,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -5,7 +5,6 @@ import enum
 
 import msgpack
 import pytest
-
 from lolpim.actors.kernel.codec import MessageError
 from lolpim.actors.kernel.messages import decode, message
 from lolpim.core import presets, schema

@@ -40,7 +40,6 @@ import dataclasses
 import typing
 
 import msgpack
-
 from lolpim.actors.kernel.codec import MessageError
 from lolpim.core import schema as _schema
 

@@ -7,6 +7,7 @@ code path. Writes plasticity_<protocol>.csv/.json/.png under --out; --json print
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def _owners() -> dict[str, tuple[type, tuple[str, ...]]]:
     """Every flag of any protocol -> (a config declaring it, the protocols that take it)."""
     owners: dict[str, tuple[type, tuple[str, ...]]] = {}
     for protocol, cls in PROTOCOL_RUNS.items():
-        for name in cls.__dataclass_fields__:
+        for name in (f.name for f in dataclasses.fields(cls)):
             dest = dest_of(cls, name)
             owner = owners.get(dest, (cls, ()))
             owners[dest] = (owner[0], owner[1] + (protocol,))
@@ -72,7 +73,7 @@ def register(sub) -> None:
         # the other protocols' flags, parsed but hidden: given here, they are named as theirs
         for dest, (owner, takers) in owners.items():
             if protocol not in takers:
-                name = next(n for n in owner.__dataclass_fields__ if dest_of(owner, n) == dest)
+                name = next(f.name for f in dataclasses.fields(owner) if dest_of(owner, f.name) == dest)
                 add_config_flags(q, owner, names=(name,), hidden=True)
         q.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         q.add_argument("--out", metavar="DIR",

@@ -200,7 +200,7 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
                 if problem is not None:
                     return f"element [{i}]: {problem}"
             return None
-        if exact and args[0] is int and meta.get("choices") is None:
+        if exact and args[0] is int and meta.get("choices") is None and meta.get("gt") is None:
             # the hot path: a list of ints (ids, contexts) is checked by C loops (type set, min,
             # max); only a list that fails is walked element by element, to name the element
             lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
@@ -246,7 +246,7 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
                 return None
             return full(v) or f"got {shown(v)}; allowed values: {listed}"
         return check_choice
-    if exact and tp is int and meta.get("choices") is None and max_len is None:
+    if exact and tp is int and meta.get("choices") is None and meta.get("gt") is None and max_len is None:
         lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
         hi = INT64_MAX if meta.get("max") is None else builtins.min(meta["max"], INT64_MAX)
         declared = range_text({"min": meta.get("min"), "max": meta.get("max")})

@@ -58,6 +58,8 @@ def help_text(f: dataclasses.Field, default: Any) -> str:
     if allowed and "choices" not in meta:
         parts.append(allowed.replace("allowed range: ", "allowed "))
     text = doc + (f", {unit}" if unit and unit not in doc else "")
+    if parts and text.endswith(")") and "(default" in text:   # one parenthesis: "(default 2; allowed 1 .. 4096)"
+        return f"{text[:-1]}; {'; '.join(parts)})"
     return f"{text} ({'; '.join(parts)})" if parts else text
 
 

@@ -117,3 +117,10 @@ def test_examples_run(name, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "Traceback" not in out and out.count("\n") > 5
     assert "# %%" in (EXAMPLES / name).read_text()
+
+
+def test_to_dataframe_has_the_result_columns():
+    pytest.importorskip("pandas")
+    df = learn.stdp(model="graupner-brunel", pairs=2).to_dataframe()
+    assert list(df.columns) == ["delta_t_ms", "dw"] and len(df) > 100
+    assert list(learn.hebbian("multiply", max_operand=4).to_dataframe().columns) == ["seed", "recall_accuracy"]

@@ -3,6 +3,7 @@
     import lolpim
     c = lolpim.compare(systems=["lolpim", "gpu"], model="llama2-7b", workload={"requests": 4})
     print(c.table())
+    r = lolpim.stdp(pairs=30)        # the plasticity protocols, lolpim.hebbian, lolpim.cbp
 
 Every function checks its keys as the `lolpim` command does: a bad one raises a
 ``lolpim.UserError`` (a ``ConfigError`` naming the key and what is allowed).
@@ -22,6 +23,13 @@ _LAZY: dict[str, str] = {}   # public name -> the module that defines it
 _LAZY.update(dict.fromkeys(("compare", "size", "estimate", "sweep", "Comparison", "Sizing", "StepEstimate", "Sweep",
                             "SweepPoint", "SystemResult", "RequestResult", "BracketEnd", "Hardware", "DeviceGroup"),
                            "lolpim.llm_api"))
+
+# ---- learning: plasticity protocols, Hebbian, CBP (orchestration/api_learning.py) -------------
+_LAZY.update(dict.fromkeys(("plasticity", "pairing", "stdp", "frequency", "sjostrom", "bcm", "ocular_dominance",
+                            "hebbian", "cbp", "PlasticityResult", "HebbianResult", "CbpResult"),
+                           "lolpim.orchestration.api_learning"))
+_LAZY.update(dict.fromkeys(("PairingRun", "StdpRun", "FrequencyRun", "BcmRun", "OcularDominanceRun", "HebbianRun",
+                            "CbpRun"), "lolpim.orchestration.learning_config"))
 
 __all__ = ["ConfigError", "ParameterError", "UserError", *_LAZY]
 

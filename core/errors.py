@@ -25,3 +25,11 @@ class ConfigError(UserError):
     def __init__(self, key: str, message: str):
         self.key = key
         super().__init__(f"config key '{key}': {message}")
+
+
+class FlagError(UserError):
+    """A command-line flag has a value that is not allowed (or does not apply)."""
+
+    def __init__(self, flag: str, message: str):
+        self.flag = flag
+        super().__init__(f"{flag}: {message}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import MISSING, fields
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -16,6 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from lolpim.core import schema
 from lolpim.core.errors import ParameterError, UserError
 
 MAX_TOML_BYTES = 8 * 2**20     # presets and configs are a few KB; anything this big is a mistake
@@ -98,14 +98,15 @@ def preset_path(directory: Path, name, label: str, kind: str = "preset") -> Path
 
 
 def load_preset_table(directory: Path, name, cls, label: str, kind: str = "preset"):
-    """Build dataclass ``cls`` from preset ``name`` in ``directory``; unknown keys are errors."""
+    """Build dataclass ``cls`` from preset ``name`` in ``directory``: every entry is checked
+    against its field's declaration (core/schema.py), unknown and missing keys are errors, each
+    naming the entry and the file."""
     path = preset_path(directory, name, label, kind)
     data = read_toml(path, label)
-    allowed = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ParameterError(unknown[0], f"unknown key in {kind} file {path.name}; allowed: {sorted(allowed)}")
-    return cls(**data)
+
+    def error(key: str, problem: str) -> ParameterError:
+        return ParameterError(key, f"{problem} (in {kind} file {path.name})")
+    return schema.build(cls, data, error=error)
 
 
 # A user's own preset is named by an explicit path, never looked up as a name (as `hf:` names a
@@ -144,16 +145,13 @@ def load_file_table(reference: str, cls, label: str, kind: str = "preset"):
     if path.suffix != ".toml":
         raise ParameterError(label, f"{reference[:200]!r}: a {kind} file is given as file:<path>.toml")
     data = read_toml(path, label)
-    allowed = {f.name for f in fields(cls) if f.init}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ParameterError(unknown[0], f"unknown key in {kind} file {shown}; allowed: {sorted(allowed)}")
-    missing = sorted(f.name for f in fields(cls) if f.init and f.name not in data
-                     and f.default is MISSING and f.default_factory is MISSING)
-    if missing:
-        raise ParameterError(missing[0], f"missing from {kind} file {shown} (needed: {', '.join(missing)})")
+
+    def error(key: str, problem: str) -> ParameterError:
+        return ParameterError(key, f"{problem} (in {kind} file {shown})")
     try:
         with parsing(path, label, f"{kind} file"):
-            return cls(**data)
-    except ParameterError as exc:   # a value the class refuses: name its key and the file
+            return schema.build(cls, data, error=error)
+    except ParameterError as exc:   # a cross-field check of the class: name its key and the file
+        if f"(in {kind} file " in str(exc):
+            raise
         raise ParameterError(exc.field, f"{str(exc).split(': ', 1)[-1]} (in {kind} file {shown})") from None

@@ -36,35 +36,32 @@ from lolpim.hardware.cost import OpCost
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.gpu.model import ACT_BYTES, STEP_PARTS, GpuSpec
 from lolpim.hardware.links import link_transfer_cost, load_link
-from lolpim.hardware.toml_presets import load_preset, preset_names, require_positive
+from lolpim.core import schema
+from lolpim.core.schema import field
+from lolpim.hardware.toml_presets import load_preset, preset_names
 from lolpim.models.llm.architecture import LlmConfig
 
 
 @dataclass(frozen=True)
 class HbmPimSpec:
     name: str
-    stacks_per_device: int
-    stack_capacity_bytes: float
-    stack_bandwidth_bytes_per_s: float      # external (pin) bandwidth of one stack
-    internal_bandwidth_scale: float         # bank-group PIM bandwidth / external bandwidth
-    ops_per_byte: float                     # PIM FLOPs per byte of internal bandwidth
-    trfc_s: float                           # refresh cycle time
-    trefi_s: float                          # refresh interval
-    call_overhead_s: float                  # fixed cost per attention call (command issue, sync)
+    stacks_per_device: int = field(min=1)
+    stack_capacity_bytes: float = field(gt=0)
+    stack_bandwidth_bytes_per_s: float = field(gt=0)  # external (pin) bandwidth of one stack
+    internal_bandwidth_scale: float = field(gt=0)  # bank-group PIM bandwidth / external bandwidth
+    ops_per_byte: float = field(gt=0)    # PIM FLOPs per byte of internal bandwidth
+    trfc_s: float = field(min=0)         # refresh cycle time
+    trefi_s: float = field(gt=0)         # refresh interval
+    call_overhead_s: float = field(min=0)  # fixed cost per attention call (command issue, sync)
     link: str                               # GPU <-> PIM-device link preset
-    dram_energy_pj_per_bit: float           # cell to bank-group unit (no TSV / interposer)
-    softmax_energy_pj_per_bit: float        # bank group to buffer die and back
-    mac_energy_pj: float                    # one multiply-accumulate (2 FLOPs)
-    stack_power_w: float                    # one stack at full PIM activity (iso-power view; preset comments)
+    dram_energy_pj_per_bit: float = field(min=0)  # cell to bank-group unit (no TSV / interposer)
+    softmax_energy_pj_per_bit: float = field(min=0)  # bank group to buffer die and back
+    mac_energy_pj: float = field(min=0)  # one multiply-accumulate (2 FLOPs)
+    stack_power_w: float = field(gt=0)   # one stack at full PIM activity (iso-power view; preset comments)
     source: str = ""
 
     def __post_init__(self):
-        if not isinstance(self.stacks_per_device, int) or self.stacks_per_device < 1:
-            raise ParameterError("stacks_per_device", f"must be a positive integer, got {self.stacks_per_device!r}")
-        require_positive(self, "stack_capacity_bytes", "stack_bandwidth_bytes_per_s", "internal_bandwidth_scale",
-                         "ops_per_byte", "trefi_s", "stack_power_w")
-        require_positive(self, "trfc_s", "call_overhead_s", "dram_energy_pj_per_bit",
-                         "softmax_energy_pj_per_bit", "mac_energy_pj", allow_zero=True)
+        schema.check(self)   # each field's declared type and range (core/schema.py)
         if self.trfc_s >= self.trefi_s:
             raise ParameterError("trfc_s", f"must be below trefi_s ({self.trefi_s}), got {self.trfc_s}")
         load_link(self.link)  # fails early, listing the link presets

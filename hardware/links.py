@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 from lolpim.hardware.cost import ZERO, OpCost
 from lolpim.core.errors import ParameterError
-from lolpim.hardware.toml_presets import load_preset, preset_names, require_fraction, require_positive
+from lolpim.core import schema
+from lolpim.core.schema import field
+from lolpim.hardware.toml_presets import load_preset, preset_names
 
 ALLREDUCE_ALGORITHMS = ("nccl-ring", "custom-oneshot")
 
@@ -33,24 +35,19 @@ ALLREDUCE_ALGORITHMS = ("nccl-ring", "custom-oneshot")
 @dataclass(frozen=True)
 class LinkSpec:
     name: str
-    bandwidth_bytes_per_s: float   # raw, one direction
-    payload_efficiency: float      # (0, 1]: payload share of the raw rate
-    latency_s: float               # one-way, first byte in to first byte out
-    message_overhead_s: float      # fixed software / DMA / protocol cost per message
-    energy_pj_per_bit: float       # transfer energy per payload bit
+    bandwidth_bytes_per_s: float = field(gt=0)  # raw, one direction
+    payload_efficiency: float = field(gt=0, max=1)  # (0, 1]: payload share of the raw rate
+    latency_s: float = field(gt=0)       # one-way, first byte in to first byte out
+    message_overhead_s: float = field(min=0)  # fixed software / DMA / protocol cost per message
+    energy_pj_per_bit: float = field(min=0)  # transfer energy per payload bit
     source: str = ""
     # published collective latencies (0: none; collectives are then rings of messages)
-    nccl_latency_s: float = 0.0              # NCCL all-reduce of a small buffer over 2 devices
-    nccl_latency_per_device_s: float = 0.0   # added per device beyond 2
-    oneshot_latency_s: float = 0.0           # one-shot custom all-reduce over 2 devices
-    oneshot_latency_per_device_s: float = 0.0
-
+    nccl_latency_s: float = field(0.0, min=0)  # NCCL all-reduce of a small buffer over 2 devices
+    nccl_latency_per_device_s: float = field(0.0, min=0)  # added per device beyond 2
+    oneshot_latency_s: float = field(0.0, min=0)  # one-shot custom all-reduce over 2 devices
+    oneshot_latency_per_device_s: float = field(0.0, min=0)
     def __post_init__(self):
-        require_positive(self, "bandwidth_bytes_per_s", "latency_s")
-        require_positive(self, "message_overhead_s", "energy_pj_per_bit", "nccl_latency_s",
-                         "nccl_latency_per_device_s", "oneshot_latency_s", "oneshot_latency_per_device_s",
-                         allow_zero=True)
-        require_fraction(self, "payload_efficiency")
+        schema.check(self)   # each field's declared range (core/schema.py)
 
     @property
     def payload_bandwidth_bytes_per_s(self) -> float:

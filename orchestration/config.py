@@ -1,31 +1,26 @@
 """Loading frozen-dataclass configs from TOML files plus `--set key=value` overrides.
 
-A config class is a frozen dataclass. Each field may carry metadata:
-  ``min`` / ``max``  inclusive numeric bounds,
-  ``choices``        the allowed values,
-  ``help``           one line shown in error messages.
+A config class is a frozen dataclass whose fields declare their constraints with the one
+validation layer (core/schema.py: ``min``/``max``/``gt``, ``choices``, ``unit``, ``doc``...).
 A field typed as an Enum (the str-valued choices of hardware/systems/config.py) takes the
 member's string; anything else is refused naming the key and the allowed values.
-Nested dataclass fields become TOML tables and dotted keys (``stage.service_s``).
+Nested dataclass fields become TOML tables and dotted keys (``stage.service_s``); a field with
+metadata ``tables`` (RunConfig's system tables, one per registered kind) holds tables that are
+keys of its own level (``lolpim.kv_mode``), as core/schema.py builds them.
 Every problem is reported as a ConfigError naming the dotted key and what is allowed.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
-import enum
-import math
 import sys
-import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
-from lolpim.core import presets
+from lolpim.core import presets, schema
 from lolpim.core.errors import ConfigError, UserError
 from lolpim.hardware.preset_kinds import PRESET_KINDS, PresetKind
-
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 # A field that names a hardware preset says which kind (``metadata={"preset": "pim"}``,
 # hardware/preset_kinds.py). Checked whenever a config is built, whether or not the chosen system
@@ -85,12 +80,8 @@ def parse_overrides(pairs: list[str] | None) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise UserError(f"--set key '{key}' conflicts with another --set")
-        node[parts[-1]] = _RawString(value.strip())
+        node[parts[-1]] = schema.Text(value.strip())
     return nested
-
-
-class _RawString(str):
-    """A value typed on the command line; converted by the target field's type."""
 
 
 def merge(base: Mapping, override: Mapping) -> dict:
@@ -104,65 +95,32 @@ def merge(base: Mapping, override: Mapping) -> dict:
 
 
 def build(cls: type, data: Mapping[str, Any], prefix: str = ""):
-    """Construct dataclass ``cls`` from ``data``, validating every key."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(prefix.rstrip(".") or "<root>", "expected a table")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    # a field with metadata "tables" (a function -> {table: config class}) holds tables that are
-    # keys of this level themselves (RunConfig's system tables: `lolpim.kv_mode`, not `tables.lolpim...`)
-    tables = {name: f.metadata["tables"]() for name, f in fields.items() if "tables" in f.metadata}
-    keys = set(fields) - set(tables) | {t for classes in tables.values() for t in classes}
-    data = _take_deprecated(data, prefix)
-    unknown = sorted(set(data) - keys)
-    if unknown:
-        if prefix + unknown[0] in RENAMED_KEYS:
-            raise ConfigError(prefix + unknown[0], RENAMED_KEYS[prefix + unknown[0]])
-        allowed = ", ".join(sorted(keys))
-        raise ConfigError(prefix + unknown[0], f"unknown key; allowed keys here: {allowed}")
-    kwargs = {}
-    for name, field in fields.items():
-        key = prefix + name
-        if name in tables:
-            kwargs[name] = hints[name]({t: build(c, data[t], f"{prefix}{t}.") for t, c in tables[name].items()
-                                        if t in data})
-            continue
-        if name not in data:
-            continue
-        ftype = hints[name]
-        if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
-            kwargs[name] = build(ftype, data[name], key + ".")
-        else:
-            kwargs[name] = _coerce(key, data[name], ftype, field.metadata)
-    try:
-        obj = cls(**kwargs)
-    except ConfigError:
-        raise
-    except TypeError as exc:  # missing required field
-        raise ConfigError(prefix.rstrip(".") or "<root>", str(exc)) from None
+    """Construct dataclass ``cls`` from ``data``, validating every key (core/schema.py: the
+    fields' declarations), then the hardware preset names (fields with metadata ``preset``)."""
+    def prepare(table, where):
+        return _take_deprecated(table, prefix + where) if isinstance(table, Mapping) else table
+    obj = schema.build(cls, data, name_of=lambda path: prefix + path, error=ConfigError,
+                       unknown_hint=lambda path: RENAMED_KEYS.get(prefix + path), prepare=prepare)
     validate_fields(obj, prefix)
     return obj
 
 
 def validate_fields(obj, prefix: str = "") -> None:
-    """Check metadata bounds/choices on an already constructed dataclass."""
-    for field in dataclasses.fields(obj):
-        value = getattr(obj, field.name)
-        meta = field.metadata
-        key = prefix + field.name
-        if dataclasses.is_dataclass(value):
-            continue
-        if "choices" in meta and value not in meta["choices"]:
-            allowed = ", ".join(repr(c) for c in meta["choices"])
-            raise ConfigError(key, f"got {value!r}; allowed values: {allowed}")
-        # NaN compares False with every bound and inf passes a lower one: neither is a setting
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(key, f"got {value!r}; must be a finite number")
-        lo, hi = meta.get("min"), meta.get("max")
-        if lo is not None and value < lo or hi is not None and value > hi:
-            raise ConfigError(key, f"got {value!r}; allowed range: {_range_text(lo, hi)}")
-        if "preset" in meta:
-            _check_preset_value(key, value, PRESET_KINDS[meta["preset"]])
+    """Check an already constructed config (nested tables and system tables too) against its
+    fields' declarations and the hardware preset names."""
+    for name, check in schema.checkers(type(obj)):
+        problem = check(getattr(obj, name))
+        if problem is not None:
+            raise ConfigError(prefix + name, problem)
+    for f in dataclasses.fields(obj):
+        value, key = getattr(obj, f.name), prefix + f.name
+        if "tables" in f.metadata:
+            for table, sub in value.items():
+                validate_fields(sub, f"{prefix}{table}.")
+        elif dataclasses.is_dataclass(value):
+            validate_fields(value, key + ".")
+        elif "preset" in f.metadata:
+            _check_preset_value(key, value, PRESET_KINDS[f.metadata["preset"]])
 
 
 def _check_preset_value(key: str, value, kind: PresetKind) -> None:
@@ -185,65 +143,6 @@ def field_range(cls: type, name: str) -> tuple:
     flag that stands for a config key takes the key's range from here, not a copy of it."""
     meta = {f.name: f.metadata for f in dataclasses.fields(cls)}[name]
     return meta["min"], meta["max"]
-
-
-def _range_text(lo, hi) -> str:
-    if lo is not None and hi is not None:
-        return f"{lo} .. {hi}"
-    return f">= {lo}" if lo is not None else f"<= {hi}"
-
-
-def _coerce(key: str, value: Any, ftype: Any, meta: Mapping) -> Any:
-    origin = typing.get_origin(ftype)
-    if origin in (tuple, list):
-        (inner, *_) = typing.get_args(ftype) or (Any,)
-        if isinstance(value, _RawString):
-            value = [v for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(key, f"expected a list, got {value!r}")
-        # a list of enum members stays text here: the config class checks the whole list at once
-        inner = str if _is_enum(inner) else inner
-        return tuple(_coerce(f"{key}[{i}]", v, inner, {}) for i, v in enumerate(value))
-    if _is_enum(ftype):
-        return _enum_member(key, value, ftype)
-    if isinstance(value, _RawString):
-        return _from_text(key, str(value), ftype)
-    if ftype is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if ftype in _TYPE_NAMES and (not isinstance(value, ftype) or (ftype is int and isinstance(value, bool))):
-        raise ConfigError(key, f"expected {_TYPE_NAMES[ftype]}, got {value!r}")
-    return value
-
-
-def _is_enum(ftype: Any) -> bool:
-    return isinstance(ftype, type) and issubclass(ftype, enum.Enum)
-
-
-def _enum_member(key: str, value: Any, ftype: type[enum.Enum]):
-    try:
-        return ftype(str(value) if isinstance(value, _RawString) else value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in ftype)
-        raise ConfigError(key, f"got {str(value) if isinstance(value, _RawString) else value!r}; "
-                               f"allowed values: {allowed}") from None
-
-
-def _from_text(key: str, text: str, ftype: Any) -> Any:
-    try:
-        if ftype is bool:
-            lowered = text.lower()
-            if lowered in ("true", "1", "yes", "on"):
-                return True
-            if lowered in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if ftype is int:
-            return int(text.replace("_", ""))
-        if ftype is float:
-            return float(text)
-        return text
-    except ValueError:
-        raise ConfigError(key, f"expected {_TYPE_NAMES.get(ftype, ftype)}, got {text!r}") from None
 
 
 def load(cls: type, path: str | Path | None = None, overrides: list[str] | None = None,

@@ -129,7 +129,7 @@ def test_plasticity_ocular_dominance_help_lists_its_options_and_defaults(capsys)
     for flag in ("--neurons", "--synapses", "--executor", "--processes", "--variant", "--seed", "--out"):
         assert flag in text
     assert "--pairs" not in text and "--no-boost" not in text
-    assert f"(default {OcularDominanceConfig().neurons:g})" in text      # filled from the config
+    assert f"(default {OcularDominanceConfig().neurons:g};" in text      # filled from the config
 
 
 def test_plasticity_help_lists_every_protocol(capsys):
@@ -144,7 +144,7 @@ def test_plasticity_existing_command_lines_still_parse(tmp_path):
     from lolpim.orchestration.cli import build_parser
     parser = build_parser()
     a = parser.parse_args(["plasticity", "stdp", "--model", "cascade", "--pairs", "60"])
-    assert (a.protocol, a.model, a.pairs, a.frequency, a.no_boost) == ("stdp", "cascade", 60, None, False)
+    assert (a.protocol, a.model, a.pairs, a.frequency, a.no_boost) == ("stdp", "cascade", 60, 1.0, False)
     a = parser.parse_args(["plasticity", "ocular-dominance", "--neurons", "4", "--synapses", "50", "--executor", "ray",
                            "--processes", "2", "--json", "--out", str(tmp_path)])
     assert (a.protocol, a.neurons, a.synapses, a.executor, a.processes, a.json, a.out, a.seed) == \

@@ -42,6 +42,7 @@ from lolpim.models.hebbian.rule import TransitionRule
 from lolpim.actors.kernel.actor import Actor, actor_seed
 from lolpim.actors.kernel.messages import Empty, message
 from lolpim.actors.kernel.system import ActorSpec, SystemSpec, frozen_params
+from lolpim.core import schema
 
 READOUTS = ("fire", "winner", "scores")
 MAX_TAG = 64
@@ -123,11 +124,8 @@ class TernarySynapsePopulation(Actor):
     @frozen_params
     class Params:
         layer: LayerConfig
-        link_ps: int = 100_000
+        link_ps: int = schema.field(100_000, min=1, unit="ps")
         record_per_sample: bool = True     # keep the synapse changes of every presentation
-
-        def __post_init__(self):
-            _positive_ints(link_ps=self.link_ps)
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -275,19 +273,14 @@ class SampleSource(Actor):
     @frozen_params
     class Params:
         stages: tuple
-        batch_size: int = 16
-        batch_interval_ps: int = 1_000_000
-        link_ps: int = 100_000
-        query_rows: int = 512
+        batch_size: int = schema.field(16, min=1, max=MAX_ROWS_PER_MESSAGE, doc="rows a message")
+        batch_interval_ps: int = schema.field(1_000_000, min=1, unit="ps")
+        link_ps: int = schema.field(100_000, min=1, unit="ps")
+        query_rows: int = schema.field(512, min=1, max=MAX_ROWS_PER_MESSAGE, doc="rows a message")
         shuffle: bool = True
         chain: bool = False
 
-        def __post_init__(self):
-            _positive_ints(batch_size=self.batch_size, batch_interval_ps=self.batch_interval_ps,
-                           link_ps=self.link_ps, query_rows=self.query_rows)
-            for name in ("batch_size", "query_rows"):
-                if getattr(self, name) > MAX_ROWS_PER_MESSAGE:
-                    raise ParameterError(name, f"{getattr(self, name)}: at most {MAX_ROWS_PER_MESSAGE} rows a message")
+        def __post_init__(self):   # after the declared ranges (frozen_params checks them first)
             if not self.stages:
                 raise ParameterError("stages", "need at least one stage")
             stages = tuple(_checked_stage(i, s) for i, s in enumerate(self.stages))

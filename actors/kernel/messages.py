@@ -20,13 +20,15 @@ Example::
         def handle(self, event, payload):      # payload is a Work (or Empty) instance
             ... self.send("next", "work", Work(mb=payload.mb, round=payload.round + 1, sent_ps=0)) ...
 
-Field types: int, float (an int is accepted), str, bool, bytes, list[T] (any nesting of
-these), and ``T | None``. Checks are exact: a bool is not an int, 1.0 is not an int.
-Metadata (all optional): ``min`` / ``max`` (inclusive; for a list, every number in it; NaN
-fails any bound; an int is always within the signed 64-bit range), ``max_len`` (length of a str,
-bytes or the outer list), ``choices`` (the allowed values). Every field must be present on the
-wire (defaults only help senders) and no other field may be. A bad message raises MessageError
-naming the actor, the kind and the field, never another exception.
+Fields are declared, and checked, by the one validation layer (core/schema.py) that also
+checks configs, presets and command flags. Field types: int, float (an int is accepted), str,
+bool, bytes, list[T] (any nesting of these), and ``T | None``. Checks are exact: a bool is not
+an int, 1.0 is not an int. Metadata (all optional): ``min`` / ``max`` / ``gt`` (for a list,
+every number in it; NaN fails any bound; an int is always within the signed 64-bit range),
+``finite`` (default True: a float must be finite), ``max_len`` (length of a str, bytes or the
+outer list), ``choices`` (the allowed values). Every field must be present on the wire (defaults only help
+senders) and no other field may be. A bad message raises MessageError naming the actor,
+the kind and the field, never another exception.
 
 A value that is well-typed but wrong for the actor's state (an unknown request id, a
 ``done`` with nothing in service) is the actor's to refuse: ``raise MessageError(...)``,
@@ -35,12 +37,11 @@ or ``self.reject(event, field, problem)`` in an Actor.
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 
 import msgpack
-
 from lolpim.actors.kernel.codec import MessageError
+from lolpim.core import schema as _schema
 from lolpim.core.compat import dataclass_transform
 
 _T = typing.TypeVar("_T")
@@ -49,7 +50,7 @@ _TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", bytes: "byt
                dict: "dict", type(None): "nil"}
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, _schema.field))
 def message(cls: type[_T]) -> type[_T]:
     """Decorator: a frozen message dataclass whose schema is checked (and compiled) now."""
     cls = dataclasses.dataclass(frozen=True)(cls)
@@ -65,103 +66,19 @@ def type_name(value) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
-# --- compiling a dataclass into checks ----------------------------------------------------
-# A checker is check(value) -> None when fine, else the problem as text ("must be int, got str").
-
-def _describe(tp) -> str:
-    origin = typing.get_origin(tp)
-    if origin is list:
-        return f"list[{_describe(typing.get_args(tp)[0])}]"
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-INT64_MIN, INT64_MAX = -2**63, 2**63 - 1   # every int field lies in this range unless narrowed
-
-
-def _range_check(meta: dict, where: str):
-    lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
-    if lo is None and hi is None and choices is None:
-        return None
-    choices = frozenset(choices) if choices is not None else None
-
-    def check(v):
-        # written as `not (v >= lo)` so NaN fails every bound
-        if lo is not None and not (v >= lo):
-            return f"{where}is {v!r}, below the minimum {lo}"
-        if hi is not None and not (v <= hi):
-            return f"{where}is {v!r}, above the maximum {hi}"
-        if choices is not None and v not in choices:
-            return f"{where}is {v!r}, not one of {sorted(choices, key=repr)}"
-        return None
-    return check
-
-
-def _compile(tp, meta: dict, where: str = "", top: bool = True, nullable: bool = False):
-    """The checker for annotation ``tp``. ``where`` prefixes problems inside lists."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) != 1 or len(args) != 2:
-            raise TypeError(f"message field type {tp}: only 'T | None' unions are supported")
-        check_inner = _compile(inner[0], meta, where, top, nullable=True)
-        return lambda v: None if v is None else check_inner(v)
-    max_len = meta.get("max_len") if top else None
-    if origin is list:
-        (elem_tp,) = typing.get_args(tp) or (None,)
-        if elem_tp is None:
-            raise TypeError("message field type list needs an element type, e.g. list[int]")
-        elem = _compile(elem_tp, meta, "", top=False)
-        desc = _describe(tp) + (" or nil" if nullable else "")
-
-        def check_list(v):
-            if type(v) is not list:
-                return f"{where}must be {desc}, got {type_name(v)}"
-            if max_len is not None and len(v) > max_len:
-                return f"{where}has {len(v)} elements, over the limit of {max_len}"
-            for i, x in enumerate(v):
-                problem = elem(x)
-                if problem is not None:
-                    return f"{where}element [{i}] {problem}"
-            return None
-        return check_list
-    if tp not in (int, float, str, bool, bytes):
-        raise TypeError(f"message field type {tp!r} is not supported: use int, float, str, bool, bytes, "
-                        "list[...] of them, or 'T | None'")
-    ok = (int,) if tp is int else (float, int) if tp is float else (tp,)
-    if tp is int:   # msgpack carries up to 2**64 - 1 and Python ints are unbounded; numpy indices are int64
-        meta = {**meta, "min": max(meta.get("min", INT64_MIN), INT64_MIN),
-                "max": min(meta.get("max", INT64_MAX), INT64_MAX)}
-    rng = _range_check(meta, where) if tp in (int, float, str) else None
-    desc = _describe(tp) + (" or nil" if nullable else "")
-
-    def check_scalar(v):
-        if type(v) not in ok:     # exact: bool is not int, 1.0 is not int (msgpack makes no subclasses)
-            return f"{where}must be {desc}, got {type_name(v)}"
-        if max_len is not None and len(v) > max_len:
-            return f"{where}is {len(v)} long, over the limit of {max_len}"
-        return None if rng is None else rng(v)
-    if tp in (int, str, bytes) and max_len is None and rng is None:   # the hot path: plain fields
-        return lambda v: None if type(v) is tp else f"{where}must be {desc}, got {type_name(v)}"
-    return check_scalar
+def schema_of(cls) -> tuple:
+    """((field name, checker), ...) for a message dataclass, compiled once per class by the one
+    validation layer (core/schema.py) in its exact mode: msgpack makes no subclasses, so a bool
+    is not an int and 1.0 is not an int; an unsupported field type is a TypeError now."""
+    found = _SCHEMAS.get(cls)
+    if found is None:
+        if not is_message_class(cls):
+            raise TypeError(f"{cls!r} is not a message dataclass")
+        found = _SCHEMAS[cls] = _schema.checkers(cls, exact=True)
+    return found
 
 
 _SCHEMAS: dict[type, tuple] = {}
-
-
-def schema_of(cls) -> tuple:
-    """((field name, checker), ...) for a message dataclass, compiled once per class."""
-    schema = _SCHEMAS.get(cls)
-    if schema is None:
-        if not is_message_class(cls):
-            raise TypeError(f"{cls!r} is not a message dataclass")
-        hints = typing.get_type_hints(cls)
-        schema = tuple((f.name, _compile(hints[f.name], dict(f.metadata)))
-                       for f in dataclasses.fields(cls))
-        _SCHEMAS[cls] = schema
-    return schema
 
 
 # --- the wire -----------------------------------------------------------------------------

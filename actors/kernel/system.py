@@ -8,10 +8,12 @@ another process, and again after that process dies.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from lolpim.actors.kernel.actor import Actor, KernelError
+from lolpim.core import schema
 from lolpim.core.compat import dataclass_transform
 
 _T = TypeVar("_T")
@@ -68,9 +70,21 @@ def actor_plan(spec: ActorSpec, seed: int) -> tuple[int, frozenset | None]:
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True,
-                     field_specifiers=(dataclasses.field,))
+                     field_specifiers=(dataclasses.field, schema.field))
 def frozen_params(cls: type[_T]) -> type[_T]:
-    """Decorator for an actor's parameter dataclass: frozen, keyword-only fields."""
+    """Decorator for an actor's parameter dataclass: frozen, keyword-only fields. A field that
+    declares a constraint (core/schema.py ``field(min=..., ...)``) is checked when the spec is
+    written, by the same layer that checks configs, presets, messages and flags."""
+    declared = any(isinstance(v, dataclasses.Field) and set(v.metadata) - {"doc", "help", "unit"}
+                   for v in vars(cls).values())
+    if declared:   # installed before dataclass() writes __init__, which calls it
+        own_post_init = getattr(cls, "__post_init__", None)
+
+        def __post_init__(self):
+            schema.check(self)
+            if own_post_init is not None:
+                own_post_init(self)
+        cls.__post_init__ = __post_init__   # type: ignore[attr-defined]
     return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
 
 

@@ -25,7 +25,9 @@ import numpy as np
 from lolpim.hardware.cost import ZERO, OpCost, total
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.links import LinkSpec, allgather_cost, allreduce_cost, check_allreduce, load_link
-from lolpim.hardware.toml_presets import load_preset, preset_names, require_fraction, require_positive
+from lolpim.core import schema
+from lolpim.core.schema import field
+from lolpim.hardware.toml_presets import load_preset, preset_names
 from lolpim.models.llm.architecture import LlmConfig
 
 STEP_PARTS = ("qkv", "attention", "out_proj", "ffn", "communication", "other")
@@ -35,38 +37,31 @@ ACT_BYTES = 2  # activations and KV in BF16/FP16
 @dataclass(frozen=True)
 class GpuSpec:
     name: str
-    peak_flops_per_s: float                 # dense BF16 tensor-core peak
-    hbm_bandwidth_bytes_per_s: float
-    hbm_capacity_bytes: float
+    peak_flops_per_s: float = field(gt=0)  # dense BF16 tensor-core peak
+    hbm_bandwidth_bytes_per_s: float = field(gt=0)
+    hbm_capacity_bytes: float = field(gt=0)
     interconnect: str                       # link preset used for tensor-parallel collectives
-    kernel_overhead_s: float                # fixed cost of one FC / element-wise kernel
-    attention_overhead_s: float             # fixed cost of one decode-attention call
-    gemv_bandwidth_efficiency: float        # weight streaming in FC kernels (and element-wise)
-    attention_bandwidth_efficiency: float   # KV streaming in decode attention, long-KV limit
-    gemm_compute_efficiency: float          # share of peak FLOPS a large GEMM reaches
-    prefill_attention_overhead_s: float     # fixed cost of one causal (flash) prefill-attention call
-    prefill_attention_compute_efficiency: float  # share of peak FLOPS long causal attention reaches
-    hbm_energy_pj_per_bit: float            # DRAM cell + on-die movement + TSV + interposer I/O
-    compute_energy_pj_per_flop: float
-    tdp_w: float
+    kernel_overhead_s: float = field(min=0)  # fixed cost of one FC / element-wise kernel
+    attention_overhead_s: float = field(min=0)  # fixed cost of one decode-attention call
+    gemv_bandwidth_efficiency: float = field(gt=0, max=1)  # weight streaming in FC kernels (and element-wise)
+    attention_bandwidth_efficiency: float = field(gt=0, max=1)  # KV streaming in decode attention, long-KV limit
+    gemm_compute_efficiency: float = field(gt=0, max=1)  # share of peak FLOPS a large GEMM reaches
+    prefill_attention_overhead_s: float = field(min=0)  # fixed cost of one causal (flash) prefill-attention call
+    prefill_attention_compute_efficiency: float = field(gt=0, max=1)  # share of peak FLOPS long causal attention reaches
+    hbm_energy_pj_per_bit: float = field(min=0)  # DRAM cell + on-die movement + TSV + interposer I/O
+    compute_energy_pj_per_flop: float = field(min=0)
+    tdp_w: float = field(gt=0)
     source: str = ""
     # Decode attention's share of peak as a saturating function of the KV bytes one call reads,
     # attention_bandwidth_efficiency / (1 + (half / kv_bytes) ** exponent), where a published
     # measurement shows that shape (a100-80gb); 0: the fixed-overhead form, where the share grows
     # only through attention_overhead_s (the H200 fit)
-    attention_half_efficiency_bytes: float = 0.0
-    attention_efficiency_exponent: float = 1.0
+    attention_half_efficiency_bytes: float = field(0.0, min=0)
+    attention_efficiency_exponent: float = field(1.0, gt=0)
     allreduce: str = "nccl-ring"            # tensor-parallel all-reduce: hardware/links.py ALLREDUCE_ALGORITHMS
 
     def __post_init__(self):
-        require_positive(self, "peak_flops_per_s", "hbm_bandwidth_bytes_per_s", "hbm_capacity_bytes", "tdp_w")
-        require_positive(self, "kernel_overhead_s", "attention_overhead_s", "prefill_attention_overhead_s",
-                         "hbm_energy_pj_per_bit",
-                         "compute_energy_pj_per_flop", allow_zero=True)
-        require_fraction(self, "gemv_bandwidth_efficiency", "attention_bandwidth_efficiency",
-                         "gemm_compute_efficiency", "prefill_attention_compute_efficiency")
-        require_positive(self, "attention_half_efficiency_bytes", allow_zero=True)
-        require_positive(self, "attention_efficiency_exponent")
+        schema.check(self)   # each field's declared range (core/schema.py)
         check_allreduce(self.allreduce)
         if not isinstance(self.interconnect, str) or not self.interconnect:
             raise ParameterError("interconnect", "must name a link preset, e.g. 'nvlink4'")
@@ -102,9 +97,9 @@ def gpu_gemm_cost(spec: GpuSpec, k: int, n: int, batch: int, weight_bits: int = 
     Bytes: the weights once plus input and output activations (tiles are assumed to stay on
     chip, which holds for decode batches and is optimistic for very large prefill GEMMs).
     """
-    for field, v in (("k", k), ("n", n), ("batch", batch), ("weight_bits", weight_bits)):
+    for name, v in (("k", k), ("n", n), ("batch", batch), ("weight_bits", weight_bits)):
         if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ParameterError(field, f"must be a positive integer, got {v!r}")
+            raise ParameterError(name, f"must be a positive integer, got {v!r}")
     bytes_ = k * n * weight_bits / 8 + batch * (k + n) * ACT_BYTES
     flops = 2.0 * batch * k * n
     return _kernel(spec, bytes_, flops, spec.kernel_overhead_s, spec.gemv_bandwidth_efficiency,

@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from lolpim.core.errors import ParameterError
+from lolpim.core import schema
 from lolpim.core.presets import file_version
-from lolpim.hardware.toml_presets import load_preset, preset_names, require_positive
+from lolpim.core.schema import field
+from lolpim.hardware.toml_presets import load_preset, preset_names
 
 # Weight storage formats: bits per stored weight. CBP's constrained levels (docs/anchors.md section 6):
 # binary {+-a} 1 bit, ternary {0,+-a} 2 bits, one/two-bit shift {0,+-a,+-a/2(,+-a/4)} 3 bits.
@@ -40,63 +42,49 @@ class PimModuleSpec:
     name: str
     description: str
     # --- organisation -------------------------------------------------------------------
-    channels: int                        # independent PIM channels in the module
-    bank_groups: int                     # per channel
-    banks_per_group: int
-    rows_per_bank: int
-    row_bytes: int                       # bytes opened by one activation in one bank
-    column_bytes: int                    # bytes one MAC column command reads per bank (32 B)
-    mac_lanes_per_bank: int              # BF16 multipliers per bank (16)
-    global_buffer_bytes: int             # per channel, one input-vector entry (2 KB)
-    input_buffer_entries: int            # input vectors held at once (1 = AiM's single global buffer)
+    channels: int = field(min=1)         # independent PIM channels in the module
+    bank_groups: int = field(min=1)      # per channel
+    banks_per_group: int = field(min=1)
+    rows_per_bank: int = field(min=1)
+    row_bytes: int = field(min=1)        # bytes opened by one activation in one bank
+    column_bytes: int = field(min=1)     # bytes one MAC column command reads per bank (32 B)
+    mac_lanes_per_bank: int = field(min=1)  # BF16 multipliers per bank (16)
+    global_buffer_bytes: int = field(min=1)  # per channel, one input-vector entry (2 KB)
+    input_buffer_entries: int = field(min=1)  # input vectors held at once (1 = AiM's single global buffer)
     input_prefetch: bool                 # a second set of entries: WR-INP of the next tile overlaps MACs
-    output_register_bytes: int           # per bank per entry (4 B: one FP32 accumulator)
+    output_register_bytes: int = field(min=1)  # per bank per entry (4 B: one FP32 accumulator)
     output_dual_port: bool               # RD-OUT drains one output buffer while MACs fill the other
     # --- timing, in command-clock cycles of tck_s (Ramulator 2 GDDR6_AiM_timing) ---------
-    tck_s: float
-    n_cl: int                            # read latency: RD-OUT issue to data
-    n_rcd_mac: int                       # all-bank ACT to first MAC
-    n_rp: int
-    n_ras: int
-    n_rc: int
-    n_ccd: int                           # column-to-column (MAC, WR-INP, RD-OUT)
-    n_rtp: int                           # last MAC (array read) of a row to its PRE
-    n_rfc: int                           # refresh blocks the channel this long
-    n_refi: int                          # a refresh is due every n_refi
+    tck_s: float = field(gt=0)
+    n_cl: int = field(min=1)             # read latency: RD-OUT issue to data
+    n_rcd_mac: int = field(min=1)        # all-bank ACT to first MAC
+    n_rp: int = field(min=1)
+    n_ras: int = field(min=1)
+    n_rc: int = field(min=1)
+    n_ccd: int = field(min=1)            # column-to-column (MAC, WR-INP, RD-OUT)
+    n_rtp: int = field(min=1)            # last MAC (array read) of a row to its PRE
+    n_rfc: int = field(min=1)            # refresh blocks the channel this long
+    n_refi: int = field(min=1)           # a refresh is due every n_refi
     # --- channel I/O and near-memory unit ------------------------------------------------
-    io_bytes_per_s_per_channel: float    # external GDDR6 x16 channel rate (16 Gb/s/pin)
-    nmu_flops_per_s: float               # near-memory unit (softmax, reductions, norms, GEMM)
+    io_bytes_per_s_per_channel: float = field(gt=0)  # external GDDR6 x16 channel rate (16 Gb/s/pin)
+    nmu_flops_per_s: float = field(gt=0)  # near-memory unit (softmax, reductions, norms, GEMM)
     nmu_description: str
-    reserved_bytes_per_channel: int      # activations, partial sums, command streams, VA->PA table
+    reserved_bytes_per_channel: int = field(min=0)  # activations, partial sums, command streams, VA->PA table
     # --- link to host / next module (a preset in hardware/presets/link) ----------------
     link: str
     # --- energy (sources cited in each preset) -------------------------------------------
-    activate_energy_pj_per_bit: float    # per bit of row opened (ACT + PRE)
-    read_energy_pj_per_bit: float        # cell array to bank processing unit, per bit read
-    io_energy_pj_per_bit: float          # bank/buffer to channel pins, per bit of WR-INP/RD-OUT
+    activate_energy_pj_per_bit: float = field(min=0)  # per bit of row opened (ACT + PRE)
+    read_energy_pj_per_bit: float = field(min=0)  # cell array to bank processing unit, per bit read
+    io_energy_pj_per_bit: float = field(min=0)  # bank/buffer to channel pins, per bit of WR-INP/RD-OUT
     mac_energy_pj: tuple                 # per multiply-accumulate by weight bits: (("16", pJ), ...);
     #                                      a TOML table {"16" = 1.5, ...} is accepted and converted
     # --- power budget: the module at full activity (every channel streaming all-bank MACs), for
     # the iso-power view (tokens/s/W); how each preset arrives at it is in its comments
-    power_w: float
+    power_w: float = field(gt=0)
     sources: str = ""
 
     def __post_init__(self):
-        ints = ("channels", "bank_groups", "banks_per_group", "rows_per_bank", "row_bytes", "column_bytes",
-                "mac_lanes_per_bank", "global_buffer_bytes", "input_buffer_entries", "output_register_bytes",
-                "n_cl", "n_rcd_mac", "n_rp", "n_ras", "n_rc", "n_ccd", "n_rtp", "n_rfc", "n_refi")
-        for f in ints:
-            value = getattr(self, f)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f, f"must be a positive integer, got {value!r}")
-        for f in ("input_prefetch", "output_dual_port"):
-            if not isinstance(getattr(self, f), bool):
-                raise ParameterError(f, f"must be true or false, got {getattr(self, f)!r}")
-        if not isinstance(self.reserved_bytes_per_channel, int) or self.reserved_bytes_per_channel < 0:
-            raise ParameterError("reserved_bytes_per_channel", "must be an integer >= 0")
-        require_positive(self, "tck_s", "io_bytes_per_s_per_channel", "nmu_flops_per_s", "power_w")
-        require_positive(self, "activate_energy_pj_per_bit", "read_energy_pj_per_bit",
-                         "io_energy_pj_per_bit", allow_zero=True)
+        schema.check(self)   # each field's declared type and range (core/schema.py)
         if self.row_bytes % self.column_bytes:
             raise ParameterError("row_bytes", f"{self.row_bytes} must be a multiple of column_bytes "
                                               f"({self.column_bytes})")

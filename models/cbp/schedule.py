@@ -9,39 +9,31 @@ could follow it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from lolpim.core import schema
 from lolpim.core.errors import ParameterError
 
 from lolpim.models.cbp.constraint import g_at
 
 
-@dataclass(frozen=True)
+@schema.frozen
 class CBPSettings:
-    lr_weights: float = 0.01           # SGD learning rate of the latent weights
-    momentum: float = 0.9
-    eta_lambda: float = 0.1            # multiplier ascent rate: lambda += eta_lambda * cs
-    p_max_epochs: int = 20             # longest stretch without a lambda/g update
-    lr_drop_at_g: float = 20.0         # weight LR x lr_drop_factor once g reaches this
-    lr_drop_factor: float = 0.1
-    grad_clip: float = 1.0             # every gradient element clipped to [-1, 1]
-    clamp_scales: float = 2.0          # latent weights kept in [-clamp*a, +clamp*a]
-    batch_size: int = 64
+    lr_weights: float = schema.field(0.01, gt=0.0)      # SGD learning rate of the latent weights
+    momentum: float = schema.field(0.9, min=0.0)        # and below 1
+    eta_lambda: float = schema.field(0.1, gt=0.0)       # multiplier ascent rate: lambda += eta_lambda * cs
+    p_max_epochs: int = schema.field(20, min=1)         # longest stretch without a lambda/g update
+    lr_drop_at_g: float = 20.0                          # weight LR x lr_drop_factor once g reaches this
+    lr_drop_factor: float = schema.field(0.1, gt=0.0)
+    grad_clip: float = schema.field(1.0, gt=0.0)        # every gradient element clipped to [-1, 1]
+    # latent weights kept in [-clamp*a, +clamp*a]; >= 1 as the levels lie in [-a, a]
+    clamp_scales: float = schema.field(2.0, min=1.0)
+    batch_size: int = schema.field(64, min=1)
     window: bool = True                # False: full constraint from the start (ablation)
     use_constraint: bool = True        # False: plain rounding + STE fine-tuning (ablation)
 
-    def __post_init__(self):
-        for name in ("lr_weights", "eta_lambda", "grad_clip", "lr_drop_factor"):
-            if not getattr(self, name) > 0:
-                raise ParameterError(name, "must be > 0")
-        if not 0 <= self.momentum < 1:
-            raise ParameterError("momentum", "must be in [0, 1)")
-        if self.p_max_epochs < 1:
-            raise ParameterError("p_max_epochs", "must be >= 1")
-        if not self.clamp_scales >= 1:
-            raise ParameterError("clamp_scales", "must be >= 1 (the levels lie in [-a, a])")
-        if self.batch_size < 1:
-            raise ParameterError("batch_size", "must be >= 1")
+    def __post_init__(self):   # after the declared ranges
+        if not self.momentum < 1:
+            raise ParameterError("momentum", f"got {self.momentum!r}; allowed range: >= 0 and < 1")
 
 
 class QuasiStaticSchedule:

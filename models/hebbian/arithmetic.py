@@ -21,24 +21,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lolpim.core import schema
 from lolpim.core.errors import ParameterError
 from lolpim.models.hebbian.network import FitHistory, LayerConfig, TernaryLayer, train_greedy
 from lolpim.models.hebbian.rule import TransitionRule
 
 
-@dataclass(frozen=True)
+@schema.frozen
 class TableConfig:
-    max_operand: int = 9            # operands 1..max_operand
+    max_operand: int = schema.field(9, min=2, max=64)   # operands 1..max_operand
     p_potentiate: float = 0.5
     p_depress: float = 0.5
     p_hetero_depress: float = 0.5   # operands that are absent when a pair cell learns
-    max_epochs: int = 200           # per layer; training stops at exact recall
+    max_epochs: int = schema.field(200, min=1)   # per layer; training stops at exact recall
 
-    def __post_init__(self):
-        if not isinstance(self.max_operand, int) or not 2 <= self.max_operand <= 64:
-            raise ParameterError("max_operand", f"must be an integer in [2, 64], got {self.max_operand!r}")
-        if not isinstance(self.max_epochs, int) or self.max_epochs < 1:
-            raise ParameterError("max_epochs", f"must be a positive integer, got {self.max_epochs!r}")
+    def __post_init__(self):   # after the declared ranges
         TransitionRule(self.p_potentiate, self.p_depress, self.p_hetero_depress)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from lolpim.core import schema
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import parsing
 from lolpim.models.hebbian.network import LayerConfig, TernaryLayer
@@ -31,22 +32,16 @@ from lolpim.models.hebbian.rule import TransitionRule
 N_CLASSES = 10
 
 
-@dataclass(frozen=True)
+@schema.frozen
 class DigitsConfig:
-    levels: int = 7                 # thermometer inputs per pixel
-    contacts: int = 10              # output neurons per class
-    epochs: int = 10
+    levels: int = schema.field(7, min=1)       # thermometer inputs per pixel
+    contacts: int = schema.field(10, min=1)    # output neurons per class
+    epochs: int = schema.field(10, min=1)
     p_potentiate: float = 0.01
     p_depress: float = 0.01
-    margin: float = 4.0             # stop-learning margin (in units of one synapse)
+    margin: float = schema.field(4.0, min=0.0)  # stop-learning margin (in units of one synapse)
 
-    def __post_init__(self):
-        for name in ("levels", "contacts", "epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ParameterError(name, f"must be a positive integer, got {value!r}")
-        if not self.margin >= 0:
-            raise ParameterError("margin", f"must be >= 0, got {self.margin!r}")
+    def __post_init__(self):   # after the declared ranges
         TransitionRule(self.p_potentiate, self.p_depress)  # validates the probabilities
 
 

@@ -9,37 +9,31 @@ synapse populations shape it (synapse-specific boosting, spine voltage per synap
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
+from lolpim.core import schema
 from lolpim.core.errors import ParameterError
 
 
 DRIVES = ("per-synapse", "per-eye")
 
 
-@dataclass(frozen=True)
+@schema.frozen
 class NeuronParams:
     v_rest_mV: float = -65.0
     v_threshold_mV: float = -50.0
     v_reset_mV: float = -65.0
-    tau_m_s: float = 0.02
-    refractory_s: float = 0.003
-    drive: str = "per-synapse"    # "per-synapse": each synapse gives epsp_mV x weight;
-                                  # "per-eye": each gives eye_epsp_mV / S x weight (S synapses per eye)
-    epsp_mV: float = 3.0          # somatic EPSP of a synapse with weight 1 ("per-synapse")
-    eye_epsp_mV: float = 30.0     # summed EPSP of all S synapses of one eye at weight 1 ("per-eye")
-    bap_delay_s: float = 0.001    # soma -> spine travel time of the bAP (the actor lookahead)
-    synaptic_delay_s: float = 0.001
+    tau_m_s: float = schema.field(0.02, gt=0.0)
+    refractory_s: float = schema.field(0.003, min=0.0)
+    # "per-synapse": each synapse gives epsp_mV x weight; "per-eye": each gives eye_epsp_mV / S x
+    # weight (S synapses per eye)
+    drive: str = schema.field("per-synapse", choices=DRIVES)
+    epsp_mV: float = schema.field(3.0, min=0.0)         # somatic EPSP of a synapse with weight 1 ("per-synapse")
+    eye_epsp_mV: float = schema.field(30.0, min=0.0)    # summed EPSP of one eye's S synapses at weight 1 ("per-eye")
+    bap_delay_s: float = schema.field(0.001, gt=0.0)    # soma -> spine travel time of the bAP (the actor lookahead)
+    synaptic_delay_s: float = schema.field(0.001, gt=0.0)
 
-    def __post_init__(self):
-        for f in ("tau_m_s", "bap_delay_s", "synaptic_delay_s"):
-            if not getattr(self, f) > 0:
-                raise ParameterError(f, f"must be > 0, got {getattr(self, f)!r}")
-        if self.drive not in DRIVES:
-            raise ParameterError("drive", f"must be one of {', '.join(DRIVES)}, got {self.drive!r}")
-        for f in ("refractory_s", "epsp_mV", "eye_epsp_mV"):
-            if not getattr(self, f) >= 0:
-                raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
+    def __post_init__(self):   # after the declared ranges
         if not self.v_threshold_mV > self.v_rest_mV:
             raise ParameterError("v_threshold_mV", f"must exceed v_rest_mV ({self.v_rest_mV})")
         if not self.v_reset_mV < self.v_threshold_mV:

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from lolpim.core.errors import ParameterError
+from lolpim.core.schema import field, frozen
 from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.cascade import CascadeParams, CascadePopulation
 from lolpim.models.plasticity.jit import njit
@@ -72,41 +72,29 @@ CONDITION_INPUT: dict[str, tuple[bool, Any]] = {"lid_suture": (False, None), "tt
                                                 "binocular": (True, "background")}
 
 
-@dataclass(frozen=True)
+@frozen
 class OcularDominanceConfig:
-    neurons: int = 1
-    synapses_per_eye: int = 10
-    visual_rate_hz: float = 3.0
-    fixation_shape: float = 4.0
-    volley_probability: float = 0.6
-    contrast_spread: float = 0.0
+    """The network's settings; each field's range is declared (core/schema.py) and checked when
+    the config is made."""
+    neurons: int = field(1, min=1)
+    synapses_per_eye: int = field(10, min=1)
+    visual_rate_hz: float = field(3.0, min=0.0)
+    fixation_shape: float = field(4.0, gt=0.0)
+    volley_probability: float = field(0.6, min=0.0, max=1.0)
+    contrast_spread: float = field(0.0, min=0.0, max=1.0)
     eye_latency_s: tuple = (0.0, 0.0005)
-    background_rate_hz: float = 1.0
-    binocular_s: float = 10.0
-    deprivation_s: float = 15.0
-    recovery_s: float = 0.0
-    sample_interval_s: float = 1.0
-    condition: str = "lid_suture"     # the deprived eye's input over the deprivation interval (CONDITIONS)
-    sutured_rate_hz: float = 1.0      # lid suture: the deprived eye's uncorrelated residual rate
-    start_s: float = 0.0              # a run resumed from a snapshot starts here (actors' ``resume``)
+    background_rate_hz: float = field(1.0, min=0.0)
+    binocular_s: float = field(10.0, min=0.0)
+    deprivation_s: float = field(15.0, min=0.0)
+    recovery_s: float = field(0.0, min=0.0)
+    sample_interval_s: float = field(1.0, gt=0.0)
+    # the deprived eye's input over the deprivation interval
+    condition: str = field("lid_suture", choices=CONDITIONS)
+    # lid suture: the deprived eye's uncorrelated residual rate
+    sutured_rate_hz: float = field(1.0, min=0.0)
+    start_s: float = field(0.0, min=0.0)   # a run resumed from a snapshot starts here (actors' ``resume``)
 
-    def __post_init__(self):
-        for f in ("neurons", "synapses_per_eye"):
-            if not (isinstance(getattr(self, f), int) and getattr(self, f) >= 1):
-                raise ParameterError(f, f"must be an integer >= 1, got {getattr(self, f)!r}")
-        for f in ("visual_rate_hz", "background_rate_hz", "binocular_s", "deprivation_s", "recovery_s",
-                  "sutured_rate_hz", "start_s"):
-            if not (np.isfinite(getattr(self, f)) and getattr(self, f) >= 0):
-                raise ParameterError(f, f"must be a finite number >= 0, got {getattr(self, f)!r}")
-        if not self.fixation_shape > 0:
-            raise ParameterError("fixation_shape", f"must be > 0, got {self.fixation_shape!r}")
-        for f in ("volley_probability", "contrast_spread"):
-            if not 0 <= getattr(self, f) <= 1:
-                raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
-        if not self.sample_interval_s > 0:
-            raise ParameterError("sample_interval_s", f"must be > 0, got {self.sample_interval_s!r}")
-        if self.condition not in CONDITIONS:
-            raise ParameterError("condition", f"must be one of {', '.join(CONDITIONS)}, got {self.condition!r}")
+    def __post_init__(self):   # after the declared ranges
         if self.duration_s() <= 0:
             raise ParameterError("binocular_s", "the phases must last longer than 0 s in all")
         if self.start_s >= self.duration_s():
@@ -144,7 +132,7 @@ class OcularDominanceConfig:
         return cls(**{**d, "eye_latency_s": tuple(d["eye_latency_s"])})
 
 
-@dataclass(frozen=True)
+@frozen
 class SteadyState:
     """When the binocular phase has settled: it runs in segments of ``check_s``; after each, with
     w the mean weight (both eyes, every synapse of every neuron, one sample per sample interval),
@@ -155,15 +143,12 @@ class SteadyState:
     at ``max_s`` (then reported as not settled). The bound is set against the effects measured
     after it: 5e-4/s is at most 0.75% over 15 s of deprivation, a quarter of the few-percent
     changes Frenkel & Bear 2004 report, and the binocular control removes what drift is left."""
-    check_s: float = 10.0
-    window_s: float = 30.0
-    drift_per_s: float = 5e-4
-    max_s: float = 300.0
+    check_s: float = field(10.0, gt=0.0)
+    window_s: float = field(30.0, gt=0.0)
+    drift_per_s: float = field(5e-4, gt=0.0)
+    max_s: float = field(300.0, gt=0.0)
 
-    def __post_init__(self):
-        for f in ("check_s", "window_s", "drift_per_s", "max_s"):
-            if not (np.isfinite(getattr(self, f)) and getattr(self, f) > 0):
-                raise ParameterError(f, f"must be a finite number > 0, got {getattr(self, f)!r}")
+    def __post_init__(self):   # after the declared ranges
         if self.max_s < self.check_s:
             raise ParameterError("max_s", f"must be at least check_s ({self.check_s:g} s), got {self.max_s:g}")
 

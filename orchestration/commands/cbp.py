@@ -1,230 +1,29 @@
 """`lolpim cbp`: constrained backpropagation on scikit-learn's digits.
 
-Pretrains a full-precision MLP, post-trains it with CBP under a weight constraint,
-prints a results table, and with --out writes CSV/JSON, CFS and accuracy curves (PNG)
-and the constrained layers as packed low-bit arrays (.npz, see models/cbp/export.py).
+Pretrains a full-precision MLP, post-trains it with CBP under a weight constraint, prints a
+results table, and with --out writes CSV/JSON, CFS and accuracy curves (PNG) and the
+constrained layers as packed low-bit arrays (.npz, see models/cbp/export.py). The flags are
+generated from CbpRun (orchestration/learning_config.py), which checks them; the run is the
+Python API's (orchestration/api_learning.py).
 """
 from __future__ import annotations
 
-import contextlib
-import json
-from dataclasses import replace
-from pathlib import Path
-
-import numpy as np
-
-from lolpim.core.errors import UserError
-from lolpim.hardware.pim.packed_layers import pim_deployment
-from lolpim.models.cbp.experiment import (ABLATIONS, DigitsSetup, export_result, pretrained_digits,
-                                          rounded_accuracy, run_cbp)
-from lolpim.models.cbp.export import to_arrays
-from lolpim.models.cbp.levels import level_set
-from lolpim.orchestration.memory import check_fits
-from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.results import save_figure, save_npz, write_csv, write_text
-
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:   # optional (it comes with scikit-learn): without it, BLAS runs as configured
-    threadpool_limits = None
-
-CONSTRAINT_CHOICES = ("binary", "ternary", "shift1", "shift2")
-
-
-def _single_thread_blas():
-    """Tiny matrices run far faster on one BLAS thread than on contended many."""
-    return contextlib.nullcontext() if threadpool_limits is None else threadpool_limits(1)
-
-
-def _runs(args) -> list[tuple[str, str]]:
-    """(constraint, variant) pairs this invocation trains."""
-    constraints = CONSTRAINT_CHOICES if args.constraint == "all" else (args.constraint,)
-    if args.ablation:
-        return [(c, v) for c in constraints for v in ABLATIONS]
-    return [(c, "cbp") for c in constraints]
-
-
-DIGITS_INPUTS, DIGITS_CLASSES, DIGITS_SAMPLES = 64, 10, 1797   # scikit-learn's 8x8 digits
-WEIGHT_COPIES = 8       # float64 arrays per weight while CBP runs: pretrained, trained, multipliers,
-                        # velocity, quantised, gradient and the constraint's temporaries
-MAX_EPOCHS = 1_000_000
-MAX_SEEDS = 10_000
-
-
-def train_bytes(hidden: list[int]) -> int:
-    """Memory of one CBP run: every weight WEIGHT_COPIES times, plus the activations of the
-    whole data set (accuracy passes) forward and backward."""
-    sizes = [DIGITS_INPUTS, *hidden, DIGITS_CLASSES]
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    return 8 * (WEIGHT_COPIES * weights + 2 * DIGITS_SAMPLES * sum(sizes))
-
-
-def check_args(args) -> None:
-    """Flag values that cannot run are a UserError naming the flag (exit 2), before any allocation."""
-    for flag, value, top in (("--epochs", args.epochs, MAX_EPOCHS), ("--pretrain-epochs", args.pretrain_epochs,
-                             MAX_EPOCHS), ("--seeds", args.seeds, MAX_SEEDS), ("--p-max", args.p_max, MAX_EPOCHS)):
-        if not 1 <= value <= top:
-            raise UserError(f"{flag} must be in 1..{top:,}, got {value}")
-    if min(args.hidden) < 1:
-        raise UserError(f"--hidden sizes must be >= 1, got {' '.join(map(str, args.hidden))}")
-    check_fits(train_bytes(args.hidden), f"--hidden {' '.join(map(str, args.hidden))}",
-               f"{WEIGHT_COPIES} float64 copies of every weight while training", "use smaller hidden layers")
+from lolpim.orchestration import api_learning
+from lolpim.orchestration.flags import add_config_flags, config_from_args
+from lolpim.orchestration.learning_config import CbpRun
 
 
 def run(args) -> int:
-    check_args(args)
-    setup = DigitsSetup(hidden_sizes=tuple(args.hidden), pretrain_epochs=args.pretrain_epochs,
-                        cbp_epochs=args.epochs)
-    setup = replace(setup, settings=replace(setup.settings, p_max_epochs=args.p_max))
-    seeds = list(range(args.seed, args.seed + args.seeds))
-    runs = _runs(args)
-    # redrawn on a terminal, a line every 10% elsewhere (stderr: --json output stays clean)
-    bar = Progress("cbp", total=len(seeds) * (setup.pretrain_epochs + len(runs) * setup.cbp_epochs), delay_s=0.0,
-                   enabled=not args.quiet, log_lines=True, log_every=0.1)
-    rows, histories, packed = [], {}, {}
-    with _single_thread_blas():
-        for seed in seeds:
-            # the on_epoch callbacks run inside run_cbp / pretrained_digits, before the loops move on
-            pre = pretrained_digits(seed, setup, on_epoch=lambda r: bar.step(f"seed {seed} pretrain"))  # noqa: B023
-            for constraint, variant in runs:
-                tag = f"{constraint}/{variant}/seed{seed}"
-                result = run_cbp(pre, constraint, setup, variant, on_epoch=lambda r: bar.step(
-                    f"{tag} epoch {r['epoch'] + 1} g={r['g']:g} cfs={r['cfs']:.3f}"))  # noqa: B023
-                final = result.final
-                rows.append({"constraint": constraint, "variant": variant, "seed": seed,
-                             "weight_bits": level_set(constraint).weight_bits,
-                             "fp_test_acc": pre.fp_test_acc,
-                             "rounded_test_acc": rounded_accuracy(pre, constraint),
-                             "test_acc": final["test_acc"], "train_acc": final["train_acc"],
-                             "drop_points": 100 * (pre.fp_test_acc - final["test_acc"]),
-                             "final_cfs": final["cfs"],
-                             # g means nothing without a constraint, and is infinite without a window
-                             "final_g": final["g"] if variant == "cbp" else None,
-                             "lambda_updates": sum(h["updated"] for h in result.history)})
-                histories[tag] = result.history
-                packed[tag] = export_result(result)
-    bar.close()
-    summary = _summary(rows)
-    pim = _pim_costs(packed) if args.pim else None
-
-    if args.json:
-        print(json.dumps({"setup": {"hidden_sizes": list(setup.hidden_sizes),
-                                    "pretrain_epochs": setup.pretrain_epochs,
-                                    "cbp_epochs": setup.cbp_epochs, "seeds": seeds,
-                                    "p_max_epochs": setup.settings.p_max_epochs},
-                          "runs": rows, "summary": summary, "pim": pim}))
-    else:
-        print(_table(summary))
-        if pim:
-            print(_pim_table(pim))
+    result = api_learning.cbp(config_from_args(CbpRun, args))
+    print(result.to_json() if args.json else result.table())
     if args.out:
-        _write(Path(args.out), rows, summary, histories, packed, pim)
+        result.write(args.out)
     return 0
-
-
-def _summary(rows: list[dict]) -> list[dict]:
-    out = []
-    for key in dict.fromkeys((r["constraint"], r["variant"]) for r in rows):
-        group = [r for r in rows if (r["constraint"], r["variant"]) == key]
-        mean = lambda k: float(np.mean([r[k] for r in group]))  # noqa: E731, B023 - used in this iteration only
-        out.append({"constraint": key[0], "variant": key[1], "seeds": len(group),
-                    "weight_bits": group[0]["weight_bits"],
-                    "fp_test_acc": mean("fp_test_acc"), "rounded_test_acc": mean("rounded_test_acc"),
-                    "test_acc": mean("test_acc"), "drop_points": mean("drop_points"),
-                    "final_cfs": mean("final_cfs"),
-                    "final_g": mean("final_g") if group[0]["final_g"] is not None else None})
-    return out
-
-
-def _table(summary: list[dict]) -> str:
-    header = ("constraint", "variant", "bits", "seeds", "FP acc", "rounded acc", "trained acc",
-              "drop (pts)", "CFS", "g")
-    lines = [header] + [(s["constraint"], s["variant"], str(s["weight_bits"]), str(s["seeds"]),
-                         f"{100 * s['fp_test_acc']:.2f}", f"{100 * s['rounded_test_acc']:.2f}",
-                         f"{100 * s['test_acc']:.2f}", f"{s['drop_points']:+.2f}",
-                         f"{s['final_cfs']:.4f}",
-                         "-" if s["final_g"] is None else f"{s['final_g']:g}") for s in summary]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
-    text.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(text)
-
-
-def _pim_costs(packed: dict) -> dict:
-    """Per run: each exported layer's GEMV time and bank bytes on the PIM module, vs bf16."""
-    return {tag: pim_deployment(layers) for tag, layers in packed.items()}
-
-
-def _pim_table(pim: dict) -> str:
-    lines = ["PIM module 'lolpim-module', one GEMV per exported layer (batch 1):"]
-    for tag, rows in pim.items():
-        for r in rows:
-            lines.append(f"  {tag} {r['layer']} {r['shape'][0]}x{r['shape'][1]} {r['weight_bits']}-bit: "
-                         f"GEMV {1e9 * r['gemv_time_s']:.0f} ns (bf16 {1e9 * r['gemv_time_bf16_s']:.0f} ns), "
-                         f"{r['bank_bytes']} bank bytes (bf16 {r['bank_bytes_bf16']})")
-    return "\n".join(lines)
-
-
-def _write(out: Path, rows, summary, histories, packed, pim) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("runs.csv", rows), ("summary.csv", summary)):
-        write_csv(out / name, table, fields=list(table[0]))
-    finite = {tag: [{k: (None if v == float("inf") else v) for k, v in h.items()} for h in hist]
-              for tag, hist in histories.items()}   # strict JSON has no Infinity
-    write_text(out / "results.json", json.dumps({"runs": rows, "summary": summary,
-                                                 "histories": finite, "pim": pim}, indent=1))
-    for tag, layers in packed.items():
-        save_npz(out / f"weights_{tag.replace('/', '_')}.npz", **to_arrays(layers))
-    _plot(out / "curves.png", histories)
-
-
-def _plot(path: Path, histories: dict) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (ax_cfs, ax_acc, ax_g) = plt.subplots(3, 1, figsize=(7, 10))
-    for tag, hist in histories.items():
-        epochs = [h["epoch"] + 1 for h in hist]
-        cfs = [max(h["cfs"], 1e-6) for h in hist]
-        line, = ax_cfs.plot(epochs, cfs, label=tag, lw=1)
-        ax_acc.plot(epochs, [100 * h["test_acc"] for h in hist], lw=1, color=line.get_color())
-        finite = [(h["g"], c) for h, c in zip(hist, cfs) if h["g"] != float("inf")]
-        if finite:  # the no-window ablation has g = inf throughout
-            ax_g.plot(*zip(*finite), ".", ms=2, color=line.get_color())
-    ax_cfs.set_yscale("log")
-    ax_cfs.set_ylabel("CFS (mean Y / a)")
-    ax_cfs.set_xlabel("CBP epoch")
-    ax_acc.set_ylabel("test accuracy, rounded weights (%)")
-    ax_acc.set_xlabel("CBP epoch")
-    ax_g.set_xscale("log")
-    ax_g.set_yscale("log")
-    ax_g.set_xlabel("window parameter g")
-    ax_g.set_ylabel("CFS (mean Y / a)")
-    ax_cfs.legend(fontsize=6, ncol=2)
-    ax_cfs.set_title("CBP on digits: constraint failure, accuracy, CFS against g")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def register(sub) -> None:
     p = sub.add_parser("cbp", help="constrained backpropagation (binary/ternary/shift weights) on digits")
-    p.add_argument("--constraint", choices=CONSTRAINT_CHOICES + ("all",), default="binary",
-                   help="weight level set (default binary); 'all' runs the four")
-    p.add_argument("--epochs", type=int, default=300, help="CBP post-training epochs (default 300)")
-    p.add_argument("--pretrain-epochs", type=int, default=40,
-                   help="full-precision pretraining epochs (default 40)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--seeds", type=int, default=1, help="number of seeds from --seed (default 1)")
-    p.add_argument("--hidden", type=int, nargs="+", default=[128, 128, 128],
-                   help="hidden layer widths (>= 2; default 128 128 128)")
-    p.add_argument("--p-max", type=int, default=20,
-                   help="max epochs between lambda/g updates (default 20, as in the paper)")
-    p.add_argument("--ablation", action="store_true",
-                   help="also run rounding+fine-tuning and CBP without the window")
-    p.add_argument("--pim", action="store_true",
-                   help="charge each exported layer's GEMV on the PIM module model")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(p, CbpRun)
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--out", metavar="DIR", help="write CSV/JSON, curves.png and packed weights")
     p.set_defaults(func=run)

@@ -1,323 +1,62 @@
 """`lolpim plasticity PROTOCOL`: run an induction protocol on the cascade or Graupner-Brunel synapse.
 
-    pairing            voltage-clamp sweep (cascade only: Graupner-Brunel has no voltage)
-    stdp               delta-t sweep of pre-post pairs
-    frequency          Sjostrom protocol, +10 and -10 ms pairs against pairing frequency
-    bcm                900 presynaptic pulses at 1-100 Hz at rest after a history of postsynaptic
-                       activity: LTD/LTP against frequency and the crossover (cascade only)
-    ocular-dominance   binocular phase to a steady state, then from that state monocular deprivation
-                       (lid suture) and its controls: binocular, TTX, and two that remove the
-                       specificity of bAP boosting (cascade only): K neurons x 2 eyes x S synapses
-                       as block actors on the inline or Ray executor
-                       (orchestration/plasticity/ocular_dominance.py, od_controls.py)
-Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result on stdout.
+Each protocol's flags are generated from its typed config (orchestration/learning_config.py:
+PairingRun, StdpRun, FrequencyRun, BcmRun, OcularDominanceRun), which also checks them; the run
+itself is the Python API's (orchestration/api_learning.py), so the CLI and a notebook share one
+code path. Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result.
 """
 from __future__ import annotations
 
-import argparse
-import json
+import dataclasses
+import sys
 from pathlib import Path
 
-import numpy as np
+from lolpim.core.errors import FlagError
+from lolpim.orchestration import api_learning
+from lolpim.orchestration.flags import add_config_flags, config_from_args, dest_of
+from lolpim.orchestration.learning_config import PROTOCOL_RUNS
 
-from lolpim.core.errors import UserError
-from lolpim.models.plasticity import cascade, graupner_brunel
-from lolpim.models.plasticity import protocols as pr
-from lolpim.models.plasticity.ocular_dominance import load_variant
-from lolpim.orchestration.plasticity import ocular_dominance
-from lolpim.orchestration.results import save_figure, write_table_csv, write_text
-
-MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
-MIN_FREQUENCY_HZ = 0.01    # a 100 s period: slower pairing is no protocol, and its simulated time grows without bound
-MAX_FREQUENCY_HZ = 1000.0  # a 1 ms period, twice the cascade's finest step (0.5 ms)
-PROTOCOLS = ("pairing", "stdp", "frequency", "bcm", "ocular-dominance")
-DEFAULT_SETS = {("cascade", "pairing"): "hippocampal", ("cascade", "stdp"): "hippocampal",
-                ("cascade", "frequency"): "cortical", ("cascade", "bcm"): "cortical",
-                ("cascade", "ocular-dominance"): "cortical",
-                ("graupner-brunel", "stdp"): "DP", ("graupner-brunel", "frequency"): "cortical-slices"}
-# why each protocol's default set (stated in its output and in docs/plasticity-cascade.md)
-SET_REASONS = {
-    ("cascade", "pairing"): "CA1 slices (the Shouval-style voltage-clamp pairing curve): the hippocampal set",
-    ("cascade", "stdp"): "hippocampal cultures (Bi & Poo 1998): the hippocampal set",
-    ("cascade", "frequency"): "rat visual cortex L5 pairs (Sjostrom et al. 2001): the cortical set",
-    ("cascade", "bcm"): "visual cortex (Kirkwood, Rioult & Bear 1996), the cortex whose ocular dominance the "
-                        "network models: the cortical set",
-    ("cascade", "ocular-dominance"): "visual cortex L2/3-L5 (monocular deprivation: Frenkel & Bear 2004; lid suture "
-                                     "vs TTX: Rittenhouse et al. 1999): the cortical set",
-}
-MAX_HISTORY_S = 1e7        # ~4 months: beyond it the trace has long settled (tau 1 h)
-MAX_HISTORY_RATE_HZ = 200.0
-
-
-def _params(args):
-    if (args.model, args.protocol) not in DEFAULT_SETS:
-        raise UserError(f"protocol '{args.protocol}' needs the cascade model "
-                        f"(Graupner-Brunel has no membrane voltage or bAP boosting)")
-    name = args.params or DEFAULT_SETS[(args.model, args.protocol)]
-    if args.model == "cascade":
-        return cascade.load_params(name, bap_boosting=not args.no_boost)
-    return graupner_brunel.load_params(name)
-
-
-def run_protocol(args) -> dict:
-    """The protocol's result as plain data: rows for the CSV plus the experimental comparison."""
-    params = _params(args)
-    data = pr.experimental_data()
-    out = {"protocol": args.protocol, "model": args.model, "params": params.to_dict()}
-    is_cascade = args.model == "cascade"
-    if is_cascade:
-        default = DEFAULT_SETS[(args.model, args.protocol)]
-        out["param_set"] = {"name": params.name, "why": SET_REASONS[(args.model, args.protocol)]
-                            if params.name == default else f"chosen with --params (default {default})"}
-        out["bap"] = cascade.bap_report(params)
-    if args.protocol == "pairing":
-        v_hold = np.arange(-75.0, 0.1, 2.5)
-        dw = pr.cascade_pairing(params, v_hold, n_pulses=args.pairs or 100, frequency_hz=args.frequency or 1.0)
-        out["columns"] = ["v_hold_mV", "dw"]
-        out["rows"] = [[float(v), float(d)] for v, d in zip(v_hold, dw)]
-        out["experiment"] = data["pairing"]
-    elif args.protocol == "stdp":
-        n_pairs, freq = args.pairs or 60, args.frequency or 1.0
-        delta = np.arange(-100.0, 100.1, 2.0 if is_cascade else 0.5) * 1e-3
-        delta = delta[delta != 0]
-        dw = pr.cascade_stdp(params, delta, n_pairs, freq) if is_cascade else pr.gb_stdp(params, delta, n_pairs, freq)
-        out["columns"] = ["delta_t_ms", "dw"]
-        out["rows"] = [[float(d * 1e3), float(w)] for d, w in zip(delta, dw)]
-        out["experiment"] = data["stdp"]
-    elif args.protocol == "frequency":
-        freqs = [0.1, 1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0] if args.frequency is None else [args.frequency]
-        table = pr.cascade_frequency(params, freqs) if is_cascade else pr.gb_frequency(params, freqs)
-        out["columns"] = ["frequency_hz", "dw_plus_10ms", "dw_minus_10ms"]
-        out["rows"] = [[f, float(a), float(b)] for f, (a, b) in zip(freqs, table)]
-        out["experiment"] = data["frequency"]
-        out["comparison"] = sjostrom_comparison(out["rows"], data["frequency"])
-    elif args.protocol == "bcm":
-        out.update(run_bcm(params, data["bcm"], args.history_rate_hz, args.history_s))
-    else:
-        out = ocular_dominance.run_ocular_dominance(args, params, out)
-    return out
-
-
-def run_bcm(params, exp: dict, rate_hz, history_s) -> dict:
-    """The requested history's curve, plus a low- and a high-activity history for comparison."""
-    rate_hz = load_variant("network").meta.target_hz if rate_hz is None else rate_hz
-    history_s = exp["history_s"] if history_s is None else history_s
-    main = pr.bcm_curve(params, exp, rate_hz, history_s)
-    others = [pr.bcm_curve(params, exp, r, exp["history_s"]) for r in (exp["low_history_rate_hz"],
-                                                                        exp["high_history_rate_hz"])]
-    return {"columns": ["frequency_hz", "dw"], **main, "stimulus_epsp_mV": exp["stimulus_epsp_mV"],
-            "pulses": exp["pulses"], "meta_tau_s": exp["meta_tau_s"], "experiment": exp,
-            "other_histories": others}
-
-
-def sjostrom_comparison(rows, exp) -> list[dict]:
-    """Model vs experiment at the five published frequencies (only those present in rows)."""
-    model = {r[0]: (r[1], r[2]) for r in rows}
-    out = []
-    for i, f in enumerate(exp["frequency_hz"]):
-        if f not in model:
-            continue
-        for j, (label, values) in enumerate((("+10ms", exp["dw_plus_10ms"]), ("-10ms", exp["dw_minus_10ms"]))):
-            sim = model[f][j]
-            out.append({"frequency_hz": f, "delta_t": label, "experiment": values[i], "model": sim,
-                        "same_sign": bool((sim > 0) == (values[i] > 0)),
-                        "within_tolerance": bool(abs(sim - values[i]) <= exp["close_tolerance"])})
-    return out
-
-
-def write_outputs(result: dict, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"plasticity_{result['protocol'].replace('-', '_')}"
-    rows = [[r[c] for c in result["columns"]] if isinstance(r, dict) else r for r in result["rows"]]
-    write_table_csv(f"{stem}.csv", result["columns"], rows)
-    write_text(f"{stem}.json", json.dumps(result, indent=1))
-    plot(result, Path(f"{stem}.png"))
-    return [Path(f"{stem}.{ext}") for ext in ("csv", "json", "png")]
-
-
-def plot(result: dict, path: Path) -> None:
-    if result["protocol"] == "ocular-dominance":
-        return ocular_dominance.plot(result, path)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if result["protocol"] == "bcm":
-        return plot_bcm(result, path)
-    rows = np.array(result["rows"], dtype=float)
-    exp = result.get("experiment", {})
-    name = f"{result['model']} ({result['params'].get('name', '')})"
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.axhline(0, color="0.6", lw=0.8)
-    protocol = result["protocol"]
-    if protocol == "pairing":
-        ax.plot(rows[:, 0], 100 * rows[:, 1], "o-", ms=3, label=name)
-        ax.axvspan(*exp["trough_range_mV"], color="tab:blue", alpha=0.12, label="expected LTD trough (Shouval 2002)")
-        ax.axvspan(exp["potentiation_from_mV"], rows[-1, 0], color="tab:red", alpha=0.08, label="expected LTP")
-        ax.errorbar([exp["no_change_at_mV"]], [0], yerr=[100 * exp["no_change_tolerance"]], fmt="ks",
-                    capsize=4, label="no change near rest")
-        ax.set_xlabel("holding potential V_h (mV)")
-        ax.set_title("Pairing: 100 presynaptic pulses at 1 Hz under voltage clamp")
-    elif protocol == "stdp":
-        ax.plot(rows[:, 0], 100 * rows[:, 1], "-", lw=2, label=name)
-        t = np.linspace(0.5, 100, 200)
-        a_plus, a_minus = np.mean(exp["peak_ltp_range"]), np.mean(exp["peak_ltd_range"])
-        ax.plot(t, 100 * a_plus * np.exp(-t / exp["tau_plus_ms"]), "k--", lw=1,
-                label=f"Bi & Poo 1998 fit shape (tau+ {exp['tau_plus_ms']} ms, tau- {exp['tau_minus_ms']} ms)")
-        ax.plot(-t, 100 * a_minus * np.exp(-t / exp["tau_minus_ms"]), "k--", lw=1)
-        ax.errorbar([exp["peak_ltp_near_ms"]], [100 * a_plus], yerr=[100 * (exp["peak_ltp_range"][1] - a_plus)],
-                    fmt="ks", capsize=4, label="published peak ranges")
-        ax.errorbar([-exp["peak_ltp_near_ms"]], [100 * a_minus], yerr=[100 * (exp["peak_ltd_range"][1] - a_minus)],
-                    fmt="ks", capsize=4)
-        ax.set_xlabel("delta t = t_post - t_pre (ms)")
-        ax.set_title("STDP: pre-post pairs")
-    elif protocol == "frequency":
-        ax.plot(rows[:, 0], 100 * rows[:, 1], "o-", color="tab:red", label=f"{name}, +10 ms")
-        ax.plot(rows[:, 0], 100 * rows[:, 2], "o-", color="tab:blue", label=f"{name}, -10 ms")
-        ax.plot(exp["frequency_hz"], 100 * np.array(exp["dw_plus_10ms"]), "s", mfc="none", mec="tab:red",
-                ms=9, mew=2, label="Sjostrom 2001, +10 ms")
-        ax.plot(exp["frequency_hz"], 100 * np.array(exp["dw_minus_10ms"]), "s", mfc="none", mec="tab:blue",
-                ms=9, mew=2, label="Sjostrom 2001, -10 ms")
-        ax.set_xlabel("pairing frequency (Hz)")
-        ax.set_title("Frequency dependence: 5 pairs per burst, 15 bursts 10 s apart")
-    ax.set_ylabel("weight change (%)")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    save_figure(fig, path, dpi=120)
-    plt.close(fig)
-
-
-def plot_bcm(result: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.axhline(0, color="0.6", lw=0.8)
-    curves = [(result, "k", 2.2)] + [(o, c, 1.2) for o, c in zip(result["other_histories"], ("tab:blue", "tab:red"))]
-    for curve, color, lw in curves:
-        f = [r["frequency_hz"] for r in curve["rows"]]
-        dw = [100 * r["dw"] for r in curve["rows"]]
-        h, x = curve["history"], curve["crossover_hz"]
-        label = (f"history {h['rate_hz']:g} Hz for {h['s']:g} s (NMDA gain {h['nmda_gain']:.2f}): crossover "
-                 + (f"{x:.1f} Hz" if x is not None else "none"))
-        ax.plot(f, dw, "o-", color=color, lw=lw, ms=4, label=label)
-        if x is not None:
-            ax.axvline(x, color=color, ls=":", lw=1)
-    exp = result["experiment"]
-    ax.axvline(exp["published_crossover_hz"], color="0.4", ls="--", lw=1,
-               label=f"Dudek & Bear 1992 crossover (~{exp['published_crossover_hz']:g} Hz)")
-    ax.set_xscale("log")
-    ax.set_xlabel("stimulation frequency (Hz), 900 pulses at rest")
-    ax.set_ylabel("weight change (%)")
-    ax.set_title(f"BCM protocol, {result['model']} ({result['params'].get('name', '')}), "
-                 f"compound EPSP {result['stimulus_epsp_mV']:g} mV")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def run(args) -> int:
-    if args.pairs is not None and not 1 <= args.pairs <= MAX_PAIRS:
-        raise UserError(f"--pairs must be in 1..{MAX_PAIRS:,} (the schedule holds every pair of every condition "
-                        f"in memory), got {args.pairs}")
-    if args.history_rate_hz is not None and not 0.0 <= args.history_rate_hz <= MAX_HISTORY_RATE_HZ:
-        raise UserError(f"--history-rate-hz must be in 0..{MAX_HISTORY_RATE_HZ:g} Hz, got {args.history_rate_hz:g}")
-    if args.history_s is not None and not 0.0 <= args.history_s <= MAX_HISTORY_S:
-        raise UserError(f"--history-s must be in 0..{MAX_HISTORY_S:g} s, got {args.history_s:g}")
-    if args.frequency is not None and not MIN_FREQUENCY_HZ <= args.frequency <= MAX_FREQUENCY_HZ:
-        raise UserError(f"--frequency must be in {MIN_FREQUENCY_HZ:g}..{MAX_FREQUENCY_HZ:g} Hz, got {args.frequency:g}")
-    check_protocol_flags(args)
-    if args.protocol != "ocular-dominance":
-        ocular_dominance.check_not_given(args)
-    result = run_protocol(args)
-    files = write_outputs(result, Path(args.out)) if args.out else []
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(summary_text(result))
-        for f in files:
-            print(f"wrote {f}")
-    return 0
-
-
-def summary_text(result: dict) -> str:
-    if result["protocol"] == "ocular-dominance":
-        return ocular_dominance.summary_text(result)
-    lines = [f"{result['protocol']} on {result['model']} ({result['params'].get('name')})"]
-    if "param_set" in result:
-        lines.append(f"  parameter set: {result['param_set']['name']} ({result['param_set']['why']})")
-        b = result["bap"]
-        lines.append(f"  spine bAP: {b['unboosted_mV']:g} mV unboosted, up to {b['max_mV']:.1f} mV "
-                     f"(bound {b['bound_mV']:g} mV)")
-    if result["protocol"] == "bcm":
-        for curve in [result] + result["other_histories"]:
-            h, x = curve["history"], curve["crossover_hz"]
-            lines.append(f"  history {h['rate_hz']:g} Hz for {h['s']:g} s (trace {h['trace_hz']:.3g} Hz, NMDA gain "
-                         f"{h['nmda_gain']:.3f}): " + "  ".join(f"{r['frequency_hz']:g} Hz {r['dw']:+.2f}"
-                                                              for r in curve["rows"])
-                         + f"; crossover {'none' if x is None else f'{x:.1f} Hz'}")
-        return "\n".join(lines)
-    lines.append("  " + "  ".join(result["columns"]))
-    rows = result["rows"]
-    step = max(1, len(rows) // 20)
-    for r in rows[::step]:
-        lines.append("  " + "  ".join(f"{v:9.3f}" for v in r))
-    for c in result.get("comparison", []):
-        lines.append(f"  Sjostrom {c['frequency_hz']:>5} Hz {c['delta_t']}: model {c['model']:+.2f} "
-                     f"vs {c['experiment']:+.2f}  sign {'ok' if c['same_sign'] else 'WRONG'}, "
-                     f"{'within' if c['within_tolerance'] else 'outside'} 0.25")
-    return "\n".join(lines)
-
-
-# per protocol: its one-line help, and the --pairs / --frequency help with that protocol's default
-PROTOCOL_HELP = {
-    "pairing": "voltage-clamp sweep of the holding potential, -75..0 mV (cascade only)",
-    "stdp": "delta-t sweep of pre-post pairs, -100..+100 ms",
-    "frequency": "Sjostrom protocol: +10 and -10 ms pairs against pairing frequency",
-    "bcm": "900 presynaptic pulses at 1, 3, 5, 10, 20, 50, 100 Hz at rest after a history of postsynaptic "
-           "activity: LTD/LTP against frequency and the crossover (cascade only)",
-    "ocular-dominance": "binocular phase to a steady state, then monocular deprivation with its controls "
-                        "from that state (binocular, TTX, lid suture, no-boost rate-matched, uniform bAP): a "
-                        "network of block actors (cascade only)",
-}
-PAIRS_HELP = {"pairing": "presynaptic pulses under clamp (default 100)",
-              "stdp": "pre-post pairs per delta t (default 60)"}
-FREQUENCY_HELP = {"pairing": "pulse frequency in Hz (default 1)", "stdp": "pairing frequency in Hz (default 1)",
-                  "frequency": "one pairing frequency in Hz (default: the sweep 0.1, 1, 5, 10, 20, 30, 40, 50 Hz)"}
-PARAMS_DEFAULT = {protocol: ", ".join(f"{name} ({model})" for (model, pr), name in DEFAULT_SETS.items()
-                                      if pr == protocol)
-                  for protocol in PROTOCOLS}
-# flags that some protocols do not take: hidden there, and an error when given (not ignored)
-NOT_FOR = {"pairs": ("--pairs", ("pairing", "stdp")), "frequency": ("--frequency", ("pairing", "stdp", "frequency")),
-           "no_boost": ("--no-boost", ("pairing", "stdp", "frequency")),
-           "seed": ("--seed", ("ocular-dominance",)),
-           "history_rate_hz": ("--history-rate-hz", ("bcm",)), "history_s": ("--history-s", ("bcm",))}
-
+PROTOCOLS = tuple(PROTOCOL_RUNS)
 NO_BOOST_WHY = {"ocular-dominance": " (ocular-dominance runs boosted, with its no-boost controls from the same state)",
                 "bcm": " (the BCM protocol has no postsynaptic spikes, so no bAPs)"}
 
 
-class _Hidden:
-    """Adds arguments with their help suppressed: a protocol that does not take a flag still parses
-    it, so `run` can name the protocols it belongs to instead of argparse's bare 'unrecognized'."""
+def _owners() -> dict[str, tuple[type, tuple[str, ...]]]:
+    """Every flag of any protocol -> (a config declaring it, the protocols that take it)."""
+    owners: dict[str, tuple[type, tuple[str, ...]]] = {}
+    for protocol, cls in PROTOCOL_RUNS.items():
+        for name in (f.name for f in dataclasses.fields(cls)):
+            dest = dest_of(cls, name)
+            owner = owners.get(dest, (cls, ()))
+            owners[dest] = (owner[0], owner[1] + (protocol,))
+    return owners
 
-    def __init__(self, parser):
-        self.parser = parser
 
-    def add_argument(self, *names, **kwargs):
-        kwargs["help"] = argparse.SUPPRESS
-        return self.parser.add_argument(*names, **kwargs)
-
-
-def check_protocol_flags(args) -> None:
-    for dest, (flag, protocols) in NOT_FOR.items():
+def check_foreign_flags(args) -> None:
+    """A flag of another protocol is a mistake, not something to ignore: name the protocols it belongs to."""
+    for dest, (_cls, protocols) in _owners().items():
         if args.protocol not in protocols and getattr(args, dest, None) not in (None, False):
             names = protocols[0] if len(protocols) == 1 else f"{', '.join(protocols[:-1])} and {protocols[-1]}"
             extra = NO_BOOST_WHY.get(args.protocol, "") if dest == "no_boost" else ""
-            raise UserError(f"{flag} applies to the {names} protocol{'s' if len(protocols) > 1 else ''} only, "
-                            f"not '{args.protocol}'{extra}")
+            flag = "--" + dest.replace("_", "-")
+            raise FlagError(flag, f"applies to the {names} protocol{'s' if len(protocols) > 1 else ''} only, "
+                                  f"not '{args.protocol}'{extra}")
+
+
+def run(args) -> int:
+    check_foreign_flags(args)
+    config = config_from_args(PROTOCOL_RUNS[args.protocol], args)
+    show = None if config.__class__ is not PROTOCOL_RUNS["ocular-dominance"] else \
+        (not args.json and sys.stderr.isatty())
+    result = api_learning.plasticity(args.protocol, config, show_progress=show)
+    files = result.write(Path(args.out)) if args.out else []
+    if args.json:
+        print(result.to_json())
+    else:
+        print(result.table())
+        for f in files:
+            print(f"wrote {f}")
+    return 0
 
 
 def register(sub) -> None:
@@ -326,33 +65,18 @@ def register(sub) -> None:
                                    "synapse. `lolpim plasticity PROTOCOL --help` lists the protocol's options "
                                    "and their defaults.")
     protocols = p.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
-    for protocol in PROTOCOLS:
-        q = protocols.add_parser(protocol, help=PROTOCOL_HELP[protocol], description=PROTOCOL_HELP[protocol],
-                                 formatter_class=ocular_dominance.HelpFormatter)
-        od = protocol == "ocular-dominance"
-        only_cascade = protocol in ("pairing", "bcm", "ocular-dominance")
-        q.add_argument("--model", choices=("cascade", "graupner-brunel"), default="cascade",
-                       help="synapse model (default cascade" + ("; this protocol needs it)" if only_cascade else ")"))
-        q.add_argument("--params", help=f"parameter set (default {PARAMS_DEFAULT[protocol]}; cascade: hippocampal, "
-                                        "cortical; Graupner-Brunel: DP, DPD, hippocampal-slices, "
-                                        "hippocampal-cultures, cortical-slices)")
-        target = q if protocol in NOT_FOR["pairs"][1] else _Hidden(q)
-        target.add_argument("--pairs", type=int, help=PAIRS_HELP.get(protocol))
-        target = q if protocol in NOT_FOR["frequency"][1] else _Hidden(q)
-        target.add_argument("--frequency", type=float, help=FREQUENCY_HELP.get(protocol))
-        (_Hidden(q) if od or protocol == "bcm" else q).add_argument(
-            "--no-boost", action="store_true", help="cascade: switch synapse-specific bAP boosting off")
-        (q if od else _Hidden(q)).add_argument("--seed", type=int, default=0 if od else None,
-                                               help="seed of the input trains (default 0)")
-        bcm = protocol == "bcm"
-        (q if bcm else _Hidden(q)).add_argument(
-            "--history-rate-hz", type=float, help="postsynaptic rate before the protocol, Hz (default: the "
-                                                  "metaplastic target rate, 0.5 Hz: NMDA gain 1)")
-        (q if bcm else _Hidden(q)).add_argument(
-            "--history-s", type=float, help="how long that history lasted, s (default 10800: three times "
-                                            "the threshold's 1 h memory)")
-        ocular_dominance.add_flags(q if od else _Hidden(q))
+    owners = _owners()
+    for protocol, cls in PROTOCOL_RUNS.items():
+        doc = " ".join((cls.__doc__ or "").split())
+        q = protocols.add_parser(protocol, help=doc, description=doc)
+        add_config_flags(q, cls)
+        # the other protocols' flags, parsed but hidden: given here, they are named as theirs
+        for dest, (owner, takers) in owners.items():
+            if protocol not in takers:
+                name = next(f.name for f in dataclasses.fields(owner) if dest_of(owner, f.name) == dest)
+                add_config_flags(q, owner, names=(name,), hidden=True)
         q.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         q.add_argument("--out", metavar="DIR",
                        help=f"write plasticity_{protocol.replace('-', '_')}.csv, .json and .png here")
         q.set_defaults(func=run)
+

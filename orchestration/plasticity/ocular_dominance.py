@@ -10,9 +10,6 @@ executor; summary, text table and plot.
 """
 from __future__ import annotations
 
-import argparse
-import math
-import re
 import sys
 import time
 from dataclasses import fields, replace
@@ -29,25 +26,21 @@ from lolpim.actors.kernel.ray_executor import (  # imports Ray: only for --execu
 from lolpim.actors.plasticity.ocular_dominance import timing_ps
 from lolpim.core.errors import UserError
 from lolpim.models.plasticity import ocular_dominance as od
+from lolpim.orchestration.learning_config import STEADY, OcularDominanceRun
 from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.plasticity import od_controls as oc
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import json_safe, save_figure
 
-MAX_SIMULATED_S = 3600.0        # one simulated hour: about 5 min at K x S = 1 x 10 here
 # With Ray every process also packs a snapshot of its state at each checkpoint, and the driver
 # keeps the last one of every process: about three copies of the state at the peak.
 RAY_COPIES = 3
 # The driver keeps the steady binocular state (every actor's packed snapshot) while the controls
 # run from it, and each run returns its final state once: two more copies, inline or Ray.
 STATE_COPIES = 2
-STEADY = od.SteadyState()
 CHECKPOINT_SIM_S = 5.0           # one Ray checkpoint per this much simulated time
 WINDOW_S = 0.2                   # Ray window when no message crosses processes (one block each)
 MAX_AUTO_SAMPLES = 10_000       # a default interval shortened to the phase boundaries stops here
-MAX_SAMPLES = 100_000           # each sample synchronises every synapse
-PHASE_FLAGS = (("binocular_s", "--binocular-s"), ("deprivation_s", "--deprivation-s"),
-               ("recovery_s", "--recovery-s"))
 
 
 def config_default(name: str):
@@ -63,93 +56,30 @@ def state_bytes(neurons: int, synapses: int) -> int:
     return od.BYTES_PER_SYNAPSE * 2 * neurons * synapses + od.BYTES_PER_NEURON * neurons
 
 
-def check_args(args) -> dict:
-    """Flag values -> the run's settings; a bad one is a UserError naming the flag (exit 2)."""
-    k = config_default("neurons") if args.neurons is None else args.neurons
-    s = config_default("synapses_per_eye") if args.synapses is None else args.synapses
-    if k < 1:
-        raise UserError(f"--neurons must be an integer >= 1, got {k}")
-    if s < 1:
-        raise UserError(f"--synapses must be an integer >= 1 (synapses per eye and neuron), got {s}")
-    durations: dict[str, Any] = {}     # seconds; binocular_s None: until settled
-    for field_name, flag in PHASE_FLAGS:
-        value = getattr(args, field_name)
-        if value is None and field_name == "binocular_s":
-            durations[field_name] = None        # until the weights have settled (od.SteadyState)
-            continue
-        value = config_default(field_name) if value is None else value
-        if not (math.isfinite(value) and value >= 0):
-            raise UserError(f"{flag} must be a finite number of seconds >= 0, got {value}")
-        durations[field_name] = float(value)
-    if durations["binocular_s"] is not None and durations["binocular_s"] <= 0:
-        raise UserError(f"--binocular-s must be > 0 (the controls start from its end state), "
-                        f"got {durations['binocular_s']}")
-    binocular = STEADY.max_s if durations["binocular_s"] is None else durations["binocular_s"]
-    longest = binocular + durations["deprivation_s"] + durations["recovery_s"]
-    if longest > MAX_SIMULATED_S:
-        raise UserError(f"--binocular-s (default: until settled, at most {STEADY.max_s:g} s) + --deprivation-s + "
-                        f"--recovery-s must be at most {MAX_SIMULATED_S:g} s (1,000 ticks per simulated second; "
-                        f"the inputs are drawn per neuron for the whole run), got {longest:g}")
-    if durations["deprivation_s"] <= 0:
-        raise UserError(f"--deprivation-s must be > 0 (the summary measures the shift over the deprivation "
-                        f"phase), got {durations['deprivation_s']}")
-    sutured = config_default("sutured_rate_hz") if args.sutured_rate_hz is None else args.sutured_rate_hz
-    if not (math.isfinite(sutured) and 0 <= sutured <= MAX_SUTURED_RATE_HZ):
-        raise UserError(f"--sutured-rate-hz must be a number of Hz in 0..{MAX_SUTURED_RATE_HZ:g}, got {sutured}")
-    if args.sample_s is not None and not (math.isfinite(args.sample_s) and args.sample_s > 0):
-        raise UserError(f"--sample-s must be a finite number of seconds > 0, got {args.sample_s}")
-    if args.sample_s is not None:
-        total = longest
-        if args.sample_s > durations["deprivation_s"]:
-            raise UserError(f"--sample-s must be at most --deprivation-s ({durations['deprivation_s']:g} s), "
-                            f"got {args.sample_s:g}")
-        if total / args.sample_s > MAX_SAMPLES:
-            raise UserError(f"--sample-s must be >= {total / MAX_SAMPLES:.3g} s (at most {MAX_SAMPLES} samples "
-                            f"over {total:g} s), got {args.sample_s:g}")
-    executor = args.executor or "inline"
-    if executor == "inline":
-        if args.processes is not None:
-            raise UserError("--processes needs --executor ray (the inline executor is one process)")
-        if args.address is not None:
-            raise UserError("--address needs --executor ray")
-        processes = 1
-    else:
-        processes = 2 if args.processes is None else args.processes
-        if processes < 1:
-            raise UserError(f"--processes must be an integer >= 1, got {processes}")
-    if args.blocks is None:
-        blocks = min(processes, k)
-    else:
-        blocks = args.blocks
-        if not 1 <= blocks <= k:
-            raise UserError(f"--blocks must be an integer in 1..{k} (the neurons), got {blocks}")
+def plan(config: OcularDominanceRun) -> dict:
+    """A checked run config -> the run's settings: executor, processes and blocks resolved, and
+    the memory the synapse state needs checked against this machine (a UserError naming the
+    flags, exit 2, before anything is allocated). Ranges and combinations of the values were
+    checked when the config was built (orchestration/learning_config.py)."""
+    k, s, executor = config.neurons, config.synapses, config.executor
+    durations = {"binocular_s": config.binocular_s, "deprivation_s": float(config.deprivation_s),
+                 "recovery_s": float(config.recovery_s)}   # binocular None: until settled (od.SteadyState)
+    processes = 1 if executor == "inline" else 2 if config.processes is None else config.processes
+    blocks = min(processes, k) if config.blocks is None else config.blocks
     requested = processes if executor == "ray" else None
     if executor == "ray":
         processes = min(processes, blocks)   # a process with no whole block would only split one
-    copies = STATE_COPIES + (RAY_COPIES if executor == "ray" and not args.address else 1)
+    copies = STATE_COPIES + (RAY_COPIES if executor == "ray" and not config.address else 1)
     need = state_bytes(k, s) * copies
     ray_copies = f", x{copies}: the kept steady state, a run's final state"
-    if executor == "ray" and not args.address:
+    if executor == "ray" and not config.address:
         ray_copies += ", Ray checkpoints"
     check_fits(need, f"--neurons {k} x --synapses {s}",
                f"synapse state: {od.BYTES_PER_SYNAPSE} B x 2 eyes x {k} x {s} synapses{ray_copies}",
                "use fewer neurons or synapses")
     return {"neurons": k, "synapses": s, "executor": executor, "processes": processes, "blocks": blocks,
-            "processes_requested": requested, "durations": durations, "state_bytes": need, "sample_s": args.sample_s,
-            "sutured_rate_hz": float(sutured)}
-
-
-OD_ONLY = ("neurons", "synapses", "executor", "processes", "address", "blocks", "binocular_s", "deprivation_s",
-           "recovery_s", "sample_s", "sutured_rate_hz")
-MAX_SUTURED_RATE_HZ = 100.0     # residual activity of a sutured eye; the open eye's volleys are 3 Hz
-
-
-def check_not_given(args) -> None:
-    """Ocular-dominance flags on another protocol are a mistake, not something to ignore."""
-    given = [name for name in OD_ONLY if getattr(args, name) is not None]
-    if given:
-        flag = "--" + given[0].replace("_", "-")
-        raise UserError(f"{flag} applies to the ocular-dominance protocol only, not '{args.protocol}'")
+            "processes_requested": requested, "durations": durations, "state_bytes": need,
+            "sample_s": config.sample_s, "sutured_rate_hz": float(config.sutured_rate_hz)}
 
 
 def sample_interval(durations: dict, requested: float | None) -> float:
@@ -187,12 +117,11 @@ def _executor(settings: dict, address, checkpoint_every: int, progress):
                        progress=progress, keep_processes=True, max_window_ps=round(WINDOW_S * 1e12))
 
 
-def run_ocular_dominance(args, params, out: dict) -> dict:
-    """Fill ``out`` (protocol, model, params already there) with the experiment (od_controls)."""
-    settings = check_args(args)
-    if args.variant not in od.variant_names():
-        raise UserError(f"--variant must be one of {', '.join(od.variant_names())}, got '{args.variant}'")
-    variant = od.load_variant(args.variant)
+def run_ocular_dominance(config: OcularDominanceRun, params, out: dict, show_progress: bool | None = None) -> dict:
+    """Fill ``out`` (protocol, model, params already there) with the experiment (od_controls).
+    ``show_progress`` None: when asked (``config.progress``) or stderr is a terminal."""
+    settings = plan(config)
+    variant = od.load_variant(config.variant)
     durations = settings["durations"]
     fixed = durations["binocular_s"]
     cfg = od.OcularDominanceConfig(neurons=settings["neurons"], synapses_per_eye=settings["synapses"],
@@ -204,7 +133,7 @@ def run_ocular_dominance(args, params, out: dict) -> dict:
     # windows are one tick long when blocks share processes, WINDOW_S when each has its own
     window_ps = timing_ps(variant)[0] if settings["blocks"] % max(settings["processes"], 1) else round(WINDOW_S * 1e12)
     checkpoint_every = max(1, round(CHECKPOINT_SIM_S * 1e12 / window_ps))
-    show = args.progress or (not args.json and sys.stderr.isatty())
+    show = config.progress or (sys.stderr.isatty() if show_progress is None else show_progress)
     bar = Progress("ocular dominance", total=None, unit="s simulated", enabled=show, delay_s=2.0)
     state: dict[str, Any] = {"done": 0.0, "label": "binocular phase", "start": 0.0, "length": 0.0}
 
@@ -214,8 +143,8 @@ def run_ocular_dominance(args, params, out: dict) -> dict:
     def progress(t_ps, _events):
         bar.update(state["done"] + max(t_ps * 1e-12 - state["start"], 0.0), state["label"])
 
-    executor = _executor(settings, args.address, checkpoint_every, progress)
-    runner = oc.Runner(executor, params, variant.name, args.seed, settings["blocks"], on_run)
+    executor = _executor(settings, config.address, checkpoint_every, progress)
+    runner = oc.Runner(executor, params, variant.name, config.seed, settings["blocks"], on_run)
     t0 = time.perf_counter()
     try:
         result = oc.experiment(runner, cfg, STEADY, fixed)
@@ -233,7 +162,7 @@ def run_ocular_dominance(args, params, out: dict) -> dict:
         "sutured_rate_hz": cfg.sutured_rate_hz, "deprivation_s": cfg.deprivation_s,
         "blocks": settings["blocks"], "executor": settings["executor"],
         "processes": runner.processes or settings["processes"],
-        "processes_requested": settings["processes_requested"], "seed": args.seed,
+        "processes_requested": settings["processes_requested"], "seed": config.seed,
         "runs": len(runner.walls), "simulated_s": runner.simulated_s, "wall_s": wall,
         "integration_steps": runner.integration_steps, "synapse_events": runner.synapse_events,
         "synapse_steps_per_s": steps_equiv / wall if wall > 0 else None,
@@ -390,47 +319,3 @@ def plot(result: dict, path: Path) -> None:
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     save_figure(fig, path, dpi=120)
     plt.close(fig)
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """Fills "{od:FIELD}" in help texts with OcularDominanceConfig's default when help is shown."""
-
-    def _get_help_string(self, action):
-        text = super()._get_help_string(action) or ""
-        return re.sub(r"\{od:(\w+)\}", lambda m: f"{config_default(m.group(1)):g}", text)
-
-
-def add_flags(p) -> None:
-    p.add_argument("--neurons", type=int, default=None, help="ocular dominance: neurons K (default {od:neurons})")
-    p.add_argument("--synapses", type=int, default=None,
-                   help="ocular dominance: synapses per eye and neuron S (default {od:synapses_per_eye})")
-    p.add_argument("--variant", default="network",
-                   help="ocular dominance: model variant from models/plasticity/presets/ocular_dominance.toml "
-                        "(seed, network; default network)")
-    p.add_argument("--executor", choices=("inline", "ray"), default=None,
-                   help="ocular dominance: inline (one process, default) or ray")
-    p.add_argument("--processes", type=int, default=None,
-                   help="ocular dominance with --executor ray: Ray processes, one block of neurons each (default 2)")
-    p.add_argument("--address", default=None,
-                   help="ocular dominance with --executor ray: join an existing Ray cluster (e.g. 'auto' or "
-                        "'ray://head:10001'); default: an embedded local Ray")
-    p.add_argument("--blocks", type=int, default=None,
-                   help="ocular dominance: blocks of neurons, 1..K (default: --processes with ray, 1 inline; "
-                        "the results do not depend on it)")
-    p.add_argument("--binocular-s", type=float, default=None,
-                   help="ocular dominance: a fixed binocular phase in s (default: until the mean weight's drift is "
-                        f"below {STEADY.drift_per_s:g}/s over {STEADY.window_s:g} s, checked every "
-                        f"{STEADY.check_s:g} s, "
-                        f"at most {STEADY.max_s:g} s)")
-    p.add_argument("--sutured-rate-hz", type=float, default=None,
-                   help="ocular dominance: lid suture's uncorrelated residual rate in the deprived eye, Hz "
-                        "(default {od:sutured_rate_hz})")
-    p.add_argument("--deprivation-s", type=float, default=None,
-                   help="ocular dominance: left-eye deprivation in s, > 0 (default {od:deprivation_s})")
-    p.add_argument("--recovery-s", type=float, default=None,
-                   help="ocular dominance: recovery with both eyes open in s (default {od:recovery_s})")
-    p.add_argument("--sample-s", type=float, default=None,
-                   help="ocular dominance: weight sample interval in s (default {od:sample_interval_s}, "
-                        "shortened to fall on every phase boundary)")
-    p.add_argument("--progress", action="store_true",
-                   help="ocular dominance: show the progress bar on stderr even when it is not a terminal")

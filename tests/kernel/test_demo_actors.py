@@ -51,14 +51,14 @@ def test_forged_work_at_the_source_is_refused(work, field):
 
 @pytest.mark.parametrize("payload", [{"mb": 0, "round": -2**63, "sent_ps": 0}, {"mb": -1, "round": 0, "sent_ps": 0}])
 def test_negative_values_fail_the_schema(payload):
-    with pytest.raises(MessageError, match="below the minimum 0"):
+    with pytest.raises(MessageError, match="allowed range: >= 0"):
         _forge(_actors()["source"], "work", payload)
-    with pytest.raises(MessageError, match="below the minimum 0"):
+    with pytest.raises(MessageError, match="allowed range: >= 0"):
         _forge(_actors()["stage001"], "work", payload)
 
 
 def test_negative_hops_are_refused():
     n = node("a", targets=["b"], lookahead_ps=2, delay_choices_ps=[0], null_work=True).build(0)
-    with pytest.raises(MessageError, match="field 'hops' is -9223372036854775808, below the minimum 0"):
+    with pytest.raises(MessageError, match="field 'hops' got -9223372036854775808; allowed range: >= 0"):
         _forge(n, "ping", {"hops": -2**63, "value": 0})
     assert _forge(n, "ping", Ping(hops=8, value=0)) == []

@@ -58,25 +58,25 @@ def test_handle_gets_the_dataclass_and_send_packs_it():
 
 def test_int_accepted_for_float_but_not_the_reverse_and_bool_is_not_int():
     assert _deliver({**GOOD, "weight": 2}).weight == 2
-    with pytest.raises(MessageError, match="field 'id' must be int, got float"):
+    with pytest.raises(MessageError, match="field 'id' expected an integer, got 1.0"):
         _deliver({**GOOD, "id": 1.0})
-    with pytest.raises(MessageError, match="field 'id' must be int, got bool"):
+    with pytest.raises(MessageError, match="field 'id' expected an integer, got True"):
         _deliver({**GOOD, "id": True})
-    with pytest.raises(MessageError, match="field 'urgent' must be bool, got int"):
+    with pytest.raises(MessageError, match="field 'urgent' expected true or false, got 1"):
         _deliver({**GOOD, "urgent": 1})
 
 
 @pytest.mark.parametrize("change, problem", [
-    ({"id": -1}, "field 'id' is -1, below the minimum 0"),
-    ({"id": 2**41}, "above the maximum"),
-    ({"name": "x" * 9}, "field 'name' is 9 long, over the limit of 8"),
-    ({"ids": [1, 2, 3, 4, 5]}, "has 5 elements, over the limit of 4"),
-    ({"ids": [1, 10]}, r"field 'ids' element \[1\] is 10, above the maximum 9"),
-    ({"ids": [1, "2"]}, r"field 'ids' element \[1\] must be int, got str"),
-    ({"grid": [[1], [2, 1.5]]}, r"field 'grid' element \[1\] element \[1\] must be int, got float"),
-    ({"grid": [1]}, r"element \[0\] must be list\[int\], got int"),
-    ({"parent": "p"}, "field 'parent' must be int or nil, got str"),
-    ({"blob": "x"}, "field 'blob' must be bytes, got str"),
+    ({"id": -1}, r"field 'id' got -1; allowed range: 0 \.\. 1099511627776"),
+    ({"id": 2**41}, "allowed range: 0 "),
+    ({"name": "x" * 9}, "field 'name' got 9 characters; allowed at most 8"),
+    ({"ids": [1, 2, 3, 4, 5]}, "got 5 elements; allowed at most 4"),
+    ({"ids": [1, 10]}, r"field 'ids' element \[1\]: got 10; allowed range: 0 \.\. 9"),
+    ({"ids": [1, "2"]}, r"field 'ids' element \[1\]: expected an integer, got '2'"),
+    ({"grid": [[1], [2, 1.5]]}, r"field 'grid' element \[1\]: element \[1\]: expected an integer, got 1.5"),
+    ({"grid": [1]}, r"element \[0\]: expected a list of integers, got 1"),
+    ({"parent": "p"}, "field 'parent' expected an integer or nothing, got 'p'"),
+    ({"blob": "x"}, "field 'blob' expected bytes, got 'x'"),
 ])
 def test_each_field_is_checked(change, problem):
     with pytest.raises(MessageError, match=problem):

@@ -146,8 +146,12 @@ def test_ocular_dominance_text_and_files(tmp_path, capsys):
 def test_ocular_dominance_defaults_come_from_the_config():
     from lolpim.models.plasticity.ocular_dominance import OcularDominanceConfig
     from lolpim.orchestration.cli import build_parser
-    from lolpim.orchestration.plasticity.ocular_dominance import check_args
-    settings = check_args(build_parser().parse_args(["plasticity", "ocular-dominance"]))
+    from lolpim.orchestration.flags import config_from_args
+    from lolpim.orchestration.learning_config import OcularDominanceRun
+    from lolpim.orchestration.plasticity.ocular_dominance import plan
+    run = config_from_args(OcularDominanceRun, build_parser().parse_args(["plasticity", "ocular-dominance"]))
+    assert run == OcularDominanceRun()          # the flags' defaults are the config's
+    settings = plan(run)
     d = OcularDominanceConfig()
     # no --binocular-s: the binocular phase runs until it has settled (None)
     assert settings["durations"] == {"binocular_s": None, "deprivation_s": d.deprivation_s,
@@ -215,8 +219,8 @@ def test_json_has_no_infinities():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["plasticity", "stdp", "--pairs", "1000000000"], "--pairs must be in 1..100,000"),
-    (["plasticity", "ocular-dominance", "--binocular-s", "1e7"], "must be at most 3600 s"),
+    (["plasticity", "stdp", "--pairs", "1000000000"], "--pairs: got 1000000000; allowed range: 1 .. 100000"),
+    (["plasticity", "ocular-dominance", "--binocular-s", "1e7"], "must total at most 3600 s"),
 ])
 def test_runs_too_large_to_hold_exit_2_before_allocating(capsys, argv, message):
     """Issue 14: `stdp --pairs 1e9` reached 18.9 GB and `ocular-dominance --binocular-s 1e7`
@@ -279,11 +283,11 @@ def test_bcm_files_and_text(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["plasticity", "bcm", "--history-rate-hz", "-1"], "--history-rate-hz must be in"),
-    (["plasticity", "bcm", "--history-s", "-5"], "--history-s must be in"),
-    (["plasticity", "stdp", "--history-rate-hz", "1"], "--history-rate-hz applies to the bcm protocol only"),
+    (["plasticity", "bcm", "--history-rate-hz", "-1"], "--history-rate-hz: got -1.0; allowed range"),
+    (["plasticity", "bcm", "--history-s", "-5"], "--history-s: got -5.0; allowed range"),
+    (["plasticity", "stdp", "--history-rate-hz", "1"], "--history-rate-hz: applies to the bcm protocol only"),
     (["plasticity", "bcm", "--model", "graupner-brunel"], "needs the cascade model"),
-    (["plasticity", "bcm", "--frequency", "5"], "--frequency applies to"),
+    (["plasticity", "bcm", "--frequency", "5"], "--frequency: applies to"),
     (["plasticity", "bcm", "--no-boost"], "the BCM protocol has no postsynaptic spikes"),
 ])
 def test_bcm_bad_flags_exit_2(argv, message, capsys):

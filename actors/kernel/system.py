@@ -8,7 +8,6 @@ another process, and again after that process dies.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 

@@ -184,10 +184,11 @@ def test_a_file_preset_is_the_same_module_as_the_built_in_one(tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"channels": 0}, r"'lolpim.module': 'channels': must be a positive integer, got 0 \(in pim preset file .*my-module.toml\)"),
-    ({"chanels": 16}, r"'lolpim.module': 'chanels': unknown key in pim preset file .*my-module.toml"),
-    ({"channels": None}, r"'lolpim.module': 'channels': missing from pim preset file .*my-module.toml"),
-    ({"channels": "16"}, r"'lolpim.module': 'channels': must be a positive integer, got '16'"),
+    ({"channels": 0}, r"'lolpim.module': 'channels': got 0; allowed range: >= 1 \(in pim preset file .*my-module.toml\)"),
+    ({"chanels": 16}, r"'lolpim.module': 'chanels': unknown key; allowed keys here: .*channels.* "
+                      r"\(in pim preset file .*my-module.toml\)"),
+    ({"channels": None}, r"'lolpim.module': 'channels': is missing \(in pim preset file .*my-module.toml\)"),
+    ({"channels": "16"}, r"'lolpim.module': 'channels': expected an integer, got '16' \(in pim preset file "),
 ])
 def test_a_bad_file_preset_names_the_key_and_the_file(tmp_path, capsys, changes, match):
     path = _own_module(tmp_path, **changes)
@@ -325,7 +326,7 @@ def test_size_and_estimate_take_a_file_preset(tmp_path, capsys):
         bad = _own_module(tmp_path, "bad.toml", channels=0)
         assert main([*command, "--module", f"file:{bad}"]) == 2
         err = capsys.readouterr().err
-        assert "'channels': must be a positive integer, got 0 (in pim preset file" in err and str(bad) in err
+        assert "'channels': got 0; allowed range: >= 1 (in pim preset file" in err and str(bad) in err
 
 
 def test_an_edited_file_preset_is_read_again(tmp_path):

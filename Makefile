@@ -2,7 +2,7 @@
 #   make run    the main job (a default comparison on an embedded local Ray)
 #   make test   the test suite
 #   make test-fast  the suite less its slow and Ray tests (markers in pyproject.toml), under a minute
-#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors)
+#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,llm-scale)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kernel.py
 
-PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors
+PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors,llm-scale
 docs-figures: $(STAMP)
 	$(BIN)/python benchmarks/docs_figures.py --parts $(PARTS)
 

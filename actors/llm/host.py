@@ -146,7 +146,8 @@ class LlmHost(Recording, Actor):
         self.waiting: list[int] = []
         self.members: list[list[int]] = [[] for _ in range(self.microbatches)]
         self.mb_state = [MicrobatchState.IDLE] * self.microbatches
-        self.rounds: dict[int, dict] = {}   # open plan rounds: micro-batch, admit, grow, replies so far
+        # open plan rounds: micro-batch, admit, grow, the replies so far by DPA group
+        self.rounds: dict[int, dict] = {}
         self.next_round = 0
         # rounds opened while handling the current event, sent together when it is handled (one
         # message per DPA group): always empty between events, so not state
@@ -236,7 +237,7 @@ class LlmHost(Recording, Actor):
             plan = self.rounds.get(rnd)
             if plan is None:
                 self.reject(event, "rounds", f"{rnd} is no open plan round")
-            if any(x["dpa"] == reply.dpa for x in plan["replies"]):
+            if reply.dpa in plan["replies"]:
                 self.reject(event, "dpa", f"{reply.dpa!r} has already answered round {rnd}")
             if len(grow_ok) != len(plan["grow"]) or len(admit_ok) != len(plan["admit"]):
                 self.reject(event, "grow_ok", f"does not answer round {rnd}'s growths and admissions one for one")
@@ -328,7 +329,7 @@ class LlmHost(Recording, Actor):
         rnd = self.next_round
         self.next_round += 1
         # an admitted request's first decode pass appends token prompt + 1: reserve it now
-        self.rounds[rnd] = {"mb": m, "admit": admit, "grow": grow, "replies": [],
+        self.rounds[rnd] = {"mb": m, "admit": admit, "grow": grow, "replies": {},
                             "admit_tokens": [self._prompt_len(r) + 1 for r in admit],
                             "grow_tokens": [int(self.kv[r]) + 1 for r in grow]}
         self.mb_state[m] = MicrobatchState.PLAN
@@ -353,7 +354,7 @@ class LlmHost(Recording, Actor):
     def _on_granted(self, reply: Granted):
         for rnd, grow_ok, admit_ok in zip(reply.rounds, reply.grow_ok, reply.admit_ok):
             # as a map: rounds are declared state
-            self.rounds[rnd]["replies"].append({"dpa": reply.dpa, "grow_ok": grow_ok, "admit_ok": admit_ok})
+            self.rounds[rnd]["replies"][reply.dpa] = {"dpa": reply.dpa, "grow_ok": grow_ok, "admit_ok": admit_ok}
         # the rounds of one plan message are answered by every DPA in one reply each, so they
         # complete together, with the last DPA's reply, and close in the order they were opened
         out, give_back = [], {}
@@ -369,7 +370,7 @@ class LlmHost(Recording, Actor):
         micro-batch; what some DPA granted but another refused is added to ``give_back``."""
         plan = self.rounds.pop(rnd)
         m = plan["mb"]
-        replies = sorted(plan["replies"], key=lambda x: x["dpa"])
+        replies = [plan["replies"][d] for d in sorted(plan["replies"])]
         admitted, refused = [], []
         for i, r in enumerate(plan["admit"]):
             (admitted if all(x["admit_ok"][i] for x in replies) else refused).append(r)

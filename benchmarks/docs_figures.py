@@ -39,7 +39,8 @@ is not touched: prose that quotes a number must be checked by hand after a rerun
 tests/test_docs_figures.py reruns a few points and checks them against the blocks.
 
 Not generated here: wall-time tables (benchmarks/scale.py, benchmarks/system.py, README's
-kernel figures), which depend on the machine and are not reproducible.
+kernel figures), which depend on the machine and are not reproducible (llm-scale's block has
+wall and CPU columns beside its exact counts, and states the load it ran under).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 #   make test   lint, then the test suite
 #   make lint   the linter (ruff) and the type checker (mypy), configured in pyproject.toml
 #   make test-fast  the suite less its slow and Ray tests (markers in pyproject.toml), under a minute
-#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost)
+#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -41,7 +41,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kernel.py
 
-PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost
+PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale
 docs-figures: $(STAMP)
 	$(BIN)/python benchmarks/docs_figures.py --parts $(PARTS)
 

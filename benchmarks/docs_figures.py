@@ -28,6 +28,10 @@ Parts (all by default; `--parts traces,scaling` for some):
             and the three od-controls blocks of docs/plasticity-cascade.md (issue 23's
             ocular-dominance calibration rows and grid: 25 experiments, ~30 min on 2 cores;
             docs/figures/od_calibration.json and od_controls.json, reused by --tables-only)
+  llm-scale  benchmarks/llm_scale.py --json -> docs/figures/llm_scale.json -> the llm-scale-table
+            block of docs/scaling.md: the LLM path's events, messages, CPU cost per event and KV
+            use at 64 / 256 / 1024 modules, with the machine load it ran under (~1 min on a quiet
+            2-core machine; the wall and CPU columns depend on the machine, the rest does not)
 
   window-cost  benchmarks/window_model.py --docs -> docs/figures/window_cost.json and the
             window-cost-table block of docs/scaling.md: the Ray executor's cost per window measured
@@ -41,7 +45,8 @@ is not touched: prose that quotes a number must be checked by hand after a rerun
 tests/test_docs_figures.py reruns a few points and checks them against the blocks.
 
 Not generated here: wall-time tables (benchmarks/scale.py, benchmarks/system.py, README's
-kernel figures), which depend on the machine and are not reproducible.
+kernel figures), which depend on the machine and are not reproducible (llm-scale's block has
+wall and CPU columns beside its exact counts, and states the load it ran under).
 """
 from __future__ import annotations
 
@@ -235,7 +240,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
                TRACES_HEAD, traces_rows),
 }
 PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "od-controls", "anchors",
-         "window-cost")
+         "window-cost", "llm-scale")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -361,6 +366,23 @@ def do_anchors(tables_only: bool, od_grid: bool = False) -> None:
     print(f"  docs/anchors.md [anchors-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
 
 
+LLM_SCALE = "docs/figures/llm_scale.json"
+
+
+def do_llm_scale(tables_only: bool) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import llm_scale
+    path = ROOT / LLM_SCALE
+    if not tables_only:
+        out = subprocess.run([sys.executable, "benchmarks/llm_scale.py", "--json"], cwd=ROOT, check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        write_text(path, out)
+    measured = json.loads(path.read_text())
+    body = llm_scale.table(measured["rows"]) + f"\n\nMachine: {measured['load']}.\n"
+    changed = write_block(ROOT / "docs/scaling.md", "llm-scale-table", body)
+    print(f"  docs/scaling.md [llm-scale-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)} (default: all)")
@@ -386,6 +408,8 @@ def main(argv=None) -> None:
             do_anchors(args.tables_only, args.od_grid or "od-controls" in parts[:parts.index(part)])
         elif part == "gpu-pim":
             do_gpu_pim(args.tables_only)
+        elif part == "llm-scale":
+            do_llm_scale(args.tables_only)
         elif part == "long-context":   # its own script: simulates in this process, ~40 s
             if args.tables_only:
                 print("  long-context: no stored results to reuse; run without --tables-only", flush=True)

@@ -160,8 +160,9 @@ class MetricsExporter:
             fam["kv"].add_metric([system, module[actor], "capacity"], m["kv_capacity_chunks"] * chunk_bytes)
             fam["kv"].add_metric([system, module[actor], "allocated"], m["kv_allocated_chunks"] * chunk_bytes)
             if m.get("kv_tokens_per_chunk") and "kv_tokens_in_use" in host:
-                fam["kv"].add_metric([system, module[actor], "used"],
-                                     host["kv_tokens_in_use"] * chunk_bytes / m["kv_tokens_per_chunk"])
+                # every module of a DPA group holds its share of every running request
+                fam["kv"].add_metric([system, module[actor], "used"], host["kv_tokens_in_use"] * chunk_bytes
+                                     * m.get("kv_modules", 1) / m["kv_tokens_per_chunk"])
 
     # --- serving ------------------------------------------------------------------
     def serve(self, port: int, host: str = "127.0.0.1") -> int:

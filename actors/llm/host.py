@@ -4,8 +4,9 @@ Requests arrive (all at t=0 for a closed loop, or at their trace times). The hos
 M micro-batches circulating through the pipeline. Whenever micro-batch m returns from
 the last stage (one new token for each of its requests) the host:
   1. retires finished requests and frees their KV on every DPA controller;
-  2. asks every DPA, in one "plan" round, to grow the requests whose next token crosses a
-     chunk boundary and to admit waiting requests (first come, first served) into m, by one of
+  2. asks every DPA controller group (one KvManager per pipeline stage), in one "plan" round, to
+     grow the requests whose next token crosses a chunk boundary and to admit waiting requests
+     (first come, first served) into m, by one of
      two rules (``admission``): "even-growth" (pipeline-parallel PIM: no micro-batch more than
      one request above the average) or "vllm" (every waiting request that fits the micro-batch's
      request cap and the step's token budget, as vLLM's scheduler; KV memory is the DPAs' answer);
@@ -28,7 +29,7 @@ import numpy as np
 
 from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.events import seconds_to_ps
-from lolpim.actors.kernel.messages import Empty, fields_of, message
+from lolpim.actors.kernel.messages import Empty, message
 from lolpim.actors.kernel.system import frozen_params
 from lolpim.actors.llm.kv_manager import Free, Granted, Plan, chunks_for, link_lookahead_ps
 from lolpim.actors.llm.recording import STATE_FIELDS as TIMELINE_STATE, Rec, Recording
@@ -82,7 +83,7 @@ class LlmHost(Recording, Actor):
         output_tokens: tuple[int, ...]
         arrival_ps: tuple[int, ...]
         first_stage: str
-        dpas: tuple[str, ...]               # every DPA controller (KvManager)
+        dpas: tuple[str, ...]               # every DPA controller group (KvManager)
         dpa_tokens_per_chunk: tuple[int, ...]
         kv_mode: KvMode
         microbatches: int
@@ -117,7 +118,8 @@ class LlmHost(Recording, Actor):
         self.first_stage = params.first_stage
         self.dpas = list(params.dpas)
         self.peer_names = self.peers_for(name, params)
-        self.tpc = list(params.dpa_tokens_per_chunk)
+        # the distinct chunk sizes: a request grows when its next token starts a chunk on any DPA
+        self.tpc = sorted(set(params.dpa_tokens_per_chunk))
         self.dynamic = params.kv_mode == KvMode.DYNAMIC
         self.microbatches = params.microbatches
         self.max_mb = params.max_microbatch_requests
@@ -145,8 +147,12 @@ class LlmHost(Recording, Actor):
         self.waiting: list[int] = []
         self.members: list[list[int]] = [[] for _ in range(self.microbatches)]
         self.mb_state = [MicrobatchState.IDLE] * self.microbatches
-        self.rounds: dict[int, dict] = {}   # open plan rounds: micro-batch, admit, grow, replies so far
+        # open plan rounds: micro-batch, admit, grow, the replies so far by DPA group
+        self.rounds: dict[int, dict] = {}
         self.next_round = 0
+        # rounds opened while handling the current event, sent together when it is handled (one
+        # message per DPA group): always empty between events, so not state
+        self.opening: list[int] = []
         self.gpu_free_ps = 0
         # set when a DPA refused an admission; cleared when memory is freed. Asking again
         # before anything was freed would only be refused again.
@@ -178,6 +184,8 @@ class LlmHost(Recording, Actor):
 
     def handle(self, event, payload):
         out = self._handle(event, payload)
+        if self.opening:
+            out += self._send_plans()
         if self.timeline_on:
             self._record_queue()
         return out
@@ -220,13 +228,20 @@ class LlmHost(Recording, Actor):
             self.reject(event, "sent_ps", f"is {mb.sent_ps}, after the arrival time {self.now_ps}")
 
     def _check_grant(self, event, reply: Granted):
-        plan = self.rounds.get(reply.round)
-        if plan is None:
-            self.reject(event, "round", f"{reply.round} is no open plan round")
-        if reply.dpa not in self.dpas or any(x["dpa"] == reply.dpa for x in plan["replies"]):
-            self.reject(event, "dpa", f"{reply.dpa!r} is no DPA of this host or has already answered this round")
-        if len(reply.grow_ok) != len(plan["grow"]) or len(reply.admit_ok) != len(plan["admit"]):
-            self.reject(event, "grow_ok", "does not answer the round's growths and admissions one for one")
+        if len(set(reply.rounds)) != len(reply.rounds):
+            self.reject(event, "rounds", "names a round twice")
+        if reply.dpa not in self.dpas:
+            self.reject(event, "dpa", f"{reply.dpa!r} is no DPA of this host")
+        if len(reply.grow_ok) != len(reply.rounds) or len(reply.admit_ok) != len(reply.rounds):
+            self.reject(event, "grow_ok", "does not answer the rounds one for one")
+        for rnd, grow_ok, admit_ok in zip(reply.rounds, reply.grow_ok, reply.admit_ok):
+            plan = self.rounds.get(rnd)
+            if plan is None:
+                self.reject(event, "rounds", f"{rnd} is no open plan round")
+            if reply.dpa in plan["replies"]:
+                self.reject(event, "dpa", f"{reply.dpa!r} has already answered round {rnd}")
+            if len(grow_ok) != len(plan["grow"]) or len(admit_ok) != len(plan["admit"]):
+                self.reject(event, "grow_ok", f"does not answer round {rnd}'s growths and admissions one for one")
 
     def _on_return(self, mb: Microbatch):
         m = mb.mb
@@ -314,11 +329,23 @@ class LlmHost(Recording, Actor):
             return self._dispatch(m)
         rnd = self.next_round
         self.next_round += 1
-        self.rounds[rnd] = {"mb": m, "admit": admit, "grow": grow, "replies": []}
-        self.mb_state[m] = MicrobatchState.PLAN
         # an admitted request's first decode pass appends token prompt + 1: reserve it now
-        payload = Plan(round=rnd, admit=admit, admit_tokens=[self._prompt_len(r) + 1 for r in admit],
-                       grow=grow, grow_tokens=[int(self.kv[r]) + 1 for r in grow])
+        self.rounds[rnd] = {"mb": m, "admit": admit, "grow": grow, "replies": {},
+                            "admit_tokens": [self._prompt_len(r) + 1 for r in admit],
+                            "grow_tokens": [int(self.kv[r]) + 1 for r in grow]}
+        self.mb_state[m] = MicrobatchState.PLAN
+        self.opening.append(rnd)
+        return []
+
+    def _send_plans(self):
+        """The rounds opened while handling this event, in one message to each DPA group. Every
+        DPA gets them after this event's frees (frees are sent before any round is opened), and
+        answers them in order, as it would have answered them one message each."""
+        rounds = [self.rounds[r] for r in self.opening]
+        payload = Plan(rounds=self.opening, admit=[r["admit"] for r in rounds],
+                       admit_tokens=[r["admit_tokens"] for r in rounds], grow=[r["grow"] for r in rounds],
+                       grow_tokens=[r["grow_tokens"] for r in rounds])
+        self.opening = []
         return [self.send(d, "plan", payload, self.lookahead_ps) for d in self.dpas]
 
     def _prompt_len(self, r) -> int:
@@ -326,15 +353,26 @@ class LlmHost(Recording, Actor):
         return int(self.input[r] + self.generated[r])
 
     def _on_granted(self, reply: Granted):
-        plan = self.rounds[reply.round]
-        plan["replies"].append(fields_of(reply))   # as a map: rounds are declared state
-        if len(plan["replies"]) < len(self.dpas):
-            return []
-        del self.rounds[reply.round]
-        m, out = plan["mb"], []
-        replies = sorted(plan["replies"], key=lambda x: x["dpa"])
-        admitted: list[int] = []
-        refused: list[int] = []
+        for rnd, grow_ok, admit_ok in zip(reply.rounds, reply.grow_ok, reply.admit_ok):
+            # as a map: rounds are declared state
+            self.rounds[rnd]["replies"][reply.dpa] = {"dpa": reply.dpa, "grow_ok": grow_ok, "admit_ok": admit_ok}
+        # the rounds of one plan message are answered by every DPA in one reply each, so they
+        # complete together, with the last DPA's reply, and close in the order they were opened
+        out, give_back = [], {}
+        for rnd in reply.rounds:
+            if len(self.rounds[rnd]["replies"]) == len(self.dpas):
+                out += self._close_round(rnd, give_back)
+        # what a DPA granted but another refused, given back: one message per DPA
+        frees = [self.send(d, "free", Free(reqs=reqs), self.lookahead_ps) for d, reqs in sorted(give_back.items())]
+        return frees + out
+
+    def _close_round(self, rnd: int, give_back: dict) -> list:
+        """Admit what every DPA granted in round ``rnd``, preempt what could not grow, and send its
+        micro-batch; what some DPA granted but another refused is added to ``give_back``."""
+        plan = self.rounds.pop(rnd)
+        m = plan["mb"]
+        replies = [plan["replies"][d] for d in sorted(plan["replies"])]
+        admitted, refused = [], []
         for i, r in enumerate(plan["admit"]):
             (admitted if all(x["admit_ok"][i] for x in replies) else refused).append(r)
         stuck = [r for i, r in enumerate(plan["grow"]) if not all(x["grow_ok"][i] for x in replies)]
@@ -345,11 +383,11 @@ class LlmHost(Recording, Actor):
                 self._rec(Rec.ADMIT_REFUSED, self.now_ps, self.now_ps, m, len(refused))
             if stuck:
                 self._rec(Rec.PREEMPT, self.now_ps, self.now_ps, m, len(stuck))
-        for x in replies:   # give back what a DPA granted but another refused
-            give_back = [r for i, r in enumerate(plan["admit"]) if x["admit_ok"][i] and r in refused]
-            give_back += [r for i, r in enumerate(plan["grow"]) if r in stuck]
-            if give_back:
-                out.append(self.send(x["dpa"], "free", Free(reqs=give_back), self.lookahead_ps))
+        for x in replies:
+            back = [r for i, r in enumerate(plan["admit"]) if x["admit_ok"][i] and r in refused]
+            back += [r for i, r in enumerate(plan["grow"]) if r in stuck]
+            if back:
+                give_back.setdefault(x["dpa"], []).extend(back)
         for r in stuck:  # no memory to grow: preempt, recompute later (vLLM-style)
             self.members[m].remove(r)
             self.status[r] = WAITING
@@ -364,8 +402,8 @@ class LlmHost(Recording, Actor):
                 if self.generated[r] == 0:
                     self._token_out(r)   # the prefill's token: TTFT here is the wait for memory
         if self.gpu_prefill is not None and admitted:
-            return out + self._gpu_prefill(m, admitted)
-        return out + self._dispatch(m)
+            return self._gpu_prefill(m, admitted)
+        return self._dispatch(m)
 
     def _gpu_prefill(self, m, admitted):
         cost = self.gpu_prefill

@@ -1,9 +1,10 @@
-"""The DPA (direct PIM access) controller of one module: it owns the module's KV memory.
+"""The DPA (direct PIM access) controllers of one tensor-parallel group of modules: each owns
+its module's KV memory.
 
 The host sends it "plan" rounds (admit these requests with these prompt lengths; grow
-these running requests to these lengths) and "free" messages; it answers each plan with
-what it granted. Memory is handed out in fixed chunks (1 MB by default, as LoL-PIM's host
-allocates it):
+these running requests to these lengths; the rounds opened at one instant in one message) and
+"free" messages; it answers each plan message with what it granted, round by round. Memory is
+handed out in fixed chunks (1 MB by default, as LoL-PIM's host allocates it):
 
   dynamic  chunks are mapped on demand as a sequence grows (paged, as PagedAttention does
            inside the module); admission needs the prompt's chunks plus a small watermark;
@@ -12,6 +13,14 @@ allocates it):
            (what compile-time PIM address streams force); growth never allocates.
 
 It integrates allocated chunks over simulated time to report its capacity utilisation.
+
+One actor stands for the ``modules`` controllers of a pipeline stage's tensor-parallel group.
+Every module of the group keeps the same share of the same requests' KV (plan.pim_plan gives
+them one ``DpaMemory``) and the host sends each of them the same plans and frees, so their
+memories move in lockstep and each would answer every round alike: one actor answering once is
+the same simulation with one message per stage instead of one per module. (At 1024 modules a
+plan round was 2048 events; now it is twice the stage count.) Capacity, peak and allocation
+figures are per module; ``metrics`` reports the group's totals.
 A plan or free naming a request it does not hold (or admitting one it already holds) is
 refused with a MessageError: the host never sends one, so it is a forged or corrupted message.
 """
@@ -38,16 +47,23 @@ def link_lookahead_ps(link_latency_s: float) -> int:
 
 @message
 class Plan:
-    """One admission round: admit ``admit`` (each reserving ``admit_tokens``), grow ``grow`` to ``grow_tokens``."""
-    round: int = field(metadata={"min": 0})
-    admit: list[int] = field(metadata={"min": 0})
-    admit_tokens: list[int] = field(metadata={"min": 1})
-    grow: list[int] = field(metadata={"min": 0})
-    grow_tokens: list[int] = field(metadata={"min": 1})
+    """The admission rounds the host opened at one instant, in the order it opened them: round
+    ``rounds[i]`` admits ``admit[i]`` (each reserving ``admit_tokens[i]``) and grows ``grow[i]``
+    to ``grow_tokens[i]``. A returning micro-batch can open a round for every idle micro-batch at
+    once; sending them as one message per DPA group (not one per round) keeps a round of many
+    micro-batches one event per DPA, and the DPA answers them in order, as it did one by one."""
+    rounds: list[int] = field(metadata={"min": 0})
+    admit: list[list[int]] = field(metadata={"min": 0})
+    admit_tokens: list[list[int]] = field(metadata={"min": 1})
+    grow: list[list[int]] = field(metadata={"min": 0})
+    grow_tokens: list[list[int]] = field(metadata={"min": 1})
 
     def __post_init__(self):
-        if len(self.admit) != len(self.admit_tokens) or len(self.grow) != len(self.grow_tokens):
-            raise ValueError("admit/admit_tokens and grow/grow_tokens must be pairwise as long")
+        if not len(self.rounds) == len(self.admit) == len(self.admit_tokens) == len(self.grow) == len(self.grow_tokens):
+            raise ValueError("rounds, admit, admit_tokens, grow and grow_tokens must be as long")
+        if any(len(a) != len(t) for a, t in zip(self.admit, self.admit_tokens)) or \
+                any(len(g) != len(t) for g, t in zip(self.grow, self.grow_tokens)):
+            raise ValueError("admit/admit_tokens and grow/grow_tokens must be pairwise as long in every round")
 
 
 @message
@@ -57,11 +73,12 @@ class Free:
 
 @message
 class Granted:
-    """A DPA's answer to one plan round: per requested growth and admission, 1 granted, 0 refused."""
-    round: int = field(metadata={"min": 0})
+    """A DPA group's answer to one plan message: per round, per requested growth and admission,
+    1 granted, 0 refused."""
+    rounds: list[int] = field(metadata={"min": 0})
     dpa: str
-    grow_ok: list[int] = field(metadata={"choices": (0, 1)})
-    admit_ok: list[int] = field(metadata={"choices": (0, 1)})
+    grow_ok: list[list[int]] = field(metadata={"choices": (0, 1)})
+    admit_ok: list[list[int]] = field(metadata={"choices": (0, 1)})
 
 
 class KvManager(Recording, Actor):
@@ -79,6 +96,8 @@ class KvManager(Recording, Actor):
         watermark_chunks: int          # dynamic KV: chunks kept free beyond an admission's need
         link_latency_s: float
         timeline_max_events: int = 0   # --timeline: allocations, frees, refusals, chunk counter (0: off)
+        # identical module controllers this actor stands for (a tensor-parallel group; module docstring)
+        modules: int = 1
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -90,6 +109,8 @@ class KvManager(Recording, Actor):
 
     def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
+        if params.modules < 1:
+            raise ValueError(f"{name}: modules is {params.modules}; a DPA group stands for at least one module")
         self.p = params
         self.peer_names = self.peers_for(name, params)
         self.lookahead_ps = self.lookahead_for(params)
@@ -133,13 +154,14 @@ class KvManager(Recording, Actor):
         if event.kind == "free":
             self._check_held(event, "reqs", payload.reqs, held=True)
         else:
-            self._check_held(event, "grow", payload.grow, held=True)
-            self._check_held(event, "admit", payload.admit, held=False)
+            self._check_held(event, "grow", [r for grow in payload.grow for r in grow], held=True)
+            self._check_held(event, "admit", [r for admit in payload.admit for r in admit], held=False)
             if self.static:   # a static reservation never grows: a plan asking for it is refused
-                for r, t in zip(payload.grow, payload.grow_tokens):
-                    if chunks_for(t, self.tokens_per_chunk) > self.alloc[r]:
-                        self.reject(event, "grow_tokens", f"request {r} to {t} tokens is past its static "
-                                                          f"reservation of {self.p.static_reserve_tokens} tokens")
+                for grow, grow_tokens in zip(payload.grow, payload.grow_tokens):
+                    for r, t in zip(grow, grow_tokens):
+                        if chunks_for(t, self.tokens_per_chunk) > self.alloc[r]:
+                            self.reject(event, "grow_tokens", f"request {r} to {t} tokens is past its static "
+                                                              f"reservation of {self.p.static_reserve_tokens} tokens")
         self._tick()
         if event.kind == "free":
             freed = self.free_chunks
@@ -149,12 +171,19 @@ class KvManager(Recording, Actor):
                 self._rec(Rec.FREE, self.now_ps, self.now_ps, self.free_chunks - freed, len(payload.reqs))
                 self._rec(Rec.CHUNKS, self.now_ps, self.now_ps, self.capacity - self.free_chunks)
             return []
+        answers = [self._round(*r) for r in zip(payload.grow, payload.grow_tokens, payload.admit, payload.admit_tokens)]
+        return [self.send(self.p.host, "granted", Granted(rounds=payload.rounds, dpa=self.name,
+                                                          grow_ok=[g for g, _ in answers],
+                                                          admit_ok=[a for _, a in answers]), self.lookahead_ps)]
+
+    def _round(self, grow: list, grow_tokens: list, admit: list, admit_tokens: list) -> tuple[list, list]:
+        """One plan round: (grow_ok, admit_ok)."""
         free_before = self.free_chunks
-        grow_ok = [int(self._grow_to(r, t)) for r, t in zip(payload.grow, payload.grow_tokens)]
+        grow_ok = [int(self._grow_to(r, t)) for r, t in zip(grow, grow_tokens)]
         self.refused_growths += grow_ok.count(0)
         admit_ok = []
         blocked = False   # first-come first-served: once one request does not fit, later ones wait too
-        for req, tokens in zip(payload.admit, payload.admit_tokens):
+        for req, tokens in zip(admit, admit_tokens):
             reserve = self.p.static_reserve_tokens if self.static else tokens
             need = chunks_for(reserve, self.tokens_per_chunk)
             headroom = 0 if self.static else self.p.watermark_chunks
@@ -167,8 +196,7 @@ class KvManager(Recording, Actor):
         self.peak_chunks = max(self.peak_chunks, self.capacity - self.free_chunks)
         if self.timeline_on:
             self._record_round(free_before, grow_ok, admit_ok)
-        return [self.send(self.p.host, "granted", Granted(round=payload.round, dpa=self.name, grow_ok=grow_ok,
-                                                          admit_ok=admit_ok), self.lookahead_ps)]
+        return grow_ok, admit_ok
 
     def _record_round(self, free_before: int, grow_ok: list, admit_ok: list) -> None:
         # a refusal is a memory stall (the host preempts or keeps requests waiting): an instant of
@@ -181,12 +209,15 @@ class KvManager(Recording, Actor):
             self._rec(Rec.REFUSED, t, t, admit_ok.count(0), grow_ok.count(0))
 
     def result(self):
-        return {"capacity_chunks": self.capacity, "peak_chunks": self.peak_chunks,
+        return {"modules": self.p.modules, "capacity_chunks": self.capacity, "peak_chunks": self.peak_chunks,
                 "allocated_chunk_s": self.area_chunk_s, "until_ps": self.last_ps,
                 "refused_growths": self.refused_growths, "tokens_per_chunk": self.tokens_per_chunk,
                 **self._timeline_result()}
 
     def metrics(self):
-        return {"kv_allocated_chunks": self.capacity - self.free_chunks, "kv_capacity_chunks": self.capacity,
-                "kv_tokens_per_chunk": self.tokens_per_chunk}
+        # the group's totals: the exporter labels them by stage, as it labels the stages
+        modules = self.p.modules
+        return {"kv_allocated_chunks": (self.capacity - self.free_chunks) * modules,
+                "kv_capacity_chunks": self.capacity * modules, "kv_tokens_per_chunk": self.tokens_per_chunk,
+                "kv_modules": modules}
 

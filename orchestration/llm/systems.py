@@ -71,7 +71,7 @@ class Serving:
     stage_costs: tuple[StageSpec, ...]  # one per pipeline stage
     stage_link: LinkSpec                # between stages
     host_link: LinkSpec                 # host <-> first/last stage and DPAs
-    dpa_specs: tuple[DpaMemory, ...]    # one KV manager each
+    dpa_specs: tuple[DpaMemory, ...]    # one per module
     kv_mode: KvMode
     microbatches: int
     max_microbatch_requests: int
@@ -80,17 +80,25 @@ class Serving:
     prefill_before: bool
     admission: Admission = Admission.EVEN_GROWTH
     max_step_tokens: int = 0            # vllm admission: the pass's token budget (0: none)
+    # consecutive modules whose DPA controllers one KV manager stands for: a stage's
+    # tensor-parallel group, whose memories move in lockstep (actors/llm/kv_manager.py)
+    modules_per_dpa: int = 1
 
 
 def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, serving: Serving) -> SystemSpec:
     stage_names = [f"{kind}.stage{i:03d}" for i in range(len(serving.stage_costs))]
-    dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(serving.dpa_specs))]
+    group = serving.modules_per_dpa
+    dpa_specs = serving.dpa_specs[::group]
+    if any(serving.dpa_specs[i:i + group] != (d,) * group for i, d in zip(range(0, len(serving.dpa_specs), group),
+                                                                          dpa_specs)):
+        raise ValueError(f"DPA groups of {group} modules must each share one memory layout")
+    dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(dpa_specs))]
     host = f"{kind}.host"
     static_reserve = trace.context_limit   # static KV reserves the longest context a request may reach
     actors = [ActorSpec(host, LlmHost, LlmHost.Params(
         input_tokens=tuple(trace.input_tokens.tolist()), output_tokens=tuple(trace.output_tokens.tolist()),
         arrival_ps=tuple(seconds_to_ps(a) for a in trace.arrival_s), first_stage=stage_names[0],
-        dpas=tuple(dpa_names), dpa_tokens_per_chunk=tuple(d.tokens_per_chunk for d in serving.dpa_specs),
+        dpas=tuple(dpa_names), dpa_tokens_per_chunk=tuple(d.tokens_per_chunk for d in dpa_specs),
         kv_mode=serving.kv_mode, microbatches=serving.microbatches,
         max_microbatch_requests=serving.max_microbatch_requests, link_latency_s=serving.host_link.latency_s,
         kv_bytes_per_token=model.kv_bytes_per_token(), kv_capacity_bytes=serving.kv_capacity_bytes,
@@ -105,7 +113,7 @@ def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, serving: Ser
             link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s,
             activation_bytes_per_request=model.hidden * model.bytes_per_value)))
     static = serving.kv_mode == KvMode.STATIC
-    for name, dpa in zip(dpa_names, serving.dpa_specs):
+    for name, dpa in zip(dpa_names, dpa_specs):
         need = -(-static_reserve // dpa.tokens_per_chunk)
         if static and need > dpa.capacity_chunks:
             raise ParameterError("kv_mode", f"static KV reserves {static_reserve} tokens per request, which needs "
@@ -113,7 +121,7 @@ def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, serving: Ser
         actors.append(ActorSpec(name, KvManager, KvManager.Params(
             host=host, capacity_chunks=dpa.capacity_chunks, tokens_per_chunk=dpa.tokens_per_chunk,
             kv_mode=serving.kv_mode, static_reserve_tokens=static_reserve, watermark_chunks=0 if static else 1,
-            link_latency_s=serving.host_link.latency_s)))
+            link_latency_s=serving.host_link.latency_s, modules=group)))
     return SystemSpec(tuple(actors), seed=seed)
 
 
@@ -153,7 +161,7 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
     admission = Admission.EVEN_GROWTH if microbatches > 1 else Admission.VLLM
     system = _assemble(kind, model, trace, seed, Serving(
         plan.stage_costs, link, link, plan.dpa_specs, sub.kv_mode, microbatches, sub.max_microbatch_requests,
-        kv_total, gpu_prefill, cfg.prefill == Prefill.BEFORE, admission))
+        kv_total, gpu_prefill, cfg.prefill == Prefill.BEFORE, admission, modules_per_dpa=tp))
     shape = "tensor-parallel" if stages == 1 else f"pipeline-parallel ({stages} stages" + (
         f" x {tp}-way tensor)" if tp > 1 else ")")
     if auto:

@@ -56,7 +56,8 @@ def test_cent_static_kv_refuses_a_growth_past_its_reservation():
     kv = held[0]
     req = next(iter(kv.alloc))
     before = (dict(kv.alloc), kv.free_chunks)
-    plan = pack_payload(Plan(round=0, admit=[], admit_tokens=[], grow=[req], grow_tokens=[2**63 - 1]).__dict__)
+    plan = pack_payload(Plan(rounds=[0], admit=[[]], admit_tokens=[[]], grow=[[req]],
+                             grow_tokens=[[2**63 - 1]]).__dict__)
     with pytest.raises(MessageError, match="grow_tokens.*static reservation"):
         deliver(kv, Event(kv.now_ps, kv.name, "host", 10**6, "plan", plan))
     assert (kv.alloc, kv.free_chunks) == before        # refused before anything changed

@@ -14,12 +14,21 @@ def dpa(mode, capacity=10, tpc=100, reserve=400, watermark=0):
                                                 watermark_chunks=watermark, link_latency_s=1e-9))
 
 
-def plan(actor, t, admit=(), admit_tokens=(), grow=(), grow_tokens=(), rnd=0):
-    ev = Event(t, "dpa", "host", t + 1, "plan", pack_payload({"round": rnd, "admit": list(admit),
-                                                              "admit_tokens": list(admit_tokens),
-                                                              "grow": list(grow), "grow_tokens": list(grow_tokens)}))
+def plans(actor, t, *rounds):
+    """One plan message of several rounds, each a dict of admit/admit_tokens/grow/grow_tokens;
+    the reply's per-round answers as [{"grow_ok", "admit_ok"}, ...]."""
+    keys = ("admit", "admit_tokens", "grow", "grow_tokens")
+    payload = {"rounds": list(range(len(rounds))), **{k: [list(r.get(k, ())) for r in rounds] for k in keys}}
+    ev = Event(t, "dpa", "host", t + 1, "plan", pack_payload(payload))
     (reply,) = deliver(actor, ev)
-    return unpack_payload(reply.payload)
+    reply = unpack_payload(reply.payload)
+    assert reply["rounds"] == list(range(len(rounds))) and reply["dpa"] == "dpa"
+    return [{"grow_ok": g, "admit_ok": a} for g, a in zip(reply["grow_ok"], reply["admit_ok"])]
+
+
+def plan(actor, t, admit=(), admit_tokens=(), grow=(), grow_tokens=()):
+    (reply,) = plans(actor, t, {"admit": admit, "admit_tokens": admit_tokens, "grow": grow, "grow_tokens": grow_tokens})
+    return reply
 
 
 def free(actor, t, reqs):
@@ -85,3 +94,38 @@ def test_plans_and_frees_naming_requests_it_does_not_hold_are_refused():
     with pytest.raises(MessageError, match="as long"):
         plan(d, 50, admit=[2, 3], admit_tokens=[150])
     assert d.state() == before
+
+
+def test_the_rounds_of_one_message_are_answered_in_order_as_separate_messages_would_be():
+    """Rounds opened at one instant travel in one message; each is answered as if it had come
+    alone (first-come first-served holds within a round, not across rounds)."""
+    together = dpa("dynamic", capacity=6, tpc=100)
+    replies = plans(together, 10, {"admit": [1], "admit_tokens": [300]},
+                    {"admit": [2, 3], "admit_tokens": [400, 100]}, {"admit": [4], "admit_tokens": [200]})
+    alone = dpa("dynamic", capacity=6, tpc=100)
+    one_by_one = [plan(alone, 10, admit=[1], admit_tokens=[300]),
+                  plan(alone, 10, admit=[2, 3], admit_tokens=[400, 100]), plan(alone, 10, admit=[4], admit_tokens=[200])]
+    assert replies == one_by_one == [{"grow_ok": [], "admit_ok": [1]}, {"grow_ok": [], "admit_ok": [0, 0]},
+                                     {"grow_ok": [], "admit_ok": [1]}]
+    assert together.state() == alone.state()
+
+
+def test_a_request_named_in_two_rounds_of_one_message_is_refused():
+    d = dpa("dynamic", capacity=10, tpc=100)
+    before = d.state()
+    with pytest.raises(MessageError, match="names a request twice"):
+        plans(d, 10, {"admit": [1], "admit_tokens": [100]}, {"admit": [1], "admit_tokens": [100]})
+    assert d.state() == before
+
+
+def test_a_group_reports_per_module_figures_and_its_totals_as_metrics():
+    d = KvManager("dpa", 0, KvManager.Params(host="host", capacity_chunks=10, tokens_per_chunk=100, kv_mode="dynamic",
+                                            static_reserve_tokens=400, watermark_chunks=0, link_latency_s=1e-9,
+                                            modules=4))
+    plan(d, 0, admit=[1], admit_tokens=[300])
+    assert d.result()["capacity_chunks"] == 10 and d.result()["modules"] == 4
+    assert d.metrics()["kv_capacity_chunks"] == 40 and d.metrics()["kv_allocated_chunks"] == 12
+    with pytest.raises(ValueError, match="at least one module"):
+        KvManager("dpa", 0, KvManager.Params(host="host", capacity_chunks=10, tokens_per_chunk=100, kv_mode="dynamic",
+                                            static_reserve_tokens=400, watermark_chunks=0, link_latency_s=1e-9,
+                                            modules=0))

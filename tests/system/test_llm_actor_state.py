@@ -41,8 +41,12 @@ def test_the_host_refuses_grants_and_returns_it_did_not_ask_for():
     for ev in host.start():
         deliver(host, ev)                              # arrivals: plan rounds go out
     before = host.state()
-    forged = [("granted", Granted(round=99, dpa="lolpim.dpa000", grow_ok=[], admit_ok=[]), "round"),
-              ("granted", Granted(round=0, dpa="nobody", grow_ok=[], admit_ok=[]), "dpa"),
+    forged = [("granted", Granted(rounds=[99], dpa="lolpim.dpa000", grow_ok=[[]], admit_ok=[[]]), "rounds"),
+              ("granted", Granted(rounds=[0], dpa="nobody", grow_ok=[[]], admit_ok=[[]]), "dpa"),
+              ("granted", Granted(rounds=[0, 0], dpa="lolpim.dpa000", grow_ok=[[], []], admit_ok=[[], []]), "rounds"),
+              ("granted", Granted(rounds=[0], dpa="lolpim.dpa000", grow_ok=[], admit_ok=[]), "grow_ok"),
+              ("granted", Granted(rounds=[0], dpa="lolpim.dpa000", grow_ok=[[]], admit_ok=[[1, 1, 1, 1, 1]]),
+               "grow_ok"),
               ("mb", Microbatch(mb=0, reqs=[0], ctx=[5], prompt=[0], sent_ps=0), "mb"),
               ("mb", Microbatch(mb=10**6, reqs=[], ctx=[], prompt=[], sent_ps=0), "mb")]
     for kind, payload, field in forged:

@@ -47,7 +47,8 @@ def run_one(modules: int) -> dict:
     from lolpim.actors.kernel.inline import InlineExecutor
     from lolpim.orchestration import config
     from lolpim.orchestration.llm.config import RunConfig
-    from lolpim.orchestration.llm.systems import build, make_trace, summarise
+    from lolpim.orchestration.llm.result_types import system_result
+    from lolpim.orchestration.llm.systems import build, make_trace
 
     kinds: Counter = Counter()
     deliver = loop.deliver
@@ -61,7 +62,7 @@ def run_one(modules: int) -> dict:
     cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.perf_counter()
     built = build("lolpim", cfg, make_trace(cfg, 0), 0)
     run = InlineExecutor().run(built.spec)
-    s = summarise(built, run)
+    s = system_result(built, run).to_dict()
     cpu, wall = resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0, time.perf_counter() - wall0
     return {"modules": s["devices"], "requests": s["requests"], "stages": s["stages"],
             "tensor_parallel": s["devices"] // s["stages"], "actors": len(built.spec.actors), "events": run.events,

@@ -10,7 +10,8 @@ from lolpim.actors.llm.host import LlmHost
 from lolpim.actors.llm.kv_manager import KvManager
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.llm.systems import build, make_trace, summarise
+from lolpim.orchestration.llm.result_types import system_result
+from lolpim.orchestration.llm.systems import build, make_trace
 
 
 def _built(*overrides):
@@ -42,9 +43,10 @@ def test_a_group_of_controllers_serves_as_one_per_module_does(overrides):
     built = _built(*overrides)
     dpas = [a for a in built.spec.actors if a.cls is KvManager]
     assert len(dpas) == built.stages and {a.params.modules for a in dpas} == {built.devices // built.stages}
+    split_built = replace(built, spec=per_module(built.spec))   # its roles come from its own actors
     grouped = InlineExecutor().run(built.spec)
-    split = InlineExecutor().run(per_module(built.spec))
-    a, b = summarise(built, grouped), summarise(built, split)
+    split = InlineExecutor().run(split_built.spec)
+    a, b = system_result(built, grouped).to_dict(), system_result(split_built, split).to_dict()
     assert a["steady_throughput_tokens_per_s"] == b["steady_throughput_tokens_per_s"]   # requests waited
     for s in (a, b):
         s.pop("wall_s")

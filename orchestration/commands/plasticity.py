@@ -10,6 +10,8 @@
                        specificity of bAP boosting (cascade only): K neurons x 2 eyes x S synapses
                        as block actors on the inline or Ray executor
                        (orchestration/plasticity/ocular_dominance.py, od_controls.py)
+    od-map             ocular-dominance columns on an N x N sheet with lateral connections, tiles
+                       as actors (orchestration/plasticity/od_map.py; its own flags and files)
 Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result on stdout.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from lolpim.core.errors import UserError
 from lolpim.models.plasticity import cascade, graupner_brunel
 from lolpim.models.plasticity import protocols as pr
 from lolpim.models.plasticity.ocular_dominance import load_variant
-from lolpim.orchestration.plasticity import ocular_dominance
+from lolpim.orchestration.plasticity import ocular_dominance, od_map
 from lolpim.orchestration.results import save_figure, write_table_csv, write_text
 
 MAX_PAIRS = 100_000     # ~100 conditions x 2 events x 16 bytes per pair: 320 MB of schedule at the cap
@@ -354,3 +356,4 @@ def register(sub) -> None:
         q.add_argument("--out", metavar="DIR",
                        help=f"write plasticity_{protocol.replace('-', '_')}.csv, .json and .png here")
         q.set_defaults(func=run)
+    od_map.register(protocols)

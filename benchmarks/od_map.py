@@ -1,0 +1,116 @@
+"""The cortical sheet (`lolpim plasticity od-map`) against processes: wall time, synapse-events/s and
+cross-process messages per simulated second, inline beside Ray with P = 1, 2 (more with --processes).
+
+    .venv/bin/python benchmarks/od_map.py --scaling [--size 32] [--synapses 100] [--seconds 2]
+        [--processes 1,2] [--sizes 16,32] [--json-out PATH]
+
+Every run is the same sheet, seed and simulated time, tiled in one row of tiles per process
+(inline: one row of tiles per P as well, so each P's inline run is its own bit-for-bit reference);
+every Ray run must equal its inline run bit for bit (checked, printed as "identical").
+"cross-process messages" are lateral-spike messages between tiles in different processes (one per
+window and pair of tiles with spikes to send), counted per simulated second. Machine load (the
+1-minute load average before and after) is printed with each row: the development machine is
+shared, so wall times there are indicative.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.plasticity import od_map as actors
+from lolpim.models.plasticity import cascade
+from lolpim.models.plasticity import od_map as om
+from lolpim.orchestration.plasticity.od_map import process_of_tiles
+
+CHECKPOINT_SIM_S = 5.0
+
+
+def _cross(results, tiles: int, processes: int) -> tuple[int, int]:
+    where = process_of_tiles(tiles, processes)
+    total = cross = 0
+    for r in results.values():
+        for dst, count in r["sent"].items():
+            total += count
+            if where[r["tile"]] != where[int(dst[1:])]:
+                cross += count
+    return total, cross
+
+
+def run_one(size: int, synapses: int, seconds: float, executor: str, processes: int, seed: int = 0) -> dict:
+    params = cascade.load_params("cortical")
+    cfg, variant = om.load_sheet(size=size, synapses_per_eye=synapses, binocular_s=seconds, sample_interval_s=seconds)
+    system = actors.sheet_system(params, cfg, variant, seed, 1, processes)
+    load0 = os.getloadavg()[0]
+    if executor == "inline":
+        ex = InlineExecutor()
+    else:
+        from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray
+        ensure_ray(None)
+        ex = RayExecutor(max_processes=processes,
+                         checkpoint_every=max(1, round(CHECKPOINT_SIM_S * 1e12 / actors.window_ps(cfg))))
+    t0 = time.perf_counter()
+    run = ex.run(system)
+    wall = time.perf_counter() - t0
+    data = actors.collect(run.results, size)
+    total, cross = _cross(run.results, processes, processes if executor == "ray" else 1)
+    return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
+            "simulated_s": seconds, "executor": executor, "processes": processes, "wall_s": wall,
+            "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
+            "lateral_messages": total, "cross_process_messages": cross,
+            "cross_process_messages_per_simulated_s": cross / seconds,
+            "windows": run.stats.get("windows"), "driver_calls": run.stats.get("calls"),
+            "load_before": load0, "load_after": os.getloadavg()[0],
+            "_weights": data["mean_w"][-1], "_spikes": data["spikes"]}
+
+
+def scaling(size: int, synapses: int, seconds: float, processes: list[int]) -> list[dict]:
+    rows = []
+    for p in processes:
+        ref = run_one(size, synapses, seconds, "inline", p)
+        ray_row = run_one(size, synapses, seconds, "ray", p)
+        ray_row["identical_to_inline"] = bool(np.array_equal(ref["_weights"], ray_row["_weights"])
+                                              and np.array_equal(ref["_spikes"], ray_row["_spikes"]))
+        rows += [ref, ray_row]
+    return rows
+
+
+def print_rows(rows: list[dict]) -> None:
+    print("size  S     synapses  sim s  executor  P  tiles  wall s  synapse-events/s  cross-process msgs/sim s  "
+          "windows  identical  load")
+    for r in rows:
+        same = "-" if r["executor"] == "inline" else ("yes" if r["identical_to_inline"] else "NO")
+        print(f"{r['size']:4d}  {r['synapses_per_eye']:4d}  {r['synapses']:9,d}  {r['simulated_s']:5g}  "
+              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['processes']:<3d} {r['wall_s']:7.1f}  "
+              f"{r['synapse_events_per_s']:16.3g}  {r['cross_process_messages_per_simulated_s']:24.0f}  "
+              f"{r['windows'] or '-':>7}  {same:>9}  {r['load_before']:.1f}-{r['load_after']:.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scaling", action="store_true", help="inline and Ray at each P (the default study)")
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--synapses", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=2.0, help="simulated seconds per run")
+    ap.add_argument("--processes", default="1,2")
+    ap.add_argument("--sizes", default=None, help="comma-separated sheet sides: inline only, wall time against size")
+    ap.add_argument("--json-out", default=None)
+    args = ap.parse_args()
+    rows = []
+    if args.sizes:
+        for n in (int(v) for v in args.sizes.split(",")):
+            rows.append(run_one(n, args.synapses, args.seconds, "inline", 1))
+    if args.scaling or not args.sizes:
+        rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")])
+    print_rows(rows)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

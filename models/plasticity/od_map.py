@@ -49,20 +49,21 @@ NEURON_OVERRIDES = ("eye_epsp_mV",)
 
 @dataclass(frozen=True)
 class SheetConfig:
+    """The sheet's inputs, wiring and run (defaults: the preset, presets/od_map.toml, which load_sheet reads)."""
     size: int = 16                   # neurons per side
     synapses_per_eye: int = 100
     event_rate_hz: float = 3.0
-    event_sigma: float = 1.5
+    event_sigma: float = 0.8
     event_cutoff_sigmas: float = 3.0
     volley_probability: float = 0.6
-    contrast_spread: float = 1.0
+    contrast_spread: float = 0.5
     background_rate_hz: float = 1.0
     eye_latency_ms: tuple = (0.0, 0.5)
     lateral_radius: float = 6.0
-    lateral_exc_mV: float = 1.2
-    lateral_exc_sigma: float = 1.0
-    lateral_inh_mV: float = 0.45
-    lateral_inh_sigma: float = 3.0
+    lateral_exc_mV: float = 6.0
+    lateral_exc_sigma: float = 0.8
+    lateral_inh_mV: float = 1.05
+    lateral_inh_sigma: float = 2.2
     lateral_delay_ms: tuple = (1, 5)
     normalisation: str = "subtractive"    # synaptic conservation per neuron (NORMALISATIONS)
     normalise_interval_s: float = 1.0

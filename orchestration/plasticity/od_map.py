@@ -13,7 +13,6 @@ cross-process messages counted in the summary.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray  # imports Ray: only for --executor ray
 from lolpim.actors.plasticity import od_map as actors
 from lolpim.core.errors import UserError
 from lolpim.models.plasticity import cascade
@@ -130,7 +130,6 @@ class Runner:
 def _executor(args, settings: dict, cfg: om.SheetConfig, progress):
     if args.executor == "inline":
         return InlineExecutor(progress=progress, progress_every_events=200)
-    from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray  # imports Ray
     ensure_ray(None)
     window = actors.window_ps(cfg)
     return RayExecutor(max_processes=settings["processes"], keep_processes=True, progress=progress,
@@ -142,11 +141,13 @@ def _stats(data: dict, size: int, index: int = -1) -> dict:
     return om.map_summary(w[0], w[1], size)
 
 
-def experiment(args, settings: dict, partial: dict) -> dict:
-    """Run the protocol; ``partial`` holds the latest finished state of the result (Ctrl-C keeps it)."""
+def experiment(args, settings: dict, partial: dict, normalisation: str | None = None) -> dict:
+    """Run the protocol; ``partial`` holds the latest finished state of the result (Ctrl-C keeps it).
+    ``normalisation``: the preset's synaptic conservation, or "none" (the control; benchmarks/od_map.py)."""
     params = cascade.load_params("cortical")
+    extra = {} if normalisation is None else {"normalisation": normalisation}
     cfg, variant = om.load_sheet(size=args.size, synapses_per_eye=args.synapses, binocular_s=SEGMENT_S,
-                                 sample_interval_s=SEGMENT_S)
+                                 sample_interval_s=SEGMENT_S, **extra)
     total_s = args.binocular_s + 2 * args.deprivation_s
     show = args.progress or (not args.json and sys.stderr.isatty())
     bar = Progress("od-map", total=total_s, unit="s simulated", enabled=show, delay_s=2.0)
@@ -235,6 +236,7 @@ def _summary(partial: dict, runner: Runner, args, settings: dict, wall: float) -
     last = partial["timeline"][-1] if partial["timeline"] else {}
     sim = runner.simulated_s
     out = {"size": args.size, "synapses_per_eye": args.synapses, "seed": args.seed, "executor": args.executor,
+           "normalisation": partial["sheet"]["normalisation"],
            "processes": settings["processes"], "tiles": list(settings["tiles"]),
            "binocular_s": partial.get("binocular_s", 0.0),
            "od_wavelength_neurons": last.get("od_wavelength_neurons"), "od_bimodality": last.get("od_bimodality"),
@@ -412,5 +414,3 @@ def register(protocols) -> None:
     q.set_defaults(func=run)
     return q
 
-
-__all__ = ["register", "run", "argparse"]

@@ -44,10 +44,12 @@ def _cross(results, tiles: int, processes: int) -> tuple[int, int]:
     return total, cross
 
 
-def run_one(size: int, synapses: int, seconds: float, executor: str, processes: int, seed: int = 0) -> dict:
+def run_one(size: int, synapses: int, seconds: float, executor: str, processes: int, seed: int = 0,
+            tiles: int | None = None) -> dict:
     params = cascade.load_params("cortical")
     cfg, variant = om.load_sheet(size=size, synapses_per_eye=synapses, binocular_s=seconds, sample_interval_s=seconds)
-    system = actors.sheet_system(params, cfg, variant, seed, 1, processes)
+    tiles = tiles or processes
+    system = actors.sheet_system(params, cfg, variant, seed, 1, tiles)
     load0 = os.getloadavg()[0]
     if executor == "inline":
         ex = InlineExecutor()
@@ -60,9 +62,10 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
     run = ex.run(system)
     wall = time.perf_counter() - t0
     data = actors.collect(run.results, size)
-    total, cross = _cross(run.results, processes, processes if executor == "ray" else 1)
+    total, cross = _cross(run.results, tiles, processes if executor == "ray" else 1)
     return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
-            "simulated_s": seconds, "executor": executor, "processes": processes, "wall_s": wall,
+            "simulated_s": seconds, "executor": executor, "processes": processes if executor == "ray" else 1,
+            "tiles": tiles, "wall_s": wall,
             "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
             "lateral_messages": total, "cross_process_messages": cross,
             "cross_process_messages_per_simulated_s": cross / seconds,
@@ -72,13 +75,16 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
 
 
 def scaling(size: int, synapses: int, seconds: float, processes: list[int]) -> list[dict]:
-    rows = []
+    """Every run with the same tiling (one row of tiles per process of the largest P), so the runs
+    differ only in processes: inline, then Ray at each P, each checked against inline."""
+    tiles = max(processes)
+    ref = run_one(size, synapses, seconds, "inline", 1, tiles=tiles)
+    rows = [ref]
     for p in processes:
-        ref = run_one(size, synapses, seconds, "inline", p)
-        ray_row = run_one(size, synapses, seconds, "ray", p)
+        ray_row = run_one(size, synapses, seconds, "ray", p, tiles=tiles)
         ray_row["identical_to_inline"] = bool(np.array_equal(ref["_weights"], ray_row["_weights"])
                                               and np.array_equal(ref["_spikes"], ray_row["_spikes"]))
-        rows += [ref, ray_row]
+        rows.append(ray_row)
     return rows
 
 
@@ -88,7 +94,7 @@ def print_rows(rows: list[dict]) -> None:
     for r in rows:
         same = "-" if r["executor"] == "inline" else ("yes" if r["identical_to_inline"] else "NO")
         print(f"{r['size']:4d}  {r['synapses_per_eye']:4d}  {r['synapses']:9,d}  {r['simulated_s']:5g}  "
-              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['processes']:<3d} {r['wall_s']:7.1f}  "
+              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  "
               f"{r['synapse_events_per_s']:16.3g}  {r['cross_process_messages_per_simulated_s']:24.0f}  "
               f"{r['windows'] or '-':>7}  {same:>9}  {r['load_before']:.1f}-{r['load_after']:.1f}")
 
@@ -193,7 +199,8 @@ def main() -> None:
     rows = []
     if args.sizes:
         for n in (int(v) for v in args.sizes.split(",")):
-            rows.append(run_one(n, args.synapses, args.seconds, "inline", 1))
+            for tiles in (1, 2):
+                rows.append(run_one(n, args.synapses, args.seconds, "inline", 1, tiles=tiles))
     if args.scaling or not args.sizes:
         rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")])
     print_rows(rows)

@@ -190,3 +190,11 @@ def test_od_map_command_writes_the_map(tmp_path):
         assert key in s
     assert s["cross_process_messages"] == 0 and s["deprivation"]["lid_suture"]["post_rate_hz"] >= 0
     assert {f.name for f in tmp_path.iterdir()} >= {"od_map.json", "od_map.csv", "od_map.png"}
+
+
+def test_tile_state_round_trips(state_round_trip):
+    """Nothing outside SheetTile.state_fields changes during a run, and a snapshot restores exactly
+    (Ray checkpoints and recovery rely on both)."""
+    cfg, variant = small_sheet(size=6, seconds=0.3)
+    processed = state_round_trip(actors.sheet_system(PARAMS, cfg, variant, 1, 2, 1), events=200)
+    assert all(n > 50 for n in processed.values())

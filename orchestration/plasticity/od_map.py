@@ -202,11 +202,15 @@ def lateral_facts(cfg: om.SheetConfig) -> dict:
     k = np.linspace(0.005, 0.5, 400)
     spec = om.interaction_spectrum(cfg, k)
     peak = float(k[int(np.argmax(spec))])
+    # the rate model's fastest-growing OD pattern: the interaction times the within-eye input
+    # correlation, exp(-d^2 / (4 sigma^2)) in space, exp(-(2 pi k sigma)^2) in frequency
+    product = spec * np.exp(-(2 * np.pi * k * cfg.event_sigma) ** 2)
+    predicted = float(k[int(np.argmax(product))])
     return {"connections_per_neuron": lat.count, "excitatory": int((lat.weight_mV > 0).sum()),
             "inhibitory": int((lat.weight_mV < 0).sum()), "sum_excitatory_mV": float(lat.weight_mV[lat.weight_mV > 0].sum()),
             "sum_inhibitory_mV": float(lat.weight_mV[lat.weight_mV < 0].sum()),
             "delay_ms": [int(lat.delay_ms.min()), int(lat.delay_ms.max())],
-            "interaction_peak_wavelength_neurons": 1 / peak}
+            "interaction_peak_wavelength_neurons": 1 / peak, "predicted_wavelength_neurons": 1 / predicted}
 
 
 def deprivation_shift(runs: dict, w_before, size: int, args) -> dict:
@@ -312,6 +316,9 @@ def plot(partial: dict, path: Path, size: int) -> None:
         axes[1].axvline(1 / lam, color="tab:red", ls="--", lw=1, label=f"peak: wavelength {lam:.1f} neurons")
     pred = partial["lateral"]["interaction_peak_wavelength_neurons"]
     axes[1].axvline(1 / pred, color="0.4", ls=":", lw=1, label=f"interaction's peak: {pred:.1f} neurons")
+    rate_model = partial["lateral"]["predicted_wavelength_neurons"]
+    axes[1].axvline(1 / rate_model, color="tab:green", ls=":", lw=1,
+                    label=f"rate-model prediction: {rate_model:.1f} neurons")
     axes[1].set_xlabel("spatial frequency (cycles per neuron)")
     axes[1].set_ylabel("power (radial mean)")
     axes[1].set_title("radially averaged power spectrum")
@@ -344,7 +351,8 @@ def summary_text(partial: dict) -> str:
              f"{s['tiles'][0]}x{s['tiles'][1]}",
              f"  lateral: {lat['connections_per_neuron']} connections per neuron ({lat['excitatory']} net excitatory, "
              f"{lat['inhibitory']} net inhibitory), delays {lat['delay_ms'][0]}-{lat['delay_ms'][1]} ms; the "
-             f"interaction's spectrum peaks at a wavelength of {lat['interaction_peak_wavelength_neurons']:.1f} neurons",
+             f"interaction's spectrum peaks at a wavelength of {lat['interaction_peak_wavelength_neurons']:.1f} neurons, "
+             f"times the input correlation's at {lat['predicted_wavelength_neurons']:.1f} (the rate model's prediction)",
              "  time (s)  bimodality  wavelength  prominence  monocular  OD sd   rate Hz  w left  w right"]
     for r in partial["timeline"]:
         lam = r["od_wavelength_neurons"]

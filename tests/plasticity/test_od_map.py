@@ -198,3 +198,20 @@ def test_tile_state_round_trips(state_round_trip):
     cfg, variant = small_sheet(size=6, seconds=0.3)
     processed = state_round_trip(actors.sheet_system(PARAMS, cfg, variant, 1, 2, 1), events=200)
     assert all(n > 50 for n in processed.values())
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_the_map_of_the_last_finished_segment(tmp_path):
+    import signal
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "lolpim.orchestration.cli", "plasticity", "od-map", "--size", "4",
+                          "--synapses", "2", "--binocular-s", "3000", "--out", str(tmp_path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(20)      # start-up and at least one 10 s segment (a few seconds here)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    out = json.loads((tmp_path / "od_map.json").read_text())
+    assert out["finished"] is False and out["binocular_s"] >= 10
+    assert len(out["timeline"]) == out["binocular_s"] / 10
+    assert (tmp_path / "od_map.png").exists()

@@ -21,21 +21,17 @@ executor gives the same weights bit for bit (tests/plasticity/test_od_map.py).
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
-
-from lolpim.core.errors import ParameterError
-from lolpim.models.plasticity import cascade_kernel as kernel
-from lolpim.models.plasticity import od_map as om
-from lolpim.models.plasticity import ocular_dominance as od
-from lolpim.models.plasticity.cascade import CascadeParams
-
 from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.codec import pack_payload, unpack_payload
 from lolpim.actors.kernel.events import ps_to_seconds, seconds_to_ps
 from lolpim.actors.kernel.messages import Empty, message
 from lolpim.actors.kernel.system import ActorSpec, SystemSpec, frozen_params
+from lolpim.core.errors import ParameterError
+from lolpim.models.plasticity import cascade_kernel as kernel
+from lolpim.models.plasticity import ocular_dominance as od
+from lolpim.models.plasticity import od_map as om
+from lolpim.models.plasticity.cascade import CascadeParams
 
 TICK_OFFSET_PS = 1
 TICK_PS = 10**9                 # 1 ms: the synaptic and bAP delays of the OD network's neurons
@@ -321,7 +317,6 @@ def sheet_system(params: CascadeParams, cfg: om.SheetConfig, variant: od.Variant
     gives each process a run of whole rows of tiles when P divides the tiles)."""
     if (cfg.start_s > 0) != bool(resume):
         raise ParameterError("start_s", "a run starts at 0 s, or resumes at start_s > 0 from a snapshot (resume)")
-    cfg = replace(cfg)
     specs = []
     for tile in om.tiling(cfg.size, tiles_x, tiles_y):
         name = tile_name(tile.index)

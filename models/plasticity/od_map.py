@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
-
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import read_toml
 from lolpim.models.plasticity import ocular_dominance as od

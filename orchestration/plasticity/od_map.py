@@ -21,16 +21,23 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 from lolpim.actors.kernel.inline import InlineExecutor
-from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray  # imports Ray: only for --executor ray
+from lolpim.actors.kernel.ray_executor import (  # imports Ray: only for --executor ray
+    RayExecutor,
+    ensure_ray,
+)
 from lolpim.actors.plasticity import od_map as actors
 from lolpim.core.errors import UserError
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import od_map as om
 from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
-from lolpim.orchestration.results import json_safe, save_figure, write_table_csv, write_text
+from lolpim.orchestration.results import (
+    json_safe,
+    save_figure,
+    write_table_csv,
+    write_text,
+)
 
 SEGMENT_S = 10.0            # the binocular phase runs in pieces this long (statistics, Ctrl-C)
 CHECKPOINT_SIM_S = 5.0      # one Ray checkpoint per this much simulated time

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.actors.plasticity import od_map as actors
 from lolpim.models.plasticity import cascade

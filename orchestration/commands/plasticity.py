@@ -4,6 +4,8 @@ Each protocol's flags are generated from its typed config (orchestration/learnin
 PairingRun, StdpRun, FrequencyRun, BcmRun, OcularDominanceRun), which also checks them; the run
 itself is the Python API's (orchestration/api_learning.py), so the CLI and a notebook share one
 code path. Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result.
+`lolpim plasticity od-map` (a cortical sheet with lateral connections, tiles as actors) has its
+own flags and files (orchestration/plasticity/od_map.py).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from lolpim.core.errors import FlagError
 from lolpim.orchestration import api_learning
 from lolpim.orchestration.flags import add_config_flags, config_from_args, dest_of
 from lolpim.orchestration.learning_config import PROTOCOL_RUNS
+from lolpim.orchestration.plasticity import od_map
 
 PROTOCOLS = tuple(PROTOCOL_RUNS)
 NO_BOOST_WHY = {"ocular-dominance": " (ocular-dominance runs boosted, with its no-boost controls from the same state)",
@@ -79,4 +82,4 @@ def register(sub) -> None:
         q.add_argument("--out", metavar="DIR",
                        help=f"write plasticity_{protocol.replace('-', '_')}.csv, .json and .png here")
         q.set_defaults(func=run)
-
+    od_map.register(protocols)

@@ -34,7 +34,8 @@ from lolpim.actors.kernel.messages import is_message_class
 ACTOR_MODULES = ("lolpim.actors.demo.pipeline", "lolpim.actors.demo.random_graph", "lolpim.actors.demo.grid",
                  "lolpim.actors.llm.host",
                  "lolpim.actors.llm.stage", "lolpim.actors.llm.kv_manager",
-                 "lolpim.actors.plasticity.ocular_dominance", "lolpim.actors.hebbian.population")
+                 "lolpim.actors.plasticity.ocular_dominance", "lolpim.actors.plasticity.od_map",
+                 "lolpim.actors.hebbian.population")
 CASES_PER_CLASS = 650         # 10 classes: > 5,000 cases a run (a failing class stops at its first failure)
 # Cases per Hypothesis example: each case is still one message to a fresh copy of the actor under
 # its own alarm, but the engine's per-example work (~40% of the fuzzer's time with one case each)
@@ -88,13 +89,22 @@ def _plasticity():
     return ocular_dominance_system(cascade.load_params("hippocampal"), cfg, variant="network", seed=3, blocks=1)
 
 
+def _sheet():
+    from lolpim.actors.plasticity.od_map import sheet_system
+    from lolpim.models.plasticity import cascade
+    from lolpim.models.plasticity import od_map as om
+    cfg, variant = om.load_sheet(size=4, synapses_per_eye=3, binocular_s=0.5)
+    return sheet_system(cascade.load_params("cortical"), cfg, variant, seed=3, tiles_x=2, tiles_y=1)
+
+
 def _hebbian():
     from lolpim.actors.hebbian.population import multiplication_system
     return multiplication_system(3, seed=1, batch_size=3)
 
 
 LLM_KINDS = ("lolpim", "gpu", "gpu-pim", "cent", "neupims", "lolpim-xpu")
-SYSTEMS = (_demo_pipeline, _demo_graph, _demo_grid, *[_llm(kind) for kind in LLM_KINDS], _plasticity, _hebbian)
+SYSTEMS = (_demo_pipeline, _demo_graph, _demo_grid, *[_llm(kind) for kind in LLM_KINDS], _plasticity, _sheet,
+           _hebbian)
 CASES_PER_OTHER_VARIANT = 200   # after the first variant of a class (lolpim), per further variant
 
 

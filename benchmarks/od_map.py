@@ -1,0 +1,213 @@
+"""The cortical sheet (`lolpim plasticity od-map`) against processes: wall time, synapse-events/s and
+cross-process messages per simulated second, inline beside Ray with P = 1, 2 (more with --processes).
+
+    .venv/bin/python benchmarks/od_map.py --scaling [--size 32] [--synapses 100] [--seconds 2]
+        [--processes 1,2] [--sizes 16,32] [--json-out PATH]
+
+Every run is the same sheet, seed and simulated time, tiled in one row of tiles per process
+(inline: one row of tiles per P as well, so each P's inline run is its own bit-for-bit reference);
+every Ray run must equal its inline run bit for bit (checked, printed as "identical").
+"cross-process messages" are lateral-spike messages between tiles in different processes (one per
+window and pair of tiles with spikes to send), counted per simulated second. Machine load (the
+1-minute load average before and after) is printed with each row: the development machine is
+shared, so wall times there are indicative.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.plasticity import od_map as actors
+from lolpim.models.plasticity import cascade
+from lolpim.models.plasticity import od_map as om
+from lolpim.orchestration.plasticity import od_map as cli
+from lolpim.orchestration.plasticity.od_map import process_of_tiles
+
+CHECKPOINT_SIM_S = 5.0
+
+
+def _cross(results, tiles: int, processes: int) -> tuple[int, int]:
+    where = process_of_tiles(tiles, processes)
+    total = cross = 0
+    for r in results.values():
+        for dst, count in r["sent"].items():
+            total += count
+            if where[r["tile"]] != where[int(dst[1:])]:
+                cross += count
+    return total, cross
+
+
+def run_one(size: int, synapses: int, seconds: float, executor: str, processes: int, seed: int = 0,
+            tiles: int | None = None) -> dict:
+    params = cascade.load_params("cortical")
+    cfg, variant = om.load_sheet(size=size, synapses_per_eye=synapses, binocular_s=seconds, sample_interval_s=seconds)
+    tiles = tiles or processes
+    system = actors.sheet_system(params, cfg, variant, seed, 1, tiles)
+    load0 = os.getloadavg()[0]
+    if executor == "inline":
+        ex = InlineExecutor()
+    else:
+        from lolpim.actors.kernel.ray_executor import RayExecutor, ensure_ray
+        ensure_ray(None)
+        ex = RayExecutor(max_processes=processes,
+                         checkpoint_every=max(1, round(CHECKPOINT_SIM_S * 1e12 / actors.window_ps(cfg))))
+    t0 = time.perf_counter()
+    run = ex.run(system)
+    wall = time.perf_counter() - t0
+    data = actors.collect(run.results, size)
+    total, cross = _cross(run.results, tiles, processes if executor == "ray" else 1)
+    return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
+            "simulated_s": seconds, "executor": executor, "processes": processes if executor == "ray" else 1,
+            "tiles": tiles, "wall_s": wall,
+            "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
+            "lateral_messages": total, "cross_process_messages": cross,
+            "cross_process_messages_per_simulated_s": cross / seconds,
+            "windows": run.stats.get("windows"), "driver_calls": run.stats.get("calls"),
+            "load_before": load0, "load_after": os.getloadavg()[0],
+            "_weights": data["mean_w"][-1], "_spikes": data["spikes"]}
+
+
+def scaling(size: int, synapses: int, seconds: float, processes: list[int]) -> list[dict]:
+    """Every run with the same tiling (one row of tiles per process of the largest P), so the runs
+    differ only in processes: inline, then Ray at each P, each checked against inline."""
+    tiles = max(processes)
+    ref = run_one(size, synapses, seconds, "inline", 1, tiles=tiles)
+    rows = [ref]
+    for p in processes:
+        ray_row = run_one(size, synapses, seconds, "ray", p, tiles=tiles)
+        ray_row["identical_to_inline"] = bool(np.array_equal(ref["_weights"], ray_row["_weights"])
+                                              and np.array_equal(ref["_spikes"], ray_row["_spikes"]))
+        rows.append(ray_row)
+    return rows
+
+
+def print_rows(rows: list[dict]) -> None:
+    print("size  S     synapses  sim s  executor  P  tiles  wall s  synapse-events/s  cross-process msgs/sim s  "
+          "windows  identical  load")
+    for r in rows:
+        same = "-" if r["executor"] == "inline" else ("yes" if r["identical_to_inline"] else "NO")
+        print(f"{r['size']:4d}  {r['synapses_per_eye']:4d}  {r['synapses']:9,d}  {r['simulated_s']:5g}  "
+              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  "
+              f"{r['synapse_events_per_s']:16.3g}  {r['cross_process_messages_per_simulated_s']:24.0f}  "
+              f"{r['windows'] or '-':>7}  {same:>9}  {r['load_before']:.1f}-{r['load_after']:.1f}")
+
+
+# -- the maps of docs/od-map.md ----------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "od-map.md"
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures" / "od_map"
+
+
+def map_run(size: int, synapses: int, seconds: float, seed: int, deprivation_s: float, normalisation: str,
+            out_dir: Path | None) -> dict:
+    """One `lolpim plasticity od-map` experiment (inline), through the command's own functions."""
+    args = argparse.Namespace(size=size, synapses=synapses, executor="inline", processes=None, tiles=None,
+                              binocular_s=seconds, deprivation_s=deprivation_s, sutured_rate_hz=1.0, seed=seed,
+                              progress=False, json=True, out=None)
+    settings = cli.check_args(args)
+    partial: dict = {"finished": False}
+    cli.experiment(args, settings, partial, normalisation=normalisation)
+    if out_dir is not None:
+        cli.write_outputs(partial, out_dir, size)
+    return partial["summary"]
+
+
+def _fmt(v, spec):
+    return "n/a" if v is None else format(v, spec)
+
+
+def maps_table(rows: list[dict]) -> str:
+    head = ["normalisation", "seed", "bimodality (Sarle)", "bimodal", "wavelength (neurons)", "spectral prominence",
+            "monocular (abs OD > 0.5)", "post rate (Hz)", "lid suture vs control: OD index",
+            "deprived / open eye vs control", "open-eye dominated, lid suture vs control", "wall (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        d = r.get("deprivation")
+        md = _fmt(d and d["od_shift_vs_control"], "+.3f")
+        eyes = "n/a" if d is None else f"{100 * d['deprived_vs_control']:+.1f}% / {100 * d['open_vs_control']:+.1f}%"
+        dom = "n/a" if d is None else (f"{100 * d['lid_suture']['open_dominated_fraction']:.0f}% vs "
+                                       f"{100 * d['binocular']['open_dominated_fraction']:.0f}%")
+        lines.append("| " + " | ".join([r["normalisation"], str(r["seed"]), _fmt(r["od_bimodality"], ".3f"),
+                                          "yes" if r["od_bimodal"] else "no", _fmt(r["od_wavelength_neurons"], ".1f"),
+                                          _fmt(r["od_spectrum_prominence"], ".2f"), _fmt(r["monocular_fraction"], ".2f"),
+                                          _fmt(r["post_rate_hz"], ".2f"), md, eyes, dom, f"{r['wall_s']:.0f}"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def do_maps(size: int, synapses: int, seconds: float, seeds: list[int], deprivation_s: float, controls: list[int],
+            docs: bool) -> list[dict]:
+    rows = []
+    for normalisation, which in (("subtractive", seeds), ("none", controls)):
+        for seed in which:
+            out = FIGURES / f"{normalisation}_seed{seed}" if docs else None
+            s = map_run(size, synapses, seconds, seed, deprivation_s if normalisation != "none" else 0.0,
+                        normalisation, out)
+            rows.append({**s, "normalisation": normalisation})
+            print(f"{normalisation} seed {seed}: bimodality {_fmt(s['od_bimodality'], '.3f')}, wavelength "
+                  f"{_fmt(s['od_wavelength_neurons'], '.1f')}, wall {s['wall_s']:.0f} s", flush=True)
+    if docs:
+        write_maps_block(rows, size, synapses, seconds, deprivation_s)
+    return rows
+
+
+def write_maps_block(rows, size, synapses, seconds, deprivation_s) -> None:
+    from docs_figures import (
+        write_block,  # benchmarks/ is on sys.path when run as a script
+    )
+    body = (f"{size} x {size} neurons, S = {synapses} per eye, {seconds:g} s binocular"
+            + (f", then {deprivation_s:g} s lid suture vs control (synaptic conservation rows)" if deprivation_s else "")
+            + "; generated by benchmarks/od_map.py --maps --docs\n\n" + maps_table(rows))
+    write_block(DOCS, "od-map-results", body)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scaling", action="store_true", help="inline and Ray at each P (the default study)")
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--synapses", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=2.0, help="simulated seconds per run")
+    ap.add_argument("--processes", default="1,2")
+    ap.add_argument("--sizes", default=None, help="comma-separated sheet sides: inline only, wall time against size")
+    ap.add_argument("--json-out", default=None)
+    ap.add_argument("--maps", action="store_true", help="the map study: seeds with synaptic conservation, "
+                                                        "controls without it")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--controls", default="0", help="seeds of the no-normalisation control")
+    ap.add_argument("--deprivation-s", type=float, default=10.0)
+    ap.add_argument("--rows-from", default=None, help="comma-separated --json-out files of --maps runs: write "
+                                                        "their rows into docs/od-map.md (runs split over processes)")
+    ap.add_argument("--docs", action="store_true", help="write the table into docs/od-map.md and the figures")
+    args = ap.parse_args()
+    if args.rows_from:
+        rows = [r for path in args.rows_from.split(",") for r in json.load(open(path))]
+        rows.sort(key=lambda r: (r["normalisation"] == "none", r["seed"]))
+        write_maps_block(rows, args.size, args.synapses, args.seconds, args.deprivation_s)
+        print(maps_table(rows))
+        return
+    if args.maps:
+        rows = do_maps(args.size, args.synapses, args.seconds, [int(v) for v in args.seeds.split(",")],
+                       args.deprivation_s, [int(v) for v in args.controls.split(",") if v], args.docs)
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump(rows, f, indent=1, default=str)
+        return
+    rows = []
+    if args.sizes:
+        for n in (int(v) for v in args.sizes.split(",")):
+            for tiles in (1, 2):
+                rows.append(run_one(n, args.synapses, args.seconds, "inline", 1, tiles=tiles))
+    if args.scaling or not args.sizes:
+        rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")])
+    print_rows(rows)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""A cortical sheet of cascade neurons where ocular-dominance columns form (`lolpim plasticity od-map`).
+
+N x N neurons on a torus (periodic boundary), each with S cascade synapses per eye (the OD
+network's synapses, EyeBlock, and its LIF soma, NeuronBlock: models/plasticity/ocular_dominance.py),
+plus static lateral connections between the neurons: local excitation and broader inhibition
+(a difference of Gaussians, the "Mexican hat" cortical interaction of Miller, Keller & Stryker
+1989). Columns form from two things together: the two eyes' synapses of a neuron compete through
+its bAPs (the cascade's boosted pre-before-post potentiation), and neighbours fire together
+(shared input, lateral excitation) while neurons a few apart are pushed apart (inhibition).
+
+Inputs (SheetConfig; docs/od-map.md): per eye, retinal-wave-like events (Wong, Meister & Shatz
+1993: spontaneous activity correlated within an eye and independent between the eyes) land at
+random places on the sheet; an event at distance d from a neuron makes each of the neuron's
+synapses of that eye join a volley with probability volley_probability x contrast x
+exp(-d^2 / (2 event_sigma^2)). Events of the two eyes are independent; neighbours share an eye's
+events (within-eye correlation falling with distance: the retinotopy the columns need). Every
+synapse also fires independent background spikes. Everything is a pure function of (seed, eye,
+1 s chunk, phase) for the events and (seed, neuron, eye, chunk, phase) for a neuron's spikes, so
+any tiling of the sheet and any executor see the same inputs.
+
+Neurons are numbered row-major: id = y N + x. The map statistics at the end (OD index, its
+wavelength from the radially averaged 2-D power spectrum, Sarle's bimodality coefficient) are
+pure functions of the final weights.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+from lolpim.core.errors import ParameterError
+from lolpim.core.presets import read_toml
+from lolpim.models.plasticity import ocular_dominance as od
+
+SHEET_FILE = Path(__file__).parent / "presets" / "od_map.toml"
+CHUNK_S = od.CHUNK_S
+CONDITIONS = ("binocular", "lid_suture")
+# per neuron, every normalise_interval_s: "subtractive" takes the same amount off (or adds it to) each
+# of the neuron's synapses of both eyes so their summed phosphorylation stays at its initial value
+# (the synaptic conservation of Miller, Keller & Stryker 1989; Miller & MacKay 1994), within [0, 1];
+# "none" leaves the cascade alone (the control)
+NORMALISATIONS = ("subtractive", "none")     # the deprived (left) eye over the deprivation interval
+# model fields of the [sheet] table that override the OD variant's neuron (the sheet's neuron model
+# is the variant plus these: one place to change it)
+NEURON_OVERRIDES = ("eye_epsp_mV",)
+
+
+@dataclass(frozen=True)
+class SheetConfig:
+    """The sheet's inputs, wiring and run (defaults: the preset, presets/od_map.toml, which load_sheet reads)."""
+    size: int = 16                   # neurons per side
+    synapses_per_eye: int = 100
+    event_rate_hz: float = 3.0
+    event_sigma: float = 0.8
+    event_cutoff_sigmas: float = 3.0
+    volley_probability: float = 0.6
+    contrast_spread: float = 0.5
+    background_rate_hz: float = 1.0
+    eye_latency_ms: tuple = (0.0, 0.5)
+    lateral_radius: float = 6.0
+    lateral_exc_mV: float = 6.0
+    lateral_exc_sigma: float = 0.8
+    lateral_inh_mV: float = 1.05
+    lateral_inh_sigma: float = 2.2
+    lateral_delay_ms: tuple = (1, 5)
+    normalisation: str = "subtractive"    # synaptic conservation per neuron (NORMALISATIONS)
+    normalise_interval_s: float = 1.0
+    binocular_s: float = 60.0
+    deprivation_s: float = 0.0
+    condition: str = "binocular"     # the deprived eye's input over the deprivation interval (CONDITIONS)
+    sutured_rate_hz: float = 1.0
+    sample_interval_s: float = 5.0
+    start_s: float = 0.0             # a run resumed from a snapshot starts here
+
+    def __post_init__(self):
+        for f in ("size", "synapses_per_eye"):
+            v = getattr(self, f)
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+                raise ParameterError(f, f"must be an integer >= 1, got {v!r}")
+        for f in ("event_rate_hz", "background_rate_hz", "lateral_exc_mV", "lateral_inh_mV", "binocular_s",
+                  "deprivation_s", "sutured_rate_hz", "start_s", "lateral_radius"):
+            v = getattr(self, f)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ParameterError(f, f"must be a finite number >= 0, got {v!r}")
+        for f in ("event_sigma", "event_cutoff_sigmas", "lateral_exc_sigma", "lateral_inh_sigma", "sample_interval_s"):
+            v = getattr(self, f)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ParameterError(f, f"must be a finite number > 0, got {v!r}")
+        for f in ("volley_probability", "contrast_spread"):
+            if not 0 <= getattr(self, f) <= 1:
+                raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
+        lo, hi = self.lateral_delay_ms
+        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
+            raise ParameterError("lateral_delay_ms", f"must be two whole numbers of ms, 1 <= first <= second, "
+                                                     f"got {list(self.lateral_delay_ms)!r}")
+        if len(self.eye_latency_ms) != 2 or not all(0 <= v < 1 for v in self.eye_latency_ms):
+            raise ParameterError("eye_latency_ms", f"must be two values in [0, 1) ms, got {self.eye_latency_ms!r}")
+        if self.normalisation not in NORMALISATIONS:
+            raise ParameterError("normalisation", f"must be one of {', '.join(NORMALISATIONS)}, "
+                                                  f"got {self.normalisation!r}")
+        if not (math.isfinite(self.normalise_interval_s) and self.normalise_interval_s > 0):
+            raise ParameterError("normalise_interval_s", f"must be a finite number > 0, got {self.normalise_interval_s!r}")
+        if self.condition not in CONDITIONS:
+            raise ParameterError("condition", f"must be one of {', '.join(CONDITIONS)}, got {self.condition!r}")
+        if self.duration_s() <= 0:
+            raise ParameterError("binocular_s", "the phases must last longer than 0 s in all")
+        if self.start_s >= self.duration_s():
+            raise ParameterError("start_s", f"must be before the end of the run ({self.duration_s():g} s), "
+                                            f"got {self.start_s!r}")
+
+    @property
+    def neurons(self) -> int:
+        return self.size * self.size
+
+    def duration_s(self) -> float:
+        return self.binocular_s + self.deprivation_s
+
+    def phases(self) -> list[tuple[str, float, float, tuple[bool, bool]]]:
+        """(name, start, end, (left eye's events on?, right eye's?)) for each phase with a duration."""
+        out = [("binocular", 0.0, self.binocular_s, (True, True))]
+        if self.deprivation_s > 0:
+            out.append(("deprivation", self.binocular_s, self.duration_s(), (self.condition == "binocular", True)))
+        return [p for p in out if p[2] > p[1]]
+
+    def background_hz(self, phase: str, eye: int) -> float:
+        if phase == "deprivation" and eye == od.DEPRIVED_EYE and self.condition == "lid_suture":
+            return self.sutured_rate_hz
+        return self.background_rate_hz
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "eye_latency_ms": list(self.eye_latency_ms),
+                "lateral_delay_ms": list(self.lateral_delay_ms)}
+
+
+def load_sheet(**overrides) -> tuple[SheetConfig, od.Variant]:
+    """The [sheet] preset: its SheetConfig (with ``overrides``) and the sheet's neuron model (the OD
+    variant it names, with the neuron overrides of NEURON_OVERRIDES)."""
+    table = dict(read_toml(SHEET_FILE, "sheet")["sheet"])
+    variant = od.load_variant(table.pop("variant"))
+    neuron = {k: table.pop(k) for k in NEURON_OVERRIDES if k in table}
+    variant = replace(variant, neuron=replace(variant.neuron, **neuron),
+                      description=variant.description + "; on the sheet: " +
+                      ", ".join(f"{k} = {v:g}" for k, v in neuron.items()))
+    known = {f.name for f in fields(SheetConfig)}
+    for key in list(table) + list(overrides):
+        if key not in known:
+            raise ParameterError(key, f"not a sheet field; allowed: {sorted(known)}")
+    for key in ("eye_latency_ms", "lateral_delay_ms"):
+        if key in table:
+            table[key] = tuple(table[key])
+    return SheetConfig(**{**table, **overrides}), variant
+
+
+# -- geometry -----------------------------------------------------------------------------------
+
+
+def torus_delta(a, b, size: int):
+    """Signed shortest difference b - a on a ring of ``size``."""
+    d = (np.asarray(b) - np.asarray(a)) % size
+    return np.where(d > size / 2, d - size, d)
+
+
+@dataclass(frozen=True)
+class Lateral:
+    """The offsets (dx, dy) every neuron sends to (the same for all: the sheet is a torus), each
+    with its somatic jump (mV, signed) and delay (whole ms)."""
+    dx: np.ndarray
+    dy: np.ndarray
+    weight_mV: np.ndarray
+    delay_ms: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.dx.size)
+
+
+def lateral(cfg: SheetConfig) -> Lateral:
+    """Difference of Gaussians within lateral_radius (on a sheet smaller than twice the radius,
+    each offset counts once: the offsets are taken within half the sheet)."""
+    r = int(math.floor(cfg.lateral_radius))
+    half = cfg.size // 2
+    span = range(-min(r, half), min(r, (cfg.size - 1) // 2) + 1)
+    dx, dy = np.meshgrid(np.array(span), np.array(span), indexing="xy")
+    dx, dy = dx.ravel(), dy.ravel()
+    d = np.hypot(dx, dy)
+    keep = (d > 0) & (d <= cfg.lateral_radius)
+    dx, dy, d = dx[keep], dy[keep], d[keep]
+    w = cfg.lateral_exc_mV * np.exp(-d ** 2 / (2 * cfg.lateral_exc_sigma ** 2)) \
+        - cfg.lateral_inh_mV * np.exp(-d ** 2 / (2 * cfg.lateral_inh_sigma ** 2))
+    lo, hi = cfg.lateral_delay_ms
+    far = max(float(d.max()) if d.size else 1.0, 1.0)
+    delay = lo + np.rint((hi - lo) * (d - 1.0) / max(far - 1.0, 1e-12)).astype(np.int64) if d.size else d
+    delay = np.clip(delay, lo, hi).astype(np.int64)
+    order = np.lexsort((dx, dy))
+    return Lateral(dx[order].astype(np.int64), dy[order].astype(np.int64), w[order], delay[order])
+
+
+def interaction_spectrum(cfg: SheetConfig, k_cycles_per_neuron):
+    """Fourier transform of the lateral interaction (its difference of Gaussians, untruncated,
+    summed over the lattice) at spatial frequencies k (cycles per neuron): the rate-model
+    prediction of Miller, Keller & Stryker 1989 puts the columns' frequency near its peak."""
+    k = np.asarray(k_cycles_per_neuron, dtype=float)
+    w = 2 * np.pi * k
+    exc = cfg.lateral_exc_mV * 2 * np.pi * cfg.lateral_exc_sigma ** 2 * np.exp(-(w * cfg.lateral_exc_sigma) ** 2 / 2)
+    inh = cfg.lateral_inh_mV * 2 * np.pi * cfg.lateral_inh_sigma ** 2 * np.exp(-(w * cfg.lateral_inh_sigma) ** 2 / 2)
+    return exc - inh
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+
+def events(cfg: SheetConfig, seed: int, eye: int, chunk: int):
+    """One eye's events in chunk [chunk, chunk + 1) s, every phase piece from its own stream:
+    (times, x, y, contrast), sorted in time. Their density over the sheet is event_rate_hz /
+    (2 pi event_sigma^2) per neuron area, so a neuron sees event_rate_hz events' worth of full
+    strength per second."""
+    t0, t1 = chunk * CHUNK_S, min((chunk + 1) * CHUNK_S, cfg.duration_s())
+    density = cfg.event_rate_hz / (2 * np.pi * cfg.event_sigma ** 2)
+    parts = []
+    for phase_id, (_, start, end, on) in enumerate(cfg.phases()):
+        a, b = max(t0, start), min(t1, end)
+        if b <= a or not on[eye] or density <= 0:
+            continue
+        rng = np.random.default_rng([seed, eye, chunk, phase_id, 11])
+        n = rng.poisson(density * cfg.neurons * (b - a))
+        t = rng.uniform(a, b, n)
+        x, y = rng.uniform(0, cfg.size, n), rng.uniform(0, cfg.size, n)
+        c = 1.0 - cfg.contrast_spread * rng.random(n)
+        parts.append((t, x, y, c))
+    if not parts:
+        z = np.zeros(0)
+        return z, z, z, z
+    t, x, y, c = (np.concatenate(v) for v in zip(*parts))
+    order = np.argsort(t, kind="stable")
+    return t[order], x[order], y[order], c[order]
+
+
+def neuron_spikes(cfg: SheetConfig, seed: int, neuron: int, eye: int, chunk: int, ev) -> tuple[np.ndarray, np.ndarray]:
+    """Presynaptic spikes of one neuron's synapses of one eye in the chunk: (times, synapse 0..S-1)."""
+    t0, t1 = chunk * CHUNK_S, min((chunk + 1) * CHUNK_S, cfg.duration_s())
+    s = cfg.synapses_per_eye
+    x, y = neuron % cfg.size, neuron // cfg.size
+    e_t, e_x, e_y, e_c = ev
+    reach = cfg.event_cutoff_sigmas * cfg.event_sigma
+    latency = cfg.eye_latency_ms[eye] * 1e-3
+    d2 = torus_delta(x + 0.5, e_x, cfg.size) ** 2 + torus_delta(y + 0.5, e_y, cfg.size) ** 2
+    strength = e_c * np.exp(-d2 / (2 * cfg.event_sigma ** 2))
+    near = d2 <= reach * reach
+    times, syn = [], []
+    for phase_id, (name, start, end, _) in enumerate(cfg.phases()):
+        a, b = max(t0, start), min(t1, end)
+        if b <= a:
+            continue
+        own = np.random.default_rng([seed, neuron, eye, chunk, phase_id, 7])
+        for e in np.flatnonzero(near & (e_t >= a) & (e_t < b)):
+            joins = np.flatnonzero(own.random(s) < cfg.volley_probability * strength[e])
+            arrival = e_t[e] + latency
+            if joins.size and arrival < end:
+                times.append(np.full(joins.size, arrival))
+                syn.append(joins)
+        rate = cfg.background_hz(name, eye)
+        if rate > 0:
+            n_bg = own.poisson(rate * (b - a) * s)
+            times.append(own.uniform(a, b, n_bg))
+            syn.append(own.integers(0, s, n_bg))
+    if not times:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return np.concatenate(times), np.concatenate(syn).astype(np.int64)
+
+
+def normalise_subtractive(p_left, p_right, synapses_per_eye: int, p_initial: float) -> None:
+    """In place: per neuron (rows of S synapses in each eye's column of phosphorylation), shift
+    every synapse of both eyes by the same amount so the neuron's total is 2 S p_initial, then
+    clip to [0, 1] (a clipped synapse keeps its share of the shift out: the total is then
+    approximate, as in Miller et al.'s bounded weights)."""
+    s = synapses_per_eye
+    left, right = p_left.reshape(-1, s), p_right.reshape(-1, s)
+    excess = (left.sum(axis=1) + right.sum(axis=1) - 2 * s * p_initial) / (2 * s)
+    left -= excess[:, None]
+    right -= excess[:, None]
+    np.clip(left, 0.0, 1.0, out=left)
+    np.clip(right, 0.0, 1.0, out=right)
+
+
+# -- tiles --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Neurons x in [x0, x1), y in [y0, y1) of the sheet; local ids row-major within the tile."""
+    index: int
+    x0: int
+    x1: int
+    y0: int
+    y1: int
+
+    @property
+    def count(self) -> int:
+        return (self.x1 - self.x0) * (self.y1 - self.y0)
+
+    def global_ids(self, size: int) -> np.ndarray:
+        ys, xs = np.meshgrid(np.arange(self.y0, self.y1), np.arange(self.x0, self.x1), indexing="ij")
+        return (ys * size + xs).ravel()
+
+
+def tiling(size: int, tiles_x: int, tiles_y: int) -> list[Tile]:
+    """The sheet cut into tiles_x x tiles_y rectangles (as equal as whole neurons allow)."""
+    for name, n in (("tiles_x", tiles_x), ("tiles_y", tiles_y)):
+        if not (isinstance(n, int) and 1 <= n <= size):
+            raise ParameterError(name, f"must be an integer in 1..{size} (the sheet's side), got {n!r}")
+    out = []
+    for j in range(tiles_y):
+        for i in range(tiles_x):
+            out.append(Tile(len(out), i * size // tiles_x, (i + 1) * size // tiles_x,
+                            j * size // tiles_y, (j + 1) * size // tiles_y))
+    return out
+
+
+def tiles_reached(tile: Tile, tiles: list[Tile], lat: Lateral, size: int) -> list[int]:
+    """The other tiles that some neuron of ``tile`` sends a lateral connection into."""
+    xs = (np.arange(tile.x0, tile.x1)[:, None] + np.unique(lat.dx)[None, :]).ravel() % size
+    ys = (np.arange(tile.y0, tile.y1)[:, None] + np.unique(lat.dy)[None, :]).ravel() % size
+    xs, ys = np.unique(xs), np.unique(ys)
+    out = []
+    for other in tiles:
+        if other.index == tile.index:
+            continue
+        if np.any((xs >= other.x0) & (xs < other.x1)) and np.any((ys >= other.y0) & (ys < other.y1)):
+            out.append(other.index)
+    return out
+
+
+def expand_lateral(spike_t, spike_src, tile: Tile, lat: Lateral, size: int):
+    """The lateral inputs that spikes (times, global source ids) make in ``tile``: (arrival times,
+    local target ids, jumps in mV, source ids), in no particular order."""
+    if not spike_t.size:
+        z = np.zeros(0)
+        return z, np.zeros(0, dtype=np.int64), z, np.zeros(0, dtype=np.int64)
+    sx, sy = spike_src % size, spike_src // size
+    tx = (sx[:, None] + lat.dx[None, :]) % size
+    ty = (sy[:, None] + lat.dy[None, :]) % size
+    inside = (tx >= tile.x0) & (tx < tile.x1) & (ty >= tile.y0) & (ty < tile.y1)
+    spike_i, off_i = np.nonzero(inside)
+    local = (ty[spike_i, off_i] - tile.y0) * (tile.x1 - tile.x0) + (tx[spike_i, off_i] - tile.x0)
+    arrival = spike_t[spike_i] + lat.delay_ms[off_i] * 1e-3
+    return arrival, local.astype(np.int64), lat.weight_mV[off_i], spike_src[spike_i]
+
+
+# -- map statistics -----------------------------------------------------------------------------
+
+
+def od_index(w_left, w_right) -> np.ndarray:
+    """(right - left) / (right + left) of each neuron's mean weights: +1 right-eye (open eye under
+    deprivation) only, -1 left only."""
+    w_left, w_right = np.asarray(w_left, dtype=float), np.asarray(w_right, dtype=float)
+    total = w_left + w_right
+    return np.where(total > 0, (w_right - w_left) / np.where(total > 0, total, 1.0), 0.0)
+
+
+def radial_power_spectrum(image) -> tuple[np.ndarray, np.ndarray]:
+    """Radially averaged power of a square map's 2-D FFT (mean removed): (k in cycles per side,
+    integer bins 1..side/2, power). Bin k holds frequencies with |k| in [k - 0.5, k + 0.5)."""
+    a = np.asarray(image, dtype=float)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ParameterError("image", f"must be a square 2-D map, got shape {a.shape}")
+    n = a.shape[0]
+    power = np.abs(np.fft.fft2(a - a.mean())) ** 2
+    f = np.fft.fftfreq(n) * n
+    k = np.hypot(f[None, :], f[:, None])
+    bins = np.rint(k).astype(int)
+    ks = np.arange(1, n // 2 + 1)
+    spectrum = np.array([power[bins == b].mean() for b in ks])
+    return ks, spectrum
+
+
+def wavelength(image) -> dict:
+    """The map's characteristic wavelength: side / k at the peak of the radial spectrum, the peak
+    refined by a parabola through the peak bin and its neighbours (in k); also the peak's
+    prominence, its power over the mean power of all bins."""
+    ks, p = radial_power_spectrum(image)
+    n = np.asarray(image).shape[0]
+    if not np.any(p > 0):
+        return {"wavelength_neurons": None, "peak_k": None, "prominence": None}
+    i = int(np.argmax(p))
+    k_peak = float(ks[i])
+    if 0 < i < len(p) - 1:
+        a, b, c = p[i - 1], p[i], p[i + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            k_peak += 0.5 * (a - c) / denom
+    return {"wavelength_neurons": n / k_peak, "peak_k": k_peak, "prominence": float(p[i] / p.mean())}
+
+
+def sarle_bimodality(values) -> float:
+    """Sarle's bimodality coefficient (g^2 + 1) / (kappa + 3 (n-1)^2 / ((n-2)(n-3))) with g the
+    sample skewness and kappa the sample excess kurtosis (both bias-corrected, as in SAS);
+    above 5/9 (the uniform distribution's value) suggests two modes. Needs n >= 4."""
+    x = np.asarray(values, dtype=float).ravel()
+    n = x.size
+    if n < 4:
+        raise ParameterError("values", f"need at least 4 values for the bimodality coefficient, got {n}")
+    d = x - x.mean()
+    m2, m3, m4 = (d ** 2).mean(), (d ** 3).mean(), (d ** 4).mean()
+    if m2 == 0:
+        return float("nan")
+    g1 = m3 / m2 ** 1.5
+    g = g1 * math.sqrt(n * (n - 1)) / (n - 2)
+    kappa = ((n + 1) * (m4 / m2 ** 2 - 3) + 6) * (n - 1) / ((n - 2) * (n - 3))
+    return float((g * g + 1) / (kappa + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
+
+
+BIMODAL_THRESHOLD = 5 / 9
+
+
+def map_summary(w_left, w_right, size: int) -> dict:
+    """OD statistics of a sheet's final mean weights (per neuron, row-major)."""
+    index = od_index(w_left, w_right).reshape(size, size)
+    wl = wavelength(index)
+    b = sarle_bimodality(index) if index.size >= 4 else None
+    return {"od_wavelength_neurons": wl["wavelength_neurons"], "od_spectrum_peak_k": wl["peak_k"],
+            "od_spectrum_prominence": wl["prominence"], "od_bimodality": b,
+            "od_bimodal": bool(b is not None and b > BIMODAL_THRESHOLD),
+            "od_index_mean": float(index.mean()), "od_index_sd": float(index.std()),
+            "monocular_fraction": float(np.mean(np.abs(index) > 0.5)),
+            "right_dominated_fraction": float(np.mean(index > 0))}

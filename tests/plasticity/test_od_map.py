@@ -1,0 +1,216 @@
+"""The cortical sheet (`lolpim plasticity od-map`): map statistics on synthetic maps of known
+wavelength and bimodality, the lateral wiring, and the sheet as tile actors: the same weights for
+every tiling, inline and on Ray (bit for bit), resumed runs, bad flags."""
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from lolpim.actors.kernel.inline import InlineExecutor
+from lolpim.actors.plasticity import od_map as actors
+from lolpim.models.plasticity import cascade
+from lolpim.models.plasticity import od_map as om
+
+PARAMS = cascade.load_params("cortical")
+
+
+# -- statistics -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size, period", [(32, 8), (32, 4), (24, 6), (64, 16)])
+def test_wavelength_of_stripes_and_plaids(size, period):
+    x = np.arange(size)
+    stripes = np.sign(np.cos(2 * np.pi * x / period))[None, :] * np.ones((size, 1))
+    assert om.wavelength(stripes)["wavelength_neurons"] == pytest.approx(period, rel=0.02)
+    plaid = np.cos(2 * np.pi * x / period)[None, :] * np.cos(2 * np.pi * x / period)[:, None]
+    # a plaid of period p along both axes: |k| = sqrt(2) side / p
+    assert om.wavelength(plaid)["wavelength_neurons"] == pytest.approx(period / np.sqrt(2), rel=0.08)
+
+
+def test_wavelength_of_a_noisy_map_and_of_white_noise():
+    rng = np.random.default_rng(0)
+    size, period = 32, 8
+    x = np.arange(size)
+    stripes = np.cos(2 * np.pi * x / period)[None, :] * np.ones((size, 1)) + 0.5 * rng.standard_normal((size, size))
+    w = om.wavelength(stripes)
+    assert w["wavelength_neurons"] == pytest.approx(period, rel=0.05)
+    assert w["prominence"] > 5
+    noise = om.wavelength(rng.standard_normal((size, size)))
+    assert noise["prominence"] < 3          # white noise: no bin stands out
+
+
+def test_sarle_bimodality_on_known_distributions():
+    rng = np.random.default_rng(1)
+    normal = om.sarle_bimodality(rng.standard_normal(20000))
+    assert normal == pytest.approx(1 / 3, abs=0.02)            # a normal distribution: 1/3
+    uniform = om.sarle_bimodality(rng.random(20000))
+    assert uniform == pytest.approx(5 / 9, abs=0.02)           # uniform: the 5/9 threshold
+    two = np.concatenate([rng.normal(-0.7, 0.1, 5000), rng.normal(0.7, 0.1, 5000)])
+    assert om.sarle_bimodality(two) > 0.85                     # two separate modes
+    # the exact value for a two-point sample of n values: skewness 0, kappa = -2 (n large)
+    n = 1000
+    x = np.repeat([-1.0, 1.0], n // 2)
+    kappa = ((n + 1) * (1 - 3) + 6) * (n - 1) / ((n - 2) * (n - 3))
+    assert om.sarle_bimodality(x) == pytest.approx(1 / (kappa + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
+
+
+def test_map_summary_of_a_synthetic_column_map():
+    size = 32
+    x = np.arange(size)
+    right = np.where(np.cos(2 * np.pi * (x + 0.5) / 8)[None, :] * np.ones((size, 1)) > 0, 1.6, 0.4).ravel()
+    left = 2.0 - right
+    s = om.map_summary(left, right, size)
+    assert s["od_wavelength_neurons"] == pytest.approx(8, rel=0.02)
+    assert s["od_bimodal"] and s["od_bimodality"] > 0.9
+    assert s["monocular_fraction"] == 1.0 and s["right_dominated_fraction"] == 0.5
+
+
+def test_od_index_and_bad_input():
+    assert om.od_index([1.0, 0.0, 1.0], [1.0, 1.0, 0.0]).tolist() == [0.0, 1.0, -1.0]
+    with pytest.raises(Exception, match="square"):
+        om.radial_power_spectrum(np.zeros((4, 5)))
+    with pytest.raises(Exception, match="at least 4"):
+        om.sarle_bimodality([1.0, 2.0])
+
+
+# -- wiring ---------------------------------------------------------------------------------------
+
+
+def test_lateral_connections_are_a_mexican_hat_with_whole_ms_delays():
+    cfg, _ = om.load_sheet(size=32)
+    lat = om.lateral(cfg)
+    d = np.hypot(lat.dx, lat.dy)
+    assert 100 <= lat.count <= 500
+    assert np.all(lat.weight_mV[d <= 1] > 0) and np.all(lat.weight_mV[d >= 3] < 0)   # near excite, far inhibit
+    assert lat.delay_ms.min() == cfg.lateral_delay_ms[0] and lat.delay_ms.max() == cfg.lateral_delay_ms[1]
+    assert np.all(np.diff(lat.delay_ms[np.argsort(d, kind="stable")]) >= 0)          # farther, not sooner
+    # each offset once, also on a sheet smaller than the lateral diameter
+    small = om.lateral(replace(cfg, size=6))
+    assert len(set(zip(small.dx.tolist(), small.dy.tolist()))) == small.count <= 35
+
+
+def test_expanded_lateral_inputs_do_not_depend_on_the_tiling():
+    cfg, _ = om.load_sheet(size=10)
+    lat = om.lateral(cfg)
+    rng = np.random.default_rng(3)
+    t, src = rng.random(30), rng.integers(0, 100, 30)
+
+    def targets(tx, ty):
+        out = set()
+        for tile in om.tiling(10, tx, ty):
+            a, local, w, s = om.expand_lateral(t, src, tile, lat, 10)
+            out |= set(zip(a.tolist(), tile.global_ids(10)[local].tolist(), w.tolist(), s.tolist()))
+        return out
+
+    assert targets(1, 1) == targets(2, 3) == targets(10, 1)
+    assert len(targets(1, 1)) == 30 * lat.count
+
+
+# -- the sheet as actors ----------------------------------------------------------------------------
+
+
+def small_sheet(size=6, seconds=0.6, **kw):
+    cfg, variant = om.load_sheet(size=size, synapses_per_eye=5, binocular_s=seconds, sample_interval_s=0.2, **kw)
+    return cfg, variant
+
+
+def weights(results, size):
+    return actors.collect(results, size)
+
+
+def test_the_sheet_gives_the_same_weights_for_every_tiling():
+    cfg, variant = small_sheet()
+    runs = {tiles: weights(InlineExecutor().run(actors.sheet_system(PARAMS, cfg, variant, 4, *tiles)).results, 6)
+            for tiles in ((1, 1), (2, 1), (2, 3))}
+    ref = runs[(1, 1)]
+    assert ref["spikes"].sum() > 0                       # the neurons fire
+    assert np.any(ref["mean_w"][-1] != 1.0)              # and the weights move
+    for tiles, r in runs.items():
+        np.testing.assert_array_equal(r["mean_w"], ref["mean_w"])
+        np.testing.assert_array_equal(r["spikes"], ref["spikes"])
+    assert sum(runs[(2, 3)]["sent"]["t0"].values()) > 0   # lateral spikes crossed tiles
+
+
+def test_a_resumed_sheet_continues_bit_for_bit():
+    """Split at a whole second: the inputs come per (1 s chunk, phase), so a run that ends inside a
+    chunk draws that chunk for its own length."""
+    cfg, variant = small_sheet(size=4, seconds=2.0)
+    whole = weights(InlineExecutor().run(actors.sheet_system(PARAMS, cfg, variant, 2, 2, 1)).results, 4)
+    first = InlineExecutor().run(actors.sheet_system(PARAMS, replace(cfg, binocular_s=1.0), variant, 2, 2, 1,
+                                                     keep_state=True))
+    rest = InlineExecutor().run(actors.sheet_system(PARAMS, replace(cfg, start_s=1.0), variant, 2, 2, 1,
+                                                    resume=actors.final_states(first.results)))
+    np.testing.assert_array_equal(weights(rest.results, 4)["mean_w"][-1], whole["mean_w"][-1])
+    assert np.any(whole["mean_w"][-1] != whole["mean_w"][5])
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("tiles", [(1, 2), (2, 2)])
+def test_inline_and_ray_give_identical_sheets(ray_pool, tiles):
+    cfg, variant = small_sheet(size=8, seconds=0.5)
+    system = actors.sheet_system(PARAMS, cfg, variant, 9, *tiles)
+    inline = InlineExecutor().run(system)
+    ray_run = ray_pool(max_processes=2, checkpoint_every=50).run(system)
+    assert ray_run.stats["processes"] == 2
+    a, b = weights(inline.results, 8), weights(ray_run.results, 8)
+    np.testing.assert_array_equal(a["mean_w"], b["mean_w"])
+    np.testing.assert_array_equal(a["spikes"], b["spikes"])
+    assert a["sent"] == b["sent"]
+    assert a["spikes"].sum() > 0
+
+
+# -- command line -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags, named", [(["--size", "2"], "--size"), (["--synapses", "0"], "--synapses"),
+                                          (["--processes", "2"], "--processes"), (["--tiles", "3"], "--tiles"),
+                                          (["--binocular-s", "0"], "--binocular-s"),
+                                          (["--deprivation-s", "-1"], "--deprivation-s"),
+                                          (["--sutured-rate-hz", "nan"], "--sutured-rate-hz"),
+                                          (["--executor", "ray", "--processes", "4", "--tiles", "1x2"], "--processes")])
+def test_bad_flags_exit_2_naming_the_flag(flags, named):
+    p = subprocess.run([sys.executable, "-m", "lolpim.orchestration.cli", "plasticity", "od-map", *flags],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert named in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_od_map_command_writes_the_map(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "lolpim.orchestration.cli", "plasticity", "od-map", "--size", "8",
+                        "--synapses", "5", "--binocular-s", "2", "--deprivation-s", "1", "--json", "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    s = out["summary"]
+    for key in ("od_wavelength_neurons", "od_bimodality", "cross_process_messages", "wall_s"):
+        assert key in s
+    assert s["cross_process_messages"] == 0 and s["deprivation"]["lid_suture"]["post_rate_hz"] >= 0
+    assert {f.name for f in tmp_path.iterdir()} >= {"od_map.json", "od_map.csv", "od_map.png"}
+
+
+def test_tile_state_round_trips(state_round_trip):
+    """Nothing outside SheetTile.state_fields changes during a run, and a snapshot restores exactly
+    (Ray checkpoints and recovery rely on both)."""
+    cfg, variant = small_sheet(size=6, seconds=0.3)
+    processed = state_round_trip(actors.sheet_system(PARAMS, cfg, variant, 1, 2, 1), events=200)
+    assert all(n > 50 for n in processed.values())
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_the_map_of_the_last_finished_segment(tmp_path):
+    import signal
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "lolpim.orchestration.cli", "plasticity", "od-map", "--size", "4",
+                          "--synapses", "2", "--binocular-s", "3000", "--out", str(tmp_path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(20)      # start-up and at least one 10 s segment (a few seconds here)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    out = json.loads((tmp_path / "od_map.json").read_text())
+    assert out["finished"] is False and out["binocular_s"] >= 10
+    assert len(out["timeline"]) == out["binocular_s"] / 10
+    assert (tmp_path / "od_map.png").exists()

@@ -26,10 +26,11 @@ _LAZY.update(dict.fromkeys(("compare", "size", "estimate", "sweep", "Comparison"
 
 # ---- learning: plasticity protocols, Hebbian, CBP (orchestration/api_learning.py) -------------
 _LAZY.update(dict.fromkeys(("plasticity", "pairing", "stdp", "frequency", "sjostrom", "bcm", "ocular_dominance",
-                            "hebbian", "cbp", "PlasticityResult", "HebbianResult", "CbpResult"),
+                            "od_map", "hebbian", "cbp", "PlasticityResult", "OdMapResult", "OdMapInterrupted",
+                            "HebbianResult", "CbpResult"),
                            "lolpim.orchestration.api_learning"))
-_LAZY.update(dict.fromkeys(("PairingRun", "StdpRun", "FrequencyRun", "BcmRun", "OcularDominanceRun", "HebbianRun",
-                            "CbpRun"), "lolpim.orchestration.learning_config"))
+_LAZY.update(dict.fromkeys(("PairingRun", "StdpRun", "FrequencyRun", "BcmRun", "OcularDominanceRun", "OdMapRun",
+                            "HebbianRun", "CbpRun"), "lolpim.orchestration.learning_config"))
 
 __all__ = ["ConfigError", "ParameterError", "UserError", *_LAZY]
 

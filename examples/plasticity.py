@@ -47,6 +47,17 @@ for name, control in od.data["summary"]["controls"].items():
     print(f"{name:<24} shift against control {control['shift_vs_control']:+.4f}")
 
 # %% [markdown]
+# ## Ocular-dominance columns on a cortical sheet: a tiny 4 x 4 sheet
+# `lolpim plasticity od-map` as a function: the map's statistics after each 10 s segment
+# (`timeline`), the final OD index map as an array, and with `deprivation_s` the shift under lid
+# suture against the binocular control. Columns need a larger sheet and minutes (docs/od-map.md).
+
+# %%
+sheet = learn.od_map(size=4, synapses=2, binocular_s=1.0, deprivation_s=0.5, show_progress=False)
+print(f"OD index map {sheet.od_index().shape}, Sarle's bimodality {sheet.summary['od_bimodality']:.3f}, "
+      f"lid suture vs control {sheet.summary['deprivation']['od_shift_vs_control']:+.4f}")
+
+# %% [markdown]
 # ## A bad setting names itself and what is allowed
 
 # %%

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lolpim.core import schema
 from lolpim.core.errors import ParameterError
+from lolpim.models.plasticity import od_map as om
 from lolpim.orchestration.cbp import training
 from lolpim.orchestration.hebbian import tasks
 from lolpim.orchestration.learning_config import (
@@ -30,9 +32,11 @@ from lolpim.orchestration.learning_config import (
     FrequencyRun,
     HebbianRun,
     OcularDominanceRun,
+    OdMapRun,
     PairingRun,
     StdpRun,
 )
+from lolpim.orchestration.plasticity import od_map as sheet
 from lolpim.orchestration.plasticity import protocols
 
 
@@ -125,6 +129,70 @@ def ocular_dominance(config: OcularDominanceRun | None = None, *, show_progress:
 
 
 @dataclass(frozen=True)
+class OdMapResult:
+    """The cortical sheet's result (`lolpim plasticity od-map`): ``summary`` (the map's wavelength
+    and bimodality, with deprivation its shift against the control, messages, wall time),
+    ``timeline`` (the map statistics after each 10 s binocular segment), ``lateral`` (the
+    wiring's facts), ``finished`` (False for the map of the last finished segment of a stopped
+    run, OdMapInterrupted) and ``data`` (everything, the final weights as arrays included)."""
+    config: OdMapRun
+    finished: bool
+    binocular_s: float
+    summary: dict
+    timeline: tuple
+    lateral: dict
+    data: dict
+
+    def to_json(self) -> str:
+        return json.dumps(sheet.result_json(self.data))
+
+    def table(self) -> str:
+        return sheet.summary_text(self.data)
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """od_map.json, od_map.csv (a row per neuron) and od_map.png in ``out_dir``."""
+        return sheet.write_outputs(self.data, Path(out_dir), self.config.size)
+
+    def od_index(self):
+        """The final OD index map, (right - left) / (right + left), as a size x size array (y, x)."""
+        w = self.data["final"]["w"]
+        return om.od_index(w[0], w[1]).reshape(self.config.size, self.config.size)
+
+    def to_dataframe(self):
+        """One row per binocular segment: the map statistics at its end (the table's rows)."""
+        columns = tuple(self.timeline[0]) if self.timeline else ()
+        return _dataframe(columns, self.timeline)
+
+
+class OdMapInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during ``od_map``: ``result`` holds the map of the last finished
+    binocular segment (None when none had finished)."""
+
+    def __init__(self, result: OdMapResult | None):
+        super().__init__("interrupted")
+        self.result = result
+
+
+def _od_map_result(run: OdMapRun, data: dict) -> OdMapResult:
+    return OdMapResult(run, bool(data["finished"]), float(data["binocular_s"]), data["summary"],
+                       tuple(data["timeline"]), data["lateral"], data)
+
+
+def od_map(config: OdMapRun | None = None, *, show_progress: bool | None = None, **settings) -> OdMapResult:
+    """Ocular-dominance columns on a cortical sheet (OdMapRun's fields as settings: size,
+    synapses, executor, processes, tiles, binocular_s, deprivation_s, sutured_rate_hz, seed).
+    ``show_progress``: the progress bar on stderr (None: when stderr is a terminal). Ctrl-C
+    raises OdMapInterrupted, which holds the map of the last finished segment."""
+    run = _config(OdMapRun, config, settings)
+    data: dict = {"finished": False}
+    try:
+        sheet.experiment(run, data, show_progress=sys.stderr.isatty() if show_progress is None else show_progress)
+    except KeyboardInterrupt as stop:
+        raise OdMapInterrupted(_od_map_result(run, data) if "final" in data else None) from stop
+    return _od_map_result(run, data)
+
+
+@dataclass(frozen=True)
 class HebbianResult:
     """A Hebbian task's result: one entry per seed in ``runs``, everything in ``data`` (the CLI's JSON)."""
     task: str
@@ -207,6 +275,9 @@ __all__ = [
     "HebbianResult",
     "HebbianRun",
     "OcularDominanceRun",
+    "OdMapInterrupted",
+    "OdMapResult",
+    "OdMapRun",
     "PairingRun",
     "PlasticityResult",
     "StdpRun",
@@ -215,6 +286,7 @@ __all__ = [
     "frequency",
     "hebbian",
     "ocular_dominance",
+    "od_map",
     "pairing",
     "plasticity",
     "sjostrom",

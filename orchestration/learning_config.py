@@ -169,6 +169,79 @@ class OcularDominanceRun:
         return binocular + self.deprivation_s + self.recovery_s
 
 
+# the cortical sheet (`lolpim plasticity od-map`) ------------------------------------------------
+
+MAX_SHEET_SIZE = 256              # neurons per side
+MAX_SHEET_SYNAPSES = 10_000       # per eye and neuron
+MAX_SHEET_PROCESSES = 64
+OD_MAP_SEGMENT_S = 10.0           # the binocular phase runs in pieces this long (statistics, Ctrl-C)
+
+
+def _whole_ms(name: str, seconds: float) -> None:
+    """The sheet ticks in whole ms: a phase that ends between two ticks has no last tick."""
+    if round(seconds * 1000) != seconds * 1000:
+        raise FieldProblem(name, f"must be a number of seconds in whole ms, got {seconds:g}")
+
+
+@frozen
+class OdMapRun:
+    """Ocular-dominance columns on an N x N sheet of cascade neurons with lateral connections: a
+    binocular phase, the OD map with its wavelength and bimodality, then optionally left-eye lid
+    suture against a binocular control from the same state (tiles as actors, inline or Ray)."""
+    size: int = field(16, min=4, max=MAX_SHEET_SIZE, doc="neurons per side N")
+    synapses: int = field(100, min=1, max=MAX_SHEET_SYNAPSES, doc="cascade synapses per eye and neuron S")
+    executor: str = field("inline", choices=("inline", "ray"), doc="inline (one process) or ray")
+    processes: int | None = field(None, min=1, max=MAX_SHEET_PROCESSES,
+                                  doc="with --executor ray: Ray processes (default 2)")
+    tiles: str | None = field(None, doc="tiles across x down, e.g. 2x2 (default 1 x processes: one row of tiles "
+                                        "per process)")
+    binocular_s: float = field(100.0, min=1.0, unit="s",
+                               doc=f"binocular phase in s, run in {OD_MAP_SEGMENT_S:g} s segments")
+    deprivation_s: float = field(0.0, min=0.0, unit="s",
+                                 doc="left-eye lid suture and its binocular control from the end state, s each "
+                                     "(default 0: none)")
+    sutured_rate_hz: float = field(1.0, min=0.0, max=MAX_SUTURED_RATE_HZ, unit="Hz",
+                                   doc="lid suture's residual rate in the deprived eye, Hz")
+    seed: int = field(0, min=0, max=MAX_SEED, doc="seed of the inputs")
+    progress: bool = field(False, doc="show the progress bar on stderr even when it is not a terminal")
+
+    def __post_init__(self):
+        _whole_ms("binocular_s", self.binocular_s)
+        _whole_ms("deprivation_s", self.deprivation_s)
+        total = self.binocular_s + self.deprivation_s
+        if total > MAX_SIMULATED_S:
+            raise FieldProblem("binocular_s", f"plus {{deprivation_s}} must be at most {MAX_SIMULATED_S:g} s, "
+                                              f"got {total:g}")
+        if self.executor == "inline" and self.processes is not None:
+            raise FieldProblem("processes", "needs {executor} ray (the inline executor is one process)")
+        if self.tiles is not None:
+            parts = self.tiles.lower().split("x")
+            if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+                raise FieldProblem("tiles", f"must be AxB (tiles across x tiles down, e.g. 2x2), got {self.tiles!r}")
+            if not all(1 <= int(p) <= self.size for p in parts):
+                raise FieldProblem("tiles", f"got {self.tiles!r}; each count must be in 1 .. {self.size} (the "
+                                            "sheet's side, {size})")
+        tx, ty = self.tile_counts()
+        processes = self.process_count()
+        if self.executor == "ray" and self.tiles is None and processes > self.size:
+            raise FieldProblem("processes", f"got {processes}; the default tiling is one row of tiles per process, "
+                                            f"and the sheet has {self.size} rows ({{size}}); give {{tiles}}")
+        if self.executor == "ray" and tx * ty < processes:
+            raise FieldProblem("processes", f"{processes} needs at least as many tiles; {{tiles}} {tx}x{ty} makes "
+                                            f"{tx * ty}")
+
+    def process_count(self) -> int:
+        """Processes the sheet runs in: 1 inline, else --processes (default 2)."""
+        return 1 if self.executor == "inline" else 2 if self.processes is None else self.processes
+
+    def tile_counts(self) -> tuple[int, int]:
+        """(tiles across, tiles down): --tiles, else one row of tiles per process."""
+        if self.tiles is None:
+            return 1, self.process_count()
+        across, down = self.tiles.lower().split("x")
+        return int(across), int(down)
+
+
 PROTOCOL_RUNS: dict[str, type] = {"pairing": PairingRun, "stdp": StdpRun, "frequency": FrequencyRun,
                                   "bcm": BcmRun, "ocular-dominance": OcularDominanceRun}
 

@@ -124,3 +124,104 @@ def test_to_dataframe_has_the_result_columns():
     df = learn.stdp(model="graupner-brunel", pairs=2).to_dataframe()
     assert list(df.columns) == ["delta_t_ms", "dw"] and len(df) > 100
     assert list(learn.hebbian("multiply", max_operand=4).to_dataframe().columns) == ["seed", "recall_accuracy"]
+
+
+# -- the cortical sheet (od-map) -------------------------------------------------------------------
+
+TIMING = ("wall_s", "run_wall_s", "synapse_events_per_s")   # the only keys two runs may differ in
+SHEET = dict(size=4, synapses=2, binocular_s=1.0, deprivation_s=0.5, seed=1)
+SHEET_FLAGS = ["plasticity", "od-map", "--size", "4", "--synapses", "2", "--binocular-s", "1", "--deprivation-s",
+               "0.5", "--seed", "1"]
+
+
+def _untimed(data: dict) -> dict:
+    summary = {k: v for k, v in data["summary"].items() if k not in TIMING}
+    return {**data, "summary": summary}
+
+
+def test_od_map_cli_prints_the_api_result(capsys, monkeypatch, tmp_path):
+    """The command calls lolpim.od_map: its --json is that result's to_json(), its --out that
+    result's write(); another call with the same settings gives the same map (wall times aside)."""
+    made = []
+    real = learn.od_map
+    monkeypatch.setattr(learn, "od_map", lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
+    printed = _cli_json(capsys, [*SHEET_FLAGS, "--json", "--out", str(tmp_path / "cli")])
+    (result,) = made
+    assert printed == json.loads(result.to_json())
+    assert json.loads((tmp_path / "cli" / "od_map.json").read_text()) == printed
+    again = real(**SHEET)
+    assert _untimed(json.loads(again.to_json())) == _untimed(printed)
+    assert isinstance(again.config, learn.OdMapRun) and again.config == result.config
+    assert again.finished and again.binocular_s == 1.0 and len(again.timeline) == 1
+    assert again.summary["deprivation"]["deprivation_s"] == 0.5 and again.od_index().shape == (4, 4)
+    assert "od-map: 4 x 4 neurons x 2 synapses per eye" in again.table()
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == ["od_map.csv", "od_map.json", "od_map.png"]
+    assert len((tmp_path / "cli" / "od_map.csv").read_text().splitlines()) == 1 + 16
+
+
+def test_od_map_ctrl_c_keeps_the_map_of_the_last_finished_segment(monkeypatch, capsys, tmp_path):
+    """Ctrl-C in the second binocular segment: lolpim.od_map raises OdMapInterrupted holding the
+    first segment's map, and the command writes it to --out and exits 130."""
+    from lolpim.orchestration.plasticity import od_map as sheet
+    monkeypatch.setattr(sheet, "SEGMENT_S", 1.0)
+    real_run = sheet.Runner.run
+
+    def stop_in_second(self, cfg, label, *a, **kw):
+        if cfg.start_s >= 1.0:
+            raise KeyboardInterrupt
+        return real_run(self, cfg, label, *a, **kw)
+    monkeypatch.setattr(sheet.Runner, "run", stop_in_second)
+    with pytest.raises(learn.OdMapInterrupted) as stop:
+        learn.od_map(size=4, synapses=2, binocular_s=3.0)
+    assert isinstance(stop.value, KeyboardInterrupt)
+    r = stop.value.result
+    assert (r.finished, r.binocular_s, len(r.timeline)) == (False, 1.0, 1)
+    assert main([*SHEET_FLAGS[:6], "--binocular-s", "3", "--out", str(tmp_path)]) == 130
+    assert "od-map: stopped after 1 s binocular" in capsys.readouterr().err
+    out = json.loads((tmp_path / "od_map.json").read_text())
+    assert out["finished"] is False and out["binocular_s"] == 1.0 and len(out["timeline"]) == 1
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"tiles": "3"}, "'tiles': must be AxB (tiles across x tiles down, e.g. 2x2), got '3'"),
+    ({"tiles": "5x1", "size": 4}, "'tiles': got '5x1'; each count must be in 1 .. 4 (the sheet's side, 'size')"),
+    ({"processes": 2}, "'processes': needs 'executor' ray (the inline executor is one process)"),
+    ({"executor": "ray", "processes": 4, "tiles": "1x2"}, "'processes': 4 needs at least as many tiles; 'tiles' 1x2"),
+    ({"executor": "ray", "processes": 8, "size": 4}, "'processes': got 8; the default tiling is one row of tiles"),
+    ({"binocular_s": 1.0005}, "'binocular_s': must be a number of seconds in whole ms, got 1.0005"),
+    ({"binocular_s": 3000.0, "deprivation_s": 700.0}, "'binocular_s': plus 'deprivation_s' must be at most 3600 s"),
+    ({"sutured_rate_hz": 101.0}, "'sutured_rate_hz': got 101.0; allowed range: 0.0 .. 100.0"),
+    ({"size": 3}, "'size': got 3; allowed range: 4 .. 256"),
+])
+def test_od_map_bad_setting_names_it(settings, message):
+    with pytest.raises(ParameterError) as err:
+        learn.od_map(**settings)
+    assert message in str(err.value)
+
+
+def test_every_od_map_field_is_a_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["plasticity", "od-map", "--help"])
+    text = capsys.readouterr().out
+    for f in dataclasses.fields(learn.OdMapRun):
+        assert "--" + f.name.replace("_", "-") in text, f.name
+    run = learn.OdMapRun()    # the historical defaults
+    assert (run.size, run.synapses, run.binocular_s, run.deprivation_s, run.sutured_rate_hz, run.seed) == \
+        (16, 100, 100.0, 0.0, 1.0, 0)
+    assert (run.process_count(), run.tile_counts()) == (1, (1, 1))
+    assert learn.OdMapRun(executor="ray").tile_counts() == (1, 2)
+
+
+@pytest.mark.ray
+def test_od_map_inline_and_ray_give_the_same_map(ray_session):
+    """The same sheet on Ray (two processes, a tile each) as inline (one tile): the same weights
+    and statistics; only the executor's own facts differ."""
+    inline = learn.od_map(size=4, synapses=2, binocular_s=1.0, deprivation_s=1.0, show_progress=False)
+    on_ray = learn.od_map(size=4, synapses=2, binocular_s=1.0, deprivation_s=1.0, executor="ray", processes=2,
+                          show_progress=False)
+    assert on_ray.summary["tiles"] == [1, 2] and on_ray.summary["processes"] == 2
+    assert on_ray.summary["cross_process_messages"] > 0
+    a, b = json.loads(inline.to_json()), json.loads(on_ray.to_json())
+    assert a["timeline"] == b["timeline"] and a["summary"]["deprivation"] == b["summary"]["deprivation"]
+    import numpy as np
+    np.testing.assert_array_equal(inline.data["final"]["w"], on_ray.data["final"]["w"])

@@ -4,8 +4,8 @@ Each protocol's flags are generated from its typed config (orchestration/learnin
 PairingRun, StdpRun, FrequencyRun, BcmRun, OcularDominanceRun), which also checks them; the run
 itself is the Python API's (orchestration/api_learning.py), so the CLI and a notebook share one
 code path. Writes plasticity_<protocol>.csv/.json/.png under --out; --json prints the result.
-`lolpim plasticity od-map` (a cortical sheet with lateral connections, tiles as actors) has its
-own flags and files (orchestration/plasticity/od_map.py).
+`lolpim plasticity od-map` (a cortical sheet with lateral connections, tiles as actors) takes the
+same route with its own config and result (OdMapRun, api_learning.od_map) and writes od_map.*.
 """
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from pathlib import Path
 from lolpim.core.errors import FlagError
 from lolpim.orchestration import api_learning
 from lolpim.orchestration.flags import add_config_flags, config_from_args, dest_of
-from lolpim.orchestration.learning_config import PROTOCOL_RUNS
-from lolpim.orchestration.plasticity import od_map
+from lolpim.orchestration.learning_config import PROTOCOL_RUNS, OdMapRun
 
 PROTOCOLS = tuple(PROTOCOL_RUNS)
 NO_BOOST_WHY = {"ocular-dominance": " (ocular-dominance runs boosted, with its no-boost controls from the same state)",
@@ -62,6 +61,39 @@ def run(args) -> int:
     return 0
 
 
+def run_od_map(args) -> int:
+    config = config_from_args(OdMapRun, args)
+    try:
+        result = api_learning.od_map(config, show_progress=not args.json and sys.stderr.isatty())
+    except api_learning.OdMapInterrupted as stop:   # Ctrl-C, SIGTERM: keep the map of the last finished segment
+        if args.out and stop.result is not None:
+            files = stop.result.write(Path(args.out))
+            print(f"od-map: stopped after {stop.result.binocular_s:g} s binocular; the map so far: "
+                  + ", ".join(map(str, files)), file=sys.stderr)
+        raise
+    files = result.write(Path(args.out)) if args.out else []
+    if args.json:
+        print(result.to_json())
+    else:
+        print(result.table())
+        for f in files:
+            print(f"wrote {f}")
+    return 0
+
+
+def register_od_map(protocols) -> None:
+    """The od-map subcommand: its flags are OdMapRun's fields (it takes no other protocol's)."""
+    q = protocols.add_parser("od-map", help="ocular-dominance columns on an N x N sheet of cascade neurons with "
+                                            "lateral connections (tiles as actors, inline or Ray)",
+                             description="Ocular-dominance columns on a cortical sheet (docs/od-map.md): a binocular "
+                                         "phase, the OD map with its wavelength and bimodality, then optionally "
+                                         "left-eye lid suture against a binocular control from the same state.")
+    add_config_flags(q, OdMapRun)
+    q.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    q.add_argument("--out", metavar="DIR", help="write od_map.json, .csv and .png here")
+    q.set_defaults(func=run_od_map)
+
+
 def register(sub) -> None:
     p = sub.add_parser("plasticity", help="synaptic plasticity protocols (calcium cascade, Graupner-Brunel)",
                        description="Run an induction protocol on the calcium-cascade or Graupner-Brunel "
@@ -82,4 +114,4 @@ def register(sub) -> None:
         q.add_argument("--out", metavar="DIR",
                        help=f"write plasticity_{protocol.replace('-', '_')}.csv, .json and .png here")
         q.set_defaults(func=run)
-    od_map.register(protocols)
+    register_od_map(protocols)

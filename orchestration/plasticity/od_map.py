@@ -10,15 +10,18 @@ models/plasticity/od_map.py; docs/od-map.md).
 The sheet is cut into tiles (--tiles, default one row of tiles per process); with --executor ray
 every process holds whole tiles and lateral spikes between tiles in different processes are the
 cross-process messages counted in the summary.
+
+The run's settings are a typed config (orchestration/learning_config.py: OdMapRun, which also
+gives the command its flags and checks them); the Python API (orchestration/api_learning.py:
+``od_map``) runs ``experiment`` and wraps the result, and the command calls the API.
 """
 from __future__ import annotations
 
 import json
-import math
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from lolpim.actors.kernel.inline import InlineExecutor
@@ -27,9 +30,9 @@ from lolpim.actors.kernel.ray_executor import (  # imports Ray: only for --execu
     ensure_ray,
 )
 from lolpim.actors.plasticity import od_map as actors
-from lolpim.core.errors import UserError
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import od_map as om
+from lolpim.orchestration.learning_config import OD_MAP_SEGMENT_S, OdMapRun
 from lolpim.orchestration.memory import check_fits
 from lolpim.orchestration.progress import Progress
 from lolpim.orchestration.results import (
@@ -39,60 +42,24 @@ from lolpim.orchestration.results import (
     write_text,
 )
 
-SEGMENT_S = 10.0            # the binocular phase runs in pieces this long (statistics, Ctrl-C)
+SEGMENT_S = OD_MAP_SEGMENT_S   # the binocular phase runs in pieces this long (statistics, Ctrl-C)
 CHECKPOINT_SIM_S = 5.0      # one Ray checkpoint per this much simulated time
-MAX_SIZE = 256
-MAX_SYNAPSES = 10_000
-MAX_SIMULATED_S = 3600.0
-DEFAULT_BINOCULAR_S = 100.0
-DEFAULT_SUTURED_HZ = 1.0
 BYTES_PER_SYNAPSE = 8 * 12 + 8      # a cascade row and its applied-bAP counter (models/plasticity/od_map: EyeBlock)
 STATE_COPIES = 3                    # the live state, the kept state the controls start from, a run's final one
 RAY_COPIES = 2                      # and with Ray a checkpoint in the process and on the driver
 
 
-def _tiles(value: str | None, processes: int, size: int) -> tuple[int, int]:
-    if value is None:
-        return 1, processes
-    parts = value.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise UserError(f"--tiles must be AxB (tiles across x tiles down, e.g. 2x2), got {value!r}")
-    tx, ty = int(parts[0]), int(parts[1])
-    if not (1 <= tx <= size and 1 <= ty <= size):
-        raise UserError(f"--tiles {value}: each count must be in 1..{size} (the sheet's side)")
-    return tx, ty
-
-
-def check_args(args) -> dict:
-    """Flag values -> the run's settings; a bad one is a UserError naming the flag (exit 2)."""
-    if not 4 <= args.size <= MAX_SIZE:
-        raise UserError(f"--size must be an integer in 4..{MAX_SIZE} (neurons per side), got {args.size}")
-    if not 1 <= args.synapses <= MAX_SYNAPSES:
-        raise UserError(f"--synapses must be an integer in 1..{MAX_SYNAPSES} (per eye and neuron), got {args.synapses}")
-    for flag, value, lo in (("--binocular-s", args.binocular_s, 1.0), ("--deprivation-s", args.deprivation_s, 0.0)):
-        if not (math.isfinite(value) and value >= lo and round(value * 1000) == value * 1000):
-            raise UserError(f"{flag} must be a number of seconds >= {lo:g} in whole ms, got {value}")
-    if args.binocular_s + args.deprivation_s > MAX_SIMULATED_S:
-        raise UserError(f"--binocular-s + --deprivation-s must be at most {MAX_SIMULATED_S:g} s, got "
-                        f"{args.binocular_s + args.deprivation_s:g}")
-    if not (math.isfinite(args.sutured_rate_hz) and 0 <= args.sutured_rate_hz <= 100):
-        raise UserError(f"--sutured-rate-hz must be a number of Hz in 0..100, got {args.sutured_rate_hz}")
-    if args.executor == "inline":
-        if args.processes is not None:
-            raise UserError("--processes needs --executor ray (the inline executor is one process)")
-        processes = 1
-    else:
-        processes = 2 if args.processes is None else args.processes
-        if not 1 <= processes <= 64:
-            raise UserError(f"--processes must be an integer in 1..64, got {processes}")
-    tx, ty = _tiles(args.tiles, processes, args.size)
-    if args.executor == "ray" and tx * ty < processes:
-        raise UserError(f"--processes {processes} needs at least as many tiles; --tiles {tx}x{ty} makes {tx * ty}")
-    need = BYTES_PER_SYNAPSE * 2 * args.size ** 2 * args.synapses * (STATE_COPIES + (RAY_COPIES if args.executor == "ray" else 0))
-    check_fits(need, f"--size {args.size} x --synapses {args.synapses}",
-               f"synapse state: {BYTES_PER_SYNAPSE} B x 2 eyes x {args.size}^2 neurons x {args.synapses}, copies",
+def plan(config: OdMapRun) -> dict:
+    """A checked run config -> the run's processes and tiles, with the memory the synapse state
+    needs checked against this machine (a UserError naming the flags, exit 2, before anything is
+    allocated). Ranges and combinations were checked when the config was built (OdMapRun)."""
+    size, synapses = config.size, config.synapses
+    copies = STATE_COPIES + (RAY_COPIES if config.executor == "ray" else 0)
+    need = BYTES_PER_SYNAPSE * 2 * size ** 2 * synapses * copies
+    check_fits(need, f"--size {size} x --synapses {synapses}",
+               f"synapse state: {BYTES_PER_SYNAPSE} B x 2 eyes x {size}^2 neurons x {synapses}, copies",
                "use a smaller sheet or fewer synapses")
-    return {"processes": processes, "tiles": (tx, ty)}
+    return {"processes": config.process_count(), "tiles": config.tile_counts()}
 
 
 def process_of_tiles(n_tiles: int, processes: int) -> list[int]:
@@ -115,8 +82,8 @@ class Runner:
     def run(self, cfg: om.SheetConfig, label: str, resume=None, keep_state=True) -> tuple[dict, dict | None]:
         if self.on_run is not None:
             self.on_run(label, cfg.start_s, cfg.duration_s())
-        system = actors.sheet_system(self.params, cfg, self.variant, self.seed, *self.tiles, resume=resume,
-                                     keep_state=keep_state)
+        system = actors.sheet_system(self.params, cfg, self.variant, self.seed, self.tiles[0], self.tiles[1],
+                                     resume=resume, keep_state=keep_state)
         t0 = time.perf_counter()
         result = self.executor.run(system)
         self.wall_s += time.perf_counter() - t0
@@ -134,8 +101,8 @@ class Runner:
         return data, (actors.final_states(result.results) if keep_state else None)
 
 
-def _executor(args, settings: dict, cfg: om.SheetConfig, progress):
-    if args.executor == "inline":
+def _executor(config: OdMapRun, settings: dict, cfg: om.SheetConfig, progress):
+    if config.executor == "inline":
         return InlineExecutor(progress=progress, progress_every_events=200)
     ensure_ray(None)
     window = actors.window_ps(cfg)
@@ -148,17 +115,20 @@ def _stats(data: dict, size: int, index: int = -1) -> dict:
     return om.map_summary(w[0], w[1], size)
 
 
-def experiment(args, settings: dict, partial: dict, normalisation: str | None = None) -> dict:
+def experiment(config: OdMapRun, partial: dict, normalisation: str | None = None,
+               show_progress: bool = False) -> dict:
     """Run the protocol; ``partial`` holds the latest finished state of the result (Ctrl-C keeps it).
-    ``normalisation``: the preset's synaptic conservation, or "none" (the control; benchmarks/od_map.py)."""
+    ``normalisation``: the preset's synaptic conservation, or "none" (the control; benchmarks/od_map.py).
+    ``show_progress``: the progress bar on stderr (also with ``config.progress``)."""
+    settings = plan(config)
     params = cascade.load_params("cortical")
     extra = {} if normalisation is None else {"normalisation": normalisation}
-    cfg, variant = om.load_sheet(size=args.size, synapses_per_eye=args.synapses, binocular_s=SEGMENT_S,
+    cfg, variant = om.load_sheet(size=config.size, synapses_per_eye=config.synapses, binocular_s=SEGMENT_S,
                                  sample_interval_s=SEGMENT_S, **extra)
-    total_s = args.binocular_s + 2 * args.deprivation_s
-    show = args.progress or (not args.json and sys.stderr.isatty())
-    bar = Progress("od-map", total=total_s, unit="s simulated", enabled=show, delay_s=2.0)
-    st = {"done": 0.0, "label": "", "start": 0.0, "length": 0.0}
+    total_s = config.binocular_s + 2 * config.deprivation_s
+    bar = Progress("od-map", total=total_s, unit="s simulated", enabled=config.progress or show_progress,
+                   delay_s=2.0)
+    st: dict[str, Any] = {"done": 0.0, "label": "", "start": 0.0, "length": 0.0}
 
     def on_run(label, start_s, end_s):
         st.update(done=st["done"] + st["length"], label=label, start=start_s, length=end_s - start_s)
@@ -166,15 +136,16 @@ def experiment(args, settings: dict, partial: dict, normalisation: str | None = 
     def progress(t_ps, _events):
         bar.update(st["done"] + max(t_ps * 1e-12 - st["start"], 0.0), st["label"])
 
-    executor = _executor(args, settings, cfg, progress)
-    runner = Runner(executor, params, variant, args.seed, settings["tiles"], settings["processes"], on_run)
+    executor = _executor(config, settings, cfg, progress)
+    runner = Runner(executor, params, variant, config.seed, settings["tiles"], settings["processes"], on_run)
     t0 = time.perf_counter()
     partial.update(sheet=cfg.to_dict(), variant={"name": variant.name, "description": variant.description},
                    lateral=lateral_facts(cfg), timeline=[])
     try:
         state, end = None, 0.0
-        while end < args.binocular_s - 1e-9:
-            seg_end = min(end + SEGMENT_S, args.binocular_s)
+        binocular_s = float(config.binocular_s)
+        while end < binocular_s - 1e-9:
+            seg_end = min(end + SEGMENT_S, binocular_s)
             seg = replace(cfg, binocular_s=seg_end, start_s=end)
             data, state = runner.run(seg, f"binocular {end:g}-{seg_end:g} s", resume=state)
             end = seg_end
@@ -185,17 +156,17 @@ def experiment(args, settings: dict, partial: dict, normalisation: str | None = 
                                         "w_right": float(data["mean_w"][-1, 1].mean())})
             partial["final"] = {"w": data["mean_w"][-1], "rate_hz": data["spikes"] / (seg_end - seg.start_s)}
             partial["binocular_s"] = end
-            partial["summary"] = _summary(partial, runner, args, settings, time.perf_counter() - t0)
-        if args.deprivation_s > 0:
+            partial["summary"] = _summary(partial, runner, config, settings, time.perf_counter() - t0)
+        if config.deprivation_s > 0:
             runs = {}
             for condition in ("binocular", "lid_suture"):
-                c = replace(cfg, binocular_s=end, deprivation_s=args.deprivation_s, condition=condition,
-                            sutured_rate_hz=args.sutured_rate_hz, start_s=end)
+                c = replace(cfg, binocular_s=end, deprivation_s=float(config.deprivation_s), condition=condition,
+                            sutured_rate_hz=float(config.sutured_rate_hz), start_s=end)
                 data, _ = runner.run(c, f"deprivation: {condition}", resume=state, keep_state=False)
                 runs[condition] = data
-            partial["deprivation"] = deprivation_shift(runs, partial["final"]["w"], cfg.size, args)
+            partial["deprivation"] = deprivation_shift(runs, partial["final"]["w"], cfg.size, config)
             partial["deprivation_maps"] = {k: v["mean_w"][-1] for k, v in runs.items()}
-        partial["summary"] = _summary(partial, runner, args, settings, time.perf_counter() - t0)
+        partial["summary"] = _summary(partial, runner, config, settings, time.perf_counter() - t0)
         partial["finished"] = True
     finally:
         bar.close()
@@ -214,17 +185,19 @@ def lateral_facts(cfg: om.SheetConfig) -> dict:
     product = spec * np.exp(-(2 * np.pi * k * cfg.event_sigma) ** 2)
     predicted = float(k[int(np.argmax(product))])
     return {"connections_per_neuron": lat.count, "excitatory": int((lat.weight_mV > 0).sum()),
-            "inhibitory": int((lat.weight_mV < 0).sum()), "sum_excitatory_mV": float(lat.weight_mV[lat.weight_mV > 0].sum()),
+            "inhibitory": int((lat.weight_mV < 0).sum()),
+            "sum_excitatory_mV": float(lat.weight_mV[lat.weight_mV > 0].sum()),
             "sum_inhibitory_mV": float(lat.weight_mV[lat.weight_mV < 0].sum()),
             "delay_ms": [int(lat.delay_ms.min()), int(lat.delay_ms.max())],
             "interaction_peak_wavelength_neurons": 1 / peak, "predicted_wavelength_neurons": 1 / predicted}
 
 
-def deprivation_shift(runs: dict, w_before, size: int, args) -> dict:
+def deprivation_shift(runs: dict, w_before, size: int, config: OdMapRun) -> dict:
     """The deprived run against the non-deprived control from the same state: each eye's mean
     weight change, the OD index change (right eye = the open eye, so positive is towards it) and
     the fraction of neurons dominated by the open eye."""
-    out = {"deprivation_s": args.deprivation_s, "sutured_rate_hz": args.sutured_rate_hz}
+    out: dict[str, Any] = {"deprivation_s": float(config.deprivation_s),
+                           "sutured_rate_hz": float(config.sutured_rate_hz)}
     before = om.od_index(w_before[0], w_before[1])
     for name, data in runs.items():
         w = data["mean_w"][-1]
@@ -233,7 +206,7 @@ def deprivation_shift(runs: dict, w_before, size: int, args) -> dict:
                      "open_change": float(w[1].mean() / w_before[1].mean() - 1),
                      "od_index_change": float((index - before).mean()),
                      "open_dominated_fraction": float(np.mean(index > 0)),
-                     "post_rate_hz": float(data["spikes"].mean() / args.deprivation_s)}
+                     "post_rate_hz": float(data["spikes"].mean() / config.deprivation_s)}
     d, c = out["lid_suture"], out["binocular"]
     out["od_shift_vs_control"] = d["od_index_change"] - c["od_index_change"]
     out["open_dominated_vs_control"] = d["open_dominated_fraction"] - c["open_dominated_fraction"]
@@ -243,10 +216,10 @@ def deprivation_shift(runs: dict, w_before, size: int, args) -> dict:
     return out
 
 
-def _summary(partial: dict, runner: Runner, args, settings: dict, wall: float) -> dict:
+def _summary(partial: dict, runner: Runner, config: OdMapRun, settings: dict, wall: float) -> dict:
     last = partial["timeline"][-1] if partial["timeline"] else {}
     sim = runner.simulated_s
-    out = {"size": args.size, "synapses_per_eye": args.synapses, "seed": args.seed, "executor": args.executor,
+    out = {"size": config.size, "synapses_per_eye": config.synapses, "seed": config.seed, "executor": config.executor,
            "normalisation": partial["sheet"]["normalisation"],
            "processes": settings["processes"], "tiles": list(settings["tiles"]),
            "binocular_s": partial.get("binocular_s", 0.0),
@@ -262,7 +235,7 @@ def _summary(partial: dict, runner: Runner, args, settings: dict, wall: float) -
            "simulated_s": sim, "wall_s": wall, "run_wall_s": runner.wall_s,
            "synapse_events": runner.events, "integration_steps": runner.steps,
            "synapse_events_per_s": runner.events / runner.wall_s if runner.wall_s else None,
-           "synapses": 2 * args.size ** 2 * args.synapses}
+           "synapses": 2 * config.size ** 2 * config.synapses}
     if "deprivation" in partial:
         out["deprivation"] = partial["deprivation"]
     return out
@@ -358,13 +331,15 @@ def summary_text(partial: dict) -> str:
              f"{s['tiles'][0]}x{s['tiles'][1]}",
              f"  lateral: {lat['connections_per_neuron']} connections per neuron ({lat['excitatory']} net excitatory, "
              f"{lat['inhibitory']} net inhibitory), delays {lat['delay_ms'][0]}-{lat['delay_ms'][1]} ms; the "
-             f"interaction's spectrum peaks at a wavelength of {lat['interaction_peak_wavelength_neurons']:.1f} neurons, "
-             f"times the input correlation's at {lat['predicted_wavelength_neurons']:.1f} (the rate model's prediction)",
+             f"interaction's spectrum peaks at a wavelength of {lat['interaction_peak_wavelength_neurons']:.1f} "
+             f"neurons, times the input correlation's at {lat['predicted_wavelength_neurons']:.1f} (the rate "
+             "model's prediction)",
              "  time (s)  bimodality  wavelength  prominence  monocular  OD sd   rate Hz  w left  w right"]
     for r in partial["timeline"]:
         lam = r["od_wavelength_neurons"]
         lines.append(f"  {r['time_s']:8.0f}  {r['od_bimodality'] or float('nan'):10.3f}  "
-                     f"{lam if lam is not None else float('nan'):10.2f}  {r['od_spectrum_prominence'] or float('nan'):10.2f}  "
+                     f"{lam if lam is not None else float('nan'):10.2f}  "
+                     f"{r['od_spectrum_prominence'] or float('nan'):10.2f}  "
                      f"{r['monocular_fraction']:9.2f}  {r['od_index_sd']:.3f}  {r['post_rate_hz']:7.2f}  "
                      f"{r['w_left']:.3f}   {r['w_right']:.3f}")
     if s["od_bimodality"] is not None:
@@ -373,59 +348,12 @@ def summary_text(partial: dict) -> str:
     if "deprivation" in s:
         d = s["deprivation"]
         lines.append(f"  lid suture of the left eye for {d['deprivation_s']:g} s vs the binocular control: OD index "
-                     f"{d['od_shift_vs_control']:+.4f} (open-eye dominated {100 * d['lid_suture']['open_dominated_fraction']:.1f}% "
+                     f"{d['od_shift_vs_control']:+.4f} (open-eye dominated "
+                     f"{100 * d['lid_suture']['open_dominated_fraction']:.1f}% "
                      f"vs {100 * d['binocular']['open_dominated_fraction']:.1f}%), deprived eye "
-                     f"{100 * d['deprived_vs_control']:+.2f}%, open eye {100 * d['open_vs_control']:+.2f}% against the control")
+                     f"{100 * d['deprived_vs_control']:+.2f}%, open eye {100 * d['open_vs_control']:+.2f}% "
+                     "against the control")
     lines.append(f"  wall {s['wall_s']:.1f} s for {s['simulated_s']:g} s simulated; {s['synapse_events']:,} synapse "
                  f"events ({s['synapse_events_per_s'] or 0:.3g}/s); lateral messages {s['lateral_messages']:,}, "
                  f"cross-process {s['cross_process_messages']:,}")
     return "\n".join(lines)
-
-
-def run(args) -> int:
-    settings = check_args(args)
-    out_dir = Path(args.out) if args.out else None
-    partial: dict = {"finished": False}
-    try:
-        experiment(args, settings, partial)
-    except KeyboardInterrupt:
-        if out_dir is not None and "final" in partial:
-            files = write_outputs(partial, out_dir, args.size)
-            print(f"od-map: stopped after {partial['binocular_s']:g} s binocular; the map so far: "
-                  + ", ".join(map(str, files)), file=sys.stderr)
-        raise
-    files = write_outputs(partial, out_dir, args.size) if out_dir else []
-    if args.json:
-        print(json.dumps(result_json(partial)))
-    else:
-        print(summary_text(partial))
-        for f in files:
-            print(f"wrote {f}")
-    return 0
-
-
-def register(protocols) -> None:
-    """The od-map subcommand of `lolpim plasticity`."""
-    q = protocols.add_parser("od-map", help="ocular-dominance columns on an N x N sheet of cascade neurons with "
-                                            "lateral connections (tiles as actors, inline or Ray)",
-                             description="Ocular-dominance columns on a cortical sheet (docs/od-map.md): a binocular "
-                                         "phase, the OD map with its wavelength and bimodality, then optionally "
-                                         "left-eye lid suture against a binocular control from the same state.")
-    q.add_argument("--size", type=int, default=16, help="neurons per side N (default 16)")
-    q.add_argument("--synapses", type=int, default=100, help="cascade synapses per eye and neuron S (default 100)")
-    q.add_argument("--executor", choices=("inline", "ray"), default="inline", help="inline (default) or ray")
-    q.add_argument("--processes", type=int, default=None, help="with --executor ray: Ray processes (default 2)")
-    q.add_argument("--tiles", default=None, help="tiles across x down, e.g. 2x2 (default 1 x processes: rows)")
-    q.add_argument("--binocular-s", type=float, default=DEFAULT_BINOCULAR_S,
-                   help=f"binocular phase in s (default {DEFAULT_BINOCULAR_S:g}), run in {SEGMENT_S:g} s segments")
-    q.add_argument("--deprivation-s", type=float, default=0.0,
-                   help="left-eye lid suture and its binocular control from the end state, s each (default 0: none)")
-    q.add_argument("--sutured-rate-hz", type=float, default=DEFAULT_SUTURED_HZ,
-                   help=f"lid suture's residual rate in the deprived eye, Hz (default {DEFAULT_SUTURED_HZ:g})")
-    q.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
-    q.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
-    q.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    q.add_argument("--out", metavar="DIR", help="write od_map.json, .csv and .png here")
-    q.set_defaults(func=run)
-    return q
-

@@ -54,6 +54,10 @@ def _frequency(default: float | None, what: str):
     return field(default, min=MIN_FREQUENCY_HZ, max=MAX_FREQUENCY_HZ, unit="Hz", flag="--frequency", doc=what)
 
 
+def _executor():
+    return field("inline", choices=("inline", "ray"), doc="inline (one process) or ray")
+
+
 def _no_boost():
     return field(False, doc="cascade: switch synapse-specific bAP boosting off")
 
@@ -118,7 +122,7 @@ class OcularDominanceRun:
     variant: str = field("network", choices=tuple(od.variant_names()),
                          doc="model variant from models/plasticity/presets/ocular_dominance.toml")
     seed: int = field(0, min=0, max=MAX_SEED, doc="seed of the input trains")
-    executor: str = field("inline", choices=("inline", "ray"), doc="inline (one process) or ray")
+    executor: str = _executor()
     processes: int | None = field(None, min=1, max=MAX_PROCESSES,
                                   doc="with --executor ray: Ray processes, one block of neurons each (default 2)")
     address: str | None = field(None, doc="with --executor ray: join an existing Ray cluster (e.g. 'auto' or "
@@ -190,7 +194,7 @@ class OdMapRun:
     suture against a binocular control from the same state (tiles as actors, inline or Ray)."""
     size: int = field(16, min=4, max=MAX_SHEET_SIZE, doc="neurons per side N")
     synapses: int = field(100, min=1, max=MAX_SHEET_SYNAPSES, doc="cascade synapses per eye and neuron S")
-    executor: str = field("inline", choices=("inline", "ray"), doc="inline (one process) or ray")
+    executor: str = _executor()
     processes: int | None = field(None, min=1, max=MAX_SHEET_PROCESSES,
                                   doc="with --executor ray: Ray processes (default 2)")
     tiles: str | None = field(None, doc="tiles across x down, e.g. 2x2 (default 1 x processes: one row of tiles "

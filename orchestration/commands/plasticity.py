@@ -45,12 +45,8 @@ def check_foreign_flags(args) -> None:
                                   f"not '{args.protocol}'{extra}")
 
 
-def run(args) -> int:
-    check_foreign_flags(args)
-    config = config_from_args(PROTOCOL_RUNS[args.protocol], args)
-    show = None if config.__class__ is not PROTOCOL_RUNS["ocular-dominance"] else \
-        (not args.json and sys.stderr.isatty())
-    result = api_learning.plasticity(args.protocol, config, show_progress=show)
+def _report(result, args) -> int:
+    """--out files, then the result as --json or as the table."""
     files = result.write(Path(args.out)) if args.out else []
     if args.json:
         print(result.to_json())
@@ -59,6 +55,15 @@ def run(args) -> int:
         for f in files:
             print(f"wrote {f}")
     return 0
+
+
+def run(args) -> int:
+    check_foreign_flags(args)
+    config = config_from_args(PROTOCOL_RUNS[args.protocol], args)
+    show = None if config.__class__ is not PROTOCOL_RUNS["ocular-dominance"] else \
+        (not args.json and sys.stderr.isatty())
+    result = api_learning.plasticity(args.protocol, config, show_progress=show)
+    return _report(result, args)
 
 
 def run_od_map(args) -> int:
@@ -71,14 +76,7 @@ def run_od_map(args) -> int:
             print(f"od-map: stopped after {stop.result.binocular_s:g} s binocular; the map so far: "
                   + ", ".join(map(str, files)), file=sys.stderr)
         raise
-    files = result.write(Path(args.out)) if args.out else []
-    if args.json:
-        print(result.to_json())
-    else:
-        print(result.table())
-        for f in files:
-            print(f"wrote {f}")
-    return 0
+    return _report(result, args)
 
 
 def register_od_map(protocols) -> None:

@@ -6,6 +6,7 @@
 # notebook runs in seconds; drop the size settings for the published protocols.
 
 # %%
+from lolpim.core.errors import UserError
 from lolpim.orchestration import api_learning as learn
 
 # %% [markdown]
@@ -61,8 +62,6 @@ print(f"OD index map {sheet.od_index().shape}, Sarle's bimodality {sheet.summary
 # ## A bad setting names itself and what is allowed
 
 # %%
-from lolpim.core.errors import UserError
-
 try:
     learn.stdp(pairs=0)
 except UserError as exc:

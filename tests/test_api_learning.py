@@ -62,12 +62,14 @@ def test_write_gives_the_cli_files(tmp_path):
     (lambda: learn.stdp(pairs=0), "'pairs': got 0; allowed range: 1 .. 100000"),
     (lambda: learn.stdp(frequency_hz=float("nan")), "'frequency_hz': got nan; must be a finite number"),
     (lambda: learn.stdp(pairs="many"), "'pairs': expected an integer, got 'many'"),
-    (lambda: learn.stdp(pair=3), "'pair': unknown key; allowed keys here: frequency_hz, model, no_boost, pairs, params"),
+    (lambda: learn.stdp(pair=3),
+     "'pair': unknown key; allowed keys here: frequency_hz, model, no_boost, pairs, params"),
     (lambda: learn.bcm(model="graupner-brunel"), "'model': protocol 'bcm' needs the cascade model"),
     (lambda: learn.plasticity("ltp"), "'protocol': got 'ltp'; allowed values: 'pairing', 'stdp'"),
     (lambda: learn.hebbian("multiply", epochs=3), "'epochs': applies to digits only, not 'multiply'"),
     (lambda: learn.cbp(hidden=(8,)), "'hidden': got 1 layer(s); give two or more"),
-    (lambda: learn.ocular_dominance(blocks=3, neurons=2), "'blocks': got 3; allowed range: 1 .. 2 (the neurons, 'neurons')"),
+    (lambda: learn.ocular_dominance(blocks=3, neurons=2),
+     "'blocks': got 3; allowed range: 1 .. 2 (the neurons, 'neurons')"),
     (lambda: learn.stdp(learn.CbpRun()), "'config': expected a StdpRun, got CbpRun"),
 ])
 def test_a_bad_setting_is_a_user_error_naming_it(call, message):

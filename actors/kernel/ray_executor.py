@@ -582,7 +582,8 @@ class RayExecutor:
                 if self.on_window is not None:
                     self.on_window(window, self)
                 active = [i for i, p in enumerate(self.processes)
-                          if (p.own is not None and p.own[0] < w_end) or (p.incoming is not None and p.incoming[0] < w_end)]
+                          if (p.own is not None and p.own[0] < w_end)
+                          or (p.incoming is not None and p.incoming[0] < w_end)]
                 requests = {i: self._request(i, window, w_end) for i in active}
                 replies = self._call(active, "advance", {i: (requests[i],) for i in active})
                 for i in active:

@@ -215,8 +215,8 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     dpa = (DpaMemory(gpu_chunks + pim_chunks, sub.block_tokens),)
     check_fits(trace, dpa, where)
-    cost = StageSpec(kind=sub.stage_kind, model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
-                     allreduce=str(sub.allreduce))
+    cost = StageSpec(kind=sub.stage_kind, model=model, layers=model.layers, lm_head=True, device=sub.device,
+                     n_devices=n, allreduce=str(sub.allreduce))
     if sub.stage_kind == StageKind.GPU_PIM:
         cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device,
                        hbm_pim_ops_per_byte=0.0 if opb == pim.ops_per_byte else opb,

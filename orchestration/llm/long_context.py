@@ -142,7 +142,7 @@ def _attention_utilisation(system, trace) -> float:
     first = ActorRoles.of(system.spec).stages[0]
     stage = next(a.params.cost for a in system.spec.actors if a.name == first).build()
     longest = int((trace.input_tokens + trace.output_tokens).max())
-    cost = pim_attention_cost(stage.spec, stage.shard, [longest], stage.partitioning, stage.channel_kv_tokens)
+    cost = pim_attention_cost(stage.pim_spec, stage.shard, [longest], stage.partitioning, stage.channel_kv_tokens)
     return cost.detail["channel_utilisation"]
 
 

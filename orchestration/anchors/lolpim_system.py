@@ -72,6 +72,7 @@ def cent_bracket(model: str, source: str, pim_gb: float) -> str:
     """The same ratio as [vs CENT at its best, vs CENT as published] (BASELINE_ENDS), in words."""
     result = simulate(model, source, pim_gb, ("lolpim", "cent"), requests=48)
     ends = result["cent"].bracket
+    assert ends is not None, "a CENT row run beside LoL-PIM has its bracket"
     # a slower best end is not credited
     best = max(ends["best"].run.steady_throughput_tokens_per_s, ends["published"].run.steady_throughput_tokens_per_s)
     lolpim = result["lolpim"].steady_throughput_tokens_per_s

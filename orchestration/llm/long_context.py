@@ -135,7 +135,7 @@ def _record(case: StudyCase, kind: SystemKind, summary: SystemResult, cfg: RunCo
     return SystemRun(str(kind), summary.description, summary.devices, tp, summary.throughput_tokens_per_s,
                      summary.tpot_mean_s, summary.kv_used_utilisation, util,
                      _attention_utilisation(build(kind, cfg, trace, 0), trace), tuple(tried),
-                     summary.attention_mapping, end, summary.module_utilisation)
+                     summary.attention_mapping or "", end, summary.module_utilisation)
 
 
 def _attention_utilisation(system, trace) -> float:
@@ -151,7 +151,7 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
     the fastest is kept."""
     spec = registry.get(kind)
     table = spec.table
-    end_keys = tuple(f"{table}.{key}={value}" for key, value in spec.baseline_ends[end].items())
+    end_keys = tuple(f"{table}.{key}={value}" for key, value in registry.bracketed()[kind][end].items())
     cfg = config.load(RunConfig, None, [*case.overrides(), *end_keys])
     sub = pim_system_config(kind, cfg)
     n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gib)

@@ -25,11 +25,13 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 # mypy finds modules by folder and lolpim's are mapped (lolpim.core -> core/: pyproject.toml's
-# [tool.setuptools.package-dir]); a link per mapped folder gives mypy the lolpim/ folder it looks for
+# [tool.setuptools.package-dir]); a link per mapped folder gives mypy the lolpim/ folder it looks for,
+# and a link per file of api/ (lolpim itself, the public API) its top level
 TYPECHECK_LINKS := core actors models hardware orchestration
 typecheck-links:
 	mkdir -p .typecheck/lolpim
 	for d in $(TYPECHECK_LINKS); do ln -sfn ../../$$d .typecheck/lolpim/$$d; done
+	for f in api/*.py; do ln -sfn ../../$$f .typecheck/lolpim/$${f#api/}; done
 
 lint: $(STAMP) typecheck-links
 	$(BIN)/python -m ruff check .

@@ -95,8 +95,9 @@ def main(argv=None) -> None:
     print(f"{'P':>2} {'windows':>7} {'calls/w':>8} {'driver B/w':>11} {'drv CPU us/w':>12} {'cross ev/w':>10} "
           f"{'wall s':>7} {'events/s':>9}")
     for r in out["rows"]:
-        print(f"{r['processes']:>2} {r['windows']:>7} {r['calls_per_window']:>8.2f} {r['driver_bytes_per_window']:>11,.0f} "
-              f"{r['driver_cpu_us_per_window']:>12,.0f} {r['cross_events_per_window']:>10.1f} {r['wall_s']:>7.2f} "
+        print(f"{r['processes']:>2} {r['windows']:>7} {r['calls_per_window']:>8.2f} "
+              f"{r['driver_bytes_per_window']:>11,.0f} {r['driver_cpu_us_per_window']:>12,.0f} "
+              f"{r['cross_events_per_window']:>10.1f} {r['wall_s']:>7.2f} "
               f"{r['events_per_s']:>9,.0f}")
 
 

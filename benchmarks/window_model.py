@@ -94,7 +94,8 @@ def workload(shape: GridShape, processes: int) -> dict:
                 if owner[t] != src:
                     receivers[src].add(owner[t])
                     cross += shape.messages
-    spikes = shape.messages * sum(len(neighbours(shape.side, r, c)) for r in range(shape.side) for c in range(shape.side))
+    spikes = shape.messages * sum(len(neighbours(shape.side, r, c))
+                                  for r in range(shape.side) for c in range(shape.side))
     return {"events": spikes + shape.side * shape.side, "cross": cross,
             "receivers": [len(receivers[i]) for i in range(processes)]}
 
@@ -118,8 +119,8 @@ def messages(layout: str, receivers: int, actors: int) -> tuple[bytes, bytes]:
                                "trace": [], "n": 1000, "last": t,
                                "metrics": {n: {"events_processed_total": 10**4} for n in names}}, use_bin_type=True)
         return request, reply
-    request = msgpack.packb({"tag": 100, "end": t, "keep": 64, "inbox": encode_batch([]) if layout == "driver" else None},
-                            use_bin_type=True)
+    request = msgpack.packb({"tag": 100, "end": t, "keep": 64,
+                             "inbox": encode_batch([]) if layout == "driver" else None}, use_bin_type=True)
     reply = msgpack.packb({"own": summary, "to": [[i, summary] for i in range(receivers)],
                            "out": encode_batch([]) if layout == "driver" else None,
                            "cross": 100, "sent_bytes": 10**5, "trace": [], "n": 1000, "last": t,
@@ -300,9 +301,11 @@ def error(model: float, measured: float) -> float:
 def markdown(params: Parameters, rows: list[dict], projection: list[dict], load: str) -> str:
     lines = [f"Model parameters measured here ({load}): driver CPU per call {params.call_cpu_s * 1e6:.0f} us "
              f"(+{params.wait_cpu_per_s * 1e3:.0f} us per ms waited), "
-             f"per byte {params.byte_cpu_s * 1e9:.2f} ns, per routed event {params.route_cpu_s_per_event * 1e6:.2f} us; "
+             f"per byte {params.byte_cpu_s * 1e9:.2f} ns, "
+             f"per routed event {params.route_cpu_s_per_event * 1e6:.2f} us; "
              f"CPU per event in a process {params.event_cpu_s * 1e6:.1f} us; call round trip "
-             f"{params.call_latency_s * 1e6:.0f} us from the driver, {params.push_latency_s * 1e6:.0f} us process to process "
+             f"{params.call_latency_s * 1e6:.0f} us from the driver, "
+             f"{params.push_latency_s * 1e6:.0f} us process to process "
              f"({params.push_cpu_s * 1e6:.0f} us of the sender's CPU). Wall time is modelled for the machine's "
              f"{os.cpu_count()} cores idle; it is measured on a shared, loaded machine, so only the counts, bytes and "
              "CPU times are checked.",
@@ -328,8 +331,9 @@ def markdown(params: Parameters, rows: list[dict], projection: list[dict], load:
     lines += ["", f"Projected: a {PROJECTION_SHAPE.side} x {PROJECTION_SHAPE.side} grid of tiles "
                   f"({PROJECTION_SHAPE.messages} spikes of {PROJECTION_SHAPE.payload_bytes} bytes per neighbour per "
                   f"window); 64 processes on {CLUSTER.nodes} nodes of {CLUSTER.cores_per_node} cores, "
-                  f"{CLUSTER.latency_s * 1e6:.0f} us added per network hop, {CLUSTER.bandwidth_bytes_per_s * 8 / 1e9:.0f} "
-                  "Gbit/s per node link, the per-call and per-event costs measured here.", "",
+                  f"{CLUSTER.latency_s * 1e6:.0f} us added per network hop, "
+                  f"{CLUSTER.bandwidth_bytes_per_s * 8 / 1e9:.0f} Gbit/s per node link, "
+                  "the per-call and per-event costs measured here.", "",
               "| routing | P | nodes | calls/window | driver bytes/window | driver CPU us/window | wall ms/window "
               "| events/window | cross events/window |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -337,7 +341,8 @@ def markdown(params: Parameters, rows: list[dict], projection: list[dict], load:
         nodes = CLUSTER.nodes if p["processes"] > CLUSTER.cores_per_node else 1
         lines.append(f"| {p['routing']} | {p['processes']} | {nodes} | {p['calls_per_window']} "
                      f"| {p['driver_bytes_per_window']:,.0f} | {p['driver_cpu_us_per_window']:,.0f} "
-                     f"| {p['wall_ms_per_window']:.2f} | {p['events_per_window']:,} | {p['cross_events_per_window']:,} |")
+                     f"| {p['wall_ms_per_window']:.2f} | {p['events_per_window']:,} "
+                     f"| {p['cross_events_per_window']:,} |")
     return "\n".join(lines)
 
 
@@ -358,7 +363,8 @@ def docs(tables_only: bool) -> None:
             measured[routing]["workload"] = DOC_SHAPE
         params = measure_parameters(shape)
         docs_figures.write_text(ROOT / STORED, json.dumps(
-            {"parameters": asdict(params), "measured": measured, "load": load, "cores": os.cpu_count()}, indent=1) + "\n")
+            {"parameters": asdict(params), "measured": measured, "load": load, "cores": os.cpu_count()},
+            indent=1) + "\n")
     stored = json.loads((ROOT / STORED).read_text())
     params = Parameters(**stored["parameters"])
     shape = GridShape(**DOC_SHAPE)
@@ -389,9 +395,9 @@ def main(argv=None) -> None:
             ap.error(f"--measured: '{item}' is not LAYOUT=FILE with LAYOUT before, driver or push")
         measured[layout] = json.loads(Path(path).read_text())
     if not measured:
+        default = GridShape(side=8, steps=100, messages=4, payload_bytes=256)
         for routing in ("driver", "push"):
-            measured[routing] = window_cost.measure(GridShape(side=8, steps=100, messages=4, payload_bytes=256).system(),
-                                                    [1, 2, 4], routing, repeats=2)
+            measured[routing] = window_cost.measure(default.system(), [1, 2, 4], routing, repeats=2)
             measured[routing]["workload"] = {"side": 8, "steps": 100, "messages": 4, "payload_bytes": 256}
     w = next(iter(measured.values()))["workload"]
     shape = GridShape(side=w["side"], steps=w["steps"], messages=w["messages"], payload_bytes=w["payload_bytes"])

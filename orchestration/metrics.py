@@ -71,7 +71,8 @@ class MetricsExporter:
         from prometheus_client import CollectorRegistry, Histogram
         self.registry = registry if registry is not None else CollectorRegistry()
         self._lock = threading.Lock()
-        self._latest: dict[str, tuple[float, dict]] = {}   # system -> (sim time s, {actor: metrics})
+        # system -> (sim time s, {actor: metrics}, what its actors do: ActorRoles for an LLM system)
+        self._latest: dict[str, tuple[float, dict, ActorRoles | None]] = {}
         self.window_duration = Histogram("lolpim_window_duration_seconds",
                                          "Wall-clock seconds between two metrics reports of a run "
                                          "(one Ray window, or N inline events)",

@@ -21,10 +21,14 @@ def recorded_misses(monkeypatch):
 def _rows():
     passing = AnchorCheck("lolpim", "passes", "src", 0.0, 0.05, 0.1, "bound")
     failing = AnchorCheck("lolpim", "fails", "src", 0.0, 1.0, 0.1, "bound")
-    miss = AnchorCheck("lolpim", "documented miss", "src", 0.0, 1.0, 0.1, "bound", note="known miss: why", documented_as_miss=True)
-    fixed = AnchorCheck("lolpim", "documented miss, fixed", "src", 0.0, 0.05, 0.1, "bound", note="known miss: why", documented_as_miss=True)
-    grown = AnchorCheck("lolpim", "documented miss, grown", "src", 0.0, 1.5, 0.1, "bound", note="known miss: why", documented_as_miss=True)
-    unrecorded = AnchorCheck("lolpim", "undocumented value", "src", 0.0, 1.0, 0.1, "bound", note="known miss: why", documented_as_miss=True)
+    miss = AnchorCheck("lolpim", "documented miss", "src", 0.0, 1.0, 0.1, "bound",
+                       note="known miss: why", documented_as_miss=True)
+    fixed = AnchorCheck("lolpim", "documented miss, fixed", "src", 0.0, 0.05, 0.1, "bound",
+                        note="known miss: why", documented_as_miss=True)
+    grown = AnchorCheck("lolpim", "documented miss, grown", "src", 0.0, 1.5, 0.1, "bound",
+                        note="known miss: why", documented_as_miss=True)
+    unrecorded = AnchorCheck("lolpim", "undocumented value", "src", 0.0, 1.0, 0.1, "bound",
+                             note="known miss: why", documented_as_miss=True)
     return [passing, failing, miss, fixed, grown, unrecorded]
 
 

@@ -57,7 +57,7 @@ class Tile(Actor):
     def peers_for(cls, name: str, params: Params) -> frozenset:
         return frozenset(neighbours(params.side, params.row, params.col))
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         self.p = params
         self.lookahead_ps = params.period_ps

@@ -214,7 +214,10 @@ _remote_host: list = []
 def _RemoteHost():
     if not _remote_host:
         import ray
-        _remote_host.append(ray.remote(max_restarts=0, max_task_retries=0, max_concurrency=2)(ActorHost))
+        # Ray's typed overloads of remote() list the task options only; max_concurrency is an actor
+        # option, which Ray accepts for a class
+        remote = ray.remote(max_restarts=0, max_task_retries=0, max_concurrency=2)  # type: ignore[call-overload]
+        _remote_host.append(remote(ActorHost))
     return _remote_host[0]
 
 
@@ -422,7 +425,7 @@ def wait_for(ref):
 @dataclass
 class _Process:
     specs: list[dict]
-    handle: object = None
+    handle: Any = None              # its Ray actor handle (remote methods: configure, advance, ...)
     own: tuple | None = None         # summary of the process's queue (loop.window_summary)
     incoming: tuple | None = None    # summary of the events sent to it and not yet delivered
     inbox: list = field(default_factory=list)       # driver routing: the events themselves
@@ -565,8 +568,7 @@ class RayExecutor:
         self.checkpoint_tag = -1      # the window the last checkpoint was taken before (-1: none yet)
         cpu0, pcpu0 = time.thread_time(), time.process_time()
         try:
-            replies = self._gather("start")
-            for i, reply in enumerate(replies):
+            for i, reply in enumerate(self._gather("start")):
                 self._absorb(i, reply, trace)
             self.counts["driver_bytes"] = 0
             self._checkpoint(0)
@@ -582,7 +584,8 @@ class RayExecutor:
                 if self.on_window is not None:
                     self.on_window(window, self)
                 active = [i for i, p in enumerate(self.processes)
-                          if (p.own is not None and p.own[0] < w_end) or (p.incoming is not None and p.incoming[0] < w_end)]
+                          if (p.own is not None and p.own[0] < w_end)
+                          or (p.incoming is not None and p.incoming[0] < w_end)]
                 requests = {i: self._request(i, window, w_end) for i in active}
                 replies = self._call(active, "advance", {i: (requests[i],) for i in active})
                 for i in active:

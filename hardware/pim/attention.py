@@ -35,16 +35,17 @@ Partitioning (LoL-PIM v3, docs/anchors.md section 2):
 """
 from __future__ import annotations
 
-from enum import StrEnum
 from functools import lru_cache
 
 import numpy as np
 
 from lolpim.hardware.cost import ZERO, OpCost
+from lolpim.core.compat import StrEnum
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.pim.gemv import gemv_channel_schedule, pim_gemv_cost
 from lolpim.hardware.pim.spec import ACTIVATION_BYTES, PimModuleSpec, check_weight_bits
 from lolpim.models.llm.architecture import LlmConfig
+
 
 class AttentionMapping(StrEnum):
     """How decode attention is laid over a module's channels. LoL-PIM's ``partitioning`` takes the

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from enum import StrEnum
 from functools import lru_cache
 
+from lolpim.core.compat import StrEnum
 from lolpim.core.errors import ParameterError
+
 
 class CentDataflow(StrEnum):
     # "ideal": optimally scheduled AiM GEMVs, heads split over tensor-parallel devices, 3 TFLOPS

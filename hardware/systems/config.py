@@ -121,6 +121,8 @@ class EnumFields:
     """Mixin for frozen config dataclasses: strings given for enum fields become members
     (or a clear ConfigError), and a user's own preset (``file:<path>.toml`` in a field that names
     a preset) gets an absolute path, however the config was built."""
+    # every class using the mixin is a dataclass; declared so the checker knows fields(self) holds
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[typing.Any]]]
 
     def __post_init__(self):
         for name, enum in _enum_fields(type(self)):
@@ -146,6 +148,12 @@ class PimSystemConfig(EnumFields):
     max_microbatch_requests: int = field(default=64, metadata={"min": 1, "max": 100_000})
     chunk_bytes: int = field(default=1 << 20, metadata={"min": 4096})      # KV allocation unit
     weight_bits: int = field(default=16, metadata={"choices": WEIGHT_BITS})
+
+    @property
+    def attention_mapping(self) -> AttentionMapping:
+        """How decode attention is laid over the channels. Every PIM kind has one: a baseline's
+        field (CENT, NeuPIMs), LoL-PIM's partitioning; a subclass that gives none cannot be priced."""
+        raise NotImplementedError(f"{type(self).__name__} gives no attention_mapping (a field or a property)")
 
 
 @dataclass(frozen=True)

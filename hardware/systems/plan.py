@@ -118,10 +118,10 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
     # wider than the model's KV heads, exactly as the cost model shards them; every module of an
     # allowed width keeps the same number)
     kv_layer_token = shard_model(model, tp).kv_bytes_per_token_per_layer()
-    # every PIM kind has one (LoL-PIM's follows its partitioning), the shared base does not declare it
-    mapping = AttentionMapping(system.attention_mapping)  # type: ignore[attr-defined]
+    # every PIM kind has one (LoL-PIM's follows its partitioning)
+    mapping = AttentionMapping(system.attention_mapping)
     common = StageSpec(kind=system.stage_kind, model=model, layers=0, device=system.module, n_devices=tp,
-                       partitioning=str(mapping), weight_bits=system.weight_bits)
+                       partitioning=mapping, weight_bits=system.weight_bits)
     if isinstance(system, CentSystemConfig) and system.dataflow != CentDataflow.IDEAL:
         common = replace(common, dataflow=system.dataflow, system_devices=n)
     dpa, costs = [], []

@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from lolpim.hardware.cost import total
-from lolpim.hardware.gpu.model import gpu_decode_step_cost, gpu_prefill_cost, load_gpu
+from lolpim.hardware.gpu.model import GpuSpec, gpu_decode_step_cost, gpu_prefill_cost, load_gpu
 from lolpim.hardware.hbm_pim import gpu_pim_decode_step_cost, load_hbm_pim
 from lolpim.hardware.links import allreduce_cost, load_link
 from lolpim.hardware.pim import (load_pim_module, pim_decode_layers_cost, pim_gemv_cost,
@@ -39,6 +39,7 @@ from lolpim.hardware.pim.attention import nmu_gemm_cost
 from lolpim.hardware.pim.xpu import xpu_decode_layers_cost, xpu_step_cost
 from lolpim.hardware.pim.attention import AttentionMapping
 from lolpim.hardware.pim.cent_dataflow import CentBlockLayout, CentDataflow, check_dataflow
+from lolpim.hardware.pim.spec import PimModuleSpec
 from lolpim.hardware.systems.config import StageKind
 from lolpim.models.llm.architecture import LlmConfig, load_llm
 
@@ -125,10 +126,11 @@ class StageCost:
         self.channel_kv_tokens = channel_kv_tokens
         self.weight_bits = weight_bits
         self.lm_head = lm_head
+        self.spec: PimModuleSpec | GpuSpec    # a PimModuleSpec for kind pim/xpu, a GpuSpec for gpu/gpu-pim
         if kind in (StageKind.PIM, StageKind.XPU):
-            self.spec = load_pim_module(device)
+            self.spec = module = load_pim_module(device)
             self.shard = shard_model(self.model, n_devices)
-            self.link = load_link(self.spec.link)   # once: a preset file read per pass cost ~40% of a TP run
+            self.link = load_link(module.link)   # once: a preset file read per pass cost ~40% of a TP run
         else:   # a GPU group, with HBM-PIM stacks for gpu-pim
             self.spec = replace(load_gpu(device), allreduce=str(allreduce))
             if kind == StageKind.GPU_PIM:
@@ -146,11 +148,23 @@ class StageCost:
 
     __hash__ = None     # type: ignore[assignment]  # equal by value, so not hashable by identity
 
+    @property
+    def pim_spec(self) -> PimModuleSpec:
+        """The module a pim or xpu stage runs on."""
+        assert isinstance(self.spec, PimModuleSpec), f"a {self.kind} stage has no PIM module"
+        return self.spec
+
+    @property
+    def gpu_spec(self) -> GpuSpec:
+        """The GPU a gpu or gpu-pim stage runs on."""
+        assert isinstance(self.spec, GpuSpec), f"a {self.kind} stage has no GPU"
+        return self.spec
+
     def decode_s(self, contexts: np.ndarray) -> tuple[float, dict]:
         """One new token for every request; ``contexts`` = KV length each attends over."""
         if self.kind == StageKind.PIM:
             parts = self._module_group_parts(
-                pim_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
+                pim_decode_layers_cost(self.pim_spec, self.shard, contexts, self.layers, self.partitioning,
                                        self.weight_bits, self.channel_kv_tokens), pim_gemv_cost, len(contexts))
             if self.dataflow == CentDataflow.ARTIFACT:
                 return self._artifact_decode_s(contexts, parts)
@@ -159,15 +173,15 @@ class StageCost:
             # FC GEMMs on the matrix units overlap attention on the banks (hardware/pim/xpu.py); the
             # LM head is one more matrix-unit GEMM, after them
             parts = self._module_group_parts(
-                xpu_decode_layers_cost(self.spec, self.shard, contexts, self.layers, self.partitioning,
+                xpu_decode_layers_cost(self.pim_spec, self.shard, contexts, self.layers, self.partitioning,
                                        self.weight_bits, self.channel_kv_tokens), nmu_gemm_cost, len(contexts))
             cost = xpu_step_cost(parts)
         elif self.kind == StageKind.GPU:
-            parts = gpu_decode_step_cost(self.spec, self.model, contexts, self.n_devices,
+            parts = gpu_decode_step_cost(self.gpu_spec, self.model, contexts, self.n_devices,
                                          layers=None if self.lm_head else self.layers, weight_bits=self.weight_bits)
             cost = total(parts)
         else:
-            parts = gpu_pim_decode_step_cost(self.spec, self.pim, self.model, contexts, self.n_devices,
+            parts = gpu_pim_decode_step_cost(self.gpu_spec, self.pim, self.model, contexts, self.n_devices,
                                              layers=None if self.lm_head else self.layers,
                                              weight_bits=self.weight_bits, gpu_kv_tokens=self.gpu_kv_tokens,
                                              pim_kv_tokens=self.pim_kv_tokens)
@@ -178,7 +192,7 @@ class StageCost:
         """A PIM or xPU+PIM stage's parts for its whole tensor-parallel group: the LM head (priced by
         ``lm_head_cost(spec, K, N, batch, bits)``) on the last stage, and the all-reduces."""
         if self.lm_head:
-            parts["lm_head"] = lm_head_cost(self.spec, self.model.hidden, self.model.vocab // self.n_devices, batch,
+            parts["lm_head"] = lm_head_cost(self.pim_spec, self.model.hidden, self.model.vocab // self.n_devices, batch,
                                             self.weight_bits)
         # Each part above is one module's shard; the group's modules run theirs side by side, so
         # the time is one shard's and the energy is the whole group's (n_devices shards).
@@ -189,10 +203,10 @@ class StageCost:
 
     def _artifact_layout(self):
         if self.n_devices > 1:      # tensor parallel: every device runs every block on all its channels
-            return CentBlockLayout(fc_devices=self.n_devices, channels_per_block=self.spec.channels,
+            return CentBlockLayout(fc_devices=self.n_devices, channels_per_block=self.pim_spec.channels,
                                    blocks_per_device=1, devices=self.system_devices)
         # pipeline: the module's blocks sit on disjoint channel groups (CENT's throughput mode)
-        return CentBlockLayout(channels_per_block=max(1, self.spec.channels // self.layers),
+        return CentBlockLayout(channels_per_block=max(1, self.pim_spec.channels // self.layers),
                                blocks_per_device=self.layers, devices=self.system_devices)
 
     def _artifact_decode_s(self, contexts: np.ndarray, ideal_parts: dict) -> tuple[float, dict]:
@@ -202,8 +216,9 @@ class StageCost:
         fill; the hop to the next stage is the simulator's link. Energy stays the ideal model's."""
         layout = self._artifact_layout()
         steps, attention = 0.0, 0.0
+        spec = self.pim_spec
         for ctx in np.asarray(contexts, dtype=np.int64):
-            terms = cd.block_terms_s(self.spec, self.model, int(ctx), layout)
+            terms = cd.block_terms_s(spec, self.model, int(ctx), layout)
             if self.n_devices == 1:
                 terms.pop("cxl")
             steps += sum(terms.values())
@@ -217,16 +232,16 @@ class StageCost:
             time_s = steps + (self.layers - 1) * per_step
             attention_s = attention * (n + self.layers - 1) / max(n, 1)
         if self.lm_head:
-            time_s += n * cd.lm_head_s(self.spec, self.model, layout)
+            time_s += n * cd.lm_head_s(self.pim_spec, self.model, layout)
         return time_s, {"energy_j": total(ideal_parts).energy_j, "attention_s": attention_s}
 
     def prefill_s(self, prompts: np.ndarray) -> float:
         if len(prompts) == 0:
             return 0.0
         if self.kind in (StageKind.PIM, StageKind.XPU):     # prompts run on the module's compute (NMU / matrix units)
-            return sum(total(pim_prefill_layers_cost(self.spec, self.shard, int(p), self.layers)).time_s
+            return sum(total(pim_prefill_layers_cost(self.pim_spec, self.shard, int(p), self.layers)).time_s
                        for p in prompts)
-        return total(gpu_prefill_cost(self.spec, self.model, prompts, self.n_devices,
+        return total(gpu_prefill_cost(self.gpu_spec, self.model, prompts, self.n_devices,
                                       layers=None if self.lm_head else self.layers,
                                       weight_bits=self.weight_bits)).time_s
 

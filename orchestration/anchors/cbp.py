@@ -12,7 +12,7 @@ import contextlib
 from functools import lru_cache
 
 from lolpim.models.cbp.experiment import QUICK_SETUP, pretrained_digits, run_cbp
-from lolpim.orchestration.validation import AnchorCheck, RowKind
+from lolpim.orchestration.validation import AnchorCheck, ErrorKind, RowKind
 from threadpoolctl import threadpool_limits
 
 PAPER = "Kim & Jeong, NeurIPS 2021 (arXiv 2110.02550), CBP; docs/anchors.md section 6"
@@ -36,7 +36,7 @@ def checks() -> list[AnchorCheck]:
     return [
         AnchorCheck("cbp", f"CFS (mean Y/a) after the window schedule (g={g:g}), binary, digits MLP",
                     PAPER + ": constraint satisfied as g grows (CFS -> 0)", 0.0, cfs, 0.1,
-                    error_kind="bound",
+                    error_kind=ErrorKind.BOUND,
                     # ~0 taken as <= 5% of the binary maximum (2, a weight at the midpoint);
                     # CFS starts near 1.1 after pretraining
                     note="the residue is ~2-3% of weights parked at w = 0 inside the shrinking "
@@ -44,7 +44,7 @@ def checks() -> list[AnchorCheck]:
                     kind=RowKind.CONSISTENCY),   # the algorithm's defining behaviour, as a bound
         AnchorCheck("cbp", "binary CBP test-accuracy drop vs full precision, digits MLP (points)",
                     "issue 7 acceptance (within 3 points of FP)", 0.0,
-                    100 * (fp_acc - cbp_acc), 3.0, error_kind="bound", unit=" pts",
+                    100 * (fp_acc - cbp_acc), 3.0, error_kind=ErrorKind.BOUND, unit=" pts",
                     # QUICK_SETUP's epochs and rates were chosen with this target in view
                     kind=RowKind.CALIBRATION),
     ]

@@ -22,7 +22,7 @@ from lolpim.hardware.gpu.calibration import (
 from lolpim.hardware.gpu.layer_check import MEASURED as MEASURED_LAYER_FILES
 from lolpim.hardware.gpu.layer_check import compare_layers
 from lolpim.hardware.gpu.model import gpu_attention_kernel_cost, load_gpu
-from lolpim.orchestration.validation import AnchorCheck, RowKind
+from lolpim.orchestration.validation import AnchorCheck, ErrorKind, RowKind
 
 HELD_OUT, CALIBRATION, CONSISTENCY = RowKind.HELD_OUT, RowKind.CALIBRATION, RowKind.CONSISTENCY
 
@@ -40,15 +40,15 @@ def checks() -> list[AnchorCheck]:
     out = [
         AnchorCheck("hardware", "H200 held-out GEMV+attention time, median |error| (35 rows)",
                     MEASURED + " (held-out rows)", 0.0, float(np.median([abs(p.error) for p in held])),
-                    0.10, error_kind="bound", kind=HELD_OUT),
+                    0.10, error_kind=ErrorKind.BOUND, kind=HELD_OUT),
         AnchorCheck("hardware", "H200 held-out GEMV time, median |error| (11008x4096, 8192x8192; B 1-64)",
                     MEASURED + " (gemv rows)", 0.0,
-                    float(np.median([abs(p.error) for p in held if p.kind == "gemv"])), 0.10, error_kind="bound",
-                    kind=HELD_OUT),
+                    float(np.median([abs(p.error) for p in held if p.kind == "gemv"])), 0.10,
+                    error_kind=ErrorKind.BOUND, kind=HELD_OUT),
         AnchorCheck("hardware", "H200 held-out decode-attention time, median |error| (B=4, L=16K/64K rows)",
                     MEASURED + " (attention_decode rows)", 0.0,
                     float(np.median([abs(p.error) for p in held if p.kind == "attention"])), 0.10,
-                    error_kind="bound", kind=HELD_OUT),
+                    error_kind=ErrorKind.BOUND, kind=HELD_OUT),
     ]
     # docs/anchors.md section 4 highlight: long KV caches stream at ~95% of peak (held-out row).
     row = next(r for r in mb["attention_decode"]
@@ -60,7 +60,7 @@ def checks() -> list[AnchorCheck]:
     prefill = [abs(p.error) for p in preds if p.held_out and p.kind == "prefill_attention"]
     out.append(AnchorCheck("hardware", "H200 held-out causal prefill attention, median |error| (P=512/2K/8K)",
                            PREFILL + " (attention_s; fit on P=1K/4K/16K)", 0.0, float(np.median(prefill)),
-                           0.10, error_kind="bound", kind=HELD_OUT))
+                           0.10, error_kind=ErrorKind.BOUND, kind=HELD_OUT))
     copy = next(p for p in preds if p.kind == "copy")
     out.append(AnchorCheck("hardware", "H200 device copy bandwidth, read+write (held out)",
                            MEASURED + " (hbm_copy_TBps)", copy.measured / 1e12, copy.predicted / 1e12,
@@ -98,10 +98,10 @@ def layer_checks(spec) -> list[AnchorCheck]:
     out = [
         AnchorCheck("hardware", f"{card} decode layer: 4 weight GEMMs in sequence, median |error| (72 rows)",
                     layers + " (gemms_only_s; 5 presets, B 1-64, KV 1K-32K)", 0.0, median("fc"), 0.10,
-                    error_kind="bound", kind=HELD_OUT),
+                    error_kind=ErrorKind.BOUND, kind=HELD_OUT),
         AnchorCheck("hardware", f"{card} decode layer: attention inside the layer, median |error| (72 rows)",
                     layers + " (layer_s - no_attention_s)", 0.0, median("attention"), 0.10,
-                    error_kind="bound", kind=HELD_OUT),
+                    error_kind=ErrorKind.BOUND, kind=HELD_OUT),
     ]
     for r in (r for r in rows if r.kind == "fused_layer"):
         out.append(AnchorCheck("hardware", f"{card} whole decode layer, fused element-wise: {r.label}",
@@ -119,10 +119,10 @@ def layer_checks(spec) -> list[AnchorCheck]:
                                r.predicted_s * 1e6, 0.15, unit=" us", kind=HELD_OUT))
     out.append(AnchorCheck("hardware", f"{card} prefill: 4 weight GEMMs in sequence, median |error| (30 rows)",
                            prefill + " (gemms_only_s; P 512-16K)", 0.0, median("prefill_fc"), 0.10,
-                           error_kind="bound", kind=HELD_OUT))
+                           error_kind=ErrorKind.BOUND, kind=HELD_OUT))
     out.append(AnchorCheck("hardware", f"{card} prefill layer (eager PyTorch), median |error| (15 rows)",
                            prefill + " (prefill rows, P 512-8192)", 0.0, median("prefill_layer"), 0.15,
-                           error_kind="bound", documented_as_miss=True,
+                           error_kind=ErrorKind.BOUND, documented_as_miss=True,
                            note="known miss: the model assumes fused element-wise kernels (its fused prefill "
                                 "layers are within 2-13%); the eager layer runs ~30 unfused kernels, "
                                 "each streaming P x hidden activations", kind=HELD_OUT))
@@ -148,7 +148,7 @@ def h100_checks() -> list[AnchorCheck]:
     return layer_checks(h100) + [
         AnchorCheck("hardware", "H100 causal prefill attention, median |error| (30 rows, H200 fit)",
                     f"measured here: {path} (attention_s)", 0.0, float(np.median(errors)), 0.10,
-                    error_kind="bound", kind=HELD_OUT)]
+                    error_kind=ErrorKind.BOUND, kind=HELD_OUT)]
 
 
 
@@ -165,7 +165,7 @@ def a100_checks() -> list[AnchorCheck]:
     return [
         AnchorCheck("hardware", f"A100 held-out decode-attention time, median |error| ({len(held)} rows: "
                                 "batch 16, GQA batch 64)", A100_SOURCE + " (held-out rows)", 0.0,
-                    float(np.median([abs(p.error) for p in held])), 0.10, error_kind="bound", kind=HELD_OUT),
+                    float(np.median([abs(p.error) for p in held])), 0.10, error_kind=ErrorKind.BOUND, kind=HELD_OUT),
         AnchorCheck("hardware", "A100 decode attention, batch 1 at 64K tokens (fit row), time",
                     A100_SOURCE + " (Figure 6: 87% of peak)", long.measured * 1e6, long.predicted * 1e6, 0.10,
                     unit=" us", note="a calibration row: checks the preset, not a prediction", kind=CALIBRATION),

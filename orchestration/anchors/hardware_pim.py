@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from lolpim.hardware.pim import load_pim_module, pim_attention_cost
 from lolpim.models.llm.architecture import load_llm
-from lolpim.orchestration.validation import AnchorCheck, RowKind
+from lolpim.orchestration.validation import AnchorCheck, ErrorKind, RowKind
 
 AIM = "AiM ISSCC 2022 / JSSC 2023 (docs/anchors.md section 1)"
 TABLE_IV = "LoL-PIM journal revision Table IV (docs/anchors.md section 1)"
@@ -66,30 +66,30 @@ def checks() -> list[AnchorCheck]:
     out += [
         AnchorCheck("hardware", "TCP: QK^T bank-slot utilisation at 256 tokens (all 16 channels busy)",
                     TCP + ": busy once QK^T >= 256 tokens", 1.0,
-                    attn(lolpim, qwen, 256)["qk_channel_utilisation"], 1e-9, error_kind="bound"),
+                    attn(lolpim, qwen, 256)["qk_channel_utilisation"], 1e-9, error_kind=ErrorKind.BOUND),
         AnchorCheck("hardware", "TCP: QK^T utilisation at 128 tokens (below the threshold)",
                     TCP + ": not all busy below 256 tokens", 0.5,
-                    attn(lolpim, qwen, 128)["qk_channel_utilisation"], 0.01, error_kind="bound"),
+                    attn(lolpim, qwen, 128)["qk_channel_utilisation"], 0.01, error_kind=ErrorKind.BOUND),
         AnchorCheck("hardware", "TCP: SV bank-slot utilisation at 32 tokens (all 16 channels busy)",
                     TCP + ": busy once SV >= 32 tokens", 1.0,
-                    attn(lolpim, qwen, 32)["sv_channel_utilisation"], 1e-9, error_kind="bound"),
+                    attn(lolpim, qwen, 32)["sv_channel_utilisation"], 1e-9, error_kind=ErrorKind.BOUND),
         AnchorCheck("hardware", "TCP: SV utilisation at 16 tokens (below the threshold)",
                     TCP + ": not all busy below 32 tokens", 0.5,
-                    attn(lolpim, qwen, 16)["sv_channel_utilisation"], 0.01, error_kind="bound"),
+                    attn(lolpim, qwen, 16)["sv_channel_utilisation"], 0.01, error_kind=ErrorKind.BOUND),
     ]
     at16k = pim_attention_cost(lolpim, qwen, [16384], "token-centric")
     share = at16k.detail["reduction_s"] / at16k.time_s
     out.append(AnchorCheck("hardware", "TCP: SV partial-sum reduction share of attention time, 16K tokens",
-                           TCP + ": < 0.2%", 0.001, share, 0.001, error_kind="bound",
+                           TCP + ": < 0.2%", 0.001, share, 0.001, error_kind=ErrorKind.BOUND,
                            note="pass: share in [0, 0.2%]"))
     busy = attn(cent, llama8, 16384, "head-first")["channels_busy_fraction"]
     out.append(AnchorCheck("hardware", "head-first, batch 1, Llama-3.1-8B (8 KV heads) on 32 channels: busy share",
                            "LoL-PIM v3: head-first leaves most channels idle at small batch", 0.25, busy, 0.25,
-                           error_kind="bound", note="pass: busy share <= 0.5"))
+                           error_kind=ErrorKind.BOUND, note="pass: busy share <= 0.5"))
     tc = pim_attention_cost(cent, llama8, [16384], "token-centric").time_s
     hf = pim_attention_cost(cent, llama8, [16384], "head-first").time_s
     out.append(AnchorCheck("hardware", "token-centric speed-up over head-first, batch 1, Llama-3.1-8B, 16K, 32 ch",
                            "LoL-PIM v3: TCP faster at small batch (no single published ratio)", 2.5, hf / tc,
-                           1.5, error_kind="bound",
+                           1.5, error_kind=ErrorKind.BOUND,
                            note="pass: speed-up in [1, 4]; 4 = all 32 channels vs the 8 head-first uses"))
     return [replace(c, kind=RowKind.CONSISTENCY) for c in out]

@@ -16,7 +16,7 @@ from lolpim.models.hebbian.arithmetic import (
     train_multiplication,
 )
 from lolpim.models.hebbian.digits import DigitsConfig, load_sklearn_digits, train_digits
-from lolpim.orchestration.validation import AnchorCheck, RowKind
+from lolpim.orchestration.validation import AnchorCheck, ErrorKind, RowKind
 
 SOURCE = "issue 6 target; docs/anchors.md section 7 (Kim et al. 2019) has no load_digits figure"
 
@@ -40,14 +40,14 @@ def checks() -> list[AnchorCheck]:
     return [
         # ">= 90%" written as the band [90%, 100%]
         AnchorCheck("hebbian", "ternary Hebbian digits test accuracy, load_digits, seed 0 (>= 90%)",
-                    SOURCE, 0.95, digits, 0.05, error_kind="bound",
+                    SOURCE, 0.95, digits, 0.05, error_kind=ErrorKind.BOUND,
                     note="target >= 90% as the band 90-100%; 5-seed mean/std: lolpim hebbian digits",
                     # DigitsConfig's defaults were chosen with this accuracy in view
                     kind=RowKind.CALIBRATION),
         AnchorCheck("hebbian", "multiplication table 1-9 recall (fraction of 81 products)",
-                    "issue 6 acceptance: 100% recall", 1.0, recall, 0.0, error_kind="absolute",
+                    "issue 6 acceptance: 100% recall", 1.0, recall, 0.0, error_kind=ErrorKind.ABSOLUTE,
                     kind=RowKind.CONSISTENCY),   # a functional target of our reconstruction, no paper figure
         AnchorCheck("hebbian", "backward recall: exact factor pairs of every 1-9 table product",
-                    "issue 6 acceptance: exactly its factor pairs", 1.0, factor, 0.0, error_kind="absolute",
+                    "issue 6 acceptance: exactly its factor pairs", 1.0, factor, 0.0, error_kind=ErrorKind.ABSOLUTE,
                     kind=RowKind.CONSISTENCY),
     ]

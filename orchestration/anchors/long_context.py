@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lolpim.orchestration.llm.long_context import run_study
-from lolpim.orchestration.validation import AnchorCheck, RowKind
+from lolpim.orchestration.validation import AnchorCheck, ErrorKind, RowKind
 
 SOURCE = "LoL-PIM v3 / PIMphony (arXiv 2412.20166v3)"
 # Each ratio is checked against the baseline as published (BASELINE_ENDS "published": CENT head-first
@@ -50,7 +50,8 @@ def checks() -> list[AnchorCheck]:
         AnchorCheck("lolpim", "LoL-PIM (xPU+PIM) / NeuPIMs throughput at 1M tokens, Llama-3.1-70B, 1024 GB (study)",
                     SOURCE + ": 5.0x over NeuPIMs at 1M", published["lolpim_over_neupims_1m"],
                     one_m_70b.ratio("lolpim-xpu", "neupims"), 0.30,
-                    documented_as_miss=True, note=neupims_miss(neupims_1m) + f"; {_bracket(one_m_70b, 'lolpim-xpu', 'neupims')}"),
+                    documented_as_miss=True,
+                    note=neupims_miss(neupims_1m) + f"; {_bracket(one_m_70b, 'lolpim-xpu', 'neupims')}"),
         AnchorCheck("lolpim", "LoL-PIM (xPU+PIM) / NeuPIMs throughput, the study's largest ratio (32K-1M)",
                     SOURCE + ": up to 8.4x on xPU+PIM", published["lolpim_over_neupims_max"],
                     xpu_max.ratio("lolpim-xpu", "neupims"), 0.30,
@@ -61,7 +62,7 @@ def checks() -> list[AnchorCheck]:
         # (idle pipeline stages included) is reported beside it
         AnchorCheck("lolpim", "CENT MAC utilisation over busy module time at 1M tokens, Llama-3.1-70B, 1024 GB (study)",
                     SOURCE + ": CENT falls to ~2% MAC utilisation at 1M", published["cent_mac_utilisation_1m"],
-                    cent_mac := cent_1m.mac_utilisation_busy, 0.01, error_kind="absolute",
+                    cent_mac := cent_1m.mac_utilisation_busy, 0.01, error_kind=ErrorKind.ABSOLUTE,
                     note=(f"within 1 point: useful MAC FLOPs / (banks' peak x modules x busy time) is {cent_mac:.2%} "
                           f"for CENT as published; averaged over the whole run {cent_1m.mac_utilisation:.2%} "
                           f"(modules busy {cent_1m.module_busy:.0%} of the run): static KV admits one or two "

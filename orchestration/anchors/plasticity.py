@@ -41,7 +41,7 @@ from lolpim.models.plasticity import graupner_brunel as gb
 from lolpim.models.plasticity import ocular_dominance as od
 from lolpim.orchestration.plasticity import od_controls
 from lolpim.orchestration.plasticity.od_controls import SPECIFICITY_RATIO_MAX
-from lolpim.orchestration.validation import AnchorCheck
+from lolpim.orchestration.validation import AnchorCheck, ErrorKind
 
 AREA = "plasticity"
 SRC_PAIRING = "docs/anchors.md section 5: Shouval 2002-style pairing, 100 pulses at 1 Hz"
@@ -62,14 +62,14 @@ def within(name, source, lo, hi, simulated, unit="", note="", kind=""):
     """A check that ``simulated`` lies in [lo, hi] (a 'bound' check centred on the interval; with
     lo = -inf a one-sided 'at_most' check, simulated <= hi)."""
     if lo == -inf and isfinite(hi):
-        return AnchorCheck(AREA, name, source, float(hi), float(simulated), 0.0, "at_most", unit, note, kind)
-    return AnchorCheck(AREA, name, source, (lo + hi) / 2, float(simulated), (hi - lo) / 2, "bound", unit, note,
+        return AnchorCheck(AREA, name, source, float(hi), float(simulated), 0.0, ErrorKind.AT_MOST, unit, note, kind)
+    return AnchorCheck(AREA, name, source, (lo + hi) / 2, float(simulated), (hi - lo) / 2, ErrorKind.BOUND, unit, note,
                        kind)
 
 
 def count(name, source, expected, simulated, allowed_shortfall, note="", kind=""):
     return AnchorCheck(AREA, name, source, float(expected), float(simulated), float(allowed_shortfall),
-                       "absolute", "", note, kind)
+                       ErrorKind.ABSOLUTE, "", note, kind)
 
 
 # What each row is to the parameters (validation.KINDS): "calibration" rows chose a parameter
@@ -289,10 +289,11 @@ def stdp_window_checks():
                tau_plus / tau_minus, note=f"1/e widths {tau_plus:.1f} ms and {tau_minus:.1f} ms; the LTP width "
                                           "is fitted (boost_tau_s)", kind=CAL),
         AnchorCheck(AREA, "cascade STDP: LTP 1/e width vs tau+ of the exponential fit", SRC_STDP, 16.8,
-                    tau_plus, 0.5, "relative", " ms", "fitted: boost_tau_s (the width follows it: 13.4 / 22.4 / "
-                                                      "33.5 ms for 10 / 20 / 40 ms before issue 23)", CAL),
+                    tau_plus, 0.5, ErrorKind.RELATIVE, " ms",
+                    "fitted: boost_tau_s (the width follows it: 13.4 / 22.4 / 33.5 ms for 10 / 20 / 40 ms "
+                    "before issue 23)", CAL),
         AnchorCheck(AREA, "cascade STDP: LTD 1/e width vs tau- of the exponential fit", SRC_STDP, 33.7,
-                    tau_minus, 0.5, "relative", " ms", "not fitted", HELD),
+                    tau_minus, 0.5, ErrorKind.RELATIVE, " ms", "not fitted", HELD),
     ]
 
 
@@ -318,7 +319,7 @@ def stdp_late_checks():
                   and DOC_LATE_MIN_DW[0] <= lowest <= DOC_LATE_MIN_DW[1])
     tol = exp["no_change_after_tolerance"]
     data = AnchorCheck(AREA, f"cascade STDP: largest |dw| at +{lo:.0f}..+{hi:.0f} ms (no change beyond the "
-                             f"LTP window, |dw| <= {tol})", SRC_STDP, 0.0, extreme, tol, "bound",
+                             f"LTP window, |dw| <= {tol})", SRC_STDP, 0.0, extreme, tol, ErrorKind.BOUND,
                        note="not fitted", kind=HELD)
     return [
         within(f"cascade STDP: delta-t of the lowest dw at +{lo:.0f}..+{hi:.0f} ms (second depression window)",
@@ -599,7 +600,7 @@ def graupner_brunel_checks():
     simulated = protocols.gb_stdp_simulated(p, [0.0055], 60, n_synapses=4000, seed=0)[0]
     out.append(AnchorCheck(AREA, "Graupner-Brunel DP: event-driven stochastic run vs the paper's analytic "
                                  "readout at +5.5 ms (4000 synapses)", SRC_GB, analytic, simulated, 0.03,
-                           "absolute", "", "consistency of the exact integrator", CONS))
+                           ErrorKind.ABSOLUTE, "", "consistency of the exact integrator", CONS))
     same_sign, close = sjostrom_scores(protocols.gb_frequency(gb.load_params("cortical-slices"), SJOSTROM_HZ))
     out.append(within("Graupner-Brunel cortical-slices set vs Sjostrom: points with the right sign",
                       SRC_SJOSTROM, 8, 10, same_sign, note=f"{close} of 10 within 0.25", kind=HELD))

@@ -348,7 +348,7 @@ def speedup_figure(records):
     left.set_ylabel("throughput speedup over the smallest")
     left.set_title("scaling with modules", fontsize=10)
     xs = []
-    for (system, _base, own), pts in sorted(baselines.items(), key=lambda kv: (
+    for (_system, _base, own), pts in sorted(baselines.items(), key=lambda kv: (
             system_rank(kv[0][0]), _value_order(kv[0][1]), kv[0][2])):
         base = pts[0][2]
         ls, marker = _style(base)

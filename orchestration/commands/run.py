@@ -14,7 +14,7 @@ from lolpim.orchestration import config as cfgmod
 from lolpim.orchestration import interrupts
 from lolpim.orchestration.executors import add_executor_flags, make_executor
 from lolpim.orchestration.llm.api import compare_config, run_config
-from lolpim.orchestration.llm.compare import Comparison, ComparisonFailed, warm_up_plotting
+from lolpim.orchestration.llm.compare import Comparison, ComparisonFailed, ComparisonInterrupted, warm_up_plotting
 from lolpim.orchestration.llm.config import PIPELINE_DEMO, RunConfig
 from lolpim.orchestration.llm.timeline import DEFAULT_MAX_EVENTS, TimelineCollector
 from lolpim.orchestration.metrics import add_metrics_flags, serving
@@ -87,10 +87,9 @@ def _run(args) -> int:
         print(f"lolpim: error: Ray failed ({one_line(failed.cause)}); finished: {', '.join(finished) or 'none'}"
               f"{' (kept)' if finished else ''}; not finished: {', '.join(failed.unfinished)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as stop:   # Ctrl-C: report (and write) the systems that finished
-        result = getattr(stop, "result", None)
-        if result is None:
-            raise
+    except ComparisonInterrupted as stop:   # Ctrl-C: report (and write) the systems that finished
+        # (the only KeyboardInterrupt carrying a result: compare turns every Ctrl-C and SIGTERM into one)
+        result = stop.result
         finished = [s.system for s in result.systems]
         if finished:
             _report(cfg, args, result, timeline)

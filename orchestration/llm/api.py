@@ -298,6 +298,7 @@ def sweep(path: str | Path | None = None, *, grid: dict | None = None, set: dict
         results_path = Path(results or spec.results or default_results(path))
     else:
         spec = sweep_spec(tables, "lolpim.sweep", config)
+        assert results is not None   # refused above when the sweep is given as tables
         results_path = Path(results)
     report = run_sweep(spec, results_path, address=address, serial=serial, max_in_flight=max_in_flight,
                        retry_errors=retry_errors, progress=progress)

@@ -23,7 +23,7 @@ BRACKET_DEFINITION = ("speedup bracket = [vs the baseline at its best, vs the ba
 
 def end_config(cfg: RunConfig, kind: str, end: str) -> RunConfig:
     """``cfg`` with baseline ``kind``'s table set to one end of its bracket (its baseline_ends)."""
-    return cfg.with_table(kind, replace(cfg.table(kind), **registry.get(kind).baseline_ends[end]))
+    return cfg.with_table(kind, replace(cfg.table(kind), **registry.bracketed()[kind][end]))
 
 
 def bracket_runs(cfg: RunConfig, kinds) -> list[tuple[int, str, RunConfig]]:
@@ -52,7 +52,7 @@ def attach_bracket(s: SystemResult, kind: str, cfg: RunConfig, runs: dict[str, S
     (vs best, vs published). A best end slower than the published one on this run is not
     credited: the published run counts as best too (``best_not_faster``)."""
     own = cfg.table(kind)
-    ends = registry.get(kind).baseline_ends
+    ends = registry.bracketed()[kind]
     bracket = {end: BracketEnd(run=runs[end], end_config=dict(ends[end]), is_row=runs[end] is s,
                                speedup=ratio(reference, runs[end]))
                for end in BRACKET_ENDS}

@@ -404,7 +404,7 @@ def plot(result: Comparison, path: Path) -> Path:
             top = max(getattr(s, key) for s in systems)
             ax.set_ylim(0, top * 1.5)
             for xi, s in zip(x, systems):
-                if s.system != result.speedup_reference and not math.isnan(s.speedup):
+                if s.system != result.speedup_reference and s.speedup is not None and not math.isnan(s.speedup):
                     text = (f"LoL-PIM\n{s.speedup:.2f}x" if s.speedup_bracket is None else
                             "LoL-PIM\n[{:.2f}x,\n{:.2f}x]".format(*s.speedup_bracket))
                     ax.annotate(text, (xi, getattr(s, key)), xytext=(0, 14), textcoords="offset points", ha="center",

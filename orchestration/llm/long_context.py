@@ -135,14 +135,14 @@ def _record(case: StudyCase, kind: SystemKind, summary: SystemResult, cfg: RunCo
     return SystemRun(str(kind), summary.description, summary.devices, tp, summary.throughput_tokens_per_s,
                      summary.tpot_mean_s, summary.kv_used_utilisation, util,
                      _attention_utilisation(build(kind, cfg, trace, 0), trace), tuple(tried),
-                     summary.attention_mapping, end, summary.module_utilisation)
+                     summary.attention_mapping or "", end, summary.module_utilisation)
 
 
 def _attention_utilisation(system, trace) -> float:
     first = ActorRoles.of(system.spec).stages[0]
     stage = next(a.params.cost for a in system.spec.actors if a.name == first).build()
     longest = int((trace.input_tokens + trace.output_tokens).max())
-    cost = pim_attention_cost(stage.spec, stage.shard, [longest], stage.partitioning, stage.channel_kv_tokens)
+    cost = pim_attention_cost(stage.pim_spec, stage.shard, [longest], stage.partitioning, stage.channel_kv_tokens)
     return cost.detail["channel_utilisation"]
 
 
@@ -151,7 +151,7 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
     the fastest is kept."""
     spec = registry.get(kind)
     table = spec.table
-    end_keys = tuple(f"{table}.{key}={value}" for key, value in spec.baseline_ends[end].items())
+    end_keys = tuple(f"{table}.{key}={value}" for key, value in registry.bracketed()[kind][end].items())
     cfg = config.load(RunConfig, None, [*case.overrides(), *end_keys])
     sub = pim_system_config(kind, cfg)
     n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gib)

@@ -118,13 +118,16 @@ def format_sizing(result: SizingResult) -> str:
     simulated = result.pim[0].simulated_tokens_per_s is not None
     if simulated:
         lines[1] = f"analytic {note}; simulated: `lolpim run` of each row's command, steady decode"
-    rows = [("PIM", "modules", "GiB", "stages x tensor", "requests held", "est. decode tok/s", versus)]
+    # the simulated columns are added to every row when there are any
+    rows: list[tuple[str, ...]] = [("PIM", "modules", "GiB", "stages x tensor", "requests held",
+                                    "est. decode tok/s", versus)]
     if simulated:
         rows[0] += ("simulated tok/s", "est. / sim.", f"sim. {versus}")
     for i, p in enumerate(result.pim):
         speedup = f"{p.tokens_per_s / gpu.tokens_per_s:.2f}x" if gpu.tokens_per_s else "GPUs hold none"
-        row = ("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
-               f"{p.stages} x {p.tensor_parallel}", str(p.requests_held), f"{p.tokens_per_s:.1f}", speedup)
+        row: tuple[str, ...] = ("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
+                                f"{p.stages} x {p.tensor_parallel}", str(p.requests_held), f"{p.tokens_per_s:.1f}",
+                                speedup)
         if simulated:
             sim, gpu_sim = _steady(p.simulated_tokens_per_s), _steady(gpu.simulated_tokens_per_s)
             row += (f"{sim:.1f}" if sim is not None else "-", f"{p.tokens_per_s / sim:.2f}" if sim else "-",

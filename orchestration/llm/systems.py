@@ -21,8 +21,8 @@ from lolpim.hardware.gpu.model import load_gpu
 from lolpim.hardware.hbm_pim import choose_kv_layout, gqa_aware, load_hbm_pim
 from lolpim.hardware.links import LinkSpec, load_link
 from lolpim.hardware.pim import load_pim_module
-from lolpim.hardware.systems.config import (Admission, AttentionPlacement, CentDataflow, KvMode, LolpimSystemConfig,
-                                            Parallelism, PimSystemConfig, Prefill, StageKind, SystemKind)
+from lolpim.hardware.systems.config import (Admission, AttentionPlacement, KvMode, LolpimSystemConfig, Parallelism,
+                                            PimSystemConfig, Prefill, StageKind)
 from lolpim.hardware.systems.plan import GB, DpaMemory, check_fits, gpu_count, gpu_kv_bytes, pim_plan
 from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.hardware.systems.stage_costs import StageSpec
@@ -167,9 +167,8 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
     if auto:
         shape += f" [chosen: {auto.summary()}]"
     hw = Hardware.of((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
+    # (CENT's builder adds its dataflow when it is not the ideal one: orchestration/llm/kinds.py)
     desc = f"{hw.label}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches"
-    if kind == SystemKind.CENT and sub.dataflow != CentDataflow.IDEAL:
-        desc += f", {sub.dataflow} dataflow"
     return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE,
                        attention_mapping=str(sub.attention_mapping))
 
@@ -223,8 +222,8 @@ def build_gpu(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
                              f"{n} x {sub.device} cannot hold the {weights / GB:.0f} GiB of weights of {cfg.model}")
     dpa = (DpaMemory(gpu_chunks + pim_chunks, sub.block_tokens),)
     check_fits(trace, dpa, where)
-    cost = StageSpec(kind=sub.stage_kind, model=model, layers=model.layers, lm_head=True, device=sub.device, n_devices=n,
-                     allreduce=str(sub.allreduce))
+    cost = StageSpec(kind=sub.stage_kind, model=model, layers=model.layers, lm_head=True, device=sub.device,
+                     n_devices=n, allreduce=str(sub.allreduce))
     if sub.stage_kind == StageKind.GPU_PIM:
         cost = replace(cost, hbm_pim=sub.hbm_pim, hbm_pim_stacks=pim.stacks_per_device,
                        hbm_pim_ops_per_byte=0.0 if opb == pim.ops_per_byte else opb,

@@ -25,3 +25,15 @@ def test_dataflow_reaches_the_cent_stage_costs_only_when_asked():
     assert {c.system_devices for c in art.stage_costs} == {art.modules}
     lolpim = plan("lolpim", "cent.dataflow=artifact")
     assert all(c.dataflow == "ideal" for c in lolpim.stage_costs)
+
+
+def test_the_description_names_a_chosen_dataflow_once():
+    # the CENT builder adds it (orchestration/llm/kinds.py); the shared PIM builder once did too
+    from lolpim.orchestration.llm.systems import build, make_trace
+
+    def description(*overrides):
+        cfg = config.load(RunConfig, None, ["workload.requests=4", "workload.output_tokens=4", *overrides])
+        return build("cent", cfg, make_trace(cfg, 0), 0).description
+
+    assert description("cent.dataflow=artifact").count("artifact dataflow") == 1
+    assert "dataflow" not in description()

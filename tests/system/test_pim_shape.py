@@ -30,7 +30,8 @@ def test_auto_shape_is_within_3_percent_of_the_best_simulated(model, source, gb)
     choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, make_trace(cfg, 0))
     simulated = {}
     for cand in choice.candidates:
-        run = run_systems(_cfg(*base, f"lolpim.tensor_parallel={cand.tensor_parallel}"), ("lolpim",), "inline", 0).to_dict()
+        cfg_tp = _cfg(*base, f"lolpim.tensor_parallel={cand.tensor_parallel}")
+        run = run_systems(cfg_tp, ("lolpim",), "inline", 0).to_dict()
         simulated[cand.tensor_parallel] = run["systems"][0]["steady_throughput_tokens_per_s"]
     assert len(simulated) >= 3
     assert simulated[choice.tensor_parallel] >= 0.97 * max(simulated.values()), (choice.summary(), simulated)

@@ -184,7 +184,8 @@ def test_a_file_preset_is_the_same_module_as_the_built_in_one(tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"channels": 0}, r"'lolpim.module': 'channels': got 0; allowed range: >= 1 \(in pim preset file .*my-module.toml\)"),
+    ({"channels": 0},
+     r"'lolpim.module': 'channels': got 0; allowed range: >= 1 \(in pim preset file .*my-module.toml\)"),
     ({"chanels": 16}, r"'lolpim.module': 'chanels': unknown key; allowed keys here: .*channels.* "
                       r"\(in pim preset file .*my-module.toml\)"),
     ({"channels": None}, r"'lolpim.module': 'channels': is missing \(in pim preset file .*my-module.toml\)"),

@@ -51,6 +51,8 @@ SRC_OD = "docs/anchors.md section 5: Frenkel & Bear 2004 (monocular deprivation)
 SRC_OD_MD = "Frenkel & Bear 2004, Neuron 44:917 (MD vs non-deprived; deprived eye first)"
 SRC_OD_TTX = "Rittenhouse et al. 1999, Nature 397:347; Frenkel & Bear 2004 (lid suture vs TTX)"
 SRC_OD_SEED = "seed paper (arXiv 1911.11326): synapse-specific bAP boosting drives the competition"
+SRC_OD_HOMEO = ("Hengen et al. 2013, Neuron 80:335; Mrsic-Flogel et al. 2007, Neuron 54:961 (open-eye "
+                "potentiation is homeostatic): the homeostatic threshold's own control")
 SRC_GB = "docs/anchors.md section 5: Graupner & Brunel 2012 Fig. 2 (DP set)"
 SRC_BCM = ("Dudek & Bear 1992 (CA1) and Kirkwood, Rioult & Bear 1996 (visual cortex): 900 pulses at 1-100 Hz "
            "at rest")
@@ -538,6 +540,15 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
                   f"{c(r, 'no_boost_rate_matched')['post_rate_hz']:.2f}/"
                   f"{c(r, 'no_boost_rate_matched')['rate_search']['target_hz']:.2f}" for r in runs)),
     ]
+    if all("no_homeostasis" in r["controls"] for r in runs):
+        gain = lambda r: c(r, "lid_suture")["open_vs_control"] - c(r, "no_homeostasis")["open_vs_control"]
+        rows.append(count(head + "homeostasis control: the open eye rises more against its control with the "
+                                 "homeostatic threshold than with it fixed" + every, SRC_OD_HOMEO, n,
+                          sum(gain(r) > 0 for r in runs), 0,
+                          note="open eye vs control, homeostasis / threshold fixed (each against its own "
+                               "binocular control): " + ", ".join(
+                              f"{c(r, 'lid_suture')['open_vs_control']:+.1%}/"
+                              f"{c(r, 'no_homeostasis')['open_vs_control']:+.1%}" for r in runs)))
     for name, label in (("no_boost_rate_matched", "(a) no boost, rate matched"),
                         ("uniform_bap", "(b) uniform bAP of the mean amplitude")):
         ratios = [r["criteria"]["specificity_ratio"][name] for r in runs]
@@ -554,7 +565,7 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
                        -inf, bound, max(peaks, default=0.0), " mV",
                        note="measured at the spines (bap_at_spines), every condition and control"))
     # the protocol against itself or a bound, not a published figure
-    consistency = ("binocular phase settled", "control's rate matched", "largest spine bAP")
+    consistency = ("binocular phase settled", "control's rate matched", "largest spine bAP", "homeostasis control")
     rows = [replace(r, kind=CONS if any(w in r.name for w in consistency) else kind) for r in rows]
     # documented misses: exactly the seeds docs/plasticity-cascade.md names fail, on the default grid
     default = (tuple(seeds) == OD_SEEDS and neurons == OD_NEURONS and deprivation_s == OD_DEPRIVATION_S
@@ -565,9 +576,12 @@ def ocular_dominance_rows(synapses: int, seeds=OD_SEEDS, neurons=OD_NEURONS, dep
     for key in ("no_boost_rate_matched", "uniform_bap"):
         failing[key] = {sd for sd, r in zip(seeds, runs)
                         if not r["criteria"]["specificity_ratio"][key] <= SPECIFICITY_RATIO_MAX}
+    failing["homeostasis_control"] = {sd for sd, r in zip(seeds, runs) if "no_homeostasis" in r["controls"] and not
+                                      c(r, "lid_suture")["open_vs_control"] > c(r, "no_homeostasis")["open_vs_control"]}
     row_key = {"binocular phase settled": "settled", "deprived eye below": "deprived_below_control",
                "open eye above": "open_above_control", "reaches half before": "deprived_first",
-               "(a) no boost, rate matched": "no_boost_rate_matched", "(b) uniform bAP": "uniform_bap"}
+               "(a) no boost, rate matched": "no_boost_rate_matched", "(b) uniform bAP": "uniform_bap",
+               "homeostasis control": "homeostasis_control"}
     out = []
     for r in rows:
         key = next((k for phrase, k in row_key.items() if phrase in r.name), None)

@@ -316,10 +316,10 @@ def summary_text(result: dict) -> str:
               f"  then {s['deprivation_s']:g} s from that state (sutured eye {s['sutured_rate_hz']:g} Hz); changes "
               "over the interval, and against the control (binocular; (a) and (b): binocular under their own rule)",
               "",
-              f"  {'condition':<28} {'deprived':>9} {'open':>9} {'shift':>9}  {'dep-ctrl':>9} {'open-ctrl':>9} "
+              f"  {'condition':<32} {'deprived':>9} {'open':>9} {'shift':>9}  {'dep-ctrl':>9} {'open-ctrl':>9} "
               f"{'shift-ctrl':>10} {'post Hz':>7} {'bAP mV':>7}"]
     for name, c in s["controls"].items():
-        lines.append(f"  {CONTROL_LABELS[name]:<28} {_pct(c['deprived_change']):>9} {_pct(c['open_change']):>9} "
+        lines.append(f"  {CONTROL_LABELS[name]:<32} {_pct(c['deprived_change']):>9} {_pct(c['open_change']):>9} "
                      f"{_pct(c['shift']):>9}  {_pct(c['deprived_vs_control']):>9} {_pct(c['open_vs_control']):>9} "
                      f"{_pct(c['shift_vs_control']):>10} {c['post_rate_hz']:7.2f} {_num(c['bap_mean_mV'], '7.1f')}")
     rs = s["controls"]["no_boost_rate_matched"]["rate_search"]

@@ -156,7 +156,9 @@ class SteadyState:
     with the neurons' rates by about 1% over ~10 s, so the slope over 30 s scattered by ~5e-4/s,
     as much as the bound itself (the settled runs stopped at 90-300 s with drifts of 1-5e-4/s, the
     others drifted 0.8-2.3e-3/s at the cap); a least-squares slope's scatter falls as window^-1.5,
-    about 2.8x less over 60 s. The bound is unchanged."""
+    about 2.8x less over 60 s. The bound is unchanged. It did not make the phase steady: on the
+    grid most runs pass at 140-180 s, near the top of a slow relaxation of the weights that goes
+    on in the controls (docs/plasticity-cascade.md section 3)."""
     check_s: float = 10.0
     window_s: float = 60.0
     drift_per_s: float = 5e-4

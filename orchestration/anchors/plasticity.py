@@ -472,7 +472,7 @@ OD_MISS_WHY = {
                "binocular control removes the drift",
     "deprived_below_control": "the deprived eye falls under lid suture in every seed (-0.2..-2.4%), but the binocular "
                               "controls fall more (-0.3..-5.9% over the 15 s): the 60 s drift window declares the "
-                              "phase settled at 140-160 s, near the top of the weights' slow relaxation, which goes on "
+                              "phase settled at 140-180 s, near the top of the weights' slow relaxation, which goes on "
                               "in the control; the homeostatic threshold's restored bAPs also pair with the deprived "
                               "eye's residual spikes and slow its fall by 0.4-1.1 points (the fixed-threshold control)",
     "open_above_control": "under lid suture the neuron nearly stops firing: without bAPs the open eye's volleys find "

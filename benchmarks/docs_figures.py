@@ -24,10 +24,11 @@ Parts (all by default; `--parts traces,scaling` for some):
   gpu-pim   benchmarks/gpu_pim_capacity.py -> docs/figures/gpu_pim_capacity.csv and .png (GPU+PIM
             throughput against HBM-PIM stacks, both attention placements, the GPUs alone) -> the
             gpu-pim-capacity-table block of docs/hardware-gpu.md (~40 s)
-  od-controls  benchmarks/od_calibration.py and od_controls_grid.py --docs -> the od-calibration
+  od-controls  benchmarks/od_calibration.py (eye EPSP, then --param homeo_tau_s) and od_controls_grid.py
+            --docs -> the od-calibration, od-calibration-homeostasis
             and the three od-controls blocks of docs/plasticity-cascade.md (issue 23's
-            ocular-dominance calibration rows and grid: 25 experiments, ~30 min on 2 cores;
-            docs/figures/od_calibration.json and od_controls.json, reused by --tables-only)
+            ocular-dominance calibration rows and grid: 35 experiments, ~45 min on 2 cores;
+            docs/figures/od_calibration*.json and od_controls.json, reused by --tables-only)
   llm-scale  benchmarks/llm_scale.py --json -> docs/figures/llm_scale.json -> the llm-scale-table
             block of docs/scaling.md: the LLM path's events, messages, CPU cost per event and KV
             use at 64 / 256 / 1024 modules, with the machine load it ran under (~1 min on a quiet
@@ -419,8 +420,9 @@ def main(argv=None) -> None:
             subprocess.run([sys.executable, "benchmarks/window_model.py", "--docs"]
                            + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         elif part == "od-controls":     # the calibration rows, then the validation grid
-            for script in ("benchmarks/od_calibration.py", "benchmarks/od_controls_grid.py"):
-                subprocess.run([sys.executable, script, "--docs", "--jobs", "2"]
+            for script in (["benchmarks/od_calibration.py"], ["benchmarks/od_calibration.py", "--param", "homeo_tau_s"],
+                           ["benchmarks/od_controls_grid.py"]):
+                subprocess.run([sys.executable, *script, "--docs", "--jobs", "2"]
                                + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         else:
             do_sweep(part, args.tables_only, args.serial)

@@ -63,17 +63,22 @@ def grid_rows(points) -> list[list[str]]:
         sweep = {x["sutured_rate_hz"]: x for x in s["sutured_rate_sweep"]}
         hi = max(sweep)
         drift = "-" if st["drift_per_s"] is None else f"{st['drift_per_s']:.1e}"
+        fixed = c.get("no_homeostasis")         # the homeostatic threshold's control (absent without it)
         rows.append([str(p["synapses"]), str(p["seed"]), f"{st['binocular_s']:g}", drift,
                      pct(c["lid_suture"]["deprived_vs_control"]), pct(c["ttx"]["deprived_vs_control"]),
                      pct(sweep[hi]["deprived_vs_control"]), pct(c["lid_suture"]["open_vs_control"]),
                      f"{c['lid_suture']['deprived_half_time_s']} / {c['lid_suture']['open_half_time_s']}",
-                     f"{c['binocular']['post_rate_hz']:.2f} / {c['lid_suture']['post_rate_hz']:.2f}"])
+                     f"{c['binocular']['post_rate_hz']:.2f} / {c['lid_suture']['post_rate_hz']:.2f}",
+                     "-" if fixed is None else f"{pct(fixed['deprived_vs_control'])} / {pct(fixed['open_vs_control'])}"
+                                               f" / {fixed['post_rate_hz']:.2f}",
+                     "-" if fixed is None else f"{c['lid_suture']['homeostasis']['threshold_shift_mV']:+.1f}"])
     return rows
 
 
 GRID_HEAD = ["S", "seed", "binocular s", "drift /s", "lid suture: deprived vs control", "TTX: deprived vs control",
              "lid suture 3 Hz: deprived vs control", "open vs control", "half-times dep / open (s)",
-             "post Hz control / lid"]
+             "post Hz control / lid", "threshold fixed: deprived / open vs own control, post Hz",
+             "lid: threshold shift at the end (mV)"]
 
 
 def specificity_rows(points) -> list[list[str]]:
@@ -116,6 +121,12 @@ def summary_rows(points) -> list[list[str]]:
     settled = [f"{sum(p['summary']['steady_state']['settled'] for p in points if p['synapses'] == s)} of "
                f"{sum(p['synapses'] == s for p in points)}" for s in sizes]
     rows.insert(0, ["binocular phase settled (consistency)", *settled])
+    fixed = []
+    for s in sizes:
+        at = [p for p in points if p["synapses"] == s]
+        met = [p["summary"]["criteria"].get("open_above_control_without_homeostasis") for p in at]
+        fixed.append("-" if any(m is None for m in met) else f"{sum(met)} of {len(at)}")
+    rows.append(["homeostasis control: open eye above the control with the threshold fixed", *fixed])
     return rows
 
 

@@ -289,7 +289,8 @@ class NeuronBlock(_ModelStateActor):
 
     def result(self):
         t, n = self.neurons.spikes()
-        out = {"spike_t": _f64(t), "spike_n": _i64(n)}
+        out = {"spike_t": _f64(t), "spike_n": _i64(n), "theta": _f64(self.neurons.theta),
+               "set_hz": _f64(self.neurons.set_hz)}
         if self.keep_state:
             out["state"] = pack_payload(self.neurons.snapshot())
         return out
@@ -359,4 +360,11 @@ def summarise_run(results: dict, cfg: od.OcularDominanceConfig) -> dict:
     n, total = bap[:, 0].sum(), bap[:, 1].sum()
     out["bap_at_spines"] = {"count": int(n), "mean_mV": float(total / n) if n else None,
                             "max_mV": float(bap[:, 2].max()) if n else None}
+    # the homeostatic threshold shift at each neuron's last input and its set point (od.Homeostasis;
+    # a set point of -1: never read, no deprivation onset in the run)
+    theta = np.concatenate([np.frombuffer(r["theta"]) for r in results.values() if "theta" in r])
+    set_hz = np.concatenate([np.frombuffer(r["set_hz"]) for r in results.values() if "set_hz" in r])
+    read = set_hz >= 0
+    out["homeostasis"] = {"threshold_shift_mV": float(theta.mean()), "threshold_shift_min_mV": float(theta.min()),
+                          "set_point_hz": float(set_hz[read].mean()) if read.any() else None}
     return out

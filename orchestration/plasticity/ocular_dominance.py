@@ -177,7 +177,7 @@ def run_ocular_dominance(config: OcularDominanceRun, params, out: dict, show_pro
 
 
 SERIES = ("binocular", "ttx", "lid_suture", "no_boost_rate_matched", "no_boost_rate_matched_binocular",
-          "uniform_bap", "uniform_bap_binocular")
+          "uniform_bap", "uniform_bap_binocular", "no_homeostasis", "no_homeostasis_binocular")
 
 
 def series_table(result: dict) -> tuple[list, list]:
@@ -185,7 +185,8 @@ def series_table(result: dict) -> tuple[list, list]:
     to its end) and each run of the deprivation interval (from the shared state on); None where
     a series has no sample."""
     steady = result["steady"]["series"]
-    named = [("steady", steady)] + [(name, result["runs"][name]["series"]) for name in SERIES]
+    named = [("steady", steady)] + [(name, result["runs"][name]["series"]) for name in SERIES
+                                    if name in result["runs"]]     # no_homeostasis: variants with it
     times = sorted({round(t, 9) for _, ser in named for t in ser["time_s"]})
     columns = ["time_s"]
     cells = []
@@ -220,9 +221,9 @@ def _plural(n: int, word: str, many: str) -> str:
 
 CONTROL_LABELS = {"binocular": "binocular (control)", "ttx": "TTX (deprived eye silent)",
                   "lid_suture": "lid suture (deprived run)", "no_boost_rate_matched": "(a) no boost, rate matched",
-                  "uniform_bap": "(b) uniform bAP"}
+                  "uniform_bap": "(b) uniform bAP", "no_homeostasis": "threshold fixed (no homeostasis)"}
 CRITERIA = ("deprived_below_control", "suture_deeper_than_ttx", "open_above_control", "deprived_first",
-            "higher_suture_rate_deepens", "specificity_needed")
+            "higher_suture_rate_deepens", "specificity_needed", "open_above_control_without_homeostasis")
 
 
 def summary_text(result: dict) -> str:
@@ -245,10 +246,10 @@ def summary_text(result: dict) -> str:
               f"  then {s['deprivation_s']:g} s from that state (sutured eye {s['sutured_rate_hz']:g} Hz); changes "
               "over the interval, and against the control (binocular; (a) and (b): binocular under their own rule)",
               "",
-              f"  {'condition':<28} {'deprived':>9} {'open':>9} {'shift':>9}  {'dep-ctrl':>9} {'open-ctrl':>9} "
+              f"  {'condition':<32} {'deprived':>9} {'open':>9} {'shift':>9}  {'dep-ctrl':>9} {'open-ctrl':>9} "
               f"{'shift-ctrl':>10} {'post Hz':>7} {'bAP mV':>7}"]
     for name, c in s["controls"].items():
-        lines.append(f"  {CONTROL_LABELS[name]:<28} {_pct(c['deprived_change']):>9} {_pct(c['open_change']):>9} "
+        lines.append(f"  {CONTROL_LABELS[name]:<32} {_pct(c['deprived_change']):>9} {_pct(c['open_change']):>9} "
                      f"{_pct(c['shift']):>9}  {_pct(c['deprived_vs_control']):>9} {_pct(c['open_vs_control']):>9} "
                      f"{_pct(c['shift_vs_control']):>10} {c['post_rate_hz']:7.2f} {_num(c['bap_mean_mV'], '7.1f')}")
     rs = s["controls"]["no_boost_rate_matched"]["rate_search"]
@@ -256,6 +257,12 @@ def summary_text(result: dict) -> str:
                  f"{rs['target_hz']:.3f} Hz "
                  f"({'matched' if rs['matched'] else 'NOT matched'}, {rs['runs']} runs); (b): every bAP "
                  f"{s['controls']['uniform_bap']['bap_amplitude_mV']:.1f} mV")
+    if "no_homeostasis" in s["controls"]:
+        h = {name: s["controls"][name]["homeostasis"] for name in ("binocular", "lid_suture")}
+        lines.append(f"  homeostatic threshold: set point {_num(h['lid_suture']['set_point_hz'], '.2f')} Hz (mean), "
+                     f"shift at the end {h['lid_suture']['threshold_shift_mV']:+.2f} mV under lid suture, "
+                     f"{h['binocular']['threshold_shift_mV']:+.2f} mV in the control; fixed: open eye vs its control "
+                     f"{_pct(s['controls']['no_homeostasis']['open_vs_control']).strip()}")
     crit = s["criteria"]
     ratios = crit["specificity_ratio"]
     lines.append("  specificity ratio (shift against own control / boosted): "
@@ -270,13 +277,15 @@ def summary_text(result: dict) -> str:
 
 PANELS = (("lid_suture", "binocular", "boosted: lid suture vs binocular control"),
           ("no_boost_rate_matched", "no_boost_rate_matched_binocular", "(a) no boost, rate matched"),
-          ("uniform_bap", "uniform_bap_binocular", "(b) uniform bAP"))
+          ("uniform_bap", "uniform_bap_binocular", "(b) uniform bAP"),
+          ("no_homeostasis", "no_homeostasis_binocular", "threshold fixed (no homeostasis)"))
 
 
 def plot(result: dict, path: Path) -> None:
-    """Three panels over the end of the binocular phase and the deprivation interval: the boosted
+    """Panels over the end of the binocular phase and the deprivation interval: the boosted
     lid-suture run (solid) beside its non-deprived control (dashed) and TTX (dotted, deprived eye),
-    then the two specificity controls beside their own binocular controls."""
+    then the two specificity controls and (with homeostasis) the fixed-threshold control beside
+    their own binocular controls."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -289,9 +298,10 @@ def plot(result: dict, path: Path) -> None:
     t_lo = max(0.0, b - max(2 * s["deprivation_s"], 10.0))
     shown = t >= t_lo - 1e-9
     col = lambda name: rows[shown, cols[name]]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
+    panels = [p for p in PANELS if p[0] in s["controls"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.8), sharey=True)
     eyes = (("left", "deprived eye", "tab:blue"), ("right", "open eye", "tab:red"))
-    for ax, (run, control, title) in zip(axes, PANELS):
+    for ax, (run, control, title) in zip(axes, panels):
         for eye, name, colour in eyes:
             ax.plot(t[shown], col(f"w_{eye}_steady"), color="0.35", lw=1.5)
             ax.plot(t[shown], col(f"w_{eye}_{run}"), color=colour, lw=2, label=f"{name}, deprived run")

@@ -74,11 +74,11 @@ class Runner:
     processes: int | None = None
 
     def run(self, cfg: od.OcularDominanceConfig, label: str, resume=None, keep_state=False, params=None,
-            epsp_scale: float = 1.0):
+            epsp_scale: float = 1.0, variant=None):
         """(summary of the run, its final states or None)."""
         if self.on_run is not None:
             self.on_run(label, cfg.start_s, cfg.duration_s())
-        system = ocular_dominance_system(params or self.params, cfg, self.variant, self.seed, self.blocks,
+        system = ocular_dominance_system(params or self.params, cfg, variant or self.variant, self.seed, self.blocks,
                                          resume=resume, keep_state=keep_state, epsp_scale=epsp_scale)
         t0 = time.perf_counter()
         result = self.executor.run(system)
@@ -168,11 +168,14 @@ def against(run: dict, control: dict, start_s: float, end_s: float) -> dict:
     return out
 
 
-def _condition_run(runner, cfg, states, condition, label, params=None, epsp_scale=1.0, sutured_rate_hz=None):
+def _condition_run(runner, cfg, states, condition, label, params=None, epsp_scale=1.0, sutured_rate_hz=None,
+                   variant=None):
     run_cfg = replace(cfg, condition=condition, sutured_rate_hz=cfg.sutured_rate_hz if sutured_rate_hz is None
                       else sutured_rate_hz, recovery_s=cfg.recovery_s if label == "lid_suture" else 0.0)
-    summary, _ = runner.run(run_cfg, label.replace("_", " "), resume=states, params=params, epsp_scale=epsp_scale)
+    summary, _ = runner.run(run_cfg, label.replace("_", " "), resume=states, params=params, epsp_scale=epsp_scale,
+                            variant=variant)
     out = _interval(summary, cfg.binocular_s, cfg.binocular_s + cfg.deprivation_s)
+    out["homeostasis"] = summary["homeostasis"]
     out["series"] = {k: summary[k] for k in ("time_s", "w_left", "w_right", "w_left_p10", "w_left_p90",
                                              "w_right_p10", "w_right_p90")}
     out["phases"] = summary["phases"]
@@ -251,21 +254,31 @@ def experiment(runner: Runner, cfg: od.OcularDominanceConfig, rule: od.SteadySta
     uniform = replace(off, bap_amplitude_mV=lid["bap_mean_mV"] or off.bap_amplitude_mV)
     runs["uniform_bap"] = _condition_run(runner, cfg, states, "lid_suture", "uniform_bap", uniform)
     runs["uniform_bap_binocular"] = _condition_run(runner, cfg, states, "binocular", "uniform_bap_binocular", uniform)
+    # the homeostatic threshold's own control: the same lid suture and binocular control with it off
+    variant = od.load_variant(runner.variant) if isinstance(runner.variant, str) else runner.variant
+    homeostasis = variant.homeostasis.enabled
+    if homeostasis:
+        fixed = replace(variant, homeostasis=replace(variant.homeostasis, enabled=False))
+        runs["no_homeostasis"] = _condition_run(runner, cfg, states, "lid_suture", "no_homeostasis", variant=fixed)
+        runs["no_homeostasis_binocular"] = _condition_run(runner, cfg, states, "binocular",
+                                                          "no_homeostasis_binocular", variant=fixed)
     sweep = [{"sutured_rate_hz": cfg.sutured_rate_hz, **_public(lid), **against(lid, runs["binocular"], start, end)}]
     for rate in extra_sutured_rates_hz:
         r = _condition_run(runner, cfg, states, "lid_suture", f"lid_suture_{rate:g}hz", sutured_rate_hz=rate)
         sweep.append({"sutured_rate_hz": rate, **_public(r), **against(r, runs["binocular"], start, end)})
 
     controls = {}
-    for name in CONTROLS:
-        own = {"no_boost_rate_matched": "no_boost_rate_matched_binocular",
-               "uniform_bap": "uniform_bap_binocular"}.get(name, "binocular")
+    for name in CONTROLS + (("no_homeostasis",) if homeostasis else ()):
+        own = {"no_boost_rate_matched": "no_boost_rate_matched_binocular", "uniform_bap": "uniform_bap_binocular",
+               "no_homeostasis": "no_homeostasis_binocular"}.get(name, "binocular")
         controls[name] = {**_public(runs[name]), **against(runs[name], runs[own], start, end),
                           "control": own}
     controls["no_boost_rate_matched"]["rate_search"] = search
     controls["no_boost_rate_matched"]["own_binocular"] = _public(runs["no_boost_rate_matched_binocular"])
     controls["uniform_bap"]["bap_amplitude_mV"] = uniform.bap_amplitude_mV
     controls["uniform_bap"]["own_binocular"] = _public(runs["uniform_bap_binocular"])
+    if homeostasis:
+        controls["no_homeostasis"]["own_binocular"] = _public(runs["no_homeostasis_binocular"])
     summary = {"steady_state": steady["steady_state"], "controls": controls,
                "sutured_rate_sweep": sorted(sweep, key=lambda r: r["sutured_rate_hz"]),
                "criteria": criteria(controls, sweep)}
@@ -293,5 +306,8 @@ def criteria(controls: dict, sweep: list) -> dict:
         "higher_suture_rate_deepens": (all(b["deprived_vs_control"] < a["deprived_vs_control"]
                                            for a, b in zip(rates, rates[1:])) if len(rates) > 1 else None),
         "specificity_ratio": ratios,
+        # the homeostatic threshold's control (None without homeostasis): the open eye without it
+        "open_above_control_without_homeostasis": (controls["no_homeostasis"]["open_vs_control"] > 0
+                                                   if "no_homeostasis" in controls else None),
         "specificity_needed": bool(boosted > 0 and all(r <= SPECIFICITY_RATIO_MAX for r in ratios.values())),
     }

@@ -86,6 +86,12 @@ def test_docs_od_tables_are_those_of_the_stored_results():
     rows, best = od_calibration.table(cal)
     assert od_calibration.markdown(od_calibration.HEAD, rows) in docs_figures.read_block(doc, "od-calibration")
     assert best == od.load_variant("network").neuron.eye_epsp_mV          # the preset holds the choice
+    homeo = json.loads((root / "docs" / "figures" / "od_calibration_homeostasis.json").read_text())
+    rows, best = od_calibration.table(homeo, "homeo_tau_s")
+    assert od_calibration.markdown(od_calibration.HOMEO_HEAD, rows) in docs_figures.read_block(
+        doc, "od-calibration-homeostasis")
+    assert best == od.load_variant("network").homeostasis.tau_s               # the preset holds this choice too
+    assert {p["seed"] for p in homeo} == set(od_calibration.SEEDS)            # calibration rows only, no grid seed
 
 
 def test_validate_rows_of_the_stored_grid(monkeypatch):
@@ -102,7 +108,7 @@ def test_validate_rows_of_the_stored_grid(monkeypatch):
         rows = anchors.ocular_dominance_checks()
     finally:
         anchors.od_experiment.cache_clear()       # later tests compute their own experiments
-    assert len(rows) == 30 and all(r.kind for r in rows)
+    assert len(rows) == 33 and all(r.kind for r in rows)
     plain_fails = [r.name for r in rows if not r.passed and not r.known_miss]
     assert not plain_fails, plain_fails
     assert sum(r.known_miss for r in rows) == len(anchors.DOC_OD_MISSES)     # each documented miss is used

@@ -182,9 +182,9 @@ def test_cascade_ocular_dominance_rows_on_a_reduced_grid():
     the full grid (seeds 0-4 x S in {50, 200, 1000}); docs/plasticity-cascade.md section 3 has
     the results."""
     rows = anchors.ocular_dominance_rows(50, seeds=(0,), deprivation_s=10.0)
-    assert len(rows) == 10 and all(r.name.startswith("cascade OD, S = 50/eye, K = 8") for r in rows)
+    assert len(rows) == 11 and all(r.name.startswith("cascade OD, S = 50/eye, K = 8") for r in rows)
     kinds = [r.kind for r in rows]
-    assert kinds.count("consistency") == 3 and kinds.count("calibration") == 7     # S = 50, seed 0: issue 12's rows
+    assert kinds.count("consistency") == 4 and kinds.count("calibration") == 7     # S = 50, seed 0: issue 12's rows
     settled = next(r for r in rows if "binocular phase settled" in r.name)
     matched = next(r for r in rows if "control's rate matched" in r.name)
     bap = next(r for r in rows if "largest spine bAP" in r.name)

@@ -81,7 +81,7 @@ def test_ocular_dominance_json_summary(od_inline):
     st = s["steady_state"]
     assert (st["binocular_s"], st["fixed"]) == (1.0, True)            # --binocular-s 1: a fixed phase
     assert st["drift_per_s"] is None and not st["settled"]            # 1 s: shorter than two drift windows
-    assert set(s["controls"]) == set(CONTROLS)
+    assert set(s["controls"]) == set(CONTROLS) | {"no_homeostasis"}      # the network variant has homeostasis
     ctrl = s["controls"]["binocular"]
     for name, c in s["controls"].items():
         assert CONTROL_KEYS <= set(c), name
@@ -93,6 +93,12 @@ def test_ocular_dominance_json_summary(od_inline):
     # the specificity controls: no boosting (every bAP at one amplitude), rate searched / amplitude matched
     a, b = s["controls"]["no_boost_rate_matched"], s["controls"]["uniform_bap"]
     assert a["control"] == "no_boost_rate_matched_binocular" and b["control"] == "uniform_bap_binocular"
+    # the homeostatic threshold's control: fixed threshold, its own binocular control; the set point is
+    # read at the onset in the runs with homeostasis, never in the one without
+    h = s["controls"]["no_homeostasis"]
+    assert h["control"] == "no_homeostasis_binocular" and h["homeostasis"]["threshold_shift_mV"] == 0.0
+    assert h["homeostasis"]["set_point_hz"] is None and s["controls"]["lid_suture"]["homeostasis"]["set_point_hz"] > 0
+    assert isinstance(s["criteria"]["open_above_control_without_homeostasis"], bool)
     assert a["bap_max_mV"] in (None, pytest.approx(r["params"]["bap_amplitude_mV"]))
     assert b["bap_amplitude_mV"] == pytest.approx(s["controls"]["lid_suture"]["bap_mean_mV"])
     assert a["rate_search"]["rate_hz"] == a["post_rate_hz"] and a["rate_search"]["runs"] >= 1

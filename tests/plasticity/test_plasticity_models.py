@@ -476,3 +476,52 @@ def test_uncorrelated_input_during_fed_depolarisation_depresses():
     (rest, c2_rest), (fed, c2_fed) = out
     assert fed < rest < 0
     assert c2_fed > c2_rest
+
+
+def _homeostatic_block(tau_s=5.0, max_shift_mV=5.0, set_tau_s=30.0, binocular_s=10.0):
+    params = NeuronParams(tau_m_s=0.02, v_threshold_mV=-50.0, epsp_mV=1.0)
+    variant = od.Variant("test", "", params, od.Metaplasticity(target_hz=0.5), 0.0,
+                         od.Homeostasis(enabled=True, tau_s=tau_s, max_shift_mV=max_shift_mV, set_tau_s=set_tau_s))
+    cfg = od.OcularDominanceConfig(neurons=1, binocular_s=binocular_s, deprivation_s=20.0)
+    return od.NeuronBlock(cfg, variant, 0, 1)
+
+
+def test_homeostatic_threshold_follows_its_equation():
+    """od.Homeostasis: before the deprivation onset the threshold is fixed and the spike trace (the
+    set point's) counts spikes; from the onset the threshold falls by max_shift/tau per s while the
+    neuron is silent, down to -max_shift, and each spike raises it by (max_shift/tau)/set point."""
+    b = _homeostatic_block()
+    spikes = [1.0, 3.0, 6.0, 9.0]
+    for t in spikes:                                   # 20 mV fires at the fixed -50 mV threshold
+        assert _inputs(b, [t], [0], [20.0])[0].size == 1
+    assert b.theta[0] == 0.0 and b.set_hz[0] == -1.0  # nothing before the onset
+    trace = 0.5 * np.exp(-9.0 / 30.0) + sum(np.exp(-(9.0 - t) / 30.0) for t in spikes) / 30.0
+    assert b.slow[0] == pytest.approx(trace)
+    _inputs(b, [12.0], [0], [0.0])                     # 2 s after the onset at 10 s, silent
+    set_hz = trace * np.exp(-1.0 / 30.0)
+    assert b.set_hz[0] == pytest.approx(set_hz)
+    assert b.theta[0] == pytest.approx(-2.0)           # 5 mV / 5 s x 2 s
+    assert _inputs(b, [12.5], [0], [13.0])[0].size == 1    # 13 mV now reaches -52.5 mV
+    assert b.theta[0] == pytest.approx(-2.5 + 1.0 / set_hz)
+    assert b.slow[0] == pytest.approx(trace)           # the set point's trace stopped at the onset
+    _inputs(b, [29.0], [0], [0.0])
+    assert b.theta[0] == -5.0                          # the bound
+    c = _homeostatic_block()
+    c.restore(msgpack.unpackb(msgpack.packb(b.snapshot())))
+    assert c.snapshot() == b.snapshot()
+
+
+def test_homeostasis_off_leaves_the_lif_as_it_was_and_bounds_are_enforced():
+    b, ref = _lif_block(), _homeostatic_block()
+    ref = od.NeuronBlock(ref.cfg, od.Variant("test", "", b.variant.neuron, od.Metaplasticity(), 0.0,
+                                             od.Homeostasis(enabled=False)), 0, 1)
+    t = np.sort(np.random.default_rng(1).uniform(0.0, 30.0, 600))
+    w = np.random.default_rng(2).uniform(0.0, 12.0, t.size)
+    assert np.array_equal(_inputs(b, t, np.zeros(t.size), w)[0], _inputs(ref, t, np.zeros(t.size), w)[0])
+    assert ref.theta[0] == 0.0
+    with pytest.raises(ParameterError, match="homeo_tau_s"):
+        od.Homeostasis(enabled=True, tau_s=60.0)
+    with pytest.raises(ParameterError, match="homeo_max_shift_mV"):
+        od.Homeostasis(enabled=True, max_shift_mV=12.0)
+    od.Homeostasis(enabled=False, tau_s=60.0)          # off: not checked
+    assert od.load_variant("network").homeostasis.enabled and not od.load_variant("seed").homeostasis.enabled

@@ -21,10 +21,10 @@ class Mode(enum.Enum):
 
 @frozen
 class Knob:
-    rate_hz: float = field(1.0, min=0.0, max=100.0, unit="Hz", doc="how often")
-    count: int = field(3, gt=0)
+    rate_hz: float = field(default=1.0, min=0.0, max=100.0, unit="Hz", doc="how often")
+    count: int = field(default=3, gt=0)
     mode: Mode = Mode.FAST
-    ids: tuple[int, ...] = field((), min=0, max_len=3)
+    ids: tuple[int, ...] = field(default=(), min=0, max_len=3)
     note: str | None = None
 
     def __post_init__(self):
@@ -34,7 +34,7 @@ class Knob:
 
 @message
 class KnobMessage:
-    rate_hz: float = field(1.0, min=0.0, max=100.0)
+    rate_hz: float = field(default=1.0, min=0.0, max=100.0)
 
 
 PROBLEM = "got 500.0; allowed range: 0.0 .. 100.0"

@@ -309,7 +309,7 @@ def tiling(size: int, tiles_x: int, tiles_y: int) -> list[Tile]:
     for name, n in (("tiles_x", tiles_x), ("tiles_y", tiles_y)):
         if not (isinstance(n, int) and 1 <= n <= size):
             raise ParameterError(name, f"must be an integer in 1..{size} (the sheet's side), got {n!r}")
-    out = []
+    out: list[Tile] = []
     for j in range(tiles_y):
         for i in range(tiles_x):
             out.append(Tile(len(out), i * size // tiles_x, (i + 1) * size // tiles_x,

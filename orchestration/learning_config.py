@@ -197,8 +197,8 @@ class OdMapRun:
     executor: str = _executor()
     processes: int | None = field(default=None, min=1, max=MAX_SHEET_PROCESSES,
                                   doc="with --executor ray: Ray processes (default 2)")
-    tiles: str | None = field(default=None, doc="tiles across x down, e.g. 2x2 (default 1 x processes: one row of tiles "
-                                        "per process)")
+    tiles: str | None = field(default=None, doc="tiles across x down, e.g. 2x2 (default 1 x processes: one row "
+                                                "of tiles per process)")
     binocular_s: float = field(default=100.0, min=1.0, unit="s",
                                doc=f"binocular phase in s, run in {OD_MAP_SEGMENT_S:g} s segments")
     deprivation_s: float = field(default=0.0, min=0.0, unit="s",
@@ -276,7 +276,8 @@ class HebbianRun:
     executor: str = field(default="direct", choices=("direct", "inline", "ray"),
                           doc="multiply/factorize: direct = train in this process (default); inline/ray = train "
                               "inside the actor system (teacher + one synapse-population actor per layer)")
-    module: str | None = field(default=None, doc="digits: PIM module preset for the inference cost (default lolpim-module)")
+    module: str | None = field(default=None, doc="digits: PIM module preset for the inference cost "
+                                                 "(default lolpim-module)")
 
     def __post_init__(self):
         for name, tasks in ONLY_FOR.items():
@@ -311,7 +312,8 @@ class CbpRun:
     seed: int = field(default=0, min=0, max=MAX_SEED, doc="first seed")
     seeds: int = field(default=1, min=1, max=MAX_CBP_SEEDS, doc="number of seeds from --seed")
     hidden: tuple[int, ...] = field(default=(128, 128, 128), min=1, doc="hidden layer widths (two or more)")
-    p_max: int = field(default=20, min=1, max=MAX_CBP_EPOCHS, doc="max epochs between lambda/g updates (as in the paper)")
+    p_max: int = field(default=20, min=1, max=MAX_CBP_EPOCHS,
+                       doc="max epochs between lambda/g updates (as in the paper)")
     ablation: bool = field(default=False, doc="also run rounding+fine-tuning and CBP without the window")
     pim: bool = field(default=False, doc="charge each exported layer's GEMV on the PIM module model")
     quiet: bool = field(default=False, doc="no progress bar")

@@ -83,7 +83,8 @@ def test_build_converts_text_lists_and_enums():
     knob = schema.build(Knob, {"rate_hz": schema.Text("2.5"), "count": 4, "mode": "slow",
                                "ids": schema.Text("1, 2")})
     assert knob == Knob(rate_hz=2.5, count=4, mode=Mode.SLOW, ids=(1, 2))
-    assert schema.build(Knob, {"rate_hz": 2}).rate_hz == 2.0 and isinstance(schema.build(Knob, {"rate_hz": 2}).rate_hz, float)
+    rate_hz = schema.build(Knob, {"rate_hz": 2}).rate_hz
+    assert rate_hz == 2.0 and isinstance(rate_hz, float)
 
 
 def test_a_cross_field_problem_names_the_flags_on_the_command_line():

@@ -46,7 +46,8 @@ class GpuSpec:
     attention_bandwidth_efficiency: float = field(gt=0, max=1)  # KV streaming in decode attention, long-KV limit
     gemm_compute_efficiency: float = field(gt=0, max=1)  # share of peak FLOPS a large GEMM reaches
     prefill_attention_overhead_s: float = field(min=0)  # fixed cost of one causal (flash) prefill-attention call
-    prefill_attention_compute_efficiency: float = field(gt=0, max=1)  # share of peak FLOPS long causal attention reaches
+    # share of peak FLOPS long causal attention reaches
+    prefill_attention_compute_efficiency: float = field(gt=0, max=1)
     hbm_energy_pj_per_bit: float = field(min=0)  # DRAM cell + on-die movement + TSV + interposer I/O
     compute_energy_pj_per_flop: float = field(min=0)
     tdp_w: float = field(gt=0)

@@ -100,7 +100,8 @@ class SheetConfig:
             raise ParameterError("normalisation", f"must be one of {', '.join(NORMALISATIONS)}, "
                                                   f"got {self.normalisation!r}")
         if not (math.isfinite(self.normalise_interval_s) and self.normalise_interval_s > 0):
-            raise ParameterError("normalise_interval_s", f"must be a finite number > 0, got {self.normalise_interval_s!r}")
+            raise ParameterError("normalise_interval_s",
+                                 f"must be a finite number > 0, got {self.normalise_interval_s!r}")
         if self.condition not in CONDITIONS:
             raise ParameterError("condition", f"must be one of {', '.join(CONDITIONS)}, got {self.condition!r}")
         if self.duration_s() <= 0:

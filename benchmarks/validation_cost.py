@@ -32,7 +32,8 @@ BEFORE = "0c9298b"   # the last commit before core/schema.py
 
 # typical payloads: a pipeline pass of 16 requests, an admission round, a Hebbian batch, an OD tick
 PAYLOADS = {
-    "llm stage 'work' (Microbatch, 16 requests)": Microbatch(mb=3, reqs=list(range(16)), ctx=[4096 + i for i in range(16)],
+    "llm stage 'work' (Microbatch, 16 requests)": Microbatch(mb=3, reqs=list(range(16)),
+                                                         ctx=[4096 + i for i in range(16)],
                                                          prompt=[0] * 16, sent_ps=123_456_789),
     "kv manager 'plan' (Plan, 4 admits, 12 grows)": Plan(round=7, admit=[1, 2, 3, 4], admit_tokens=[4096] * 4,
                                                          grow=list(range(12)), grow_tokens=[4100] * 12),
@@ -77,7 +78,8 @@ def optional_libraries(repeat: int, number: int) -> list[str]:
         struct = msgspec.defstruct("MicrobatchStruct", [("mb", int), ("reqs", list[int]), ("ctx", list[int]),
                                                         ("prompt", list[int]), ("sent_ps", int)], frozen=True)
         decoder = msgspec.msgpack.Decoder(struct)
-        lines.append(f"  msgspec (types only, no ranges): {ns_per_call(lambda: decoder.decode(data), repeat, number):,.0f} ns")
+        ns = ns_per_call(lambda: decoder.decode(data), repeat, number)
+        lines.append(f"  msgspec (types only, no ranges): {ns:,.0f} ns")
     else:
         lines.append("  msgspec: not installed (not timed)")
     if importlib.util.find_spec("pydantic"):

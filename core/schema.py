@@ -5,8 +5,8 @@ Declare a field with ``field`` (or ``dataclasses.field(metadata={...})`` with th
 
     @dataclass(frozen=True)
     class StdpRun:
-        pairs: int = field(60, min=1, max=100_000, doc="pre-post pairs per delta t")
-        frequency_hz: float = field(1.0, min=0.01, max=1000.0, unit="Hz", flag="--frequency")
+        pairs: int = field(default=60, min=1, max=100_000, doc="pre-post pairs per delta t")
+        frequency_hz: float = field(default=1.0, min=0.01, max=1000.0, unit="Hz", flag="--frequency")
 
 Metadata keys (all optional):
   ``min`` / ``max``  inclusive bounds; ``gt`` an exclusive lower bound (``gt=0``: "> 0");
@@ -40,6 +40,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lolpim.core.compat import dataclass_transform
 from lolpim.core.errors import ParameterError
 
 Checker = Callable[[Any], "str | None"]      # value -> None when fine, else the problem as text
@@ -51,7 +52,8 @@ _KEYS = frozenset({"min", "max", "gt", "finite", "choices", "max_len", "unit", "
                    "tables"})
 
 
-def field(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
+# `default` is keyword-only: type checkers (PEP 681 field specifiers) see a default only as `default=`
+def field(*, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
           min: float | None = None, max: float | None = None, gt: float | None = None,
           finite: bool = True, choices: Any = None, max_len: int | None = None, unit: str = "",
           doc: str = "", flag: str | None = None, init: bool = True) -> Any:
@@ -446,7 +448,7 @@ def flag_of(cls: type, name: str) -> str:
 T = typing.TypeVar("T")
 
 
-@typing.dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, field))
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, field))
 def frozen(cls: type[T] | None = None, /, *, kw_only: bool = False) -> Any:
     """Decorator: a frozen dataclass whose fields are checked against their declarations
     whenever it is constructed (then its own ``__post_init__`` runs, for cross-field checks)."""

@@ -42,7 +42,7 @@ from lolpim.hardware.toml_presets import load_preset, preset_names
 from lolpim.models.llm.architecture import LlmConfig
 
 
-@dataclass(frozen=True)
+@schema.frozen   # a frozen dataclass whose fields are checked on construction (core/schema.py)
 class HbmPimSpec:
     name: str
     stacks_per_device: int = field(min=1)
@@ -60,8 +60,7 @@ class HbmPimSpec:
     stack_power_w: float = field(gt=0)   # one stack at full PIM activity (iso-power view; preset comments)
     source: str = ""
 
-    def __post_init__(self):
-        schema.check(self)   # each field's declared type and range (core/schema.py)
+    def __post_init__(self):   # after the declared ranges
         if self.trfc_s >= self.trefi_s:
             raise ParameterError("trfc_s", f"must be below trefi_s ({self.trefi_s}), got {self.trfc_s}")
         load_link(self.link)  # fails early, listing the link presets

@@ -42,10 +42,10 @@ class LinkSpec:
     energy_pj_per_bit: float = field(min=0)  # transfer energy per payload bit
     source: str = ""
     # published collective latencies (0: none; collectives are then rings of messages)
-    nccl_latency_s: float = field(0.0, min=0)  # NCCL all-reduce of a small buffer over 2 devices
-    nccl_latency_per_device_s: float = field(0.0, min=0)  # added per device beyond 2
-    oneshot_latency_s: float = field(0.0, min=0)  # one-shot custom all-reduce over 2 devices
-    oneshot_latency_per_device_s: float = field(0.0, min=0)
+    nccl_latency_s: float = field(default=0.0, min=0)  # NCCL all-reduce of a small buffer over 2 devices
+    nccl_latency_per_device_s: float = field(default=0.0, min=0)  # added per device beyond 2
+    oneshot_latency_s: float = field(default=0.0, min=0)  # one-shot custom all-reduce over 2 devices
+    oneshot_latency_per_device_s: float = field(default=0.0, min=0)
     def __post_init__(self):
         schema.check(self)   # each field's declared range (core/schema.py)
 

@@ -52,7 +52,8 @@ def help_text(f: dataclasses.Field, default: Any) -> str:
     if not (default is None or default is False or default is dataclasses.MISSING or default == ()) \
             and "(default" not in doc:
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else \
-            default.value if isinstance(default, enum.Enum) else f"{default:g}" if isinstance(default, float) else default
+            default.value if isinstance(default, enum.Enum) else \
+            f"{default:g}" if isinstance(default, float) else default
         parts.append(f"default {shown}")
     allowed = schema.allowed_text(meta)
     if allowed and "choices" not in meta:

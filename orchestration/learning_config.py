@@ -38,28 +38,28 @@ def _protocol_needs_cascade(model: str, protocol: str) -> None:
 
 
 def _model(cascade_only: bool = False):
-    return field("cascade", choices=MODELS, doc="synapse model" + ("; this protocol needs the cascade"
+    return field(default="cascade", choices=MODELS, doc="synapse model" + ("; this protocol needs the cascade"
                                                                   if cascade_only else ""))
 
 
 def _param_set(default: str):
-    return field(None, doc=f"{PARAMS_DOC}; default {default}")
+    return field(default=None, doc=f"{PARAMS_DOC}; default {default}")
 
 
 def _pairs(default: int, what: str):
-    return field(default, min=1, max=MAX_PAIRS, doc=what)
+    return field(default=default, min=1, max=MAX_PAIRS, doc=what)
 
 
 def _frequency(default: float | None, what: str):
-    return field(default, min=MIN_FREQUENCY_HZ, max=MAX_FREQUENCY_HZ, unit="Hz", flag="--frequency", doc=what)
+    return field(default=default, min=MIN_FREQUENCY_HZ, max=MAX_FREQUENCY_HZ, unit="Hz", flag="--frequency", doc=what)
 
 
 def _executor():
-    return field("inline", choices=("inline", "ray"), doc="inline (one process) or ray")
+    return field(default="inline", choices=("inline", "ray"), doc="inline (one process) or ray")
 
 
 def _no_boost():
-    return field(False, doc="cascade: switch synapse-specific bAP boosting off")
+    return field(default=False, doc="cascade: switch synapse-specific bAP boosting off")
 
 
 @frozen
@@ -100,10 +100,10 @@ class BcmRun:
     """900 presynaptic pulses at 1-100 Hz at rest after a history of postsynaptic activity (cascade only)."""
     model: str = _model(cascade_only=True)
     params: str | None = _param_set("cortical")
-    history_rate_hz: float | None = field(None, min=0.0, max=MAX_HISTORY_RATE_HZ, unit="Hz",
+    history_rate_hz: float | None = field(default=None, min=0.0, max=MAX_HISTORY_RATE_HZ, unit="Hz",
                                           doc="postsynaptic rate before the protocol, Hz (default: the "
                                               "metaplastic target rate, 0.5 Hz: NMDA gain 1)")
-    history_s: float | None = field(None, min=0.0, max=MAX_HISTORY_S, unit="s",
+    history_s: float | None = field(default=None, min=0.0, max=MAX_HISTORY_S, unit="s",
                                     doc="how long that history lasted, s (default 10800: three times "
                                         "the threshold's 1 h memory)")
 
@@ -117,32 +117,32 @@ class OcularDominanceRun:
     S synapses as block actors on the inline or Ray executor (cascade only)."""
     model: str = _model(cascade_only=True)
     params: str | None = _param_set("cortical")
-    neurons: int = field(_OD.neurons, min=1, doc="neurons K")
-    synapses: int = field(_OD.synapses_per_eye, min=1, doc="synapses per eye and neuron S")
-    variant: str = field("network", choices=tuple(od.variant_names()),
+    neurons: int = field(default=_OD.neurons, min=1, doc="neurons K")
+    synapses: int = field(default=_OD.synapses_per_eye, min=1, doc="synapses per eye and neuron S")
+    variant: str = field(default="network", choices=tuple(od.variant_names()),
                          doc="model variant from models/plasticity/presets/ocular_dominance.toml")
-    seed: int = field(0, min=0, max=MAX_SEED, doc="seed of the input trains")
+    seed: int = field(default=0, min=0, max=MAX_SEED, doc="seed of the input trains")
     executor: str = _executor()
-    processes: int | None = field(None, min=1, max=MAX_PROCESSES,
+    processes: int | None = field(default=None, min=1, max=MAX_PROCESSES,
                                   doc="with --executor ray: Ray processes, one block of neurons each (default 2)")
-    address: str | None = field(None, doc="with --executor ray: join an existing Ray cluster (e.g. 'auto' or "
+    address: str | None = field(default=None, doc="with --executor ray: join an existing Ray cluster (e.g. 'auto' or "
                                           "'ray://head:10001'); default: an embedded local Ray")
-    blocks: int | None = field(None, min=1, doc="blocks of neurons, 1..K (default: --processes with ray, 1 "
+    blocks: int | None = field(default=None, min=1, doc="blocks of neurons, 1..K (default: --processes with ray, 1 "
                                                 "inline; the results do not depend on it)")
-    binocular_s: float | None = field(None, gt=0.0, unit="s",
+    binocular_s: float | None = field(default=None, gt=0.0, unit="s",
                                       doc=f"a fixed binocular phase in s; the controls start from its end state "
                                           f"(default: until the mean weight's drift is below "
                                           f"{STEADY.drift_per_s:g}/s over {STEADY.window_s:g} s, checked every "
                                           f"{STEADY.check_s:g} s, at most {STEADY.max_s:g} s)")
-    sutured_rate_hz: float = field(_OD.sutured_rate_hz, min=0.0, max=MAX_SUTURED_RATE_HZ, unit="Hz",
+    sutured_rate_hz: float = field(default=_OD.sutured_rate_hz, min=0.0, max=MAX_SUTURED_RATE_HZ, unit="Hz",
                                    doc="lid suture's uncorrelated residual rate in the deprived eye, Hz")
-    deprivation_s: float = field(_OD.deprivation_s, gt=0.0, unit="s",
+    deprivation_s: float = field(default=_OD.deprivation_s, gt=0.0, unit="s",
                                  doc="left-eye deprivation in s (the summary measures the shift over it)")
-    recovery_s: float = field(_OD.recovery_s, min=0.0, unit="s", doc="recovery with both eyes open in s")
-    sample_s: float | None = field(None, gt=0.0, unit="s",
+    recovery_s: float = field(default=_OD.recovery_s, min=0.0, unit="s", doc="recovery with both eyes open in s")
+    sample_s: float | None = field(default=None, gt=0.0, unit="s",
                                    doc=f"weight sample interval in s (default {_OD.sample_interval_s:g}, "
                                        "shortened to fall on every phase boundary)")
-    progress: bool = field(False, doc="show the progress bar on stderr even when it is not a terminal")
+    progress: bool = field(default=False, doc="show the progress bar on stderr even when it is not a terminal")
 
     def __post_init__(self):
         _protocol_needs_cascade(self.model, "ocular-dominance")
@@ -192,22 +192,22 @@ class OdMapRun:
     """Ocular-dominance columns on an N x N sheet of cascade neurons with lateral connections: a
     binocular phase, the OD map with its wavelength and bimodality, then optionally left-eye lid
     suture against a binocular control from the same state (tiles as actors, inline or Ray)."""
-    size: int = field(16, min=4, max=MAX_SHEET_SIZE, doc="neurons per side N")
-    synapses: int = field(100, min=1, max=MAX_SHEET_SYNAPSES, doc="cascade synapses per eye and neuron S")
+    size: int = field(default=16, min=4, max=MAX_SHEET_SIZE, doc="neurons per side N")
+    synapses: int = field(default=100, min=1, max=MAX_SHEET_SYNAPSES, doc="cascade synapses per eye and neuron S")
     executor: str = _executor()
-    processes: int | None = field(None, min=1, max=MAX_SHEET_PROCESSES,
+    processes: int | None = field(default=None, min=1, max=MAX_SHEET_PROCESSES,
                                   doc="with --executor ray: Ray processes (default 2)")
-    tiles: str | None = field(None, doc="tiles across x down, e.g. 2x2 (default 1 x processes: one row of tiles "
-                                        "per process)")
-    binocular_s: float = field(100.0, min=1.0, unit="s",
+    tiles: str | None = field(default=None, doc="tiles across x down, e.g. 2x2 (default 1 x processes: one row "
+                                                "of tiles per process)")
+    binocular_s: float = field(default=100.0, min=1.0, unit="s",
                                doc=f"binocular phase in s, run in {OD_MAP_SEGMENT_S:g} s segments")
-    deprivation_s: float = field(0.0, min=0.0, unit="s",
+    deprivation_s: float = field(default=0.0, min=0.0, unit="s",
                                  doc="left-eye lid suture and its binocular control from the end state, s each "
                                      "(default 0: none)")
-    sutured_rate_hz: float = field(1.0, min=0.0, max=MAX_SUTURED_RATE_HZ, unit="Hz",
+    sutured_rate_hz: float = field(default=1.0, min=0.0, max=MAX_SUTURED_RATE_HZ, unit="Hz",
                                    doc="lid suture's residual rate in the deprived eye, Hz")
-    seed: int = field(0, min=0, max=MAX_SEED, doc="seed of the inputs")
-    progress: bool = field(False, doc="show the progress bar on stderr even when it is not a terminal")
+    seed: int = field(default=0, min=0, max=MAX_SEED, doc="seed of the inputs")
+    progress: bool = field(default=False, doc="show the progress bar on stderr even when it is not a terminal")
 
     def __post_init__(self):
         _whole_ms("binocular_s", self.binocular_s)
@@ -263,20 +263,21 @@ ONLY_FOR = {"epochs": ("digits",), "contacts": ("digits",), "idx_dir": ("digits"
 class HebbianRun:
     """Markov-chain Hebbian learning with ternary synapses: digits, the multiplication table, factorisation."""
     task: str = field(choices=HEBBIAN_TASKS, flag="task", doc="what to learn")
-    numbers: tuple[int, ...] = field((), min=2, flag="numbers", doc="factorize: numbers (default 4..81)")
-    seed: int = field(0, min=0, max=MAX_SEED, doc="first seed (default 0)")
-    seeds: int | None = field(None, min=1, max=MAX_HEBBIAN_SEEDS, doc="number of seeds (default 5 for digits, "
+    numbers: tuple[int, ...] = field(default=(), min=2, flag="numbers", doc="factorize: numbers (default 4..81)")
+    seed: int = field(default=0, min=0, max=MAX_SEED, doc="first seed (default 0)")
+    seeds: int | None = field(default=None, min=1, max=MAX_HEBBIAN_SEEDS, doc="number of seeds (default 5 for digits, "
                                                                        "else 1)")
-    epochs: int | None = field(None, min=1, max=MAX_HEBBIAN_EPOCHS, doc="digits: training epochs (default 10)")
-    contacts: int | None = field(None, min=1, doc="digits: output neurons per class (default 10)")
-    idx_dir: str | None = field(None, doc="digits: folder with a local MNIST copy (IDX files) instead of "
+    epochs: int | None = field(default=None, min=1, max=MAX_HEBBIAN_EPOCHS, doc="digits: training epochs (default 10)")
+    contacts: int | None = field(default=None, min=1, doc="digits: output neurons per class (default 10)")
+    idx_dir: str | None = field(default=None, doc="digits: folder with a local MNIST copy (IDX files) instead of "
                                           "load_digits")
-    max_operand: int | None = field(None, min=2, max=64, doc="multiply: table 1..N (default 9); factorize: "
+    max_operand: int | None = field(default=None, min=2, max=64, doc="multiply: table 1..N (default 9); factorize: "
                                                             "default large enough for the numbers")
-    executor: str = field("direct", choices=("direct", "inline", "ray"),
+    executor: str = field(default="direct", choices=("direct", "inline", "ray"),
                           doc="multiply/factorize: direct = train in this process (default); inline/ray = train "
                               "inside the actor system (teacher + one synapse-population actor per layer)")
-    module: str | None = field(None, doc="digits: PIM module preset for the inference cost (default lolpim-module)")
+    module: str | None = field(default=None, doc="digits: PIM module preset for the inference cost "
+                                                 "(default lolpim-module)")
 
     def __post_init__(self):
         for name, tasks in ONLY_FOR.items():
@@ -304,17 +305,18 @@ MAX_CBP_SEEDS = 10_000
 @frozen
 class CbpRun:
     """Constrained backpropagation on scikit-learn's digits: pretrain, then post-train under a weight constraint."""
-    constraint: str = field("binary", choices=CONSTRAINTS + ("all",),
+    constraint: str = field(default="binary", choices=CONSTRAINTS + ("all",),
                             doc="weight level set; 'all' runs the four")
-    epochs: int = field(300, min=1, max=MAX_CBP_EPOCHS, doc="CBP post-training epochs")
-    pretrain_epochs: int = field(40, min=1, max=MAX_CBP_EPOCHS, doc="full-precision pretraining epochs")
-    seed: int = field(0, min=0, max=MAX_SEED, doc="first seed")
-    seeds: int = field(1, min=1, max=MAX_CBP_SEEDS, doc="number of seeds from --seed")
-    hidden: tuple[int, ...] = field((128, 128, 128), min=1, doc="hidden layer widths (two or more)")
-    p_max: int = field(20, min=1, max=MAX_CBP_EPOCHS, doc="max epochs between lambda/g updates (as in the paper)")
-    ablation: bool = field(False, doc="also run rounding+fine-tuning and CBP without the window")
-    pim: bool = field(False, doc="charge each exported layer's GEMV on the PIM module model")
-    quiet: bool = field(False, doc="no progress bar")
+    epochs: int = field(default=300, min=1, max=MAX_CBP_EPOCHS, doc="CBP post-training epochs")
+    pretrain_epochs: int = field(default=40, min=1, max=MAX_CBP_EPOCHS, doc="full-precision pretraining epochs")
+    seed: int = field(default=0, min=0, max=MAX_SEED, doc="first seed")
+    seeds: int = field(default=1, min=1, max=MAX_CBP_SEEDS, doc="number of seeds from --seed")
+    hidden: tuple[int, ...] = field(default=(128, 128, 128), min=1, doc="hidden layer widths (two or more)")
+    p_max: int = field(default=20, min=1, max=MAX_CBP_EPOCHS,
+                       doc="max epochs between lambda/g updates (as in the paper)")
+    ablation: bool = field(default=False, doc="also run rounding+fine-tuning and CBP without the window")
+    pim: bool = field(default=False, doc="charge each exported layer's GEMV on the PIM module model")
+    quiet: bool = field(default=False, doc="no progress bar")
 
     def __post_init__(self):
         if len(self.hidden) < 2:

@@ -21,10 +21,10 @@ class Mode(enum.Enum):
 
 @frozen
 class Knob:
-    rate_hz: float = field(1.0, min=0.0, max=100.0, unit="Hz", doc="how often")
-    count: int = field(3, gt=0)
+    rate_hz: float = field(default=1.0, min=0.0, max=100.0, unit="Hz", doc="how often")
+    count: int = field(default=3, gt=0)
     mode: Mode = Mode.FAST
-    ids: tuple[int, ...] = field((), min=0, max_len=3)
+    ids: tuple[int, ...] = field(default=(), min=0, max_len=3)
     note: str | None = None
 
     def __post_init__(self):
@@ -34,7 +34,7 @@ class Knob:
 
 @message
 class KnobMessage:
-    rate_hz: float = field(1.0, min=0.0, max=100.0)
+    rate_hz: float = field(default=1.0, min=0.0, max=100.0)
 
 
 PROBLEM = "got 500.0; allowed range: 0.0 .. 100.0"
@@ -83,7 +83,8 @@ def test_build_converts_text_lists_and_enums():
     knob = schema.build(Knob, {"rate_hz": schema.Text("2.5"), "count": 4, "mode": "slow",
                                "ids": schema.Text("1, 2")})
     assert knob == Knob(rate_hz=2.5, count=4, mode=Mode.SLOW, ids=(1, 2))
-    assert schema.build(Knob, {"rate_hz": 2}).rate_hz == 2.0 and isinstance(schema.build(Knob, {"rate_hz": 2}).rate_hz, float)
+    rate_hz = schema.build(Knob, {"rate_hz": 2}).rate_hz
+    assert rate_hz == 2.0 and isinstance(rate_hz, float)
 
 
 def test_a_cross_field_problem_names_the_flags_on_the_command_line():

@@ -124,7 +124,7 @@ class TernarySynapsePopulation(Actor):
     @frozen_params
     class Params:
         layer: LayerConfig
-        link_ps: int = schema.field(100_000, min=1, unit="ps")
+        link_ps: int = schema.field(default=100_000, min=1, unit="ps")
         record_per_sample: bool = True     # keep the synapse changes of every presentation
 
     @classmethod
@@ -273,10 +273,10 @@ class SampleSource(Actor):
     @frozen_params
     class Params:
         stages: tuple
-        batch_size: int = schema.field(16, min=1, max=MAX_ROWS_PER_MESSAGE, doc="rows a message")
-        batch_interval_ps: int = schema.field(1_000_000, min=1, unit="ps")
-        link_ps: int = schema.field(100_000, min=1, unit="ps")
-        query_rows: int = schema.field(512, min=1, max=MAX_ROWS_PER_MESSAGE, doc="rows a message")
+        batch_size: int = schema.field(default=16, min=1, max=MAX_ROWS_PER_MESSAGE, doc="rows a message")
+        batch_interval_ps: int = schema.field(default=1_000_000, min=1, unit="ps")
+        link_ps: int = schema.field(default=100_000, min=1, unit="ps")
+        query_rows: int = schema.field(default=512, min=1, max=MAX_ROWS_PER_MESSAGE, doc="rows a message")
         shuffle: bool = True
         chain: bool = False
 

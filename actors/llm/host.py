@@ -358,7 +358,8 @@ class LlmHost(Recording, Actor):
             self.rounds[rnd]["replies"][reply.dpa] = {"dpa": reply.dpa, "grow_ok": grow_ok, "admit_ok": admit_ok}
         # the rounds of one plan message are answered by every DPA in one reply each, so they
         # complete together, with the last DPA's reply, and close in the order they were opened
-        out, give_back = [], {}
+        out: list = []
+        give_back: dict[str, list[int]] = {}   # DPA actor -> request ids to free
         for rnd in reply.rounds:
             if len(self.rounds[rnd]["replies"]) == len(self.dpas):
                 out += self._close_round(rnd, give_back)
@@ -372,7 +373,8 @@ class LlmHost(Recording, Actor):
         plan = self.rounds.pop(rnd)
         m = plan["mb"]
         replies = [plan["replies"][d] for d in sorted(plan["replies"])]
-        admitted, refused = [], []
+        admitted: list[int] = []   # request ids
+        refused: list[int] = []
         for i, r in enumerate(plan["admit"]):
             (admitted if all(x["admit_ok"][i] for x in replies) else refused).append(r)
         stuck = [r for i, r in enumerate(plan["grow"]) if not all(x["grow_ok"][i] for x in replies)]

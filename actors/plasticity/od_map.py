@@ -123,7 +123,7 @@ class SheetTile(Actor):
         reached = om.tiles_reached(tiles[params.tile], tiles, om.lateral(cfg), cfg.size)
         return frozenset(tile_name(i) for i in reached)
 
-    def __init__(self, name, seed=0, params: Params = None):
+    def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
         cfg = self.cfg = params.config
         self.variant = params.variant

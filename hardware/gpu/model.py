@@ -18,7 +18,6 @@ Presets: hardware/presets/gpu/*.toml; the H200 efficiencies are fitted by
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +33,7 @@ STEP_PARTS = ("qkv", "attention", "out_proj", "ffn", "communication", "other")
 ACT_BYTES = 2  # activations and KV in BF16/FP16
 
 
-@dataclass(frozen=True)
+@schema.frozen   # a frozen dataclass whose fields are checked on construction (core/schema.py)
 class GpuSpec:
     name: str
     peak_flops_per_s: float = field(gt=0)  # dense BF16 tensor-core peak
@@ -47,7 +46,8 @@ class GpuSpec:
     attention_bandwidth_efficiency: float = field(gt=0, max=1)  # KV streaming in decode attention, long-KV limit
     gemm_compute_efficiency: float = field(gt=0, max=1)  # share of peak FLOPS a large GEMM reaches
     prefill_attention_overhead_s: float = field(min=0)  # fixed cost of one causal (flash) prefill-attention call
-    prefill_attention_compute_efficiency: float = field(gt=0, max=1)  # share of peak FLOPS long causal attention reaches
+    # share of peak FLOPS long causal attention reaches
+    prefill_attention_compute_efficiency: float = field(gt=0, max=1)
     hbm_energy_pj_per_bit: float = field(min=0)  # DRAM cell + on-die movement + TSV + interposer I/O
     compute_energy_pj_per_flop: float = field(min=0)
     tdp_w: float = field(gt=0)
@@ -56,12 +56,11 @@ class GpuSpec:
     # attention_bandwidth_efficiency / (1 + (half / kv_bytes) ** exponent), where a published
     # measurement shows that shape (a100-80gb); 0: the fixed-overhead form, where the share grows
     # only through attention_overhead_s (the H200 fit)
-    attention_half_efficiency_bytes: float = field(0.0, min=0)
-    attention_efficiency_exponent: float = field(1.0, gt=0)
+    attention_half_efficiency_bytes: float = field(default=0.0, min=0)
+    attention_efficiency_exponent: float = field(default=1.0, gt=0)
     allreduce: str = "nccl-ring"            # tensor-parallel all-reduce: hardware/links.py ALLREDUCE_ALGORITHMS
 
-    def __post_init__(self):
-        schema.check(self)   # each field's declared range (core/schema.py)
+    def __post_init__(self):   # after the declared ranges
         check_allreduce(self.allreduce)
         if not isinstance(self.interconnect, str) or not self.interconnect:
             raise ParameterError("interconnect", "must name a link preset, e.g. 'nvlink4'")

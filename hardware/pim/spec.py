@@ -6,7 +6,7 @@ the public Ramulator 2 AiM preset give them; the models convert to seconds at th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 
 from lolpim.core.errors import ParameterError
@@ -37,7 +37,7 @@ def check_weight_bits(weight_bits) -> int:
     return int(weight_bits)
 
 
-@dataclass(frozen=True)
+@schema.frozen   # a frozen dataclass whose fields are checked on construction (core/schema.py)
 class PimModuleSpec:
     name: str
     description: str
@@ -83,8 +83,7 @@ class PimModuleSpec:
     power_w: float = field(gt=0)
     sources: str = ""
 
-    def __post_init__(self):
-        schema.check(self)   # each field's declared type and range (core/schema.py)
+    def __post_init__(self):   # after the declared ranges
         if self.row_bytes % self.column_bytes:
             raise ParameterError("row_bytes", f"{self.row_bytes} must be a multiple of column_bytes "
                                               f"({self.column_bytes})")

@@ -18,16 +18,16 @@ from lolpim.models.cbp.constraint import g_at
 
 @schema.frozen
 class CBPSettings:
-    lr_weights: float = schema.field(0.01, gt=0.0)      # SGD learning rate of the latent weights
-    momentum: float = schema.field(0.9, min=0.0)        # and below 1
-    eta_lambda: float = schema.field(0.1, gt=0.0)       # multiplier ascent rate: lambda += eta_lambda * cs
-    p_max_epochs: int = schema.field(20, min=1)         # longest stretch without a lambda/g update
+    lr_weights: float = schema.field(default=0.01, gt=0.0)      # SGD learning rate of the latent weights
+    momentum: float = schema.field(default=0.9, min=0.0)        # and below 1
+    eta_lambda: float = schema.field(default=0.1, gt=0.0)       # multiplier ascent rate: lambda += eta_lambda * cs
+    p_max_epochs: int = schema.field(default=20, min=1)         # longest stretch without a lambda/g update
     lr_drop_at_g: float = 20.0                          # weight LR x lr_drop_factor once g reaches this
-    lr_drop_factor: float = schema.field(0.1, gt=0.0)
-    grad_clip: float = schema.field(1.0, gt=0.0)        # every gradient element clipped to [-1, 1]
+    lr_drop_factor: float = schema.field(default=0.1, gt=0.0)
+    grad_clip: float = schema.field(default=1.0, gt=0.0)        # every gradient element clipped to [-1, 1]
     # latent weights kept in [-clamp*a, +clamp*a]; >= 1 as the levels lie in [-a, a]
-    clamp_scales: float = schema.field(2.0, min=1.0)
-    batch_size: int = schema.field(64, min=1)
+    clamp_scales: float = schema.field(default=2.0, min=1.0)
+    batch_size: int = schema.field(default=64, min=1)
     window: bool = True                # False: full constraint from the start (ablation)
     use_constraint: bool = True        # False: plain rounding + STE fine-tuning (ablation)
 

@@ -29,11 +29,11 @@ from lolpim.models.hebbian.rule import TransitionRule
 
 @schema.frozen
 class TableConfig:
-    max_operand: int = schema.field(9, min=2, max=64)   # operands 1..max_operand
+    max_operand: int = schema.field(default=9, min=2, max=64)   # operands 1..max_operand
     p_potentiate: float = 0.5
     p_depress: float = 0.5
     p_hetero_depress: float = 0.5   # operands that are absent when a pair cell learns
-    max_epochs: int = schema.field(200, min=1)   # per layer; training stops at exact recall
+    max_epochs: int = schema.field(default=200, min=1)   # per layer; training stops at exact recall
 
     def __post_init__(self):   # after the declared ranges
         TransitionRule(self.p_potentiate, self.p_depress, self.p_hetero_depress)

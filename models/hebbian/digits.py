@@ -34,12 +34,12 @@ N_CLASSES = 10
 
 @schema.frozen
 class DigitsConfig:
-    levels: int = schema.field(7, min=1)       # thermometer inputs per pixel
-    contacts: int = schema.field(10, min=1)    # output neurons per class
-    epochs: int = schema.field(10, min=1)
+    levels: int = schema.field(default=7, min=1)       # thermometer inputs per pixel
+    contacts: int = schema.field(default=10, min=1)    # output neurons per class
+    epochs: int = schema.field(default=10, min=1)
     p_potentiate: float = 0.01
     p_depress: float = 0.01
-    margin: float = schema.field(4.0, min=0.0)  # stop-learning margin (in units of one synapse)
+    margin: float = schema.field(default=4.0, min=0.0)  # stop-learning margin (in units of one synapse)
 
     def __post_init__(self):   # after the declared ranges
         TransitionRule(self.p_potentiate, self.p_depress)  # validates the probabilities

@@ -23,15 +23,17 @@ class NeuronParams:
     v_rest_mV: float = -65.0
     v_threshold_mV: float = -50.0
     v_reset_mV: float = -65.0
-    tau_m_s: float = schema.field(0.02, gt=0.0)
-    refractory_s: float = schema.field(0.003, min=0.0)
+    tau_m_s: float = schema.field(default=0.02, gt=0.0)
+    refractory_s: float = schema.field(default=0.003, min=0.0)
     # "per-synapse": each synapse gives epsp_mV x weight; "per-eye": each gives eye_epsp_mV / S x
     # weight (S synapses per eye)
-    drive: str = schema.field("per-synapse", choices=DRIVES)
-    epsp_mV: float = schema.field(3.0, min=0.0)         # somatic EPSP of a synapse with weight 1 ("per-synapse")
-    eye_epsp_mV: float = schema.field(30.0, min=0.0)    # summed EPSP of one eye's S synapses at weight 1 ("per-eye")
-    bap_delay_s: float = schema.field(0.001, gt=0.0)    # soma -> spine travel time of the bAP (the actor lookahead)
-    synaptic_delay_s: float = schema.field(0.001, gt=0.0)
+    drive: str = schema.field(default="per-synapse", choices=DRIVES)
+    epsp_mV: float = schema.field(default=3.0, min=0.0)       # somatic EPSP of a synapse with weight 1 ("per-synapse")
+    # summed EPSP of one eye's S synapses at weight 1 ("per-eye")
+    eye_epsp_mV: float = schema.field(default=30.0, min=0.0)
+    # soma -> spine travel time of the bAP (the actor lookahead)
+    bap_delay_s: float = schema.field(default=0.001, gt=0.0)
+    synaptic_delay_s: float = schema.field(default=0.001, gt=0.0)
 
     def __post_init__(self):   # after the declared ranges
         if not self.v_threshold_mV > self.v_rest_mV:

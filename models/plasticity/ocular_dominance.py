@@ -76,23 +76,23 @@ CONDITION_INPUT: dict[str, tuple[bool, Any]] = {"lid_suture": (False, None), "tt
 class OcularDominanceConfig:
     """The network's settings; each field's range is declared (core/schema.py) and checked when
     the config is made."""
-    neurons: int = field(1, min=1)
-    synapses_per_eye: int = field(10, min=1)
-    visual_rate_hz: float = field(3.0, min=0.0)
-    fixation_shape: float = field(4.0, gt=0.0)
-    volley_probability: float = field(0.6, min=0.0, max=1.0)
-    contrast_spread: float = field(0.0, min=0.0, max=1.0)
+    neurons: int = field(default=1, min=1)
+    synapses_per_eye: int = field(default=10, min=1)
+    visual_rate_hz: float = field(default=3.0, min=0.0)
+    fixation_shape: float = field(default=4.0, gt=0.0)
+    volley_probability: float = field(default=0.6, min=0.0, max=1.0)
+    contrast_spread: float = field(default=0.0, min=0.0, max=1.0)
     eye_latency_s: tuple = (0.0, 0.0005)
-    background_rate_hz: float = field(1.0, min=0.0)
-    binocular_s: float = field(10.0, min=0.0)
-    deprivation_s: float = field(15.0, min=0.0)
-    recovery_s: float = field(0.0, min=0.0)
-    sample_interval_s: float = field(1.0, gt=0.0)
+    background_rate_hz: float = field(default=1.0, min=0.0)
+    binocular_s: float = field(default=10.0, min=0.0)
+    deprivation_s: float = field(default=15.0, min=0.0)
+    recovery_s: float = field(default=0.0, min=0.0)
+    sample_interval_s: float = field(default=1.0, gt=0.0)
     # the deprived eye's input over the deprivation interval
-    condition: str = field("lid_suture", choices=CONDITIONS)
+    condition: str = field(default="lid_suture", choices=CONDITIONS)
     # lid suture: the deprived eye's uncorrelated residual rate
-    sutured_rate_hz: float = field(1.0, min=0.0)
-    start_s: float = field(0.0, min=0.0)   # a run resumed from a snapshot starts here (actors' ``resume``)
+    sutured_rate_hz: float = field(default=1.0, min=0.0)
+    start_s: float = field(default=0.0, min=0.0)   # a run resumed from a snapshot starts here (actors' ``resume``)
 
     def __post_init__(self):   # after the declared ranges
         if self.duration_s() <= 0:
@@ -150,10 +150,10 @@ class SteadyState:
     about 2.8x less over 60 s. The bound is unchanged. It did not make the phase steady: on the
     grid most runs pass at 140-180 s, near the top of a slow relaxation of the weights that goes
     on in the controls (docs/plasticity-cascade.md section 3)."""
-    check_s: float = field(10.0, gt=0.0)
-    window_s: float = field(60.0, gt=0.0)
-    drift_per_s: float = field(5e-4, gt=0.0)
-    max_s: float = field(300.0, gt=0.0)
+    check_s: float = field(default=10.0, gt=0.0)
+    window_s: float = field(default=60.0, gt=0.0)
+    drift_per_s: float = field(default=5e-4, gt=0.0)
+    max_s: float = field(default=300.0, gt=0.0)
 
     def __post_init__(self):   # after the declared ranges
         if self.max_s < self.check_s:

@@ -100,7 +100,8 @@ class SheetConfig:
             raise ParameterError("normalisation", f"must be one of {', '.join(NORMALISATIONS)}, "
                                                   f"got {self.normalisation!r}")
         if not (math.isfinite(self.normalise_interval_s) and self.normalise_interval_s > 0):
-            raise ParameterError("normalise_interval_s", f"must be a finite number > 0, got {self.normalise_interval_s!r}")
+            raise ParameterError("normalise_interval_s",
+                                 f"must be a finite number > 0, got {self.normalise_interval_s!r}")
         if self.condition not in CONDITIONS:
             raise ParameterError("condition", f"must be one of {', '.join(CONDITIONS)}, got {self.condition!r}")
         if self.duration_s() <= 0:
@@ -309,7 +310,7 @@ def tiling(size: int, tiles_x: int, tiles_y: int) -> list[Tile]:
     for name, n in (("tiles_x", tiles_x), ("tiles_y", tiles_y)):
         if not (isinstance(n, int) and 1 <= n <= size):
             raise ParameterError(name, f"must be an integer in 1..{size} (the sheet's side), got {n!r}")
-    out = []
+    out: list[Tile] = []
     for j in range(tiles_y):
         for i in range(tiles_x):
             out.append(Tile(len(out), i * size // tiles_x, (i + 1) * size // tiles_x,

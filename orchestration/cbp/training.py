@@ -74,11 +74,12 @@ def train(config: CbpRun) -> dict:
     rows, histories, packed = [], {}, {}
     with _single_thread_blas():
         for seed in seeds:
-            pre = pretrained_digits(seed, setup, on_epoch=lambda r: bar.step(f"seed {seed} pretrain"))
+            # the progress lambdas (noqa: B023) are called within their own iteration, never kept
+            pre = pretrained_digits(seed, setup, on_epoch=lambda r: bar.step(f"seed {seed} pretrain"))  # noqa: B023
             for constraint, variant in runs:
                 tag = f"{constraint}/{variant}/seed{seed}"
                 result = run_cbp(pre, constraint, setup, variant, on_epoch=lambda r: bar.step(
-                    f"{tag} epoch {r['epoch'] + 1} g={r['g']:g} cfs={r['cfs']:.3f}"))
+                    f"{tag} epoch {r['epoch'] + 1} g={r['g']:g} cfs={r['cfs']:.3f}"))  # noqa: B023
                 final = result.final
                 rows.append({"constraint": constraint, "variant": variant, "seed": seed,
                              "weight_bits": level_set(constraint).weight_bits,
@@ -112,7 +113,7 @@ def _summary(rows: list[dict]) -> list[dict]:
     out = []
     for key in dict.fromkeys((r["constraint"], r["variant"]) for r in rows):
         group = [r for r in rows if (r["constraint"], r["variant"]) == key]
-        mean = lambda k: float(np.mean([r[k] for r in group]))  # noqa: E731
+        mean = lambda k: float(np.mean([r[k] for r in group]))  # noqa: E731, B023 (used in this iteration only)
         out.append({"constraint": key[0], "variant": key[1], "seeds": len(group),
                     "weight_bits": group[0]["weight_bits"],
                     "fp_test_acc": mean("fp_test_acc"), "rounded_test_acc": mean("rounded_test_acc"),
@@ -130,8 +131,8 @@ def _table(summary: list[dict]) -> str:
                          f"{100 * s['test_acc']:.2f}", f"{s['drop_points']:+.2f}",
                          f"{s['final_cfs']:.4f}",
                          "-" if s["final_g"] is None else f"{s['final_g']:g}") for s in summary]
-    widths = [max(len(l[i]) for l in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(l, widths)) for l in lines]
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)
 

@@ -62,15 +62,14 @@ def run_digits(config: HebbianRun) -> dict:
     module = config.module or "lolpim-module"
     load_pim_module(module)  # a bad preset name fails now, not after training
     data = load_idx_digits(*_idx_files(config.idx_dir)) if config.idx_dir else load_sklearn_digits()
-    run = config
-    config = DigitsConfig(**{k: v for k, v in (("epochs", run.epochs), ("contacts", run.contacts))
+    digits = DigitsConfig(**{k: v for k, v in (("epochs", config.epochs), ("contacts", config.contacts))
                              if v is not None})
-    check_fits(digits_bytes(config, data), f"--contacts {config.contacts}",
-               f"{BYTES_PER_SYNAPSE} B x {data.x_train.shape[1] * config.levels} inputs x "
-               f"{N_CLASSES * config.contacts} output neurons", "use fewer contacts")
+    check_fits(digits_bytes(digits, data), f"--contacts {digits.contacts}",
+               f"{BYTES_PER_SYNAPSE} B x {data.x_train.shape[1] * digits.levels} inputs x "
+               f"{N_CLASSES * digits.contacts} output neurons", "use fewer contacts")
     runs = []
-    for seed in range(run.seed, run.seed + run.seed_count):
-        result = train_digits(data, config, seed)
+    for seed in range(config.seed, config.seed + config.seed_count):
+        result = train_digits(data, digits, seed)
         synapses = result.layer.weights.size
         n_train = len(data.y_train)
         samples = len(result.transitions_per_sample)
@@ -88,7 +87,7 @@ def run_digits(config: HebbianRun) -> dict:
         last_layer = result.layer
     accs = np.array([r["test_accuracy"] for r in runs])
     pim = pim_inference_cost(last_layer, module=module).as_dict()
-    return {"task": "digits", "dataset": data.name, "config": vars(config),
+    return {"task": "digits", "dataset": data.name, "config": vars(digits),
             "synapses": int(last_layer.weights.size), "inputs": int(last_layer.config.n_in),
             "runs": runs, "test_accuracy_mean": float(accs.mean()), "test_accuracy_std": float(accs.std()),
             "pim_inference": pim}

@@ -128,8 +128,8 @@ def test_the_sheet_gives_the_same_weights_for_every_tiling():
     assert ref["spikes"].sum() > 0                       # the neurons fire
     assert np.any(ref["mean_w"][-1] != 1.0)              # and the weights move
     for tiles, r in runs.items():
-        np.testing.assert_array_equal(r["mean_w"], ref["mean_w"])
-        np.testing.assert_array_equal(r["spikes"], ref["spikes"])
+        np.testing.assert_array_equal(r["mean_w"], ref["mean_w"], err_msg=f"tiles {tiles}")
+        np.testing.assert_array_equal(r["spikes"], ref["spikes"], err_msg=f"tiles {tiles}")
     assert sum(runs[(2, 3)]["sent"]["t0"].values()) > 0   # lateral spikes crossed tiles
 
 

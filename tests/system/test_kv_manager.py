@@ -104,7 +104,8 @@ def test_the_rounds_of_one_message_are_answered_in_order_as_separate_messages_wo
                     {"admit": [2, 3], "admit_tokens": [400, 100]}, {"admit": [4], "admit_tokens": [200]})
     alone = dpa("dynamic", capacity=6, tpc=100)
     one_by_one = [plan(alone, 10, admit=[1], admit_tokens=[300]),
-                  plan(alone, 10, admit=[2, 3], admit_tokens=[400, 100]), plan(alone, 10, admit=[4], admit_tokens=[200])]
+                  plan(alone, 10, admit=[2, 3], admit_tokens=[400, 100]),
+                  plan(alone, 10, admit=[4], admit_tokens=[200])]
     assert replies == one_by_one == [{"grow_ok": [], "admit_ok": [1]}, {"grow_ok": [], "admit_ok": [0, 0]},
                                      {"grow_ok": [], "admit_ok": [1]}]
     assert together.state() == alone.state()

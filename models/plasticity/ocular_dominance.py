@@ -33,7 +33,7 @@ threshold in the cascade's own calcium chemistry), docs/plasticity-cascade.md se
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 

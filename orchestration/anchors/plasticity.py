@@ -11,8 +11,9 @@ fitted points, reported in their own rows); the OD network variant's metaplastic
 on S = 50 and 200, K = 4, seeds 0-4 (issue 12: the OD rows at those S and seeds count as
 calibration), its eye EPSP and its homeostatic threshold's time constant on seeds 5-9, S = 100,
 K = 8 (benchmarks/od_calibration.py, no validate row). Held out: the pairing crossover, the STDP
-signs, peak position, LTD width and the curve beyond the LTP window, the 6 Sjostrom 10/20/40 Hz points, the BCM protocol, OD elsewhere and
-everything about Graupner-Brunel (published parameters used as they are). The bound rows
+signs, peak position, LTD width and the curve beyond the LTP window, the 6 Sjostrom 10/20/40 Hz
+points, the BCM protocol, OD elsewhere and everything about Graupner-Brunel (published parameters
+used as they are). The bound rows
 (presets/bounds.toml) are consistency rows.
 
 Ocular dominance (issue 23): from a steady binocular state, lid suture against its controls

@@ -84,15 +84,8 @@ class SheetEyeBlock(od.EyeBlock):
 
     def _load_chunk(self, chunk: int) -> None:
         ev = om.events(self.sheet, self.seed, self.eye, chunk)
-        times, syn = [], []
-        for j, gid in enumerate(self.ids):
-            t, i = om.neuron_spikes(self.sheet, self.seed, int(gid), self.eye, chunk, ev)
-            times.append(t)
-            syn.append(i + j * self.s)
-        t, i = np.concatenate(times), np.concatenate(syn)
-        order = np.lexsort((i, t))
-        self.chunk_t, self.chunk_syn = t[order], i[order]
-        self.chunk = chunk
+        self._store_chunk(chunk, [om.neuron_spikes(self.sheet, self.seed, int(gid), self.eye, chunk, ev)
+                                  for gid in self.ids])
 
 
 class SheetTile(Actor):

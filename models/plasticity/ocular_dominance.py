@@ -317,11 +317,21 @@ def chunk_spikes(cfg: OcularDominanceConfig, seed: int, neuron: int, eye: int, c
             if open_eyes[eye] and joins.size and arrival < end:
                 times.append(np.full(joins.size, arrival))
                 syn.append(joins)
-        rate = cfg.background_hz(name, eye)
-        if rate > 0:
-            n_bg = own.poisson(rate * (b - a) * s)
-            times.append(own.uniform(a, b, n_bg))
-            syn.append(own.integers(0, s, n_bg))
+        add_background(own, cfg.background_hz(name, eye), a, b, s, times, syn)
+    return joined_spikes(times, syn)
+
+
+def add_background(own: np.random.Generator, rate_hz: float, a: float, b: float, s: int, times: list,
+                   syn: list) -> None:
+    """Uncorrelated background at ``rate_hz`` per synapse over [a, b): appended to (times, syn)."""
+    if rate_hz > 0:
+        n_bg = own.poisson(rate_hz * (b - a) * s)
+        times.append(own.uniform(a, b, n_bg))
+        syn.append(own.integers(0, s, n_bg))
+
+
+def joined_spikes(times: list, syn: list) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces of (times, synapse) as two arrays (empty ones when there are none)."""
     if not times:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     return np.concatenate(times), np.concatenate(syn).astype(np.int64)
@@ -425,12 +435,14 @@ class EyeBlock:
 
     # -- inputs ----------------------------------------------------------------------------------
     def _load_chunk(self, chunk: int) -> None:
-        times, syn = [], []
-        for j in range(self.count):
-            t, i = chunk_spikes(self.cfg, self.seed, self.first + j, self.eye, chunk, self.fix[j])
-            times.append(t)
-            syn.append(i + j * self.s)
-        t, i = np.concatenate(times), np.concatenate(syn)
+        self._store_chunk(chunk, [chunk_spikes(self.cfg, self.seed, self.first + j, self.eye, chunk, self.fix[j])
+                                  for j in range(self.count)])
+
+    def _store_chunk(self, chunk: int, per_neuron: list) -> None:
+        """Keep chunk ``chunk``'s inputs, ``per_neuron`` [(times, synapse) of local neuron j],
+        as one time-ordered stream over the block's synapses (ties by synapse index)."""
+        t = np.concatenate([times for times, _ in per_neuron])
+        i = np.concatenate([syn + j * self.s for j, (_, syn) in enumerate(per_neuron)])
         order = np.lexsort((i, t))
         self.chunk_t, self.chunk_syn = t[order], i[order]
         self.chunk = chunk

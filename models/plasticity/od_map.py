@@ -260,14 +260,8 @@ def neuron_spikes(cfg: SheetConfig, seed: int, neuron: int, eye: int, chunk: int
             if joins.size and arrival < end:
                 times.append(np.full(joins.size, arrival))
                 syn.append(joins)
-        rate = cfg.background_hz(name, eye)
-        if rate > 0:
-            n_bg = own.poisson(rate * (b - a) * s)
-            times.append(own.uniform(a, b, n_bg))
-            syn.append(own.integers(0, s, n_bg))
-    if not times:
-        return np.zeros(0), np.zeros(0, dtype=np.int64)
-    return np.concatenate(times), np.concatenate(syn).astype(np.int64)
+        od.add_background(own, cfg.background_hz(name, eye), a, b, s, times, syn)
+    return od.joined_spikes(times, syn)
 
 
 def normalise_subtractive(p_left, p_right, synapses_per_eye: int, p_initial: float) -> None:

@@ -12,25 +12,18 @@ Run: .venv/bin/python benchmarks/message_refusal.py [--repeats N]
 from __future__ import annotations
 
 import argparse
-import heapq
 import time
 
 from lolpim.actors.kernel.actor import deliver
 from lolpim.actors.kernel.codec import HORIZON_PS, MessageError, pack_payload
 from lolpim.actors.kernel.events import Event
+from lolpim.actors.kernel.inline import deliver_in_order
 
 
 def warm(spec, events: int) -> dict:
     """The spec's actors after ``events`` deliveries in time order (so they hold real state)."""
     actors = {s.name: s.build(spec.seed) for s in spec.actors}
-    queue = [ev for a in actors.values() for ev in a.start()]
-    heapq.heapify(queue)
-    for _ in range(events):
-        if not queue:
-            break
-        ev = heapq.heappop(queue)
-        for out in deliver(actors[ev.dst], ev):
-            heapq.heappush(queue, out)
+    deliver_in_order(actors, events)
     return actors
 
 

@@ -67,23 +67,15 @@ def check_state_round_trip(system, events: int) -> dict:
     cannot miss a field) and (2) snapshot -> msgpack -> fresh actor -> restore gives the same
     snapshot. Returns {actor name: events it processed} so a test can assert the run did work."""
     import copy
-    import heapq
 
     import msgpack
 
-    from lolpim.actors.kernel.actor import deliver
+    from lolpim.actors.kernel.inline import deliver_in_order
 
     actors = {s.name: s.build(system.seed) for s in system.actors}
     at_build = {n: {k: copy.deepcopy(v) for k, v in vars(a).items()
                     if k not in KERNEL_ATTRS and k not in type(a).state_fields} for n, a in actors.items()}
-    queue = [ev for a in actors.values() for ev in a.start()]
-    heapq.heapify(queue)
-    for _ in range(events):
-        if not queue:
-            break
-        ev = heapq.heappop(queue)
-        for out in deliver(actors[ev.dst], ev):
-            heapq.heappush(queue, out)
+    deliver_in_order(actors, events)
     for spec in system.actors:
         actor = actors[spec.name]
         for field in type(actor).state_fields:

@@ -7,8 +7,10 @@ queued before the first of them pops, so each actor sees exactly the delivery or
 """
 from __future__ import annotations
 
+import heapq
 import time
 
+from lolpim.actors.kernel.actor import deliver
 from lolpim.actors.kernel.codec import DEFAULT_MAX_PAYLOAD_BYTES, pack_payload, unpack_payload
 from lolpim.actors.kernel.loop import EventLoop
 from lolpim.actors.kernel.system import RunResult, SystemSpec
@@ -51,3 +53,20 @@ class InlineExecutor:
         return RunResult(results=results,
                          end_time_ps=loop.last_ps, events=loop.processed, trace=trace,
                          stats={"executor": self.name, "wall_s": wall})
+
+
+def deliver_in_order(actors: dict, events: int, keep=None) -> list:
+    """Start the built ``actors`` ({name: actor}) and deliver up to ``events`` of their events in
+    time order, one at a time and without windows: actors in mid-run, for tests and benchmarks
+    that poke one actor with a message of their own. ``keep(event)`` drops an outgoing event when
+    false (e.g. one addressed to an actor left out). Returns the events still queued."""
+    queue = [ev for a in actors.values() for ev in a.start()]
+    heapq.heapify(queue)
+    for _ in range(events):
+        if not queue:
+            break
+        ev = heapq.heappop(queue)
+        for out in deliver(actors[ev.dst], ev):
+            if keep is None or keep(out):
+                heapq.heappush(queue, out)
+    return queue

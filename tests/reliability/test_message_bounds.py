@@ -12,6 +12,7 @@ import pytest
 from lolpim.actors.kernel.actor import deliver
 from lolpim.actors.kernel.codec import HORIZON_PS, MessageError, decode_batch, encode_batch, pack_payload
 from lolpim.actors.kernel.events import Event
+from lolpim.actors.kernel.inline import deliver_in_order
 
 
 @pytest.mark.parametrize("time_ps", [HORIZON_PS + 1, 2**63 - 1, 2**64 - 1, -1])
@@ -65,14 +66,7 @@ def test_cent_static_kv_refuses_a_growth_past_its_reservation():
 
 def _warm(spec, events=60):
     actors = {s.name: s.build(spec.seed) for s in spec.actors}
-    queue = [ev for a in actors.values() for ev in a.start()]
-    heapq.heapify(queue)
-    for _ in range(events):
-        if not queue:
-            break
-        ev = heapq.heappop(queue)
-        for out in deliver(actors[ev.dst], ev):
-            heapq.heappush(queue, out)
+    deliver_in_order(actors, events)
     return actors
 
 

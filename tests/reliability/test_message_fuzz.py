@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import heapq
 import importlib
 import signal
 import typing
@@ -29,6 +28,7 @@ from hypothesis import strategies as st
 from lolpim.actors.kernel.actor import Actor, KernelError, check_payload, deliver
 from lolpim.actors.kernel.codec import MessageError
 from lolpim.actors.kernel.events import Event
+from lolpim.actors.kernel.inline import deliver_in_order
 from lolpim.actors.kernel.messages import is_message_class
 
 ACTOR_MODULES = ("lolpim.actors.demo.pipeline", "lolpim.actors.demo.random_graph", "lolpim.actors.demo.grid",
@@ -112,15 +112,7 @@ def _warm_actors(make_system) -> tuple[dict, list[str]]:
     """The system's actors after WARM_EVENTS events (state in mid-run), and every actor name."""
     system = make_system()
     actors = {s.name: s.build(system.seed) for s in system.actors}
-    queue = [ev for a in actors.values() for ev in a.start()]
-    heapq.heapify(queue)
-    for _ in range(WARM_EVENTS):
-        if not queue:
-            break
-        ev = heapq.heappop(queue)
-        for out in deliver(actors[ev.dst], ev):
-            if out.dst in actors:
-                heapq.heappush(queue, out)
+    deliver_in_order(actors, WARM_EVENTS, keep=lambda out: out.dst in actors)
     return actors, list(actors)
 
 

@@ -307,13 +307,13 @@ def checkers(cls: type, exact: bool = False) -> tuple:
     return found
 
 
-def check(obj: Any) -> None:
+def check(obj: Any, key_prefix: str = "") -> None:
     """Check every field of a constructed dataclass against its declaration (call it from
-    ``__post_init__``); a problem is a FieldProblem naming the field."""
+    ``__post_init__``); a problem is a FieldProblem naming the field (as ``key_prefix`` + name)."""
     for name, check_one in checkers(type(obj)):
         problem = check_one(getattr(obj, name))
         if problem is not None:
-            raise FieldProblem(name, problem)
+            raise FieldProblem(key_prefix + name, problem)
 
 
 # --- building from data (TOML tables, --set texts, flags) -----------------------------------
@@ -449,16 +449,24 @@ T = typing.TypeVar("T")
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, field))
-def frozen(cls: type[T] | None = None, /, *, kw_only: bool = False) -> Any:
+def frozen(cls: type[T] | None = None, /, *, kw_only: bool = False, key_prefix: str = "") -> Any:
     """Decorator: a frozen dataclass whose fields are checked against their declarations
-    whenever it is constructed (then its own ``__post_init__`` runs, for cross-field checks)."""
+    whenever it is constructed (then its own ``__post_init__`` runs, for cross-field checks).
+
+    ``key_prefix``: the class is written as prefixed keys of a flat table (``meta_tau_s`` for
+    ``Metaplasticity.tau_s``); every FieldProblem, its own checks' too, names the prefixed key."""
     def wrap(cls):
         own_post_init = getattr(cls, "__post_init__", None)
 
         def __post_init__(self):
-            check(self)
+            check(self, key_prefix)
             if own_post_init is not None:
-                own_post_init(self)
+                try:
+                    own_post_init(self)
+                except FieldProblem as exc:
+                    if not key_prefix or exc.field.startswith(key_prefix):
+                        raise
+                    raise FieldProblem(key_prefix + exc.field, exc.problem) from None
         cls.__post_init__ = __post_init__   # before dataclass() writes __init__, which calls it
         return dataclasses.dataclass(frozen=True, kw_only=kw_only)(cls)
     return wrap if cls is None else wrap(cls)

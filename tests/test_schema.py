@@ -108,3 +108,26 @@ def test_exact_mode_refuses_what_msgpack_cannot_mean():
     assert schema.checker(list[int], {"max": 9}, exact=True)([1, 10]) == "element [1]: got 10; allowed range: <= 9"
     with pytest.raises(TypeError, match="unknown field metadata"):
         schema.checker(int, {"minimum": 0})
+
+
+def test_a_key_prefix_names_the_key_as_written_in_a_flat_table():
+    # a class written as prefixed keys of a flat preset table (meta_tau_s for Metaplasticity.tau_s):
+    # its declared ranges and its own cross-field checks name the prefixed key, built or constructed
+    @frozen(key_prefix="meta_")
+    class Meta:
+        tau_s: float = field(default=5.0, gt=0.0)
+        cap_s: float = field(default=10.0, gt=0.0)
+
+        def __post_init__(self):
+            if self.cap_s < self.tau_s:
+                raise FieldProblem("cap_s", "must be at least {tau_s}")
+
+    with pytest.raises(ParameterError, match=r"'meta_tau_s': got 0\.0; allowed range: > 0\.0"):
+        Meta(tau_s=0.0)
+    with pytest.raises(ParameterError, match="'meta_cap_s': must be at least"):
+        Meta(tau_s=20.0)
+    with pytest.raises(ParameterError, match="'meta_cap_s': must be at least meta_tau_s$"):
+        schema.build(Meta, {"tau_s": 20.0}, name_of=lambda key: "meta_" + key)
+    with pytest.raises(ParameterError, match="'meta_tau_x': unknown key"):
+        schema.build(Meta, {"tau_x": 1.0}, name_of=lambda key: "meta_" + key)
+    assert schema.build(Meta, {"tau_s": 2}, name_of=lambda key: "meta_" + key) == Meta(tau_s=2.0)

@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 from lolpim.core.errors import ParameterError
-from lolpim.core.schema import field, frozen
+from lolpim.core import schema
+from lolpim.core.schema import FieldProblem, field, frozen
 from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.cascade import CascadeParams, CascadePopulation, bounds
 from lolpim.models.plasticity.jit import njit
@@ -173,30 +174,21 @@ def drift_per_s(time_s, w, window_s: float) -> float:
     return max(abs(slope), abs(step))
 
 
-@dataclass(frozen=True)
+@frozen(key_prefix="meta_")  # written as meta_* keys of a variant
 class Metaplasticity:
     """Sliding modification threshold as an NMDA gain (kernel.nmda_gain): the neuron keeps a
     firing-rate trace r (time constant tau_s); every NMDA receptor of the neuron lets in
     max_gain / (1 + (max_gain - 1) (r / target_hz)^2) times the calcium of the plain cascade."""
     enabled: bool = False
-    tau_s: float = 5.0
-    target_hz: float = 2.0
-    max_gain: float = 2.0
-
-    def __post_init__(self):
-        if not isinstance(self.enabled, bool):
-            raise ParameterError("enabled", f"must be true or false, got {self.enabled!r}")
-        for f in ("tau_s", "target_hz"):
-            if not (np.isfinite(getattr(self, f)) and getattr(self, f) > 0):
-                raise ParameterError(f"meta_{f}", f"must be a finite number > 0, got {getattr(self, f)!r}")
-        if not (np.isfinite(self.max_gain) and self.max_gain >= 1):
-            raise ParameterError("meta_max_gain", f"must be a finite number >= 1, got {self.max_gain!r}")
+    tau_s: float = field(default=5.0, gt=0.0, unit="s")
+    target_hz: float = field(default=2.0, gt=0.0, unit="Hz")
+    max_gain: float = field(default=2.0, min=1.0)
 
     def vector(self):
         return (self.tau_s, self.target_hz, self.max_gain) if self.enabled else None
 
 
-@dataclass(frozen=True)
+@frozen(key_prefix="homeo_")  # written as homeo_* keys of a variant
 class Homeostasis:
     """Firing-rate homeostasis through the spike threshold (docs/plasticity-cascade.md section 3).
     Each neuron's set point r_set is its own rate in the binocular state: a spike trace of time
@@ -209,17 +201,12 @@ class Homeostasis:
     with ``enabled`` false, theta = 0. ``set_floor_hz``: the smallest set point (a neuron silent
     in the binocular state would otherwise get an infinite step per spike)."""
     enabled: bool = False
-    tau_s: float = 5.0
-    max_shift_mV: float = 5.0
-    set_tau_s: float = 30.0
-    set_floor_hz: float = 0.05
+    tau_s: float = field(default=5.0, gt=0.0, unit="s")
+    max_shift_mV: float = field(default=5.0, gt=0.0, unit="mV")
+    set_tau_s: float = field(default=30.0, gt=0.0, unit="s")
+    set_floor_hz: float = field(default=0.05, gt=0.0, unit="Hz")
 
-    def __post_init__(self):
-        if not isinstance(self.enabled, bool):
-            raise ParameterError("homeo_enabled", f"must be true or false, got {self.enabled!r}")
-        for f in ("tau_s", "max_shift_mV", "set_tau_s", "set_floor_hz"):
-            if not (np.isfinite(getattr(self, f)) and getattr(self, f) > 0):
-                raise ParameterError(f"homeo_{f}", f"must be a finite number > 0, got {getattr(self, f)!r}")
+    def __post_init__(self):   # after the declared ranges
         check_homeostasis_bounds(self)
 
     def vector(self):
@@ -248,13 +235,15 @@ def variant_names() -> list[str]:
 def load_variant(name: str) -> Variant:
     t = read_set(VARIANT_FILE, name, "ocular-dominance variant", field="variant")
     neuron_keys = {f.name for f in fields(NeuronParams)}
-    meta = {k[len("meta_"):]: t.pop(k) for k in list(t) if k.startswith("meta_")}
-    homeo = {k[len("homeo_"):]: t.pop(k) for k in list(t) if k.startswith("homeo_")}
+    meta = schema.build(Metaplasticity, {k[len("meta_"):]: t.pop(k) for k in list(t) if k.startswith("meta_")},
+                        name_of=lambda key: "meta_" + key)
+    homeo = schema.build(Homeostasis, {k[len("homeo_"):]: t.pop(k) for k in list(t) if k.startswith("homeo_")},
+                         name_of=lambda key: "homeo_" + key)
     neuron = {k: t.pop(k) for k in list(t) if k in neuron_keys}
     description, spread = t.pop("description", ""), t.pop("contrast_spread", 0.0)
     if t:
         raise ParameterError(sorted(t)[0], f"not an ocular-dominance variant field (variant {name!r})")
-    return Variant(name, description, NeuronParams(**neuron), Metaplasticity(**meta), spread, Homeostasis(**homeo))
+    return Variant(name, description, NeuronParams(**neuron), meta, spread, homeo)
 
 
 def check_homeostasis_bounds(h: Homeostasis) -> None:
@@ -263,12 +252,12 @@ def check_homeostasis_bounds(h: Homeostasis) -> None:
         return
     b = bounds()["homeostasis"]
     if h.max_shift_mV > b["max_shift_mV"]:
-        raise ParameterError("homeo_max_shift_mV", f"{h.max_shift_mV:g} mV is above the bound "
-                             f"{b['max_shift_mV']:g} mV ({b['source']})")
+        raise FieldProblem("max_shift_mV", f"{h.max_shift_mV:g} mV is above the bound "
+                           f"{b['max_shift_mV']:g} mV ({b['source']})")
     low, high = b["tau_s"]
     if not low <= h.tau_s <= high:
-        raise ParameterError("homeo_tau_s", f"{h.tau_s:g} s is outside the cited range {low:g}..{high:g} s "
-                             f"({b['tau_source']})")
+        raise FieldProblem("tau_s", f"{h.tau_s:g} s is outside the cited range {low:g}..{high:g} s "
+                           f"({b['tau_source']})")
 
 
 # -- inputs -------------------------------------------------------------------------------------

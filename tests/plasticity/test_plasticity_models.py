@@ -524,4 +524,11 @@ def test_homeostasis_off_leaves_the_lif_as_it_was_and_bounds_are_enforced():
     with pytest.raises(ParameterError, match="homeo_max_shift_mV"):
         od.Homeostasis(enabled=True, max_shift_mV=12.0)
     od.Homeostasis(enabled=False, tau_s=60.0)          # off: not checked
+    # the declared ranges name the preset keys (meta_*, homeo_*) as a variant writes them
+    with pytest.raises(ParameterError, match="homeo_set_floor_hz"):
+        od.Homeostasis(set_floor_hz=0.0)
+    with pytest.raises(ParameterError, match="meta_max_gain"):
+        od.Metaplasticity(max_gain=0.5)
+    with pytest.raises(ParameterError, match="meta_enabled"):
+        od.Metaplasticity(enabled=1)  # type: ignore[arg-type]
     assert od.load_variant("network").homeostasis.enabled and not od.load_variant("seed").homeostasis.enabled

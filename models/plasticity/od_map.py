@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import read_toml
+from lolpim.core.schema import FieldProblem, field, frozen
 from lolpim.models.plasticity import ocular_dominance as od
 
 SHEET_FILE = Path(__file__).parent / "presets" / "od_map.toml"
@@ -46,69 +47,48 @@ NORMALISATIONS = ("subtractive", "none")     # the deprived (left) eye over the 
 NEURON_OVERRIDES = ("eye_epsp_mV",)
 
 
-@dataclass(frozen=True)
+@frozen
 class SheetConfig:
     """The sheet's inputs, wiring and run (defaults: the preset, presets/od_map.toml, which load_sheet reads)."""
-    size: int = 16                   # neurons per side
-    synapses_per_eye: int = 100
-    event_rate_hz: float = 3.0
-    event_sigma: float = 0.8
-    event_cutoff_sigmas: float = 3.0
-    volley_probability: float = 0.6
-    contrast_spread: float = 0.5
-    background_rate_hz: float = 1.0
-    eye_latency_ms: tuple = (0.0, 0.5)
-    lateral_radius: float = 6.0
-    lateral_exc_mV: float = 6.0
-    lateral_exc_sigma: float = 0.8
-    lateral_inh_mV: float = 1.05
-    lateral_inh_sigma: float = 2.2
-    lateral_delay_ms: tuple = (1, 5)
-    normalisation: str = "subtractive"    # synaptic conservation per neuron (NORMALISATIONS)
-    normalise_interval_s: float = 1.0
-    binocular_s: float = 60.0
-    deprivation_s: float = 0.0
-    condition: str = "binocular"     # the deprived eye's input over the deprivation interval (CONDITIONS)
-    sutured_rate_hz: float = 1.0
-    sample_interval_s: float = 5.0
-    start_s: float = 0.0             # a run resumed from a snapshot starts here
+    size: int = field(default=16, min=1, doc="neurons per side")
+    synapses_per_eye: int = field(default=100, min=1)
+    event_rate_hz: float = field(default=3.0, min=0.0, unit="Hz")
+    event_sigma: float = field(default=0.8, gt=0.0)
+    event_cutoff_sigmas: float = field(default=3.0, gt=0.0)
+    volley_probability: float = field(default=0.6, min=0.0, max=1.0)
+    contrast_spread: float = field(default=0.5, min=0.0, max=1.0)
+    background_rate_hz: float = field(default=1.0, min=0.0, unit="Hz")
+    # the two eyes' latencies, each in [0, 1) ms (the length and the open bound: __post_init__)
+    eye_latency_ms: tuple[float, ...] = field(default=(0.0, 0.5), min=0.0, unit="ms")
+    lateral_radius: float = field(default=6.0, min=0.0)
+    lateral_exc_mV: float = field(default=6.0, min=0.0, unit="mV")
+    lateral_exc_sigma: float = field(default=0.8, gt=0.0)
+    lateral_inh_mV: float = field(default=1.05, min=0.0, unit="mV")
+    lateral_inh_sigma: float = field(default=2.2, gt=0.0)
+    # nearest and farthest delay, whole ms (two, the first <= the second: __post_init__)
+    lateral_delay_ms: tuple[int, ...] = field(default=(1, 5), min=1, unit="ms")
+    # synaptic conservation per neuron
+    normalisation: str = field(default="subtractive", choices=NORMALISATIONS)
+    normalise_interval_s: float = field(default=1.0, gt=0.0, unit="s")
+    binocular_s: float = field(default=60.0, min=0.0, unit="s")
+    deprivation_s: float = field(default=0.0, min=0.0, unit="s")
+    # the deprived eye's input over the deprivation interval
+    condition: str = field(default="binocular", choices=CONDITIONS)
+    sutured_rate_hz: float = field(default=1.0, min=0.0, unit="Hz")
+    sample_interval_s: float = field(default=5.0, gt=0.0, unit="s")
+    start_s: float = field(default=0.0, min=0.0, unit="s", doc="a run resumed from a snapshot starts here")
 
-    def __post_init__(self):
-        for f in ("size", "synapses_per_eye"):
-            v = getattr(self, f)
-            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-                raise ParameterError(f, f"must be an integer >= 1, got {v!r}")
-        for f in ("event_rate_hz", "background_rate_hz", "lateral_exc_mV", "lateral_inh_mV", "binocular_s",
-                  "deprivation_s", "sutured_rate_hz", "start_s", "lateral_radius"):
-            v = getattr(self, f)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ParameterError(f, f"must be a finite number >= 0, got {v!r}")
-        for f in ("event_sigma", "event_cutoff_sigmas", "lateral_exc_sigma", "lateral_inh_sigma", "sample_interval_s"):
-            v = getattr(self, f)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ParameterError(f, f"must be a finite number > 0, got {v!r}")
-        for f in ("volley_probability", "contrast_spread"):
-            if not 0 <= getattr(self, f) <= 1:
-                raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
-        lo, hi = self.lateral_delay_ms
-        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
-            raise ParameterError("lateral_delay_ms", f"must be two whole numbers of ms, 1 <= first <= second, "
-                                                     f"got {list(self.lateral_delay_ms)!r}")
-        if len(self.eye_latency_ms) != 2 or not all(0 <= v < 1 for v in self.eye_latency_ms):
-            raise ParameterError("eye_latency_ms", f"must be two values in [0, 1) ms, got {self.eye_latency_ms!r}")
-        if self.normalisation not in NORMALISATIONS:
-            raise ParameterError("normalisation", f"must be one of {', '.join(NORMALISATIONS)}, "
-                                                  f"got {self.normalisation!r}")
-        if not (math.isfinite(self.normalise_interval_s) and self.normalise_interval_s > 0):
-            raise ParameterError("normalise_interval_s",
-                                 f"must be a finite number > 0, got {self.normalise_interval_s!r}")
-        if self.condition not in CONDITIONS:
-            raise ParameterError("condition", f"must be one of {', '.join(CONDITIONS)}, got {self.condition!r}")
+    def __post_init__(self):   # after the declared ranges
+        if len(self.lateral_delay_ms) != 2 or self.lateral_delay_ms[0] > self.lateral_delay_ms[1]:
+            raise FieldProblem("lateral_delay_ms", f"must be two whole numbers of ms, 1 <= first <= second, "
+                                                   f"got {list(self.lateral_delay_ms)!r}")
+        if len(self.eye_latency_ms) != 2 or not all(v < 1 for v in self.eye_latency_ms):
+            raise FieldProblem("eye_latency_ms", f"must be two values in [0, 1) ms, got {list(self.eye_latency_ms)!r}")
         if self.duration_s() <= 0:
-            raise ParameterError("binocular_s", "the phases must last longer than 0 s in all")
+            raise FieldProblem("binocular_s", "the phases must last longer than 0 s in all")
         if self.start_s >= self.duration_s():
-            raise ParameterError("start_s", f"must be before the end of the run ({self.duration_s():g} s), "
-                                            f"got {self.start_s!r}")
+            raise FieldProblem("start_s", f"must be before the end of the run ({self.duration_s():g} s), "
+                                          f"got {self.start_s!r}")
 
     @property
     def neurons(self) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.actors.plasticity import od_map as actors
+from lolpim.core.errors import ParameterError
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import od_map as om
 
@@ -76,6 +77,17 @@ def test_od_index_and_bad_input():
 
 
 # -- wiring ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"size": 0}, "size"), ({"volley_probability": 1.5}, "volley_probability"),
+    ({"event_sigma": float("nan")}, "event_sigma"), ({"condition": "ttx"}, "condition"),
+    ({"lateral_delay_ms": (0, 2)}, "lateral_delay_ms"), ({"lateral_delay_ms": (3, 2)}, "lateral_delay_ms"),
+    ({"eye_latency_ms": (0.0, 1.0)}, "eye_latency_ms"), ({"start_s": 60.0}, "start_s"),
+    ({"sheet_size": 4}, "sheet_size")])
+def test_a_bad_sheet_setting_names_its_key(override, key):
+    with pytest.raises(ParameterError, match=f"^'{key}': "):
+        om.load_sheet(**override)
 
 
 def test_lateral_connections_are_a_mexican_hat_with_whole_ms_delays():

@@ -9,7 +9,7 @@ Declare a field with ``field`` (or ``dataclasses.field(metadata={...})`` with th
         frequency_hz: float = field(default=1.0, min=0.01, max=1000.0, unit="Hz", flag="--frequency")
 
 Metadata keys (all optional):
-  ``min`` / ``max``  inclusive bounds; ``gt`` an exclusive lower bound (``gt=0``: "> 0");
+  ``min`` / ``max``  inclusive bounds; ``gt`` / ``lt`` exclusive ones (``gt=0``: "> 0");
                      for a list, every number in it; NaN fails every bound
   ``finite``         a float must be finite (default True: NaN and inf are never a setting)
   ``choices``        the allowed values
@@ -48,17 +48,18 @@ INT64_MIN, INT64_MAX = -2**63, 2**63 - 1     # an exact (message) int lies here 
 # "preset": the field names a hardware preset of that kind (checked by orchestration/config.py,
 # which knows the presets); "tables": a function -> {key: dataclass}, tables held by this field
 # that are keys of its own level (RunConfig's system tables: `lolpim.kv_mode`, not `tables.lolpim...`)
-_KEYS = frozenset({"min", "max", "gt", "finite", "choices", "max_len", "unit", "doc", "help", "flag", "preset",
+_KEYS = frozenset({"min", "max", "gt", "lt", "finite", "choices", "max_len", "unit", "doc", "help", "flag", "preset",
                    "tables"})
 
 
 # `default` is keyword-only: type checkers (PEP 681 field specifiers) see a default only as `default=`
 def field(*, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
-          min: float | None = None, max: float | None = None, gt: float | None = None,
+          min: float | None = None, max: float | None = None, gt: float | None = None, lt: float | None = None,
           finite: bool = True, choices: Any = None, max_len: int | None = None, unit: str = "",
           doc: str = "", flag: str | None = None, init: bool = True) -> Any:
     """A dataclass field with its constraint declared once (see the module docstring)."""
-    meta: dict[str, Any] = {k: v for k, v in (("min", min), ("max", max), ("gt", gt), ("choices", choices),
+    meta: dict[str, Any] = {k: v for k, v in (("min", min), ("max", max), ("gt", gt), ("lt", lt),
+                                               ("choices", choices),
                                                ("max_len", max_len), ("flag", flag)) if v is not None}
     if not finite:
         meta["finite"] = False
@@ -120,13 +121,14 @@ def shown(value: Any) -> str:
 
 
 def range_text(meta: Mapping) -> str:
-    lo, hi, gt = meta.get("min"), meta.get("max"), meta.get("gt")
+    lo, hi, gt, lt = meta.get("min"), meta.get("max"), meta.get("gt"), meta.get("lt")
     low = f"> {gt}" if gt is not None else f">= {lo}" if lo is not None else ""
-    if hi is None:
+    high = f"< {lt}" if lt is not None else f"<= {hi}" if hi is not None else ""
+    if not high:
         return low
-    if lo is not None and gt is None:
+    if lo is not None and hi is not None and gt is None and lt is None:
         return f"{lo} .. {hi}"
-    return f"{low} and <= {hi}" if low else f"<= {hi}"
+    return f"{low} and {high}" if low else high
 
 
 def allowed_text(meta: Mapping) -> str:
@@ -144,9 +146,9 @@ def _is_enum(tp: Any) -> bool:
 
 
 def _value_check(meta: Mapping, is_float: bool) -> Checker | None:
-    lo, hi, gt, choices = meta.get("min"), meta.get("max"), meta.get("gt"), meta.get("choices")
+    lo, hi, gt, lt, choices = meta.get("min"), meta.get("max"), meta.get("gt"), meta.get("lt"), meta.get("choices")
     finite = is_float and meta.get("finite", True)
-    if lo is None and hi is None and gt is None and choices is None and not finite:
+    if lo is None and hi is None and gt is None and lt is None and choices is None and not finite:
         return None
     choices = tuple(choices) if choices is not None else None
     text = range_text(meta)
@@ -155,7 +157,8 @@ def _value_check(meta: Mapping, is_float: bool) -> Checker | None:
         if finite and not math.isfinite(v):
             return f"got {v!r}; must be a finite number"
         # written as `not (v >= lo)` so NaN fails every bound
-        if (lo is not None and not v >= lo) or (gt is not None and not v > gt) or (hi is not None and not v <= hi):
+        if (lo is not None and not v >= lo) or (gt is not None and not v > gt) or (hi is not None and not v <= hi) \
+                or (lt is not None and not v < lt):
             return f"got {shown(v)}; allowed range: {text}"
         if choices is not None and v not in choices:
             return f"got {shown(v)}; allowed values: " + ", ".join(repr(c) for c in choices)
@@ -206,7 +209,8 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
                 if problem is not None:
                     return f"element [{i}]: {problem}"
             return None
-        if exact and args[0] is int and meta.get("choices") is None and meta.get("gt") is None:
+        if exact and args[0] is int and meta.get("choices") is None and meta.get("gt") is None \
+                and meta.get("lt") is None:
             # the hot path: a list of ints (ids, contexts) is checked by C loops (type set, min,
             # max); only a list that fails is walked element by element, to name the element
             lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
@@ -252,7 +256,8 @@ def checker(tp: Any, meta: Mapping | None = None, exact: bool = False, _top: boo
                 return None
             return full(v) or f"got {shown(v)}; allowed values: {listed}"
         return check_choice
-    if exact and tp is int and meta.get("choices") is None and meta.get("gt") is None and max_len is None:
+    if exact and tp is int and meta.get("choices") is None and meta.get("gt") is None and meta.get("lt") is None \
+            and max_len is None:
         lo = INT64_MIN if meta.get("min") is None else builtins.max(meta["min"], INT64_MIN)
         hi = INT64_MAX if meta.get("max") is None else builtins.min(meta["max"], INT64_MAX)
         declared = range_text({"min": meta.get("min"), "max": meta.get("max")})

@@ -27,7 +27,7 @@ when everything is quiet.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +35,7 @@ import numpy as np
 
 from lolpim.core.errors import ParameterError
 from lolpim.core.presets import read_toml
+from lolpim.core.schema import FieldProblem, field, frozen
 from lolpim.models.plasticity import cascade_kernel as kernel
 from lolpim.models.plasticity.param_sets import load_set, set_names
 
@@ -44,58 +45,43 @@ BOUNDS_FILE = Path(__file__).parent / "presets" / "bounds.toml"
 NO_EVENT, PRE, BAP = 0, 1, 2
 
 
-@dataclass(frozen=True)
+@frozen
 class CascadeParams:
     v_rest_mV: float = -65.0
-    mg_mM: float = 1.0
-    nmda_tau_s: float = 0.07
-    nmda_bind_fraction: float = 0.9
-    nmda_ca_uM_per_s_per_mV: float = 0.5556
+    mg_mM: float = field(default=1.0, gt=0.0)
+    nmda_tau_s: float = field(default=0.07, gt=0.0)
+    nmda_bind_fraction: float = field(default=0.9, min=0.0, max=1.0)
+    nmda_ca_uM_per_s_per_mV: float = field(default=0.5556, min=0.0)
     ca_reversal_mV: float = 130.0
-    ca_tau_s: float = 0.03
-    vgcc_ca_uM_per_mV: float = 0.001
-    bap_amplitude_mV: float = 40.0
-    bap_fast_fraction: float = 0.3
-    bap_fast_tau_s: float = 0.003
-    bap_slow_tau_s: float = 0.04
+    ca_tau_s: float = field(default=0.03, gt=0.0)
+    vgcc_ca_uM_per_mV: float = field(default=0.001, min=0.0)
+    bap_amplitude_mV: float = field(default=40.0, min=0.0)   # its bound with boosting: check_bounds
+    bap_fast_fraction: float = field(default=0.3, min=0.0, max=1.0)
+    bap_fast_tau_s: float = field(default=0.003, gt=0.0)
+    bap_slow_tau_s: float = field(default=0.04, gt=0.0)
     bap_boosting: bool = True
-    boost_gain: float = 1.15
-    boost_tau_s: float = 0.02
-    c1_half_uM: float = 0.65
-    c1_hill: float = 6.0
-    c1_on_per_s: float = 20.0
-    c1_off_per_s: float = 1.3
-    c2_half_uM: float = 0.2
-    c2_hill: float = 6.0
-    c2_on_per_s: float = 5.0
-    c2_off_per_s: float = 0.5
-    phos_per_s: float = 4.0
-    dephos_per_s: float = 0.06
-    p_initial: float = 0.5
-    epsp_mV: float = 4.0              # dendritic EPSP at the spine per presynaptic spike of its own input
-    dendrite_tau_s: float = 0.02      # decay of that EPSP and of the fed depolarisation D_n
-    dendrite_coupling: float = 1.0    # fraction of the soma's input jumps seen at the spines (feed)
+    boost_gain: float = field(default=1.15, min=0.0)
+    boost_tau_s: float = field(default=0.02, gt=0.0)
+    c1_half_uM: float = field(default=0.65, gt=0.0)
+    c1_hill: float = field(default=6.0, gt=0.0)
+    c1_on_per_s: float = field(default=20.0, gt=0.0)
+    c1_off_per_s: float = field(default=1.3, gt=0.0)
+    c2_half_uM: float = field(default=0.2, gt=0.0)
+    c2_hill: float = field(default=6.0, gt=0.0)
+    c2_on_per_s: float = field(default=5.0, gt=0.0)
+    c2_off_per_s: float = field(default=0.5, gt=0.0)
+    phos_per_s: float = field(default=4.0, min=0.0)
+    dephos_per_s: float = field(default=0.06, min=0.0)
+    p_initial: float = field(default=0.5, gt=0.0, lt=1.0)
+    # dendritic EPSP at the spine per presynaptic spike of its own input (its bound: check_bounds)
+    epsp_mV: float = field(default=4.0, min=0.0)
+    dendrite_tau_s: float = field(default=0.02, gt=0.0)   # decay of that EPSP and of the fed depolarisation D_n
+    # fraction of the soma's input jumps seen at the spines (feed)
+    dendrite_coupling: float = field(default=1.0, min=0.0)
     name: str = "custom"
     description: str = ""
 
-    def __post_init__(self):
-        positive = ("mg_mM", "nmda_tau_s", "ca_tau_s", "bap_fast_tau_s", "bap_slow_tau_s",
-                    "boost_tau_s", "c1_half_uM", "c1_hill", "c1_on_per_s", "c1_off_per_s",
-                    "c2_half_uM", "c2_hill", "c2_on_per_s", "c2_off_per_s", "dendrite_tau_s")
-        for f in positive:
-            if not getattr(self, f) > 0:
-                raise ParameterError(f, f"must be > 0, got {getattr(self, f)!r}")
-        for f in ("nmda_ca_uM_per_s_per_mV", "vgcc_ca_uM_per_mV", "bap_amplitude_mV",
-                  "boost_gain", "phos_per_s", "dephos_per_s", "epsp_mV", "dendrite_coupling"):
-            if not getattr(self, f) >= 0:
-                raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
-        for f in ("nmda_bind_fraction", "bap_fast_fraction"):
-            if not 0.0 <= getattr(self, f) <= 1.0:
-                raise ParameterError(f, f"must be in [0, 1], got {getattr(self, f)!r}")
-        if not 0.0 < self.p_initial < 1.0:
-            raise ParameterError("p_initial", f"must be in (0, 1), got {self.p_initial!r}")
-        if not isinstance(self.bap_boosting, bool):
-            raise ParameterError("bap_boosting", f"must be true or false, got {self.bap_boosting!r}")
+    def __post_init__(self):   # after the declared ranges
         check_bounds(self)
 
     def max_bap_mV(self) -> float:
@@ -119,11 +105,11 @@ def check_bounds(p: CascadeParams) -> None:
     if p.max_bap_mV() > bap:
         how = (f"x (1 + boost_gain {p.boost_gain:g}) = {p.max_bap_mV():.1f} mV fully boosted" if p.bap_boosting
                else "unboosted")
-        raise ParameterError("bap_amplitude_mV", f"{p.bap_amplitude_mV:g} mV {how}: a spine bAP above the "
-                                                 f"{bap:g} mV bound ({b['bap']['source']})")
+        raise FieldProblem("bap_amplitude_mV", f"{p.bap_amplitude_mV:g} mV {how}: a spine bAP above the "
+                                               f"{bap:g} mV bound ({b['bap']['source']})")
     if p.epsp_mV > b["epsp"]["max_mV"]:
-        raise ParameterError("epsp_mV", f"{p.epsp_mV:g} mV is above the {b['epsp']['max_mV']:g} mV bound "
-                                        f"({b['epsp']['source']})")
+        raise FieldProblem("epsp_mV", f"{p.epsp_mV:g} mV is above the {b['epsp']['max_mV']:g} mV bound "
+                                      f"({b['epsp']['source']})")
 
 
 def bap_report(p: CascadeParams) -> dict:

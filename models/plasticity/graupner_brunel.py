@@ -17,51 +17,41 @@ benchmarks/plasticity.py measures it below the error of dt = 0.1 ms Heun steppin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from math import erf, exp, log, sqrt
 from pathlib import Path
 
 import numpy as np
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.schema import FieldProblem, field, frozen
 from lolpim.models.plasticity.param_sets import load_set, set_names
 
 PRESET_FILE = Path(__file__).parent / "presets" / "graupner_brunel.toml"
 
 
-@dataclass(frozen=True)
+@frozen
 class GraupnerBrunelParams:
-    tau_ca_s: float
-    c_pre: float
-    c_post: float
-    theta_d: float
-    theta_p: float
-    gamma_d: float
-    gamma_p: float
-    sigma: float
-    tau_s: float
-    rho_star: float
-    delay_pre_s: float
-    beta: float
-    b: float
+    tau_ca_s: float = field(gt=0.0)
+    c_pre: float = field(min=0.0)
+    c_post: float = field(min=0.0)
+    theta_d: float = field(gt=0.0)
+    theta_p: float = field(gt=0.0)
+    gamma_d: float = field(min=0.0)
+    gamma_p: float = field(min=0.0)
+    sigma: float = field(min=0.0)
+    tau_s: float = field(gt=0.0)
+    rho_star: float = field(choices=(0.5,))   # the exact solver's logistic form of the cubic needs 0.5
+    delay_pre_s: float = field(min=0.0)
+    beta: float = field(min=0.0, max=1.0)
+    b: float = field(gt=0.0)
     name: str = "custom"
     description: str = ""
 
-    def __post_init__(self):
-        for f in ("tau_ca_s", "tau_s", "theta_d", "theta_p", "b"):
-            if not getattr(self, f) > 0:
-                raise ParameterError(f, f"must be > 0, got {getattr(self, f)!r}")
-        for f in ("c_pre", "c_post", "gamma_d", "gamma_p", "sigma", "delay_pre_s"):
-            if not getattr(self, f) >= 0:
-                raise ParameterError(f, f"must be >= 0, got {getattr(self, f)!r}")
-        if not 0.0 <= self.beta <= 1.0:
-            raise ParameterError("beta", f"must be in [0, 1], got {self.beta!r}")
-        # The exact solver orders the threshold pieces and uses the logistic form of the cubic;
-        # every published set satisfies both conditions.
+    def __post_init__(self):   # after the declared ranges
+        # The exact solver orders the threshold pieces; every published set satisfies this.
         if not self.theta_p > self.theta_d:
-            raise ParameterError("theta_p", f"must exceed theta_d ({self.theta_d}), got {self.theta_p}")
-        if self.rho_star != 0.5:
-            raise ParameterError("rho_star", f"the exact solver needs 0.5, got {self.rho_star}")
+            raise FieldProblem("theta_p", f"must exceed {{theta_d}} ({self.theta_d}), got {self.theta_p}")
 
     def to_dict(self) -> dict:
         return asdict(self)

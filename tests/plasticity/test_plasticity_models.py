@@ -31,6 +31,12 @@ def test_parameter_errors_name_the_field():
         cascade.load_params("hippocampal", c1_hill=0.0)
     with pytest.raises(ParameterError, match="bap_boosting"):
         cascade.CascadeParams(bap_boosting="yes")
+    with pytest.raises(ParameterError, match=r"^'p_initial': got 1\.0; allowed range: > 0\.0 and < 1\.0$"):
+        cascade.load_params("hippocampal", p_initial=1.0)
+    with pytest.raises(ParameterError, match="^'rho_star': "):
+        gb.load_params("DP", rho_star=0.4)
+    with pytest.raises(ParameterError, match="^'theta_p': must exceed 'theta_d'"):
+        gb.load_params("DP", theta_p=0.1)
     with pytest.raises(ParameterError, match="v_threshold_mV"):
         NeuronParams(v_threshold_mV=-70.0)
 

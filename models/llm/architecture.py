@@ -5,61 +5,48 @@ Presets live in models/llm/presets/*.toml. Only shapes are modelled, never weigh
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from lolpim.core import presets
 from lolpim.core.errors import ParameterError
+from lolpim.core.schema import FieldProblem, field, frozen
 from lolpim.models.llm.hf_config import canonical_reference, hf_model_fields, is_hf_reference, read_hf_config
 from lolpim.models.llm.limits import FIELD_MAX
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
-@dataclass(frozen=True)
+@frozen
 class LlmConfig:
+    """A decoder's shapes; each size lies between its least value and its sanity bound (FIELD_MAX,
+    models/llm/limits.py: well above every published model)."""
     name: str
-    layers: int
-    hidden: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    ffn_hidden: int
-    ffn_kind: str          # "gated" (SwiGLU: gate, up, down) or "plain" (up, down)
-    vocab: int
-    max_context_tokens: int
-    bytes_per_value: int = 2  # FP16/BF16 activations, KV and (by default) weights
+    layers: int = field(min=1, max=FIELD_MAX["layers"])
+    hidden: int = field(min=1, max=FIELD_MAX["hidden"])
+    heads: int = field(min=1, max=FIELD_MAX["heads"])
+    kv_heads: int = field(min=1, max=FIELD_MAX["kv_heads"])   # dividing heads: __post_init__
+    head_dim: int = field(min=1, max=FIELD_MAX["head_dim"])
+    ffn_hidden: int = field(min=1, max=FIELD_MAX["ffn_hidden"])
+    # "gated" (SwiGLU: gate, up, down) or "plain" (up, down)
+    ffn_kind: str = field(choices=("gated", "plain"))
+    vocab: int = field(min=1, max=FIELD_MAX["vocab"])
+    max_context_tokens: int = field(min=1, max=FIELD_MAX["max_context_tokens"])
+    # FP16/BF16 activations, KV and (by default) weights
+    bytes_per_value: int = field(default=2, min=1, max=FIELD_MAX["bytes_per_value"])
     tied_embeddings: bool = False   # the LM head reuses the embedding table (stored once)
     # mixture of experts (1 expert = a dense FFN): each token is routed to ``experts_per_token``
     # of ``experts`` FFNs of width ``expert_ffn_hidden``; a shared FFN of width
     # ``shared_expert_ffn_hidden`` (0: none) is always active beside them
-    experts: int = 1
-    experts_per_token: int = 1
-    expert_ffn_hidden: int = 0      # 0: ffn_hidden
-    shared_expert_ffn_hidden: int = 0
+    experts: int = field(default=1, min=1, max=FIELD_MAX["experts"])
+    experts_per_token: int = field(default=1, min=1, max=FIELD_MAX["experts_per_token"])
+    expert_ffn_hidden: int = field(default=0, min=0, max=FIELD_MAX["expert_ffn_hidden"])      # 0: ffn_hidden
+    shared_expert_ffn_hidden: int = field(default=0, min=0, max=FIELD_MAX["shared_expert_ffn_hidden"])
 
-    def __post_init__(self):
-        for f in ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "vocab",
-                  "max_context_tokens", "bytes_per_value"):
-            value = getattr(self, f)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f, f"must be a positive integer, got {value!r}")
-        if self.ffn_kind not in ("gated", "plain"):
-            raise ParameterError("ffn_kind", f"got {self.ffn_kind!r}; allowed: 'gated', 'plain'")
+    def __post_init__(self):   # after the declared ranges
         if self.heads % self.kv_heads:
-            raise ParameterError("kv_heads", f"{self.kv_heads} must divide heads ({self.heads})")
-        if not isinstance(self.tied_embeddings, bool):
-            raise ParameterError("tied_embeddings", f"must be true or false, got {self.tied_embeddings!r}")
-        for f in ("experts", "experts_per_token", "expert_ffn_hidden", "shared_expert_ffn_hidden"):
-            value = getattr(self, f)
-            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if f.startswith("experts") else 0):
-                raise ParameterError(f, f"must be an integer >= {1 if f.startswith('experts') else 0}, got {value!r}")
-        for f, most in FIELD_MAX.items():
-            if getattr(self, f) > most:
-                raise ParameterError(f, f"{getattr(self, f)} is past the sanity bound {most:,} "
-                                        "(above any published model)")
+            raise FieldProblem("kv_heads", f"{self.kv_heads} must divide {{heads}} ({self.heads})")
         if self.experts_per_token > self.experts:
-            raise ParameterError("experts_per_token", f"{self.experts_per_token} exceeds the {self.experts} experts")
+            raise FieldProblem("experts_per_token", f"{self.experts_per_token} exceeds the {self.experts} {{experts}}")
 
     @property
     def gqa_group(self) -> int:

@@ -131,3 +131,12 @@ def test_a_key_prefix_names_the_key_as_written_in_a_flat_table():
     with pytest.raises(ParameterError, match="'meta_tau_x': unknown key"):
         schema.build(Meta, {"tau_x": 1.0}, name_of=lambda key: "meta_" + key)
     assert schema.build(Meta, {"tau_s": 2}, name_of=lambda key: "meta_" + key) == Meta(tau_s=2.0)
+
+
+def test_an_exclusive_upper_bound():
+    check = schema.checker(float, {"gt": 0.0, "lt": 1.0})
+    assert check(0.5) is None
+    assert check(1.0) == "got 1.0; allowed range: > 0.0 and < 1.0"
+    assert schema.checker(list[float], {"min": 0.0, "lt": 1.0})([0.0, 1.0]) == \
+        "element [1]: got 1.0; allowed range: >= 0.0 and < 1.0"
+    assert schema.allowed_text(dict(field(lt=2.0).metadata)) == "allowed range: < 2.0"

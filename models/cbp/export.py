@@ -7,30 +7,27 @@ Codes are packed little-endian bit by bit, so any width from 1 to 8 bits works.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.schema import FieldProblem, field, frozen
 
-from lolpim.models.cbp.levels import level_set
+from lolpim.models.cbp.levels import CONSTRAINTS, level_set
 
 
-@dataclass(frozen=True)
+@frozen
 class PackedLayer:
-    name: str                  # e.g. "layer1"
-    constraint: str            # key of levels.CONSTRAINTS
-    shape: tuple[int, ...]     # (k_in, n_out) for a dense layer
-    scale: float               # the layer's fixed scale a
-    data: bytes                # packed codes
+    name: str                                               # e.g. "layer1"
+    constraint: str = field(choices=tuple(CONSTRAINTS))
+    shape: tuple[int, ...] = field(min=0)                   # (k_in, n_out) for a dense layer
+    scale: float = field(gt=0.0)                            # the layer's fixed scale a
+    data: bytes                                             # packed codes
 
-    def __post_init__(self):
+    def __post_init__(self):   # after the declared ranges
         levels = level_set(self.constraint)
-        if not self.scale > 0:
-            raise ParameterError("scale", "must be > 0")
         needed = -(-int(np.prod(self.shape)) * levels.weight_bits // 8)
         if len(self.data) != needed:
-            raise ParameterError("data", f"expected {needed} bytes for shape {self.shape} "
+            raise FieldProblem("data", f"expected {needed} bytes for shape {self.shape} "
                                          f"at {levels.weight_bits} bits, got {len(self.data)}")
 
     @property

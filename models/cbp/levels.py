@@ -6,26 +6,26 @@ lets one table serve every layer and makes the packed export independent of a.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from lolpim.core.errors import ParameterError
+from lolpim.core.schema import FieldProblem, field, frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class LevelSet:
     name: str
-    unit_levels: tuple[float, ...]   # sorted ascending, multiples of the layer scale
-    weight_bits: int                 # bits per weight when packed (ceil(log2(#levels)))
+    # sorted ascending (__post_init__), multiples of the layer scale
+    unit_levels: tuple[float, ...]
+    # bits per weight when packed (ceil(log2(#levels))); the codes are uint8 (export.py)
+    weight_bits: int = field(min=1, max=8)
 
-    def __post_init__(self):
+    def __post_init__(self):   # after the declared ranges
         levels = np.asarray(self.unit_levels, dtype=float)
         if levels.size < 2 or np.any(np.diff(levels) <= 0):
-            raise ParameterError("unit_levels", "need at least two strictly ascending levels")
+            raise FieldProblem("unit_levels", "need at least two strictly ascending levels")
         if 2 ** self.weight_bits < levels.size:
-            raise ParameterError("weight_bits", f"{self.weight_bits} bits cannot index "
-                                                f"{levels.size} levels")
+            raise FieldProblem("weight_bits", f"{self.weight_bits} bits cannot index {levels.size} levels")
 
     @property
     def levels(self) -> np.ndarray:

@@ -26,6 +26,10 @@ def test_bits_and_round_trip(name):
 def test_corrupt_length_is_rejected():
     with pytest.raises(ParameterError, match="data"):
         PackedLayer("l", "ternary", (4, 4), 0.1, b"\x00")
+    with pytest.raises(ParameterError, match="^'constraint': got 'quinary'; allowed values: 'binary'"):
+        PackedLayer("l", "quinary", (4, 4), 0.1, b"\x00" * 4)
+    with pytest.raises(ParameterError, match="^'scale': "):
+        PackedLayer("l", "ternary", (4, 4), float("inf"), b"\x00" * 4)
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +54,13 @@ def test_exported_trained_weights_take_only_allowed_values(name, tiny_pretrained
         # exactly an allowed value times the scale, bit for bit
         assert np.all(np.isin(w, allowed * layer.scale))
         assert np.array_equal(w, result.quantised.weights[i])
+
+
+def test_a_level_set_is_checked_where_it_is_declared():
+    from lolpim.models.cbp.levels import LevelSet
+    with pytest.raises(ParameterError, match="^'weight_bits': got 9; allowed range: 1 .. 8"):
+        LevelSet("wide", (-1.0, 1.0), 9)           # the codes are uint8
+    with pytest.raises(ParameterError, match="^'unit_levels': need at least two strictly ascending"):
+        LevelSet("flat", (1.0, 1.0), 1)
+    with pytest.raises(ParameterError, match="^'weight_bits': 1 bits cannot index 3 levels"):
+        LevelSet("three", (-1.0, 0.0, 1.0), 1)

@@ -21,7 +21,7 @@ from lolpim.core.errors import ParameterError
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.results import write_csv
+from lolpim.orchestration.results import save_figure, write_csv
 
 # model, trace, GPUs (the count capacity-matching gives at the speedup study's 128 / 512 GiB):
 # an MHA model (HBM-PIM attention is faster than the GPU's), GQA groups 4 and 8 (slower at 1 FLOP/B)
@@ -87,7 +87,7 @@ def plot(rows: list[dict], path: str) -> None:
         ax.grid(alpha=0.3)
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from docs_figures import markdown, read_block, write_block  # noqa: E402,F401 (read_block: tests)
 
 from lolpim.orchestration.llm.long_context import run_study  # noqa: E402
+from lolpim.orchestration.results import atomic_open  # noqa: E402
 
 DOC = ROOT / "docs" / "long-context.md"
 CSV_OUT = ROOT / "docs" / "figures" / "long_context.csv"
@@ -93,7 +94,7 @@ def main(argv=None) -> None:
         write_block(DOC, "long-context-ratios", ratios)
         write_block(DOC, "long-context-runs", runs)
         CSV_OUT.parent.mkdir(parents=True, exist_ok=True)
-        with CSV_OUT.open("w", newline="") as fh:
+        with atomic_open(CSV_OUT, "w") as fh:
             out = csv.writer(fh)
             out.writerow(["context", "model", "source", "pim_capacity_gib", "system", "end", "attention_mapping",
                           "modules", "tensor_parallel",

@@ -28,6 +28,7 @@ from lolpim.models.plasticity import od_map as om
 from lolpim.orchestration.learning_config import OdMapRun
 from lolpim.orchestration.plasticity import od_map as cli
 from lolpim.orchestration.plasticity.od_map import process_of_tiles
+from lolpim.orchestration.results import write_text
 
 CHECKPOINT_SIM_S = 5.0
 
@@ -194,8 +195,7 @@ def main() -> None:
         rows = do_maps(args.size, args.synapses, args.seconds, [int(v) for v in args.seeds.split(",")],
                        args.deprivation_s, [int(v) for v in args.controls.split(",") if v], args.docs)
         if args.json_out:
-            with open(args.json_out, "w") as f:
-                json.dump(rows, f, indent=1, default=str)
+            write_text(args.json_out, json.dumps(rows, indent=1, default=str))
         return
     rows = []
     if args.sizes:
@@ -206,8 +206,8 @@ def main() -> None:
         rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")])
     print_rows(rows)
     if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], f, indent=1)
+        write_text(args.json_out, json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+                                             indent=1))
 
 
 if __name__ == "__main__":

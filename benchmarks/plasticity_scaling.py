@@ -26,6 +26,7 @@ from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.actors.plasticity.ocular_dominance import ocular_dominance_system, summarise_run
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import ocular_dominance as od
+from lolpim.orchestration.results import write_text
 
 DT_REFERENCE_S = 1e-4
 SIZES = [(1, 10), (10, 100), (100, 100), (100, 1000), (1000, 1000)]
@@ -123,8 +124,7 @@ def main(args) -> dict:
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"driver peak RSS {out['peak_rss_mb']:.0f} MB")
     if args.json_out:
-        with open(args.json_out, "w") as fh:
-            json.dump(out, fh, indent=1)
+        write_text(args.json_out, json.dumps(out, indent=1))
     return out
 
 

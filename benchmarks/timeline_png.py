@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from lolpim.orchestration.results import save_figure
 from collections import defaultdict
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def draw(trace: dict, out: Path, process=None, from_ms=None, to_ms=None, links=T
     fig.suptitle(title, fontsize=10, y=0.995)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
     return out
 

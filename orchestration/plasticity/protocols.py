@@ -216,7 +216,7 @@ def plot_bcm(result: dict, path: Path) -> None:
                  f"compound EPSP {result['stimulus_epsp_mV']:g} mV")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -4,22 +4,12 @@ checks the control flow in a second, without simulating or starting Ray."""
 import _thread
 import threading
 import time
-from dataclasses import MISSING, fields, replace
 from types import SimpleNamespace
 
 import pytest
 
-from lolpim.models.llm.workload import fixed_trace
 from lolpim.orchestration.llm import compare
 from lolpim.orchestration.llm.config import RunConfig
-from lolpim.orchestration.llm.result_types import Hardware, SystemResult
-
-
-def _summary(kind: str, **values) -> SystemResult:
-    """A stand-in result: zeros, but its name, a rate and a hardware label."""
-    blank = {f.name: 0 for f in fields(SystemResult) if f.default is MISSING and f.default_factory is MISSING}
-    return replace(SystemResult(**blank), system=kind, description=kind, throughput_tokens_per_s=10.0,
-                   hardware=Hardware.of((1, kind, "PIM", 2**30, 1.0)), **values)
 
 
 def _ctrl_c_after(seconds: float) -> threading.Timer:
@@ -28,16 +18,12 @@ def _ctrl_c_after(seconds: float) -> threading.Timer:
     return timer
 
 
-def test_ctrl_c_of_an_inline_comparison_keeps_the_systems_that_finished(monkeypatch):
+def test_ctrl_c_of_an_inline_comparison_keeps_the_systems_that_finished(stub_comparison):
     def run(spec):
         if spec == "gpu":
             raise KeyboardInterrupt   # Ctrl-C while the second system runs
         return spec
-    monkeypatch.setattr(compare, "make_trace", lambda cfg, seed: fixed_trace(4, 512, 8))
-    monkeypatch.setattr(compare, "resolve", lambda cfg: None, raising=False)
-    monkeypatch.setattr(compare, "build", lambda kind, *a: SimpleNamespace(kind=kind, spec=kind))
-    monkeypatch.setattr(compare, "make_executor", lambda *a, **k: SimpleNamespace(run=run, progress=None))
-    monkeypatch.setattr(compare, "system_result", lambda system, out: _summary(system.kind))
+    stub_comparison(run)
     with pytest.raises(compare.ComparisonInterrupted) as stop:
         compare.run_systems(RunConfig(), ("lolpim", "gpu", "cent"), "inline", 0)
     assert [s.system for s in stop.value.result.systems] == ["lolpim"]
@@ -45,7 +31,7 @@ def test_ctrl_c_of_an_inline_comparison_keeps_the_systems_that_finished(monkeypa
     assert isinstance(stop.value, KeyboardInterrupt)   # a sweep point still stops the sweep
 
 
-def test_ctrl_c_of_a_side_by_side_comparison_returns_at_once(monkeypatch):
+def test_ctrl_c_of_a_side_by_side_comparison_returns_at_once(monkeypatch, stand_in):
     import ray
 
     import lolpim.actors.kernel.ray_executor as ray_executor
@@ -57,7 +43,7 @@ def test_ctrl_c_of_a_side_by_side_comparison_returns_at_once(monkeypatch):
 
     def simulate(system, executor):
         if system.kind == "fast":
-            return _summary("fast")
+            return stand_in("fast")
         time.sleep(60)            # a system that would run for a minute more
 
     summaries = [None] * len(built)
@@ -66,16 +52,16 @@ def test_ctrl_c_of_a_side_by_side_comparison_returns_at_once(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         compare._side_by_side(built, simulate, None, lambda: SimpleNamespace(close=lambda: None), None, summaries)
     assert time.monotonic() - t0 < 5
-    assert summaries == [None, _summary("fast"), None]
+    assert summaries == [None, stand_in("fast"), None]
 
 
-def test_run_reports_the_finished_systems_and_exits_130(monkeypatch, capsys):
+def test_run_reports_the_finished_systems_and_exits_130(monkeypatch, capsys, stand_in):
     import json
 
     from lolpim.orchestration.cli import main
     from lolpim.orchestration.llm import api
     partial = compare.Comparison("llama2-7b", 128.0, "t", 4, 512.0, 8.0, "before", True, "lolpim", "inline", 0,
-                                 (_summary("lolpim", tpot_mean_s=float("nan")),))
+                                 (stand_in("lolpim", tpot_mean_s=float("nan")),))
 
     def interrupted(*args, **kwargs):
         raise compare.ComparisonInterrupted(partial, ["gpu", "cent"])

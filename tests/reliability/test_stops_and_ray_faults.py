@@ -17,17 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import MISSING, fields, replace
-from types import SimpleNamespace
 
 import pytest
 
 from lolpim.actors.demo.pipeline import PipelineShape
 from lolpim.actors.kernel.inline import InlineExecutor
-from lolpim.models.llm.workload import fixed_trace
 from lolpim.orchestration.cli import main
-from lolpim.orchestration.llm import compare
-from lolpim.orchestration.llm.result_types import Hardware, SystemResult
 
 SMALL = ["--set", "model=llama2-7b", "--set", "workload.source=fixed", "--set", "workload.requests=4",
          "--set", "workload.input_tokens=512", "--set", "workload.output_tokens=8"]
@@ -44,27 +39,17 @@ modules = [8, 16, 32]
 
 
 
-def _summary(kind: str) -> SystemResult:
-    """A stand-in result: zeros, but its name, a rate and a hardware label."""
-    blank = {f.name: 0 for f in fields(SystemResult) if f.default is MISSING and f.default_factory is MISSING}
-    return replace(SystemResult(**blank), system=kind, description=kind, throughput_tokens_per_s=1.0,
-                   hardware=Hardware.of((1, "x", "PIM", 2**30, 1.0)))
-
 def _sigterm_myself():
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(10)       # the handler raises here, in the main thread, at once
 
 
-def test_sigterm_of_a_comparison_keeps_the_finished_systems_and_exits_143(monkeypatch, capsys):
+def test_sigterm_of_a_comparison_keeps_the_finished_systems_and_exits_143(stub_comparison, capsys):
     def run(spec):
         if spec == "gpu":
             _sigterm_myself()
         return spec
-    monkeypatch.setattr(compare, "make_trace", lambda cfg, seed: fixed_trace(4, 512, 8))
-    monkeypatch.setattr(compare, "resolve", lambda cfg: None, raising=False)
-    monkeypatch.setattr(compare, "build", lambda kind, *a: SimpleNamespace(kind=kind, spec=kind))
-    monkeypatch.setattr(compare, "make_executor", lambda *a, **k: SimpleNamespace(run=run, progress=None))
-    monkeypatch.setattr(compare, "system_result", lambda system, out: _summary(system.kind))
+    stub_comparison(run)
     before = signal.getsignal(signal.SIGTERM)
     rc = main(["run", "--executor", "inline", "--json", "--set", "model=llama2-7b", "--set", "system=compare",
                "--set", "systems=lolpim,gpu,cent"])

@@ -29,7 +29,7 @@ Parts (all by default; `--parts traces,scaling` for some):
             and the three od-controls blocks of docs/plasticity-cascade.md (issue 23's
             ocular-dominance calibration rows and grid: 35 experiments, ~45 min on 2 cores;
             docs/figures/od_calibration*.json and od_controls.json, reused by --tables-only)
-  llm-scale  benchmarks/llm_scale.py --json -> docs/figures/llm_scale.json -> the llm-scale-table
+  llm-scale  benchmarks/llm_scale.py --json --with-one-pipeline -> docs/figures/llm_scale.json -> the llm-scale-table
             block of docs/scaling.md: the LLM path's events, messages, CPU cost per event and KV
             use at 64 / 256 / 1024 modules, with the machine load it ran under (~1 min on a quiet
             2-core machine; the wall and CPU columns depend on the machine, the rest does not)
@@ -375,11 +375,16 @@ def do_llm_scale(tables_only: bool) -> None:
     import llm_scale
     path = ROOT / LLM_SCALE
     if not tables_only:
-        out = subprocess.run([sys.executable, "benchmarks/llm_scale.py", "--json"], cwd=ROOT, check=True,
+        out = subprocess.run([sys.executable, "benchmarks/llm_scale.py", "--json", "--with-one-pipeline"], cwd=ROOT,
+                             check=True,
                              stdout=subprocess.PIPE, text=True).stdout
         write_text(path, out)
     measured = json.loads(path.read_text())
-    body = llm_scale.table(measured["rows"]) + f"\n\nMachine: {measured['load']}.\n"
+    body = llm_scale.table(measured["rows"])
+    if measured.get("one_pipeline_rows"):
+        body += ("\n\nThe best single pipeline (`lolpim.data_parallel=1`, the automatic shape before data "
+                 "parallelism), the same runs otherwise:\n\n" + llm_scale.table(measured["one_pipeline_rows"]))
+    body += f"\n\nMachine: {measured['load']}.\n"
     changed = write_block(ROOT / "docs/scaling.md", "llm-scale-table", body)
     print(f"  docs/scaling.md [llm-scale-table]: {'rewritten' if changed else 'unchanged'}", flush=True)
 

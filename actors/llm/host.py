@@ -1,10 +1,13 @@
 """The host of an LLM serving system: admission, continuous batching, micro-batches.
 
 Requests arrive (all at t=0 for a closed loop, or at their trace times). The host keeps
-M micro-batches circulating through the pipeline. Whenever micro-batch m returns from
+M micro-batches circulating through the pipeline, or through each of several identical pipelines
+side by side (data parallelism: micro-batch m belongs to pipeline m // M, which has its own
+stages and DPA groups; the waiting requests are one queue, so whichever pipeline has room next
+takes the next request, as a front end sharing requests between replicas would). Whenever micro-batch m returns from
 the last stage (one new token for each of its requests) the host:
   1. retires finished requests and frees their KV on every DPA controller;
-  2. asks every DPA controller group (one KvManager per pipeline stage), in one "plan" round, to
+  2. asks every DPA controller group of m's pipeline (one KvManager per stage), in one "plan" round, to
      grow the requests whose next token crosses a chunk boundary and to admit waiting requests
      (first come, first served) into m, by one of
      two rules (``admission``): "even-growth" (pipeline-parallel PIM: no micro-batch more than
@@ -82,11 +85,11 @@ class LlmHost(Recording, Actor):
         input_tokens: tuple[int, ...]       # per request: the trace
         output_tokens: tuple[int, ...]
         arrival_ps: tuple[int, ...]
-        first_stage: str
-        dpas: tuple[str, ...]               # every DPA controller group (KvManager)
+        first_stages: tuple[str, ...]       # one per pipeline
+        dpas: tuple[str, ...]               # every DPA controller group (KvManager), pipeline after pipeline
         dpa_tokens_per_chunk: tuple[int, ...]
         kv_mode: KvMode
-        microbatches: int
+        microbatches: int                   # per pipeline
         max_microbatch_requests: int
         link_latency_s: float
         kv_bytes_per_token: int
@@ -106,7 +109,7 @@ class LlmHost(Recording, Actor):
 
     @classmethod
     def peers_for(cls, name: str, params: Params) -> frozenset:
-        return frozenset([params.first_stage, *params.dpas])   # it sends to nothing else
+        return frozenset([*params.first_stages, *params.dpas])   # it sends to nothing else
 
     def __init__(self, name: str, seed: int, params: Params):
         super().__init__(name, seed)
@@ -115,13 +118,20 @@ class LlmHost(Recording, Actor):
         self.output = np.asarray(params.output_tokens, dtype=np.int64)
         self.arrival_ps = np.asarray(params.arrival_ps, dtype=np.int64)
         n = len(self.input)
-        self.first_stage = params.first_stage
+        self.first_stages = list(params.first_stages)
         self.dpas = list(params.dpas)
+        pipes = len(self.first_stages)
+        if pipes < 1 or len(self.dpas) % pipes:
+            raise ValueError(f"{name}: {len(self.dpas)} DPA groups do not split over {pipes} pipelines")
+        per_pipe = len(self.dpas) // pipes
+        self.pipe_dpas = [self.dpas[j * per_pipe:(j + 1) * per_pipe] for j in range(pipes)]
+        self.dpa_pipe = {d: j for j, ds in enumerate(self.pipe_dpas) for d in ds}
         self.peer_names = self.peers_for(name, params)
         # the distinct chunk sizes: a request grows when its next token starts a chunk on any DPA
         self.tpc = sorted(set(params.dpa_tokens_per_chunk))
         self.dynamic = params.kv_mode == KvMode.DYNAMIC
-        self.microbatches = params.microbatches
+        self.mb_per_pipe = params.microbatches
+        self.microbatches = params.microbatches * pipes   # all pipelines' micro-batches
         self.max_mb = params.max_microbatch_requests
         self.admission = params.admission
         self.max_step_tokens = params.max_step_tokens
@@ -156,7 +166,7 @@ class LlmHost(Recording, Actor):
         self.gpu_free_ps = 0
         # set when a DPA refused an admission; cleared when memory is freed. Asking again
         # before anything was freed would only be refused again.
-        self.admission_blocked = False
+        self.admission_blocked = [False] * pipes   # per pipeline: each has its own memory
         self.used_token_s = 0.0        # integral of KV tokens in use over time
         self.saturated_token_s = 0.0   # the same, only while requests wait for memory
         self.saturated_s = 0.0
@@ -238,6 +248,8 @@ class LlmHost(Recording, Actor):
             plan = self.rounds.get(rnd)
             if plan is None:
                 self.reject(event, "rounds", f"{rnd} is no open plan round")
+            if self.dpa_pipe[reply.dpa] != self._pipe(plan["mb"]):
+                self.reject(event, "dpa", f"{reply.dpa!r} is not in the pipeline of round {rnd}")
             if reply.dpa in plan["replies"]:
                 self.reject(event, "dpa", f"{reply.dpa!r} has already answered round {rnd}")
             if len(grow_ok) != len(plan["grow"]) or len(admit_ok) != len(plan["admit"]):
@@ -254,7 +266,8 @@ class LlmHost(Recording, Actor):
         if finished:
             self._retire(m, finished)
         self.mb_state[m] = MicrobatchState.IDLE
-        out = [self.send(d, "free", Free(reqs=finished), self.lookahead_ps) for d in self.dpas] if finished else []
+        out = [self.send(d, "free", Free(reqs=finished), self.lookahead_ps)
+               for d in self.pipe_dpas[self._pipe(m)]] if finished else []
         out += self._plan(m)
         if finished:
             out += self._schedule_idle()
@@ -270,8 +283,12 @@ class LlmHost(Recording, Actor):
             self.intervals_ps.append(int(self.now_ps - self.last_token_ps[r]))
         self.last_token_ps[r] = self.now_ps
 
+    def _pipe(self, m) -> int:
+        """The pipeline micro-batch ``m`` circulates in."""
+        return m // self.mb_per_pipe
+
     def _retire(self, m, reqs):
-        self.admission_blocked = False   # their memory is about to be freed
+        self.admission_blocked[self._pipe(m)] = False   # their memory is about to be freed
         for r in reqs:
             self.status[r] = DONE
             self.finish_ps[r] = self.now_ps
@@ -287,15 +304,35 @@ class LlmHost(Recording, Actor):
     # --- admission and growth -------------------------------------------------------
     def _admission_quota(self, m) -> int:
         """How many waiting requests (first come, first served) micro-batch ``m`` asks the DPAs to admit."""
-        if self.admission_blocked:
+        pipe = self._pipe(m)
+        if self.admission_blocked[pipe]:
             return 0
         if self.admission == Admission.VLLM:
-            return self._vllm_quota(m)
+            return min(self._vllm_quota(m), self._pipeline_share(pipe))
         # even growth: no micro-batch may hold more than one request above the average, so memory
-        # fills the pipeline's micro-batches in step rather than the first few
-        running = int((self.status == RUNNING).sum())
-        target = min(self.max_mb, math.ceil((running + 1) / self.microbatches))
-        return max(0, target - len(self.members[m]))
+        # fills the pipeline's micro-batches in step rather than the first few (the running
+        # requests of m's pipeline: its members)
+        first = pipe * self.mb_per_pipe
+        running = sum(len(self.members[i]) for i in range(first, first + self.mb_per_pipe))
+        target = min(self.max_mb, math.ceil((running + 1) / self.mb_per_pipe))
+        return min(max(0, target - len(self.members[m])), self._pipeline_share(pipe))
+
+    def _pipeline_share(self, pipe) -> int:
+        """Several pipelines: how many more requests ``pipe`` may take before it holds more than
+        its even share of the requests in the system (running, being admitted, waiting), so a
+        pipeline that asks first does not take every request its memory holds while the others
+        idle (a least-loaded front end). Where memory is the limit the shares exceed it and the
+        DPAs decide, as with one pipeline."""
+        pipes = len(self.first_stages)
+        if pipes == 1:
+            return len(self.waiting)
+        load = [0] * pipes
+        for m, members in enumerate(self.members):
+            load[self._pipe(m)] += len(members)
+        for plan in self.rounds.values():
+            load[self._pipe(plan["mb"])] += len(plan["admit"])
+        share = math.ceil((sum(load) + len(self.waiting)) / pipes)
+        return max(0, share - load[pipe])
 
     def _vllm_quota(self, m) -> int:
         """vLLM's rule: every waiting request, in order, while the batch stays within its request
@@ -338,15 +375,21 @@ class LlmHost(Recording, Actor):
         return []
 
     def _send_plans(self):
-        """The rounds opened while handling this event, in one message to each DPA group. Every
-        DPA gets them after this event's frees (frees are sent before any round is opened), and
-        answers them in order, as it would have answered them one message each."""
-        rounds = [self.rounds[r] for r in self.opening]
-        payload = Plan(rounds=self.opening, admit=[r["admit"] for r in rounds],
-                       admit_tokens=[r["admit_tokens"] for r in rounds], grow=[r["grow"] for r in rounds],
-                       grow_tokens=[r["grow_tokens"] for r in rounds])
+        """The rounds opened while handling this event, in one message to each DPA group of their
+        pipeline. Every DPA gets them after this event's frees (frees are sent before any round is
+        opened), and answers them in order, as it would have answered them one message each."""
+        by_pipe: dict[int, list[int]] = {}
+        for rnd in self.opening:
+            by_pipe.setdefault(self._pipe(self.rounds[rnd]["mb"]), []).append(rnd)
         self.opening = []
-        return [self.send(d, "plan", payload, self.lookahead_ps) for d in self.dpas]
+        out = []
+        for pipe, opened in sorted(by_pipe.items()):
+            rounds = [self.rounds[r] for r in opened]
+            payload = Plan(rounds=opened, admit=[r["admit"] for r in rounds],
+                           admit_tokens=[r["admit_tokens"] for r in rounds], grow=[r["grow"] for r in rounds],
+                           grow_tokens=[r["grow_tokens"] for r in rounds])
+            out += [self.send(d, "plan", payload, self.lookahead_ps) for d in self.pipe_dpas[pipe]]
+        return out
 
     def _prompt_len(self, r) -> int:
         # a preempted request recomputes its KV for the prompt plus what it already generated
@@ -361,7 +404,7 @@ class LlmHost(Recording, Actor):
         out: list = []
         give_back: dict[str, list[int]] = {}   # DPA actor -> request ids to free
         for rnd in reply.rounds:
-            if len(self.rounds[rnd]["replies"]) == len(self.dpas):
+            if len(self.rounds[rnd]["replies"]) == len(self.pipe_dpas[self.dpa_pipe[reply.dpa]]):
                 out += self._close_round(rnd, give_back)
         # what a DPA granted but another refused, given back: one message per DPA
         frees = [self.send(d, "free", Free(reqs=reqs), self.lookahead_ps) for d, reqs in sorted(give_back.items())]
@@ -379,7 +422,7 @@ class LlmHost(Recording, Actor):
             (admitted if all(x["admit_ok"][i] for x in replies) else refused).append(r)
         stuck = [r for i, r in enumerate(plan["grow"]) if not all(x["grow_ok"][i] for x in replies)]
         if refused:
-            self.admission_blocked = True
+            self.admission_blocked[self._pipe(m)] = True
         if self.timeline_on:
             if refused:
                 self._rec(Rec.ADMIT_REFUSED, self.now_ps, self.now_ps, m, len(refused))
@@ -434,7 +477,8 @@ class LlmHost(Recording, Actor):
             done = [r for r in reqs if self.generated[r] >= self.output[r]]
             if done:
                 self._retire(m, done)
-            out = [self.send(d, "free", Free(reqs=done), self.lookahead_ps) for d in self.dpas] if done else []
+            out = [self.send(d, "free", Free(reqs=done), self.lookahead_ps)
+                   for d in self.pipe_dpas[self._pipe(m)]] if done else []
             self.mb_state[m] = MicrobatchState.IDLE
             return out + (self._dispatch(m) if self.members[m] else self._schedule_idle())
         if not reqs:
@@ -443,7 +487,7 @@ class LlmHost(Recording, Actor):
         prompt = [self._prompt_len(r) if self.kv[r] == 0 else 0 for r in reqs]
         ctx = [p if p else int(self.kv[r]) + 1 for r, p in zip(reqs, prompt)]
         self.mb_state[m] = MicrobatchState.FLIGHT
-        return [self.send(self.first_stage, "mb", Microbatch(mb=m, reqs=list(reqs), ctx=ctx, prompt=prompt,
+        return [self.send(self.first_stages[self._pipe(m)], "mb", Microbatch(mb=m, reqs=list(reqs), ctx=ctx, prompt=prompt,
                                                              sent_ps=self.now_ps), self.lookahead_ps)]
 
     # --- reporting ------------------------------------------------------------------

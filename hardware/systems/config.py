@@ -143,6 +143,10 @@ class PimSystemConfig(EnumFields):
     # modules per pipeline stage (a tensor-parallel group); 0 = the shape with the best estimated
     # throughput for this system (hardware/systems/shape.py)
     tensor_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
+    # pipelines side by side (data-parallel replicas, each stages x tensor_parallel modules, the
+    # host's waiting requests shared between them); 0 = the count with the best estimated
+    # throughput, chosen with the width when tensor_parallel = 0 (hardware/systems/shape.py)
+    data_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
     kv_mode: KvMode = KvMode.DYNAMIC
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})  # 0: one per pipeline stage
     max_microbatch_requests: int = field(default=64, metadata={"min": 1, "max": 100_000})

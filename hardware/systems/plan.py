@@ -34,15 +34,17 @@ class DpaMemory:
 
 @dataclass(frozen=True)
 class PimPlan:
-    """How a PIM system is laid out: modules, stages of ``tensor_parallel`` modules each, the
-    KV memory each module's DPA controller owns and each stage's cost description."""
-    modules: int
+    """How a PIM system is laid out: ``replicas`` identical pipelines side by side (data
+    parallelism), each of ``stages`` stages of ``tensor_parallel`` modules; the KV memory each
+    module's DPA controller owns and each stage's cost description."""
+    modules: int                        # all of them, every pipeline's
     tensor_parallel: int
-    stages: int
-    dpa_specs: tuple[DpaMemory, ...]   # one per module
-    stage_costs: tuple[StageSpec, ...]  # one per pipeline stage
+    stages: int                         # per pipeline
+    dpa_specs: tuple[DpaMemory, ...]   # one per module, pipeline after pipeline
+    stage_costs: tuple[StageSpec, ...]  # one per stage of a pipeline (every pipeline has the same)
     module: str
     link: LinkSpec
+    replicas: int = 1
 
 
 def split_layers(layers: int, parts: int) -> list[int]:
@@ -92,14 +94,25 @@ def check_fits(trace: Trace, dpa_specs, name: str) -> None:
                                              "use more modules/devices")
 
 
+def check_data_parallel(modules: int, replicas: int) -> None:
+    if replicas < 1 or modules % replicas:
+        raise ParameterError("data_parallel", f"{replicas} pipelines side by side: they must divide the {modules} "
+                                              "modules (0 = choose automatically with tensor_parallel = 0)")
+
+
 def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
-             tensor_parallel: int | None = None) -> PimPlan:
+             tensor_parallel: int | None = None, replicas: int | None = None) -> PimPlan:
     """The layout of a PIM system: LoL-PIM (``LolpimSystemConfig``, and its xPU+PIM form),
     CENT-style (``CentSystemConfig``) or NeuPIMs-style (``NeupimsSystemConfig``);
-    ``tensor_parallel`` overrides the configured modules per stage (the automatic shape choice
-    tries several)."""
+    ``tensor_parallel`` and ``replicas`` override the configured modules per stage and pipelines
+    side by side (the automatic shape choice tries several). Every pipeline is the same: the
+    modules split evenly, each pipeline ``modules / replicas`` of them."""
     spec = load_pim_module(system.module)
-    n = pim_module_count(spec, system.modules, pim_capacity_gib)
+    total = pim_module_count(spec, system.modules, pim_capacity_gib)
+    # pipelines side by side; 0 ("automatic") without a shape choice is one pipeline
+    r = replicas or system.data_parallel or 1
+    check_data_parallel(total, r)
+    n = total // r       # modules of one pipeline
     # modules per pipeline stage: a stage is a tensor-parallel group (1 = pure pipeline)
     tensor = isinstance(system, LolpimSystemConfig) and system.parallelism == Parallelism.TENSOR    # LoL-PIM only
     tp = tensor_parallel or (n if tensor else system.tensor_parallel)
@@ -139,7 +152,7 @@ def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
             cost = replace(cost, channel_kv_tokens=max(1, memory.capacity_chunks * memory.tokens_per_chunk
                                                        // spec.channels))
         costs.append(cost)
-    return PimPlan(n, tp, stages, tuple(dpa), tuple(costs), system.module, load_link(spec.link))
+    return PimPlan(total, tp, stages, tuple(dpa) * r, tuple(costs), system.module, load_link(spec.link), r)
 
 
 def gpu_count(model: LlmConfig, gpu_system: GpuSystemConfig, pim_capacity_gib: float) -> int:

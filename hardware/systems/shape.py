@@ -39,23 +39,32 @@ from lolpim.hardware.systems.stage_costs import StageCost
 from lolpim.models.llm.architecture import LlmConfig
 from lolpim.models.llm.workload import Trace
 
+# a multi-pipeline shape must beat the best single pipeline's estimate by this much to be chosen
+MULTI_PIPELINE_MARGIN = 0.05
+
 
 @dataclass(frozen=True)
 class ShapeEstimate:
     tensor_parallel: int
-    stages: int
-    batch_requests: int
-    tokens_per_s: float
+    stages: int                 # per pipeline
+    batch_requests: int         # all pipelines together
+    tokens_per_s: float         # all pipelines together
+    replicas: int = 1           # pipelines side by side
+
+    @property
+    def label(self) -> str:
+        one = f"{self.stages}x{self.tensor_parallel}"
+        return one if self.replicas == 1 else f"{self.replicas} x {one}"
 
 
 @dataclass(frozen=True)
 class ShapeChoice:
     tensor_parallel: int
     candidates: tuple[ShapeEstimate, ...]
+    replicas: int = 1
 
     def summary(self) -> str:
-        return "auto, est. tok/s " + ", ".join(
-            f"{c.stages}x{c.tensor_parallel}: {c.tokens_per_s:.0f}" for c in self.candidates)
+        return "auto, est. tok/s " + ", ".join(f"{c.label}: {c.tokens_per_s:.0f}" for c in self.candidates)
 
 
 def _hop_s(link: LinkSpec, requests: int, hidden: int, bytes_per_value: int) -> float:
@@ -64,9 +73,10 @@ def _hop_s(link: LinkSpec, requests: int, hidden: int, bytes_per_value: int) -> 
 
 
 def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float, trace: Trace,
-                   tensor_parallel: int) -> ShapeEstimate:
-    """Steady decode tokens/s of PIM system ``system`` with ``tensor_parallel`` modules per stage."""
-    plan = pim_plan(model, system, pim_capacity_gib, tensor_parallel)
+                   tensor_parallel: int, replicas: int = 1) -> ShapeEstimate:
+    """Steady decode tokens/s of PIM system ``system`` with ``tensor_parallel`` modules per stage
+    and ``replicas`` pipelines side by side (each serving an even share of the trace)."""
+    plan = pim_plan(model, system, pim_capacity_gib, tensor_parallel, replicas)
     check_fits(trace, plan.dpa_specs, system.module)   # a shape that cannot hold a request cannot serve it
     # a request's KV grows from its prompt to prompt + output: its mean decode context
     mean_context = float(np.mean(trace.input_tokens + trace.output_tokens / 2.0))
@@ -75,9 +85,12 @@ def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: 
     else:
         per_module = [d.capacity_chunks // -(-trace.context_limit // d.tokens_per_chunk) for d in plan.dpa_specs]
     microbatches = system.microbatches or plan.stages
-    batch = int(min(min(per_module), len(trace), microbatches * system.max_microbatch_requests))
+    # one pipeline's batch: its memory, its share of the requests (the host shares its queue
+    # between the pipelines, so each holds about len / replicas when memory is not the limit)
+    batch = int(min(min(per_module), len(trace) / replicas, microbatches * system.max_microbatch_requests))
     if batch < 1:
-        raise ParameterError("tensor_parallel", f"{tensor_parallel} modules per stage leave no KV room")
+        raise ParameterError("tensor_parallel", f"{tensor_parallel} modules per stage leave no KV room"
+                             if len(trace) >= replicas else f"{replicas} pipelines for {len(trace)} requests")
     in_flight = min(microbatches, batch)      # micro-batches with at least one request
     per_mb = batch / in_flight                # requests per micro-batch, on average
     context = int(round(mean_context))
@@ -94,21 +107,46 @@ def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: 
         t_low = stage_s(cost, low)
         times.append(t_low + frac * (stage_s(cost, low + 1) - t_low) if frac else t_low)
     passes_per_s = min(in_flight / sum(times), 1.0 / max(times))
-    return ShapeEstimate(plan.tensor_parallel, plan.stages, batch, per_mb * passes_per_s)
+    return ShapeEstimate(plan.tensor_parallel, plan.stages, batch * replicas, replicas * per_mb * passes_per_s,
+                         replicas)
+
+
+def replica_options(system: PimSystemConfig, modules: int, requests: int) -> tuple[int, ...]:
+    """The pipelines side by side the shape choice weighs: the configured count, or (0, automatic)
+    every divisor of the modules up to the requests (a pipeline with nothing to serve is waste)."""
+    if system.data_parallel:
+        return (system.data_parallel,)
+    return tuple(r for r in range(1, min(modules, max(1, requests)) + 1) if modules % r == 0)
 
 
 def choose_tensor_parallel(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
                            trace: Trace) -> ShapeChoice:
-    """The modules-per-stage with the highest estimated steady decode throughput."""
+    """The modules-per-stage (and, with ``data_parallel`` = 0, the pipelines side by side) with the
+    highest estimated steady decode throughput; ties: fewer pipelines, then fewer modules per
+    stage. Several pipelines replace the best single one only when their estimate beats it by
+    more than MULTI_PIPELINE_MARGIN (the estimate's error against simulations, module docstring),
+    so where the estimate cannot tell them apart the choice stays what it was with one pipeline."""
     n = pim_module_count(load_pim_module(system.module), system.modules, pim_capacity_gib)
     candidates = []
-    for tp in allowed_tensor_parallel(model, n):
-        try:
-            candidates.append(estimate_shape(model, system, pim_capacity_gib, trace, tp))
-        except ParameterError:          # weights or the longest request do not fit, or more stages than layers
+    for replicas in replica_options(system, n, len(trace)):
+        if n % replicas:
             continue
+        widths = (system.tensor_parallel,) if system.tensor_parallel else allowed_tensor_parallel(model, n // replicas)
+        for tp in widths:
+            try:
+                candidates.append(estimate_shape(model, system, pim_capacity_gib, trace, tp, replicas))
+            except ParameterError:      # weights or the longest request do not fit, or more stages than layers
+                continue
     if not candidates:
         raise ParameterError("tensor_parallel", f"no pipeline x tensor shape of {n} modules fits {model.name}; "
                                                 "use more modules")
-    best = max(candidates, key=lambda c: (c.tokens_per_s, -c.tensor_parallel))
-    return ShapeChoice(best.tensor_parallel, tuple(candidates))
+
+    def key(c: ShapeEstimate):
+        return c.tokens_per_s, -c.replicas, -c.tensor_parallel
+
+    best = max(candidates, key=key)
+    single = [c for c in candidates if c.replicas == min(x.replicas for x in candidates)]
+    best_single = max(single, key=key)
+    if best.tokens_per_s <= (1 + MULTI_PIPELINE_MARGIN) * best_single.tokens_per_s:
+        best = best_single
+    return ShapeChoice(best.tensor_parallel, tuple(candidates), best.replicas)

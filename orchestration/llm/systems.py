@@ -83,35 +83,45 @@ class Serving:
     # consecutive modules whose DPA controllers one KV manager stands for: a stage's
     # tensor-parallel group, whose memories move in lockstep (actors/llm/kv_manager.py)
     modules_per_dpa: int = 1
+    # identical pipelines side by side (data parallelism): each its own stages (stage_costs) and
+    # KV managers (dpa_specs holds every pipeline's modules, one pipeline after another), one host
+    pipelines: int = 1
 
 
 def _assemble(kind: str, model: LlmConfig, trace: Trace, seed: int, serving: Serving) -> SystemSpec:
-    stage_names = [f"{kind}.stage{i:03d}" for i in range(len(serving.stage_costs))]
-    group = serving.modules_per_dpa
+    group, pipes = serving.modules_per_dpa, serving.pipelines
     dpa_specs = serving.dpa_specs[::group]
     if any(serving.dpa_specs[i:i + group] != (d,) * group for i, d in zip(range(0, len(serving.dpa_specs), group),
                                                                           dpa_specs)):
         raise ValueError(f"DPA groups of {group} modules must each share one memory layout")
-    dpa_names = [f"{kind}.dpa{i:03d}" for i in range(len(dpa_specs))]
+    if len(dpa_specs) % pipes:
+        raise ValueError(f"{len(dpa_specs)} DPA groups do not split over {pipes} pipelines")
+    # one pipeline keeps the names it always had (actor names order simultaneous events)
+    prefixes = [f"{kind}."] if pipes == 1 else [f"{kind}.p{j:03d}." for j in range(pipes)]
+    stage_names = [[f"{pre}stage{i:03d}" for i in range(len(serving.stage_costs))] for pre in prefixes]
+    per_pipe = len(dpa_specs) // pipes
+    dpa_names = [f"{prefixes[i // per_pipe]}dpa{i % per_pipe:03d}" for i in range(len(dpa_specs))]
     host = f"{kind}.host"
     static_reserve = trace.context_limit   # static KV reserves the longest context a request may reach
     actors = [ActorSpec(host, LlmHost, LlmHost.Params(
         input_tokens=tuple(trace.input_tokens.tolist()), output_tokens=tuple(trace.output_tokens.tolist()),
-        arrival_ps=tuple(seconds_to_ps(a) for a in trace.arrival_s), first_stage=stage_names[0],
+        arrival_ps=tuple(seconds_to_ps(a) for a in trace.arrival_s),
+        first_stages=tuple(names[0] for names in stage_names),
         dpas=tuple(dpa_names), dpa_tokens_per_chunk=tuple(d.tokens_per_chunk for d in dpa_specs),
         kv_mode=serving.kv_mode, microbatches=serving.microbatches,
         max_microbatch_requests=serving.max_microbatch_requests, link_latency_s=serving.host_link.latency_s,
         kv_bytes_per_token=model.kv_bytes_per_token(), kv_capacity_bytes=serving.kv_capacity_bytes,
         gpu_prefill=serving.gpu_prefill, prefill_before=serving.prefill_before,
         admission=serving.admission, max_step_tokens=serving.max_step_tokens))]
-    for i, cost in enumerate(serving.stage_costs):
-        last = i + 1 == len(serving.stage_costs)
-        link = serving.host_link if last else serving.stage_link
-        actors.append(ActorSpec(stage_names[i], LlmStage, LlmStage.Params(
-            next_actor=host if last else stage_names[i + 1], cost=cost,
-            link_latency_s=link.latency_s + link.message_overhead_s,
-            link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s,
-            activation_bytes_per_request=model.hidden * model.bytes_per_value)))
+    for names in stage_names:
+        for i, cost in enumerate(serving.stage_costs):
+            last = i + 1 == len(serving.stage_costs)
+            link = serving.host_link if last else serving.stage_link
+            actors.append(ActorSpec(names[i], LlmStage, LlmStage.Params(
+                next_actor=host if last else names[i + 1], cost=cost,
+                link_latency_s=link.latency_s + link.message_overhead_s,
+                link_bandwidth_bytes_per_s=link.payload_bandwidth_bytes_per_s,
+                activation_bytes_per_request=model.hidden * model.bytes_per_value)))
     static = serving.kv_mode == KvMode.STATIC
     for name, dpa in zip(dpa_names, dpa_specs):
         need = -(-static_reserve // dpa.tokens_per_chunk)
@@ -140,14 +150,17 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
     tensor = isinstance(sub, LolpimSystemConfig) and sub.parallelism == Parallelism.TENSOR
     try:
         # 0: the best shape for this system (LoL-PIM or a baseline), by the analytic estimate
-        if sub.tensor_parallel == 0 and not tensor:
+        # (and, with data_parallel = 0, how many pipelines side by side)
+        if (sub.tensor_parallel == 0 or sub.data_parallel == 0) and not tensor:
             auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gib, trace)
-        plan = pim_plan(model, sub, cfg.pim_capacity_gib, auto.tensor_parallel if auto else None)
+        plan = pim_plan(model, sub, cfg.pim_capacity_gib, auto.tensor_parallel if auto else None,
+                        auto.replicas if auto else None)
     except ParameterError as exc:   # name the key the user sets: `neupims.tensor_parallel`, not `tensor_parallel`
-        if exc.field != "tensor_parallel":
+        if exc.field not in ("tensor_parallel", "data_parallel"):
             raise
-        raise ParameterError(f"{registry.get(kind).table}.tensor_parallel", str(exc).split(": ", 1)[1]) from None
+        raise ParameterError(f"{registry.get(kind).table}.{exc.field}", str(exc).split(": ", 1)[1]) from None
     n, tp, stages, link, chunk = plan.modules, plan.tensor_parallel, plan.stages, plan.link, sub.chunk_bytes
+    pipes = plan.replicas
     microbatches = sub.microbatches or stages
     check_fits(trace, plan.dpa_specs, sub.module)
     gpu_prefill = None
@@ -161,15 +174,19 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
     admission = Admission.EVEN_GROWTH if microbatches > 1 else Admission.VLLM
     system = _assemble(kind, model, trace, seed, Serving(
         plan.stage_costs, link, link, plan.dpa_specs, sub.kv_mode, microbatches, sub.max_microbatch_requests,
-        kv_total, gpu_prefill, cfg.prefill == Prefill.BEFORE, admission, modules_per_dpa=tp))
+        kv_total, gpu_prefill, cfg.prefill == Prefill.BEFORE, admission, modules_per_dpa=tp, pipelines=pipes))
     shape = "tensor-parallel" if stages == 1 else f"pipeline-parallel ({stages} stages" + (
         f" x {tp}-way tensor)" if tp > 1 else ")")
+    if pipes > 1:
+        shape = f"{pipes} data-parallel pipelines, each {shape}"
     if auto:
         shape += f" [chosen: {auto.summary()}]"
     hw = Hardware.of((n, sub.module, "PIM", spec.capacity_bytes, spec.power_w))
     # (CENT's builder adds its dataflow when it is not the ideal one: orchestration/llm/kinds.py)
-    desc = f"{hw.label}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches"
+    desc = f"{hw.label}; {shape}, {sub.kv_mode} KV, {sub.attention_mapping}, {microbatches} micro-batches" + (
+        " each" if pipes > 1 else "")
     return BuiltSystem(kind, system, desc, len(plan.stage_costs), kv_total, chunk, n, hw, cfg.prefill == Prefill.BEFORE,
+                       settings={"pipelines": pipes} if pipes > 1 else None,
                        attention_mapping=str(sub.attention_mapping))
 
 

@@ -132,7 +132,8 @@ def pim_size(model: LlmConfig, module: str, modules: int, trace: Trace) -> PimSi
         choice = choose_tensor_parallel(model, system, 0.0, trace)
     except ParameterError:
         return None
-    best = next(c for c in choice.candidates if c.tensor_parallel == choice.tensor_parallel)
+    best = next(c for c in choice.candidates
+                if (c.tensor_parallel, c.replicas) == (choice.tensor_parallel, choice.replicas))
     capacity = modules * load_pim_module(module).capacity_bytes / GB
     return PimSize(modules, capacity, best.stages, best.tensor_parallel, best.batch_requests, best.tokens_per_s)
 

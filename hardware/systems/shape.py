@@ -110,7 +110,12 @@ def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: 
     in_flight = min(microbatches, batch)      # micro-batches with at least one request
     per_mb = batch / in_flight                # requests per micro-batch, on average
     context = int(round(mean_context))
-    costs = [spec.build() for spec in plan.stage_costs]
+    # stages with the same layers share one cost model (building one loads its presets)
+    built: dict = {}
+    for spec in plan.stage_costs:
+        if spec not in built:
+            built[spec] = spec.build()
+    costs = [built[spec] for spec in plan.stage_costs]
 
     def stage_s(cost: StageCost, requests: int) -> float:
         hop = _hop_s(plan.link, requests, model.hidden, model.bytes_per_value)
@@ -118,10 +123,12 @@ def estimate_shape(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: 
 
     # micro-batches of floor and ceil(per_mb) requests alternate: interpolate between them
     low, frac = int(per_mb), per_mb - int(per_mb)
-    times = []
+    times, seen = [], {}
     for cost in costs:
-        t_low = stage_s(cost, low)
-        times.append(t_low + frac * (stage_s(cost, low + 1) - t_low) if frac else t_low)
+        if id(cost) not in seen:
+            t_low = stage_s(cost, low)
+            seen[id(cost)] = t_low + frac * (stage_s(cost, low + 1) - t_low) if frac else t_low
+        times.append(seen[id(cost)])
     passes_per_s = min(in_flight / sum(times), 1.0 / max(times))
     return ShapeEstimate(plan.tensor_parallel, plan.stages, batch * replicas, replicas * per_mb * passes_per_s,
                          replicas)
@@ -136,18 +143,20 @@ def replica_options(system: PimSystemConfig, modules: int, requests: int) -> tup
 
 
 def choose_tensor_parallel(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
-                           trace: Trace) -> ShapeChoice:
+                           trace: Trace, width: int = 0) -> ShapeChoice:
     """The modules-per-stage (and, with ``data_parallel`` = 0, the pipelines side by side) with the
     highest estimated steady decode throughput; ties: fewer pipelines, then fewer modules per
     stage. Several pipelines replace the best single one only when their estimate beats it by
     more than MULTI_PIPELINE_MARGIN (the estimate's error against simulations, module docstring),
-    so where the estimate cannot tell them apart the choice stays what it was with one pipeline."""
+    so where the estimate cannot tell them apart the choice stays what it was with one pipeline.
+    ``width``: weigh only that many modules per stage (a fixed ``tensor_parallel`` with
+    ``data_parallel`` = 0); 0, every allowed width."""
     n = pim_module_count(load_pim_module(system.module), system.modules, pim_capacity_gib)
     candidates = []
     for replicas in replica_options(system, n, len(trace)):
         if n % replicas:
             continue
-        widths = (system.tensor_parallel,) if system.tensor_parallel else allowed_tensor_parallel(model, n // replicas)
+        widths = (width,) if width else allowed_tensor_parallel(model, n // replicas)
         for tp in widths:
             try:
                 candidates.append(estimate_shape(model, system, pim_capacity_gib, trace, tp, replicas))

@@ -152,7 +152,7 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
         # 0: the best shape for this system (LoL-PIM or a baseline), by the analytic estimate
         # (and, with data_parallel = 0, how many pipelines side by side)
         if (sub.tensor_parallel == 0 or sub.data_parallel == 0) and not tensor:
-            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gib, trace)
+            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gib, trace, width=sub.tensor_parallel)
         plan = pim_plan(model, sub, cfg.pim_capacity_gib, auto.tensor_parallel if auto else None,
                         auto.replicas if auto else None)
     except ParameterError as exc:   # name the key the user sets: `neupims.tensor_parallel`, not `tensor_parallel`

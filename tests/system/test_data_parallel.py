@@ -71,6 +71,17 @@ def test_the_pim_baselines_take_several_pipelines_too(kind, table):
     assert s.settings == {"pipelines": 2} and s.output_tokens == 16 * 16
 
 
+def test_automatic_count_with_a_fixed_width_keeps_the_width():
+    cfg = _cfg("lolpim.tensor_parallel=2", "lolpim.data_parallel=0")
+    choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, make_trace(cfg, 0),
+                                    width=2)
+    assert {c.tensor_parallel for c in choice.candidates} == {2} and len(choice.candidates) >= 3
+    built = _built("lolpim.tensor_parallel=2", "lolpim.data_parallel=0")
+    pipes = (built.settings or {}).get("pipelines", 1)
+    assert pipes == choice.replicas and built.devices == pipes * built.stages * 2
+    assert "[chosen: auto" in built.description
+
+
 def test_a_count_that_does_not_divide_the_modules_names_the_key():
     with pytest.raises(ParameterError, match=r"lolpim\.data_parallel.*3 pipelines.*divide the 8 modules"):
         _built("lolpim.data_parallel=3")

@@ -97,7 +97,7 @@ def check_fits(trace: Trace, dpa_specs, name: str) -> None:
 def check_data_parallel(modules: int, replicas: int) -> None:
     if replicas < 1 or modules % replicas:
         raise ParameterError("data_parallel", f"{replicas} pipelines side by side: they must divide the {modules} "
-                                              "modules (0 = choose automatically with tensor_parallel = 0)")
+                                              "modules (0 = choose automatically)")
 
 
 def pim_plan(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,

@@ -4,9 +4,10 @@ Requests arrive (all at t=0 for a closed loop, or at their trace times). The hos
 M micro-batches circulating through the pipeline, or through each of several identical pipelines
 side by side (data parallelism: micro-batch m belongs to pipeline m // M, which has its own
 stages and DPA groups; the waiting requests are one queue, so whichever pipeline has room next
-takes the next request, as a front end sharing requests between replicas would). Whenever micro-batch m returns from
-the last stage (one new token for each of its requests) the host:
-  1. retires finished requests and frees their KV on every DPA controller;
+takes the next request, up to its even share, as a front end sharing requests between replicas
+would). Whenever micro-batch m returns from the last stage (one new token for each of its
+requests) the host:
+  1. retires finished requests and frees their KV on every DPA controller of its pipeline;
   2. asks every DPA controller group of m's pipeline (one KvManager per stage), in one "plan" round, to
      grow the requests whose next token crosses a chunk boundary and to admit waiting requests
      (first come, first served) into m, by one of
@@ -487,8 +488,8 @@ class LlmHost(Recording, Actor):
         prompt = [self._prompt_len(r) if self.kv[r] == 0 else 0 for r in reqs]
         ctx = [p if p else int(self.kv[r]) + 1 for r, p in zip(reqs, prompt)]
         self.mb_state[m] = MicrobatchState.FLIGHT
-        return [self.send(self.first_stages[self._pipe(m)], "mb", Microbatch(mb=m, reqs=list(reqs), ctx=ctx, prompt=prompt,
-                                                             sent_ps=self.now_ps), self.lookahead_ps)]
+        batch = Microbatch(mb=m, reqs=list(reqs), ctx=ctx, prompt=prompt, sent_ps=self.now_ps)
+        return [self.send(self.first_stages[self._pipe(m)], "mb", batch, self.lookahead_ps)]
 
     # --- reporting ------------------------------------------------------------------
     def result(self):

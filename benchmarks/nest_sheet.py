@@ -294,7 +294,9 @@ def nest_build_and_run(d, m: dict, input_node: str, resolution_ms: float, plasti
     simulate_s, simulate_cpu_s = time.perf_counter() - t1, time.process_time() - c1
     nest.Cleanup()
     post_spikes = int(rec.get("n_events"))
-    w = np.asarray(nest.GetConnections(synapse_model=plastic_model).get("weight"), dtype=float)
+    # the plastic synapses only (with static_synapse, the lateral ones share the model)
+    w = np.asarray(nest.GetConnections(source=pre, target=neurons, synapse_model=plastic_model).get("weight"),
+                   dtype=float).ravel()
     return {"input_node": input_node, "resolution_ms": resolution_ms, "plastic_model": plastic_model,
             "input_nodes": int(nodes.size), "synapse_events": int(counts[train_of].sum()),
             "nest": nest.__version__, "threads": nest.local_num_threads,

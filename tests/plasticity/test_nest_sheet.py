@@ -89,3 +89,21 @@ def test_the_anchors_part_skips_without_nest(monkeypatch, capsys, tmp_path):
     assert anchors.main(["--docs"]) == 0
     assert "skipped: no NEST interpreter" in capsys.readouterr().out
     assert anchors.DOC.read_text() == before
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(nest_sheet.nest_python() is None, reason="no NEST virtualenv (make nest-venv)")
+def test_nest_runs_the_exported_sheet_with_the_same_inputs_and_somata():
+    """Where NEST is installed: its network has every plastic synapse, sees every synapse-event of the
+    export, and its somata fire at lolpim's rate to within a quarter (same somata, inputs and wiring;
+    only the plasticity differs, and over 1 s the weights move little)."""
+    row = nest_sheet.compare(8, 20, 1.0, 0, nest_sheet.nest_python(),
+                             [("injector", 0.1, "stdp_synapse"), ("injector", 0.1, "static_synapse")])
+    lolpim_rate = row["lolpim"]["post_rate_hz"]
+    assert lolpim_rate > 0.2
+    for n in row["nest"]:
+        assert n["plastic_connections"] == row["plastic_synapses"] == 2 * 64 * 20
+        assert n["synapse_events"] == row["synapse_events"] == row["lolpim"]["synapse_events"]
+        assert n["lateral_events"] == n["post_spikes"] * row["lateral_per_neuron"]
+        assert abs(n["post_rate_hz"] - lolpim_rate) <= 0.25 * lolpim_rate
+        assert len(n["load_before"]) == 3

@@ -43,7 +43,7 @@ Parts (all by default; `--parts traces,scaling` for some):
   anchors-sheet  benchmarks/sheet_anchors.py --docs -> docs/figures/anchors_sheet.json and the
             anchors-sheet-table block of docs/scaling.md: the cortical sheet in NEST 3.10
             (benchmarks/nest_sheet.py) and the cascade synapse in Brian2 2.9 beside lolpim, each timing
-            with the machine's load averages (~10 min loaded). Needs NEST's own virtualenv (`make
+            with the machine's load averages (3-5 min at a load of 6-9). Needs NEST's own virtualenv (`make
             nest-venv`): without it the part is skipped, saying why, and the docs are left alone;
             without Brian2's (`make brian2-venv`) the stored Brian2 figures are kept
 

@@ -24,9 +24,10 @@ older spike_generator + parrot_neuron pair instead), an stdp_synapse from each t
 synaptic delay; additive STDP, NEST's defaults tau_plus 20 ms, lambda 0.01, alpha 1, Wmax 2x the
 initial weight), iaf_psc_delta somata, static_synapse lateral connections. One thread, resolution
 0.1 ms (NEST_CONFIGS, --nest-configs); spike times are moved to the grid (allow_offgrid_times).
-Each configuration runs again with static_synapse in place of stdp_synapse: the difference is
-what STDP itself costs NEST. "shared" (NEST_CONFIGS) is NEST's cheap case, a different network
-with the same counts: a few thousand input nodes shared between neurons.
+The default configurations run each input layout twice, with stdp_synapse and with
+static_synapse: the difference is what STDP itself costs NEST. "shared" (NEST_CONFIGS) is NEST's
+cheap case, a different network with the same counts: a few thousand input nodes shared between
+neurons.
 
 What differs, on purpose: the plasticity (pair STDP against the cascade's calcium ODEs with the
 bAP, NMDA and dendritic-depolarisation feeds) and the sheet's synaptic conservation every second
@@ -55,6 +56,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 NEST_VENV = ROOT / ".venv-nest"
+
 # NEST configurations: (input node, resolution ms, plastic synapse model).
 #   injector  one spike_train_injector per synapse playing that synapse's train: the same network.
 #             (NEST >= 3.6; a neuron-like node that may send through plastic synapses, ~5x cheaper

@@ -3,13 +3,14 @@
 #   make test   lint, then the test suite
 #   make lint   the linter (ruff) and the type checker (mypy), configured in pyproject.toml
 #   make test-fast  the suite less its slow and Ray tests (markers in pyproject.toml), under a minute
-#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale)
+#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale,anchors-sheet)
+#   make nest-venv / brian2-venv  the other simulators' own virtualenvs (.venv-nest, .venv-brian2) for the speed anchors
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck-links bench docs-figures clean
+.PHONY: run test test-fast lint typecheck-links bench docs-figures nest-venv brian2-venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +44,26 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kernel.py
 
-PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale
+PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale,anchors-sheet
 docs-figures: $(STAMP)
 	$(BIN)/python benchmarks/docs_figures.py --parts $(PARTS)
 
+# NEST 3.10 and Brian2 2.9 each in a virtualenv of its own, never in the project's (Brian2 2.9 needs
+# numpy < 2; neither is a dependency of lolpim): benchmarks/nest_sheet.py and sheet_anchors.py find them
+NEST_VENV   ?= .venv-nest
+BRIAN2_VENV ?= .venv-brian2
+
+nest-venv: $(NEST_VENV)/.installed
+$(NEST_VENV)/.installed:
+	$(PYTHON) -m venv $(NEST_VENV)
+	$(NEST_VENV)/bin/pip install --quiet "nest-simulator==3.10.*"
+	touch $@
+
+brian2-venv: $(BRIAN2_VENV)/.installed
+$(BRIAN2_VENV)/.installed:
+	$(PYTHON) -m venv $(BRIAN2_VENV)
+	$(BRIAN2_VENV)/bin/pip install --quiet "brian2==2.9.*" "numpy<2" cython
+	touch $@
+
 clean:
-	rm -rf $(VENV) results .typecheck .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NEST_VENV) $(BRIAN2_VENV) results .typecheck .mypy_cache .ruff_cache

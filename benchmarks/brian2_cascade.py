@@ -16,8 +16,9 @@ CONFIG.json holds
                   above, run in turn (each from t = 0 on a freshly built network)
     return_weights  optional, default true
 and prints one JSON line per run: final weights (P / P_initial), build_s (network construction and
-code generation after the warm-up), run_s (wall time of net.run(duration)), warmup_s (the warm-up,
-which absorbs Cython compilation), synapse_steps_per_s = n * duration / 0.1 ms / run_s.
+code generation after the warm-up), run_s (wall time of net.run(duration); run_cpu_s its CPU
+time), warmup_s (the warm-up, which absorbs Cython compilation), synapse_steps_per_s = n *
+duration / 0.1 ms / run_s.
 
 Model: one NeuronGroup row per synapse. Pre spikes and bAPs come from two SpikeGeneratorGroups
 through one-to-one Synapses whose on_pre statements are the model's jumps (pre: g += u (1 - g), epsp += epsp_mV,
@@ -136,16 +137,16 @@ def run_one(cfg: dict, events, run: dict) -> dict:
     net, group = build(p, n, pre_i, pre_t, bap_i, bap_t, method, dt_s)
     net.run(0 * b2.second)           # code generation and set-up, no time step
     build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net.run(duration * b2.second)
-    run_s = time.perf_counter() - t0
+    run_s, run_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     net.run(0 * b2.second)           # what a run costs besides its time steps
     per_run_overhead_s = time.perf_counter() - t0
     weights = np.asarray(group.phos[:]) / p["p_initial"]
     out = {"brian2": b2.__version__, "target": target, "method": method, "dt_s": dt_s, "n_synapses": n,
            "duration_s": duration, "steps": int(round(duration / dt_s)), "warmup_s": warmup_s,
-           "build_s": build_s, "run_s": run_s, "per_run_overhead_s": per_run_overhead_s,
+           "build_s": build_s, "run_s": run_s, "run_cpu_s": run_cpu_s, "per_run_overhead_s": per_run_overhead_s,
            "synapse_steps_per_s": n * duration / 1e-4 / run_s,
            "native_synapse_steps_per_s": n * round(duration / dt_s) / run_s,
            "pre_events": int(len(pre_i)), "bap_events": int(len(bap_i)),

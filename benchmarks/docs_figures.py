@@ -40,6 +40,13 @@ Parts (all by default; `--parts traces,scaling` for some):
             against the runs and projected to 64 processes on 8 nodes (~2 min; counts and bytes
             are reproducible, CPU and wall times depend on the machine and its load)
 
+  anchors-sheet  benchmarks/sheet_anchors.py --docs -> docs/figures/anchors_sheet.json and the
+            anchors-sheet-table block of docs/scaling.md: the cortical sheet in NEST 3.10
+            (benchmarks/nest_sheet.py) and the cascade synapse in Brian2 2.9 beside lolpim, each timing
+            with the machine's load averages (3-5 min at a load of 6-9). Needs NEST's own virtualenv (`make
+            nest-venv`): without it the part is skipped, saying why, and the docs are left alone;
+            without Brian2's (`make brian2-venv`) the stored Brian2 figures are kept
+
 `--tables-only` rewrites the markdown blocks from the existing results (results/docs/*.jsonl
 and docs/figures/lolpim_speedups.csv) without simulating. The text outside the marker blocks
 is not touched: prose that quotes a number must be checked by hand after a rerun.
@@ -241,7 +248,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
                TRACES_HEAD, traces_rows),
 }
 PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "od-controls", "anchors",
-         "window-cost", "llm-scale")
+         "window-cost", "llm-scale", "anchors-sheet")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -423,6 +430,9 @@ def main(argv=None) -> None:
                 subprocess.run([sys.executable, "benchmarks/long_context_study.py", "--docs"], cwd=ROOT, check=True)
         elif part == "window-cost":     # measures this machine (~2 min): its own script
             subprocess.run([sys.executable, "benchmarks/window_model.py", "--docs"]
+                           + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
+        elif part == "anchors-sheet":   # other simulators in their own virtualenvs; skips without NEST
+            subprocess.run([sys.executable, "benchmarks/sheet_anchors.py", "--docs"]
                            + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         elif part == "od-controls":     # the calibration rows, then the validation grid
             for script in (["benchmarks/od_calibration.py"], ["benchmarks/od_calibration.py", "--param", "homeo_tau_s"],

@@ -9,15 +9,17 @@ X events crossing processes, E events in all, k_i processes that process i sends
   driver bytes = sum_i (request + reply_i)  push: a few numbers each (the executor's own layout,
                + [driver] 2 X s             packed with typical values); driver routing: the X
                                             events of s bytes come back in replies and go out again
-  driver CPU   = P (c_call + c_msg) + bytes c_byte + [driver] X c_route + c_wait * (time waited)
+  driver CPU   = c_round + P (c_call + c_msg) + bytes c_byte + [driver] X c_route + c_wait * (time waited)
   process CPU  = E c_event + [push] sum_i k_i c_push          (all processes together)
   wall         = max(driver CPU + l_call + E/P c_event + [push] (max k_i c_push + l_push) + network,
                      (driver CPU + process CPU) / cores)
 
-  c_call   driver CPU per call (submit, then collect a small reply through the executor's wait)
+  c_round, c_call  driver CPU per round of calls and per call in it (submit, then collect small
+           replies through the executor's wait), from rounds of one and of four calls
   c_wait   driver CPU per second spent waiting for a reply (Ray polls), from a call that sleeps
   c_msg    driver CPU to pack a request, unpack a reply and plan from it (per layout; the layout
-           before issue 24 carried every actor's figures, so it has a per-actor term)
+           before issue 24 carried every actor's figures, so it has a per-actor term), each timed
+           right after a Ray call as in a run (in a tight loop it costs a third to a half of that)
   c_byte   driver CPU per byte of reply, from a 64 KiB reply against a small one
   c_route  driver CPU per routed event: decode a batch of spikes, sort, encode
   c_event  CPU per event inside a process, from an inline run of a 4 x 4 grid of the same tiles
@@ -26,8 +28,13 @@ X events crossing processes, E events in all, k_i processes that process i sends
   network  (a cluster only) each call crossing nodes adds two hops of latency; the driver's link
            carries its bytes, each node's link its processes' pushes.
 
+The cortical sheet (predict_sheet, below): calls = P, as every tile ticks every window; its
+lateral messages and their bytes from the tile layout (which tiles reach which, in which process)
+and how often each tile fired (the inline run: the simulation's output, not a cost); the tiles'
+CPU per window from inline runs of a smaller sheet.
+
 No parameter is fitted to the runs the model predicts. Run:
-  .venv/bin/python benchmarks/window_model.py [--measured before=F driver=F push=F] [--docs]
+  .venv/bin/python benchmarks/window_model.py [--measured before=F driver=F push=F] [--docs] [--docs-sheet]
 (without --measured it runs benchmarks/window_cost.py for both routings first).
 """
 from __future__ import annotations

@@ -613,8 +613,7 @@ def project_sheet(params: Parameters, costs: SheetCosts, rate_hz: float, window_
 
 
 def sheet_markdown(params: Parameters, costs: SheetCosts, rows: list[dict], projection: list[dict],
-                   stored: dict) -> str:
-    sheet = SHEET_SHAPE
+                   stored: dict, sheet: window_cost.SheetShape = SHEET_SHAPE) -> str:
     load = stored["load"]
     lines = [f"Measured {stored['date']} on {stored['cores']} cores (1-minute load {load[0]:.1f} before, "
              f"{load[1]:.1f} after; each row's load is beside it), the parameters measured in the same minutes: "
@@ -630,7 +629,8 @@ def sheet_markdown(params: Parameters, costs: SheetCosts, rows: list[dict], proj
              f"synapse (inline runs of a 12 x 12 sheet), {costs.call_cpu_s * 1e6:.0f} us per window call (that "
              f"sheet's one tile in one Ray process against inline). The sheet: {sheet.size} x {sheet.size} neurons, "
              f"{sheet.synapses} synapses per eye, {sheet.seconds:g} s simulated, 1 x {sheet.tiles} tiles, its neurons "
-             f"firing at {sheet_rate_hz(sheet, stored['measured']['push']['sheet_workload']):.2f} Hz on average "
+             f"firing at {sheet_rate_hz(sheet, next(iter(stored['measured'].values()))['sheet_workload']):.2f} Hz "
+             "on average "
              "(the inline run). Driver CPU: the median of the repeats (their range in brackets); "
              "\"in Ray calls\" is the driver's CPU submitting the calls and waiting for them "
              "(measured by the executor's own counters) against the model's per-call and per-ms-waited terms.",
@@ -661,7 +661,7 @@ def sheet_markdown(params: Parameters, costs: SheetCosts, rows: list[dict], proj
                      f"| {1e3 * m['wall_s'] / m['windows']:.2f} / {wall_m:.2f} "
                      f"| {m['cross_events_per_window']:.2f} / {p['cross_events_per_window']:.2f} "
                      f"| {m['load'][0]:.1f}-{m['load'][1]:.1f} |")
-    rate = sheet_rate_hz(sheet, stored["measured"]["push"]["sheet_workload"])
+    rate = sheet_rate_hz(sheet, next(iter(stored["measured"].values()))["sheet_workload"])
     big = PROJECTED_SHEETS[-1]
     lines += ["", f"Projected: the {big.size} x {big.size} sheet with {big.synapses} synapses per eye, cut into "
                   "one row of tiles per process, its neurons firing independently at "
@@ -712,9 +712,11 @@ def docs_sheet(tables_only: bool) -> None:
 def sheet_tables(stored: dict) -> str:
     params = Parameters(**stored["parameters"])
     costs = SheetCosts(**stored["sheet_costs"])
-    rows = compare_sheet(params, costs, stored["measured"], SHEET_SHAPE, stored["cores"])
-    rate = sheet_rate_hz(SHEET_SHAPE, stored["measured"]["push"]["sheet_workload"])
-    return sheet_markdown(params, costs, rows, project_sheet(params, costs, rate, SHEET_SHAPE.window_ps() * 1e-12),
+    first = next(iter(stored["measured"].values()))
+    sheet = window_cost.SheetShape(**first["sheet"])
+    rows = compare_sheet(params, costs, stored["measured"], sheet, stored["cores"])
+    rate = sheet_rate_hz(sheet, first["sheet_workload"])
+    return sheet_markdown(params, costs, rows, project_sheet(params, costs, rate, sheet.window_ps() * 1e-12),
                           stored)
 
 
@@ -745,6 +747,20 @@ def main(argv=None) -> None:
         if not sep or layout not in ("before", "driver", "push"):
             ap.error(f"--measured: '{item}' is not LAYOUT=FILE with LAYOUT before, driver or push")
         measured[layout] = json.loads(Path(path).read_text())
+    sheets = {layout for layout, m in measured.items() if m.get("sheet")}
+    if sheets:
+        # the sheet's runs (window_cost.py --sheet --json): its parameters and tile costs measured now
+        if sheets != set(measured) or "before" in measured:
+            ap.error("--measured: give the sheet's runs (window_cost.py --sheet) as push=/driver= only, "
+                     "without grid runs")
+        sheet = window_cost.SheetShape(**next(iter(measured.values()))["sheet"])
+        load = os.getloadavg()
+        stored = {"parameters": asdict(measure_parameters(GridShape(**DOC_SHAPE))),
+                  "sheet_costs": asdict(measure_sheet_costs(sheet.synapses)), "measured": measured,
+                  "load": [load[0], os.getloadavg()[0]], "cores": os.cpu_count(),
+                  "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        print(json.dumps(stored, indent=1) if args.json else sheet_tables(stored))
+        return
     if not measured:
         default = GridShape(side=8, steps=100, messages=4, payload_bytes=256)
         for routing in ("driver", "push"):

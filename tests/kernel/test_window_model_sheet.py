@@ -95,3 +95,15 @@ def test_the_model_counts_what_the_executor_counts_on_the_sheet(routing):
         parts = row["driver_sections_us_per_window"]
         assert set(parts) == {"submit_cpu_s", "wait_cpu_s", "absorb_cpu_s"}
         assert 0 < sum(parts.values()) <= row["driver_cpu_us_per_window_runs"][0] * 1.001
+
+
+def test_the_model_refuses_sheet_and_grid_runs_mixed(tmp_path):
+    import json
+    sheet_run = tmp_path / "sheet.json"
+    sheet_run.write_text(json.dumps({"sheet": {"size": 16, "synapses": 20, "seconds": 1.0, "tiles": 4}, "rows": []}))
+    grid_run = tmp_path / "grid.json"
+    grid_run.write_text(json.dumps({"workload": {"side": 8, "steps": 100, "messages": 4, "payload_bytes": 256},
+                                    "rows": []}))
+    with pytest.raises(SystemExit) as exc:
+        window_model.main(["--measured", f"push={sheet_run}", f"before={grid_run}"])
+    assert exc.value.code == 2

@@ -3,7 +3,7 @@
 #   make test   lint, then the test suite
 #   make lint   the linter (ruff) and the type checker (mypy), configured in pyproject.toml
 #   make test-fast  the suite less its slow and Ray tests (markers in pyproject.toml), under a minute
-#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale,anchors-sheet)
+#   make docs-figures  regenerate docs/ figures and generated tables (PARTS=traces,scaling,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,window-cost-sheet,llm-scale,anchors-sheet)
 #   make nest-venv / brian2-venv  the other simulators' own virtualenvs (.venv-nest, .venv-brian2) for the speed anchors
 PYTHON ?= python3
 VENV   ?= .venv
@@ -44,7 +44,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/kernel.py
 
-PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,llm-scale,anchors-sheet
+PARTS ?= scaling,traces,speedups,long-context,gpu-pim,presets,od-controls,anchors,window-cost,window-cost-sheet,llm-scale,anchors-sheet
 docs-figures: $(STAMP)
 	$(BIN)/python benchmarks/docs_figures.py --parts $(PARTS)
 

@@ -39,6 +39,11 @@ Parts (all by default; `--parts traces,scaling` for some):
             at 1, 2, 4 processes, the model's parameters measured by microbenchmarks, the model
             against the runs and projected to 64 processes on 8 nodes (~2 min; counts and bytes
             are reproducible, CPU and wall times depend on the machine and its load)
+  window-cost-sheet  benchmarks/window_model.py --docs-sheet -> docs/figures/window_cost_sheet.json
+            and the window-cost-sheet-table block of docs/scaling.md: the same on the cortical
+            sheet (od-map's tiles, 16 x 16 neurons, 20 synapses per eye, 1 s simulated) for push
+            and driver routing, the model against it, and the 100 x 100 x 1000 sheet projected to
+            64 processes on 8 nodes (~3 min)
 
   anchors-sheet  benchmarks/sheet_anchors.py --docs -> docs/figures/anchors_sheet.json and the
             anchors-sheet-table block of docs/scaling.md: the cortical sheet in NEST 3.10
@@ -248,7 +253,7 @@ SWEEPS = {  # part: (sweep file, figures folder, markdown file, block, head, row
                TRACES_HEAD, traces_rows),
 }
 PARTS = ("scaling", "traces", "speedups", "long-context", "gpu-pim", "presets", "od-controls", "anchors",
-         "window-cost", "llm-scale", "anchors-sheet")
+         "window-cost", "window-cost-sheet", "llm-scale", "anchors-sheet")
 
 
 def sweep_table(part: str, records: list[dict]) -> str:
@@ -430,6 +435,9 @@ def main(argv=None) -> None:
                 subprocess.run([sys.executable, "benchmarks/long_context_study.py", "--docs"], cwd=ROOT, check=True)
         elif part == "window-cost":     # measures this machine (~2 min): its own script
             subprocess.run([sys.executable, "benchmarks/window_model.py", "--docs"]
+                           + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
+        elif part == "window-cost-sheet":     # measures this machine (~3 min): its own script
+            subprocess.run([sys.executable, "benchmarks/window_model.py", "--docs-sheet"]
                            + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         elif part == "anchors-sheet":   # other simulators in their own virtualenvs; skips without NEST
             subprocess.run([sys.executable, "benchmarks/sheet_anchors.py", "--docs"]

@@ -132,6 +132,31 @@ def test_gpu_pim_capacity_point_matches_a_fresh_run(placement):
     assert f"{fresh['throughput_tokens_per_s']:.1f}" == row["gpu_pim_tok_s"], REGEN.format(part="gpu-pim")
 
 
+def test_window_cost_sheet_block_is_what_the_stored_measurements_give():
+    """docs/scaling.md's sheet window table is the model applied to docs/figures/window_cost_sheet.json
+    (`benchmarks/docs_figures.py --parts window-cost-sheet --tables-only` rewrites it)."""
+    import json
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import window_model
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    stored = json.loads((ROOT / window_model.SHEET_STORED).read_text())
+    assert docs_figures.read_block(ROOT / "docs/scaling.md", "window-cost-sheet-table") == \
+        window_model.sheet_tables(stored) + "\n", REGEN.format(part="window-cost-sheet")
+    # the counts the model derives from the tile layout and the run's firing are the executor's
+    rows = window_model.compare_sheet(window_model.Parameters(**stored["parameters"]),
+                                      window_model.SheetCosts(**stored["sheet_costs"]), stored["measured"],
+                                      window_model.SHEET_SHAPE, stored["cores"])
+    assert len(rows) == 6
+    for row in rows:
+        m, model = row["measured"], row["model"]
+        assert model["calls_per_window"] == pytest.approx(m["calls_per_window"], rel=0.02)
+        assert model["cross_events_per_window"] == pytest.approx(m["cross_events_per_window"], rel=1e-9)
+        assert model["driver_bytes_per_window"] == pytest.approx(m["driver_bytes_per_window"], rel=0.2)
+
+
 def test_window_cost_block_is_what_the_stored_measurements_give():
     """docs/scaling.md's window-cost table is the model applied to docs/figures/window_cost.json
     (`benchmarks/docs_figures.py --parts window-cost --tables-only` rewrites it)."""

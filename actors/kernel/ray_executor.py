@@ -565,6 +565,9 @@ class RayExecutor:
         # (windows only: calls and bytes of start, checkpoints and results are counted apart)
         self.counts = {"calls": 0, "driver_bytes": 0, "cross_events": 0, "sent_bytes": 0, "host_cpu_s": 0.0,
                        "checkpoint_bytes": 0}
+        # where the driver's CPU goes in the windows (benchmarks/window_model.py checks each part):
+        # submitting the calls, waiting for their replies, reading the replies, everything else
+        self.sections = {"submit_cpu_s": 0.0, "wait_cpu_s": 0.0, "absorb_cpu_s": 0.0}
         self.checkpoint_tag = -1      # the window the last checkpoint was taken before (-1: none yet)
         cpu0, pcpu0 = time.thread_time(), time.process_time()
         try:
@@ -591,10 +594,12 @@ class RayExecutor:
                 for i in active:
                     self.processes[i].replay_log.append((window, requests[i]))
                     self.processes[i].incoming = None     # all delivered at the start of its window
+                absorb0 = time.thread_time()
                 for i in active:
                     n, t = self._absorb(i, replies[i], trace)
                     processed += n
                     last_time = max(last_time, t)
+                self.sections["absorb_cpu_s"] += time.thread_time() - absorb0
                 window += 1
                 if window % self.checkpoint_every == 0:
                     self._checkpoint(window)
@@ -619,6 +624,7 @@ class RayExecutor:
                          stats={"executor": self.name, "routing": self.routing, "windows": window,
                                 "processes": len(self.processes), "recoveries": self.recoveries,
                                 **self.counts, "driver_cpu_s": driver_cpu, "driver_process_cpu_s": driver_pcpu,
+                                "driver_sections": dict(self.sections),
                                 "wall_s": time.perf_counter() - wall0})
 
     def _request(self, i: int, window: int, w_end: int) -> bytes:
@@ -672,13 +678,18 @@ class RayExecutor:
         import ray
         if method == "advance":
             self.counts["calls"] += len(indices)
+        cpu0 = time.thread_time()
         refs = {i: getattr(self.processes[i].handle, method).remote(*args[i]) for i in indices}
+        cpu1 = time.thread_time()
         replies, dead = {}, []
         for i in indices:
             try:
                 replies[i] = wait_for(refs[i])
             except ray.exceptions.RayActorError:
                 dead.append(i)
+        if method == "advance":
+            self.sections["submit_cpu_s"] += cpu1 - cpu0
+            self.sections["wait_cpu_s"] += time.thread_time() - cpu1
         if dead:
             self._recover(dead)
             replies.update(self._call(dead, method, args))

@@ -679,5 +679,8 @@ def summarise(cfg: OcularDominanceConfig, time_s, w_left, w_right, spike_times) 
         out["phases"].append({
             "name": name, "start_s": start, "end_s": end, "open_eyes": [EYES[e] for e in (0, 1) if open_eyes[e]],
             "dw_left": float(mean_l[i1] / mean_l[i0] - 1), "dw_right": float(mean_r[i1] / mean_r[i0] - 1),
-            "post_rate_hz": spikes / max(end - start, 1e-12) / cfg.neurons})
+            "post_rate_hz": spikes / max(end - start, 1e-12) / cfg.neurons,
+            # each neuron's mean weight per eye at the phase's end: the neurons are independent
+            # (own scenes, own inputs), so runs from one state compare neuron by neuron (a standard error)
+            "w_left_neurons_end": np.asarray(w_left)[i1].tolist(), "w_right_neurons_end": np.asarray(w_right)[i1].tolist()})
     return out

@@ -120,6 +120,9 @@ def test_docs_od_tables_are_those_of_the_stored_results():
         doc, "od-calibration-homeostasis")
     assert best == od.load_variant("network").homeostasis.tau_s               # the preset holds this choice too
     assert {p["seed"] for p in homeo} == set(od_calibration.SEEDS)            # calibration rows only, no grid seed
+    import od_power
+    power = json.loads((root / "docs" / "figures" / "od_power.json").read_text())
+    assert od_power.markdown(od_power.HEAD, od_power.rows(power)) in docs_figures.read_block(doc, "od-power")
 
 
 def test_validate_rows_of_the_stored_grid(monkeypatch):

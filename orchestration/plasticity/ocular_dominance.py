@@ -252,6 +252,12 @@ def summary_text(result: dict) -> str:
         lines.append(f"  {CONTROL_LABELS[name]:<32} {_pct(c['deprived_change']):>9} {_pct(c['open_change']):>9} "
                      f"{_pct(c['shift']):>9}  {_pct(c['deprived_vs_control']):>9} {_pct(c['open_vs_control']):>9} "
                      f"{_pct(c['shift_vs_control']):>10} {c['post_rate_hz']:7.2f} {_num(c['bap_mean_mV'], '7.1f')}")
+    lid = s["controls"]["lid_suture"]
+    if lid.get("deprived_vs_control_se") is not None:
+        lines.append(f"  lid suture against the control, +- the standard error of the {s['neurons']} neurons' paired "
+                     f"differences: deprived {_pct(lid['deprived_vs_control']).strip()} +- "
+                     f"{100 * lid['deprived_vs_control_se']:.1f}, open {_pct(lid['open_vs_control']).strip()} +- "
+                     f"{100 * lid['open_vs_control_se']:.1f}")
     rs = s["controls"]["no_boost_rate_matched"]["rate_search"]
     lines.append(f"  (a): EPSP x {rs['epsp_scale']:.3f}, rate {rs['rate_hz']:.3f} Hz for a target of "
                  f"{rs['target_hz']:.3f} Hz "

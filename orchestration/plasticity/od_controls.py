@@ -140,7 +140,10 @@ def _interval(summary: dict, start_s: float, end_s: float) -> dict:
     dep, opn = float(left[i1] / left[i0] - 1), float(right[i1] / right[i0] - 1)
     phase = next(p for p in summary["phases"] if p["name"] == "deprivation")
     return {"deprived_change": dep, "open_change": opn, "shift": opn - dep, "post_rate_hz": phase["post_rate_hz"],
-            "bap_mean_mV": summary["bap_at_spines"]["mean_mV"], "bap_max_mV": summary["bap_at_spines"]["max_mV"]}
+            "bap_mean_mV": summary["bap_at_spines"]["mean_mV"], "bap_max_mV": summary["bap_at_spines"]["max_mV"],
+            # private (not in the JSON): per-neuron end weights over the mean start weight, per eye
+            "neurons": {"deprived": np.asarray(phase["w_left_neurons_end"]) / left[i0],
+                        "open": np.asarray(phase["w_right_neurons_end"]) / right[i0]}}
 
 
 def _half_time(t, d, start_s):
@@ -157,6 +160,13 @@ def against(run: dict, control: dict, start_s: float, end_s: float) -> dict:
     out = {"deprived_vs_control": run["deprived_change"] - control["deprived_change"],
            "open_vs_control": run["open_change"] - control["open_change"]}
     out["shift_vs_control"] = out["open_vs_control"] - out["deprived_vs_control"]
+    # standard errors from the neurons' paired differences (their mean is the difference above):
+    # with K = 8 the mean weight of one run fluctuates by a few percent within 15 s, as much as
+    # the effects, so a difference is read with its error (docs/plasticity-cascade.md section 3)
+    pairs = {eye: run["neurons"][eye] - control["neurons"][eye] for eye in ("deprived", "open")}
+    pairs["shift"] = pairs["open"] - pairs["deprived"]
+    for key, d in pairs.items():
+        out[f"{key}_vs_control_se"] = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else None
     # both sample the interval on the same grid from start_s; the lid-suture run may go on (recovery)
     inside = lambda r: (np.asarray(r["series"]["time_s"]) >= start_s - 1e-9) & \
         (np.asarray(r["series"]["time_s"]) <= end_s + 1e-9)
@@ -286,7 +296,7 @@ def experiment(runner: Runner, cfg: od.OcularDominanceConfig, rule: od.SteadySta
 
 
 def _public(run: dict) -> dict:
-    return {k: v for k, v in run.items() if k not in ("series", "phases")}
+    return {k: v for k, v in run.items() if k not in ("series", "phases", "neurons")}
 
 
 def criteria(controls: dict, sweep: list) -> dict:
@@ -310,4 +320,11 @@ def criteria(controls: dict, sweep: list) -> dict:
         "open_above_control_without_homeostasis": (controls["no_homeostasis"]["open_vs_control"] > 0
                                                    if "no_homeostasis" in controls else None),
         "specificity_needed": bool(boosted > 0 and all(r <= SPECIFICITY_RATIO_MAX for r in ratios.values())),
+        # the lid-suture differences in standard errors of the neurons' paired differences
+        "deprived_vs_control_z": _z(lid["deprived_vs_control"], lid.get("deprived_vs_control_se")),
+        "open_vs_control_z": _z(lid["open_vs_control"], lid.get("open_vs_control_se")),
     }
+
+
+def _z(value: float, se: float | None) -> float | None:
+    return None if not se else float(value / se)

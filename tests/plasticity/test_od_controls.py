@@ -3,6 +3,7 @@ acceptance criteria, on stand-in runs (the network runs are tested in test_plast
 the anchors)."""
 import math
 
+import numpy as np
 import pytest
 
 from lolpim.models.plasticity import ocular_dominance as od
@@ -63,6 +64,33 @@ def test_criteria_follow_the_definitions():
     assert c["higher_suture_rate_deepens"] is None
 
 
+def _run(dep_end, open_end, start=1.0):
+    """A stand-in condition run from a shared state (every neuron at ``start``): per-neuron end weights."""
+    dep_end, open_end = np.asarray(dep_end, float), np.asarray(open_end, float)
+    t = [0.0, 1.0]
+    return {"deprived_change": dep_end.mean() / start - 1, "open_change": open_end.mean() / start - 1,
+            "neurons": {"deprived": dep_end / start, "open": open_end / start},
+            "series": {"time_s": t, "w_left": [start, dep_end.mean()], "w_right": [start, open_end.mean()]}}
+
+
+def test_against_gives_the_paired_standard_error_of_the_neurons():
+    """The difference's standard error is that of the neurons' paired differences: a control whose
+    neurons wander the same way as the run's leaves a small error, an unrelated one a large error."""
+    run = _run([0.90, 0.95, 1.00, 0.97], [1.10, 1.00, 1.05, 1.02])
+    shadow = _run([0.93, 0.98, 1.03, 1.00], [1.08, 0.98, 1.03, 1.00])       # same wander, offset
+    scattered = _run([1.05, 0.90, 0.95, 1.12], [0.95, 1.10, 0.98, 1.04])
+    near = oc.against(run, shadow, 0.0, 1.0)
+    assert near["deprived_vs_control"] == pytest.approx(-0.03)
+    assert near["deprived_vs_control_se"] == pytest.approx(0.0, abs=1e-12)
+    far = oc.against(run, scattered, 0.0, 1.0)
+    diffs = np.array([0.90 - 1.05, 0.95 - 0.90, 1.00 - 0.95, 0.97 - 1.12])
+    assert far["deprived_vs_control"] == pytest.approx(diffs.mean())
+    assert far["deprived_vs_control_se"] == pytest.approx(diffs.std(ddof=1) / 2)
+    opn = np.array([0.15, -0.10, 0.07, -0.02])
+    assert far["shift_vs_control_se"] == pytest.approx((opn - diffs).std(ddof=1) / 2)
+    assert oc._z(-0.02, 0.01) == pytest.approx(-2.0) and oc._z(0.1, None) is None
+
+
 def test_docs_od_tables_are_those_of_the_stored_results():
     """docs/plasticity-cascade.md's generated OD blocks are what benchmarks/od_controls_grid.py and
     benchmarks/od_calibration.py render from their stored results (docs/figures/od_*.json): rerun
@@ -92,6 +120,9 @@ def test_docs_od_tables_are_those_of_the_stored_results():
         doc, "od-calibration-homeostasis")
     assert best == od.load_variant("network").homeostasis.tau_s               # the preset holds this choice too
     assert {p["seed"] for p in homeo} == set(od_calibration.SEEDS)            # calibration rows only, no grid seed
+    import od_power
+    power = json.loads((root / "docs" / "figures" / "od_power.json").read_text())
+    assert od_power.markdown(od_power.HEAD, od_power.rows(power)) in docs_figures.read_block(doc, "od-power")
 
 
 def test_validate_rows_of_the_stored_grid(monkeypatch):

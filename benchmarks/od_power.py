@@ -1,0 +1,162 @@
+"""How many neurons the ocular-dominance comparison needs: the deprived eye against its control,
+with the standard error of the neurons' paired differences, and the steady state's own noise.
+
+    .venv/bin/python benchmarks/od_power.py [--seeds 0-4] [--synapses 50] [--neurons 8,32]
+        [--deprivation-s 15,60] [--jobs 2] [--docs]
+
+Each point (S, K, seed, deprivation length): the binocular phase until settled (od.SteadyState),
+then, from that state, the binocular control, lid suture (1 Hz) and TTX only (the specificity
+controls do not enter this question). Printed per point: the lid-suture deprived eye against the
+control and its standard error (the K neurons' paired differences: each neuron has its own
+scene and inputs, so they are independent), z = difference / error, and the K at which the mean
+difference would be two errors from zero (K x (2 error / difference)^2, the error falling as
+1/sqrt(K)). From the binocular phase's last window: the mean weight's standard deviation and its
+autocorrelation time (the first lag where the autocorrelation falls below 1/e), which say how far
+one control run can wander in one deprivation interval.
+
+Results go to docs/figures/od_power.json; --docs rewrites the od-power block of
+docs/plasticity-cascade.md. `make docs-figures PARTS=od-power`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+RESULTS = ROOT / "docs" / "figures" / "od_power.json"
+DOC = ROOT / "docs" / "plasticity-cascade.md"
+
+from docs_figures import markdown  # noqa: E402  (benchmarks/ on the path above)
+
+
+def steady_noise(series: dict, window_s: float) -> dict:
+    """The mean weight of the deprived eye over the binocular phase's last window: its standard
+    deviation relative to its mean, and its autocorrelation time (s; None if it never falls below 1/e)."""
+    t = np.asarray(series["time_s"])
+    w = np.asarray(series["w_left"])[t >= t[-1] - window_s - 1e-9]
+    x = w - w.mean()
+    dt = float(np.median(np.diff(t)))
+    tau = None
+    for lag in range(1, x.size // 2):
+        if np.dot(x[:-lag], x[lag:]) / max(np.dot(x, x), 1e-300) < np.exp(-1):
+            tau = lag * dt
+            break
+    return {"sd_rel": float(w.std(ddof=1) / w.mean()), "autocorr_s": tau}
+
+
+def _point(args):
+    synapses, neurons, seed, deprivation_s = args
+    from dataclasses import replace
+
+    from lolpim.actors.kernel.inline import InlineExecutor
+    from lolpim.models.plasticity import cascade
+    from lolpim.models.plasticity import ocular_dominance as od
+    from lolpim.orchestration.anchors import plasticity as anchors
+    from lolpim.orchestration.plasticity import od_controls as ctl
+
+    t0 = time.perf_counter()
+    params = cascade.load_params(anchors.OD_PARAMS)
+    cfg = od.OcularDominanceConfig(neurons=neurons, synapses_per_eye=synapses, deprivation_s=deprivation_s,
+                                   contrast_spread=od.load_variant("network").contrast_spread)
+    runner = ctl.Runner(InlineExecutor(), params, "network", seed)
+    rule = od.SteadyState()
+    steady = ctl.binocular_phase(runner, cfg, rule)
+    b = steady["steady_state"]["binocular_s"]
+    cfg = replace(cfg, binocular_s=b, start_s=b)
+    runs = {name: ctl._condition_run(runner, cfg, steady["states"], name, name)
+            for name in ("binocular", "lid_suture", "ttx")}
+    lid = ctl.against(runs["lid_suture"], runs["binocular"], b, b + deprivation_s)
+    d, se = lid["deprived_vs_control"], lid["deprived_vs_control_se"]
+    wall = time.perf_counter() - t0
+    print(f"  S = {synapses}, K = {neurons}, seed {seed}, {deprivation_s:g} s: {wall:.0f} s", flush=True)
+    return {"synapses": synapses, "neurons": neurons, "seed": seed, "deprivation_s": deprivation_s,
+            "binocular_s": b, "settled": steady["steady_state"]["settled"],
+            "noise": steady_noise(steady["series"], rule.window_s),
+            "control_deprived_change": runs["binocular"]["deprived_change"],
+            "lid_deprived_change": runs["lid_suture"]["deprived_change"],
+            "ttx_deprived_change": runs["ttx"]["deprived_change"],
+            "deprived_vs_control": d, "se": se, "z": d / se if se else None,
+            "neurons_for_2se": (neurons * (2 * se / d) ** 2) if se and d < 0 else None, "wall_s": wall}
+
+
+def run_points(points, jobs: int) -> list[dict]:
+    if jobs <= 1:
+        return [_point(p) for p in points]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:     # the costliest first: no long tail
+        done = list(pool.map(_point, sorted(points, key=lambda p: -p[0] * p[1] * p[3])))
+    return sorted(done, key=lambda r: (r["synapses"], r["deprivation_s"], r["neurons"], r["seed"]))
+
+
+def pct(v) -> str:
+    return "-" if v is None else f"{100 * v:+.1f}%"
+
+
+HEAD = ["S", "K", "deprivation s", "seed", "binocular s", "steady: sd of mean w / autocorrelation s",
+        "control: deprived eye", "lid suture: deprived eye", "TTX: deprived eye",
+        "lid vs control +- se", "z", "K for 2 se"]
+
+
+def rows(points) -> list[list[str]]:
+    out = []
+    for p in points:
+        n = p["noise"]
+        out.append([str(p["synapses"]), str(p["neurons"]), f"{p['deprivation_s']:g}", str(p["seed"]),
+                    f"{p['binocular_s']:g}", f"{100 * n['sd_rel']:.1f}% / {n['autocorr_s'] or '-'}",
+                    pct(p["control_deprived_change"]), pct(p["lid_deprived_change"]), pct(p["ttx_deprived_change"]),
+                    f"{pct(p['deprived_vs_control'])} +- {100 * p['se']:.1f}",
+                    "-" if p["z"] is None else f"{p['z']:+.1f}",
+                    "-" if p["neurons_for_2se"] is None else f"{p['neurons_for_2se']:.0f}"])
+    return out
+
+
+def _ints(text: str) -> list[int]:
+    if "-" in text and "," not in text:
+        a, b = text.split("-")
+        return list(range(int(a), int(b) + 1))
+    return [int(x) for x in text.split(",")]
+
+
+def main(argv=None) -> None:
+    from docs_figures import write_block
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="0-4")
+    ap.add_argument("--synapses", default="50")
+    ap.add_argument("--neurons", default="8,32")
+    ap.add_argument("--deprivation-s", default="15")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--docs", action="store_true", help="rewrite the od-power block of docs/plasticity-cascade.md")
+    ap.add_argument("--tables-only", action="store_true", help="the table from docs/figures/od_power.json")
+    args = ap.parse_args(argv)
+    if args.tables_only:
+        points = json.loads(RESULTS.read_text())
+    else:
+        grid = [(s, k, seed, float(d)) for s in _ints(args.synapses) for k in _ints(args.neurons)
+                for seed in _ints(args.seeds) for d in args.deprivation_s.split(",")]
+        t0 = time.perf_counter()
+        points = run_points(grid, args.jobs)
+        print(f"{len(points)} points: {time.perf_counter() - t0:.0f} s wall", flush=True)
+        from lolpim.orchestration.results import json_safe, write_text
+        write_text(RESULTS, json.dumps(json_safe(points), indent=1))
+    table = markdown(HEAD, rows(points))
+    print(table)
+    if args.docs:
+        sizes = ",".join(str(x) for x in sorted({p["synapses"] for p in points}))
+        ks = ",".join(str(x) for x in sorted({p["neurons"] for p in points}))
+        deps = ",".join(f"{x:g}" for x in sorted({p["deprivation_s"] for p in points}))
+        seeds = sorted({p["seed"] for p in points})
+        caption = (f"Cortical set, inline, lid suture at 1 Hz; generated by benchmarks/od_power.py --seeds "
+                   f"{seeds[0]}-{seeds[-1]} --synapses {sizes} --neurons {ks} --deprivation-s {deps} --docs\n\n")
+        write_block(DOC, "od-power", caption + table)
+        print(f"rewrote the od-power block of {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "docs" / "figures" / "od_power.json"
+HOMEOSTAT_RESULTS = ROOT / "docs" / "figures" / "od_power_homeostat.json"
 DOC = ROOT / "docs" / "plasticity-cascade.md"
 
 from docs_figures import markdown  # noqa: E402  (benchmarks/ on the path above)
@@ -86,11 +87,60 @@ def _point(args):
             "neurons_for_2se": (neurons * (2 * se / d) ** 2) if se and d < 0 else None, "wall_s": wall}
 
 
-def run_points(points, jobs: int) -> list[dict]:
+def _homeostat_point(args):
+    """The binocular control three ways from one steady state: with the homeostat (as shipped: it
+    starts at the onset in every condition), with the threshold fixed, and the binocular phase
+    simply continued (its own inputs, no onset): does the homeostat move its own control?"""
+    synapses, neurons, seed, deprivation_s = args
+    from dataclasses import replace
+
+    from lolpim.actors.kernel.inline import InlineExecutor
+    from lolpim.models.plasticity import cascade
+    from lolpim.models.plasticity import ocular_dominance as od
+    from lolpim.orchestration.anchors import plasticity as anchors
+    from lolpim.orchestration.plasticity import od_controls as ctl
+
+    t0 = time.perf_counter()
+    variant = od.load_variant("network")
+    cfg = od.OcularDominanceConfig(neurons=neurons, synapses_per_eye=synapses, deprivation_s=deprivation_s,
+                                   contrast_spread=variant.contrast_spread)
+    runner = ctl.Runner(InlineExecutor(), cascade.load_params(anchors.OD_PARAMS), "network", seed)
+    steady = ctl.binocular_phase(runner, cfg, od.SteadyState())
+    b = steady["steady_state"]["binocular_s"]
+    at_b = replace(cfg, binocular_s=b, start_s=b)
+    fixed = replace(variant, homeostasis=replace(variant.homeostasis, enabled=False))
+    on = ctl._condition_run(runner, at_b, steady["states"], "binocular", "binocular")
+    off = ctl._condition_run(runner, at_b, steady["states"], "binocular", "binocular, threshold fixed",
+                             variant=fixed)
+    go_on = replace(cfg, binocular_s=b + deprivation_s, start_s=b, deprivation_s=0.0, recovery_s=0.0,
+                    condition="binocular")
+    summary, _ = runner.run(go_on, "binocular phase continued", resume=steady["states"])
+    mean = (np.asarray(summary["w_left"]) + np.asarray(summary["w_right"])) / 2
+    both = lambda r: (r["deprived_change"] + r["open_change"]) / 2     # noqa: E731 (the start is shared)
+    wall = time.perf_counter() - t0
+    print(f"  homeostat: S = {synapses}, K = {neurons}, seed {seed}, {deprivation_s:g} s: {wall:.0f} s", flush=True)
+    return {"synapses": synapses, "neurons": neurons, "seed": seed, "deprivation_s": deprivation_s,
+            "binocular_s": b, "control_homeostat": both(on), "control_fixed": both(off),
+            "continued": float(mean[-1] / mean[0] - 1), "homeostat_minus_fixed": both(on) - both(off),
+            "wall_s": wall}
+
+
+HOMEOSTAT_HEAD = ["S", "K", "deprivation s", "seed", "binocular s", "control with the homeostat",
+                  "control, threshold fixed", "binocular phase continued", "homeostat - fixed (points)"]
+
+
+def homeostat_rows(points) -> list[list[str]]:
+    return [[str(p["synapses"]), str(p["neurons"]), f"{p['deprivation_s']:g}", str(p["seed"]),
+             f"{p['binocular_s']:g}", pct(p["control_homeostat"]), pct(p["control_fixed"]), pct(p["continued"]),
+             f"{100 * p['homeostat_minus_fixed']:+.1f}"] for p in points]
+
+
+def run_points(points, jobs: int, fn=None) -> list[dict]:
+    fn = fn or _point
     if jobs <= 1:
-        return [_point(p) for p in points]
+        return [fn(p) for p in points]
     with ProcessPoolExecutor(max_workers=jobs) as pool:     # the costliest first: no long tail
-        done = list(pool.map(_point, sorted(points, key=lambda p: -p[0] * p[1] * p[3])))
+        done = list(pool.map(fn, sorted(points, key=lambda p: -p[0] * p[1] * p[3])))
     return sorted(done, key=lambda r: (r["synapses"], r["deprivation_s"], r["neurons"], r["seed"]))
 
 
@@ -134,17 +184,28 @@ def main(argv=None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--docs", action="store_true", help="rewrite the od-power block of docs/plasticity-cascade.md")
     ap.add_argument("--tables-only", action="store_true", help="the table from docs/figures/od_power.json")
+    ap.add_argument("--homeostat", action="store_true",
+                    help="the binocular control with the homeostat, with it fixed and the phase continued "
+                         "(docs/figures/od_power_homeostat.json, block od-power-homeostat)")
     args = ap.parse_args(argv)
+    results = HOMEOSTAT_RESULTS if args.homeostat else RESULTS
     if args.tables_only:
-        points = json.loads(RESULTS.read_text())
+        points = json.loads(results.read_text())
     else:
         grid = [(s, k, seed, float(d)) for s in _ints(args.synapses) for k in _ints(args.neurons)
                 for seed in _ints(args.seeds) for d in args.deprivation_s.split(",")]
         t0 = time.perf_counter()
-        points = run_points(grid, args.jobs)
+        points = run_points(grid, args.jobs, _homeostat_point if args.homeostat else _point)
         print(f"{len(points)} points: {time.perf_counter() - t0:.0f} s wall", flush=True)
         from lolpim.orchestration.results import json_safe, write_text
-        write_text(RESULTS, json.dumps(json_safe(points), indent=1))
+        write_text(results, json.dumps(json_safe(points), indent=1))
+    if args.homeostat:
+        table = markdown(HOMEOSTAT_HEAD, homeostat_rows(points))
+        print(table)
+        if args.docs:
+            write_block(DOC, "od-power-homeostat", "Changes of the mean weight (both eyes) over the interval; "
+                        "generated by benchmarks/od_power.py --homeostat --docs\n\n" + table)
+        return
     table = markdown(HEAD, rows(points))
     print(table)
     if args.docs:

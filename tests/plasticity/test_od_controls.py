@@ -123,6 +123,9 @@ def test_docs_od_tables_are_those_of_the_stored_results():
     import od_power
     power = json.loads((root / "docs" / "figures" / "od_power.json").read_text())
     assert od_power.markdown(od_power.HEAD, od_power.rows(power)) in docs_figures.read_block(doc, "od-power")
+    homeostat = json.loads((root / "docs" / "figures" / "od_power_homeostat.json").read_text())
+    assert od_power.markdown(od_power.HOMEOSTAT_HEAD, od_power.homeostat_rows(homeostat)) in \
+        docs_figures.read_block(doc, "od-power-homeostat")
 
 
 def test_validate_rows_of_the_stored_grid(monkeypatch):

@@ -229,9 +229,9 @@ BASELINE_ENDS: dict[SystemKind, dict[str, dict[str, str]]] = {
 # The ends differ in mapping, placement, KV and module only, not in shape: a comparison's shapes are
 # set for LoL-PIM and the baselines alike (`<system>.tensor_parallel=0` gives each its own best
 # estimated shape, pipelines side by side included with data_parallel's default 0; the long-context
-# study and `lolpim size` do that for every system, the study's best end also simulating the
-# baseline's automatic shape beside its single-pipeline widths), so a baseline's best end never
-# meets a LoL-PIM left in a poorer shape.
+# study and `lolpim size` do that for every system; the study simulates a baseline's best end at
+# every count of pipelines and every width, its published end as one pipeline), so a baseline's
+# best end never meets a LoL-PIM left in a poorer shape.
 BRACKET_ENDS = ("best", "published")   # the order of speedup_bracket: [vs best, vs published]
 
 

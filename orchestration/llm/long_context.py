@@ -5,10 +5,11 @@ The cases and the protocol are data (hardware/systems/presets/long_context_study
 systems choose their own shape (pipelines side by side included); each baseline is simulated at
 both ends of its bracket (as published and at its best: hardware/systems/config.py
 BASELINE_ENDS), each end at every tensor-parallel width its modules allow as one pipeline, the
-best end also in its own automatic shape (``tensor_parallel = 0`` with data_parallel's default:
-several pipelines where the estimate picks them), and each end is credited with its fastest, so
-a ratio never rests on a baseline in a poor shape, and every ratio is a bracket [vs best, vs
-published]. The published end keeps one pipeline, the shape its paper describes.
+best end also with every count of pipelines side by side (so its own automatic shape,
+``tensor_parallel = 0`` with data_parallel's default, is among those simulated), and each end is
+credited with its fastest, so a ratio never rests on a baseline in a poor shape, and every ratio
+is a bracket [vs best, vs published]. The published end keeps one pipeline, the shape its paper
+describes.
 """
 from __future__ import annotations
 
@@ -168,8 +169,9 @@ def _attention_utilisation(system, trace) -> float:
 
 def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") -> SystemRun:
     """The baseline at one end of its bracket, at each tensor-parallel width its modules allow as
-    one pipeline and, at its best end, in its automatic shape when that has several pipelines
-    (one pipeline's is among the widths already run); the fastest is kept."""
+    one pipeline and, at its best end, also as every count of pipelines side by side that divides
+    the modules and has a request to serve (which includes the baseline's automatic shape); the
+    fastest is kept."""
     spec = registry.get(kind)
     table = spec.table
     end_keys = tuple(f"{table}.{key}={value}" for key, value in registry.bracketed()[kind][end].items())
@@ -177,18 +179,15 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
     sub = pim_system_config(kind, cfg)
     n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gib)
     best, tried = None, []
-    shapes = [(f"{table}.tensor_parallel={tp}", f"{table}.data_parallel=1")
-              for tp in range(1, n + 1) if n % tp == 0]
-    if end == "best":
-        shapes.append((f"{table}.tensor_parallel=0", f"{table}.data_parallel=0"))
+    counts = [r for r in range(1, min(n, case.requests) + 1) if n % r == 0] if end == "best" else [1]
+    shapes = [(f"{table}.tensor_parallel={tp}", f"{table}.data_parallel={r}")
+              for r in counts for tp in range(1, n // r + 1) if (n // r) % tp == 0]
     for keys in shapes:
         try:
             summary, run_cfg = _simulate(case, kind, (*end_keys, *keys))
         except ParameterError:      # too many stages for the layers, no KV room, a request too long
             continue
         shape = (_width(summary), _pipelines(summary))
-        if shape in (t[0] for t in tried):      # the automatic shape is a single-pipeline width
-            continue
         tried.append((shape, summary.throughput_tokens_per_s))
         if best is None or summary.throughput_tokens_per_s > best[0].throughput_tokens_per_s:
             best = (summary, run_cfg, shape[0])

@@ -127,7 +127,8 @@ def test_a_baseline_at_its_best_may_take_several_pipelines(end, pipelines):
     """The builder is the same for every PIM kind: CENT at its best end (token-centric) on the
     long-context study's 32K case picks several pipelines with the shape automatic; the study keeps
     the published end at one pipeline (data_parallel = 1), the shape its paper describes, and
-    credits the best end with the automatic shape (tests/system/test_long_context_study.py)."""
+    simulates the best end at every count of pipelines, the automatic shape among them
+    (tests/system/test_long_context_study.py)."""
     case = load_study()[0][0]
     assert case.label == "32K"
     keys = [f"cent.{k}={v}" for k, v in BASELINE_ENDS[SystemKind.CENT][end].items()]

@@ -8,8 +8,9 @@ capacity-matched and CENT in its own best estimated shape (cent.tensor_parallel 
 pipeline as published, and at its best end with pipelines side by side where the estimate picks
 them, cent.data_parallel = 0), so no ratio rests on a baseline in a poor shape; each bracketed
 baseline (hardware/systems/config.py BASELINE_ENDS) runs as published and at its best end (a best
-end slower than the published one is not credited), so its ratio is [vs best, vs published]. The paper's abstract reports "up to
-8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup that is not public; nothing here is
+end slower than the published one is not credited), so its ratio is [vs best, vs published].
+The paper's abstract reports "up to 8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup
+that is not public; nothing here is
 fitted to those numbers. It also prints which shape the automatic choice (lolpim.tensor_parallel
 = 0, hardware/systems/shape.py) would have taken, and how close that shape's simulated
 throughput is to the best one's.

@@ -70,8 +70,8 @@ def run_rows(results) -> list[list[str]]:
 
 RATIO_HEAD = ["context", "model", "trace", "PIM GiB", "LoL-PIM / CENT [best, published]", "paper",
               "LoL-PIM (xPU) / NeuPIMs [best, published]", "paper", "LoL-PIM / NeuPIMs [best, published]"]
-RUN_HEAD = ["context", "model", "system", "hardware", "attention mapping", "[pipelines x] stages x TP", "tok/s", "TPOT ms", "KV used",
-            "MAC util", "attention channel util"]
+RUN_HEAD = ["context", "model", "system", "hardware", "attention mapping", "[pipelines x] stages x TP", "tok/s",
+            "TPOT ms", "KV used", "MAC util", "attention channel util"]
 
 
 def main(argv=None) -> None:

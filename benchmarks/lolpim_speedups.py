@@ -4,11 +4,13 @@ For each (model, trace, PIM capacity) it simulates the four systems on the same 
 trace and prints sustained (steady-state) and end-to-end throughput ratios. LoL-PIM is run with
 1, 2, 4 and 8 modules per pipeline stage (and the automatic choice's, if wider) (tensor-parallel
 groups) and its best shape is kept, as a designer would choose it; the GPU baselines run
-capacity-matched and CENT in its own best estimated shape (cent.tensor_parallel = 0), so no
-ratio rests on a baseline in a poor shape; each bracketed baseline (hardware/systems/config.py
-BASELINE_ENDS) runs as published and at its best end (a best end slower than the published one
-is not credited), so its ratio is [vs best, vs published]. The paper's abstract reports "up to
-8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup that is not public; nothing here is
+capacity-matched and CENT in its own best estimated shape (cent.tensor_parallel = 0: one
+pipeline as published, and at its best end with pipelines side by side where the estimate picks
+them, cent.data_parallel = 0), so no ratio rests on a baseline in a poor shape; each bracketed
+baseline (hardware/systems/config.py BASELINE_ENDS) runs as published and at its best end (a best
+end slower than the published one is not credited), so its ratio is [vs best, vs published].
+The paper's abstract reports "up to 8.54x over multi-GPU and 16.0x over GPU-PIM" for a setup
+that is not public; nothing here is
 fitted to those numbers. It also prints which shape the automatic choice (lolpim.tensor_parallel
 = 0, hardware/systems/shape.py) would have taken, and how close that shape's simulated
 throughput is to the best one's.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 from lolpim.orchestration import config
 from lolpim.orchestration.llm import registry
@@ -53,13 +56,17 @@ def main() -> None:
         t0 = time.perf_counter()
         cfg = config.load(RunConfig, None, [f"model={model}", f"workload.source={trace}", f"pim_capacity_gib={gb}",
                                             f"workload.requests={args.requests}",
-                                            f"workload.output_tokens={args.output_tokens}", "cent.tensor_parallel=0"])
+                                            f"workload.output_tokens={args.output_tokens}", "cent.tensor_parallel=0",
+                                            "cent.data_parallel=1"])
         result = {s["system"]: s for s in run_systems(cfg, BASELINES, "inline", 0).to_dict()["systems"]}
         for kind in registry.bracketed():   # each bracketed baseline at both ends, whichever its defaults are
             if str(kind) in result:
                 ends = {}
                 for end in ("published", "best"):
                     end_cfg = end_config(cfg, kind, end)
+                    if end == "best" and hasattr(end_cfg.table(kind), "data_parallel"):
+                        # a PIM baseline at its best: its automatic shape, pipelines side by side included
+                        end_cfg = end_cfg.with_table(kind, replace(end_cfg.table(kind), data_parallel=0))
                     ends[end] = (result[str(kind)] if end_cfg == cfg else
                                  run_systems(end_cfg, (kind,), "inline", 0).to_dict()["systems"][0])
                 result[str(kind)] = ends["published"]
@@ -81,9 +88,11 @@ def main() -> None:
                                                  f"workload.requests={args.requests}",
                                                  f"workload.output_tokens={args.output_tokens}",
                                                  "lolpim.tensor_parallel=0"])
-        auto_tp = choose_tensor_parallel(load_llm(auto_cfg.model), auto_cfg.lolpim, auto_cfg.pim_capacity_gib,
-                                         make_trace(auto_cfg, 0)).tensor_parallel
-        if auto_tp not in tried:      # the estimate may prefer a wider group than 8
+        auto = choose_tensor_parallel(load_llm(auto_cfg.model), auto_cfg.lolpim, auto_cfg.pim_capacity_gib,
+                                      make_trace(auto_cfg, 0))
+        # the widths above are one pipeline each; the automatic shape may be wider, or several pipelines
+        auto_tp = auto.tensor_parallel if auto.replicas == 1 else f"{auto.replicas} x {auto.tensor_parallel}"
+        if auto_tp not in tried:      # the estimate may prefer a wider group than 8, or several pipelines
             shapes.append(run_systems(auto_cfg, ("lolpim",), "inline", 0).to_dict()["systems"][0])
             tried.append(auto_tp)
         result["lolpim"] = max(shapes, key=lambda s: s["steady_throughput_tokens_per_s"])

@@ -61,7 +61,7 @@ def run_rows(results) -> list[list[str]]:
     for r in results:
         for name, run in r.runs.items():
             rows.append([r.case.label, r.case.model, NAMES[name], run.description.split(";")[0],
-                         run.attention_mapping, f"{run.modules // run.tensor_parallel} x {run.tensor_parallel}",
+                         run.attention_mapping, run.shape,
                          f"{run.throughput_tokens_per_s:.1f}", f"{run.tpot_mean_s * 1e3:.1f}",
                          pct(run.kv_used_utilisation), pct(run.mac_utilisation),
                          pct(run.attention_channel_utilisation)])
@@ -70,8 +70,8 @@ def run_rows(results) -> list[list[str]]:
 
 RATIO_HEAD = ["context", "model", "trace", "PIM GiB", "LoL-PIM / CENT [best, published]", "paper",
               "LoL-PIM (xPU) / NeuPIMs [best, published]", "paper", "LoL-PIM / NeuPIMs [best, published]"]
-RUN_HEAD = ["context", "model", "system", "hardware", "attention mapping", "stages x TP", "tok/s", "TPOT ms", "KV used",
-            "MAC util", "attention channel util"]
+RUN_HEAD = ["context", "model", "system", "hardware", "attention mapping", "[pipelines x] stages x TP", "tok/s",
+            "TPOT ms", "KV used", "MAC util", "attention channel util"]
 
 
 def main(argv=None) -> None:
@@ -97,14 +97,14 @@ def main(argv=None) -> None:
         with atomic_open(CSV_OUT, "w") as fh:
             out = csv.writer(fh)
             out.writerow(["context", "model", "source", "pim_capacity_gib", "system", "end", "attention_mapping",
-                          "modules", "tensor_parallel",
+                          "modules", "tensor_parallel", "pipelines",
                           "throughput_tokens_per_s", "tpot_mean_s", "kv_used_utilisation", "mac_utilisation",
                           "attention_channel_utilisation", "description"])
             for r in results:
                 for _name, run in r.runs.items():
                     out.writerow([r.case.label, r.case.model, r.case.source, r.case.pim_capacity_gib, run.system,
                                   run.end, run.attention_mapping, run.modules,
-                                  run.tensor_parallel, run.throughput_tokens_per_s, run.tpot_mean_s,
+                                  run.tensor_parallel, run.pipelines, run.throughput_tokens_per_s, run.tpot_mean_s,
                                   run.kv_used_utilisation, "" if run.mac_utilisation is None else run.mac_utilisation,
                                   run.attention_channel_utilisation, run.description])
         print(f"wrote {DOC.relative_to(ROOT)} and {CSV_OUT.relative_to(ROOT)}", file=sys.stderr)

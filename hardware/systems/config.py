@@ -144,9 +144,11 @@ class PimSystemConfig(EnumFields):
     # throughput for this system (hardware/systems/shape.py)
     tensor_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
     # pipelines side by side (data-parallel replicas, each stages x tensor_parallel modules, the
-    # host's waiting requests shared between them); 0 = the count with the best estimated
-    # throughput, chosen with the width when tensor_parallel = 0 (hardware/systems/shape.py)
-    data_parallel: int = field(default=1, metadata={"min": 0, "max": 4096})
+    # host's waiting requests shared between them); 0 = with the shape: where the shape is
+    # automatic (tensor_parallel = 0) the count with the best estimated throughput, chosen with
+    # the width (hardware/systems/shape.py), and one pipeline where the width is given; N = N
+    # pipelines (with tensor_parallel = 0, the best width for N)
+    data_parallel: int = field(default=0, metadata={"min": 0, "max": 4096})
     kv_mode: KvMode = KvMode.DYNAMIC
     microbatches: int = field(default=0, metadata={"min": 0, "max": 4096})  # 0: one per pipeline stage
     max_microbatch_requests: int = field(default=64, metadata={"min": 1, "max": 100_000})
@@ -226,8 +228,10 @@ BASELINE_ENDS: dict[SystemKind, dict[str, dict[str, str]]] = {
 }
 # The ends differ in mapping, placement, KV and module only, not in shape: a comparison's shapes are
 # set for LoL-PIM and the baselines alike (`<system>.tensor_parallel=0` gives each its own best
-# estimated shape; the long-context study and `lolpim size` do that for every system), so a
-# baseline's best end never meets a LoL-PIM left in a poorer shape.
+# estimated shape, pipelines side by side included with data_parallel's default 0; the long-context
+# study and `lolpim size` do that for every system; the study simulates a baseline's best end at
+# every count of pipelines and every width, its published end as one pipeline), so a baseline's
+# best end never meets a LoL-PIM left in a poorer shape.
 BRACKET_ENDS = ("best", "published")   # the order of speedup_bracket: [vs best, vs published]
 
 

@@ -24,7 +24,8 @@ whose memory holds the trace's longest request,
 The highest estimate wins (ties: fewer modules per stage). tests/system/test_pim_shape.py
 checks the pick against full simulations of every candidate, for LoL-PIM and for the baselines.
 
-Several pipelines side by side (``<system>.data_parallel``; 0 = choose): r pipelines of n / r
+Several pipelines side by side (``<system>.data_parallel``; 0, the default, = chosen with the
+shape where ``tensor_parallel = 0``, one pipeline where the width is given): r pipelines of n / r
 modules each, the host's waiting requests shared between them. One pipeline cannot always use
 its memory: every request needs room on every stage, so with more stages than the layers divide
 evenly the stages with fewer layers keep spare KV, and a stage must be wide enough that the
@@ -143,21 +144,20 @@ def replica_options(system: PimSystemConfig, modules: int, requests: int) -> tup
 
 
 def choose_tensor_parallel(model: LlmConfig, system: PimSystemConfig, pim_capacity_gib: float,
-                           trace: Trace, width: int = 0) -> ShapeChoice:
+                           trace: Trace) -> ShapeChoice:
     """The modules-per-stage (and, with ``data_parallel`` = 0, the pipelines side by side) with the
     highest estimated steady decode throughput; ties: fewer pipelines, then fewer modules per
     stage. Several pipelines replace the best single one only when their estimate beats it by
     more than MULTI_PIPELINE_MARGIN (the estimate's error against simulations, module docstring),
     so where the estimate cannot tell them apart the choice stays what it was with one pipeline.
-    ``width``: weigh only that many modules per stage (a fixed ``tensor_parallel`` with
-    ``data_parallel`` = 0); 0, every allowed width."""
+    The builder calls this only for ``tensor_parallel = 0``: a given width is built as given,
+    one pipeline unless ``data_parallel`` names more."""
     n = pim_module_count(load_pim_module(system.module), system.modules, pim_capacity_gib)
     candidates = []
     for replicas in replica_options(system, n, len(trace)):
         if n % replicas:
             continue
-        widths = (width,) if width else allowed_tensor_parallel(model, n // replicas)
-        for tp in widths:
+        for tp in allowed_tensor_parallel(model, n // replicas):
             try:
                 candidates.append(estimate_shape(model, system, pim_capacity_gib, trace, tp, replicas))
             except ParameterError:      # weights or the longest request do not fit, or more stages than layers

@@ -47,15 +47,17 @@ class PimSize:
     capacity_gib: float
     stages: int
     tensor_parallel: int
-    requests_held: int
+    requests_held: int          # all pipelines together
     tokens_per_s: float
+    pipelines: int = 1          # side by side (data parallel), each stages x tensor_parallel modules
     # the systems this row's `lolpim run` command simulates (each builds for this hardware and
     # trace) and the ones it leaves out, with the reason the simulator gives
     systems: tuple[str, ...] = ()
     left_out: tuple[tuple[str, str], ...] = ()
-    # the other PIM systems' best modules per stage at this capacity, as (config table, width):
-    # the command sets each one, so every system it runs is in its best estimated shape
-    baseline_tensor_parallel: tuple[tuple[str, int], ...] = ()
+    # the other PIM systems' best shapes at this capacity, as (config table, modules per stage,
+    # pipelines side by side): the command sets each one, so every system it runs is in its best
+    # estimated shape
+    baseline_tensor_parallel: tuple[tuple[str, int, int], ...] = ()
     simulated_tokens_per_s: float | None = None   # --simulate: LoL-PIM's simulated steady decode tok/s
 
 
@@ -113,9 +115,10 @@ class SizingResult:
         systems = row.systems if systems is None else systems
         return [f"model={self.model}", *work, f"pim_capacity_gib={row.capacity_gib:g}",
                 f"lolpim.module={self.module}", f"lolpim.modules={row.modules}",
-                f"lolpim.tensor_parallel={row.tensor_parallel}", f"gpu.count={self.gpu.count}",
-                f"gpu.device={self.gpu.device}",
-                *(f"{table}.tensor_parallel={tp}" for table, tp in row.baseline_tensor_parallel),
+                f"lolpim.tensor_parallel={row.tensor_parallel}", *_pipelines("lolpim", row.pipelines),
+                f"gpu.count={self.gpu.count}", f"gpu.device={self.gpu.device}",
+                *(o for table, tp, pipes in row.baseline_tensor_parallel
+                  for o in (f"{table}.tensor_parallel={tp}", *_pipelines(table, pipes))),
                 "systems=" + ",".join(systems or ("lolpim",))]
 
     def run_command(self, row: PimSize) -> str:
@@ -135,7 +138,14 @@ def pim_size(model: LlmConfig, module: str, modules: int, trace: Trace) -> PimSi
     best = next(c for c in choice.candidates
                 if (c.tensor_parallel, c.replicas) == (choice.tensor_parallel, choice.replicas))
     capacity = modules * load_pim_module(module).capacity_bytes / GB
-    return PimSize(modules, capacity, best.stages, best.tensor_parallel, best.batch_requests, best.tokens_per_s)
+    return PimSize(modules, capacity, best.stages, best.tensor_parallel, best.batch_requests, best.tokens_per_s,
+                   best.replicas)
+
+
+def _pipelines(table: str, pipelines: int) -> tuple[str, ...]:
+    """The override that keeps a chosen multi-pipeline shape (a given width is one pipeline
+    unless data_parallel names more); none for one pipeline, so those commands read as before."""
+    return (f"{table}.data_parallel={pipelines}",) if pipelines > 1 else ()
 
 
 def command_requests(requests: int, held: int) -> int:
@@ -149,16 +159,19 @@ BASELINES = (("cent", CentSystemConfig()), ("neupims", NeupimsSystemConfig()),
              ("lolpim_xpu", LolpimXpuSystemConfig()))
 
 
-def baseline_tensor_parallel(model: LlmConfig, capacity_gib: float, trace: Trace) -> tuple[tuple[str, int], ...]:
-    """Each other PIM system's best estimated modules per stage at ``capacity_gib`` on ``trace``
-    (what its ``tensor_parallel = 0`` picks); a system no shape of which holds the work is left
-    at its configured width (the command then leaves it out, saying why)."""
+def baseline_tensor_parallel(model: LlmConfig, capacity_gib: float,
+                             trace: Trace) -> tuple[tuple[str, int, int], ...]:
+    """Each other PIM system's best estimated shape at ``capacity_gib`` on ``trace``, as (table,
+    modules per stage, pipelines): what its ``tensor_parallel = 0`` picks, pipelines side by side
+    included; a system no shape of which holds the work is left at its configured width, one
+    pipeline (the command then leaves it out, saying why)."""
     shapes = []
     for table, system in BASELINES:
         try:
-            shapes.append((table, choose_tensor_parallel(model, system, capacity_gib, trace).tensor_parallel))
+            choice = choose_tensor_parallel(model, system, capacity_gib, trace)
+            shapes.append((table, choice.tensor_parallel, choice.replicas))
         except ParameterError:
-            shapes.append((table, system.tensor_parallel))
+            shapes.append((table, system.tensor_parallel, 1))
     return tuple(shapes)
 
 

@@ -2,10 +2,14 @@
 xPU+PIM modules, at 32K, 128K and 1M tokens, next to LoL-PIM v3's reported ratios.
 
 The cases and the protocol are data (hardware/systems/presets/long_context_study.toml): LoL-PIM
-systems choose their own shape; each baseline is simulated at both ends of its bracket (as
-published and at its best: hardware/systems/config.py BASELINE_ENDS), each end at every
-tensor-parallel width its modules allow and credited with its best, so a ratio never rests on a
-baseline in a poor shape, and every ratio is a bracket [vs best, vs published].
+systems choose their own shape (pipelines side by side included); each baseline is simulated at
+both ends of its bracket (as published and at its best: hardware/systems/config.py
+BASELINE_ENDS), each end at every tensor-parallel width its modules allow as one pipeline, the
+best end also with every count of pipelines side by side (so its own automatic shape,
+``tensor_parallel = 0`` with data_parallel's default, is among those simulated), and each end is
+credited with its fastest, so a ratio never rests on a baseline in a poor shape, and every ratio
+is a bracket [vs best, vs published]. The published end keeps one pipeline, the shape its paper
+describes.
 """
 from __future__ import annotations
 
@@ -61,7 +65,7 @@ class SystemRun:
     system: str
     description: str            # the hardware and shape behind the numbers
     modules: int
-    tensor_parallel: int
+    tensor_parallel: int        # modules per stage
     throughput_tokens_per_s: float
     tpot_mean_s: float
     kv_used_utilisation: float
@@ -72,12 +76,20 @@ class SystemRun:
     # trace's longest context (hardware/pim/attention.py): how much of the banks a 1M-token
     # head keeps busy in this shape
     attention_channel_utilisation: float
-    tried: tuple = ()           # baselines: (tensor_parallel, tok/s) of every feasible width
+    # baselines: (shape, tok/s) of every feasible shape, a shape (tensor_parallel, pipelines)
+    tried: tuple = ()
     attention_mapping: str = ""
     end: str = ""               # baselines: "published" or "best" (BASELINE_ENDS)
     # mean share of the run the stages compute; mac_utilisation / module_busy is the MAC
     # utilisation over busy module time (the definition the CENT-at-1M row checks, docs/anchors.md)
     module_busy: float = 0.0
+    pipelines: int = 1          # side by side (data parallel), each modules / pipelines
+
+    @property
+    def shape(self) -> str:
+        """pipelines x stages x modules per stage ("8 x 4" for one pipeline)."""
+        one = f"{self.modules // (self.pipelines * self.tensor_parallel)} x {self.tensor_parallel}"
+        return one if self.pipelines == 1 else f"{self.pipelines} x {one}"
 
     @property
     def mac_utilisation_busy(self) -> float | None:
@@ -135,7 +147,16 @@ def _record(case: StudyCase, kind: SystemKind, summary: SystemResult, cfg: RunCo
     return SystemRun(str(kind), summary.description, summary.devices, tp, summary.throughput_tokens_per_s,
                      summary.tpot_mean_s, summary.kv_used_utilisation, util,
                      _attention_utilisation(build(kind, cfg, trace, 0), trace), tuple(tried),
-                     summary.attention_mapping or "", end, summary.module_utilisation)
+                     summary.attention_mapping or "", end, summary.module_utilisation, _pipelines(summary))
+
+
+def _pipelines(summary: SystemResult) -> int:
+    return int(summary.settings.get("pipelines", 1))
+
+
+def _width(summary: SystemResult) -> int:
+    """Modules per stage of a simulated PIM system."""
+    return int(summary.devices // (_pipelines(summary) * summary.stages))
 
 
 def _attention_utilisation(system, trace) -> float:
@@ -147,8 +168,10 @@ def _attention_utilisation(system, trace) -> float:
 
 
 def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") -> SystemRun:
-    """The baseline at one end of its bracket, at each tensor-parallel width its modules allow;
-    the fastest is kept."""
+    """The baseline at one end of its bracket, at each tensor-parallel width its modules allow as
+    one pipeline and, at its best end, also as every count of pipelines side by side that divides
+    the modules and has a request to serve (which includes the baseline's automatic shape); the
+    fastest is kept."""
     spec = registry.get(kind)
     table = spec.table
     end_keys = tuple(f"{table}.{key}={value}" for key, value in registry.bracketed()[kind][end].items())
@@ -156,14 +179,18 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
     sub = pim_system_config(kind, cfg)
     n = pim_module_count(load_pim_module(sub.module), sub.modules, cfg.pim_capacity_gib)
     best, tried = None, []
-    for tp in (d for d in range(1, n + 1) if n % d == 0):
+    counts = [r for r in range(1, min(n, case.requests) + 1) if n % r == 0] if end == "best" else [1]
+    shapes = [(f"{table}.tensor_parallel={tp}", f"{table}.data_parallel={r}")
+              for r in counts for tp in range(1, n // r + 1) if (n // r) % tp == 0]
+    for keys in shapes:
         try:
-            summary, run_cfg = _simulate(case, kind, (*end_keys, f"{table}.tensor_parallel={tp}"))
+            summary, run_cfg = _simulate(case, kind, (*end_keys, *keys))
         except ParameterError:      # too many stages for the layers, no KV room, a request too long
             continue
-        tried.append((tp, summary.throughput_tokens_per_s))
+        shape = (_width(summary), _pipelines(summary))
+        tried.append((shape, summary.throughput_tokens_per_s))
         if best is None or summary.throughput_tokens_per_s > best[0].throughput_tokens_per_s:
-            best = (summary, run_cfg, tp)
+            best = (summary, run_cfg, shape[0])
     if best is None:
         raise ParameterError(table, f"no tensor-parallel width of {n} modules can serve {case.title}")
     return _record(case, kind, *best, tried=tried, end=end)
@@ -171,8 +198,7 @@ def _best_baseline(case: StudyCase, kind: SystemKind, end: str = "published") ->
 
 def _lolpim(case: StudyCase, kind: SystemKind) -> SystemRun:
     summary, cfg = _simulate(case, kind, (f"{registry.get(kind).table}.tensor_parallel=0",))
-    tp = int(summary.devices // summary.stages)
-    return _record(case, kind, summary, cfg, tp)
+    return _record(case, kind, summary, cfg, _width(summary))
 
 
 @cache

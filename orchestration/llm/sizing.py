@@ -125,9 +125,9 @@ def format_sizing(result: SizingResult) -> str:
         rows[0] += ("simulated tok/s", "est. / sim.", f"sim. {versus}")
     for i, p in enumerate(result.pim):
         speedup = f"{p.tokens_per_s / gpu.tokens_per_s:.2f}x" if gpu.tokens_per_s else "GPUs hold none"
-        row: tuple[str, ...] = ("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}",
-                                f"{p.stages} x {p.tensor_parallel}", str(p.requests_held), f"{p.tokens_per_s:.1f}",
-                                speedup)
+        shape = (f"{p.pipelines} x " if p.pipelines > 1 else "") + f"{p.stages} x {p.tensor_parallel}"
+        row: tuple[str, ...] = ("fewest" if i == 0 else "", str(p.modules), f"{p.capacity_gib:.0f}", shape,
+                                str(p.requests_held), f"{p.tokens_per_s:.1f}", speedup)
         if simulated:
             sim, gpu_sim = _steady(p.simulated_tokens_per_s), _steady(gpu.simulated_tokens_per_s)
             row += (f"{sim:.1f}" if sim is not None else "-", f"{p.tokens_per_s / sim:.2f}" if sim else "-",

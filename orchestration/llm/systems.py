@@ -150,9 +150,10 @@ def build_pim(kind: str, cfg: RunConfig, trace: Trace, seed: int, model: LlmConf
     tensor = isinstance(sub, LolpimSystemConfig) and sub.parallelism == Parallelism.TENSOR
     try:
         # 0: the best shape for this system (LoL-PIM or a baseline), by the analytic estimate
-        # (and, with data_parallel = 0, how many pipelines side by side)
-        if (sub.tensor_parallel == 0 or sub.data_parallel == 0) and not tensor:
-            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gib, trace, width=sub.tensor_parallel)
+        # (and, with data_parallel = 0, the default, how many pipelines side by side); a given
+        # width stays as given, one pipeline unless data_parallel names more
+        if sub.tensor_parallel == 0 and not tensor:
+            auto = choose_tensor_parallel(model, sub, cfg.pim_capacity_gib, trace)
         plan = pim_plan(model, sub, cfg.pim_capacity_gib, auto.tensor_parallel if auto else None,
                         auto.replicas if auto else None)
     except ParameterError as exc:   # name the key the user sets: `neupims.tensor_parallel`, not `tensor_parallel`

@@ -8,10 +8,12 @@ from lolpim.actors.llm.kv_manager import KvManager
 from lolpim.actors.llm.stage import LlmStage
 from lolpim.core.errors import ParameterError
 from lolpim.hardware.systems import shape
+from lolpim.hardware.systems.config import BASELINE_ENDS, SystemKind
 from lolpim.hardware.systems.shape import ShapeEstimate, choose_tensor_parallel
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration import config
 from lolpim.orchestration.llm.config import RunConfig
+from lolpim.orchestration.llm.long_context import load_study
 from lolpim.orchestration.llm.result_types import system_result
 from lolpim.orchestration.llm.systems import build, make_trace
 
@@ -56,7 +58,8 @@ def test_requests_are_shared_evenly_when_memory_is_not_the_limit():
 
 
 def test_one_pipeline_is_unchanged_by_data_parallel_one():
-    """data_parallel = 1 is the default: the same actors and names as before the option."""
+    """One pipeline (a given width under the default, or data_parallel = 1): the same actors and
+    names as before the option."""
     a, b = _built("lolpim.tensor_parallel=2"), _built("lolpim.tensor_parallel=2", "lolpim.data_parallel=1")
     assert [x.name for x in a.spec.actors] == [x.name for x in b.spec.actors]
     assert "lolpim.stage000" in {x.name for x in a.spec.actors}
@@ -71,15 +74,70 @@ def test_the_pim_baselines_take_several_pipelines_too(kind, table):
     assert s.settings == {"pipelines": 2} and s.output_tokens == 16 * 16
 
 
-def test_automatic_count_with_a_fixed_width_keeps_the_width():
-    cfg = _cfg("lolpim.tensor_parallel=2", "lolpim.data_parallel=0")
-    choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, make_trace(cfg, 0),
-                                    width=2)
-    assert {c.tensor_parallel for c in choice.candidates} == {2} and len(choice.candidates) >= 3
-    built = _built("lolpim.tensor_parallel=2", "lolpim.data_parallel=0")
+def test_a_given_width_is_one_pipeline_under_the_default():
+    """data_parallel = 0 (the default) follows the shape: a given width is built as given, one
+    pipeline, the same actors and events as data_parallel = 1."""
+    built = _built("lolpim.tensor_parallel=2")
+    assert built.settings is None and built.devices == built.stages * 2 and "[chosen" not in built.description
+    one = _built("lolpim.tensor_parallel=2", "lolpim.data_parallel=1")
+    assert InlineExecutor().run(built.spec).results == InlineExecutor().run(one.spec).results
+
+
+def test_the_default_chooses_several_pipelines_at_1024_modules():
+    """Issue 24: "the automatic shape fills KV memory". With the shape automatic
+    (tensor_parallel = 0) the default data_parallel (0) weighs pipelines side by side: Llama-3.1-70B
+    at 1M tokens on 1024 modules takes several (4 x 16 x 16 estimated 1434 tok/s against the best
+    single pipeline's 895; simulated: docs/scaling.md)."""
+    base = ["model=llama3.1-70b-1m", "workload.source=fixed", "workload.input_tokens=1048544",
+            "workload.output_tokens=32", "workload.requests=128", "lolpim.modules=1024", "lolpim.tensor_parallel=0"]
+    cfg = config.load(RunConfig, None, base)
+    assert cfg.lolpim.data_parallel == 0
+    trace = make_trace(cfg, 0)
+    choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, trace)
+    single = max((c for c in choice.candidates if c.replicas == 1), key=lambda c: c.tokens_per_s)
+    chosen = next(c for c in choice.candidates if (c.replicas, c.tensor_parallel) == (choice.replicas,
+                                                                                      choice.tensor_parallel))
+    assert choice.replicas > 1 and chosen.tokens_per_s > (1 + shape.MULTI_PIPELINE_MARGIN) * single.tokens_per_s
+    # more requests held at once than any single pipeline holds: the memory the issue asks to fill
+    assert chosen.batch_requests > single.batch_requests
+    built = build("lolpim", cfg, trace, 0)
+    assert built.settings == {"pipelines": choice.replicas}
+    assert f"{choice.replicas} data-parallel pipelines" in built.description and built.devices == 1024
+
+
+def test_explicit_one_pipeline_is_the_single_pipeline_shape_bit_for_bit():
+    """data_parallel = 1 with the shape automatic is what the automatic shape was before the
+    default weighed pipelines: the best single-pipeline width, its actors named as before, its
+    events the same as that width given by hand. Here the default takes 4 pipelines instead."""
+    model_trace = _cfg("lolpim.tensor_parallel=0")
+    default = choose_tensor_parallel(load_llm(model_trace.model), model_trace.lolpim, model_trace.pim_capacity_gib,
+                                     make_trace(model_trace, 0))
+    assert default.replicas > 1
+    single = max((c for c in default.candidates if c.replicas == 1), key=lambda c: c.tokens_per_s)
+    auto_one = _built("lolpim.tensor_parallel=0", "lolpim.data_parallel=1")
+    given = _built(f"lolpim.tensor_parallel={single.tensor_parallel}", "lolpim.data_parallel=1")
+    assert auto_one.settings is None and "lolpim.stage000" in {a.name for a in auto_one.spec.actors}
+    assert [a.name for a in auto_one.spec.actors] == [a.name for a in given.spec.actors]
+    a, b = InlineExecutor(record_trace=True).run(auto_one.spec), InlineExecutor(record_trace=True).run(given.spec)
+    assert a.results == b.results and a.trace == b.trace
+
+
+@pytest.mark.parametrize("end,pipelines", [("best", "several"), ("published", "one")])
+def test_a_baseline_at_its_best_may_take_several_pipelines(end, pipelines):
+    """The builder is the same for every PIM kind: CENT at its best end (token-centric) on the
+    long-context study's 32K case picks several pipelines with the shape automatic; the study keeps
+    the published end at one pipeline (data_parallel = 1), the shape its paper describes, and
+    simulates the best end at every count of pipelines, the automatic shape among them
+    (tests/system/test_long_context_study.py)."""
+    case = load_study()[0][0]
+    assert case.label == "32K"
+    keys = [f"cent.{k}={v}" for k, v in BASELINE_ENDS[SystemKind.CENT][end].items()]
+    pin = [] if end == "best" else ["cent.data_parallel=1"]
+    cfg = config.load(RunConfig, None, [*case.overrides(), *keys, "cent.tensor_parallel=0", *pin])
+    trace = make_trace(cfg, 0)
+    built = build("cent", cfg, trace, 0)
     pipes = (built.settings or {}).get("pipelines", 1)
-    assert pipes == choice.replicas and built.devices == pipes * built.stages * 2
-    assert "[chosen: auto" in built.description
+    assert (pipes > 1) == (pipelines == "several"), built.description
 
 
 def test_a_count_that_does_not_divide_the_modules_names_the_key():

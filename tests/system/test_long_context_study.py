@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from lolpim.hardware.systems.config import BASELINE_ENDS, SystemKind
 from lolpim.hardware.systems.mac_utilisation import decode_mac_flops
+from lolpim.hardware.systems.shape import choose_tensor_parallel
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.anchors.long_context import checks
+from lolpim.orchestration import config
+from lolpim.orchestration.llm.config import RunConfig
 from lolpim.orchestration.llm.long_context import StudyCase, load_study, run_case
+from lolpim.orchestration.llm.systems import make_trace
 
 HF = Path(__file__).resolve().parents[1] / "data" / "hf"
 ROW_NAMES = (
@@ -53,7 +58,7 @@ def test_each_baseline_is_credited_with_its_best_width():
         run = result.runs[baseline]
         assert len(run.tried) >= 2
         assert run.throughput_tokens_per_s == max(t for _, t in run.tried)
-        assert run.tensor_parallel == max(run.tried, key=lambda t: t[1])[0]
+        assert (run.tensor_parallel, run.pipelines) == max(run.tried, key=lambda t: t[1])[0]
     assert result.runs["lolpim"].mac_utilisation > 0 and result.runs["lolpim-xpu"].mac_utilisation is None
     assert result.ratio("lolpim", "cent") == pytest.approx(
         result.runs["lolpim"].throughput_tokens_per_s / result.runs["cent"].throughput_tokens_per_s)
@@ -80,6 +85,29 @@ def test_each_baseline_runs_at_both_ends_of_its_bracket():
     # GQA at 8K tokens: a token spread over the channels beats head-first and a request per channel
     assert result.bracket("lolpim", "cent")[0] < result.bracket("lolpim", "cent")[1]
     assert result.bracket("lolpim-xpu", "neupims")[0] < result.bracket("lolpim-xpu", "neupims")[1]
+
+
+@pytest.mark.slow
+def test_a_best_end_is_credited_with_its_automatic_pipelines():
+    """Issue 24: a baseline's best end is simulated with every count of pipelines side by side as
+    well as every width, so its automatic shape is among its runs; the published end stays one
+    pipeline at each width. At 32K (Qwen1.5-7B, 8 CENT modules) CENT at its best takes several
+    pipelines, simulated faster than every single-pipeline width, and LoL-PIM keeps one pipeline."""
+    case = load_study()[0][0]
+    result = run_case(case)
+    best, published = result.runs["cent best"], result.runs["cent"]
+    assert best.pipelines > 1 and best.shape.count(" x ") == 2
+    singles = [t for (tp, pipes), t in best.tried if pipes == 1]
+    assert len(singles) >= 2 and best.throughput_tokens_per_s > max(singles)
+    assert best.throughput_tokens_per_s == max(t for _, t in best.tried)
+    assert published.pipelines == 1 and all(pipes == 1 for (_, pipes), _ in published.tried)
+    assert result.runs["lolpim"].pipelines == 1
+    assert result.best_run("cent") is best
+    # the automatic shape (what `cent.tensor_parallel=0` builds at this end) is one of the runs
+    keys = [f"cent.{k}={v}" for k, v in BASELINE_ENDS[SystemKind.CENT]["best"].items()]
+    cfg = config.load(RunConfig, None, [*case.overrides(), *keys, "cent.tensor_parallel=0"])
+    auto = choose_tensor_parallel(load_llm(cfg.model), cfg.cent, cfg.pim_capacity_gib, make_trace(cfg, 0))
+    assert (auto.tensor_parallel, auto.replicas) in {shape for shape, _ in best.tried}
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """Automatic pipeline x tensor shape (lolpim.tensor_parallel = 0, hardware/systems/shape.py).
 
 The choice is an analytic estimate; these tests simulate every candidate shape in full and
-require the chosen one to be within 3% of the best simulated steady decode throughput.
+require the chosen one to be within 3% of the best simulated steady decode throughput. They
+weigh widths of one pipeline (`data_parallel = 1`); pipelines side by side, chosen with the
+width by default: tests/system/test_data_parallel.py.
 """
 import pytest
 
@@ -26,7 +28,7 @@ def _cfg(*overrides):
 def test_auto_shape_is_within_3_percent_of_the_best_simulated(model, source, gb):
     base = [f"model={model}", f"workload.source={source}", f"pim_capacity_gib={gb}",
             "workload.requests=24", "workload.output_tokens=32"]
-    cfg = _cfg(*base, "lolpim.tensor_parallel=0")
+    cfg = _cfg(*base, "lolpim.tensor_parallel=0", "lolpim.data_parallel=1")
     choice = choose_tensor_parallel(load_llm(cfg.model), cfg.lolpim, cfg.pim_capacity_gib, make_trace(cfg, 0))
     simulated = {}
     for cand in choice.candidates:
@@ -67,7 +69,7 @@ def test_every_pim_baseline_takes_an_automatic_shape(kind, table):
     Llama-3.1-8B at 32K (16 CENT modules), where a pure pipeline is never the best."""
     cfg = _cfg("model=llama3.1-8b", "workload.source=fixed", "workload.input_tokens=32768",
                "workload.output_tokens=8", "workload.requests=16", "pim_capacity_gib=256",
-               f"{table}.tensor_parallel=0")
+               f"{table}.tensor_parallel=0", f"{table}.data_parallel=1")
     trace = make_trace(cfg, 0)
     choice = choose_tensor_parallel(load_llm(cfg.model), getattr(cfg, table), cfg.pim_capacity_gib, trace)
     built = build(kind, cfg, trace, 0)

@@ -15,6 +15,7 @@ from lolpim.orchestration.llm.compare import run_systems
 from lolpim.orchestration.llm.config import RunConfig
 from lolpim.models.llm.workload import fixed_trace
 from lolpim.hardware.systems.config import SystemKind
+from lolpim.hardware.systems import sizing as estimates
 from lolpim.hardware.systems.sizing import pim_size
 from lolpim.models.llm.architecture import load_llm
 from lolpim.orchestration.llm.systems import build, make_trace
@@ -248,3 +249,28 @@ def test_simulate_adds_simulated_rows(capsys):
     assert "simulated tok/s" in text and "est. / sim." in text
     # 8 requests of 4,096 tokens never wait for memory: no steady rate to compare, said so (it printed "nan")
     assert "nan" not in text and "no steady decode rate" in text
+
+
+def test_a_row_with_several_pipelines_gives_them_to_its_command():
+    """Issue 24: the automatic shape weighs pipelines side by side (data_parallel's default), so a
+    size row may be several pipelines, for LoL-PIM or a baseline; the row's command sets
+    `<system>.data_parallel` for them (a given width alone is one pipeline) and builds each system
+    in exactly the shape its own automatic choice gives. Llama-3.1-70B at 128K, 64 requests: at
+    192 modules LoL-PIM takes 3 pipelines, NeuPIMs 6."""
+    result = estimates.size("llama3.1-70b", 131000, output_tokens=16, requests=64, doublings=4)
+    row = result.pim[-1]
+    assert row.modules == 192 and row.pipelines > 1
+    assert dict((t, r) for t, _, r in row.baseline_tensor_parallel)["neupims"] > 1
+    line = _overrides(result.run_command(row))
+    assert f"lolpim.data_parallel={row.pipelines}" in line
+    cfg = config.load(RunConfig, None, line)
+    trace = make_trace(cfg, 0)
+    for kind, table in (("lolpim", "lolpim"), ("neupims", "neupims")):
+        given = build(kind, cfg, trace, 0)
+        auto = build(kind, config.load(RunConfig, None, [*line, f"{table}.tensor_parallel=0",
+                                                         f"{table}.data_parallel=0"]), trace, 0)
+        assert "[chosen: auto" in auto.description and given.settings == auto.settings
+        assert (given.devices, given.stages) == (auto.devices, auto.stages)
+    # a single-pipeline row's command reads as before: no data_parallel key
+    assert result.pim[0].pipelines == 1 and not any("data_parallel" in o for o in
+                                                     _overrides(result.run_command(result.pim[0])))

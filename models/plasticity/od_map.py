@@ -234,12 +234,15 @@ def neuron_spikes(cfg: SheetConfig, seed: int, neuron: int, eye: int, chunk: int
         if b <= a:
             continue
         own = np.random.default_rng([seed, neuron, eye, chunk, phase_id, 7])
-        for e in np.flatnonzero(near & (e_t >= a) & (e_t < b)):
-            joins = np.flatnonzero(own.random(s) < cfg.volley_probability * strength[e])
-            arrival = e_t[e] + latency
-            if joins.size and arrival < end:
-                times.append(np.full(joins.size, arrival))
-                syn.append(joins)
+        hit = np.flatnonzero(near & (e_t >= a) & (e_t < b))
+        if hit.size:
+            # one row of S draws per event, in event order: the stream of one own.random(S) per event
+            draws = own.random((hit.size, s))
+            arrival = e_t[hit] + latency
+            joins = (draws < (cfg.volley_probability * strength[hit])[:, None]) & (arrival < end)[:, None]
+            row, col = np.nonzero(joins)            # row-major: by event, then synapse, as one event at a time
+            times.append(arrival[row])
+            syn.append(col)
         od.add_background(own, cfg.background_hz(name, eye), a, b, s, times, syn)
     return od.joined_spikes(times, syn)
 

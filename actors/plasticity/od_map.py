@@ -84,8 +84,7 @@ class SheetEyeBlock(od.EyeBlock):
 
     def _load_chunk(self, chunk: int) -> None:
         ev = om.events(self.sheet, self.seed, self.eye, chunk)
-        self._store_chunk(chunk, [om.neuron_spikes(self.sheet, self.seed, int(gid), self.eye, chunk, ev)
-                                  for gid in self.ids])
+        self._store_chunk(chunk, om.neurons_spikes(self.sheet, self.seed, self.ids, self.eye, chunk, ev))
 
 
 class SheetTile(Actor):

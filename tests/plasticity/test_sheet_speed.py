@@ -180,18 +180,25 @@ def reference_neuron_spikes(cfg, seed, neuron, eye, chunk, ev):
     return od.joined_spikes(times, syn)
 
 
-def test_the_inputs_drawn_at_once_match_one_event_at_a_time():
+def test_the_inputs_drawn_at_once_match_one_event_at_a_time(monkeypatch):
     """A phase boundary inside a chunk (deprivation from 1.5 s: the deprived eye's events stop,
-    a volley of the last binocular events arriving after the boundary is dropped)."""
+    a volley of the last binocular events arriving after the boundary is dropped); a tile's
+    neurons in blocks of 50 (the last one short) and one neuron alone."""
+    monkeypatch.setattr(om, "GEOMETRY_BLOCK", 50)
     cfg, _ = om.load_sheet(size=12, synapses_per_eye=30, binocular_s=1.5, deprivation_s=1.0,
                            condition="lid_suture", event_rate_hz=8.0)
+    tile = om.tiling(12, 1, 1)[0].global_ids(12)
     volleys = 0
     for eye in (0, 1):
         for chunk in (0, 1, 2):
             ev = om.events(cfg, 5, eye, chunk)
+            together = om.neurons_spikes(cfg, 5, tile, eye, chunk, ev)
             for neuron in (0, 13, 77, 143):
-                got = om.neuron_spikes(cfg, 5, neuron, eye, chunk, ev)
                 want = reference_neuron_spikes(cfg, 5, neuron, eye, chunk, ev)
+                alone = om.neuron_spikes(cfg, 5, neuron, eye, chunk, ev)
+                np.testing.assert_array_equal(alone[0], want[0])
+                np.testing.assert_array_equal(alone[1], want[1])
+                got = together[int(np.flatnonzero(tile == neuron)[0])]
                 assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype
                 np.testing.assert_array_equal(got[0], want[0])
                 np.testing.assert_array_equal(got[1], want[1])

@@ -7,6 +7,8 @@ cross-process messages per simulated second, inline beside Ray with P = 1, 2 (mo
 Every run is the same sheet, seed and simulated time, tiled in one row of tiles per process
 (inline: one row of tiles per P as well, so each P's inline run is its own bit-for-bit reference);
 every Ray run must equal its inline run bit for bit (checked, printed as "identical").
+"tile CPU s" is the CPU time the tiles spent in their own handlers, summed over tiles (each
+handler's thread time: the simulation's work, without the executor's or Ray's).
 "cross-process messages" are lateral-spike messages between tiles in different processes (one per
 window and pair of tiles with spikes to send), counted per simulated second. Machine load (the
 1-minute load average before and after) is printed with each row: the development machine is
@@ -58,14 +60,15 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
         ensure_ray(None)
         ex = RayExecutor(max_processes=processes,
                          checkpoint_every=max(1, round(CHECKPOINT_SIM_S * 1e12 / actors.window_ps(cfg))))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run = ex.run(system)
-    wall = time.perf_counter() - t0
+    wall, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
     data = actors.collect(run.results, size)
     total, cross = _cross(run.results, tiles, processes if executor == "ray" else 1)
     return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
             "simulated_s": seconds, "executor": executor, "processes": processes if executor == "ray" else 1,
-            "tiles": tiles, "wall_s": wall,
+            "tiles": tiles, "wall_s": wall, "driver_cpu_s": driver_cpu,
+            "tile_cpu_s": sum(r["cpu_s"] for r in run.results.values() if "tile" in r),
             "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
             "lateral_messages": total, "cross_process_messages": cross,
             "cross_process_messages_per_simulated_s": cross / seconds,
@@ -89,12 +92,12 @@ def scaling(size: int, synapses: int, seconds: float, processes: list[int]) -> l
 
 
 def print_rows(rows: list[dict]) -> None:
-    print("size  S     synapses  sim s  executor  P  tiles  wall s  synapse-events/s  cross-process msgs/sim s  "
-          "windows  identical  load")
+    print("size  S     synapses  sim s  executor  P  tiles  wall s  tile CPU s  synapse-events/s  "
+          "cross-process msgs/sim s  windows  identical  load")
     for r in rows:
         same = "-" if r["executor"] == "inline" else ("yes" if r["identical_to_inline"] else "NO")
         print(f"{r['size']:4d}  {r['synapses_per_eye']:4d}  {r['synapses']:9,d}  {r['simulated_s']:5g}  "
-              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  "
+              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  {r['tile_cpu_s']:10.1f}  "
               f"{r['synapse_events_per_s']:16.3g}  {r['cross_process_messages_per_simulated_s']:24.0f}  "
               f"{r['windows'] or '-':>7}  {same:>9}  {r['load_before']:.1f}-{r['load_after']:.1f}")
 

@@ -21,6 +21,8 @@ executor gives the same weights bit for bit (tests/plasticity/test_od_map.py).
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.codec import pack_payload, unpack_payload
@@ -144,6 +146,7 @@ class SheetTile(Actor):
         self.next_tick_ps: int | None = None
         self.sent: dict[str, int] = {}
         self.spike_count = 0
+        self.cpu_s = 0.0            # CPU time of this tile's handle calls (a measurement, not state)
 
     @staticmethod
     def _empty_pending() -> dict:
@@ -189,6 +192,13 @@ class SheetTile(Actor):
         self.sample_w.append([e.mean_weights() for e in self.eyes])
 
     def handle(self, event, payload):
+        start = time.thread_time()
+        try:
+            return self._handle(event, payload)
+        finally:
+            self.cpu_s += time.thread_time() - start
+
+    def _handle(self, event, payload):
         if event.kind == "lateral":
             t = np.frombuffer(payload.t, dtype=np.float64) if len(payload.t) % 8 == 0 else None
             n = np.frombuffer(payload.n, dtype=np.int64) if len(payload.n) % 8 == 0 else None
@@ -291,7 +301,7 @@ class SheetTile(Actor):
         out = {"tile": self.tile.index, "ids": _i64(self.ids), "sample_t": self.sample_t, "mean_w": _f64(w),
                "spikes": _i64(np.bincount(n, minlength=self.tile.count)),
                "steps": sum(e.steps for e in self.eyes), "events": sum(e.events for e in self.eyes),
-               "sent": dict(self.sent), "spike_total": self.spike_count}
+               "sent": dict(self.sent), "spike_total": self.spike_count, "cpu_s": self.cpu_s}
         if self.keep_state:
             out["state"] = pack_payload({"eyes": [e.snapshot() for e in self.eyes], "soma": self.soma.snapshot(),
                                          "pending": {k: [_arr(a) for a in v] for k, v in self.pending.items()}})

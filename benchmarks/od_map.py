@@ -97,7 +97,8 @@ def print_rows(rows: list[dict]) -> None:
     for r in rows:
         same = "-" if r["executor"] == "inline" else ("yes" if r["identical_to_inline"] else "NO")
         print(f"{r['size']:4d}  {r['synapses_per_eye']:4d}  {r['synapses']:9,d}  {r['simulated_s']:5g}  "
-              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  {r['tile_cpu_s']:10.1f}  "
+              f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  "
+              f"{r['tile_cpu_s']:10.1f}  "
               f"{r['synapse_events_per_s']:16.3g}  {r['cross_process_messages_per_simulated_s']:24.0f}  "
               f"{r['windows'] or '-':>7}  {same:>9}  {r['load_before']:.1f}-{r['load_after']:.1f}")
 

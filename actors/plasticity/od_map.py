@@ -93,7 +93,8 @@ class SheetTile(Actor):
     accepts = {"lateral": LateralSpikes, "tick": Empty}
     timers = frozenset({"tick"})
     # state() / load_state() pack the model objects (eyes, soma) themselves
-    state_fields = ("eyes", "soma", "pending", "sample_t", "sample_w", "next_tick_ps", "sent", "spike_count")
+    state_fields = ("eyes", "soma", "pending", "sample_t", "sample_w", "next_tick_ps", "sent", "spike_count",
+                    "cpu_s")
 
     @frozen_params
     class Params:
@@ -146,7 +147,9 @@ class SheetTile(Actor):
         self.next_tick_ps: int | None = None
         self.sent: dict[str, int] = {}
         self.spike_count = 0
-        self.cpu_s = 0.0            # CPU time of this tile's handle calls (a measurement, not state)
+        # CPU time of this tile's handle calls: a measurement (no result depends on it), kept in the
+        # snapshot so a run recovered from a checkpoint reports the work behind its state
+        self.cpu_s = 0.0
 
     @staticmethod
     def _empty_pending() -> dict:
@@ -161,7 +164,8 @@ class SheetTile(Actor):
         return {"eyes": [e.snapshot() for e in self.eyes], "soma": self.soma.snapshot(),
                 "pending": {k: [_arr(a) for a in v] for k, v in self.pending.items()},
                 "sample_t": list(self.sample_t), "sample_w": [[_arr(a) for a in w] for w in self.sample_w],
-                "next_tick_ps": self.next_tick_ps, "sent": dict(self.sent), "spike_count": self.spike_count}
+                "next_tick_ps": self.next_tick_ps, "sent": dict(self.sent), "spike_count": self.spike_count,
+                "cpu_s": self.cpu_s}
 
     def load_state(self, state):
         for e, snap in zip(self.eyes, state["eyes"]):
@@ -172,6 +176,7 @@ class SheetTile(Actor):
         self.sample_w = [[_unarr(a) for a in w] for w in state["sample_w"]]
         self.next_tick_ps, self.sent = state["next_tick_ps"], dict(state["sent"])
         self.spike_count = state["spike_count"]
+        self.cpu_s = state["cpu_s"]
 
     # -- the run ----------------------------------------------------------------------------------
     def start(self):

@@ -89,8 +89,10 @@ def reference_integrate_to(s, i, t_target, k, gain, dep_t, dep_v, dep_count, neu
         ca_mid = 0.5 * (ca_old + ca_new)
         c1_old, c2_old = float(s[i, K.C1]), float(s[i, K.C2])
         kf = [float(v) for v in k]
-        c1_new = reference_enzyme(c1_old, ca_mid, h, kf[K.K_C1_HALF], kf[K.K_C1_HILL], kf[K.K_C1_ON], kf[K.K_C1_OFF], d1)
-        c2_new = reference_enzyme(c2_old, ca_mid, h, kf[K.K_C2_HALF], kf[K.K_C2_HILL], kf[K.K_C2_ON], kf[K.K_C2_OFF], d2)
+        c1_new = reference_enzyme(c1_old, ca_mid, h, *(kf[K.K_C1_HALF], kf[K.K_C1_HILL], kf[K.K_C1_ON]),
+                                  kf[K.K_C1_OFF], d1)
+        c2_new = reference_enzyme(c2_old, ca_mid, h, *(kf[K.K_C2_HALF], kf[K.K_C2_HILL], kf[K.K_C2_ON]),
+                                  kf[K.K_C2_OFF], d2)
         k_up = kf[K.K_PHOS] * 0.5 * (c1_old + c1_new)
         k_down = kf[K.K_DEPHOS] * 0.5 * (c2_old + c2_new)
         rate = k_up + k_down

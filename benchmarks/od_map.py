@@ -2,7 +2,7 @@
 cross-process messages per simulated second, inline beside Ray with P = 1, 2 (more with --processes).
 
     .venv/bin/python benchmarks/od_map.py --scaling [--size 32] [--synapses 100] [--seconds 2]
-        [--processes 1,2] [--sizes 16,32] [--json-out PATH]
+        [--processes 1,2] [--sizes 16,32] [--eye-threads 1|2] [--json-out PATH]
 
 Every run is the same sheet, seed and simulated time, tiled in one row of tiles per process
 (inline: one row of tiles per P as well, so each P's inline run is its own bit-for-bit reference);
@@ -47,11 +47,11 @@ def _cross(results, tiles: int, processes: int) -> tuple[int, int]:
 
 
 def run_one(size: int, synapses: int, seconds: float, executor: str, processes: int, seed: int = 0,
-            tiles: int | None = None) -> dict:
+            tiles: int | None = None, eye_threads: int = 1) -> dict:
     params = cascade.load_params("cortical")
     cfg, variant = om.load_sheet(size=size, synapses_per_eye=synapses, binocular_s=seconds, sample_interval_s=seconds)
     tiles = tiles or processes
-    system = actors.sheet_system(params, cfg, variant, seed, 1, tiles)
+    system = actors.sheet_system(params, cfg, variant, seed, 1, tiles, eye_threads=eye_threads)
     load0 = os.getloadavg()[0]
     if executor == "inline":
         ex = InlineExecutor()
@@ -67,7 +67,7 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
     total, cross = _cross(run.results, tiles, processes if executor == "ray" else 1)
     return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
             "simulated_s": seconds, "executor": executor, "processes": processes if executor == "ray" else 1,
-            "tiles": tiles, "wall_s": wall, "driver_cpu_s": driver_cpu,
+            "tiles": tiles, "eye_threads": eye_threads, "wall_s": wall, "driver_cpu_s": driver_cpu,
             "tile_cpu_s": sum(r["cpu_s"] for r in run.results.values() if "tile" in r),
             "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
             "lateral_messages": total, "cross_process_messages": cross,
@@ -77,14 +77,14 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
             "_weights": data["mean_w"][-1], "_spikes": data["spikes"]}
 
 
-def scaling(size: int, synapses: int, seconds: float, processes: list[int]) -> list[dict]:
+def scaling(size: int, synapses: int, seconds: float, processes: list[int], eye_threads: int = 1) -> list[dict]:
     """Every run with the same tiling (one row of tiles per process of the largest P), so the runs
     differ only in processes: inline, then Ray at each P, each checked against inline."""
     tiles = max(processes)
-    ref = run_one(size, synapses, seconds, "inline", 1, tiles=tiles)
+    ref = run_one(size, synapses, seconds, "inline", 1, tiles=tiles, eye_threads=eye_threads)
     rows = [ref]
     for p in processes:
-        ray_row = run_one(size, synapses, seconds, "ray", p, tiles=tiles)
+        ray_row = run_one(size, synapses, seconds, "ray", p, tiles=tiles, eye_threads=eye_threads)
         ray_row["identical_to_inline"] = bool(np.array_equal(ref["_weights"], ray_row["_weights"])
                                               and np.array_equal(ref["_spikes"], ray_row["_spikes"]))
         rows.append(ray_row)
@@ -178,6 +178,8 @@ def main() -> None:
     ap.add_argument("--synapses", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=2.0, help="simulated seconds per run")
     ap.add_argument("--processes", default="1,2")
+    ap.add_argument("--eye-threads", type=int, default=1, choices=(1, 2),
+                    help="2: each tile's two eyes step in two threads (the same bits)")
     ap.add_argument("--sizes", default=None, help="comma-separated sheet sides: inline only, wall time against size")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--maps", action="store_true", help="the map study: seeds with synaptic conservation, "
@@ -205,9 +207,11 @@ def main() -> None:
     if args.sizes:
         for n in (int(v) for v in args.sizes.split(",")):
             for tiles in (1, 2):
-                rows.append(run_one(n, args.synapses, args.seconds, "inline", 1, tiles=tiles))
+                rows.append(run_one(n, args.synapses, args.seconds, "inline", 1, tiles=tiles,
+                                    eye_threads=args.eye_threads))
     if args.scaling or not args.sizes:
-        rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")])
+        rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")],
+                        args.eye_threads)
     print_rows(rows)
     if args.json_out:
         write_text(args.json_out, json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],

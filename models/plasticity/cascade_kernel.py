@@ -13,6 +13,8 @@ feed's knot is followed forward rather than searched per step; every function is
 error_model="numpy", so no division carries a zero check (every divisor is a parameter validated
 > 0 or a sum of non-negative terms tested > 0 first). Neither changes a bit of any result
 (tests/plasticity/test_sheet_speed.py holds the step against the one-step-at-a-time arithmetic).
+The functions release the GIL (nogil): populations that share no array (a sheet tile's two eyes)
+can step in two threads at once.
 
 Back-propagating APs are applied lazily in network runs: a neuron's bAPs are kept in a small
 ring per neuron (arrival time and the neuron's activity trace at that spike), each synapse
@@ -121,7 +123,7 @@ def new_state(n: int, p_initial: float, v_base_mV, t0_s: float = 0.0) -> np.ndar
     return s
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _hill_power(x, n):
     if n == 6.0:            # the presets' cooperativity: three multiplications instead of pow
         x2 = x * x
@@ -129,7 +131,7 @@ def _hill_power(x, n):
     return x ** n
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _enzyme(c, ca, h, half, hill, on, off, off_decay):
     x = _hill_power(max(ca, 0.0) / half, hill)
     if x < 1e-15:           # no calcium drive: the enzyme only decays (factor from the ladder)
@@ -140,7 +142,7 @@ def _enzyme(c, ca, h, half, hill, on, off, off_decay):
     return target + (c - target) * np.exp(-rate * h)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def dep_value(dep_t, dep_v, dep_count, n, t, tau):
     """D_n(t) from neuron n's knots: the last knot at or before t, decayed to t (0 without one)."""
     cnt = dep_count[n]
@@ -160,7 +162,7 @@ def dep_value(dep_t, dep_v, dep_count, n, t, tau):
     return dep_v[n, j] * np.exp(-(t - dep_t[n, j]) / tau)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _last_knot(dep_t, dep_count, n, t):
     """Absolute index of neuron n's last knot at or before t (dep_value's search), or the index
     before its oldest kept knot when none is."""
@@ -178,7 +180,7 @@ def _last_knot(dep_t, dep_count, n, t):
     return lo
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def integrate_to(s, i, t_target, k, nmda_gain, dep_t, dep_v, dep_count, neuron):
     """Advance synapse ``i`` to ``t_target`` (no events in between). Returns the steps taken.
     Full steps come from the ladder (decays precomputed); a step cut short to land on the
@@ -276,7 +278,7 @@ def integrate_to(s, i, t_target, k, nmda_gain, dep_t, dep_v, dep_count, neuron):
     return steps
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def apply_pre(s, i, t, k):
     s[i, G] += k[K_BIND] * (1.0 - s[i, G])
     s[i, EPSP] += k[K_EPSP]
@@ -284,7 +286,7 @@ def apply_pre(s, i, t, k):
     s[i, LADDER] = 0.0
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def apply_bap(s, i, t, k):
     amplitude = k[K_A_BAP]
     if k[K_BOOSTING] > 0.0:
@@ -302,7 +304,7 @@ _NO_DEP_V = np.zeros((0, 1))
 _NO_DEP_COUNT = np.zeros(0, dtype=np.int64)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def advance_rows(s, targets, k):
     """Advance every synapse i to targets[i] (no events); returns the total steps."""
     steps = 0
@@ -312,7 +314,7 @@ def advance_rows(s, targets, k):
     return steps
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_rows(s, times, kinds, k):
     """Each synapse i takes its own event list (row i of times/kinds; kinds 1 = pre, 2 = bAP,
     0 = padding), in order. Returns the total steps."""
@@ -332,7 +334,7 @@ def run_rows(s, times, kinds, k):
     return steps
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_rows_meta(s, times, kinds, k, trace_hz, trace_t0_s):
     """run_rows with the metaplastic NMDA gain (k packed with meta): row i's neuron has activity
     trace trace_hz[i] at trace_t0_s and does not fire after it (a protocol at rest), so the trace
@@ -357,7 +359,7 @@ def run_rows_meta(s, times, kinds, k, trace_hz, trace_t0_s):
 # -- network populations: lazy bAPs and the depolarisation feed --------------------------------------
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def nmda_gain(k, trace_hz, since_s):
     """Metaplastic NMDA gain from the neuron's activity trace (1 when metaplasticity is off):
     gain = G_max / (1 + (G_max - 1) (r / r_target)^2), r = trace decayed to now. The calcium
@@ -369,7 +371,7 @@ def nmda_gain(k, trace_hz, since_s):
     return k[K_META_MAX] / (1.0 + (k[K_META_MAX] - 1.0) * r * r)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count, inclusive):
     """Bring synapse i to time t applying its neuron's pending bAPs (arrival < t, or <= t when
     ``inclusive``), its spine voltage including the neuron's fed depolarisation. Returns the
@@ -394,7 +396,7 @@ def catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, dep_t
     return steps
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
                    spike_t, spike_syn, phos_out):
     """Presynaptic spikes (sorted in time) at rows spike_syn (neuron = row // per_neuron): each
@@ -410,7 +412,7 @@ def pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t
     return steps
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
                      rows, inclusive):
     """Bring the synapses ``rows`` to time t with their neurons' bAPs arriving before t (or at t
@@ -423,7 +425,7 @@ def catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, 
     return steps
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def push_knot(dep_t, dep_v, dep_count, n, t, jump_mV, tau):
     """Neuron n's dendritic depolarisation jumps by ``jump_mV`` at t (times in order; a jump at
     the time of the last knot adds to it)."""
@@ -445,7 +447,7 @@ def push_knot(dep_t, dep_v, dep_count, n, t, jump_mV, tau):
     dep_count[n] = cnt + 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def add_depolarisation(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
                        dep_synced, t_now, times, neurons, jumps_mV):
     """Feed neurons' synaptic input to their spines: at times[e] (sorted; >= t_now) neuron
@@ -472,19 +474,19 @@ def add_depolarisation(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, d
 # the functions without a feed (D = 0), as before the feed existed
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, inclusive):
     return catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
                         _NO_DEP_COUNT, inclusive)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def pre_spikes(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, spike_t, spike_syn, phos_out):
     return pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
                           _NO_DEP_COUNT, spike_t, spike_syn, phos_out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up_all(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, rows, inclusive):
     return catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
                             _NO_DEP_COUNT, rows, inclusive)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from lolpim.actors.kernel.inline import InlineExecutor
 from lolpim.actors.plasticity import od_map as actors
+from lolpim.core.errors import ParameterError
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import cascade_kernel as K
 from lolpim.models.plasticity import ocular_dominance as od
@@ -224,3 +225,19 @@ def test_a_small_sheet_ends_in_the_state_it_had_before_the_speed_ups():
     for name in sorted(run.results):
         h.update(run.results[name]["state"])
     assert h.hexdigest() == SMALL_SHEET_DIGEST
+
+
+def test_two_eye_threads_give_the_same_sheet_and_a_bad_count_is_named():
+    """The two eyes' synapses stepping in two threads (SheetTile eye_threads = 2): the same final
+    state, bit for bit, and the helper thread's CPU time counted in the tile's."""
+    cfg, variant = om.load_sheet(size=6, synapses_per_eye=20, binocular_s=0.6, sample_interval_s=0.3)
+    states, cpu = {}, {}
+    for threads in (1, 2):
+        run = InlineExecutor().run(actors.sheet_system(PARAMS, cfg, variant, 3, 1, 2, keep_state=True,
+                                                       eye_threads=threads))
+        states[threads] = [run.results[n]["state"] for n in sorted(run.results)]
+        cpu[threads] = [run.results[n]["cpu_s"] for n in sorted(run.results)]
+    assert states[1] == states[2]
+    assert all(c > 0 for c in cpu[2])
+    with pytest.raises(ParameterError, match="eye_threads"):
+        InlineExecutor().run(actors.sheet_system(PARAMS, cfg, variant, 3, 1, 1, eye_threads=3))

@@ -22,6 +22,7 @@ executor gives the same weights bit for bit (tests/plasticity/test_od_map.py).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from lolpim.actors.kernel.actor import Actor
@@ -344,7 +345,6 @@ _HELPER: list = []
 def _helper_thread():
     """One helper thread per process, shared by its tiles (a tile uses it within one handler call)."""
     if not _HELPER:
-        from concurrent.futures import ThreadPoolExecutor
         _HELPER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet-eye"))
     return _HELPER[0]
 

@@ -2,11 +2,13 @@
 cross-process messages per simulated second, inline beside Ray with P = 1, 2 (more with --processes).
 
     .venv/bin/python benchmarks/od_map.py --scaling [--size 32] [--synapses 100] [--seconds 2]
-        [--processes 1,2] [--sizes 16,32] [--json-out PATH]
+        [--processes 1,2] [--sizes 16,32] [--eye-threads 1|2] [--json-out PATH]
 
 Every run is the same sheet, seed and simulated time, tiled in one row of tiles per process
 (inline: one row of tiles per P as well, so each P's inline run is its own bit-for-bit reference);
 every Ray run must equal its inline run bit for bit (checked, printed as "identical").
+"tile CPU s" is the CPU time the tiles spent in their own handlers, summed over tiles (each
+handler's thread time: the simulation's work, without the executor's or Ray's).
 "cross-process messages" are lateral-spike messages between tiles in different processes (one per
 window and pair of tiles with spikes to send), counted per simulated second. Machine load (the
 1-minute load average before and after) is printed with each row: the development machine is
@@ -45,11 +47,11 @@ def _cross(results, tiles: int, processes: int) -> tuple[int, int]:
 
 
 def run_one(size: int, synapses: int, seconds: float, executor: str, processes: int, seed: int = 0,
-            tiles: int | None = None) -> dict:
+            tiles: int | None = None, eye_threads: int = 1) -> dict:
     params = cascade.load_params("cortical")
     cfg, variant = om.load_sheet(size=size, synapses_per_eye=synapses, binocular_s=seconds, sample_interval_s=seconds)
     tiles = tiles or processes
-    system = actors.sheet_system(params, cfg, variant, seed, 1, tiles)
+    system = actors.sheet_system(params, cfg, variant, seed, 1, tiles, eye_threads=eye_threads)
     load0 = os.getloadavg()[0]
     if executor == "inline":
         ex = InlineExecutor()
@@ -58,14 +60,15 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
         ensure_ray(None)
         ex = RayExecutor(max_processes=processes,
                          checkpoint_every=max(1, round(CHECKPOINT_SIM_S * 1e12 / actors.window_ps(cfg))))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run = ex.run(system)
-    wall = time.perf_counter() - t0
+    wall, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
     data = actors.collect(run.results, size)
     total, cross = _cross(run.results, tiles, processes if executor == "ray" else 1)
     return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
             "simulated_s": seconds, "executor": executor, "processes": processes if executor == "ray" else 1,
-            "tiles": tiles, "wall_s": wall,
+            "tiles": tiles, "eye_threads": eye_threads, "wall_s": wall, "driver_cpu_s": driver_cpu,
+            "tile_cpu_s": sum(r["cpu_s"] for r in run.results.values() if "tile" in r),
             "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
             "lateral_messages": total, "cross_process_messages": cross,
             "cross_process_messages_per_simulated_s": cross / seconds,
@@ -74,14 +77,14 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
             "_weights": data["mean_w"][-1], "_spikes": data["spikes"]}
 
 
-def scaling(size: int, synapses: int, seconds: float, processes: list[int]) -> list[dict]:
+def scaling(size: int, synapses: int, seconds: float, processes: list[int], eye_threads: int = 1) -> list[dict]:
     """Every run with the same tiling (one row of tiles per process of the largest P), so the runs
     differ only in processes: inline, then Ray at each P, each checked against inline."""
     tiles = max(processes)
-    ref = run_one(size, synapses, seconds, "inline", 1, tiles=tiles)
+    ref = run_one(size, synapses, seconds, "inline", 1, tiles=tiles, eye_threads=eye_threads)
     rows = [ref]
     for p in processes:
-        ray_row = run_one(size, synapses, seconds, "ray", p, tiles=tiles)
+        ray_row = run_one(size, synapses, seconds, "ray", p, tiles=tiles, eye_threads=eye_threads)
         ray_row["identical_to_inline"] = bool(np.array_equal(ref["_weights"], ray_row["_weights"])
                                               and np.array_equal(ref["_spikes"], ray_row["_spikes"]))
         rows.append(ray_row)
@@ -89,12 +92,13 @@ def scaling(size: int, synapses: int, seconds: float, processes: list[int]) -> l
 
 
 def print_rows(rows: list[dict]) -> None:
-    print("size  S     synapses  sim s  executor  P  tiles  wall s  synapse-events/s  cross-process msgs/sim s  "
-          "windows  identical  load")
+    print("size  S     synapses  sim s  executor  P  tiles  wall s  tile CPU s  synapse-events/s  "
+          "cross-process msgs/sim s  windows  identical  load")
     for r in rows:
         same = "-" if r["executor"] == "inline" else ("yes" if r["identical_to_inline"] else "NO")
         print(f"{r['size']:4d}  {r['synapses_per_eye']:4d}  {r['synapses']:9,d}  {r['simulated_s']:5g}  "
               f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  "
+              f"{r['tile_cpu_s']:10.1f}  "
               f"{r['synapse_events_per_s']:16.3g}  {r['cross_process_messages_per_simulated_s']:24.0f}  "
               f"{r['windows'] or '-':>7}  {same:>9}  {r['load_before']:.1f}-{r['load_after']:.1f}")
 
@@ -174,6 +178,8 @@ def main() -> None:
     ap.add_argument("--synapses", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=2.0, help="simulated seconds per run")
     ap.add_argument("--processes", default="1,2")
+    ap.add_argument("--eye-threads", type=int, default=1, choices=(1, 2),
+                    help="2: each tile's two eyes step in two threads (the same bits)")
     ap.add_argument("--sizes", default=None, help="comma-separated sheet sides: inline only, wall time against size")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--maps", action="store_true", help="the map study: seeds with synaptic conservation, "
@@ -201,9 +207,11 @@ def main() -> None:
     if args.sizes:
         for n in (int(v) for v in args.sizes.split(",")):
             for tiles in (1, 2):
-                rows.append(run_one(n, args.synapses, args.seconds, "inline", 1, tiles=tiles))
+                rows.append(run_one(n, args.synapses, args.seconds, "inline", 1, tiles=tiles,
+                                    eye_threads=args.eye_threads))
     if args.scaling or not args.sizes:
-        rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")])
+        rows += scaling(args.size, args.synapses, args.seconds, [int(v) for v in args.processes.split(",")],
+                        args.eye_threads)
     print_rows(rows)
     if args.json_out:
         write_text(args.json_out, json.dumps([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],

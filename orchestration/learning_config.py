@@ -207,6 +207,8 @@ class OdMapRun:
     sutured_rate_hz: float = field(default=1.0, min=0.0, max=MAX_SUTURED_RATE_HZ, unit="Hz",
                                    doc="lid suture's residual rate in the deprived eye, Hz")
     seed: int = field(default=0, min=0, max=MAX_SEED, doc="seed of the inputs")
+    eye_threads: int = field(default=1, min=1, max=2, doc="2: each tile's two eyes step in two threads (the same "
+                                                          "results; faster only with a free core)")
     progress: bool = field(default=False, doc="show the progress bar on stderr even when it is not a terminal")
 
     def __post_init__(self):

@@ -21,6 +21,9 @@ executor gives the same weights bit for bit (tests/plasticity/test_od_map.py).
 """
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from lolpim.actors.kernel.actor import Actor
 from lolpim.actors.kernel.codec import pack_payload, unpack_payload
@@ -84,15 +87,15 @@ class SheetEyeBlock(od.EyeBlock):
 
     def _load_chunk(self, chunk: int) -> None:
         ev = om.events(self.sheet, self.seed, self.eye, chunk)
-        self._store_chunk(chunk, [om.neuron_spikes(self.sheet, self.seed, int(gid), self.eye, chunk, ev)
-                                  for gid in self.ids])
+        self._store_chunk(chunk, om.neurons_spikes(self.sheet, self.seed, self.ids, self.eye, chunk, ev))
 
 
 class SheetTile(Actor):
     accepts = {"lateral": LateralSpikes, "tick": Empty}
     timers = frozenset({"tick"})
     # state() / load_state() pack the model objects (eyes, soma) themselves
-    state_fields = ("eyes", "soma", "pending", "sample_t", "sample_w", "next_tick_ps", "sent", "spike_count")
+    state_fields = ("eyes", "soma", "pending", "sample_t", "sample_w", "next_tick_ps", "sent", "spike_count",
+                    "cpu_s")
 
     @frozen_params
     class Params:
@@ -104,6 +107,7 @@ class SheetTile(Actor):
         tile: int                   # this tile's index in od_map.tiling(size, tiles_x, tiles_y)
         resume: bytes = b""         # a packed snapshot (keep_state) to start from, at config.start_s
         keep_state: bool = False
+        eye_threads: int = 1        # 2: the two eyes' synapses step in two threads (the same bits)
 
     @classmethod
     def lookahead_for(cls, params: Params) -> int:
@@ -131,6 +135,10 @@ class SheetTile(Actor):
         self.eyes = [SheetEyeBlock(params.cascade, cfg, self.variant, seed, self.tile, eye) for eye in (0, 1)]
         self.soma = od.NeuronBlock(self.eyes[0].cfg, self.variant, 0, self.tile.count)
         self.resume_from, self.keep_state = params.resume, params.keep_state
+        if params.eye_threads not in (1, 2):
+            raise ParameterError("eye_threads", f"must be 1 (the eyes one after the other) or 2 (in two threads), "
+                                                f"got {params.eye_threads!r}")
+        self.eye_threads = params.eye_threads
         self.start_ps = seconds_to_ps(cfg.start_s)
         self.end_ps = seconds_to_ps(cfg.duration_s())
         self.sample_ps = seconds_to_ps(cfg.sample_interval_s)
@@ -145,6 +153,9 @@ class SheetTile(Actor):
         self.next_tick_ps: int | None = None
         self.sent: dict[str, int] = {}
         self.spike_count = 0
+        # CPU time of this tile's handle calls: a measurement (no result depends on it), kept in the
+        # snapshot so a run recovered from a checkpoint reports the work behind its state
+        self.cpu_s = 0.0
 
     @staticmethod
     def _empty_pending() -> dict:
@@ -159,7 +170,8 @@ class SheetTile(Actor):
         return {"eyes": [e.snapshot() for e in self.eyes], "soma": self.soma.snapshot(),
                 "pending": {k: [_arr(a) for a in v] for k, v in self.pending.items()},
                 "sample_t": list(self.sample_t), "sample_w": [[_arr(a) for a in w] for w in self.sample_w],
-                "next_tick_ps": self.next_tick_ps, "sent": dict(self.sent), "spike_count": self.spike_count}
+                "next_tick_ps": self.next_tick_ps, "sent": dict(self.sent), "spike_count": self.spike_count,
+                "cpu_s": self.cpu_s}
 
     def load_state(self, state):
         for e, snap in zip(self.eyes, state["eyes"]):
@@ -170,6 +182,7 @@ class SheetTile(Actor):
         self.sample_w = [[_unarr(a) for a in w] for w in state["sample_w"]]
         self.next_tick_ps, self.sent = state["next_tick_ps"], dict(state["sent"])
         self.spike_count = state["spike_count"]
+        self.cpu_s = state["cpu_s"]
 
     # -- the run ----------------------------------------------------------------------------------
     def start(self):
@@ -190,6 +203,13 @@ class SheetTile(Actor):
         self.sample_w.append([e.mean_weights() for e in self.eyes])
 
     def handle(self, event, payload):
+        start = time.thread_time()
+        try:
+            return self._handle(event, payload)
+        finally:
+            self.cpu_s += time.thread_time() - start
+
+    def _handle(self, event, payload):
         if event.kind == "lateral":
             t = np.frombuffer(payload.t, dtype=np.float64) if len(payload.t) % 8 == 0 else None
             n = np.frombuffer(payload.n, dtype=np.int64) if len(payload.n) % 8 == 0 else None
@@ -230,12 +250,27 @@ class SheetTile(Actor):
     def _normalise(self, t: float) -> None:
         """Synaptic conservation (od_map.normalise_subtractive) at tick start t: every synapse is
         brought to t first, so the shift applies to the state at t."""
-        for e in self.eyes:
-            e.sync_all(t)
+        self._each_eye(lambda e: e.sync_all(t))
         p = [e.state[:, kernel.P].copy() for e in self.eyes]      # contiguous: reshaped in place
         om.normalise_subtractive(p[0], p[1], self.cfg.synapses_per_eye, self.eyes[0].params.p_initial)
         for e, col in zip(self.eyes, p):
             e.state[:, kernel.P] = col
+
+    def _each_eye(self, step) -> list:
+        """``step(eye)`` for both eyes: one after the other, or (eye_threads = 2) the right eye in a
+        helper thread while this one does the left. The eyes share no array and the compiled
+        kernels release the GIL, so the two overlap and give the same bits either way."""
+        if self.eye_threads == 1:
+            return [step(e) for e in self.eyes]
+
+        def timed(e):
+            start = time.thread_time()
+            return step(e), time.thread_time() - start
+        other = _helper_thread().submit(timed, self.eyes[1])
+        first = step(self.eyes[0])
+        second, helper_cpu_s = other.result()
+        self.cpu_s += helper_cpu_s          # the handler's own thread time is counted in handle()
+        return [first, second]
 
     def _add_lateral(self, spike_t, spike_src) -> None:
         a = om.expand_lateral(spike_t, spike_src, self.tile, self.lat, self.cfg.size)
@@ -247,8 +282,7 @@ class SheetTile(Actor):
         t0 = ps_to_seconds(start_ps)
         next_sample = self.start_ps + len(self.sample_t) * self.sample_ps
         if start_ps >= min(next_sample, self.end_ps):
-            for e in self.eyes:
-                e.sync_all(t0)
+            self._each_eye(lambda e: e.sync_all(t0))
             self._sample(t0)
         if start_ps >= self.end_ps:
             return None, None
@@ -258,11 +292,13 @@ class SheetTile(Actor):
         # eye steps: the soma step before sent its bAPs and dendritic input into this tick
         bt, bn, br = self.pending["bap"]
         jt, jn, jv = self.pending["jump"]
-        ff = []
-        for e in self.eyes:
+
+        def eye_step(e):
             e.add_inputs(t0, jt, jn, jv)
             e.add_baps(bt, bn, br)
-            times, neurons, drive = e.tick(t0, t1)
+            return e.tick(t0, t1)
+        ff = []
+        for e, (times, neurons, drive) in zip(self.eyes, self._each_eye(eye_step)):
             ff.append((times + self.syn_delay, neurons, drive, np.full(times.size, e.eye, dtype=np.int64)))
         # soma step: the eyes' drive of the tick before and the lateral inputs due in this tick
         lt, ln, lw, ls = self.pending["lat"]
@@ -292,7 +328,7 @@ class SheetTile(Actor):
         out = {"tile": self.tile.index, "ids": _i64(self.ids), "sample_t": self.sample_t, "mean_w": _f64(w),
                "spikes": _i64(np.bincount(n, minlength=self.tile.count)),
                "steps": sum(e.steps for e in self.eyes), "events": sum(e.events for e in self.eyes),
-               "sent": dict(self.sent), "spike_total": self.spike_count}
+               "sent": dict(self.sent), "spike_total": self.spike_count, "cpu_s": self.cpu_s}
         if self.keep_state:
             out["state"] = pack_payload({"eyes": [e.snapshot() for e in self.eyes], "soma": self.soma.snapshot(),
                                          "pending": {k: [_arr(a) for a in v] for k, v in self.pending.items()}})
@@ -303,9 +339,19 @@ class SheetTile(Actor):
                 "synapse_events_total": sum(e.events for e in self.eyes)}
 
 
+_HELPER: list = []
+
+
+def _helper_thread():
+    """One helper thread per process, shared by its tiles (a tile uses it within one handler call)."""
+    if not _HELPER:
+        _HELPER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet-eye"))
+    return _HELPER[0]
+
+
 def sheet_system(params: CascadeParams, cfg: om.SheetConfig, variant: od.Variant, seed: int = 0,
                  tiles_x: int = 1, tiles_y: int = 1, resume: dict | None = None,
-                 keep_state: bool = False) -> SystemSpec:
+                 keep_state: bool = False, eye_threads: int = 1) -> SystemSpec:
     """The sheet as tiles_x x tiles_y SheetTiles (listed row-major: RayExecutor(max_processes=P)
     gives each process a run of whole rows of tiles when P divides the tiles)."""
     if (cfg.start_s > 0) != bool(resume):
@@ -320,7 +366,7 @@ def sheet_system(params: CascadeParams, cfg: om.SheetConfig, variant: od.Variant
             state = resume[name]
         specs.append(ActorSpec(name, SheetTile, SheetTile.Params(
             cascade=params, config=cfg, variant=variant, tiles_x=tiles_x, tiles_y=tiles_y, tile=tile.index,
-            resume=state, keep_state=keep_state)))
+            resume=state, keep_state=keep_state, eye_threads=eye_threads)))
     return SystemSpec(tuple(specs), seed=seed)
 
 

@@ -8,6 +8,14 @@ the scheme is exponential Euler on a step ladder set by the time since its last 
 exact, each enzyme equation is solved exactly for the step's mid-point calcium, P likewise for
 the mid-point enzyme levels (docs/plasticity-cascade.md section 1).
 
+Speed (docs/od-map.md, "Run time"): a synapse's row is held in locals while it steps and the
+feed's knot is followed forward rather than searched per step; every function is compiled with
+error_model="numpy", so no division carries a zero check (every divisor is a parameter validated
+> 0 or a sum of non-negative terms tested > 0 first). Neither changes a bit of any result
+(tests/plasticity/test_sheet_speed.py holds the step against the one-step-at-a-time arithmetic).
+The functions release the GIL (nogil): populations that share no array (a sheet tile's two eyes)
+can step in two threads at once.
+
 Back-propagating APs are applied lazily in network runs: a neuron's bAPs are kept in a small
 ring per neuron (arrival time and the neuron's activity trace at that spike), each synapse
 remembers how many of its neuron's bAPs it has applied, and it applies the pending ones in time
@@ -115,7 +123,7 @@ def new_state(n: int, p_initial: float, v_base_mV, t0_s: float = 0.0) -> np.ndar
     return s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _hill_power(x, n):
     if n == 6.0:            # the presets' cooperativity: three multiplications instead of pow
         x2 = x * x
@@ -123,7 +131,7 @@ def _hill_power(x, n):
     return x ** n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _enzyme(c, ca, h, half, hill, on, off, off_decay):
     x = _hill_power(max(ca, 0.0) / half, hill)
     if x < 1e-15:           # no calcium drive: the enzyme only decays (factor from the ladder)
@@ -134,7 +142,7 @@ def _enzyme(c, ca, h, half, hill, on, off, off_decay):
     return target + (c - target) * np.exp(-rate * h)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def dep_value(dep_t, dep_v, dep_count, n, t, tau):
     """D_n(t) from neuron n's knots: the last knot at or before t, decayed to t (0 without one)."""
     cnt = dep_count[n]
@@ -154,70 +162,123 @@ def dep_value(dep_t, dep_v, dep_count, n, t, tau):
     return dep_v[n, j] * np.exp(-(t - dep_t[n, j]) / tau)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _last_knot(dep_t, dep_count, n, t):
+    """Absolute index of neuron n's last knot at or before t (dep_value's search), or the index
+    before its oldest kept knot when none is."""
+    cnt = dep_count[n]
+    cap = dep_t.shape[1]
+    lo, hi = max(0, cnt - cap), cnt - 1
+    if dep_t[n, lo % cap] > t:
+        return lo - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if dep_t[n, mid % cap] <= t:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def integrate_to(s, i, t_target, k, nmda_gain, dep_t, dep_v, dep_count, neuron):
     """Advance synapse ``i`` to ``t_target`` (no events in between). Returns the steps taken.
     Full steps come from the ladder (decays precomputed); a step cut short to land on the
     target computes its own, and the ladder resumes where it was. ``neuron``: the synapse's row
-    in the depolarisation feed (dep_t, dep_v, dep_count), or -1 for none."""
+    in the depolarisation feed (dep_t, dep_v, dep_count), or -1 for none.
+
+    The synapse's row lives in locals for the whole stretch (written back once at the end), and
+    the feed's knot is found once by bisection and then followed forward (the step mid-points
+    only grow, and the knots do not change during a stretch): the same arithmetic in the same
+    order as one step at a time through the array, so the same bits, at a fraction of the
+    memory traffic."""
+    t = s[i, T]
+    if not t_target - t > 1e-12:
+        if t_target > t:
+            s[i, T] = t_target
+        return 0
     steps = 0
     last = (k.shape[0] - N_PARAMS) // L_WIDTH - 1
-    while t_target - s[i, T] > 1e-12:
-        j = min(int(s[i, LADDER]), last)
+    lad = s[i, LADDER]
+    g, a_fast, a_slow, epsp = s[i, G], s[i, A_FAST], s[i, A_SLOW], s[i, EPSP]
+    ca, c1, c2, p, v_base = s[i, CA], s[i, C1], s[i, C2], s[i, P], s[i, V_BASE]
+    tau_nmda, tau_fast, tau_slow, tau_ca = k[K_TAU_NMDA], k[K_TAU_FAST], k[K_TAU_SLOW], k[K_TAU_CA]
+    c1_off, c2_off, tau_dend = k[K_C1_OFF], k[K_C2_OFF], k[K_TAU_DEND]
+    c1_half, c1_hill, c1_on = k[K_C1_HALF], k[K_C1_HILL], k[K_C1_ON]
+    c2_half, c2_hill, c2_on = k[K_C2_HALF], k[K_C2_HILL], k[K_C2_ON]
+    mg_factor = k[K_MG] / 3.57
+    gain_flux = nmda_gain * k[K_FLUX]
+    e_ca, phos, dephos = k[K_E_CA], k[K_PHOS], k[K_DEPHOS]
+    fed = neuron >= 0 and dep_count[neuron] > 0
+    cap = dep_t.shape[1] if fed else 1
+    knot_end = dep_count[neuron] - 1 if fed else 0
+    knot = -2                           # not looked up yet
+    while t_target - t > 1e-12:
+        j = min(int(lad), last)
         r = N_PARAMS + j * L_WIDTH
         h = k[r + L_H]
-        remaining = t_target - s[i, T]
+        remaining = t_target - t
         if h <= remaining:
             e_n, e_f, e_s = k[r + L_NMDA_HALF], k[r + L_FAST_HALF], k[r + L_SLOW_HALF]
             decay_ca, d1, d2 = k[r + L_CA], k[r + L_C1_OFF], k[r + L_C2_OFF]
             e_d = k[r + L_DEND_HALF]
-            s[i, LADDER] = j + 1
+            lad = j + 1.0
         else:
             h = remaining
-            e_n = np.exp(-0.5 * h / k[K_TAU_NMDA])
-            e_f = np.exp(-0.5 * h / k[K_TAU_FAST])
-            e_s = np.exp(-0.5 * h / k[K_TAU_SLOW])
-            decay_ca = np.exp(-h / k[K_TAU_CA])
-            d1, d2 = np.exp(-k[K_C1_OFF] * h), np.exp(-k[K_C2_OFF] * h)
-            e_d = np.exp(-0.5 * h / k[K_TAU_DEND])
-        g, a_fast, a_slow, epsp = s[i, G], s[i, A_FAST], s[i, A_SLOW], s[i, EPSP]
+            e_n = np.exp(-0.5 * h / tau_nmda)
+            e_f = np.exp(-0.5 * h / tau_fast)
+            e_s = np.exp(-0.5 * h / tau_slow)
+            decay_ca = np.exp(-h / tau_ca)
+            d1, d2 = np.exp(-c1_off * h), np.exp(-c2_off * h)
+            e_d = np.exp(-0.5 * h / tau_dend)
         flux = 0.0
         if g != 0.0:
             g_mid = g * e_n
-            v_mid = s[i, V_BASE] + a_fast * e_f + a_slow * e_s + epsp * e_d
-            if neuron >= 0:
-                v_mid += dep_value(dep_t, dep_v, dep_count, neuron, s[i, T] + 0.5 * h, k[K_TAU_DEND])
-            unblocked = 1.0 / (1.0 + (k[K_MG] / 3.57) * np.exp(-0.062 * v_mid))
-            flux = nmda_gain * k[K_FLUX] * g_mid * unblocked * (k[K_E_CA] - v_mid)
-        ca_old = s[i, CA]
-        ca_new = ca_old * decay_ca + flux * k[K_TAU_CA] * (1.0 - decay_ca)
+            v_mid = v_base + a_fast * e_f + a_slow * e_s + epsp * e_d
+            if fed:
+                t_mid = t + 0.5 * h
+                if knot == -2:
+                    knot = _last_knot(dep_t, dep_count, neuron, t_mid)
+                else:
+                    while knot < knot_end and dep_t[neuron, (knot + 1) % cap] <= t_mid:
+                        knot += 1
+                if knot >= max(0, knot_end + 1 - cap):
+                    jk = knot % cap
+                    v_mid += dep_v[neuron, jk] * np.exp(-(t_mid - dep_t[neuron, jk]) / tau_dend)
+            unblocked = 1.0 / (1.0 + mg_factor * np.exp(-0.062 * v_mid))
+            flux = gain_flux * g_mid * unblocked * (e_ca - v_mid)
+        ca_old = ca
+        ca_new = ca_old * decay_ca + flux * tau_ca * (1.0 - decay_ca)
         ca_mid = 0.5 * (ca_old + ca_new)
-        c1_old, c2_old = s[i, C1], s[i, C2]
-        c1_new = _enzyme(c1_old, ca_mid, h, k[K_C1_HALF], k[K_C1_HILL], k[K_C1_ON], k[K_C1_OFF], d1)
-        c2_new = _enzyme(c2_old, ca_mid, h, k[K_C2_HALF], k[K_C2_HILL], k[K_C2_ON], k[K_C2_OFF], d2)
-        k_up = k[K_PHOS] * 0.5 * (c1_old + c1_new)
-        k_down = k[K_DEPHOS] * 0.5 * (c2_old + c2_new)
+        c1_old, c2_old = c1, c2
+        c1_new = _enzyme(c1_old, ca_mid, h, c1_half, c1_hill, c1_on, c1_off, d1)
+        c2_new = _enzyme(c2_old, ca_mid, h, c2_half, c2_hill, c2_on, c2_off, d2)
+        k_up = phos * 0.5 * (c1_old + c1_new)
+        k_down = dephos * 0.5 * (c2_old + c2_new)
         rate = k_up + k_down
         if rate > 0.0:
             target = k_up / rate
-            s[i, P] = target + (s[i, P] - target) * np.exp(-rate * h)
-        s[i, CA], s[i, C1], s[i, C2] = ca_new, c1_new, c2_new
+            p = target + (p - target) * np.exp(-rate * h)
+        ca, c1, c2 = ca_new, c1_new, c2_new
         # components decayed below FLUSH count as gone (their effect on calcium is < 1e-9 of
         # a spike's): the NMDA branch, Mg block included, is then skipped
         g = g * e_n * e_n
-        s[i, G] = g if g > FLUSH_G else 0.0
-        s[i, A_FAST] = a_fast * e_f * e_f
-        s[i, A_SLOW] = a_slow * e_s * e_s
+        g = g if g > FLUSH_G else 0.0
+        a_fast = a_fast * e_f * e_f
+        a_slow = a_slow * e_s * e_s
         epsp = epsp * e_d * e_d
-        s[i, EPSP] = epsp if abs(epsp) > FLUSH_MV else 0.0
-        s[i, T] += h
+        epsp = epsp if abs(epsp) > FLUSH_MV else 0.0
+        t += h
         steps += 1
-    if t_target > s[i, T]:
-        s[i, T] = t_target
+    if t_target > t:
+        t = t_target
+    s[i, T], s[i, LADDER] = t, lad
+    s[i, G], s[i, A_FAST], s[i, A_SLOW], s[i, EPSP] = g, a_fast, a_slow, epsp
+    s[i, CA], s[i, C1], s[i, C2], s[i, P] = ca, c1, c2, p
     return steps
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def apply_pre(s, i, t, k):
     s[i, G] += k[K_BIND] * (1.0 - s[i, G])
     s[i, EPSP] += k[K_EPSP]
@@ -225,7 +286,7 @@ def apply_pre(s, i, t, k):
     s[i, LADDER] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def apply_bap(s, i, t, k):
     amplitude = k[K_A_BAP]
     if k[K_BOOSTING] > 0.0:
@@ -243,7 +304,7 @@ _NO_DEP_V = np.zeros((0, 1))
 _NO_DEP_COUNT = np.zeros(0, dtype=np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def advance_rows(s, targets, k):
     """Advance every synapse i to targets[i] (no events); returns the total steps."""
     steps = 0
@@ -253,7 +314,7 @@ def advance_rows(s, targets, k):
     return steps
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_rows(s, times, kinds, k):
     """Each synapse i takes its own event list (row i of times/kinds; kinds 1 = pre, 2 = bAP,
     0 = padding), in order. Returns the total steps."""
@@ -273,7 +334,7 @@ def run_rows(s, times, kinds, k):
     return steps
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_rows_meta(s, times, kinds, k, trace_hz, trace_t0_s):
     """run_rows with the metaplastic NMDA gain (k packed with meta): row i's neuron has activity
     trace trace_hz[i] at trace_t0_s and does not fire after it (a protocol at rest), so the trace
@@ -298,7 +359,7 @@ def run_rows_meta(s, times, kinds, k, trace_hz, trace_t0_s):
 # -- network populations: lazy bAPs and the depolarisation feed --------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def nmda_gain(k, trace_hz, since_s):
     """Metaplastic NMDA gain from the neuron's activity trace (1 when metaplasticity is off):
     gain = G_max / (1 + (G_max - 1) (r / r_target)^2), r = trace decayed to now. The calcium
@@ -310,7 +371,7 @@ def nmda_gain(k, trace_hz, since_s):
     return k[K_META_MAX] / (1.0 + (k[K_META_MAX] - 1.0) * r * r)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count, inclusive):
     """Bring synapse i to time t applying its neuron's pending bAPs (arrival < t, or <= t when
     ``inclusive``), its spine voltage including the neuron's fed depolarisation. Returns the
@@ -335,7 +396,7 @@ def catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, dep_t
     return steps
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
                    spike_t, spike_syn, phos_out):
     """Presynaptic spikes (sorted in time) at rows spike_syn (neuron = row // per_neuron): each
@@ -351,7 +412,7 @@ def pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t
     return steps
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
                      rows, inclusive):
     """Bring the synapses ``rows`` to time t with their neurons' bAPs arriving before t (or at t
@@ -364,7 +425,7 @@ def catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, 
     return steps
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def push_knot(dep_t, dep_v, dep_count, n, t, jump_mV, tau):
     """Neuron n's dendritic depolarisation jumps by ``jump_mV`` at t (times in order; a jump at
     the time of the last knot adds to it)."""
@@ -386,7 +447,7 @@ def push_knot(dep_t, dep_v, dep_count, n, t, jump_mV, tau):
     dep_count[n] = cnt + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def add_depolarisation(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, dep_t, dep_v, dep_count,
                        dep_synced, t_now, times, neurons, jumps_mV):
     """Feed neurons' synaptic input to their spines: at times[e] (sorted; >= t_now) neuron
@@ -413,19 +474,19 @@ def add_depolarisation(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, d
 # the functions without a feed (D = 0), as before the feed existed
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, inclusive):
     return catch_up_fed(s, i, t, k, applied, neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
                         _NO_DEP_COUNT, inclusive)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def pre_spikes(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, spike_t, spike_syn, phos_out):
     return pre_spikes_fed(s, k, applied, per_neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
                           _NO_DEP_COUNT, spike_t, spike_syn, phos_out)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def catch_up_all(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, rows, inclusive):
     return catch_up_all_fed(s, t, k, applied, per_neuron, bap_t, bap_trace, bap_count, _NO_DEP_T, _NO_DEP_V,
                             _NO_DEP_COUNT, rows, inclusive)

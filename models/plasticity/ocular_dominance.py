@@ -329,7 +329,7 @@ def joined_spikes(times: list, syn: list) -> tuple[np.ndarray, np.ndarray]:
 # -- blocks -------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sum_drive(times, neurons, weights):
     """Merge consecutive spikes with the same (time, neuron): a volley is one input."""
     n = times.shape[0]
@@ -347,7 +347,7 @@ def _sum_drive(times, neurons, weights):
 N_BAP_STATS = 3         # bAPs counted at spines, sum of their local amplitudes (mV), the largest
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bap_amplitudes(t_pre, per_neuron, bap_t, bap_count, t0, t1, spike_t, spike_syn, a_bap, boosting, gain,
                     tau_boost, out):
     """Bookkeeping only (the kernel applies the bAPs): the local amplitude each spine gets from the

@@ -219,29 +219,50 @@ def events(cfg: SheetConfig, seed: int, eye: int, chunk: int):
 
 def neuron_spikes(cfg: SheetConfig, seed: int, neuron: int, eye: int, chunk: int, ev) -> tuple[np.ndarray, np.ndarray]:
     """Presynaptic spikes of one neuron's synapses of one eye in the chunk: (times, synapse 0..S-1)."""
+    return neurons_spikes(cfg, seed, [neuron], eye, chunk, ev)[0]
+
+
+GEOMETRY_BLOCK = 256        # neurons whose distances to the chunk's events are computed together
+
+
+def neurons_spikes(cfg: SheetConfig, seed: int, neurons, eye: int, chunk: int, ev) -> list:
+    """neuron_spikes of each of ``neurons`` (global ids): the distances to the chunk's events for a
+    block of neurons at once (the same arithmetic element by element), the draws neuron by neuron
+    from each neuron's own stream."""
     t0, t1 = chunk * CHUNK_S, min((chunk + 1) * CHUNK_S, cfg.duration_s())
     s = cfg.synapses_per_eye
-    x, y = neuron % cfg.size, neuron // cfg.size
     e_t, e_x, e_y, e_c = ev
     reach = cfg.event_cutoff_sigmas * cfg.event_sigma
     latency = cfg.eye_latency_ms[eye] * 1e-3
-    d2 = torus_delta(x + 0.5, e_x, cfg.size) ** 2 + torus_delta(y + 0.5, e_y, cfg.size) ** 2
-    strength = e_c * np.exp(-d2 / (2 * cfg.event_sigma ** 2))
-    near = d2 <= reach * reach
-    times, syn = [], []
+    pieces = []
     for phase_id, (name, start, end, _) in enumerate(cfg.phases()):
         a, b = max(t0, start), min(t1, end)
-        if b <= a:
-            continue
-        own = np.random.default_rng([seed, neuron, eye, chunk, phase_id, 7])
-        for e in np.flatnonzero(near & (e_t >= a) & (e_t < b)):
-            joins = np.flatnonzero(own.random(s) < cfg.volley_probability * strength[e])
-            arrival = e_t[e] + latency
-            if joins.size and arrival < end:
-                times.append(np.full(joins.size, arrival))
-                syn.append(joins)
-        od.add_background(own, cfg.background_hz(name, eye), a, b, s, times, syn)
-    return od.joined_spikes(times, syn)
+        if b > a:
+            pieces.append((phase_id, name, a, b, end, (e_t >= a) & (e_t < b)))
+    ids = np.asarray(neurons, dtype=np.int64)
+    out = []
+    for first in range(0, ids.size, GEOMETRY_BLOCK):
+        block = ids[first:first + GEOMETRY_BLOCK]
+        x, y = (block % cfg.size)[:, None], (block // cfg.size)[:, None]
+        d2 = torus_delta(x + 0.5, e_x[None, :], cfg.size) ** 2 + torus_delta(y + 0.5, e_y[None, :], cfg.size) ** 2
+        strength = e_c[None, :] * np.exp(-d2 / (2 * cfg.event_sigma ** 2))
+        near = d2 <= reach * reach
+        for row, neuron in enumerate(block):
+            times, syn = [], []
+            for phase_id, name, a, b, end, in_piece in pieces:
+                own = np.random.default_rng([seed, int(neuron), eye, chunk, phase_id, 7])
+                hit = np.flatnonzero(near[row] & in_piece)
+                if hit.size:
+                    # one row of S draws per event, in event order: the stream of one own.random(S) per event
+                    draws = own.random((hit.size, s))
+                    arrival = e_t[hit] + latency
+                    joins = (draws < (cfg.volley_probability * strength[row, hit])[:, None]) & (arrival < end)[:, None]
+                    r, col = np.nonzero(joins)      # row-major: by event, then synapse, as one event at a time
+                    times.append(arrival[r])
+                    syn.append(col)
+                od.add_background(own, cfg.background_hz(name, eye), a, b, s, times, syn)
+            out.append(od.joined_spikes(times, syn))
+    return out
 
 
 def normalise_subtractive(p_left, p_right, synapses_per_eye: int, p_initial: float) -> None:

@@ -72,9 +72,10 @@ def process_of_tiles(n_tiles: int, processes: int) -> list[int]:
 class Runner:
     """Runs sheet systems of one (params, variant, seed, tiling) on one executor, adding up the work."""
 
-    def __init__(self, executor, params, variant, seed, tiles, processes, on_run=None):
+    def __init__(self, executor, params, variant, seed, tiles, processes, on_run=None, eye_threads=1):
         self.executor, self.params, self.variant, self.seed = executor, params, variant, seed
         self.tiles, self.processes, self.on_run = tiles, processes, on_run
+        self.eye_threads = eye_threads
         self.process_of = process_of_tiles(tiles[0] * tiles[1], processes)
         self.simulated_s = self.wall_s = 0.0
         self.events = self.steps = self.messages = self.cross = self.windows = self.calls = 0
@@ -83,7 +84,7 @@ class Runner:
         if self.on_run is not None:
             self.on_run(label, cfg.start_s, cfg.duration_s())
         system = actors.sheet_system(self.params, cfg, self.variant, self.seed, self.tiles[0], self.tiles[1],
-                                     resume=resume, keep_state=keep_state)
+                                     resume=resume, keep_state=keep_state, eye_threads=self.eye_threads)
         t0 = time.perf_counter()
         result = self.executor.run(system)
         self.wall_s += time.perf_counter() - t0
@@ -137,7 +138,8 @@ def experiment(config: OdMapRun, partial: dict, normalisation: str | None = None
         bar.update(st["done"] + max(t_ps * 1e-12 - st["start"], 0.0), st["label"])
 
     executor = _executor(config, settings, cfg, progress)
-    runner = Runner(executor, params, variant, config.seed, settings["tiles"], settings["processes"], on_run)
+    runner = Runner(executor, params, variant, config.seed, settings["tiles"], settings["processes"], on_run,
+                    config.eye_threads)
     t0 = time.perf_counter()
     partial.update(sheet=cfg.to_dict(), variant={"name": variant.name, "description": variant.description},
                    lateral=lateral_facts(cfg), timeline=[])

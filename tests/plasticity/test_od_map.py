@@ -181,6 +181,7 @@ def test_inline_and_ray_give_identical_sheets(ray_pool, tiles):
                                           (["--binocular-s", "0"], "--binocular-s"),
                                           (["--deprivation-s", "-1"], "--deprivation-s"),
                                           (["--sutured-rate-hz", "nan"], "--sutured-rate-hz"),
+                                          (["--eye-threads", "3"], "--eye-threads"),
                                           (["--executor", "ray", "--processes", "4", "--tiles", "1x2"], "--processes")])
 def test_bad_flags_exit_2_naming_the_flag(flags, named):
     p = subprocess.run([sys.executable, "-m", "lolpim.orchestration.cli", "plasticity", "od-map", *flags],

@@ -68,7 +68,7 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
     return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
             "simulated_s": seconds, "executor": executor, "processes": processes if executor == "ray" else 1,
             "tiles": tiles, "eye_threads": eye_threads, "wall_s": wall, "driver_cpu_s": driver_cpu,
-            "tile_cpu_s": sum(r["cpu_s"] for r in run.results.values() if "tile" in r),
+            "tile_cpu_s": sum(r["measured"]["cpu_s"] for r in run.results.values() if "tile" in r),
             "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
             "lateral_messages": total, "cross_process_messages": cross,
             "cross_process_messages_per_simulated_s": cross / seconds,

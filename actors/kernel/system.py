@@ -102,6 +102,9 @@ class SystemSpec:
             raise ValueError("a system needs at least one actor")
 
 
+MEASURED = "measured"   # an actor result's key for its own timings: reported, not compared (RunResult.comparable)
+
+
 @dataclass
 class RunResult:
     results: dict[str, Any]          # actor name -> actor.result()
@@ -111,5 +114,9 @@ class RunResult:
     stats: dict[str, Any] = field(default_factory=dict)  # executor facts (windows, calls, wall time)
 
     def comparable(self) -> tuple:
-        """Everything that must be bit-identical across executors."""
-        return (self.results, self.end_time_ps, self.events, self.trace)
+        """Everything that must be bit-identical across executors: the results without each
+        actor's ``measured`` entry (its own timings, e.g. a tile's CPU time, which differ run to
+        run and are reported, never compared)."""
+        results = {name: ({k: v for k, v in r.items() if k != MEASURED} if isinstance(r, dict) else r)
+                   for name, r in self.results.items()}
+        return (results, self.end_time_ps, self.events, self.trace)

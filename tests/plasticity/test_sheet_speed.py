@@ -236,7 +236,7 @@ def test_two_eye_threads_give_the_same_sheet_and_a_bad_count_is_named():
         run = InlineExecutor().run(actors.sheet_system(PARAMS, cfg, variant, 3, 1, 2, keep_state=True,
                                                        eye_threads=threads))
         states[threads] = [run.results[n]["state"] for n in sorted(run.results)]
-        cpu[threads] = [run.results[n]["cpu_s"] for n in sorted(run.results)]
+        cpu[threads] = [run.results[n]["measured"]["cpu_s"] for n in sorted(run.results)]
     assert states[1] == states[2]
     assert all(c > 0 for c in cpu[2])
     with pytest.raises(ParameterError, match="eye_threads"):

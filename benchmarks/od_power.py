@@ -35,6 +35,7 @@ HOMEOSTAT_RESULTS = ROOT / "docs" / "figures" / "od_power_homeostat.json"
 DOC = ROOT / "docs" / "plasticity-cascade.md"
 
 from docs_figures import markdown  # noqa: E402  (benchmarks/ on the path above)
+from od_controls_grid import _ints, pct  # noqa: E402  (the grid's seed lists and percentages)
 
 
 def steady_noise(series: dict, window_s: float) -> dict:
@@ -52,8 +53,9 @@ def steady_noise(series: dict, window_s: float) -> dict:
     return {"sd_rel": float(w.std(ddof=1) / w.mean()), "autocorr_s": tau}
 
 
-def _point(args):
-    synapses, neurons, seed, deprivation_s = args
+def _steady_start(synapses: int, neurons: int, seed: int, deprivation_s: float):
+    """The binocular phase until settled (od.SteadyState): (runner, config, the config resumed at
+    the phase's end, the phase's result, its length in s, the drift rule)."""
     from dataclasses import replace
 
     from lolpim.actors.kernel.inline import InlineExecutor
@@ -62,15 +64,21 @@ def _point(args):
     from lolpim.orchestration.anchors import plasticity as anchors
     from lolpim.orchestration.plasticity import od_controls as ctl
 
-    t0 = time.perf_counter()
-    params = cascade.load_params(anchors.OD_PARAMS)
     cfg = od.OcularDominanceConfig(neurons=neurons, synapses_per_eye=synapses, deprivation_s=deprivation_s,
                                    contrast_spread=od.load_variant("network").contrast_spread)
-    runner = ctl.Runner(InlineExecutor(), params, "network", seed)
+    runner = ctl.Runner(InlineExecutor(), cascade.load_params(anchors.OD_PARAMS), "network", seed)
     rule = od.SteadyState()
     steady = ctl.binocular_phase(runner, cfg, rule)
     b = steady["steady_state"]["binocular_s"]
-    cfg = replace(cfg, binocular_s=b, start_s=b)
+    return runner, cfg, replace(cfg, binocular_s=b, start_s=b), steady, b, rule
+
+
+def _point(args):
+    synapses, neurons, seed, deprivation_s = args
+    from lolpim.orchestration.plasticity import od_controls as ctl
+
+    t0 = time.perf_counter()
+    runner, _, cfg, steady, b, rule = _steady_start(synapses, neurons, seed, deprivation_s)
     runs = {name: ctl._condition_run(runner, cfg, steady["states"], name, name)
             for name in ("binocular", "lid_suture", "ttx")}
     lid = ctl.against(runs["lid_suture"], runs["binocular"], b, b + deprivation_s)
@@ -94,20 +102,12 @@ def _homeostat_point(args):
     synapses, neurons, seed, deprivation_s = args
     from dataclasses import replace
 
-    from lolpim.actors.kernel.inline import InlineExecutor
-    from lolpim.models.plasticity import cascade
     from lolpim.models.plasticity import ocular_dominance as od
-    from lolpim.orchestration.anchors import plasticity as anchors
     from lolpim.orchestration.plasticity import od_controls as ctl
 
     t0 = time.perf_counter()
     variant = od.load_variant("network")
-    cfg = od.OcularDominanceConfig(neurons=neurons, synapses_per_eye=synapses, deprivation_s=deprivation_s,
-                                   contrast_spread=variant.contrast_spread)
-    runner = ctl.Runner(InlineExecutor(), cascade.load_params(anchors.OD_PARAMS), "network", seed)
-    steady = ctl.binocular_phase(runner, cfg, od.SteadyState())
-    b = steady["steady_state"]["binocular_s"]
-    at_b = replace(cfg, binocular_s=b, start_s=b)
+    runner, cfg, at_b, steady, b, _ = _steady_start(synapses, neurons, seed, deprivation_s)
     fixed = replace(variant, homeostasis=replace(variant.homeostasis, enabled=False))
     on = ctl._condition_run(runner, at_b, steady["states"], "binocular", "binocular")
     off = ctl._condition_run(runner, at_b, steady["states"], "binocular", "binocular, threshold fixed",
@@ -144,10 +144,6 @@ def run_points(points, jobs: int, fn=None) -> list[dict]:
     return sorted(done, key=lambda r: (r["synapses"], r["deprivation_s"], r["neurons"], r["seed"]))
 
 
-def pct(v) -> str:
-    return "-" if v is None else f"{100 * v:+.1f}%"
-
-
 HEAD = ["S", "K", "deprivation s", "seed", "binocular s", "steady: sd of mean w / autocorrelation s",
         "control: deprived eye", "lid suture: deprived eye", "TTX: deprived eye",
         "lid vs control +- se", "z", "K for 2 se"]
@@ -164,13 +160,6 @@ def rows(points) -> list[list[str]]:
                     "-" if p["z"] is None else f"{p['z']:+.1f}",
                     "-" if p["neurons_for_2se"] is None else f"{p['neurons_for_2se']:.0f}"])
     return out
-
-
-def _ints(text: str) -> list[int]:
-    if "-" in text and "," not in text:
-        a, b = text.split("-")
-        return list(range(int(a), int(b) + 1))
-    return [int(x) for x in text.split(",")]
 
 
 def main(argv=None) -> None:

@@ -21,6 +21,16 @@ runs; values within the cited range of presets/bounds.toml [homeostasis], and "o
 homeostasis disabled: the same model as the eye-EPSP calibration's row at the preset's eye EPSP,
 whose stored points it reuses). Ties go to the slower homeostat (the larger tau; "off" last).
 Results: docs/figures/od_calibration_homeostasis.json, docs block od-calibration-homeostasis.
+
+--param protocol: the deprivation protocol (deprivation length, and the homeostat's restoring time
+on that length's time axis) at K = 32 neurons (the number the power analysis of benchmarks/od_power.py
+asks for; K sets the precision, not the expected effect). Candidates, fixed before any run
+(PROTOCOLS): the shipped 15 s with tau 10 s (4 days at 2.5 s per day), and 60 s (10 s per day)
+with tau 10, 20 and 40 s (1, 2 and 4 days, the cited range). Same rows and objective; the
+deprivation's own conditions only (binocular, TTX, lid suture at 1 and 3 Hz: the specificity
+controls are not in the objective); one binocular phase per seed, shared by the candidates (the
+homeostat acts from the onset only). Ties: the shorter deprivation, then the slower homeostat.
+Results: docs/figures/od_calibration_protocol.json, docs block od-calibration-protocol.
 """
 from __future__ import annotations
 
@@ -44,6 +54,10 @@ NEURONS = 8
 # grid uses od.SteadyState's 60 s (docs/plasticity-cascade.md section 3). Pinned so a rerun
 # reproduces the stored rows.
 STEADY_WINDOW_S = 30.0
+PROTOCOL_RESULTS = ROOT / "docs" / "figures" / "od_calibration_protocol.json"
+PROTOCOL_NEURONS = 32
+# (deprivation s, homeostat tau s, seconds per day of the time axis): fixed before the runs
+PROTOCOLS = ((15.0, 10.0, 2.5), (60.0, 10.0, 10.0), (60.0, 20.0, 10.0), (60.0, 40.0, 10.0))
 OBJECTIVE = ("deprived_below_control", "suture_deeper_than_ttx", "higher_suture_rate_deepens", "open_above_control",
              "deprived_first")
 
@@ -77,6 +91,92 @@ def _point(args):
     return {param: value, "seed": seed, "summary": summary}
 
 
+def protocol_label(deprivation_s: float, tau_s: float, seconds_per_day: float) -> str:
+    return f"{deprivation_s:g} s, tau {tau_s:g} s ({tau_s / seconds_per_day:g} d)"
+
+
+def _protocol_seed(seed: int) -> list[dict]:
+    """One calibration seed: the binocular phase once, then every candidate of PROTOCOLS from it."""
+    from lolpim.actors.kernel.inline import InlineExecutor
+    from lolpim.models.plasticity import cascade
+    from lolpim.models.plasticity import ocular_dominance as od
+    from lolpim.orchestration.anchors import plasticity as anchors
+    from lolpim.orchestration.plasticity import od_controls
+    base = od.load_variant("network")
+    cfg = od.OcularDominanceConfig(neurons=PROTOCOL_NEURONS, synapses_per_eye=SYNAPSES,
+                                   contrast_spread=base.contrast_spread)
+    params = cascade.load_params(anchors.OD_PARAMS)
+    t0 = time.perf_counter()
+    steady = od_controls.binocular_phase(od_controls.Runner(InlineExecutor(), params, base, seed), cfg,
+                                         od.SteadyState())
+    print(f"  seed {seed}: binocular phase {steady['steady_state']['binocular_s']:g} s simulated, "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    out = []
+    for deprivation_s, tau_s, per_day in PROTOCOLS:
+        variant = replace(base, homeostasis=replace(base.homeostasis, enabled=True, tau_s=tau_s,
+                                                    seconds_per_day=per_day))
+        runner = od_controls.Runner(InlineExecutor(), params, variant, seed)
+        t1 = time.perf_counter()
+        summary = od_controls.experiment(runner, replace(cfg, deprivation_s=deprivation_s), od.SteadyState(),
+                                         extra_sutured_rates_hz=(anchors.OD_HIGH_SUTURED_HZ,), specificity=False,
+                                         steady=steady)["summary"]
+        label = protocol_label(deprivation_s, tau_s, per_day)
+        print(f"  seed {seed}, {label}: {time.perf_counter() - t1:.0f} s", flush=True)
+        out.append({"protocol": label, "deprivation_s": deprivation_s, "tau_s": tau_s, "seconds_per_day": per_day,
+                    "neurons": PROTOCOL_NEURONS, "seed": seed, "summary": summary})
+    return out
+
+
+def protocol_table(points) -> tuple[list[list[str]], str]:
+    labels = [protocol_label(*p) for p in PROTOCOLS]
+    scores = {v: sum(bool(p["summary"]["criteria"][k]) for p in points if p["protocol"] == v for k in OBJECTIVE)
+              for v in labels}
+    # ties: the shorter deprivation, then the slower homeostat (the larger tau)
+    preference = sorted(PROTOCOLS, key=lambda p: (p[0], -p[1]))
+    rank = {protocol_label(*p): i for i, p in enumerate(preference)}
+    best = max(labels, key=lambda v: (scores[v], -rank[v]))
+    rows = []
+    for v in labels:
+        at = [p for p in points if p["protocol"] == v]
+        per = [f"{sum(bool(p['summary']['criteria'][k]) for p in at)}/{len(at)}" for k in OBJECTIVE]
+        lid = [p["summary"]["controls"]["lid_suture"] for p in at]
+        dvc = ", ".join(f"{100 * c['deprived_vs_control']:+.1f}" for c in lid)
+        z = ", ".join("-" if p["summary"]["criteria"]["deprived_vs_control_z"] is None else
+                      f"{p['summary']['criteria']['deprived_vs_control_z']:+.1f}" for p in at)
+        rows.append([v + (" (chosen)" if v == best else ""), *per, f"{scores[v]} of {len(at) * len(OBJECTIVE)}",
+                     dvc, z])
+    return rows, best
+
+
+
+
+def protocol_main(args) -> None:
+    if args.tables_only:
+        points = json.loads(PROTOCOL_RESULTS.read_text())
+    else:
+        t0 = time.perf_counter()
+        seeds = list(SEEDS)
+        if args.jobs > 1:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                points = [q for part in pool.map(_protocol_seed, seeds) for q in part]
+        else:
+            points = [q for seed in seeds for q in _protocol_seed(seed)]
+        print(f"calibration: {time.perf_counter() - t0:.0f} s wall", flush=True)
+        from lolpim.orchestration.results import json_safe
+        PROTOCOL_RESULTS.write_text(json.dumps(json_safe(points), indent=1))
+    rows, best = protocol_table(points)
+    text = (f"Calibration rows: seeds {SEEDS[0]}-{SEEDS[-1]}, S = {SYNAPSES}, K = {PROTOCOL_NEURONS}, the network "
+            f"variant (eye EPSP 20 mV); generated by benchmarks/od_calibration.py --param protocol --docs; steady "
+            f"state by the validation's rule (60 s windows), one binocular phase per seed shared by the candidates; "
+            f"ties to the shorter deprivation, then the slower homeostat; the objective's choice: {best}\n\n"
+            + markdown(PROTOCOL_HEAD, rows))
+    print(text)
+    if args.docs:
+        from docs_figures import write_block
+        write_block(DOC, "od-calibration-protocol", text)
+        print(f"rewrote the od-calibration-protocol block of {DOC.relative_to(ROOT)}")
+
+
 def table(points, param: str = "eye_epsp_mV") -> tuple[list[list[str]], object]:
     from lolpim.models.plasticity import ocular_dominance as od
     values = sorted({p[param] for p in points}, key=lambda v: (v != "off", v if v != "off" else 0))
@@ -105,6 +205,8 @@ def table(points, param: str = "eye_epsp_mV") -> tuple[list[list[str]], object]:
 
 HEAD = ["eye EPSP (mV)", "deprived below control", "suture deeper than TTX", "3 Hz deeper", "open above control",
         "deprived first", "objective", "binocular rate (Hz)", "specificity needed"]
+PROTOCOL_HEAD = ["protocol (deprivation, homeostat tau)", *HEAD[1:6], "objective",
+                 "lid suture: deprived vs control per seed (%)", "its z per seed"]
 HOMEO_HEAD = ["homeostasis tau (s)", *HEAD[1:-1], "lid-suture rate (Hz)", HEAD[-1]]
 
 
@@ -119,13 +221,16 @@ def _value(text: str):
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--param", choices=("eye_epsp_mV", "homeo_tau_s"), default="eye_epsp_mV")
+    ap.add_argument("--param", choices=("eye_epsp_mV", "homeo_tau_s", "protocol"), default="eye_epsp_mV")
     ap.add_argument("--values", default=None, help="values of --param (eye_epsp_mV default 20,30; homeo_tau_s "
                                                    "default off,5,10)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--docs", action="store_true")
     ap.add_argument("--tables-only", action="store_true")
     args = ap.parse_args(argv)
+    if args.param == "protocol":
+        protocol_main(args)
+        return
     homeo = args.param == "homeo_tau_s"
     results = HOMEO_RESULTS if homeo else RESULTS
     values = args.values or ("off,5,10" if homeo else "20,30")

@@ -16,12 +16,13 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "docs" / "figures" / "od_controls.json"   # kept: --tables-only rereads it
+PARTIAL = ROOT / "build" / "od_controls.partial.json"      # finished points of a grid under way
 DOC = ROOT / "docs" / "plasticity-cascade.md"
 
 
@@ -30,17 +31,40 @@ def _point(args):
     from lolpim.orchestration.anchors import plasticity as anchors
     t0 = time.perf_counter()
     summary = anchors.od_experiment(synapses, neurons, seed)
-    print(f"  S = {synapses}, K = {neurons}, seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
-    return {"synapses": synapses, "neurons": neurons, "seed": seed, "summary": summary}
+    wall = time.perf_counter() - t0
+    print(f"  S = {synapses}, K = {neurons}, seed {seed}: {wall:.0f} s", flush=True)
+    return {"synapses": synapses, "neurons": neurons, "seed": seed, "protocol": anchors.od_protocol(neurons),
+            "wall_s": wall, "summary": summary}
 
 
-def run_grid(seeds, synapses, neurons, jobs: int) -> list[dict]:
-    points = [(s, neurons, seed) for s in synapses for seed in seeds]
+def run_grid(seeds, synapses, neurons, jobs: int, partial: Path | None = None) -> list[dict]:
+    """Every (S, seed) point; each finished point is appended to ``partial`` at once (a JSON list
+    rewritten whole), and points already there for the same protocol are not rerun, so a grid of
+    hours survives an interrupted session."""
+    from lolpim.orchestration.anchors import plasticity as anchors
+    from lolpim.orchestration.results import json_safe
+    done = []
+    if partial is not None and partial.exists():
+        done = [p for p in json.loads(partial.read_text()) if p.get("protocol") == anchors.od_protocol(neurons)]
+    have = {(p["synapses"], p["seed"]) for p in done}
+    points = [(s, neurons, seed) for s in synapses for seed in seeds if (s, seed) not in have]
+    if have:
+        print(f"  {len(have)} points kept from {partial}", flush=True)
+
+    def keep(point):
+        done.append(point)
+        if partial is not None:
+            partial.write_text(json.dumps(json_safe(done), indent=1))
+
     if jobs <= 1:
-        return [_point(p) for p in points]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:       # the largest S first: no long tail
-        done = list(pool.map(_point, sorted(points, key=lambda p: -p[0])))
-    return sorted(done, key=lambda r: (r["synapses"], r["seed"]))
+        for p in points:
+            keep(_point(p))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:       # the largest S first: no long tail
+            for point in as_completed([pool.submit(_point, p) for p in sorted(points, key=lambda p: -p[0])]):
+                keep(point.result())
+    wanted = {(s, seed) for s in synapses for seed in seeds}
+    return sorted((p for p in done if (p["synapses"], p["seed"]) in wanted), key=lambda r: (r["synapses"], r["seed"]))
 
 
 def pct(v) -> str:
@@ -161,7 +185,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--synapses", default="50,200,1000")
-    ap.add_argument("--neurons", type=int, default=8)
+    ap.add_argument("--neurons", type=int, default=None, help="neurons K (default: the validation rows' K)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--docs", action="store_true", help="rewrite the generated blocks of docs/plasticity-cascade.md")
     ap.add_argument("--tables-only", action="store_true", help="tables from docs/figures/od_controls.json")
@@ -170,7 +194,10 @@ def main(argv=None) -> None:
         points = json.loads(RESULTS.read_text())
     else:
         t0 = time.perf_counter()
-        points = run_grid(_ints(args.seeds), _ints(args.synapses), args.neurons, args.jobs)
+        from lolpim.orchestration.anchors import plasticity as anchors
+        PARTIAL.parent.mkdir(parents=True, exist_ok=True)
+        points = run_grid(_ints(args.seeds), _ints(args.synapses), args.neurons or anchors.OD_NEURONS, args.jobs,
+                          PARTIAL)
         print(f"grid: {time.perf_counter() - t0:.0f} s wall", flush=True)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         from lolpim.orchestration.results import json_safe

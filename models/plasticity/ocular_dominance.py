@@ -205,6 +205,9 @@ class Homeostasis:
     max_shift_mV: float = field(default=5.0, gt=0.0, unit="mV")
     set_tau_s: float = field(default=30.0, gt=0.0, unit="s")
     set_floor_hz: float = field(default=0.05, gt=0.0, unit="Hz")
+    # the protocol's compressed time axis: simulated seconds per day of the experiments it models
+    # (its deprivation interval over the ~6 days it stands for); only the bounds check reads it
+    seconds_per_day: float = field(default=2.5, gt=0.0, unit="s")
 
     def __post_init__(self):   # after the declared ranges
         check_homeostasis_bounds(self)
@@ -247,17 +250,19 @@ def load_variant(name: str) -> Variant:
 
 
 def check_homeostasis_bounds(h: Homeostasis) -> None:
-    """Refuse a homeostasis outside its cited range (presets/bounds.toml [homeostasis])."""
+    """Refuse a homeostasis outside its cited range (presets/bounds.toml [homeostasis]); the
+    restoring time is cited in days and read on the protocol's time axis (h.seconds_per_day)."""
     if not h.enabled:
         return
     b = bounds()["homeostasis"]
     if h.max_shift_mV > b["max_shift_mV"]:
         raise FieldProblem("max_shift_mV", f"{h.max_shift_mV:g} mV is above the bound "
                            f"{b['max_shift_mV']:g} mV ({b['source']})")
-    low, high = b["tau_s"]
-    if not low <= h.tau_s <= high:
+    low, high = (days * h.seconds_per_day for days in b["tau_days"])
+    if not low - 1e-9 <= h.tau_s <= high + 1e-9:
         raise FieldProblem("tau_s", f"{h.tau_s:g} s is outside the cited range {low:g}..{high:g} s "
-                           f"({b['tau_source']})")
+                           f"({b['tau_days'][0]:g}-{b['tau_days'][1]:g} days at {h.seconds_per_day:g} s per day; "
+                           f"{b['tau_source']})")
 
 
 # -- inputs -------------------------------------------------------------------------------------

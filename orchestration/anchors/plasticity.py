@@ -155,11 +155,22 @@ OD_DEPRIVATION_S = 15.0
 OD_GRID_ENV = "LOLPIM_OD_GRID"
 
 
+def od_protocol(neurons: int = OD_NEURONS) -> dict:
+    """What a stored grid point must share with the rows that read it: K, the deprivation
+    length and the network variant's homeostat (its restoring time and time axis)."""
+    h = od.load_variant("network").homeostasis
+    return {"neurons": neurons, "deprivation_s": OD_DEPRIVATION_S, "homeo_enabled": h.enabled,
+            "homeo_tau_s": h.tau_s, "homeo_seconds_per_day": h.seconds_per_day}
+
+
 @lru_cache(maxsize=1)
 def _stored_od_grid(path: str) -> dict:
     points = json.loads(Path(path).read_text())
     by = {}
     for p in points:
+        if p.get("protocol") != od_protocol():
+            raise ValueError(f"{path}: point S = {p['synapses']}, seed {p['seed']} was run under the protocol "
+                             f"{p.get('protocol')}, not today's {od_protocol()}: rerun benchmarks/od_controls_grid.py")
         summary = p["summary"]
         ratios = summary["criteria"]["specificity_ratio"]   # JSON wrote the infinite ratios as null
         ratios.update({k: inf for k, v in ratios.items() if v is None})

@@ -244,17 +244,33 @@ def rate_matched(runner, cfg, states, params_off, target_hz, search: RateSearch 
 
 
 def experiment(runner: Runner, cfg: od.OcularDominanceConfig, rule: od.SteadyState = od.SteadyState(),
-               fixed_binocular_s: float | None = None, extra_sutured_rates_hz=()) -> dict:
+               fixed_binocular_s: float | None = None, extra_sutured_rates_hz=(), specificity: bool = True,
+               steady: dict | None = None) -> dict:
     """The whole protocol: binocular phase, the five conditions, their comparisons and criteria.
     ``extra_sutured_rates_hz``: more lid-suture runs (boosted) from the same state, at these
-    residual rates (the sweep of the acceptance). Returns {"steady", "runs", "summary"}."""
-    steady = binocular_phase(runner, cfg, rule, fixed_binocular_s)
+    residual rates (the sweep of the acceptance). ``specificity`` false: the deprivation's own
+    conditions only (binocular, TTX, lid suture and the sweep; no specificity or fixed-threshold
+    controls, their criteria None), as the calibration needs. ``steady``: a binocular phase
+    already run (binocular_phase's result for the same runner and cfg) to start from.
+    Returns {"steady", "runs", "summary"}."""
+    steady = steady or binocular_phase(runner, cfg, rule, fixed_binocular_s)
     b = steady["steady_state"]["binocular_s"]
     cfg = replace(cfg, binocular_s=b, start_s=b)
     states = steady["states"]
     start, end = b, b + cfg.deprivation_s
     runs = {name: _condition_run(runner, cfg, states, name, name) for name in ("binocular", "ttx", "lid_suture")}
     lid = runs["lid_suture"]
+    sweep = [{"sutured_rate_hz": cfg.sutured_rate_hz, **_public(lid), **against(lid, runs["binocular"], start, end)}]
+    for rate in extra_sutured_rates_hz:
+        r = _condition_run(runner, cfg, states, "lid_suture", f"lid_suture_{rate:g}hz", sutured_rate_hz=rate)
+        sweep.append({"sutured_rate_hz": rate, **_public(r), **against(r, runs["binocular"], start, end)})
+    if not specificity:
+        controls = {name: {**_public(runs[name]), **against(runs[name], runs["binocular"], start, end),
+                           "control": "binocular"} for name in ("binocular", "ttx", "lid_suture")}
+        summary = {"steady_state": steady["steady_state"], "controls": controls,
+                   "sutured_rate_sweep": sorted(sweep, key=lambda r: r["sutured_rate_hz"]),
+                   "criteria": criteria(controls, sweep)}
+        return {"steady": steady, "runs": runs, "summary": summary}
     off = replace(runner.params, bap_boosting=False)
     runs["no_boost_rate_matched"], search = rate_matched(runner, cfg, states, off, lid["post_rate_hz"])
     runs["no_boost_rate_matched_binocular"] = _condition_run(runner, cfg, states, "binocular",
@@ -272,10 +288,6 @@ def experiment(runner: Runner, cfg: od.OcularDominanceConfig, rule: od.SteadySta
         runs["no_homeostasis"] = _condition_run(runner, cfg, states, "lid_suture", "no_homeostasis", variant=fixed)
         runs["no_homeostasis_binocular"] = _condition_run(runner, cfg, states, "binocular",
                                                           "no_homeostasis_binocular", variant=fixed)
-    sweep = [{"sutured_rate_hz": cfg.sutured_rate_hz, **_public(lid), **against(lid, runs["binocular"], start, end)}]
-    for rate in extra_sutured_rates_hz:
-        r = _condition_run(runner, cfg, states, "lid_suture", f"lid_suture_{rate:g}hz", sutured_rate_hz=rate)
-        sweep.append({"sutured_rate_hz": rate, **_public(r), **against(r, runs["binocular"], start, end)})
 
     controls = {}
     for name in CONTROLS + (("no_homeostasis",) if homeostasis else ()):
@@ -304,8 +316,9 @@ def criteria(controls: dict, sweep: list) -> dict:
     specificity ratios (each rule's shift against its own control over the boosted one's)."""
     lid, ttx = controls["lid_suture"], controls["ttx"]
     boosted = lid["shift_vs_control"]
+    measured = all(name in controls for name in SPECIFICITY)
     ratios = {name: controls[name]["shift_vs_control"] / boosted if boosted > 0 else float("inf")
-              for name in SPECIFICITY}
+              for name in SPECIFICITY} if measured else None
     dep_t, open_t = lid["deprived_half_time_s"], lid["open_half_time_s"]
     rates = sorted(sweep, key=lambda r: r["sutured_rate_hz"])
     return {
@@ -319,7 +332,8 @@ def criteria(controls: dict, sweep: list) -> dict:
         # the homeostatic threshold's control (None without homeostasis): the open eye without it
         "open_above_control_without_homeostasis": (controls["no_homeostasis"]["open_vs_control"] > 0
                                                    if "no_homeostasis" in controls else None),
-        "specificity_needed": bool(boosted > 0 and all(r <= SPECIFICITY_RATIO_MAX for r in ratios.values())),
+        "specificity_needed": (bool(boosted > 0 and all(r <= SPECIFICITY_RATIO_MAX for r in ratios.values()))
+                               if ratios is not None else None),
         # the lid-suture differences in standard errors of the neurons' paired differences
         "deprived_vs_control_z": _z(lid["deprived_vs_control"], lid.get("deprived_vs_control_se")),
         "open_vs_control_z": _z(lid["open_vs_control"], lid.get("open_vs_control_se")),

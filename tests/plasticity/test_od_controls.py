@@ -147,3 +147,26 @@ def test_validate_rows_of_the_stored_grid(monkeypatch):
     assert not plain_fails, plain_fails
     assert sum(r.known_miss for r in rows) == len(anchors.DOC_OD_MISSES)     # each documented miss is used
     assert all(r.passed for r in rows if "deeper" in r.name or "deepens" in r.name or "largest spine" in r.name)
+
+
+def test_deprivation_only_experiment_matches_the_full_one_from_a_shared_binocular_phase():
+    """specificity=False (the calibration's cheaper experiment) gives the full experiment's own
+    conditions number for number, its specificity criteria None; and a binocular phase run once
+    and passed in (``steady``) gives what the experiment's own phase gives."""
+    from lolpim.actors.kernel.inline import InlineExecutor
+    from lolpim.models.plasticity import cascade
+    params = cascade.load_params("cortical")
+    cfg = od.OcularDominanceConfig(neurons=2, synapses_per_eye=10, deprivation_s=3.0,
+                                   contrast_spread=od.load_variant("network").contrast_spread)
+    runner = lambda: oc.Runner(InlineExecutor(), params, "network", 3)
+    full = oc.experiment(runner(), cfg, fixed_binocular_s=5.0, extra_sutured_rates_hz=(3.0,))["summary"]
+    steady = oc.binocular_phase(runner(), cfg, od.SteadyState(), fixed_s=5.0)
+    short = oc.experiment(runner(), cfg, extra_sutured_rates_hz=(3.0,), specificity=False, steady=steady)["summary"]
+    assert set(short["controls"]) == {"binocular", "ttx", "lid_suture"}
+    for name in short["controls"]:
+        assert short["controls"][name] == {k: v for k, v in full["controls"][name].items() if k != "control"} | \
+            {"control": "binocular"}
+    assert short["sutured_rate_sweep"] == full["sutured_rate_sweep"]
+    assert short["criteria"]["specificity_needed"] is None and short["criteria"]["specificity_ratio"] is None
+    for key in ("deprived_below_control", "suture_deeper_than_ttx", "higher_suture_rate_deepens", "deprived_first"):
+        assert short["criteria"][key] == full["criteria"][key]

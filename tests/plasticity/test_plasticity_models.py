@@ -530,6 +530,12 @@ def test_homeostasis_off_leaves_the_lif_as_it_was_and_bounds_are_enforced():
     with pytest.raises(ParameterError, match="homeo_max_shift_mV"):
         od.Homeostasis(enabled=True, max_shift_mV=12.0)
     od.Homeostasis(enabled=False, tau_s=60.0)          # off: not checked
+    # the cited range is 1-4 days, read on the protocol's time axis (seconds per day)
+    od.Homeostasis(enabled=True, tau_s=40.0, seconds_per_day=10.0)
+    with pytest.raises(ParameterError, match="homeo_tau_s.*10..40 s"):
+        od.Homeostasis(enabled=True, tau_s=5.0, seconds_per_day=10.0)
+    with pytest.raises(ParameterError, match="homeo_tau_s.*2.5..10 s"):
+        od.Homeostasis(enabled=True, tau_s=20.0, seconds_per_day=2.5)
     # the declared ranges name the preset keys (meta_*, homeo_*) as a variant writes them
     with pytest.raises(ParameterError, match="homeo_set_floor_hz"):
         od.Homeostasis(set_floor_hz=0.0)

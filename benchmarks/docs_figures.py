@@ -24,11 +24,12 @@ Parts (all by default; `--parts traces,scaling` for some):
   gpu-pim   benchmarks/gpu_pim_capacity.py -> docs/figures/gpu_pim_capacity.csv and .png (GPU+PIM
             throughput against HBM-PIM stacks, both attention placements, the GPUs alone) -> the
             gpu-pim-capacity-table block of docs/hardware-gpu.md (~40 s)
-  od-controls  benchmarks/od_calibration.py (eye EPSP, then --param homeo_tau_s) and od_controls_grid.py
-            --docs -> the od-calibration, od-calibration-homeostasis
-            and the three od-controls blocks of docs/plasticity-cascade.md (issue 23's
-            ocular-dominance calibration rows and grid: 35 experiments, ~45 min on 2 cores;
-            docs/figures/od_calibration*.json and od_controls.json, reused by --tables-only)
+  od-controls  benchmarks/od_calibration.py (eye EPSP, then --param homeo_tau_s, then --param
+            protocol) and od_controls_grid.py --docs -> the od-calibration, od-calibration-homeostasis,
+            od-calibration-protocol and the three od-controls blocks of docs/plasticity-cascade.md
+            (issue 23's ocular-dominance calibration rows and grid at K = 32: ~75 min on 2 cores, the
+            grid 27 of them; docs/figures/od_calibration*.json and od_controls.json, reused by
+            --tables-only)
   llm-scale  benchmarks/llm_scale.py --json --with-one-pipeline -> docs/figures/llm_scale.json -> the llm-scale-table
             block of docs/scaling.md: the LLM path's events, messages, CPU cost per event and KV
             use at 64 / 256 / 1024 modules, with the machine load it ran under (~1 min on a quiet
@@ -444,6 +445,7 @@ def main(argv=None) -> None:
                            + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)
         elif part == "od-controls":     # the calibration rows, then the validation grid
             for script in (["benchmarks/od_calibration.py"], ["benchmarks/od_calibration.py", "--param", "homeo_tau_s"],
+                           ["benchmarks/od_calibration.py", "--param", "protocol"],
                            ["benchmarks/od_controls_grid.py"]):
                 subprocess.run([sys.executable, *script, "--docs", "--jobs", "2"]
                                + (["--tables-only"] if args.tables_only else []), cwd=ROOT, check=True)

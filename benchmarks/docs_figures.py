@@ -19,7 +19,7 @@ Parts (all by default; `--parts traces,scaling` for some):
             tests/test_docs_figures.py checks both are current
   anchors   `lolpim validate --out results/docs/validation` -> the anchors-table block of
             docs/anchors.md: rows per area and kind, then every row with its kind, figures and
-            status (~30 min: it computes every row, the ocular-dominance grid most; ~1 min with
+            status (~1 h: it computes every row, the ocular-dominance grid most; ~1 min with
             --od-grid, or after the od-controls part, which reuse the grid's stored results)
   gpu-pim   benchmarks/gpu_pim_capacity.py -> docs/figures/gpu_pim_capacity.csv and .png (GPU+PIM
             throughput against HBM-PIM stacks, both attention placements, the GPUs alone) -> the
@@ -372,7 +372,7 @@ def do_anchors(tables_only: bool, od_grid: bool = False) -> None:
     if not tables_only:
         # validate exits 1 when a row fails: the table still shows it, so do not stop here.
         # --od-grid: the ocular-dominance grid's experiments from the grid benchmark's stored
-        # output (the same deterministic runs) instead of ~30 min of reruns
+        # output (the same deterministic runs) instead of ~55 min of reruns (K = 32)
         env = dict(os.environ, **({"LOLPIM_OD_GRID": str(ROOT / OD_GRID)} if od_grid else {}))
         subprocess.run(LOLPIM + ["validate", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
     rows = json.loads((out / "validation.json").read_text())

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     ap.add_argument("--record", action="store_true", help="write entries for documented misses without one")
     ap.add_argument("--od-grid", metavar="JSON", help="read the ocular-dominance grid's experiments from this file "
                     "(docs/figures/od_controls.json, benchmarks/od_controls_grid.py) instead of rerunning them "
-                    "(~30 min); see orchestration/anchors/plasticity.py OD_GRID_ENV")
+                    "(~55 min at K = 32); see orchestration/anchors/plasticity.py OD_GRID_ENV")
     ap.add_argument("--rerecord", nargs="*", default=[], metavar="NAME",
                     help="with --record: also re-record these rows (their current value becomes the documented one)")
     args = ap.parse_args(argv)

@@ -150,7 +150,7 @@ OD_DEPRIVATION_S = 15.0
 
 # A maintainer's shortcut, never a default: with LOLPIM_OD_GRID=<json> (the grid benchmark's
 # output, benchmarks/od_controls_grid.py -> docs/figures/od_controls.json) the default grid's
-# experiments are read from that file instead of rerun (~30 min inline). The file holds the same
+# experiments are read from that file instead of rerun (~55 min inline at K = 32). The file holds the same
 # experiments' summaries (deterministic runs); tests/plasticity/test_od_controls.py checks the rows
 # built from it. benchmarks/known_misses.py and `make docs-figures PARTS=anchors` accept it.
 OD_GRID_ENV = "LOLPIM_OD_GRID"

@@ -181,7 +181,7 @@ def test_cascade_ocular_dominance_rows_on_a_reduced_grid():
     control was matched). The experiment's own criteria are what `lolpim validate` reports over
     the full grid (seeds 0-4 x S in {50, 200, 1000}); docs/plasticity-cascade.md section 3 has
     the results."""
-    rows = anchors.ocular_dominance_rows(50, seeds=(0,), deprivation_s=10.0)
+    rows = anchors.ocular_dominance_rows(50, seeds=(0,), neurons=8, deprivation_s=10.0)
     assert len(rows) == 11 and all(r.name.startswith("cascade OD, S = 50/eye, K = 8") for r in rows)
     kinds = [r.kind for r in rows]
     assert kinds.count("consistency") == 4 and kinds.count("calibration") == 7     # S = 50, seed 0: issue 12's rows

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -35,15 +36,25 @@ from lolpim.orchestration.results import write_text
 CHECKPOINT_SIM_S = 5.0
 
 
-def _cross(results, tiles: int, processes: int) -> tuple[int, int]:
+def _cross(results, tiles: int, processes: int) -> tuple[int, int, int]:
+    """(lateral messages, those crossing processes, windows in which at least one crossed). A tile
+    sends its window's spikes to all its target tiles at once, so every window it sent in
+    (``sent_windows``) has a crossing if any of its targets sits in another process."""
     where = process_of_tiles(tiles, processes)
     total = cross = 0
+    crossing_windows: set[int] = set()
     for r in results.values():
+        if "tile" not in r:
+            continue
+        crosses = False
         for dst, count in r["sent"].items():
             total += count
             if where[r["tile"]] != where[int(dst[1:])]:
                 cross += count
-    return total, cross
+                crosses = True
+        if crosses:
+            crossing_windows.update(np.frombuffer(r["sent_windows"], dtype=np.int64).tolist())
+    return total, cross, len(crossing_windows)
 
 
 def run_one(size: int, synapses: int, seconds: float, executor: str, processes: int, seed: int = 0,
@@ -64,7 +75,8 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
     run = ex.run(system)
     wall, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
     data = actors.collect(run.results, size)
-    total, cross = _cross(run.results, tiles, processes if executor == "ray" else 1)
+    total, cross, crossing = _cross(run.results, tiles, processes if executor == "ray" else 1)
+    windows = math.ceil(round(seconds * 1e12) / actors.window_ps(cfg))    # the lookahead's windows of the run
     return {"size": size, "synapses_per_eye": synapses, "synapses": 2 * size * size * synapses,
             "simulated_s": seconds, "executor": executor, "processes": processes if executor == "ray" else 1,
             "tiles": tiles, "eye_threads": eye_threads, "wall_s": wall, "driver_cpu_s": driver_cpu,
@@ -72,6 +84,7 @@ def run_one(size: int, synapses: int, seconds: float, executor: str, processes: 
             "synapse_events": data["events"], "synapse_events_per_s": data["events"] / wall,
             "lateral_messages": total, "cross_process_messages": cross,
             "cross_process_messages_per_simulated_s": cross / seconds,
+            "lookahead_windows": windows, "windows_with_crossing": crossing,
             "windows": run.stats.get("windows"), "driver_calls": run.stats.get("calls"),
             "load_before": load0, "load_after": os.getloadavg()[0],
             "_weights": data["mean_w"][-1], "_spikes": data["spikes"]}
@@ -93,13 +106,14 @@ def scaling(size: int, synapses: int, seconds: float, processes: list[int], eye_
 
 def print_rows(rows: list[dict]) -> None:
     print("size  S     synapses  sim s  executor  P  tiles  wall s  tile CPU s  synapse-events/s  "
-          "cross-process msgs/sim s  windows  identical  load")
+          "cross-process msgs/sim s  windows with a crossing  windows  identical  load")
     for r in rows:
         same = "-" if r["executor"] == "inline" else ("yes" if r["identical_to_inline"] else "NO")
         print(f"{r['size']:4d}  {r['synapses_per_eye']:4d}  {r['synapses']:9,d}  {r['simulated_s']:5g}  "
               f"{r['executor']:8s}  {r['processes']:1d}  1x{r['tiles']:<3d} {r['wall_s']:7.1f}  "
               f"{r['tile_cpu_s']:10.1f}  "
               f"{r['synapse_events_per_s']:16.3g}  {r['cross_process_messages_per_simulated_s']:24.0f}  "
+              f"{r['windows_with_crossing']:>11d} of {r['lookahead_windows']:<10d}"
               f"{r['windows'] or '-':>7}  {same:>9}  {r['load_before']:.1f}-{r['load_after']:.1f}")
 
 

@@ -94,8 +94,8 @@ class SheetTile(Actor):
     accepts = {"lateral": LateralSpikes, "tick": Empty}
     timers = frozenset({"tick"})
     # state() / load_state() pack the model objects (eyes, soma) themselves
-    state_fields = ("eyes", "soma", "pending", "sample_t", "sample_w", "next_tick_ps", "sent", "spike_count",
-                    "cpu_s")
+    state_fields = ("eyes", "soma", "pending", "sample_t", "sample_w", "next_tick_ps", "sent", "sent_windows",
+                    "spike_count", "cpu_s")
 
     @frozen_params
     class Params:
@@ -152,6 +152,7 @@ class SheetTile(Actor):
         self.sample_w: list[list] = []
         self.next_tick_ps: int | None = None
         self.sent: dict[str, int] = {}
+        self.sent_windows: list[int] = []    # index of each window in which lateral spikes went out
         self.spike_count = 0
         # CPU time of this tile's handle calls: a measurement (no result depends on it), kept in the
         # snapshot so a run recovered from a checkpoint reports the work behind its state
@@ -170,8 +171,8 @@ class SheetTile(Actor):
         return {"eyes": [e.snapshot() for e in self.eyes], "soma": self.soma.snapshot(),
                 "pending": {k: [_arr(a) for a in v] for k, v in self.pending.items()},
                 "sample_t": list(self.sample_t), "sample_w": [[_arr(a) for a in w] for w in self.sample_w],
-                "next_tick_ps": self.next_tick_ps, "sent": dict(self.sent), "spike_count": self.spike_count,
-                "cpu_s": self.cpu_s}
+                "next_tick_ps": self.next_tick_ps, "sent": dict(self.sent),
+                "sent_windows": list(self.sent_windows), "spike_count": self.spike_count, "cpu_s": self.cpu_s}
 
     def load_state(self, state):
         for e, snap in zip(self.eyes, state["eyes"]):
@@ -181,6 +182,7 @@ class SheetTile(Actor):
         self.sample_t = list(state["sample_t"])
         self.sample_w = [[_unarr(a) for a in w] for w in state["sample_w"]]
         self.next_tick_ps, self.sent = state["next_tick_ps"], dict(state["sent"])
+        self.sent_windows = list(state["sent_windows"])
         self.spike_count = state["spike_count"]
         self.cpu_s = state["cpu_s"]
 
@@ -242,6 +244,8 @@ class SheetTile(Actor):
             t, n = np.concatenate(spikes_t), np.concatenate(spikes_n)
             if t.size:
                 msg = LateralSpikes(t=_f64(t), n=_i64(n))
+                if self.targets:
+                    self.sent_windows.append(w0 // self.window_ps)
                 for dst in self.targets:
                     out.append(self.send(dst, "lateral", msg, self.lookahead_ps))
                     self.sent[dst] = self.sent.get(dst, 0) + 1
@@ -328,7 +332,8 @@ class SheetTile(Actor):
         out = {"tile": self.tile.index, "ids": _i64(self.ids), "sample_t": self.sample_t, "mean_w": _f64(w),
                "spikes": _i64(np.bincount(n, minlength=self.tile.count)),
                "steps": sum(e.steps for e in self.eyes), "events": sum(e.events for e in self.eyes),
-               "sent": dict(self.sent), "spike_total": self.spike_count,
+               "sent": dict(self.sent), "sent_windows": _i64(np.asarray(self.sent_windows, dtype=np.int64)),
+               "spike_total": self.spike_count,
                "measured": {"cpu_s": self.cpu_s}}   # a timing: reported, not compared across executors
         if self.keep_state:
             out["state"] = pack_payload({"eyes": [e.snapshot() for e in self.eyes], "soma": self.soma.snapshot(),

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from dataclasses import replace
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from lolpim.actors.kernel.inline import InlineExecutor
@@ -143,6 +145,28 @@ def test_the_sheet_gives_the_same_weights_for_every_tiling():
         np.testing.assert_array_equal(r["mean_w"], ref["mean_w"], err_msg=f"tiles {tiles}")
         np.testing.assert_array_equal(r["spikes"], ref["spikes"], err_msg=f"tiles {tiles}")
     assert sum(runs[(2, 3)]["sent"]["t0"].values()) > 0   # lateral spikes crossed tiles
+
+
+def test_each_tile_records_the_windows_it_sent_lateral_spikes_in():
+    """sent_windows: one entry per window with outgoing spikes (a message to every target tile in
+    it), increasing and inside the run; the scaling benchmark's count of windows in which spikes
+    crossed processes is their union over the tiles with a target in another process."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import od_map as bench
+    cfg, variant = small_sheet(size=6, seconds=0.3)
+    results = InlineExecutor().run(actors.sheet_system(PARAMS, cfg, variant, 4, 2, 1)).results
+    tiles = [r for r in results.values() if "tile" in r]
+    n_windows = round(0.3e12) // actors.window_ps(cfg)
+    union = set()
+    for r in tiles:
+        w = np.frombuffer(r["sent_windows"], dtype=np.int64)
+        assert w.size and np.all(np.diff(w) > 0) and w[0] >= 0 and w[-1] < n_windows
+        assert all(count == w.size for count in r["sent"].values())
+        union |= set(w.tolist())
+    total, cross, crossing = bench._cross(results, 2, 2)        # tile 0 and tile 1 in two processes
+    assert total == cross == sum(sum(r["sent"].values()) for r in tiles)
+    assert crossing == len(union) <= n_windows
+    assert bench._cross(results, 2, 1)[1:] == (0, 0)             # one process: nothing crosses
 
 
 def test_a_resumed_sheet_continues_bit_for_bit():

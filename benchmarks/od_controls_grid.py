@@ -42,7 +42,7 @@ def run_grid(seeds, synapses, neurons, jobs: int, partial: Path | None = None) -
     rewritten whole), and points already there for the same protocol are not rerun, so a grid of
     hours survives an interrupted session."""
     from lolpim.orchestration.anchors import plasticity as anchors
-    from lolpim.orchestration.results import json_safe
+    from lolpim.orchestration.results import json_safe, write_text
     done = []
     if partial is not None and partial.exists():
         done = [p for p in json.loads(partial.read_text()) if p.get("protocol") == anchors.od_protocol(neurons)]
@@ -54,7 +54,7 @@ def run_grid(seeds, synapses, neurons, jobs: int, partial: Path | None = None) -
     def keep(point):
         done.append(point)
         if partial is not None:
-            partial.write_text(json.dumps(json_safe(done), indent=1))
+            write_text(partial, json.dumps(json_safe(done), indent=1))
 
     if jobs <= 1:
         for p in points:
@@ -200,8 +200,8 @@ def main(argv=None) -> None:
                           PARTIAL)
         print(f"grid: {time.perf_counter() - t0:.0f} s wall", flush=True)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        from lolpim.orchestration.results import json_safe
-        RESULTS.write_text(json.dumps(json_safe(points), indent=1))
+        from lolpim.orchestration.results import json_safe, write_text
+        write_text(RESULTS, json.dumps(json_safe(points), indent=1))
     print(markdown(["criterion", *(f"S = {s}" for s in sorted({p['synapses'] for p in points}))],
                    summary_rows(points)))
     print(markdown(GRID_HEAD, grid_rows(points)))

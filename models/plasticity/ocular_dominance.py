@@ -194,17 +194,21 @@ class Homeostasis:
     Each neuron's set point r_set is its own rate in the binocular state: a spike trace of time
     constant ``set_tau_s`` over the binocular phase, read at the deprivation onset (Hengen et al.
     2013, 2016: after monocular deprivation V1 neurons return to their own pre-deprivation rate).
-    From the onset on, the threshold shift theta (mV) integrates the rate error,
+    From ``delay_s`` after the onset on, the threshold shift theta (mV) integrates the rate error,
         dtheta/dt = (max_shift_mV / tau_s) (sum_k delta(t - t_k) / r_set - 1),  |theta| <= max_shift_mV,
     so a silent neuron's threshold falls by max_shift_mV in tau_s and one firing at r_set keeps it
-    (Desai et al. 1999: activity deprivation lowers the spike threshold). Before the onset, and
-    with ``enabled`` false, theta = 0. ``set_floor_hz``: the smallest set point (a neuron silent
-    in the binocular state would otherwise get an infinite step per spike)."""
+    (Desai et al. 1999: activity deprivation lowers the spike threshold). Before the onset plus the
+    delay, and with ``enabled`` false, theta = 0: under lid suture V1 firing falls for about two
+    days before it starts to recover (Hengen et al. 2013), which an integral controller acting
+    from the onset does not give. ``set_floor_hz``: the smallest set point (a neuron silent in the
+    binocular state would otherwise get an infinite step per spike)."""
     enabled: bool = False
     tau_s: float = field(default=5.0, gt=0.0, unit="s")
     max_shift_mV: float = field(default=5.0, gt=0.0, unit="mV")
     set_tau_s: float = field(default=30.0, gt=0.0, unit="s")
     set_floor_hz: float = field(default=0.05, gt=0.0, unit="Hz")
+    # the time from the onset before the threshold starts to move (bounded in days, like tau_s)
+    delay_s: float = field(default=0.0, min=0.0, unit="s")
     # the protocol's compressed time axis: simulated seconds per day of the experiments it models
     # (its deprivation interval over the ~6 days it stands for); only the bounds check reads it
     seconds_per_day: float = field(default=2.5, gt=0.0, unit="s")
@@ -213,10 +217,11 @@ class Homeostasis:
         check_homeostasis_bounds(self)
 
     def vector(self):
-        """(rate of fall when silent, mV/s; bound, mV; set-point trace tau, s; floor, Hz), or zeros when off."""
+        """(rate of fall when silent, mV/s; bound, mV; set-point trace tau, s; floor, Hz; delay, s), the
+        first two zero when off."""
         if not self.enabled:
-            return 0.0, 0.0, self.set_tau_s, self.set_floor_hz
-        return self.max_shift_mV / self.tau_s, self.max_shift_mV, self.set_tau_s, self.set_floor_hz
+            return 0.0, 0.0, self.set_tau_s, self.set_floor_hz, 0.0
+        return self.max_shift_mV / self.tau_s, self.max_shift_mV, self.set_tau_s, self.set_floor_hz, self.delay_s
 
 
 @dataclass(frozen=True)
@@ -263,6 +268,11 @@ def check_homeostasis_bounds(h: Homeostasis) -> None:
         raise FieldProblem("tau_s", f"{h.tau_s:g} s is outside the cited range {low:g}..{high:g} s "
                            f"({b['tau_days'][0]:g}-{b['tau_days'][1]:g} days at {h.seconds_per_day:g} s per day; "
                            f"{b['tau_source']})")
+    low, high = (days * h.seconds_per_day for days in b["delay_days"])
+    if not low - 1e-9 <= h.delay_s <= high + 1e-9:
+        raise FieldProblem("delay_s", f"{h.delay_s:g} s is outside the cited range {low:g}..{high:g} s "
+                           f"({b['delay_days'][0]:g}-{b['delay_days'][1]:g} days at {h.seconds_per_day:g} s per "
+                           f"day; {b['delay_source']})")
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -547,19 +557,21 @@ def _lif(times, neurons, drives, v, t_last, last_spike, trace, t_trace, v_rest, 
          refractory, meta_tau, homeo, onset, theta, t_theta, slow, t_slow, set_hz, out_t, out_n, out_r):
     """Leaky integrate-and-fire somata driven by input jumps (sorted in time; local neuron ids).
     Writes spikes into out_*; returns their count. ``homeo`` = Homeostasis.vector(): (fall rate
-    mV/s, bound mV, set-point tau s, floor Hz); from ``onset`` on the threshold is v_thr + theta
-    (Homeostasis), before it the set-point trace ``slow`` counts the spikes; ``set_hz`` < 0: not
-    yet read (it is read, the trace decayed to the onset, at a neuron's first input after it)."""
+    mV/s, bound mV, set-point tau s, floor Hz, delay s); before ``onset`` the set-point trace
+    ``slow`` counts the spikes, from ``onset`` + delay on the threshold is v_thr + theta
+    (Homeostasis); ``set_hz`` < 0: not yet read (it is read, the trace decayed to the onset, at a
+    neuron's first input after the onset plus the delay)."""
     fall, bound, set_tau, floor = homeo[0], homeo[1], homeo[2], homeo[3]
+    engage = onset + homeo[4]
     m = 0
     for e in range(times.shape[0]):
         j, t = neurons[e], times[e]
         v[j] = v_rest + (v[j] - v_rest) * np.exp(-(t - t_last[j]) / tau_m)
         t_last[j] = t
-        if fall > 0.0 and t >= onset:
+        if fall > 0.0 and t >= engage:
             if set_hz[j] < 0.0:
                 set_hz[j] = max(slow[j] * np.exp(-(onset - t_slow[j]) / set_tau), floor)
-                t_theta[j] = onset
+                t_theta[j] = engage
             theta[j] = max(theta[j] - fall * (t - t_theta[j]), -bound)
             t_theta[j] = t
         if t - last_spike[j] < refractory:
@@ -571,9 +583,9 @@ def _lif(times, neurons, drives, v, t_last, last_spike, trace, t_trace, v_rest, 
             trace[j] = trace[j] * np.exp(-(t - t_trace[j]) / meta_tau) + 1.0 / meta_tau
             t_trace[j] = t
             if fall > 0.0:
-                if t >= onset:
+                if t >= engage:
                     theta[j] = min(theta[j] + fall / set_hz[j], bound)
-                else:
+                elif t < onset:
                     slow[j] = slow[j] * np.exp(-(t - t_slow[j]) / set_tau) + 1.0 / set_tau
                     t_slow[j] = t
             out_t[m], out_n[m], out_r[m] = t, j, trace[j]

@@ -160,8 +160,11 @@ def od_protocol(neurons: int = OD_NEURONS) -> dict:
     """What a stored grid point must share with the rows that read it: K, the deprivation
     length and the network variant's homeostat (its restoring time and time axis)."""
     h = od.load_variant("network").homeostasis
-    return {"neurons": neurons, "deprivation_s": OD_DEPRIVATION_S, "homeo_enabled": h.enabled,
-            "homeo_tau_s": h.tau_s, "homeo_seconds_per_day": h.seconds_per_day}
+    protocol = {"neurons": neurons, "deprivation_s": OD_DEPRIVATION_S, "homeo_enabled": h.enabled,
+                "homeo_tau_s": h.tau_s, "homeo_seconds_per_day": h.seconds_per_day}
+    if h.delay_s:   # points stored before the delay existed ran without one
+        protocol["homeo_delay_s"] = h.delay_s
+    return protocol
 
 
 @lru_cache(maxsize=1)

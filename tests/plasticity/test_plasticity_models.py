@@ -484,10 +484,11 @@ def test_uncorrelated_input_during_fed_depolarisation_depresses():
     assert c2_fed > c2_rest
 
 
-def _homeostatic_block(tau_s=5.0, max_shift_mV=5.0, set_tau_s=30.0, binocular_s=10.0):
+def _homeostatic_block(tau_s=5.0, max_shift_mV=5.0, set_tau_s=30.0, binocular_s=10.0, delay_s=0.0):
     params = NeuronParams(tau_m_s=0.02, v_threshold_mV=-50.0, epsp_mV=1.0)
     variant = od.Variant("test", "", params, od.Metaplasticity(target_hz=0.5), 0.0,
-                         od.Homeostasis(enabled=True, tau_s=tau_s, max_shift_mV=max_shift_mV, set_tau_s=set_tau_s))
+                         od.Homeostasis(enabled=True, tau_s=tau_s, max_shift_mV=max_shift_mV, set_tau_s=set_tau_s,
+                                        delay_s=delay_s))
     cfg = od.OcularDominanceConfig(neurons=1, binocular_s=binocular_s, deprivation_s=20.0)
     return od.NeuronBlock(cfg, variant, 0, 1)
 
@@ -515,6 +516,25 @@ def test_homeostatic_threshold_follows_its_equation():
     c = _homeostatic_block()
     c.restore(msgpack.unpackb(msgpack.packb(b.snapshot())))
     assert c.snapshot() == b.snapshot()
+
+
+def test_homeostatic_threshold_waits_for_its_delay():
+    """With delay_s the threshold stays fixed from the onset until onset + delay, spikes in between
+    count neither towards the set point nor the threshold, and from then on it follows the same
+    equation (set point read as the trace at the onset)."""
+    b = _homeostatic_block(delay_s=5.0)
+    for t in (1.0, 3.0, 6.0, 9.0):
+        _inputs(b, [t], [0], [20.0])
+    trace = b.slow[0]
+    assert _inputs(b, [12.0], [0], [20.0])[0].size == 1          # 2 s after the onset: fires at -50 mV
+    _inputs(b, [14.9], [0], [0.0])
+    assert b.theta[0] == 0.0 and b.set_hz[0] == -1.0 and b.slow[0] == trace
+    _inputs(b, [17.0], [0], [0.0])                                # 2 s after onset + delay, silent
+    assert b.set_hz[0] == pytest.approx(trace * np.exp(-1.0 / 30.0))
+    assert b.theta[0] == pytest.approx(-2.0)
+    with pytest.raises(ParameterError, match="homeo_delay_s.*0..7.5 s"):
+        od.Homeostasis(enabled=True, tau_s=10.0, delay_s=8.0)
+    od.Homeostasis(enabled=True, tau_s=20.0, delay_s=20.0, seconds_per_day=10.0)   # 2 days on the 60 s axis
 
 
 def test_homeostasis_off_leaves_the_lif_as_it_was_and_bounds_are_enforced():

@@ -86,7 +86,7 @@ class OcularDominanceConfig:
     eye_latency_s: tuple = (0.0, 0.0005)
     background_rate_hz: float = field(default=1.0, min=0.0)
     binocular_s: float = field(default=10.0, min=0.0)
-    deprivation_s: float = field(default=15.0, min=0.0)
+    deprivation_s: float = field(default=60.0, min=0.0)    # the OD protocol's (network variant's time axis)
     recovery_s: float = field(default=0.0, min=0.0)
     sample_interval_s: float = field(default=1.0, gt=0.0)
     # the deprived eye's input over the deprivation interval

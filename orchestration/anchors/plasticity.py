@@ -145,7 +145,7 @@ OD_SEEDS = (0, 1, 2, 3, 4)
 OD_SYNAPSES = (50, 200, 1000)
 OD_NEURONS = 32      # power (od_power.py); chosen on calibration rows (od_calibration.py --param protocol)
 OD_HIGH_SUTURED_HZ = 3.0      # the sweep's second residual rate (issue 23: "raising it to 3 Hz")
-OD_DEPRIVATION_S = 15.0
+OD_DEPRIVATION_S = 60.0   # chosen on calibration rows (od_calibration.py --param delay)
 
 
 # A maintainer's shortcut, never a default: with LOLPIM_OD_GRID=<json> (the grid benchmark's

@@ -265,12 +265,8 @@ def experiment(runner: Runner, cfg: od.OcularDominanceConfig, rule: od.SteadySta
         r = _condition_run(runner, cfg, states, "lid_suture", f"lid_suture_{rate:g}hz", sutured_rate_hz=rate)
         sweep.append({"sutured_rate_hz": rate, **_public(r), **against(r, runs["binocular"], start, end)})
     if not specificity:
-        controls = {name: {**_public(runs[name]), **against(runs[name], runs["binocular"], start, end),
-                           "control": "binocular"} for name in ("binocular", "ttx", "lid_suture")}
-        summary = {"steady_state": steady["steady_state"], "controls": controls,
-                   "sutured_rate_sweep": sorted(sweep, key=lambda r: r["sutured_rate_hz"]),
-                   "criteria": criteria(controls, sweep)}
-        return {"steady": steady, "runs": runs, "summary": summary}
+        controls = _against_own(runs, {name: "binocular" for name in ("binocular", "ttx", "lid_suture")}, start, end)
+        return _result(steady, runs, controls, sweep)
     off = replace(runner.params, bap_boosting=False)
     runs["no_boost_rate_matched"], search = rate_matched(runner, cfg, states, off, lid["post_rate_hz"])
     runs["no_boost_rate_matched_binocular"] = _condition_run(runner, cfg, states, "binocular",
@@ -289,18 +285,26 @@ def experiment(runner: Runner, cfg: od.OcularDominanceConfig, rule: od.SteadySta
         runs["no_homeostasis_binocular"] = _condition_run(runner, cfg, states, "binocular",
                                                           "no_homeostasis_binocular", variant=fixed)
 
-    controls = {}
-    for name in CONTROLS + (("no_homeostasis",) if homeostasis else ()):
-        own = {"no_boost_rate_matched": "no_boost_rate_matched_binocular", "uniform_bap": "uniform_bap_binocular",
-               "no_homeostasis": "no_homeostasis_binocular"}.get(name, "binocular")
-        controls[name] = {**_public(runs[name]), **against(runs[name], runs[own], start, end),
-                          "control": own}
+    own = {"no_boost_rate_matched": "no_boost_rate_matched_binocular", "uniform_bap": "uniform_bap_binocular",
+           "no_homeostasis": "no_homeostasis_binocular"}
+    controls = _against_own(runs, {name: own.get(name, "binocular")
+                                   for name in CONTROLS + (("no_homeostasis",) if homeostasis else ())}, start, end)
     controls["no_boost_rate_matched"]["rate_search"] = search
     controls["no_boost_rate_matched"]["own_binocular"] = _public(runs["no_boost_rate_matched_binocular"])
     controls["uniform_bap"]["bap_amplitude_mV"] = uniform.bap_amplitude_mV
     controls["uniform_bap"]["own_binocular"] = _public(runs["uniform_bap_binocular"])
     if homeostasis:
         controls["no_homeostasis"]["own_binocular"] = _public(runs["no_homeostasis_binocular"])
+    return _result(steady, runs, controls, sweep)
+
+
+def _against_own(runs: dict, own_control: dict, start: float, end: float) -> dict:
+    """Each named run's public figures and its changes against its own control run."""
+    return {name: {**_public(runs[name]), **against(runs[name], runs[own], start, end), "control": own}
+            for name, own in own_control.items()}
+
+
+def _result(steady: dict, runs: dict, controls: dict, sweep: list) -> dict:
     summary = {"steady_state": steady["steady_state"], "controls": controls,
                "sutured_rate_sweep": sorted(sweep, key=lambda r: r["sutured_rate_hz"]),
                "criteria": criteria(controls, sweep)}

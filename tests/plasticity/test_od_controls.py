@@ -118,19 +118,27 @@ def test_docs_od_tables_are_those_of_the_stored_results():
     rows, best = od_calibration.table(homeo, "homeo_tau_s")
     assert od_calibration.markdown(od_calibration.HOMEO_HEAD, rows) in docs_figures.read_block(
         doc, "od-calibration-homeostasis")
-    assert best == od.load_variant("network").homeostasis.tau_s               # the preset holds this choice too
+    assert best == 10.0     # on the 15 s protocol; the delay calibration below chose the preset's tau since
     assert {p["seed"] for p in homeo} == set(od_calibration.SEEDS)            # calibration rows only, no grid seed
     protocol = json.loads((root / "docs" / "figures" / "od_calibration_protocol.json").read_text())
     rows, best = od_calibration.protocol_table(protocol)
     assert od_calibration.markdown(od_calibration.PROTOCOL_HEAD, rows) in docs_figures.read_block(
         doc, "od-calibration-protocol")
     assert {p["seed"] for p in protocol} == set(od_calibration.SEEDS)         # calibration rows only
-    # the validation grid runs the protocol the calibration chose
+    assert best == "15 s, tau 10 s (4 d)"           # K = 32 came from it; the delay calibration chose the rest
+    delay = json.loads((root / "docs" / "figures" / "od_calibration_delay.json").read_text())
+    rows, best = od_calibration.delay_table(delay)
+    assert od_calibration.markdown(od_calibration.DELAY_HEAD, rows) in docs_figures.read_block(
+        doc, "od-calibration-delay")
+    assert {p["seed"] for p in delay} == set(od_calibration.SEEDS)            # calibration rows only
+    # the validation grid runs the protocol the calibrations chose
     from lolpim.orchestration.anchors import plasticity as anchors
-    chosen = next(p for p in protocol if p["protocol"] == best)
+    chosen = next(p for p in delay if p["protocol"] == best)
     assert (chosen["neurons"], chosen["deprivation_s"]) == (anchors.OD_NEURONS, anchors.OD_DEPRIVATION_S)
-    assert (chosen["tau_s"], chosen["seconds_per_day"]) == (anchors.od_protocol()["homeo_tau_s"],
-                                                           anchors.od_protocol()["homeo_seconds_per_day"])
+    assert (chosen["tau_s"], chosen["seconds_per_day"], chosen["delay_s"]) == (
+        anchors.od_protocol()["homeo_tau_s"], anchors.od_protocol()["homeo_seconds_per_day"],
+        anchors.od_protocol()["homeo_delay_s"])
+    assert od.OcularDominanceConfig().deprivation_s == anchors.OD_DEPRIVATION_S   # the CLI's default too
     import od_power
     power = json.loads((root / "docs" / "figures" / "od_power.json").read_text())
     assert od_power.markdown(od_power.HEAD, od_power.rows(power)) in docs_figures.read_block(doc, "od-power")

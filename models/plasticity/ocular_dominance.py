@@ -560,7 +560,7 @@ def _lif(times, neurons, drives, v, t_last, last_spike, trace, t_trace, v_rest, 
     mV/s, bound mV, set-point tau s, floor Hz, delay s); before ``onset`` the set-point trace
     ``slow`` counts the spikes, from ``onset`` + delay on the threshold is v_thr + theta
     (Homeostasis); ``set_hz`` < 0: not yet read (it is read, the trace decayed to the onset, at a
-    neuron's first input after the onset plus the delay)."""
+    neuron's first input after the onset)."""
     fall, bound, set_tau, floor = homeo[0], homeo[1], homeo[2], homeo[3]
     engage = onset + homeo[4]
     m = 0
@@ -568,12 +568,13 @@ def _lif(times, neurons, drives, v, t_last, last_spike, trace, t_trace, v_rest, 
         j, t = neurons[e], times[e]
         v[j] = v_rest + (v[j] - v_rest) * np.exp(-(t - t_last[j]) / tau_m)
         t_last[j] = t
-        if fall > 0.0 and t >= engage:
+        if fall > 0.0 and t >= onset:
             if set_hz[j] < 0.0:
                 set_hz[j] = max(slow[j] * np.exp(-(onset - t_slow[j]) / set_tau), floor)
                 t_theta[j] = engage
-            theta[j] = max(theta[j] - fall * (t - t_theta[j]), -bound)
-            t_theta[j] = t
+            if t >= engage:
+                theta[j] = max(theta[j] - fall * (t - t_theta[j]), -bound)
+                t_theta[j] = t
         if t - last_spike[j] < refractory:
             continue
         v[j] += drives[e]

@@ -521,16 +521,16 @@ def test_homeostatic_threshold_follows_its_equation():
 def test_homeostatic_threshold_waits_for_its_delay():
     """With delay_s the threshold stays fixed from the onset until onset + delay, spikes in between
     count neither towards the set point nor the threshold, and from then on it follows the same
-    equation (set point read as the trace at the onset)."""
+    equation (set point read as the trace at the onset, as without a delay)."""
     b = _homeostatic_block(delay_s=5.0)
     for t in (1.0, 3.0, 6.0, 9.0):
         _inputs(b, [t], [0], [20.0])
     trace = b.slow[0]
     assert _inputs(b, [12.0], [0], [20.0])[0].size == 1          # 2 s after the onset: fires at -50 mV
     _inputs(b, [14.9], [0], [0.0])
-    assert b.theta[0] == 0.0 and b.set_hz[0] == -1.0 and b.slow[0] == trace
+    assert b.theta[0] == 0.0 and b.slow[0] == trace
+    assert b.set_hz[0] == pytest.approx(trace * np.exp(-1.0 / 30.0))   # read at the onset
     _inputs(b, [17.0], [0], [0.0])                                # 2 s after onset + delay, silent
-    assert b.set_hz[0] == pytest.approx(trace * np.exp(-1.0 / 30.0))
     assert b.theta[0] == pytest.approx(-2.0)
     with pytest.raises(ParameterError, match="homeo_delay_s.*0..7.5 s"):
         od.Homeostasis(enabled=True, tau_s=10.0, delay_s=8.0)

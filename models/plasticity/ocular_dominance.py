@@ -256,23 +256,20 @@ def load_variant(name: str) -> Variant:
 
 def check_homeostasis_bounds(h: Homeostasis) -> None:
     """Refuse a homeostasis outside its cited range (presets/bounds.toml [homeostasis]); the
-    restoring time is cited in days and read on the protocol's time axis (h.seconds_per_day)."""
+    restoring time and the delay are cited in days and read on the protocol's time axis
+    (h.seconds_per_day)."""
     if not h.enabled:
         return
     b = bounds()["homeostasis"]
     if h.max_shift_mV > b["max_shift_mV"]:
         raise FieldProblem("max_shift_mV", f"{h.max_shift_mV:g} mV is above the bound "
                            f"{b['max_shift_mV']:g} mV ({b['source']})")
-    low, high = (days * h.seconds_per_day for days in b["tau_days"])
-    if not low - 1e-9 <= h.tau_s <= high + 1e-9:
-        raise FieldProblem("tau_s", f"{h.tau_s:g} s is outside the cited range {low:g}..{high:g} s "
-                           f"({b['tau_days'][0]:g}-{b['tau_days'][1]:g} days at {h.seconds_per_day:g} s per day; "
-                           f"{b['tau_source']})")
-    low, high = (days * h.seconds_per_day for days in b["delay_days"])
-    if not low - 1e-9 <= h.delay_s <= high + 1e-9:
-        raise FieldProblem("delay_s", f"{h.delay_s:g} s is outside the cited range {low:g}..{high:g} s "
-                           f"({b['delay_days'][0]:g}-{b['delay_days'][1]:g} days at {h.seconds_per_day:g} s per "
-                           f"day; {b['delay_source']})")
+    for name, key in (("tau_s", "tau"), ("delay_s", "delay")):   # both cited in days
+        days, value = b[f"{key}_days"], getattr(h, name)
+        low, high = (d * h.seconds_per_day for d in days)
+        if not low - 1e-9 <= value <= high + 1e-9:
+            raise FieldProblem(name, f"{value:g} s is outside the cited range {low:g}..{high:g} s ({days[0]:g}-"
+                                     f"{days[1]:g} days at {h.seconds_per_day:g} s per day; {b[f'{key}_source']})")
 
 
 # -- inputs -------------------------------------------------------------------------------------

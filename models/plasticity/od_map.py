@@ -2,18 +2,21 @@
 
 N x N neurons on a torus (periodic boundary), each with S cascade synapses per eye (the OD
 network's synapses, EyeBlock, and its LIF soma, NeuronBlock: models/plasticity/ocular_dominance.py),
-plus static lateral connections between the neurons: local excitation and broader inhibition
-(a difference of Gaussians, the "Mexican hat" cortical interaction of Miller, Keller & Stryker
-1989). Columns form from two things together: the two eyes' synapses of a neuron compete through
-its bAPs (the cascade's boosted pre-before-post potentiation), and neighbours fire together
-(shared input, lateral excitation) while neurons a few apart are pushed apart (inhibition).
+plus static lateral connections between the neurons: a difference of Gaussians (the shape of the
+"Mexican hat" cortical interaction of Miller, Keller & Stryker 1989; in the preset net inhibitory at
+every distance, weakest next door, strongest two apart). Columns form from three things together:
+the two eyes' synapses of a neuron compete through its bAPs and a per-neuron synaptic conservation,
+neighbours share an eye's input events (within-eye correlation), and the inhibition lets, within
+one event, the neurons that fire first silence those a few apart (docs/od-map.md, "Why the spectra
+are red", measures each against controls).
 
 Inputs (SheetConfig; docs/od-map.md): per eye, retinal-wave-like events (Wong, Meister & Shatz
 1993: spontaneous activity correlated within an eye and independent between the eyes) land at
 random places on the sheet; an event at distance d from a neuron makes each of the neuron's
 synapses of that eye join a volley with probability volley_probability x contrast x
-exp(-d^2 / (2 event_sigma^2)). Events of the two eyes are independent; neighbours share an eye's
-events (within-eye correlation falling with distance: the retinotopy the columns need). Every
+exp(-d^2 / (2 event_sigma^2)), each joining synapse firing once within event_duration_ms of it.
+Events of the two eyes are independent; neighbours share an eye's events (within-eye correlation
+falling with distance: the retinotopy the columns need). Every
 synapse also fires independent background spikes. Everything is a pure function of (seed, eye,
 1 s chunk, phase) for the events and (seed, neuron, eye, chunk, phase) for a neuron's spikes, so
 any tiling of the sheet and any executor see the same inputs.
@@ -57,6 +60,9 @@ class SheetConfig:
     event_cutoff_sigmas: float = field(default=3.0, gt=0.0)
     volley_probability: float = field(default=0.6, min=0.0, max=1.0)
     contrast_spread: float = field(default=0.5, min=0.0, max=1.0)
+    event_duration_ms: float = field(default=0.0, min=0.0, max=1000.0, unit="ms",
+                                     doc="each joining synapse fires once at a uniform time within this span "
+                                         "after the event (0: one synchronous volley)")
     background_rate_hz: float = field(default=1.0, min=0.0, unit="Hz")
     # the two eyes' latencies (two: __post_init__)
     eye_latency_ms: tuple[float, ...] = field(default=(0.0, 0.5), min=0.0, lt=1.0, unit="ms")
@@ -116,10 +122,11 @@ class SheetConfig:
 
 def load_sheet(**overrides) -> tuple[SheetConfig, od.Variant]:
     """The [sheet] preset: its SheetConfig (with ``overrides``) and the sheet's neuron model (the OD
-    variant it names, with the neuron overrides of NEURON_OVERRIDES)."""
+    variant it names, with the neuron overrides of NEURON_OVERRIDES, which ``overrides`` may also set)."""
     table = dict(read_toml(SHEET_FILE, "sheet")["sheet"])
     variant = od.load_variant(table.pop("variant"))
     neuron = {k: table.pop(k) for k in NEURON_OVERRIDES if k in table}
+    neuron.update({k: overrides.pop(k) for k in NEURON_OVERRIDES if k in overrides})
     variant = replace(variant, neuron=replace(variant.neuron, **neuron),
                       description=variant.description + "; on the sheet: " +
                       ", ".join(f"{k} = {v:g}" for k, v in neuron.items()))
@@ -186,6 +193,50 @@ def interaction_spectrum(cfg: SheetConfig, k_cycles_per_neuron):
     exc = cfg.lateral_exc_mV * 2 * np.pi * cfg.lateral_exc_sigma ** 2 * np.exp(-(w * cfg.lateral_exc_sigma) ** 2 / 2)
     inh = cfg.lateral_inh_mV * 2 * np.pi * cfg.lateral_inh_sigma ** 2 * np.exp(-(w * cfg.lateral_inh_sigma) ** 2 / 2)
     return exc - inh
+
+
+# The rate model's gain of a neuron per mV of somatic jump, for development_spectrum: a jump of the
+# size of one eye's volley at full contrast and weight 1 (about 16 mV) counts as one unit of the
+# feed-forward drive. A stated guess, not a fit: the spectrum's peak moves by at most one bin over
+# gains 1/32 to 1/10 per mV (docs/od-map.md).
+RATE_GAIN_PER_MV = 1.0 / 16.0
+
+
+def development_growth(cfg: SheetConfig, gain_per_mV: float = RATE_GAIN_PER_MV) -> np.ndarray:
+    """Growth rate of each 2-D spatial frequency of the OD map in the linear rate model of this
+    sheet (an N x N array indexed like np.fft.fft2: [ky, kx] in cycles per side).
+
+    Each neuron's synapses of an eye all sit at the neuron's own place (no arbors), so the
+    difference of the eyes' weights D evolves as dD_x/dt ~ sum_y G(x - y) C(x - y) D_y: the
+    product *in space* of G, the rate response of neuron x to drive at y through the lateral
+    wiring (G = (1 - g J)^-1 on the torus, J the wiring in mV, g gain_per_mV), and C, the
+    within-eye input correlation exp(-d^2 / (4 event_sigma^2)). (With wide arbors, Miller, Keller
+    & Stryker 1989, the interaction's own spectrum sets the wavelength instead.)"""
+    n = cfg.size
+    lat = lateral(cfg)
+    wiring = np.zeros((n, n))
+    np.add.at(wiring, (lat.dy % n, lat.dx % n), lat.weight_mV)
+    loop = gain_per_mV * np.real(np.fft.fft2(wiring))
+    if not np.all(loop < 1.0):
+        raise ParameterError("gain_per_mV", f"must keep the linear network stable (gain x the wiring's spectrum "
+                                            f"below 1); got {gain_per_mV:g} per mV, largest {loop.max():.2f}")
+    response = np.real(np.fft.ifft2(1.0 / (1.0 - loop)))
+    d = np.arange(n)
+    d = np.minimum(d, n - d)
+    kernel = response * np.exp(-(d[None, :] ** 2 + d[:, None] ** 2) / (4 * cfg.event_sigma ** 2))
+    return np.real(np.fft.fft2(kernel))
+
+
+def development_spectrum(cfg: SheetConfig, gain_per_mV: float = RATE_GAIN_PER_MV) -> tuple[np.ndarray, np.ndarray]:
+    """development_growth averaged over rings like radial_power_spectrum: (k 1..N/2, growth)."""
+    return ring_mean(development_growth(cfg, gain_per_mV))
+
+
+def predicted_wavelength(cfg: SheetConfig, gain_per_mV: float = RATE_GAIN_PER_MV) -> float:
+    """The linear rate model's fastest-growing OD wavelength on this sheet (neurons): N / k at the
+    peak of development_spectrum; the sheet's own side when the largest scale grows fastest."""
+    ks, growth = development_spectrum(cfg, gain_per_mV)
+    return cfg.size / float(ks[int(np.argmax(growth))])
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -258,7 +309,14 @@ def neurons_spikes(cfg: SheetConfig, seed: int, neurons, eye: int, chunk: int, e
                     arrival = e_t[hit] + latency
                     joins = (draws < (cfg.volley_probability * strength[row, hit])[:, None]) & (arrival < end)[:, None]
                     r, col = np.nonzero(joins)      # row-major: by event, then synapse, as one event at a time
-                    times.append(arrival[r])
+                    t = arrival[r]
+                    if cfg.event_duration_ms > 0:
+                        # the event's spikes spread over its span, drawn after the volley (so a span
+                        # of 0 leaves the stream as it was); a spike past the chunk is dropped
+                        t = t + own.random(t.size) * (cfg.event_duration_ms * 1e-3)
+                        keep = t < min(end, t1)
+                        t, col = t[keep], col[keep]
+                    times.append(t)
                     syn.append(col)
                 od.add_background(own, cfg.background_hz(name, eye), a, b, s, times, syn)
             out.append(od.joined_spikes(times, syn))
@@ -360,14 +418,17 @@ def radial_power_spectrum(image) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(image, dtype=float)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ParameterError("image", f"must be a square 2-D map, got shape {a.shape}")
-    n = a.shape[0]
-    power = np.abs(np.fft.fft2(a - a.mean())) ** 2
+    return ring_mean(np.abs(np.fft.fft2(a - a.mean())) ** 2)
+
+
+def ring_mean(spectrum_2d) -> tuple[np.ndarray, np.ndarray]:
+    """A square array indexed like np.fft.fft2, averaged over rings |k| in [k - 0.5, k + 0.5)
+    cycles per side: (k 1..N/2, mean)."""
+    n = spectrum_2d.shape[0]
     f = np.fft.fftfreq(n) * n
-    k = np.hypot(f[None, :], f[:, None])
-    bins = np.rint(k).astype(int)
+    bins = np.rint(np.hypot(f[None, :], f[:, None])).astype(int)
     ks = np.arange(1, n // 2 + 1)
-    spectrum = np.array([power[bins == b].mean() for b in ks])
-    return ks, spectrum
+    return ks, np.array([spectrum_2d[bins == b].mean() for b in ks])
 
 
 def wavelength(image) -> dict:

@@ -117,13 +117,17 @@ def _stats(data: dict, size: int, index: int = -1) -> dict:
 
 
 def experiment(config: OdMapRun, partial: dict, normalisation: str | None = None,
-               show_progress: bool = False) -> dict:
+               show_progress: bool = False, sheet_overrides: dict | None = None) -> dict:
     """Run the protocol; ``partial`` holds the latest finished state of the result (Ctrl-C keeps it).
     ``normalisation``: the preset's synaptic conservation, or "none" (the control; benchmarks/od_map.py).
-    ``show_progress``: the progress bar on stderr (also with ``config.progress``)."""
+    ``show_progress``: the progress bar on stderr (also with ``config.progress``).
+    ``sheet_overrides``: preset values to replace (om.load_sheet's overrides; the controls of
+    benchmarks/od_map_lateral.py)."""
     settings = plan(config)
     params = cascade.load_params("cortical")
-    extra = {} if normalisation is None else {"normalisation": normalisation}
+    extra = dict(sheet_overrides or {})
+    if normalisation is not None:
+        extra["normalisation"] = normalisation
     cfg, variant = om.load_sheet(size=config.size, synapses_per_eye=config.synapses, binocular_s=SEGMENT_S,
                                  sample_interval_s=SEGMENT_S, **extra)
     total_s = config.binocular_s + 2 * config.deprivation_s
@@ -182,16 +186,16 @@ def lateral_facts(cfg: om.SheetConfig) -> dict:
     k = np.linspace(0.005, 0.5, 400)
     spec = om.interaction_spectrum(cfg, k)
     peak = float(k[int(np.argmax(spec))])
-    # the rate model's fastest-growing OD pattern: the interaction times the within-eye input
-    # correlation, exp(-d^2 / (4 sigma^2)) in space, exp(-(2 pi k sigma)^2) in frequency
-    product = spec * np.exp(-(2 * np.pi * k * cfg.event_sigma) ** 2)
-    predicted = float(k[int(np.argmax(product))])
+    # the linear rate model's fastest-growing OD pattern on this sheet (no arbors: the lateral
+    # response times the within-eye input correlation in space; om.development_spectrum)
+    predicted = om.predicted_wavelength(cfg)
     return {"connections_per_neuron": lat.count, "excitatory": int((lat.weight_mV > 0).sum()),
             "inhibitory": int((lat.weight_mV < 0).sum()),
             "sum_excitatory_mV": float(lat.weight_mV[lat.weight_mV > 0].sum()),
             "sum_inhibitory_mV": float(lat.weight_mV[lat.weight_mV < 0].sum()),
             "delay_ms": [int(lat.delay_ms.min()), int(lat.delay_ms.max())],
-            "interaction_peak_wavelength_neurons": 1 / peak, "predicted_wavelength_neurons": 1 / predicted}
+            "interaction_peak_wavelength_neurons": 1 / peak, "predicted_wavelength_neurons": predicted,
+            "prediction_gain_per_mV": om.RATE_GAIN_PER_MV}
 
 
 def deprivation_shift(runs: dict, w_before, size: int, config: OdMapRun) -> dict:
@@ -300,7 +304,7 @@ def plot(partial: dict, path: Path, size: int) -> None:
     axes[1].axvline(1 / pred, color="0.4", ls=":", lw=1, label=f"interaction's peak: {pred:.1f} neurons")
     rate_model = partial["lateral"]["predicted_wavelength_neurons"]
     axes[1].axvline(1 / rate_model, color="tab:green", ls=":", lw=1,
-                    label=f"rate-model prediction: {rate_model:.1f} neurons")
+                    label=f"linear rate model's fastest growth: {rate_model:.1f} neurons")
     axes[1].set_xlabel("spatial frequency (cycles per neuron)")
     axes[1].set_ylabel("power (radial mean)")
     axes[1].set_title("radially averaged power spectrum")
@@ -334,8 +338,8 @@ def summary_text(partial: dict) -> str:
              f"  lateral: {lat['connections_per_neuron']} connections per neuron ({lat['excitatory']} net excitatory, "
              f"{lat['inhibitory']} net inhibitory), delays {lat['delay_ms'][0]}-{lat['delay_ms'][1]} ms; the "
              f"interaction's spectrum peaks at a wavelength of {lat['interaction_peak_wavelength_neurons']:.1f} "
-             f"neurons, times the input correlation's at {lat['predicted_wavelength_neurons']:.1f} (the rate "
-             "model's prediction)",
+             f"neurons; the linear rate model of this sheet (lateral response x input correlation, in space) "
+             f"grows fastest at {lat['predicted_wavelength_neurons']:.1f}",
              "  time (s)  bimodality  wavelength  prominence  monocular  OD sd   rate Hz  w left  w right"]
     for r in partial["timeline"]:
         lam = r["od_wavelength_neurons"]

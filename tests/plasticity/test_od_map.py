@@ -2,6 +2,7 @@
 wavelength and bimodality, the lateral wiring, and the sheet as tile actors: the same weights for
 every tiling, inline and on Ray (bit for bit), resumed runs, bad flags."""
 import json
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -92,17 +93,79 @@ def test_a_bad_sheet_setting_names_its_key(override, key):
         om.load_sheet(**override)
 
 
-def test_lateral_connections_are_a_mexican_hat_with_whole_ms_delays():
+def test_lateral_connections_are_a_difference_of_gaussians_with_whole_ms_delays():
     cfg, _ = om.load_sheet(size=32)
     lat = om.lateral(cfg)
     d = np.hypot(lat.dx, lat.dy)
     assert 100 <= lat.count <= 500
-    assert np.all(lat.weight_mV[d <= 1] > 0) and np.all(lat.weight_mV[d >= 3] < 0)   # near excite, far inhibit
+    # the preset: net inhibitory everywhere, weakest next door, strongest two apart
+    assert np.all(lat.weight_mV < 0)
+    assert lat.weight_mV[d == 1].max() > lat.weight_mV[d == 2].min() + 1.5
+    assert np.argmin([lat.weight_mV[np.isclose(d, r)].mean() for r in (1, 2, 3, 4)]) == 1
+    # the first preset's inhibition (1.05 mV): near excite, far inhibit
+    first = om.lateral(replace(cfg, lateral_inh_mV=1.05))
+    assert np.all(first.weight_mV[d <= 1] > 0) and np.all(first.weight_mV[d >= 3] < 0)
     assert lat.delay_ms.min() == cfg.lateral_delay_ms[0] and lat.delay_ms.max() == cfg.lateral_delay_ms[1]
     assert np.all(np.diff(lat.delay_ms[np.argsort(d, kind="stable")]) >= 0)          # farther, not sooner
     # each offset once, also on a sheet smaller than the lateral diameter
     small = om.lateral(replace(cfg, size=6))
     assert len(set(zip(small.dx.tolist(), small.dy.tolist()))) == small.count <= 35
+
+
+def test_an_event_spread_moves_its_volley_within_the_span_and_keeps_who_joins():
+    # the same events and the same joining synapses as the synchronous volley (the spread is drawn
+    # after them), each spike moved later by less than the span; background spikes differ (drawn
+    # after the spread from the same stream), so only the volleys are compared
+    cfg, _ = om.load_sheet(size=8, synapses_per_eye=30, binocular_s=2.0, background_rate_hz=0.0, event_rate_hz=8.0,
+                           event_duration_ms=0.0)
+    spread = replace(cfg, event_duration_ms=10.0)
+    for chunk in (0, 1):
+        ev = om.events(cfg, 4, 0, chunk)
+        for neuron in (0, 9, 63):
+            t0, syn0 = om.neuron_spikes(cfg, 4, neuron, 0, chunk, ev)
+            t1, syn1 = om.neuron_spikes(spread, 4, neuron, 0, chunk, ev)
+            assert t0.size > 20
+            early = int(np.sum(t0 < chunk + 1.0 - 10e-3))    # volleys whose spread cannot pass the chunk's end
+            np.testing.assert_array_equal(syn1[:early], syn0[:early])
+            lag = t1[:early] - t0[:early]
+            assert np.all(lag >= 0) and np.all(lag < 10e-3)
+            assert early <= t1.size <= t0.size and np.all(t1 < chunk + 1.0)
+            assert np.unique(t1).size > np.unique(t0).size          # no longer one time per volley
+
+
+def test_the_development_spectrum_is_the_linear_sheet_neuron_by_neuron():
+    # the dense linear model, built one neuron pair at a time: D' = (G o C) D with G = (1 - g W)^-1
+    # the rate response through the wiring and C the within-eye input correlation; a plane wave of
+    # each frequency must be its eigenvector with development_spectrum's growth (ring mean)
+    n, g = 10, om.RATE_GAIN_PER_MV
+    cfg, _ = om.load_sheet(size=n, event_sigma=1.5)
+    lat = om.lateral(cfg)
+    xy = [(i % n, i // n) for i in range(n * n)]
+    wiring = np.zeros((n * n, n * n))
+    for src, (x, y) in enumerate(xy):
+        for dx, dy, w in zip(lat.dx, lat.dy, lat.weight_mV):
+            wiring[((y + dy) % n) * n + (x + dx) % n, src] += w
+    response = np.linalg.inv(np.eye(n * n) - g * wiring)
+    d2 = np.array([[om.torus_delta(a[0], b[0], n) ** 2 + om.torus_delta(a[1], b[1], n) ** 2 for b in xy] for a in xy])
+    operator = response * np.exp(-d2 / (4 * cfg.event_sigma ** 2))
+    growth = om.development_growth(cfg, g)
+    for kx, ky in [(1, 0), (2, 0), (1, 1), (3, 4), (5, 0)]:
+        wave = np.array([math.cos(2 * math.pi * (kx * x + ky * y) / n) for x, y in xy])
+        eigen = operator @ wave / wave
+        np.testing.assert_allclose(eigen[np.abs(wave) > 0.3], growth[ky, kx], rtol=1e-9)
+    ks, rings = om.development_spectrum(cfg, g)
+    assert rings[0] == pytest.approx(np.mean([growth[0, 1], growth[1, 0], growth[0, -1], growth[-1, 0],
+                                              growth[1, 1], growth[-1, 1], growth[1, -1], growth[-1, -1]]))
+    # broad events put the fastest growth near the interaction's own wavelength (the first preset's
+    # wiring: 6.0 neurons; the preset's: 4.9); the first preset's narrow events at the sheet's side
+    # (the largest scale), whatever the gain within the stable range
+    big, _ = om.load_sheet(size=64, event_sigma=2.0, lateral_inh_mV=1.05)
+    assert 5.0 <= om.predicted_wavelength(big) <= 7.0
+    assert 4.0 <= om.predicted_wavelength(replace(big, lateral_inh_mV=3.15)) <= 5.5
+    for gain in (1 / 32, 1 / 16, 1 / 10.5):
+        assert om.predicted_wavelength(replace(big, event_sigma=0.8), gain) == 64.0
+    with pytest.raises(ParameterError, match="^'gain_per_mV': "):
+        om.development_spectrum(big, 0.2)
 
 
 def test_expanded_lateral_inputs_do_not_depend_on_the_tiling():

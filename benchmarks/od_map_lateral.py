@@ -19,12 +19,12 @@ import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 from lolpim.models.plasticity import od_map as om
 from lolpim.orchestration.learning_config import OdMapRun
 from lolpim.orchestration.plasticity import od_map as cli
+from lolpim.orchestration.results import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "figures" / "od_map_lateral.json"
@@ -61,12 +61,12 @@ def run_variant(job: tuple) -> dict:
     t0 = time.perf_counter()
     cli.experiment(OdMapRun(size=size, synapses=synapses, binocular_s=float(seconds), seed=seed), partial,
                    sheet_overrides=overrides)
-    cfg, _ = om.load_sheet(size=size, **overrides)
+    cfg, _ = om.load_sheet(size=64, **overrides)         # the same sheet at 64 x 64, for its prediction
     end = partial["timeline"][-1]
     return {"variant": label, "overrides": overrides, "seed": seed, "size": size, "synapses": synapses,
             "seconds": seconds, "wall_s": time.perf_counter() - t0,
-            "predicted_wavelength_neurons": om.predicted_wavelength(cfg),
-            "predicted_wavelength_at_64_neurons": om.predicted_wavelength(replace(cfg, size=64)),
+            "predicted_wavelength_neurons": partial["lateral"]["predicted_wavelength_neurons"],
+            "predicted_wavelength_at_64_neurons": om.predicted_wavelength(cfg),
             "timeline": partial["timeline"], **{k: end[k] for k in (
                 "od_bimodality", "od_wavelength_neurons", "od_spectrum_prominence", "od_index_sd", "post_rate_hz")}}
 
@@ -107,7 +107,7 @@ def main() -> None:
                       f"{r['od_spectrum_prominence']:.2f}, Sarle {r['od_bimodality']:.3f} ({r['wall_s']:.0f} s)",
                       flush=True)
         if a.docs:
-            RESULTS.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+            write_text(RESULTS, json.dumps({"rows": rows}, indent=1) + "\n")
     print(table(rows))
     if a.docs:
         from docs_figures import write_block  # benchmarks/ is on sys.path when run as a script

@@ -221,8 +221,7 @@ def development_growth(cfg: SheetConfig, gain_per_mV: float = RATE_GAIN_PER_MV) 
         raise ParameterError("gain_per_mV", f"must keep the linear network stable (gain x the wiring's spectrum "
                                             f"below 1); got {gain_per_mV:g} per mV, largest {loop.max():.2f}")
     response = np.real(np.fft.ifft2(1.0 / (1.0 - loop)))
-    d = np.arange(n)
-    d = np.minimum(d, n - d)
+    d = torus_delta(0, np.arange(n), n)
     kernel = response * np.exp(-(d[None, :] ** 2 + d[:, None] ** 2) / (4 * cfg.event_sigma ** 2))
     return np.real(np.fft.fft2(kernel))
 

@@ -448,6 +448,86 @@ def wavelength(image) -> dict:
     return {"wavelength_neurons": n / k_peak, "peak_k": k_peak, "prominence": float(p[i] / p.mean())}
 
 
+# J0's first minimum, 3.8317 / (2 pi): the radially averaged autocorrelation of an isotropic map
+# whose power sits on one ring of wavelength L is J0(2 pi r / L), so its first trough is at 0.61 L
+# (a map of parallel stripes has it at 0.5 L: the same trough then reads 1.22x too long)
+J0_TROUGH_FRACTION = 3.8317 / (2 * np.pi)
+
+
+def radial_autocorrelation(image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A square map's autocorrelation on the torus (mean removed, 1 at distance 0), averaged over
+    rings of distance as in ring_mean: (distance 0..N/2, correlation, lags in each ring)."""
+    a = np.asarray(image, dtype=float)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ParameterError("image", f"must be a square 2-D map, got shape {a.shape}")
+    n = a.shape[0]
+    d = a - a.mean()
+    power = np.abs(np.fft.fft2(d)) ** 2
+    acf = np.real(np.fft.ifft2(power)) / max(float(power.sum()) / (n * n), 1e-300)
+    _, ring = ring_mean(acf)
+    f = np.fft.fftfreq(n) * n
+    lags = np.bincount(np.rint(np.hypot(f[None, :], f[:, None])).astype(int).ravel())
+    return np.arange(n // 2 + 1), np.concatenate([[1.0], ring]), lags[:n // 2 + 1]
+
+
+def spatial_structure(image) -> dict:
+    """How much the map's neighbours share their eye, read from its autocorrelation on the torus
+    (each ring of distances weighs in by its number of neuron pairs, unlike the radial spectrum,
+    whose largest-scale rings hold a few modes each):
+
+    * neighbour_correlation: the correlation of a neuron's OD index with its 4 nearest neighbours'.
+      Its z is against a map of the same values shuffled in space (no structure), whose
+      neighbour correlation has a standard deviation of 1 / (N sqrt 2) for an N x N map; a map of
+      columns L neurons across has about J0(2 pi / L) (0.64 at L = 5, 0.91 at 10).
+    * autocorrelation: the radial autocorrelation at distances 0..8 (rings as in ring_mean).
+    * trough_distance, trough, trough_z: the first local minimum of the radial autocorrelation, if
+      it is below zero by more than 3 standard deviations of a shuffled map's (1 / (N sqrt(m / 2))
+      for a ring of m lags): neighbours at that distance prefer the other eye. None otherwise (no
+      periodic structure that a map without any would not show by chance).
+    * autocorrelation_wavelength_neurons: trough_distance / 0.61 (an isotropic map; see
+      J0_TROUGH_FRACTION), the trough refined by a parabola through its neighbours."""
+    _, radial, lags = radial_autocorrelation(image)
+    a = np.asarray(image, dtype=float)
+    n = a.shape[0]
+    d = a - a.mean()
+    none = {"neighbour_correlation": None, "neighbour_correlation_z": None, "autocorrelation": [],
+            "trough_distance": None, "trough": None, "trough_z": None, "autocorrelation_wavelength_neurons": None}
+    if not np.any(d) or n < 4:
+        return none
+    # the 4 nearest neighbours exactly (ring 1 also holds the 4 diagonal ones)
+    nearest = float(np.mean([(d * np.roll(d, 1, axis)).mean() for axis in (0, 1)]) / (d * d).mean())
+    out = {**none, "neighbour_correlation": nearest, "neighbour_correlation_z": nearest / shuffle_sd(n, 4),
+           "autocorrelation": [float(v) for v in radial[:9]]}
+    for r in range(1, len(radial) - 1):
+        if radial[r] <= radial[r - 1] and radial[r] < radial[r + 1]:
+            z = radial[r] / shuffle_sd(n, int(lags[r]))
+            if z < -3:
+                lo, mid, hi = radial[r - 1], radial[r], radial[r + 1]
+                r_min = r + 0.5 * (lo - hi) / (lo - 2 * mid + hi)
+                out.update(trough_distance=float(r_min), trough=float(mid), trough_z=float(z),
+                           autocorrelation_wavelength_neurons=float(r_min / J0_TROUGH_FRACTION))
+            break
+    return out
+
+
+def bessel_j0(x):
+    """J0 by its integral (1/pi) int_0^pi cos(x sin t) dt (numpy has no J0), elementwise."""
+    t = np.linspace(0.0, np.pi, 2001)
+    return np.trapezoid(np.cos(np.multiply.outer(np.asarray(x, dtype=float), np.sin(t))), t, axis=-1) / np.pi
+
+
+def column_neighbour_correlation(wavelength_neurons: float) -> float:
+    """The nearest-neighbour correlation of an isotropic map whose power sits on one ring of this
+    wavelength: J0(2 pi / L), the radial autocorrelation J0(2 pi r / L) at r = 1."""
+    return float(bessel_j0(2 * np.pi / wavelength_neurons))
+
+
+def shuffle_sd(size: int, lags: int) -> float:
+    """Standard deviation of a ring mean of the autocorrelation over ``lags`` lags (half of them
+    independent: c(d) = c(-d)) for a size x size map shuffled in space."""
+    return 1.0 / (size * math.sqrt(lags / 2))
+
+
 def sarle_bimodality(values) -> float:
     """Sarle's bimodality coefficient (g^2 + 1) / (kappa + 3 (n-1)^2 / ((n-2)(n-3))) with g the
     sample skewness and kappa the sample excess kurtosis (both bias-corrected, as in SAS);
@@ -474,8 +554,13 @@ def map_summary(w_left, w_right, size: int) -> dict:
     index = od_index(w_left, w_right).reshape(size, size)
     wl = wavelength(index)
     b = sarle_bimodality(index) if index.size >= 4 else None
+    st = spatial_structure(index)
     return {"od_wavelength_neurons": wl["wavelength_neurons"], "od_spectrum_peak_k": wl["peak_k"],
             "od_spectrum_prominence": wl["prominence"], "od_bimodality": b,
+            "od_neighbour_correlation": st["neighbour_correlation"],
+            "od_neighbour_correlation_z": st["neighbour_correlation_z"],
+            "od_autocorrelation_trough": st["trough"],
+            "od_autocorrelation_wavelength_neurons": st["autocorrelation_wavelength_neurons"],
             "od_bimodal": bool(b is not None and b > BIMODAL_THRESHOLD),
             "od_index_mean": float(index.mean()), "od_index_sd": float(index.std()),
             "monocular_fraction": float(np.mean(np.abs(index) > 0.5)),

@@ -233,8 +233,15 @@ def _summary(partial: dict, runner: Runner, config: OdMapRun, settings: dict, wa
            "od_bimodal": last.get("od_bimodal"), "od_spectrum_prominence": last.get("od_spectrum_prominence"),
            "monocular_fraction": last.get("monocular_fraction"), "od_index_sd": last.get("od_index_sd"),
            "post_rate_hz": last.get("post_rate_hz"),
+           "od_neighbour_correlation": last.get("od_neighbour_correlation"),
+           "od_neighbour_correlation_z": last.get("od_neighbour_correlation_z"),
+           "od_autocorrelation_trough": last.get("od_autocorrelation_trough"),
+           "od_autocorrelation_wavelength_neurons": last.get("od_autocorrelation_wavelength_neurons"),
            "bimodality_statistic": "Sarle's coefficient (g^2 + 1) / (kappa + 3(n-1)^2/((n-2)(n-3))); > 5/9 bimodal",
            "wavelength_statistic": "side / k at the peak of the radially averaged 2-D power spectrum of the OD index",
+           "structure_statistic": ("neighbour correlation: the OD index's correlation with its 4 nearest neighbours "
+                                   "(z against the map shuffled in space); autocorrelation wavelength: the first "
+                                   "trough of the radial autocorrelation (3 sd below a shuffled map's) / 0.61"),
            "cross_process_messages": runner.cross, "lateral_messages": runner.messages,
            "cross_process_messages_per_simulated_s": runner.cross / sim if sim else None,
            "windows": runner.windows, "driver_calls": runner.calls,
@@ -279,15 +286,22 @@ def write_outputs(partial: dict, out_dir: Path, size: int) -> list[Path]:
 
 
 def plot(partial: dict, path: Path, size: int) -> None:
+    w = partial["final"]["w"]
+    index = om.od_index(w[0], w[1]).reshape(size, size)
+    extra = partial.get("deprivation_maps", {})
+    shift = (om.od_index(*extra["lid_suture"]) - om.od_index(*extra["binocular"])).reshape(size, size) \
+        if extra else None
+    draw(index, shift, partial["summary"], partial["lateral"], path, size)
+
+
+def draw(index, shift, s: dict, lateral: dict, path: Path, size: int) -> None:
+    """The figure of a run: the OD map, its spectrum, its autocorrelation, its histogram and, with
+    ``shift`` (lid suture minus control, per neuron), the deprivation's map."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    w = partial["final"]["w"]
-    index = om.od_index(w[0], w[1]).reshape(size, size)
-    s = partial["summary"]
-    extra = partial.get("deprivation_maps", {})
-    panels = 3 + (1 if extra else 0)
+    panels = 4 + (1 if shift is not None else 0)
     fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 4.4))
     lim = max(float(np.abs(index).max()), 1e-6)
     im = axes[0].imshow(index, cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
@@ -300,33 +314,56 @@ def plot(partial: dict, path: Path, size: int) -> None:
     lam = s["od_wavelength_neurons"]
     if lam:
         axes[1].axvline(1 / lam, color="tab:red", ls="--", lw=1, label=f"peak: wavelength {lam:.1f} neurons")
-    pred = partial["lateral"]["interaction_peak_wavelength_neurons"]
+    pred = lateral["interaction_peak_wavelength_neurons"]
     axes[1].axvline(1 / pred, color="0.4", ls=":", lw=1, label=f"interaction's peak: {pred:.1f} neurons")
-    rate_model = partial["lateral"]["predicted_wavelength_neurons"]
+    rate_model = lateral["predicted_wavelength_neurons"]
     axes[1].axvline(1 / rate_model, color="tab:green", ls=":", lw=1,
                     label=f"linear rate model's fastest growth: {rate_model:.1f} neurons")
     axes[1].set_xlabel("spatial frequency (cycles per neuron)")
     axes[1].set_ylabel("power (radial mean)")
     axes[1].set_title("radially averaged power spectrum")
     axes[1].legend(fontsize=8)
-    axes[2].hist(index.ravel(), bins=30, color="0.4")
+    _plot_autocorrelation(axes[2], index, size)
+    axes[3].hist(index.ravel(), bins=30, color="0.4")
     b = s["od_bimodality"]
-    axes[2].set_title(f"OD index histogram: Sarle's b = {b:.3f}" if b is not None else "OD index histogram")
-    axes[2].set_xlabel("OD index")
-    axes[2].set_ylabel("neurons")
-    if extra:
-        shift = om.od_index(*extra["lid_suture"]) - om.od_index(*extra["binocular"])
-        shift = shift.reshape(size, size)
+    axes[3].set_title(f"OD index histogram: Sarle's b = {b:.3f}" if b is not None else "OD index histogram")
+    axes[3].set_xlabel("OD index")
+    axes[3].set_ylabel("neurons")
+    if shift is not None:
         lim = max(float(np.abs(shift).max()), 1e-6)
-        im = axes[3].imshow(shift, cmap="PuOr_r", vmin=-lim, vmax=lim, origin="lower")
-        fig.colorbar(im, ax=axes[3], fraction=0.046, label="OD index, lid suture - control")
+        im = axes[4].imshow(shift, cmap="PuOr_r", vmin=-lim, vmax=lim, origin="lower")
+        fig.colorbar(im, ax=axes[4], fraction=0.046, label="OD index, lid suture - control")
         d = s["deprivation"]
-        axes[3].set_title(f"left-eye lid suture {d['deprivation_s']:g} s vs control\nmean shift "
+        axes[4].set_title(f"left-eye lid suture {d['deprivation_s']:g} s vs control\nmean shift "
                           f"{d['od_shift_vs_control']:+.3f} (towards the open eye if > 0)", fontsize=10)
     fig.suptitle(f"Cortical sheet {size} x {size}, S = {s['synapses_per_eye']} per eye, seed {s['seed']}", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
+
+
+def _plot_autocorrelation(ax, index, size: int) -> None:
+    """The radial autocorrelation out to 12 neurons, the band a map shuffled in space stays in
+    (3 sd), and what a map of columns at the read wavelength would show (J0)."""
+    st = om.spatial_structure(index)
+    far = min(size // 2, 12)
+    dist, radial, lags = om.radial_autocorrelation(index)
+    r = dist[1:far + 1]
+    band = np.array([3 * om.shuffle_sd(size, int(lags[k])) for k in r])
+    ax.fill_between(r, -band, band, color="0.85", label="map shuffled in space (3 sd)")
+    ax.plot(dist[:far + 1], radial[:far + 1], "o-", ms=3, label="this map")
+    wl = st["autocorrelation_wavelength_neurons"]
+    if wl:
+        x = np.linspace(0, far, 200)
+        ax.plot(x, om.bessel_j0(2 * np.pi * x / wl), color="tab:green", ls=":", lw=1, label=f"isotropic columns, {wl:.1f} neurons (J0)")
+        ax.axvline(st["trough_distance"], color="tab:red", ls="--", lw=1,
+                   label=f"trough at {st['trough_distance']:.2f}: wavelength {wl:.1f}")
+    nn = st["neighbour_correlation"]
+    ax.set_title(f"radial autocorrelation: nearest neighbours {nn:.2f}" if nn is not None
+                 else "radial autocorrelation")
+    ax.set_xlabel("distance (neurons)")
+    ax.set_ylabel("correlation of OD index")
+    ax.legend(fontsize=7)
 
 
 def summary_text(partial: dict) -> str:
@@ -351,6 +388,14 @@ def summary_text(partial: dict) -> str:
     if s["od_bimodality"] is not None:
         lines.append(f"  map: wavelength {s['od_wavelength_neurons']:.2f} neurons, Sarle's bimodality "
                      f"{s['od_bimodality']:.3f} ({'bimodal' if s['od_bimodal'] else 'not bimodal'}: threshold 5/9)")
+    if s.get("od_neighbour_correlation") is not None:
+        acf_wl = s["od_autocorrelation_wavelength_neurons"]
+        lines.append(f"  spatial structure: nearest-neighbour OD correlation {s['od_neighbour_correlation']:.3f} "
+                     f"(z {s['od_neighbour_correlation_z']:.1f} against the map shuffled; a map of columns "
+                     f"{acf_wl or 5:.1f} neurons across would have "
+                     f"{om.column_neighbour_correlation(acf_wl or 5):.2f}); autocorrelation "
+                     + (f"trough {s['od_autocorrelation_trough']:.3f}, wavelength {acf_wl:.2f} neurons" if acf_wl
+                        else "without a trough (no periodic structure)"))
     if "deprivation" in s:
         d = s["deprivation"]
         lines.append(f"  lid suture of the left eye for {d['deprivation_s']:g} s vs the binocular control: OD index "

@@ -71,6 +71,45 @@ def test_map_summary_of_a_synthetic_column_map():
     assert s["monocular_fraction"] == 1.0 and s["right_dominated_fraction"] == 0.5
 
 
+def _ring_field(size: int, wavelength: float, seed: int = 0) -> np.ndarray:
+    """An isotropic random map with its power on the ring of the given wavelength (+- 10%)."""
+    f = np.fft.fftfreq(size) * size
+    k = np.hypot(f[None, :], f[:, None])
+    keep = np.abs(k - size / wavelength) <= 0.1 * size / wavelength
+    noise = np.fft.fft2(np.random.default_rng(seed).standard_normal((size, size)))
+    return np.real(np.fft.ifft2(noise * keep))
+
+
+def test_spatial_structure_reads_an_isotropic_band_and_finds_nothing_in_noise():
+    size = 64
+    for wl in (5.0, 8.0):
+        st = om.spatial_structure(_ring_field(size, wl))
+        assert st["autocorrelation_wavelength_neurons"] == pytest.approx(wl, rel=0.15)
+        assert st["neighbour_correlation"] == pytest.approx(om.column_neighbour_correlation(wl), abs=0.1)
+        assert st["trough"] < -0.2 and st["neighbour_correlation_z"] > 20
+    # white noise: the neighbour correlation is within its null, and its null's spread is the
+    # stated 1 / (N sqrt 2) (checked on shuffles of one map)
+    rng = np.random.default_rng(3)
+    white = rng.standard_normal((size, size))
+    assert abs(om.spatial_structure(white)["neighbour_correlation_z"]) < 4
+    # and no wavelength is read from noise: of 40 white maps, at most 2 show a 3-sd trough
+    spurious = sum(om.spatial_structure(rng.standard_normal((size, size)))["trough"] is not None for _ in range(40))
+    assert spurious <= 2
+    null = [om.spatial_structure(rng.permutation(white.ravel()).reshape(size, size))["neighbour_correlation"]
+            for _ in range(300)]
+    assert np.std(null) == pytest.approx(om.shuffle_sd(size, 4), rel=0.15)
+    assert om.column_neighbour_correlation(1e9) == pytest.approx(1.0)
+    assert om.column_neighbour_correlation(2 * np.pi / 3.8317) == pytest.approx(-0.4028, abs=1e-3)  # J0's minimum
+    # parallel stripes read 0.82x long (their trough is at half the wavelength, not 0.61 of it)
+    x = np.arange(32)
+    stripes = np.where(np.cos(2 * np.pi * (x + 0.5) / 8)[None, :] * np.ones((32, 1)) > 0, 1.0, -1.0)
+    st = om.spatial_structure(stripes)
+    assert st["autocorrelation_wavelength_neurons"] == pytest.approx(0.5 * 8 / om.J0_TROUGH_FRACTION, rel=0.1)
+    with pytest.raises(Exception, match="square"):
+        om.spatial_structure(np.zeros((4, 5)))
+    assert om.spatial_structure(np.ones((8, 8)))["neighbour_correlation"] is None
+
+
 def test_od_index_and_bad_input():
     assert om.od_index([1.0, 0.0, 1.0], [1.0, 1.0, 0.0]).tolist() == [0.0, 1.0, -1.0]
     with pytest.raises(Exception, match="square"):

@@ -177,8 +177,24 @@ def do_maps(size: int, synapses: int, seconds: float, seeds: list[int], deprivat
             print(f"{normalisation} seed {seed}: bimodality {_fmt(s['od_bimodality'], '.3f')}, wavelength "
                   f"{_fmt(s['od_wavelength_neurons'], '.1f')}, wall {s['wall_s']:.0f} s", flush=True)
     if docs:
-        write_maps_block(rows, size, synapses, seconds, deprivation_s)
+        write_maps_block(stored_rows(size, synapses, seconds), size, synapses, seconds, deprivation_s)
     return rows
+
+
+def stored_rows(size: int, synapses: int, seconds: float) -> list[dict]:
+    """Every map of this size stored under docs/figures/od_map (this run's and earlier seeds'), from
+    the runs' own JSON summaries: the docs table lists them all. All must share S and the
+    binocular time."""
+    prefix = maps_names(size)[1]
+    rows = []
+    for normalisation in ("subtractive", "none"):
+        for path in sorted(FIGURES.glob(f"{prefix}{normalisation}_seed*/od_map.json")):
+            s = json.loads(path.read_text())["summary"]
+            if s["size"] != size or s["synapses_per_eye"] != synapses or s["binocular_s"] != seconds:
+                raise SystemExit(f"{path}: a {s['size']} x {s['size']} map with S = {s['synapses_per_eye']} and "
+                                 f"{s['binocular_s']:g} s binocular, not {size}, {synapses}, {seconds:g}: move it aside")
+            rows.append({**s, "normalisation": normalisation})
+    return sorted(rows, key=lambda r: (r["normalisation"] == "none", r["seed"]))
 
 
 def write_maps_block(rows, size, synapses, seconds, deprivation_s) -> None:
@@ -211,7 +227,8 @@ def main() -> None:
     ap.add_argument("--deprivation-s", type=float, default=10.0)
     ap.add_argument("--rows-from", default=None, help="comma-separated --json-out files of --maps runs: write "
                                                         "their rows into docs/od-map.md (runs split over processes)")
-    ap.add_argument("--docs", action="store_true", help="write the table into docs/od-map.md and the figures")
+    ap.add_argument("--docs", action="store_true", help="write the figures, and the table of every stored map of "
+                                                        "this size, into docs/od-map.md")
     args = ap.parse_args()
     if args.rows_from:
         rows = [r for path in args.rows_from.split(",") for r in json.load(open(path))]
@@ -220,7 +237,7 @@ def main() -> None:
         print(maps_table(rows))
         return
     if args.maps:
-        rows = do_maps(args.size, args.synapses, args.seconds, [int(v) for v in args.seeds.split(",")],
+        rows = do_maps(args.size, args.synapses, args.seconds, [int(v) for v in args.seeds.split(",") if v],
                        args.deprivation_s, [int(v) for v in args.controls.split(",") if v], args.docs,
                        args.eye_threads)
         if args.json_out:

@@ -222,6 +222,13 @@ def deprivation_shift(runs: dict, w_before, size: int, config: OdMapRun) -> dict
     return out
 
 
+STRUCTURE_FIELDS = ("od_neighbour_correlation", "od_neighbour_correlation_z", "od_autocorrelation_trough",
+                    "od_autocorrelation_wavelength_neurons")
+STRUCTURE_STATISTIC = ("neighbour correlation: the OD index's correlation with its 4 nearest neighbours (z against "
+                       "the map shuffled in space); autocorrelation wavelength: the first trough of the radial "
+                       "autocorrelation (3 sd below a shuffled map's) / 0.61 (J0's first minimum)")
+
+
 def _summary(partial: dict, runner: Runner, config: OdMapRun, settings: dict, wall: float) -> dict:
     last = partial["timeline"][-1] if partial["timeline"] else {}
     sim = runner.simulated_s
@@ -233,15 +240,10 @@ def _summary(partial: dict, runner: Runner, config: OdMapRun, settings: dict, wa
            "od_bimodal": last.get("od_bimodal"), "od_spectrum_prominence": last.get("od_spectrum_prominence"),
            "monocular_fraction": last.get("monocular_fraction"), "od_index_sd": last.get("od_index_sd"),
            "post_rate_hz": last.get("post_rate_hz"),
-           "od_neighbour_correlation": last.get("od_neighbour_correlation"),
-           "od_neighbour_correlation_z": last.get("od_neighbour_correlation_z"),
-           "od_autocorrelation_trough": last.get("od_autocorrelation_trough"),
-           "od_autocorrelation_wavelength_neurons": last.get("od_autocorrelation_wavelength_neurons"),
+           **{key: last.get(key) for key in STRUCTURE_FIELDS},
            "bimodality_statistic": "Sarle's coefficient (g^2 + 1) / (kappa + 3(n-1)^2/((n-2)(n-3))); > 5/9 bimodal",
            "wavelength_statistic": "side / k at the peak of the radially averaged 2-D power spectrum of the OD index",
-           "structure_statistic": ("neighbour correlation: the OD index's correlation with its 4 nearest neighbours "
-                                   "(z against the map shuffled in space); autocorrelation wavelength: the first "
-                                   "trough of the radial autocorrelation (3 sd below a shuffled map's) / 0.61"),
+           "structure_statistic": STRUCTURE_STATISTIC,
            "cross_process_messages": runner.cross, "lateral_messages": runner.messages,
            "cross_process_messages_per_simulated_s": runner.cross / sim if sim else None,
            "windows": runner.windows, "driver_calls": runner.calls,
@@ -359,8 +361,9 @@ def _plot_autocorrelation(ax, index, size: int) -> None:
         ax.axvline(st["trough_distance"], color="tab:red", ls="--", lw=1,
                    label=f"trough at {st['trough_distance']:.2f}: wavelength {wl:.1f}")
     nn = st["neighbour_correlation"]
-    ax.set_title(f"radial autocorrelation: nearest neighbours {nn:.2f}" if nn is not None
-                 else "radial autocorrelation")
+    if nn is not None:
+        ax.plot([1], [nn], "s", color="tab:orange", ms=5, label=f"4 nearest neighbours: {nn:.2f}")
+    ax.set_title("radial autocorrelation of the OD map")
     ax.set_xlabel("distance (neurons)")
     ax.set_ylabel("correlation of OD index")
     ax.legend(fontsize=7)

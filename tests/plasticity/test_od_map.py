@@ -1,6 +1,7 @@
 """The cortical sheet (`lolpim plasticity od-map`): map statistics on synthetic maps of known
 wavelength and bimodality, the lateral wiring, and the sheet as tile actors: the same weights for
 every tiling, inline and on Ray (bit for bit), resumed runs, bad flags."""
+import csv
 import json
 import math
 import subprocess
@@ -324,8 +325,13 @@ def test_od_map_command_writes_the_map(tmp_path):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     s = out["summary"]
-    for key in ("od_wavelength_neurons", "od_bimodality", "cross_process_messages", "wall_s"):
+    for key in ("od_wavelength_neurons", "od_bimodality", "cross_process_messages", "wall_s",
+                "od_neighbour_correlation", "od_autocorrelation_wavelength_neurons", "structure_statistic"):
         assert key in s
+    # the summary's structure is the map's own: recomputed from the CSV the command wrote
+    rows = list(csv.DictReader(open(tmp_path / "od_map.csv")))
+    index = np.array([float(r["od_index"]) for r in rows]).reshape(8, 8)
+    assert s["od_neighbour_correlation"] == pytest.approx(om.spatial_structure(index)["neighbour_correlation"])
     assert s["cross_process_messages"] == 0 and s["deprivation"]["lid_suture"]["post_rate_hz"] >= 0
     assert {f.name for f in tmp_path.iterdir()} >= {"od_map.json", "od_map.csv", "od_map.png"}
 

@@ -123,13 +123,17 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "od-map.md"
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures" / "od_map"
 
 
+# controls of the map study that change the preset (--variant): the folder's name, the preset values
+VARIANTS = {"lateral-off": {"lateral_exc_mV": 0.0, "lateral_inh_mV": 0.0}}
+
+
 def map_run(size: int, synapses: int, seconds: float, seed: int, deprivation_s: float, normalisation: str,
-            out_dir: Path | None, eye_threads: int = 1) -> dict:
+            out_dir: Path | None, eye_threads: int = 1, overrides: dict | None = None) -> dict:
     """One `lolpim plasticity od-map` experiment (inline), through the command's own functions."""
     config = OdMapRun(size=size, synapses=synapses, binocular_s=float(seconds), deprivation_s=float(deprivation_s),
                       seed=seed, eye_threads=eye_threads)
     partial: dict = {"finished": False}
-    cli.experiment(config, partial, normalisation=normalisation)
+    cli.experiment(config, partial, normalisation=normalisation, sheet_overrides=overrides)
     if out_dir is not None:
         cli.write_outputs(partial, out_dir, size)
     return partial["summary"]
@@ -165,14 +169,17 @@ def maps_names(size: int) -> tuple[str, str]:
 
 
 def do_maps(size: int, synapses: int, seconds: float, seeds: list[int], deprivation_s: float, controls: list[int],
-            docs: bool, eye_threads: int = 1) -> list[dict]:
+            docs: bool, eye_threads: int = 1, variant: str | None = None) -> list[dict]:
+    """The seeds with synaptic conservation and the control seeds without; with ``variant`` (a
+    VARIANTS control) the seeds only, in folders of the variant's name, outside the docs table."""
     rows = []
     prefix = maps_names(size)[1]
-    for normalisation, which in (("subtractive", seeds), ("none", controls)):
+    for normalisation, which in (("subtractive", seeds), ("none", [] if variant else controls)):
         for seed in which:
-            out = FIGURES / f"{prefix}{normalisation}_seed{seed}" if docs else None
+            folder = f"{prefix}{variant or normalisation}_seed{seed}"
+            out = FIGURES / folder if docs else None
             s = map_run(size, synapses, seconds, seed, deprivation_s if normalisation != "none" else 0.0,
-                        normalisation, out, eye_threads)
+                        normalisation, out, eye_threads, VARIANTS.get(variant or ""))
             rows.append({**s, "normalisation": normalisation})
             print(f"{normalisation} seed {seed}: bimodality {_fmt(s['od_bimodality'], '.3f')}, wavelength "
                   f"{_fmt(s['od_wavelength_neurons'], '.1f')}, wall {s['wall_s']:.0f} s", flush=True)
@@ -223,6 +230,8 @@ def main() -> None:
     ap.add_argument("--maps", action="store_true", help="the map study: seeds with synaptic conservation, "
                                                         "controls without it")
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--variant", default=None, choices=sorted(VARIANTS),
+                    help="--maps: a control that changes the preset (figures in its own folders, not in the table)")
     ap.add_argument("--controls", default="0", help="seeds of the no-normalisation control")
     ap.add_argument("--deprivation-s", type=float, default=10.0)
     ap.add_argument("--rows-from", default=None, help="comma-separated --json-out files of --maps runs: write "
@@ -239,7 +248,7 @@ def main() -> None:
     if args.maps:
         rows = do_maps(args.size, args.synapses, args.seconds, [int(v) for v in args.seeds.split(",") if v],
                        args.deprivation_s, [int(v) for v in args.controls.split(",") if v], args.docs,
-                       args.eye_threads)
+                       args.eye_threads, args.variant)
         if args.json_out:
             write_text(args.json_out, json.dumps(rows, indent=1, default=str))
         return

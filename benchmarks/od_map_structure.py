@@ -39,6 +39,7 @@ MAPS = {
     "size64_subtractive_seed6": ("64 x 64, S = 100, 80 s", "held-out"),
     "size64_subtractive_seed7": ("64 x 64, S = 100, 80 s", "held-out"),
     "size64_none_seed0": ("64 x 64, S = 100, 80 s, no conservation", "control"),
+    "size64_lateral-off_seed0": ("64 x 64, S = 100, 80 s, lateral connections off", "control"),
     "subtractive_seed0": ("16 x 16, S = 40, 80 s", "consistency (small sheet)"),
     "subtractive_seed1": ("16 x 16, S = 40, 80 s", "consistency (small sheet)"),
     "subtractive_seed2": ("16 x 16, S = 40, 80 s", "consistency (small sheet)"),

@@ -380,14 +380,16 @@ def summary_text(partial: dict) -> str:
              f"interaction's spectrum peaks at a wavelength of {lat['interaction_peak_wavelength_neurons']:.1f} "
              f"neurons; the linear rate model of this sheet (lateral response x input correlation, in space) "
              f"grows fastest at {lat['predicted_wavelength_neurons']:.1f}",
-             "  time (s)  bimodality  wavelength  prominence  monocular  OD sd   rate Hz  w left  w right"]
+             "  time (s)  bimodality  wavelength  prominence  monocular  OD sd   rate Hz  w left  w right  "
+             "nbr corr"]
     for r in partial["timeline"]:
         lam = r["od_wavelength_neurons"]
         lines.append(f"  {r['time_s']:8.0f}  {r['od_bimodality'] or float('nan'):10.3f}  "
                      f"{lam if lam is not None else float('nan'):10.2f}  "
                      f"{r['od_spectrum_prominence'] or float('nan'):10.2f}  "
                      f"{r['monocular_fraction']:9.2f}  {r['od_index_sd']:.3f}  {r['post_rate_hz']:7.2f}  "
-                     f"{r['w_left']:.3f}   {r['w_right']:.3f}")
+                     f"{r['w_left']:.3f}   {r['w_right']:.3f}  "
+                     f"{r.get('od_neighbour_correlation') or float('nan'):8.3f}")
     if s["od_bimodality"] is not None:
         lines.append(f"  map: wavelength {s['od_wavelength_neurons']:.2f} neurons, Sarle's bimodality "
                      f"{s['od_bimodality']:.3f} ({'bimodal' if s['od_bimodal'] else 'not bimodal'}: threshold 5/9)")

@@ -1,6 +1,7 @@
 """What the lateral interaction does to the sheet's OD map (issue 24): the sheet's first preset
 against variants that change one thing or two each, on one calibration seed, with the linear rate
-model's prediction; the row that formed columns became the preset.
+model's prediction; the row that gave a spectral band at a few neurons became the preset (its
+maps later proved salt-and-pepper with a faint periodicity: docs/od-map.md, "Do neighbours share an eye?").
 
 With the first preset the maps were bimodal, but their spectra were red: the largest bin sat at a
 wavelength of 12-64 neurons, not at the few neurons of columns (docs/od-map.md). Each variant below

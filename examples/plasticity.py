@@ -48,7 +48,7 @@ for name, control in od.data["summary"]["controls"].items():
     print(f"{name:<24} shift against control {control['shift_vs_control']:+.4f}")
 
 # %% [markdown]
-# ## Ocular-dominance columns on a cortical sheet: a tiny 4 x 4 sheet
+# ## The ocular-dominance map of a cortical sheet: a tiny 4 x 4 sheet
 # `lolpim plasticity od-map` as a function: the map's statistics after each 10 s segment
 # (`timeline`), the final OD index map as an array, and with `deprivation_s` the shift under lid
 # suture against the binocular control. Columns need a larger sheet and minutes (docs/od-map.md).

@@ -179,7 +179,7 @@ def _od_map_result(run: OdMapRun, data: dict) -> OdMapResult:
 
 
 def od_map(config: OdMapRun | None = None, *, show_progress: bool | None = None, **settings) -> OdMapResult:
-    """Ocular-dominance columns on a cortical sheet (OdMapRun's fields as settings: size,
+    """Ocular-dominance map of a cortical sheet (OdMapRun's fields as settings: size,
     synapses, executor, processes, tiles, binocular_s, deprivation_s, sutured_rate_hz, seed).
     ``show_progress``: the progress bar on stderr (None: when stderr is a terminal). Ctrl-C
     raises OdMapInterrupted, which holds the map of the last finished segment."""

@@ -81,9 +81,9 @@ def run_od_map(args) -> int:
 
 def register_od_map(protocols) -> None:
     """The od-map subcommand: its flags are OdMapRun's fields (it takes no other protocol's)."""
-    q = protocols.add_parser("od-map", help="ocular-dominance columns on an N x N sheet of cascade neurons with "
+    q = protocols.add_parser("od-map", help="the ocular-dominance map of an N x N sheet of cascade neurons with "
                                             "lateral connections (tiles as actors, inline or Ray)",
-                             description="Ocular-dominance columns on a cortical sheet (docs/od-map.md): a binocular "
+                             description="Ocular-dominance map of a cortical sheet (docs/od-map.md): a binocular "
                                          "phase, the OD map with its wavelength and bimodality, then optionally "
                                          "left-eye lid suture against a binocular control from the same state.")
     add_config_flags(q, OdMapRun)

@@ -316,11 +316,12 @@ def draw(index, shift, s: dict, lateral: dict, path: Path, size: int) -> None:
     lam = s["od_wavelength_neurons"]
     if lam:
         axes[1].axvline(1 / lam, color="tab:red", ls="--", lw=1, label=f"peak: wavelength {lam:.1f} neurons")
-    pred = lateral["interaction_peak_wavelength_neurons"]
-    axes[1].axvline(1 / pred, color="0.4", ls=":", lw=1, label=f"interaction's peak: {pred:.1f} neurons")
-    rate_model = lateral["predicted_wavelength_neurons"]
-    axes[1].axvline(1 / rate_model, color="tab:green", ls=":", lw=1,
-                    label=f"linear rate model's fastest growth: {rate_model:.1f} neurons")
+    if lateral.get("sum_excitatory_mV") or lateral.get("sum_inhibitory_mV"):   # no marks without a wiring
+        pred = lateral["interaction_peak_wavelength_neurons"]
+        axes[1].axvline(1 / pred, color="0.4", ls=":", lw=1, label=f"interaction's peak: {pred:.1f} neurons")
+        rate_model = lateral["predicted_wavelength_neurons"]
+        axes[1].axvline(1 / rate_model, color="tab:green", ls=":", lw=1,
+                        label=f"linear rate model's fastest growth: {rate_model:.1f} neurons")
     axes[1].set_xlabel("spatial frequency (cycles per neuron)")
     axes[1].set_ylabel("power (radial mean)")
     axes[1].set_title("radially averaged power spectrum")

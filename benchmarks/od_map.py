@@ -199,7 +199,8 @@ def stored_rows(size: int, synapses: int, seconds: float) -> list[dict]:
             s = json.loads(path.read_text())["summary"]
             if s["size"] != size or s["synapses_per_eye"] != synapses or s["binocular_s"] != seconds:
                 raise SystemExit(f"{path}: a {s['size']} x {s['size']} map with S = {s['synapses_per_eye']} and "
-                                 f"{s['binocular_s']:g} s binocular, not {size}, {synapses}, {seconds:g}: move it aside")
+                                 f"{s['binocular_s']:g} s binocular, not {size}, {synapses}, {seconds:g}: "
+                                 f"move it aside")
             rows.append({**s, "normalisation": normalisation})
     return sorted(rows, key=lambda r: (r["normalisation"] == "none", r["seed"]))
 

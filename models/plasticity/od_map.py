@@ -490,7 +490,7 @@ def spatial_structure(image) -> dict:
     a = np.asarray(image, dtype=float)
     n = a.shape[0]
     d = a - a.mean()
-    none = {"neighbour_correlation": None, "neighbour_correlation_z": None, "autocorrelation": [],
+    none: dict = {"neighbour_correlation": None, "neighbour_correlation_z": None, "autocorrelation": [],
             "trough_distance": None, "trough": None, "trough_z": None, "autocorrelation_wavelength_neurons": None}
     if not np.any(d) or n < 4:
         return none

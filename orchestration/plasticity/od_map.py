@@ -358,7 +358,8 @@ def _plot_autocorrelation(ax, index, size: int) -> None:
     wl = st["autocorrelation_wavelength_neurons"]
     if wl:
         x = np.linspace(0, far, 200)
-        ax.plot(x, om.bessel_j0(2 * np.pi * x / wl), color="tab:green", ls=":", lw=1, label=f"isotropic columns, {wl:.1f} neurons (J0)")
+        ax.plot(x, om.bessel_j0(2 * np.pi * x / wl), color="tab:green", ls=":", lw=1,
+                label=f"isotropic columns, {wl:.1f} neurons (J0)")
         ax.axvline(st["trough_distance"], color="tab:red", ls="--", lw=1,
                    label=f"trough at {st['trough_distance']:.2f}: wavelength {wl:.1f}")
     nn = st["neighbour_correlation"]

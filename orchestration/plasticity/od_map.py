@@ -30,6 +30,7 @@ from lolpim.actors.kernel.ray_executor import (  # imports Ray: only for --execu
     ensure_ray,
 )
 from lolpim.actors.plasticity import od_map as actors
+from lolpim.core.errors import ParameterError
 from lolpim.models.plasticity import cascade
 from lolpim.models.plasticity import od_map as om
 from lolpim.orchestration.learning_config import OD_MAP_SEGMENT_S, OdMapRun
@@ -188,14 +189,17 @@ def lateral_facts(cfg: om.SheetConfig) -> dict:
     peak = float(k[int(np.argmax(spec))])
     # the linear rate model's fastest-growing OD pattern on this sheet (no arbors: the lateral
     # response times the within-eye input correlation in space; om.development_spectrum)
-    predicted = om.predicted_wavelength(cfg)
+    try:
+        predicted, note = om.predicted_wavelength(cfg), None
+    except ParameterError as exc:      # a strong lateral excitation: the linear model has no steady state
+        predicted, note = None, f"no linear prediction: {exc}"
     return {"connections_per_neuron": lat.count, "excitatory": int((lat.weight_mV > 0).sum()),
             "inhibitory": int((lat.weight_mV < 0).sum()),
             "sum_excitatory_mV": float(lat.weight_mV[lat.weight_mV > 0].sum()),
             "sum_inhibitory_mV": float(lat.weight_mV[lat.weight_mV < 0].sum()),
             "delay_ms": [int(lat.delay_ms.min()), int(lat.delay_ms.max())],
             "interaction_peak_wavelength_neurons": 1 / peak, "predicted_wavelength_neurons": predicted,
-            "prediction_gain_per_mV": om.RATE_GAIN_PER_MV}
+            "prediction_gain_per_mV": om.RATE_GAIN_PER_MV, "prediction_note": note}
 
 
 def deprivation_shift(runs: dict, w_before, size: int, config: OdMapRun) -> dict:
@@ -320,8 +324,9 @@ def draw(index, shift, s: dict, lateral: dict, path: Path, size: int) -> None:
         pred = lateral["interaction_peak_wavelength_neurons"]
         axes[1].axvline(1 / pred, color="0.4", ls=":", lw=1, label=f"interaction's peak: {pred:.1f} neurons")
         rate_model = lateral["predicted_wavelength_neurons"]
-        axes[1].axvline(1 / rate_model, color="tab:green", ls=":", lw=1,
-                        label=f"linear rate model's fastest growth: {rate_model:.1f} neurons")
+        if rate_model:
+            axes[1].axvline(1 / rate_model, color="tab:green", ls=":", lw=1,
+                            label=f"linear rate model's fastest growth: {rate_model:.1f} neurons")
     axes[1].set_xlabel("spatial frequency (cycles per neuron)")
     axes[1].set_ylabel("power (radial mean)")
     axes[1].set_title("radially averaged power spectrum")
@@ -381,7 +386,8 @@ def summary_text(partial: dict) -> str:
              f"{lat['inhibitory']} net inhibitory), delays {lat['delay_ms'][0]}-{lat['delay_ms'][1]} ms; the "
              f"interaction's spectrum peaks at a wavelength of {lat['interaction_peak_wavelength_neurons']:.1f} "
              f"neurons; the linear rate model of this sheet (lateral response x input correlation, in space) "
-             f"grows fastest at {lat['predicted_wavelength_neurons']:.1f}",
+             + (f"grows fastest at {lat['predicted_wavelength_neurons']:.1f}" if lat['predicted_wavelength_neurons']
+                else f"has none ({lat['prediction_note']})"),
              "  time (s)  bimodality  wavelength  prominence  monocular  OD sd   rate Hz  w left  w right  "
              "nbr corr"]
     for r in partial["timeline"]:

@@ -359,3 +359,11 @@ def test_sigterm_keeps_the_map_of_the_last_finished_segment(tmp_path):
     assert out["finished"] is False and out["binocular_s"] >= 10
     assert len(out["timeline"]) == out["binocular_s"] / 10
     assert (tmp_path / "od_map.png").exists()
+
+
+def test_a_wiring_without_a_linear_steady_state_runs_with_no_prediction():
+    from lolpim.orchestration.plasticity import od_map as cli
+    cfg, _ = om.load_sheet(size=16, lateral_exc_mV=12.0)
+    facts = cli.lateral_facts(cfg)
+    assert facts["predicted_wavelength_neurons"] is None and "gain_per_mV" in facts["prediction_note"]
+    assert cli.lateral_facts(om.load_sheet(size=16)[0])["prediction_note"] is None

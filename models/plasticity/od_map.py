@@ -420,12 +420,18 @@ def radial_power_spectrum(image) -> tuple[np.ndarray, np.ndarray]:
     return ring_mean(np.abs(np.fft.fft2(a - a.mean())) ** 2)
 
 
+def ring_bins(n: int) -> np.ndarray:
+    """The ring of each entry of an n x n array indexed like np.fft.fft2 (frequency or lag):
+    |k| rounded to a whole number of cycles per side (or neurons)."""
+    f = np.fft.fftfreq(n) * n
+    return np.rint(np.hypot(f[None, :], f[:, None])).astype(int)
+
+
 def ring_mean(spectrum_2d) -> tuple[np.ndarray, np.ndarray]:
     """A square array indexed like np.fft.fft2, averaged over rings |k| in [k - 0.5, k + 0.5)
     cycles per side: (k 1..N/2, mean)."""
     n = spectrum_2d.shape[0]
-    f = np.fft.fftfreq(n) * n
-    bins = np.rint(np.hypot(f[None, :], f[:, None])).astype(int)
+    bins = ring_bins(n)
     ks = np.arange(1, n // 2 + 1)
     return ks, np.array([spectrum_2d[bins == b].mean() for b in ks])
 
@@ -465,8 +471,7 @@ def radial_autocorrelation(image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     power = np.abs(np.fft.fft2(d)) ** 2
     acf = np.real(np.fft.ifft2(power)) / max(float(power.sum()) / (n * n), 1e-300)
     _, ring = ring_mean(acf)
-    f = np.fft.fftfreq(n) * n
-    lags = np.bincount(np.rint(np.hypot(f[None, :], f[:, None])).astype(int).ravel())
+    lags = np.bincount(ring_bins(n).ravel())
     return np.arange(n // 2 + 1), np.concatenate([[1.0], ring]), lags[:n // 2 + 1]
 
 
